@@ -1,0 +1,149 @@
+"""The composition root: ``create_app()`` wires settings, the store, the doors and the event relay."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from app.middleware import BodyLimitMiddleware, BodyTooLarge, error_body
+from app.settings import Settings, get_settings
+from auth.api_keys import ApiKeys
+from auth.middleware import AuthMiddleware
+from auth.principal import Principal
+from fhir_rest.outcomes import store_error_handler, unexpected_error_handler
+from fhir_rest.routes import mounts as fhir_mounts
+from store.client import StoreHandle, open_store
+from store.errors import StoreError
+
+log = logging.getLogger("fhirgraph")
+
+# Extra start-up/shutdown steps contributed by other packages (GraphQL, relay, webhooks): each gets the app
+# and returns an async cleanup.
+StartupHook = Callable[[Starlette], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
+async def health(request: Request) -> Response:
+    store: StoreHandle | None = getattr(request.app.state, "store", None)
+    if store is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await store.client.admin.command("ping")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "devdb" if store.devdb else "mongodb",
+                         "replicaSet": store.replica_set})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    code = {404: "not-found", 405: "not-supported", 413: "too-costly"}.get(status, "processing")
+    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
+    body, ctype = error_body(request.url.path, status, code, str(detail))
+    return Response(body, status_code=status, media_type=ctype.decode())
+
+
+async def too_large(request: Request, exc: Exception) -> Response:
+    limit = request.app.state.settings.max_body_bytes
+    body, ctype = error_body(request.url.path, 413, "too-costly", f"Request body is larger than {limit} bytes")
+    return Response(body, status_code=413, media_type=ctype.decode())
+
+
+def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
+               extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    settings = settings or get_settings()
+    hooks = _hooks()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        handle = await open_store(settings.mongodb_uri, settings.db_name)
+        app.state.store = handle
+        cleanups = []
+        try:
+            if demo_patients:
+                await _load_demo_if_empty(handle, settings, demo_patients)
+            for hook in hooks:
+                cleanup = await hook(app)
+                if cleanup is not None:
+                    cleanups.append(cleanup)
+            yield
+        finally:
+            for cleanup in reversed(cleanups):
+                with contextlib.suppress(Exception):
+                    await cleanup()
+            await handle.close()
+
+    default = Principal(settings.default_tenant, settings.default_subject) if settings.allow_anonymous else None
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *(extra_routes or []),
+        *_door_routes(settings),
+        *fhir_mounts(),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(AuthMiddleware, keys=ApiKeys(settings.api_keys), default=default),
+        ],
+        exception_handlers={
+            StoreError: store_error_handler,
+            HTTPException: http_error,
+            BodyTooLarge: too_large,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.settings = settings
+    return app
+
+
+def _door_routes(settings: Settings) -> list[BaseRoute]:
+    """Routes of the GraphQL door, when its package provides them, and the qapi webhooks (issue 4)."""
+    from fhir_rest.qapi.webhooks import routes as webhook_routes
+
+    # Full-path routes rather than a Mount("/qapi/v1"): a mount would shadow the rest of the qapi door.
+    result: list[BaseRoute] = webhook_routes(prefix="/qapi/v1")
+    try:
+        from graph.schema import routes as graph_routes
+    except ImportError:
+        return result
+    result.extend(graph_routes(settings))
+    return result
+
+
+def _hooks() -> list[StartupHook]:
+    hooks: list[StartupHook] = []
+    try:
+        from subscriptions.lifecycle import startup as events_startup
+    except ImportError:
+        pass
+    else:
+        hooks.append(events_startup)
+    return hooks
+
+
+async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients: int) -> None:
+    principal = Principal(settings.default_tenant, "demo-loader")
+    if await handle.repo.count(principal, "Patient") > 0:
+        log.info("demo data not loaded: the store already has patients")
+        return
+    from app.demo import load_demo
+
+    counts: dict[str, Any] = await load_demo(handle.repo, principal, patients,
+                                             progress=lambda done, total: log.info("demo data: %s/%s", done, total))
+    log.info("demo clinic loaded: %s resources", sum(counts.values()))

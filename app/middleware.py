@@ -1,0 +1,69 @@
+"""ASGI middleware of the composition root. All share one shape: ``__init__(app, ...)``, ``async __call__``."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def error_body(path: str, status: int, code: str, message: str) -> tuple[bytes, bytes]:
+    """The error shape of the door at ``path``: FHIR OperationOutcome, or qapi/GraphQL JSON."""
+    if path.startswith(("/fhir", "/r4")):
+        body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code,
+                                                               "diagnostics": message}]}
+        return orjson.dumps(body), b"application/fhir+json; charset=utf-8"
+    if path.startswith("/graphql"):
+        return orjson.dumps({"errors": [{"message": message}]}), b"application/json"
+    return orjson.dumps({"error": {"message": message}}), b"application/json"
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(scope, send)
+                return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._reject(scope, send)
+
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        body, ctype = error_body(scope["path"], 413, "too-costly",
+                                 f"Request body is larger than {self.max_bytes} bytes")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    """Raised while reading a body past the limit; the app turns it into 413."""
+    pass

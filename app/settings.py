@@ -1,0 +1,56 @@
+"""Every setting, read in one place: environment variables prefixed ``FHIRGRAPH_`` plus ``MONGODB_URI``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FHIRGRAPH_", extra="ignore", populate_by_name=True)
+
+    # Unset: `serve` starts the embedded devdb (trials and tests only).
+    mongodb_uri: str | None = Field(default=None, validation_alias=AliasChoices("MONGODB_URI"))
+    db_name: str = "fhirgraph"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Public base URL used in Bundle links and Location headers; derived from the request when empty.
+    base_url: str = ""
+    default_tenant: str = "default"
+    default_subject: str = "system"
+    # Until OAuth lands: anonymous callers act as the default tenant (trials); set false in production.
+    allow_anonymous: bool = True
+    # "<key>=<tenant>[:<subject>],..." — API keys for integrators; keep them in the environment.
+    api_keys: str = ""
+    max_body_bytes: int = 5 * 1024 * 1024
+    default_page_size: int = 20
+    max_page_size: int = 100
+    log_level: str = "INFO"
+    graphiql: bool = True
+    introspection: bool = True
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 5000
+    graphql_max_aliases: int = 30
+    graphql_max_cost: int = 50000
+    webhook_allow_private: bool = False
+    subscriptions_per_connection: int = 50
+    connection_init_timeout_s: float = 5.0
+    relay_poll_interval_s: float = 0.2
+    # Live events (subscriptions/): how long a sequence gap is awaited before it is skipped, the legacy
+    # `graphql-ws` subprotocol, and webhook delivery (retries with backoff, leases across instances).
+    relay_gap_grace_s: float = 1.0
+    graphql_legacy_ws: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_retry_base_s: float = 1.0
+    webhook_retry_max_s: float = 300.0
+    webhook_lease_s: float = 30.0
+    webhook_scan_interval_s: float = 2.0
+    idempotency_ttl_s: int = 24 * 3600
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

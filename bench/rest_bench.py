@@ -1,0 +1,229 @@
+"""FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
+
+    python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32]
+
+For each store size it starts (as separate processes, so the load generator does not share their CPU time
+slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
+and a bare Starlette+orjson app that answers the same bytes as the read (the ceiling: what the HTTP stack
+alone costs). Load comes from `wrk` when installed (apt-get install wrk), else from an httpx loop (slower,
+so its numbers are a floor of what the server does). Prints requests/s and p50/p99 per operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TENANT_KEY = "bench-key"
+HEADERS = {"X-API-Key": TENANT_KEY, "Content-Type": "application/fhir+json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def patient(i: int) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": f"bench-{i:07d}", "active": True, "gender": "female" if i % 2 else "male",
+            "name": [{"use": "official", "family": f"Family{i % 997}", "given": [f"Given{i}"]}],
+            "birthDate": f"19{50 + i % 50}-0{1 + i % 9}-1{i % 9}",
+            "telecom": [{"system": "phone", "value": f"555-{i:07d}"}],
+            "identifier": [{"system": "https://fhirgraph.dev/fhir/sid/mrn", "value": f"MRN{i}"}]}
+
+
+async def load(uri: str, db: str, n: int) -> None:
+    from auth.principal import Principal
+    from store.client import open_store
+
+    handle = await open_store(uri, db)
+    principal = Principal("bench", "bench")
+    have = await handle.repo.count(principal, "Patient")
+    batch: list[dict[str, Any]] = []
+    for i in range(have, n):
+        batch.append(patient(i))
+        if len(batch) == 2000:
+            await handle.repo.bulk_load(principal, batch)
+            batch = []
+    if batch:
+        await handle.repo.bulk_load(principal, batch)
+    await handle.close()
+
+
+CEILING_APP = textwrap.dedent("""
+    import sys, orjson
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+    import uvicorn
+    body = open(sys.argv[2], "rb").read()
+    async def read(request):
+        return Response(body, media_type="application/fhir+json; charset=utf-8")
+    app = Starlette(routes=[Route("/{path:path}", read, methods=["GET", "POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
+                log_level="warning", access_log=False)
+""")
+
+POST_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/fhir+json"
+wrk.headers["X-API-Key"] = "%s"
+wrk.body = [[%s]]
+"""
+
+
+def run_wrk(url: str, duration: int, connections: int, script: str | None = None) -> dict[str, float]:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"X-API-Key: {TENANT_KEY}"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    return {"rps": rps, "p50": _ms(lat.get("50", "0ms")), "p99": _ms(lat.get("99", "0ms")),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def _ms(text: str) -> float:
+    num, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+async def httpx_load(url: str, duration: int, connections: int, body: bytes | None) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + duration
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            r = await (client.post(url, content=body) if body else client.get(url))
+            latencies.append((time.perf_counter() - t) * 1000)
+            errors += r.status_code >= 400
+
+    async with httpx.AsyncClient(headers=HEADERS, limits=httpx.Limits(max_connections=connections)) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    latencies.sort()
+    return {"rps": len(latencies) / duration, "p50": latencies[len(latencies) // 2],
+            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+
+
+def measure(url: str, args: argparse.Namespace, body: bytes | None = None) -> dict[str, float]:
+    if shutil.which("wrk"):
+        script = None
+        if body is not None:
+            fd, script = tempfile.mkstemp(suffix=".lua")
+            os.write(fd, (POST_LUA % (TENANT_KEY, body.decode())).encode())
+            os.close(fd)
+        return run_wrk(url, args.duration, args.connections, script)
+    return asyncio.run(httpx_load(url, args.duration, args.connections, body))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="100,10000,100000")
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+    procs: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
+           "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
+    try:
+        uri = os.environ.get("MONGODB_URI")
+        engine = "mongodb"
+        if not uri:
+            port = free_port()
+            procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)],
+                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(port)
+            uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+            engine = "devdb"
+        env["MONGODB_URI"] = uri
+        print(f"engine: {engine}; load: {'wrk' if shutil.which('wrk') else 'httpx'} "
+              f"-c{args.connections} {args.duration}s per row; {os.cpu_count()} cores\n")
+        print(f"{'stored':>8}  {'operation':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs ceiling")
+        for size in [int(s) for s in args.sizes.split(",")]:
+            t = time.perf_counter()
+            asyncio.run(load(uri, "fhirgraph_bench", size))
+            loaded = time.perf_counter() - t
+            app_port, ceil_port = free_port(), free_port()
+            app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(app)
+            base = f"http://127.0.0.1:{app_port}/fhir/r4"
+            wait_http(f"http://127.0.0.1:{app_port}/health")
+            rid = f"bench-{size // 2:07d}"
+            sample = httpx.get(f"{base}/Patient/{rid}", headers=HEADERS).content
+            fd, body_file = tempfile.mkstemp()
+            os.write(fd, sample)
+            os.close(fd)
+            ceiling = subprocess.Popen([sys.executable, "-c", CEILING_APP, str(ceil_port), body_file],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(ceiling)
+            wait_http(f"http://127.0.0.1:{ceil_port}/x")
+            ceil = measure(f"http://127.0.0.1:{ceil_port}/Patient/{rid}", args)
+            rows = [
+                ("read by id", measure(f"{base}/Patient/{rid}", args)),
+                ("search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args)),
+                ("create", measure(f"{base}/Patient", args,
+                                   body=orjson.dumps({k: v for k, v in patient(0).items() if k != "id"}))),
+                ("ceiling (same bytes)", ceil),
+            ]
+            for name, r in rows:
+                ratio = f"{100 * r['rps'] / ceil['rps']:5.1f}%" if name != "ceiling (same bytes)" else ""
+                print(f"{size:>8}  {name:<22}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}  "
+                      f"{ratio}")
+            print(f"{'':>8}  (loaded to {size} patients in {loaded:.1f}s)")
+            for p in (app, ceiling):
+                p.send_signal(signal.SIGINT)
+                p.wait(timeout=20)
+                procs.remove(p)
+    finally:
+        for p in procs:
+            p.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Bundles (FHIR R4 §2.36): searchset and history, with keyset ``next`` links; ``_elements``/``_summary``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from store.types import Page, Resource
+
+MANDATORY = ("resourceType", "id", "meta")
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
+
+
+def subset(resource: Resource, elements: list[str] | None, summary: str | None) -> Resource:
+    if summary == "data":
+        out = {k: v for k, v in resource.items() if k != "text"}
+    elif elements:
+        keep = set(elements) | set(MANDATORY)
+        out = {k: v for k, v in resource.items() if k in keep}
+    else:
+        return resource
+    meta = dict(out.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    out["meta"] = meta
+    return out
+
+
+def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], count: int,
+              elements: list[str] | None = None, summary: str | None = None, total: bool = False) -> dict[str, Any]:
+    self_q = [*page.applied, *params]
+    links = [{"relation": "self", "url": _url(base, rt, self_q)}]
+    if page.next_cursor:
+        links.append({"relation": "next", "url": _url(base, rt, [*self_q, ("_cursor", page.next_cursor)])})
+    if page.prev_cursor:
+        links.append({"relation": "previous", "url": _url(base, rt, [*self_q, ("_before", page.prev_cursor)])})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if page.total is not None:
+        bundle["total"] = page.total
+    bundle["link"] = links
+    entries = [
+        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": subset(r, elements, summary),
+         "search": {"mode": "match"}}
+        for r in page.resources
+    ]
+    entries += [
+        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "include"}}
+        for r in page.included
+    ]
+    if entries or summary != "count":
+        bundle["entry"] = entries
+    return bundle
+
+
+def history(base: str, path: str, page: Page, *, count: int) -> dict[str, Any]:
+    links = [{"relation": "self", "url": f"{base}/{path}?{urlencode([('_count', count)])}"}]
+    if page.next_cursor:
+        links.append({"relation": "next",
+                      "url": f"{base}/{path}?{urlencode([('_count', count), ('_cursor', page.next_cursor)])}"})
+    entries = []
+    for r in page.resources:
+        url = f"{r['resourceType']}/{r['id']}"
+        if r.get("_deleted"):
+            entries.append({"fullUrl": f"{base}/{url}", "request": {"method": "DELETE", "url": url},
+                            "response": {"status": "204", "lastModified": r["meta"].get("lastUpdated")}})
+            continue
+        method = "POST" if r["meta"]["versionId"] == "1" else "PUT"
+        entries.append({
+            "fullUrl": f"{base}/{url}", "resource": r,
+            "request": {"method": method, "url": url if method == "PUT" else r["resourceType"]},
+            "response": {"status": "201" if method == "POST" else "200",
+                         "etag": f'W/"{r["meta"]["versionId"]}"', "lastModified": r["meta"]["lastUpdated"]},
+        })
+    return {"resourceType": "Bundle", "type": "history", "link": links, "entry": entries}
+
+
+def _url(base: str, rt: str, query: list[tuple[str, Any]]) -> str:
+    return f"{base}/{rt}" + (f"?{urlencode(query)}" if query else "")

@@ -1,0 +1,74 @@
+"""The CapabilityStatement (FHIR R4 §3.1.0.14 capabilities), generated from the code that serves it:
+the types come from the search-key registry, the parameters from its entries, the interactions from what
+the endpoints allow. Nothing here is hand-listed twice."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from store.keys import APPEND_ONLY, PARAMS, param_table
+
+SOFTWARE_VERSION = "0.1.0"
+ALL_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                    "create", "search-type")
+SPEC_URLS = {
+    "_id": "http://hl7.org/fhir/SearchParameter/Resource-id",
+    "_lastUpdated": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+    "_tag": "http://hl7.org/fhir/SearchParameter/Resource-tag",
+    "_profile": "http://hl7.org/fhir/SearchParameter/Resource-profile",
+    "_security": "http://hl7.org/fhir/SearchParameter/Resource-security",
+}
+
+
+def interactions_for(rt: str) -> tuple[str, ...]:
+    if rt in APPEND_ONLY:
+        return tuple(i for i in ALL_INTERACTIONS if i not in ("update", "patch", "delete"))
+    return ALL_INTERACTIONS
+
+
+@lru_cache(maxsize=4)
+def capability_statement(base: str) -> dict[str, Any]:
+    resources = []
+    for rt in sorted(PARAMS):
+        table = param_table(rt)
+        refs = [p for p in table.values() if p.type == "reference"]
+        resources.append({
+            "type": rt,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{rt}",
+            "interaction": [{"code": i} for i in interactions_for(rt)],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": rt not in APPEND_ONLY,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
+            "searchInclude": [f"{rt}:{p.name}" for p in refs],
+            "searchRevInclude": sorted({f"{src}:{p.name}" for src in PARAMS for p in param_table(src).values()
+                                        if p.type == "reference" and (not p.targets or rt in p.targets)}),
+            "searchParam": [
+                {"name": p.name, "type": p.type,
+                 **({"definition": SPEC_URLS[p.name]} if p.name in SPEC_URLS else {})}
+                for p in table.values()
+            ],
+        })
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-21",
+        "publisher": "fhirgraph",
+        "kind": "instance",
+        "software": {"name": "fhirgraph", "version": SOFTWARE_VERSION},
+        "implementation": {"description": "fhirgraph FHIR R4 server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "searchParam": [{"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
+                                                                ("_summary", "token"), ("_elements", "string"),
+                                                                ("_total", "token"))],
+        }],
+    }

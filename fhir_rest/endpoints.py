@@ -1,0 +1,286 @@
+"""FHIR R4 REST endpoints: thin — parse the request, call the store, shape the response.
+
+Every handler answers ``application/fhir+json``; every error is an OperationOutcome (fhir_rest/outcomes.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import format_datetime
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_rest import bundles
+from fhir_rest.capability import capability_statement
+from fhir_rest.outcomes import FhirResponse
+from store.errors import Invalid, NotFound, PreconditionFailed
+from store.repository import Repository
+from store.types import PrincipalLike, Resource, WriteResult
+from store.validation import is_resource_type
+
+JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
+MAX_COUNT = 1000
+
+
+def _repo(request: Request) -> Repository:
+    repo: Repository = request.app.state.store.repo
+    return repo
+
+
+def _principal(request: Request) -> PrincipalLike:
+    principal: PrincipalLike = request.scope["auth"]
+    return principal
+
+
+def _base(request: Request) -> str:
+    configured = request.app.state.settings.base_url
+    prefix = request.scope.get("fhir_prefix", "/fhir/r4")
+    if configured:
+        return configured.rstrip("/") + prefix
+    return f"{request.url.scheme}://{request.url.netloc}{prefix}"
+
+
+def _type(request: Request) -> str:
+    rt: str = request.path_params["type"]
+    if not is_resource_type(rt):
+        raise NotFound(f"Unknown resource type '{rt[:64]}'")
+    return rt
+
+
+async def _body(request: Request, *, patch: bool = False) -> Any:
+    ctype = request.headers.get("content-type", "application/fhir+json").split(";")[0].strip().lower()
+    if ctype not in JSON_TYPES:
+        raise Invalid(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json")
+    raw = await request.body()
+    if not raw:
+        raise Invalid("The request body is empty")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Invalid("The request body is not valid JSON") from None
+    if not patch and not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object (a FHIR resource)")
+    return body
+
+
+def _version_header(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    v = value.strip()
+    if v.startswith("W/"):
+        v = v[2:]
+    v = v.strip('"')
+    if not v.isdigit():
+        raise Invalid(f"{name} must be a version ETag like W/\"3\"", expression=[name])
+    return v
+
+
+def _headers(resource: Resource, base: str | None = None) -> dict[str, str]:
+    meta = resource.get("meta", {})
+    headers = {"ETag": f'W/"{meta.get("versionId")}"'}
+    if meta.get("lastUpdated"):
+        lu = datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00"))
+        headers["Last-Modified"] = format_datetime(lu, usegmt=True)
+    if base:
+        headers["Location"] = f"{base}/{resource['resourceType']}/{resource['id']}/_history/{meta.get('versionId')}"
+    return headers
+
+
+def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:
+    headers = _headers(result.resource, _base(request))
+    prefer = request.headers.get("prefer", "")
+    if "return=minimal" in prefer:
+        return FhirResponse(None, status_code=status, headers=headers)
+    if "return=OperationOutcome" in prefer:
+        return FhirResponse({"resourceType": "OperationOutcome", "issue": [
+            {"severity": "information", "code": "informational", "diagnostics": "OK"}]},
+            status_code=status, headers=headers)
+    return FhirResponse(result.resource, status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------------- capability
+
+
+async def metadata(request: Request) -> Response:
+    return FhirResponse(capability_statement(_base(request)))
+
+
+# ---------------------------------------------------------------------- instance level
+
+
+async def read(request: Request) -> Response:
+    rt = _type(request)
+    resource = await _repo(request).read(_principal(request), rt, request.path_params["id"])
+    headers = _headers(resource)
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    summary = request.query_params.get("_summary")
+    elements = _elements(request)
+    return FhirResponse(bundles.subset(resource, elements, summary), headers=headers)
+
+
+async def vread(request: Request) -> Response:
+    rt = _type(request)
+    resource = await _repo(request).vread(_principal(request), rt, request.path_params["id"],
+                                          request.path_params["vid"])
+    return FhirResponse(resource, headers=_headers(resource))
+
+
+async def update(request: Request) -> Response:
+    rt = _type(request)
+    body = await _body(request)
+    if_match = _version_header(request.headers.get("if-match"), "If-Match")
+    result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body,
+                                         if_match=if_match)
+    return _write_response(request, result, status=201 if result.created else 200)
+
+
+async def patch(request: Request) -> Response:
+    rt = _type(request)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json-patch+json":
+        raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
+    ops = await _body(request, patch=True)
+    if_match = _version_header(request.headers.get("if-match"), "If-Match")
+    result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops, if_match=if_match)
+    return _write_response(request, result, status=200)
+
+
+async def delete(request: Request) -> Response:
+    rt = _type(request)
+    await _repo(request).delete(_principal(request), rt, request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def instance_history(request: Request) -> Response:
+    rt = _type(request)
+    rid = request.path_params["id"]
+    count = _count(request)
+    page = await _repo(request).history(_principal(request), rt, rid, count=count,
+                                        after=request.query_params.get("_cursor"),
+                                        since=request.query_params.get("_since"))
+    return FhirResponse(bundles.history(_base(request), f"{rt}/{rid}/_history", page, count=count))
+
+
+async def type_history(request: Request) -> Response:
+    rt = _type(request)
+    count = _count(request)
+    page = await _repo(request).history(_principal(request), rt, None, count=count,
+                                        after=request.query_params.get("_cursor"),
+                                        since=request.query_params.get("_since"))
+    return FhirResponse(bundles.history(_base(request), f"{rt}/_history", page, count=count))
+
+
+# ---------------------------------------------------------------------- type level
+
+
+async def create(request: Request) -> Response:
+    rt = _type(request)
+    body = await _body(request)
+    if body.get("resourceType") != rt:
+        raise Invalid(f"Body resourceType '{str(body.get('resourceType'))[:64]}' does not match the URL's {rt}",
+                      expression=["resourceType"])
+    repo, principal = _repo(request), _principal(request)
+    key = request.headers.get("idempotency-key")
+    if key:
+        return await _idempotent_create(request, repo, principal, rt, body, key)
+    return await _create(request, repo, principal, body)
+
+
+async def _create(request: Request, repo: Repository, principal: PrincipalLike, body: Resource) -> Response:
+    cond = request.headers.get("if-none-exist")
+    if_none_exist = None
+    if cond:
+        if_none_exist = parse_qsl(cond.split("?", 1)[-1], keep_blank_values=True)
+        if not if_none_exist:
+            raise Invalid("If-None-Exist must hold search parameters", expression=["If-None-Exist"])
+    result = await repo.create(principal, body, if_none_exist=if_none_exist)
+    return _write_response(request, result, status=201 if result.created else 200)
+
+
+async def _idempotent_create(request: Request, repo: Repository, principal: PrincipalLike, rt: str,
+                             body: Resource, key: str) -> Response:
+    if len(key) > 255:
+        raise Invalid("Idempotency-Key is longer than 255 characters", expression=["Idempotency-Key"])
+    fingerprint = hashlib.sha256(rt.encode() + b"\0" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    earlier = await repo.claim_idempotency(principal, key, fingerprint)
+    if earlier is not None:
+        if earlier.get("fp") != fingerprint:
+            raise Invalid("This Idempotency-Key was used with a different request body", unprocessable=True,
+                          expression=["Idempotency-Key"])
+        if earlier.get("state") != "done":
+            raise PreconditionFailed("A request with this Idempotency-Key is still in progress; retry shortly")
+        return Response(earlier["body"], status_code=earlier["status"], headers=earlier["headers"],
+                        media_type=None)
+    try:
+        response = await _create(request, repo, principal, body)
+    except BaseException:
+        await repo.release_idempotency(principal, key)
+        raise
+    headers = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location", "last-modified",
+                                                                           "content-type")}
+    await repo.complete_idempotency(principal, key, {"status": response.status_code, "headers": headers,
+                                                     "body": bytes(response.body)})
+    return response
+
+
+async def search(request: Request) -> Response:
+    rt = _type(request)
+    params = list(request.query_params.multi_items())
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise Invalid("POST _search takes application/x-www-form-urlencoded parameters")
+        try:
+            params += parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise Invalid("Search parameters must be UTF-8") from None
+    return await _search(request, rt, params)
+
+
+async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> Response:
+    lenient = "handling=lenient" in request.headers.get("prefer", "")
+    get = dict(params).get
+    count = _count(request, get("_count"))
+    summary = get("_summary")
+    if summary not in (None, "count", "false", "data"):
+        raise Invalid(f"_summary={summary[:20]} is not supported (count, data, false)", expression=["_summary"])
+    total_param = get("_total")
+    if total_param not in (None, "none", "estimate", "accurate"):
+        raise Invalid("_total takes none, estimate or accurate", expression=["_total"])
+    want_total = summary == "count" or total_param in ("accurate", "estimate")
+    include = [v for k, v in params if k == "_include"]
+    revinclude = [v for k, v in params if k == "_revinclude"]
+    page = await _repo(request).search(
+        _principal(request), rt, params, count=0 if summary == "count" else count,
+        after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=not lenient,
+        include=include, revinclude=revinclude)
+    echo: list[tuple[str, str]] = [("_count", str(count))]
+    for name in ("_sort", "_summary", "_elements", "_total"):
+        if get(name):
+            echo.append((name, get(name)))  # type: ignore[arg-type]
+    echo += [(k, v) for k, v in params if k in ("_include", "_revinclude")]
+    return FhirResponse(bundles.searchset(_base(request), rt, page, params=echo, count=count,
+                                          elements=_elements(request, get("_elements")), summary=summary))
+
+
+def _count(request: Request, raw: str | None = None) -> int:
+    raw = raw if raw is not None else request.query_params.get("_count")
+    default: int = request.app.state.settings.default_page_size
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise Invalid("_count must be a non-negative integer", expression=["_count"])
+    return min(int(raw), MAX_COUNT)
+
+
+def _elements(request: Request, raw: str | None = None) -> list[str] | None:
+    raw = raw if raw is not None else request.query_params.get("_elements")
+    if not raw:
+        return None
+    return [e.strip().split(".")[-1] for e in raw.split(",") if e.strip()]

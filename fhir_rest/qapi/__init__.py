@@ -1,0 +1,1 @@
+"""The vendor "qapi" REST door (seed 002)."""

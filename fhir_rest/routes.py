@@ -1,0 +1,52 @@
+"""The FHIR R4 route table, mounted at ``/fhir/r4`` and (seed 004) ``/r4``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fhir_rest import endpoints as ep
+from fhir_rest.outcomes import outcome
+
+TYPE = "{type:str}"
+ID = "{id:str}"
+
+
+async def not_found(request: Request) -> Response:
+    return outcome(404, "not-supported", f"No FHIR endpoint at {request.url.path[:200]}")
+
+
+ROUTES = [
+    Route("/metadata", ep.metadata, methods=["GET"]),
+    Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
+    Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
+    Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),
+    Route(f"/{TYPE}/{ID}/_history", ep.instance_history, methods=["GET"]),
+    Route(f"/{TYPE}/{ID}", ep.read, methods=["GET"]),
+    Route(f"/{TYPE}/{ID}", ep.update, methods=["PUT"]),
+    Route(f"/{TYPE}/{ID}", ep.patch, methods=["PATCH"]),
+    Route(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
+    Route(f"/{TYPE}", ep.search, methods=["GET"]),
+    Route(f"/{TYPE}", ep.create, methods=["POST"]),
+    Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+]
+
+
+class _Prefixed:
+    """Records the mount prefix so links and Location headers use the door the client came through."""
+
+    def __init__(self, app: ASGIApp, prefix: str):
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["fhir_prefix"] = self.prefix
+        await self.app(scope, receive, send)
+
+
+def mounts() -> list[Mount]:
+    from starlette.routing import Router
+
+    router = Router(routes=ROUTES)
+    return [Mount(prefix, app=_Prefixed(router, prefix)) for prefix in ("/fhir/r4", "/r4")]

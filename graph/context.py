@@ -1,0 +1,42 @@
+"""The typed context of one GraphQL operation: who is calling, the store, fresh DataLoaders, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as _Info
+
+
+from resolvers.loaders import Loaders
+from store.repository import Repository
+from store.types import PrincipalLike
+
+
+@dataclass
+class Context:
+    principal: PrincipalLike | None
+    repo: Repository
+    settings: Any
+    request: Any = None
+    response: Any = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        # Built on first use and kept for the operation (one per HTTP request; per websocket operation the
+        # subscription code may build its own).
+        if self._loaders is None:
+            self._loaders = Loaders(self.repo, self.who)
+        return self._loaders
+
+    @property
+    def who(self) -> PrincipalLike:
+        from graph.errors import ForbiddenError
+
+        if self.principal is None:
+            raise ForbiddenError("Authentication required")
+        return self.principal
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,148 @@
+"""Relay connections and the one ``resolve_connection`` (DESIGN.md decision 5: keyset cursors only).
+
+Two sources feed a connection: a store ``Page`` (its keyset cursors pass through untouched) and a per-parent
+list loaded in one batch by a DataLoader, paged here in memory with cursors that encode the sort key and the
+id — still keyset (opaque base64 of ``[key, id]``), never an offset.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from graph.errors import ValidationError
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int | None = strawberry.field(
+        description="Number of items matching the filters (computed only when selected).")
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+
+def page_size(first: int | None, last: int | None, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
+    """The page size asked for, capped; negative sizes are a VALIDATION error."""
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and value < 0:
+            raise ValidationError(f"'{name}' must not be negative")
+    if first is not None and last is not None:
+        raise ValidationError("Pass either 'first' or 'last', not both")
+    size = first if first is not None else last if last is not None else default
+    return min(size, maximum)
+
+
+def encode_cursor(key: Any, rid: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key, rid])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key, rid = orjson.loads(raw)
+        if not isinstance(rid, str):
+            raise ValueError("id")
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise ValidationError("Malformed pagination cursor") from None
+    return key, rid
+
+
+def resolve_connection(
+    items: Sequence[Item],
+    *,
+    key: Callable[[Item], Any],
+    rid: Callable[[Item], str],
+    node: Callable[[Item], Any],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    descending: bool = False,
+    maximum: int = MAX_PAGE,
+    default: int = DEFAULT_PAGE,
+) -> Connection[Any]:
+    """Keyset-page ``items`` (already loaded for one parent) ordered by ``(key, id)``."""
+    size = page_size(first, last, default=default, maximum=maximum)
+    rows = sorted(((key(i), rid(i), i) for i in items), key=lambda r: (r[0], r[1]), reverse=descending)
+    total = len(rows)
+    lo, hi = 0, total
+    if after is not None:
+        ak = tuple(decode_cursor(after))
+        lo = next((n for n, r in enumerate(rows) if _beyond((r[0], r[1]), ak, descending)), total)
+    if before is not None:
+        bk = tuple(decode_cursor(before))
+        hi = next((n for n, r in enumerate(rows) if (r[0], r[1]) == bk or _beyond((r[0], r[1]), bk, descending)),
+                  total)
+    window = rows[lo:hi]
+    if last is not None:
+        chosen = window[max(0, len(window) - size):]
+        has_prev, has_next = len(window) > size, hi < total
+    else:
+        chosen = window[:size]
+        has_next, has_prev = len(window) > size, lo > 0
+    edges = [Edge(cursor=encode_cursor(_plain(k), i), node=node(it)) for k, i, it in chosen]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, has_previous_page=has_prev,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
+def _beyond(row: tuple[Any, str], mark: tuple[Any, str], descending: bool) -> bool:
+    """True when ``row`` comes strictly after ``mark`` in the connection's order."""
+    try:
+        return row < mark if descending else row > mark
+    except TypeError:  # a cursor whose key has another type than this list's keys: foreign cursor
+        raise ValidationError("Malformed pagination cursor") from None
+
+
+def _plain(key: Any) -> Any:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def connection_from_page(page: Any, node: Callable[[Any], Any], cursor_of: Callable[[Any], str], *,
+                         has_previous: bool) -> Connection[Any]:
+    """A connection over one store ``Page``; the store's own keyset cursors mark its two ends."""
+    res = page.resources
+    edges = [Edge(cursor=cursor_of(r), node=node(r)) for r in res]
+    if edges and page.next_cursor:
+        edges[-1].cursor = page.next_cursor
+    if edges and page.prev_cursor:
+        edges[0].cursor = page.prev_cursor
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.next_cursor is not None, has_previous_page=has_previous,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None),
+        total_count=page.total,
+    )

@@ -1,0 +1,86 @@
+"""Per-request DataLoaders (DESIGN.md decision 10): one store call per (loader, depth), whatever the list sizes.
+
+Two shapes: ``by id`` loaders batch ``Repository.read_many``; ``by reference`` loaders batch the reverse
+references of many parents into one ``Repository.find_by_reference`` and group the rows per parent. Every
+batch function returns one result per key, in key order (None / [] for a key with nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from store.repository import Repository
+from store.types import PrincipalLike, Resource
+
+# Per-parent rows a reverse loader brings back in one call; generous, since a page of 100 patients with
+# years of history easily reaches thousands of observations.
+REVERSE_LIMIT = 50_000
+
+
+def load_by_id(repo: Repository, principal: PrincipalLike, rt: str
+               ) -> Callable[[list[str]], Awaitable[list[Resource | None]]]:
+    async def batch(ids: list[str]) -> list[Resource | None]:
+        found = await repo.read_many(principal, rt, ids)
+        return [found.get(i) for i in ids]
+
+    return batch
+
+
+def load_by_reference(repo: Repository, principal: PrincipalLike, rt: str, param: str, target: str,
+                      params: list[tuple[str, str]] | None = None
+                      ) -> Callable[[list[str]], Awaitable[list[list[Resource]]]]:
+    """Batch: every ``rt`` whose ``param`` references ``<target>/<key>``, grouped per key."""
+
+    async def batch(ids: list[str]) -> list[list[Resource]]:
+        refs = [f"{target}/{i}" for i in ids]
+        rows = await repo.find_by_reference(principal, rt, param, refs, params, limit=REVERSE_LIMIT)
+        grouped: dict[str, list[Resource]] = {r: [] for r in refs}
+        for resource, matched in rows:
+            for ref in matched:
+                grouped[ref].append(resource)
+        return [grouped[r] for r in refs]
+
+    return batch
+
+
+class Loaders:
+    """The DataLoaders of one request. Names follow ``<things>_by_<key>``."""
+
+    def __init__(self, repo: Repository, principal: PrincipalLike):
+        def by_id(rt: str) -> DataLoader[str, Resource | None]:
+            return DataLoader(load_fn=load_by_id(repo, principal, rt))
+
+        def by_ref(rt: str, param: str, target: str = "Patient",
+                   params: list[tuple[str, str]] | None = None) -> DataLoader[str, list[Resource]]:
+            return DataLoader(load_fn=load_by_reference(repo, principal, rt, param, target, params))
+
+        self.patients_by_id = by_id("Patient")
+        self.practitioners_by_id = by_id("Practitioner")
+        self.locations_by_id = by_id("Location")
+        self.appointments_by_id = by_id("Appointment")
+        self.encounters_by_id = by_id("Encounter")
+        self.episodes_by_id = by_id("EpisodeOfCare")
+
+        self.allergies_by_patient = by_ref("AllergyIntolerance", "patient")
+        self.conditions_by_patient = by_ref("Condition", "patient")
+        self.medications_by_patient = by_ref("MedicationStatement", "patient")
+        self.observations_by_patient = by_ref("Observation", "patient",
+                                              params=[("category", "vital-signs,social-history")])
+        self.flags_by_patient = by_ref("Flag", "patient")
+        self.episodes_by_patient = by_ref("EpisodeOfCare", "patient")
+        self.appointments_by_patient = by_ref("Appointment", "patient")
+        self.encounters_by_patient = by_ref("Encounter", "patient")
+        self.documents_by_patient = by_ref("DocumentReference", "patient")
+        self.communications_by_patient = by_ref("Communication", "patient")
+        self.accounts_by_subject = by_ref("Account", "subject")
+        self.accounts_by_guarantor = by_ref("Account", "guarantor")
+        self.relations_by_patient = by_ref("RelatedPerson", "patient")
+        self.relations_by_related_patient = by_ref("RelatedPerson", "related-patient")
+        self.appointments_by_episode = by_ref("Appointment", "episode-of-care", "EpisodeOfCare")
+
+    def prime(self, loader: DataLoader[str, Any], key: str, value: Any) -> None:
+        loader.clear(key)
+        loader.prime(key, value)

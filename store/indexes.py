@@ -1,0 +1,48 @@
+"""Indexes, created at start-up, idempotently (createIndexes with the same spec is a no-op)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from store.keys import PARAMS, param_table
+
+
+def models_for(rt: str) -> list[IndexModel]:
+    models = [
+        IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
+    ]
+    for p in param_table(rt).values():
+        if p.name in ("_id",):
+            continue
+        field = f"_sys.k.{p.name}.lo" if p.type == "date" else f"_sys.k.{p.name}"
+        models.append(IndexModel([("_sys.tenant", ASCENDING), (field, ASCENDING)], name=f"k_{p.name}"))
+        if p.sortable and p.name not in ("_lastUpdated",):
+            models.append(IndexModel([("_sys.tenant", ASCENDING), (f"_sys.s.{p.name}", ASCENDING),
+                                      ("_id", ASCENDING)], name=f"s_{p.name}"))
+    if rt == "Appointment":
+        # Double booking of a slot is refused by the database itself (seed 000: 409), not by read-then-write.
+        models.append(IndexModel([("_sys.slot", ASCENDING)], name="slot_unique", unique=True, sparse=True))
+    return models
+
+
+async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
+    created = 0
+    for rt in PARAMS:
+        await db[rt].create_indexes(models_for(rt))
+        await db[f"{rt}_history"].create_indexes([
+            IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
+            IndexModel([("_sys.tenant", ASCENDING), ("_sys.id", ASCENDING), ("_sys.lu", DESCENDING)],
+                       name="tenant_id_lu"),
+        ])
+        created += 1
+    await db.events.create_indexes([
+        IndexModel([("tenant", ASCENDING), ("seq", ASCENDING)], name="tenant_seq", unique=True),
+        IndexModel([("seq", ASCENDING)], name="seq"),
+    ])
+    # Idempotency records expire on real MongoDB (TTL monitor); devdb keeps them for its short life.
+    await db.idempotency.create_indexes([IndexModel([("created", ASCENDING)], name="ttl",
+                                                    expireAfterSeconds=24 * 3600)])
+    return created

@@ -1,0 +1,153 @@
+"""URLs and code systems for what FHIR R4 does not define (shared/DESIGN.md, "Naming").
+
+Every door (FHIR REST, qapi, GraphQL) and the demo data read and write these same names, so what one door
+writes the others see. How a seed concept lands on FHIR:
+
+Patient
+  lifecycle status        extension EXT["patient-status"] valueCode active|inactive|prospective|deceased|archived
+                          (Patient.active is false for inactive/archived; deceased sets deceasedBoolean/DateTime)
+  preferred name          name[use=nickname]; legal name name[use=official]
+  chart number, MRN, SSN  identifier SID["chart-number"], SID["mrn"], SSN_SYSTEM; qapi id SID["spid"]
+  primary/secondary prov. generalPractitioner[0] / [1] (Practitioner refs)
+  location                extension EXT["patient-location"] valueReference Location
+  pronouns, premedication, urgent note, allergy review status, contact preferences, consent flags,
+  date of first visit, balance  extensions EXT[...] (see names below)
+  tags                    meta.tag with system CS["patient-tag"]
+Family      Account(subject=[patients], guarantor[0].party=Patient/RelatedPerson) — same guarantor = same family
+Relations   RelatedPerson(patient=P, EXT["related-patient"]=Patient/Q, relationship=v3 RoleCode,
+            EXT["is-guardian"]=true when Q is the legal guardian of P)
+Vitals      Observation category vital-signs, code LOINC 85353-1 (panel) with components; interpretation H/L/HH/LL
+Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent"] boolean)
+Episodes    EpisodeOfCare(EXT["episode-name"], type, period, status, EXT["episode-objective"],
+            EXT["episode-reason-incomplete"]); an Appointment joins one by EXT["episode-of-care"] valueReference
+
+Value types and codes (as app/demo.py writes them; the other doors read the same):
+  Patient extensions      pronouns valueCode he_him|she_her|they_them|other|not_specified;
+                          premedication-required, receives-email, receives-sms valueBoolean;
+                          medical-urgent-note valueString; allergy-review-status valueCode
+                          not_reviewed|nkda|reviewed; preferred-contact-method, preferred-confirmation-method
+                          valueCode email|mail|none|phone|text; consent-flags valueInteger bitmask (1 HIPAA
+                          notice, 2 consent to treat, 4 financial policy, 8 telehealth); date-first-visit
+                          valueDate; balance-total valueDecimal
+  Patient identifiers     also SID["account-number"] = the household Account's number; SPID and SAID are
+                          per-tenant integer sequences written as strings ("1", "2", ...)
+  Account                 identifier SID["account-number"] ("A-000123"), name "<surname> household", owner =
+                          clinic
+  RelatedPerson           relationship MTH|FTH|PRN (Q is P's parent), CHILD, SPS, SIB; a grandparent raising P
+                          is GRPRN + GUARD (inverse GRNDCHILD); EXT["is-guardian"] is always present
+                          (true|false)
+  Shared-email family     Group(type person, actual true, code.text "family", member.entity = Patients)
+  Waiting room            HealthcareService(name "<X> waiting room", category.text = service line, type.text =
+                          service type, location, availableTime, EXT["slot-duration"] valueDuration (UCUM
+                          min))
+  Schedule / Slot         one Schedule per (waiting room, practitioner): actor [HealthcareService,
+                          Practitioner]. Appointments that hold time (booked, arrived, checked-in, fulfilled,
+                          noshow) reference a Slot with status busy; pending -> busy-tentative; others hold no
+                          Slot
+  Appointment             identifier SID["said"] (+ SID["external-id"]); participants Patient, Practitioner
+                          (type PPRF), Location, HealthcareService (the waiting room);
+                          EXT["appointment-workflow-status"] valueCode = the qapi status verbatim
+                          ("scheduled", "arrived", "in progress.intake.ready", ..., "completed", "sign off",
+                          "cancelled", "not showed up")
+  Encounter               class v3-ActCode AMB or VR (video); appointment, episodeOfCare; status finished for
+                          a fulfilled appointment, arrived for arrived, in-progress for checked-in
+  SOAP note               DocumentReference(type LOINC 11506-3 or 34109-9, category us-core clinical-note,
+                          context.encounter, content text/plain base64); signed = docStatus final +
+                          authenticator, unsigned draft = docStatus preliminary without authenticator
+  Surveys, social history Observation category survey: PHQ9 / GAD7 valueInteger; category social-history, one
+                          per category: 72166-2 tobacco (SNOMED value), 74013-4 alcohol ({drinks}/d), 11341-5
+                          occupation
+  Vital flags             component interpretation (V3_INTERPRETATION) on abnormal components only.
+                          Adults: BP > 140/90 H, > 180/120 HH, < 90/60 L, < 70/40 LL; pulse > 100 H, > 130 HH,
+                          < 50 L, < 40 LL; resp > 20 H, > 30 HH, < 12 L, < 8 LL; BMI > 30 H, < 18.5 L.
+                          All ages: temp >= 100.4 F H, >= 103 HH, < 96.5 L, < 95 LL; SpO2 < 96 L, < 94 LL.
+                          HH/LL = critical ("procedure blocking", derived, not stored)
+  Alerts                  Flag.category flag-category; Flag.code coding CS["alert-type"] + text; status
+                          active|inactive
+  Episodes                EpisodeOfCare.type coding CS["episode-type"]; name/objective/reason-incomplete
+                          valueString
+  Communication log       status completed; medium v3-ParticipationMode (PHONE, EMAILWRIT, SMSWRIT, MAILWRIT,
+                          FACE, FAXWRIT); category communication-category; EXT["communication-direction"]
+                          valueCoding CS["communication-direction"] inbound|outbound; about = the Appointment
+                          it concerns
+  Medications             MedicationStatement status active|completed|stopped (basedOn the MedicationRequest
+                          when prescribed here); MedicationRequest intent order, status
+                          active|completed|stopped
+"""
+
+from __future__ import annotations
+
+BASE = "https://fhirgraph.dev/fhir"
+
+
+def ext(name: str) -> str:
+    return f"{BASE}/StructureDefinition/{name}"
+
+
+def cs(name: str) -> str:
+    return f"{BASE}/CodeSystem/{name}"
+
+
+def sid(name: str) -> str:
+    return f"{BASE}/sid/{name}"
+
+
+EXT = {
+    name: ext(name)
+    for name in (
+        "patient-status",
+        "patient-location",
+        "pronouns",
+        "premedication-required",
+        "medical-urgent-note",
+        "allergy-review-status",
+        "preferred-contact-method",
+        "preferred-confirmation-method",
+        "receives-email",
+        "receives-sms",
+        "consent-flags",
+        "date-first-visit",
+        "balance-total",
+        "custom-field",
+        "related-patient",
+        "is-guardian",
+        "alert-scope",
+        "alert-urgent",
+        "episode-name",
+        "episode-objective",
+        "episode-reason-incomplete",
+        "episode-of-care",
+        "appointment-workflow-status",
+        "webhook-secret",
+        "procedure-blocking",
+        "slot-duration",
+        "communication-direction",
+    )
+}
+SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id")}
+CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction")}
+
+SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+
+VITALS_PANEL = "85353-1"
+VITAL_CODES = {
+    "bp_systolic": "8480-6",
+    "bp_diastolic": "8462-4",
+    "pulse": "8867-4",
+    "temperature_f": "8310-5",
+    "respiration_rate": "9279-1",
+    "oxygen_saturation": "59408-5",
+    "height_inches": "8302-2",
+    "weight_lbs": "29463-7",
+    "bmi": "39156-5",
+}
+PHQ9 = "44249-1"
+GAD7 = "69737-5"

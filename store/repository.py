@@ -1,0 +1,608 @@
+"""The FHIR repository over MongoDB: read, vread, read_many, search, create, update, patch, delete, history.
+
+One path: the real PyMongo Async driver, against a real MongoDB (production) or ``fhirgraph devdb``.
+
+Storage (DESIGN.md decision 1): collection ``<Type>`` holds the current version of each resource as the FHIR
+JSON a client GETs, plus ``_id = "<tenant>/<id>"`` and the reserved ``_sys`` key (tenant, version, deleted
+flag, search keys) which never leaves the store. ``<Type>_history`` keeps every version
+(``_id = "<tenant>/<id>/<version>"``). ``events`` is the outbox; ``counters`` hands out per-tenant sequences.
+
+Write order (decision 6): on a replica set every write is one transaction. On a standalone server (devdb)
+the order is: conditional write of the current document (the lock: ``_sys.v`` must still be the base
+version), then the history version, then the sequence and the event. A crash between those steps can lose
+an event or a history entry, never a version of the resource; production runs on a replica set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonpatch
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from store import keys as keymod
+from store.naming import EXT
+from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, StoreError, Unavailable
+from store.events import SILENT_TYPES, classify, make_event
+from store.search import (
+    compile_params,
+    decode_cursor,
+    encode_cursor,
+    full_sort,
+    keyset_filter,
+    parse_sort,
+)
+from store.types import Page, PrincipalLike, Resource, WriteResult
+from store.validation import check_id, is_resource_type, validate
+
+log = logging.getLogger("fhirgraph.store")
+
+# Writes of these types are clinical: each gets a Provenance (seed 004, `_revinclude=Provenance:target`).
+CLINICAL_TYPES = frozenset({
+    "Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest", "MedicationStatement",
+    "DocumentReference", "Encounter", "Flag", "EpisodeOfCare", "Appointment", "QuestionnaireResponse",
+    "ServiceRequest", "Communication", "RelatedPerson", "Account",
+})
+# An appointment in these statuses no longer holds its slot.
+SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
+MAX_INCLUDES = 1000
+WRITE_RETRIES = 30
+# Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
+# response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
+SEALED: dict[str, dict[str, Callable[[], str]]] = {
+    "Subscription": {EXT["webhook-secret"]: lambda: secrets.token_urlsafe(32)},
+}
+
+
+class SlotTaken(Conflict):
+    graphql_code = "SLOT_TAKEN"
+
+
+def now_instant() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def strip(doc: dict[str, Any]) -> Resource:
+    """The FHIR resource of a stored document: everything but ``_id`` and ``_sys``."""
+    return {k: v for k, v in doc.items() if k != "_id" and k != "_sys"}
+
+
+class Repository:
+    def __init__(self, db: AsyncDatabase[Any], *, transactions: bool = False):
+        self.db = db
+        self.transactions = transactions
+        # Called after every committed write with the event, so the relay can wake at once (decision 6/7).
+        self.on_event: list[Callable[[dict[str, Any]], Awaitable[None] | None]] = []
+
+    # ------------------------------------------------------------------ reads
+
+    async def read(self, principal: PrincipalLike, rt: str, rid: str) -> Resource:
+        """FHIR R4 §3.1.0.4 read: the current version; 410 if deleted, 404 if absent or another tenant's."""
+        doc = await self._current(principal, rt, rid)
+        if doc is None:
+            raise NotFound(f"{rt}/{rid} not found")
+        if doc["_sys"].get("deleted"):
+            raise Gone(f"{rt}/{rid} was deleted")
+        return strip(doc)
+
+    async def vread(self, principal: PrincipalLike, rt: str, rid: str, vid: str) -> Resource:
+        """FHIR R4 §3.1.0.5 vread."""
+        self._check_type(rt)
+        doc = await self._call(self.db[f"{rt}_history"].find_one({"_id": f"{principal.tenant}/{rid}/{vid}"}))
+        if doc is None:
+            raise NotFound(f"{rt}/{rid}/_history/{vid} not found")
+        if doc["_sys"].get("deleted"):
+            raise Gone(f"{rt}/{rid} version {vid} is a deletion")
+        return strip(doc)
+
+    async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str]) -> dict[str, Resource]:
+        """Batch read by id for DataLoaders: one round trip; missing, deleted and foreign ids are absent."""
+        wanted = [f"{principal.tenant}/{i}" for i in dict.fromkeys(ids)]
+        if not wanted or not is_resource_type(rt):
+            return {}
+        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False})
+        docs = await self._call(cursor.to_list(None))
+        return {d["id"]: strip(d) for d in docs}
+
+    async def _current(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, Any] | None:
+        self._check_type(rt)
+        doc: dict[str, Any] | None = await self._call(self.db[rt].find_one({"_id": f"{principal.tenant}/{rid}"}))
+        return doc
+
+    # ------------------------------------------------------------------ search
+
+    async def search(
+        self,
+        principal: PrincipalLike,
+        rt: str,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        count: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        sort: str | None = None,
+        total: bool = False,
+        strict: bool = True,
+        include: list[str] | None = None,
+        revinclude: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Page:
+        """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total."""
+        self._check_type(rt)
+        clauses, applied, _ignored = compile_params(rt, params or [], principal.tenant, strict=strict)
+        base = self._base_filter(principal, clauses, extra)
+        sort_keys = parse_sort(rt, sort)
+        order = full_sort(sort_keys)
+        page = Page(resources=[], applied=applied)
+        if total or count == 0:
+            page.total = await self._call(self.db[rt].count_documents(base))
+        if count == 0:
+            return page
+        filt = base
+        backward = before is not None
+        cursor = before if backward else after
+        if cursor is not None:
+            values, last_id = decode_cursor(cursor, sort_keys)
+            filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
+        direction = [(k, -d if backward else d) for k, d in order]
+        docs = await self._call(self.db[rt].find(filt).sort(direction).limit(count + 1).to_list(None))
+        more = len(docs) > count
+        docs = docs[:count]
+        if backward:
+            docs.reverse()
+        if docs:
+            first, last = encode_cursor(docs[0], sort_keys), encode_cursor(docs[-1], sort_keys)
+            if backward:
+                page.next_cursor, page.prev_cursor = last, (first if more else None)
+            else:
+                page.next_cursor, page.prev_cursor = (last if more else None), (first if after else None)
+        page.resources = [strip(d) for d in docs]
+        if include:
+            page.included.extend(await self._includes(principal, rt, docs, include))
+        if revinclude:
+            page.included.extend(await self._revincludes(principal, rt, docs, revinclude))
+        return page
+
+    async def find_by_reference(
+        self,
+        principal: PrincipalLike,
+        rt: str,
+        param: str,
+        refs: list[str],
+        params: list[tuple[str, str]] | None = None,
+        *,
+        sort: str | None = None,
+        limit: int = 10_000,
+    ) -> list[tuple[Resource, list[str]]]:
+        """Every ``rt`` whose ``param`` references one of ``refs`` — one round trip for a DataLoader of
+        reverse references. Returns (resource, the refs it matched) so the caller can group by parent."""
+        self._check_type(rt)
+        if not refs:
+            return []
+        clauses, _, _ = compile_params(rt, params or [], principal.tenant)
+        key = f"_sys.k.{param}"
+        base = self._base_filter(principal, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}}], None)
+        order = full_sort(parse_sort(rt, sort))
+        docs = await self._call(self.db[rt].find(base).sort(order).limit(limit).to_list(None))
+        wanted = set(refs)
+        return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
+
+    async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None,
+                    extra: dict[str, Any] | None = None) -> int:
+        clauses, _, _ = compile_params(rt, params or [], principal.tenant)
+        n: int = await self._call(self.db[rt].count_documents(self._base_filter(principal, clauses, extra)))
+        return n
+
+    async def aggregate(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]],
+                        pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A tenant-scoped aggregation over the search keys (counts, groupings); never returns raw ``_sys``."""
+        clauses, _, _ = compile_params(rt, params, principal.tenant)
+        stages = [{"$match": self._base_filter(principal, clauses, None)}, *pipeline]
+        cursor = await self._call(self.db[rt].aggregate(stages))
+        rows: list[dict[str, Any]] = await self._call(cursor.to_list(None))
+        return rows
+
+    def _base_filter(self, principal: PrincipalLike, clauses: list[dict[str, Any]],
+                     extra: dict[str, Any] | None) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"_sys.tenant": principal.tenant, "_sys.deleted": False}, *clauses]
+        if extra:
+            parts.append(extra)
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    async def _includes(self, principal: PrincipalLike, rt: str, docs: list[dict[str, Any]],
+                        specs: list[str]) -> list[Resource]:
+        out: list[Resource] = []
+        table = keymod.param_table(rt)
+        for spec in specs:
+            src, _, rest = spec.partition(":")
+            param, _, target = rest.partition(":")
+            p = table.get(param)
+            if src != rt or p is None or p.type != "reference":
+                raise Invalid(f"Unsupported _include '{spec}'", expression=["_include"])
+            by_type: dict[str, list[str]] = {}
+            for d in docs:
+                for ref in d["_sys"]["k"].get(param, []):
+                    t, _, rid = ref.partition("/")
+                    if rid and (not target or t == target):
+                        by_type.setdefault(t, []).append(rid)
+            for t, ids in by_type.items():
+                if is_resource_type(t):
+                    out.extend((await self.read_many(principal, t, ids[:MAX_INCLUDES])).values())
+        return out
+
+    async def _revincludes(self, principal: PrincipalLike, rt: str, docs: list[dict[str, Any]],
+                           specs: list[str]) -> list[Resource]:
+        out: list[Resource] = []
+        refs = [f"{rt}/{d['id']}" for d in docs]
+        for spec in specs:
+            src, _, param = spec.partition(":")
+            param = param.partition(":")[0]
+            p = keymod.param_table(src).get(param) if is_resource_type(src) else None
+            if p is None or p.type != "reference":
+                raise Invalid(f"Unsupported _revinclude '{spec}'", expression=["_revinclude"])
+            found = await self.find_by_reference(principal, src, param, refs, limit=MAX_INCLUDES)
+            out.extend(r for r, _ in found)
+        return out
+
+    # ------------------------------------------------------------------ history
+
+    async def history(self, principal: PrincipalLike, rt: str, rid: str | None = None, *, count: int = 20,
+                      after: str | None = None, since: str | None = None) -> Page:
+        """FHIR R4 §3.1.0.11 history (instance when ``rid`` is given, else type), newest first."""
+        self._check_type(rt)
+        filt: dict[str, Any] = {"_sys.tenant": principal.tenant}
+        if rid is not None:
+            filt["_sys.id"] = rid
+            if await self._current(principal, rt, rid) is None:
+                raise NotFound(f"{rt}/{rid} not found")
+        if since:
+            rng = keymod.date_range(since)
+            if rng is None:
+                raise Invalid("_since must be a FHIR instant", expression=["_since"])
+            filt["_sys.lu"] = {"$gte": rng[0]}
+        sort_keys = [("_sys.lu", -1)]
+        if after:
+            values, last_id = decode_cursor(after, sort_keys)
+            filt = {"$and": [filt, keyset_filter(sort_keys, values, last_id, backward=False)]}
+        docs = await self._call(
+            self.db[f"{rt}_history"].find(filt).sort([("_sys.lu", -1), ("_id", -1)]).limit(count + 1).to_list(None)
+        )
+        more = len(docs) > count
+        docs = docs[:count]
+        page = Page(resources=[])
+        for d in docs:
+            res = strip(d)
+            if d["_sys"].get("deleted"):
+                res = {"resourceType": rt, "id": d["_sys"]["id"], "meta": res.get("meta", {}), "_deleted": True}
+            page.resources.append(res)
+        if more and docs:
+            page.next_cursor = encode_cursor(docs[-1], sort_keys)
+        return page
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(self, principal: PrincipalLike, resource: Resource, *, keep_id: bool = False,
+                     if_none_exist: list[tuple[str, str]] | None = None) -> WriteResult:
+        """FHIR R4 §3.1.0.7 create (server-assigned id unless ``keep_id``); §3.1.0.8.1 conditional create."""
+        rt = self._type_of(resource)
+        if if_none_exist is not None:
+            page = await self.search(principal, rt, if_none_exist, count=2)
+            if len(page.resources) == 1:
+                return WriteResult(resource=page.resources[0], created=False)
+            if len(page.resources) > 1:
+                raise PreconditionFailed("If-None-Exist matched more than one resource")
+        resource = dict(resource)
+        if not keep_id or not resource.get("id"):
+            resource["id"] = str(uuid.uuid4())
+        return await self._write(principal, rt, resource, old=None, action="create")
+
+    async def update(self, principal: PrincipalLike, rt: str, rid: str, resource: Resource, *,
+                     if_match: str | None = None) -> WriteResult:
+        """FHIR R4 §3.1.0.9 update, update-as-create for a new client id, ``If-Match`` version locking."""
+        self._check_type(rt)
+        check_id(rid)
+        if self._type_of(resource) != rt:
+            raise Invalid(f"Body resourceType '{resource.get('resourceType')}' does not match the URL's {rt}")
+        if resource.get("id") not in (None, rid):
+            raise Invalid(f"Body id '{str(resource.get('id'))[:64]}' does not match the URL id '{rid}'",
+                          expression=["id"])
+        resource = {**resource, "id": rid}
+        for attempt in range(WRITE_RETRIES):
+            old = await self._current(principal, rt, rid)
+            if old is None:
+                if if_match is not None:
+                    raise NotFound(f"{rt}/{rid} not found")
+                try:
+                    return await self._write(principal, rt, resource, old=None, action="create")
+                except PreconditionFailed:
+                    continue  # someone created it first: update it instead
+            if rt in keymod.APPEND_ONLY:
+                # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id
+                # but never changed afterwards.
+                raise Invalid(f"{rt} is append-only: {rt}/{rid} cannot be changed", unprocessable=True)
+            if if_match is not None and str(old["_sys"]["v"]) != if_match:
+                raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}")
+            try:
+                return await self._write(principal, rt, resource, old=old, action="update")
+            except PreconditionFailed:
+                if if_match is not None:
+                    raise
+                # Without If-Match the client asked for last-writer-wins: re-read and try again, with
+                # jitter so that racing writers spread out.
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
+
+    async def patch(self, principal: PrincipalLike, rt: str, rid: str, operations: Any, *,
+                    if_match: str | None = None) -> WriteResult:
+        """FHIR R4 §3.1.0.10 patch with JSON Patch (RFC 6902)."""
+        if not isinstance(operations, list):
+            raise Invalid("A JSON Patch document is an array of operations")
+        current = await self.read(principal, rt, rid)
+        version = current.get("meta", {}).get("versionId")
+        if if_match is not None and version != if_match:
+            raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
+        try:
+            patched = jsonpatch.apply_patch(current, operations)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
+            raise Invalid(f"JSON Patch could not be applied: {str(exc)[:200]}", unprocessable=True) from None
+        if not isinstance(patched, dict) or patched.get("resourceType") != rt or patched.get("id") != rid:
+            raise Invalid("A patch may not change resourceType or id", unprocessable=True)
+        return await self.update(principal, rt, rid, patched, if_match=version)
+
+    async def delete(self, principal: PrincipalLike, rt: str, rid: str) -> WriteResult | None:
+        """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing is not an error."""
+        self._check_type(rt)
+        if rt in keymod.APPEND_ONLY:
+            raise Invalid(f"{rt} is append-only", unprocessable=True)
+        for attempt in range(WRITE_RETRIES):
+            old = await self._current(principal, rt, rid)
+            if old is None or old["_sys"].get("deleted"):
+                return None
+            try:
+                return await self._write(principal, rt, strip(old), old=old, action="delete")
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
+
+    async def _write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
+                     action: str) -> WriteResult:
+        version = 1 if old is None else int(old["_sys"]["v"]) + 1
+        stamp = now_instant()
+        meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+        resource = {**resource, "meta": {"versionId": str(version), "lastUpdated": stamp, **meta}}
+        # Keep key order natural: resourceType, id, meta first.
+        resource = {"resourceType": rt, "id": resource["id"], "meta": resource["meta"],
+                    **{k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}}
+        if action != "delete":
+            validate(resource)
+        created = (old or {}).get("_sys", {}).get("created") or stamp
+        resource, sealed, revealed = _seal(rt, resource, (old or {}).get("_sys", {}).get("sealed"))
+        doc = self._document(principal, resource, version, created, deleted=action == "delete")
+        if sealed:
+            doc["_sys"]["sealed"] = sealed
+        event_type = classify(action, strip(old) if old else None, resource)
+        writes = _Writes(self, principal, rt, doc, old, action, event_type, resource)
+        if self.transactions:
+            async with self.db.client.start_session() as session:
+                await session.with_transaction(writes.run)
+        else:
+            await writes.run(None)
+        for hook in self.on_event:
+            if writes.event is not None:
+                maybe = hook(writes.event)
+                if maybe is not None:
+                    await maybe
+        shown = _reveal(resource, revealed) if revealed else resource
+        return WriteResult(resource=shown, created=old is None, event_seq=writes.event and writes.event["seq"])
+
+    async def sealed(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, str]:
+        """The sealed (secret) extension values of a resource, for the server's own use (webhook signing)."""
+        doc = await self._current(principal, rt, rid)
+        if doc is None or doc["_sys"].get("deleted"):
+            raise NotFound(f"{rt}/{rid} not found")
+        found: dict[str, str] = doc["_sys"].get("sealed") or {}
+        return found
+
+    def _document(self, principal: PrincipalLike, resource: Resource, version: int, created: str,
+                  *, deleted: bool = False) -> dict[str, Any]:
+        sys: dict[str, Any] = {
+            "tenant": principal.tenant,
+            "id": resource["id"],
+            "v": version,
+            "deleted": deleted,
+            "created": created,
+            "lu": keymod.date_range(resource["meta"]["lastUpdated"])[0],  # type: ignore[index]
+            **keymod.extract(resource, created),
+        }
+        if resource["resourceType"] == "Appointment" and not deleted and resource.get("status") not in SLOT_RELEASING:
+            slot = next((s.get("reference") for s in resource.get("slot", []) if s.get("reference")), None)
+            if slot:
+                sys["slot"] = f"{principal.tenant}/{slot}"
+        return {"_id": f"{principal.tenant}/{resource['id']}", **resource, "_sys": sys}
+
+    def _provenance(self, principal: PrincipalLike, resource: Resource, action: str) -> Resource:
+        activity = {"create": "CREATE", "update": "UPDATE", "delete": "DELETE"}[action]
+        rt, rid, vid = resource["resourceType"], resource["id"], resource["meta"]["versionId"]
+        return {
+            "resourceType": "Provenance",
+            "id": str(uuid.uuid4()),
+            "meta": {"versionId": "1", "lastUpdated": resource["meta"]["lastUpdated"]},
+            "target": [{"reference": f"{rt}/{rid}/_history/{vid}"}],
+            "recorded": resource["meta"]["lastUpdated"],
+            "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                                     "code": activity}]},
+            "agent": [{
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                     "code": "author"}]},
+                "who": {"display": principal.subject},
+            }],
+        }
+
+    async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
+        doc = await self._call(self.db.counters.find_one_and_update(
+            {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session))
+        return int(doc["seq"])
+
+    # ------------------------------------------------------------------ bulk
+
+    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
+        """Load many new resources at once (demo data, imports): validated and keyed like any write, inserted
+        with one ``insert_many`` per collection. Emits no events: an import is not a stream of clinical acts."""
+        stamp = now_instant()
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for res in resources:
+            rt = self._type_of(res)
+            res = {"resourceType": rt, "id": res["id"],
+                   "meta": {**(res.get("meta") or {}), "versionId": "1", "lastUpdated": stamp},
+                   **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
+            validate(res)
+            by_type.setdefault(rt, []).append(self._document(principal, res, 1, stamp))
+            if rt in CLINICAL_TYPES:
+                prov = self._provenance(principal, res, "create")
+                by_type.setdefault("Provenance", []).append(self._document(principal, prov, 1, stamp))
+        for rt, docs in by_type.items():
+            history = [{**d, "_id": f"{d['_id']}/1"} for d in docs]
+            try:
+                await self._call(self.db[rt].insert_many(docs, ordered=False))
+                await self._call(self.db[f"{rt}_history"].insert_many(history, ordered=False))
+            except BulkWriteError as exc:
+                dup = [e for e in exc.details.get("writeErrors", []) if e.get("code") == 11000]
+                raise Conflict(f"{len(dup)} {rt} resource(s) already exist") from None
+
+    # ------------------------------------------------------------------ idempotency keys
+
+    async def claim_idempotency(self, principal: PrincipalLike, key: str, fingerprint: str) -> dict[str, Any] | None:
+        """Reserve ``key`` for this request; returns the earlier record when the key was used before."""
+        kid = f"{principal.tenant}/{hashlib.sha256(key.encode()).hexdigest()}"
+        try:
+            await self._call(self.db.idempotency.insert_one(
+                {"_id": kid, "fp": fingerprint, "state": "pending", "created": datetime.now(UTC)}))
+            return None
+        except DuplicateKeyError:
+            found: dict[str, Any] | None = await self._call(self.db.idempotency.find_one({"_id": kid}))
+            return found or {"state": "pending", "fp": fingerprint}
+
+    async def complete_idempotency(self, principal: PrincipalLike, key: str, response: dict[str, Any]) -> None:
+        kid = f"{principal.tenant}/{hashlib.sha256(key.encode()).hexdigest()}"
+        await self._call(self.db.idempotency.update_one({"_id": kid}, {"$set": {"state": "done", **response}}))
+
+    async def release_idempotency(self, principal: PrincipalLike, key: str) -> None:
+        kid = f"{principal.tenant}/{hashlib.sha256(key.encode()).hexdigest()}"
+        await self._call(self.db.idempotency.delete_one({"_id": kid, "state": "pending"}))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_type(self, rt: str) -> None:
+        if not is_resource_type(rt):
+            raise NotFound(f"Unknown resource type '{rt[:64]}'")
+        if rt not in keymod.PARAMS:
+            raise NotFound(f"Resource type {rt} is not supported by this server")
+
+    def _type_of(self, resource: Any) -> str:
+        if not isinstance(resource, dict):
+            raise Invalid("A FHIR resource must be a JSON object")
+        rt = resource.get("resourceType")
+        if not isinstance(rt, str):
+            raise Invalid("Missing resourceType", expression=["resourceType"])
+        self._check_type(rt)
+        return rt
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except StoreError:
+            raise
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            # Driver errors are translated here; no detail that could carry patient data is passed on.
+            log.error("database error: %s", type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc
+
+
+def _seal(rt: str, resource: Resource, before: dict[str, str] | None
+          ) -> tuple[Resource, dict[str, str], dict[str, str]]:
+    """Move sealed extensions out of the resource. Returns (resource, all sealed values, values to reveal
+    in this write's response: the ones the client sent or the server generated now)."""
+    urls = SEALED.get(rt)
+    if not urls:
+        return resource, {}, {}
+    sealed = dict(before or {})
+    revealed: dict[str, str] = {}
+    kept = []
+    for ext in resource.get("extension", []) or []:
+        if ext.get("url") in urls and isinstance(ext.get("valueString"), str):
+            sealed[ext["url"]] = revealed[ext["url"]] = ext["valueString"]
+        else:
+            kept.append(ext)
+    for url, make in urls.items():
+        if url not in sealed:
+            sealed[url] = revealed[url] = make()
+    resource = {k: v for k, v in resource.items() if k != "extension"}
+    if kept:
+        resource["extension"] = kept
+    return resource, sealed, revealed
+
+
+def _reveal(resource: Resource, revealed: dict[str, str]) -> Resource:
+    extra = [{"url": url, "valueString": value} for url, value in revealed.items()]
+    return {**resource, "extension": [*(resource.get("extension") or []), *extra]}
+
+
+class _Writes:
+    """The documents of one write, applied in one transaction or in the safe order (module docstring)."""
+
+    def __init__(self, repo: Repository, principal: PrincipalLike, rt: str, doc: dict[str, Any],
+                 old: dict[str, Any] | None, action: str, event_type: str, resource: Resource):
+        self.repo, self.principal, self.rt, self.doc, self.old = repo, principal, rt, doc, old
+        self.action, self.event_type, self.resource = action, event_type, resource
+        self.event: dict[str, Any] | None = None
+
+    async def run(self, session: AsyncClientSession | None) -> None:
+        db, repo, tenant = self.repo.db, self.repo, self.principal.tenant
+        try:
+            if self.old is None:
+                await db[self.rt].insert_one(self.doc, session=session)
+            else:
+                res = await db[self.rt].replace_one(
+                    {"_id": self.doc["_id"], "_sys.v": self.old["_sys"]["v"]}, self.doc, session=session)
+                if res.matched_count == 0:
+                    raise PreconditionFailed(f"{self.rt}/{self.resource['id']} changed concurrently")
+        except DuplicateKeyError as exc:
+            pattern = (exc.details or {}).get("keyPattern", {})
+            if "_sys.slot" in pattern:
+                raise SlotTaken("That slot is already booked") from None
+            if self.old is None:
+                raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
+            raise Conflict("Unique constraint violated") from None
+        except PyMongoError as exc:
+            log.error("database error on write: %s", type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc
+        try:
+            await db[f"{self.rt}_history"].insert_one({**self.doc, "_id": f"{self.doc['_id']}/{self.doc['_sys']['v']}"},
+                                                      session=session)
+            if self.rt in CLINICAL_TYPES:
+                prov = repo._provenance(self.principal, self.resource, self.action)
+                pdoc = repo._document(self.principal, prov, 1, prov["meta"]["lastUpdated"])
+                await db.Provenance.insert_one(pdoc, session=session)
+                await db.Provenance_history.insert_one({**pdoc, "_id": f"{pdoc['_id']}/1"}, session=session)
+            if self.rt not in SILENT_TYPES:
+                seq = await repo.next_seq(tenant, session=session)
+                self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
+                                        self.resource["meta"]["lastUpdated"])
+                await db.events.insert_one(dict(self.event), session=session)
+        except PyMongoError as exc:
+            log.error("database error after the write of %s: %s", self.rt, type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc

@@ -1,0 +1,218 @@
+"""FHIR search parameters → a MongoDB filter on the search keys; keyset cursors (DESIGN.md decisions 4, 5).
+
+Implements FHIR R4 §3.1.1 (search): AND across repeated parameters, OR across comma-separated values,
+prefixes on dates (eq ne gt lt ge le sa eb), ``:exact``/``:contains`` on strings, ``system|code`` tokens,
+``Type/id`` or bare-id references, ``:missing`` on everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from store.errors import Invalid
+from store.keys import P, date_range, fold, param_table
+
+# Result parameters handled by the caller, not compiled into the filter.
+RESULT_PARAMS = frozenset({
+    "_count", "_sort", "_summary", "_elements", "_include", "_revinclude", "_total", "_format", "_pretty",
+    "_cursor", "_before", "_contained", "_containedType",
+})
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+
+
+@dataclass
+class Query:
+    """A compiled search: the filter, the sort and the parameters that were understood."""
+
+    filter: dict[str, Any]
+    sort: list[tuple[str, int]]
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+
+
+def compile_params(
+    resource_type: str, params: list[tuple[str, str]], tenant: str, *, strict: bool = True
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Filter clauses for ``params``; unknown parameters raise ``Invalid`` when strict, else are ignored."""
+    table = param_table(resource_type)
+    clauses: list[dict[str, Any]] = []
+    applied: list[tuple[str, str]] = []
+    ignored: list[tuple[str, str]] = []
+    for raw_name, value in params:
+        if raw_name in RESULT_PARAMS:
+            continue
+        name, _, modifier = raw_name.partition(":")
+        p = table.get(name)
+        if p is None:
+            if strict:
+                raise Invalid(f"Unknown search parameter '{name}' for {resource_type}",
+                              expression=[raw_name])
+            ignored.append((raw_name, value))
+            continue
+        try:
+            clauses.append(_clause(p, modifier, value, tenant))
+        except Invalid:
+            if strict:
+                raise
+            ignored.append((raw_name, value))
+            continue
+        applied.append((raw_name, value))
+    return clauses, applied, ignored
+
+
+def _clause(p: P, modifier: str, value: str, tenant: str) -> dict[str, Any]:
+    key = f"_sys.k.{p.name}"
+    if modifier == "missing":
+        if value not in ("true", "false"):
+            raise Invalid(f"':missing' takes true or false, not '{value}'", expression=[p.name])
+        return {key: {"$exists": value == "false"}}
+    values = _split(value)
+    if not values or any(v == "" for v in values):
+        raise Invalid(f"Empty value for search parameter '{p.name}'", expression=[p.name])
+    ors = [_one(p, modifier, v, tenant) for v in values]
+    return ors[0] if len(ors) == 1 else {"$or": ors}
+
+
+def _split(value: str) -> list[str]:
+    # Commas separate OR values; "\," is a literal comma (FHIR §3.1.1.5.7 escaping).
+    parts = re.split(r"(?<!\\),", value)
+    return [p.replace("\\,", ",").replace("\\$", "$").replace("\\|", "|") for p in parts]
+
+
+def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
+    key = f"_sys.k.{p.name}"
+    if p.type == "string":
+        if modifier == "exact":
+            return {f"_sys.e.{p.name}": v}
+        if modifier == "contains":
+            return {key: {"$regex": re.escape(fold(v))}}
+        if modifier:
+            raise Invalid(f"Modifier ':{modifier}' is not supported on string parameter '{p.name}'")
+        # Default string search: starts-with, case- and accent-insensitive; an anchored regex uses the index.
+        return {key: {"$regex": "^" + re.escape(fold(v))}}
+    if p.type == "token":
+        if modifier == "not":
+            return {key: {"$ne": v}}
+        if modifier:
+            raise Invalid(f"Modifier ':{modifier}' is not supported on token parameter '{p.name}'")
+        if p.name == "_id":
+            # By primary key: one index hit (and devdb's direct lookup), never a scan.
+            return {"_id": f"{tenant}/{v}"}
+        return {key: v}
+    if p.type == "reference":
+        if modifier and modifier not in p.targets and modifier != "identifier":
+            raise Invalid(f"Modifier ':{modifier}' is not supported on reference parameter '{p.name}'")
+        if modifier and modifier != "identifier":
+            v = f"{modifier}/{v}"
+        parts = v.rstrip("/").split("/")
+        if "_history" in parts:
+            parts = parts[: parts.index("_history")]
+        ref = "/".join(parts[-2:]) if len(parts) >= 2 else parts[0]
+        if "/" not in ref and len(p.targets) == 1:
+            ref = f"{p.targets[0]}/{ref}"
+        return {key: ref}
+    if p.type == "date":
+        if modifier:
+            raise Invalid(f"Modifier ':{modifier}' is not supported on date parameter '{p.name}'")
+        prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
+        rng = date_range(rest)
+        if rng is None:
+            raise Invalid(f"'{v}' is not a valid FHIR date for '{p.name}'", expression=[p.name])
+        return _date_clause(key, prefix, rng)
+    if p.type == "number":
+        prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
+        try:
+            num = float(rest)
+        except ValueError:
+            raise Invalid(f"'{v}' is not a number for '{p.name}'", expression=[p.name]) from None
+        ops = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "lt": "$lt", "ge": "$gte", "le": "$lte", "sa": "$gt",
+               "eb": "$lt"}
+        return {key: {ops[prefix]: num}}
+    raise Invalid(f"Search parameter '{p.name}' has unsupported type {p.type}")
+
+
+def _date_clause(key: str, prefix: str, rng: tuple[str, str]) -> dict[str, Any]:
+    lo, hi = rng
+    # FHIR §3.1.1.4.2: compare the resource's range R=[rl,rh] with the parameter's P=[lo,hi].
+    conds = {
+        "eq": {"lo": {"$gte": lo}, "hi": {"$lte": hi}},
+        "ne": {"lo": {"$gte": lo}, "hi": {"$lte": hi}},
+        "gt": {"hi": {"$gt": hi}},
+        "lt": {"lo": {"$lt": lo}},
+        "ge": {"hi": {"$gte": lo}},
+        "le": {"lo": {"$lte": hi}},
+        "sa": {"lo": {"$gt": hi}},
+        "eb": {"hi": {"$lt": lo}},
+    }[prefix]
+    match = {key: {"$elemMatch": conds}}
+    if prefix == "ne":
+        return {key: {"$exists": True}, "$nor": [match]}
+    return match
+
+
+def parse_sort(resource_type: str, spec: str | None) -> list[tuple[str, int]]:
+    """``_sort=a,-b`` → [("_sys.s.a", 1), ("_sys.s.b", -1)]; unknown or unsortable keys raise ``Invalid``."""
+    if not spec:
+        return []
+    table = param_table(resource_type)
+    out: list[tuple[str, int]] = []
+    for item in spec.split(","):
+        item = item.strip()
+        direction = -1 if item.startswith("-") else 1
+        name = item.lstrip("-")
+        p = table.get(name)
+        if p is None or not p.sortable:
+            raise Invalid(f"Cannot sort {resource_type} by '{name}'", expression=["_sort"])
+        out.append((f"_sys.s.{name}", direction))
+    return out
+
+
+# ---------------------------------------------------------------------------- keyset cursors
+
+
+def encode_cursor(doc: dict[str, Any], sort: list[tuple[str, int]]) -> str:
+    values = [_get(doc, path) for path, _ in sort]
+    raw = orjson.dumps({"v": values, "id": doc["_id"]})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: list[tuple[str, int]]) -> tuple[list[Any], str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        values, last_id = data["v"], data["id"]
+        if not isinstance(values, list) or len(values) != len(sort) or not isinstance(last_id, str):
+            raise ValueError("shape")
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise Invalid("Malformed or foreign pagination cursor", expression=["cursor"]) from None
+    return values, last_id
+
+
+def keyset_filter(sort: list[tuple[str, int]], values: list[Any], last_id: str, *, backward: bool) -> dict[str, Any]:
+    """Rows strictly after (or before) the cursor row in ``sort`` order, ``_id`` breaking ties."""
+    keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
+    vals = [*values, last_id]
+    ors: list[dict[str, Any]] = []
+    for i, (path, direction) in enumerate(keys):
+        forward_op = "$gt" if direction == 1 else "$lt"
+        op = forward_op if not backward else ("$lt" if forward_op == "$gt" else "$gt")
+        clause = {keys[j][0]: vals[j] for j in range(i)}
+        clause[path] = {op: vals[i]}
+        ors.append(clause)
+    return {"$or": ors} if len(ors) > 1 else ors[0]
+
+
+def full_sort(sort: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [*sort, ("_id", sort[-1][1] if sort else 1)]
+
+
+def _get(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
+    for seg in path.split("."):
+        node = node.get(seg, "") if isinstance(node, dict) else ""
+    return node

@@ -1,0 +1,44 @@
+"""Small shared types; imports nothing else from the package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Resource = dict[str, Any]
+
+
+class PrincipalLike(Protocol):
+    """What the store needs of a caller: its tenant (clinic) and who it is, for provenance."""
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SystemPrincipal:
+    tenant: str
+    subject: str = "system"
+
+
+@dataclass
+class Page:
+    """One keyset page of a search. ``next_cursor`` is None on the last page."""
+
+    resources: list[Resource]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    total: int | None = None
+    included: list[Resource] = field(default_factory=list)
+    # Search parameters actually applied (for the Bundle's self link).
+    applied: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class WriteResult:
+    resource: Resource
+    created: bool
+    event_seq: int | None = None

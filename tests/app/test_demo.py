@@ -1,0 +1,353 @@
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from app.demo import generate_clinic, load_demo
+from store.naming import CS, EXT, GAD7, PHQ9, SID, SSN_SYSTEM, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
+
+ANCHOR = dt.date(2025, 3, 12)
+NOW = "2025-03-12T12:00:00Z"
+ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+APPOINTMENT_STATUSES = {
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+}
+
+Res = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def clinic() -> list[Res]:
+    return list(generate_clinic(30, seed=7, anchor=ANCHOR))
+
+
+@pytest.fixture(scope="module")
+def bigger() -> list[Res]:
+    return list(generate_clinic(60, seed=7, anchor=ANCHOR))
+
+
+def of(resources: list[Res], rt: str) -> list[Res]:
+    return [r for r in resources if r["resourceType"] == rt]
+
+
+def ext(res: Res, name: str) -> Any:
+    for e in res.get("extension", []):
+        if e["url"] == EXT[name]:
+            return next(v for k, v in e.items() if k.startswith("value"))
+    return None
+
+
+def references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            yield ref
+        for v in node.values():
+            yield from references(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from references(v)
+
+
+def age_on(birth: str, day: dt.date) -> int:
+    b = dt.date.fromisoformat(birth)
+    return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+
+def test_every_resource_is_valid_r4(clinic: list[Res]) -> None:
+    for res in clinic:
+        get_fhir_model_class(res["resourceType"]).model_validate(res)
+
+
+def test_ids_are_unique_and_meta_is_left_to_the_store(clinic: list[Res]) -> None:
+    keys = [(r["resourceType"], r["id"]) for r in clinic]
+    assert len(keys) == len(set(keys))
+    assert len({r["id"] for r in clinic}) == len(clinic)
+    assert all(ID_RE.match(r["id"]) for r in clinic)
+    for r in clinic:
+        if "meta" in r:
+            assert r["resourceType"] == "Patient" and set(r["meta"]) == {"tag"}
+            assert all(t["system"] == CS["patient-tag"] for t in r["meta"]["tag"])
+
+
+def test_generation_is_deterministic(clinic: list[Res]) -> None:
+    assert list(generate_clinic(30, seed=7, anchor=ANCHOR)) == clinic
+    other = list(generate_clinic(30, seed=8, anchor=ANCHOR))
+    assert other != clinic
+    assert {r["id"] for r in other}.isdisjoint({r["id"] for r in clinic})
+
+
+def test_generation_streams() -> None:
+    first = list(itertools.islice(generate_clinic(1_000_000, seed=1, anchor=ANCHOR), 3))
+    assert first[0]["resourceType"] == "Organization"
+
+
+def test_every_reference_points_at_an_earlier_resource(clinic: list[Res]) -> None:
+    seen: set[str] = set()
+    count = 0
+    for res in clinic:
+        for ref in references(res):
+            assert ref in seen, f"{res['resourceType']}/{res['id']} -> {ref} not yielded before"
+            count += 1
+        seen.add(f"{res['resourceType']}/{res['id']}")
+    assert count > 2 * len(clinic)
+
+
+def test_patients_carry_the_shared_naming(clinic: list[Res]) -> None:
+    patients = of(clinic, "Patient")
+    assert len(patients) == 30
+    spids = []
+    for p in patients:
+        systems = {i["system"]: i["value"] for i in p["identifier"]}
+        assert {SID["mrn"], SID["chart-number"], SID["spid"], SID["account-number"]} <= set(systems)
+        spids.append(int(systems[SID["spid"]]))
+        assert any(n["use"] == "official" for n in p["name"])
+        assert ext(p, "patient-status") in {"active", "inactive", "prospective", "deceased", "archived"}
+        assert isinstance(ext(p, "balance-total"), float)
+        assert (
+            ext(
+                p,
+                "patient-location",
+            )
+            .get("reference", "")
+            .startswith("Location/")
+        )
+        assert p["generalPractitioner"][0]["reference"].startswith("Practitioner/")
+        assert p["communication"][0]["language"]["coding"][0]["code"]
+    assert spids == list(range(1, 31))
+    assert any(SSN_SYSTEM in {i["system"] for i in p["identifier"]} for p in patients)
+    assert any(n["use"] == "nickname" for p in patients for n in p["name"])
+    assert any(len(p["generalPractitioner"]) == 2 for p in patients)
+    assert any("meta" in p for p in patients)
+    uses = {(t["system"], t["use"]) for p in patients for t in p["telecom"]}
+    assert {("phone", "mobile"), ("phone", "home"), ("email", "home")} <= uses
+
+
+def test_every_patient_status_is_present_and_consistent(clinic: list[Res]) -> None:
+    patients = of(clinic, "Patient")
+    statuses = Counter(ext(p, "patient-status") for p in patients)
+    assert set(statuses) == {"active", "inactive", "prospective", "deceased", "archived"}
+    assert statuses["active"] > len(patients) / 2
+    for p in patients:
+        status = ext(p, "patient-status")
+        assert p["active"] is (status not in ("inactive", "archived"))
+        assert ("deceasedDateTime" in p) is (status == "deceased")
+
+
+def test_families_guarantors_and_guardians(clinic: list[Res]) -> None:
+    patients = {p["id"]: p for p in of(clinic, "Patient")}
+    accounts = of(clinic, "Account")
+    covered = [s["reference"].split("/")[1] for a in accounts for s in a["subject"]]
+    assert sorted(covered) == sorted(patients)  # every patient is in exactly one household account
+    assert any(len(a["subject"]) > 1 for a in accounts)
+    for a in accounts:
+        guarantor = a["guarantor"][0]["party"]["reference"]
+        assert guarantor in {s["reference"] for s in a["subject"]}
+        assert a["identifier"][0]["system"] == SID["account-number"]
+        members = [patients[s["reference"].split("/")[1]] for s in a["subject"]]
+        if len(members) > 1:
+            g = patients[guarantor.split("/")[1]]
+            assert age_on(g["birthDate"], ANCHOR) >= 18
+            assert len({m["address"][0]["line"][0] for m in members}) == 1
+
+    relations = of(clinic, "RelatedPerson")
+    guardians = [r for r in relations if ext(r, "is-guardian") is True]
+    assert guardians
+    for r in guardians:
+        ward = patients[r["patient"]["reference"].split("/")[1]]
+        guardian = patients[ext(r, "related-patient")["reference"].split("/")[1]]
+        assert age_on(ward["birthDate"], ANCHOR) < 18
+        assert age_on(guardian["birthDate"], ANCHOR) >= 18
+        assert {c["coding"][0]["code"] for c in r["relationship"]} & {"MTH", "FTH", "PRN", "GUARD"}
+    minors = {pid for pid, p in patients.items() if age_on(p["birthDate"], ANCHOR) < 18}
+    assert minors and minors <= {r["patient"]["reference"].split("/")[1] for r in guardians}
+    codes = {c["coding"][0]["code"] for r in relations for c in r["relationship"]}
+    assert {"CHILD", "SPS", "SIB"} <= codes and codes & {"MTH", "FTH"}
+
+    for g in of(clinic, "Group"):
+        assert g["type"] == "person" and g["actual"] is True
+        emails = {
+            t["value"]
+            for m in g["member"]
+            for t in patients[m["entity"]["reference"].split("/")[1]]["telecom"]
+            if t["system"] == "email"
+        }
+        assert len(emails) == 1
+
+
+def test_all_appointment_statuses_past_and_future(bigger: list[Res]) -> None:
+    appts = of(bigger, "Appointment")
+    assert {a["status"] for a in appts} == APPOINTMENT_STATUSES
+    assert any(a["start"] < NOW for a in appts) and any(a["start"] > NOW for a in appts)
+    slots = {s["id"]: s for s in of(bigger, "Slot")}
+    assert {s["status"] for s in slots.values()} >= {"free", "busy", "busy-tentative"}
+    for a in appts:
+        kinds = {p["actor"]["reference"].split("/")[0] for p in a["participant"]}
+        assert {"Patient", "Practitioner", "Location", "HealthcareService"} <= kinds
+        assert a["minutesDuration"] > 0 and a["start"] < a["end"]
+        assert ext(a, "appointment-workflow-status")
+        if a["status"] == "booked":
+            slot = slots[a["slot"][0]["reference"].split("/")[1]]
+            assert slot["status"] == "busy" and slot["start"] == a["start"]
+    held = [(s["schedule"]["reference"], s["start"]) for s in slots.values()]
+    assert len(held) == len(set(held)), "two slots of one schedule at the same time"
+    assert any(ext(a, "episode-of-care") for a in appts)
+
+
+def test_fulfilled_visits_have_encounters_and_signed_notes(bigger: list[Res]) -> None:
+    encounters = {e["appointment"][0]["reference"]: e for e in of(bigger, "Encounter")}
+    for a in of(bigger, "Appointment"):
+        if a["status"] == "fulfilled":
+            enc = encounters[f"Appointment/{a['id']}"]
+            assert enc["status"] == "finished"
+            assert enc["class"]["code"] in {"AMB", "VR"}
+    assert {e["class"]["code"] for e in encounters.values()} == {"AMB", "VR"}
+    docs = of(bigger, "DocumentReference")
+    assert docs
+    signed = [d for d in docs if d["docStatus"] == "final"]
+    assert len(signed) > len(docs) / 2
+    for d in signed:
+        assert d["status"] == "current" and d["authenticator"]
+        assert d["type"]["coding"][0]["code"] in {"11506-3", "34109-9"}
+        text = base64.b64decode(d["content"][0]["attachment"]["data"]).decode()
+        assert text.startswith("S: ") and "\nA: " in text and "\nP: " in text
+        assert d["context"]["encounter"][0]["reference"].startswith("Encounter/")
+
+
+def test_observations(bigger: list[Res]) -> None:
+    obs = of(bigger, "Observation")
+    panels = [o for o in obs if o["code"]["coding"][0]["code"] == VITALS_PANEL]
+    assert panels
+    flags: dict[str, set[str]] = defaultdict(set)
+    for p in panels:
+        assert p["category"][0]["coding"][0]["code"] == "vital-signs"
+        for c in p["component"]:
+            code = c["code"]["coding"][0]["code"]
+            assert code in VITAL_CODES.values()
+            for i in c.get("interpretation", []):
+                assert i["coding"][0]["system"] == V3_INTERPRETATION
+                flags[code].add(i["coding"][0]["code"])
+            if code == VITAL_CODES["bp_systolic"] and c["valueQuantity"]["value"] > 180:
+                assert c["interpretation"][0]["coding"][0]["code"] == "HH"
+            if code == VITAL_CODES["oxygen_saturation"] and c["valueQuantity"]["value"] < 94:
+                assert c["interpretation"][0]["coding"][0]["code"] == "LL"
+    assert any(f & {"HH", "LL"} for f in flags.values()), "no critical vital sign"
+    assert any(f & {"H", "L"} for f in flags.values())
+    surveys = {
+        o["code"]["coding"][0]["code"]: o["valueInteger"]
+        for o in obs
+        if o["category"][0]["coding"][0]["code"] == "survey"
+    }
+    assert set(surveys) == {PHQ9, GAD7}
+    social = {
+        o["code"]["coding"][0]["code"]
+        for o in obs
+        if o["category"][0]["coding"][0]["code"] == "social-history"
+    }
+    assert {"72166-2", "74013-4"} <= social
+
+
+def test_medical_summary_resources(bigger: list[Res]) -> None:
+    assert {m["status"] for m in of(bigger, "MedicationStatement")} >= {"active", "completed"}
+    assert all(m["intent"] == "order" and m["requester"] for m in of(bigger, "MedicationRequest"))
+    allergies = of(bigger, "AllergyIntolerance")
+    assert allergies and all(a["patient"]["reference"].startswith("Patient/") for a in allergies)
+    assert all(r["manifestation"] and r["severity"] for a in allergies for r in a["reaction"])
+    assert {c["clinicalStatus"]["coding"][0]["code"] for c in of(bigger, "Condition")} >= {
+        "active",
+        "resolved",
+    }
+    flags = of(bigger, "Flag")
+    assert {ext(f, "alert-scope") for f in flags} == {"patient", "family"}
+    episodes = of(bigger, "EpisodeOfCare")
+    assert episodes and all(ext(e, "episode-name") for e in episodes)
+    for e in episodes:
+        assert (ext(e, "episode-reason-incomplete") is not None) is (e["status"] == "cancelled")
+    comms = of(bigger, "Communication")
+    assert comms and all(c["status"] == "completed" and c["sent"] < NOW for c in comms)
+    directions = {e["valueCoding"]["code"] for c in comms for e in c["extension"]}
+    assert directions == {"inbound", "outbound"}
+
+
+def test_nothing_happens_to_a_patient_after_death() -> None:
+    resources = list(generate_clinic(150, seed=11, anchor=ANCHOR))
+    died = {
+        p["id"]: p["deceasedDateTime"]
+        for p in of(resources, "Patient")
+        if ext(p, "patient-status") == "deceased"
+    }
+    assert died
+    for r in resources:
+        subject = r.get("subject") or r.get("patient")
+        if not isinstance(subject, dict) or subject["reference"].removeprefix("Patient/") not in died:
+            continue
+        death = died[subject["reference"].removeprefix("Patient/")]
+        for key in ("sent", "effectiveDateTime", "authoredOn", "date"):
+            assert r.get(key, "") <= death, (r["resourceType"], key)
+        if r["resourceType"] == "Flag":
+            assert r["status"] == "inactive"
+        if r["resourceType"] == "MedicationStatement":
+            assert r["status"] != "active"
+    for a in of(resources, "Appointment"):
+        patient = next(
+            p["actor"]["reference"] for p in a["participant"] if p["actor"]["reference"].startswith("Pat")
+        )
+        assert a["start"] < died.get(patient.removeprefix("Patient/"), "9999")
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.batches: list[list[Res]] = []
+
+    async def bulk_load(self, principal: object, batch: list[Res]) -> None:
+        assert principal == "principal"
+        self.batches.append(list(batch))
+
+
+async def test_load_demo_streams_batches_into_the_store() -> None:
+    store = FakeStore()
+    calls: list[tuple[int, int]] = []
+    counts = await load_demo(
+        store,
+        "principal",
+        12,
+        seed=3,
+        anchor=ANCHOR,
+        batch_size=50,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    loaded = [r for b in store.batches for r in b]
+    assert loaded == list(generate_clinic(12, seed=3, anchor=ANCHOR))
+    assert all(len(b) == 50 for b in store.batches[:-1]) and 0 < len(store.batches[-1]) <= 50
+    assert counts == dict(Counter(r["resourceType"] for r in loaded))
+    assert counts["Patient"] == 12
+    assert len(calls) == len(store.batches)
+    assert calls[-1] == (12, 12) and [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+async def test_load_demo_accepts_an_async_progress_callback() -> None:
+    store = FakeStore()
+    seen: list[int] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append(done)
+
+    counts = await load_demo(store, "principal", 3, anchor=ANCHOR, batch_size=10_000, progress=progress)
+    assert len(store.batches) == 1 and seen == [3] and counts["Patient"] == 3

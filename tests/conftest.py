@@ -1,0 +1,125 @@
+"""Test harness: the real ASGI app served by uvicorn on loopback, talked to with real clients.
+
+With ``MONGODB_URI`` set the whole suite runs against that MongoDB (a fresh database per run, dropped at the
+end); otherwise against ``fhirgraph devdb`` started here. Nothing below depends on which one it is.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from app.settings import Settings
+
+API_KEYS = {"tenant-a": "test-key-tenant-a", "tenant-b": "test-key-tenant-b"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> Iterator[str]:
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    from store.devdb import DevDB
+
+    db = DevDB()
+    db.start_in_thread()
+    yield db.uri
+    db.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(mongo_uri: str) -> Iterator[Settings]:
+    s = Settings(
+        mongodb_uri=mongo_uri,
+        db_name=f"fhirgraph_test_{uuid.uuid4().hex[:8]}",
+        api_keys=",".join(f"{key}={tenant}" for tenant, key in API_KEYS.items()),
+        max_body_bytes=1024 * 1024,
+        webhook_allow_private=True,
+        relay_poll_interval_s=0.05,
+    )
+    yield s
+    if os.environ.get("MONGODB_URI"):
+        from pymongo import MongoClient
+
+        with MongoClient(mongo_uri) as c:
+            c.drop_database(s.db_name)
+
+
+class ServerThread:
+    def __init__(self, app: object, port: int):
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                ws="websockets-sansio")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[ServerThread]:
+    from app.main import create_app
+
+    srv = ServerThread(create_app(settings), free_port())
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(server: ServerThread) -> str:
+    return server.url
+
+
+@pytest.fixture
+async def client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def fhir(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A FHIR client of a fresh tenant of its own, so tests never see each other's data."""
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4", timeout=30,
+                                 headers={"X-API-Key": API_KEYS["tenant-a"],
+                                          "Accept": "application/fhir+json"}) as c:
+        yield c
+
+
+@pytest.fixture
+async def fhir_b(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4", timeout=30,
+                                 headers={"X-API-Key": API_KEYS["tenant-b"]}) as c:
+        yield c
+
+
+@pytest.fixture
+def tag() -> str:
+    """A unique marker for resources a test creates, so its searches see only its own data."""
+    return f"t{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,196 @@
+"""FHIR REST interactions end to end: create, read, vread, update, patch, delete, history."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.factories import make_allergy, make_patient
+
+FHIR = "application/fhir+json"
+
+
+async def test_create_read_roundtrip(fhir: httpx.AsyncClient) -> None:
+    r = await fhir.post("/Patient", json=make_patient())
+    assert r.status_code == 201
+    assert r.headers["content-type"].startswith(FHIR)
+    body = r.json()
+    pid = body["id"]
+    assert body["meta"]["versionId"] == "1"
+    assert r.headers["etag"] == 'W/"1"'
+    assert r.headers["location"].endswith(f"/fhir/r4/Patient/{pid}/_history/1")
+    assert "_sys" not in body and "_id" not in body
+
+    got = await fhir.get(f"/Patient/{pid}")
+    assert got.status_code == 200
+    assert got.json() == body
+    assert got.headers["etag"] == 'W/"1"'
+    assert "last-modified" in got.headers
+
+
+async def test_same_api_under_r4_prefix(fhir: httpx.AsyncClient, base_url: str) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    r = await fhir.get(f"{base_url}/r4/Patient/{pid}")
+    assert r.status_code == 200 and r.json()["id"] == pid
+
+
+async def test_update_versions_and_vread(fhir: httpx.AsyncClient) -> None:
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = created["id"]
+    changed = {**created, "gender": "other"}
+    r = await fhir.put(f"/Patient/{pid}", json=changed)
+    assert r.status_code == 200
+    assert r.json()["meta"]["versionId"] == "2"
+    v1 = await fhir.get(f"/Patient/{pid}/_history/1")
+    assert v1.status_code == 200 and v1.json()["gender"] == "female"
+    v2 = await fhir.get(f"/Patient/{pid}/_history/2")
+    assert v2.json()["gender"] == "other"
+    missing = await fhir.get(f"/Patient/{pid}/_history/9")
+    assert missing.status_code == 404
+
+
+async def test_update_as_create_with_client_id(fhir: httpx.AsyncClient, tag: str) -> None:
+    r = await fhir.put(f"/Patient/{tag}-client", json=make_patient(id=f"{tag}-client"))
+    assert r.status_code == 201
+    assert r.json()["id"] == f"{tag}-client"
+    assert (await fhir.get(f"/Patient/{tag}-client")).status_code == 200
+
+
+async def test_if_match_stale_version_is_412(fhir: httpx.AsyncClient) -> None:
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = created["id"]
+    ok = await fhir.put(f"/Patient/{pid}", json=created, headers={"If-Match": 'W/"1"'})
+    assert ok.status_code == 200
+    stale = await fhir.put(f"/Patient/{pid}", json=created, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_concurrent_updates_same_base_exactly_one_wins(fhir: httpx.AsyncClient) -> None:
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = created["id"]
+    n = 12
+    bodies = [{**created, "birthDate": f"19{50 + i}-01-01"} for i in range(n)]
+    results = await asyncio.gather(*(
+        fhir.put(f"/Patient/{pid}", json=b, headers={"If-Match": 'W/"1"'}) for b in bodies))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) == 1 and statuses.count(412) == n - 1
+    hist = (await fhir.get(f"/Patient/{pid}/_history")).json()
+    assert [e["resource"]["meta"]["versionId"] for e in hist["entry"]] == ["2", "1"]
+    winner = next(r for r in results if r.status_code == 200).json()
+    assert (await fhir.get(f"/Patient/{pid}")).json()["birthDate"] == winner["birthDate"]
+
+
+async def test_concurrent_updates_without_if_match_lose_nothing(fhir: httpx.AsyncClient) -> None:
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = created["id"]
+    results = await asyncio.gather(*(
+        fhir.put(f"/Patient/{pid}", json={**created, "birthDate": f"19{60 + i}-01-01"}) for i in range(8)))
+    assert all(r.status_code == 200 for r in results)
+    versions = sorted(int(r.json()["meta"]["versionId"]) for r in results)
+    assert versions == list(range(2, 10))
+    hist = (await fhir.get(f"/Patient/{pid}/_history", params={"_count": 50})).json()
+    assert len(hist["entry"]) == 9
+
+
+async def test_patch_json_patch(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    ops = [{"op": "replace", "path": "/gender", "value": "male"},
+           {"op": "add", "path": "/name/0/given/-", "value": "Luz"}]
+    r = await fhir.patch(f"/Patient/{pid}", content=__import__("orjson").dumps(ops),
+                         headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["gender"] == "male" and body["name"][0]["given"][-1] == "Luz"
+    assert body["meta"]["versionId"] == "2"
+    bad = await fhir.patch(f"/Patient/{pid}", content=b'[{"op":"replace","path":"/birthDate","value":"not-a-date"}]',
+                           headers={"Content-Type": "application/json-patch+json"})
+    assert bad.status_code == 422
+
+
+async def test_delete_then_read_is_410_and_history_keeps_versions(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    d = await fhir.delete(f"/Patient/{pid}")
+    assert d.status_code == 204
+    gone = await fhir.get(f"/Patient/{pid}")
+    assert gone.status_code == 410
+    assert gone.json()["resourceType"] == "OperationOutcome"
+    hist = (await fhir.get(f"/Patient/{pid}/_history")).json()
+    assert hist["type"] == "history"
+    assert [e["request"]["method"] for e in hist["entry"]] == ["DELETE", "POST"]
+    assert (await fhir.get(f"/Patient/{pid}/_history/1")).status_code == 200
+    again = await fhir.delete(f"/Patient/{pid}")
+    assert again.status_code == 204
+
+
+async def test_type_history_lists_new_versions(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    hist = (await fhir.get("/Patient/_history", params={"_count": 5})).json()
+    assert hist["entry"][0]["resource"]["id"] == pid
+
+
+async def test_prefer_return_minimal(fhir: httpx.AsyncClient) -> None:
+    r = await fhir.post("/Patient", json=make_patient(), headers={"Prefer": "return=minimal"})
+    assert r.status_code == 201 and r.content == b""
+    assert "/Patient/" in r.headers["location"]
+
+
+async def test_conditional_create(fhir: httpx.AsyncClient, tag: str) -> None:
+    body = make_patient(identifier=[{"system": "urn:test", "value": tag}])
+    first = await fhir.post("/Patient", json=body, headers={"If-None-Exist": f"identifier=urn:test|{tag}"})
+    assert first.status_code == 201
+    second = await fhir.post("/Patient", json=body, headers={"If-None-Exist": f"identifier=urn:test|{tag}"})
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+
+
+async def test_idempotency_key(fhir: httpx.AsyncClient, tag: str) -> None:
+    body = make_patient(tag=tag)
+    h = {"Idempotency-Key": f"key-{tag}"}
+    first = await fhir.post("/Patient", json=body, headers=h)
+    again = await fhir.post("/Patient", json=body, headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["location"] == first.headers["location"]
+    other = await fhir.post("/Patient", json=make_patient(family="Other", tag=tag), headers=h)
+    assert other.status_code == 422
+    found = (await fhir.get("/Patient", params={"_tag": f"https://fhirgraph.dev/fhir/CodeSystem/test-run|{tag}",
+                                                "_total": "accurate"})).json()
+    assert found["total"] == 1
+
+
+async def test_if_none_match_gives_304(fhir: httpx.AsyncClient) -> None:
+    r = await fhir.post("/Patient", json=make_patient())
+    again = await fhir.get(f"/Patient/{r.json()['id']}", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_provenance_written_for_clinical_writes(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    aid = (await fhir.post("/AllergyIntolerance", json=make_allergy(pid))).json()["id"]
+    bundle = (await fhir.get("/AllergyIntolerance", params={"_id": aid, "_revinclude": "Provenance:target"})).json()
+    modes = [e["search"]["mode"] for e in bundle["entry"]]
+    assert modes == ["match", "include"]
+    prov = bundle["entry"][1]["resource"]
+    assert prov["resourceType"] == "Provenance"
+    assert prov["target"][0]["reference"] == f"AllergyIntolerance/{aid}/_history/1"
+
+
+async def test_tenant_isolation(fhir: httpx.AsyncClient, fhir_b: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    other = await fhir_b.get(f"/Patient/{pid}")
+    assert other.status_code == 404
+    assert (await fhir_b.put(f"/Patient/{pid}", json=make_patient(id=pid))).status_code == 201
+    # tenant B's write under the same id never touches tenant A's resource
+    mine = (await fhir.get(f"/Patient/{pid}")).json()
+    assert mine["meta"]["versionId"] == "1"
+    search = (await fhir_b.get("/Patient", params={"_id": pid})).json()
+    assert len(search["entry"]) == 1 and search["entry"][0]["resource"]["meta"]["versionId"] == "1"
+
+
+async def test_wrong_api_key_is_401(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as c:
+        r = await c.get("/fhir/r4/Patient", headers={"X-API-Key": "nope"})
+    assert r.status_code == 401
+    assert r.json()["resourceType"] == "OperationOutcome"

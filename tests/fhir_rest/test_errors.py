@@ -1,0 +1,108 @@
+"""Bad input of every kind gets its status and an OperationOutcome — never a 500 (seed 000's table)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factories import make_patient
+
+
+def assert_outcome(r: httpx.Response, status: int) -> dict:
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    body = r.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["severity"] == "error"
+    return body
+
+
+async def test_malformed_json_is_400(fhir: httpx.AsyncClient) -> None:
+    r = await fhir.post("/Patient", content=b"{not json", headers={"Content-Type": "application/fhir+json"})
+    assert_outcome(r, 400)
+
+
+async def test_body_type_differs_from_url_is_400(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.post("/Patient", json={"resourceType": "Observation"}), 400)
+    assert_outcome(await fhir.put("/Patient/abc", json={"resourceType": "Observation", "id": "abc"}), 400)
+    assert_outcome(await fhir.put("/Patient/abc", json=make_patient(id="xyz")), 400)
+
+
+async def test_invalid_resource_is_422_with_paths(fhir: httpx.AsyncClient) -> None:
+    bad = make_patient(birthDate="14/03/1988", foo="bar")
+    body = assert_outcome(await fhir.post("/Patient", json=bad), 422)
+    paths = body["issue"][0]["expression"]
+    assert "Patient.birthDate" in paths and "Patient.foo" in paths
+    assert "14/03/1988" not in str(body)  # input values are never echoed
+
+
+async def test_unknown_resource_type_is_404(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.get("/Unicorn"), 404)
+    assert_outcome(await fhir.get("/Unicorn/1"), 404)
+    assert_outcome(await fhir.post("/Unicorn", json={"resourceType": "Unicorn"}), 404)
+
+
+async def test_missing_is_404(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.get("/Patient/does-not-exist"), 404)
+    assert_outcome(await fhir.put("/Patient/nope-x", json=make_patient(id="nope-x"),
+                                  headers={"If-Match": 'W/"1"'}), 404)
+
+
+@pytest.mark.parametrize("body", [b"[]", b"123", b'"x"', b"null"])
+async def test_non_object_bodies_are_400(fhir: httpx.AsyncClient, body: bytes) -> None:
+    assert_outcome(await fhir.post("/Patient", content=body, headers={"Content-Type": "application/fhir+json"}), 400)
+
+
+async def test_wrong_content_type_is_400(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}),
+                   400)
+
+
+async def test_body_over_limit_is_413(fhir: httpx.AsyncClient) -> None:
+    big = make_patient(text={"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">"
+                                                            + "x" * (2 * 1024 * 1024) + "</div>"})
+    assert_outcome(await fhir.post("/Patient", json=big), 413)
+
+
+async def test_bad_ids_and_headers(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.put("/Patient/bad$id", json=make_patient(id="bad$id")), 400)
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    assert_outcome(await fhir.put(f"/Patient/{created['id']}", json=created, headers={"If-Match": "yesterday"}), 400)
+
+
+async def test_unsupported_method_and_path(fhir: httpx.AsyncClient) -> None:
+    assert_outcome(await fhir.get("/Patient/1/2/3/4/5"), 404)
+    r = await fhir.delete("/metadata")
+    assert r.status_code in (404, 405)
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_patch_errors(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    assert_outcome(await fhir.patch(f"/Patient/{pid}", json=[{"op": "replace"}],
+                                    headers={"Content-Type": "application/fhir+json"}), 400)
+    r = await fhir.patch(f"/Patient/{pid}", content=b'[{"op":"remove","path":"/nope"}]',
+                         headers={"Content-Type": "application/json-patch+json"})
+    assert_outcome(r, 422)
+    r = await fhir.patch(f"/Patient/{pid}", content=b'{"op":"remove"}',
+                         headers={"Content-Type": "application/json-patch+json"})
+    assert_outcome(r, 400)
+
+
+async def test_metadata_is_a_valid_capability_statement(fhir: httpx.AsyncClient) -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    r = await fhir.get("/metadata")
+    assert r.status_code == 200
+    cs = r.json()
+    get_fhir_model_class("CapabilityStatement").model_validate(cs)
+    assert cs["fhirVersion"] == "4.0.1"
+    by_type = {res["type"]: res for res in cs["rest"][0]["resource"]}
+    for rt in ("Patient", "Appointment", "Encounter", "DocumentReference", "Observation", "MedicationRequest",
+               "Practitioner", "AllergyIntolerance", "Condition", "Flag", "EpisodeOfCare", "RelatedPerson",
+               "Account"):
+        assert rt in by_type
+    patient_params = {p["name"] for p in by_type["Patient"]["searchParam"]}
+    assert {"_id", "identifier", "name", "family", "given", "birthdate", "gender", "phone", "email",
+            "address-postalcode", "general-practitioner", "_lastUpdated"} <= patient_params
+    assert "Provenance:target" in by_type["AllergyIntolerance"]["searchRevInclude"]
