@@ -2356,9 +2356,8 @@ async def load_demo(
     counts: Counter[str] = Counter()
     batch: list[Resource] = []
 
-    async def flush() -> None:
-        await store.bulk_load(principal, batch)
-        batch.clear()
+    async def flush(full: list[Resource]) -> None:
+        await store.bulk_load(principal, full)  # a fresh list per call: the store may keep it
         if progress is not None:
             result = progress(counts["Patient"], patients)
             if inspect.isawaitable(result):
@@ -2368,7 +2367,8 @@ async def load_demo(
         counts[res["resourceType"]] += 1
         batch.append(res)
         if len(batch) >= batch_size:
-            await flush()
+            await flush(batch)
+            batch = []
     if batch:
-        await flush()
+        await flush(batch)
     return dict(counts)

@@ -238,9 +238,6 @@ async def list_patients(info: Info, *, flt: Any = None, sort: Any = None, first:
         spec = ",".join(f"-{p}" for p in spec.split(","))
     page = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=size, after=after, before=before,
                                  sort=spec, total=want_total)
-    loaders = ctx.loaders
-    for res in page.resources:  # later per-id loads in this request hit the cache
-        loaders.patients_by_id.prime(res["id"], res)
     sort_keys = parse_sort("Patient", spec)
     tenant = ctx.who.tenant
     conn = connection_from_page(page, from_fhir, lambda r: "", has_previous=page.prev_cursor is not None)

@@ -1,16 +1,145 @@
-"""GraphQL subscriptions — owned by the live-events work (issue 4); replaced there. Placeholder so the
-schema assembles while both are built."""
+"""GraphQL subscriptions (graphql-transport-ws at ``/graphql``): live outbox events through the relay.
+
+``after`` resumes from an event's cursor: missed events are replayed from the outbox, then the stream goes
+live, with no gap and no duplicate (subscriptions/relay.py). A connection authenticates with its handshake
+headers (``X-API-Key`` / ``Authorization: Bearer``) or in ``connection_init`` (``on_ws_connect``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
+from strawberry.exceptions import ConnectionRejectionError
+
+from auth.api_keys import ApiKeys
+from graph.context import Info
+from graph.errors import ValidationError
+from graph.types.event import Event
+from subscriptions.relay import InvalidCursor, LiveEvent, Relay, decode_cursor
+from subscriptions.taxonomy import APPOINTMENT_EVENTS
+
+
+def _relay(info: Info) -> Relay:
+    relay: Relay = info.context.request.app.state.relay
+    return relay
+
+
+def _after(info: Info, after: str | None) -> int | None:
+    if after is None:
+        return None
+    try:
+        return decode_cursor(after, info.context.who.tenant)
+    except InvalidCursor:
+        raise ValidationError("Invalid cursor for `after`", field="after") from None
+
+
+async def _stream(info: Info, match: Any, after: str | None,
+                  post: Any = None) -> AsyncGenerator[Event, None]:
+    tenant = info.context.who.tenant
+    start = _after(info, after)
+    async for event in _relay(info).stream(tenant, match, start):
+        if post is not None and not await post(event):
+            continue
+        yield Event.of(event)
+
+
+def _refs(resource: dict[str, Any] | None, prefix: str) -> set[str]:
+    found = set()
+    for part in (resource or {}).get("participant") or []:
+        ref = (part.get("actor") or {}).get("reference") or ""
+        if ref.startswith(prefix):
+            found.add(ref[len(prefix):])
+    return found
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
-    async def events(self) -> AsyncGenerator[str, None]:
-        raise NotImplementedError("live events are being built")
-        yield ""  # pragma: no cover
+    @strawberry.subscription(description="Every event of your clinic, in order; optionally only some event types "
+                                         "(internal names such as appointment.booked) or one patient's.")
+    async def events(self, info: Info, types: list[str] | None = None, patient_id: strawberry.ID | None = None,
+                     after: str | None = None) -> AsyncGenerator[Event, None]:
+        wanted = frozenset(types) if types else None
+        patient = f"Patient/{patient_id}" if patient_id else None
+
+        def match(e: LiveEvent) -> bool:
+            return (wanted is None or e.type in wanted) and (patient is None or e.patient == patient)
+
+        async for event in _stream(info, match, after):
+            yield event
+
+    @strawberry.subscription(description="Appointment workflow events (booked, rescheduled, cancelled, arrived, "
+                                         "completed, no-show …) with the appointment; optionally for one "
+                                         "practitioner or location.")
+    async def appointment_events(self, info: Info, practitioner_id: strawberry.ID | None = None,
+                                 location_id: strawberry.ID | None = None,
+                                 after: str | None = None) -> AsyncGenerator[Event, None]:
+        def match(e: LiveEvent) -> bool:
+            return e.resource_type == "Appointment" and e.type in APPOINTMENT_EVENTS
+
+        async def post(e: LiveEvent) -> bool:
+            if practitioner_id is None and location_id is None:
+                return True
+            res = await e.resource()
+            if res is None:
+                return False
+            return ((practitioner_id is None or str(practitioner_id) in _refs(res, "Practitioner/"))
+                    and (location_id is None or str(location_id) in _refs(res, "Location/")))
+
+        async for event in _stream(info, match, after, post):
+            yield event
+
+
+async def on_ws_connect(context: Any) -> None:
+    """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload
+    (``{"apiKey": ...}``, ``{"Authorization": "Bearer ..."}``, also under ``headers``) override the handshake's;
+    a connection with neither is refused (the protocol closes it with 4403 Forbidden)."""
+    params = getattr(context, "connection_params", None) or {}
+    if not isinstance(params, dict):
+        raise ConnectionRejectionError()
+    headers = params.get("headers") if isinstance(params.get("headers"), dict) else {}
+    lowered = {str(k).lower(): v for k, v in {**headers, **params}.items()}
+    key = lowered.get("apikey") or lowered.get("api-key") or lowered.get("x-api-key")
+    authz = lowered.get("authorization")
+    if not key and isinstance(authz, str) and authz[:7].lower() == "bearer ":
+        key = authz[7:].strip()
+    if key:
+        if not isinstance(key, str):
+            raise ConnectionRejectionError()
+        principal = _api_keys(context).lookup(key)
+        if principal is None:
+            raise ConnectionRejectionError()
+        context.principal = principal
+    elif getattr(context, "principal", None) is None:
+        raise ConnectionRejectionError()
+
+
+def view_options(settings: Any) -> dict[str, Any]:
+    """Keyword arguments for the GraphQL view: protocols (legacy ``graphql-ws`` only when enabled), the
+    connection-init timeout (closed with 4408) and the per-connection cap (an ``error`` message for the
+    refused operation, "Subscription limit reached"; the connection stays open)."""
+    from datetime import timedelta
+
+    from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+    protocols: tuple[str, ...] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    if settings.graphql_legacy_ws:
+        protocols += (GRAPHQL_WS_PROTOCOL,)
+    return {
+        "subscription_protocols": protocols,
+        "connection_init_wait_timeout": timedelta(seconds=settings.connection_init_timeout_s),
+        "max_subscriptions_per_connection": settings.subscriptions_per_connection,
+    }
+
+
+def _api_keys(context: Any) -> ApiKeys:
+    state = context.request.app.state
+    keys: ApiKeys | None = getattr(state, "api_keys", None)
+    if keys is None:
+        keys = ApiKeys(state.settings.api_keys)
+        state.api_keys = keys
+    return keys
+
+
+__all__ = ["Subscription", "on_ws_connect", "view_options"]

@@ -1,12 +1,12 @@
 """fhirgraph devdb: a MongoDB-wire-protocol server over mongomock, for trials and tests only.
 
-No MongoDB server can be installed on our development and CI machines (shared/DESIGN.md, decision 3), yet the
-store always talks through the real PyMongo driver. devdb speaks enough of the wire protocol (OP_MSG, plus the
-legacy OP_QUERY handshake) for ``pymongo.AsyncMongoClient`` and ``MongoClient`` to see a standalone MongoDB 6.0
-server, and runs the commands against one in-memory ``mongomock`` client::
+No MongoDB server can be installed on our development and CI machines (shared/DESIGN.md, decision 3), yet
+the store always talks through the real PyMongo driver. devdb speaks enough of the wire protocol (OP_MSG, plus
+the legacy OP_QUERY handshake) for ``pymongo.AsyncMongoClient`` and ``MongoClient`` to see a standalone
+MongoDB 6.0 server, and runs the commands against one in-memory ``mongomock`` client::
 
-    devdb = DevDB(); devdb.start_in_thread(); AsyncMongoClient(devdb.uri)  # in-process: tests, `fhirgraph serve`
-    main_devdb("127.0.0.1", 27018)                                         # own process: `fhirgraph devdb --port`
+    devdb = DevDB(); devdb.start_in_thread(); AsyncMongoClient(devdb.uri)  # tests, `fhirgraph serve`
+    main_devdb("127.0.0.1", 27018)                                         # `fhirgraph devdb --port 27018`
 
 Every command runs to completion on the server's one event-loop thread, under one lock: mongomock is not
 thread-safe, and it makes each command atomic for every connected process, so findAndModify and conditional
@@ -19,17 +19,23 @@ Fast paths over mongomock, which otherwise scans the whole collection for every 
 
 What devdb does not do:
 - transactions (it is a standalone: txnNumber, commitTransaction, abortTransaction fail with code 20),
-  change streams, tailable cursors, authentication, compression, collation, create options (validators, capped);
-- indexes: every query not pinned by ``_id`` scans the collection (indexes are metadata, unique ones enforced);
+  change streams, tailable cursors, authentication, compression, collation, create options (validators,
+  capped: ignored), renameCollection, explain;
+- indexes: every query not pinned by ``_id`` scans the collection (indexes are metadata; unique ones and TTL
+  ones are enforced);
 - sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
-- what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238 NotImplemented;
+- what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
 - a cursor's result list is fixed when the query runs; later batches encode those documents as they are then;
 - durability: data lives in memory and is lost when the process exits.
 """
 
+# mongomock has no type annotations; everything else here is checked strictly.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -65,10 +71,10 @@ log = logging.getLogger("fhirgraph.devdb")
 
 Doc = dict[str, Any]
 
-# The engine keeps values as BSON gave them, so they go back out unchanged: datetimes naive UTC (mongomock stores
-# them so and compares with Python operators, which fail between aware and naive values) and UUIDs as Binary
-# subtype 4 (mongomock re-encodes documents with default options, which refuse uuid.UUID). Clients decode
-# replies with their own options (tz_aware, uuidRepresentation="standard").
+# The engine keeps values as BSON gave them, so they go back out unchanged: datetimes naive UTC (mongomock
+# stores them so and compares with Python operators, which fail between aware and naive values) and UUIDs as
+# Binary subtype 4 (mongomock re-encodes documents with default options, which refuse uuid.UUID). Clients
+# decode replies with their own options (tz_aware, uuidRepresentation="standard").
 CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=False, uuid_representation=UuidRepresentation.UNSPECIFIED)
 
 OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
@@ -97,7 +103,7 @@ class CommandError(Exception):
 
 
 def _error_fields(exc: BaseException) -> Doc:
-    """errmsg and code (plus keyPattern/keyValue for duplicates) of any failure, the way MongoDB words them."""
+    """errmsg and code (and keyPattern/keyValue for duplicates) of any failure, as MongoDB words them."""
     if isinstance(exc, CommandError):
         return {"errmsg": exc.errmsg, "code": exc.code, **exc.extra}
     if isinstance(exc, DuplicateKeyError):
@@ -110,8 +116,9 @@ def _error_fields(exc: BaseException) -> Doc:
         return {"errmsg": str(exc), "code": 73}
     if isinstance(exc, NotImplementedError):
         return {"errmsg": f"not supported by devdb (mongomock): {exc}", "code": 238}
-    # Anything else is a mongomock quirk or a devdb bug: still a reply, but leave a trace.
-    log.warning("devdb: command failed unexpectedly", exc_info=exc)
+    # mongomock reports many user errors as TypeError/ValueError ($inc on a string, mixed projections), so
+    # these are replies, not incidents: the type name stays in errmsg, the traceback goes to the debug log.
+    log.debug("devdb: command failed", exc_info=exc)
     return {"errmsg": f"{type(exc).__name__}: {exc}", "code": 2}
 
 
@@ -120,14 +127,14 @@ def _error_reply(exc: BaseException) -> Doc:
     return {"ok": 0.0, **fields, "codeName": _CODE_NAMES.get(fields["code"], "UnknownError")}
 
 
-# --- wire protocol (https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/) --------------------
+# --- wire protocol (https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/) ------------------
 
 
 def _parse_op_msg(payload: bytes) -> tuple[int, Doc]:
-    """(flagBits, command): the kind-0 body with each kind-1 document sequence merged in under its identifier."""
+    """(flagBits, command): the kind-0 body, each kind-1 document sequence merged in under its identifier."""
     (flags,) = struct.unpack_from("<I", payload)
     end = len(payload) - (4 if flags & _CHECKSUM_PRESENT else 0)
-    pos, body, sequences = 4, None, {}
+    pos, body, sequences = 4, None, cast(dict[str, list[Doc]], {})
     while pos < end:
         kind = payload[pos]
         (size,) = struct.unpack_from("<i", payload, pos + 1)
@@ -165,7 +172,7 @@ def _op_reply(request_id: int, response_to: int, doc: Doc) -> bytes:
     return _HEADER.pack(16 + len(body), request_id, response_to, OP_REPLY) + body
 
 
-# --- mongomock with lookups by key instead of scans -------------------------------------------------------------
+# --- mongomock with lookups by key instead of scans ------------------------------------------------------
 
 
 def _store_key(value: Any) -> Any:
@@ -231,7 +238,7 @@ def _hashable(value: Any) -> Any:
 
 
 def _index_entries(doc: Doc, index: Doc) -> dict[Any, Doc]:
-    """{hash key: keyValue} per entry a unique index holds for ``doc``; empty when sparse/partial leave it out."""
+    """{hash key: keyValue} per entry a unique index holds for ``doc`` (none if sparse/partial omit it)."""
     partial = index.get("partialFilterExpression")
     if partial is not None and not filtering.filter_applies(partial, doc):
         return {}
@@ -250,22 +257,25 @@ def _duplicate(coll: _MockCollection, index: str, key_pattern: Doc, key_value: D
     return DuplicateKeyError(errmsg, 11000, details)
 
 
-class _Collection(_MockCollection):  # type: ignore[misc]
+class _Collection(_MockCollection):
     """mongomock's Collection, with lookups by ``_id`` and hashed unique indexes instead of full scans."""
 
     def _iter_documents(self, filter: Doc) -> Iterator[Doc]:
         keys = _id_lookup(filter)
         if keys is None:
-            return super()._iter_documents(filter)  # type: ignore[no-any-return]
+            return cast(Iterator[Doc], super()._iter_documents(filter))
         documents = self._store._documents
         found = (documents.get(key) for key in keys)
-        return iter([doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)])
+        docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
+        if len(docs) > 1:  # in the order of MongoDB's _id index, as an $in read through it would be
+            docs.sort(key=functools.partial(filtering.resolve_sort_key, "_id"))
+        return iter(docs)
 
     def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         # Documents arrive decoded from BSON (valid, naive-UTC datetimes at ms precision), so mongomock's
         # re-encoding, key checks and datetime patching would only cost time; its duplicate-_id error also
         # lacks keyPattern/keyValue. Lists (insert_many from $out) come back here one document at a time.
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):
             return super()._insert(data, session, ordered)
         data.setdefault("_id", bson.ObjectId())
         key, documents = _store_key(data["_id"]), self._store._documents
@@ -324,11 +334,18 @@ def _sorted(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
     return docs
 
 
+def _reject(cmd: Doc, *options: str) -> None:
+    """Fail on options devdb would otherwise silently ignore: a wrong answer is worse than an error."""
+    for option in options:
+        if cmd.get(option):
+            raise NotImplementedError(option)
+
+
 def _is_replacement(update: Any) -> bool:
     return isinstance(update, Mapping) and not any(str(k).startswith("$") for k in update)
 
 
-# --- commands ---------------------------------------------------------------------------------------------------
+# --- commands --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -345,7 +362,7 @@ class Engine:
     """Runs MongoDB commands against one in-memory mongomock server, one command at a time."""
 
     def __init__(self) -> None:
-        self._client = mongomock.MongoClient()
+        self._client: Any = mongomock.MongoClient()
         self._lock = threading.Lock()
         self._cursors: OrderedDict[int, _Cursor] = OrderedDict()
         self._cursor_ids = itertools.count(1)
@@ -357,13 +374,15 @@ class Engine:
         self._commands: dict[str, Callable[[str, Doc], Doc]] = {
             "hello": c._hello, "isMaster": c._hello, "ismaster": c._hello, "ping": c._empty,
             "buildInfo": c._build_info, "buildinfo": c._build_info, "getParameter": c._get_parameter,
-            "getCmdLineOpts": c._cmd_line_opts, "serverStatus": c._server_status, "listDatabases": c._list_dbs,
+            "getCmdLineOpts": c._cmd_line_opts, "serverStatus": c._server_status,
+            "listDatabases": c._list_dbs,
             "endSessions": c._empty, "killSessions": c._empty, "refreshSessions": c._empty,
             "abortTransaction": c._no_txn, "commitTransaction": c._no_txn,
             "find": c._find, "getMore": c._get_more, "killCursors": c._kill_cursors, "insert": c._insert,
             "update": c._update, "delete": c._delete, "findAndModify": c._find_and_modify,
             "aggregate": c._aggregate, "count": c._count, "distinct": c._distinct,
-            "createIndexes": c._create_indexes, "listIndexes": c._list_indexes, "dropIndexes": c._drop_indexes,
+            "createIndexes": c._create_indexes, "listIndexes": c._list_indexes,
+            "dropIndexes": c._drop_indexes,
             "listCollections": c._list_collections, "create": c._create, "drop": c._drop,
             "dropDatabase": c._drop_database,
         }
@@ -382,7 +401,7 @@ class Engine:
                     raise CommandError(20, _NO_TXN)
                 self._sweep_ttl()
                 reply = handler(db, cmd)
-            except Exception as exc:  # the protocol boundary: a failure is a reply, never a dropped connection
+            except Exception as exc:  # the protocol boundary: a failure is a reply, never a lost connection
                 return _error_reply(exc)
         reply.setdefault("ok", 1.0)
         return reply
@@ -394,7 +413,8 @@ class Engine:
         coll = database._collection_accesses.get(name)
         if not isinstance(coll, _Collection):  # mongomock caches plain Collections; swap in the fast one
             database._ensure_valid_collection_name(name)
-            coll = database._collection_accesses[name] = _Collection(database, name, _db_store=database._store)
+            coll = _Collection(database, name, _db_store=database._store)
+            database._collection_accesses[name] = coll
         return coll
 
     def _existing(self, db: str, name: Any) -> _Collection:
@@ -475,9 +495,7 @@ class Engine:
     # reads
 
     def _find(self, db: str, cmd: Doc) -> Doc:
-        for option in ("collation", "tailable", "awaitData"):
-            if cmd.get(option):
-                raise NotImplementedError(f"find with {option}")
+        _reject(cmd, "collation", "tailable", "awaitData")
         coll = self._coll(db, cmd["find"])
         docs = _sorted(list(coll._iter_documents(cmd.get("filter") or {})), cmd.get("sort"))
         skip, limit = cmd.get("skip") or 0, abs(cmd.get("limit") or 0)
@@ -515,7 +533,7 @@ class Engine:
 
     @staticmethod
     def _each(statements: list[Doc], ordered: bool, apply: Callable[[int, Doc], None]) -> list[Doc]:
-        """Apply each write statement; collect MongoDB-style writeErrors, stopping at the first when ordered."""
+        """Apply each write statement; collect MongoDB-style writeErrors, stop at the first if ordered."""
         errors = []
         for index, statement in enumerate(statements):
             try:
@@ -543,12 +561,11 @@ class Engine:
         upserted: list[Doc] = []
 
         def apply(index: int, st: Doc) -> None:
-            if st.get("arrayFilters"):
-                raise NotImplementedError("arrayFilters")
+            _reject(st, "arrayFilters", "collation")
             if st.get("multi") and _is_replacement(st["u"]):
                 raise CommandError(9, "multi update is not supported for replacement-style update")
             result = coll._update(st.get("q") or {}, st["u"], upsert=bool(st.get("upsert")),
-                                  multi=bool(st.get("multi")), collation=st.get("collation"))
+                                  multi=bool(st.get("multi")))
             totals["n"] += result["n"]
             totals["nModified"] += result["nModified"]
             if result["upserted"] is not None:
@@ -563,6 +580,7 @@ class Engine:
         deleted = [0]
 
         def apply(index: int, st: Doc) -> None:
+            _reject(st, "collation")
             docs = list(coll._iter_documents(st.get("q") or {}))
             for doc in docs[:1] if st.get("limit") else docs:
                 del coll._store[_store_key(doc["_id"])]
@@ -577,8 +595,7 @@ class Engine:
         remove, upsert = bool(cmd.get("remove")), bool(cmd.get("upsert"))
         if remove == (update is not None):
             raise CommandError(9, "Either an update or remove=true must be specified")
-        if cmd.get("arrayFilters"):
-            raise NotImplementedError("arrayFilters")
+        _reject(cmd, "arrayFilters", "collation")
         matches = _sorted(list(coll._iter_documents(query)), cmd.get("sort"))
         old = matches[0] if matches else None
         last_error: Doc = {"n": 0}
@@ -590,7 +607,8 @@ class Engine:
         elif old is not None or upsert:
             before = _copy_field(old, dict) if old is not None else None
             # Re-target the matched document by _id: the query may not match it any more after the update.
-            result = coll._update({"_id": old["_id"]} if old is not None else query, update, upsert=old is None)
+            target = {"_id": old["_id"]} if old is not None else query
+            result = coll._update(target, update, upsert=old is None)
             last_error = {"n": 1, "updatedExisting": old is not None}
             if result["upserted"] is not None:
                 last_error["upserted"] = result["upserted"]
@@ -626,7 +644,8 @@ class Engine:
             coll._store._ttl_indexes.pop(name, None)  # swept by the engine, not scanned on every access
         coll._store.create()
         after = self._index_count(coll)
-        reply = {"createdCollectionAutomatically": not existed, "numIndexesBefore": before, "numIndexesAfter": after}
+        reply = {"createdCollectionAutomatically": not existed, "numIndexesBefore": before,
+                 "numIndexesAfter": after}
         return reply | ({"note": "all indexes already exist"} if before == after else {})
 
     def _list_indexes(self, db: str, cmd: Doc) -> Doc:
@@ -657,8 +676,8 @@ class Engine:
     def _list_collections(self, db: str, cmd: Doc) -> Doc:
         names = self._client.get_database(db)._store.list_created_collection_names()
         id_index = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
-        infos = [{"name": n, "type": "collection", "options": {}, "info": {"readOnly": False}, "idIndex": id_index}
-                 for n in sorted(names)]
+        infos = [{"name": n, "type": "collection", "options": {}, "info": {"readOnly": False},
+                  "idIndex": id_index} for n in sorted(names)]
         infos = [i for i in infos if filtering.filter_applies(cmd.get("filter") or {}, i)]
         if cmd.get("nameOnly"):
             infos = [{"name": i["name"], "type": i["type"]} for i in infos]
@@ -722,7 +741,7 @@ class Engine:
         raise CommandError(20, _NO_TXN)
 
 
-# --- the server -------------------------------------------------------------------------------------------------
+# --- the server ------------------------------------------------------------------------------------------
 
 
 class DevDB:
@@ -824,10 +843,8 @@ class DevDB:
         finally:
             self.engine.connections -= 1
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
-            except ConnectionError:
-                pass
             del self._connections[task]  # only now: aclose() waits for the close above
 
     def _respond(self, op_code: int, request_id: int, payload: bytes, conn_id: int) -> bytes | None:
@@ -842,7 +859,7 @@ class DevDB:
             if ns.endswith(".$cmd"):
                 reply = self.engine.run(ns[: -len(".$cmd")], query, conn_id)
             else:
-                reply = _error_reply(CommandError(238, f"legacy OP_QUERY on {ns}: only commands are supported"))
+                reply = _error_reply(CommandError(238, f"OP_QUERY on {ns}: only commands are supported"))
             return _op_reply(next(self._reply_ids), request_id, reply)
         raise ValueError(f"unsupported opCode {op_code}")
 

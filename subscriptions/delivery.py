@@ -25,6 +25,7 @@ from subscriptions.taxonomy import QAPI_DATA_KEY, parse_criteria, qapi_name, tel
 FLAVOUR_SYSTEM = "https://fhirgraph.dev/fhir/CodeSystem/webhook-flavour"
 SECRET_URL = EXT["webhook-secret"]
 USER_AGENT = "fhirgraph-webhooks/1"
+RETRY_AFTER_CEILING_S = 3600.0
 
 Flavour = Literal["teleclinic", "qapi"]
 
@@ -196,8 +197,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:
-    """Exponential backoff with jitter (attempt 1 → ~base); a ``Retry-After`` wins, within the cap."""
+    """Exponential backoff with jitter (attempt 1 → ~base, capped); a ``Retry-After`` wins (up to an hour)."""
     if retry_after is not None:
-        return min(cap, retry_after)
+        return min(RETRY_AFTER_CEILING_S, retry_after)
     ceiling = min(cap, base * 2 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)

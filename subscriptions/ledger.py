@@ -32,7 +32,7 @@ async def record(db: AsyncDatabase[Any], *, tenant: str, webhook: str, event: di
                  attempt: int, status: int | None, error: str | None, ms: float, owner: str,
                  replay: bool = False) -> None:
     await db[LOG].insert_one({
-        "_id": str(uuid.uuid4()), "tenant": tenant, "webhook": webhook, "eventId": event["id"],
+        "_id": str(uuid.uuid4()), "tenant": tenant, "webhook": webhook, "eventId": event["_id"],
         "seq": event["seq"], "type": name, "attempt": attempt, "status": status, "error": error,
         "ok": status is not None and 200 <= status < 300, "ms": ms, "owner": owner, "replay": replay,
         "at": _now(),
@@ -49,8 +49,8 @@ async def bury(db: AsyncDatabase[Any], *, tenant: str, webhook: str, event: dict
                attempts: int, status: int | None, error: str | None) -> None:
     """Put an event whose retries are exhausted on the webhook's dead-letter list."""
     await db[DEAD].update_one(
-        {"_id": f"{tenant}/{webhook}/{event['id']}"},
-        {"$set": {"tenant": tenant, "webhook": webhook, "eventId": event["id"], "seq": event["seq"],
+        {"_id": f"{tenant}/{webhook}/{event['_id']}"},
+        {"$set": {"tenant": tenant, "webhook": webhook, "eventId": event["_id"], "seq": event["seq"],
                   "event": event, "type": name, "attempts": attempts, "lastStatus": status, "lastError": error,
                   "state": "dead", "failedAt": _now()}},
         upsert=True)

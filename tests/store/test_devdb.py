@@ -38,6 +38,7 @@ def devdb() -> Iterator[DevDB]:
 
 @pytest.fixture
 def db(devdb: DevDB) -> Iterator[Database[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]]
     with MongoClient(devdb.uri, tz_aware=True, uuidRepresentation="standard") as client:
         yield client[f"t_{uuid.uuid4().hex[:8]}"]
 
@@ -116,7 +117,8 @@ def test_cursor_closed_early_is_killed(db: Database[dict[str, Any]]) -> None:
 
 def test_sort_skip_limit_and_projection(db: Database[dict[str, Any]]) -> None:
     db.docs.insert_many([{"_id": i, "group": i % 3, "i": i, "secret": "x"} for i in range(20)])
-    got = list(db.docs.find({"group": {"$ne": 0}}, {"secret": 0}).sort([("group", -1), ("i", 1)]).skip(2).limit(4))
+    cursor = db.docs.find({"group": {"$ne": 0}}, {"secret": 0}).sort([("group", -1), ("i", 1)])
+    got = list(cursor.skip(2).limit(4))
     assert [(d["group"], d["i"]) for d in got] == [(2, 8), (2, 11), (2, 14), (2, 17)]
     assert all("secret" not in d for d in got)
     assert db.docs.find_one({"_id": 7}, {"i": 1}) == {"_id": 7, "i": 7}
@@ -124,12 +126,14 @@ def test_sort_skip_limit_and_projection(db: Database[dict[str, Any]]) -> None:
 
 async def test_update_with_operators_and_upsert(adb: AsyncDatabase[dict[str, Any]]) -> None:
     await adb.docs.insert_many([{"_id": "a", "n": 1, "tags": []}, {"_id": "b", "n": 1, "tags": []}])
-    res = await adb.docs.update_one({"_id": "a"}, {"$inc": {"n": 2}, "$push": {"tags": "x"}, "$set": {"m.k": True}})
+    update = {"$inc": {"n": 2}, "$push": {"tags": "x"}, "$set": {"m.k": True}}
+    res = await adb.docs.update_one({"_id": "a"}, update)
     assert (res.matched_count, res.modified_count) == (1, 1)
     assert await adb.docs.find_one({"_id": "a"}) == {"_id": "a", "n": 3, "tags": ["x"], "m": {"k": True}}
     res = await adb.docs.update_many({}, {"$set": {"seen": True}})
     assert (res.matched_count, res.modified_count) == (2, 2)
-    res = await adb.docs.update_one({"_id": "c"}, {"$set": {"n": 9}, "$setOnInsert": {"new": True}}, upsert=True)
+    upsert = {"$set": {"n": 9}, "$setOnInsert": {"new": True}}
+    res = await adb.docs.update_one({"_id": "c"}, upsert, upsert=True)
     assert (res.matched_count, res.upserted_id) == (0, "c")
     assert await adb.docs.find_one({"_id": "c"}) == {"_id": "c", "n": 9, "new": True}
     res = await adb.docs.update_one({"_id": "nope"}, {"$set": {"n": 1}})
@@ -158,8 +162,8 @@ async def test_find_one_and_update_counter_is_atomic(adb: AsyncDatabase[dict[str
 
 async def test_find_one_and_modify_variants(adb: AsyncDatabase[dict[str, Any]]) -> None:
     await adb.jobs.insert_many([{"_id": i, "state": "ready", "at": i} for i in range(3)])
-    before = await adb.jobs.find_one_and_update({"state": "ready"}, {"$set": {"state": "leased"}}, sort=[("at", -1)],
-                                                projection={"state": 1})
+    before = await adb.jobs.find_one_and_update(
+        {"state": "ready"}, {"$set": {"state": "leased"}}, sort=[("at", -1)], projection={"state": 1})
     assert before == {"_id": 2, "state": "ready"}
     assert await adb.jobs.find_one_and_delete({"_id": 0}) == {"_id": 0, "state": "ready", "at": 0}
     assert await adb.jobs.find_one_and_replace({"_id": 9}, {"state": "x"}) is None
@@ -216,13 +220,17 @@ async def test_unique_index_options(adb: AsyncDatabase[dict[str, Any]]) -> None:
 
 
 async def test_aggregate_count_and_distinct(adb: AsyncDatabase[dict[str, Any]]) -> None:
-    await adb.obs.insert_many([{"_id": i, "code": ["hr", "bp"][i % 2], "v": i, "t": ["a", "b"]} for i in range(10)])
-    pipeline = [{"$match": {"v": {"$gte": 2}}}, {"$group": {"_id": "$code", "n": {"$sum": 1}, "max": {"$max": "$v"}}},
+    await adb.obs.insert_many([{"_id": i, "code": ["hr", "bp"][i % 2], "v": i, "t": ["a", "b"]}
+                               for i in range(10)])
+    pipeline: list[dict[str, Any]] = [{"$match": {"v": {"$gte": 2}}},
+                {"$group": {"_id": "$code", "n": {"$sum": 1}, "max": {"$max": "$v"}}},
                 {"$sort": {"_id": 1}}]
     assert await (await adb.obs.aggregate(pipeline)).to_list() == [{"_id": "bp", "n": 4, "max": 9},
                                                                   {"_id": "hr", "n": 4, "max": 8}]
-    facet = [{"$facet": {"total": [{"$count": "n"}], "top": [{"$sort": {"v": -1}}, {"$limit": 1}, {"$project": {"v": 1}}]}}]
-    assert await (await adb.obs.aggregate(facet)).to_list() == [{"total": [{"n": 10}], "top": [{"_id": 9, "v": 9}]}]
+    top = [{"$sort": {"v": -1}}, {"$limit": 1}, {"$project": {"v": 1}}]
+    facet = [{"$facet": {"total": [{"$count": "n"}], "top": top}}]
+    assert await (await adb.obs.aggregate(facet)).to_list() == [{"total": [{"n": 10}],
+                                                                "top": [{"_id": 9, "v": 9}]}]
     assert await adb.obs.count_documents({"code": "hr"}) == 5
     assert await adb.obs.count_documents({}, skip=3, limit=4) == 4
     assert await adb.obs.estimated_document_count() == 10
@@ -270,19 +278,21 @@ def test_unacknowledged_writes_still_happen(db: Database[dict[str, Any]]) -> Non
 
 
 def test_read_by_id_does_not_depend_on_collection_size(db: Database[dict[str, Any]]) -> None:
-    payload = {"resourceType": "Patient", "name": [{"family": "Doe", "given": ["J"]}], "_sys": {"tenant": "a"}}
+    payload = {"resourceType": "Patient", "name": [{"family": "Doe"}], "_sys": {"tenant": "a"}}
     db.small.insert_many([{"_id": f"p{i}", **payload} for i in range(100)])
     for start in range(0, 100_000, 10_000):
         db.big.insert_many([{"_id": f"p{i}", **payload} for i in range(start, start + 10_000)])
 
     def per_op(coll: Any) -> float:
         started = time.perf_counter()
-        for i in range(1000):
+        for i in range(200):
             assert coll.find_one({"_id": f"p{i % 100}"}) is not None
-        return (time.perf_counter() - started) / 1000
+        return (time.perf_counter() - started) / 200
 
-    per_op(db.small)  # warm up
-    small, big = per_op(db.small), per_op(db.big)
+    # Interleaved rounds, best of each: robust to a busy machine, while a scan of 100,000 documents
+    # (~100 ms per read in mongomock) would be hundreds of times slower.
+    rounds = [(per_op(db.small), per_op(db.big)) for _ in range(5)]
+    small, big = min(r[0] for r in rounds), min(r[1] for r in rounds)
     print(f"\nfind_one by _id: {small * 1e6:.0f} us/op at 100 docs, {big * 1e6:.0f} us/op at 100,000 docs")
     assert big / small < 3
     started = time.perf_counter()
@@ -293,11 +303,11 @@ def test_read_by_id_does_not_depend_on_collection_size(db: Database[dict[str, An
 
 
 def test_two_clients_racing_a_conditional_replace_one_wins(devdb: DevDB) -> None:
-    clients = [MongoClient(devdb.uri) for _ in range(2)]
+    clients: list[MongoClient[dict[str, Any]]] = [MongoClient(devdb.uri) for _ in range(2)]
     colls = [c["race"]["docs"] for c in clients]
     colls[0].insert_one({"_id": "r", "_sys": {"v": 0}})
     for base in range(20):
-        barrier, wins = threading.Barrier(2), []
+        barrier, wins = threading.Barrier(2), list[int]()
 
         def write(coll: Any, writer: int, base: int = base, barrier: threading.Barrier = barrier,
                   wins: list[int] = wins) -> None:
@@ -325,7 +335,8 @@ def test_main_devdb_runs_as_its_own_process_until_sigterm() -> None:
         line = proc.stderr.readline()
         assert "not for production" in line and "in-memory" in line
         port = int(re.search(r"listening on [\d.]+:(\d+)", line).group(1))  # type: ignore[union-attr]
-        with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
+        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        with MongoClient[dict[str, Any]](uri) as client:
             client.x.y.insert_one({"_id": 1})
             assert client.x.y.find_one() == {"_id": 1}
             proc.send_signal(signal.SIGTERM)  # with the client still connected
@@ -336,3 +347,31 @@ def test_main_devdb_runs_as_its_own_process_until_sigterm() -> None:
         proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+async def test_reads_by_id_list_come_in_id_order(adb: AsyncDatabase[dict[str, Any]]) -> None:
+    await adb.docs.insert_many([{"_id": k} for k in ("b", "c", "a")])
+    got = [d["_id"] async for d in adb.docs.find({"_id": {"$in": ["c", "a", "zz", "b", "a"]}})]
+    assert got == ["a", "b", "c"]
+
+
+async def test_unsupported_options_fail_instead_of_being_ignored(adb: AsyncDatabase[dict[str, Any]]) -> None:
+    await adb.docs.insert_one({"_id": 1, "a": [{"x": 1}]})
+    with pytest.raises(OperationFailure) as err:
+        await adb.docs.find_one({}, collation={"locale": "en"})
+    assert err.value.code == 238
+    with pytest.raises(OperationFailure):
+        await adb.docs.update_one({"_id": 1}, {"$set": {"a.$[e].x": 2}}, array_filters=[{"e.x": 1}])
+    assert await adb.docs.find_one({"_id": 1}) == {"_id": 1, "a": [{"x": 1}]}
+
+
+async def test_ttl_index_expires_documents(adb: AsyncDatabase[dict[str, Any]]) -> None:
+    await adb.leases.create_index("at", expireAfterSeconds=0)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    later = past + dt.timedelta(days=1)
+    await adb.leases.insert_many([{"_id": "old", "at": past}, {"_id": "keep", "at": later}])
+    for _ in range(50):  # devdb sweeps once a second (MongoDB: once a minute)
+        if [d["_id"] async for d in adb.leases.find()] == ["keep"]:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail("the expired document is still there")

@@ -1,0 +1,114 @@
+"""Assembly only: the federated schema, the HTTP/websocket view and its routes."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+
+from graph.context import Context
+from graph.errors import ErrorCodes
+from graph.limits import extensions as limit_extensions
+from resolvers.mutation import Mutation
+from resolvers.query import Query
+from resolvers.subscription import Subscription
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
+
+
+def build_schema(settings: Any = None) -> strawberry.federation.Schema:
+    exts: list[Callable[[], SchemaExtension]] = [ErrorCodes]
+    if settings is not None:
+        exts = [*limit_extensions(settings), *exts]
+    return strawberry.federation.Schema(query=Query, mutation=Mutation, subscription=Subscription,
+                                        extensions=exts)
+
+
+# The media type chosen for the response of the current request (GraphQL over HTTP, "Accept").
+_accept: contextvars.ContextVar[str] = contextvars.ContextVar("graphql_accept", default="application/json")
+_request_error: contextvars.ContextVar[bool] = contextvars.ContextVar("graphql_request_error", default=False)
+
+
+def _negotiate(accept: str) -> str:
+    best, best_q = "application/json", -1.0
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        mt = fields[0].lower()
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        if mt == GRAPHQL_RESPONSE and q > best_q:
+            best, best_q = GRAPHQL_RESPONSE, q + 0.001  # preferred on ties, as the spec recommends
+        elif mt in ("application/json", "application/*", "*/*") and q > best_q:
+            best, best_q = "application/json", q
+    return best
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: strawberry.federation.Schema, settings: Any):
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_subscriptions_per_connection=settings.subscriptions_per_connection,
+        )
+        self.settings = settings
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or ())
+            _accept.set(_negotiate(headers.get(b"accept", b"").decode("latin-1")))
+            _request_error.set(False)
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        return Context(principal=request.scope.get("auth"), repo=request.app.state.store.repo,
+                       settings=self.settings, request=request, response=response)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if isinstance(result, PreExecutionError) or (result.data is None and result.errors and
+                                                      not any(e.path for e in result.errors)):
+            _request_error.set(True)
+        return await super().process_result(request, result)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if _accept.get() == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+            if _request_error.get() and not sub_response.status_code:
+                response.status_code = 400
+        else:
+            response.headers["content-type"] = "application/json; charset=utf-8"
+        return response
+
+
+def routes(settings: Any) -> list[BaseRoute]:
+    view = GraphQLView(build_schema(settings), settings)
+    return [Route("/graphql", endpoint=view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]

@@ -1,0 +1,48 @@
+"""Encounters (visits, video sessions): FHIR Encounter → GraphQL ``Encounter``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graph.pagination import Connection, resolve_connection
+from graph.types import encounter as encounter_t
+from resolvers.fhir import ref_id, text_of, version
+
+if TYPE_CHECKING:
+    from graph.context import Info
+
+
+def from_fhir(res: dict[str, Any]) -> encounter_t.Encounter:
+    period = res.get("period") or {}
+    part = next((p.get("individual") for p in res.get("participant") or () if p.get("individual")), None)
+    cls = res.get("class") or {}
+    return encounter_t.Encounter(
+        id=res["id"], version=version(res), status=res.get("status", "unknown"), class_code=cls.get("code"),
+        start=period.get("start"), end=period.get("end"),
+        reason=next((text_of(r) for r in res.get("reasonCode") or ()), None),
+        service_type=text_of(res.get("serviceType")),
+        patient_id=ref_id(res.get("subject"), "Patient"), practitioner_id=ref_id(part, "Practitioner"),
+        appointment_id=next((ref_id(a, "Appointment") for a in res.get("appointment") or ()), None),
+        episode_id=next((ref_id(e, "EpisodeOfCare") for e in res.get("episodeOfCare") or ()), None),
+    )
+
+
+async def get_encounter(info: Info, eid: str | None) -> encounter_t.Encounter | None:
+    if not eid:
+        return None
+    res = await info.context.loaders.encounters_by_id.load(str(eid))
+    return from_fhir(res) if res else None
+
+
+async def get_patient_encounters(info: Info, pid: str, *, first: int | None, after: str | None) -> Connection[Any]:
+    rows = await info.context.loaders.encounters_by_patient.load(str(pid))
+    return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "", rid=lambda r: r["id"],
+                              node=from_fhir, first=first, after=after, descending=True)
+
+
+async def get_appointment_encounters(info: Info, appointment: Any) -> list[encounter_t.Encounter]:
+    if not appointment.patient_id:
+        return []
+    rows = await info.context.loaders.encounters_by_patient.load(str(appointment.patient_id))
+    aref = f"Appointment/{appointment.id}"
+    return [from_fhir(r) for r in rows if any(a.get("reference") == aref for a in r.get("appointment") or ())]
