@@ -90,7 +90,7 @@ async def get_family(info: Info, patient: Any) -> family_t.Family:
         _family(info, pid), loaders.relations_by_patient.load(pid), loaders.relations_by_related_patient.load(pid))
     ordered = sorted(members)
     found = await loaders.patients_by_id.load_many(ordered)
-    nodes = {m: patient_r.from_fhir(r) for m, r in zip(ordered, found, strict=True) if r is not None}
+    nodes = {m: patient_r.node(info, r) for m, r in zip(ordered, found, strict=True) if r is not None}
     relationships = [relationship_from_fhir(r) for r in own if r.get("active", True) is not False]
     dependents = [relationship_from_fhir(r, seen_from_related=True) for r in as_related
                   if r.get("active", True) is not False and ext(r, "is-guardian", False)]

@@ -19,6 +19,19 @@ def ext(resource: Resource, name: str, default: Any = None) -> Any:
     return default
 
 
+def ext_map(resource: Resource) -> dict[str, Any]:
+    """All extension values of ``resource`` by URL, read in one pass (mappers read many of them)."""
+    out: dict[str, Any] = {}
+    for e in resource.get("extension") or ():
+        url = e.get("url")
+        if url is not None and url not in out:
+            for k, v in e.items():
+                if k.startswith("value"):
+                    out[url] = v
+                    break
+    return out
+
+
 def set_ext(resource: Resource, name: str, value_key: str, value: Any) -> None:
     """Set (or, with ``value`` None, remove) one of our extensions."""
     url = EXT[name]

@@ -80,6 +80,8 @@ class Loaders:
         self.relations_by_patient = by_ref("RelatedPerson", "patient")
         self.relations_by_related_patient = by_ref("RelatedPerson", "related-patient")
         self.appointments_by_episode = by_ref("Appointment", "episode-of-care", "EpisodeOfCare")
+        # GraphQL nodes already built from a loaded resource (id → (resource, node)), per request.
+        self.patient_nodes: dict[str, tuple[Resource, Any]] = {}
 
     def prime(self, loader: DataLoader[str, Any], key: str, value: Any) -> None:
         loader.clear(key)

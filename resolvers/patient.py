@@ -11,7 +11,7 @@ from graph.errors import InvalidTransition, NotFoundError, ValidationError
 from graph.pagination import Connection, connection_from_page, page_size
 from graph.types import common as common_t
 from graph.types import patient as patient_t
-from resolvers.fhir import date_part, ext, ident, ref_id, set_ext, version
+from resolvers.fhir import date_part, ext_map, ident, ref_id, set_ext, version
 from store import keys as keymod
 from store.errors import Invalid
 from store.events import patient_status
@@ -69,16 +69,20 @@ def _telecom(res: Resource) -> dict[str, str]:
     return out
 
 
+_X = {name: EXT[name] for name in EXT}
+
+
 def from_fhir(res: Resource) -> patient_t.Patient:
+    x = ext_map(res).get
     official, nickname = _names(res)
     given = official.get("given") or []
     tel = _telecom(res)
     addr = (res.get("address") or [{}])[0]
     lines = addr.get("line") or []
-    status = patient_status(res) or "active"
-    balance = float(ext(res, "balance-total", 0) or 0)
+    status = x(_X["patient-status"]) or patient_status(res) or "active"
+    balance = float(x(_X["balance-total"], 0) or 0)
     gp = res.get("generalPractitioner") or []
-    loc = ext(res, "patient-location")
+    loc = x(_X["patient-location"])
     lang = None
     for c in res.get("communication") or ():
         coding = (c.get("language") or {}).get("coding") or [{}]
@@ -113,7 +117,7 @@ def from_fhir(res: Resource) -> patient_t.Patient:
         full_name=" ".join(x for x in (first, last) if x) or official.get("text") or "",
         date_of_birth=res.get("birthDate"),
         gender=res.get("gender"),
-        pronoun=_PRONOUN.get(ext(res, "pronouns") or ""),
+        pronoun=_PRONOUN.get(x(_X["pronouns"]) or ""),
         marital_status=marital,
         preferred_language=lang,
         email=tel.get("email"),
@@ -134,16 +138,16 @@ def from_fhir(res: Resource) -> patient_t.Patient:
         hsid=ident(res, SID["hsid"]),
         account_number=ident(res, SID["account-number"]),
         location=common_t.EntityRef(id=lid, name=loc.get("display")) if (lid := ref_id(loc)) else None,
-        premedication_required=bool(ext(res, "premedication-required", False)),
-        medical_urgent_note=ext(res, "medical-urgent-note"),
-        allergy_review_status=_REVIEW.get(ext(res, "allergy-review-status") or "",
+        premedication_required=bool(x(_X["premedication-required"], False)),
+        medical_urgent_note=x(_X["medical-urgent-note"]),
+        allergy_review_status=_REVIEW.get(x(_X["allergy-review-status"]) or "",
                                           patient_t.AllergyReviewStatus.NOT_REVIEWED),
-        preferred_contact_method=_CONTACT.get(ext(res, "preferred-contact-method") or ""),
-        preferred_confirmation_method=_CONTACT.get(ext(res, "preferred-confirmation-method") or ""),
-        receives_email=bool(ext(res, "receives-email", False)),
-        receives_sms=bool(ext(res, "receives-sms", False)),
-        consent_flags=int(ext(res, "consent-flags", 0) or 0),
-        date_first_visit=ext(res, "date-first-visit"),
+        preferred_contact_method=_CONTACT.get(x(_X["preferred-contact-method"]) or ""),
+        preferred_confirmation_method=_CONTACT.get(x(_X["preferred-confirmation-method"]) or ""),
+        receives_email=bool(x(_X["receives-email"], False)),
+        receives_sms=bool(x(_X["receives-sms"], False)),
+        consent_flags=int(x(_X["consent-flags"], 0) or 0),
+        date_first_visit=x(_X["date-first-visit"]),
         balance_total=balance,
         scheduling_restricted=status == "inactive" or balance > BALANCE_HOLD,
         date_time_deceased=res.get("deceasedDateTime"),
@@ -172,11 +176,22 @@ def summary_from_fhir(res: Resource) -> patient_t.PatientSummary:
 # ---------------------------------------------------------------------------------------------- queries
 
 
+def node(info: Info, res: Resource) -> patient_t.Patient:
+    """The node of ``res``, built once per request however many times the patient appears."""
+    memo = info.context.loaders.patient_nodes
+    hit = memo.get(res["id"])
+    if hit is not None and hit[0] is res:
+        return hit[1]
+    built = from_fhir(res)
+    memo[res["id"]] = (res, built)
+    return built
+
+
 async def get_patient(info: Info, pid: str | None) -> patient_t.Patient | None:
     if not pid:
         return None
     res = await info.context.loaders.patients_by_id.load(str(pid))
-    return from_fhir(res) if res else None
+    return node(info, res) if res else None
 
 
 async def require_patient(info: Info, pid: str) -> Resource:
@@ -222,10 +237,35 @@ class _PageEdge:
     def cursor(self) -> str:
         if self._cursor is None:
             res = self._res
-            created = res.get("meta", {}).get("lastUpdated")
-            s = keymod.extract(res, created)["s"]
-            self._cursor = encode_cursor({"_id": f"{self._tenant}/{res['id']}", "_sys": {"s": s}}, self._sort)
+            values = {path: _sort_value(res, path[len("_sys.s."):]) for path, _ in self._sort}
+            doc = {"_id": f"{self._tenant}/{res['id']}", "_sys": {"s": {k[len("_sys.s."):]: v for k, v in values.items()}}}
+            self._cursor = encode_cursor(doc, self._sort)
         return self._cursor
+
+
+_PATIENT_PARAMS = keymod.param_table("Patient")
+
+
+def _sort_value(res: Resource, name: str) -> str:
+    """The store's sort key of one sortable Patient parameter (store/keys.py ``extract``, for one key)."""
+    p = _PATIENT_PARAMS[name]
+    raw: list[Any] = []
+    for path in p.paths:
+        raw.extend([res.get("meta", {}).get("lastUpdated")] if path.endswith("@v1") else keymod.walk(res, path))
+    raw = [v for v in raw if v is not None]
+    if not raw:
+        return ""
+    if p.type == "string":
+        return keymod.fold(next((v for v in raw if isinstance(v, str)), ""))
+    if p.type == "date":
+        ranges = [r for r in (keymod.date_range(v) for v in raw if isinstance(v, str)) if r]
+        return min(r[0] for r in ranges) if ranges else ""
+    if p.type == "token":
+        first = raw[0]
+        if isinstance(first, dict):
+            return str(first.get("code", first.get("value", "")))
+        return "true" if first is True else "false" if first is False else str(first)
+    return str(raw[0])
 
 
 async def list_patients(info: Info, *, flt: Any = None, sort: Any = None, first: int | None = None,
@@ -240,7 +280,8 @@ async def list_patients(info: Info, *, flt: Any = None, sort: Any = None, first:
                                  sort=spec, total=want_total)
     sort_keys = parse_sort("Patient", spec)
     tenant = ctx.who.tenant
-    conn = connection_from_page(page, from_fhir, lambda r: "", has_previous=page.prev_cursor is not None)
+    conn = connection_from_page(page, lambda r: node(info, r), lambda r: "",
+                                has_previous=page.prev_cursor is not None)
     conn.edges = [_PageEdge(r, e.node, sort_keys, tenant) for r, e in zip(page.resources, conn.edges, strict=True)]
     if before is not None:
         conn.page_info.has_next_page = True

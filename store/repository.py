@@ -443,11 +443,17 @@ class Repository:
             doc["_sys"]["sealed"] = sealed
         event_type = classify(action, strip(old) if old else None, resource)
         writes = _Writes(self, principal, rt, doc, old, action, event_type, resource)
-        if self.transactions:
-            async with self.db.client.start_session() as session:
-                await session.with_transaction(writes.run)
-        else:
-            await writes.run(None)
+        try:
+            if self.transactions:
+                # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
+                # so driver errors must reach it untranslated.
+                async with self.db.client.start_session() as session:
+                    await session.with_transaction(writes.run)
+            else:
+                await writes.run(None)
+        except PyMongoError as exc:
+            log.error("database error on a %s write: %s", rt, type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc
         for hook in self.on_event:
             if writes.event is not None:
                 maybe = hook(writes.event)
@@ -500,9 +506,10 @@ class Repository:
         }
 
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
-        doc = await self._call(self.db.counters.find_one_and_update(
+        # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
+        doc = await self.db.counters.find_one_and_update(
             {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
-            return_document=ReturnDocument.AFTER, session=session))
+            return_document=ReturnDocument.AFTER, session=session)
         return int(doc["seq"])
 
     # ------------------------------------------------------------------ bulk
@@ -637,22 +644,15 @@ class _Writes:
             if self.old is None:
                 raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
             raise Conflict("Unique constraint violated") from None
-        except PyMongoError as exc:
-            log.error("database error on write: %s", type(exc).__name__)
-            raise Unavailable("The database is unavailable; retry later") from exc
-        try:
-            await db[f"{self.rt}_history"].insert_one({**self.doc, "_id": f"{self.doc['_id']}/{self.doc['_sys']['v']}"},
-                                                      session=session)
-            if self.rt in CLINICAL_TYPES:
-                prov = repo._provenance(self.principal, self.resource, self.action)
-                pdoc = repo._document(self.principal, prov, 1, prov["meta"]["lastUpdated"])
-                await db.Provenance.insert_one(pdoc, session=session)
-                await db.Provenance_history.insert_one({**pdoc, "_id": f"{pdoc['_id']}/1"}, session=session)
-            if self.rt not in SILENT_TYPES:
-                seq = await repo.next_seq(tenant, session=session)
-                self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
-                                        self.resource["meta"]["lastUpdated"])
-                await db.events.insert_one(dict(self.event), session=session)
-        except PyMongoError as exc:
-            log.error("database error after the write of %s: %s", self.rt, type(exc).__name__)
-            raise Unavailable("The database is unavailable; retry later") from exc
+        await db[f"{self.rt}_history"].insert_one({**self.doc, "_id": f"{self.doc['_id']}/{self.doc['_sys']['v']}"},
+                                                  session=session)
+        if self.rt in CLINICAL_TYPES:
+            prov = repo._provenance(self.principal, self.resource, self.action)
+            pdoc = repo._document(self.principal, prov, 1, prov["meta"]["lastUpdated"])
+            await db.Provenance.insert_one(pdoc, session=session)
+            await db.Provenance_history.insert_one({**pdoc, "_id": f"{pdoc['_id']}/1"}, session=session)
+        if self.rt not in SILENT_TYPES:
+            seq = await repo.next_seq(tenant, session=session)
+            self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
+                                    self.resource["meta"]["lastUpdated"])
+            await db.events.insert_one(dict(self.event), session=session)

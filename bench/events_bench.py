@@ -1,0 +1,220 @@
+"""Live-events benchmark: write→receive latency of GraphQL subscriptions, and webhook deliveries per second.
+
+    python bench/events_bench.py [--subscribers 1,100,1000] [--writes 100] [--rate 20] [--webhook-events 500]
+
+Starts, as separate processes, a `fhirgraph devdb` and one `fhirgraph serve` (so this load generator does
+not share an event loop with the server). For each subscriber count it opens that many graphql-transport-ws
+connections, each with one `events(types: ["patient.created"])` subscription, then creates patients through
+FHIR REST at a steady rate and measures, per received event, the time from just before the POST to its
+arrival; delivered ÷ written counts every (subscriber, event) pair. Then it registers a webhook to a local
+receiver, writes a burst of events and reports deliveries per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-events-key"
+QUERY = 'subscription { events(types: ["patient.created"]) { id resourceId sequence } }'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def patient(i: int) -> dict[str, Any]:
+    return {"resourceType": "Patient", "name": [{"family": f"Bench{i}", "given": ["Events"]}], "gender": "other"}
+
+
+class Subscriber:
+    def __init__(self, url: str, sent: dict[str, float], latencies: list[float]):
+        self.url, self.sent, self.latencies = url, sent, latencies
+        self.count = 0
+
+    async def connect(self) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                                additional_headers={"X-API-Key": KEY}, max_queue=None)
+        await self.ws.send('{"type":"connection_init"}')
+        await self.ws.recv()
+        await self.ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}).decode())
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            now = time.perf_counter()
+            msg = orjson.loads(frame)
+            if msg.get("type") == "next":
+                rid = msg["payload"]["data"]["events"]["resourceId"]
+                started = self.sent.get(rid)
+                if started is not None:
+                    self.latencies.append(now - started)
+                    self.count += 1
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await self.ws.close()
+
+
+async def subscribers_round(base: str, n: int, writes: int, rate: float) -> dict[str, Any]:
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    url = base.replace("http://", "ws://") + "/graphql"
+    subs = [Subscriber(url, sent, latencies) for _ in range(n)]
+    for i in range(0, n, 50):
+        await asyncio.gather(*(s.connect() for s in subs[i:i + 50]))
+    await asyncio.sleep(1.0)
+    async with httpx.AsyncClient(base_url=f"{base}/fhir/r4", headers={"X-API-Key": KEY}, timeout=30) as c:
+        for i in range(writes):
+            tick = time.perf_counter()
+            body = patient(i)
+            # The id is known only from the response; key the send time by a client-chosen id instead.
+            rid = f"bench-{n}-{i}"
+            sent[rid] = tick
+            r = await c.put(f"/Patient/{rid}", json={**body, "id": rid})
+            assert r.status_code in (200, 201), r.text
+            await asyncio.sleep(max(0.0, 1 / rate - (time.perf_counter() - tick)))
+    deadline = time.monotonic() + 10
+    while sum(s.count for s in subs) < n * writes and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for s in subs:
+        await s.close()
+    lat = sorted(latencies)
+    return {"subscribers": n, "written": writes, "received": len(lat),
+            "ratio": len(lat) / (n * writes), "p50_ms": _pct(lat, 50) * 1000, "p99_ms": _pct(lat, 99) * 1000,
+            "max_ms": (lat[-1] if lat else 0) * 1000}
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+async def webhook_round(base: str, events: int) -> dict[str, Any]:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    times: list[float] = []
+
+    async def hook(request: Request) -> Response:
+        await request.body()
+        times.append(time.perf_counter())
+        return Response(b"")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+                                          host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(base_url=f"{base}/fhir/r4", headers={"X-API-Key": KEY}, timeout=30) as c:
+        r = await c.post("/Subscription", json={
+            "resourceType": "Subscription", "status": "active", "reason": "bench", "criteria": "patient.created",
+            "channel": {"type": "rest-hook", "endpoint": f"http://127.0.0.1:{port}/hook"}})
+        assert r.status_code == 201, r.text
+        await asyncio.sleep(1.0)
+        started = time.perf_counter()
+        sem = asyncio.Semaphore(16)
+
+        async def write(i: int) -> None:
+            async with sem:
+                assert (await c.post("/Patient", json=patient(i))).status_code == 201
+
+        await asyncio.gather(*(write(i) for i in range(events)))
+        written = time.perf_counter()
+    deadline = time.monotonic() + 120
+    while len(times) < events and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    server.should_exit = True
+    await task
+    span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    return {"events": events, "delivered": len(times), "write_s": written - started,
+            "deliveries_per_s": (len(times) - 1) / span if span else float("nan"),
+            "drain_s": (times[-1] - started) if times else float("nan")}
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    db_port, app_port = free_port(), free_port()
+    env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
+           "FHIRGRAPH_API_KEYS": f"{KEY}=bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
+           "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true", "FHIRGRAPH_LOG_LEVEL": "WARNING",
+           "FHIRGRAPH_SUBSCRIPTIONS_PER_CONNECTION": "10", "FHIRGRAPH_DB_NAME": "events_bench"}
+    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(db_port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_port(db_port)
+        procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(app_port)
+        base = f"http://127.0.0.1:{app_port}"
+        time.sleep(0.5)
+        print(f"{'subscribers':>11} {'written':>7} {'received':>9} {'delivered/written':>17} "
+              f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+        for n in args.subscribers:
+            r = await subscribers_round(base, n, args.writes, args.rate)
+            print(f"{r['subscribers']:>11} {r['written']:>7} {r['received']:>9} {r['ratio']:>17.4f} "
+                  f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}", flush=True)
+        if args.webhook_events:
+            w = await webhook_round(base, args.webhook_events)
+            print(f"\nwebhooks: {w['delivered']}/{w['events']} delivered; written in {w['write_s']:.2f}s, "
+                  f"all delivered {w['drain_s']:.2f}s after the first write; "
+                  f"{w['deliveries_per_s']:.0f} deliveries/s (one webhook, in order)")
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", default="1,100,1000", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--writes", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
+    parser.add_argument("--webhook-events", type=int, default=500)
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

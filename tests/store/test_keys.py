@@ -1,0 +1,65 @@
+"""Search-key extraction and the search compiler."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.errors import Invalid
+from store.keys import date_range, extract, fold
+from store.search import compile_params, decode_cursor, parse_sort
+from tests.factories import make_appointment, make_patient
+
+
+def test_fold_strips_accents_and_case() -> None:
+    assert fold("  Renée MÜLLER ") == "renee muller"
+
+
+@pytest.mark.parametrize(("value", "lo", "hi"), [
+    ("2020", "2020-01-01T00:00:00.000000", "2020-12-31T23:59:59.999999"),
+    ("2020-02", "2020-02-01T00:00:00.000000", "2020-02-29T23:59:59.999999"),
+    ("2020-12-31", "2020-12-31T00:00:00.000000", "2020-12-31T23:59:59.999999"),
+    ("2020-12-31T23:00:00-02:00", "2021-01-01T01:00:00.000000", "2021-01-01T01:00:00.999999"),
+])
+def test_date_ranges(value: str, lo: str, hi: str) -> None:
+    assert date_range(value) == (lo, hi)
+
+
+def test_date_range_rejects_garbage() -> None:
+    assert date_range("yesterday") is None
+
+
+def test_patient_keys() -> None:
+    keys = extract({**make_patient(id="p1"), "meta": {"lastUpdated": "2026-01-01T00:00:00Z"}})
+    k = keys["k"]
+    assert "reyes" in k["family"] and "maria" in k["given"]
+    assert "https://fhirgraph.dev/fhir/sid/mrn|MRN-1" in k["identifier"] and "MRN-1" in k["identifier"]
+    assert k["birthdate"] == [{"lo": "1988-03-14T00:00:00.000000", "hi": "1988-03-14T23:59:59.999999"}]
+    assert "maria.reyes@example.com" in k["email"] and "415-555-0101" in k["phone"]
+    assert keys["s"]["family"] == "reyes"
+    assert keys["e"]["family"] == ["Reyes"]
+
+
+def test_reference_keys_have_type_and_bare_id() -> None:
+    keys = extract({**make_appointment("p9", practitioner_id="d1"), "id": "a1"})["k"]
+    assert set(keys["patient"]) == {"Patient/p9", "p9"}
+    assert set(keys["practitioner"]) == {"Practitioner/d1", "d1"}
+    assert {"Patient/p9", "Practitioner/d1"} <= set(keys["actor"])
+
+
+def test_compile_rejects_unknown_and_bad_values() -> None:
+    with pytest.raises(Invalid):
+        compile_params("Patient", [("shoe-size", "9")], "t")
+    with pytest.raises(Invalid):
+        compile_params("Patient", [("birthdate", "gt-soon")], "t")
+    clauses, applied, ignored = compile_params("Patient", [("shoe-size", "9"), ("gender", "male")], "t",
+                                               strict=False)
+    assert applied == [("gender", "male")] and ignored == [("shoe-size", "9")]
+    assert clauses == [{"_sys.k.gender": "male"}]
+
+
+def test_sort_and_cursor_validation() -> None:
+    assert parse_sort("Patient", "family,-birthdate") == [("_sys.s.family", 1), ("_sys.s.birthdate", -1)]
+    with pytest.raises(Invalid):
+        parse_sort("Patient", "phone")
+    with pytest.raises(Invalid):
+        decode_cursor("not-a-cursor", [])

@@ -1,0 +1,138 @@
+"""The repository through the real driver: outbox, provenance, sealed secrets, batching, tenancy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from store.client import StoreHandle
+from store.errors import Gone, Invalid, NotFound, PreconditionFailed
+from store.metrics import COUNTER
+from store.naming import EXT
+from store.repository import SlotTaken
+from store.types import SystemPrincipal
+from tests.factories import make_appointment, make_patient
+
+
+async def events_of(store: StoreHandle, tenant: str) -> list[dict]:
+    return await store.repo.db.events.find({"tenant": tenant}).sort("seq", 1).to_list(None)
+
+
+async def test_every_write_appends_an_event_with_increasing_sequence(store: StoreHandle,
+                                                                     principal: SystemPrincipal) -> None:
+    repo = store.repo
+    p = (await repo.create(principal, make_patient())).resource
+    p2 = (await repo.update(principal, "Patient", p["id"], {**p, "gender": "male"})).resource
+    await repo.update(principal, "Patient", p["id"], {**p2, "active": False,
+                                                      "extension": [{"url": EXT["patient-status"],
+                                                                     "valueCode": "inactive"}]})
+    appt = (await repo.create(principal, make_appointment(p["id"]))).resource
+    await repo.update(principal, "Appointment", appt["id"], {**appt, "status": "cancelled"})
+    await repo.delete(principal, "Patient", p["id"])
+    events = await events_of(store, principal.tenant)
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e["type"] for e in events] == ["patient.created", "patient.updated", "patient.deactivated",
+                                           "appointment.booked", "appointment.cancelled", "patient.deleted"]
+    assert events[3]["patient"] == f"Patient/{p['id']}"
+    assert events[4]["versionId"] == "2"
+
+
+async def test_concurrent_writes_get_distinct_sequences(store: StoreHandle, principal: SystemPrincipal) -> None:
+    await asyncio.gather(*(store.repo.create(principal, make_patient()) for _ in range(20)))
+    seqs = [e["seq"] for e in await events_of(store, principal.tenant)]
+    assert sorted(seqs) == list(range(1, 21))
+
+
+async def test_provenance_for_clinical_writes_and_no_event_for_provenance(store: StoreHandle,
+                                                                          principal: SystemPrincipal) -> None:
+    p = (await store.repo.create(principal, make_patient())).resource
+    found = await store.repo.find_by_reference(principal, "Provenance", "target", [f"Patient/{p['id']}"])
+    assert len(found) == 1
+    assert found[0][0]["agent"][0]["who"]["display"] == "tester"
+    assert [e["resourceType"] for e in await events_of(store, principal.tenant)] == ["Patient"]
+
+
+async def test_webhook_secret_is_sealed(store: StoreHandle, principal: SystemPrincipal) -> None:
+    sub = {"resourceType": "Subscription", "status": "active", "reason": "test", "criteria": "Appointment?",
+           "channel": {"type": "rest-hook", "endpoint": "https://example.org/hook"}}
+    created = (await store.repo.create(principal, sub)).resource
+    secret = next(e["valueString"] for e in created["extension"] if e["url"] == EXT["webhook-secret"])
+    assert len(secret) >= 32
+    read = await store.repo.read(principal, "Subscription", created["id"])
+    assert "extension" not in read
+    assert (await store.repo.sealed(principal, "Subscription", created["id"]))[EXT["webhook-secret"]] == secret
+    updated = (await store.repo.update(principal, "Subscription", created["id"], read)).resource
+    assert "extension" not in updated  # an update without a secret keeps the old one and reveals nothing
+    assert (await store.repo.sealed(principal, "Subscription", created["id"]))[EXT["webhook-secret"]] == secret
+    hist = await store.repo.history(principal, "Subscription", created["id"])
+    assert all("extension" not in r for r in hist.resources)
+    mine = {**read, "extension": [{"url": EXT["webhook-secret"], "valueString": "client-chosen-secret"}]}
+    shown = (await store.repo.update(principal, "Subscription", created["id"], mine)).resource
+    assert shown["extension"][0]["valueString"] == "client-chosen-secret"
+
+
+async def test_read_many_and_reverse_references_are_one_round_trip_each(store: StoreHandle,
+                                                                        principal: SystemPrincipal) -> None:
+    pats = [(await store.repo.create(principal, make_patient())).resource for _ in range(5)]
+    for p in pats:
+        for _ in range(2):
+            await store.repo.create(principal, make_appointment(p["id"]))
+    before = COUNTER.total
+    got = await store.repo.read_many(principal, "Patient", [p["id"] for p in pats] + ["missing"])
+    assert COUNTER.total - before == 1
+    assert set(got) == {p["id"] for p in pats}
+    before = COUNTER.total
+    rows = await store.repo.find_by_reference(principal, "Appointment", "patient",
+                                              [f"Patient/{p['id']}" for p in pats])
+    assert COUNTER.total - before == 1
+    assert len(rows) == 10
+    assert all(refs and refs[0].startswith("Patient/") for _, refs in rows)
+
+
+async def test_concurrent_reads_are_coalesced(store: StoreHandle, principal: SystemPrincipal) -> None:
+    pats = [(await store.repo.create(principal, make_patient())).resource for _ in range(10)]
+    before = COUNTER.total
+    got = await asyncio.gather(*(store.repo.read(principal, "Patient", p["id"]) for p in pats))
+    assert COUNTER.total - before == 1
+    assert [g["id"] for g in got] == [p["id"] for p in pats]
+
+
+async def test_tenancy_and_errors(store: StoreHandle, principal: SystemPrincipal) -> None:
+    other = SystemPrincipal(tenant=principal.tenant + "-other")
+    p = (await store.repo.create(principal, make_patient())).resource
+    with pytest.raises(NotFound):
+        await store.repo.read(other, "Patient", p["id"])
+    assert await store.repo.read_many(other, "Patient", [p["id"]]) == {}
+    assert (await store.repo.search(other, "Patient", [("_id", p["id"])])).resources == []
+    with pytest.raises(PreconditionFailed):
+        await store.repo.update(principal, "Patient", p["id"], p, if_match="7")
+    with pytest.raises(Invalid):
+        await store.repo.create(principal, {"resourceType": "Patient", "birthDate": "soon"})
+    await store.repo.delete(principal, "Patient", p["id"])
+    with pytest.raises(Gone):
+        await store.repo.read(principal, "Patient", p["id"])
+
+
+async def test_double_booking_a_slot_is_refused_by_the_database(store: StoreHandle,
+                                                                principal: SystemPrincipal) -> None:
+    p = (await store.repo.create(principal, make_patient())).resource
+    slot = [{"reference": "Slot/slot-1"}]
+    first = (await store.repo.create(principal, make_appointment(p["id"], slot=slot))).resource
+    results = await asyncio.gather(*(store.repo.create(principal, make_appointment(p["id"], slot=slot))
+                                     for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, SlotTaken) for r in results)
+    # cancelling frees the slot
+    await store.repo.update(principal, "Appointment", first["id"], {**first, "status": "cancelled"})
+    again = await store.repo.create(principal, make_appointment(p["id"], slot=slot))
+    assert again.created
+
+
+async def test_bulk_load_validates_and_indexes(store: StoreHandle, principal: SystemPrincipal) -> None:
+    batch = [make_patient(id=f"bulk-{i}", family=f"Bulk{i}") for i in range(50)]
+    await store.repo.bulk_load(principal, batch)
+    page = await store.repo.search(principal, "Patient", [("family", "bulk4")], total=True)
+    assert page.total == 11  # Bulk4, Bulk40..49
+    assert (await store.repo.vread(principal, "Patient", "bulk-3", "1"))["id"] == "bulk-3"
+    with pytest.raises(Invalid):
+        await store.repo.bulk_load(principal, [make_patient(id="bad-1", birthDate="never")])
