@@ -34,11 +34,7 @@ class AuthMiddleware:
         authz = headers.get("authorization", "")
         if not key and authz[:7].lower() == "bearer ":
             key = authz[7:].strip()
-        principal: Principal | None
-        if key:
-            principal = self.keys.lookup(key)
-        else:
-            principal = self.default
+        principal: Principal | None = self.keys.lookup(key) if key else self.default
         if principal is None and not scope["path"].startswith(OPEN_PATHS):
             if scope["type"] == "websocket":
                 # graphql-transport-ws may also carry credentials in connection_init; resolved there.

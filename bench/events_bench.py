@@ -101,7 +101,7 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float) -> dict
             assert r.status_code in (200, 201), r.text
             await asyncio.sleep(max(0.0, 1 / rate - (time.perf_counter() - tick)))
     deadline = time.monotonic() + 10
-    while sum(s.count for s in subs) < n * writes and time.monotonic() < deadline:
+    while sum(s.count for s in subs) < n * writes and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     for s in subs:
         await s.close()
@@ -137,7 +137,7 @@ async def webhook_round(base: str, events: int) -> dict[str, Any]:
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
                                           host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.02)
     async with httpx.AsyncClient(base_url=f"{base}/fhir/r4", headers={"X-API-Key": KEY}, timeout=30) as c:
         r = await c.post("/Subscription", json={
@@ -155,7 +155,7 @@ async def webhook_round(base: str, events: int) -> dict[str, Any]:
         await asyncio.gather(*(write(i) for i in range(events)))
         written = time.perf_counter()
     deadline = time.monotonic() + 120
-    while len(times) < events and time.monotonic() < deadline:
+    while len(times) < events and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     server.should_exit = True
     await task
@@ -165,7 +165,7 @@ async def webhook_round(base: str, events: int) -> dict[str, Any]:
             "drain_s": (times[-1] - started) if times else float("nan")}
 
 
-async def main_async(args: argparse.Namespace) -> None:
+def start_stack() -> tuple[str, list[subprocess.Popen[bytes]]]:
     db_port, app_port = free_port(), free_port()
     env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
            "FHIRGRAPH_API_KEYS": f"{KEY}=bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
@@ -173,31 +173,26 @@ async def main_async(args: argparse.Namespace) -> None:
            "FHIRGRAPH_SUBSCRIPTIONS_PER_CONNECTION": "10", "FHIRGRAPH_DB_NAME": "events_bench"}
     procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(db_port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        wait_port(db_port)
-        procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(app_port)
-        base = f"http://127.0.0.1:{app_port}"
-        time.sleep(0.5)
-        print(f"{'subscribers':>11} {'written':>7} {'received':>9} {'delivered/written':>17} "
-              f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
-        for n in args.subscribers:
-            r = await subscribers_round(base, n, args.writes, args.rate)
-            print(f"{r['subscribers']:>11} {r['written']:>7} {r['received']:>9} {r['ratio']:>17.4f} "
-                  f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}", flush=True)
-        if args.webhook_events:
-            w = await webhook_round(base, args.webhook_events)
-            print(f"\nwebhooks: {w['delivered']}/{w['events']} delivered; written in {w['write_s']:.2f}s, "
-                  f"all delivered {w['drain_s']:.2f}s after the first write; "
-                  f"{w['deliveries_per_s']:.0f} deliveries/s (one webhook, in order)")
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    wait_port(db_port)
+    procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(app_port)
+    time.sleep(0.5)
+    return f"http://127.0.0.1:{app_port}", procs
+
+
+async def main_async(args: argparse.Namespace, base: str) -> None:
+    print(f"{'subscribers':>11} {'written':>7} {'received':>9} {'delivered/written':>17} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    for n in args.subscribers:
+        r = await subscribers_round(base, n, args.writes, args.rate)
+        print(f"{r['subscribers']:>11} {r['written']:>7} {r['received']:>9} {r['ratio']:>17.4f} "
+              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}", flush=True)
+    if args.webhook_events:
+        w = await webhook_round(base, args.webhook_events)
+        print(f"\nwebhooks: {w['delivered']}/{w['events']} delivered; written in {w['write_s']:.2f}s, "
+              f"all delivered {w['drain_s']:.2f}s after the first write; "
+              f"{w['deliveries_per_s']:.0f} deliveries/s (one webhook, in order)")
 
 
 def main() -> None:
@@ -207,13 +202,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
     parser.add_argument("--webhook-events", type=int, default=500)
     args = parser.parse_args()
+    base, procs = start_stack()
     try:
-        import uvloop
+        try:
+            import uvloop
 
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(main_async(args))
+            uvloop.install()
+        except ImportError:
+            pass
+        asyncio.run(main_async(args, base))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 if __name__ == "__main__":

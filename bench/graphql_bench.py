@@ -34,7 +34,7 @@ from graph.context import Context  # noqa: E402
 from graph.schema import build_schema  # noqa: E402
 from store.client import open_store  # noqa: E402
 from store.devdb import DevDB  # noqa: E402
-from store.metrics import COUNTER  # noqa: E402
+from store.metrics import COUNTER, STORE_CALLS  # noqa: E402
 from store.types import SystemPrincipal  # noqa: E402
 from tests.graph.queries import NESTED  # noqa: E402
 
@@ -65,6 +65,11 @@ class MemoRepo:
         if key not in self._pages:
             self._pages[key] = await self._repo.search(principal, rt, params, **kw)
         return self._pages[key]
+
+
+def calls_by_label() -> dict[tuple[str, str], float]:
+    return {(smp.labels["operation"], smp.labels["collection"]): smp.value
+            for metric in STORE_CALLS.collect() for smp in metric.samples if smp.name.endswith("_total")}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -106,6 +111,11 @@ async def run(patients: int, runs: int) -> None:
                 calls.append(COUNTER.total - before)
                 lat.append(elapsed)
         assert result is not None
+        before_labels = calls_by_label()
+        await schema.execute(query, context_value=context(handle.repo))
+        after_labels = calls_by_label()
+        breakdown = {k: int(v - before_labels.get(k, 0)) for k, v in after_labels.items()
+                     if v - before_labels.get(k, 0)}
         fields = count_fields(result.data)
         # warm: same schema and data, no store round trip
         memo = MemoRepo(handle.repo)
@@ -128,6 +138,8 @@ async def run(patients: int, runs: int) -> None:
         w, f = statistics.median(warm), statistics.median(floor)
         rows.append((n, min(calls), max(calls), pct(lat, 50), pct(lat, 99), fields, w / fields * 1e6,
                      f / fields * 1e6))
+        print(f"N={n}: " + ", ".join(f"{op} {coll} {c}" for (op, coll), c in sorted(breakdown.items())))
+    print()
     print(f"{'N':>4} {'store calls':>12} {'p50 ms':>8} {'p99 ms':>8} {'fields':>7} {'µs/field':>9} "
           f"{'floor µs':>9} {'ratio':>6}")
     for n, cmin, cmax, p50, p99, fields, us, floor_us in rows:

@@ -6,8 +6,8 @@ Every handler answers ``application/fhir+json``; every error is an OperationOutc
 from __future__ import annotations
 
 import hashlib
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -38,8 +38,8 @@ def _principal(request: Request) -> PrincipalLike:
 
 
 def _base(request: Request) -> str:
-    configured = request.app.state.settings.base_url
-    prefix = request.scope.get("fhir_prefix", "/fhir/r4")
+    configured: str = request.app.state.settings.base_url
+    prefix: str = request.scope.get("fhir_prefix", "/fhir/r4")
     if configured:
         return configured.rstrip("/") + prefix
     return f"{request.url.scheme}://{request.url.netloc}{prefix}"

@@ -116,10 +116,13 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.loads(data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
         if isinstance(result, PreExecutionError) or (result.data is None and result.errors and
                                                       not any(e.path for e in result.errors)):
+            # A request error (parse, validation, limits): execution never started, so no "data" entry.
             _request_error.set(True)
-        return await super().process_result(request, result)
+            processed.pop("data", None)  # type: ignore[misc]
+        return processed
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)

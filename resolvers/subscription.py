@@ -98,7 +98,8 @@ async def on_ws_connect(context: Any) -> None:
     params = getattr(context, "connection_params", None) or {}
     if not isinstance(params, dict):
         raise ConnectionRejectionError()
-    headers = params.get("headers") if isinstance(params.get("headers"), dict) else {}
+    nested = params.get("headers")
+    headers: dict[str, Any] = nested if isinstance(nested, dict) else {}
     lowered = {str(k).lower(): v for k, v in {**headers, **params}.items()}
     key = lowered.get("apikey") or lowered.get("api-key") or lowered.get("x-api-key")
     authz = lowered.get("authorization")

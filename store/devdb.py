@@ -14,6 +14,8 @@ updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succe
 
 Fast paths over mongomock, which otherwise scans the whole collection for every query:
 - a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
+- a find or findAndModify with a limit, sorted by ``_id`` alone (the store's keyset pages) or not sorted,
+  walks the documents in that order and stops at the limit, instead of filtering and sorting them all;
 - unique indexes keep a hash of their keys, so inserts and updates check uniqueness without a scan;
 - TTL indexes are swept at most once a second (MongoDB: every 60 s) instead of on every access.
 
@@ -35,6 +37,7 @@ What devdb does not do:
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -250,6 +253,18 @@ def _index_entries(doc: Doc, index: Doc) -> dict[Any, Doc]:
     return {tuple(map(_hashable, combo)): dict(zip(fields, combo, strict=True)) for combo in combos}
 
 
+_TYPE_RANKS: tuple[tuple[type | tuple[type, ...], int], ...] = (
+    (bool, 8), ((int, float), 2), (str, 3), (bson.ObjectId, 7), (dt.datetime, 9))
+
+
+def _order_key(value: Any) -> tuple[int, Any] | None:
+    """A sort key following BSON's order of types; None for an _id this fast path does not order."""
+    for types, rank in _TYPE_RANKS:
+        if isinstance(value, types):
+            return (rank, value)
+    return None
+
+
 def _duplicate(coll: _MockCollection, index: str, key_pattern: Doc, key_value: Doc) -> DuplicateKeyError:
     shown = ", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in key_value.items())
     errmsg = f"E11000 duplicate key error collection: {coll.full_name} index: {index} dup key: {{ {shown} }}"
@@ -287,6 +302,7 @@ class _Collection(_MockCollection):
         except DuplicateKeyError:
             del documents[key]
             raise
+        self._add_to_id_order(key)
         return data["_id"]
 
     def _ensure_uniques(self, new_data: Doc) -> None:
@@ -319,6 +335,58 @@ class _Collection(_MockCollection):
                     buckets.setdefault(entry, set()).add(key)
             hashes[name] = (index, buckets)
         return hashes[name][1]  # type: ignore[no-any-return]
+
+    def _in_id_order(self, reverse: bool = False) -> Iterator[Doc] | None:
+        """The documents in ``_id`` order, or None when some ``_id`` has no order here (then sort instead)."""
+        keys = self._id_order()
+        if keys is None:
+            return None
+        documents = self._store._documents
+        pairs = reversed(keys) if reverse else keys
+        return (doc for _, key in pairs if (doc := documents.get(key)) is not None)
+
+    def _id_order(self) -> list[tuple[Any, Any]] | None:
+        """(order key, store key) of every document, sorted; built on first use, then kept by inserts.
+
+        Deletes leave stale pairs (skipped when read); a drop (new document dict) or too many stale pairs
+        rebuild it."""
+        documents = self._store._documents
+        state = self._store.__dict__.get("_devdb_order")
+        if state is None or state[0] is not documents or len(state[1] or ()) > 2 * len(documents) + 64:
+            pairs = [(_order_key(key), key) for key in documents]
+            state = (documents, None if any(k is None for k, _ in pairs) else sorted(pairs))
+            self._store.__dict__["_devdb_order"] = state
+        return state[1]  # type: ignore[no-any-return]
+
+    def _add_to_id_order(self, key: Any) -> None:
+        state = self._store.__dict__.get("_devdb_order")
+        if state is None or state[0] is not self._store._documents or state[1] is None:
+            return  # not built yet (or not orderable): nothing to keep up to date
+        order_key, keys = _order_key(key), state[1]
+        if order_key is None:
+            self._store.__dict__["_devdb_order"] = (state[0], None)
+            return
+        at = bisect.bisect_left(keys, (order_key,))
+        if at == len(keys) or keys[at][0] != order_key:  # else a stale pair for this very _id is back in use
+            keys.insert(at, (order_key, key))
+
+
+def _matching(coll: _Collection, filter: Doc, sort: Mapping[str, Any] | None, needed: int = 0) -> list[Doc]:
+    """Documents matching ``filter`` in ``sort`` order; with ``needed`` > 0, only the first ``needed``.
+
+    With a limit and no sort, or a sort on ``_id`` alone, documents are visited in that order until enough
+    match, so a page costs what it reads rather than the collection size."""
+    spec = list((sort or {}).items())
+    if needed > 0 and _id_lookup(filter) is None:
+        filtering.filter_applies(filter, {})  # reject a bad filter even if no document gets to be tested
+        ordered: Iterator[Doc] | None = iter(coll._store._documents.values())
+        if spec and (len(spec) > 1 or spec[0][0] != "_id" or spec[0][1] not in (1, -1)):
+            ordered = None
+        elif spec:
+            ordered = coll._in_id_order(reverse=spec[0][1] == -1)
+        if ordered is not None:
+            return list(itertools.islice((d for d in ordered if filtering.filter_applies(filter, d)), needed))
+    return _sorted(list(coll._iter_documents(filter)), sort)[: needed or None]
 
 
 def _sorted(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
@@ -497,9 +565,8 @@ class Engine:
     def _find(self, db: str, cmd: Doc) -> Doc:
         _reject(cmd, "collation", "tailable", "awaitData")
         coll = self._coll(db, cmd["find"])
-        docs = _sorted(list(coll._iter_documents(cmd.get("filter") or {})), cmd.get("sort"))
         skip, limit = cmd.get("skip") or 0, abs(cmd.get("limit") or 0)
-        docs = docs[skip : skip + limit if limit else None]
+        docs = _matching(coll, cmd.get("filter") or {}, cmd.get("sort"), skip + limit if limit else 0)[skip:]
         single = bool(cmd.get("singleBatch")) or (cmd.get("limit") or 0) < 0
         cursor = _Cursor(coll.full_name, docs, coll, cmd.get("projection") or None)
         return self._cursor_reply(cursor, cmd.get("batchSize"), single)
@@ -596,7 +663,7 @@ class Engine:
         if remove == (update is not None):
             raise CommandError(9, "Either an update or remove=true must be specified")
         _reject(cmd, "arrayFilters", "collation")
-        matches = _sorted(list(coll._iter_documents(query)), cmd.get("sort"))
+        matches = _matching(coll, query, cmd.get("sort"), 1)
         old = matches[0] if matches else None
         last_error: Doc = {"n": 0}
         value = None

@@ -21,7 +21,8 @@ class StoreError(Exception):
     code = "exception"  # OperationOutcome issue.code (http://hl7.org/fhir/issue-type)
     graphql_code = "INTERNAL"
 
-    def __init__(self, message: str, *, expression: list[str] | None = None, details: list[dict[str, Any]] | None = None):
+    def __init__(self, message: str, *, expression: list[str] | None = None,
+                 details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.message = message
         self.expression = expression or []

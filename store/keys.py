@@ -484,6 +484,7 @@ def extract(resource: dict[str, Any], created: str | None = None) -> dict[str, A
             if p.sortable:
                 s[p.name] = ""
             continue
+        vals: list[Any]
         if p.type == "string":
             exact = [x for v in raw for x in _strings(v)]
             vals = list(dict.fromkeys(fold(x) for x in exact))

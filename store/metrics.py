@@ -6,8 +6,8 @@ Counting at the driver (``pymongo.monitoring.CommandListener``) measures real wi
 
 from __future__ import annotations
 
-from pymongo import monitoring
 from prometheus_client import Counter
+from pymongo import monitoring
 
 STORE_CALLS = Counter(
     "fhirgraph_store_calls", "MongoDB commands sent by the store", ["operation", "collection"]

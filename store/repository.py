@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jsonpatch
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from store import keys as keymod
-from store.naming import EXT
 from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, StoreError, Unavailable
 from store.events import SILENT_TYPES, classify, make_event
+from store.naming import EXT
 from store.search import (
     compile_params,
     decode_cursor,
@@ -460,7 +460,8 @@ class Repository:
                 if maybe is not None:
                     await maybe
         shown = _reveal(resource, revealed) if revealed else resource
-        return WriteResult(resource=shown, created=old is None, event_seq=writes.event and writes.event["seq"])
+        seq = int(writes.event["seq"]) if writes.event else None
+        return WriteResult(resource=shown, created=old is None, event_seq=seq)
 
     async def sealed(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, str]:
         """The sealed (secret) extension values of a resource, for the server's own use (webhook signing)."""
@@ -510,7 +511,7 @@ class Repository:
         doc = await self.db.counters.find_one_and_update(
             {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=ReturnDocument.AFTER, session=session)
-        return int(doc["seq"])
+        return int((doc or {})["seq"])
 
     # ------------------------------------------------------------------ bulk
 

@@ -78,7 +78,7 @@ def _path(rt: str, loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Any) -> str:
     msg = str(err.get("msg", "invalid"))
     # Never echo input values: they may be patient data (names, SSNs) and end up in logs.
     return msg.replace("Value error, ", "")[:200]

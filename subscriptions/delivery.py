@@ -147,7 +147,7 @@ class Outcome:
 
 
 async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], *,
-               allow_private: bool, timeout: float) -> Outcome:
+               allow_private: bool, timeout_s: float) -> Outcome:
     started = time.perf_counter()
     try:
         address = await resolve_endpoint(url, allow_private=allow_private)
@@ -160,7 +160,7 @@ async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[s
     headers = {**headers, "Host": parts.netloc.rpartition("@")[2]}
     extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
     try:
-        response = await client.post(pinned, content=body, headers=headers, timeout=timeout,
+        response = await client.post(pinned, content=body, headers=headers, timeout=timeout_s,
                                      follow_redirects=False, extensions=extensions)
     except httpx.TimeoutException:
         return Outcome("retry", error="timeout", ms=_ms(started))
@@ -200,5 +200,6 @@ def backoff(attempt: int, base: float, cap: float, retry_after: float | None) ->
     """Exponential backoff with jitter (attempt 1 → ~base, capped); a ``Retry-After`` wins (up to an hour)."""
     if retry_after is not None:
         return min(RETRY_AFTER_CEILING_S, retry_after)
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    ceiling: float = min(cap, base * 2.0 ** (attempt - 1))
+    jitter: float = random.uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter

@@ -8,6 +8,7 @@ the restarted) instance resumes from the cursor: at-least-once, in order per web
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -29,14 +30,13 @@ async def ensure_state(db: AsyncDatabase[Any], key: str, tenant: str, webhook_id
         start = int(last["seq"]) if last else 0
     else:
         start = int(created["seq"])
-    try:
+    # Another instance may create it at the same moment (duplicate key): with the same start.
+    with contextlib.suppress(DuplicateKeyError):
         await db[COLLECTION].update_one(
             {"_id": key},
             {"$setOnInsert": {"tenant": tenant, "webhook": webhook_id, "cursor": start, "owner": None,
                               "until": 0.0}},
             upsert=True)
-    except DuplicateKeyError:  # another instance created it at the same moment: same start
-        pass
 
 
 async def acquire(db: AsyncDatabase[Any], key: str, owner: str, ttl: float) -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ async def resolve_endpoint(url: str, *, allow_private: bool) -> str:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise EndpointRefused(f"cannot resolve {host}: {exc.strerror or exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise EndpointRefused(f"cannot resolve {host}")
     if not allow_private:

@@ -218,7 +218,7 @@ class WebhookService:
             webhook = self._current(key)
             body, ctype = await build_body(webhook, event, name)
             outcome = await post(self.client, webhook.endpoint, body, signed_headers(webhook, event.id, body, ctype),
-                                 allow_private=s.webhook_allow_private, timeout=s.webhook_timeout_s)
+                                 allow_private=s.webhook_allow_private, timeout_s=s.webhook_timeout_s)
             await ledger.record(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
                                 attempt=attempt, status=outcome.status, error=outcome.error, ms=outcome.ms,
                                 owner=self.owner, replay=replay)

@@ -58,7 +58,7 @@ class AppProcess:
                     "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true",
                     **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), outlives this call
 
     def start(self) -> AppProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)], cwd=ROOT,

@@ -109,8 +109,8 @@ class Receiver:
         with self.lock:
             self.script.setdefault(endpoint.removeprefix(self.url), []).extend(responses)
 
-    async def wait(self, endpoint: str, n: int, timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
+    async def wait(self, endpoint: str, n: int, within: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + within
         while True:
             got = self.at(endpoint)
             if len(got) >= n or time.monotonic() > deadline:

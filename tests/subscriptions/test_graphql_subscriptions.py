@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -69,15 +70,13 @@ class Feed:
     async def __aexit__(self, *exc: object) -> None:
         assert self.task is not None
         self.task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
-        except (asyncio.CancelledError, Exception):  # noqa: BLE001
-            pass
 
-    async def take(self, n: int, timeout: float = 1.0) -> list[dict[str, Any]]:
+    async def take(self, n: int, within: float = 1.0) -> list[dict[str, Any]]:
         out = []
         for _ in range(n):
-            out.append(await asyncio.wait_for(self.queue.get(), timeout))
+            out.append(await asyncio.wait_for(self.queue.get(), within))
         return out
 
     async def nothing(self, wait: float = 0.4) -> bool:
@@ -198,10 +197,10 @@ async def _raw(events_url: str, headers: dict[str, str] | None = None) -> Any:
                          additional_headers=headers or {})
 
 
-async def _closed_with(ws: Any, timeout: float = 3.0) -> int | None:
+async def _closed_with(ws: Any, within: float = 3.0) -> int | None:
     try:
         while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+            await asyncio.wait_for(ws.recv(), within)
     except ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else None
 

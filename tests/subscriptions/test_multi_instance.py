@@ -4,6 +4,7 @@ SIGKILLed mid-stream and restarted — webhooks and resumed subscriptions lose n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -116,8 +117,8 @@ def _delivered(receiver: Receiver, endpoint: str) -> list[tuple[str, str, int]]:
     return out
 
 
-async def _until(receiver: Receiver, endpoint: str, ids: list[str], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(receiver: Receiver, endpoint: str, ids: list[str], within: float = 20) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if set(ids) <= {pid for _, pid, _ in _delivered(receiver, endpoint)}:
             return
@@ -173,14 +174,12 @@ class RawFeed:
 
     async def __aexit__(self, *exc: object) -> None:
         self.task.cancel()
-        try:
+        with contextlib.suppress(Exception):
             await self.ws.close()
-        except Exception:  # noqa: BLE001
-            pass
 
-    async def wait(self, n: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < n and time.monotonic() < deadline:
+    async def wait(self, n: int, within: float = 10) -> None:
+        deadline = time.monotonic() + within
+        while len(self.received) < n and time.monotonic() < deadline:  # noqa: ASYNC110 - filled by a task
             await asyncio.sleep(0.02)
 
 
@@ -223,7 +222,7 @@ async def test_sigkill_mid_stream_loses_nothing(cluster: tuple[App, App], receiv
     assert [e["resourceId"] for e in resumed.received] == during + after + live  # exactly the missed, then live
 
     everything = before + during + after + live
-    await _until(receiver, endpoint, everything, timeout=30)
+    await _until(receiver, endpoint, everything, within=30)
     got = _delivered(receiver, endpoint)
     by_patient: dict[str, set[str]] = {}
     for wid, pid, _ in got:

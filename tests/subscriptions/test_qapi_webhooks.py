@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import shutil
@@ -125,8 +126,9 @@ async def test_encrypted_payload_decrypts_with_reference_and_php(qapi: httpx.Asy
     if not shutil.which("php"):
         pytest.skip("php-cli is not installed: the seed's PHP snippet was not run")
     for text, expected in zip(texts, payloads, strict=True):
-        out = subprocess.run(["php", "-r", PHP.removeprefix("<?php\n")], input=orjson.dumps(
-            {"key": key, "payload": text}), capture_output=True, check=True, timeout=30).stdout
+        out = (await asyncio.to_thread(subprocess.run, ["php", "-r", PHP.removeprefix("<?php\n")],
+                                       input=orjson.dumps({"key": key, "payload": text}), capture_output=True,
+                                       check=True, timeout=30)).stdout
         assert orjson.loads(out) == expected
 
 
@@ -140,6 +142,7 @@ async def test_encryption_matches_openssl_cli() -> None:
     text = qapi_encrypt(key, b'{"visit":"12345","user":"1234"}')
     salt, iv, ct = base64.b64decode(text[:12]), base64.b64decode(text[12:36]), base64.b64decode(text[36:])
     aes_key = hashlib.sha256(key.encode() + salt).hexdigest()
-    out = subprocess.run(["openssl", "enc", "-d", "-aes-256-cbc", "-K", aes_key, "-iv", iv.hex()], input=ct,
-                         capture_output=True, check=True).stdout
+    out = (await asyncio.to_thread(subprocess.run, ["openssl", "enc", "-d", "-aes-256-cbc", "-K", aes_key,
+                                                    "-iv", iv.hex()], input=ct, capture_output=True,
+                                   check=True)).stdout
     assert out == b'{"visit":"12345","user":"1234"}'

@@ -1,0 +1,157 @@
+"""The relay on its own, over the real driver and store: sequence gaps, wake-ups, resume, slow subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from store.repository import Repository
+from subscriptions import relay as relay_mod
+from subscriptions.relay import InvalidCursor, LiveEvent, Relay, decode_cursor, encode_cursor
+
+
+@pytest.fixture
+async def relay(mongo_uri: str) -> AsyncIterator[Relay]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
+    db = client[f"relay_{uuid.uuid4().hex[:8]}"]
+    r = Relay(db, Repository(db), poll_interval=0.05, gap_grace=0.3)
+    r.start()
+    yield r
+    await r.stop()
+    await client.drop_database(db.name)
+    await client.close()
+
+
+def _event(tenant: str, seq: int) -> dict[str, Any]:
+    return {"_id": str(uuid.uuid4()), "tenant": tenant, "seq": seq, "type": "patient.created", "action": "create",
+            "resourceType": "Patient", "resourceId": f"p{seq}", "versionId": "1", "patient": f"Patient/p{seq}",
+            "occurredAt": "2026-11-21T10:00:00.000Z"}
+
+
+class Collector:
+    def __init__(self, relay: Relay, tenant: str, after: int | None = None, match: Any = None):
+        self.seqs: list[int] = []
+        self.task = asyncio.create_task(self._run(relay, tenant, after, match or (lambda e: True)))
+
+    async def _run(self, relay: Relay, tenant: str, after: int | None, match: Any) -> None:
+        async for event in relay.stream(tenant, match, after):
+            self.seqs.append(event.seq)
+
+    async def until(self, n: int, within: float = 3.0) -> list[int]:
+        for _ in range(int(within / 0.01)):
+            if len(self.seqs) >= n:
+                break
+            await asyncio.sleep(0.01)
+        return self.seqs
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+async def test_gap_is_awaited_then_filled_in_order(relay: Relay) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    sub = Collector(relay, tenant)
+    await asyncio.sleep(0.05)
+    e1, e2, e3 = (_event(tenant, s) for s in (1, 2, 3))
+    await relay.db.events.insert_many([e1, e3])
+    relay.notify(e3)  # a local write's wake-up arrives before the earlier sequence is visible
+    assert await sub.until(1) == [1]
+    await asyncio.sleep(0.1)
+    assert sub.seqs == [1]  # 3 is held back while 2 may still appear
+    await relay.db.events.insert_one(e2)
+    assert await sub.until(3) == [1, 2, 3]
+    await sub.close()
+
+
+async def test_gap_is_skipped_after_the_grace(relay: Relay) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    sub = Collector(relay, tenant)
+    await asyncio.sleep(0.05)
+    await relay.db.events.insert_many([_event(tenant, 1), _event(tenant, 3)])
+    assert await sub.until(2) == [1, 3]  # 2 never came: skipped after gap_grace
+    await sub.close()
+
+
+async def test_local_wake_up_needs_no_poll(relay: Relay) -> None:
+    relay.poll_interval = 60.0
+    await asyncio.sleep(0.1)
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    sub = Collector(relay, tenant)
+    await asyncio.sleep(0.05)
+    e1 = _event(tenant, 1)
+    await relay.db.events.insert_one(e1)
+    relay.notify(e1)
+    assert await sub.until(1, within=0.5) == [1]
+    await sub.close()
+
+
+async def test_resume_replays_exactly_after_the_cursor(relay: Relay) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    await relay.db.events.insert_many([_event(tenant, s) for s in range(1, 8)])
+    sub = Collector(relay, tenant, after=3)
+    assert await sub.until(4) == [4, 5, 6, 7]
+    await relay.db.events.insert_one(_event(tenant, 8))
+    assert await sub.until(5) == [4, 5, 6, 7, 8]
+    await asyncio.sleep(0.1)
+    assert sub.seqs == [4, 5, 6, 7, 8]
+    await sub.close()
+
+
+async def test_slow_subscriber_overflow_rereads_the_outbox(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(relay_mod, "QUEUE_LIMIT", 3)
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    got: list[int] = []
+    gate = asyncio.Event()
+
+    async def slow() -> None:
+        async for event in relay.stream(tenant, lambda e: True, None):
+            got.append(event.seq)
+            await gate.wait()
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.05)
+    events = [_event(tenant, s) for s in range(1, 21)]
+    await relay.db.events.insert_many(events)
+    for e in events:
+        relay.notify(e)
+    await asyncio.sleep(0.2)
+    gate.set()
+    for _ in range(300):
+        if len(got) >= 20:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert got == list(range(1, 21))
+
+
+def test_cursor_is_opaque_and_tenant_bound() -> None:
+    cursor = encode_cursor("tenant-a", 42)
+    assert "tenant-a" not in cursor and decode_cursor(cursor, "tenant-a") == 42
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, "tenant-b")
+    with pytest.raises(InvalidCursor):
+        decode_cursor("not a cursor!", "tenant-a")
+
+
+async def test_live_event_reads_its_resource_once(relay: Relay) -> None:
+    calls = 0
+
+    class Repo:
+        async def vread(self, principal: Any, rt: str, rid: str, vid: str) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.01)
+            return {"resourceType": rt, "id": rid}
+
+    event = LiveEvent(_event("t", 1), Repo())  # type: ignore[arg-type]
+    results = await asyncio.gather(*(event.resource() for _ in range(50)))
+    assert calls == 1 and all(r == {"resourceType": "Patient", "id": "p1"} for r in results)
