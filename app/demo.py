@@ -1995,10 +1995,8 @@ class _Clinic:
             if r > 0.025
             else rng.randrange(88, 94)
         )
-        if age < 18:
-            h = base["height"] + 2.3 * (age - m.age) if age >= 2 else 20 + 12 * age
-        else:
-            h = base["height"]
+        growing = base["height"] + 2.3 * (age - m.age) if age >= 2 else 20 + 12 * age
+        h = growing if age < 18 else base["height"]
         w = max(6.0, base["weight"] * (h / base["height"]) ** 2 * (1 + rng.gauss(0, 0.015)))
         v["height_inches"] = round(h, 1)
         v["weight_lbs"] = round(w, 1)

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app.middleware import BodyLimitMiddleware, BodyTooLarge, error_body
+from app.middleware import BodyLimitMiddleware, BodyTooLarge, SafeErrorsMiddleware, error_body
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
 from auth.middleware import AuthMiddleware
 from auth.principal import Principal
-from fhir_rest.outcomes import store_error_handler, unexpected_error_handler
+from fhir_rest.outcomes import store_error_handler
 from fhir_rest.routes import mounts as fhir_mounts
 from store.client import StoreHandle, open_store
 from store.errors import StoreError
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(SafeErrorsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(AuthMiddleware, keys=ApiKeys(settings.api_keys), default=default),
         ],
@@ -105,7 +106,6 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
             StoreError: store_error_handler,
             HTTPException: http_error,
             BodyTooLarge: too_large,
-            Exception: unexpected_error_handler,
         },
     )
     app.state.settings = settings

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("fhirgraph")
 
 
 def error_body(path: str, status: int, code: str, message: str) -> tuple[bytes, bytes]:
@@ -67,3 +72,36 @@ class BodyLimitMiddleware:
 class BodyTooLarge(Exception):
     """Raised while reading a body past the limit; the app turns it into 413."""
     pass
+
+
+class SafeErrorsMiddleware:
+    """The last net for unexpected exceptions: a 500 in the door's error shape, and a log line with the
+    exception type and stack frames only — exception messages can carry patient data, so they never reach
+    the log."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), scope["path"], frames)
+            if started:
+                return
+            body, ctype = error_body(scope["path"], 500, "exception", "Internal server error")
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from store.errors import Invalid, StoreError
+from store.errors import StoreError
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
-log = logging.getLogger("fhirgraph.fhir")
 
 
 class FhirResponse(Response):
@@ -40,13 +38,3 @@ async def store_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StoreError):
         return error_response(exc)
     return outcome(500, "exception", "Internal server error")
-
-
-async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    # The message never carries request data: it may hold patient details.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return outcome(500, "exception", "Internal server error")
-
-
-def bad_request(message: str, expression: list[str] | None = None) -> Invalid:
-    return Invalid(message, expression=expression)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from graphql import GraphQLObjectType
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -33,12 +33,18 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
 
 
-def build_schema(settings: Any = None) -> strawberry.federation.Schema:
+class Schema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Client errors are the client's business, and a query's text may carry patient data: nothing is logged
+        # here. Unexpected resolver errors are logged (type and traceback only) where they are masked.
+        return None
+
+
+def build_schema(settings: Any = None) -> Schema:
     exts: list[Callable[[], SchemaExtension]] = [partial(ParserCache, maxsize=256), ErrorCodes]
     if settings is not None:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
-    schema = strawberry.federation.Schema(query=Query, mutation=Mutation, subscription=Subscription,
-                                          extensions=exts)
+    schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts)
     _plain_fields_direct(schema)
     return schema
 

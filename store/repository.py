@@ -429,7 +429,7 @@ class Repository:
                      action: str) -> WriteResult:
         version = 1 if old is None else int(old["_sys"]["v"]) + 1
         stamp = now_instant()
-        meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+        meta = {k: v for k, v in _meta(resource).items() if k not in ("versionId", "lastUpdated")}
         resource = {**resource, "meta": {"versionId": str(version), "lastUpdated": stamp, **meta}}
         # Keep key order natural: resourceType, id, meta first.
         resource = {"resourceType": rt, "id": resource["id"], "meta": resource["meta"],
@@ -522,8 +522,10 @@ class Repository:
         by_type: dict[str, list[dict[str, Any]]] = {}
         for res in resources:
             rt = self._type_of(res)
+            if not isinstance(res.get("id"), str):
+                raise Invalid("bulk_load needs resources with ids", expression=["id"])
             res = {"resourceType": rt, "id": res["id"],
-                   "meta": {**(res.get("meta") or {}), "versionId": "1", "lastUpdated": stamp},
+                   "meta": {**_meta(res), "versionId": "1", "lastUpdated": stamp},
                    **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
             validate(res)
             by_type.setdefault(rt, []).append(self._document(principal, res, 1, stamp))
@@ -588,6 +590,15 @@ class Repository:
             # Driver errors are translated here; no detail that could carry patient data is passed on.
             log.error("database error: %s", type(exc).__name__)
             raise Unavailable("The database is unavailable; retry later") from exc
+
+
+def _meta(resource: Resource) -> dict[str, Any]:
+    meta = resource.get("meta")
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise Invalid("meta must be an object", unprocessable=True, expression=[f"{resource['resourceType']}.meta"])
+    return meta
 
 
 def _seal(rt: str, resource: Resource, before: dict[str, str] | None

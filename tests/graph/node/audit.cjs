@@ -15,6 +15,6 @@ auditServer({ url, fetchFn }).then((results) => {
     if (r.status === "ok") out.ok += 1;
     else out[r.status === "warn" ? "warn" : "error"].push(`${r.id} ${r.name}: ${r.reason}`);
   }
-  console.log(JSON.stringify(out, null, 1));
+  console.log(JSON.stringify(out));
   process.exit(out.error.length ? 1 : 0);
 });

@@ -1,0 +1,83 @@
+"""Protection: depth, tokens, aliases, cost, page caps, introspection switch, masked unexpected errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.settings import Settings
+from graph.context import Context
+from graph.schema import build_schema
+from store.types import SystemPrincipal
+from tests.graph.conftest import GQL
+
+
+async def test_depth_limit(gql: GQL) -> None:
+    q = "{ patients { edges { node { " + "family { members { " * 6 + "id" + " } }" * 6 + " } } } }"
+    err = await gql.error(q)
+    assert "exceeds maximum operation depth" in err["message"]
+
+
+async def test_alias_limit(gql: GQL) -> None:
+    q = "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }"
+    err = await gql.error(q)
+    assert "aliases" in err["message"].lower()
+
+
+async def test_token_limit(gql: GQL) -> None:
+    q = "{ " + " ".join("__typename" for _ in range(6000)) + " }"
+    err = await gql.error(q)
+    assert "token" in err["message"].lower()
+
+
+async def test_cost_limit(gql: GQL) -> None:
+    q = """{ patients(first: 100) { edges { node {
+          episodes(first: 100) { edges { node { appointments(first: 100) { edges { node { id start } } } } } } } } } }"""
+    err = await gql.error(q)
+    assert err["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert err["extensions"]["cost"] > err["extensions"]["maxCost"]
+
+
+async def test_page_size_is_capped_and_checked(gql: GQL) -> None:
+    data = await gql.run("{ patients(first: 1000) { pageInfo { hasNextPage } edges { cursor } } }")
+    assert len(data["patients"]["edges"]) <= 100
+    err = await gql.error("{ patients(first: -1) { edges { cursor } } }")
+    assert err["extensions"]["code"] == "VALIDATION"
+
+
+async def test_malformed_cursor_is_a_validation_error(gql: GQL) -> None:
+    for cursor in ("not-a-cursor", "eyJ4IjoxfQ", "!!!"):
+        err = await gql.error('query($c: String) { patients(after: $c) { edges { cursor } } }', {"c": cursor})
+        assert err["extensions"]["code"] == "VALIDATION", err
+        assert "cursor" in err["message"].lower()
+
+
+class Boom:
+    """A store that fails in a way nobody planned for, with patient data in the message."""
+
+    async def read_many(self, *a: Any, **k: Any) -> Any:
+        raise RuntimeError("Jane Doe, DOB 1980-01-01, SSN 123-45-6789")
+
+    async def find_by_reference(self, *a: Any, **k: Any) -> Any:
+        raise RuntimeError("Jane Doe")
+
+
+async def test_unexpected_errors_are_masked() -> None:
+    settings = Settings()
+    schema = build_schema(settings)
+    ctx = Context(principal=SystemPrincipal("t"), repo=Boom(), settings=settings)  # type: ignore[arg-type]
+    result = await schema.execute('{ patient(id: "p1") { id } }', context_value=ctx)
+    assert result.errors
+    err = result.errors[0].formatted
+    assert err["message"] == "Unexpected error."
+    assert err["extensions"] == {"code": "INTERNAL"}
+    assert "Jane" not in str(err) and "Traceback" not in str(err)
+
+
+async def test_introspection_can_be_switched_off() -> None:
+    settings = Settings(introspection=False)
+    schema = build_schema(settings)
+    ctx = Context(principal=SystemPrincipal("t"), repo=Boom(), settings=settings)  # type: ignore[arg-type]
+    result = await schema.execute("{ __schema { types { name } } }", context_value=ctx)
+    assert result.errors and "introspection" in result.errors[0].message.lower()
+    on = await build_schema(Settings()).execute("{ __schema { queryType { name } } }", context_value=ctx)
+    assert not on.errors
