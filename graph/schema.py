@@ -15,7 +15,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from graphql import GraphQLError, GraphQLObjectType
+import inspect
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    get_named_type,
+)
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -28,6 +36,8 @@ from graph.limits import extensions as limit_extensions
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.subscription import Subscription
+from resolvers.subscription import on_ws_connect as subscription_on_ws_connect
+from resolvers.subscription import view_options as subscription_view_options
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
@@ -46,6 +56,7 @@ def build_schema(settings: Any = None) -> Schema:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
     schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts)
     _plain_fields_direct(schema)
+    _relations_direct(schema)
     return schema
 
 
@@ -58,6 +69,60 @@ def _plain_fields_direct(schema: strawberry.federation.Schema) -> None:
                 definition = (gfield.extensions or {}).get("strawberry-definition")
                 if getattr(gfield.resolve, "_is_default", False) and definition is not None:
                     gfield.resolve = _attribute(definition.python_name)
+
+
+def _relations_direct(schema: strawberry.federation.Schema) -> None:
+    """Relation fields of the object types call their resolver directly, as graphql-core resolvers.
+
+    Strawberry's generic wrapper (a strawberry ``Info`` per call, argument conversion, the extension chain, an
+    extra coroutine) costs more than the relation itself once its DataLoader holds the data. Our relation
+    resolvers only read ``info.context`` (the same object on graphql-core's info) and take scalar or enum
+    arguments, which are converted here to the enum members strawberry would pass. Root fields, fields with
+    input-object arguments, permissions or field extensions keep strawberry's path.
+    """
+    roots = {"Query", "Mutation", "Subscription"}
+    name_of = schema.config.name_converter.from_argument
+    for gtype in schema._schema.type_map.values():
+        if not isinstance(gtype, GraphQLObjectType) or gtype.name in roots or gtype.name.startswith("_"):
+            continue
+        for gfield in gtype.fields.values():
+            definition = (gfield.extensions or {}).get("strawberry-definition")
+            if definition is None or definition.base_resolver is None or definition.extensions:
+                continue
+            if getattr(definition, "permission_classes", None):
+                continue
+            by_graphql = {name_of(a): a for a in definition.arguments}
+            plan: dict[str, tuple[str, Any]] = {}
+            for arg_name, garg in gfield.args.items():
+                named = get_named_type(garg.type)
+                if isinstance(named, GraphQLInputObjectType) or arg_name not in by_graphql:
+                    break
+                enum = getattr(named, "wrapped_cls", None) if isinstance(named, GraphQLEnumType) else None
+                plan[arg_name] = (by_graphql[arg_name].python_name, enum)
+            else:
+                params = list(inspect.signature(definition.base_resolver.wrapped_func).parameters)
+                if params[:2] == ["self", "info"]:
+                    gfield.resolve = _direct(definition.base_resolver.wrapped_func, plan)
+
+
+def _direct(func: Callable[..., Any], plan: dict[str, tuple[str, Any]]) -> Callable[..., Any]:
+    if not plan:
+        def resolve(source: Any, info: Any) -> Any:
+            return func(source, info)
+
+        return resolve
+
+    def resolve_with_args(source: Any, info: Any, **kwargs: Any) -> Any:
+        args = {}
+        for name, value in kwargs.items():
+            py, enum = plan[name]
+            if enum is not None and value is not None:
+                value = [v if isinstance(v, enum) else enum(v) for v in value] if isinstance(value, list) \
+                    else value if isinstance(value, enum) else enum(value)
+            args[py] = value
+        return func(source, info, **args)
+
+    return resolve_with_args
 
 
 def _attribute(name: str) -> Callable[..., Any]:
@@ -94,15 +159,19 @@ def _negotiate(accept: str) -> str:
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, schema: strawberry.federation.Schema, settings: Any):
-        super().__init__(
-            schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
-            allow_queries_via_get=True,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
-            max_subscriptions_per_connection=settings.subscriptions_per_connection,
-        )
+        options: dict[str, Any] = {
+            "subscription_protocols": (GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            "connection_init_wait_timeout": timedelta(seconds=settings.connection_init_timeout_s),
+            "max_subscriptions_per_connection": settings.subscriptions_per_connection,
+        }
+        options.update(subscription_view_options(settings))  # the live-events work owns the websocket side
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True,
+                         **options)
         self.settings = settings
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        await subscription_on_ws_connect(context)
+        return await super().on_ws_connect(context)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":

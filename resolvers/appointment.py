@@ -11,6 +11,7 @@ from graph.errors import NotFoundError, ValidationError
 from graph.pagination import Connection, connection_from_page, page_size, resolve_connection
 from graph.types import appointment as appointment_t
 from graph.types import common as common_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import ext, ident, ref_id, set_ext, text_of, version
 from store.naming import SID
 
@@ -47,10 +48,13 @@ def from_fhir(res: dict[str, Any]) -> appointment_t.Appointment:
     )
 
 
-async def get_appointment(info: Info, aid: str | None) -> appointment_t.Appointment | None:
+def get_appointment(info: Info, aid: str | None) -> Any:
     if not aid:
         return None
-    res = await info.context.loaders.appointments_by_id.load(str(aid))
+    loader = info.context.loaders.appointments_by_id
+    res = ready(loader, str(aid))
+    if res is MISSING:
+        return then(loader.load(str(aid)), get_appointment, info, aid)
     return from_fhir(res) if res else None
 
 
@@ -58,10 +62,14 @@ def _start(r: dict[str, Any]) -> str:
     return str(r.get("start") or "")
 
 
-async def get_patient_appointments(info: Info, pid: str, *, date_from: str | None, date_to: str | None,
-                                   status: list[Any] | None, first: int | None, after: str | None,
-                                   last: int | None = None, before: str | None = None) -> Connection[Any]:
-    rows = await info.context.loaders.appointments_by_patient.load(str(pid))
+def get_patient_appointments(info: Info, pid: str, *, date_from: str | None, date_to: str | None,
+                             status: list[Any] | None, first: int | None, after: str | None,
+                             last: int | None = None, before: str | None = None) -> Any:
+    loader = info.context.loaders.appointments_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_patient_appointments, info, pid, date_from=date_from,
+                    date_to=date_to, status=status, first=first, after=after, last=last, before=before)
     wanted = {s.value for s in status} if status else None
     if wanted or date_from or date_to:
         rows = [r for r in rows if (wanted is None or r.get("status") in wanted)
@@ -70,9 +78,19 @@ async def get_patient_appointments(info: Info, pid: str, *, date_from: str | Non
                               last=last, before=before, descending=True)
 
 
-async def get_episode_appointments(info: Info, eid: str, *, first: int | None, after: str | None) -> Connection[Any]:
-    rows = await info.context.loaders.appointments_by_episode.load(str(eid))
-    return resolve_connection(rows, key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after)
+def get_episode_appointments(info: Info, episode: Any, *, first: int | None, after: str | None) -> Any:
+    """An episode's appointments: its patient's appointments (one batched load for every episode's patient)
+    that join it through the episode-of-care extension."""
+    if not episode.patient_id:
+        return resolve_connection([], key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after)
+    loader = info.context.loaders.appointments_by_patient
+    rows = ready(loader, str(episode.patient_id))
+    if rows is MISSING:
+        return then(loader.load(str(episode.patient_id)), get_episode_appointments, info, episode, first=first,
+                    after=after)
+    ref = f"EpisodeOfCare/{episode.id}"
+    mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
+    return resolve_connection(mine, key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after)
 
 
 async def list_appointments(info: Info, flt: Any, first: int | None, after: str | None, last: int | None,

@@ -16,6 +16,7 @@ from graph.types import document as document_t
 from graph.types import medication as medication_t
 from graph.types import problem as problem_t
 from graph.types import vital_signs as vitals_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import cc, code_of, date_part, ext, ref_id, system_of, text_of, version
 from store.naming import (
     ALLERGY_CLINICAL,
@@ -74,9 +75,12 @@ def allergy_from_fhir(res: Resource) -> allergy_t.Allergy:
     )
 
 
-async def get_allergies(info: Info, pid: str, *, is_active: bool | None, first: int | None, after: str | None
-                        ) -> Connection[Any]:
-    rows = await info.context.loaders.allergies_by_patient.load(str(pid))
+def get_allergies(info: Info, pid: str, *, is_active: bool | None, first: int | None, after: str | None
+                        ) -> Any:
+    loader = info.context.loaders.allergies_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_allergies, info, pid, is_active=is_active, first=first, after=after)
     if is_active is not None:
         rows = [r for r in rows if (code_of(r.get("clinicalStatus")) in (None, "active")) == is_active]
     return resolve_connection(rows, key=_by_date("recordedDate"), rid=lambda r: r["id"], node=allergy_from_fhir,
@@ -100,9 +104,12 @@ def medication_from_fhir(res: Resource) -> medication_t.Medication:
     )
 
 
-async def get_medications(info: Info, pid: str, *, is_active: bool | None, first: int | None, after: str | None
-                          ) -> Connection[Any]:
-    rows = await info.context.loaders.medications_by_patient.load(str(pid))
+def get_medications(info: Info, pid: str, *, is_active: bool | None, first: int | None, after: str | None
+                          ) -> Any:
+    loader = info.context.loaders.medications_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_medications, info, pid, is_active=is_active, first=first, after=after)
     if is_active is not None:
         rows = [r for r in rows if (r.get("status") == "active") == is_active]
     return resolve_connection(rows, key=lambda r: str((r.get("effectivePeriod") or {}).get("start") or ""),
@@ -127,8 +134,11 @@ def problem_from_fhir(res: Resource) -> problem_t.Problem:
     )
 
 
-async def get_problems(info: Info, pid: str, *, status: Any, first: int | None, after: str | None) -> Connection[Any]:
-    rows = await info.context.loaders.conditions_by_patient.load(str(pid))
+def get_problems(info: Info, pid: str, *, status: Any, first: int | None, after: str | None) -> Any:
+    loader = info.context.loaders.conditions_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_problems, info, pid, status=status, first=first, after=after)
     if status is not None:
         rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
     return resolve_connection(rows, key=_by_date("onsetDateTime"), rid=lambda r: r["id"], node=problem_from_fhir,
@@ -197,9 +207,14 @@ def vitals_from_fhir(res: Resource) -> vitals_t.VitalSigns:
     )
 
 
-async def get_vital_signs(info: Info, pid: str, *, date_from: str | None, date_to: str | None, first: int | None,
-                          after: str | None) -> Connection[Any]:
-    rows = [r for r in await info.context.loaders.observations_by_patient.load(str(pid)) if is_vitals(r)]
+def get_vital_signs(info: Info, pid: str, *, date_from: str | None, date_to: str | None, first: int | None,
+                    after: str | None) -> Any:
+    loader = info.context.loaders.observations_by_patient
+    loaded = ready(loader, str(pid))
+    if loaded is MISSING:
+        return then(loader.load(str(pid)), get_vital_signs, info, pid, date_from=date_from, date_to=date_to,
+                    first=first, after=after)
+    rows = [r for r in loaded if is_vitals(r)]
     if date_from or date_to:
         rows = [r for r in rows if (not date_from or str(r.get("effectiveDateTime") or "")[:10] >= date_from)
                 and (not date_to or str(r.get("effectiveDateTime") or "")[:10] <= date_to)]
@@ -250,12 +265,23 @@ async def family_flags(info: Info, patient: Any) -> list[tuple[Resource, bool]]:
     return out
 
 
-async def get_alerts(info: Info, patient: Any, *, status: Any, include_family: bool, first: int | None,
-                     after: str | None) -> Connection[Any]:
+def get_alerts(info: Info, patient: Any, *, status: Any, include_family: bool, first: int | None,
+               after: str | None) -> Any:
     if include_family:
-        rows = await family_flags(info, patient)
-    else:
-        rows = [(r, False) for r in await info.context.loaders.flags_by_patient.load(str(patient.id))]
+        return _family_alerts(info, patient, status, first, after)
+    loader = info.context.loaders.flags_by_patient
+    own = ready(loader, str(patient.id))
+    if own is MISSING:
+        return then(loader.load(str(patient.id)), get_alerts, info, patient, status=status,
+                    include_family=False, first=first, after=after)
+    return _alerts_of([(r, False) for r in own], status, first, after)
+
+
+async def _family_alerts(info: Info, patient: Any, status: Any, first: int | None, after: str | None) -> Any:
+    return _alerts_of(await family_flags(info, patient), status, first, after)
+
+
+def _alerts_of(rows: list[tuple[Resource, bool]], status: Any, first: int | None, after: str | None) -> Any:
     wanted = status or None
     rows = [(r, fam) for r, fam in rows if wanted is None or _ALERT_STATUS.get(r.get("status", "")) is wanted]
     return resolve_connection(rows, key=lambda t: str((t[0].get("period") or {}).get("start") or ""),
@@ -282,10 +308,13 @@ def comm_from_fhir(res: Resource) -> comm_t.CommunicationLog:
     )
 
 
-async def get_communication_logs(info: Info, pid: str, *, date_from: str | None, date_to: str | None,
+def get_communication_logs(info: Info, pid: str, *, date_from: str | None, date_to: str | None,
                                  mode: str | None, direction: Any, q: str | None, first: int | None,
-                                 after: str | None) -> Connection[Any]:
-    rows = await info.context.loaders.communications_by_patient.load(str(pid))
+                                 after: str | None) -> Any:
+    loader = info.context.loaders.communications_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_communication_logs, info, pid, date_from=date_from, date_to=date_to, mode=mode, direction=direction, q=q, first=first, after=after)
     nodes = [(r, comm_from_fhir(r)) for r in rows]
     needle = q.casefold() if q else None
     nodes = [(r, n) for r, n in nodes
@@ -310,8 +339,11 @@ def document_from_fhir(res: Resource) -> document_t.Document:
     )
 
 
-async def get_documents(info: Info, pid: str, *, first: int | None, after: str | None) -> Connection[Any]:
-    rows = await info.context.loaders.documents_by_patient.load(str(pid))
+def get_documents(info: Info, pid: str, *, first: int | None, after: str | None) -> Any:
+    loader = info.context.loaders.documents_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_documents, info, pid, first=first, after=after)
     return resolve_connection(rows, key=_by_date("date"), rid=lambda r: r["id"], node=document_from_fhir,
                               first=first, after=after, descending=True)
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.pagination import Connection, resolve_connection
 from graph.types import encounter as encounter_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import ref_id, text_of, version
 
 if TYPE_CHECKING:
@@ -27,22 +28,31 @@ def from_fhir(res: dict[str, Any]) -> encounter_t.Encounter:
     )
 
 
-async def get_encounter(info: Info, eid: str | None) -> encounter_t.Encounter | None:
+def get_encounter(info: Info, eid: str | None) -> Any:
     if not eid:
         return None
-    res = await info.context.loaders.encounters_by_id.load(str(eid))
+    loader = info.context.loaders.encounters_by_id
+    res = ready(loader, str(eid))
+    if res is MISSING:
+        return then(loader.load(str(eid)), get_encounter, info, eid)
     return from_fhir(res) if res else None
 
 
-async def get_patient_encounters(info: Info, pid: str, *, first: int | None, after: str | None) -> Connection[Any]:
-    rows = await info.context.loaders.encounters_by_patient.load(str(pid))
+def get_patient_encounters(info: Info, pid: str, *, first: int | None, after: str | None) -> Any:
+    loader = info.context.loaders.encounters_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_patient_encounters, info, pid, first=first, after=after)
     return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "", rid=lambda r: r["id"],
                               node=from_fhir, first=first, after=after, descending=True)
 
 
-async def get_appointment_encounters(info: Info, appointment: Any) -> list[encounter_t.Encounter]:
+def get_appointment_encounters(info: Info, appointment: Any) -> Any:
     if not appointment.patient_id:
         return []
-    rows = await info.context.loaders.encounters_by_patient.load(str(appointment.patient_id))
+    loader = info.context.loaders.encounters_by_patient
+    rows = ready(loader, str(appointment.patient_id))
+    if rows is MISSING:
+        return then(loader.load(str(appointment.patient_id)), get_appointment_encounters, info, appointment)
     aref = f"Appointment/{appointment.id}"
     return [from_fhir(r) for r in rows if any(a.get("reference") == aref for a in r.get("appointment") or ())]

@@ -10,6 +10,7 @@ import strawberry
 from graph.errors import NotFoundError, ValidationError
 from graph.pagination import Connection, resolve_connection
 from graph.types import episode as episode_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import code_of, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import CS
 
@@ -32,16 +33,21 @@ def from_fhir(res: dict[str, Any]) -> episode_t.Episode:
     )
 
 
-async def get_episode(info: Info, eid: str | None) -> episode_t.Episode | None:
+def get_episode(info: Info, eid: str | None) -> Any:
     if not eid:
         return None
-    res = await info.context.loaders.episodes_by_id.load(str(eid))
+    loader = info.context.loaders.episodes_by_id
+    res = ready(loader, str(eid))
+    if res is MISSING:
+        return then(loader.load(str(eid)), get_episode, info, eid)
     return from_fhir(res) if res else None
 
 
-async def get_patient_episodes(info: Info, pid: str, *, status: Any, first: int | None, after: str | None
-                               ) -> Connection[Any]:
-    rows = await info.context.loaders.episodes_by_patient.load(str(pid))
+def get_patient_episodes(info: Info, pid: str, *, status: Any, first: int | None, after: str | None) -> Any:
+    loader = info.context.loaders.episodes_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_patient_episodes, info, pid, status=status, first=first, after=after)
     if status is not None:
         rows = [r for r in rows if r.get("status") == status.value]
     return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "", rid=lambda r: r["id"],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.errors import NotFoundError, ValidationError
 from graph.types import family as family_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import ext, ref_id, version
 from store.naming import EXT, V3_ROLE
 
@@ -50,8 +51,11 @@ def relationship_from_fhir(res: Resource, *, seen_from_related: bool = False) ->
         patient_id=patient, related_patient_id=related, related_patient_name=related_name)
 
 
-async def get_relationships(info: Info, pid: str) -> list[family_t.Relationship]:
-    rows = await info.context.loaders.relations_by_patient.load(str(pid))
+def get_relationships(info: Info, pid: str) -> Any:
+    loader = info.context.loaders.relations_by_patient
+    rows = ready(loader, str(pid))
+    if rows is MISSING:
+        return then(loader.load(str(pid)), get_relationships, info, pid)
     return [relationship_from_fhir(r) for r in rows if r.get("active", True) is not False]
 
 

@@ -7,6 +7,7 @@ batch function returns one result per key, in key order (None / [] for a key wit
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -79,10 +80,36 @@ class Loaders:
         self.accounts_by_guarantor = by_ref("Account", "guarantor")
         self.relations_by_patient = by_ref("RelatedPerson", "patient")
         self.relations_by_related_patient = by_ref("RelatedPerson", "related-patient")
-        self.appointments_by_episode = by_ref("Appointment", "episode-of-care", "EpisodeOfCare")
         # GraphQL nodes already built from a loaded resource (id → (resource, node)), per request.
         self.patient_nodes: dict[str, tuple[Resource, Any]] = {}
 
     def prime(self, loader: DataLoader[str, Any], key: str, value: Any) -> None:
-        loader.clear(key)
-        loader.prime(key, value)
+        """After a write: later loads of ``key`` in this request see the new version."""
+        loader.prime(key, value, force=True)
+
+
+MISSING: Any = object()
+
+
+def ready(loader: DataLoader[Any, Any], key: Any) -> Any:
+    """The value of ``key`` when the loader already finished loading it, else ``MISSING``.
+
+    Lets a relation resolve synchronously once its batch is in: graphql-core then completes the value on its
+    synchronous path, with no coroutine, task or gather of its own."""
+    fut = loader.cache_map.get(key)
+    if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+        return fut.result()
+    return MISSING
+
+
+async def then(awaitable: Awaitable[Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Wait for a load, then run ``fn`` again (it now finds the value ready)."""
+    await awaitable
+    return fn(*args, **kwargs)
+
+
+async def settle(value: Any) -> Any:
+    """For async callers of resolvers that may answer synchronously."""
+    if inspect.isawaitable(value):
+        return await value
+    return value

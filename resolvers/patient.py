@@ -11,6 +11,7 @@ from graph.errors import InvalidTransition, NotFoundError, ValidationError
 from graph.pagination import Connection, connection_from_page, page_size
 from graph.types import common as common_t
 from graph.types import patient as patient_t
+from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import date_part, ext_map, ident, ref_id, set_ext, version
 from store import keys as keymod
 from store.errors import Invalid
@@ -187,10 +188,14 @@ def node(info: Info, res: Resource) -> patient_t.Patient:
     return built
 
 
-async def get_patient(info: Info, pid: str | None) -> patient_t.Patient | None:
+def get_patient(info: Info, pid: str | None) -> Any:
+    """The patient node (or, until its batch is loaded, an awaitable of it)."""
     if not pid:
         return None
-    res = await info.context.loaders.patients_by_id.load(str(pid))
+    loader = info.context.loaders.patients_by_id
+    res = ready(loader, str(pid))
+    if res is MISSING:
+        return then(loader.load(str(pid)), get_patient, info, pid)
     return node(info, res) if res else None
 
 

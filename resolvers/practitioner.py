@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.types import practitioner as practitioner_t
 from resolvers.fhir import ident
+from resolvers.loaders import MISSING, ready, then
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -25,8 +26,12 @@ def from_fhir(res: dict[str, Any]) -> practitioner_t.Practitioner:
         email=tel.get("email"), phone=tel.get("phone"), active=res.get("active", True) is not False)
 
 
-async def get_practitioner(info: Info, pid: str | None) -> practitioner_t.Practitioner | None:
+def get_practitioner(info: Info, pid: str | None) -> Any:
+    """The practitioner node (or, until its batch is loaded, an awaitable of it)."""
     if not pid:
         return None
-    res = await info.context.loaders.practitioners_by_id.load(str(pid))
+    loader = info.context.loaders.practitioners_by_id
+    res = ready(loader, str(pid))
+    if res is MISSING:
+        return then(loader.load(str(pid)), get_practitioner, info, pid)
     return from_fhir(res) if res else None

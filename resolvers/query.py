@@ -19,6 +19,7 @@ from resolvers import encounter as encounter_r
 from resolvers import episode as episode_r
 from resolvers import patient as patient_r
 from resolvers import practitioner as practitioner_r
+from resolvers.loaders import settle
 
 
 def _selected(info: Info, name: str) -> bool:
@@ -29,7 +30,7 @@ def _selected(info: Info, name: str) -> bool:
 class Query:
     @strawberry.field
     async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
-        return await patient_r.get_patient(info, id)
+        return await settle(patient_r.get_patient(info, id))
 
     @strawberry.field(description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
     async def patients(self, info: Info, first: int | None = None, after: str | None = None,
@@ -57,7 +58,7 @@ class Query:
 
     @strawberry.field
     async def appointment(self, info: Info, id: strawberry.ID) -> Appointment | None:
-        return await appointment_r.get_appointment(info, id)
+        return await settle(appointment_r.get_appointment(info, id))
 
     @strawberry.field
     async def appointments(self, info: Info, filter: AppointmentFilter | None = None, first: int | None = None,
@@ -67,15 +68,15 @@ class Query:
 
     @strawberry.field
     async def episode(self, info: Info, id: strawberry.ID) -> Episode | None:
-        return await episode_r.get_episode(info, id)
+        return await settle(episode_r.get_episode(info, id))
 
     @strawberry.field
     async def practitioner(self, info: Info, id: strawberry.ID) -> Practitioner | None:
-        return await practitioner_r.get_practitioner(info, id)
+        return await settle(practitioner_r.get_practitioner(info, id))
 
     @strawberry.field
     async def encounter(self, info: Info, id: strawberry.ID) -> Encounter | None:
-        return await encounter_r.get_encounter(info, id)
+        return await settle(encounter_r.get_encounter(info, id))
 
 
 __all__ = ["Query", "Any"]

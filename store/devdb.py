@@ -701,9 +701,12 @@ class Engine:
             name = spec.get("name") or mm_helpers.gen_index_name(key)
             if name == "_id_" or key == [("_id", 1)]:
                 continue  # implicit and always there
-            options = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
+            options = {k: spec[k] for k in ("unique", "sparse") if spec.get(k)}
+            options |= {k: spec[k] for k in ("expireAfterSeconds", "partialFilterExpression") if k in spec}
+            if coll._store.indexes.get(name) == {"key": key, **options}:
+                continue  # as mongomock stores it: re-creating would re-check every document for nothing
             try:
-                coll.create_index(key, name=name, **{k: spec[k] for k in options if k in spec})
+                coll.create_index(key, name=name, **options)
             except OperationFailure as exc:
                 if exc.code is None:  # mongomock's "already exists with different options"
                     raise CommandError(85, str(exc)) from exc

@@ -158,10 +158,7 @@ class WebhookService:
                     event = LiveEvent(doc, self.repo)
                     name = webhook.event_name(event)
                     if name is not None:
-                        if cursor != moved:
-                            await self._renew(key, cursor)
-                        await self._deliver(key, event, doc, name)
-                        await self._renew(key, seq)
+                        await self._deliver(key, event, doc, name, seq)
                         renewed = time.monotonic()
                         moved = seq
                     cursor = seq
@@ -209,8 +206,9 @@ class WebhookService:
             await self._renew(key, None)
 
     async def _attempts(self, key: str, event: LiveEvent, doc: dict[str, Any], name: str, *,
-                        replay: bool = False) -> tuple[str, int, int | None, str | None]:
-        """Deliver with retries. Returns (verdict, attempts, last status, last error)."""
+                        replay: bool = False, cursor: int | None = None) -> tuple[str, int, int | None, str | None]:
+        """Deliver with retries. Returns (verdict, attempts, last status, last error). On success the
+        webhook's cursor moves to ``cursor`` when given."""
         s = self.settings
         attempt = 0
         while True:
@@ -219,9 +217,14 @@ class WebhookService:
             body, ctype = await build_body(webhook, event, name)
             outcome = await post(self.client, webhook.endpoint, body, signed_headers(webhook, event.id, body, ctype),
                                  allow_private=s.webhook_allow_private, timeout_s=s.webhook_timeout_s)
-            await ledger.record(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
-                                attempt=attempt, status=outcome.status, error=outcome.error, ms=outcome.ms,
-                                owner=self.owner, replay=replay)
+            record = ledger.record(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
+                                   attempt=attempt, status=outcome.status, error=outcome.error, ms=outcome.ms,
+                                   owner=self.owner, replay=replay)
+            if outcome.verdict == "ok" and cursor is not None:
+                # The log entry and the cursor move are independent writes: one round trip, not two.
+                await asyncio.gather(record, self._renew(key, cursor))
+                return "ok", attempt, outcome.status, None
+            await record
             if outcome.verdict in ("ok", "gone", "fail"):
                 return outcome.verdict, attempt, outcome.status, outcome.error
             if attempt >= s.webhook_max_attempts:
@@ -229,8 +232,11 @@ class WebhookService:
             await self._sleep(key, backoff(attempt, s.webhook_retry_base_s, s.webhook_retry_max_s,
                                            outcome.retry_after))
 
-    async def _deliver(self, key: str, event: LiveEvent, doc: dict[str, Any], name: str) -> None:
-        verdict, attempts, status, error = await self._attempts(key, event, doc, name)
+    async def _deliver(self, key: str, event: LiveEvent, doc: dict[str, Any], name: str, seq: int) -> None:
+        """Deliver one event and move the cursor past it (a dead letter moves it too)."""
+        verdict, attempts, status, error = await self._attempts(key, event, doc, name, cursor=seq)
+        if verdict == "ok":
+            return
         webhook = self._current(key)
         if verdict == "gone":
             await self._disable(webhook, error or "410 Gone")
@@ -238,6 +244,7 @@ class WebhookService:
         if verdict == "fail":
             await ledger.bury(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
                               attempts=attempts, status=status, error=error)
+        await self._renew(key, seq)
 
     async def _replays(self, webhook: Webhook) -> None:
         for dead in await ledger.queued_replays(self.db, webhook.tenant, webhook.id):

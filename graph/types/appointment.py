@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from resolvers.loaders import settle
 from graph.types.common import EntityRef
 
 if TYPE_CHECKING:
@@ -56,32 +57,32 @@ class Appointment:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Appointment | None:
         from resolvers import appointment as appointment_r
 
-        return await appointment_r.get_appointment(info, id)
+        return await settle(appointment_r.get_appointment(info, id))
 
     @strawberry.field
-    async def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, self.patient_id)
+        return patient_r.get_patient(info, self.patient_id)
 
     @strawberry.field
-    async def practitioner(
+    def practitioner(
         self, info: Info
     ) -> Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None:
         from resolvers import practitioner as practitioner_r
 
-        return await practitioner_r.get_practitioner(info, self.practitioner_id)
+        return practitioner_r.get_practitioner(info, self.practitioner_id)
 
     @strawberry.field
-    async def episode(self, info: Info) -> Annotated["Episode", strawberry.lazy("graph.types.episode")] | None:
+    def episode(self, info: Info) -> Annotated["Episode", strawberry.lazy("graph.types.episode")] | None:
         from resolvers import episode as episode_r
 
-        return await episode_r.get_episode(info, self.episode_id)
+        return episode_r.get_episode(info, self.episode_id)
 
     @strawberry.field
-    async def encounters(
+    def encounters(
         self, info: Info
     ) -> list[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]]:
         from resolvers import encounter as encounter_r
 
-        return await encounter_r.get_appointment_encounters(info, self)
+        return encounter_r.get_appointment_encounters(info, self)

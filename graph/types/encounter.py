@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from resolvers.loaders import settle
 
 if TYPE_CHECKING:
     from graph.types.patient import Patient
@@ -30,18 +31,18 @@ class Encounter:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Encounter | None:
         from resolvers import encounter as encounter_r
 
-        return await encounter_r.get_encounter(info, id)
+        return await settle(encounter_r.get_encounter(info, id))
 
     @strawberry.field
-    async def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, self.patient_id)
+        return patient_r.get_patient(info, self.patient_id)
 
     @strawberry.field
-    async def practitioner(
+    def practitioner(
         self, info: Info
     ) -> Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None:
         from resolvers import practitioner as practitioner_r
 
-        return await practitioner_r.get_practitioner(info, self.practitioner_id)
+        return practitioner_r.get_practitioner(info, self.practitioner_id)

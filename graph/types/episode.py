@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from resolvers.loaders import settle
 from graph.pagination import Connection
 
 if TYPE_CHECKING:
@@ -41,18 +42,18 @@ class Episode:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Episode | None:
         from resolvers import episode as episode_r
 
-        return await episode_r.get_episode(info, id)
+        return await settle(episode_r.get_episode(info, id))
 
     @strawberry.field
-    async def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, self.patient_id)
+        return patient_r.get_patient(info, self.patient_id)
 
     @strawberry.field
-    async def appointments(
+    def appointments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]]:
         from resolvers import appointment as appointment_r
 
-        return await appointment_r.get_episode_appointments(info, self.id, first=first, after=after)
+        return appointment_r.get_episode_appointments(info, self, first=first, after=after)

@@ -25,16 +25,16 @@ class Relationship:
     related_patient_name: str | None
 
     @strawberry.field
-    async def patient(self, info: Info) -> _Patient | None:
+    def patient(self, info: Info) -> _Patient | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, self.patient_id)
+        return patient_r.get_patient(info, self.patient_id)
 
     @strawberry.field
-    async def related_patient(self, info: Info) -> _Patient | None:
+    def related_patient(self, info: Info) -> _Patient | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, self.related_patient_id)
+        return patient_r.get_patient(info, self.related_patient_id)
 
 
 @strawberry.type(description="The patient's family: members sharing the guarantor, guardians, dependents.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from resolvers.loaders import settle
 from graph.pagination import Connection
 from graph.types.common import EntityRef, Tag
 
@@ -128,19 +129,19 @@ class Patient:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Patient | None:
         from resolvers import patient as patient_r
 
-        return await patient_r.get_patient(info, id)
+        return await settle(patient_r.get_patient(info, id))
 
     @strawberry.field
-    async def primary_provider(self, info: Info) -> _Practitioner | None:
+    def primary_provider(self, info: Info) -> _Practitioner | None:
         from resolvers import practitioner as practitioner_r
 
-        return await practitioner_r.get_practitioner(info, self.primary_provider_id)
+        return practitioner_r.get_practitioner(info, self.primary_provider_id)
 
     @strawberry.field
-    async def secondary_provider(self, info: Info) -> _Practitioner | None:
+    def secondary_provider(self, info: Info) -> _Practitioner | None:
         from resolvers import practitioner as practitioner_r
 
-        return await practitioner_r.get_practitioner(info, self.secondary_provider_id)
+        return practitioner_r.get_practitioner(info, self.secondary_provider_id)
 
     @strawberry.field(description="The chart header summary (seed 003 medical-summary).")
     async def medical_summary(
@@ -157,84 +158,84 @@ class Patient:
         return await family_r.get_family(info, self)
 
     @strawberry.field(description="Relationships where this patient is the source.")
-    async def relationships(
+    def relationships(
         self, info: Info
     ) -> list[Annotated["Relationship", strawberry.lazy("graph.types.family")]]:
         from resolvers import family as family_r
 
-        return await family_r.get_relationships(info, self.id)
+        return family_r.get_relationships(info, self.id)
 
     @strawberry.field
-    async def episodes(self, info: Info, status: _EpisodeStatus | None = None, first: int | None = None,
+    def episodes(self, info: Info, status: _EpisodeStatus | None = None, first: int | None = None,
                        after: str | None = None) -> Connection[_Episode]:
         from resolvers import episode as episode_r
 
-        return await episode_r.get_patient_episodes(info, self.id, status=status, first=first, after=after)
+        return episode_r.get_patient_episodes(info, self.id, status=status, first=first, after=after)
 
     @strawberry.field
-    async def appointments(self, info: Info, date_from: str | None = None, date_to: str | None = None,
+    def appointments(self, info: Info, date_from: str | None = None, date_to: str | None = None,
                            status: list[_AppointmentStatus] | None = None, first: int | None = None,
                            after: str | None = None, last: int | None = None,
                            before: str | None = None) -> Connection[_Appointment]:
         from resolvers import appointment as appointment_r
 
-        return await appointment_r.get_patient_appointments(
+        return appointment_r.get_patient_appointments(
             info, self.id, date_from=date_from, date_to=date_to, status=status, first=first, after=after,
             last=last, before=before)
 
     @strawberry.field
-    async def encounters(self, info: Info, first: int | None = None, after: str | None = None
+    def encounters(self, info: Info, first: int | None = None, after: str | None = None
                          ) -> Connection[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]]:
         from resolvers import encounter as encounter_r
 
-        return await encounter_r.get_patient_encounters(info, self.id, first=first, after=after)
+        return encounter_r.get_patient_encounters(info, self.id, first=first, after=after)
 
     @strawberry.field
-    async def vital_signs(self, info: Info, date_from: str | None = None, date_to: str | None = None,
+    def vital_signs(self, info: Info, date_from: str | None = None, date_to: str | None = None,
                           first: int | None = None, after: str | None = None
                           ) -> Connection[Annotated["VitalSigns", strawberry.lazy("graph.types.vital_signs")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_vital_signs(info, self.id, date_from=date_from, date_to=date_to,
+        return clinical_r.get_vital_signs(info, self.id, date_from=date_from, date_to=date_to,
                                                 first=first, after=after)
 
     @strawberry.field
-    async def allergies(self, info: Info, is_active: bool | None = None, first: int | None = None,
+    def allergies(self, info: Info, is_active: bool | None = None, first: int | None = None,
                         after: str | None = None
                         ) -> Connection[Annotated["Allergy", strawberry.lazy("graph.types.allergy")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_allergies(info, self.id, is_active=is_active, first=first, after=after)
+        return clinical_r.get_allergies(info, self.id, is_active=is_active, first=first, after=after)
 
     @strawberry.field
-    async def medications(self, info: Info, is_active: bool | None = None, first: int | None = None,
+    def medications(self, info: Info, is_active: bool | None = None, first: int | None = None,
                           after: str | None = None
                           ) -> Connection[Annotated["Medication", strawberry.lazy("graph.types.medication")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_medications(info, self.id, is_active=is_active, first=first, after=after)
+        return clinical_r.get_medications(info, self.id, is_active=is_active, first=first, after=after)
 
     @strawberry.field
-    async def problems(self, info: Info,
+    def problems(self, info: Info,
                        status: Annotated["ProblemStatus", strawberry.lazy("graph.types.problem")] | None = None,
                        first: int | None = None, after: str | None = None
                        ) -> Connection[Annotated["Problem", strawberry.lazy("graph.types.problem")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_problems(info, self.id, status=status, first=first, after=after)
+        return clinical_r.get_problems(info, self.id, status=status, first=first, after=after)
 
     @strawberry.field
-    async def alerts(self, info: Info,
+    def alerts(self, info: Info,
                      status: Annotated["AlertStatus", strawberry.lazy("graph.types.alert")] | None = None,
                      include_family: bool = False, first: int | None = None, after: str | None = None
                      ) -> Connection[Annotated["Alert", strawberry.lazy("graph.types.alert")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_alerts(info, self, status=status, include_family=include_family,
+        return clinical_r.get_alerts(info, self, status=status, include_family=include_family,
                                            first=first, after=after)
 
     @strawberry.field
-    async def communication_logs(
+    def communication_logs(
         self, info: Info, date_from: str | None = None, date_to: str | None = None, mode: str | None = None,
         direction: Annotated["CommunicationDirection", strawberry.lazy("graph.types.communication_log")]
         | None = None,
@@ -242,16 +243,16 @@ class Patient:
     ) -> Connection[Annotated["CommunicationLog", strawberry.lazy("graph.types.communication_log")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_communication_logs(info, self.id, date_from=date_from, date_to=date_to,
+        return clinical_r.get_communication_logs(info, self.id, date_from=date_from, date_to=date_to,
                                                        mode=mode, direction=direction, q=q, first=first,
                                                        after=after)
 
     @strawberry.field
-    async def documents(self, info: Info, first: int | None = None, after: str | None = None
+    def documents(self, info: Info, first: int | None = None, after: str | None = None
                         ) -> Connection[Annotated["Document", strawberry.lazy("graph.types.document")]]:
         from resolvers import clinical as clinical_r
 
-        return await clinical_r.get_documents(info, self.id, first=first, after=after)
+        return clinical_r.get_documents(info, self.id, first=first, after=after)
 
 
 @strawberry.type(description="Lightweight patient fields for typeahead and duplicate checks.")

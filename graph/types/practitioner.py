@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
+from resolvers.loaders import settle
 
 
 @strawberry.federation.type(keys=["id"], description="A provider (FHIR Practitioner).")
@@ -21,4 +22,4 @@ class Practitioner:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Practitioner | None:
         from resolvers import practitioner as practitioner_r
 
-        return await practitioner_r.get_practitioner(info, id)
+        return await settle(practitioner_r.get_practitioner(info, id))

@@ -417,3 +417,16 @@ def test_pages_in_id_order_match_a_full_sort(db: Database[dict[str, Any]]) -> No
     db.mixed.insert_many([{"_id": "z"}, {"_id": "y"}])
     assert [d["_id"] for d in db.mixed.find().sort("_id", -1).limit(5)] == ["z", "y"]
     assert [d["_id"] for d in db.mixed.find().limit(1)] == ["z"]  # natural order: as inserted
+
+
+async def test_serve_forever_on_the_callers_loop_until_cancelled() -> None:
+    server = DevDB()
+    await server.start()
+    serving = asyncio.create_task(server.serve_forever())
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(server.uri)
+    await client.x.y.insert_one({"_id": 1})
+    assert await client.x.y.find_one() == {"_id": 1}
+    serving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+    await client.close()

@@ -1,0 +1,107 @@
+"""Round trips: the nested query costs one store call per (loader, depth), whatever the page size — counted
+with the store's own driver-level counters (store/metrics.py), as /metrics exports them."""
+
+from __future__ import annotations
+
+import httpx
+
+from store.keys import SUPPORTED_TYPES
+from store.metrics import STORE_CALLS
+from tests.graph.conftest import GQL
+from tests.graph.queries import NESTED
+
+# Background work of the same process (event relay, webhook worker) polls these; they are not GraphQL's.
+BACKGROUND = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency"}
+
+
+def fhir_calls() -> dict[tuple[str, str], float]:
+    out = {}
+    for metric in STORE_CALLS.collect():
+        for s in metric.samples:
+            coll = s.labels.get("collection", "")
+            if s.name.endswith("_total") and coll in SUPPORTED_TYPES and coll not in BACKGROUND:
+                out[(s.labels["operation"], coll)] = s.value
+    return out
+
+
+async def count_calls(demo: GQL, query: str) -> tuple[dict[tuple[str, str], int], dict]:
+    before = fhir_calls()
+    data = await demo.run(query)
+    after = fhir_calls()
+    delta = {k: int(v - before.get(k, 0)) for k, v in after.items() if v - before.get(k, 0)}
+    return delta, data
+
+
+async def test_nested_query_round_trips_are_flat(demo: GQL) -> None:
+    per_n = {}
+    for n in (10, 50, 100):
+        delta, data = await count_calls(demo, NESTED % n)
+        assert len(data["patients"]["edges"]) == n
+        # getMore continues a large result of the same command (see the report: batch size), so the round
+        # trips per (loader, depth) are the commands themselves
+        per_n[n] = {k: v for k, v in delta.items() if k[0] != "getMore"}
+    assert per_n[10] == per_n[50] == per_n[100], per_n
+    # the patients page and its count, then 13 (loader, depth) calls: allergies, medications, conditions,
+    # observations, accounts by subject then by guarantor, family members, flags of the family, relations
+    # (both directions), episodes, appointments (of patients and, through them, of episodes), practitioners
+    assert sum(per_n[100].values()) == 15, per_n[100]
+    assert all(v <= 2 for v in per_n[100].values())
+
+
+async def test_nested_query_returns_the_chart(demo: GQL) -> None:
+    data = await demo.run(NESTED % 100)
+    nodes = [e["node"] for e in data["patients"]["edges"]]
+    assert data["patients"]["totalCount"] >= 100
+    assert any(n["medicalSummary"]["latestVitals"] for n in nodes)
+    assert any(n["medicalSummary"]["allergies"] for n in nodes)
+    assert any(n["family"]["guardians"] for n in nodes)
+    assert any(len(n["family"]["members"]) > 1 for n in nodes)
+    assert any(n["episodes"]["totalCount"] for n in nodes)
+    assert any(e["node"]["appointments"]["edges"] for n in nodes for e in n["episodes"]["edges"])
+    assert any(n["appointments"]["edges"] and n["appointments"]["edges"][0]["node"]["practitioner"] for n in nodes)
+    blocking = [n["medicalSummary"]["latestVitals"] for n in nodes
+                if n["medicalSummary"]["latestVitals"] and n["medicalSummary"]["latestVitals"]["isProcedureBlocking"]]
+    for v in blocking:
+        assert any(f["severity"] == "CRITICAL" for f in v["abnormalFlags"])
+
+
+async def test_metrics_endpoint_counts_graphql_store_calls(demo: GQL, graph_url: str) -> None:
+    async with httpx.AsyncClient() as c:
+        before = (await c.get(graph_url.replace("/graphql", "/metrics"))).text
+        await demo.run(NESTED % 10)
+        after = (await c.get(graph_url.replace("/graphql", "/metrics"))).text
+
+    def value(text: str) -> float:
+        line = next((ln for ln in text.splitlines()
+                     if ln.startswith('fhirgraph_store_calls_total{collection="AllergyIntolerance",operation="find"}')),
+                    None)
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    assert value(after) - value(before) == 1
+
+
+async def test_demo_scheduling_queries(demo: GQL) -> None:
+    data = await demo.run("""{ appointments(first: 5, filter: {dateFrom: "2026-11-02", status: [BOOKED]}) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { node { id start status patient { id lastName } practitioner { id name } } } } }""")
+    appts = data["appointments"]
+    assert appts["totalCount"] > 5 and len(appts["edges"]) == 5
+    starts = [e["node"]["start"] for e in appts["edges"]]
+    assert starts == sorted(starts) and all(s >= "2026-11-02" for s in starts)
+    assert all(e["node"]["status"] == "BOOKED" and e["node"]["patient"] for e in appts["edges"])
+    nxt = await demo.run('query($a: String) { appointments(first: 5, after: $a, filter: {dateFrom: "2026-11-02", '
+                         'status: [BOOKED]}) { edges { node { start } } } }', {"a": appts["pageInfo"]["endCursor"]})
+    assert nxt["appointments"]["edges"][0]["node"]["start"] >= starts[-1]
+    one = appts["edges"][0]["node"]
+    prac = await demo.run('query($id: ID!) { practitioner(id: $id) { id name npi } '
+                          'appointment(id: "nope") { id } }', {"id": one["practitioner"]["id"]})
+    assert prac["practitioner"]["name"] == one["practitioner"]["name"] and prac["appointment"] is None
+    by_prac = await demo.run('query($p: ID!) { appointments(first: 3, filter: {practitionerId: $p}) '
+                             '{ edges { node { practitioner { id } } } } }', {"p": one["practitioner"]["id"]})
+    assert all(e["node"]["practitioner"]["id"] == one["practitioner"]["id"]
+               for e in by_prac["appointments"]["edges"])
+    ep = await demo.run("""{ patients(first: 100) { edges { node { episodes(first: 1) { edges { node { id } } } } } } }""")
+    eid = next(e["node"]["episodes"]["edges"][0]["node"]["id"] for e in ep["patients"]["edges"]
+               if e["node"]["episodes"]["edges"])
+    got = await demo.run('query($e: ID!) { episode(id: $e) { id name status patient { id } } }', {"e": eid})
+    assert got["episode"]["id"] == eid and got["episode"]["patient"]
