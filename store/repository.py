@@ -58,6 +58,8 @@ CLINICAL_TYPES = frozenset({
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 MAX_INCLUDES = 1000
 WRITE_RETRIES = 30
+# The search keys are most of a stored document's bytes; reads that do not need them leave them behind.
+NO_KEYS = {"_sys.k": 0, "_sys.e": 0}
 # Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
 # response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
 SEALED: dict[str, dict[str, Callable[[], str]]] = {
@@ -110,10 +112,10 @@ class _ReadCoalescer:
         try:
             keys = list(batch)
             if len(keys) == 1:
-                one = await self.db[collection].find_one({"_id": keys[0]})
+                one = await self.db[collection].find_one({"_id": keys[0]}, NO_KEYS)
                 found = {keys[0]: one} if one else {}
             else:
-                docs = await self.db[collection].find({"_id": {"$in": keys}}).to_list(None)
+                docs = await self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).to_list(None)
                 found = {d["_id"]: d for d in docs}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
             for futures in batch.values():
@@ -149,7 +151,7 @@ class Repository:
     async def vread(self, principal: PrincipalLike, rt: str, rid: str, vid: str) -> Resource:
         """FHIR R4 §3.1.0.5 vread."""
         self._check_type(rt)
-        doc = await self._call(self.db[f"{rt}_history"].find_one({"_id": f"{principal.tenant}/{rid}/{vid}"}))
+        doc = await self._call(self.db[f"{rt}_history"].find_one({"_id": f"{principal.tenant}/{rid}/{vid}"}, NO_KEYS))
         if doc is None:
             raise NotFound(f"{rt}/{rid}/_history/{vid} not found")
         if doc["_sys"].get("deleted"):
@@ -161,7 +163,7 @@ class Repository:
         wanted = [f"{principal.tenant}/{i}" for i in dict.fromkeys(ids)]
         if not wanted or not is_resource_type(rt):
             return {}
-        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False})
+        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS)
         docs = await self._call(cursor.to_list(None))
         return {d["id"]: strip(d) for d in docs}
 
@@ -206,7 +208,8 @@ class Repository:
             values, last_id = decode_cursor(cursor, sort_keys)
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
-        docs = await self._call(self.db[rt].find(filt).sort(direction).limit(count + 1).to_list(None))
+        projection = None if include else NO_KEYS
+        docs = await self._call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1).to_list(None))
         more = len(docs) > count
         docs = docs[:count]
         if backward:
@@ -244,7 +247,7 @@ class Repository:
         key = f"_sys.k.{param}"
         base = self._base_filter(principal, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}}], None)
         order = full_sort(parse_sort(rt, sort))
-        docs = await self._call(self.db[rt].find(base).sort(order).limit(limit).to_list(None))
+        docs = await self._call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).to_list(None))
         wanted = set(refs)
         return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
 
@@ -325,9 +328,8 @@ class Repository:
         if after:
             values, last_id = decode_cursor(after, sort_keys)
             filt = {"$and": [filt, keyset_filter(sort_keys, values, last_id, backward=False)]}
-        docs = await self._call(
-            self.db[f"{rt}_history"].find(filt).sort([("_sys.lu", -1), ("_id", -1)]).limit(count + 1).to_list(None)
-        )
+        docs = await self._call(self.db[f"{rt}_history"].find(filt, NO_KEYS).sort([("_sys.lu", -1), ("_id", -1)])
+                                .limit(count + 1).to_list(None))
         more = len(docs) > count
         docs = docs[:count]
         page = Page(resources=[])

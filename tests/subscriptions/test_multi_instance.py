@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,81 +15,30 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import API_KEYS, free_port
+from tests.conftest import API_KEYS
 from tests.factories import make_patient
+from tests.processes import AppProcess, shared_store
 from tests.subscriptions.conftest import Receiver, subscription
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = API_KEYS["tenant-a"]
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-class App:
-    def __init__(self, env: dict[str, str]):
-        self.env, self.port = env, free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_port(self.port, self.proc)
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{self.url}/health").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+FAST = {"FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_WEBHOOK_LEASE_S": "1.5",
+        "FHIRGRAPH_WEBHOOK_SCAN_INTERVAL_S": "0.2", "FHIRGRAPH_WEBHOOK_RETRY_BASE_S": "0.05",
+        "FHIRGRAPH_RELAY_POLL_INTERVAL_S": "0.05", "FHIRGRAPH_RELAY_GAP_GRACE_S": "0.5"}
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[App, App]]:
-    db_port = free_port()
-    devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(db_port)], cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_port(db_port, devdb)
-    env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
-           "FHIRGRAPH_DB_NAME": f"multi_{uuid.uuid4().hex[:6]}",
-           "FHIRGRAPH_API_KEYS": ",".join(f"{k}={t}" for t, k in API_KEYS.items()),
-           "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true",
-           "FHIRGRAPH_WEBHOOK_LEASE_S": "1.5", "FHIRGRAPH_WEBHOOK_SCAN_INTERVAL_S": "0.2",
-           "FHIRGRAPH_WEBHOOK_RETRY_BASE_S": "0.05", "FHIRGRAPH_RELAY_POLL_INTERVAL_S": "0.05",
-           "FHIRGRAPH_RELAY_GAP_GRACE_S": "0.5", "FHIRGRAPH_LOG_LEVEL": "WARNING"}
-    apps = App(env), App(env)
-    try:
-        for a in apps:
-            a.start()
-        yield apps
-    finally:
-        for a in apps:
-            a.stop()
-        devdb.terminate()
-        devdb.wait(10)
+def cluster() -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two `fhirgraph serve` processes on one store (a `fhirgraph devdb` process, or MONGODB_URI)."""
+    with shared_store() as uri:
+        db_name = f"multi_{uuid.uuid4().hex[:6]}"
+        apps = AppProcess(uri, db_name, FAST), AppProcess(uri, db_name, FAST)
+        try:
+            for app in apps:
+                app.start()
+            yield apps
+        finally:
+            for app in apps:
+                app.stop()
 
 
 async def _patients(url: str, n: int) -> list[str]:
@@ -125,7 +68,10 @@ async def _until(receiver: Receiver, endpoint: str, ids: list[str], within: floa
         await asyncio.sleep(0.05)
 
 
-async def test_two_instances_deliver_each_event_once(cluster: tuple[App, App], receiver: Receiver) -> None:
+Cluster = tuple[AppProcess, AppProcess]
+
+
+async def test_two_instances_deliver_each_event_once(cluster: Cluster, receiver: Receiver) -> None:
     a, b = cluster
     endpoint = receiver.endpoint()
     async with httpx.AsyncClient(headers={"X-API-Key": KEY}) as c:
@@ -183,7 +129,7 @@ class RawFeed:
             await asyncio.sleep(0.02)
 
 
-async def test_sigkill_mid_stream_loses_nothing(cluster: tuple[App, App], receiver: Receiver) -> None:
+async def test_sigkill_mid_stream_loses_nothing(cluster: Cluster, receiver: Receiver) -> None:
     a, b = cluster
     endpoint = receiver.endpoint()
     async with httpx.AsyncClient(headers={"X-API-Key": KEY}) as c:
@@ -211,7 +157,7 @@ async def test_sigkill_mid_stream_loses_nothing(cluster: tuple[App, App], receiv
         during = await writer
 
     if victim is not a:
-        a.start()
+        a.start()  # a killed AppProcess starts again on the same port
     victim.start()
     after = await _patients(victim.url, 5)
     async with RawFeed(survivor.url, after=cursor) as resumed:
