@@ -642,7 +642,7 @@ class _Writes:
         self.event: dict[str, Any] | None = None
 
     async def run(self, session: AsyncClientSession | None) -> None:
-        db, repo, tenant = self.repo.db, self.repo, self.principal.tenant
+        db = self.repo.db
         try:
             if self.old is None:
                 await db[self.rt].insert_one(self.doc, session=session)
@@ -658,15 +658,28 @@ class _Writes:
             if self.old is None:
                 raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
             raise Conflict("Unique constraint violated") from None
-        await db[f"{self.rt}_history"].insert_one({**self.doc, "_id": f"{self.doc['_id']}/{self.doc['_sys']['v']}"},
-                                                  session=session)
-        if self.rt in CLINICAL_TYPES:
-            prov = repo._provenance(self.principal, self.resource, self.action)
-            pdoc = repo._document(self.principal, prov, 1, prov["meta"]["lastUpdated"])
-            await db.Provenance.insert_one(pdoc, session=session)
-            await db.Provenance_history.insert_one({**pdoc, "_id": f"{pdoc['_id']}/1"}, session=session)
-        if self.rt not in SILENT_TYPES:
-            seq = await repo.next_seq(tenant, session=session)
-            self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
-                                    self.resource["meta"]["lastUpdated"])
-            await db.events.insert_one(dict(self.event), session=session)
+        # The event goes last, so whoever reads it finds the version it names in the history.
+        await self._history(session)
+        await self._provenance(session)
+        await self._event(session)
+
+    async def _history(self, session: AsyncClientSession | None) -> None:
+        doc = {**self.doc, "_id": f"{self.doc['_id']}/{self.doc['_sys']['v']}"}
+        await self.repo.db[f"{self.rt}_history"].insert_one(doc, session=session)
+
+    async def _provenance(self, session: AsyncClientSession | None) -> None:
+        if self.rt not in CLINICAL_TYPES:
+            return
+        prov = self.repo._provenance(self.principal, self.resource, self.action)
+        pdoc = self.repo._document(self.principal, prov, 1, prov["meta"]["lastUpdated"])
+        await self.repo.db.Provenance.insert_one(pdoc, session=session)
+        await self.repo.db.Provenance_history.insert_one({**pdoc, "_id": f"{pdoc['_id']}/1"}, session=session)
+
+    async def _event(self, session: AsyncClientSession | None) -> None:
+        if self.rt in SILENT_TYPES:
+            return
+        tenant = self.principal.tenant
+        seq = await self.repo.next_seq(tenant, session=session)
+        self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
+                                self.resource["meta"]["lastUpdated"])
+        await self.repo.db.events.insert_one(dict(self.event), session=session)

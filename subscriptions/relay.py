@@ -98,6 +98,12 @@ class LiveEvent:
             return found
         return await asyncio.shield(self._resource)
 
+    def prefetch(self) -> None:
+        """Start reading the resource in the background (``resource()`` then finds it ready)."""
+        if self._resource is None:
+            task = asyncio.ensure_future(self.resource())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "seq": self.seq, "action": self.action,
                 "resourceType": self.resource_type, "resourceId": self.resource_id, "versionId": self.version_id,

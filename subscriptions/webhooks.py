@@ -145,7 +145,9 @@ class WebhookService:
                     "seq", ASCENDING).limit(BATCH).to_list(None)
                 moved = cursor
                 waiting_gap = False
-                for doc in docs:
+                events = [LiveEvent(doc, self.repo) for doc in docs]
+                wanted = [e for e in events if webhook.event_name(e) is not None]
+                for doc, event in zip(docs, events, strict=True):
                     seq = int(doc["seq"])
                     if seq != cursor + 1:
                         # A concurrent writer's sequence not yet visible: wait for it, briefly.
@@ -155,9 +157,9 @@ class WebhookService:
                             waiting_gap = True
                             break
                     gap = None
-                    event = LiveEvent(doc, self.repo)
                     name = webhook.event_name(event)
                     if name is not None:
+                        _prefetch(wanted, event)
                         await self._deliver(key, event, doc, name, seq)
                         renewed = time.monotonic()
                         moved = seq
@@ -268,6 +270,13 @@ class WebhookService:
             log.warning("webhooks: could not disable %s: %s", webhook.key, exc)
         webhook.status = status
         self._rescan.set()
+
+
+def _prefetch(wanted: list[LiveEvent], current: LiveEvent, ahead: int = 4) -> None:
+    """Start reading the resources of the next few deliveries while this one is posted."""
+    i = wanted.index(current)
+    for event in wanted[i + 1:i + 1 + ahead]:
+        event.prefetch()
 
 
 async def check_endpoint(url: str, *, allow_private: bool) -> str | None:
