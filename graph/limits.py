@@ -27,11 +27,11 @@ from graphql import (
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 PAGE_ARGS = ("first", "last", "limit")
 
@@ -94,13 +94,16 @@ def _not_introspection(ignore: Any) -> bool:
 
 
 def extensions(settings: Any) -> list[Callable[[], SchemaExtension]]:
-    """Extension factories (one instance per operation, as strawberry wants)."""
-    rule = cost_rule(settings.graphql_max_cost, settings.default_page_size, settings.max_page_size)
+    """Extension factories (one instance per operation, as strawberry wants). The validation rules are built
+    once, here, so that the validation cache recognizes them from one operation to the next."""
+    rules = (
+        depth_rule(settings.graphql_max_depth, _not_introspection),
+        alias_rule(settings.graphql_max_aliases),
+        cost_rule(settings.graphql_max_cost, settings.default_page_size, settings.max_page_size),
+    )
     exts: list[Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth, should_ignore=_not_introspection),
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
-        partial(AddValidationRules, [rule]),
+        partial(AddValidationRules, list(rules)),
     ]
     if not settings.introspection:
         exts.append(DisableIntrospection)

@@ -108,7 +108,7 @@ def resolve_connection(
     else:
         chosen = window[:size]
         has_next, has_prev = len(window) > size, lo > 0
-    edges = [Edge(cursor=encode_cursor(_plain(k), i), node=node(it)) for k, i, it in chosen]
+    edges: list[Any] = [LazyEdge(k, i, node(it)) for k, i, it in chosen]
     return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, has_previous_page=has_prev,
@@ -116,6 +116,19 @@ def resolve_connection(
                            end_cursor=edges[-1].cursor if edges else None),
         total_count=total,
     )
+
+
+class LazyEdge:
+    """An ``Edge`` whose cursor is encoded only when read (most queries never select edge cursors)."""
+
+    __slots__ = ("_key", "_rid", "node")
+
+    def __init__(self, key: Any, rid: str, node: Any):
+        self._key, self._rid, self.node = key, rid, node
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(_plain(self._key), self._rid)
 
 
 def _beyond(row: tuple[Any, str], mark: tuple[Any, str], descending: bool) -> bool:

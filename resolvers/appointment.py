@@ -11,7 +11,7 @@ from graph.errors import NotFoundError, ValidationError
 from graph.pagination import Connection, connection_from_page, page_size, resolve_connection
 from graph.types import appointment as appointment_t
 from graph.types import common as common_t
-from resolvers.loaders import MISSING, ready, then
+from resolvers.loaders import MISSING, node_of, ready, then
 from resolvers.fhir import ext, ident, ref_id, set_ext, text_of, version
 from store.naming import SID
 
@@ -74,8 +74,9 @@ def get_patient_appointments(info: Info, pid: str, *, date_from: str | None, dat
     if wanted or date_from or date_to:
         rows = [r for r in rows if (wanted is None or r.get("status") in wanted)
                 and (not date_from or _start(r) >= date_from) and (not date_to or _start(r)[:len(date_to)] <= date_to)]
-    return resolve_connection(rows, key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after,
-                              last=last, before=before, descending=True)
+    loaders = info.context.loaders
+    return resolve_connection(rows, key=_start, rid=lambda r: r["id"], node=lambda r: node_of(loaders, r, from_fhir),
+                              first=first, after=after, last=last, before=before, descending=True)
 
 
 def get_episode_appointments(info: Info, episode: Any, *, first: int | None, after: str | None) -> Any:
@@ -90,7 +91,9 @@ def get_episode_appointments(info: Info, episode: Any, *, first: int | None, aft
                     after=after)
     ref = f"EpisodeOfCare/{episode.id}"
     mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
-    return resolve_connection(mine, key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after)
+    loaders = info.context.loaders
+    return resolve_connection(mine, key=_start, rid=lambda r: r["id"], node=lambda r: node_of(loaders, r, from_fhir),
+                              first=first, after=after)
 
 
 async def list_appointments(info: Info, flt: Any, first: int | None, after: str | None, last: int | None,

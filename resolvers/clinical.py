@@ -258,7 +258,11 @@ async def family_flags(info: Info, patient: Any) -> list[tuple[Resource, bool]]:
     pid = str(patient.id)
     member_ids = await family_r.family_member_ids(info, pid)
     keys = [pid, *(m for m in member_ids if m != pid)]
-    per_patient = await info.context.loaders.flags_by_patient.load_many(keys)
+    return flags_with_family(await info.context.loaders.flags_by_patient.load_many(keys))
+
+
+def flags_with_family(per_patient: list[list[Resource]]) -> list[tuple[Resource, bool]]:
+    """The first list is the patient's own flags; the others are its family members' (family scope only)."""
     out = [(r, False) for r in per_patient[0]]
     for rows in per_patient[1:]:
         out.extend((r, True) for r in rows if ext(r, "alert-scope") == "family")

@@ -59,16 +59,29 @@ def get_relationships(info: Info, pid: str) -> Any:
     return [relationship_from_fhir(r) for r in rows if r.get("active", True) is not False]
 
 
-async def family_member_ids(info: Info, pid: str) -> list[str]:
-    """Patients sharing ``pid``'s guarantor (``pid`` included), guarantor first when it is a patient."""
-    guarantor, members = await _family(info, pid)
+def _ordered(guarantor: str | None, members: set[str], pid: str) -> list[str]:
     ordered = ([guarantor] if guarantor and guarantor in members else []) + sorted(members - {guarantor})
     return ordered or [pid]
 
 
-async def _family(info: Info, pid: str) -> tuple[str | None, set[str]]:
+async def family_member_ids(info: Info, pid: str) -> list[str]:
+    """Patients sharing ``pid``'s guarantor (``pid`` included), guarantor first when it is a patient."""
+    guarantor, members = await _family(info, pid)
+    return _ordered(guarantor, members, pid)
+
+
+def family_member_ids_ready(info: Info, pid: str) -> Any:
+    """``family_member_ids`` when every batch it needs is already loaded, else ``MISSING``."""
+    found = _family_ready(info, pid)
+    return found if found is MISSING else _ordered(found[0], found[1], pid)
+
+
+def _family_ready(info: Info, pid: str) -> Any:
+    """(guarantor, members) of ``pid`` from loaded batches, or ``MISSING`` when one is still to load."""
     loaders = info.context.loaders
-    accounts = await loaders.accounts_by_subject.load(pid)
+    accounts = ready(loaders.accounts_by_subject, pid)
+    if accounts is MISSING:
+        return MISSING
     guarantors: list[str] = []
     members: set[str] = {pid}
     for acc in accounts:
@@ -77,23 +90,58 @@ async def _family(info: Info, pid: str) -> tuple[str | None, set[str]]:
             if gid and gid not in guarantors:
                 guarantors.append(gid)
         members.update(s for s in (ref_id(x, "Patient") for x in acc.get("subject") or ()) if s)
-    if guarantors:
-        for accs in await loaders.accounts_by_guarantor.load_many(guarantors):
-            for acc in accs:
-                members.update(s for s in (ref_id(x, "Patient") for x in acc.get("subject") or ()) if s)
-        members.update(guarantors)
+    for gid in guarantors:
+        accs = ready(loaders.accounts_by_guarantor, gid)
+        if accs is MISSING:
+            return MISSING
+        for acc in accs:
+            members.update(s for s in (ref_id(x, "Patient") for x in acc.get("subject") or ()) if s)
+    members.update(guarantors)
     return (guarantors[0] if guarantors else None), members
 
 
-async def get_family(info: Info, patient: Any) -> family_t.Family:
-    from resolvers import patient as patient_r
+async def _family(info: Info, pid: str) -> tuple[str | None, set[str]]:
+    """(guarantor, members): the patient's accounts, then the accounts of their guarantors (two batches)."""
+    loaders = info.context.loaders
+    accounts = await loaders.accounts_by_subject.load(pid)
+    guarantors = list(dict.fromkeys(gid for acc in accounts for g in acc.get("guarantor") or ()
+                                    if (gid := ref_id(g.get("party"), "Patient"))))
+    if guarantors:
+        await loaders.accounts_by_guarantor.load_many(guarantors)
+    found: tuple[str | None, set[str]] = _family_ready(info, pid)
+    return found
 
+
+def get_family(info: Info, patient: Any) -> Any:
+    """The family node, synchronously when its batches are loaded, else an awaitable of it."""
+    pid = str(patient.id)
+    loaders = info.context.loaders
+    fam = _family_ready(info, pid)
+    own = ready(loaders.relations_by_patient, pid)
+    as_related = ready(loaders.relations_by_related_patient, pid)
+    if fam is MISSING or own is MISSING or as_related is MISSING:
+        return _load_family(info, patient)
+    ordered = sorted(fam[1])
+    found = [ready(loaders.patients_by_id, m) for m in ordered]
+    if any(f is MISSING for f in found):
+        return _load_family(info, patient)
+    return _build_family(info, fam[0], ordered, found, own, as_related)
+
+
+async def _load_family(info: Info, patient: Any) -> family_t.Family:
     pid = str(patient.id)
     loaders = info.context.loaders
     (guarantor, members), own, as_related = await asyncio.gather(
         _family(info, pid), loaders.relations_by_patient.load(pid), loaders.relations_by_related_patient.load(pid))
     ordered = sorted(members)
     found = await loaders.patients_by_id.load_many(ordered)
+    return _build_family(info, guarantor, ordered, found, own, as_related)
+
+
+def _build_family(info: Info, guarantor: str | None, ordered: list[str], found: list[Any], own: list[Resource],
+                  as_related: list[Resource]) -> family_t.Family:
+    from resolvers import patient as patient_r
+
     nodes = {m: patient_r.node(info, r) for m, r in zip(ordered, found, strict=True) if r is not None}
     relationships = [relationship_from_fhir(r) for r in own if r.get("active", True) is not False]
     dependents = [relationship_from_fhir(r, seen_from_related=True) for r in as_related

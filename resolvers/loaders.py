@@ -80,8 +80,9 @@ class Loaders:
         self.accounts_by_guarantor = by_ref("Account", "guarantor")
         self.relations_by_patient = by_ref("RelatedPerson", "patient")
         self.relations_by_related_patient = by_ref("RelatedPerson", "related-patient")
-        # GraphQL nodes already built from a loaded resource (id → (resource, node)), per request.
-        self.patient_nodes: dict[str, tuple[Resource, Any]] = {}
+        # GraphQL nodes already built from a loaded resource version, per request: a resource reached many
+        # times (a practitioner of 1,000 appointments, a family member) is mapped once.
+        self.nodes: dict[tuple[str, str, str | None], Any] = {}
 
     def prime(self, loader: DataLoader[str, Any], key: str, value: Any) -> None:
         """After a write: later loads of ``key`` in this request see the new version."""
@@ -89,6 +90,15 @@ class Loaders:
 
 
 MISSING: Any = object()
+
+
+def node_of(loaders: Loaders, res: Resource, build: Callable[[Resource], Any]) -> Any:
+    """The GraphQL node of ``res`` built by ``build``, once per resource version and request."""
+    key = (res["resourceType"], res["id"], (res.get("meta") or {}).get("versionId"))
+    found = loaders.nodes.get(key)
+    if found is None:
+        found = loaders.nodes[key] = build(res)
+    return found
 
 
 def ready(loader: DataLoader[Any, Any], key: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from graph.types import medical_summary as summary_t
 from resolvers import clinical
 from resolvers.fhir import code_of, text_of
+from resolvers.loaders import MISSING, ready
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -28,13 +29,36 @@ def _value(res: Resource) -> str | None:
     return None
 
 
-async def get_medical_summary(info: Info, patient: Any) -> summary_t.MedicalSummary:
+def get_medical_summary(info: Info, patient: Any) -> Any:
+    """The summary, synchronously when every batch it reads is loaded, else an awaitable of it."""
+    from resolvers import family as family_r
+
+    loaders = info.context.loaders
+    pid = str(patient.id)
+    lists = [ready(loader, pid) for loader in (loaders.allergies_by_patient, loaders.medications_by_patient,
+                                                loaders.conditions_by_patient, loaders.observations_by_patient)]
+    members = family_r.family_member_ids_ready(info, pid)
+    if MISSING in lists or members is MISSING:
+        return _load_summary(info, patient)
+    keys = [pid, *(m for m in members if m != pid)]
+    flags = [ready(loaders.flags_by_patient, k) for k in keys]
+    if MISSING in flags:
+        return _load_summary(info, patient)
+    return _build(patient, *lists, clinical.flags_with_family(flags))
+
+
+async def _load_summary(info: Info, patient: Any) -> summary_t.MedicalSummary:
     loaders = info.context.loaders
     pid = str(patient.id)
     allergies, meds, conditions, observations, flags = await asyncio.gather(
         loaders.allergies_by_patient.load(pid), loaders.medications_by_patient.load(pid),
         loaders.conditions_by_patient.load(pid), loaders.observations_by_patient.load(pid),
         clinical.family_flags(info, patient))
+    return _build(patient, allergies, meds, conditions, observations, flags)
+
+
+def _build(patient: Any, allergies: list[Resource], meds: list[Resource], conditions: list[Resource],
+           observations: list[Resource], flags: list[tuple[Resource, bool]]) -> summary_t.MedicalSummary:
     vitals = [o for o in observations if clinical.is_vitals(o)]
     latest = max(vitals, key=lambda o: (str(o.get("effectiveDateTime") or ""), o["id"])) if vitals else None
     social: dict[str, Resource] = {}

@@ -11,7 +11,7 @@ from graph.errors import InvalidTransition, NotFoundError, ValidationError
 from graph.pagination import Connection, connection_from_page, page_size
 from graph.types import common as common_t
 from graph.types import patient as patient_t
-from resolvers.loaders import MISSING, ready, then
+from resolvers.loaders import MISSING, node_of, ready, then
 from resolvers.fhir import date_part, ext_map, ident, ref_id, set_ext, version
 from store import keys as keymod
 from store.errors import Invalid
@@ -179,13 +179,7 @@ def summary_from_fhir(res: Resource) -> patient_t.PatientSummary:
 
 def node(info: Info, res: Resource) -> patient_t.Patient:
     """The node of ``res``, built once per request however many times the patient appears."""
-    memo = info.context.loaders.patient_nodes
-    hit = memo.get(res["id"])
-    if hit is not None and hit[0] is res:
-        return hit[1]
-    built = from_fhir(res)
-    memo[res["id"]] = (res, built)
-    return built
+    return node_of(info.context.loaders, res, from_fhir)
 
 
 def get_patient(info: Info, pid: str | None) -> Any:

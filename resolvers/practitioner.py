@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.types import practitioner as practitioner_t
 from resolvers.fhir import ident
-from resolvers.loaders import MISSING, ready, then
+from resolvers.loaders import MISSING, node_of, ready, then
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -34,4 +34,4 @@ def get_practitioner(info: Info, pid: str | None) -> Any:
     res = ready(loader, str(pid))
     if res is MISSING:
         return then(loader.load(str(pid)), get_practitioner, info, pid)
-    return from_fhir(res) if res else None
+    return node_of(info.context.loaders, res, from_fhir) if res else None

@@ -144,18 +144,18 @@ class Patient:
         return practitioner_r.get_practitioner(info, self.secondary_provider_id)
 
     @strawberry.field(description="The chart header summary (seed 003 medical-summary).")
-    async def medical_summary(
+    def medical_summary(
         self, info: Info
     ) -> Annotated["MedicalSummary", strawberry.lazy("graph.types.medical_summary")]:
         from resolvers import medical_summary as summary_r
 
-        return await summary_r.get_medical_summary(info, self)
+        return summary_r.get_medical_summary(info, self)
 
     @strawberry.field(description="Financial family (same guarantor), guardians, dependents, relationships.")
-    async def family(self, info: Info) -> Annotated["Family", strawberry.lazy("graph.types.family")]:
+    def family(self, info: Info) -> Annotated["Family", strawberry.lazy("graph.types.family")]:
         from resolvers import family as family_r
 
-        return await family_r.get_family(info, self)
+        return family_r.get_family(info, self)
 
     @strawberry.field(description="Relationships where this patient is the source.")
     def relationships(
