@@ -7,7 +7,6 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
-
 from resolvers.loaders import Loaders
 from store.repository import Repository
 from store.types import PrincipalLike

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -10,13 +11,6 @@ from typing import Any
 
 import orjson
 import strawberry
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-import inspect
-
 from graphql import (
     GraphQLEnumType,
     GraphQLError,
@@ -24,6 +18,11 @@ from graphql import (
     GraphQLObjectType,
     get_named_type,
 )
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL

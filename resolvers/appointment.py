@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from graph.errors import NotFoundError, ValidationError
-from graph.pagination import Connection, connection_from_page, page_size, resolve_connection
+from graph.pagination import Connection, resolve_connection, store_connection
 from graph.types import appointment as appointment_t
 from graph.types import common as common_t
-from resolvers.loaders import MISSING, node_of, ready, then
 from resolvers.fhir import ext, ident, ref_id, set_ext, text_of, version
+from resolvers.loaders import MISSING, node_of, ready, then
 from store.naming import SID
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ def from_fhir(res: dict[str, Any]) -> appointment_t.Appointment:
         elif r.startswith("Location/") and location is None:
             location = common_t.EntityRef(id=r[9:], name=actor.get("display"))
     return appointment_t.Appointment(
-        id=res["id"], version=version(res), status=_STATUS.get(res.get("status", ""), appointment_t.AppointmentStatus.BOOKED),
+        id=res["id"], version=version(res),
+        status=_STATUS.get(res.get("status", ""), appointment_t.AppointmentStatus.BOOKED),
         workflow_status=ext(res, "appointment-workflow-status"), start=res.get("start"), end=res.get("end"),
         minutes_duration=res.get("minutesDuration"), description=res.get("description"),
         reasons=[t for t in (text_of(r) for r in res.get("reasonCode") or ()) if t],
@@ -99,7 +100,6 @@ def get_episode_appointments(info: Info, episode: Any, *, first: int | None, aft
 async def list_appointments(info: Info, flt: Any, first: int | None, after: str | None, last: int | None,
                             before: str | None) -> Connection[Any]:
     ctx = info.context
-    size = page_size(first, last, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
     params: list[tuple[str, str]] = []
     if flt is not None:
         if flt.date_from:
@@ -114,10 +114,12 @@ async def list_appointments(info: Info, flt: Any, first: int | None, after: str 
             params.append(("location", f"Location/{flt.location_id}"))
         if flt.status:
             params.append(("status", ",".join(s.value for s in flt.status)))
-    page = await ctx.repo.search(ctx.who, "Appointment", params, count=size, after=after, before=before,
-                                 sort="date", total=True)
-    conn = connection_from_page(page, from_fhir, lambda r: "", has_previous=page.prev_cursor is not None)
-    return conn
+    async def search(**kw: Any) -> Any:
+        return await ctx.repo.search(ctx.who, "Appointment", params, total=True, **kw)
+
+    return await store_connection(search, rt="Appointment", sort="date", tenant=ctx.who.tenant, node=from_fhir,
+                                  first=first, after=after, last=last, before=before,
+                                  default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
 
 # ---------------------------------------------------------------------------------------------- mutations

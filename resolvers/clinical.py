@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from graph.errors import NotFoundError, ValidationError
-from graph.pagination import Connection, resolve_connection
+from graph.pagination import resolve_connection
 from graph.types import alert as alert_t
 from graph.types import allergy as allergy_t
 from graph.types import communication_log as comm_t
@@ -16,8 +16,8 @@ from graph.types import document as document_t
 from graph.types import medication as medication_t
 from graph.types import problem as problem_t
 from graph.types import vital_signs as vitals_t
-from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import cc, code_of, date_part, ext, ref_id, system_of, text_of, version
+from resolvers.loaders import MISSING, ready, then
 from store.naming import (
     ALLERGY_CLINICAL,
     CONDITION_CLINICAL,
@@ -318,7 +318,8 @@ def get_communication_logs(info: Info, pid: str, *, date_from: str | None, date_
     loader = info.context.loaders.communications_by_patient
     rows = ready(loader, str(pid))
     if rows is MISSING:
-        return then(loader.load(str(pid)), get_communication_logs, info, pid, date_from=date_from, date_to=date_to, mode=mode, direction=direction, q=q, first=first, after=after)
+        return then(loader.load(str(pid)), get_communication_logs, info, pid, date_from=date_from, date_to=date_to,
+                    mode=mode, direction=direction, q=q, first=first, after=after)
     nodes = [(r, comm_from_fhir(r)) for r in rows]
     needle = q.casefold() if q else None
     nodes = [(r, n) for r, n in nodes

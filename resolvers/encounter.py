@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graph.pagination import Connection, resolve_connection
+from graph.pagination import resolve_connection
 from graph.types import encounter as encounter_t
-from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import ref_id, text_of, version
+from resolvers.loaders import MISSING, ready, then
 
 if TYPE_CHECKING:
     from graph.context import Info

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from graph.errors import NotFoundError, ValidationError
-from graph.pagination import Connection, resolve_connection
+from graph.pagination import resolve_connection
 from graph.types import episode as episode_t
-from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import code_of, date_part, ext, ref_id, set_ext, text_of, version
+from resolvers.loaders import MISSING, ready, then
 from store.naming import CS
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from graph.errors import NotFoundError, ValidationError
 from graph.types import family as family_t
-from resolvers.loaders import MISSING, ready, then
 from resolvers.fhir import ext, ref_id, version
+from resolvers.loaders import MISSING, ready, then
 from store.naming import EXT, V3_ROLE
 
 if TYPE_CHECKING:

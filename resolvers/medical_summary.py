@@ -66,14 +66,15 @@ def _build(patient: Any, allergies: list[Resource], meds: list[Resource], condit
         if not any(code_of(c) == "social-history" for c in o.get("category") or ()):
             continue
         code = code_of(o.get("code")) or o["id"]
-        if code not in social or str(o.get("effectiveDateTime") or "") > str(social[code].get("effectiveDateTime") or ""):
+        when = str(o.get("effectiveDateTime") or "")
+        if code not in social or when > str(social[code].get("effectiveDateTime") or ""):
             social[code] = o
     current = [m for m in meds if m.get("status") == "active"]
     past = [m for m in meds if m.get("status") in ("stopped", "completed", "on-hold", "not-taken")]
     newest_first = lambda r, k: str(r.get(k) or "")  # noqa: E731
     return summary_t.MedicalSummary(
-        allergies=[clinical.allergy_from_fhir(a) for a in sorted(allergies, key=lambda r: newest_first(r, "recordedDate"),
-                                                                  reverse=True)
+        allergies=[clinical.allergy_from_fhir(a)
+                   for a in sorted(allergies, key=lambda r: newest_first(r, "recordedDate"), reverse=True)
                    if code_of(a.get("clinicalStatus")) in (None, "active")],
         allergy_review_status=patient.allergy_review_status,
         current_medications=[clinical.medication_from_fhir(m) for m in current],

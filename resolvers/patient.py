@@ -8,16 +8,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from graph.errors import InvalidTransition, NotFoundError, ValidationError
-from graph.pagination import Connection, connection_from_page, page_size
+from graph.pagination import Connection, store_connection
 from graph.types import common as common_t
 from graph.types import patient as patient_t
-from resolvers.loaders import MISSING, node_of, ready, then
 from resolvers.fhir import date_part, ext_map, ident, ref_id, set_ext, version
+from resolvers.loaders import MISSING, node_of, ready, then
 from store import keys as keymod
 from store.errors import Invalid
 from store.events import patient_status
 from store.naming import CS, EXT, SID, SSN_SYSTEM, sid
-from store.search import encode_cursor, parse_sort
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -224,67 +223,21 @@ def filter_params(flt: Any) -> list[tuple[str, str]]:
     return params
 
 
-class _PageEdge:
-    """An edge whose cursor is computed only when a client selects it."""
-
-    __slots__ = ("_res", "_sort", "_tenant", "node", "_cursor")
-
-    def __init__(self, res: Resource, node: Any, sort: list[tuple[str, int]], tenant: str):
-        self._res, self.node, self._sort, self._tenant, self._cursor = res, node, sort, tenant, None
-
-    @property
-    def cursor(self) -> str:
-        if self._cursor is None:
-            res = self._res
-            values = {path: _sort_value(res, path[len("_sys.s."):]) for path, _ in self._sort}
-            doc = {"_id": f"{self._tenant}/{res['id']}", "_sys": {"s": {k[len("_sys.s."):]: v for k, v in values.items()}}}
-            self._cursor = encode_cursor(doc, self._sort)
-        return self._cursor
-
-
-_PATIENT_PARAMS = keymod.param_table("Patient")
-
-
-def _sort_value(res: Resource, name: str) -> str:
-    """The store's sort key of one sortable Patient parameter (store/keys.py ``extract``, for one key)."""
-    p = _PATIENT_PARAMS[name]
-    raw: list[Any] = []
-    for path in p.paths:
-        raw.extend([res.get("meta", {}).get("lastUpdated")] if path.endswith("@v1") else keymod.walk(res, path))
-    raw = [v for v in raw if v is not None]
-    if not raw:
-        return ""
-    if p.type == "string":
-        return keymod.fold(next((v for v in raw if isinstance(v, str)), ""))
-    if p.type == "date":
-        ranges = [r for r in (keymod.date_range(v) for v in raw if isinstance(v, str)) if r]
-        return min(r[0] for r in ranges) if ranges else ""
-    if p.type == "token":
-        first = raw[0]
-        if isinstance(first, dict):
-            return str(first.get("code", first.get("value", "")))
-        return "true" if first is True else "false" if first is False else str(first)
-    return str(raw[0])
-
-
 async def list_patients(info: Info, *, flt: Any = None, sort: Any = None, first: int | None = None,
                         after: str | None = None, last: int | None = None, before: str | None = None,
                         want_total: bool = False) -> Connection[Any]:
     ctx = info.context
-    size = page_size(first, last, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
     spec = SORTS.get(sort.field.value if sort else "LAST_NAME", "family,given")
     if sort is not None and sort.direction.value == "desc":
         spec = ",".join(f"-{p}" for p in spec.split(","))
-    page = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=size, after=after, before=before,
-                                 sort=spec, total=want_total)
-    sort_keys = parse_sort("Patient", spec)
-    tenant = ctx.who.tenant
-    conn = connection_from_page(page, lambda r: node(info, r), lambda r: "",
-                                has_previous=page.prev_cursor is not None)
-    conn.edges = [_PageEdge(r, e.node, sort_keys, tenant) for r, e in zip(page.resources, conn.edges, strict=True)]
-    if before is not None:
-        conn.page_info.has_next_page = True
-    return conn
+    params = filter_params(flt)
+
+    async def search(**kw: Any) -> Any:
+        return await ctx.repo.search(ctx.who, "Patient", params, total=want_total, **kw)
+
+    return await store_connection(search, rt="Patient", sort=spec, tenant=ctx.who.tenant,
+                                  node=lambda r: node(info, r), first=first, after=after, last=last, before=before,
+                                  default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
 
 async def search_patients(info: Info, query: str, limit: int) -> list[patient_t.PatientSummary]:

@@ -15,6 +15,7 @@ documents get it on their next write (or by ``fhirgraph reindex``).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -396,9 +397,18 @@ def _matches(name: str, item: Any, cond: str) -> bool:
     return item.get("use") == cond
 
 
+_SEGMENT = re.compile(r"[^.\[]+(?:\[[^\]]*\])?")
+
+
+def _segments(path: str) -> list[str]:
+    # "extension[https://x.org/a.b].valueCode" → ["extension[https://x.org/a.b]", "valueCode"]: dots inside
+    # brackets belong to the URL.
+    return _SEGMENT.findall(path)
+
+
 def walk(resource: dict[str, Any], path: str) -> list[Any]:
     nodes: list[Any] = [resource]
-    for seg in path.split("."):
+    for seg in _segments(path):
         nodes = [child for node in nodes for child in _step(node, seg)]
         if not nodes:
             break

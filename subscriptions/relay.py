@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -33,6 +34,14 @@ log = logging.getLogger("fhirgraph.relay")
 
 QUEUE_LIMIT = 10_000
 REPLAY_PAGE = 500
+INIT_WINDOW = 100
+
+
+def _age(doc: dict[str, Any], now: datetime) -> float:
+    try:
+        return (now - datetime.fromisoformat(str(doc.get("occurredAt")))).total_seconds()
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 class InvalidCursor(ValueError):
@@ -241,13 +250,27 @@ class Relay:
         async with lock:
             t = self.tenants.get(tenant)
             if t is None:
-                t = _Tenant(await self.max_seq(tenant))
+                t = await self._initial(tenant)
                 self.tenants[tenant] = t
         return t
 
-    async def max_seq(self, tenant: str) -> int:
-        doc = await self.db.events.find_one({"tenant": tenant}, sort=[("seq", DESCENDING)], projection={"seq": 1})
-        return int(doc["seq"]) if doc else 0
+    async def _initial(self, tenant: str) -> _Tenant:
+        """A tenant's starting point: the newest sequence — or, when a recent sequence is still missing (a
+        concurrent writer between allocating and inserting it), just before it, so that it is not lost."""
+        docs = await self.db.events.find({"tenant": tenant}).sort("seq", DESCENDING).limit(INIT_WINDOW).to_list(None)
+        if not docs:
+            return _Tenant(0)
+        docs.reverse()
+        now = datetime.now(UTC)
+        for before, doc in zip(docs, docs[1:], strict=False):
+            if int(doc["seq"]) != int(before["seq"]) + 1 and _age(doc, now) < self.gap_grace + 1.0:
+                t = _Tenant(int(before["seq"]))
+                # The events after the gap go through the normal gap handling (awaited, then skipped).
+                t.pending = {int(d["seq"]): d for d in docs if int(d["seq"]) > t.head}
+                self._dirty.add(tenant)
+                self._wake.set()
+                return t
+        return _Tenant(int(docs[-1]["seq"]))
 
     # ------------------------------------------------------------------ the loop
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
-from resolvers.loaders import settle
 from graph.types.common import EntityRef
+from resolvers.loaders import settle
 
 if TYPE_CHECKING:
     from graph.types.encounter import Encounter
@@ -60,7 +60,7 @@ class Appointment:
         return await settle(appointment_r.get_appointment(info, id))
 
     @strawberry.field
-    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated[Patient, strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
         return patient_r.get_patient(info, self.patient_id)
@@ -68,13 +68,13 @@ class Appointment:
     @strawberry.field
     def practitioner(
         self, info: Info
-    ) -> Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None:
+    ) -> Annotated[Practitioner, strawberry.lazy("graph.types.practitioner")] | None:
         from resolvers import practitioner as practitioner_r
 
         return practitioner_r.get_practitioner(info, self.practitioner_id)
 
     @strawberry.field
-    def episode(self, info: Info) -> Annotated["Episode", strawberry.lazy("graph.types.episode")] | None:
+    def episode(self, info: Info) -> Annotated[Episode, strawberry.lazy("graph.types.episode")] | None:
         from resolvers import episode as episode_r
 
         return episode_r.get_episode(info, self.episode_id)
@@ -82,7 +82,7 @@ class Appointment:
     @strawberry.field
     def encounters(
         self, info: Info
-    ) -> list[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]]:
+    ) -> list[Annotated[Encounter, strawberry.lazy("graph.types.encounter")]]:
         from resolvers import encounter as encounter_r
 
         return encounter_r.get_appointment_encounters(info, self)

@@ -34,7 +34,7 @@ class Encounter:
         return await settle(encounter_r.get_encounter(info, id))
 
     @strawberry.field
-    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated[Patient, strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
         return patient_r.get_patient(info, self.patient_id)
@@ -42,7 +42,7 @@ class Encounter:
     @strawberry.field
     def practitioner(
         self, info: Info
-    ) -> Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None:
+    ) -> Annotated[Practitioner, strawberry.lazy("graph.types.practitioner")] | None:
         from resolvers import practitioner as practitioner_r
 
         return practitioner_r.get_practitioner(info, self.practitioner_id)

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
-from resolvers.loaders import settle
 from graph.pagination import Connection
+from resolvers.loaders import settle
 
 if TYPE_CHECKING:
     from graph.types.appointment import Appointment
@@ -45,7 +45,7 @@ class Episode:
         return await settle(episode_r.get_episode(info, id))
 
     @strawberry.field
-    def patient(self, info: Info) -> Annotated["Patient", strawberry.lazy("graph.types.patient")] | None:
+    def patient(self, info: Info) -> Annotated[Patient, strawberry.lazy("graph.types.patient")] | None:
         from resolvers import patient as patient_r
 
         return patient_r.get_patient(info, self.patient_id)
@@ -53,7 +53,7 @@ class Episode:
     @strawberry.field
     def appointments(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]]:
+    ) -> Connection[Annotated[Appointment, strawberry.lazy("graph.types.appointment")]]:
         from resolvers import appointment as appointment_r
 
         return appointment_r.get_episode_appointments(info, self, first=first, after=after)

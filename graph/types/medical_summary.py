@@ -26,7 +26,7 @@ class SocialHistoryEntry:
 @strawberry.type(description="The chart header (seed 003 medical-summary).")
 class MedicalSummary:
     allergies: list[Allergy] = strawberry.field(description="Active allergies with reaction details.")
-    allergy_review_status: Annotated["AllergyReviewStatus", strawberry.lazy("graph.types.patient")]
+    allergy_review_status: Annotated[AllergyReviewStatus, strawberry.lazy("graph.types.patient")]
     current_medications: list[Medication]
     past_medications: list[Medication]
     active_problems: list[Problem]

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
-from resolvers.loaders import settle
 from graph.pagination import Connection
 from graph.types.common import EntityRef, Tag
+from resolvers.loaders import settle
 
 if TYPE_CHECKING:
     from graph.types.alert import Alert, AlertStatus
@@ -146,13 +146,13 @@ class Patient:
     @strawberry.field(description="The chart header summary (seed 003 medical-summary).")
     def medical_summary(
         self, info: Info
-    ) -> Annotated["MedicalSummary", strawberry.lazy("graph.types.medical_summary")]:
+    ) -> Annotated[MedicalSummary, strawberry.lazy("graph.types.medical_summary")]:
         from resolvers import medical_summary as summary_r
 
         return summary_r.get_medical_summary(info, self)
 
     @strawberry.field(description="Financial family (same guarantor), guardians, dependents, relationships.")
-    def family(self, info: Info) -> Annotated["Family", strawberry.lazy("graph.types.family")]:
+    def family(self, info: Info) -> Annotated[Family, strawberry.lazy("graph.types.family")]:
         from resolvers import family as family_r
 
         return family_r.get_family(info, self)
@@ -160,7 +160,7 @@ class Patient:
     @strawberry.field(description="Relationships where this patient is the source.")
     def relationships(
         self, info: Info
-    ) -> list[Annotated["Relationship", strawberry.lazy("graph.types.family")]]:
+    ) -> list[Annotated[Relationship, strawberry.lazy("graph.types.family")]]:
         from resolvers import family as family_r
 
         return family_r.get_relationships(info, self.id)
@@ -185,7 +185,7 @@ class Patient:
 
     @strawberry.field
     def encounters(self, info: Info, first: int | None = None, after: str | None = None
-                         ) -> Connection[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]]:
+                         ) -> Connection[Annotated[Encounter, strawberry.lazy("graph.types.encounter")]]:
         from resolvers import encounter as encounter_r
 
         return encounter_r.get_patient_encounters(info, self.id, first=first, after=after)
@@ -193,7 +193,7 @@ class Patient:
     @strawberry.field
     def vital_signs(self, info: Info, date_from: str | None = None, date_to: str | None = None,
                           first: int | None = None, after: str | None = None
-                          ) -> Connection[Annotated["VitalSigns", strawberry.lazy("graph.types.vital_signs")]]:
+                          ) -> Connection[Annotated[VitalSigns, strawberry.lazy("graph.types.vital_signs")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_vital_signs(info, self.id, date_from=date_from, date_to=date_to,
@@ -202,7 +202,7 @@ class Patient:
     @strawberry.field
     def allergies(self, info: Info, is_active: bool | None = None, first: int | None = None,
                         after: str | None = None
-                        ) -> Connection[Annotated["Allergy", strawberry.lazy("graph.types.allergy")]]:
+                        ) -> Connection[Annotated[Allergy, strawberry.lazy("graph.types.allergy")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_allergies(info, self.id, is_active=is_active, first=first, after=after)
@@ -210,25 +210,25 @@ class Patient:
     @strawberry.field
     def medications(self, info: Info, is_active: bool | None = None, first: int | None = None,
                           after: str | None = None
-                          ) -> Connection[Annotated["Medication", strawberry.lazy("graph.types.medication")]]:
+                          ) -> Connection[Annotated[Medication, strawberry.lazy("graph.types.medication")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_medications(info, self.id, is_active=is_active, first=first, after=after)
 
     @strawberry.field
     def problems(self, info: Info,
-                       status: Annotated["ProblemStatus", strawberry.lazy("graph.types.problem")] | None = None,
+                       status: Annotated[ProblemStatus, strawberry.lazy("graph.types.problem")] | None = None,
                        first: int | None = None, after: str | None = None
-                       ) -> Connection[Annotated["Problem", strawberry.lazy("graph.types.problem")]]:
+                       ) -> Connection[Annotated[Problem, strawberry.lazy("graph.types.problem")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_problems(info, self.id, status=status, first=first, after=after)
 
     @strawberry.field
     def alerts(self, info: Info,
-                     status: Annotated["AlertStatus", strawberry.lazy("graph.types.alert")] | None = None,
+                     status: Annotated[AlertStatus, strawberry.lazy("graph.types.alert")] | None = None,
                      include_family: bool = False, first: int | None = None, after: str | None = None
-                     ) -> Connection[Annotated["Alert", strawberry.lazy("graph.types.alert")]]:
+                     ) -> Connection[Annotated[Alert, strawberry.lazy("graph.types.alert")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_alerts(info, self, status=status, include_family=include_family,
@@ -237,10 +237,10 @@ class Patient:
     @strawberry.field
     def communication_logs(
         self, info: Info, date_from: str | None = None, date_to: str | None = None, mode: str | None = None,
-        direction: Annotated["CommunicationDirection", strawberry.lazy("graph.types.communication_log")]
+        direction: Annotated[CommunicationDirection, strawberry.lazy("graph.types.communication_log")]
         | None = None,
         q: str | None = None, first: int | None = None, after: str | None = None,
-    ) -> Connection[Annotated["CommunicationLog", strawberry.lazy("graph.types.communication_log")]]:
+    ) -> Connection[Annotated[CommunicationLog, strawberry.lazy("graph.types.communication_log")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_communication_logs(info, self.id, date_from=date_from, date_to=date_to,
@@ -249,7 +249,7 @@ class Patient:
 
     @strawberry.field
     def documents(self, info: Info, first: int | None = None, after: str | None = None
-                        ) -> Connection[Annotated["Document", strawberry.lazy("graph.types.document")]]:
+                        ) -> Connection[Annotated[Document, strawberry.lazy("graph.types.document")]]:
         from resolvers import clinical as clinical_r
 
         return clinical_r.get_documents(info, self.id, first=first, after=after)

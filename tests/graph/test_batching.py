@@ -83,12 +83,15 @@ async def test_metrics_endpoint_counts_graphql_store_calls(demo: GQL, graph_url:
 async def test_demo_scheduling_queries(demo: GQL) -> None:
     data = await demo.run("""{ appointments(first: 5, filter: {dateFrom: "2026-11-02", status: [BOOKED]}) {
         totalCount pageInfo { hasNextPage endCursor }
-        edges { node { id start status patient { id lastName } practitioner { id name } } } } }""")
+        edges { cursor node { id start status patient { id lastName } practitioner { id name } } } } }""")
     appts = data["appointments"]
     assert appts["totalCount"] > 5 and len(appts["edges"]) == 5
     starts = [e["node"]["start"] for e in appts["edges"]]
     assert starts == sorted(starts) and all(s >= "2026-11-02" for s in starts)
     assert all(e["node"]["status"] == "BOOKED" and e["node"]["patient"] for e in appts["edges"])
+    mid = await demo.run('query($a: String) { appointments(first: 2, after: $a, filter: {dateFrom: "2026-11-02", '
+                         'status: [BOOKED]}) { edges { node { id } } } }', {"a": appts["edges"][2]["cursor"]})
+    assert [e["node"]["id"] for e in mid["appointments"]["edges"]] == [e["node"]["id"] for e in appts["edges"][3:5]]
     nxt = await demo.run('query($a: String) { appointments(first: 5, after: $a, filter: {dateFrom: "2026-11-02", '
                          'status: [BOOKED]}) { edges { node { start } } } }', {"a": appts["pageInfo"]["endCursor"]})
     assert nxt["appointments"]["edges"][0]["node"]["start"] >= starts[-1]
@@ -100,7 +103,7 @@ async def test_demo_scheduling_queries(demo: GQL) -> None:
                              '{ edges { node { practitioner { id } } } } }', {"p": one["practitioner"]["id"]})
     assert all(e["node"]["practitioner"]["id"] == one["practitioner"]["id"]
                for e in by_prac["appointments"]["edges"])
-    ep = await demo.run("""{ patients(first: 100) { edges { node { episodes(first: 1) { edges { node { id } } } } } } }""")
+    ep = await demo.run("{ patients(first: 100) { edges { node { episodes(first: 1) { edges { node { id } } } } } } }")
     eid = next(e["node"]["episodes"]["edges"][0]["node"]["id"] for e in ep["patients"]["edges"]
                if e["node"]["episodes"]["edges"])
     got = await demo.run('query($e: ID!) { episode(id: $e) { id name status patient { id } } }', {"e": eid})

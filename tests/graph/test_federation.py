@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.factories import make_patient, make_practitioner
-from tests.graph.conftest import KEYS, GQL
+from tests.graph.conftest import GQL, KEYS
 from tests.graph.node_tools import run_node
 
 ENTITIES = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
@@ -47,7 +47,7 @@ def test_composes_with_a_subgraph_extending_patient(tmp_path) -> None:
 async def test_query_through_an_apollo_gateway(gql: GQL, fhir_a, graph_url: str, tag: str) -> None:
     r = await fhir_a.post("/Patient", json=make_patient(family=f"Gw{tag}", tag=tag))
     pid = r.json()["id"]
-    query = '{ patient(id: "%s") { id lastName loyaltyPoints } }' % pid
+    query = "{ patient(id: \"" + pid + "\") { id lastName loyaltyPoints } }"
     code, out, err = await asyncio.to_thread(run_node, "gateway.cjs", graph_url, KEYS["graph-a"], query)
     assert code == 0, err
     assert out == {"data": {"patient": {"id": pid, "lastName": f"Gw{tag}", "loyaltyPoints": len(pid) * 10}}}

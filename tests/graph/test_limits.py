@@ -30,8 +30,8 @@ async def test_token_limit(gql: GQL) -> None:
 
 
 async def test_cost_limit(gql: GQL) -> None:
-    q = """{ patients(first: 100) { edges { node {
-          episodes(first: 100) { edges { node { appointments(first: 100) { edges { node { id start } } } } } } } } } }"""
+    q = """{ patients(first: 100) { edges { node { episodes(first: 100) { edges { node {
+          appointments(first: 100) { edges { node { id start } } } } } } } } } }"""
     err = await gql.error(q)
     assert err["extensions"]["code"] == "QUERY_TOO_COSTLY"
     assert err["extensions"]["cost"] > err["extensions"]["maxCost"]

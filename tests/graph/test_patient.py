@@ -77,7 +77,8 @@ async def test_patient_fields(gql: GQL, fhir_a, tag: str) -> None:
 
 
 async def test_scheduling_restricted_when_inactive(gql: GQL, fhir_a, tag: str) -> None:
-    pid = (await fhir_a.post("/Patient", json=rich_patient(tag, status="inactive", balance=0, active=False))).json()["id"]
+    body = rich_patient(tag, status="inactive", balance=0, active=False)
+    pid = (await fhir_a.post("/Patient", json=body)).json()["id"]
     p = (await gql.run(f'{{ patient(id: "{pid}") {{ status schedulingRestricted }} }}'))["patient"]
     assert p == {"status": "INACTIVE", "schedulingRestricted": True}
 
@@ -121,6 +122,12 @@ async def test_patients_keyset_pagination_both_ways(gql: GQL, fhir_a, tag: str) 
     # backwards from the end
     back = (await gql.run(LIST, {"f": f, "last": 2, "before": after}))["patients"]
     assert [e["node"]["lastName"] for e in back["edges"]] == [f"{tag}Baker", f"{tag}Clark"]
+    # the end of the list, without a cursor
+    tail = (await gql.run(LIST, {"f": f, "last": 2}))["patients"]
+    assert [e["node"]["lastName"] for e in tail["edges"]] == [f"{tag}Davis", f"{tag}Evans"]
+    assert tail["pageInfo"]["hasPreviousPage"] is True and tail["pageInfo"]["hasNextPage"] is False
+    before_tail = (await gql.run(LIST, {"f": f, "last": 5, "before": tail["pageInfo"]["startCursor"]}))["patients"]
+    assert [e["node"]["lastName"] for e in before_tail["edges"]] == [f"{tag}{n}" for n in ("Adams", "Baker", "Clark")]
     # every edge cursor resumes right after its row
     page = (await gql.run(LIST, {"f": f, "first": 5}))["patients"]
     mid = page["edges"][1]["cursor"]
@@ -188,7 +195,8 @@ async def test_tag_and_provider_filters(gql: GQL, fhir_a, tag: str) -> None:
 
 async def test_search_patients_typeahead(gql: GQL, fhir_a, tag: str) -> None:
     pid = (await fhir_a.post("/Patient", json=rich_patient(tag, family=f"Typeahead{tag}"))).json()["id"]
-    q = "query($q: String!) { searchPatients(query: $q, limit: 5) { id firstName lastName preferredName chartNumber status dateOfBirth } }"
+    q = ("query($q: String!) { searchPatients(query: $q, limit: 5) "
+         "{ id firstName lastName preferredName chartNumber status dateOfBirth } }")
     assert (await gql.run(q, {"q": ""}))["searchPatients"] == []
     assert (await gql.run(q, {"q": "   "}))["searchPatients"] == []
     hit = (await gql.run(q, {"q": f"typeahead{tag[:6]}"}))["searchPatients"]

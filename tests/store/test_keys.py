@@ -63,3 +63,16 @@ def test_sort_and_cursor_validation() -> None:
         parse_sort("Patient", "phone")
     with pytest.raises(Invalid):
         decode_cursor("not-a-cursor", [])
+
+
+def test_paths_through_extension_and_identifier_urls() -> None:
+    from store.naming import EXT, SID
+
+    res = {"resourceType": "Patient", "id": "p",
+           "extension": [{"url": EXT["patient-status"], "valueCode": "prospective"},
+                         {"url": EXT["patient-location"], "valueReference": {"reference": "Location/l1"}}],
+           "identifier": [{"system": SID["chart-number"], "value": "C-77"}]}
+    k = extract(res)["k"]
+    assert "prospective" in k["lifecycle-status"]
+    assert "C-77" in k["chart-number"]
+    assert "Location/l1" in k["location"]

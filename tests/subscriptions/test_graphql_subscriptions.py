@@ -151,6 +151,21 @@ async def test_resume_after_cursor_gets_exactly_the_missed_then_live(events_url:
     assert {a["id"] for a, _ in first}.isdisjoint(missed + [live])
 
 
+async def test_each_version_is_resolved_as_of_its_event(events_url: str, fhir_a: httpx.AsyncClient) -> None:
+    query = """subscription($patientId: ID) { events(patientId: $patientId) {
+      type action versionId patient { id version } } }"""
+    created = (await fhir_a.post("/Patient", json=make_patient())).json()
+    pid = created["id"]
+    async with Feed(events_url, query, {"patientId": pid}) as feed:
+        assert (await fhir_a.put(f"/Patient/{pid}", json={**created, "gender": "other"})).status_code == 200
+        assert (await fhir_a.delete(f"/Patient/{pid}")).status_code in (200, 204)
+        got = [g["events"] for g in await feed.take(2)]
+    assert [(e["type"], e["action"], e["versionId"]) for e in got] == [
+        ("patient.updated", "update", "2"), ("patient.deleted", "delete", "3")]
+    assert got[0]["patient"] == {"id": pid, "version": 2}
+    assert got[1]["patient"] is None  # a deletion has no resource to show
+
+
 async def test_tenant_never_sees_another_tenants_events(events_url: str, fhir_a: httpx.AsyncClient,
                                                         fhir_b2: httpx.AsyncClient) -> None:
     async with Feed(events_url, EVENTS, {"types": ["patient.created"]}, tenant="tenant-b") as feed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -155,3 +156,18 @@ async def test_live_event_reads_its_resource_once(relay: Relay) -> None:
     event = LiveEvent(_event("t", 1), Repo())  # type: ignore[arg-type]
     results = await asyncio.gather(*(event.resource() for _ in range(50)))
     assert calls == 1 and all(r == {"resourceType": "Patient", "id": "p1"} for r in results)
+
+
+async def test_a_fresh_gap_at_start_is_not_lost_on_resume(relay: Relay) -> None:
+    """Sequence 3 is allocated but not yet inserted when the first subscriber of the tenant arrives."""
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    e1, e2, e3, e4 = ({**_event(tenant, s), "occurredAt": now} for s in (1, 2, 3, 4))
+    await relay.db.events.insert_many([e1, e2, e4])
+    sub = Collector(relay, tenant, after=1)
+    assert await sub.until(1) == [2]
+    await asyncio.sleep(0.1)
+    assert sub.seqs == [2]
+    await relay.db.events.insert_one(e3)
+    assert await sub.until(3) == [2, 3, 4]
+    await sub.close()

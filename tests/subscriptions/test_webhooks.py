@@ -8,11 +8,14 @@ import hashlib
 import hmac
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 
+from app.settings import Settings
+from tests.conftest import API_KEYS, ServerThread, free_port
 from tests.factories import make_appointment, make_patient
 from tests.subscriptions.conftest import Receiver, subscription
 
@@ -214,3 +217,34 @@ async def test_ssrf_guard_allows_private_when_configured() -> None:
     from subscriptions.ssrf import resolve_endpoint
 
     assert await resolve_endpoint("http://127.0.0.1:9/x", allow_private=True) == "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def strict_url(events_settings: Settings) -> Iterator[str]:
+    """An app with FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE=false (the production default)."""
+    from app.main import create_app
+
+    settings = events_settings.model_copy(update={"webhook_allow_private": False,
+                                                  "db_name": f"{events_settings.db_name}_strict"})
+    srv = ServerThread(create_app(settings), free_port())
+    srv.start()
+    yield srv.url
+    srv.stop()
+
+
+async def test_private_endpoints_refused_at_registration(strict_url: str) -> None:
+    headers = {"X-API-Key": API_KEYS["tenant-a"]}
+    async with httpx.AsyncClient(base_url=strict_url, headers=headers, timeout=30) as c:
+        r = await c.post("/qapi/v1/webhooks", json={"endpoint": "http://169.254.169.254/latest/meta-data",
+                                                    "events": ["patient:created"]})
+        assert r.status_code == 400 and "non-public" in r.json()["error"]["message"]
+        # A FHIR Subscription is accepted by the FHIR door, then put in status "error" by the webhook service.
+        r = await c.post("/fhir/r4/Subscription", json=subscription("http://127.0.0.1:9/hook", "patient.created"))
+        assert r.status_code == 201
+        sid = r.json()["id"]
+        for _ in range(100):
+            sub = (await c.get(f"/fhir/r4/Subscription/{sid}")).json()
+            if sub["status"] == "error":
+                break
+            await asyncio.sleep(0.05)
+        assert sub["status"] == "error" and "non-public" in sub["error"]
