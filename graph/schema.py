@@ -183,7 +183,7 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(principal=request.scope.get("auth"), repo=request.app.state.store.repo,
                        settings=self.settings, request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -195,7 +195,7 @@ class GraphQLView(GraphQL[Context, None]):
                                                       not any(e.path for e in result.errors)):
             # A request error (parse, validation, limits): execution never started, so no "data" entry.
             _request_error.set(True)
-            processed.pop("data", None)  # type: ignore[misc]
+            processed.pop("data", None)
         return processed
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

@@ -93,7 +93,8 @@ def system_of(cc: Any) -> str | None:
     if not isinstance(cc, dict):
         return None
     for c in cc.get("coding") or ():
-        return c.get("system")
+        system = c.get("system")
+        return str(system) if system is not None else None
     return None
 
 

@@ -44,7 +44,8 @@ def get_medical_summary(info: Info, patient: Any) -> Any:
     flags = [ready(loaders.flags_by_patient, k) for k in keys]
     if MISSING in flags:
         return _load_summary(info, patient)
-    return _build(patient, *lists, clinical.flags_with_family(flags))
+    allergies, meds, conditions, observations = lists
+    return _build(patient, allergies, meds, conditions, observations, clinical.flags_with_family(flags))
 
 
 async def _load_summary(info: Info, patient: Any) -> summary_t.MedicalSummary:
@@ -71,10 +72,9 @@ def _build(patient: Any, allergies: list[Resource], meds: list[Resource], condit
             social[code] = o
     current = [m for m in meds if m.get("status") == "active"]
     past = [m for m in meds if m.get("status") in ("stopped", "completed", "on-hold", "not-taken")]
-    newest_first = lambda r, k: str(r.get(k) or "")  # noqa: E731
     return summary_t.MedicalSummary(
         allergies=[clinical.allergy_from_fhir(a)
-                   for a in sorted(allergies, key=lambda r: newest_first(r, "recordedDate"), reverse=True)
+                   for a in sorted(allergies, key=lambda r: str(r.get("recordedDate") or ""), reverse=True)
                    if code_of(a.get("clinicalStatus")) in (None, "active")],
         allergy_review_status=patient.allergy_review_status,
         current_medications=[clinical.medication_from_fhir(m) for m in current],

@@ -4,8 +4,11 @@ patient mutations (create, PATCH update, status transitions, archive/restore).""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
+
+import strawberry
 
 from graph.errors import InvalidTransition, NotFoundError, ValidationError
 from graph.pagination import Connection, store_connection
@@ -137,7 +140,8 @@ def from_fhir(res: Resource) -> patient_t.Patient:
         spid=ident(res, SID["spid"]),
         hsid=ident(res, SID["hsid"]),
         account_number=ident(res, SID["account-number"]),
-        location=common_t.EntityRef(id=lid, name=loc.get("display")) if (lid := ref_id(loc)) else None,
+        location=common_t.EntityRef(id=strawberry.ID(lid), name=(loc or {}).get("display"))
+        if (lid := ref_id(loc)) else None,
         premedication_required=bool(x(_X["premedication-required"], False)),
         medical_urgent_note=x(_X["medical-urgent-note"]),
         allergy_review_status=_REVIEW.get(x(_X["allergy-review-status"]) or "",
@@ -259,8 +263,6 @@ async def search_patients(info: Info, query: str, limit: int) -> list[patient_t.
 
 
 def _re(text: str) -> str:
-    import re
-
     return re.escape(text)
 
 
@@ -463,7 +465,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
             res.pop("deceasedBoolean", None)
     if "emergency_contact_name" in f or "emergency_contact_phone" in f:
         contacts = [c for c in res.get("contact") or () if not _is_emergency(c)]
-        old = next((c for c in res.get("contact") or () if _is_emergency(c)), {})
+        old: Resource = next((c for c in res.get("contact") or () if _is_emergency(c)), {})
         name = f.get("emergency_contact_name", (old.get("name") or {}).get("text"))
         phone = f.get("emergency_contact_phone",
                       next((t.get("value") for t in old.get("telecom") or ()), None))
@@ -505,8 +507,6 @@ def set_status(res: Resource, status: str) -> None:
 
 def provided(inp: Any) -> dict[str, Any]:
     """The fields a client actually sent (strawberry leaves the others UNSET)."""
-    import strawberry
-
     return {k: v for k, v in vars(inp).items() if v is not strawberry.UNSET}
 
 

@@ -130,19 +130,3 @@ async def demo_clinic(graph_server: ServerThread, graph_settings: Settings) -> A
     finally:
         await client.close()
 
-
-def _walk_reads_extension_urls() -> bool:
-    from store.keys import walk
-    from store.naming import EXT
-
-    res = {"extension": [{"url": EXT["patient-status"], "valueCode": "active"}]}
-    return walk(res, f"extension[{EXT['patient-status']}].valueCode") == ["active"]
-
-
-# store/keys.py ``walk`` splits a path on every ".", including the dots of an extension or identifier-system URL
-# in brackets, so the search keys of fhirgraph's own parameters (lifecycle-status, chart-number, location,
-# date-first-visit, episode-of-care) are never extracted. The fix is the store's (reported); until it lands the
-# features filtering on those keys are expected to fail, and pass by themselves afterwards.
-needs_store_walk_fix = pytest.mark.xfail(
-    not _walk_reads_extension_urls(), strict=True,
-    reason="store/keys.py walk() splits URLs in brackets on '.'; search keys with extension URLs are missing")

@@ -7,7 +7,7 @@ from typing import Any
 
 from store.naming import EXT
 from tests.factories import make_patient, make_practitioner
-from tests.graph.conftest import GQL, needs_store_walk_fix
+from tests.graph.conftest import GQL
 
 CREATE = """mutation($i: PatientInput!) { createPatient(input: $i) {
   patient { id version status firstName lastName preferredName email mobilePhone dateOfBirth addressLine1 city
@@ -190,7 +190,6 @@ async def test_create_relationship(gql: GQL) -> None:
     assert unknown["extensions"]["code"] == "VALIDATION"
 
 
-@needs_store_walk_fix
 async def test_dependents_of_a_guardian(gql: GQL) -> None:
     child = (await create(gql, firstName="Kid"))["patient"]["id"]
     mom = (await create(gql, firstName="Mom"))["patient"]["id"]

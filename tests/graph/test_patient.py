@@ -7,7 +7,7 @@ from typing import Any
 
 from store.naming import CS, EXT, SID, SSN_SYSTEM
 from tests.factories import make_patient, make_practitioner
-from tests.graph.conftest import GQL, needs_store_walk_fix
+from tests.graph.conftest import GQL
 
 PATIENT_FIELDS = """id version status firstName middleName lastName preferredName title fullName dateOfBirth gender
   pronoun maritalStatus preferredLanguage email mobilePhone homePhone workPhone addressLine1 city state postalCode
@@ -154,14 +154,12 @@ async def test_patients_sorts_and_filters(gql: GQL, fhir_a, tag: str) -> None:
         assert out["totalCount"] == 5
 
 
-@needs_store_walk_fix
 async def test_sort_by_chart_number(gql: GQL, fhir_a, tag: str) -> None:
     await _make_family_of_names(fhir_a, tag)
     by_chart = (await gql.run(LIST, {"f": {"search": tag}, "s": {"field": "CHART_NUMBER", "direction": "DESC"}}))
     assert [e["node"]["firstName"] for e in by_chart["patients"]["edges"]] == ["Vera", "Will", "Xena", "Yann", "Zoe"]
 
 
-@needs_store_walk_fix
 async def test_status_provider_location_and_tag_filters(gql: GQL, fhir_a, tag: str) -> None:
     prac = (await fhir_a.post("/Practitioner", json=make_practitioner(tag=tag))).json()["id"]
     a = rich_patient(tag, family=f"{tag}Fa", generalPractitioner=[{"reference": f"Practitioner/{prac}"}])
@@ -206,7 +204,6 @@ async def test_search_patients_typeahead(gql: GQL, fhir_a, tag: str) -> None:
     assert [h["id"] for h in by_nick] == [pid]
 
 
-@needs_store_walk_fix
 async def test_search_patients_by_chart_number(gql: GQL, fhir_a, tag: str) -> None:
     pid = (await fhir_a.post("/Patient", json=rich_patient(tag, family=f"Chart{tag}"))).json()["id"]
     hit = (await gql.run('query($q: String!) { searchPatients(query: $q) { id } }', {"q": f"CH-{tag}"}))
@@ -230,7 +227,6 @@ async def test_check_duplicate_patients(gql: GQL, fhir_a, tag: str) -> None:
     assert await ids(l=f"Dup{tag}", d="1900-01-01") == []
 
 
-@needs_store_walk_fix
 async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     q = """query($from: String, $to: String, $st: [PatientStatus!]) {
       patientCountsByLocation(dateFrom: $from, dateTo: $to, statuses: $st) {

@@ -166,6 +166,23 @@ async def test_each_version_is_resolved_as_of_its_event(events_url: str, fhir_a:
     assert got[1]["patient"] is None  # a deletion has no resource to show
 
 
+async def test_nested_relations_are_fresh_for_every_event(events_url: str, fhir_a: httpx.AsyncClient) -> None:
+    """A connection lives for hours: related records resolved for one event are not cached for the next."""
+    query = """subscription($patientId: ID) { events(patientId: $patientId, types: ["appointment.booked"]) {
+      appointment { id patient { lastName } } } }"""
+    created = (await fhir_a.post("/Patient", json=make_patient(family="Before"))).json()
+    pid = created["id"]
+    async with Feed(events_url, query, {"patientId": pid}) as feed:
+        await _book(fhir_a, pid, 20)
+        [first] = await feed.take(1)
+        renamed = {**created, "name": [{"use": "official", "family": "After", "given": ["Maria"]}]}
+        assert (await fhir_a.put(f"/Patient/{pid}", json=renamed)).status_code == 200
+        await _book(fhir_a, pid, 21)
+        [second] = await feed.take(1)
+    assert first["events"]["appointment"]["patient"]["lastName"] == "Before"
+    assert second["events"]["appointment"]["patient"]["lastName"] == "After"
+
+
 async def test_tenant_never_sees_another_tenants_events(events_url: str, fhir_a: httpx.AsyncClient,
                                                         fhir_b2: httpx.AsyncClient) -> None:
     async with Feed(events_url, EVENTS, {"types": ["patient.created"]}, tenant="tenant-b") as feed:

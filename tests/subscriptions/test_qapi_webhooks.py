@@ -146,3 +146,16 @@ async def test_encryption_matches_openssl_cli() -> None:
                                                     "-iv", iv.hex()], input=ct, capture_output=True,
                                    check=True)).stdout
     assert out == b'{"visit":"12345","user":"1234"}'
+
+
+async def test_seed_api_key_header(base_url: str, receiver: Receiver) -> None:
+    """The seed's clients authenticate with `Api-Key` (on the suite's server, where the auth middleware lets
+    requests without X-API-Key through as anonymous, the route resolves the seed's header itself)."""
+    async with httpx.AsyncClient(base_url=f"{base_url}/qapi/v1", headers={"Api-Key": "test-key-tenant-b"}) as c:
+        created = (await c.post("/webhooks", json={"endpoint": receiver.endpoint(), "events": ["episode:created"]}))
+        assert created.status_code == 201
+        assert (await c.get(f"/webhooks/{created.json()['id']}")).status_code == 200
+    async with httpx.AsyncClient(base_url=f"{base_url}/qapi/v1", headers={"Api-Key": "test-key-tenant-a"}) as c:
+        assert (await c.get(f"/webhooks/{created.json()['id']}")).status_code == 404
+    async with httpx.AsyncClient(base_url=f"{base_url}/qapi/v1", headers={"Api-Key": "nope"}) as c:
+        assert (await c.get("/webhooks")).status_code == 401
