@@ -1,8 +1,9 @@
 """Authentication only sets ``scope["auth"]`` (a Principal); authorization is decided elsewhere.
 
-Until the OAuth 2.0 / SMART server lands, a caller is either an API key holder (``X-API-Key`` or
-``Authorization: Bearer <key>``) or, when ``FHIRGRAPH_ALLOW_ANONYMOUS`` is true (the default for trials),
-the configured default principal. A wrong key is always 401: it never falls back to the default.
+Until the OAuth 2.0 / SMART server lands, a caller is either an API key holder (the key in ``X-API-Key``,
+``Api-Key`` — the vendor API's header — or ``Authorization: Bearer``) or, when ``FHIRGRAPH_ALLOW_ANONYMOUS`` is
+true (the default for trials), the configured default principal. A wrong key is always 401: it never falls back
+to the default.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        key = headers.get("x-api-key")
+        # X-API-Key, the vendor API's Api-Key (seed 002), or a Bearer credential.
+        key = headers.get("x-api-key") or headers.get("api-key")
         authz = headers.get("authorization", "")
         if not key and authz[:7].lower() == "bearer ":
             key = authz[7:].strip()

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from auth.api_keys import ApiKeys
 from auth.principal import Principal
 from store.errors import Gone, NotFound
 from store.naming import EXT
@@ -41,10 +40,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def _principal(request: Request) -> Principal | None:
-    # The seed's clients send ``Api-Key``; the auth middleware reads ``X-API-Key``/Bearer.
-    key = request.headers.get("api-key")
-    if key:
-        return ApiKeys(request.app.state.settings.api_keys).lookup(key)
+    # The auth middleware has read the caller's key (``Api-Key`` as the seed sends it, or X-API-Key/Bearer).
     principal: Principal | None = request.scope.get("auth")
     return principal
 
