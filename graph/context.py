@@ -19,6 +19,8 @@ class Context:
     settings: Any
     request: Any = None
     response: Any = None
+    # The graphql-transport-ws connection_init payload; strawberry fills it when the field exists.
+    connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property
@@ -28,6 +30,10 @@ class Context:
         if self._loaders is None:
             self._loaders = Loaders(self.repo, self.who)
         return self._loaders
+
+    def reset_loaders(self) -> None:
+        """Forget what the loaders hold: a subscription resolves each event afresh on a long-lived context."""
+        self._loaders = None
 
     @property
     def who(self) -> PrincipalLike:

@@ -183,8 +183,10 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(principal=request.scope.get("auth"), repo=request.app.state.store.repo,
                        settings=self.settings, request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends websocket messages as what this returns, and graphql-transport-ws
+        # clients (gql, graphql-ws) accept only text frames.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
