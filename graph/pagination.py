@@ -73,6 +73,8 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         key, rid = orjson.loads(raw)
         if not isinstance(rid, str):
             raise ValueError("id")
+        if isinstance(key, list):  # a composite sort key travels as a JSON array
+            key = tuple(key)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise ValidationError("Malformed pagination cursor") from None
     return key, rid

@@ -115,7 +115,7 @@ class _ReadCoalescer:
                 one = await self.db[collection].find_one({"_id": keys[0]}, NO_KEYS)
                 found = {keys[0]: one} if one else {}
             else:
-                docs = await self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).to_list(None)
+                docs = await self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).batch_size(len(keys)).to_list(None)
                 found = {d["_id"]: d for d in docs}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
             for futures in batch.values():
@@ -163,7 +163,8 @@ class Repository:
         wanted = [f"{principal.tenant}/{i}" for i in dict.fromkeys(ids)]
         if not wanted or not is_resource_type(rt):
             return {}
-        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS)
+        # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
+        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS).batch_size(len(wanted))
         docs = await self._call(cursor.to_list(None))
         return {d["id"]: strip(d) for d in docs}
 
@@ -209,7 +210,8 @@ class Repository:
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if include else NO_KEYS
-        docs = await self._call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1).to_list(None))
+        docs = await self._call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1)
+                                .batch_size(count + 1).to_list(None))
         more = len(docs) > count
         docs = docs[:count]
         if backward:
@@ -247,7 +249,8 @@ class Repository:
         key = f"_sys.k.{param}"
         base = self._base_filter(principal, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}}], None)
         order = full_sort(parse_sort(rt, sort))
-        docs = await self._call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).to_list(None))
+        docs = await self._call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).batch_size(limit)
+                                .to_list(None))
         wanted = set(refs)
         return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
 

@@ -136,3 +136,14 @@ async def test_bulk_load_validates_and_indexes(store: StoreHandle, principal: Sy
     assert (await store.repo.vread(principal, "Patient", "bulk-3", "1"))["id"] == "bulk-3"
     with pytest.raises(Invalid):
         await store.repo.bulk_load(principal, [make_patient(id="bad-1", birthDate="never")])
+
+
+async def test_large_batches_come_back_in_one_round_trip(store: StoreHandle, principal: SystemPrincipal) -> None:
+    await store.repo.bulk_load(principal, [make_patient(id=f"big-{i}") for i in range(250)])
+    before = COUNTER.total
+    got = await store.repo.read_many(principal, "Patient", [f"big-{i}" for i in range(250)])
+    assert len(got) == 250 and COUNTER.total - before == 1  # no getMore
+    before = COUNTER.total
+    page = await store.repo.search(principal, "Patient", [("_id", ",".join(f"big-{i}" for i in range(250)))],
+                                   count=200)
+    assert len(page.resources) == 200 and COUNTER.total - before == 1
