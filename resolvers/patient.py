@@ -109,7 +109,8 @@ def from_fhir(res: Resource) -> patient_t.Patient:
     return patient_t.Patient(
         id=res["id"],
         version=version(res),
-        created_at=meta.get("lastUpdated") if meta.get("versionId") == "1" else None,
+        created_at=next((e.get("valueInstant") for e in meta.get("extension", []) if e.get("url") == EXT["created"]),
+                        meta.get("lastUpdated") if meta.get("versionId") == "1" else None),
         updated_at=meta.get("lastUpdated"),
         status=_STATUS.get(status, patient_t.PatientStatus.ACTIVE),
         first_name=first,

@@ -84,7 +84,7 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("date-first-visit", "date", f"extension[{EXT['date-first-visit']}].valueDate"),
         _p("_content", "string", "name", "telecom.value", f"identifier[{SID['chart-number']}].value",
            "birthDate"),
-        _p("_created", "date", "meta.lastUpdated@v1", sortable=True),
+        _p("_created", "date", f"meta.extension[{EXT['created']}].valueInstant", sortable=True),
     ),
     "Appointment": (
         _p("date", "date", "start", sortable=True),
@@ -477,7 +477,7 @@ def _ranges(value: Any) -> Iterator[dict[str, str]]:
         yield {"lo": start[0] if start else MIN_TS, "hi": end[1] if end else MAX_TS}
 
 
-def extract(resource: dict[str, Any], created: str | None = None) -> dict[str, Any]:
+def extract(resource: dict[str, Any]) -> dict[str, Any]:
     """All search keys of ``resource``: {"k": {...}, "e": {...}, "s": {...}} for ``_sys``."""
     rt = resource.get("resourceType", "")
     k: dict[str, Any] = {}
@@ -486,10 +486,7 @@ def extract(resource: dict[str, Any], created: str | None = None) -> dict[str, A
     for p in param_table(rt).values():
         raw: list[Any] = []
         for path in p.paths:
-            if path.endswith("@v1"):  # the first version's lastUpdated, carried by the store
-                raw.extend([created] if created else [])
-            else:
-                raw.extend(walk(resource, path))
+            raw.extend(walk(resource, path))
         if not raw:
             if p.sortable:
                 s[p.name] = ""

@@ -120,6 +120,7 @@ EXT = {
         "appointment-workflow-status",
         "webhook-secret",
         "procedure-blocking",
+        "created",
         "slot-duration",
         "communication-direction",
     )

@@ -57,6 +57,7 @@ CLINICAL_TYPES = frozenset({
 # An appointment in these statuses no longer holds its slot.
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 MAX_INCLUDES = 1000
+CREATED = EXT["created"]
 WRITE_RETRIES = 30
 # The search keys are most of a stored document's bytes; reads that do not need them leave them behind.
 NO_KEYS = {"_sys.k": 0, "_sys.e": 0}
@@ -434,14 +435,13 @@ class Repository:
                      action: str) -> WriteResult:
         version = 1 if old is None else int(old["_sys"]["v"]) + 1
         stamp = now_instant()
-        meta = {k: v for k, v in _meta(resource).items() if k not in ("versionId", "lastUpdated")}
-        resource = {**resource, "meta": {"versionId": str(version), "lastUpdated": stamp, **meta}}
+        created = (old or {}).get("_sys", {}).get("created") or stamp
+        resource = {**resource, "meta": _server_meta(_meta(resource), version, stamp, created)}
         # Keep key order natural: resourceType, id, meta first.
         resource = {"resourceType": rt, "id": resource["id"], "meta": resource["meta"],
                     **{k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}}
         if action != "delete":
             validate(resource)
-        created = (old or {}).get("_sys", {}).get("created") or stamp
         resource, sealed, revealed = _seal(rt, resource, (old or {}).get("_sys", {}).get("sealed"))
         doc = self._document(principal, resource, version, created, deleted=action == "delete")
         if sealed:
@@ -485,7 +485,7 @@ class Repository:
             "deleted": deleted,
             "created": created,
             "lu": keymod.date_range(resource["meta"]["lastUpdated"])[0],  # type: ignore[index]
-            **keymod.extract(resource, created),
+            **keymod.extract(resource),
         }
         if resource["resourceType"] == "Appointment" and not deleted and resource.get("status") not in SLOT_RELEASING:
             slot = next((s.get("reference") for s in resource.get("slot", []) if s.get("reference")), None)
@@ -529,8 +529,7 @@ class Repository:
             rt = self._type_of(res)
             if not isinstance(res.get("id"), str):
                 raise Invalid("bulk_load needs resources with ids", expression=["id"])
-            res = {"resourceType": rt, "id": res["id"],
-                   "meta": {**_meta(res), "versionId": "1", "lastUpdated": stamp},
+            res = {"resourceType": rt, "id": res["id"], "meta": _server_meta(_meta(res), 1, stamp, stamp),
                    **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
             validate(res)
             by_type.setdefault(rt, []).append(self._document(principal, res, 1, stamp))
@@ -604,6 +603,15 @@ def _meta(resource: Resource) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise Invalid("meta must be an object", unprocessable=True, expression=[f"{resource['resourceType']}.meta"])
     return meta
+
+
+def _server_meta(meta: dict[str, Any], version: int, stamp: str, created: str) -> dict[str, Any]:
+    """``meta`` with the server-managed parts set: versionId, lastUpdated and the creation time (an extension,
+    FHIR has no element for it); whatever a client sent for those is replaced."""
+    kept = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated", "extension")}
+    extensions = [e for e in meta.get("extension", []) or [] if not (isinstance(e, dict) and e.get("url") == CREATED)]
+    return {"versionId": str(version), "lastUpdated": stamp, **kept,
+            "extension": [*extensions, {"url": CREATED, "valueInstant": created}]}
 
 
 def _seal(rt: str, resource: Resource, before: dict[str, str] | None

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from store.keys import PARAMS
+from store.naming import EXT
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "fhir-examples"
 PACKAGE = "hl7.fhir.r4.examples@4.0.1"
@@ -46,6 +47,10 @@ def load_examples() -> list[dict[str, Any]]:
 def without_meta(res: dict[str, Any]) -> dict[str, Any]:
     res = dict(res)
     meta = {k: v for k, v in (res.pop("meta", None) or {}).items() if k not in ("versionId", "lastUpdated")}
+    # the server-managed creation time (an extension on meta) is not the client's
+    ext = [e for e in meta.pop("extension", []) if e.get("url") != EXT["created"]]
+    if ext:
+        meta["extension"] = ext
     if meta:
         res["meta"] = meta
     return res

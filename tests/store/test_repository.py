@@ -147,3 +147,17 @@ async def test_large_batches_come_back_in_one_round_trip(store: StoreHandle, pri
     page = await store.repo.search(principal, "Patient", [("_id", ",".join(f"big-{i}" for i in range(250)))],
                                    count=200)
     assert len(page.resources) == 200 and COUNTER.total - before == 1
+
+
+async def test_creation_time_is_server_managed_and_survives_updates(store: StoreHandle,
+                                                                   principal: SystemPrincipal) -> None:
+    created_ext = EXT["created"]
+    spoof = {"url": created_ext, "valueInstant": "2001-01-01T00:00:00Z"}
+    first = (await store.repo.create(principal, make_patient(meta={"extension": [spoof]}))).resource
+    created = [e["valueInstant"] for e in first["meta"]["extension"] if e["url"] == created_ext]
+    assert created == [first["meta"]["lastUpdated"]]
+    second = (await store.repo.update(principal, "Patient", first["id"], first)).resource
+    assert second["meta"]["versionId"] == "2"
+    assert [e["valueInstant"] for e in second["meta"]["extension"] if e["url"] == created_ext] == created
+    page = await store.repo.search(principal, "Patient", [("_created", f"le{created[0]}")])
+    assert [r["id"] for r in page.resources] == [first["id"]]
