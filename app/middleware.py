@@ -22,6 +22,16 @@ def error_body(path: str, status: int, code: str, message: str) -> tuple[bytes, 
     return orjson.dumps({"error": {"message": message}}), b"application/json"
 
 
+async def send_error(scope: Scope, send: Send, status: int, code: str, message: str,
+                     extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with an error in the shape of the door the request came through."""
+    body, ctype = error_body(scope["path"], status, code, message)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
+                            *(extra_headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
 
@@ -62,11 +72,7 @@ class BodyLimitMiddleware:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body, ctype = error_body(scope["path"], 413, "too-costly",
-                                 f"Request body is larger than {self.max_bytes} bytes")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(scope, send, 413, "too-costly", f"Request body is larger than {self.max_bytes} bytes")
 
 
 class BodyTooLarge(Exception):
@@ -99,9 +105,5 @@ class SafeErrorsMiddleware:
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
             frames = "".join(traceback.format_tb(exc.__traceback__))
             log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), scope["path"], frames)
-            if started:
-                return
-            body, ctype = error_body(scope["path"], 500, "exception", "Internal server error")
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            if not started:
+                await send_error(scope, send, 500, "exception", "Internal server error")

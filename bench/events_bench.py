@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,26 +24,11 @@ from typing import Any
 
 import httpx
 import orjson
+from common import free_port, wait_port  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-events-key"
 QUERY = 'subscription { events(types: ["patient.created"]) { id resourceId sequence } }'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} did not open")
 
 
 def patient(i: int) -> dict[str, Any]:

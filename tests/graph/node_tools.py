@@ -9,24 +9,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-CACHE = Path(__file__).resolve().parents[1] / ".cache" / "graphql-node"
+from tests.npm import npm_modules
+
 SCRIPTS = Path(__file__).resolve().parent / "node"
 PACKAGES = ("@apollo/composition@2", "@apollo/gateway@2", "@apollo/server@4", "@apollo/subgraph@2", "graphql@16",
             "graphql-http@1")
 
 
 def ensure_installed() -> Path:
-    modules = CACHE / "node_modules"
-    wanted = ("@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql",
-              "graphql-http")
-    if all((modules / name / "package.json").exists() for name in wanted):
-        return modules
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if not (CACHE / "package.json").exists():
-        (CACHE / "package.json").write_text('{"name": "fhirgraph-graphql-node", "private": true}\n')
-    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", *PACKAGES], cwd=CACHE, check=True,
-                   capture_output=True, timeout=900)
-    return modules
+    return npm_modules("graphql-node", PACKAGES)
 
 
 def run_node(script: str, *args: str, timeout: float = 180) -> tuple[int, Any, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ import pytest
 
 from tests.conftest import API_KEYS
 from tests.factories import make_appointment, make_patient
+from tests.npm import npm_modules
 
-CACHE = Path(__file__).resolve().parents[1] / ".cache" / "events-node"
 SCRIPT = Path(__file__).resolve().parent / "node" / "subscribe.cjs"
 PACKAGES = ("graphql-ws@6", "ws@8", "graphql@16")
 
@@ -28,15 +27,7 @@ QUERY = """subscription($patientId: ID) {
 
 
 def _ensure_installed() -> Path:
-    modules = CACHE / "node_modules"
-    if all((modules / name / "package.json").exists() for name in ("graphql-ws", "ws", "graphql")):
-        return modules
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if not (CACHE / "package.json").exists():
-        (CACHE / "package.json").write_text('{"name": "fhirgraph-events-node", "private": true}\n')
-    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", *PACKAGES], cwd=CACHE, check=True,
-                   capture_output=True, timeout=900)
-    return modules
+    return npm_modules("events-node", PACKAGES)
 
 
 async def test_js_graphql_ws_client_receives_bookings_in_order(events_url: str, fhir_a: httpx.AsyncClient) -> None:
