@@ -116,7 +116,8 @@ class _ReadCoalescer:
                 one = await self.db[collection].find_one({"_id": keys[0]}, NO_KEYS)
                 found = {keys[0]: one} if one else {}
             else:
-                docs = await self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).batch_size(len(keys)).to_list(None)
+                cursor = self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).batch_size(len(keys))
+                docs = await cursor.to_list(None)
                 found = {d["_id"]: d for d in docs}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
             for futures in batch.values():
