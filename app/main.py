@@ -22,9 +22,12 @@ from auth.api_keys import ApiKeys
 from auth.middleware import AuthMiddleware
 from auth.principal import Principal
 from fhir_rest.outcomes import store_error_handler
+from fhir_rest.qapi.webhooks import routes as webhook_routes
 from fhir_rest.routes import mounts as fhir_mounts
+from graph.schema import routes as graph_routes
 from store.client import StoreHandle, open_store
 from store.errors import StoreError
+from subscriptions.lifecycle import startup as events_startup
 
 log = logging.getLogger("fhirgraph")
 
@@ -63,8 +66,7 @@ async def too_large(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=413, media_type=ctype.decode())
 
 
-def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
-               extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> Starlette:
     settings = settings or get_settings()
     hooks = _hooks()
 
@@ -95,7 +97,6 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *(extra_routes or []),
         *_door_routes(settings),
         *fhir_mounts(),
     ]
@@ -118,28 +119,14 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0,
 
 
 def _door_routes(settings: Settings) -> list[BaseRoute]:
-    """Routes of the GraphQL door, when its package provides them, and the qapi webhooks (issue 4)."""
-    from fhir_rest.qapi.webhooks import routes as webhook_routes
-
+    """GraphQL (HTTP and websocket at /graphql) and the vendor API's webhooks."""
     # Full-path routes rather than a Mount("/qapi/v1"): a mount would shadow the rest of the qapi door.
-    result: list[BaseRoute] = webhook_routes(prefix="/qapi/v1")
-    try:
-        from graph.schema import routes as graph_routes
-    except ImportError:
-        return result
-    result.extend(graph_routes(settings))
-    return result
+    return [*webhook_routes(prefix="/qapi/v1"), *graph_routes(settings)]
 
 
 def _hooks() -> list[StartupHook]:
-    hooks: list[StartupHook] = []
-    try:
-        from subscriptions.lifecycle import startup as events_startup
-    except ImportError:
-        pass
-    else:
-        hooks.append(events_startup)
-    return hooks
+    """Start-up steps of other packages: the outbox relay, GraphQL subscriptions' fan-out and webhooks."""
+    return [events_startup]
 
 
 async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients: int) -> None:

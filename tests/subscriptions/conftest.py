@@ -44,11 +44,8 @@ def events_settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 def events_server(events_settings: Settings) -> Iterator[ServerThread]:
     from app.main import create_app
-    from tests.subscriptions.standin import not_ready, routes
 
-    # The GraphQL door is built concurrently: its real schema, behind the requested view patch until it lands.
-    extra = routes(events_settings) if not_ready() else []
-    srv = ServerThread(create_app(events_settings, extra_routes=extra), free_port())
+    srv = ServerThread(create_app(events_settings), free_port())
     srv.start()
     yield srv
     srv.stop()

@@ -305,13 +305,3 @@ async def test_legacy_graphql_ws_subprotocol_is_off(events_url: str) -> None:
                            additional_headers={"X-API-Key": API_KEYS["tenant-a"]})
         await ws.send(orjson.dumps({"type": "connection_init"}).decode())
         await asyncio.wait_for(ws.recv(), 3)
-
-
-def test_real_graphql_view_is_ready_for_live_events() -> None:
-    """Until graph/schema.py carries the live-events view patch (tests/subscriptions/standin.py), the other
-    tests here run the real schema behind a stand-in view; this one reports why."""
-    from tests.subscriptions.standin import not_ready
-
-    reason = not_ready()
-    if reason:
-        pytest.skip(f"real /graphql view not ready for live events: {reason}")
