@@ -76,6 +76,16 @@ CEILING_APP = textwrap.dedent("""
                 log_level="warning", access_log=False)
 """)
 
+# Reads pick a random stored id per request: repeating one id would let concurrent identical reads share one
+# store round trip and flatter the number.
+READ_LUA = """
+math.randomseed(os.time())
+request = function()
+  local path = string.format("%s/Patient/bench-%%07d", math.random(0, %d - 1))
+  return wrk.format("GET", path, {["X-API-Key"] = "%s"})
+end
+"""
+
 POST_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/fhir+json"
@@ -121,13 +131,21 @@ async def httpx_load(url: str, duration: int, connections: int, body: bytes | No
             "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
 
 
-def measure(url: str, args: argparse.Namespace, body: bytes | None = None) -> dict[str, float]:
+def lua(text: str) -> str:
+    fd, path = tempfile.mkstemp(suffix=".lua")
+    os.write(fd, text.encode())
+    os.close(fd)
+    return path
+
+
+def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
+            random_ids: tuple[str, int] | None = None) -> dict[str, float]:
     if shutil.which("wrk"):
         script = None
         if body is not None:
-            fd, script = tempfile.mkstemp(suffix=".lua")
-            os.write(fd, (POST_LUA % (TENANT_KEY, body.decode())).encode())
-            os.close(fd)
+            script = lua(POST_LUA % (TENANT_KEY, body.decode()))
+        elif random_ids is not None:
+            script = lua(READ_LUA % (random_ids[0], random_ids[1], TENANT_KEY))
         return run_wrk(url, args.duration, args.connections, script)
     return asyncio.run(httpx_load(url, args.duration, args.connections, body))
 
@@ -176,7 +194,8 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{ceil_port}/x")
             ceil = measure(f"http://127.0.0.1:{ceil_port}/Patient/{rid}", args)
             rows = [
-                ("read by id", measure(f"{base}/Patient/{rid}", args)),
+                ("read by id", measure(f"{base}/Patient/{rid}", args,
+                                       random_ids=("/fhir/r4", size) if shutil.which("wrk") else None)),
                 ("search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args)),
                 ("create", measure(f"{base}/Patient", args,
                                    body=orjson.dumps({k: v for k, v in patient(0).items() if k != "id"}))),
