@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TENANT_KEY = "bench-key"
+# Creates go to a tenant of their own, so they never change what the read and search rows see.
+WRITER_KEY = "bench-writer-key"
 HEADERS = {"X-API-Key": TENANT_KEY, "Content-Type": "application/fhir+json"}
 
 
@@ -143,7 +145,7 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
     if shutil.which("wrk"):
         script = None
         if body is not None:
-            script = lua(POST_LUA % (TENANT_KEY, body.decode()))
+            script = lua(POST_LUA % (WRITER_KEY, body.decode()))
         elif random_ids is not None:
             script = lua(READ_LUA % (random_ids[0], random_ids[1], TENANT_KEY))
         return run_wrk(url, args.duration, args.connections, script)
@@ -157,7 +159,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
+    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
            "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
     try:
         uri = os.environ.get("MONGODB_URI")

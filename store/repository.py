@@ -16,6 +16,7 @@ an event or a history entry, never a version of the resource; production runs on
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import logging
 import random
@@ -126,9 +127,11 @@ class _ReadCoalescer:
                         f.set_exception(exc)
             return
         for key, futures in batch.items():
-            for f in futures:
+            doc = found.get(key)
+            for i, f in enumerate(futures):
                 if not f.done():
-                    f.set_result(found.get(key))
+                    # Waiters for the same id each get their own document: a caller may change what it read.
+                    f.set_result(doc if i == 0 or doc is None else copy.deepcopy(doc))
 
 
 class Repository:

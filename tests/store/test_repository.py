@@ -161,3 +161,12 @@ async def test_creation_time_is_server_managed_and_survives_updates(store: Store
     assert [e["valueInstant"] for e in second["meta"]["extension"] if e["url"] == created_ext] == created
     page = await store.repo.search(principal, "Patient", [("_created", f"le{created[0]}")])
     assert [r["id"] for r in page.resources] == [first["id"]]
+
+
+async def test_coalesced_reads_of_one_id_do_not_share_documents(store: StoreHandle,
+                                                                 principal: SystemPrincipal) -> None:
+    p = (await store.repo.create(principal, make_patient())).resource
+    a, b = await asyncio.gather(store.repo.read(principal, "Patient", p["id"]),
+                                store.repo.read(principal, "Patient", p["id"]))
+    a["name"][0]["family"] = "Changed"
+    assert b["name"][0]["family"] == "Reyes"
