@@ -159,8 +159,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
-           "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
+    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
+           "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
     try:
         uri = os.environ.get("MONGODB_URI")
         engine = "mongodb"
