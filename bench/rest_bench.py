@@ -160,7 +160,8 @@ def main() -> int:
     args = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
-           "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
+           "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
+           "FHIRGRAPH_DB_NAME": "fhirgraph_bench"}
     try:
         uri = os.environ.get("MONGODB_URI")
         engine = "mongodb"
