@@ -32,6 +32,19 @@ async def send_error(scope: Scope, send: Send, status: int, code: str, message: 
     await send({"type": "http.response.body", "body": body})
 
 
+class _TrackedSend:
+    """Wraps ``send`` and remembers whether the response has started (after that, no error page can be sent)."""
+
+    def __init__(self, send: Send):
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
 
@@ -48,7 +61,7 @@ class BodyLimitMiddleware:
                 await self._reject(scope, send)
                 return
         seen = 0
-        started = False
+        tracked = _TrackedSend(send)
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -59,16 +72,10 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except BodyTooLarge:
-            if not started:
+            if not tracked.started:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
@@ -77,7 +84,6 @@ class BodyLimitMiddleware:
 
 class BodyTooLarge(Exception):
     """Raised while reading a body past the limit; the app turns it into 413."""
-    pass
 
 
 class SafeErrorsMiddleware:
@@ -92,18 +98,11 @@ class SafeErrorsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
             frames = "".join(traceback.format_tb(exc.__traceback__))
             log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), scope["path"], frames)
-            if not started:
+            if not tracked.started:
                 await send_error(scope, send, 500, "exception", "Internal server error")

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -54,11 +55,16 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
         relay_poll_interval_s=0.05,
     )
     yield s
+    drop_test_database(s)
+
+
+def drop_test_database(settings: Settings) -> None:
+    """On a real MongoDB a run leaves nothing behind; devdb forgets everything at exit anyway."""
     if os.environ.get("MONGODB_URI"):
         from pymongo import MongoClient
 
-        with MongoClient(mongo_uri) as c:
-            c.drop_database(s.db_name)
+        with MongoClient(settings.mongodb_uri) as c:
+            c.drop_database(settings.db_name)
 
 
 class ServerThread:
@@ -82,14 +88,23 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server(settings: Settings) -> Iterator[ServerThread]:
+@contextmanager
+def running_app(settings: Settings) -> Iterator[ServerThread]:
+    """The real app with ``settings``, served by uvicorn on a free loopback port."""
     from app.main import create_app
 
     srv = ServerThread(create_app(settings), free_port())
     srv.start()
-    yield srv
-    srv.stop()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[ServerThread]:
+    with running_app(settings) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

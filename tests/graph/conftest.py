@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from app.settings import Settings
-from tests.conftest import ServerThread, free_port
+from tests.conftest import ServerThread, drop_test_database, running_app
 
 KEYS = {"graph-a": "graph-key-a", "graph-b": "graph-key-b", "graph-demo": "graph-key-demo"}
 DEMO_PATIENTS = 120
@@ -28,23 +28,13 @@ def graph_settings(mongo_uri: str) -> Iterator[Settings]:
         relay_poll_interval_s=0.5,
     )
     yield s
-    import os
-
-    if os.environ.get("MONGODB_URI"):
-        from pymongo import MongoClient
-
-        with MongoClient(mongo_uri) as c:
-            c.drop_database(s.db_name)
+    drop_test_database(s)
 
 
 @pytest.fixture(scope="session")
 def graph_server(graph_settings: Settings) -> Iterator[ServerThread]:
-    from app.main import create_app
-
-    srv = ServerThread(create_app(graph_settings), free_port())
-    srv.start()
-    yield srv
-    srv.stop()
+    with running_app(graph_settings) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

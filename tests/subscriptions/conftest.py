@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.settings import Settings
-from tests.conftest import API_KEYS, ServerThread, free_port
+from tests.conftest import API_KEYS, ServerThread, free_port, running_app
 
 FAST = {
     "webhook_retry_base_s": 0.05,
@@ -43,12 +43,8 @@ def events_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def events_server(events_settings: Settings) -> Iterator[ServerThread]:
-    from app.main import create_app
-
-    srv = ServerThread(create_app(events_settings), free_port())
-    srv.start()
-    yield srv
-    srv.stop()
+    with running_app(events_settings) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")
