@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 
 def _logging(level: str) -> None:
@@ -52,12 +52,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return asyncio.run(_demo_data(args, settings))
 
 
-async def _demo_data(args: argparse.Namespace, settings: object) -> int:
+async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     from app.demo import load_demo
     from auth.principal import Principal
     from store.client import open_store
 
-    s = get_settings()
     handle = await open_store(s.mongodb_uri, s.db_name)
     started = time.perf_counter()
     try:

@@ -506,7 +506,8 @@ def extract(resource: dict[str, Any]) -> dict[str, Any]:
             vals = [float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
         else:
             continue
-        if vals:
+        # `_id` is searched by primary key (store/search.py): only its sort key is kept.
+        if vals and p.name != "_id":
             k[p.name] = vals
         if p.sortable:
             s[p.name] = _sort_key(p, vals)

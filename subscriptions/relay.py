@@ -29,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from store.errors import StoreError
 from store.repository import Repository
 from store.types import SystemPrincipal
+from subscriptions.tasks import cancel_and_wait
 
 log = logging.getLogger("fhirgraph.relay")
 
@@ -174,11 +175,7 @@ class Relay:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             self.repo.on_event.remove(self.notify)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
 
     def notify(self, event: dict[str, Any]) -> None:

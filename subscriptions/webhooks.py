@@ -25,6 +25,7 @@ from subscriptions import leases, ledger
 from subscriptions.delivery import SECRET_URL, Webhook, backoff, build_body, post, signed_headers, webhook_of
 from subscriptions.relay import LiveEvent
 from subscriptions.ssrf import EndpointRefused, resolve_endpoint
+from subscriptions.tasks import cancel_and_wait
 
 log = logging.getLogger("fhirgraph.webhooks")
 
@@ -55,12 +56,7 @@ class WebhookService:
         self._task = asyncio.create_task(self._scan_loop(), name="webhooks")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self.workers.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([t for t in (self._task, *self.workers.values()) if t is not None])
         for key in list(self.workers):
             with contextlib.suppress(Exception):
                 await leases.release(self.db, key, self.owner)
