@@ -136,29 +136,28 @@ async def test_sigkill_mid_stream_loses_nothing(cluster: Cluster, receiver: Rece
         r = await c.post(f"{a.url}/fhir/r4/Subscription", json=subscription(endpoint, "patient.created"))
         assert r.status_code == 201
         webhook = r.json()["id"]
-    await asyncio.sleep(0.5)
+    # Which instance holds the webhook's lease decides the victim: the live subscription is opened on that same
+    # instance, so one SIGKILL takes down both the webhook deliverer and the subscription's server.
+    warmup = await _patients(b.url, 1)
+    await _until(receiver, endpoint, warmup)
+    async with httpx.AsyncClient(headers={"X-API-Key": KEY}) as c:
+        log = (await c.get(f"{b.url}/qapi/v1/webhooks/{webhook}/deliveries")).json()
+    holder_pid = int(log[0]["owner"].split(":")[1])
+    victim, survivor = (a, b) if a.proc and a.proc.pid == holder_pid else (b, a)
 
-    async with RawFeed(a.url) as feed:
-        before = await _patients(b.url, 5)
+    async with RawFeed(victim.url) as feed:
+        before = await _patients(survivor.url, 5)
         await feed.wait(5)
         assert [e["resourceId"] for e in feed.received] == before
         cursor = feed.received[-1]["cursor"]
         await _until(receiver, endpoint, before)
-        async with httpx.AsyncClient(headers={"X-API-Key": KEY}) as c:
-            log = (await c.get(f"{b.url}/qapi/v1/webhooks/{webhook}/deliveries")).json()
-        holder_pid = int(log[0]["owner"].split(":")[1])
-        victim, survivor = (a, b) if a.proc and a.proc.pid == holder_pid else (b, a)
-        # Writes keep flowing while the webhook's lease holder (and the subscription's server A) dies.
+        # Writes keep flowing through the survivor while the victim dies mid-stream.
         writer = asyncio.create_task(_patients(survivor.url, 20))
         await asyncio.sleep(0.1)
         victim.kill()
-        if victim is not a:
-            a.kill()
         during = await writer
 
-    if victim is not a:
-        a.start()  # a killed AppProcess starts again on the same port
-    victim.start()
+    victim.start()  # a killed AppProcess starts again on the same port
     after = await _patients(victim.url, 5)
     async with RawFeed(survivor.url, after=cursor) as resumed:
         await resumed.wait(25)
@@ -167,7 +166,7 @@ async def test_sigkill_mid_stream_loses_nothing(cluster: Cluster, receiver: Rece
         await asyncio.sleep(0.3)
     assert [e["resourceId"] for e in resumed.received] == during + after + live  # exactly the missed, then live
 
-    everything = before + during + after + live
+    everything = warmup + before + during + after + live
     await _until(receiver, endpoint, everything, within=30)
     got = _delivered(receiver, endpoint)
     by_patient: dict[str, set[str]] = {}
