@@ -29,7 +29,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "only — in memory, single process, lost at exit. Set MONGODB_URI for a real MongoDB.")
     app = create_app(settings, demo_patients=args.demo)
     uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, loop="uvloop",
-                http="httptools", ws="websockets-sansio", log_level=settings.log_level.lower(),
+                http="httptools", ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
+                log_level=settings.log_level.lower(),
                 proxy_headers=True, server_header=False, access_log=args.access_log)
     return 0
 

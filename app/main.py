@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
             # the collector's generations so full collections stay short under load.
             gc.collect()
             gc.freeze()
+            # Fewer, larger young collections: with many open websockets the default (700 allocations) makes
+            # the collector run between every few subscriber frames, and its pauses become event latency.
+            gc.set_threshold(*settings.gc_thresholds)
             yield
         finally:
             for cleanup in reversed(cleanups):

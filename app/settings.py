@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # `graphql-ws` subprotocol, and webhook delivery (retries with backoff, leases across instances).
     relay_gap_grace_s: float = 1.0
     graphql_legacy_ws: bool = False
+    # permessage-deflate on websockets: off by default — events are small JSON, and compressing each frame for
+    # each subscriber costs more CPU than the bytes it saves on a fan-out to many dashboards.
+    ws_compression: bool = False
+    # Python's cyclic garbage collector thresholds (generation 0, 1, 2), set after start-up.
+    gc_thresholds: tuple[int, int, int] = (50_000, 50, 100)
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 8
     webhook_retry_base_s: float = 1.0

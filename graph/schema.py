@@ -31,6 +31,7 @@ from strawberry.types.execution import PreExecutionError
 
 from graph.context import Context
 from graph.errors import ErrorCodes
+from graph.fanout import SharedEventExecutor, lane_handler
 from graph.limits import extensions as limit_extensions
 from resolvers.mutation import Mutation
 from resolvers.query import Query
@@ -53,7 +54,8 @@ def build_schema(settings: Any = None) -> Schema:
     exts: list[Callable[[], SchemaExtension]] = [partial(ParserCache, maxsize=256), ErrorCodes]
     if settings is not None:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
-    schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts)
+    schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts,
+                    execution_context_class=SharedEventExecutor)
     _plain_fields_direct(schema)
     _relations_direct(schema)
     return schema
@@ -157,6 +159,9 @@ def _negotiate(accept: str) -> str:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
+    graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
+
     def __init__(self, schema: strawberry.federation.Schema, settings: Any):
         options: dict[str, Any] = {
             "subscription_protocols": (GRAPHQL_TRANSPORT_WS_PROTOCOL,),

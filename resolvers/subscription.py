@@ -14,6 +14,7 @@ import strawberry
 from strawberry.exceptions import ConnectionRejectionError
 
 from auth.api_keys import ApiKeys
+from graph import fanout
 from graph.context import Info
 from graph.errors import ValidationError
 from graph.types.event import Event
@@ -39,11 +40,18 @@ async def _stream(info: Info, match: Any, after: str | None,
                   post: Any = None) -> AsyncGenerator[Event, None]:
     tenant = info.context.who.tenant
     start = _after(info, after)
+    sender = fanout.lane(info)
     async for event in _relay(info).stream(tenant, match, start):
         if post is not None and not await post(event):
             continue
         _fresh_loaders(info.context)
-        yield Event.of(event)
+        if sender is None:
+            yield Event.of(event)
+            continue
+        # The transport's lane: the group's shared rendering goes out as a ready frame (graph/fanout.py).
+        lane, executor = sender
+        if not await lane.send(await fanout.payload(executor, Event.of(event))):
+            return
 
 
 def _fresh_loaders(context: Any) -> None:

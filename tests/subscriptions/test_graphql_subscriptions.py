@@ -305,3 +305,30 @@ async def test_legacy_graphql_ws_subprotocol_is_off(events_url: str) -> None:
                            additional_headers={"X-API-Key": API_KEYS["tenant-a"]})
         await ws.send(orjson.dumps({"type": "connection_init"}).decode())
         await asyncio.wait_for(ws.recv(), 3)
+
+
+async def _renders(base: str) -> float:
+    async with httpx.AsyncClient(base_url=base) as c:
+        text = (await c.get("/metrics")).text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("fhirgraph_subscription_renders_total"))
+
+
+async def test_one_rendering_per_event_for_identical_subscriptions(events_url: str, fhir_a: httpx.AsyncClient,
+                                                                   fhir_b2: httpx.AsyncClient) -> None:
+    """Subscribers with the same operation, variables and principal share one execution per event (and get the
+    same answer); other variables render on their own; another tenant's subscriber shares nothing."""
+    same = {"types": ["patient.created"]}
+    other = {"types": ["patient.created", "patient.updated"]}
+    async with Feed(events_url, EVENTS, same) as f1, Feed(events_url, EVENTS, same) as f2, \
+            Feed(events_url, EVENTS, same) as f3, Feed(events_url, EVENTS, other) as f4, \
+            Feed(events_url, EVENTS, same, tenant="tenant-b") as fb:
+        before = await _renders(events_url)
+        ids = [(await fhir_a.post("/Patient", json=make_patient())).json()["id"] for _ in range(2)]
+        got = [await f.take(2) for f in (f1, f2, f3, f4)]
+        assert await fb.nothing()
+        renders = await _renders(events_url) - before
+    assert got[0] == got[1] == got[2]
+    assert [g["events"]["patient"]["id"] for g in got[0]] == ids
+    assert [g["events"]["resourceId"] for g in got[3]] == ids
+    assert renders == 4  # two events × two groups, not two events × four subscribers

@@ -1,0 +1,246 @@
+"""One rendering of a live event per subscription group, shared by every subscriber of the group; and the
+lane that sends it to each subscriber as ready bytes.
+
+graphql-core executes a subscription's selection set once per (subscriber, event). With a thousand dashboards
+watching the same clinic that is a thousand identical executions per event. Subscribers that send the same
+operation (same parsed document — the parser cache makes equal texts one object), the same variables and
+act as the same principal (tenant, subject and scopes) get the same result for the same event, so the first
+of them renders it and the rest reuse it.
+
+What is not shared: the source stream (each subscriber filters and resumes on its own), the error handling
+after execution, and the send. A render that fails or is cancelled is not cached. A render older than
+``MAX_AGE_S`` is redone, so a late subscriber (a resume replaying old events) sees current related data as
+an unshared execution would.
+
+The lane: on a graphql-transport-ws connection each subscription operation runs in its own task, which the
+transport handler (``LaneHandler``) marks with a ``Lane``. A subscription resolver that finds a lane for its
+own operation renders each event through ``payload`` (shared bytes: ``{"data": …, "errors": […]}`` with
+errors converted as ``graph.errors`` does for every response) and sends the ``next`` frame itself, instead of
+yielding the event through Strawberry's per-result pipeline (extension hooks, result processing, message
+dict, JSON encoding, per subscriber). Everything else — start, validation, errors before execution,
+``complete``, cancellation — stays Strawberry's. Without a lane (another transport, an in-process call) the
+resolver yields and the shared render still applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections import OrderedDict
+from typing import Any, cast
+
+import orjson
+from graphql import OperationType
+from prometheus_client import Counter
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.errors import convert
+
+RENDERS = Counter("fhirgraph_subscription_renders", "Subscription events executed (shared renders counted once)")
+MAX_ENTRIES = 4096
+MAX_AGE_S = 5.0
+
+
+class _Renders:
+    """(group, event) → the task rendering it; bounded, oldest first out."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[tuple[Any, ...], tuple[float, Any, asyncio.Future[Any]]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], operation: Any) -> asyncio.Future[Any] | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        born, op, fut = entry
+        # The operation node is held by the entry: an id() can only be reused once it is gone.
+        if op is not operation or time.monotonic() - born > MAX_AGE_S or (fut.done() and fut.cancelled()):
+            del self.entries[key]
+            return None
+        return fut
+
+    def put(self, key: tuple[Any, ...], operation: Any, fut: asyncio.Future[Any]) -> None:
+        self.entries[key] = (time.monotonic(), operation, fut)
+        while len(self.entries) > MAX_ENTRIES:
+            self.entries.popitem(last=False)
+
+    def forget(self, key: tuple[Any, ...], fut: asyncio.Future[Any]) -> None:
+        entry = self.entries.get(key)
+        if entry is not None and entry[2] is fut:
+            del self.entries[key]
+
+
+_RENDERS = _Renders()
+
+
+def _principal_key(context: Any) -> Any:
+    principal = getattr(context, "principal", None)
+    if principal is None:
+        return None
+    return (principal.tenant, principal.subject, frozenset(getattr(principal, "scopes", ()) or ()))
+
+
+# The subscription executor of the running operation task, and the lane of that task (if its transport has one).
+_EXECUTOR: contextvars.ContextVar[SharedEventExecutor | None] = contextvars.ContextVar("fanout_executor",
+                                                                                      default=None)
+_LANE: contextvars.ContextVar[Lane | None] = contextvars.ContextVar("fanout_lane", default=None)
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, with subscription events rendered once per group."""
+
+    _group: tuple[Any, ...] | None = None
+    _event: Any = None
+    _per_event = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.operation.operation == OperationType.SUBSCRIPTION:
+            _EXECUTOR.set(self)
+
+    def build_per_event_executor(self, payload: Any) -> SharedEventExecutor:
+        executor = cast("SharedEventExecutor", super().build_per_event_executor(payload))
+        executor._per_event = True
+        live = getattr(payload, "live", None)
+        principal = _principal_key(self.context_value)
+        if live is None or principal is None:
+            return executor
+        if self._group is None:
+            values = self.variable_values
+            try:
+                variables = orjson.dumps(getattr(values, "coerced", values), option=orjson.OPT_SORT_KEYS)
+            except TypeError:  # a value orjson cannot encode: render alone
+                return executor
+            self._group = (id(self.operation), variables, principal)
+        executor._group = self._group
+        executor._event = live.id
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if self._event is None or self._group is None:
+            if self._per_event:
+                RENDERS.inc()
+            return super().execute_operation(serially)
+        fut = self._shared(serially)
+        if fut.done():  # the usual case for all but the group's first subscriber: no coroutine, no shield
+            return _copy(fut.result())
+        return self._share(fut)
+
+    def _shared(self, serially: bool | None) -> asyncio.Future[_Rendered]:
+        """The group's rendering of this executor's event: started by the first subscriber to ask — and finished
+        at once when no resolver of the selection awaits, so the rest of the group finds it done."""
+        assert self._group is not None
+        key = (*self._group, self._event)
+        fut = _RENDERS.get(key, self.operation)
+        if fut is None:
+            RENDERS.inc()
+            result = super().execute_operation(serially)
+            if self.is_awaitable(result):
+                fut = asyncio.ensure_future(self._finish(result))
+                fut.add_done_callback(lambda f: _RENDERS.forget(key, f) if f.cancelled() or f.exception() else None)
+            else:
+                fut = asyncio.get_running_loop().create_future()
+                fut.set_result(_Rendered(result))
+            _RENDERS.put(key, self.operation, fut)
+        return fut
+
+    @staticmethod
+    async def _finish(pending: Any) -> _Rendered:
+        return _Rendered(await pending)
+
+    @staticmethod
+    async def _share(fut: asyncio.Future[Any]) -> Any:
+        # Shielded: a subscriber that leaves mid-render must not cancel the render the others wait for.
+        return _copy(await asyncio.shield(fut))
+
+
+class _Rendered:
+    __slots__ = ("_payload", "result")
+
+    def __init__(self, result: Any):
+        self.result = result
+        self._payload: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The ``next`` message's payload, as the client receives it (errors converted, as for any response)."""
+        if self._payload is None:
+            body: dict[str, Any] = {"data": self.result.data}
+            if self.result.errors:
+                body["errors"] = [convert(e).formatted for e in self.result.errors]
+            self._payload = orjson.dumps(body)
+        return self._payload
+
+
+def _copy(rendered: _Rendered) -> Any:
+    # Each subscriber gets its own result object (error handling after execution may replace its errors); the
+    # data itself is only read from here on.
+    result = rendered.result
+    return type(result)(data=result.data, errors=list(result.errors) if result.errors else None,
+                        extensions=result.extensions)
+
+
+class Lane:
+    """One graphql-transport-ws subscription operation, to which its resolver sends ``next`` frames itself."""
+
+    __slots__ = ("_head", "operation", "ws")
+
+    def __init__(self, operation: Any, ws: Any):
+        self.operation, self.ws = operation, ws
+        self._head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
+
+    async def send(self, payload: bytes) -> bool:
+        """Send one event; False once the operation is complete (the client said so), when nothing may follow."""
+        if self.operation.completed:
+            return False
+        try:
+            # Text frames: graphql-transport-ws clients (gql, graphql-ws) accept only text.
+            await self.ws.send_text((self._head + payload + b"}").decode())
+        except WebSocketDisconnect as exc:  # what Strawberry's own send raises on a closed connection
+            raise WebSocketDisconnected from exc
+        return True
+
+
+def lane(info: Any) -> tuple[Lane, SharedEventExecutor] | None:
+    """The lane and executor of the subscription operation ``info`` belongs to, if its transport offers one."""
+    current, executor = _LANE.get(), _EXECUTOR.get()
+    if current is None or executor is None or executor.operation is not info.operation \
+            or executor.context_value is not info.context:
+        return None
+    return current, executor
+
+
+async def payload(executor: SharedEventExecutor, event: Any) -> bytes:
+    """The shared rendering of ``event`` (a graph ``Event``) for ``executor``'s group, as payload bytes."""
+    group = executor._group
+    if group is not None:  # the group's rendering, when there is one, without building an executor to ask
+        found = _RENDERS.get((*group, event.live.id), executor.operation)
+        if found is not None and found.done() and not found.cancelled() and found.exception() is None:
+            return found.result().payload  # type: ignore[no-any-return]
+    per_event = executor.build_per_event_executor(event)
+    if per_event._group is None:  # not shareable (no principal, unencodable variables): render alone
+        result = per_event.execute_operation(False)
+        if per_event.is_awaitable(result):
+            result = await result
+        return _Rendered(result).payload
+    fut = per_event._shared(False)
+    rendered: _Rendered = fut.result() if fut.done() else await asyncio.shield(fut)
+    return rendered.payload
+
+
+def lane_handler(base: type[Any]) -> type[Any]:
+    """``base`` (the view's graphql-transport-ws handler class), with a lane for each subscription operation."""
+
+    class LaneHandler(base):  # type: ignore[misc]
+        async def run_operation(self, operation: Any) -> None:
+            ws = getattr(self.websocket, "ws", None)
+            if ws is not None:
+                _LANE.set(Lane(operation, ws))  # this operation's own task: no other operation sees it
+            await super().run_operation(operation)
+
+    return LaneHandler
+
+
+__all__ = ["RENDERS", "Lane", "SharedEventExecutor", "lane", "lane_handler", "payload"]
