@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import API_KEYS
+from app.settings import Settings
+from tests.conftest import API_KEYS, drop_test_database, running_app
 from tests.factories import make_appointment, make_patient, make_practitioner
 
 EVENTS = """
@@ -40,16 +42,18 @@ def ws_url(events_url: str) -> str:
     return events_url.replace("http://", "ws://") + "/graphql"
 
 
-def transport(events_url: str, tenant: str = "tenant-a", **kw: Any) -> WebsocketsTransport:
-    return WebsocketsTransport(url=ws_url(events_url), subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+def transport(events_url: str, tenant: str = "tenant-a", subprotocol: str = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL,
+              **kw: Any) -> WebsocketsTransport:
+    return WebsocketsTransport(url=ws_url(events_url), subprotocols=[subprotocol],
                                init_payload={"apiKey": API_KEYS[tenant]}, **kw)
 
 
 class Feed:
     """A running subscription: results land in a queue, read with a timeout."""
 
-    def __init__(self, events_url: str, query: str, variables: dict[str, Any], tenant: str = "tenant-a"):
-        self.client = Client(transport=transport(events_url, tenant))
+    def __init__(self, events_url: str, query: str, variables: dict[str, Any], tenant: str = "tenant-a",
+                 **kw: Any):
+        self.client = Client(transport=transport(events_url, tenant, **kw))
         self.request = GraphQLRequest(query, variable_values=variables)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
@@ -332,3 +336,28 @@ async def test_one_rendering_per_event_for_identical_subscriptions(events_url: s
     assert [g["events"]["patient"]["id"] for g in got[0]] == ids
     assert [g["events"]["resourceId"] for g in got[3]] == ids
     assert renders == 4  # two events × two groups, not two events × four subscribers
+
+
+@pytest.fixture(scope="module")
+def legacy_url(events_settings: Settings) -> Iterator[str]:
+    settings = events_settings.model_copy(update={"graphql_legacy_ws": True,
+                                                  "db_name": f"{events_settings.db_name}_legacy"})
+    with running_app(settings) as srv:
+        yield srv.url
+    drop_test_database(settings)
+
+
+async def test_legacy_graphql_ws_when_enabled_shares_renders_too(legacy_url: str) -> None:
+    """The legacy ``graphql-ws`` subprotocol has no lane: events go through Strawberry's per-result path, and
+    identical subscriptions still share one execution per event."""
+    legacy = {"subprotocol": WebsocketsTransport.APOLLO_SUBPROTOCOL}
+    async with httpx.AsyncClient(base_url=f"{legacy_url}/fhir/r4", timeout=30,
+                                 headers={"X-API-Key": API_KEYS["tenant-a"]}) as fhir, \
+            Feed(legacy_url, EVENTS, {"types": ["patient.created"]}, **legacy) as f1, \
+            Feed(legacy_url, EVENTS, {"types": ["patient.created"]}, **legacy) as f2:
+        before = await _renders(legacy_url)
+        pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+        [a], [b] = await f1.take(1), await f2.take(1)
+        renders = await _renders(legacy_url) - before
+    assert a == b and a["events"]["patient"]["id"] == pid
+    assert renders == 1
