@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import inspect
 from collections.abc import Callable
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -25,7 +24,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
@@ -163,12 +161,8 @@ class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
 
     def __init__(self, schema: strawberry.federation.Schema, settings: Any):
-        options: dict[str, Any] = {
-            "subscription_protocols": (GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            "connection_init_wait_timeout": timedelta(seconds=settings.connection_init_timeout_s),
-            "max_subscriptions_per_connection": settings.subscriptions_per_connection,
-        }
-        options.update(subscription_view_options(settings))  # the live-events work owns the websocket side
+        # Protocols, the connection-init timeout and the per-connection cap: the live-events side owns them.
+        options = subscription_view_options(settings)
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True,
                          **options)
         self.settings = settings

@@ -44,7 +44,9 @@ async def _stream(info: Info, match: Any, after: str | None,
     async for event in _relay(info).stream(tenant, match, start):
         if post is not None and not await post(event):
             continue
-        _fresh_loaders(info.context)
+        # The websocket's context lives as long as the connection: related records resolved for one event must
+        # not be served from the DataLoader cache to the next.
+        info.context.reset_loaders()
         if sender is None:
             yield Event.of(event)
             continue
@@ -52,16 +54,6 @@ async def _stream(info: Info, match: Any, after: str | None,
         lane, executor = sender
         if not await lane.send(await fanout.payload(executor, Event.of(event))):
             return
-
-
-def _fresh_loaders(context: Any) -> None:
-    """A websocket's context lives as long as the connection: related records resolved for one event must not
-    be served from the DataLoader cache to the next."""
-    reset = getattr(context, "reset_loaders", None)
-    if callable(reset):
-        reset()
-    elif hasattr(context, "_loaders"):
-        context._loaders = None
 
 
 def _refs(resource: dict[str, Any] | None, prefix: str) -> set[str]:
