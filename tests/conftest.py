@@ -138,3 +138,26 @@ async def fhir_b(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
 def tag() -> str:
     """A unique marker for resources a test creates, so its searches see only its own data."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+# Background work of the app servers this process runs (event relay, webhook worker) polls these collections.
+BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency"}
+
+
+def fhir_calls() -> dict[tuple[str, str], float]:
+    """Store round trips so far on the FHIR resource collections, by (command, collection), from the store's
+    own driver-level counters (store/metrics.py, as /metrics exports them) — without the background's."""
+    from store.keys import SUPPORTED_TYPES
+    from store.metrics import STORE_CALLS
+
+    out = {}
+    for metric in STORE_CALLS.collect():
+        for s in metric.samples:
+            coll = s.labels.get("collection", "")
+            if s.name.endswith("_total") and coll in SUPPORTED_TYPES and coll not in BACKGROUND_COLLECTIONS:
+                out[(s.labels["operation"], coll)] = s.value
+    return out
+
+
+def fhir_call_count() -> float:
+    return sum(fhir_calls().values())

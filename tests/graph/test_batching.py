@@ -5,23 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from store.keys import SUPPORTED_TYPES
-from store.metrics import STORE_CALLS
+from tests.conftest import fhir_calls
 from tests.graph.conftest import GQL
 from tests.graph.queries import NESTED
-
-# Background work of the same process (event relay, webhook worker) polls these; they are not GraphQL's.
-BACKGROUND = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency"}
-
-
-def fhir_calls() -> dict[tuple[str, str], float]:
-    out = {}
-    for metric in STORE_CALLS.collect():
-        for s in metric.samples:
-            coll = s.labels.get("collection", "")
-            if s.name.endswith("_total") and coll in SUPPORTED_TYPES and coll not in BACKGROUND:
-                out[(s.labels["operation"], coll)] = s.value
-    return out
 
 
 async def count_calls(demo: GQL, query: str) -> tuple[dict[tuple[str, str], int], dict]:

@@ -8,10 +8,10 @@ import pytest
 
 from store.client import StoreHandle
 from store.errors import Gone, Invalid, NotFound, PreconditionFailed
-from store.metrics import COUNTER
 from store.naming import EXT
 from store.repository import SlotTaken
 from store.types import SystemPrincipal
+from tests.conftest import fhir_call_count
 from tests.factories import make_appointment, make_patient
 
 
@@ -78,23 +78,23 @@ async def test_read_many_and_reverse_references_are_one_round_trip_each(store: S
     for p in pats:
         for _ in range(2):
             await store.repo.create(principal, make_appointment(p["id"]))
-    before = COUNTER.total
+    before = fhir_call_count()
     got = await store.repo.read_many(principal, "Patient", [p["id"] for p in pats] + ["missing"])
-    assert COUNTER.total - before == 1
+    assert fhir_call_count() - before == 1
     assert set(got) == {p["id"] for p in pats}
-    before = COUNTER.total
+    before = fhir_call_count()
     rows = await store.repo.find_by_reference(principal, "Appointment", "patient",
                                               [f"Patient/{p['id']}" for p in pats])
-    assert COUNTER.total - before == 1
+    assert fhir_call_count() - before == 1
     assert len(rows) == 10
     assert all(refs and refs[0].startswith("Patient/") for _, refs in rows)
 
 
 async def test_concurrent_reads_are_coalesced(store: StoreHandle, principal: SystemPrincipal) -> None:
     pats = [(await store.repo.create(principal, make_patient())).resource for _ in range(10)]
-    before = COUNTER.total
+    before = fhir_call_count()
     got = await asyncio.gather(*(store.repo.read(principal, "Patient", p["id"]) for p in pats))
-    assert COUNTER.total - before == 1
+    assert fhir_call_count() - before == 1
     assert [g["id"] for g in got] == [p["id"] for p in pats]
 
 
@@ -140,13 +140,13 @@ async def test_bulk_load_validates_and_indexes(store: StoreHandle, principal: Sy
 
 async def test_large_batches_come_back_in_one_round_trip(store: StoreHandle, principal: SystemPrincipal) -> None:
     await store.repo.bulk_load(principal, [make_patient(id=f"big-{i}") for i in range(250)])
-    before = COUNTER.total
+    before = fhir_call_count()
     got = await store.repo.read_many(principal, "Patient", [f"big-{i}" for i in range(250)])
-    assert len(got) == 250 and COUNTER.total - before == 1  # no getMore
-    before = COUNTER.total
+    assert len(got) == 250 and fhir_call_count() - before == 1  # no getMore
+    before = fhir_call_count()
     page = await store.repo.search(principal, "Patient", [("_id", ",".join(f"big-{i}" for i in range(250)))],
                                    count=200)
-    assert len(page.resources) == 200 and COUNTER.total - before == 1
+    assert len(page.resources) == 200 and fhir_call_count() - before == 1
 
 
 async def test_creation_time_is_server_managed_and_survives_updates(store: StoreHandle,
