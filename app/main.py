@@ -22,6 +22,7 @@ from auth.api_keys import ApiKeys
 from auth.middleware import AuthMiddleware
 from auth.principal import Principal
 from fhir_rest.outcomes import store_error_handler
+from fhir_rest.read_lane import ReadLane
 from fhir_rest.qapi.webhooks import routes as webhook_routes
 from fhir_rest.routes import mounts as fhir_mounts
 from graph.schema import routes as graph_routes
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
             Middleware(SafeErrorsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(AuthMiddleware, keys=ApiKeys(settings.api_keys), default=default),
+            Middleware(ReadLane),
         ],
         exception_handlers={
             StoreError: store_error_handler,

@@ -56,10 +56,18 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        framed = False
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, send)
-                return
+            if name == b"content-length":
+                framed = True
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await self._reject(scope, send)
+                    return
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed:  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 §6.3)
+            await self.app(scope, receive, send)
+            return
         seen = 0
         tracked = _TrackedSend(send)
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from auth.api_keys import ApiKeys
 from auth.principal import Principal
 
+_CREDENTIAL_HEADERS = frozenset({b"x-api-key", b"api-key", b"authorization"})
 OPEN_PATHS = ("/health", "/metrics", "/fhir/r4/metadata", "/r4/metadata", "/fhir/r4/.well-known",
               "/r4/.well-known")
 
@@ -30,10 +31,11 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        # X-API-Key, the vendor API's Api-Key (seed 002), or a Bearer credential.
-        key = headers.get("x-api-key") or headers.get("api-key")
-        authz = headers.get("authorization", "")
+        # X-API-Key, the vendor API's Api-Key (seed 002), or a Bearer credential. ASGI header names are
+        # lower-case bytes; only these three are decoded.
+        found = {name: value for name, value in scope.get("headers", ()) if name in _CREDENTIAL_HEADERS}
+        key = (found.get(b"x-api-key") or found.get(b"api-key") or b"").decode("latin-1")
+        authz = found.get(b"authorization", b"").decode("latin-1")
         if not key and authz[:7].lower() == "bearer ":
             key = authz[7:].strip()
         principal: Principal | None = self.keys.lookup(key) if key else self.default

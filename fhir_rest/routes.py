@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fhir_rest import endpoints as ep
 from fhir_rest.outcomes import outcome
 
+PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
 ID = "{id:str}"
 
@@ -49,4 +50,4 @@ def mounts() -> list[Mount]:
     from starlette.routing import Router
 
     router = Router(routes=ROUTES)
-    return [Mount(prefix, app=_Prefixed(router, prefix)) for prefix in ("/fhir/r4", "/r4")]
+    return [Mount(prefix, app=_Prefixed(router, prefix)) for prefix in PREFIXES]

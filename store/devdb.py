@@ -272,6 +272,30 @@ def _duplicate(coll: _MockCollection, index: str, key_pattern: Doc, key_value: D
     return DuplicateKeyError(errmsg, 11000, details)
 
 
+def _without(doc: Doc, projection: Doc) -> Doc | None:
+    """``doc`` with the fields of an exclusion-only projection (``{"a.b": 0, ...}``) left out, copying only the
+    documents along the excluded paths (the result is encoded, never changed); None for any other projection
+    or when a path crosses an array (mongomock applies those)."""
+    if not all(v in (0, False) and not k.startswith("$") for k, v in projection.items()):
+        return None
+    out = dict(doc)
+    for path in projection:
+        parts = path.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                if isinstance(child, list):
+                    return None
+                node = None
+                break
+            node[part] = child = dict(child)
+            node = child
+        if node is not None:
+            node.pop(parts[-1], None)
+    return out
+
+
 class _Collection(_MockCollection):
     """mongomock's Collection, with lookups by ``_id`` and hashed unique indexes instead of full scans."""
 
@@ -281,7 +305,10 @@ class _Collection(_MockCollection):
             return cast(Iterator[Doc], super()._iter_documents(filter))
         documents = self._store._documents
         found = (documents.get(key) for key in keys)
-        docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
+        if len(filter) == 1 and all(type(k) is str for k in keys):
+            docs = [doc for doc in found if doc is not None]  # string _ids found by key are exact matches
+        else:
+            docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
         if len(docs) > 1:  # in the order of MongoDB's _id index, as an $in read through it would be
             docs.sort(key=functools.partial(filtering.resolve_sort_key, "_id"))
         return iter(docs)
@@ -518,7 +545,8 @@ class Engine:
         while cursor.pos < len(cursor.docs) and (len(batch) < size or (size <= 0 and not first)):
             doc = cursor.docs[cursor.pos]
             if cursor.projection and cursor.coll is not None:
-                doc = cursor.coll._copy_only_fields(doc, dict(cursor.projection), dict)
+                doc = _without(doc, cursor.projection) or cursor.coll._copy_only_fields(doc, dict(cursor.projection),
+                                                                                        dict)
             raw = bson.encode(doc, codec_options=CODEC)
             if batch and used + len(raw) > BATCH_BYTES:
                 break

@@ -83,32 +83,51 @@ def strip(doc: dict[str, Any]) -> Resource:
 
 
 class _ReadCoalescer:
-    """Coalesces reads by ``_id`` issued in the same event-loop tick into one ``$in`` query per collection.
+    """Coalesces concurrent reads by ``_id`` into one ``$in`` query per collection.
 
     Under concurrent load most of a read's cost is the driver's per-command work, not the database's; one
-    round trip for the reads of every request that arrived together divides it among them. Nothing is
-    cached: each read still sees the database as of a round trip made after the read was asked for."""
+    round trip for the reads of every request that arrived together divides it among them. A read asked for
+    when the collection has no command in flight goes out on the next event-loop tick (no added latency when
+    idle); while ``max_in_flight`` commands are out, new reads wait for the first of them to come back and
+    then go out together — so batches grow with the load instead of with a timer. Nothing is cached: each
+    read still sees the database as of a round trip sent after the read was asked for."""
 
-    def __init__(self, db: AsyncDatabase[Any]):
+    def __init__(self, db: AsyncDatabase[Any], *, max_in_flight: int = 2):
         self.db = db
+        self.max_in_flight = max_in_flight
         self.pending: dict[str, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        self.scheduled: set[str] = set()
+        self.in_flight: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+    def get(self, collection: str, key: str) -> asyncio.Future[dict[str, Any] | None]:
+        """A future of the stored document with ``_id`` ``key`` (None when absent); driver errors arrive as
+        ``Unavailable``."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         batch = self.pending.get(collection)
         if batch is None:
             batch = self.pending[collection] = {}
-            loop.call_soon(self._flush, collection)
         batch.setdefault(key, []).append(fut)
-        return await fut
+        if collection not in self.scheduled and self.in_flight.get(collection, 0) < self.max_in_flight:
+            self.scheduled.add(collection)
+            loop.call_soon(self._flush, collection)
+        return fut
 
     def _flush(self, collection: str) -> None:
-        batch = self.pending.pop(collection, {})
+        self.scheduled.discard(collection)
+        batch = self.pending.pop(collection, None)
+        if not batch:
+            return
+        self.in_flight[collection] = self.in_flight.get(collection, 0) + 1
         task = asyncio.ensure_future(self._fetch(collection, batch))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _landed(self, collection: str) -> None:
+        self.in_flight[collection] -= 1
+        if self.pending.get(collection) and collection not in self.scheduled:
+            self._flush(collection)
 
     async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         try:
@@ -121,11 +140,17 @@ class _ReadCoalescer:
                 docs = await cursor.to_list(None)
                 found = {d["_id"]: d for d in docs}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
+            if isinstance(exc, PyMongoError):
+                exc = _unavailable(exc)
             for futures in batch.values():
                 for f in futures:
                     if not f.done():
                         f.set_exception(exc)
+            self._landed(collection)
+            if not isinstance(exc, Exception):
+                raise
             return
+        self._landed(collection)
         for key, futures in batch.items():
             doc = found.get(key)
             for i, f in enumerate(futures):
@@ -175,8 +200,7 @@ class Repository:
 
     async def _current(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, Any] | None:
         self._check_type(rt)
-        doc: dict[str, Any] | None = await self._call(self._reads.get(rt, f"{principal.tenant}/{rid}"))
-        return doc
+        return await self._reads.get(rt, f"{principal.tenant}/{rid}")
 
     # ------------------------------------------------------------------ search
 
@@ -595,9 +619,15 @@ class Repository:
         except DuplicateKeyError:
             raise
         except PyMongoError as exc:
-            # Driver errors are translated here; no detail that could carry patient data is passed on.
-            log.error("database error: %s", type(exc).__name__)
-            raise Unavailable("The database is unavailable; retry later") from exc
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: PyMongoError) -> Unavailable:
+    """Driver errors are translated here; no detail that could carry patient data is passed on."""
+    log.error("database error: %s", type(exc).__name__)
+    error = Unavailable("The database is unavailable; retry later")
+    error.__cause__ = exc
+    return error
 
 
 def _meta(resource: Resource) -> dict[str, Any]:

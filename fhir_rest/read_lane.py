@@ -1,0 +1,53 @@
+"""The read lane: ``GET [base]/[type]/[id]`` — the interaction clients make most — answered in front of the
+route table.
+
+A read through Starlette's router walks the route list, the mount, its twelve FHIR routes, then builds a
+``Request`` and a ``Response``: about a fifth of the CPU time of a read served from a batched store call. This
+ASGI middleware, placed after authentication (so ``scope["auth"]`` is the principal), recognises the read's
+path itself and answers with ``endpoints.read_reply`` — the same code the routed ``read`` uses — so both give
+identical responses. Everything else (HEAD, ids outside the FHIR id alphabet, every other interaction) passes
+through unchanged; unexpected exceptions propagate to the same error middleware as any route's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fhir_rest.endpoints import read_reply
+from fhir_rest.outcomes import FHIR_JSON
+from fhir_rest.routes import PREFIXES
+
+# [base]/[type]/[id] with a FHIR id ([A-Za-z0-9-.]{1,64}): "_history", "_search", "$op" and "metadata" never match.
+READ_PATH = re.compile("(?:" + "|".join(re.escape(p) for p in PREFIXES) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
+CONTENT_TYPE = FHIR_JSON.encode()
+
+
+class ReadLane:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            match = READ_PATH.fullmatch(path)
+            principal = scope.get("auth")
+            if match is not None and principal is not None:
+                if_none_match = None
+                for name, value in scope["headers"]:
+                    if name == b"if-none-match":
+                        if_none_match = value.decode("latin-1")
+                status, headers, body = await read_reply(
+                    scope["app"].state.store.repo, principal, match.group(1), match.group(2),
+                    scope.get("query_string", b""), if_none_match)
+                raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+                if status != 304:
+                    raw += [(b"content-type", CONTENT_TYPE), (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": status, "headers": raw})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
