@@ -22,12 +22,14 @@ from auth.api_keys import ApiKeys
 from auth.middleware import AuthMiddleware
 from auth.principal import Principal
 from fhir_rest.outcomes import store_error_handler
-from fhir_rest.read_lane import ReadLane
 from fhir_rest.qapi.webhooks import routes as webhook_routes
+from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
 from graph.schema import routes as graph_routes
 from store.client import StoreHandle, open_store
 from store.errors import StoreError
+from store.keys import SUPPORTED_TYPES
+from store.validation import warm_models
 from subscriptions.lifecycle import startup as events_startup
 
 log = logging.getLogger("fhirgraph")
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
                 cleanup = await hook(app)
                 if cleanup is not None:
                     cleanups.append(cleanup)
+            warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
             # the collector's generations so full collections stay short under load.
             gc.collect()

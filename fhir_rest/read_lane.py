@@ -20,7 +20,7 @@ from fhir_rest.outcomes import FHIR_JSON
 from fhir_rest.routes import PREFIXES
 
 # [base]/[type]/[id] with a FHIR id ([A-Za-z0-9-.]{1,64}): "_history", "_search", "$op" and "metadata" never match.
-READ_PATH = re.compile("(?:" + "|".join(re.escape(p) for p in PREFIXES) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
+READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
 CONTENT_TYPE = FHIR_JSON.encode()
 
 

@@ -280,19 +280,17 @@ def _without(doc: Doc, projection: Doc) -> Doc | None:
         return None
     out = dict(doc)
     for path in projection:
-        parts = path.split(".")
+        *parents, leaf = path.split(".")
         node = out
-        for part in parts[:-1]:
+        for part in parents:
             child = node.get(part)
+            if isinstance(child, list):
+                return None
             if not isinstance(child, dict):
-                if isinstance(child, list):
-                    return None
-                node = None
-                break
-            node[part] = child = dict(child)
-            node = child
-        if node is not None:
-            node.pop(parts[-1], None)
+                break  # nothing at this path to leave out
+            node[part] = node = dict(child)
+        else:
+            node.pop(leaf, None)
     return out
 
 

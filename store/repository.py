@@ -174,9 +174,10 @@ class Repository:
         doc = await self._current(principal, rt, rid)
         if doc is None:
             raise NotFound(f"{rt}/{rid} not found")
-        if doc["_sys"].get("deleted"):
+        if doc.pop("_sys").get("deleted"):
             raise Gone(f"{rt}/{rid} was deleted")
-        return strip(doc)
+        del doc["_id"]  # the document is this caller's own (the coalescer never hands one out twice)
+        return doc
 
     async def vread(self, principal: PrincipalLike, rt: str, rid: str, vid: str) -> Resource:
         """FHIR R4 §3.1.0.5 vread."""

@@ -5,12 +5,14 @@ Uses the ``fhir.resources.R4B`` models (the closest to R4 4.0.1 that run on pyda
 
 from __future__ import annotations
 
+import itertools
 import re
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from functools import cache, lru_cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from store.errors import Invalid, NotFound
 
@@ -23,6 +25,12 @@ def model_for(resource_type: str) -> Any:
         return get_fhir_model_class(resource_type)
     except (KeyError, ValueError, AttributeError, ImportError):
         return None
+
+
+def warm_models(types: Iterable[str]) -> None:
+    """Import the models of ``types`` now (start-up) rather than on each type's first request."""
+    for rt in types:
+        model_for(rt)
 
 
 def is_resource_type(name: str) -> bool:
@@ -49,7 +57,7 @@ def validate(resource: dict[str, Any]) -> None:
             raise Invalid("id must be a string", unprocessable=True, expression=[f"{rt}.id"])
         check_id(resource["id"])
     try:
-        model.model_validate(resource)
+        instance = model.model_validate(resource)
     except ValidationError as exc:
         details = []
         paths = []
@@ -66,6 +74,44 @@ def validate(resource: dict[str, Any]) -> None:
                       expression=list(dict.fromkeys(paths)), details=details) from None
     except (ValueError, TypeError) as exc:
         raise Invalid(f"{rt} failed validation: {str(exc)[:200]}", unprocessable=True) from None
+    bad = list(itertools.islice(_unbound_codes(instance, rt), 50))
+    if bad:
+        details = [{"severity": "error", "code": "code-invalid", "expression": [path],
+                    "diagnostics": f"{path}: not a code of its required value set ({', '.join(allowed)})"}
+                   for path, allowed in bad]
+        raise Invalid(f"{rt} failed validation ({len(bad)} issue(s))", unprocessable=True,
+                      expression=list(dict.fromkeys(p for p, _ in bad)), details=details)
+
+
+@cache
+def _coded_fields(model: type[BaseModel]) -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
+    """(attribute, JSON name, codes of its required binding or None) of each field of ``model``."""
+    out: list[tuple[str, str, tuple[str, ...] | None]] = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        codes = extra.get("enum_values")
+        # A trailing "+" (Observation.status: "registered | preliminary | final | amended +") marks a list the
+        # value set extends with more codes: not enforceable from here.
+        closed = isinstance(codes, list) and bool(codes) and "+" not in codes
+        out.append((name, info.alias or name, tuple(map(str, codes)) if closed else None))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _unbound_codes(obj: BaseModel, path: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(path, allowed codes) of every code outside its element's required binding (fhir.resources records
+    the bindings as ``enum_values`` but does not check them), contained and nested resources included."""
+    for name, alias, codes in _coded_fields(type(obj)):
+        value = getattr(obj, name, None)
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else (value,)
+        for i, item in enumerate(items):
+            where = f"{path}.{alias}[{i}]" if isinstance(value, list) else f"{path}.{alias}"
+            if codes is not None and isinstance(item, str):
+                if item not in codes:
+                    yield where, codes
+            elif isinstance(item, BaseModel):
+                yield from _unbound_codes(item, where)
 
 
 def _path(rt: str, loc: tuple[Any, ...]) -> str:

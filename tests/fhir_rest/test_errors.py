@@ -36,6 +36,22 @@ async def test_invalid_resource_is_422_with_paths(fhir: httpx.AsyncClient) -> No
     assert "14/03/1988" not in str(body)  # input values are never echoed
 
 
+async def test_codes_outside_required_bindings_are_422(fhir: httpx.AsyncClient) -> None:
+    body = assert_outcome(await fhir.post("/Patient", json=make_patient(gender="banana")), 422)
+    assert body["issue"][0]["expression"] == ["Patient.gender"]
+    assert body["issue"][1]["code"] == "code-invalid" and "male, female, other, unknown" in str(body)
+    assert "banana" not in str(body)
+    nested = make_patient(name=[{"use": "nick", "family": "Reyes"}],
+                          contained=[{"resourceType": "Patient", "id": "c1", "gender": "m"}])
+    body = assert_outcome(await fhir.post("/Patient", json=nested), 422)
+    assert set(body["issue"][0]["expression"]) == {"Patient.name[0].use", "Patient.contained[0].gender"}
+    assert_outcome(await fhir.post("/Appointment", json={"resourceType": "Appointment", "status": "maybe",
+                                                         "participant": [{"status": "accepted"}]}), 422)
+    # Observation.status ("registered | preliminary | final | amended +") is open-ended: its other codes pass
+    obs = {"resourceType": "Observation", "status": "cancelled", "code": {"text": "Weight"}}
+    assert (await fhir.post("/Observation", json=obs)).status_code == 201
+
+
 async def test_unknown_resource_type_is_404(fhir: httpx.AsyncClient) -> None:
     assert_outcome(await fhir.get("/Unicorn"), 404)
     assert_outcome(await fhir.get("/Unicorn/1"), 404)

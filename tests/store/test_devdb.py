@@ -374,6 +374,21 @@ def test_main_devdb_runs_as_its_own_process_until_sigterm() -> None:
             proc.stderr.close()
 
 
+def test_exclusion_projections_of_nested_paths(db: Database[dict[str, Any]]) -> None:
+    db.docs.insert_many([
+        {"_id": "a", "sys": {"keys": [1, 2], "v": 3, "deep": {"x": 1, "y": 2}}, "name": "A"},
+        {"_id": "b", "sys": "not a document", "name": "B"},
+        {"_id": "c", "sys": [{"keys": 1, "v": 1}, {"keys": 2, "v": 2}], "name": "C"},  # through an array
+    ])
+    got = list(db.docs.find({"_id": {"$in": ["a", "b", "c"]}}, {"sys.keys": 0, "sys.deep.y": 0, "absent.z": 0}))
+    assert got == [{"_id": "a", "sys": {"v": 3, "deep": {"x": 1}}, "name": "A"},
+                   {"_id": "b", "sys": "not a document", "name": "B"},
+                   {"_id": "c", "sys": [{"v": 1}, {"v": 2}], "name": "C"}]
+    # the stored documents are untouched
+    assert db.docs.find_one({"_id": "a"})["sys"] == {"keys": [1, 2], "v": 3, "deep": {"x": 1, "y": 2}}
+    assert db.docs.find_one({"_id": "a"}, {"_id": 0, "sys": 0}) == {"name": "A"}
+
+
 async def test_reads_by_id_list_come_in_id_order(adb: AsyncDatabase[dict[str, Any]]) -> None:
     await adb.docs.insert_many([{"_id": k} for k in ("b", "c", "a")])
     got = [d["_id"] async for d in adb.docs.find({"_id": {"$in": ["c", "a", "zz", "b", "a"]}})]

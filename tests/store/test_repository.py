@@ -9,7 +9,7 @@ import pytest
 from store.client import StoreHandle
 from store.errors import Gone, Invalid, NotFound, PreconditionFailed
 from store.naming import EXT
-from store.repository import SlotTaken
+from store.repository import SlotTaken, _ReadCoalescer
 from store.types import SystemPrincipal
 from tests.conftest import fhir_call_count
 from tests.factories import make_appointment, make_patient
@@ -96,6 +96,57 @@ async def test_concurrent_reads_are_coalesced(store: StoreHandle, principal: Sys
     got = await asyncio.gather(*(store.repo.read(principal, "Patient", p["id"]) for p in pats))
     assert fhir_call_count() - before == 1
     assert [g["id"] for g in got] == [p["id"] for p in pats]
+
+
+async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> None:
+    """With ``max_in_flight`` commands out, later reads wait for one to land, then share the next command."""
+    gate = asyncio.Event()
+    sent: list[list[str]] = []
+
+    class Cursor:
+        def __init__(self, keys: list[str]):
+            self.keys = keys
+
+        def batch_size(self, n: int) -> Cursor:
+            return self
+
+        async def to_list(self, n: None) -> list[dict]:
+            sent.append(self.keys)
+            await gate.wait()
+            return [{"_id": k} for k in self.keys if k != "t/gone"]
+
+    class Collection:
+        async def find_one(self, filt: dict, projection: dict) -> dict:
+            sent.append([filt["_id"]])
+            await gate.wait()
+            return {"_id": filt["_id"]}
+
+        def find(self, filt: dict, projection: dict) -> Cursor:
+            return Cursor(filt["_id"]["$in"])
+
+    class Database:
+        def __getitem__(self, name: str) -> Collection:
+            return Collection()
+
+    async def ticks() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    reads = _ReadCoalescer(Database(), max_in_flight=2)  # type: ignore[arg-type]
+    first = reads.get("Patient", "t/a")
+    await ticks()
+    second = reads.get("Patient", "t/b")
+    await ticks()
+    later = []
+    for key in ("t/c", "t/d", "t/gone", "t/c"):
+        later.append(reads.get("Patient", key))
+        await ticks()
+    assert sent == [["t/a"], ["t/b"]]  # two commands out; the rest wait, across several loop ticks
+    gate.set()
+    got = await asyncio.gather(first, second, *later)
+    assert sent == [["t/a"], ["t/b"], ["t/c", "t/d", "t/gone"]]
+    assert [g and g["_id"] for g in got] == ["t/a", "t/b", "t/c", "t/d", None, "t/c"]
+    assert got[2] is not got[5]  # two waiters for one id get a document each
 
 
 async def test_tenancy_and_errors(store: StoreHandle, principal: SystemPrincipal) -> None:
