@@ -5,7 +5,9 @@ Every handler answers ``application/fhir+json``; every error is an OperationOutc
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,6 +24,8 @@ from store.repository import Repository
 from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
 
+# type/subtype (RFC 6838 restricted names), lower-cased
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
 MAX_COUNT = 1000
 
@@ -51,9 +55,11 @@ def _type(request: Request) -> str:
     return rt
 
 
-async def _body(request: Request, *, patch: bool = False) -> Any:
+async def _body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
     ctype = request.headers.get("content-type", "application/fhir+json").split(";")[0].strip().lower()
     if ctype not in JSON_TYPES:
+        if rt == "Binary" and not patch:
+            return await _binary_body(request, ctype)
         raise Invalid(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json")
     raw = await request.body()
     if not raw:
@@ -65,6 +71,51 @@ async def _body(request: Request, *, patch: bool = False) -> Any:
     if not patch and not isinstance(body, dict):
         raise Invalid("The request body must be a JSON object (a FHIR resource)")
     return body
+
+
+async def _binary_body(request: Request, ctype: str) -> Resource:
+    """FHIR R4 Binary (§ REST): content of any other type is the Binary's data, ``X-Security-Context`` its
+    security context."""
+    full = request.headers.get("content-type", "").strip()
+    if not _media_type(full):
+        raise Invalid(f"Content-Type '{ctype[:60]}' is not a media type", expression=["Content-Type"])
+    binary: Resource = {"resourceType": "Binary", "contentType": full}
+    context = request.headers.get("x-security-context")
+    if context:
+        binary["securityContext"] = {"reference": context.strip()}
+    raw = await request.body()
+    if raw:
+        binary["data"] = base64.b64encode(raw).decode("ascii")
+    if "id" in request.path_params:
+        binary["id"] = request.path_params["id"]
+    return binary
+
+
+def _media_type(value: str) -> bool:
+    """``type/subtype`` with optional parameters, in printable ASCII (safe to send back as a header)."""
+    return (value.isascii() and value.isprintable() and len(value) <= 255
+            and MEDIA_TYPE.fullmatch(value.split(";")[0].strip().lower()) is not None)
+
+
+def _wants_native(accept: str | None) -> bool:
+    """Whether a Binary read should answer its content rather than the resource: the client's Accept names
+    media types and none of them is FHIR or JSON (``*/*`` alone, or no Accept, means the resource)."""
+    if not accept:
+        return False
+    ranges = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    ranges = [r for r in ranges if r]
+    return bool(ranges) and ranges != ["*/*"] and not any("json" in r or "fhir" in r for r in ranges)
+
+
+def _native(resource: Resource, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """A Binary's content as the response, under headers that stop a browser from running it as our page."""
+    ctype = resource.get("contentType") or "application/octet-stream"
+    try:
+        body = base64.b64decode(resource.get("data") or "", validate=True)
+    except (ValueError, TypeError):
+        body = b""
+    return 200, {**headers, "Content-Type": ctype if _media_type(ctype) else "application/octet-stream",
+                 "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}, body
 
 
 def _version_header(value: str | None, name: str) -> str | None:
@@ -128,40 +179,45 @@ async def read(request: Request) -> Response:
     alphabet (they are 404s)."""
     status, headers, body = await read_reply(_repo(request), _principal(request), request.path_params["type"],
                                              request.path_params["id"], request.scope.get("query_string", b""),
-                                             request.headers.get("if-none-match"))
-    return Response(body or None, status_code=status, headers=headers,
-                    media_type=FHIR_JSON if status != 304 else None)
+                                             request.headers.get("if-none-match"), request.headers.get("accept"))
+    return Response(body or None, status_code=status, headers=headers)
 
 
 async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: str, query: bytes,
-                     if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
-    """FHIR R4 §3.1.0.4 read, as (status, headers, body): the resource, 304 for a matching If-None-Match, or
-    the OperationOutcome of a StoreError. ``_summary`` and ``_elements`` subset the resource."""
+                     if_none_match: str | None, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """FHIR R4 §3.1.0.4 read, as (status, headers with Content-Type unless 304, body): the resource, 304 for a
+    matching If-None-Match, or the OperationOutcome of a StoreError. ``_summary`` and ``_elements`` subset the
+    resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
         if not is_resource_type(rt):
             raise NotFound(f"Unknown resource type '{rt[:64]}'")
         resource = await repo.read(principal, rt, rid)
     except StoreError as exc:
-        return exc.status, {}, orjson.dumps(exc.outcome())
+        return exc.status, {"Content-Type": FHIR_JSON}, orjson.dumps(exc.outcome())
     headers = _headers(resource)
     if if_none_match == headers["ETag"]:
         return 304, headers, b""
     if query:
         params = dict(parse_qsl(query.decode("latin-1")))
         resource = bundles.subset(resource, _elements(None, params.get("_elements")), params.get("_summary"))
-    return 200, headers, orjson.dumps(resource)
+    elif rt == "Binary" and _wants_native(accept):
+        return _native(resource, headers)
+    return 200, {**headers, "Content-Type": FHIR_JSON}, orjson.dumps(resource)
 
 
 async def vread(request: Request) -> Response:
     rt = _type(request)
     resource = await _repo(request).vread(_principal(request), rt, request.path_params["id"],
                                           request.path_params["vid"])
+    if rt == "Binary" and not request.url.query and _wants_native(request.headers.get("accept")):
+        status, headers, body = _native(resource, _headers(resource))
+        return Response(body, status_code=status, headers=headers)
     return FhirResponse(resource, headers=_headers(resource))
 
 
 async def update(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request)
+    body = await _body(request, rt=rt)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body,
                                          if_match=if_match)
@@ -209,7 +265,7 @@ async def type_history(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request)
+    body = await _body(request, rt=rt)
     if body.get("resourceType") != rt:
         raise Invalid(f"Body resourceType '{str(body.get('resourceType'))[:64]}' does not match the URL's {rt}",
                       expression=["resourceType"])

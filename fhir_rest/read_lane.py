@@ -16,12 +16,10 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest.endpoints import read_reply
-from fhir_rest.outcomes import FHIR_JSON
 from fhir_rest.routes import PREFIXES
 
 # [base]/[type]/[id] with a FHIR id ([A-Za-z0-9-.]{1,64}): "_history", "_search", "$op" and "metadata" never match.
 READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
-CONTENT_TYPE = FHIR_JSON.encode()
 
 
 class ReadLane:
@@ -37,16 +35,18 @@ class ReadLane:
             match = READ_PATH.fullmatch(path)
             principal = scope.get("auth")
             if match is not None and principal is not None:
-                if_none_match = None
+                if_none_match = accept = None
                 for name, value in scope["headers"]:
                     if name == b"if-none-match":
                         if_none_match = value.decode("latin-1")
+                    elif name == b"accept":
+                        accept = value.decode("latin-1")
                 status, headers, body = await read_reply(
                     scope["app"].state.store.repo, principal, match.group(1), match.group(2),
-                    scope.get("query_string", b""), if_none_match)
+                    scope.get("query_string", b""), if_none_match, accept)
                 raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
                 if status != 304:
-                    raw += [(b"content-type", CONTENT_TYPE), (b"content-length", b"%d" % len(body))]
+                    raw.append((b"content-length", b"%d" % len(body)))
                 await send({"type": "http.response.start", "status": status, "headers": raw})
                 await send({"type": "http.response.body", "body": body})
                 return
