@@ -6,13 +6,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from store.types import Page, Resource
+from store.validation import required_elements, summary_elements
 
 MANDATORY = ("resourceType", "id", "meta")
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 
 
+SUMMARY_MODES = ("true", "text", "data", "count", "false")
+
+
 def subset(resource: Resource, elements: list[str] | None, summary: str | None) -> Resource:
-    if summary == "data":
+    """FHIR R4 §3.1.1.5.8-9: ``_summary`` (true: the elements marked summary; text: text, id, meta and the
+    mandatory elements; data: all but text) or ``_elements``, tagged SUBSETTED; otherwise the resource."""
+    if summary == "true":
+        keep = summary_elements(resource.get("resourceType", "")) | set(MANDATORY)
+        out = {k: v for k, v in resource.items() if k in keep}
+    elif summary == "text":
+        keep = required_elements(resource.get("resourceType", "")) | {"text", *MANDATORY}
+        out = {k: v for k, v in resource.items() if k in keep}
+    elif summary == "data":
         out = {k: v for k, v in resource.items() if k != "text"}
     elif elements:
         keep = set(elements) | set(MANDATORY)

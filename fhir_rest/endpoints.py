@@ -199,7 +199,12 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
         return 304, headers, b""
     if query:
         params = dict(parse_qsl(query.decode("latin-1")))
-        resource = bundles.subset(resource, _elements(None, params.get("_elements")), params.get("_summary"))
+        summary = params.get("_summary")
+        if summary is not None and summary not in bundles.SUMMARY_MODES[:3] + ("false",):
+            return 400, {"Content-Type": FHIR_JSON}, orjson.dumps(Invalid(
+                f"_summary={summary[:20]} is not one of true, text, data, false on a read",
+                expression=["_summary"]).outcome())
+        resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
     elif rt == "Binary" and _wants_native(accept):
         return _native(resource, headers)
     return 200, {**headers, "Content-Type": FHIR_JSON}, orjson.dumps(resource)
@@ -332,8 +337,9 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     get = dict(params).get
     count = _count(request, get("_count"))
     summary = get("_summary")
-    if summary not in (None, "count", "false", "data"):
-        raise Invalid(f"_summary={summary[:20]} is not supported (count, data, false)", expression=["_summary"])
+    if summary is not None and summary not in bundles.SUMMARY_MODES:
+        raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.SUMMARY_MODES)}",
+                      expression=["_summary"])
     total_param = get("_total")
     if total_param not in (None, "none", "estimate", "accurate"):
         raise Invalid("_total takes none, estimate or accurate", expression=["_total"])

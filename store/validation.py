@@ -33,6 +33,34 @@ def warm_models(types: Iterable[str]) -> None:
         model_for(rt)
 
 
+@lru_cache(maxsize=256)
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """JSON names of the top-level elements FHIR marks ``isSummary`` for ``resource_type`` (``_summary=true``),
+    with their primitive-extension twins (``_gender``)."""
+    return _top_level(resource_type, "summary_element_property")
+
+
+@lru_cache(maxsize=256)
+def required_elements(resource_type: str) -> frozenset[str]:
+    """JSON names of the top-level elements with a minimum cardinality of 1 (``_summary=text`` keeps them)."""
+    return _top_level(resource_type, "element_required")
+
+
+def _top_level(resource_type: str, flag: str) -> frozenset[str]:
+    model = model_for(resource_type)
+    if model is None:
+        return frozenset()
+    names = set()
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        # fhir.resources flags required primitives with element_required, required complex elements as
+        # required pydantic fields
+        if extra.get(flag) or (flag == "element_required" and info.is_required()):
+            alias = info.alias or name
+            names.update((alias, f"_{alias}"))
+    return frozenset(names)
+
+
 def is_resource_type(name: str) -> bool:
     return bool(name) and name[0].isupper() and name.isalpha() and model_for(name) is not None
 

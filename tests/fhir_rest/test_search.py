@@ -144,6 +144,24 @@ async def test_summary_count_and_elements(fhir: httpx.AsyncClient, tag: str) -> 
     res = slim["entry"][0]["resource"]
     assert set(res) == {"resourceType", "id", "meta", "gender"}
     assert any(t["code"] == "SUBSETTED" for t in res["meta"]["tag"])
+    # _summary=true: the elements FHIR marks as summary (Patient.name, gender...), not contact or photo
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">M</div>'
+    full = make_patient(tag=tag, text={"status": "generated", "div": div},
+                        contact=[{"name": {"family": "Reyes"}}], photo=[{"contentType": "image/png"}])
+    pid = await create(fhir, full)
+    summary = (await fhir.get(f"/Patient/{pid}", params={"_summary": "true"})).json()
+    assert {"name", "gender", "birthDate", "identifier"} <= set(summary)
+    assert not {"contact", "photo", "text"} & set(summary)
+    assert any(t["code"] == "SUBSETTED" for t in summary["meta"]["tag"])
+    searched = await search(fhir, "Patient", tag, _summary="true", _id=pid)
+    assert searched["entry"][0]["resource"] == summary
+    text = (await fhir.get(f"/Patient/{pid}", params={"_summary": "text"})).json()
+    assert set(text) == {"resourceType", "id", "meta", "text"}
+    assert (await fhir.get(f"/Patient/{pid}", params={"_summary": "false"})).json()["contact"]
+    for bad in ("count", "maybe"):
+        r = await fhir.get(f"/Patient/{pid}", params={"_summary": bad})
+        assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
+    assert (await fhir.get("/Patient", params={"_summary": "maybe"})).status_code == 400
 
 
 async def test_unknown_param_400_or_lenient(fhir: httpx.AsyncClient, tag: str) -> None:
