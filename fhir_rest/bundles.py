@@ -19,7 +19,7 @@ def subset(resource: Resource, elements: list[str] | None, summary: str | None) 
     """FHIR R4 §3.1.1.5.8-9: ``_summary`` (true: the elements marked summary; text: text, id, meta and the
     mandatory elements; data: all but text) or ``_elements``, tagged SUBSETTED; otherwise the resource."""
     if summary == "true":
-        keep = summary_elements(resource.get("resourceType", "")) | set(MANDATORY)
+        keep: frozenset[str] = summary_elements(resource.get("resourceType", "")) | set(MANDATORY)
         out = {k: v for k, v in resource.items() if k in keep}
     elif summary == "text":
         keep = required_elements(resource.get("resourceType", "")) | {"text", *MANDATORY}
@@ -27,7 +27,7 @@ def subset(resource: Resource, elements: list[str] | None, summary: str | None) 
     elif summary == "data":
         out = {k: v for k, v in resource.items() if k != "text"}
     elif elements:
-        keep = set(elements) | set(MANDATORY)
+        keep = frozenset(elements) | set(MANDATORY)
         out = {k: v for k, v in resource.items() if k in keep}
     else:
         return resource

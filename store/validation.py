@@ -50,7 +50,7 @@ def _top_level(resource_type: str, flag: str) -> frozenset[str]:
     model = model_for(resource_type)
     if model is None:
         return frozenset()
-    names = set()
+    names: set[str] = set()
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         # fhir.resources flags required primitives with element_required, required complex elements as
