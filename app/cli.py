@@ -36,9 +36,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_devdb(args: argparse.Namespace) -> int:
+    import gc
+
     from store.devdb import main_devdb
 
-    _logging(get_settings().log_level)
+    settings = get_settings()
+    _logging(settings.log_level)
+    # devdb holds every document as Python objects: with the default thresholds, full collections over them
+    # become pauses of hundreds of milliseconds once it holds tens of thousands of resources.
+    gc.set_threshold(*settings.gc_thresholds)
     main_devdb(args.host, args.port)
     return 0
 
