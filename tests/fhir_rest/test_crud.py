@@ -166,32 +166,6 @@ async def test_if_none_match_gives_304(fhir: httpx.AsyncClient) -> None:
     assert again.status_code == 304
 
 
-async def test_read_lane_and_routed_read_answer_alike(fhir: httpx.AsyncClient, base_url: str) -> None:
-    # GET [base]/Patient/id is answered by the read lane; HEAD, and ids outside the FHIR id alphabet, by the
-    # route table: both through endpoints.read_reply.
-    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
-    got, head = await fhir.get(f"/Patient/{pid}"), await fhir.head(f"/Patient/{pid}")
-    assert got.status_code == head.status_code == 200
-    for name in ("etag", "last-modified", "content-type", "content-length"):
-        assert got.headers[name] == head.headers[name], name
-    assert got.headers["content-type"] == "application/fhir+json; charset=utf-8"
-    assert int(got.headers["content-length"]) == len(got.content) and head.content == b""
-    r4 = await fhir.get(f"{base_url}/r4/Patient/{pid}")
-    assert r4.content == got.content and r4.headers["etag"] == got.headers["etag"]
-    subset = (await fhir.get(f"/Patient/{pid}", params={"_elements": "gender"})).json()
-    assert set(subset) == {"resourceType", "id", "meta", "gender"}
-    assert subset["meta"]["tag"][0]["code"] == "SUBSETTED"
-    summary = (await fhir.get(f"/Patient/{pid}", params={"_summary": "data"})).json()
-    assert "text" not in summary and summary["name"] == got.json()["name"]
-    for path in (f"/Patient/{pid}x", "/Patient/bad!id", "/Unicorn/1"):
-        miss = await fhir.get(path)
-        assert miss.status_code == 404, path
-        assert miss.headers["content-type"].startswith("application/fhir+json")
-        assert miss.json()["resourceType"] == "OperationOutcome"
-    assert (await fhir.get(f"/Patient/{pid}", headers={"If-None-Match": got.headers["etag"]})).status_code == 304
-    assert (await fhir.get(f"/Patient/{pid}", headers={"If-None-Match": 'W/"99"'})).status_code == 200
-
-
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
