@@ -12,7 +12,8 @@ MANDATORY = ("resourceType", "id", "meta")
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 
 
-SUMMARY_MODES = ("true", "text", "data", "count", "false")
+READ_SUMMARY_MODES = ("true", "text", "data", "false")
+SUMMARY_MODES = (*READ_SUMMARY_MODES, "count")  # count: searches only
 
 
 def subset(resource: Resource, elements: list[str] | None, summary: str | None) -> Resource:

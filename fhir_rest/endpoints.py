@@ -97,10 +97,11 @@ def _media_type(value: str) -> bool:
             and MEDIA_TYPE.fullmatch(value.split(";")[0].strip().lower()) is not None)
 
 
-def _wants_native(accept: str | None) -> bool:
-    """Whether a Binary read should answer its content rather than the resource: the client's Accept names
-    media types and none of them is FHIR or JSON (``*/*`` alone, or no Accept, means the resource)."""
-    if not accept:
+def _wants_native(rt: str, query: bytes, accept: str | None) -> bool:
+    """Whether a read should answer a Binary's content rather than the resource: no query parameters, and the
+    client's Accept names media types none of which is FHIR or JSON (``*/*`` alone, or no Accept, means the
+    resource)."""
+    if rt != "Binary" or query or not accept:
         return False
     ranges = [part.split(";")[0].strip().lower() for part in accept.split(",")]
     ranges = [r for r in ranges if r]
@@ -189,24 +190,21 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
     matching If-None-Match, or the OperationOutcome of a StoreError. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
-        if not is_resource_type(rt):
-            raise NotFound(f"Unknown resource type '{rt[:64]}'")
-        resource = await repo.read(principal, rt, rid)
+        resource = await repo.read(principal, rt, rid)  # an unknown type is the store's NotFound
+        headers = _headers(resource)
+        if if_none_match == headers["ETag"]:
+            return 304, headers, b""
+        if _wants_native(rt, query, accept):
+            return _native(resource, headers)
+        if query:
+            params = dict(parse_qsl(query.decode("latin-1")))
+            summary = params.get("_summary")
+            if summary is not None and summary not in bundles.READ_SUMMARY_MODES:
+                raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.READ_SUMMARY_MODES)} "
+                              "on a read", expression=["_summary"])
+            resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
     except StoreError as exc:
         return exc.status, {"Content-Type": FHIR_JSON}, orjson.dumps(exc.outcome())
-    headers = _headers(resource)
-    if if_none_match == headers["ETag"]:
-        return 304, headers, b""
-    if query:
-        params = dict(parse_qsl(query.decode("latin-1")))
-        summary = params.get("_summary")
-        if summary is not None and summary not in bundles.SUMMARY_MODES[:3] + ("false",):
-            return 400, {"Content-Type": FHIR_JSON}, orjson.dumps(Invalid(
-                f"_summary={summary[:20]} is not one of true, text, data, false on a read",
-                expression=["_summary"]).outcome())
-        resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
-    elif rt == "Binary" and _wants_native(accept):
-        return _native(resource, headers)
     return 200, {**headers, "Content-Type": FHIR_JSON}, orjson.dumps(resource)
 
 
@@ -214,7 +212,7 @@ async def vread(request: Request) -> Response:
     rt = _type(request)
     resource = await _repo(request).vread(_principal(request), rt, request.path_params["id"],
                                           request.path_params["vid"])
-    if rt == "Binary" and not request.url.query and _wants_native(request.headers.get("accept")):
+    if _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept")):
         status, headers, body = _native(resource, _headers(resource))
         return Response(body, status_code=status, headers=headers)
     return FhirResponse(resource, headers=_headers(resource))

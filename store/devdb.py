@@ -543,8 +543,10 @@ class Engine:
         while cursor.pos < len(cursor.docs) and (len(batch) < size or (size <= 0 and not first)):
             doc = cursor.docs[cursor.pos]
             if cursor.projection and cursor.coll is not None:
-                doc = _without(doc, cursor.projection) or cursor.coll._copy_only_fields(doc, dict(cursor.projection),
-                                                                                        dict)
+                projected = _without(doc, cursor.projection)
+                if projected is None:
+                    projected = cursor.coll._copy_only_fields(doc, dict(cursor.projection), dict)
+                doc = projected
             raw = bson.encode(doc, codec_options=CODEC)
             if batch and used + len(raw) > BATCH_BYTES:
                 break

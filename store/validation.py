@@ -13,6 +13,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from store.errors import Invalid, NotFound
 
@@ -51,14 +52,19 @@ def _top_level(resource_type: str, flag: str) -> frozenset[str]:
     if model is None:
         return frozenset()
     names: set[str] = set()
-    for name, info in model.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    for _name, alias, extra, info in _fields(model):
         # fhir.resources flags required primitives with element_required, required complex elements as
         # required pydantic fields
         if extra.get(flag) or (flag == "element_required" and info.is_required()):
-            alias = info.alias or name
             names.update((alias, f"_{alias}"))
     return frozenset(names)
+
+
+def _fields(model: type[BaseModel]) -> Iterator[tuple[str, str, dict[str, Any], FieldInfo]]:
+    """(attribute, JSON name, fhir.resources' element metadata, pydantic field) of each field of ``model``."""
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        yield name, info.alias or name, extra, info
 
 
 def is_resource_type(name: str) -> bool:
@@ -115,13 +121,12 @@ def validate(resource: dict[str, Any]) -> None:
 def _coded_fields(model: type[BaseModel]) -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
     """(attribute, JSON name, codes of its required binding or None) of each field of ``model``."""
     out: list[tuple[str, str, tuple[str, ...] | None]] = []
-    for name, info in model.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    for name, alias, extra, _info in _fields(model):
         codes = extra.get("enum_values")
         # A trailing "+" (Observation.status: "registered | preliminary | final | amended +") marks a list the
         # value set extends with more codes: not enforceable from here.
         closed = isinstance(codes, list) and bool(codes) and "+" not in codes
-        out.append((name, info.alias or name, tuple(map(str, codes)) if closed else None))  # type: ignore[arg-type]
+        out.append((name, alias, tuple(map(str, codes)) if closed else None))  # type: ignore[arg-type]
     return tuple(out)
 
 
