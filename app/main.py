@@ -112,9 +112,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
         lifespan=lifespan,
         middleware=[
             Middleware(SafeErrorsMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(AuthMiddleware, keys=ApiKeys(settings.api_keys), default=default),
-            Middleware(ReadLane),
+            Middleware(ReadLane),  # reads have no body: the body limit is for what passes on
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
             StoreError: store_error_handler,

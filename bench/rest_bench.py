@@ -1,6 +1,7 @@
 """FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
 
-    python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--ops read,search,create]
+    python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
+                               [--ops read,search,create,stack]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
@@ -168,8 +169,12 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             script = lua(POST_LUA % (WRITER_KEY, body.decode()))
         elif random_ids is not None:
             script = lua(READ_LUA % (random_ids[0], random_ids[1], TENANT_KEY))
+        if args.warmup:  # connections, pools and the interpreter's specialisations settle first
+            run_wrk(url, args.warmup, args.connections, script)
         result = run_wrk(url, args.duration, args.connections, script)
     else:
+        if args.warmup:
+            asyncio.run(httpx_load(url, args.warmup, args.connections, body))
         result = asyncio.run(httpx_load(url, args.duration, args.connections, body))
     if expect_errors:
         result["errors"] = 0.0  # the row measures an error answer on purpose (checked to be a 404 beforehand)
@@ -181,6 +186,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="100,10000,100000")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of the same load before each measured row")
     ap.add_argument("--ops", default="read,search,create,stack",
                     help="rows to measure besides the ceiling (stack: the app's HTTP stack without a store call)")
     args = ap.parse_args()
@@ -201,7 +207,8 @@ def main() -> int:
             engine = "devdb"
         env["MONGODB_URI"] = uri
         print(f"engine: {engine}; load: {'wrk' if shutil.which('wrk') else 'httpx'} "
-              f"-c{args.connections} {args.duration}s per row; {os.cpu_count()} cores\n")
+              f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
+              f"{os.cpu_count()} cores\n")
         print(f"{'stored':>8}  {'operation':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()

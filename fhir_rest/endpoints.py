@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -148,6 +148,10 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def _http_date(instant: str) -> str:
     """An RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) of a FHIR instant, in English whatever the
     process locale (what ``email.utils.format_datetime(usegmt=True)`` gives, a few times faster)."""
+    if len(instant) >= 20 and instant[-1] == "Z" and instant[4] == "-" and instant[10] == "T":
+        # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: only the weekday is computed.
+        day = date(int(instant[:4]), int(instant[5:7]), int(instant[8:10]))
+        return f"{_DAYS[day.weekday()]}, {instant[8:10]} {_MONTHS[day.month - 1]} {instant[:4]} {instant[11:19]} GMT"
     d = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
     return (f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year:04d} "
             f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} GMT")
@@ -205,7 +209,8 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
             resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
     except StoreError as exc:
         return exc.status, {"Content-Type": FHIR_JSON}, orjson.dumps(exc.outcome())
-    return 200, {**headers, "Content-Type": FHIR_JSON}, orjson.dumps(resource)
+    headers["Content-Type"] = FHIR_JSON
+    return 200, headers, orjson.dumps(resource)
 
 
 async def vread(request: Request) -> Response:

@@ -22,6 +22,10 @@ from fhir_rest.routes import PREFIXES
 READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
 
 
+# ASGI header names are lower-case bytes; these are on every read.
+_NAMES = {"ETag": b"etag", "Last-Modified": b"last-modified", "Content-Type": b"content-type"}
+
+
 class ReadLane:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -44,7 +48,8 @@ class ReadLane:
                 status, headers, body = await read_reply(
                     scope["app"].state.store.repo, principal, match.group(1), match.group(2),
                     scope.get("query_string", b""), if_none_match, accept)
-                raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+                raw = [(_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
+                       for name, value in headers.items()]
                 if status != 304:
                     raw.append((b"content-length", b"%d" % len(body)))
                 await send({"type": "http.response.start", "status": status, "headers": raw})

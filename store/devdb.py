@@ -44,6 +44,7 @@ import functools
 import itertools
 import json
 import logging
+import operator
 import os
 import re
 import signal
@@ -183,6 +184,9 @@ def _store_key(value: Any) -> Any:
     return mm_helpers.hashdict(value) if isinstance(value, dict) else value
 
 
+_by_id = operator.itemgetter("_id")
+
+
 def _id_lookup(filter: Any) -> list[Any] | None:
     """Store keys of the only documents ``filter`` can match when it pins ``_id``; None when it does not."""
     if not isinstance(filter, Mapping):
@@ -303,12 +307,14 @@ class _Collection(_MockCollection):
             return cast(Iterator[Doc], super()._iter_documents(filter))
         documents = self._store._documents
         found = (documents.get(key) for key in keys)
-        if len(filter) == 1 and all(type(k) is str for k in keys):
+        strings = all(type(k) is str for k in keys)
+        if len(filter) == 1 and strings:
             docs = [doc for doc in found if doc is not None]  # string _ids found by key are exact matches
         else:
             docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
         if len(docs) > 1:  # in the order of MongoDB's _id index, as an $in read through it would be
-            docs.sort(key=functools.partial(filtering.resolve_sort_key, "_id"))
+            # (strings compare alike in BSON and Python: UTF-8 byte order is code point order)
+            docs.sort(key=_by_id if strings else functools.partial(filtering.resolve_sort_key, "_id"))
         return iter(docs)
 
     def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:

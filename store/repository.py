@@ -30,7 +30,7 @@ import jsonpatch
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from store import keys as keymod
 from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, StoreError, Unavailable
@@ -60,8 +60,10 @@ SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 MAX_INCLUDES = 1000
 CREATED = EXT["created"]
 WRITE_RETRIES = 30
-# The search keys are most of a stored document's bytes; reads that do not need them leave them behind.
-NO_KEYS = {"_sys.k": 0, "_sys.e": 0}
+# The search keys (``_sys.k``, ``_sys.e``) and sort keys (``_sys.s``) are most of a stored document's bytes;
+# reads that do not need them leave them behind. A search page keeps the sort keys: its cursors are made of them.
+NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
+SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 # Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
 # response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
 SEALED: dict[str, dict[str, Callable[[], str]]] = {
@@ -88,13 +90,16 @@ class _ReadCoalescer:
     Under concurrent load most of a read's cost is the driver's per-command work, not the database's; one
     round trip for the reads of every request that arrived together divides it among them. A read asked for
     when the collection has no command in flight goes out on the next event-loop tick (no added latency when
-    idle); while ``max_in_flight`` commands are out, new reads wait for the first of them to come back and
-    then go out together — so batches grow with the load instead of with a timer. Nothing is cached: each
-    read still sees the database as of a round trip sent after the read was asked for."""
+    idle). While a command is out, the next one waits one more loop turn, so that the reads of requests that
+    arrived in the same burst share it; while ``max_in_flight`` commands are out, new reads wait for the first of
+    them to come back and then go out together — so batches grow with the load instead of with a timer.
+    Nothing is cached: each read still sees the database as of a round trip sent after it was asked for."""
 
     def __init__(self, db: AsyncDatabase[Any], *, max_in_flight: int = 2):
         self.db = db
         self.max_in_flight = max_in_flight
+        # A command sent as such does not take the database's read concern the way a driver cursor would.
+        self.read_concern = {"readConcern": db.read_concern.document} if db.read_concern.document else {}
         self.pending: dict[str, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
         self.scheduled: set[str] = set()
         self.in_flight: dict[str, int] = {}
@@ -111,7 +116,12 @@ class _ReadCoalescer:
         batch.setdefault(key, []).append(fut)
         if collection not in self.scheduled and self.in_flight.get(collection, 0) < self.max_in_flight:
             self.scheduled.add(collection)
-            loop.call_soon(self._flush, collection)
+            if self.in_flight.get(collection):
+                # The store is already busy with this collection: the reads of requests arriving in the same
+                # burst (those the loop reads from its sockets on its next turn) get that turn to join.
+                loop.call_soon(loop.call_soon, self._flush, collection)
+            else:
+                loop.call_soon(self._flush, collection)
         return fut
 
     def _flush(self, collection: str) -> None:
@@ -129,16 +139,41 @@ class _ReadCoalescer:
         if self.pending.get(collection) and collection not in self.scheduled:
             self._flush(collection)
 
+    async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
+        """The documents with these ``_id``s, as one ``find`` command (FHIR ids are short: the whole batch almost
+        always fits the first reply; when documents pass the 16 MB reply limit, ``getMore`` fetches the rest).
+
+        The command is sent as such rather than through a driver cursor: for a query that is known to be
+        answered in one reply, the cursor's bookkeeping is a sixth of the driver's CPU time per round trip."""
+        # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
+        # for a getMore that finds nothing: there is at most one document per _id).
+        find: dict[str, Any] = {"find": collection, "filter": {"_id": {"$in": keys}}, "projection": NO_KEYS,
+                                "limit": len(keys), "batchSize": len(keys), **self.read_concern}
+        try:
+            reply = await self._command(find)
+        except AutoReconnect as exc:
+            # A cursor's find is retried once by the driver after a network error or a primary's step-down
+            # (retryable reads); a command sent as such is not, so the same single retry is made here.
+            if isinstance(exc, ServerSelectionTimeoutError) or not self.db.client.options.retry_reads:
+                raise
+            reply = await self._command(find)
+        docs: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
+        cursor_id = reply["cursor"]["id"]
+        while cursor_id:
+            reply = await self._command({"getMore": cursor_id, "collection": collection})
+            docs.extend(reply["cursor"]["nextBatch"])
+            cursor_id = reply["cursor"]["id"]
+        return docs
+
+    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
+        # As a cursor would: the database's read preference and codec options (a command's default is primary
+        # and the driver's default codec options).
+        return await self.db.command(command, read_preference=self.db.read_preference,
+                                     codec_options=self.db.codec_options)
+
     async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         try:
-            keys = list(batch)
-            if len(keys) == 1:
-                one = await self.db[collection].find_one({"_id": keys[0]}, NO_KEYS)
-                found = {keys[0]: one} if one else {}
-            else:
-                cursor = self.db[collection].find({"_id": {"$in": keys}}, NO_KEYS).batch_size(len(keys))
-                docs = await cursor.to_list(None)
-                found = {d["_id"]: d for d in docs}
+            found = {d["_id"]: d for d in await self._find(collection, list(batch))}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
             if isinstance(exc, PyMongoError):
                 exc = _unavailable(exc)
@@ -195,13 +230,16 @@ class Repository:
         if not wanted or not is_resource_type(rt):
             return {}
         # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
-        cursor = self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS).batch_size(len(wanted))
+        cursor = (self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS)
+                  .limit(len(wanted)).batch_size(len(wanted)))
         docs = await self._call(cursor.to_list(None))
         return {d["id"]: strip(d) for d in docs}
 
-    async def _current(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, Any] | None:
+    def _current(self, principal: PrincipalLike, rt: str, rid: str) -> asyncio.Future[dict[str, Any] | None]:
+        """The stored document of ``rt/rid`` (None when absent), to be awaited; the hottest path, so a future
+        rather than one more coroutine frame."""
         self._check_type(rt)
-        return await self._reads.get(rt, f"{principal.tenant}/{rid}")
+        return self._reads.get(rt, f"{principal.tenant}/{rid}")
 
     # ------------------------------------------------------------------ search
 
@@ -239,7 +277,7 @@ class Repository:
             values, last_id = decode_cursor(cursor, sort_keys)
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
-        projection = None if include else NO_KEYS
+        projection = None if include else SEARCH_PROJECTION
         docs = await self._call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1)
                                 .batch_size(count + 1).to_list(None))
         more = len(docs) > count

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 
 import pytest
+from bson.codec_options import CodecOptions
+from pymongo import ReadPreference
+from pymongo.errors import AutoReconnect, NotPrimaryError, ServerSelectionTimeoutError
+from pymongo.read_concern import ReadConcern
 
 from store.client import StoreHandle
-from store.errors import Gone, Invalid, NotFound, PreconditionFailed
+from store.errors import Gone, Invalid, NotFound, PreconditionFailed, Unavailable
 from store.naming import EXT
 from store.repository import SlotTaken, _ReadCoalescer
 from store.types import SystemPrincipal
@@ -98,41 +104,40 @@ async def test_concurrent_reads_are_coalesced(store: StoreHandle, principal: Sys
     assert [g["id"] for g in got] == [p["id"] for p in pats]
 
 
+class FakeDatabase:
+    """What the read coalescer uses of a database: ``command`` and the options a cursor would take."""
+
+    read_preference = ReadPreference.PRIMARY_PREFERRED
+    codec_options = CodecOptions(tz_aware=True)
+
+    def __init__(self, answer: Callable[[dict], Awaitable[dict]], *, read_concern: ReadConcern | None = None,
+                 retry_reads: bool = True):
+        self.answer = answer
+        self.read_concern = read_concern or ReadConcern()
+        self.client = SimpleNamespace(options=SimpleNamespace(retry_reads=retry_reads))
+
+    async def command(self, cmd: dict, *, read_preference: object, codec_options: object) -> dict:
+        assert read_preference is self.read_preference and codec_options is self.codec_options
+        return await self.answer(cmd)
+
+
 async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> None:
     """With ``max_in_flight`` commands out, later reads wait for one to land, then share the next command."""
     gate = asyncio.Event()
     sent: list[list[str]] = []
 
-    class Cursor:
-        def __init__(self, keys: list[str]):
-            self.keys = keys
-
-        def batch_size(self, n: int) -> Cursor:
-            return self
-
-        async def to_list(self, n: None) -> list[dict]:
-            sent.append(self.keys)
-            await gate.wait()
-            return [{"_id": k} for k in self.keys if k != "t/gone"]
-
-    class Collection:
-        async def find_one(self, filt: dict, projection: dict) -> dict:
-            sent.append([filt["_id"]])
-            await gate.wait()
-            return {"_id": filt["_id"]}
-
-        def find(self, filt: dict, projection: dict) -> Cursor:
-            return Cursor(filt["_id"]["$in"])
-
-    class Database:
-        def __getitem__(self, name: str) -> Collection:
-            return Collection()
+    async def answer(cmd: dict) -> dict:
+        keys = cmd["filter"]["_id"]["$in"]
+        sent.append(keys)
+        assert cmd["limit"] == cmd["batchSize"] == len(keys)
+        await gate.wait()
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in keys if k != "t/gone"]}}
 
     async def ticks() -> None:
         for _ in range(3):
             await asyncio.sleep(0)
 
-    reads = _ReadCoalescer(Database(), max_in_flight=2)  # type: ignore[arg-type]
+    reads = _ReadCoalescer(FakeDatabase(answer), max_in_flight=2)  # type: ignore[arg-type]
     first = reads.get("Patient", "t/a")
     await ticks()
     second = reads.get("Patient", "t/b")
@@ -147,6 +152,57 @@ async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> Non
     assert sent == [["t/a"], ["t/b"], ["t/c", "t/d", "t/gone"]]
     assert [g and g["_id"] for g in got] == ["t/a", "t/b", "t/c", "t/d", None, "t/c"]
     assert got[2] is not got[5]  # two waiters for one id get a document each
+
+
+async def test_a_batch_past_the_first_reply_is_fetched_with_get_more() -> None:
+    """When documents pass the 16 MB reply limit the server leaves a cursor open; the rest come by getMore, and
+    the database's read concern goes with the find."""
+    commands: list[dict] = []
+
+    async def answer(cmd: dict) -> dict:
+        commands.append(cmd)
+        if "find" in cmd:
+            return {"cursor": {"id": 7, "firstBatch": [{"_id": "t/a"}]}}
+        return {"cursor": {"id": 0, "nextBatch": [{"_id": "t/b"}]}}
+
+    reads = _ReadCoalescer(FakeDatabase(answer, read_concern=ReadConcern("majority")))  # type: ignore[arg-type]
+    got = await asyncio.gather(reads.get("Patient", "t/a"), reads.get("Patient", "t/b"), reads.get("Patient", "t/c"))
+    assert [g and g["_id"] for g in got] == ["t/a", "t/b", None]
+    assert commands[0]["readConcern"] == {"level": "majority"}
+    assert commands[1] == {"getMore": 7, "collection": "Patient"}
+
+
+@pytest.mark.parametrize("retry_reads", [True, False])
+async def test_a_find_is_retried_once_after_a_network_error(retry_reads: bool) -> None:
+    """As the driver retries a cursor's find (retryable reads): once, after a network error or a step-down;
+    never after a server-selection timeout, nor when ``retryReads=false``; a second failure is the caller's."""
+    failures: list[Exception] = []
+    calls: list[dict] = []
+
+    async def answer(cmd: dict) -> dict:
+        calls.append(cmd)
+        if failures:
+            raise failures.pop(0)
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": "t/a"}]}}
+
+    reads = _ReadCoalescer(FakeDatabase(answer, retry_reads=retry_reads))  # type: ignore[arg-type]
+    failures.append(NotPrimaryError("stepped down"))
+    if retry_reads:
+        assert (await reads.get("Patient", "t/a"))["_id"] == "t/a"
+        assert len(calls) == 2 and calls[0] == calls[1]
+    else:
+        with pytest.raises(Unavailable):
+            await reads.get("Patient", "t/a")
+    calls.clear()
+    failures.extend([AutoReconnect("reset"), AutoReconnect("reset again")])
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == (2 if retry_reads else 1)
+    calls.clear()
+    failures[:] = [ServerSelectionTimeoutError("no primary")]
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == 1
 
 
 async def test_tenancy_and_errors(store: StoreHandle, principal: SystemPrincipal) -> None:
