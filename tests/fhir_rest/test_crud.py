@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import httpx
 
+from fhir_rest.endpoints import _http_date
 from tests.factories import make_allergy, make_patient
 
 FHIR = "application/fhir+json"
@@ -26,7 +29,16 @@ async def test_create_read_roundtrip(fhir: httpx.AsyncClient) -> None:
     assert got.status_code == 200
     assert got.json() == body
     assert got.headers["etag"] == 'W/"1"'
-    assert "last-modified" in got.headers
+    stamp = datetime.fromisoformat(body["meta"]["lastUpdated"].replace("Z", "+00:00"))
+    assert got.headers["last-modified"] == format_datetime(stamp.replace(microsecond=0), usegmt=True)
+
+
+def test_last_modified_is_the_rfc_9110_date_of_any_instant() -> None:
+    """The server's own UTC stamps take a short path; instants with an offset (or unusual shapes) are parsed."""
+    for instant in ("2026-11-21T21:08:04.534Z", "2024-02-29T00:00:00Z", "1999-12-31T23:59:59.999999Z",
+                    "2026-01-04T10:15:00.000+05:30", "2026-03-01T00:30:00-01:00", "2026-11-21T21:08Z"):
+        stamp = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC).replace(microsecond=0)
+        assert _http_date(instant) == format_datetime(stamp, usegmt=True), instant
 
 
 async def test_same_api_under_r4_prefix(fhir: httpx.AsyncClient, base_url: str) -> None:
