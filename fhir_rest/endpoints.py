@@ -145,10 +145,13 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+_UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT[0-5]\d:[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z", re.ASCII)
+
+
 def _http_date(instant: str) -> str:
     """An RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) of a FHIR instant, in English whatever the
     process locale (what ``email.utils.format_datetime(usegmt=True)`` gives, a few times faster)."""
-    if len(instant) >= 20 and instant[-1] == "Z" and instant[4] == "-" and instant[10] == "T":
+    if _UTC_STAMP.fullmatch(instant) and instant[11:13] < "24":
         # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: only the weekday is computed.
         day = date(int(instant[:4]), int(instant[5:7]), int(instant[8:10]))
         return f"{_DAYS[day.weekday()]}, {instant[8:10]} {_MONTHS[day.month - 1]} {instant[:4]} {instant[11:19]} GMT"

@@ -16,6 +16,7 @@ an event or a history entry, never a version of the resource; production runs on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import logging
@@ -30,7 +31,14 @@ import jsonpatch
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from store import keys as keymod
 from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, StoreError, Unavailable
@@ -140,29 +148,32 @@ class _ReadCoalescer:
             self._flush(collection)
 
     async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
-        """The documents with these ``_id``s, as one ``find`` command (FHIR ids are short: the whole batch almost
-        always fits the first reply; when documents pass the 16 MB reply limit, ``getMore`` fetches the rest).
+        """The documents with these ``_id``s, as one ``find`` command.
 
-        The command is sent as such rather than through a driver cursor: for a query that is known to be
-        answered in one reply, the cursor's bookkeeping is a sixth of the driver's CPU time per round trip."""
+        The command is sent as such rather than through a driver cursor: for a query answered in one reply, the
+        cursor's bookkeeping is a sixth of the driver's CPU time per round trip. FHIR resources are small, so
+        the whole batch almost always fits the first reply; when its documents pass the 16 MB reply limit, the
+        rest come through a driver cursor (a getMore must reuse the find's session and server, which only a
+        cursor keeps)."""
         # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
         # for a getMore that finds nothing: there is at most one document per _id).
         find: dict[str, Any] = {"find": collection, "filter": {"_id": {"$in": keys}}, "projection": NO_KEYS,
                                 "limit": len(keys), "batchSize": len(keys), **self.read_concern}
         try:
             reply = await self._command(find)
-        except AutoReconnect as exc:
+        except (AutoReconnect, OperationFailure) as exc:
             # A cursor's find is retried once by the driver after a network error or a primary's step-down
             # (retryable reads); a command sent as such is not, so the same single retry is made here.
-            if isinstance(exc, ServerSelectionTimeoutError) or not self.db.client.options.retry_reads:
+            if not _retryable_read_error(exc) or not self.db.client.options.retry_reads:
                 raise
             reply = await self._command(find)
         docs: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
-        cursor_id = reply["cursor"]["id"]
-        while cursor_id:
-            reply = await self._command({"getMore": cursor_id, "collection": collection})
-            docs.extend(reply["cursor"]["nextBatch"])
-            cursor_id = reply["cursor"]["id"]
+        if cursor_id := reply["cursor"]["id"]:
+            with contextlib.suppress(PyMongoError):  # else the server closes it when it has been idle a while
+                await self._command({"killCursors": collection, "cursors": [cursor_id]})
+            have = {d["_id"] for d in docs}
+            rest = [k for k in keys if k not in have]
+            docs.extend(await self.db[collection].find({"_id": {"$in": rest}}, NO_KEYS).to_list(None))
         return docs
 
     async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -659,6 +670,21 @@ class Repository:
             raise
         except PyMongoError as exc:
             raise _unavailable(exc) from exc
+
+
+# The retryable reads specification's server errors (network errors and step-downs arrive as AutoReconnect):
+# HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, ReadConcernMajorityNotAvailableYet,
+# PrimarySteppedDown, ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown,
+# InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+RETRYABLE_READ_CODES = frozenset({6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def _retryable_read_error(exc: PyMongoError) -> bool:
+    if isinstance(exc, ServerSelectionTimeoutError):
+        return False  # no server to retry on: a retry would only wait as long again
+    if isinstance(exc, AutoReconnect):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code in RETRYABLE_READ_CODES
 
 
 def _unavailable(exc: PyMongoError) -> Unavailable:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import httpx
+import pytest
 
 from fhir_rest.endpoints import _http_date
 from tests.factories import make_allergy, make_patient
@@ -39,6 +40,9 @@ def test_last_modified_is_the_rfc_9110_date_of_any_instant() -> None:
                     "2026-01-04T10:15:00.000+05:30", "2026-03-01T00:30:00-01:00", "2026-11-21T21:08Z"):
         stamp = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC).replace(microsecond=0)
         assert _http_date(instant) == format_datetime(stamp, usegmt=True), instant
+    for odd in ("2026-11-21T1:08:04.534Z", "+026-11-21T21:08:04Z", "2026-11-21T24:00:00Z", "2016-12-31T23:59:60Z"):
+        with pytest.raises(ValueError):  # not passed off as a date; a stored instant like these is not ours
+            _http_date(odd)
 
 
 async def test_same_api_under_r4_prefix(fhir: httpx.AsyncClient, base_url: str) -> None:

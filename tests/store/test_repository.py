@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 import pytest
 from bson.codec_options import CodecOptions
 from pymongo import ReadPreference
-from pymongo.errors import AutoReconnect, NotPrimaryError, ServerSelectionTimeoutError
+from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError
 from pymongo.read_concern import ReadConcern
 
 from store.client import StoreHandle
@@ -17,7 +19,7 @@ from store.errors import Gone, Invalid, NotFound, PreconditionFailed, Unavailabl
 from store.naming import EXT
 from store.repository import SlotTaken, _ReadCoalescer
 from store.types import SystemPrincipal
-from tests.conftest import fhir_call_count
+from tests.conftest import fhir_call_count, fhir_calls
 from tests.factories import make_appointment, make_patient
 
 
@@ -115,10 +117,30 @@ class FakeDatabase:
         self.answer = answer
         self.read_concern = read_concern or ReadConcern()
         self.client = SimpleNamespace(options=SimpleNamespace(retry_reads=retry_reads))
+        self.collections: dict[str, object] = {}
 
     async def command(self, cmd: dict, *, read_preference: object, codec_options: object) -> dict:
         assert read_preference is self.read_preference and codec_options is self.codec_options
         return await self.answer(cmd)
+
+    def __getitem__(self, name: str) -> object:
+        return self.collections[name]
+
+
+async def test_concurrent_reads_past_the_16_mb_reply_limit_all_arrive(store: StoreHandle,
+                                                                       principal: SystemPrincipal) -> None:
+    """Four ~4.4 MB Binaries read at once pass what one reply can carry; every read still gets its resource."""
+    data = base64.b64encode(os.urandom(3_300_000)).decode()
+    ids = [(await store.repo.create(principal, {"resourceType": "Binary", "contentType": "application/pdf",
+                                               "data": data})).resource["id"] for _ in range(4)]
+    before = fhir_calls()
+    got = await asyncio.gather(*(store.repo.read(principal, "Binary", i) for i in [*ids, "missing"]),
+                               return_exceptions=True)
+    assert [g["id"] for g in got[:4]] == ids and all(g["data"] == data for g in got[:4])
+    assert isinstance(got[4], NotFound)
+    after = fhir_calls()
+    sent = {op: after.get((op, "Binary"), 0) - before.get((op, "Binary"), 0) for op in ("find", "killCursors")}
+    assert sent == {"find": 2, "killCursors": 1}  # one batch, cut at the limit; the rest by a driver cursor
 
 
 async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> None:
@@ -154,22 +176,36 @@ async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> Non
     assert got[2] is not got[5]  # two waiters for one id get a document each
 
 
-async def test_a_batch_past_the_first_reply_is_fetched_with_get_more() -> None:
-    """When documents pass the 16 MB reply limit the server leaves a cursor open; the rest come by getMore, and
-    the database's read concern goes with the find."""
+async def test_a_batch_past_the_first_reply_is_finished_by_a_driver_cursor() -> None:
+    """When documents pass the 16 MB reply limit the server leaves a cursor open. Its getMore would need the
+    find's session and server, so the coalescer closes it and a driver cursor fetches the rest; the database's
+    read concern goes with the find."""
     commands: list[dict] = []
+    rest: list[dict] = []
 
     async def answer(cmd: dict) -> dict:
         commands.append(cmd)
         if "find" in cmd:
             return {"cursor": {"id": 7, "firstBatch": [{"_id": "t/a"}]}}
-        return {"cursor": {"id": 0, "nextBatch": [{"_id": "t/b"}]}}
+        return {"cursorsKilled": [7]}
 
-    reads = _ReadCoalescer(FakeDatabase(answer, read_concern=ReadConcern("majority")))  # type: ignore[arg-type]
+    class Cursor:
+        async def to_list(self, length: None) -> list[dict]:
+            return [{"_id": "t/b"}]
+
+    class Collection:
+        def find(self, filt: dict, projection: dict) -> Cursor:
+            rest.append(filt)
+            return Cursor()
+
+    db = FakeDatabase(answer, read_concern=ReadConcern("majority"))
+    db.collections = {"Patient": Collection()}
+    reads = _ReadCoalescer(db)  # type: ignore[arg-type]
     got = await asyncio.gather(reads.get("Patient", "t/a"), reads.get("Patient", "t/b"), reads.get("Patient", "t/c"))
     assert [g and g["_id"] for g in got] == ["t/a", "t/b", None]
     assert commands[0]["readConcern"] == {"level": "majority"}
-    assert commands[1] == {"getMore": 7, "collection": "Patient"}
+    assert commands[1] == {"killCursors": "Patient", "cursors": [7]}
+    assert rest == [{"_id": {"$in": ["t/b", "t/c"]}}]
 
 
 @pytest.mark.parametrize("retry_reads", [True, False])
@@ -200,6 +236,16 @@ async def test_a_find_is_retried_once_after_a_network_error(retry_reads: bool) -
     assert len(calls) == (2 if retry_reads else 1)
     calls.clear()
     failures[:] = [ServerSelectionTimeoutError("no primary")]
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == 1
+    calls.clear()
+    failures[:] = [OperationFailure("interrupted", code=11602)]  # InterruptedDueToReplStateChange
+    got = await asyncio.gather(reads.get("Patient", "t/a"), return_exceptions=True)
+    assert len(calls) == (2 if retry_reads else 1)
+    assert isinstance(got[0], dict if retry_reads else Unavailable)
+    calls.clear()
+    failures[:] = [OperationFailure("bad query", code=2)]  # BadValue: the same command would fail again
     with pytest.raises(Unavailable):
         await reads.get("Patient", "t/a")
     assert len(calls) == 1
