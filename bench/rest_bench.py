@@ -163,19 +163,23 @@ def settle(health_url: str, timeout: float = 60.0) -> None:
 
 def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             random_ids: tuple[str, int] | None = None, expect_errors: bool = False) -> dict[str, float]:
+    """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured. Random ids need wrk (the
+    httpx loop reads ``url`` itself)."""
     if shutil.which("wrk"):
         script = None
         if body is not None:
             script = lua(POST_LUA % (WRITER_KEY, body.decode()))
         elif random_ids is not None:
             script = lua(READ_LUA % (random_ids[0], random_ids[1], TENANT_KEY))
-        if args.warmup:  # connections, pools and the interpreter's specialisations settle first
-            run_wrk(url, args.warmup, args.connections, script)
-        result = run_wrk(url, args.duration, args.connections, script)
+
+        def load(seconds: int) -> dict[str, float]:
+            return run_wrk(url, seconds, args.connections, script)
     else:
-        if args.warmup:
-            asyncio.run(httpx_load(url, args.warmup, args.connections, body))
-        result = asyncio.run(httpx_load(url, args.duration, args.connections, body))
+        def load(seconds: int) -> dict[str, float]:
+            return asyncio.run(httpx_load(url, seconds, args.connections, body))
+    if args.warmup:  # connections, pools and the interpreter's specialisations settle first
+        load(args.warmup)
+    result = load(args.duration)
     if expect_errors:
         result["errors"] = 0.0  # the row measures an error answer on purpose (checked to be a 404 beforehand)
     return result
@@ -233,8 +237,7 @@ def main() -> int:
             rows = []
             health = f"http://127.0.0.1:{app_port}/health"
             if "read" in ops:
-                rows.append(("read by id", measure(f"{base}/Patient/{rid}", args,
-                                                   random_ids=("/fhir/r4", size) if shutil.which("wrk") else None)))
+                rows.append(("read by id", measure(f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size))))
             if "search" in ops:
                 settle(health)
                 rows.append(("search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args)))

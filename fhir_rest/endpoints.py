@@ -152,12 +152,14 @@ def _http_date(instant: str) -> str:
     """An RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) of a FHIR instant, in English whatever the
     process locale (what ``email.utils.format_datetime(usegmt=True)`` gives, a few times faster)."""
     if _UTC_STAMP.fullmatch(instant) and instant[11:13] < "24":
-        # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: only the weekday is computed.
-        day = date(int(instant[:4]), int(instant[5:7]), int(instant[8:10]))
-        return f"{_DAYS[day.weekday()]}, {instant[8:10]} {_MONTHS[day.month - 1]} {instant[:4]} {instant[11:19]} GMT"
-    d = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
-    return (f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year:04d} "
-            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} GMT")
+        # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: their digits are the date's.
+        year, month, day, clock = instant[:4], int(instant[5:7]), instant[8:10], instant[11:19]
+        weekday = date(int(year), month, int(day)).weekday()
+    else:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
+        year, month, day, clock = f"{moment.year:04d}", moment.month, f"{moment.day:02d}", f"{moment:%H:%M:%S}"
+        weekday = moment.weekday()
+    return f"{_DAYS[weekday]}, {day} {_MONTHS[month - 1]} {year} {clock} GMT"
 
 
 def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:

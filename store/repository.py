@@ -122,9 +122,10 @@ class _ReadCoalescer:
         if batch is None:
             batch = self.pending[collection] = {}
         batch.setdefault(key, []).append(fut)
-        if collection not in self.scheduled and self.in_flight.get(collection, 0) < self.max_in_flight:
+        busy = self.in_flight.get(collection, 0)
+        if collection not in self.scheduled and busy < self.max_in_flight:
             self.scheduled.add(collection)
-            if self.in_flight.get(collection):
+            if busy:
                 # The store is already busy with this collection: the reads of requests arriving in the same
                 # burst (those the loop reads from its sockets on its next turn) get that turn to join.
                 loop.call_soon(loop.call_soon, self._flush, collection)
