@@ -21,6 +21,7 @@ import copy
 import hashlib
 import logging
 import random
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -617,12 +618,34 @@ class Repository:
                 by_type.setdefault("Provenance", []).append(self._document(principal, prov, 1, stamp))
         for rt, docs in by_type.items():
             history = [{**d, "_id": f"{d['_id']}/1"} for d in docs]
-            try:
-                await self._call(self.db[rt].insert_many(docs, ordered=False))
-                await self._call(self.db[f"{rt}_history"].insert_many(history, ordered=False))
-            except BulkWriteError as exc:
-                dup = [e for e in exc.details.get("writeErrors", []) if e.get("code") == 11000]
-                raise Conflict(f"{len(dup)} {rt} resource(s) already exist") from None
+            for collection, batch in ((rt, docs), (f"{rt}_history", history)):
+                try:
+                    await self.db[collection].insert_many(batch, ordered=False)
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors", [])
+                    if errors and all(e.get("code") == 11000 for e in errors):
+                        raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
+                    raise _unavailable(exc) from exc
+                except PyMongoError as exc:
+                    raise _unavailable(exc) from exc
+
+    async def erase_tenant(self, principal: PrincipalLike) -> int:
+        """Remove every document of ``principal``'s tenant: resources, their history, events and idempotency
+        records (sequence counters are kept, so event sequences stay increasing for running relays and webhook
+        cursors). An administrative operation for demo and test data (``fhirgraph demo-data --replace``), never
+        reachable through an API door. Returns how many current resources were removed."""
+        tenant = principal.tenant
+        removed = 0
+        try:
+            for rt in keymod.PARAMS:
+                res = await self.db[rt].delete_many({"_sys.tenant": tenant})
+                removed += res.deleted_count
+                await self.db[f"{rt}_history"].delete_many({"_sys.tenant": tenant})
+            await self.db.events.delete_many({"tenant": tenant})
+            await self.db.idempotency.delete_many({"_id": {"$regex": f"^{re.escape(tenant)}/"}})
+        except PyMongoError as exc:
+            raise _unavailable(exc) from exc
+        return removed
 
     # ------------------------------------------------------------------ idempotency keys
 
