@@ -1,0 +1,38 @@
+"""fhirgraph devdb: a MongoDB-wire-protocol server over mongomock, for trials and tests only.
+
+No MongoDB server can be installed on our development and CI machines (shared/DESIGN.md, decision 3), yet
+the store always talks through the real PyMongo driver. devdb speaks enough of the wire protocol (OP_MSG, plus
+the legacy OP_QUERY handshake) for ``pymongo.AsyncMongoClient`` and ``MongoClient`` to see a standalone
+MongoDB 6.0 server, and runs the commands against one in-memory ``mongomock`` client::
+
+    devdb = DevDB(); devdb.start_in_thread(); AsyncMongoClient(devdb.uri)  # tests, `fhirgraph serve`
+    main_devdb("127.0.0.1", 27018)                                         # `fhirgraph devdb --port 27018`
+
+Every command runs to completion on the server's one event-loop thread, under one lock: mongomock is not
+thread-safe, and it makes each command atomic for every connected process, so findAndModify and conditional
+updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succeed exactly once.
+
+Fast paths over mongomock, which otherwise scans the whole collection for every query:
+- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
+- a find or findAndModify with a limit, sorted by ``_id`` alone (the store's keyset pages) or not sorted,
+  walks the documents in that order and stops at the limit, instead of filtering and sorting them all;
+- unique indexes keep a hash of their keys, so inserts and updates check uniqueness without a scan;
+- TTL indexes are swept at most once a second (MongoDB: every 60 s) instead of on every access.
+
+What devdb does not do:
+- transactions (it is a standalone: txnNumber, commitTransaction, abortTransaction fail with code 20),
+  change streams, tailable cursors, authentication, compression, collation, create options (validators,
+  capped: ignored), renameCollection, explain;
+- indexes: every query not pinned by ``_id`` scans the collection (indexes are metadata; unique ones and TTL
+  ones are enforced);
+- sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
+- what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
+- a cursor's result list is fixed when the query runs; later batches encode those documents as they are then;
+- durability: data lives in memory and is lost when the process exits.
+"""
+
+from __future__ import annotations
+
+from store.devdb.server import DevDB, main_devdb
+
+__all__ = ["DevDB", "main_devdb"]

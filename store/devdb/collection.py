@@ -1,0 +1,90 @@
+"""mongomock's Collection with devdb's fast paths hooked in: lookups by key, hashed unique indexes, a cheap
+insert and exclusion projections that copy only what they change."""
+
+# mongomock has no type annotations; everything else here is checked strictly.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import bson
+from mongomock.collection import Collection as MockCollection
+from pymongo.errors import DuplicateKeyError
+
+from store.devdb import query, unique
+from store.devdb.codec import Doc
+from store.devdb.errors import duplicate_key
+
+
+class Collection(MockCollection):
+    """mongomock's Collection, with lookups by ``_id`` and hashed unique indexes instead of full scans."""
+
+    def _iter_documents(self, filter: Doc) -> Iterator[Doc]:
+        docs = query.lookup(self._store._documents, filter)
+        if docs is None:
+            return cast(Iterator[Doc], super()._iter_documents(filter))
+        return iter(docs)
+
+    def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
+        # Documents arrive decoded from BSON (valid, naive-UTC datetimes at ms precision), so mongomock's
+        # re-encoding, key checks and datetime patching would only cost time; its duplicate-_id error also
+        # lacks keyPattern/keyValue. Lists (insert_many from $out) come back here one document at a time.
+        if not isinstance(data, dict):
+            return super()._insert(data, session, ordered)
+        data.setdefault("_id", bson.ObjectId())
+        key, documents = query.store_key(data["_id"]), self._store._documents
+        if key in documents:
+            raise duplicate_key(self.full_name, "_id_", {"_id": 1}, {"_id": data["_id"]})
+        documents[key] = data  # mongomock's own lock is moot: the engine runs one command at a time
+        try:
+            self._ensure_uniques(data)
+        except DuplicateKeyError:
+            del documents[key]
+            raise
+        query.add_to_id_order(self._store, key)
+        return data["_id"]
+
+    def _ensure_uniques(self, new_data: Doc) -> None:
+        # Called by mongomock after it has stored an inserted or updated document.
+        unique.ensure_unique(self._store, self.full_name, new_data)
+
+    def project(self, doc: Doc, projection: Doc) -> Doc:
+        """``doc`` as ``projection`` shows it, for encoding (never for changing)."""
+        projected = _without(doc, projection)
+        if projected is None:
+            projected = self._copy_only_fields(doc, dict(projection), dict)
+        return projected
+
+
+def fast_collection(database: Any, name: str) -> Collection:
+    """The devdb Collection ``name`` of a mongomock database (mongomock caches plain ones: swap in ours)."""
+    coll = database._collection_accesses.get(name)
+    if not isinstance(coll, Collection):
+        database._ensure_valid_collection_name(name)
+        coll = Collection(database, name, _db_store=database._store)
+        database._collection_accesses[name] = coll
+    return coll
+
+
+def _without(doc: Doc, projection: Doc) -> Doc | None:
+    """``doc`` with the fields of an exclusion-only projection (``{"a.b": 0, ...}``) left out, copying only the
+    documents along the excluded paths (the result is encoded, never changed); None for any other projection
+    or when a path crosses an array (mongomock applies those)."""
+    if not all(v in (0, False) and not k.startswith("$") for k, v in projection.items()):
+        return None
+    out = dict(doc)
+    for path in projection:
+        *parents, leaf = path.split(".")
+        node = out
+        for part in parents:
+            child = node.get(part)
+            if isinstance(child, list):
+                return None
+            if not isinstance(child, dict):
+                break  # nothing at this path to leave out
+            node[part] = node = dict(child)
+        else:
+            node.pop(leaf, None)
+    return out

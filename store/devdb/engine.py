@@ -1,0 +1,68 @@
+"""The command table, and the one lock every command runs under."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from store.devdb import admin, reads, writes
+from store.devdb.codec import Doc
+from store.devdb.context import Command, Context
+from store.devdb.errors import CommandError, error_reply
+
+TTL_SWEEP_S = 1.0
+
+COMMANDS: dict[str, Command] = {
+    "hello": admin.hello, "isMaster": admin.hello, "ismaster": admin.hello, "ping": admin.empty,
+    "buildInfo": admin.build_info, "buildinfo": admin.build_info, "getParameter": admin.get_parameter,
+    "getCmdLineOpts": admin.cmd_line_opts, "serverStatus": admin.server_status,
+    "listDatabases": admin.list_databases,
+    "endSessions": admin.empty, "killSessions": admin.empty, "refreshSessions": admin.empty,
+    "abortTransaction": admin.no_txn, "commitTransaction": admin.no_txn,
+    "find": reads.find, "getMore": reads.get_more, "killCursors": reads.kill_cursors, "insert": writes.insert,
+    "update": writes.update, "delete": writes.delete, "findAndModify": writes.find_and_modify,
+    "aggregate": reads.aggregate, "count": reads.count, "distinct": reads.distinct,
+    "createIndexes": admin.create_indexes, "listIndexes": admin.list_indexes,
+    "dropIndexes": admin.drop_indexes,
+    "listCollections": admin.list_collections, "create": admin.create, "drop": admin.drop,
+    "dropDatabase": admin.drop_database,
+}
+
+
+class Engine:
+    """Runs MongoDB commands against one in-memory mongomock server, one command at a time."""
+
+    def __init__(self) -> None:
+        self.context = Context()
+        self._lock = threading.Lock()
+        self._last_ttl_sweep = 0.0
+
+    def run(self, db: str, cmd: Doc, conn_id: int = 0) -> Doc:
+        """Execute one command and return its reply; every failure becomes an error reply."""
+        name = next(iter(cmd), "")
+        with self._lock:
+            self.context.conn_id = conn_id
+            try:
+                handler = COMMANDS.get(name)
+                if handler is None:
+                    supported = ", ".join(sorted(COMMANDS))
+                    raise CommandError(59, f"no such command: '{name}' (devdb supports: {supported})")
+                if "txnNumber" in cmd or "startTransaction" in cmd:
+                    raise CommandError(20, admin.NO_TXN)
+                self._sweep_ttl()
+                reply = handler(self.context, db, cmd)
+            except Exception as exc:  # the protocol boundary: a failure is a reply, never a lost connection
+                return error_reply(exc)
+        reply.setdefault("ok", 1.0)
+        return reply
+
+    def _sweep_ttl(self) -> None:
+        now = time.monotonic()
+        if now - self._last_ttl_sweep < TTL_SWEEP_S:
+            return
+        self._last_ttl_sweep = now
+        for db_store in self.context.client._store._databases.values():
+            for coll_store in db_store._collections.values():
+                for index in list(coll_store.indexes.values()):
+                    if index.get("expireAfterSeconds") is not None:
+                        coll_store._expire_documents(index)

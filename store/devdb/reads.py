@@ -1,0 +1,62 @@
+"""The read commands: find and its cursor (getMore, killCursors), aggregate, count, distinct."""
+
+# mongomock has no type annotations; everything else here is checked strictly.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+from mongomock import aggregate as mm_aggregate
+from mongomock.collection import _copy_field
+
+from store.devdb.codec import Doc
+from store.devdb.context import Context
+from store.devdb.cursor import Cursor
+from store.devdb.errors import reject
+from store.devdb.query import matching
+
+
+def find(ctx: Context, db: str, cmd: Doc) -> Doc:
+    reject(cmd, "collation", "tailable", "awaitData")
+    coll = ctx.coll(db, cmd["find"])
+    skip, limit = cmd.get("skip") or 0, abs(cmd.get("limit") or 0)
+    docs = matching(coll, cmd.get("filter") or {}, cmd.get("sort"), skip + limit if limit else 0)[skip:]
+    single = bool(cmd.get("singleBatch")) or (cmd.get("limit") or 0) < 0
+    cursor = Cursor(coll.full_name, docs, coll, cmd.get("projection") or None)
+    return ctx.cursors.reply(cursor, cmd.get("batchSize"), single)
+
+
+def get_more(ctx: Context, db: str, cmd: Doc) -> Doc:
+    ns = f"{db}.{cmd.get('collection')}"
+    return ctx.cursors.get_more(ns, int(cmd["getMore"]), cmd.get("batchSize") or 0)
+
+
+def kill_cursors(ctx: Context, db: str, cmd: Doc) -> Doc:
+    return ctx.cursors.kill([int(i) for i in cmd.get("cursors") or []])
+
+
+def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
+    if not isinstance(cmd["aggregate"], str):
+        raise NotImplementedError("database-level aggregate")
+    coll = ctx.coll(db, cmd["aggregate"])
+    pipeline = list(cmd.get("pipeline") or [])
+    if pipeline and list(pipeline[0]) == ["$match"]:  # let the _id fast path choose the input
+        docs = list(coll._iter_documents(pipeline.pop(0)["$match"]))
+    else:
+        docs = list(coll._store.documents)
+    docs = [_copy_field(doc, dict) for doc in docs]  # stages may edit their input in place
+    result = list(mm_aggregate.process_pipeline(docs, coll.database, pipeline, None))
+    batch_size = (cmd.get("cursor") or {}).get("batchSize")
+    return ctx.cursors.reply(Cursor(coll.full_name, result), batch_size)
+
+
+def count(ctx: Context, db: str, cmd: Doc) -> Doc:
+    coll = ctx.coll(db, cmd["count"])
+    n = sum(1 for _ in coll._iter_documents(cmd.get("query") or {}))
+    n = max(0, n - (cmd.get("skip") or 0))
+    limit = abs(cmd.get("limit") or 0)
+    return {"n": min(n, limit) if limit else n}
+
+
+def distinct(ctx: Context, db: str, cmd: Doc) -> Doc:
+    coll = ctx.coll(db, cmd["distinct"])
+    return {"values": coll.find(cmd.get("query") or {}).distinct(cmd["key"])}

@@ -1,0 +1,160 @@
+"""The devdb TCP server: asyncio over loopback, in a background thread or as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import struct
+import threading
+from typing import cast
+
+from bson.errors import BSONError
+
+from store.devdb import wire
+from store.devdb.engine import Engine
+from store.devdb.errors import CommandError, error_reply
+
+log = logging.getLogger("fhirgraph.devdb")
+
+
+class DevDB:
+    """The devdb TCP server: in a background thread (``start_in_thread``) or as its own process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host, self.port = host, port
+        self.engine = Engine()
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._conn_ids = itertools.count(1)
+        self._reply_ids = itertools.count(1)
+
+    @property
+    def uri(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"mongodb://{host}:{self.port}/?directConnection=true"
+
+    async def start(self) -> int:
+        """Listen (on the running loop) and return the bound port."""
+        self._server = await asyncio.start_server(self._serve_connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        server = cast(asyncio.Server, self._server)
+        try:
+            await server.serve_forever()
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop listening and drop every open connection."""
+        if self._server is not None:
+            self._server.close()
+        # Close rather than cancel: each handler then sees EOF and returns normally (on Python 3.11 a
+        # cancelled stream handler makes asyncio log a spurious CancelledError).
+        for writer in self._connections.values():
+            writer.close()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def start_in_thread(self) -> int:
+        """Serve from a daemon thread with its own event loop; return once listening, with the port."""
+        ready, failure = threading.Event(), []
+
+        def run() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                failure.append(exc)
+                loop.close()
+                return
+            finally:
+                ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.aclose())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="fhirgraph-devdb", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self.port
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = cast("asyncio.Task[None]", asyncio.current_task())  # a connection always runs in its own task
+        self._connections[task] = writer
+        conn_id = next(self._conn_ids)
+        self.engine.context.connections += 1
+        try:
+            while True:
+                length, request_id, _, op_code = wire.HEADER.unpack(await reader.readexactly(16))
+                if not 16 < length <= wire.MAX_MESSAGE_SIZE:
+                    log.warning("devdb: dropping connection %d: message length %d", conn_id, length)
+                    break
+                reply = self._respond(op_code, request_id, await reader.readexactly(length - 16), conn_id)
+                if reply is not None:
+                    writer.write(reply)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away
+        except (ValueError, struct.error, BSONError) as exc:
+            log.warning("devdb: dropping connection %d: malformed message: %s", conn_id, exc)
+        finally:
+            self.engine.context.connections -= 1
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            del self._connections[task]  # only now: aclose() waits for the close above
+
+    def _respond(self, op_code: int, request_id: int, payload: bytes, conn_id: int) -> bytes | None:
+        if op_code == wire.OP_MSG:
+            flags, cmd = wire.parse_op_msg(payload)
+            reply = self.engine.run(str(cmd.get("$db", "test")), cmd, conn_id)
+            if flags & wire.MORE_TO_COME:
+                return None  # unacknowledged write: the client reads no reply
+            return wire.op_msg(next(self._reply_ids), request_id, reply)
+        if op_code == wire.OP_QUERY:
+            ns, query = wire.parse_op_query(payload)
+            if ns.endswith(".$cmd"):
+                reply = self.engine.run(ns[: -len(".$cmd")], query, conn_id)
+            else:
+                reply = error_reply(CommandError(238, f"OP_QUERY on {ns}: only commands are supported"))
+            return wire.op_reply(next(self._reply_ids), request_id, reply)
+        raise ValueError(f"unsupported opCode {op_code}")
+
+
+def main_devdb(host: str, port: int) -> None:
+    """Run devdb in the foreground until SIGINT or SIGTERM (`fhirgraph devdb --port P`)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(_serve_until_signalled(DevDB(host, port)))
+
+
+async def _serve_until_signalled(devdb: DevDB) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    port = await devdb.start()
+    log.warning("fhirgraph devdb listening on %s:%d (%s): an embedded, in-memory trial/test engine "
+                "(mongomock behind the MongoDB wire protocol), not for production; data is lost at exit",
+                devdb.host, port, devdb.uri)
+    await stop.wait()
+    await devdb.aclose()

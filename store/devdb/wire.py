@@ -1,0 +1,60 @@
+"""The MongoDB wire protocol's framing: OP_MSG requests and replies, and the legacy OP_QUERY handshake.
+
+https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import cast
+
+import bson
+
+from store.devdb.codec import CODEC, Doc
+
+OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
+HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
+CHECKSUM_PRESENT, MORE_TO_COME = 1 << 0, 1 << 1
+MAX_MESSAGE_SIZE = 48_000_000
+
+
+def parse_op_msg(payload: bytes) -> tuple[int, Doc]:
+    """(flagBits, command): the kind-0 body, each kind-1 document sequence merged in under its identifier."""
+    (flags,) = struct.unpack_from("<I", payload)
+    end = len(payload) - (4 if flags & CHECKSUM_PRESENT else 0)
+    pos, body, sequences = 4, None, cast(dict[str, list[Doc]], {})
+    while pos < end:
+        kind = payload[pos]
+        (size,) = struct.unpack_from("<i", payload, pos + 1)
+        if kind == 0:
+            body = bson.decode(payload[pos + 1 : pos + 1 + size], CODEC)
+        elif kind == 1:
+            name_end = payload.index(b"\x00", pos + 5)
+            name = payload[pos + 5 : name_end].decode()
+            docs = bson.decode_all(payload[name_end + 1 : pos + 1 + size], CODEC)
+            sequences.setdefault(name, []).extend(docs)
+        else:
+            raise ValueError(f"unknown OP_MSG section kind {kind}")
+        pos += 1 + size
+    if body is None:
+        raise ValueError("OP_MSG without a body section")
+    return flags, body | sequences
+
+
+def parse_op_query(payload: bytes) -> tuple[str, Doc]:
+    """(namespace, query) of a legacy OP_QUERY; drivers send only their first handshake this way."""
+    name_end = payload.index(b"\x00", 4)
+    start = name_end + 9  # skip numberToSkip, numberToReturn
+    (size,) = struct.unpack_from("<i", payload, start)
+    query = bson.decode(payload[start : start + size], CODEC)
+    return payload[4:name_end].decode(), query.get("$query", query)
+
+
+def op_msg(request_id: int, response_to: int, doc: Doc) -> bytes:
+    body = b"\x00\x00\x00\x00\x00" + bson.encode(doc, codec_options=CODEC)  # flagBits 0, one kind-0 section
+    return HEADER.pack(16 + len(body), request_id, response_to, OP_MSG) + body
+
+
+def op_reply(request_id: int, response_to: int, doc: Doc) -> bytes:
+    body = struct.pack("<iqii", 0, 0, 0, 1) + bson.encode(doc, codec_options=CODEC)
+    return HEADER.pack(16 + len(body), request_id, response_to, OP_REPLY) + body
