@@ -50,38 +50,91 @@ def cmd_devdb(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from store.errors import DomainError
+
     settings = get_settings()
     _logging(settings.log_level)
     if not settings.mongodb_uri:
         print("demo-data loads into the MongoDB at MONGODB_URI (or a running `fhirgraph devdb`); "
               "set MONGODB_URI. For a quick trial use `fhirgraph serve --demo N` instead.", file=sys.stderr)
         return 2
-    return asyncio.run(_demo_data(args, settings))
+    try:
+        return asyncio.run(_demo_data(args, settings))
+    except (DomainError, PyMongoError) as exc:
+        print(f"demo-data: {_error_line(exc, args.tenant or settings.default_tenant)}", file=sys.stderr)
+        return 1
+
+
+def _error_line(exc: Exception, tenant: str) -> str:
+    """One line for a failed load. Driver messages are not shown: they can carry document values (a duplicate
+    key) or the URI's credentials; the store's own messages never carry patient data."""
+    from pymongo.errors import ConfigurationError
+
+    from store.errors import Conflict, DomainError
+
+    if isinstance(exc, DomainError):
+        line = " ".join(str(exc).split())
+        if isinstance(exc, Conflict):  # e.g. the practice of an interrupted earlier load
+            line += f" (--replace erases tenant {tenant!r} first)"
+        return line
+    if isinstance(exc, ConfigurationError):
+        return f"MONGODB_URI is not usable ({type(exc).__name__})"
+    return f"database error ({type(exc).__name__})"
 
 
 async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
+    from pymongo.errors import InvalidURI
+
     from app.demo import load_demo
     from auth.principal import Principal
     from store.client import open_store
 
-    handle = await open_store(s.mongodb_uri, s.db_name)
-    started = time.perf_counter()
+    tenant = args.tenant or s.default_tenant
+    principal = Principal(tenant, "demo-loader")
     try:
-        principal = Principal(args.tenant or s.default_tenant, "demo-loader")
+        handle = await open_store(s.mongodb_uri, s.db_name)
+    except ValueError as exc:  # the driver's URI parser raises some malformed URIs as a plain ValueError
+        raise InvalidURI("malformed MONGODB_URI") from exc
+    try:
+        if args.replace:
+            removed = await handle.repo.erase_tenant(principal)
+            print(f"erased {removed:,} resources of tenant {tenant!r}", file=sys.stderr)
+        else:
+            existing = await handle.repo.count(principal, "Patient")
+            if existing:
+                print(f"tenant {tenant!r} already has {existing:,} patients: nothing loaded "
+                      "(--replace erases the tenant and loads again)")
+                return 0
+        started = time.perf_counter()
+        shown = False
 
         def progress(done: int, total: int) -> None:
+            nonlocal shown
+            shown = True
             rate = done / max(time.perf_counter() - started, 1e-9)
             print(f"\r  {done}/{total} patients  ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
-        counts = await load_demo(handle.repo, principal, args.patients, seed=args.seed, progress=progress)
+        try:
+            counts = await load_demo(handle.repo, principal, args.patients, seed=args.seed, progress=progress)
+        finally:
+            if shown:  # end the progress line, also before an error's line
+                print(file=sys.stderr)
     finally:
         await handle.close()
     elapsed = time.perf_counter() - started
-    print(file=sys.stderr)
     for rt, n in sorted(counts.items()):
         print(f"{rt:24} {n:>9,}")
     print(f"{'total':24} {sum(counts.values()):>9,}  in {elapsed:.1f}s")
     return 0
+
+
+def _patients(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,14 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     devdb = sub.add_parser("devdb", help="run the embedded MongoDB-wire-protocol test server (not for production)")
-    devdb.add_argument("--host", default="127.0.0.1")
-    devdb.add_argument("--port", type=int, default=27017)
+    devdb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    devdb.add_argument("--port", type=int, default=27017, help="port to listen on (default 27017)")
     devdb.set_defaults(func=cmd_devdb)
 
-    demo = sub.add_parser("demo-data", help="load a demo clinic into the MongoDB at MONGODB_URI")
-    demo.add_argument("--patients", type=int, default=100)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--tenant", default=None)
+    demo = sub.add_parser("demo-data", help="load a demo clinic into the MongoDB at MONGODB_URI",
+                          description="Load a demo clinic into the MongoDB at MONGODB_URI (database "
+                                      "FHIRGRAPH_DB_NAME). A tenant that already has patients is left as it is "
+                                      "unless --replace is given.")
+    demo.add_argument("--patients", type=_patients, default=100, metavar="N",
+                      help="how many patients, in households (default 100)")
+    demo.add_argument("--seed", type=int, default=7,
+                      help="random seed: the same seed gives the same clinic (default 7)")
+    demo.add_argument("--tenant", default=None,
+                      help="tenant to load into (default: FHIRGRAPH_DEFAULT_TENANT, else 'default')")
+    demo.add_argument("--replace", action="store_true",
+                      help="erase every resource of the tenant first, then load")
     demo.set_defaults(func=cmd_demo_data)
     return parser
 
