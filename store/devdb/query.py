@@ -70,7 +70,7 @@ def lookup(documents: Mapping[Any, Doc], filter: Doc) -> list[Doc] | None:
         return None
     found = (documents.get(key) for key in keys)
     strings = all(type(k) is str for k in keys)
-    if len(filter) == 1 and strings:
+    if strings and _only_pins_id(filter):
         docs = [doc for doc in found if doc is not None]  # string _ids found by key are exact matches
     else:
         docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
@@ -78,6 +78,14 @@ def lookup(documents: Mapping[Any, Doc], filter: Doc) -> list[Doc] | None:
         # (strings compare alike in BSON and Python: UTF-8 byte order is code point order)
         docs.sort(key=_by_id if strings else functools.partial(filtering.resolve_sort_key, "_id"))
     return docs
+
+
+def _only_pins_id(filter: Doc) -> bool:
+    """Whether ``filter`` says nothing but which ``_id``s it wants: no other field, conjunct or operator."""
+    if list(filter) != ["_id"]:
+        return False
+    cond = filter["_id"]
+    return not isinstance(cond, Mapping) or list(cond) in (["$eq"], ["$in"])
 
 
 def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, needed: int = 0) -> list[Doc]:

@@ -395,6 +395,21 @@ async def test_reads_by_id_list_come_in_id_order(adb: AsyncDatabase[dict[str, An
     assert got == ["a", "b", "c"]
 
 
+async def test_a_filter_pinning_id_still_applies_its_other_conditions(adb: AsyncDatabase[dict[str, Any]]) -> None:
+    # The store's searches send {$and: [{tenant, deleted: false}, {_id: ...}]}: found by key, still filtered.
+    await adb.docs.insert_many([{"_id": "a", "t": "A"}, {"_id": "b", "t": "B"}])
+    live_a = {"$and": [{"t": "A"}, {"_id": "a"}]}
+    gone_a = {"$and": [{"t": "B"}, {"_id": "a"}]}
+    assert [d["_id"] async for d in adb.docs.find(live_a)] == ["a"]
+    assert [d["_id"] async for d in adb.docs.find(gone_a)] == []
+    assert [d["_id"] async for d in adb.docs.find({"_id": {"$eq": "a", "$ne": "a"}})] == []
+    assert [d["_id"] async for d in adb.docs.find({"_id": {"$in": ["a", "b"], "$nin": ["a"]}})] == ["b"]
+    assert await adb.docs.count_documents(gone_a) == 0
+    assert (await adb.docs.update_one(gone_a, {"$set": {"hit": True}})).matched_count == 0
+    assert (await adb.docs.delete_one(gone_a)).deleted_count == 0
+    assert await adb.docs.find_one({"_id": "a"}) == {"_id": "a", "t": "A"}
+
+
 async def test_unsupported_options_fail_instead_of_being_ignored(adb: AsyncDatabase[dict[str, Any]]) -> None:
     await adb.docs.insert_one({"_id": 1, "a": [{"x": 1}]})
     with pytest.raises(OperationFailure) as err:
