@@ -12,6 +12,11 @@ Every command runs to completion on the server's one event-loop thread, under on
 thread-safe, and it makes each command atomic for every connected process, so findAndModify and conditional
 updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succeed exactly once.
 
+Modules, from the socket inwards: ``server`` (DevDB, main_devdb) -> ``wire`` (framing) -> ``engine`` (the
+command table, the lock) -> ``reads`` / ``writes`` / ``admin`` (the commands) over ``context`` (the mongomock
+client, the ``cursor``s) and ``collection`` (mongomock's Collection with the fast paths of ``query`` and
+``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of them share.
+
 Fast paths over mongomock, which otherwise scans the whole collection for every query:
 - a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
 - a find or findAndModify with a limit, sorted by ``_id`` alone (the store's keyset pages) or not sorted,
@@ -21,13 +26,18 @@ Fast paths over mongomock, which otherwise scans the whole collection for every 
 
 What devdb does not do:
 - transactions (it is a standalone: txnNumber, commitTransaction, abortTransaction fail with code 20),
-  change streams, tailable cursors, authentication, compression, collation, create options (validators,
-  capped: ignored), renameCollection, explain;
+  change streams, tailable cursors, authentication, compression, create options (validators, capped:
+  ignored), renameCollection, explain;
+- collation: find, update, delete and findAndModify fail with code 238, but aggregate (so count_documents),
+  count and distinct ignore it; a find's min, max and hint are ignored too;
 - indexes: every query not pinned by ``_id`` scans the collection (indexes are metadata; unique ones and TTL
   ones are enforced);
 - sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
 - what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
-- a cursor's result list is fixed when the query runs; later batches encode those documents as they are then;
+- a cursor's result list is fixed when the query runs; later batches encode those documents as they are then
+  (updates show, documents inserted since do not, a document deleted since is still returned);
+- $currentDate keeps microseconds in memory (mongomock) while replies carry milliseconds, so the value read
+  back does not match itself in a filter;
 - durability: data lives in memory and is lost when the process exits.
 """
 
