@@ -16,18 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app.middleware import BodyLimitMiddleware, BodyTooLarge, SafeErrorsMiddleware, error_body
+from app.errors import error_reply
+from app.middleware import BodyLimitMiddleware, SafeErrorsMiddleware
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
-from auth.middleware import AuthMiddleware
+from auth.authenticator import Authenticator
+from auth.middleware import OPEN_PATHS, AuthMiddleware
 from auth.principal import Principal
-from fhir_rest.outcomes import store_error_handler
-from fhir_rest.qapi.webhooks import routes as webhook_routes
+from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
 from graph.schema import routes as graph_routes
 from store.client import StoreHandle, open_store
-from store.errors import StoreError
+from store.errors import DomainError, NotAllowed, NotFound
 from store.keys import SUPPORTED_TYPES
 from store.validation import warm_models
 from subscriptions.lifecycle import startup as events_startup
@@ -55,18 +56,20 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    code = {404: "not-found", 405: "not-supported", 413: "too-costly"}.get(status, "processing")
-    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
-    body, ctype = error_body(request.url.path, status, code, str(detail))
-    return Response(body, status_code=status, media_type=ctype.decode())
-
-
-async def too_large(request: Request, exc: Exception) -> Response:
-    limit = request.app.state.settings.max_body_bytes
-    body, ctype = error_body(request.url.path, 413, "too-costly", f"Request body is larger than {limit} bytes")
-    return Response(body, status_code=413, media_type=ctype.decode())
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's routing answers (no such route, method not allowed) as domain errors in the door's shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    error: DomainError
+    if status == 405:
+        allowed = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) and exc.headers else ""
+        error = NotAllowed(f"Method {request.method} is not allowed here"
+                           + (f" (allowed: {allowed})" if allowed else ""))
+    else:
+        error = NotFound("No such endpoint")
+    code, headers, body = error_reply(request.url.path, error)
+    if status == 405 and isinstance(exc, HTTPException) and exc.headers:
+        headers = {**headers, **exc.headers}
+    return Response(body, status_code=code, headers=headers)
 
 
 def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> Starlette:
@@ -101,35 +104,30 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
             await handle.close()
 
     default = Principal(settings.default_tenant, settings.default_subject) if settings.allow_anonymous else None
+    authenticator = Authenticator(ApiKeys(settings.api_keys), default)
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *_door_routes(settings),
+        qapi_mount(),
+        *graph_routes(settings),
         *fhir_mounts(),
     ]
+    open_paths = (*OPEN_PATHS, "/metrics") if settings.metrics_public else OPEN_PATHS
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
-            Middleware(AuthMiddleware, keys=ApiKeys(settings.api_keys), default=default),
+            Middleware(AuthMiddleware, authenticator=authenticator, open_paths=open_paths),
             Middleware(ReadLane),  # reads have no body: the body limit is for what passes on
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
-        exception_handlers={
-            StoreError: store_error_handler,
-            HTTPException: http_error,
-            BodyTooLarge: too_large,
-        },
+        exception_handlers={HTTPException: routing_error},
     )
     app.state.settings = settings
+    app.state.authenticator = authenticator
     return app
-
-
-def _door_routes(settings: Settings) -> list[BaseRoute]:
-    """GraphQL (HTTP and websocket at /graphql) and the vendor API's webhooks."""
-    # Full-path routes rather than a Mount("/qapi/v1"): a mount would shadow the rest of the qapi door.
-    return [*webhook_routes(prefix="/qapi/v1"), *graph_routes(settings)]
 
 
 def _hooks() -> list[StartupHook]:

@@ -5,30 +5,18 @@ from __future__ import annotations
 import logging
 import traceback
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import error_reply, internal_reply
+from store.errors import DomainError, TooLarge
 
 log = logging.getLogger("fhirgraph")
 
 
-def error_body(path: str, status: int, code: str, message: str) -> tuple[bytes, bytes]:
-    """The error shape of the door at ``path``: FHIR OperationOutcome, or qapi/GraphQL JSON."""
-    if path.startswith(("/fhir", "/r4")):
-        body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code,
-                                                               "diagnostics": message}]}
-        return orjson.dumps(body), b"application/fhir+json; charset=utf-8"
-    if path.startswith("/graphql"):
-        return orjson.dumps({"errors": [{"message": message}]}), b"application/json"
-    return orjson.dumps({"error": {"message": message}}), b"application/json"
-
-
-async def send_error(scope: Scope, send: Send, status: int, code: str, message: str,
-                     extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Answer with an error in the shape of the door the request came through."""
-    body, ctype = error_body(scope["path"], status, code, message)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-                            *(extra_headers or [])]})
+async def send_reply(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    raw.append((b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -46,7 +34,7 @@ class _TrackedSend:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+    """Refuses request bodies over ``max_bytes`` (``TooLarge``: 413), by Content-Length or while streaming."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int):
         self.app = app
@@ -61,15 +49,13 @@ class BodyLimitMiddleware:
             if name == b"content-length":
                 framed = True
                 if value.isdigit() and int(value) > self.max_bytes:
-                    await self._reject(scope, send)
-                    return
+                    raise self._too_large()
             elif name == b"transfer-encoding":
                 framed = True
         if not framed:  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 §6.3)
             await self.app(scope, receive, send)
             return
         seen = 0
-        tracked = _TrackedSend(send)
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -77,27 +63,19 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge()
+                    raise self._too_large()
             return message
 
-        try:
-            await self.app(scope, limited_receive, tracked)
-        except BodyTooLarge:
-            if not tracked.started:
-                await self._reject(scope, send)
+        await self.app(scope, limited_receive, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        await send_error(scope, send, 413, "too-costly", f"Request body is larger than {self.max_bytes} bytes")
-
-
-class BodyTooLarge(Exception):
-    """Raised while reading a body past the limit; the app turns it into 413."""
+    def _too_large(self) -> TooLarge:
+        return TooLarge(f"Request body is larger than {self.max_bytes} bytes")
 
 
 class SafeErrorsMiddleware:
-    """The last net for unexpected exceptions: a 500 in the door's error shape, and a log line with the
-    exception type and stack frames only — exception messages can carry patient data, so they never reach
-    the log."""
+    """The outermost net: a domain error raised anywhere below (middleware or route) leaves in the shape of the
+    request's door; an unexpected exception becomes a 500 in that shape, and a log line with the exception type
+    and stack frames only — exception messages can carry patient data, so they never reach the log."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -109,8 +87,23 @@ class SafeErrorsMiddleware:
         tracked = _TrackedSend(send)
         try:
             await self.app(scope, receive, tracked)
+        except DomainError as exc:
+            if not tracked.started:
+                await send_reply(send, *error_reply(scope["path"], exc))
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
             frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), scope["path"], frames)
+            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"),
+                      _route_of(scope), frames)
             if not tracked.started:
-                await send_error(scope, send, 500, "exception", "Internal server error")
+                await send_reply(send, *internal_reply(scope["path"]))
+
+
+def _route_of(scope: Scope) -> str:
+    """The path without ids or values (the log must not carry patient data): the matched route's template when
+    routing got that far, else the path's first segments."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str):
+        return f"{scope.get('root_path', '')}{template}"
+    parts = scope["path"].split("/")
+    return "/".join(parts[:3]) + ("/…" if len(parts) > 3 else "")

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 100
     log_level: str = "INFO"
+    # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.
+    metrics_public: bool = False
     graphiql: bool = True
     introspection: bool = True
     graphql_max_depth: int = 12

@@ -18,8 +18,8 @@ from starlette.responses import Response
 
 from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
-from fhir_rest.outcomes import FHIR_JSON, FhirResponse
-from store.errors import Invalid, NotFound, PreconditionFailed, StoreError
+from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
+from store.errors import DomainError, Invalid, NotFound, PreconditionFailed
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -78,7 +78,7 @@ async def _binary_body(request: Request, ctype: str) -> Resource:
     security context."""
     full = request.headers.get("content-type", "").strip()
     if not _media_type(full):
-        raise Invalid(f"Content-Type '{ctype[:60]}' is not a media type", expression=["Content-Type"])
+        raise Invalid(f"Content-Type '{ctype[:60]}' is not a media type", paths=["Content-Type"])
     binary: Resource = {"resourceType": "Binary", "contentType": full}
     context = request.headers.get("x-security-context")
     if context:
@@ -127,7 +127,7 @@ def _version_header(value: str | None, name: str) -> str | None:
         v = v[2:]
     v = v.strip('"')
     if not v.isdigit():
-        raise Invalid(f"{name} must be a version ETag like W/\"3\"", expression=[name])
+        raise Invalid(f"{name} must be a version ETag like W/\"3\"", paths=[name])
     return v
 
 
@@ -196,7 +196,7 @@ async def read(request: Request) -> Response:
 async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: str, query: bytes,
                      if_none_match: str | None, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
     """FHIR R4 §3.1.0.4 read, as (status, headers with Content-Type unless 304, body): the resource, 304 for a
-    matching If-None-Match, or the OperationOutcome of a StoreError. ``_summary`` and ``_elements`` subset the
+    matching If-None-Match, or the OperationOutcome of a domain error. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
         resource = await repo.read(principal, rt, rid)  # an unknown type is the store's NotFound
@@ -210,10 +210,10 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
             summary = params.get("_summary")
             if summary is not None and summary not in bundles.READ_SUMMARY_MODES:
                 raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.READ_SUMMARY_MODES)} "
-                              "on a read", expression=["_summary"])
+                              "on a read", paths=["_summary"])
             resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
-    except StoreError as exc:
-        return exc.status, {"Content-Type": FHIR_JSON}, orjson.dumps(exc.outcome())
+    except DomainError as exc:
+        return error_reply(exc)
     headers["Content-Type"] = FHIR_JSON
     return 200, headers, orjson.dumps(resource)
 
@@ -281,7 +281,7 @@ async def create(request: Request) -> Response:
     body = await _body(request, rt=rt)
     if body.get("resourceType") != rt:
         raise Invalid(f"Body resourceType '{str(body.get('resourceType'))[:64]}' does not match the URL's {rt}",
-                      expression=["resourceType"])
+                      paths=["resourceType"])
     repo, principal = _repo(request), _principal(request)
     key = request.headers.get("idempotency-key")
     if key:
@@ -295,7 +295,7 @@ async def _create(request: Request, repo: Repository, principal: PrincipalLike, 
     if cond:
         if_none_exist = parse_qsl(cond.split("?", 1)[-1], keep_blank_values=True)
         if not if_none_exist:
-            raise Invalid("If-None-Exist must hold search parameters", expression=["If-None-Exist"])
+            raise Invalid("If-None-Exist must hold search parameters", paths=["If-None-Exist"])
     result = await repo.create(principal, body, if_none_exist=if_none_exist)
     return _write_response(request, result, status=201 if result.created else 200)
 
@@ -303,13 +303,13 @@ async def _create(request: Request, repo: Repository, principal: PrincipalLike, 
 async def _idempotent_create(request: Request, repo: Repository, principal: PrincipalLike, rt: str,
                              body: Resource, key: str) -> Response:
     if len(key) > 255:
-        raise Invalid("Idempotency-Key is longer than 255 characters", expression=["Idempotency-Key"])
+        raise Invalid("Idempotency-Key is longer than 255 characters", paths=["Idempotency-Key"])
     fingerprint = hashlib.sha256(rt.encode() + b"\0" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
     earlier = await repo.claim_idempotency(principal, key, fingerprint)
     if earlier is not None:
         if earlier.get("fp") != fingerprint:
             raise Invalid("This Idempotency-Key was used with a different request body", unprocessable=True,
-                          expression=["Idempotency-Key"])
+                          paths=["Idempotency-Key"])
         if earlier.get("state") != "done":
             raise PreconditionFailed("A request with this Idempotency-Key is still in progress; retry shortly")
         return Response(earlier["body"], status_code=earlier["status"], headers=earlier["headers"],
@@ -347,10 +347,10 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     summary = get("_summary")
     if summary is not None and summary not in bundles.SUMMARY_MODES:
         raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.SUMMARY_MODES)}",
-                      expression=["_summary"])
+                      paths=["_summary"])
     total_param = get("_total")
     if total_param not in (None, "none", "estimate", "accurate"):
-        raise Invalid("_total takes none, estimate or accurate", expression=["_total"])
+        raise Invalid("_total takes none, estimate or accurate", paths=["_total"])
     want_total = summary == "count" or total_param in ("accurate", "estimate")
     include = [v for k, v in params if k == "_include"]
     revinclude = [v for k, v in params if k == "_revinclude"]
@@ -373,7 +373,7 @@ def _count(request: Request, raw: str | None = None) -> int:
     if raw is None:
         return default
     if not raw.isdigit():
-        raise Invalid("_count must be a non-negative integer", expression=["_count"])
+        raise Invalid("_count must be a non-negative integer", paths=["_count"])
     return min(int(raw), MAX_COUNT)
 
 

@@ -1,16 +1,38 @@
-"""FHIR responses and the one place errors become OperationOutcomes (seed 000's error table)."""
+"""FHIR responses, and the one place domain errors become OperationOutcomes (seed 000's error table)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.responses import Response
 
-from store.errors import StoreError
+from fhir_rest.statuses import headers_of, status_of
+from store.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    Invalid,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    PreconditionFailed,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    mapped,
+)
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+# OperationOutcome.issue.code (http://hl7.org/fhir/issue-type) of each error.
+ISSUE_TYPE: dict[type[DomainError], str] = {
+    NotFound: "not-found", Gone: "deleted", Invalid: "invalid", Conflict: "conflict", PreconditionFailed: "conflict",
+    InvalidTransition: "business-rule", NotAllowed: "not-supported", Unauthorized: "login", Forbidden: "forbidden",
+    TooManyRequests: "throttled", TooLarge: "too-costly", Unavailable: "transient",
+}
 
 
 class FhirResponse(Response):
@@ -22,19 +44,33 @@ class FhirResponse(Response):
         return content if isinstance(content, bytes) else orjson.dumps(content)
 
 
-def outcome(status: int, code: str, message: str, expression: list[str] | None = None) -> FhirResponse:
-    issue: dict[str, Any] = {"severity": "error" if status >= 400 else "information", "code": code,
-                             "diagnostics": message}
-    if expression:
-        issue["expression"] = expression
-    return FhirResponse({"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status)
+def operation_outcome(error: DomainError) -> dict[str, Any]:
+    """The OperationOutcome of ``error``: the main issue, then one issue per offending element."""
+    main: dict[str, Any] = {"severity": "error", "code": _issue_type(error), "diagnostics": error.message}
+    if error.paths:
+        main["expression"] = error.paths
+    issues = [main]
+    issues.extend({"severity": "error", "code": issue.kind, "diagnostics": f"{issue.path}: {issue.message}",
+                   "expression": [issue.path]} for issue in error.issues)
+    return {"resourceType": "OperationOutcome", "issue": issues}
 
 
-def error_response(exc: StoreError) -> FhirResponse:
-    return FhirResponse(exc.outcome(), status_code=exc.status)
+def _issue_type(error: DomainError) -> str:
+    if isinstance(error, Invalid) and error.unprocessable:
+        return "processing"
+    found = mapped(ISSUE_TYPE, error)
+    return "exception" if found is None else found
 
 
-async def store_error_handler(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, StoreError):
-        return error_response(exc)
-    return outcome(500, "exception", "Internal server error")
+def error_reply(error: DomainError) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with Content-Type, body) of ``error``."""
+    return status_of(error), {**headers_of(error), "Content-Type": FHIR_JSON}, orjson.dumps(operation_outcome(error))
+
+
+def error_response(error: DomainError) -> Response:
+    status, headers, body = error_reply(error)
+    return Response(body, status_code=status, headers=headers)
+
+
+INTERNAL_ERROR = orjson.dumps({"resourceType": "OperationOutcome", "issue": [
+    {"severity": "error", "code": "exception", "diagnostics": "Internal server error"}]})

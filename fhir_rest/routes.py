@@ -1,22 +1,16 @@
-"""The FHIR R4 route table, mounted at ``/fhir/r4`` and (seed 004) ``/r4``."""
+"""The FHIR R4 route table, mounted at ``/fhir/r4`` and (seed 004) ``/r4``. What matches no route (404) or
+no method of its route (405) is answered by the composition root's routing handler, as an OperationOutcome."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest import endpoints as ep
-from fhir_rest.outcomes import outcome
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
 ID = "{id:str}"
-
-
-async def not_found(request: Request) -> Response:
-    return outcome(404, "not-supported", f"No FHIR endpoint at {request.url.path[:200]}")
 
 
 ROUTES = [
@@ -31,7 +25,6 @@ ROUTES = [
     Route(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
     Route(f"/{TYPE}", ep.search, methods=["GET"]),
     Route(f"/{TYPE}", ep.create, methods=["POST"]),
-    Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
 ]
 
 

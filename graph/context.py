@@ -37,10 +37,10 @@ class Context:
 
     @property
     def who(self) -> PrincipalLike:
-        from graph.errors import ForbiddenError
+        from store.errors import Unauthorized
 
         if self.principal is None:
-            raise ForbiddenError("Authentication required")
+            raise Unauthorized("Authentication required")
         return self.principal
 
 

@@ -1,53 +1,56 @@
 """GraphQL errors: every failure leaves the API with ``extensions.code``, converted in this one place.
 
-Store errors (store/errors.py) carry their own ``graphql_code``; the door's own errors below carry theirs;
-anything else is unexpected and masked — no message, stack trace or patient data leaves the process.
+Domain errors (store/errors.py) map to a code below, their ``details`` becoming further extensions; syntax,
+validation and limit errors keep the code our rules gave them; anything else is unexpected and masked — no
+message, stack trace or patient data leaves the process, and only the exception's type reaches the log.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from store.errors import StoreError
+from store.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    Invalid,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    PreconditionFailed,
+    SlotTaken,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    mapped,
+)
 
 log = logging.getLogger("fhirgraph.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
+CODES: dict[type[DomainError], str] = {
+    NotFound: "NOT_FOUND", Gone: "NOT_FOUND", Invalid: "VALIDATION", Conflict: "CONFLICT", SlotTaken: "SLOT_TAKEN",
+    PreconditionFailed: "VERSION_CONFLICT", InvalidTransition: "INVALID_TRANSITION", NotAllowed: "NOT_ALLOWED",
+    Unauthorized: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", TooManyRequests: "RATE_LIMITED",
+    TooLarge: "PAYLOAD_TOO_LARGE", Unavailable: "UNAVAILABLE",
+}
 
 
-class ApiError(Exception):
-    """An error the API reports as is, with ``extensions.code``."""
-
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, **extensions: Any):
-        super().__init__(message)
-        self.message = message
-        self.extensions = extensions
+def code_of(error: DomainError) -> str:
+    found = mapped(CODES, error)
+    return "INTERNAL" if found is None else found
 
 
-class ValidationError(ApiError):
-    code = "VALIDATION"
-
-
-class NotFoundError(ApiError):
-    code = "NOT_FOUND"
-
-
-class InvalidTransition(ApiError):
-    code = "INVALID_TRANSITION"
-
-
-class ForbiddenError(ApiError):
-    code = "FORBIDDEN"
-
-
-class VersionConflict(ApiError):
-    code = "VERSION_CONFLICT"
+def extensions_of(error: DomainError) -> dict[str, Any]:
+    return {**error.details, "code": code_of(error)}
 
 
 def convert(error: GraphQLError) -> GraphQLError:
@@ -58,16 +61,21 @@ def convert(error: GraphQLError) -> GraphQLError:
         if error.extensions and "code" in error.extensions:
             return error
         return _copy(error, error.message, {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"})
-    if isinstance(original, ApiError):
-        return _copy(error, original.message, {**original.extensions, "code": original.code})
-    if isinstance(original, StoreError):
-        return _copy(error, original.message, {"code": original.graphql_code})
+    if isinstance(original, DomainError):
+        return _copy(error, original.message, extensions_of(original))
     if isinstance(original, GraphQLError):  # raised by a resolver on purpose (e.g. strawberry permission)
         return convert(original) if original.original_error else _copy(error, original.message,
                                                                        {"code": "BAD_REQUEST"})
-    log.error("unexpected error in a resolver at %s: %s", error.path, type(original).__name__,
-              exc_info=(type(original), original, original.__traceback__))
+    # The exception's message (and the values in its frames) may carry patient data: its type, the field path
+    # and the stack's code locations only.
+    log.error("unexpected %s in a resolver at %s\n%s", type(original).__name__, _path(error),
+              "".join(traceback.format_tb(original.__traceback__)))
     return _copy(error, MASKED_MESSAGE, {"code": "INTERNAL"})
+
+
+def _path(error: GraphQLError) -> str:
+    # Field names and list indexes only: the schema's names, never values.
+    return ".".join(str(p) for p in error.path or ())
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -83,3 +91,11 @@ class ErrorCodes(MaskErrors):
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [convert(e) for e in errors]
+
+
+def request_error_body(error: DomainError) -> bytes:
+    """A GraphQL-over-HTTP response for an error before execution (authentication, limits)."""
+    return orjson.dumps({"errors": [{"message": error.message, "extensions": extensions_of(error)}]})
+
+
+INTERNAL_ERROR = orjson.dumps({"errors": [{"message": "Internal server error", "extensions": {"code": "INTERNAL"}}]})

@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 import orjson
 import strawberry
 
-from graph.errors import ValidationError
 from store import keys as keymod
+from store.errors import Invalid
 from store.search import encode_cursor as store_encode_cursor
 from store.search import parse_sort
 
@@ -56,9 +56,9 @@ def page_size(first: int | None, last: int | None, *, default: int = DEFAULT_PAG
     """The page size asked for, capped; negative sizes are a VALIDATION error."""
     for name, value in (("first", first), ("last", last)):
         if value is not None and value < 0:
-            raise ValidationError(f"'{name}' must not be negative")
+            raise Invalid(f"'{name}' must not be negative")
     if first is not None and last is not None:
-        raise ValidationError("Pass either 'first' or 'last', not both")
+        raise Invalid("Pass either 'first' or 'last', not both")
     size = first if first is not None else last if last is not None else default
     return min(size, maximum)
 
@@ -76,7 +76,7 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         if isinstance(key, list):  # a composite sort key travels as a JSON array
             key = tuple(key)
     except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise ValidationError("Malformed pagination cursor") from None
+        raise Invalid("Malformed pagination cursor") from None
     return key, rid
 
 
@@ -141,7 +141,7 @@ def _beyond(row: tuple[Any, str], mark: tuple[Any, str], descending: bool) -> bo
     try:
         return row < mark if descending else row > mark
     except TypeError:  # a cursor whose key has another type than this list's keys: foreign cursor
-        raise ValidationError("Malformed pagination cursor") from None
+        raise Invalid("Malformed pagination cursor") from None
 
 
 def _plain(key: Any) -> Any:

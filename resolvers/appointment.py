@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from graph.errors import NotFoundError, ValidationError
 from graph.pagination import Connection, resolve_connection, store_connection
 from graph.types import appointment as appointment_t
 from graph.types import common as common_t
 from resolvers.fhir import ext, ident, ref_id, set_ext, text_of, version
 from resolvers.loaders import MISSING, node_of, ready, then
+from store.errors import Invalid, NotFound
 from store.naming import SID
 
 if TYPE_CHECKING:
@@ -133,29 +133,29 @@ def _end(start: str, minutes: int) -> str:
 async def book_appointment(info: Info, inp: Any) -> appointment_t.Appointment:
     ctx = info.context
     if await ctx.loaders.patients_by_id.load(str(inp.patient_id)) is None:
-        raise NotFoundError(f"Patient {inp.patient_id} not found")
+        raise NotFound(f"Patient {inp.patient_id} not found")
     start, end = inp.start, inp.end
     slot: dict[str, Any] | None = None
     if inp.slot_id:
         found = await ctx.repo.read_many(ctx.who, "Slot", [str(inp.slot_id)])
         slot = found.get(str(inp.slot_id))
         if slot is None:
-            raise NotFoundError(f"Slot {inp.slot_id} not found")
+            raise NotFound(f"Slot {inp.slot_id} not found")
         start, end = start or slot.get("start"), end or slot.get("end")
     if not start:
-        raise ValidationError("start (or a slotId) is required", field="start")
+        raise Invalid("start (or a slotId) is required", field="start")
     minutes = inp.minutes_duration or 30
     try:
         end = end or _end(start, minutes)
     except ValueError:
-        raise ValidationError("start must be an ISO date-time", field="start") from None
+        raise Invalid("start must be an ISO date-time", field="start") from None
     if end <= start:
-        raise ValidationError("end must be after start", field="end")
+        raise Invalid("end must be after start", field="end")
     participants = [{"actor": {"reference": f"Patient/{inp.patient_id}"}, "status": "accepted",
                      "required": "required"}]
     if inp.practitioner_id:
         if await ctx.loaders.practitioners_by_id.load(str(inp.practitioner_id)) is None:
-            raise NotFoundError(f"Practitioner {inp.practitioner_id} not found")
+            raise NotFound(f"Practitioner {inp.practitioner_id} not found")
         participants.append({"actor": {"reference": f"Practitioner/{inp.practitioner_id}"}, "status": "accepted",
                              "required": "required"})
     if inp.location_id:
@@ -182,7 +182,7 @@ async def book_appointment(info: Info, inp: Any) -> appointment_t.Appointment:
 
 async def _require_episode(info: Info, eid: str) -> None:
     if await info.context.loaders.episodes_by_id.load(eid) is None:
-        raise NotFoundError(f"Episode {eid} not found")
+        raise NotFound(f"Episode {eid} not found")
 
 
 async def _update(info: Info, res: dict[str, Any], base_version: int | None) -> appointment_t.Appointment:
@@ -198,7 +198,7 @@ async def reschedule_appointment(info: Info, aid: str, base_version: int | None,
     ctx = info.context
     res = await ctx.repo.read(ctx.who, "Appointment", str(aid))
     if res.get("status") in ("cancelled", "noshow", "fulfilled", "entered-in-error"):
-        raise ValidationError(f"A {res.get('status')} appointment cannot be rescheduled")
+        raise Invalid(f"A {res.get('status')} appointment cannot be rescheduled")
     try:
         old_minutes = int((datetime.fromisoformat(res["end"].replace("Z", "+00:00")) -
                            datetime.fromisoformat(res["start"].replace("Z", "+00:00"))).total_seconds() // 60)
@@ -207,14 +207,14 @@ async def reschedule_appointment(info: Info, aid: str, base_version: int | None,
     if slot_id:
         found = await ctx.repo.read_many(ctx.who, "Slot", [str(slot_id)])
         if str(slot_id) not in found:
-            raise NotFoundError(f"Slot {slot_id} not found")
+            raise NotFound(f"Slot {slot_id} not found")
         res["slot"] = [{"reference": f"Slot/{slot_id}"}]
     else:
         res.pop("slot", None)
     try:
         res["start"], res["end"] = start, end or _end(start, old_minutes)
     except ValueError:
-        raise ValidationError("start must be an ISO date-time", field="start") from None
+        raise Invalid("start must be an ISO date-time", field="start") from None
     res["status"] = "booked"
     return await _update(info, res, base_version)
 
@@ -224,7 +224,7 @@ async def cancel_appointment(info: Info, aid: str, base_version: int | None, rea
     ctx = info.context
     res = await ctx.repo.read(ctx.who, "Appointment", str(aid))
     if res.get("status") in ("cancelled", "fulfilled", "entered-in-error"):
-        raise ValidationError(f"A {res.get('status')} appointment cannot be cancelled")
+        raise Invalid(f"A {res.get('status')} appointment cannot be cancelled")
     res["status"] = "cancelled"
     set_ext(res, "appointment-workflow-status", "valueCode", "cancelled")
     if reason:
@@ -238,11 +238,11 @@ async def assign_to_episode(info: Info, aid: str, episode_id: str | None) -> app
     if episode_id:
         ep = await ctx.loaders.episodes_by_id.load(str(episode_id))
         if ep is None:
-            raise NotFoundError(f"Episode {episode_id} not found")
+            raise NotFound(f"Episode {episode_id} not found")
         pid = next((ref_id(p.get("actor"), "Patient") for p in res.get("participant") or ()
                     if ref_id(p.get("actor"), "Patient")), None)
         if pid and ref_id(ep.get("patient"), "Patient") != pid:
-            raise ValidationError("The episode belongs to another patient", field="episodeId")
+            raise Invalid("The episode belongs to another patient", field="episodeId")
     set_ext(res, "episode-of-care", "valueReference",
             {"reference": f"EpisodeOfCare/{episode_id}"} if episode_id else None)
     return await _update(info, res, None)

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from graph.errors import NotFoundError, ValidationError
 from graph.pagination import resolve_connection
 from graph.types import alert as alert_t
 from graph.types import allergy as allergy_t
@@ -18,6 +17,7 @@ from graph.types import problem as problem_t
 from graph.types import vital_signs as vitals_t
 from resolvers.fhir import cc, code_of, date_part, ext, ref_id, system_of, text_of, version
 from resolvers.loaders import MISSING, ready, then
+from store.errors import Invalid, NotFound
 from store.naming import (
     ALLERGY_CLINICAL,
     CONDITION_CLINICAL,
@@ -362,7 +362,7 @@ def _now() -> str:
 
 async def _patient_ref(info: Info, pid: str) -> dict[str, str]:
     if await info.context.loaders.patients_by_id.load(str(pid)) is None:
-        raise NotFoundError(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found")
     return {"reference": f"Patient/{pid}"}
 
 
@@ -382,7 +382,7 @@ async def record_vital_signs(info: Info, pid: str, inp: Any) -> vitals_t.VitalSi
         if value is None:
             continue
         if value < 0:
-            raise ValidationError(f"{key} must not be negative", field=key)
+            raise Invalid(f"{key} must not be negative", field=key)
         any_value = True
         comp: Resource = {"code": cc(LOINC, VITAL_CODES[key], VITAL_LABEL[key]),
                           "valueQuantity": {"value": value, "unit": VITAL_UNIT[key],
@@ -392,7 +392,7 @@ async def record_vital_signs(info: Info, pid: str, inp: Any) -> vitals_t.VitalSi
             comp["interpretation"] = [cc(V3_INTERPRETATION, flag)]
         comps.append(comp)
     if not any_value:
-        raise ValidationError("Record at least one vital sign")
+        raise Invalid("Record at least one vital sign")
     when = inp.date_taken + (f"T{inp.time_taken}" if inp.time_taken else "")
     if inp.time_taken and len(inp.time_taken) == 5:
         when += ":00"
@@ -428,7 +428,7 @@ async def record_allergy(info: Info, pid: str, inp: Any) -> allergy_t.Allergy:
         rx: Resource = {"manifestation": [manifestation]}
         if inp.severity:
             if inp.severity not in ("mild", "moderate", "severe"):
-                raise ValidationError("severity must be mild, moderate or severe", field="severity")
+                raise Invalid("severity must be mild, moderate or severe", field="severity")
             rx["severity"] = inp.severity
         res["reaction"] = [rx]
     return allergy_from_fhir(await _create(info, res))
@@ -437,10 +437,10 @@ async def record_allergy(info: Info, pid: str, inp: Any) -> allergy_t.Allergy:
 async def record_medication(info: Info, pid: str, inp: Any) -> medication_t.Medication:
     subject = await _patient_ref(info, pid)
     if not inp.name and not inp.rx_cui:
-        raise ValidationError("A medication needs a name or an RxNorm code", field="name")
+        raise Invalid("A medication needs a name or an RxNorm code", field="name")
     status = MED_STATUS_IN.get(inp.status or "active")
     if status is None:
-        raise ValidationError("status must be active, discontinued, on_hold or completed", field="status")
+        raise Invalid("status must be active, discontinued, on_hold or completed", field="status")
     concept = cc(RXNORM, inp.rx_cui, inp.name) if inp.rx_cui else {"text": inp.name}
     res: Resource = {"resourceType": "MedicationStatement", "status": status, "medicationCodeableConcept": concept,
                      "subject": subject, "dateAsserted": _now()}
@@ -467,7 +467,7 @@ async def record_problem(info: Info, pid: str, inp: Any) -> problem_t.Problem:
         res["onsetDateTime"] = inp.date_start
     if inp.date_stop:
         if status == "active":
-            raise ValidationError("An active problem has no stop date", field="dateStop")
+            raise Invalid("An active problem has no stop date", field="dateStop")
         res["abatementDateTime"] = inp.date_stop
     if inp.note:
         res["note"] = [{"text": inp.note}]

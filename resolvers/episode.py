@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from graph.errors import NotFoundError, ValidationError
 from graph.pagination import resolve_connection
 from graph.types import episode as episode_t
 from resolvers.fhir import code_of, date_part, ext, ref_id, set_ext, text_of, version
 from resolvers.loaders import MISSING, ready, then
+from store.errors import Invalid, NotFound
 from store.naming import CS
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _apply(res: dict[str, Any], f: dict[str, Any]) -> None:
         else:
             period.pop("end", None)
     if period.get("start") and period.get("end") and period["end"][:10] < period["start"][:10]:
-        raise ValidationError("'to' must not be before 'from'", field="to")
+        raise Invalid("'to' must not be before 'from'", field="to")
     if period:
         res["period"] = period
     if "status" in f and f["status"] is not None:
@@ -86,11 +86,11 @@ def _provided(inp: Any) -> dict[str, Any]:
 async def create_episode(info: Info, patient_id: str, inp: Any) -> episode_t.Episode:
     ctx = info.context
     if await ctx.loaders.patients_by_id.load(str(patient_id)) is None:
-        raise NotFoundError(f"Patient {patient_id} not found")
+        raise NotFound(f"Patient {patient_id} not found")
     f = _provided(inp)
     for required in ("name", "type", "from_", "status"):
         if not f.get(required):
-            raise ValidationError(f"'{required.rstrip('_')}' is required", field=required.rstrip("_"))
+            raise Invalid(f"'{required.rstrip('_')}' is required", field=required.rstrip("_"))
     res: dict[str, Any] = {"resourceType": "EpisodeOfCare", "id": str(uuid.uuid4()), "status": "planned",
                            "patient": {"reference": f"Patient/{patient_id}"}}
     _apply(res, f)

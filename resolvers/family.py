@@ -7,10 +7,10 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from graph.errors import NotFoundError, ValidationError
 from graph.types import family as family_t
 from resolvers.fhir import ext, ref_id, version
 from resolvers.loaders import MISSING, ready, then
+from store.errors import Invalid, NotFound
 from store.naming import EXT, V3_ROLE
 
 if TYPE_CHECKING:
@@ -159,14 +159,14 @@ async def create_relationship(info: Info, pid: str, inp: Any) -> family_t.Relati
     loaders = info.context.loaders
     rtype = inp.relationship_type
     if rtype not in TYPE_CODE:
-        raise ValidationError(f"relationshipType must be one of {', '.join(TYPE_CODE)}", field="relationshipType")
+        raise Invalid(f"relationshipType must be one of {', '.join(TYPE_CODE)}", field="relationshipType")
     if str(inp.related_patient_id) == str(pid):
-        raise ValidationError("A patient cannot be related to itself", field="relatedPatientId")
+        raise Invalid("A patient cannot be related to itself", field="relatedPatientId")
     me, other = await loaders.patients_by_id.load_many([str(pid), str(inp.related_patient_id)])
     if me is None:
-        raise NotFoundError(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found")
     if other is None:
-        raise NotFoundError(f"Patient {inp.related_patient_id} not found")
+        raise NotFound(f"Patient {inp.related_patient_id} not found")
     name = next((n for n in other.get("name") or () if n.get("use") in (None, "official")), None) or {}
     coding = {"system": V3_ROLE, "code": TYPE_CODE[rtype], "display": rtype.replace("_", " ")}
     res: Resource = {

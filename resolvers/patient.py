@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from graph.errors import InvalidTransition, NotFoundError, ValidationError
 from graph.pagination import Connection, store_connection
 from graph.types import common as common_t
 from graph.types import patient as patient_t
 from resolvers.fhir import date_part, ext_map, ident, ref_id, set_ext, version
 from resolvers.loaders import MISSING, node_of, ready, then
 from store import keys as keymod
-from store.errors import Invalid
+from store.errors import Invalid, InvalidTransition, NotFound
 from store.events import patient_status
 from store.naming import CS, EXT, SID, SSN_SYSTEM, sid
 
@@ -200,7 +199,7 @@ def get_patient(info: Info, pid: str | None) -> Any:
 async def require_patient(info: Info, pid: str) -> Resource:
     res: Resource | None = await info.context.loaders.patients_by_id.load(str(pid))
     if res is None:
-        raise NotFoundError(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found")
     return res
 
 
@@ -398,7 +397,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
     if "gender" in f:
         g = f["gender"]
         if g is not None and g not in ("male", "female", "other", "unknown"):
-            raise ValidationError("gender must be one of male, female, other, unknown", field="gender")
+            raise Invalid("gender must be one of male, female, other, unknown", field="gender")
         _put(res, "gender", g)
     for key, system, use in (("email", "email", None), ("mobile_phone", "phone", "mobile"),
                              ("home_phone", "phone", "home"), ("work_phone", "phone", "work")):
@@ -427,7 +426,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
     if "marital_status" in f:
         ms = f["marital_status"]
         if ms is not None and ms not in MARITAL_CODE:
-            raise ValidationError(f"maritalStatus must be one of {', '.join(sorted(MARITAL_CODE))}",
+            raise Invalid(f"maritalStatus must be one of {', '.join(sorted(MARITAL_CODE))}",
                                   field="maritalStatus")
         _put(res, "maritalStatus", None if ms is None else
              {"coding": [{"system": V3_MARITAL, "code": MARITAL_CODE[ms]}], "text": ms})
@@ -517,10 +516,10 @@ def provided(inp: Any) -> dict[str, Any]:
 async def create_patient(info: Info, inp: Any) -> patient_t.CreatePatientPayload:
     f = provided(inp)
     if not (f.get("first_name") or "").strip() or not (f.get("last_name") or "").strip():
-        raise ValidationError("firstName and lastName are required", field="firstName")
+        raise Invalid("firstName and lastName are required", field="firstName")
     status = _enum(f.pop("status", None)) or "active"
     if status == "archived":
-        raise ValidationError("A patient cannot be created archived", field="status")
+        raise Invalid("A patient cannot be created archived", field="status")
     res: Resource = {"resourceType": "Patient", "id": str(uuid.uuid4())}
     apply_fields(res, f)
     set_status(res, status)
@@ -547,7 +546,7 @@ async def _current(info: Info, pid: str) -> Resource:
     try:
         return await ctx.repo.read(ctx.who, "Patient", str(pid))
     except Invalid as exc:
-        raise NotFoundError(f"Patient {pid} not found") from exc
+        raise NotFound(f"Patient {pid} not found") from exc
 
 
 async def update_patient(info: Info, pid: str, base_version: int, inp: Any) -> patient_t.Patient:
@@ -555,7 +554,7 @@ async def update_patient(info: Info, pid: str, base_version: int, inp: Any) -> p
     f = provided(inp)
     for required in ("first_name", "last_name"):
         if required in f and not (f[required] or "").strip():
-            raise ValidationError(f"{required} cannot be cleared", field=required)
+            raise Invalid(f"{required} cannot be cleared", field=required)
     apply_fields(res, f)
     return await _write(info, res, base_version)
 
@@ -578,14 +577,14 @@ async def archive_patient(info: Info, pid: str, base_version: int | None) -> pat
     ctx = info.context
     res = await _current(info, pid)
     if (patient_status(res) or "active") == "archived":
-        raise ValidationError("The patient is already archived")
+        raise Invalid("The patient is already archived")
     page = await ctx.repo.search(ctx.who, "Account", [("guarantor", f"Patient/{pid}")], count=100)
     dependents = {ref_id(s, "Patient") for acc in page.resources for s in acc.get("subject") or ()} - {pid, None}
     if dependents:
         found = await ctx.repo.read_many(ctx.who, "Patient", [d for d in dependents if d])
         active = [d for d in found.values() if (patient_status(d) or "active") in ("active", "prospective")]
         if active:
-            raise ValidationError("The patient is the guarantor of active dependents; reassign the guarantor first",
+            raise Invalid("The patient is the guarantor of active dependents; reassign the guarantor first",
                                   dependents=len(active))
     set_status(res, "archived")
     return await _write(info, res, base_version)
@@ -594,7 +593,7 @@ async def archive_patient(info: Info, pid: str, base_version: int | None) -> pat
 async def restore_patient(info: Info, pid: str, base_version: int | None) -> patient_t.Patient:
     res = await _current(info, pid)
     if (patient_status(res) or "active") != "archived":
-        raise ValidationError("The patient is not archived")
+        raise Invalid("The patient is not archived")
     set_status(res, "inactive")
     return await _write(info, res, base_version)
 

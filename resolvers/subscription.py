@@ -13,11 +13,12 @@ from typing import Any
 import strawberry
 from strawberry.exceptions import ConnectionRejectionError
 
-from auth.api_keys import ApiKeys
+from auth import credentials
+from auth.authenticator import Authenticator
 from graph import fanout
 from graph.context import Info
-from graph.errors import ValidationError
 from graph.types.event import Event
+from store.errors import Invalid, Unauthorized
 from subscriptions.relay import InvalidCursor, LiveEvent, Relay, decode_cursor
 from subscriptions.taxonomy import APPOINTMENT_EVENTS
 
@@ -33,7 +34,7 @@ def _after(info: Info, after: str | None) -> int | None:
     try:
         return decode_cursor(after, info.context.who.tenant)
     except InvalidCursor:
-        raise ValidationError("Invalid cursor for `after`", field="after") from None
+        raise Invalid("Invalid cursor for `after`", field="after") from None
 
 
 async def _stream(info: Info, match: Any, after: str | None,
@@ -103,27 +104,17 @@ class Subscription:
 
 
 async def on_ws_connect(context: Any) -> None:
-    """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload
-    (``{"apiKey": ...}``, ``{"Authorization": "Bearer ..."}``, also under ``headers``) override the handshake's;
-    a connection with neither is refused (the protocol closes it with 4403 Forbidden)."""
-    params = getattr(context, "connection_params", None) or {}
-    if not isinstance(params, dict):
-        raise ConnectionRejectionError()
-    nested = params.get("headers")
-    headers: dict[str, Any] = nested if isinstance(nested, dict) else {}
-    lowered = {str(k).lower(): v for k, v in {**headers, **params}.items()}
-    key = lowered.get("apikey") or lowered.get("api-key") or lowered.get("x-api-key")
-    authz = lowered.get("authorization")
-    if not key and isinstance(authz, str) and authz[:7].lower() == "bearer ":
-        key = authz[7:].strip()
-    if key:
-        if not isinstance(key, str):
-            raise ConnectionRejectionError()
-        principal = _api_keys(context).lookup(key)
-        if principal is None:
-            raise ConnectionRejectionError()
-        context.principal = principal
-    elif getattr(context, "principal", None) is None:
+    """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
+    handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
+    (the protocol closes it with 4403 Forbidden)."""
+    try:
+        credential = credentials.from_connection_params(getattr(context, "connection_params", None))
+        if credential is not None:
+            authenticator: Authenticator = context.request.app.state.authenticator
+            context.principal = authenticator.authenticate(credential)
+    except Unauthorized:
+        raise ConnectionRejectionError() from None
+    if getattr(context, "principal", None) is None:
         raise ConnectionRejectionError()
 
 
@@ -143,15 +134,6 @@ def view_options(settings: Any) -> dict[str, Any]:
         "connection_init_wait_timeout": timedelta(seconds=settings.connection_init_timeout_s),
         "max_subscriptions_per_connection": settings.subscriptions_per_connection,
     }
-
-
-def _api_keys(context: Any) -> ApiKeys:
-    state = context.request.app.state
-    keys: ApiKeys | None = getattr(state, "api_keys", None)
-    if keys is None:
-        keys = ApiKeys(state.settings.api_keys)
-        state.api_keys = keys
-    return keys
 
 
 __all__ = ["Subscription", "on_ws_connect", "view_options"]

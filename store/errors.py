@@ -1,93 +1,120 @@
-"""The one error tree. Each error renders itself as a FHIR OperationOutcome; the doors map it to a status.
+"""The one tree of domain errors. It knows nothing of HTTP or GraphQL: each door maps it in one place —
+FHIR REST ``fhir_rest/outcomes.py`` (OperationOutcome + status), the vendor API ``fhir_rest/qapi/errors.py``
+(``{"error": {"message": ...}}``), GraphQL ``graph/errors.py`` (``extensions.code``). Driver errors are
+translated in the store (``Unavailable``); nothing below a door raises an HTTP exception.
 
-StoreError
-├── NotFound            (404, also: another tenant's resource)
-├── Gone                (410, deleted)
-├── Invalid             (400 malformed / 422 with ``unprocessable=True``)
-├── Forbidden           (403)
-├── Conflict            (409, e.g. a slot already booked, a duplicate id)
-├── PreconditionFailed  (412, stale If-Match / baseVersion)
-├── TooManyRequests     (429)
-└── Unavailable         (503, the database could not be reached)
+DomainError
+├── NotFound            absent — also another tenant's resource, an unknown type or route
+├── Gone                deleted
+├── Invalid             malformed input (``unprocessable``: well-formed but invalid content), with the element
+│                       paths and one ``Issue`` per offending element
+├── Conflict            the current state refuses it (a duplicate, a duplicate request still in flight)
+│   └── SlotTaken       the slot is already booked
+├── PreconditionFailed  a stale version (If-Match, baseVersion)
+├── InvalidTransition   a lifecycle refuses the move (status transitions)
+├── NotAllowed          the interaction is never allowed on this target (append-only logs, a method)
+├── Unauthorized        no credentials, or bad ones
+├── Forbidden           the credentials do not permit it
+├── TooManyRequests     a rate limit; ``retry_after`` seconds
+├── TooLarge            a request body over the limit
+└── Unavailable         the database (or another dependency) cannot answer now; retry
+
+``message`` is shown to the caller: it never carries patient data (no input values are echoed).
+``details`` are structured, door-neutral facts about the error (the GraphQL door shows them as extensions).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-class StoreError(Exception):
-    status = 500
-    code = "exception"  # OperationOutcome issue.code (http://hl7.org/fhir/issue-type)
-    graphql_code = "INTERNAL"
+@dataclass(frozen=True)
+class Issue:
+    """One offending element: its path (``Patient.name[0].family``), what is wrong, and the kind of problem —
+    ``structure`` (unknown or misplaced element), ``value`` (wrong type or format), ``required`` (missing),
+    ``code-invalid`` (outside its required value set)."""
 
-    def __init__(self, message: str, *, expression: list[str] | None = None,
-                 details: list[dict[str, Any]] | None = None):
+    path: str
+    message: str
+    kind: str = "value"
+
+
+class DomainError(Exception):
+    def __init__(self, message: str, *, paths: list[str] | None = None, issues: list[Issue] | None = None,
+                 **details: Any):
         super().__init__(message)
         self.message = message
-        self.expression = expression or []
-        # Extra issues (one per offending element) beside the main one.
-        self.details = details or []
-
-    def outcome(self) -> dict[str, Any]:
-        issues: list[dict[str, Any]] = []
-        main: dict[str, Any] = {"severity": "error", "code": self.code, "diagnostics": self.message}
-        if self.expression:
-            main["expression"] = self.expression
-        issues.append(main)
-        issues.extend(self.details)
-        return {"resourceType": "OperationOutcome", "issue": issues}
+        self.paths = paths or []
+        self.issues = issues or []
+        self.details = details
 
 
-class NotFound(StoreError):
-    status = 404
-    code = "not-found"
-    graphql_code = "NOT_FOUND"
+class NotFound(DomainError):
+    pass
 
 
-class Gone(StoreError):
-    status = 410
-    code = "deleted"
-    graphql_code = "NOT_FOUND"
+class Gone(DomainError):
+    pass
 
 
-class Invalid(StoreError):
-    status = 400
-    code = "invalid"
-    graphql_code = "VALIDATION"
-
+class Invalid(DomainError):
     def __init__(self, message: str, *, unprocessable: bool = False, **kw: Any):
         super().__init__(message, **kw)
-        if unprocessable:
-            self.status = 422
-            self.code = "processing"
+        self.unprocessable = unprocessable
 
 
-class Forbidden(StoreError):
-    status = 403
-    code = "forbidden"
-    graphql_code = "FORBIDDEN"
+class Conflict(DomainError):
+    pass
 
 
-class Conflict(StoreError):
-    status = 409
-    code = "conflict"
-    graphql_code = "CONFLICT"
+class SlotTaken(Conflict):
+    pass
 
 
-class PreconditionFailed(StoreError):
-    status = 412
-    code = "conflict"
-    graphql_code = "VERSION_CONFLICT"
+class PreconditionFailed(DomainError):
+    pass
 
 
-class TooManyRequests(StoreError):
-    status = 429
-    code = "throttled"
-    graphql_code = "RATE_LIMITED"
+class InvalidTransition(DomainError):
+    pass
 
 
-class Unavailable(StoreError):
-    status = 503
-    code = "transient"
-    graphql_code = "UNAVAILABLE"
+class NotAllowed(DomainError):
+    pass
+
+
+class Unauthorized(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class TooManyRequests(DomainError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class TooLarge(DomainError):
+    pass
+
+
+class Unavailable(DomainError):
+    def __init__(self, message: str = "The database is unavailable; retry later", *,
+                 retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+def mapped(table: Mapping[type[DomainError], T], error: DomainError) -> T | None:
+    """What a door's ``table`` says for ``error``: the entry of its class or of its nearest base class."""
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return None

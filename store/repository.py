@@ -42,7 +42,7 @@ from pymongo.errors import (
 )
 
 from store import keys as keymod
-from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, StoreError, Unavailable
+from store.errors import Conflict, DomainError, Gone, Invalid, NotFound, PreconditionFailed, SlotTaken, Unavailable
 from store.events import SILENT_TYPES, classify, make_event
 from store.naming import EXT
 from store.search import (
@@ -78,10 +78,6 @@ SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 SEALED: dict[str, dict[str, Callable[[], str]]] = {
     "Subscription": {EXT["webhook-secret"]: lambda: secrets.token_urlsafe(32)},
 }
-
-
-class SlotTaken(Conflict):
-    graphql_code = "SLOT_TAKEN"
 
 
 def now_instant() -> str:
@@ -366,7 +362,7 @@ class Repository:
             param, _, target = rest.partition(":")
             p = table.get(param)
             if src != rt or p is None or p.type != "reference":
-                raise Invalid(f"Unsupported _include '{spec}'", expression=["_include"])
+                raise Invalid(f"Unsupported _include '{spec}'", paths=["_include"])
             by_type: dict[str, list[str]] = {}
             for d in docs:
                 for ref in d["_sys"]["k"].get(param, []):
@@ -387,7 +383,7 @@ class Repository:
             param = param.partition(":")[0]
             p = keymod.param_table(src).get(param) if is_resource_type(src) else None
             if p is None or p.type != "reference":
-                raise Invalid(f"Unsupported _revinclude '{spec}'", expression=["_revinclude"])
+                raise Invalid(f"Unsupported _revinclude '{spec}'", paths=["_revinclude"])
             found = await self.find_by_reference(principal, src, param, refs, limit=MAX_INCLUDES)
             out.extend(r for r, _ in found)
         return out
@@ -406,7 +402,7 @@ class Repository:
         if since:
             rng = keymod.date_range(since)
             if rng is None:
-                raise Invalid("_since must be a FHIR instant", expression=["_since"])
+                raise Invalid("_since must be a FHIR instant", paths=["_since"])
             filt["_sys.lu"] = {"$gte": rng[0]}
         sort_keys = [("_sys.lu", -1)]
         if after:
@@ -452,7 +448,7 @@ class Repository:
             raise Invalid(f"Body resourceType '{resource.get('resourceType')}' does not match the URL's {rt}")
         if resource.get("id") not in (None, rid):
             raise Invalid(f"Body id '{str(resource.get('id'))[:64]}' does not match the URL id '{rid}'",
-                          expression=["id"])
+                          paths=["id"])
         resource = {**resource, "id": rid}
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
@@ -608,7 +604,7 @@ class Repository:
         for res in resources:
             rt = self._type_of(res)
             if not isinstance(res.get("id"), str):
-                raise Invalid("bulk_load needs resources with ids", expression=["id"])
+                raise Invalid("bulk_load needs resources with ids", paths=["id"])
             res = {"resourceType": rt, "id": res["id"], "meta": _server_meta(_meta(res), 1, stamp, stamp),
                    **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
             validate(res)
@@ -681,14 +677,14 @@ class Repository:
             raise Invalid("A FHIR resource must be a JSON object")
         rt = resource.get("resourceType")
         if not isinstance(rt, str):
-            raise Invalid("Missing resourceType", expression=["resourceType"])
+            raise Invalid("Missing resourceType", paths=["resourceType"])
         self._check_type(rt)
         return rt
 
     async def _call(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except StoreError:
+        except DomainError:
             raise
         except DuplicateKeyError:
             raise
@@ -714,7 +710,7 @@ def _retryable_read_error(exc: PyMongoError) -> bool:
 def _unavailable(exc: PyMongoError) -> Unavailable:
     """Driver errors are translated here; no detail that could carry patient data is passed on."""
     log.error("database error: %s", type(exc).__name__)
-    error = Unavailable("The database is unavailable; retry later")
+    error = Unavailable()
     error.__cause__ = exc
     return error
 
@@ -724,7 +720,7 @@ def _meta(resource: Resource) -> dict[str, Any]:
     if meta is None:
         return {}
     if not isinstance(meta, dict):
-        raise Invalid("meta must be an object", unprocessable=True, expression=[f"{resource['resourceType']}.meta"])
+        raise Invalid("meta must be an object", unprocessable=True, paths=[f"{resource['resourceType']}.meta"])
     return meta
 
 

@@ -51,7 +51,7 @@ def compile_params(
         if p is None:
             if strict:
                 raise Invalid(f"Unknown search parameter '{name}' for {resource_type}",
-                              expression=[raw_name])
+                              paths=[raw_name])
             ignored.append((raw_name, value))
             continue
         try:
@@ -69,11 +69,11 @@ def _clause(p: P, modifier: str, value: str, tenant: str) -> dict[str, Any]:
     key = f"_sys.k.{p.name}"
     if modifier == "missing":
         if value not in ("true", "false"):
-            raise Invalid(f"':missing' takes true or false, not '{value}'", expression=[p.name])
+            raise Invalid(f"':missing' takes true or false, not '{value}'", paths=[p.name])
         return {key: {"$exists": value == "false"}}
     values = _split(value)
     if not values or any(v == "" for v in values):
-        raise Invalid(f"Empty value for search parameter '{p.name}'", expression=[p.name])
+        raise Invalid(f"Empty value for search parameter '{p.name}'", paths=[p.name])
     ors = [_one(p, modifier, v, tenant) for v in values]
     return ors[0] if len(ors) == 1 else {"$or": ors}
 
@@ -122,14 +122,14 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
         prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
         rng = date_range(rest)
         if rng is None:
-            raise Invalid(f"'{v}' is not a valid FHIR date for '{p.name}'", expression=[p.name])
+            raise Invalid(f"'{v}' is not a valid FHIR date for '{p.name}'", paths=[p.name])
         return _date_clause(key, prefix, rng)
     if p.type == "number":
         prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
         try:
             num = float(rest)
         except ValueError:
-            raise Invalid(f"'{v}' is not a number for '{p.name}'", expression=[p.name]) from None
+            raise Invalid(f"'{v}' is not a number for '{p.name}'", paths=[p.name]) from None
         ops = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "lt": "$lt", "ge": "$gte", "le": "$lte", "sa": "$gt",
                "eb": "$lt"}
         return {key: {ops[prefix]: num}}
@@ -167,7 +167,7 @@ def parse_sort(resource_type: str, spec: str | None) -> list[tuple[str, int]]:
         name = item.lstrip("-")
         p = table.get(name)
         if p is None or not p.sortable:
-            raise Invalid(f"Cannot sort {resource_type} by '{name}'", expression=["_sort"])
+            raise Invalid(f"Cannot sort {resource_type} by '{name}'", paths=["_sort"])
         out.append((f"_sys.s.{name}", direction))
     return out
 
@@ -189,7 +189,7 @@ def decode_cursor(cursor: str, sort: list[tuple[str, int]]) -> tuple[list[Any], 
         if not isinstance(values, list) or len(values) != len(sort) or not isinstance(last_id, str):
             raise ValueError("shape")
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise Invalid("Malformed or foreign pagination cursor", expression=["cursor"]) from None
+        raise Invalid("Malformed or foreign pagination cursor", paths=["cursor"]) from None
     return values, last_id
 
 

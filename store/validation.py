@@ -15,7 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from store.errors import Invalid, NotFound
+from store.errors import Invalid, Issue, NotFound
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -73,7 +73,7 @@ def is_resource_type(name: str) -> bool:
 
 def check_id(resource_id: str) -> None:
     if not ID_RE.match(resource_id):
-        raise Invalid(f"'{resource_id[:70]}' is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})", expression=["id"])
+        raise Invalid(f"'{resource_id[:70]}' is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})", paths=["id"])
 
 
 def validate(resource: dict[str, Any]) -> None:
@@ -82,39 +82,29 @@ def validate(resource: dict[str, Any]) -> None:
         raise Invalid("A FHIR resource must be a JSON object")
     rt = resource.get("resourceType")
     if not isinstance(rt, str) or not rt:
-        raise Invalid("Missing resourceType", expression=["resourceType"])
+        raise Invalid("Missing resourceType", paths=["resourceType"])
     model = model_for(rt)
     if model is None:
         raise NotFound(f"Unknown resource type '{rt[:64]}'")
     if "id" in resource:
         if not isinstance(resource["id"], str):
-            raise Invalid("id must be a string", unprocessable=True, expression=[f"{rt}.id"])
+            raise Invalid("id must be a string", unprocessable=True, paths=[f"{rt}.id"])
         check_id(resource["id"])
     try:
         instance = model.model_validate(resource)
     except ValidationError as exc:
-        details = []
-        paths = []
-        for err in exc.errors()[:50]:
-            path = _path(rt, err.get("loc", ()))
-            paths.append(path)
-            details.append({
-                "severity": "error",
-                "code": "structure" if err.get("type") == "extra_forbidden" else "value",
-                "diagnostics": f"{path}: {_message(err)}",
-                "expression": [path],
-            })
+        issues = [Issue(path, _message(err), "structure" if err.get("type") == "extra_forbidden" else "value")
+                  for err in exc.errors()[:50] for path in (_path(rt, err.get("loc", ())),)]
         raise Invalid(f"{rt} failed validation ({len(exc.errors())} issue(s))", unprocessable=True,
-                      expression=list(dict.fromkeys(paths)), details=details) from None
+                      paths=list(dict.fromkeys(i.path for i in issues)), issues=issues) from None
     except (ValueError, TypeError) as exc:
         raise Invalid(f"{rt} failed validation: {str(exc)[:200]}", unprocessable=True) from None
     bad = list(itertools.islice(_unbound_codes(instance, rt), 50))
     if bad:
-        details = [{"severity": "error", "code": "code-invalid", "expression": [path],
-                    "diagnostics": f"{path}: not a code of its required value set ({', '.join(allowed)})"}
-                   for path, allowed in bad]
+        issues = [Issue(path, f"not a code of its required value set ({', '.join(allowed)})", "code-invalid")
+                  for path, allowed in bad]
         raise Invalid(f"{rt} failed validation ({len(bad)} issue(s))", unprocessable=True,
-                      expression=list(dict.fromkeys(p for p, _ in bad)), details=details)
+                      paths=list(dict.fromkeys(p for p, _ in bad)), issues=issues)
 
 
 @cache

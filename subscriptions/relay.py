@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from store.errors import StoreError
+from store.errors import DomainError
 from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions.tasks import cancel_and_wait
@@ -99,7 +99,7 @@ class LiveEvent:
             try:
                 found: dict[str, Any] | None = await self._repo.vread(
                     SystemPrincipal(self.tenant, "relay"), self.resource_type, self.resource_id, self.version_id)
-            except StoreError:
+            except DomainError:
                 found = None
             except Exception:
                 self._resource.set_result(None)

@@ -18,7 +18,7 @@ import httpx
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from store.errors import StoreError
+from store.errors import DomainError
 from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions import leases, ledger
@@ -262,7 +262,7 @@ class WebhookService:
             current = await self.repo.read(principal, "Subscription", webhook.id)
             await self.repo.update(principal, "Subscription", webhook.id,
                                    {**current, "status": status, "error": reason[:500]})
-        except StoreError as exc:
+        except DomainError as exc:
             log.warning("webhooks: could not disable %s: %s", webhook.key, exc)
         webhook.status = status
         self._rescan.set()

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from auth.principal import Principal
-from store.errors import Gone, NotFound
+from store.errors import Gone, Invalid, NotFound, Unauthorized
 from store.naming import EXT
 from subscriptions import ledger, signing
 from subscriptions.delivery import FLAVOUR_SYSTEM, flavour_of
@@ -35,13 +35,11 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _error(status: int, message: str) -> Response:
-    return _json({"error": {"code": status, "message": message}}, status)
-
-
-def _principal(request: Request) -> Principal | None:
+def _principal(request: Request) -> Principal:
     # The auth middleware has read the caller's key (``Api-Key`` as the seed sends it, or X-API-Key/Bearer).
     principal: Principal | None = request.scope.get("auth")
+    if principal is None:
+        raise Unauthorized("Missing or invalid Api-Key")
     return principal
 
 
@@ -57,24 +55,25 @@ def _event_order(name: str) -> int:
     return QAPI_EVENTS.index(name) if name in QAPI_EVENTS else len(QAPI_EVENTS)
 
 
-async def _body(request: Request) -> tuple[str, list[str]] | Response:
+async def _body(request: Request) -> tuple[str, list[str]]:
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        return _error(400, "The body must be JSON")
+        raise Invalid("The body must be JSON") from None
     if not isinstance(data, dict):
-        return _error(400, "The body must be a JSON object")
+        raise Invalid("The body must be a JSON object")
     endpoint, events = data.get("endpoint"), data.get("events")
     if not isinstance(endpoint, str) or not endpoint:
-        return _error(400, "endpoint is required")
+        raise Invalid("endpoint is required", field="endpoint")
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        return _error(400, "events must be a non-empty list of event names")
+        raise Invalid("events must be a non-empty list of event names", field="events")
     unknown = [e for e in events if e not in QAPI_EVENTS]
     if unknown:
-        return _error(400, f"Unknown events: {', '.join(unknown[:5])}; allowed: {', '.join(QAPI_EVENTS)}")
+        raise Invalid(f"Unknown events: {', '.join(unknown[:5])}; allowed: {', '.join(QAPI_EVENTS)}",
+                      field="events")
     refused = await check_endpoint(endpoint, allow_private=request.app.state.settings.webhook_allow_private)
     if refused:
-        return _error(400, f"endpoint refused: {refused}")
+        raise Invalid(f"endpoint refused: {refused}", field="endpoint")
     return endpoint, list(dict.fromkeys(events))
 
 
@@ -92,25 +91,20 @@ def _subscription(endpoint: str, events: list[str], rid: str | None = None) -> d
     return res
 
 
-async def _owned(request: Request, principal: Principal, *, qapi_only: bool = True) -> dict[str, Any] | Response:
+async def _owned(request: Request, principal: Principal, *, qapi_only: bool = True) -> dict[str, Any]:
     repo = request.app.state.store.repo
     try:
         resource: dict[str, Any] = await repo.read(principal, "Subscription", request.path_params["webhook_id"])
     except (NotFound, Gone):
-        return _error(404, "Webhook not found")
+        raise NotFound("Webhook not found") from None
     if qapi_only and flavour_of(resource) != "qapi":
-        return _error(404, "Webhook not found")
+        raise NotFound("Webhook not found")
     return resource
 
 
 async def create_webhook(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
-    parsed = await _body(request)
-    if isinstance(parsed, Response):
-        return parsed
-    endpoint, events = parsed
+    endpoint, events = await _body(request)
     key = signing.new_encryption_key()
     resource = _subscription(endpoint, events)
     resource["extension"] = [{"url": SECRET_URL, "valueString": key}]
@@ -120,8 +114,6 @@ async def create_webhook(request: Request) -> Response:
 
 async def list_webhooks(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     out: list[dict[str, Any]] = []
     after = None
     while True:
@@ -135,23 +127,13 @@ async def list_webhooks(request: Request) -> Response:
 
 async def get_webhook(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
-    found = await _owned(request, principal)
-    return found if isinstance(found, Response) else _json(_view(found))
+    return _json(_view(await _owned(request, principal)))
 
 
 async def update_webhook(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     found = await _owned(request, principal)
-    if isinstance(found, Response):
-        return found
-    parsed = await _body(request)
-    if isinstance(parsed, Response):
-        return parsed
-    endpoint, events = parsed
+    endpoint, events = await _body(request)
     resource = {**_subscription(endpoint, events, found["id"]), "meta": found.get("meta") or {}}
     result = await request.app.state.store.repo.update(principal, "Subscription", found["id"], resource,
                                                        if_match=found["meta"]["versionId"])
@@ -160,11 +142,7 @@ async def update_webhook(request: Request) -> Response:
 
 async def delete_webhook(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     found = await _owned(request, principal)
-    if isinstance(found, Response):
-        return found
     repo = request.app.state.store.repo
     key = (await repo.sealed(principal, "Subscription", found["id"])).get(SECRET_URL)
     await repo.delete(principal, "Subscription", found["id"])
@@ -173,46 +151,34 @@ async def delete_webhook(request: Request) -> Response:
 
 async def deliveries(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     found = await _owned(request, principal, qapi_only=False)
-    if isinstance(found, Response):
-        return found
     try:
         limit = max(1, min(1000, int(request.query_params.get("limit", "100"))))
     except ValueError:
-        return _error(400, "limit must be an integer")
+        raise Invalid("limit must be an integer", field="limit") from None
     db = request.app.state.store.repo.db
     return _json(await ledger.deliveries(db, principal.tenant, found["id"], limit))
 
 
 async def dead_letters(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     found = await _owned(request, principal, qapi_only=False)
-    if isinstance(found, Response):
-        return found
     return _json(await ledger.dead_letters(request.app.state.store.repo.db, principal.tenant, found["id"]))
 
 
 async def replay(request: Request) -> Response:
     principal = _principal(request)
-    if principal is None:
-        return _error(401, "Missing or invalid Api-Key")
     found = await _owned(request, principal, qapi_only=False)
-    if isinstance(found, Response):
-        return found
     raw = await request.body()
     ids = None
     if raw.strip():
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return _error(400, "The body must be JSON")
+            raise Invalid("The body must be JSON") from None
         ids = data.get("eventIds") if isinstance(data, dict) else None
         if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
-            return _error(400, "eventIds must be a list of event ids")
+            raise Invalid("eventIds must be a list of event ids", field="eventIds")
     queued = await ledger.request_replay(request.app.state.store.repo.db, principal.tenant, found["id"], ids)
     webhooks = getattr(request.app.state, "webhooks", None)
     if webhooks is not None:
@@ -220,8 +186,8 @@ async def replay(request: Request) -> Response:
     return _json({"queued": queued}, 202)
 
 
-def routes(prefix: str = "") -> list[BaseRoute]:
-    base = f"{prefix}/webhooks"
+def routes() -> list[BaseRoute]:
+    base = "/webhooks"
     one = base + "/{webhook_id}"
     return [
         Route(base, create_webhook, methods=["POST"]),

@@ -52,7 +52,8 @@ async def test_nested_query_returns_the_chart(demo: GQL) -> None:
 
 
 async def test_metrics_endpoint_counts_graphql_store_calls(demo: GQL, graph_url: str) -> None:
-    async with httpx.AsyncClient() as c:
+    # With anonymous access off, /metrics wants credentials too (unless FHIRGRAPH_METRICS_PUBLIC).
+    async with httpx.AsyncClient(headers={"X-API-Key": demo.key}) as c:
         before = (await c.get(graph_url.replace("/graphql", "/metrics"))).text
         await demo.run(NESTED % 10)
         after = (await c.get(graph_url.replace("/graphql", "/metrics"))).text

@@ -15,9 +15,9 @@ from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, Ser
 from pymongo.read_concern import ReadConcern
 
 from store.client import StoreHandle
-from store.errors import Gone, Invalid, NotFound, PreconditionFailed, Unavailable
+from store.errors import Gone, Invalid, NotFound, PreconditionFailed, SlotTaken, Unavailable
 from store.naming import EXT
-from store.repository import SlotTaken, _ReadCoalescer
+from store.repository import _ReadCoalescer
 from store.types import SystemPrincipal
 from tests.conftest import fhir_call_count, fhir_calls
 from tests.factories import make_appointment, make_patient

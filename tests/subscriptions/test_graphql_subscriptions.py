@@ -312,7 +312,7 @@ async def test_legacy_graphql_ws_subprotocol_is_off(events_url: str) -> None:
 
 
 async def _renders(base: str) -> float:
-    async with httpx.AsyncClient(base_url=base) as c:
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": API_KEYS["tenant-a"]}) as c:
         text = (await c.get("/metrics")).text
     return sum(float(line.split()[-1]) for line in text.splitlines()
                if line.startswith("fhirgraph_subscription_renders_total"))

@@ -1,0 +1,34 @@
+"""Errors raised before or outside a door's own handling (authentication, body limits, routing, the last
+net for unexpected exceptions) leave in the shape of the door the request came through; each door's one
+converter renders them."""
+
+from __future__ import annotations
+
+from fhir_rest import outcomes
+from fhir_rest.qapi import errors as qapi_errors
+from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
+from fhir_rest.statuses import headers_of, status_of
+from graph import errors as graph_errors
+from store.errors import DomainError
+
+GRAPHQL_PREFIX = "/graphql"
+
+
+def error_reply(path: str, error: DomainError) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of ``error`` for a request to ``path``."""
+    if path.startswith(FHIR_PREFIXES):
+        return outcomes.error_reply(error)
+    if path.startswith(GRAPHQL_PREFIX):
+        return status_of(error), {**headers_of(error), "Content-Type": "application/json"}, \
+            graph_errors.request_error_body(error)
+    # The vendor API and the operational endpoints (/health, /metrics) share the plain JSON shape.
+    return qapi_errors.error_reply(error)
+
+
+def internal_reply(path: str) -> tuple[int, dict[str, str], bytes]:
+    """The 500 of an unexpected exception: nothing about it but that it happened."""
+    if path.startswith(FHIR_PREFIXES):
+        return 500, {"Content-Type": outcomes.FHIR_JSON}, outcomes.INTERNAL_ERROR
+    if path.startswith(GRAPHQL_PREFIX):
+        return 500, {"Content-Type": "application/json"}, graph_errors.INTERNAL_ERROR
+    return 500, {"Content-Type": qapi_errors.JSON}, qapi_errors.INTERNAL_ERROR
