@@ -14,10 +14,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import strawberry
 
-from store import keys as keymod
 from store.errors import Invalid
-from store.search import encode_cursor as store_encode_cursor
-from store.search import parse_sort
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -153,23 +150,19 @@ async def store_connection(search: Callable[..., Any], *, rt: str, sort: str, te
                            before: str | None, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> Connection[Any]:
     """A connection over one keyset page of the store: ``search(count=, after=, before=, sort=)`` runs it.
 
-    ``last`` without ``before`` reads the end of the list: the same query in the reverse order, turned back.
-    Every edge cursor is the store's own cursor of its row (computed when selected), so any edge resumes."""
+    ``last`` without ``before`` reads the end of the list. Every edge cursor is the store's own cursor of its
+    row, so any edge resumes."""
     size = page_size(first, last, default=default, maximum=maximum)
-    sort_keys = parse_sort(rt, sort)
     if last is not None and before is None:
-        reverse = ",".join(p[1:] if p.startswith("-") else f"-{p}" for p in sort.split(","))
-        page = await search(count=size, after=None, before=None, sort=reverse)
-        rows = list(reversed(page.resources))
-        has_next, has_previous = False, page.next_cursor is not None
+        page = await search(count=size, sort=sort, from_end=True)
+        has_next, has_previous = False, page.prev_cursor is not None
     else:
         page = await search(count=size, after=after, before=before, sort=sort)
-        rows = page.resources
         if before is not None:
             has_next, has_previous = True, page.prev_cursor is not None
         else:
             has_next, has_previous = page.next_cursor is not None, after is not None
-    edges: list[Any] = [StoreEdge(r, node(r), rt, sort_keys, tenant) for r in rows]
+    edges: list[Any] = [StoreEdge(node(r), c) for r, c in zip(page.resources, page.cursors, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, has_previous_page=has_previous,
@@ -180,48 +173,9 @@ async def store_connection(search: Callable[..., Any], *, rt: str, sort: str, te
 
 
 class StoreEdge:
-    """An edge of a store page; its cursor (the store's keyset cursor of the row) is computed when read."""
+    """An edge of a store page: its node and the store's own cursor of its row."""
 
-    __slots__ = ("_res", "_rt", "_sort", "_tenant", "node", "_cursor")
+    __slots__ = ("cursor", "node")
 
-    def __init__(self, res: dict[str, Any], node: Any, rt: str, sort: list[tuple[str, int]], tenant: str):
-        self._res, self.node, self._rt, self._sort, self._tenant = res, node, rt, sort, tenant
-        self._cursor: str | None = None
-
-    @property
-    def cursor(self) -> str:
-        if self._cursor is None:
-            res, table = self._res, keymod.param_table(self._rt)
-            values = {path[len("_sys.s."):]: _sort_value(res, table[path[len("_sys.s."):]]) for path, _ in self._sort}
-            doc = {"_id": f"{self._tenant}/{res['id']}", "_sys": {"s": values}}
-            self._cursor = store_encode_cursor(doc, self._sort)
-        return self._cursor
-
-
-def _sort_value(res: dict[str, Any], p: Any) -> str:
-    """The store's sort key of one sortable parameter of ``res`` (store/keys.py ``extract``, for one key)."""
-    raw: list[Any] = []
-    for path in p.paths:
-        raw.extend([res.get("meta", {}).get("lastUpdated")] if path.endswith("@v1") else keymod.walk(res, path))
-    raw = [v for v in raw if v is not None]
-    if not raw:
-        return ""
-    if p.type == "string":
-        return keymod.fold(next((v for v in raw if isinstance(v, str)), ""))
-    if p.type == "date":
-        ranges = [r for v in raw for r in _ranges(v)]
-        return min(r[0] for r in ranges) if ranges else ""
-    first = raw[0]
-    if isinstance(first, dict):
-        return str(first.get("code", first.get("value", "")))
-    return "true" if first is True else "false" if first is False else str(first)
-
-
-def _ranges(value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, str):
-        r = keymod.date_range(value)
-        return [r] if r else []
-    if isinstance(value, dict) and ("start" in value or "end" in value):
-        start = keymod.date_range(value["start"]) if isinstance(value.get("start"), str) else None
-        return [(start[0] if start else keymod.MIN_TS, "")]
-    return []
+    def __init__(self, node: Any, cursor: str):
+        self.node, self.cursor = node, cursor

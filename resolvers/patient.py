@@ -4,7 +4,6 @@ patient mutations (create, PATCH update, status transitions, archive/restore).""
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -251,19 +250,10 @@ async def search_patients(info: Info, query: str, limit: int) -> list[patient_t.
         return []
     limit = max(0, min(limit, info.context.settings.max_page_size))
     ctx = info.context
-    # Each word must match a name part or the chart number: one OR over the indexed string/token keys.
-    params = [("lifecycle-status:not", "archived")]
-    extra = {"$and": [{"$or": [
-        {"_sys.k.name": {"$regex": "^" + _re(keymod.fold(w))}},
-        {"_sys.k.preferred-name": {"$regex": "^" + _re(keymod.fold(w))}},
-        {"_sys.k.chart-number": {"$regex": "^" + _re(w)}},
-    ]} for w in words]}
-    page = await ctx.repo.search(ctx.who, "Patient", params, count=limit, sort="family,given", extra=extra)
+    # Each word must start a name part or the chart number.
+    page = await ctx.repo.typeahead(ctx.who, "Patient", words, ["name", "preferred-name", "chart-number"],
+                                    [("lifecycle-status:not", "archived")], count=limit, sort="family,given")
     return [summary_from_fhir(r) for r in page.resources]
-
-
-def _re(text: str) -> str:
-    return re.escape(text)
 
 
 async def patient_counts_by_location(info: Info, date_from: str | None, date_to: str | None,
@@ -275,15 +265,8 @@ async def patient_counts_by_location(info: Info, date_from: str | None, date_to:
         params.append(("date-first-visit", f"ge{date_from}"))
     if date_to:
         params.append(("date-first-visit", f"lt{date_to}"))
-    rows = await ctx.repo.aggregate(ctx.who, "Patient", params, [{"$project": {"_id": 0, "l": "$_sys.k.location"}}])
-    counts: dict[str, int] = {}
-    none = 0
-    for row in rows:
-        lid = next((v.split("/", 1)[1] for v in row.get("l") or () if v.startswith("Location/")), None)
-        if lid is None:
-            none += 1
-        else:
-            counts[lid] = counts.get(lid, 0) + 1
+    by_ref, none = await ctx.repo.count_by(ctx.who, "Patient", "location", params)
+    counts = {ref.partition("/")[2]: n for ref, n in by_ref.items() if ref.startswith("Location/")}
     locations = await asyncio.gather(*(ctx.loaders.locations_by_id.load(lid) for lid in counts))
     items = []
     for (lid, n), loc in zip(counts.items(), locations, strict=True):

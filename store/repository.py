@@ -52,6 +52,7 @@ from store.search import (
     full_sort,
     keyset_filter,
     parse_sort,
+    prefix_any,
 )
 from store.types import Page, PrincipalLike, Resource, WriteResult
 from store.validation import check_id, is_resource_type, validate
@@ -266,9 +267,54 @@ class Repository:
         strict: bool = True,
         include: list[str] | None = None,
         revinclude: list[str] | None = None,
-        extra: dict[str, Any] | None = None,
+        from_end: bool = False,
     ) -> Page:
-        """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total."""
+        """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total. Each row
+        carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
+        ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order."""
+        return await self._search(principal, rt, params, count=count, after=after, before=before, sort=sort,
+                                  total=total, strict=strict, include=include, revinclude=revinclude,
+                                  from_end=from_end)
+
+    async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
+                        params: list[tuple[str, str]] | None = None, *, count: int = 20,
+                        sort: str | None = None) -> Page:
+        """The rows matching ``params`` where every one of ``words`` starts a value of one of the search
+        parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match."""
+        self._check_type(rt)
+        extra = {"$and": [prefix_any(rt, fields, w) for w in words]} if words else None
+        return await self._search(principal, rt, params, count=count, sort=sort, extra=extra)
+
+    async def count_by(self, principal: PrincipalLike, rt: str, by: str,
+                       params: list[tuple[str, str]] | None = None) -> tuple[dict[str, int], int]:
+        """How many of the rows matching ``params`` hold each value of the search parameter ``by`` (a reference
+        counts per ``Type/id``), and how many hold none: a grouping on the search keys, no rows returned."""
+        self._check_type(rt)
+        p = keymod.param_table(rt).get(by)
+        if p is None or p.type not in ("reference", "token"):
+            raise Invalid(f"Cannot count {rt} by '{by}'")
+        clauses, _, _ = compile_params(rt, params or [], principal.tenant)
+        stages = [{"$match": self._base_filter(principal, clauses, None)},
+                  {"$project": {"_id": 0, "v": f"$_sys.k.{p.name}"}},
+                  {"$unwind": {"path": "$v", "preserveNullAndEmptyArrays": True}},
+                  {"$group": {"_id": "$v", "n": {"$sum": 1}}}]
+        cursor = await self._call(self.db[rt].aggregate(stages))
+        rows: list[dict[str, Any]] = await self._call(cursor.to_list(None))
+        counts: dict[str, int] = {}
+        missing = 0
+        for row in rows:
+            value = row["_id"]
+            if value is None:
+                missing = int(row["n"])
+            elif isinstance(value, str) and (p.type != "reference" or "/" in value):
+                counts[value] = int(row["n"])  # a reference is keyed as Type/id and as bare id: the first only
+        return counts, missing
+
+    async def _search(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None, *,
+                      count: int, after: str | None = None, before: str | None = None, sort: str | None = None,
+                      total: bool = False, strict: bool = True, include: list[str] | None = None,
+                      revinclude: list[str] | None = None, extra: dict[str, Any] | None = None,
+                      from_end: bool = False) -> Page:
         self._check_type(rt)
         clauses, applied, _ignored = compile_params(rt, params or [], principal.tenant, strict=strict)
         base = self._base_filter(principal, clauses, extra)
@@ -280,10 +326,10 @@ class Repository:
         if count == 0:
             return page
         filt = base
-        backward = before is not None
-        cursor = before if backward else after
+        backward = before is not None or from_end
+        cursor = before if before is not None else None if from_end else after
         if cursor is not None:
-            values, last_id = decode_cursor(cursor, sort_keys)
+            values, last_id = decode_cursor(cursor, sort_keys, rt, principal.tenant)
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if include else SEARCH_PROJECTION
@@ -293,10 +339,11 @@ class Repository:
         docs = docs[:count]
         if backward:
             docs.reverse()
+        page.cursors = [encode_cursor(d, sort_keys, rt) for d in docs]
         if docs:
-            first, last = encode_cursor(docs[0], sort_keys), encode_cursor(docs[-1], sort_keys)
+            first, last = page.cursors[0], page.cursors[-1]
             if backward:
-                page.next_cursor, page.prev_cursor = last, (first if more else None)
+                page.next_cursor, page.prev_cursor = (None if from_end else last), (first if more else None)
             else:
                 page.next_cursor, page.prev_cursor = (last if more else None), (first if after else None)
         page.resources = [strip(d) for d in docs]
@@ -331,20 +378,12 @@ class Repository:
         wanted = set(refs)
         return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
 
-    async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None,
-                    extra: dict[str, Any] | None = None) -> int:
+    async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None) -> int:
+        """How many ``rt`` match ``params`` (FHIR ``_summary=count``)."""
+        self._check_type(rt)
         clauses, _, _ = compile_params(rt, params or [], principal.tenant)
-        n: int = await self._call(self.db[rt].count_documents(self._base_filter(principal, clauses, extra)))
+        n: int = await self._call(self.db[rt].count_documents(self._base_filter(principal, clauses, None)))
         return n
-
-    async def aggregate(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]],
-                        pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """A tenant-scoped aggregation over the search keys (counts, groupings); never returns raw ``_sys``."""
-        clauses, _, _ = compile_params(rt, params, principal.tenant)
-        stages = [{"$match": self._base_filter(principal, clauses, None)}, *pipeline]
-        cursor = await self._call(self.db[rt].aggregate(stages))
-        rows: list[dict[str, Any]] = await self._call(cursor.to_list(None))
-        return rows
 
     def _base_filter(self, principal: PrincipalLike, clauses: list[dict[str, Any]],
                      extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -406,7 +445,7 @@ class Repository:
             filt["_sys.lu"] = {"$gte": rng[0]}
         sort_keys = [("_sys.lu", -1)]
         if after:
-            values, last_id = decode_cursor(after, sort_keys)
+            values, last_id = decode_cursor(after, sort_keys, f"{rt}_history", principal.tenant)
             filt = {"$and": [filt, keyset_filter(sort_keys, values, last_id, backward=False)]}
         docs = await self._call(self.db[f"{rt}_history"].find(filt, NO_KEYS).sort([("_sys.lu", -1), ("_id", -1)])
                                 .limit(count + 1).to_list(None))
@@ -419,7 +458,7 @@ class Repository:
                 res = {"resourceType": rt, "id": d["_sys"]["id"], "meta": res.get("meta", {}), "_deleted": True}
             page.resources.append(res)
         if more and docs:
-            page.next_cursor = encode_cursor(docs[-1], sort_keys)
+            page.next_cursor = encode_cursor(docs[-1], sort_keys, f"{rt}_history")
         return page
 
     # ------------------------------------------------------------------ writes

@@ -8,8 +8,10 @@ prefixes on dates (eq ne gt lt ge le sa eb), ``:exact``/``:contains`` on strings
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -155,6 +157,20 @@ def _date_clause(key: str, prefix: str, rng: tuple[str, str]) -> dict[str, Any]:
     return match
 
 
+def prefix_any(resource_type: str, names: list[str], word: str) -> dict[str, Any]:
+    """A clause: ``word`` starts one of the values of the search parameters ``names`` (string parameters
+    folded as they are indexed, token parameters as written) — for typeahead over several fields."""
+    table = param_table(resource_type)
+    ors: list[dict[str, Any]] = []
+    for name in names:
+        p = table.get(name)
+        if p is None or p.type not in ("string", "token"):
+            raise Invalid(f"'{name}' cannot be searched by prefix on {resource_type}")
+        text = fold(word) if p.type == "string" else word
+        ors.append({f"_sys.k.{p.name}": {"$regex": "^" + re.escape(text)}})
+    return ors[0] if len(ors) == 1 else {"$or": ors}
+
+
 def parse_sort(resource_type: str, spec: str | None) -> list[tuple[str, int]]:
     """``_sort=a,-b`` → [("_sys.s.a", 1), ("_sys.s.b", -1)]; unknown or unsortable keys raise ``Invalid``."""
     if not spec:
@@ -173,20 +189,39 @@ def parse_sort(resource_type: str, spec: str | None) -> list[tuple[str, int]]:
 
 
 # ---------------------------------------------------------------------------- keyset cursors
+#
+# A cursor is opaque to clients: base64 of the last row's sort keys and _id, and a tag of what it pages (the
+# collection and the sort). Decoding is strict — every sort key a string (they are written so, store/keys.py),
+# the _id one of the caller's tenant's, the tag this query's — so nothing but values of the expected shape ever
+# reaches a filter: a cursor holding ``{"$exists": true}`` or ``{"$where": ...}`` is refused, not run.
 
 
-def encode_cursor(doc: dict[str, Any], sort: list[tuple[str, int]]) -> str:
+def _tag(collection: str, sort: list[tuple[str, int]]) -> str:
+    return _spec_tag(collection, ",".join(f"{'-' if d < 0 else ''}{path}" for path, d in sort))
+
+
+@lru_cache(maxsize=1024)
+def _spec_tag(collection: str, spec: str) -> str:
+    return hashlib.sha256(f"{collection}\0{spec}".encode()).hexdigest()[:12]
+
+
+def encode_cursor(doc: dict[str, Any], sort: list[tuple[str, int]], collection: str) -> str:
     values = [_get(doc, path) for path, _ in sort]
-    raw = orjson.dumps({"v": values, "id": doc["_id"]})
+    raw = orjson.dumps({"v": values, "id": doc["_id"], "t": _tag(collection, sort)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: list[tuple[str, int]]) -> tuple[list[Any], str]:
+def decode_cursor(cursor: str, sort: list[tuple[str, int]], collection: str, tenant: str) -> tuple[list[str], str]:
+    """(sort key values, _id) of a cursor made by ``encode_cursor`` for this collection, sort and tenant."""
     try:
+        if len(cursor) > 4096:
+            raise ValueError("size")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = orjson.loads(raw)
-        values, last_id = data["v"], data["id"]
-        if not isinstance(values, list) or len(values) != len(sort) or not isinstance(last_id, str):
+        values, last_id, tag = data["v"], data["id"], data["t"]
+        if (not isinstance(values, list) or len(values) != len(sort) or not all(isinstance(v, str) for v in values)
+                or not isinstance(last_id, str) or not last_id.startswith(f"{tenant}/")
+                or tag != _tag(collection, sort)):
             raise ValueError("shape")
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise Invalid("Malformed or foreign pagination cursor", paths=["cursor"]) from None
@@ -211,8 +246,8 @@ def full_sort(sort: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [*sort, ("_id", sort[-1][1] if sort else 1)]
 
 
-def _get(doc: dict[str, Any], path: str) -> Any:
+def _get(doc: dict[str, Any], path: str) -> str:
     node: Any = doc
     for seg in path.split("."):
         node = node.get(seg, "") if isinstance(node, dict) else ""
-    return node
+    return node if isinstance(node, str) else ""

@@ -26,9 +26,11 @@ class SystemPrincipal:
 
 @dataclass
 class Page:
-    """One keyset page of a search. ``next_cursor`` is None on the last page."""
+    """One keyset page of a search. ``next_cursor`` is None on the last page; ``cursors[i]`` resumes after
+    ``resources[i]``."""
 
     resources: list[Resource]
+    cursors: list[str] = field(default_factory=list)
     next_cursor: str | None = None
     prev_cursor: str | None = None
     total: int | None = None

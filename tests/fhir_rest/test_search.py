@@ -183,3 +183,30 @@ async def test_post_search(fhir: httpx.AsyncClient, tag: str) -> None:
     a = await create(fhir, make_patient(tag=tag, gender="male"))
     r = await fhir.post("/Patient/_search", data={"gender": "male", "_tag": f"{TAG_SYSTEM}|{tag}"})
     assert r.status_code == 200 and ids(r.json()) == [a]
+
+
+async def test_forged_cursors_are_refused_not_run(fhir: httpx.AsyncClient, fhir_b: httpx.AsyncClient,
+                                                  tag: str) -> None:
+    """A cursor holding an operator was once put into the filter as it was (it ran as a query, or gave a 503):
+    decoding is strict now, and a cursor only pages the search (type, sort, tenant) that made it."""
+    import base64
+
+    import orjson
+
+    for _ in range(3):
+        await create(fhir, make_patient(tag=tag))
+    page = await search(fhir, "Patient", tag, _count=1, _sort="family")
+    nxt = next(link["url"] for link in page["link"] if link["relation"] == "next")
+    cursor = dict(httpx.URL(nxt).params)["_cursor"]
+    data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for forged in ({**data, "v": [{"$exists": True}]}, {**data, "v": [{"$where": "sleep(100)"}]},
+                   {**data, "v": [{"$regex": ".*"}]}, {**data, "id": {"$gt": ""}}, {**data, "v": [{"$nope": 1}]}):
+        raw = base64.urlsafe_b64encode(orjson.dumps(forged)).decode()
+        r = await fhir.get("/Patient", params={"_tag": f"{TAG_SYSTEM}|{tag}", "_sort": "family", "_cursor": raw})
+        assert r.status_code == 400, forged
+        assert r.json()["issue"][0]["code"] == "invalid"
+    other_sort = await fhir.get("/Patient", params={"_tag": f"{TAG_SYSTEM}|{tag}", "_sort": "given",
+                                                    "_cursor": cursor})
+    other_tenant = await fhir_b.get("/Patient", params={"_sort": "family", "_cursor": cursor})
+    assert other_sort.status_code == 400 and other_tenant.status_code == 400
+    assert (await fhir.get(nxt)).status_code == 200

@@ -135,6 +135,28 @@ async def test_patients_keyset_pagination_both_ways(gql: GQL, fhir_a, tag: str) 
     assert [e["node"]["lastName"] for e in rest["edges"]] == [f"{tag}{n}" for n in ("Clark", "Davis", "Evans")]
 
 
+async def test_forged_cursors_are_validation_errors(gql: GQL, gql_b: GQL, fhir_a, tag: str) -> None:
+    """``after``/``before`` once went into the MongoDB filter as decoded: an operator in a cursor ran."""
+    import base64
+
+    import orjson
+
+    await _make_family_of_names(fhir_a, tag)
+    page = (await gql.run(LIST, {"f": {"search": tag}, "first": 2}))["patients"]
+    cursor = page["pageInfo"]["endCursor"]
+    data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    forged = [{**data, "v": [{"$exists": True}] * len(data["v"])}, {**data, "v": [{"$where": "1"}] * len(data["v"])},
+              {**data, "id": {"$gt": ""}}, "%%%", base64.urlsafe_b64encode(b"[1, 2]").decode()]
+    for bad in forged:
+        raw = bad if isinstance(bad, str) else base64.urlsafe_b64encode(orjson.dumps(bad)).decode()
+        for arg in ("after", "before"):
+            err = await gql.error(LIST, {"f": {"search": tag}, "first" if arg == "after" else "last": 2, arg: raw})
+            assert err["extensions"]["code"] == "VALIDATION", (bad, err)
+    # a cursor of one clinic does not page another's list
+    err = await gql_b.error(LIST, {"f": {"search": tag}, "first": 2, "after": cursor})
+    assert err["extensions"]["code"] == "VALIDATION"
+
+
 async def test_patients_sorts_and_filters(gql: GQL, fhir_a, tag: str) -> None:
     await _make_family_of_names(fhir_a, tag)
     f = {"search": tag}

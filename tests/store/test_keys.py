@@ -6,7 +6,7 @@ import pytest
 
 from store.errors import Invalid
 from store.keys import date_range, extract, fold
-from store.search import compile_params, decode_cursor, parse_sort
+from store.search import compile_params, decode_cursor, encode_cursor, parse_sort
 from tests.factories import make_appointment, make_patient
 
 
@@ -62,7 +62,46 @@ def test_sort_and_cursor_validation() -> None:
     with pytest.raises(Invalid):
         parse_sort("Patient", "phone")
     with pytest.raises(Invalid):
-        decode_cursor("not-a-cursor", [])
+        decode_cursor("not-a-cursor", [], "Patient", "t1")
+
+
+def _forged(payload: object) -> str:
+    import base64
+
+    import orjson
+
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("values", [[{"$exists": True}], [{"$regex": ".*"}], [{"$where": "sleep(1000)"}],
+                                    [{"$gt": ""}], [1], [None], [["a"]]])
+def test_a_cursor_is_strictly_typed_so_no_operator_reaches_a_filter(values: list[object]) -> None:
+    sort = parse_sort("Patient", "family")
+    good = encode_cursor({"_id": "t1/p1", "_sys": {"s": {"family": "smith"}}}, sort, "Patient")
+    assert decode_cursor(good, sort, "Patient", "t1") == (["smith"], "t1/p1")
+    tag = orjson_loads_tag(good)
+    with pytest.raises(Invalid):
+        decode_cursor(_forged({"v": values, "id": "t1/p1", "t": tag}), sort, "Patient", "t1")
+    with pytest.raises(Invalid):  # the _id is checked too: a string of this tenant's
+        decode_cursor(_forged({"v": ["smith"], "id": {"$gt": ""}, "t": tag}), sort, "Patient", "t1")
+
+
+def test_a_cursor_only_pages_what_made_it() -> None:
+    sort = parse_sort("Patient", "family")
+    good = encode_cursor({"_id": "t1/p1", "_sys": {"s": {"family": "smith"}}}, sort, "Patient")
+    others = ((sort, "Patient", "t2"), (sort, "Practitioner", "t1"), (parse_sort("Patient", "given"), "Patient", "t1"))
+    for args in others:
+        with pytest.raises(Invalid):
+            decode_cursor(good, *args)
+
+
+def orjson_loads_tag(cursor: str) -> str:
+    import base64
+
+    import orjson
+
+    tag: str = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["t"]
+    return tag
 
 
 def test_paths_through_extension_and_identifier_urls() -> None:
