@@ -16,8 +16,11 @@ class Settings(BaseSettings):
     db_name: str = "fhirgraph"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Public base URL used in Bundle links and Location headers; derived from the request when empty.
+    # Public base URL used in Bundle links and Location headers; derived from the request when empty, and then
+    # only from a Host header naming one of ``allowed_hosts`` (loopback names when that is empty too).
     base_url: str = ""
+    # Host names (optionally host:port) the server answers to, comma-separated; others get 400.
+    allowed_hosts: str = ""
     default_tenant: str = "default"
     default_subject: str = "system"
     # Until OAuth lands: anonymous callers act as the default tenant (trials); set false in production.
@@ -30,6 +33,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.
     metrics_public: bool = False
+    # When set, `serve` also exposes /metrics (only) on this port, for a scraper on a private network.
+    metrics_port: int | None = None
+    # Deadlines: every store operation of a request (MongoDB's client-side operation timeout), /health's ping,
+    # and reading a request's headers / each chunk of its body from a slow client.
+    db_timeout_s: float = 5.0
+    health_timeout_s: float = 1.0
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 30.0
     graphiql: bool = True
     introspection: bool = True
     graphql_max_depth: int = 12
