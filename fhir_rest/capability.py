@@ -1,13 +1,13 @@
 """The CapabilityStatement (FHIR R4 §3.1.0.14 capabilities), generated from the code that serves it:
-the types come from the search-key registry, the parameters from its entries, the interactions from what
-the endpoints allow. Nothing here is hand-listed twice."""
+the types come from the resource-type registry (store/params.py), the parameters from its entries, the
+interactions from what the endpoints allow. Nothing here is hand-listed twice."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from store.keys import APPEND_ONLY, PARAMS, param_table
+from store.params import APPEND_ONLY, PARAMS, param_table
 
 SOFTWARE_VERSION = "0.1.0"
 ALL_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type",

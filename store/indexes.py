@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from store.keys import PARAMS, param_table
+from store.params import PARAMS, param_table
 
 
 def models_for(rt: str) -> list[IndexModel]:

@@ -45,6 +45,7 @@ from store import keys as keymod
 from store.errors import Conflict, DomainError, Gone, Invalid, NotFound, PreconditionFailed, SlotTaken, Unavailable
 from store.events import SILENT_TYPES, classify, make_event
 from store.naming import EXT
+from store.params import APPEND_ONLY, CLINICAL_TYPES, PARAMS, param_table
 from store.search import (
     compile_params,
     decode_cursor,
@@ -59,12 +60,6 @@ from store.validation import check_id, is_resource_type, validate
 
 log = logging.getLogger("fhirgraph.store")
 
-# Writes of these types are clinical: each gets a Provenance (seed 004, `_revinclude=Provenance:target`).
-CLINICAL_TYPES = frozenset({
-    "Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest", "MedicationStatement",
-    "DocumentReference", "Encounter", "Flag", "EpisodeOfCare", "Appointment", "QuestionnaireResponse",
-    "ServiceRequest", "Communication", "RelatedPerson", "Account",
-})
 # An appointment in these statuses no longer holds its slot.
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 MAX_INCLUDES = 1000
@@ -290,7 +285,7 @@ class Repository:
         """How many of the rows matching ``params`` hold each value of the search parameter ``by`` (a reference
         counts per ``Type/id``), and how many hold none: a grouping on the search keys, no rows returned."""
         self._check_type(rt)
-        p = keymod.param_table(rt).get(by)
+        p = param_table(rt).get(by)
         if p is None or p.type not in ("reference", "token"):
             raise Invalid(f"Cannot count {rt} by '{by}'")
         clauses, _, _ = compile_params(rt, params or [], principal.tenant)
@@ -395,7 +390,7 @@ class Repository:
     async def _includes(self, principal: PrincipalLike, rt: str, docs: list[dict[str, Any]],
                         specs: list[str]) -> list[Resource]:
         out: list[Resource] = []
-        table = keymod.param_table(rt)
+        table = param_table(rt)
         for spec in specs:
             src, _, rest = spec.partition(":")
             param, _, target = rest.partition(":")
@@ -420,7 +415,7 @@ class Repository:
         for spec in specs:
             src, _, param = spec.partition(":")
             param = param.partition(":")[0]
-            p = keymod.param_table(src).get(param) if is_resource_type(src) else None
+            p = param_table(src).get(param) if is_resource_type(src) else None
             if p is None or p.type != "reference":
                 raise Invalid(f"Unsupported _revinclude '{spec}'", paths=["_revinclude"])
             found = await self.find_by_reference(principal, src, param, refs, limit=MAX_INCLUDES)
@@ -498,7 +493,7 @@ class Repository:
                     return await self._write(principal, rt, resource, old=None, action="create")
                 except PreconditionFailed:
                     continue  # someone created it first: update it instead
-            if rt in keymod.APPEND_ONLY:
+            if rt in APPEND_ONLY:
                 # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id
                 # but never changed afterwards.
                 raise Invalid(f"{rt} is append-only: {rt}/{rid} cannot be changed", unprocessable=True)
@@ -534,7 +529,7 @@ class Repository:
     async def delete(self, principal: PrincipalLike, rt: str, rid: str) -> WriteResult | None:
         """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing is not an error."""
         self._check_type(rt)
-        if rt in keymod.APPEND_ONLY:
+        if rt in APPEND_ONLY:
             raise Invalid(f"{rt} is append-only", unprocessable=True)
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
@@ -672,7 +667,7 @@ class Repository:
         tenant = principal.tenant
         removed = 0
         try:
-            for rt in keymod.PARAMS:
+            for rt in PARAMS:
                 res = await self.db[rt].delete_many({"_sys.tenant": tenant})
                 removed += res.deleted_count
                 await self.db[f"{rt}_history"].delete_many({"_sys.tenant": tenant})
@@ -708,7 +703,7 @@ class Repository:
     def _check_type(self, rt: str) -> None:
         if not is_resource_type(rt):
             raise NotFound(f"Unknown resource type '{rt[:64]}'")
-        if rt not in keymod.PARAMS:
+        if rt not in PARAMS:
             raise NotFound(f"Resource type {rt} is not supported by this server")
 
     def _type_of(self, resource: Any) -> str:

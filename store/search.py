@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from store.errors import Invalid
-from store.keys import P, date_range, fold, param_table
+from store.keys import date_range, fold
+from store.params import P, param_table
 
 # Result parameters handled by the caller, not compiled into the filter.
 RESULT_PARAMS = frozenset({

@@ -147,8 +147,8 @@ BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliver
 def fhir_calls() -> dict[tuple[str, str], float]:
     """Store round trips so far on the FHIR resource collections, by (command, collection), from the store's
     own driver-level counters (store/metrics.py, as /metrics exports them) — without the background's."""
-    from store.keys import SUPPORTED_TYPES
     from store.metrics import STORE_CALLS
+    from store.params import SUPPORTED_TYPES
 
     out = {}
     for metric in STORE_CALLS.collect():

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from store.keys import PARAMS
 from store.naming import EXT
+from store.params import PARAMS
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "fhir-examples"
 PACKAGE = "hl7.fhir.r4.examples@4.0.1"

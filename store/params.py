@@ -1,0 +1,322 @@
+"""The resource types this server supports and their search parameters: one table, one source of truth.
+
+``PARAMS`` feeds search-key extraction on write (store/keys.py), the indexes made at start-up
+(store/indexes.py), FHIR search (store/search.py) and the CapabilityStatement (fhir_rest/capability.py). To add a
+search parameter, add a ``_p(...)`` line for its resource type: the key is extracted on every later write,
+indexed at the next start-up, accepted by search and listed in ``/metadata``. Existing documents get it on their
+next write (or by ``fhirgraph reindex``). To add a resource type, add an entry (possibly with no parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from store.naming import EXT, SID
+
+
+@dataclass(frozen=True)
+class P:
+    """One search parameter: its FHIR type and the element paths it indexes (``a.b`` walks lists)."""
+
+    name: str
+    type: str  # string | token | reference | date | number
+    paths: tuple[str, ...]
+    sortable: bool = False
+    targets: tuple[str, ...] = ()  # reference targets, for bare-id searches and _include
+    doc: str = ""
+
+
+def _p(name: str, type_: str, *paths: str, sortable: bool = False, targets: tuple[str, ...] = ()) -> P:
+    return P(name, type_, tuple(paths), sortable, targets)
+
+
+# Parameters every resource type has (FHIR R4 §3.1.1.5 "Parameters for all resources").
+COMMON = (
+    _p("_id", "token", "id", sortable=True),
+    _p("_lastUpdated", "date", "meta.lastUpdated", sortable=True),
+    _p("_tag", "token", "meta.tag"),
+    _p("_profile", "token", "meta.profile"),
+    _p("_security", "token", "meta.security"),
+)
+
+PAT = ("Patient",)
+
+PARAMS: dict[str, tuple[P, ...]] = {
+    "Patient": (
+        _p("identifier", "token", "identifier"),
+        _p("name", "string", "name", sortable=True),
+        _p("family", "string", "name[official].family", "name.family", sortable=True),
+        _p("given", "string", "name[official].given", "name.given", sortable=True),
+        _p("birthdate", "date", "birthDate", sortable=True),
+        _p("gender", "token", "gender", sortable=True),
+        _p("phone", "token", "telecom[phone]"),
+        _p("email", "token", "telecom[email]"),
+        _p("telecom", "token", "telecom"),
+        _p("address", "string", "address"),
+        _p("address-postalcode", "string", "address.postalCode"),
+        _p("address-city", "string", "address.city"),
+        _p("general-practitioner", "reference", "generalPractitioner",
+           targets=("Practitioner", "Organization", "PractitionerRole")),
+        _p("active", "token", "active"),
+        _p("deceased", "token", "deceasedBoolean", "deceasedDateTime"),
+        _p("organization", "reference", "managingOrganization", targets=("Organization",)),
+        # fhirgraph parameters (seed 003): lifecycle status, chart number, location, preferred name,
+        # free text over names/phones/emails/chart number/birth date.
+        _p("lifecycle-status", "token", f"extension[{EXT['patient-status']}].valueCode", sortable=True),
+        _p("chart-number", "token", f"identifier[{SID['chart-number']}].value", sortable=True),
+        _p("location", "reference", f"extension[{EXT['patient-location']}].valueReference",
+           targets=("Location",)),
+        _p("preferred-name", "string", "name[nickname]"),
+        _p("date-first-visit", "date", f"extension[{EXT['date-first-visit']}].valueDate"),
+        _p("_content", "string", "name", "telecom.value", f"identifier[{SID['chart-number']}].value",
+           "birthDate"),
+        _p("_created", "date", f"meta.extension[{EXT['created']}].valueInstant", sortable=True),
+    ),
+    "Appointment": (
+        _p("date", "date", "start", sortable=True),
+        _p("patient", "reference", "participant.actor[Patient]", targets=PAT),
+        _p("actor", "reference", "participant.actor",
+           targets=("Patient", "Practitioner", "PractitionerRole", "Location", "HealthcareService",
+                    "RelatedPerson", "Device")),
+        _p("practitioner", "reference", "participant.actor[Practitioner]", targets=("Practitioner",)),
+        _p("location", "reference", "participant.actor[Location]", targets=("Location",)),
+        _p("status", "token", "status", sortable=True),
+        _p("service-type", "token", "serviceType"),
+        _p("slot", "reference", "slot", targets=("Slot",)),
+        _p("identifier", "token", "identifier"),
+        _p("episode-of-care", "reference", f"extension[{EXT['episode-of-care']}].valueReference",
+           targets=("EpisodeOfCare",)),
+    ),
+    "Encounter": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group")),
+        _p("date", "date", "period", sortable=True),
+        _p("status", "token", "status"),
+        _p("class", "token", "class"),
+        _p("episode-of-care", "reference", "episodeOfCare", targets=("EpisodeOfCare",)),
+        _p("appointment", "reference", "appointment", targets=("Appointment",)),
+        _p("participant", "reference", "participant.individual",
+           targets=("Practitioner", "PractitionerRole", "RelatedPerson")),
+        _p("identifier", "token", "identifier"),
+    ),
+    "Observation": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group", "Device", "Location")),
+        _p("code", "token", "code"),
+        _p("category", "token", "category"),
+        _p("date", "date", "effectiveDateTime", "effectivePeriod", "effectiveInstant", sortable=True),
+        _p("encounter", "reference", "encounter", targets=("Encounter",)),
+        _p("status", "token", "status"),
+        _p("component-code", "token", "component.code"),
+    ),
+    "DocumentReference": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group", "Practitioner", "Device")),
+        _p("encounter", "reference", "context.encounter", targets=("Encounter", "EpisodeOfCare")),
+        _p("date", "date", "date", sortable=True),
+        _p("status", "token", "status"),
+        _p("type", "token", "type"),
+        _p("category", "token", "category"),
+        _p("author", "reference", "author", targets=("Practitioner", "Organization", "PractitionerRole")),
+    ),
+    "MedicationRequest": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group")),
+        _p("status", "token", "status"),
+        _p("intent", "token", "intent"),
+        _p("authoredon", "date", "authoredOn", sortable=True),
+        _p("code", "token", "medicationCodeableConcept"),
+        _p("requester", "reference", "requester", targets=("Practitioner", "PractitionerRole", "Organization")),
+    ),
+    "MedicationStatement": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group")),
+        _p("status", "token", "status"),
+        _p("code", "token", "medicationCodeableConcept"),
+        _p("effective", "date", "effectiveDateTime", "effectivePeriod", sortable=True),
+    ),
+    "AllergyIntolerance": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("clinical-status", "token", "clinicalStatus"),
+        _p("verification-status", "token", "verificationStatus"),
+        _p("code", "token", "code"),
+        _p("date", "date", "recordedDate", sortable=True),
+    ),
+    "Condition": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group")),
+        _p("clinical-status", "token", "clinicalStatus"),
+        _p("verification-status", "token", "verificationStatus"),
+        _p("code", "token", "code"),
+        _p("category", "token", "category"),
+        _p("onset-date", "date", "onsetDateTime", "onsetPeriod", sortable=True),
+    ),
+    "Flag": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Location", "Group", "Organization",
+                                                        "Practitioner")),
+        _p("status", "token", "status"),
+        _p("date", "date", "period", sortable=True),
+    ),
+    "EpisodeOfCare": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("status", "token", "status"),
+        _p("type", "token", "type"),
+        _p("date", "date", "period", sortable=True),
+        _p("organization", "reference", "managingOrganization", targets=("Organization",)),
+        _p("care-manager", "reference", "careManager", targets=("Practitioner",)),
+    ),
+    "RelatedPerson": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("related-patient", "reference", f"extension[{EXT['related-patient']}].valueReference", targets=PAT),
+        _p("relationship", "token", "relationship"),
+        _p("active", "token", "active"),
+        _p("name", "string", "name"),
+    ),
+    "Account": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Device", "Practitioner", "Location",
+                                                        "HealthcareService", "Organization")),
+        _p("guarantor", "reference", "guarantor.party", targets=("Patient", "RelatedPerson", "Organization")),
+        _p("status", "token", "status"),
+        _p("identifier", "token", "identifier"),
+    ),
+    "Practitioner": (
+        _p("identifier", "token", "identifier"),
+        _p("name", "string", "name", sortable=True),
+        _p("family", "string", "name.family", sortable=True),
+        _p("given", "string", "name.given"),
+        _p("active", "token", "active"),
+        _p("email", "token", "telecom[email]"),
+    ),
+    "PractitionerRole": (
+        _p("practitioner", "reference", "practitioner", targets=("Practitioner",)),
+        _p("organization", "reference", "organization", targets=("Organization",)),
+        _p("location", "reference", "location", targets=("Location",)),
+        _p("role", "token", "code"),
+        _p("specialty", "token", "specialty"),
+    ),
+    "Organization": (
+        _p("name", "string", "name", "alias", sortable=True),
+        _p("identifier", "token", "identifier"),
+        _p("active", "token", "active"),
+    ),
+    "Location": (
+        _p("name", "string", "name", "alias", sortable=True),
+        _p("identifier", "token", "identifier"),
+        _p("organization", "reference", "managingOrganization", targets=("Organization",)),
+        _p("status", "token", "status"),
+    ),
+    "HealthcareService": (
+        _p("name", "string", "name", sortable=True),
+        _p("location", "reference", "location", targets=("Location",)),
+        _p("organization", "reference", "providedBy", targets=("Organization",)),
+        _p("active", "token", "active"),
+    ),
+    "Schedule": (
+        _p("actor", "reference", "actor", targets=("Practitioner", "Location", "HealthcareService",
+                                                   "PractitionerRole")),
+        _p("active", "token", "active"),
+        _p("date", "date", "planningHorizon", sortable=True),
+    ),
+    "Slot": (
+        _p("schedule", "reference", "schedule", targets=("Schedule",)),
+        _p("status", "token", "status"),
+        _p("start", "date", "start", sortable=True),
+        _p("service-type", "token", "serviceType"),
+    ),
+    "QuestionnaireResponse": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=PAT),
+        _p("encounter", "reference", "encounter", targets=("Encounter",)),
+        _p("status", "token", "status"),
+        _p("authored", "date", "authored", sortable=True),
+    ),
+    "Communication": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group")),
+        _p("sent", "date", "sent", sortable=True),
+        _p("status", "token", "status"),
+        _p("medium", "token", "medium"),
+        _p("category", "token", "category"),
+    ),
+    "Group": (
+        _p("type", "token", "type"),
+        _p("member", "reference", "member.entity", targets=("Patient", "Practitioner", "Group")),
+        _p("identifier", "token", "identifier"),
+        _p("managing-entity", "reference", "managingEntity",
+           targets=("Practitioner", "Organization", "PractitionerRole", "RelatedPerson")),
+    ),
+    "Basic": (
+        _p("code", "token", "code"),
+        _p("subject", "reference", "subject", targets=()),
+        _p("created", "date", "created", sortable=True),
+    ),
+    "ServiceRequest": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group", "Location", "Device")),
+        _p("status", "token", "status"),
+        _p("intent", "token", "intent"),
+        _p("authored", "date", "authoredOn", sortable=True),
+    ),
+    "Device": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("status", "token", "status"),
+        _p("location", "reference", "location", targets=("Location",)),
+    ),
+    "Claim": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("status", "token", "status"),
+        _p("created", "date", "created", sortable=True),
+    ),
+    "PaymentNotice": (
+        _p("status", "token", "status"),
+        _p("created", "date", "created", sortable=True),
+        _p("request", "reference", "request", targets=()),
+    ),
+    "Subscription": (
+        _p("status", "token", "status"),
+        _p("criteria", "string", "criteria"),
+        _p("url", "token", "channel.endpoint"),
+        _p("type", "token", "channel.type"),
+    ),
+    "Provenance": (
+        _p("target", "reference", "target", targets=()),
+        _p("patient", "reference", "target[Patient]", targets=PAT),
+        _p("agent", "reference", "agent.who", targets=("Practitioner", "Organization", "Patient", "Device")),
+        _p("recorded", "date", "recorded", sortable=True),
+    ),
+    "AuditEvent": (
+        _p("date", "date", "recorded", sortable=True),
+        _p("agent", "reference", "agent.who", targets=()),
+        _p("entity", "reference", "entity.what", targets=()),
+        _p("type", "token", "type"),
+        _p("action", "token", "action"),
+    ),
+    "Binary": (),
+}
+
+# Types the server refuses to update or delete once written (append-only logs).
+APPEND_ONLY = frozenset({"AuditEvent", "Communication", "Provenance"})
+
+# Writes of these types are clinical: each gets a Provenance (seed 004, `_revinclude=Provenance:target`).
+CLINICAL_TYPES = frozenset({
+    "Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest", "MedicationStatement",
+    "DocumentReference", "Encounter", "Flag", "EpisodeOfCare", "Appointment", "QuestionnaireResponse",
+    "ServiceRequest", "Communication", "RelatedPerson", "Account",
+})
+
+SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(PARAMS))
+
+
+def params_for(resource_type: str) -> dict[str, P]:
+    """The search parameters of ``resource_type`` by name, the common ones included."""
+    return {p.name: p for p in (*COMMON, *PARAMS.get(resource_type, ()))}
+
+
+_PARAM_CACHE = {rt: params_for(rt) for rt in SUPPORTED_TYPES}
+
+
+def param_table(resource_type: str) -> dict[str, P]:
+    """``params_for``, computed once per supported type."""
+    return _PARAM_CACHE.get(resource_type) or params_for(resource_type)
