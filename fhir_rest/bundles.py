@@ -32,8 +32,12 @@ def subset(resource: Resource, elements: list[str] | None, summary: str | None) 
         out = {k: v for k, v in resource.items() if k in keep}
     else:
         return resource
-    meta = dict(out.get("meta") or {})
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    meta = out.get("meta")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    # Documents stored before the write path checked shapes may hold a null or a lone object as meta.tag.
+    tags = meta.get("tag")
+    meta["tag"] = [*(t for t in tags if t is not None), SUBSETTED] if isinstance(tags, list) else \
+        [tags, SUBSETTED] if isinstance(tags, dict) else [SUBSETTED]
     out["meta"] = meta
     return out
 

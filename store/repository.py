@@ -56,7 +56,7 @@ from store.search import (
     prefix_any,
 )
 from store.types import Page, PrincipalLike, Resource, WriteResult
-from store.validation import check_id, is_resource_type, validate
+from store.validation import check_id, check_shape, is_resource_type, validate
 
 log = logging.getLogger("fhirgraph.store")
 
@@ -543,6 +543,8 @@ class Repository:
 
     async def _write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                      action: str) -> WriteResult:
+        if action != "delete":
+            check_shape(resource)  # first: nothing below may read a body of the wrong shape
         version = 1 if old is None else int(old["_sys"]["v"]) + 1
         stamp = now_instant()
         created = (old or {}).get("_sys", {}).get("created") or stamp
@@ -636,6 +638,7 @@ class Repository:
         stamp = now_instant()
         by_type: dict[str, list[dict[str, Any]]] = {}
         for res in resources:
+            check_shape(res)
             rt = self._type_of(res)
             if not isinstance(res.get("id"), str):
                 raise Invalid("bulk_load needs resources with ids", paths=["id"])

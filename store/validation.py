@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from typing import Any
@@ -74,6 +75,66 @@ def is_resource_type(name: str) -> bool:
 def check_id(resource_id: str) -> None:
     if not ID_RE.match(resource_id):
         raise Invalid(f"'{resource_id[:70]}' is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})", paths=["id"])
+
+
+# meta's repeating elements (FHIR R4 §2.24 Meta), read by the write path before validation: arrays of these.
+META_ARRAYS = {"extension": dict, "tag": dict, "security": dict, "profile": str}
+MAX_SHAPE_ISSUES = 50
+
+
+def check_shape(resource: Any) -> None:
+    """The raw JSON shape of a body, checked first on every write, before anything reads it: no nulls (FHIR R4
+    §2.6.2 JSON: null only as an item of a repeating primitive whose ``_element`` twin carries that item's
+    extensions, and never at the same index in both), and a ``meta`` object whose repeating elements are arrays
+    of their types. Raises ``Invalid`` (400) naming each offending element path, never a value."""
+    if not isinstance(resource, dict):
+        raise Invalid("A FHIR resource must be a JSON object")
+    rt = resource.get("resourceType")
+    root = rt if isinstance(rt, str) and is_resource_type(rt) else "Resource"
+    issues = list(itertools.islice(_shape_issues(root, resource), MAX_SHAPE_ISSUES))
+    if issues:
+        raise Invalid(f"The body is not valid FHIR JSON ({len(issues)} issue(s))",
+                      paths=list(dict.fromkeys(i.path for i in issues)), issues=issues)
+
+
+def _shape_issues(root: str, resource: dict[str, Any]) -> Iterator[Issue]:
+    meta = resource.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        yield Issue(f"{root}.meta", "meta must be an object", "structure")
+    elif isinstance(meta, dict):
+        for name, item_type in META_ARRAYS.items():
+            value = meta.get(name)
+            if value is None:
+                continue  # absent; a null is reported by the walk below
+            if not isinstance(value, list):
+                yield Issue(f"{root}.meta.{name}", f"meta.{name} must be an array", "structure")
+                continue
+            for i, item in enumerate(value):
+                if item is not None and not isinstance(item, item_type):
+                    kind = "an object" if item_type is dict else "a string"
+                    yield Issue(f"{root}.meta.{name}[{i}]", f"must be {kind}", "structure")
+    # Iterative, so a deeply nested body cannot exhaust the interpreter's stack.
+    queue: deque[tuple[str, dict[str, Any]]] = deque([(root, resource)])
+    while queue:
+        path, obj = queue.popleft()
+        for key, value in obj.items():
+            where = f"{path}.{key}"
+            if value is None:
+                yield Issue(where, "null is not allowed in FHIR JSON", "structure")
+            elif isinstance(value, dict):
+                queue.append((where, value))
+            elif isinstance(value, list):
+                twin = obj.get(key[1:] if key.startswith("_") else f"_{key}")
+                twin = twin if isinstance(twin, list) else []
+                for i, item in enumerate(value):
+                    if item is None:
+                        # A null keeps a repeating primitive aligned with its twin's extension at that index.
+                        if i >= len(twin) or twin[i] is None:
+                            yield Issue(f"{where}[{i}]", "null is not allowed here in FHIR JSON", "structure")
+                    elif isinstance(item, dict):
+                        queue.append((f"{where}[{i}]", item))
+                    elif isinstance(item, list):
+                        yield Issue(f"{where}[{i}]", "an array cannot hold arrays in FHIR JSON", "structure")
 
 
 def validate(resource: dict[str, Any]) -> None:

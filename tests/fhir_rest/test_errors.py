@@ -69,6 +69,28 @@ async def test_non_object_bodies_are_400(fhir: httpx.AsyncClient, body: bytes) -
     assert_outcome(await fhir.post("/Patient", content=body, headers={"Content-Type": "application/fhir+json"}), 400)
 
 
+@pytest.mark.parametrize("meta", [{"extension": 5}, {"extension": "x"}, {"extension": {"url": "u"}},
+                                  {"tag": None}, {"tag": {"code": "x"}}, {"profile": "http://x"}, [1], "x"])
+async def test_wrong_meta_shapes_are_400_not_500(fhir: httpx.AsyncClient, meta: object) -> None:
+    body = assert_outcome(await fhir.post("/Patient", json={"resourceType": "Patient", "meta": meta}), 400)
+    assert body["issue"][0]["expression"][0].startswith("Patient.meta")
+    created = (await fhir.post("/Patient", json=make_patient())).json()
+    assert_outcome(await fhir.put(f"/Patient/{created['id']}", json={**created, "meta": meta}), 400)
+
+
+async def test_nulls_in_bodies_are_400_with_their_paths(fhir: httpx.AsyncClient) -> None:
+    bad = make_patient(family="Nullsworth", gender=None, address=[{"city": None, "line": ["1 Main St", None]}])
+    body = assert_outcome(await fhir.post("/Patient", json=bad), 400)
+    assert set(body["issue"][0]["expression"]) == {"Patient.gender", "Patient.address[0].city",
+                                                   "Patient.address[0].line[1]"}
+    assert "Nullsworth" not in str(body) and "Main St" not in str(body)
+    pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    r = await fhir.patch(f"/Patient/{pid}", json=[{"op": "add", "path": "/meta/tag", "value": None}],
+                         headers={"Content-Type": "application/json-patch+json"})
+    assert assert_outcome(r, 400)["issue"][0]["expression"] == ["Patient.meta.tag"]
+    assert "tag" not in (await fhir.get(f"/Patient/{pid}")).json()["meta"]
+
+
 async def test_wrong_content_type_is_400(fhir: httpx.AsyncClient) -> None:
     assert_outcome(await fhir.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}),
                    400)
