@@ -19,7 +19,7 @@ from starlette.responses import Response
 from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
-from store.errors import DomainError, Invalid, NotFound, PreconditionFailed
+from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -231,10 +231,25 @@ async def vread(request: Request) -> Response:
 async def update(request: Request) -> Response:
     rt = _type(request)
     body = await _body(request, rt=rt)
+    _check_body_type(body, rt)
+    if "id" not in body:
+        # FHIR R4 §3.1.0.9.1: the body SHALL carry an id equal to the URL's (the store checks they agree).
+        raise Invalid(f"The body of an update must carry the {rt}'s id, the same as the URL's",
+                      paths=[f"{rt}.id"])
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body,
-                                         if_match=if_match)
+    try:
+        result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body,
+                                             if_match=if_match)
+    except NotAllowed as exc:
+        return _not_allowed(exc)
     return _write_response(request, result, status=201 if result.created else 200)
+
+
+def _not_allowed(error: NotAllowed) -> Response:
+    """The 405 of a change to an append-only resource (store/params.py ``APPEND_ONLY``): what may be done to it
+    instead is read it (RFC 9110 §15.5.6: a 405 names the allowed methods)."""
+    status, headers, body = error_reply(error)
+    return Response(body, status_code=status, headers={**headers, "Allow": "GET, HEAD"})
 
 
 async def patch(request: Request) -> Response:
@@ -244,13 +259,20 @@ async def patch(request: Request) -> Response:
         raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
     ops = await _body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops, if_match=if_match)
+    try:
+        result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops,
+                                            if_match=if_match)
+    except NotAllowed as exc:
+        return _not_allowed(exc)
     return _write_response(request, result, status=200)
 
 
 async def delete(request: Request) -> Response:
     rt = _type(request)
-    await _repo(request).delete(_principal(request), rt, request.path_params["id"])
+    try:
+        await _repo(request).delete(_principal(request), rt, request.path_params["id"])
+    except NotAllowed as exc:
+        return _not_allowed(exc)
     return Response(status_code=204)
 
 
@@ -279,14 +301,25 @@ async def type_history(request: Request) -> Response:
 async def create(request: Request) -> Response:
     rt = _type(request)
     body = await _body(request, rt=rt)
-    if body.get("resourceType") != rt:
-        raise Invalid(f"Body resourceType '{str(body.get('resourceType'))[:64]}' does not match the URL's {rt}",
-                      paths=["resourceType"])
+    _check_body_type(body, rt)
     repo, principal = _repo(request), _principal(request)
     key = request.headers.get("idempotency-key")
     if key:
         return await _idempotent_create(request, repo, principal, rt, body, key)
     return await _create(request, repo, principal, body)
+
+
+def _check_body_type(body: Resource, rt: str) -> None:
+    found = body.get("resourceType")
+    if found == rt:
+        return
+    if "resourceType" not in body:
+        message = f"The body has no resourceType: expected {rt}"
+    elif isinstance(found, str) and is_resource_type(found):
+        message = f"Body resourceType '{found}' does not match the URL's {rt}"
+    else:
+        message = f"The body's resourceType is not a FHIR resource type: expected {rt}"
+    raise Invalid(message, paths=["resourceType"])
 
 
 async def _create(request: Request, repo: Repository, principal: PrincipalLike, body: Resource) -> Response:
@@ -300,18 +333,25 @@ async def _create(request: Request, repo: Repository, principal: PrincipalLike, 
     return _write_response(request, result, status=201 if result.created else 200)
 
 
+def request_fingerprint(rt: str, body: Resource) -> str:
+    """What makes two creates under one Idempotency-Key the same request: the type and the body."""
+    return hashlib.sha256(rt.encode() + b"\0" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 async def _idempotent_create(request: Request, repo: Repository, principal: PrincipalLike, rt: str,
                              body: Resource, key: str) -> Response:
     if len(key) > 255:
         raise Invalid("Idempotency-Key is longer than 255 characters", paths=["Idempotency-Key"])
-    fingerprint = hashlib.sha256(rt.encode() + b"\0" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    fingerprint = request_fingerprint(rt, body)
     earlier = await repo.claim_idempotency(principal, key, fingerprint)
     if earlier is not None:
         if earlier.get("fp") != fingerprint:
             raise Invalid("This Idempotency-Key was used with a different request body", unprocessable=True,
                           paths=["Idempotency-Key"])
         if earlier.get("state") != "done":
-            raise PreconditionFailed("A request with this Idempotency-Key is still in progress; retry shortly")
+            # The duplicate of a request still in flight: nothing is stale, the two conflict (409).
+            raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly",
+                           paths=["Idempotency-Key"])
         return Response(earlier["body"], status_code=earlier["status"], headers=earlier["headers"],
                         media_type=None)
     try:

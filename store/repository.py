@@ -42,7 +42,17 @@ from pymongo.errors import (
 )
 
 from store import keys as keymod
-from store.errors import Conflict, DomainError, Gone, Invalid, NotFound, PreconditionFailed, SlotTaken, Unavailable
+from store.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    PreconditionFailed,
+    SlotTaken,
+    Unavailable,
+)
 from store.events import SILENT_TYPES, classify, make_event
 from store.naming import EXT
 from store.params import APPEND_ONLY, CLINICAL_TYPES, PARAMS, param_table
@@ -496,7 +506,7 @@ class Repository:
             if rt in APPEND_ONLY:
                 # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id
                 # but never changed afterwards.
-                raise Invalid(f"{rt} is append-only: {rt}/{rid} cannot be changed", unprocessable=True)
+                raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed")
             if if_match is not None and str(old["_sys"]["v"]) != if_match:
                 raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}")
             try:
@@ -530,7 +540,7 @@ class Repository:
         """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing is not an error."""
         self._check_type(rt)
         if rt in APPEND_ONLY:
-            raise Invalid(f"{rt} is append-only", unprocessable=True)
+            raise NotAllowed(f"{rt} is append-only")
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
             if old is None or old["_sys"].get("deleted"):
