@@ -69,11 +69,17 @@ def classify(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -> st
         return f"document.{'created' if action == 'create' else 'updated'}"
     if rt == "EpisodeOfCare":
         return "episode.created" if action == "create" else "episode.updated"
-    if rt == "Claim" and action == "create":
+    # A claim is submitted, a payment received, when the resource becomes active: created active, or moved to
+    # active from another status (a draft claim is not submitted; a cancelled notice is no payment).
+    if rt == "Claim" and action != "delete" and _became(old, new, "active"):
         return "claim.submitted"
-    if rt == "PaymentNotice" and action == "create":
+    if rt == "PaymentNotice" and action != "delete" and _became(old, new, "active"):
         return "payment.received"
     return f"{rt[:1].lower()}{rt[1:]}.{action}d"
+
+
+def _became(old: dict[str, Any] | None, new: dict[str, Any], status: str) -> bool:
+    return new.get("status") == status and (old or {}).get("status") != status
 
 
 def _patient(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -> str:
