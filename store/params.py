@@ -10,8 +10,11 @@ next write (or by ``fhirgraph reindex``). To add a resource type, add an entry (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from store.errors import Invalid, NotFound
 from store.naming import EXT, SID
+from store.validation import is_resource_type
 
 
 @dataclass(frozen=True)
@@ -320,3 +323,22 @@ _PARAM_CACHE = {rt: params_for(rt) for rt in SUPPORTED_TYPES}
 def param_table(resource_type: str) -> dict[str, P]:
     """``params_for``, computed once per supported type."""
     return _PARAM_CACHE.get(resource_type) or params_for(resource_type)
+
+
+def check_type(rt: str) -> None:
+    """``NotFound`` unless ``rt`` is a FHIR resource type this server serves."""
+    if not is_resource_type(rt):
+        raise NotFound(f"Unknown resource type '{rt[:64]}'")
+    if rt not in PARAMS:
+        raise NotFound(f"Resource type {rt} is not supported by this server")
+
+
+def type_of(resource: Any) -> str:
+    """The resource type of a body, which must be a JSON object of a type this server serves."""
+    if not isinstance(resource, dict):
+        raise Invalid("A FHIR resource must be a JSON object")
+    rt = resource.get("resourceType")
+    if not isinstance(rt, str):
+        raise Invalid("Missing resourceType", paths=["resourceType"])
+    check_type(rt)
+    return rt

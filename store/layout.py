@@ -1,0 +1,77 @@
+"""How a resource is stored (DESIGN.md decision 1); nothing outside store/ knows any of it.
+
+Collection ``<Type>`` holds the current version of each resource as the FHIR JSON a client GETs, plus
+``_id = "<tenant>/<id>"`` and the reserved ``_sys`` key, which never leaves the store::
+
+    _sys.tenant, _sys.id     whose it is, and its FHIR id
+    _sys.v, _sys.deleted     version number; a deletion is a version with the flag set (reads answer 410)
+    _sys.created, _sys.lu    creation instant (FHIR has no element for it), lastUpdated as a sortable range start
+    _sys.k, _sys.e, _sys.s   search keys, exact strings and sort keys (store/keys.py)
+    _sys.sealed              secret extension values (store/writes.py), never returned by reads
+    _sys.slot                ``<tenant>/<Slot ref>`` of an Appointment holding its slot: a unique index refuses
+                             a second booking
+
+``<Type>_history`` keeps every version (``_id = "<tenant>/<id>/<version>"``). ``events`` is the outbox (read
+through store/outbox.py); ``counters`` hands out per-tenant sequences.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.keys import date_range, extract
+from store.types import Resource
+
+EVENTS = "events"
+# The search keys (``_sys.k``, ``_sys.e``) and sort keys (``_sys.s``) are most of a stored document's bytes;
+# reads that do not need them leave them behind. A search page keeps the sort keys: its cursors are made of them.
+NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
+SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
+# An appointment in these statuses no longer holds its slot.
+SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
+
+
+def doc_id(tenant: str, rid: str) -> str:
+    return f"{tenant}/{rid}"
+
+
+def history(rt: str) -> str:
+    """The collection of every version of ``rt``."""
+    return f"{rt}_history"
+
+
+def history_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The history entry of a stored current document (the same document under its version's ``_id``)."""
+    return {**doc, "_id": f"{doc['_id']}/{doc['_sys']['v']}"}
+
+
+def strip(doc: dict[str, Any]) -> Resource:
+    """The FHIR resource of a stored document: everything but ``_id`` and ``_sys``."""
+    return {k: v for k, v in doc.items() if k != "_id" and k != "_sys"}
+
+
+def live(tenant: str, clauses: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The filter of ``tenant``'s current, not deleted resources that meet every clause."""
+    parts: list[dict[str, Any]] = [{"_sys.tenant": tenant, "_sys.deleted": False}, *clauses]
+    if extra:
+        parts.append(extra)
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def document(tenant: str, resource: Resource, version: int, created: str, *, deleted: bool = False
+             ) -> dict[str, Any]:
+    """The stored document of ``resource`` (with server ``meta`` already set) at ``version``."""
+    sys: dict[str, Any] = {
+        "tenant": tenant,
+        "id": resource["id"],
+        "v": version,
+        "deleted": deleted,
+        "created": created,
+        "lu": date_range(resource["meta"]["lastUpdated"])[0],  # type: ignore[index]
+        **extract(resource),
+    }
+    if resource["resourceType"] == "Appointment" and not deleted and resource.get("status") not in SLOT_RELEASING:
+        slot = next((s.get("reference") for s in resource.get("slot", []) if s.get("reference")), None)
+        if slot:
+            sys["slot"] = f"{tenant}/{slot}"
+    return {"_id": doc_id(tenant, resource["id"]), **resource, "_sys": sys}

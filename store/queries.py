@@ -1,0 +1,159 @@
+"""Reads of many rows: keyset search pages with their includes, reverse references, counts, history. Filters
+come from store/search.py; the caller has checked the resource type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from store.driver import call
+from store.errors import Invalid, NotFound
+from store.includes import MAX_INCLUDES, included_ids, revinclude_source
+from store.keys import date_range
+from store.layout import NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, strip
+from store.params import check_type, param_table
+from store.reads import ReadCoalescer
+from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
+from store.types import Page, Resource
+from store.validation import is_resource_type
+
+Params = list[tuple[str, str]]
+
+
+class Queries:
+    def __init__(self, db: AsyncDatabase[Any], reads: ReadCoalescer):
+        self.db = db
+        self._reads = reads
+
+    async def read_many(self, tenant: str, rt: str, ids: Iterable[str]) -> dict[str, Resource]:
+        """The current resources of these ids by id, in one round trip; missing and deleted ones are absent."""
+        wanted = [doc_id(tenant, i) for i in dict.fromkeys(ids)]
+        if not wanted or not is_resource_type(rt):
+            return {}
+        # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
+        cursor = (self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS)
+                  .limit(len(wanted)).batch_size(len(wanted)))
+        docs = await call(cursor.to_list(None))
+        return {d["id"]: strip(d) for d in docs}
+
+    async def page(self, tenant: str, rt: str, params: Params | None, *, count: int, after: str | None = None,
+                   before: str | None = None, sort: str | None = None, total: bool = False, strict: bool = True,
+                   include: list[str] | None = None, revinclude: list[str] | None = None,
+                   extra: dict[str, Any] | None = None, from_end: bool = False) -> Page:
+        """One keyset page (Repository.search); ``extra`` is one more filter clause."""
+        clauses, applied, _ignored = compile_params(rt, params or [], tenant, strict=strict)
+        base = live(tenant, clauses, extra)
+        sort_keys = parse_sort(rt, sort)
+        order = full_sort(sort_keys)
+        page = Page(resources=[], applied=applied)
+        if total or count == 0:
+            page.total = await call(self.db[rt].count_documents(base))
+        if count == 0:
+            return page
+        filt = base
+        backward = before is not None or from_end
+        cursor = before if before is not None else None if from_end else after
+        if cursor is not None:
+            values, last_id = decode_cursor(cursor, sort_keys, rt, tenant)
+            filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
+        direction = [(k, -d if backward else d) for k, d in order]
+        projection = None if include else SEARCH_PROJECTION
+        docs = await call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1)
+                          .batch_size(count + 1).to_list(None))
+        more = len(docs) > count
+        docs = docs[:count]
+        if backward:
+            docs.reverse()
+        page.cursors = [encode_cursor(d, sort_keys, rt) for d in docs]
+        if docs:
+            first, last = page.cursors[0], page.cursors[-1]
+            if backward:
+                page.next_cursor, page.prev_cursor = (None if from_end else last), (first if more else None)
+            else:
+                page.next_cursor, page.prev_cursor = (last if more else None), (first if after else None)
+        page.resources = [strip(d) for d in docs]
+        for spec in include or ():
+            for t, ids in included_ids(rt, docs, spec).items():
+                page.included.extend((await self.read_many(tenant, t, ids)).values())
+        refs = [f"{rt}/{d['id']}" for d in docs]
+        for spec in revinclude or ():
+            src, param = revinclude_source(spec)
+            check_type(src)
+            found = await self.find_by_reference(tenant, src, param, refs, limit=MAX_INCLUDES)
+            page.included.extend(r for r, _ in found)
+        return page
+
+    async def typeahead(self, tenant: str, rt: str, words: list[str], fields: list[str], params: Params | None,
+                        *, count: int, sort: str | None) -> Page:
+        extra = {"$and": [prefix_any(rt, fields, w) for w in words]} if words else None
+        return await self.page(tenant, rt, params, count=count, sort=sort, extra=extra)
+
+    async def count_by(self, tenant: str, rt: str, by: str, params: Params | None) -> tuple[dict[str, int], int]:
+        p = param_table(rt).get(by)
+        if p is None or p.type not in ("reference", "token"):
+            raise Invalid(f"Cannot count {rt} by '{by}'")
+        clauses, _, _ = compile_params(rt, params or [], tenant)
+        stages = [{"$match": live(tenant, clauses)},
+                  {"$project": {"_id": 0, "v": f"$_sys.k.{p.name}"}},
+                  {"$unwind": {"path": "$v", "preserveNullAndEmptyArrays": True}},
+                  {"$group": {"_id": "$v", "n": {"$sum": 1}}}]
+        cursor = await call(self.db[rt].aggregate(stages))
+        rows: list[dict[str, Any]] = await call(cursor.to_list(None))
+        counts: dict[str, int] = {}
+        missing = 0
+        for row in rows:
+            value = row["_id"]
+            if value is None:
+                missing = int(row["n"])
+            elif isinstance(value, str) and (p.type != "reference" or "/" in value):
+                counts[value] = int(row["n"])  # a reference is keyed as Type/id and as bare id: the first only
+        return counts, missing
+
+    async def find_by_reference(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
+                                *, sort: str | None = None, limit: int = 10_000) -> list[tuple[Resource, list[str]]]:
+        if not refs:
+            return []
+        clauses, _, _ = compile_params(rt, params or [], tenant)
+        key = f"_sys.k.{param}"
+        base = live(tenant, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}}])
+        order = full_sort(parse_sort(rt, sort))
+        docs = await call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).batch_size(limit)
+                          .to_list(None))
+        wanted = set(refs)
+        return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
+
+    async def count(self, tenant: str, rt: str, params: Params | None) -> int:
+        clauses, _, _ = compile_params(rt, params or [], tenant)
+        return await call(self.db[rt].count_documents(live(tenant, clauses)))
+
+    async def history(self, tenant: str, rt: str, rid: str | None, *, count: int, after: str | None,
+                      since: str | None) -> Page:
+        filt: dict[str, Any] = {"_sys.tenant": tenant}
+        if rid is not None:
+            filt["_sys.id"] = rid
+            if await self._reads.get(rt, doc_id(tenant, rid)) is None:
+                raise NotFound(f"{rt}/{rid} not found")
+        if since:
+            rng = date_range(since)
+            if rng is None:
+                raise Invalid("_since must be a FHIR instant", paths=["_since"])
+            filt["_sys.lu"] = {"$gte": rng[0]}
+        sort_keys = [("_sys.lu", -1)]
+        if after:
+            values, last_id = decode_cursor(after, sort_keys, history(rt), tenant)
+            filt = {"$and": [filt, keyset_filter(sort_keys, values, last_id, backward=False)]}
+        docs = await call(self.db[history(rt)].find(filt, NO_KEYS).sort([("_sys.lu", -1), ("_id", -1)])
+                          .limit(count + 1).to_list(None))
+        more = len(docs) > count
+        docs = docs[:count]
+        page = Page(resources=[])
+        for d in docs:
+            res = strip(d)
+            if d["_sys"].get("deleted"):
+                res = {"resourceType": rt, "id": d["_sys"]["id"], "meta": res.get("meta", {}), "_deleted": True}
+            page.resources.append(res)
+        if more and docs:
+            page.next_cursor = encode_cursor(docs[-1], sort_keys, history(rt))
+        return page

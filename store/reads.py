@@ -1,0 +1,143 @@
+"""Reads by id, coalesced: the hottest path of every door (FHIR read, DataLoaders, the event relay's vreads)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, ServerSelectionTimeoutError
+
+from store.driver import unavailable
+from store.layout import NO_KEYS
+
+
+class ReadCoalescer:
+    """Coalesces concurrent reads by ``_id`` into one ``$in`` query per collection.
+
+    Under concurrent load most of a read's cost is the driver's per-command work, not the database's; one
+    round trip for the reads of every request that arrived together divides it among them. A read asked for
+    when the collection has no command in flight goes out on the next event-loop tick (no added latency when
+    idle). While a command is out, the next one waits one more loop turn, so that the reads of requests that
+    arrived in the same burst share it; while ``max_in_flight`` commands are out, new reads wait for the first of
+    them to come back and then go out together — so batches grow with the load instead of with a timer.
+    Nothing is cached: each read still sees the database as of a round trip sent after it was asked for."""
+
+    def __init__(self, db: AsyncDatabase[Any], *, max_in_flight: int = 2):
+        self.db = db
+        self.max_in_flight = max_in_flight
+        # A command sent as such does not take the database's read concern the way a driver cursor would.
+        self.read_concern = {"readConcern": db.read_concern.document} if db.read_concern.document else {}
+        self.pending: dict[str, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        self.scheduled: set[str] = set()
+        self.in_flight: dict[str, int] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def get(self, collection: str, key: str) -> asyncio.Future[dict[str, Any] | None]:
+        """A future of the stored document with ``_id`` ``key`` (None when absent); driver errors arrive as
+        ``Unavailable``."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        batch = self.pending.get(collection)
+        if batch is None:
+            batch = self.pending[collection] = {}
+        batch.setdefault(key, []).append(fut)
+        busy = self.in_flight.get(collection, 0)
+        if collection not in self.scheduled and busy < self.max_in_flight:
+            self.scheduled.add(collection)
+            if busy:
+                # The store is already busy with this collection: the reads of requests arriving in the same
+                # burst (those the loop reads from its sockets on its next turn) get that turn to join.
+                loop.call_soon(loop.call_soon, self._flush, collection)
+            else:
+                loop.call_soon(self._flush, collection)
+        return fut
+
+    def _flush(self, collection: str) -> None:
+        self.scheduled.discard(collection)
+        batch = self.pending.pop(collection, None)
+        if not batch:
+            return
+        self.in_flight[collection] = self.in_flight.get(collection, 0) + 1
+        task = asyncio.ensure_future(self._fetch(collection, batch))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _landed(self, collection: str) -> None:
+        self.in_flight[collection] -= 1
+        if self.pending.get(collection) and collection not in self.scheduled:
+            self._flush(collection)
+
+    async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
+        """The documents with these ``_id``s, as one ``find`` command.
+
+        The command is sent as such rather than through a driver cursor: for a query answered in one reply, the
+        cursor's bookkeeping is a sixth of the driver's CPU time per round trip. FHIR resources are small, so
+        the whole batch almost always fits the first reply; when its documents pass the 16 MB reply limit, the
+        rest come through a driver cursor (a getMore must reuse the find's session and server, which only a
+        cursor keeps)."""
+        # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
+        # for a getMore that finds nothing: there is at most one document per _id).
+        find: dict[str, Any] = {"find": collection, "filter": {"_id": {"$in": keys}}, "projection": NO_KEYS,
+                                "limit": len(keys), "batchSize": len(keys), **self.read_concern}
+        try:
+            reply = await self._command(find)
+        except (AutoReconnect, OperationFailure) as exc:
+            # A cursor's find is retried once by the driver after a network error or a primary's step-down
+            # (retryable reads); a command sent as such is not, so the same single retry is made here.
+            if not retryable_read_error(exc) or not self.db.client.options.retry_reads:
+                raise
+            reply = await self._command(find)
+        docs: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
+        if cursor_id := reply["cursor"]["id"]:
+            with contextlib.suppress(PyMongoError):  # else the server closes it when it has been idle a while
+                await self._command({"killCursors": collection, "cursors": [cursor_id]})
+            have = {d["_id"] for d in docs}
+            rest = [k for k in keys if k not in have]
+            docs.extend(await self.db[collection].find({"_id": {"$in": rest}}, NO_KEYS).to_list(None))
+        return docs
+
+    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
+        # As a cursor would: the database's read preference and codec options (a command's default is primary
+        # and the driver's default codec options).
+        return await self.db.command(command, read_preference=self.db.read_preference,
+                                     codec_options=self.db.codec_options)
+
+    async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
+        try:
+            found = {d["_id"]: d for d in await self._find(collection, list(batch))}
+        except BaseException as exc:  # every waiter learns of the failure; none hangs
+            if isinstance(exc, PyMongoError):
+                exc = unavailable(exc)
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc)
+            self._landed(collection)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._landed(collection)
+        for key, futures in batch.items():
+            doc = found.get(key)
+            for i, f in enumerate(futures):
+                if not f.done():
+                    # Waiters for the same id each get their own document: a caller may change what it read.
+                    f.set_result(doc if i == 0 or doc is None else copy.deepcopy(doc))
+
+
+# The retryable reads specification's server errors (network errors and step-downs arrive as AutoReconnect):
+# HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, ReadConcernMajorityNotAvailableYet,
+# PrimarySteppedDown, ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown,
+# InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+RETRYABLE_READ_CODES = frozenset({6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def retryable_read_error(exc: PyMongoError) -> bool:
+    if isinstance(exc, ServerSelectionTimeoutError):
+        return False  # no server to retry on: a retry would only wait as long again
+    if isinstance(exc, AutoReconnect):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code in RETRYABLE_READ_CODES

@@ -1,0 +1,239 @@
+"""The write path (DESIGN.md decision 6): server-managed meta, sealed secrets, provenance, history and the event.
+
+On a replica set every write is one transaction. On a standalone server (devdb) the order is: conditional
+write of the current document (the lock: ``_sys.v`` must still be the base version), then the history version,
+the provenance, then the sequence and the event. A crash between those steps can lose an event or a history
+entry, never a version of the resource; production runs on a replica set.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from store.clock import now_instant
+from store.driver import unavailable
+from store.errors import Conflict, Invalid, PreconditionFailed, SlotTaken, Unavailable
+from store.events import SILENT_TYPES, classify, make_event
+from store.layout import EVENTS, document, history, history_doc, strip
+from store.naming import EXT
+from store.params import CLINICAL_TYPES, type_of
+from store.types import PrincipalLike, Resource, WriteResult
+from store.validation import check_shape, validate
+
+log = logging.getLogger("fhirgraph.store")
+
+CREATED = EXT["created"]
+# Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
+# response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
+SEALED: dict[str, dict[str, Callable[[], str]]] = {
+    "Subscription": {EXT["webhook-secret"]: lambda: secrets.token_urlsafe(32)},
+}
+
+EventHook = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+class Writer:
+    def __init__(self, db: AsyncDatabase[Any], *, transactions: bool, hooks: list[EventHook]):
+        self.db = db
+        self.transactions = transactions
+        self.hooks = hooks  # Repository.on_event, the same list
+
+    async def write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
+                    action: str) -> WriteResult:
+        """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
+        change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
+        if action != "delete":
+            check_shape(resource)  # first: nothing below may read a body of the wrong shape
+        version = 1 if old is None else int(old["_sys"]["v"]) + 1
+        stamp = now_instant()
+        created = (old or {}).get("_sys", {}).get("created") or stamp
+        resource = {**resource, "meta": server_meta(meta_of(resource), version, stamp, created)}
+        # Keep key order natural: resourceType, id, meta first.
+        resource = {"resourceType": rt, "id": resource["id"], "meta": resource["meta"],
+                    **{k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}}
+        if action != "delete":
+            validate(resource)
+        resource, sealed, revealed = seal(rt, resource, (old or {}).get("_sys", {}).get("sealed"))
+        doc = document(principal.tenant, resource, version, created, deleted=action == "delete")
+        if sealed:
+            doc["_sys"]["sealed"] = sealed
+        event_type = classify(action, strip(old) if old else None, resource)
+        writes = _Writes(self, principal, rt, doc, old, action, event_type, resource)
+        try:
+            if self.transactions:
+                # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
+                # so driver errors must reach it untranslated.
+                async with self.db.client.start_session() as session:
+                    await session.with_transaction(writes.run)
+            else:
+                await writes.run(None)
+        except PyMongoError as exc:
+            log.error("database error on a %s write: %s", rt, type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc
+        for hook in self.hooks:
+            if writes.event is not None:
+                maybe = hook(writes.event)
+                if maybe is not None:
+                    await maybe
+        shown = reveal(resource, revealed) if revealed else resource
+        seq = int(writes.event["seq"]) if writes.event else None
+        return WriteResult(resource=shown, created=old is None, event_seq=seq)
+
+    async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
+        # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
+        doc = await self.db.counters.find_one_and_update(
+            {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session)
+        return int((doc or {})["seq"])
+
+    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
+        """Repository.bulk_load: every resource validated and keyed as a write would, no events."""
+        stamp = now_instant()
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for res in resources:
+            check_shape(res)
+            rt = type_of(res)
+            if not isinstance(res.get("id"), str):
+                raise Invalid("bulk_load needs resources with ids", paths=["id"])
+            res = {"resourceType": rt, "id": res["id"], "meta": server_meta(meta_of(res), 1, stamp, stamp),
+                   **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
+            validate(res)
+            by_type.setdefault(rt, []).append(document(principal.tenant, res, 1, stamp))
+            if rt in CLINICAL_TYPES:
+                prov = provenance(principal, res, "create")
+                by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
+        for rt, docs in by_type.items():
+            for collection, batch in ((rt, docs), (history(rt), [history_doc(d) for d in docs])):
+                try:
+                    await self.db[collection].insert_many(batch, ordered=False)
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors", [])
+                    if errors and all(e.get("code") == 11000 for e in errors):
+                        raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
+                    raise unavailable(exc) from exc
+                except PyMongoError as exc:
+                    raise unavailable(exc) from exc
+
+
+class _Writes:
+    """The documents of one write, applied in one transaction or in the safe order (module docstring)."""
+
+    def __init__(self, writer: Writer, principal: PrincipalLike, rt: str, doc: dict[str, Any],
+                 old: dict[str, Any] | None, action: str, event_type: str, resource: Resource):
+        self.writer, self.principal, self.rt, self.doc, self.old = writer, principal, rt, doc, old
+        self.action, self.event_type, self.resource = action, event_type, resource
+        self.event: dict[str, Any] | None = None
+
+    async def run(self, session: AsyncClientSession | None) -> None:
+        db = self.writer.db
+        try:
+            if self.old is None:
+                await db[self.rt].insert_one(self.doc, session=session)
+            else:
+                res = await db[self.rt].replace_one(
+                    {"_id": self.doc["_id"], "_sys.v": self.old["_sys"]["v"]}, self.doc, session=session)
+                if res.matched_count == 0:
+                    raise PreconditionFailed(f"{self.rt}/{self.resource['id']} changed concurrently")
+        except DuplicateKeyError as exc:
+            pattern = (exc.details or {}).get("keyPattern", {})
+            if "_sys.slot" in pattern:
+                raise SlotTaken("That slot is already booked") from None
+            if self.old is None:
+                raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
+            raise Conflict("Unique constraint violated") from None
+        # The event goes last, so whoever reads it finds the version it names in the history.
+        await db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
+        await self._provenance(session)
+        await self._event(session)
+
+    async def _provenance(self, session: AsyncClientSession | None) -> None:
+        if self.rt not in CLINICAL_TYPES:
+            return
+        prov = provenance(self.principal, self.resource, self.action)
+        pdoc = document(self.principal.tenant, prov, 1, prov["meta"]["lastUpdated"])
+        await self.writer.db.Provenance.insert_one(pdoc, session=session)
+        await self.writer.db[history("Provenance")].insert_one(history_doc(pdoc), session=session)
+
+    async def _event(self, session: AsyncClientSession | None) -> None:
+        if self.rt in SILENT_TYPES:
+            return
+        tenant = self.principal.tenant
+        seq = await self.writer.next_seq(tenant, session=session)
+        self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
+                                self.resource["meta"]["lastUpdated"])
+        await self.writer.db[EVENTS].insert_one(dict(self.event), session=session)
+
+
+def meta_of(resource: Resource) -> dict[str, Any]:
+    meta = resource.get("meta")
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise Invalid("meta must be an object", unprocessable=True, paths=[f"{resource['resourceType']}.meta"])
+    return meta
+
+
+def server_meta(meta: dict[str, Any], version: int, stamp: str, created: str) -> dict[str, Any]:
+    """``meta`` with the server-managed parts set: versionId, lastUpdated and the creation time (an extension,
+    FHIR has no element for it); whatever a client sent for those is replaced."""
+    kept = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated", "extension")}
+    extensions = [e for e in meta.get("extension", []) or [] if not (isinstance(e, dict) and e.get("url") == CREATED)]
+    return {"versionId": str(version), "lastUpdated": stamp, **kept,
+            "extension": [*extensions, {"url": CREATED, "valueInstant": created}]}
+
+
+def seal(rt: str, resource: Resource, before: dict[str, str] | None) -> tuple[Resource, dict[str, str], dict[str, str]]:
+    """Move sealed extensions out of the resource. Returns (resource, all sealed values, values to reveal
+    in this write's response: the ones the client sent or the server generated now)."""
+    urls = SEALED.get(rt)
+    if not urls:
+        return resource, {}, {}
+    sealed = dict(before or {})
+    revealed: dict[str, str] = {}
+    kept = []
+    for ext in resource.get("extension", []) or []:
+        if ext.get("url") in urls and isinstance(ext.get("valueString"), str):
+            sealed[ext["url"]] = revealed[ext["url"]] = ext["valueString"]
+        else:
+            kept.append(ext)
+    for url, make in urls.items():
+        if url not in sealed:
+            sealed[url] = revealed[url] = make()
+    resource = {k: v for k, v in resource.items() if k != "extension"}
+    if kept:
+        resource["extension"] = kept
+    return resource, sealed, revealed
+
+
+def reveal(resource: Resource, revealed: dict[str, str]) -> Resource:
+    extra = [{"url": url, "valueString": value} for url, value in revealed.items()]
+    return {**resource, "extension": [*(resource.get("extension") or []), *extra]}
+
+
+def provenance(principal: PrincipalLike, resource: Resource, action: str) -> Resource:
+    """The Provenance of a clinical write (seed 004): which version, what was done, by whom."""
+    activity = {"create": "CREATE", "update": "UPDATE", "delete": "DELETE"}[action]
+    rt, rid, vid = resource["resourceType"], resource["id"], resource["meta"]["versionId"]
+    return {
+        "resourceType": "Provenance",
+        "id": str(uuid.uuid4()),
+        "meta": {"versionId": "1", "lastUpdated": resource["meta"]["lastUpdated"]},
+        "target": [{"reference": f"{rt}/{rid}/_history/{vid}"}],
+        "recorded": resource["meta"]["lastUpdated"],
+        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                                 "code": activity}]},
+        "agent": [{
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                 "code": "author"}]},
+            "who": {"display": principal.subject},
+        }],
+    }

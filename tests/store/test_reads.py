@@ -1,0 +1,184 @@
+"""Reads by id through the coalescer: one command for a burst, the 16 MB reply limit, retries as the driver's."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+
+import pytest
+from bson.codec_options import CodecOptions
+from pymongo import ReadPreference
+from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError
+from pymongo.read_concern import ReadConcern
+
+from store.client import StoreHandle
+from store.errors import NotFound, Unavailable
+from store.reads import ReadCoalescer
+from store.types import SystemPrincipal
+from tests.conftest import fhir_call_count, fhir_calls
+from tests.factories import make_patient
+
+
+async def test_concurrent_reads_are_coalesced(store: StoreHandle, principal: SystemPrincipal) -> None:
+    pats = [(await store.repo.create(principal, make_patient())).resource for _ in range(10)]
+    before = fhir_call_count()
+    got = await asyncio.gather(*(store.repo.read(principal, "Patient", p["id"]) for p in pats))
+    assert fhir_call_count() - before == 1
+    assert [g["id"] for g in got] == [p["id"] for p in pats]
+
+
+class FakeDatabase:
+    """What the read coalescer uses of a database: ``command`` and the options a cursor would take."""
+
+    read_preference = ReadPreference.PRIMARY_PREFERRED
+    codec_options = CodecOptions(tz_aware=True)
+
+    def __init__(self, answer: Callable[[dict], Awaitable[dict]], *, read_concern: ReadConcern | None = None,
+                 retry_reads: bool = True):
+        self.answer = answer
+        self.read_concern = read_concern or ReadConcern()
+        self.client = SimpleNamespace(options=SimpleNamespace(retry_reads=retry_reads))
+        self.collections: dict[str, object] = {}
+
+    async def command(self, cmd: dict, *, read_preference: object, codec_options: object) -> dict:
+        assert read_preference is self.read_preference and codec_options is self.codec_options
+        return await self.answer(cmd)
+
+    def __getitem__(self, name: str) -> object:
+        return self.collections[name]
+
+
+async def test_concurrent_reads_past_the_16_mb_reply_limit_all_arrive(store: StoreHandle,
+                                                                       principal: SystemPrincipal) -> None:
+    """Four ~4.4 MB Binaries read at once pass what one reply can carry; every read still gets its resource."""
+    data = base64.b64encode(os.urandom(3_300_000)).decode()
+    ids = [(await store.repo.create(principal, {"resourceType": "Binary", "contentType": "application/pdf",
+                                               "data": data})).resource["id"] for _ in range(4)]
+    before = fhir_calls()
+    got = await asyncio.gather(*(store.repo.read(principal, "Binary", i) for i in [*ids, "missing"]),
+                               return_exceptions=True)
+    assert [g["id"] for g in got[:4]] == ids and all(g["data"] == data for g in got[:4])
+    assert isinstance(got[4], NotFound)
+    after = fhir_calls()
+    sent = {op: after.get((op, "Binary"), 0) - before.get((op, "Binary"), 0) for op in ("find", "killCursors")}
+    assert sent == {"find": 2, "killCursors": 1}  # one batch, cut at the limit; the rest by a driver cursor
+
+
+async def test_reads_asked_while_commands_are_in_flight_go_out_together() -> None:
+    """With ``max_in_flight`` commands out, later reads wait for one to land, then share the next command."""
+    gate = asyncio.Event()
+    sent: list[list[str]] = []
+
+    async def answer(cmd: dict) -> dict:
+        keys = cmd["filter"]["_id"]["$in"]
+        sent.append(keys)
+        assert cmd["limit"] == cmd["batchSize"] == len(keys)
+        await gate.wait()
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in keys if k != "t/gone"]}}
+
+    async def ticks() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    reads = ReadCoalescer(FakeDatabase(answer), max_in_flight=2)  # type: ignore[arg-type]
+    first = reads.get("Patient", "t/a")
+    await ticks()
+    second = reads.get("Patient", "t/b")
+    await ticks()
+    later = []
+    for key in ("t/c", "t/d", "t/gone", "t/c"):
+        later.append(reads.get("Patient", key))
+        await ticks()
+    assert sent == [["t/a"], ["t/b"]]  # two commands out; the rest wait, across several loop ticks
+    gate.set()
+    got = await asyncio.gather(first, second, *later)
+    assert sent == [["t/a"], ["t/b"], ["t/c", "t/d", "t/gone"]]
+    assert [g and g["_id"] for g in got] == ["t/a", "t/b", "t/c", "t/d", None, "t/c"]
+    assert got[2] is not got[5]  # two waiters for one id get a document each
+
+
+async def test_a_batch_past_the_first_reply_is_finished_by_a_driver_cursor() -> None:
+    """When documents pass the 16 MB reply limit the server leaves a cursor open. Its getMore would need the
+    find's session and server, so the coalescer closes it and a driver cursor fetches the rest; the database's
+    read concern goes with the find."""
+    commands: list[dict] = []
+    rest: list[dict] = []
+
+    async def answer(cmd: dict) -> dict:
+        commands.append(cmd)
+        if "find" in cmd:
+            return {"cursor": {"id": 7, "firstBatch": [{"_id": "t/a"}]}}
+        return {"cursorsKilled": [7]}
+
+    class Cursor:
+        async def to_list(self, length: None) -> list[dict]:
+            return [{"_id": "t/b"}]
+
+    class Collection:
+        def find(self, filt: dict, projection: dict) -> Cursor:
+            rest.append(filt)
+            return Cursor()
+
+    db = FakeDatabase(answer, read_concern=ReadConcern("majority"))
+    db.collections = {"Patient": Collection()}
+    reads = ReadCoalescer(db)  # type: ignore[arg-type]
+    got = await asyncio.gather(reads.get("Patient", "t/a"), reads.get("Patient", "t/b"), reads.get("Patient", "t/c"))
+    assert [g and g["_id"] for g in got] == ["t/a", "t/b", None]
+    assert commands[0]["readConcern"] == {"level": "majority"}
+    assert commands[1] == {"killCursors": "Patient", "cursors": [7]}
+    assert rest == [{"_id": {"$in": ["t/b", "t/c"]}}]
+
+
+@pytest.mark.parametrize("retry_reads", [True, False])
+async def test_a_find_is_retried_once_after_a_network_error(retry_reads: bool) -> None:
+    """As the driver retries a cursor's find (retryable reads): once, after a network error or a step-down;
+    never after a server-selection timeout, nor when ``retryReads=false``; a second failure is the caller's."""
+    failures: list[Exception] = []
+    calls: list[dict] = []
+
+    async def answer(cmd: dict) -> dict:
+        calls.append(cmd)
+        if failures:
+            raise failures.pop(0)
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": "t/a"}]}}
+
+    reads = ReadCoalescer(FakeDatabase(answer, retry_reads=retry_reads))  # type: ignore[arg-type]
+    failures.append(NotPrimaryError("stepped down"))
+    if retry_reads:
+        assert (await reads.get("Patient", "t/a"))["_id"] == "t/a"
+        assert len(calls) == 2 and calls[0] == calls[1]
+    else:
+        with pytest.raises(Unavailable):
+            await reads.get("Patient", "t/a")
+    calls.clear()
+    failures.extend([AutoReconnect("reset"), AutoReconnect("reset again")])
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == (2 if retry_reads else 1)
+    calls.clear()
+    failures[:] = [ServerSelectionTimeoutError("no primary")]
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == 1
+    calls.clear()
+    failures[:] = [OperationFailure("interrupted", code=11602)]  # InterruptedDueToReplStateChange
+    got = await asyncio.gather(reads.get("Patient", "t/a"), return_exceptions=True)
+    assert len(calls) == (2 if retry_reads else 1)
+    assert isinstance(got[0], dict if retry_reads else Unavailable)
+    calls.clear()
+    failures[:] = [OperationFailure("bad query", code=2)]  # BadValue: the same command would fail again
+    with pytest.raises(Unavailable):
+        await reads.get("Patient", "t/a")
+    assert len(calls) == 1
+
+
+async def test_coalesced_reads_of_one_id_do_not_share_documents(store: StoreHandle,
+                                                                 principal: SystemPrincipal) -> None:
+    p = (await store.repo.create(principal, make_patient())).resource
+    a, b = await asyncio.gather(store.repo.read(principal, "Patient", p["id"]),
+                                store.repo.read(principal, "Patient", p["id"]))
+    a["name"][0]["family"] = "Changed"
+    assert b["name"][0]["family"] == "Reyes"
