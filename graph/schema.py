@@ -31,11 +31,11 @@ from graph.context import Context
 from graph.errors import ErrorCodes
 from graph.fanout import SharedEventExecutor, lane_handler
 from graph.limits import extensions as limit_extensions
-from resolvers.mutation import Mutation
-from resolvers.query import Query
-from resolvers.subscription import Subscription
-from resolvers.subscription import on_ws_connect as subscription_on_ws_connect
-from resolvers.subscription import view_options as subscription_view_options
+from graph.mutation import Mutation
+from graph.query import Query
+from graph.subscription import Subscription
+from graph.subscription import on_ws_connect as subscription_on_ws_connect
+from graph.subscription import view_options as subscription_view_options
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
@@ -77,7 +77,8 @@ def _relations_direct(schema: strawberry.federation.Schema) -> None:
     extra coroutine) costs more than the relation itself once its DataLoader holds the data. Our relation
     resolvers only read ``info.context`` (the same object on graphql-core's info) and take scalar or enum
     arguments, which are converted here to the enum members strawberry would pass. Root fields, fields with
-    input-object arguments, permissions or field extensions keep strawberry's path.
+    input-object arguments, permissions or field extensions keep strawberry's path, and so do resolvers that do
+    not take ``(root, info, ...)``.
     """
     roots = {"Query", "Mutation", "Subscription"}
     name_of = schema.config.name_converter.from_argument
@@ -100,7 +101,7 @@ def _relations_direct(schema: strawberry.federation.Schema) -> None:
                 plan[arg_name] = (by_graphql[arg_name].python_name, enum)
             else:
                 params = list(inspect.signature(definition.base_resolver.wrapped_func).parameters)
-                if params[:2] == ["self", "info"]:
+                if params[:2] in (["root", "info"], ["self", "info"]):
                     gfield.resolve = _direct(definition.base_resolver.wrapped_func, plan)
 
 
@@ -179,8 +180,9 @@ class GraphQLView(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        return Context(principal=request.scope.get("auth"), repo=request.app.state.store.repo,
-                       settings=self.settings, request=request, response=response)
+        state = request.app.state
+        return Context(principal=request.scope.get("auth"), repo=state.store.repo, settings=self.settings,
+                       relay=getattr(state, "relay", None), request=request, response=response)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends websocket messages as what this returns, and graphql-transport-ws

@@ -1,125 +1,115 @@
-"""Appointments (seeds 000/002): FHIR Appointment → GraphQL ``Appointment``; booking, rescheduling, cancelling
-and episode assignment."""
+"""Appointments (seeds 000/002): finding them (one, a patient's, an episode's, the clinic's schedule) and
+booking, rescheduling, cancelling and episode assignment. Records: resolvers/model/appointment.py."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
-from graph.pagination import Connection, resolve_connection, store_connection
-from graph.types import appointment as appointment_t
-from graph.types import common as common_t
-from resolvers.fhir import ext, ident, ref_id, set_ext, text_of, version
-from resolvers.loaders import MISSING, node_of, ready, then
+from resolvers import episode as episode_r
+from resolvers import patient as patient_r
+from resolvers import practitioner as practitioner_r
+from resolvers.context import Info, Scope
+from resolvers.loaders import MISSING, Soon, node_of, ready, then
+from resolvers.model import appointment as model
+from resolvers.model.episode import Episode
+from resolvers.model.patient import Patient
+from resolvers.model.practitioner import Practitioner
+from resolvers.pagination import Connection, resolve_connection, store_connection
+from store.clock import now_seconds
 from store.errors import Invalid, NotFound
-from store.naming import SID
+from store.fhirjson import ext, ref_id, set_ext
+from store.types import Page
 
-if TYPE_CHECKING:
-    from graph.context import Info
-
-_STATUS = {s.value: s for s in appointment_t.AppointmentStatus}
 CANCEL_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+Resource = dict[str, Any]
 
 
-def from_fhir(res: dict[str, Any]) -> appointment_t.Appointment:
-    patient = practitioner = location = None
-    for p in res.get("participant") or ():
-        actor = p.get("actor") or {}
-        r = actor.get("reference") or ""
-        if r.startswith("Patient/") and patient is None:
-            patient = r[8:]
-        elif r.startswith("Practitioner/") and practitioner is None:
-            practitioner = r[13:]
-        elif r.startswith("Location/") and location is None:
-            location = common_t.EntityRef(id=r[9:], name=actor.get("display"))
-    return appointment_t.Appointment(
-        id=res["id"], version=version(res),
-        status=_STATUS.get(res.get("status", ""), appointment_t.AppointmentStatus.BOOKED),
-        workflow_status=ext(res, "appointment-workflow-status"), start=res.get("start"), end=res.get("end"),
-        minutes_duration=res.get("minutesDuration"), description=res.get("description"),
-        reasons=[t for t in (text_of(r) for r in res.get("reasonCode") or ()) if t],
-        service_type=next((text_of(s) for s in res.get("serviceType") or ()), None),
-        appointment_type=text_of(res.get("appointmentType")),
-        cancelation_reason=text_of(res.get("cancelationReason")),
-        said=ident(res, SID["said"]), external_id=ident(res, SID["external-id"]), created=res.get("created"),
-        location=location, slot_id=next((ref_id(s, "Slot") for s in res.get("slot") or ()), None),
-        patient_id=patient, practitioner_id=practitioner,
-        episode_id=ref_id(ext(res, "episode-of-care"), "EpisodeOfCare"),
-    )
-
-
-def get_appointment(info: Info, aid: str | None) -> Any:
+def get_appointment(ctx: Scope, aid: str | None) -> Soon[model.Appointment | None]:
     if not aid:
         return None
-    loader = info.context.loaders.appointments_by_id
+    loader = ctx.loaders.appointments_by_id
     res = ready(loader, str(aid))
     if res is MISSING:
-        return then(loader.load(str(aid)), get_appointment, info, aid)
-    return from_fhir(res) if res else None
+        return then(loader.load(str(aid)), get_appointment, ctx, aid)
+    return model.from_fhir(res) if res else None
 
 
-def _start(r: dict[str, Any]) -> str:
+def _start(r: Resource) -> str:
     return str(r.get("start") or "")
 
 
-def get_patient_appointments(info: Info, pid: str, *, date_from: str | None, date_to: str | None,
-                             status: list[Any] | None, first: int | None, after: str | None,
-                             last: int | None = None, before: str | None = None) -> Any:
-    loader = info.context.loaders.appointments_by_patient
-    rows = ready(loader, str(pid))
+def patient_appointments(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
+                         status: list[model.AppointmentStatus] | None = None, first: int | None = None,
+                         after: str | None = None, last: int | None = None, before: str | None = None
+                         ) -> Soon[Connection[model.Appointment]]:
+    loaders = info.context.loaders
+    rows = ready(loaders.appointments_by_patient, str(root.id))
     if rows is MISSING:
-        return then(loader.load(str(pid)), get_patient_appointments, info, pid, date_from=date_from,
-                    date_to=date_to, status=status, first=first, after=after, last=last, before=before)
+        return then(loaders.appointments_by_patient.load(str(root.id)), patient_appointments, root, info,
+                    date_from=date_from, date_to=date_to, status=status, first=first, after=after, last=last,
+                    before=before)
     wanted = {s.value for s in status} if status else None
     if wanted or date_from or date_to:
         rows = [r for r in rows if (wanted is None or r.get("status") in wanted)
                 and (not date_from or _start(r) >= date_from) and (not date_to or _start(r)[:len(date_to)] <= date_to)]
-    loaders = info.context.loaders
-    return resolve_connection(rows, key=_start, rid=lambda r: r["id"], node=lambda r: node_of(loaders, r, from_fhir),
-                              first=first, after=after, last=last, before=before, descending=True)
+    return resolve_connection(rows, key=_start, rid=lambda r: r["id"],
+                              node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after,
+                              last=last, before=before, descending=True)
 
 
-def get_episode_appointments(info: Info, episode: Any, *, first: int | None, after: str | None) -> Any:
+def episode_appointments(root: Episode, info: Info, first: int | None = None, after: str | None = None
+                         ) -> Soon[Connection[model.Appointment]]:
     """An episode's appointments: its patient's appointments (one batched load for every episode's patient)
     that join it through the episode-of-care extension."""
-    if not episode.patient_id:
-        return resolve_connection([], key=_start, rid=lambda r: r["id"], node=from_fhir, first=first, after=after)
-    loader = info.context.loaders.appointments_by_patient
-    rows = ready(loader, str(episode.patient_id))
-    if rows is MISSING:
-        return then(loader.load(str(episode.patient_id)), get_episode_appointments, info, episode, first=first,
-                    after=after)
-    ref = f"EpisodeOfCare/{episode.id}"
-    mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
+    if not root.patient_id:
+        return resolve_connection([], key=_start, rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after)
     loaders = info.context.loaders
-    return resolve_connection(mine, key=_start, rid=lambda r: r["id"], node=lambda r: node_of(loaders, r, from_fhir),
-                              first=first, after=after)
+    rows = ready(loaders.appointments_by_patient, str(root.patient_id))
+    if rows is MISSING:
+        return then(loaders.appointments_by_patient.load(str(root.patient_id)), episode_appointments, root, info,
+                    first=first, after=after)
+    ref = f"EpisodeOfCare/{root.id}"
+    mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
+    return resolve_connection(mine, key=_start, rid=lambda r: r["id"],
+                              node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after)
 
 
-async def list_appointments(info: Info, flt: Any, first: int | None, after: str | None, last: int | None,
-                            before: str | None) -> Connection[Any]:
-    ctx = info.context
+async def list_appointments(ctx: Scope, flt: dict[str, Any] | None, first: int | None, after: str | None,
+                            last: int | None, before: str | None) -> Connection[model.Appointment]:
+    """The clinic's schedule, keyset-paged by start time."""
+    flt = flt or {}
     params: list[tuple[str, str]] = []
-    if flt is not None:
-        if flt.date_from:
-            params.append(("date", f"ge{flt.date_from}"))
-        if flt.date_to:
-            params.append(("date", f"le{flt.date_to}"))
-        if flt.practitioner_id:
-            params.append(("practitioner", f"Practitioner/{flt.practitioner_id}"))
-        if flt.patient_id:
-            params.append(("patient", f"Patient/{flt.patient_id}"))
-        if flt.location_id:
-            params.append(("location", f"Location/{flt.location_id}"))
-        if flt.status:
-            params.append(("status", ",".join(s.value for s in flt.status)))
-    async def search(**kw: Any) -> Any:
+    if flt.get("date_from"):
+        params.append(("date", f"ge{flt['date_from']}"))
+    if flt.get("date_to"):
+        params.append(("date", f"le{flt['date_to']}"))
+    for key, param, rt in (("practitioner_id", "practitioner", "Practitioner"), ("patient_id", "patient", "Patient"),
+                           ("location_id", "location", "Location")):
+        if flt.get(key):
+            params.append((param, f"{rt}/{flt[key]}"))
+    if flt.get("status"):
+        params.append(("status", ",".join(s.value for s in flt["status"])))
+
+    async def search(**kw: Any) -> Page:
         return await ctx.repo.search(ctx.who, "Appointment", params, total=True, **kw)
 
-    return await store_connection(search, rt="Appointment", sort="date", tenant=ctx.who.tenant, node=from_fhir,
-                                  first=first, after=after, last=last, before=before,
-                                  default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+    return await store_connection(search, sort="date", node=model.from_fhir, first=first, after=after, last=last,
+                                  before=before, default=ctx.settings.default_page_size,
+                                  maximum=ctx.settings.max_page_size)
+
+
+def patient(root: model.Appointment, info: Info) -> Soon[Patient | None]:
+    return patient_r.get_patient(info.context, root.patient_id)
+
+
+def practitioner(root: model.Appointment, info: Info) -> Soon[Practitioner | None]:
+    return practitioner_r.get_practitioner(info.context, root.practitioner_id)
+
+
+def episode(root: model.Appointment, info: Info) -> Soon[Episode | None]:
+    return episode_r.get_episode(info.context, root.episode_id)
 
 
 # ---------------------------------------------------------------------------------------------- mutations
@@ -130,72 +120,71 @@ def _end(start: str, minutes: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if start.endswith("Z") else t.isoformat()
 
 
-async def book_appointment(info: Info, inp: Any) -> appointment_t.Appointment:
-    ctx = info.context
-    if await ctx.loaders.patients_by_id.load(str(inp.patient_id)) is None:
-        raise NotFound(f"Patient {inp.patient_id} not found")
-    start, end = inp.start, inp.end
-    slot: dict[str, Any] | None = None
-    if inp.slot_id:
-        found = await ctx.repo.read_many(ctx.who, "Slot", [str(inp.slot_id)])
-        slot = found.get(str(inp.slot_id))
+def _participant(rt: str, rid: str, required: str = "required") -> Resource:
+    return {"actor": {"reference": f"{rt}/{rid}"}, "status": "accepted", "required": required}
+
+
+async def book_appointment(ctx: Scope, f: dict[str, Any]) -> model.Appointment:
+    """Book an appointment (on a slot, or at a start time); a slot already booked is ``SlotTaken``."""
+    if await ctx.loaders.patients_by_id.load(str(f["patient_id"])) is None:
+        raise NotFound(f"Patient {f['patient_id']} not found")
+    start, end = f.get("start"), f.get("end")
+    slot: Resource | None = None
+    if f.get("slot_id"):
+        slot = (await ctx.repo.read_many(ctx.who, "Slot", [str(f["slot_id"])])).get(str(f["slot_id"]))
         if slot is None:
-            raise NotFound(f"Slot {inp.slot_id} not found")
+            raise NotFound(f"Slot {f['slot_id']} not found")
         start, end = start or slot.get("start"), end or slot.get("end")
     if not start:
         raise Invalid("start (or a slotId) is required", field="start")
-    minutes = inp.minutes_duration or 30
+    minutes = f.get("minutes_duration") or 30
     try:
         end = end or _end(start, minutes)
     except ValueError:
         raise Invalid("start must be an ISO date-time", field="start") from None
     if end <= start:
         raise Invalid("end must be after start", field="end")
-    participants = [{"actor": {"reference": f"Patient/{inp.patient_id}"}, "status": "accepted",
-                     "required": "required"}]
-    if inp.practitioner_id:
-        if await ctx.loaders.practitioners_by_id.load(str(inp.practitioner_id)) is None:
-            raise NotFound(f"Practitioner {inp.practitioner_id} not found")
-        participants.append({"actor": {"reference": f"Practitioner/{inp.practitioner_id}"}, "status": "accepted",
-                             "required": "required"})
-    if inp.location_id:
-        participants.append({"actor": {"reference": f"Location/{inp.location_id}"}, "status": "accepted",
-                             "required": "information-only"})
-    res: dict[str, Any] = {"resourceType": "Appointment", "id": str(uuid.uuid4()), "status": "booked",
-                           "start": start, "end": end, "participant": participants,
-                           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if inp.minutes_duration:
-        res["minutesDuration"] = inp.minutes_duration
-    if inp.reasons:
-        res["reasonCode"] = [{"text": r} for r in inp.reasons]
-    if inp.description:
-        res["description"] = inp.description
+    participants = [_participant("Patient", str(f["patient_id"]))]
+    if f.get("practitioner_id"):
+        if await ctx.loaders.practitioners_by_id.load(str(f["practitioner_id"])) is None:
+            raise NotFound(f"Practitioner {f['practitioner_id']} not found")
+        participants.append(_participant("Practitioner", str(f["practitioner_id"])))
+    if f.get("location_id"):
+        participants.append(_participant("Location", str(f["location_id"]), "information-only"))
+    res: Resource = {"resourceType": "Appointment", "id": str(uuid.uuid4()), "status": "booked",
+                     "start": start, "end": end, "participant": participants, "created": now_seconds()}
+    if f.get("minutes_duration"):
+        res["minutesDuration"] = f["minutes_duration"]
+    if f.get("reasons"):
+        res["reasonCode"] = [{"text": r} for r in f["reasons"]]
+    if f.get("description"):
+        res["description"] = f["description"]
     if slot is not None:
         res["slot"] = [{"reference": f"Slot/{slot['id']}"}]
     set_ext(res, "appointment-workflow-status", "valueCode", "scheduled")
-    if inp.episode_id:
-        await _require_episode(info, str(inp.episode_id))
-        set_ext(res, "episode-of-care", "valueReference", {"reference": f"EpisodeOfCare/{inp.episode_id}"})
+    if f.get("episode_id"):
+        await _require_episode(ctx, str(f["episode_id"]))
+        set_ext(res, "episode-of-care", "valueReference", {"reference": f"EpisodeOfCare/{f['episode_id']}"})
     written = await ctx.repo.create(ctx.who, res, keep_id=True)
-    return from_fhir(written.resource)
+    return model.from_fhir(written.resource)
 
 
-async def _require_episode(info: Info, eid: str) -> None:
-    if await info.context.loaders.episodes_by_id.load(eid) is None:
+async def _require_episode(ctx: Scope, eid: str) -> Resource:
+    found: Resource | None = await ctx.loaders.episodes_by_id.load(eid)
+    if found is None:
         raise NotFound(f"Episode {eid} not found")
+    return found
 
 
-async def _update(info: Info, res: dict[str, Any], base_version: int | None) -> appointment_t.Appointment:
-    ctx = info.context
+async def _save(ctx: Scope, res: Resource, base_version: int | None) -> model.Appointment:
     written = await ctx.repo.update(ctx.who, "Appointment", res["id"], res,
                                     if_match=str(base_version) if base_version is not None else None)
     ctx.loaders.prime(ctx.loaders.appointments_by_id, res["id"], written.resource)
-    return from_fhir(written.resource)
+    return model.from_fhir(written.resource)
 
 
-async def reschedule_appointment(info: Info, aid: str, base_version: int | None, start: str, end: str | None,
-                                 slot_id: str | None) -> appointment_t.Appointment:
-    ctx = info.context
+async def reschedule_appointment(ctx: Scope, aid: str, base_version: int | None, start: str, end: str | None,
+                                 slot_id: str | None) -> model.Appointment:
     res = await ctx.repo.read(ctx.who, "Appointment", str(aid))
     if res.get("status") in ("cancelled", "noshow", "fulfilled", "entered-in-error"):
         raise Invalid(f"A {res.get('status')} appointment cannot be rescheduled")
@@ -216,12 +205,11 @@ async def reschedule_appointment(info: Info, aid: str, base_version: int | None,
     except ValueError:
         raise Invalid("start must be an ISO date-time", field="start") from None
     res["status"] = "booked"
-    return await _update(info, res, base_version)
+    return await _save(ctx, res, base_version)
 
 
-async def cancel_appointment(info: Info, aid: str, base_version: int | None, reason: str | None
-                             ) -> appointment_t.Appointment:
-    ctx = info.context
+async def cancel_appointment(ctx: Scope, aid: str, base_version: int | None, reason: str | None
+                             ) -> model.Appointment:
     res = await ctx.repo.read(ctx.who, "Appointment", str(aid))
     if res.get("status") in ("cancelled", "fulfilled", "entered-in-error"):
         raise Invalid(f"A {res.get('status')} appointment cannot be cancelled")
@@ -229,20 +217,18 @@ async def cancel_appointment(info: Info, aid: str, base_version: int | None, rea
     set_ext(res, "appointment-workflow-status", "valueCode", "cancelled")
     if reason:
         res["cancelationReason"] = {"coding": [{"system": CANCEL_REASON, "code": "other"}], "text": reason}
-    return await _update(info, res, base_version)
+    return await _save(ctx, res, base_version)
 
 
-async def assign_to_episode(info: Info, aid: str, episode_id: str | None) -> appointment_t.Appointment:
-    ctx = info.context
+async def assign_to_episode(ctx: Scope, aid: str, episode_id: str | None) -> model.Appointment:
+    """Assign an appointment to an episode of the same patient (None: unassign)."""
     res = await ctx.repo.read(ctx.who, "Appointment", str(aid))
     if episode_id:
-        ep = await ctx.loaders.episodes_by_id.load(str(episode_id))
-        if ep is None:
-            raise NotFound(f"Episode {episode_id} not found")
+        ep = await _require_episode(ctx, str(episode_id))
         pid = next((ref_id(p.get("actor"), "Patient") for p in res.get("participant") or ()
                     if ref_id(p.get("actor"), "Patient")), None)
         if pid and ref_id(ep.get("patient"), "Patient") != pid:
             raise Invalid("The episode belongs to another patient", field="episodeId")
     set_ext(res, "episode-of-care", "valueReference",
             {"reference": f"EpisodeOfCare/{episode_id}"} if episode_id else None)
-    return await _update(info, res, None)
+    return await _save(ctx, res, None)

@@ -1,108 +1,65 @@
-"""Episodes of care (seed 002): FHIR EpisodeOfCare → GraphQL ``Episode``; create and update."""
+"""Episodes of care (seed 002): finding them (one, a patient's) and create/update. Records and their FHIR
+mapping: resolvers/model/episode.py."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import strawberry
-
-from graph.pagination import resolve_connection
-from graph.types import episode as episode_t
-from resolvers.fhir import code_of, date_part, ext, ref_id, set_ext, text_of, version
-from resolvers.loaders import MISSING, ready, then
+from resolvers import patient as patient_r
+from resolvers.context import Info, Scope
+from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.model import episode as model
+from resolvers.model.patient import Patient
+from resolvers.pagination import Connection, resolve_connection
 from store.errors import Invalid, NotFound
-from store.naming import CS
 
-if TYPE_CHECKING:
-    from graph.context import Info
-
-_STATUS = {s.value: s for s in episode_t.EpisodeStatus}
+REQUIRED = ("name", "type", "from_", "status")
 
 
-def from_fhir(res: dict[str, Any]) -> episode_t.Episode:
-    period = res.get("period") or {}
-    types = res.get("type") or [{}]
-    return episode_t.Episode(
-        id=res["id"], version=version(res), name=ext(res, "episode-name"),
-        type=code_of(types[0]), type_display=text_of(types[0]),
-        from_=date_part(period.get("start")), to=date_part(period.get("end")),
-        status=_STATUS.get(res.get("status", ""), episode_t.EpisodeStatus.PLANNED),
-        objective=ext(res, "episode-objective"), reason_incomplete=ext(res, "episode-reason-incomplete"),
-        patient_id=ref_id(res.get("patient"), "Patient"),
-    )
-
-
-def get_episode(info: Info, eid: str | None) -> Any:
+def get_episode(ctx: Scope, eid: str | None) -> Soon[model.Episode | None]:
     if not eid:
         return None
-    loader = info.context.loaders.episodes_by_id
+    loader = ctx.loaders.episodes_by_id
     res = ready(loader, str(eid))
     if res is MISSING:
-        return then(loader.load(str(eid)), get_episode, info, eid)
-    return from_fhir(res) if res else None
+        return then(loader.load(str(eid)), get_episode, ctx, eid)
+    return model.from_fhir(res) if res else None
 
 
-def get_patient_episodes(info: Info, pid: str, *, status: Any, first: int | None, after: str | None) -> Any:
+def patient_episodes(root: Patient, info: Info, status: model.EpisodeStatus | None = None,
+                     first: int | None = None, after: str | None = None) -> Soon[Connection[model.Episode]]:
     loader = info.context.loaders.episodes_by_patient
-    rows = ready(loader, str(pid))
+    rows = ready(loader, str(root.id))
     if rows is MISSING:
-        return then(loader.load(str(pid)), get_patient_episodes, info, pid, status=status, first=first, after=after)
+        return then(loader.load(str(root.id)), patient_episodes, root, info, status=status, first=first, after=after)
     if status is not None:
         rows = [r for r in rows if r.get("status") == status.value]
     return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "", rid=lambda r: r["id"],
-                              node=from_fhir, first=first, after=after, descending=True)
+                              node=model.from_fhir, first=first, after=after, descending=True)
 
 
-def _apply(res: dict[str, Any], f: dict[str, Any]) -> None:
-    if "name" in f:
-        set_ext(res, "episode-name", "valueString", f["name"] or None)
-    if "type" in f and f["type"]:
-        res["type"] = [{"coding": [{"system": CS["episode-type"], "code": f["type"]}], "text": f["type"]}]
-    period = dict(res.get("period") or {})
-    if "from_" in f and f["from_"]:
-        period["start"] = f["from_"]
-    if "to" in f:
-        if f["to"]:
-            period["end"] = f["to"]
-        else:
-            period.pop("end", None)
-    if period.get("start") and period.get("end") and period["end"][:10] < period["start"][:10]:
-        raise Invalid("'to' must not be before 'from'", field="to")
-    if period:
-        res["period"] = period
-    if "status" in f and f["status"] is not None:
-        res["status"] = f["status"].value
-    if "objective" in f:
-        set_ext(res, "episode-objective", "valueString", f["objective"] or None)
-    if "reason_incomplete" in f:
-        set_ext(res, "episode-reason-incomplete", "valueString", f["reason_incomplete"] or None)
+def patient(root: model.Episode, info: Info) -> Soon[Patient | None]:
+    return patient_r.get_patient(info.context, root.patient_id)
 
 
-def _provided(inp: Any) -> dict[str, Any]:
-    return {k: v for k, v in vars(inp).items() if v is not strawberry.UNSET}
-
-
-async def create_episode(info: Info, patient_id: str, inp: Any) -> episode_t.Episode:
-    ctx = info.context
+async def create_episode(ctx: Scope, patient_id: str, f: dict[str, Any]) -> model.Episode:
     if await ctx.loaders.patients_by_id.load(str(patient_id)) is None:
         raise NotFound(f"Patient {patient_id} not found")
-    f = _provided(inp)
-    for required in ("name", "type", "from_", "status"):
+    for required in REQUIRED:
         if not f.get(required):
             raise Invalid(f"'{required.rstrip('_')}' is required", field=required.rstrip("_"))
     res: dict[str, Any] = {"resourceType": "EpisodeOfCare", "id": str(uuid.uuid4()), "status": "planned",
                            "patient": {"reference": f"Patient/{patient_id}"}}
-    _apply(res, f)
+    model.apply_fields(res, f)
     written = await ctx.repo.create(ctx.who, res, keep_id=True)
-    return from_fhir(written.resource)
+    return model.from_fhir(written.resource)
 
 
-async def update_episode(info: Info, eid: str, base_version: int | None, inp: Any) -> episode_t.Episode:
-    ctx = info.context
+async def update_episode(ctx: Scope, eid: str, base_version: int | None, f: dict[str, Any]) -> model.Episode:
     res = await ctx.repo.read(ctx.who, "EpisodeOfCare", str(eid))
-    _apply(res, _provided(inp))
+    model.apply_fields(res, f)
     written = await ctx.repo.update(ctx.who, "EpisodeOfCare", str(eid), res,
                                     if_match=str(base_version) if base_version is not None else None)
     ctx.loaders.prime(ctx.loaders.episodes_by_id, str(eid), written.resource)
-    return from_fhir(written.resource)
+    return model.from_fhir(written.resource)

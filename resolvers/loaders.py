@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
 from store.repository import Repository
 from store.types import PrincipalLike, Resource
+
+T = TypeVar("T")
+# What a relation resolver returns: the value at once when its batch is already loaded (graphql-core then
+# completes it on its synchronous path), else an awaitable of it.
+Soon: TypeAlias = T | Awaitable[T]
 
 # Per-parent rows a reverse loader brings back in one call; generous, since a page of 100 patients with
 # years of history easily reaches thousands of observations.
@@ -92,13 +97,13 @@ class Loaders:
 MISSING: Any = object()
 
 
-def node_of(loaders: Loaders, res: Resource, build: Callable[[Resource], Any]) -> Any:
-    """The GraphQL node of ``res`` built by ``build``, once per resource version and request."""
+def node_of(loaders: Loaders, res: Resource, build: Callable[[Resource], T]) -> T:
+    """The record of ``res`` built by ``build``, once per resource version and request."""
     key = (res["resourceType"], res["id"], (res.get("meta") or {}).get("versionId"))
     found = loaders.nodes.get(key)
     if found is None:
         found = loaders.nodes[key] = build(res)
-    return found
+    return cast(T, found)
 
 
 def ready(loader: DataLoader[Any, Any], key: Any) -> Any:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graph.context import Info
-from graph.types.common import EntityRef
+from graph.types import common  # noqa: F401 - EntityRef
+from resolvers import appointment as appointment_r
+from resolvers import encounter as encounter_r
+from resolvers.context import Info
 from resolvers.loaders import settle
+from resolvers.model import appointment
+from resolvers.model.appointment import AppointmentStatus
 
 if TYPE_CHECKING:
     from graph.types.encounter import Encounter
@@ -16,73 +19,30 @@ if TYPE_CHECKING:
     from graph.types.practitioner import Practitioner
 
 
-@strawberry.enum(description="FHIR Appointment.status.")
-class AppointmentStatus(Enum):
-    PROPOSED = "proposed"
-    PENDING = "pending"
-    BOOKED = "booked"
-    ARRIVED = "arrived"
-    FULFILLED = "fulfilled"
-    CANCELLED = "cancelled"
-    NOSHOW = "noshow"
-    ENTERED_IN_ERROR = "entered-in-error"
-    CHECKED_IN = "checked-in"
-    WAITLIST = "waitlist"
+strawberry.enum(AppointmentStatus, description="FHIR Appointment.status.")
 
 
 @strawberry.federation.type(keys=["id"], description="An appointment (FHIR Appointment).")
-class Appointment:
-    id: strawberry.ID
-    version: int
-    status: AppointmentStatus
-    workflow_status: str | None = strawberry.field(description="qapi workflow status (intake, exam, ...).")
-    start: str | None
-    end: str | None
-    minutes_duration: int | None
-    description: str | None
-    reasons: list[str]
-    service_type: str | None
-    appointment_type: str | None
-    cancelation_reason: str | None
-    said: str | None = strawberry.field(description="The qapi numeric appointment id (seed 002).")
-    external_id: str | None
-    created: str | None
-    location: EntityRef | None
-    slot_id: strawberry.ID | None
-    patient_id: strawberry.ID | None
-    practitioner_id: strawberry.ID | None
-    episode_id: strawberry.ID | None
+class Appointment(appointment.Appointment):
+    patient = strawberry.field(resolver=appointment_r.patient,
+                               graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
+    practitioner = strawberry.field(
+        resolver=appointment_r.practitioner,
+        graphql_type=Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None)
+    episode = strawberry.field(resolver=appointment_r.episode,
+                               graphql_type=Annotated["Episode", strawberry.lazy("graph.types.episode")] | None)
+    encounters = strawberry.field(
+        resolver=encounter_r.appointment_encounters,
+        graphql_type=list[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]])
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Appointment | None:
-        from resolvers import appointment as appointment_r
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, appointment.Appointment)
 
-        return await settle(appointment_r.get_appointment(info, id))
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> appointment.Appointment | None:
+        found: appointment.Appointment | None = await settle(appointment_r.get_appointment(info.context, id))
+        return found
 
-    @strawberry.field
-    def patient(self, info: Info) -> Annotated[Patient, strawberry.lazy("graph.types.patient")] | None:
-        from resolvers import patient as patient_r
 
-        return patient_r.get_patient(info, self.patient_id)
-
-    @strawberry.field
-    def practitioner(
-        self, info: Info
-    ) -> Annotated[Practitioner, strawberry.lazy("graph.types.practitioner")] | None:
-        from resolvers import practitioner as practitioner_r
-
-        return practitioner_r.get_practitioner(info, self.practitioner_id)
-
-    @strawberry.field
-    def episode(self, info: Info) -> Annotated[Episode, strawberry.lazy("graph.types.episode")] | None:
-        from resolvers import episode as episode_r
-
-        return episode_r.get_episode(info, self.episode_id)
-
-    @strawberry.field
-    def encounters(
-        self, info: Info
-    ) -> list[Annotated[Encounter, strawberry.lazy("graph.types.encounter")]]:
-        from resolvers import encounter as encounter_r
-
-        return encounter_r.get_appointment_encounters(info, self)
+__all__ = ["Appointment", "AppointmentStatus"]

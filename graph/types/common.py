@@ -1,24 +1,11 @@
-"""Small shared GraphQL types: lightweight references and codes."""
+"""Small shared GraphQL types: lightweight references and tags."""
 
 from __future__ import annotations
 
-import strawberry
+from graph.record import object_type
+from resolvers.model.common import EntityRef, Tag
 
+object_type(EntityRef, description="A lightweight reference to a related entity: its id and, when known, its name.")
+object_type(Tag)
 
-@strawberry.type(description="A lightweight reference to a related entity: its id and, when known, its name.")
-class EntityRef:
-    id: strawberry.ID
-    name: str | None = None
-
-
-@strawberry.type(description="A coded value (system, code, display).")
-class Code:
-    code: str | None
-    system: str | None = None
-    display: str | None = None
-
-
-@strawberry.type
-class Tag:
-    code: str
-    display: str | None = None
+__all__ = ["EntityRef", "Tag"]

@@ -1,24 +1,11 @@
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from graph.record import object_type
+from resolvers.model.communication_log import CommunicationDirection, CommunicationLog
 
-@strawberry.enum
-class CommunicationDirection(Enum):
-    SENT = "sent"
-    RECEIVED = "received"
-    NEITHER = "neither"
+strawberry.enum(CommunicationDirection)
+object_type(CommunicationLog, description="A communication log entry (FHIR Communication; append-only).")
 
-
-@strawberry.type(description="A communication log entry (FHIR Communication; append-only).")
-class CommunicationLog:
-    id: strawberry.ID
-    communication_datetime: str | None
-    mode: str | None
-    direction: CommunicationDirection
-    source: str
-    category: str | None
-    note: str | None
-    appointment_id: strawberry.ID | None
+__all__ = ["CommunicationDirection", "CommunicationLog"]

@@ -1,17 +1,8 @@
 from __future__ import annotations
 
-import strawberry
+from graph.record import object_type
+from resolvers.model.document import Document
 
+object_type(Document, description="A patient document or signed note (FHIR DocumentReference).")
 
-@strawberry.type(description="A patient document or signed note (FHIR DocumentReference).")
-class Document:
-    id: strawberry.ID
-    version: int
-    title: str | None
-    description: str | None
-    type: str | None
-    status: str | None
-    doc_status: str | None
-    date: str | None
-    signed: bool
-    content_type: str | None
+__all__ = ["Document"]

@@ -1,59 +1,41 @@
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graph.context import Info
 from graph.pagination import Connection
+from resolvers import appointment as appointment_r
+from resolvers import episode as episode_r
+from resolvers.context import Info
 from resolvers.loaders import settle
+from resolvers.model import episode
+from resolvers.model.episode import EpisodeStatus
 
 if TYPE_CHECKING:
     from graph.types.appointment import Appointment
     from graph.types.patient import Patient
 
 
-@strawberry.enum(description="Episode status (seed 002; FHIR EpisodeOfCare.status 1:1).")
-class EpisodeStatus(Enum):
-    PLANNED = "planned"
-    WAITLIST = "waitlist"
-    ACTIVE = "active"
-    ONHOLD = "onhold"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
+strawberry.enum(EpisodeStatus, description="Episode status (seed 002; FHIR EpisodeOfCare.status 1:1).")
 
 
 @strawberry.federation.type(keys=["id"], description="An episode of care (seed 002; FHIR EpisodeOfCare).")
-class Episode:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    type: str | None = strawberry.field(description="Predefined episode type code, e.g. covid.")
-    type_display: str | None
-    from_: str | None = strawberry.field(name="from", description="Start date (YYYY-MM-DD).")
-    to: str | None = strawberry.field(description="End date (YYYY-MM-DD).")
-    status: EpisodeStatus
-    objective: str | None
-    reason_incomplete: str | None
-    patient_id: strawberry.ID | None
+class Episode(episode.Episode):
+    patient = strawberry.field(resolver=episode_r.patient,
+                               graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
+    appointments = strawberry.field(
+        resolver=appointment_r.episode_appointments,
+        graphql_type=Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]])
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Episode | None:
-        from resolvers import episode as episode_r
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, episode.Episode)
 
-        return await settle(episode_r.get_episode(info, id))
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> episode.Episode | None:
+        found: episode.Episode | None = await settle(episode_r.get_episode(info.context, id))
+        return found
 
-    @strawberry.field
-    def patient(self, info: Info) -> Annotated[Patient, strawberry.lazy("graph.types.patient")] | None:
-        from resolvers import patient as patient_r
 
-        return patient_r.get_patient(info, self.patient_id)
-
-    @strawberry.field
-    def appointments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("graph.types.appointment")]]:
-        from resolvers import appointment as appointment_r
-
-        return appointment_r.get_episode_appointments(info, self, first=first, after=after)
+__all__ = ["Episode", "EpisodeStatus"]

@@ -4,44 +4,31 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.context import Info
+from resolvers import family as family_r
+from resolvers.model import family
+from resolvers.model.patient import Patient as PatientRecord
 
 if TYPE_CHECKING:
     from graph.types.patient import Patient
+
 
 _Patient = Annotated["Patient", strawberry.lazy("graph.types.patient")]
 
 
 @strawberry.type(description="A relationship from a patient to a related patient (FHIR RelatedPerson).")
-class Relationship:
-    id: strawberry.ID
-    version: int
-    relationship_type: str = strawberry.field(
-        description="What the related patient is to the patient: spouse, parent, child, guardian, ...")
-    is_guardian: bool = strawberry.field(description="The related patient is the legal guardian of the patient.")
-    note: str | None
-    patient_id: strawberry.ID
-    related_patient_id: strawberry.ID | None
-    related_patient_name: str | None
-
-    @strawberry.field
-    def patient(self, info: Info) -> _Patient | None:
-        from resolvers import patient as patient_r
-
-        return patient_r.get_patient(info, self.patient_id)
-
-    @strawberry.field
-    def related_patient(self, info: Info) -> _Patient | None:
-        from resolvers import patient as patient_r
-
-        return patient_r.get_patient(info, self.related_patient_id)
+class Relationship(family.Relationship):
+    patient = strawberry.field(resolver=family_r.relationship_patient, graphql_type=_Patient | None)
+    related_patient = strawberry.field(resolver=family_r.related_patient, graphql_type=_Patient | None)
 
 
 @strawberry.type(description="The patient's family: members sharing the guarantor, guardians, dependents.")
-class Family:
-    guarantor: _Patient | None
-    members: list[_Patient] = strawberry.field(description="Patients sharing this patient's guarantor.")
-    guardians: list[Relationship] = strawberry.field(description="Relationships to this patient's guardians.")
-    dependents: list[Relationship] = strawberry.field(
+class Family(family.Family):
+    guarantor: PatientRecord | None = strawberry.field(graphql_type=_Patient | None)
+    members: list[PatientRecord] = strawberry.field(graphql_type=list[_Patient],
+                                                     description="Patients sharing this patient's guarantor.")
+    guardians: list[family.Relationship] = strawberry.field(
+        graphql_type=list[Relationship], description="Relationships to this patient's guardians.")
+    dependents: list[family.Relationship] = strawberry.field(
+        graphql_type=list[Relationship],
         description="Patients this patient is the guardian of (relationship seen from the dependent).")
-    relationships: list[Relationship]
+    relationships: list[family.Relationship] = strawberry.field(graphql_type=list[Relationship])

@@ -13,6 +13,12 @@ from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
 from graph.types.problem import ProblemStatus
+from resolvers.model.common import provided
+
+
+def fields_of(value: object) -> dict[str, object]:
+    """An input object as a dict of the fields the client sent (PATCH semantics for UNSET defaults)."""
+    return provided(vars(value))
 
 
 @strawberry.enum

@@ -1,17 +1,8 @@
 from __future__ import annotations
 
-import strawberry
+from graph.record import object_type
+from resolvers.model.medication import Medication
 
+object_type(Medication, description="A medication on the patient's list (FHIR MedicationStatement).")
 
-@strawberry.type(description="A medication on the patient's list (FHIR MedicationStatement).")
-class Medication:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    rx_cui: str | None
-    status: str = strawberry.field(description="active, discontinued, on_hold, completed, ...")
-    is_active: bool
-    dosage: str | None
-    date_start: str | None
-    date_stop: str | None
-    discontinuation_reason: str | None
+__all__ = ["Medication"]

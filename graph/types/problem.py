@@ -1,25 +1,11 @@
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from graph.record import object_type
+from resolvers.model.problem import Problem, ProblemStatus
 
-@strawberry.enum
-class ProblemStatus(Enum):
-    ACTIVE = "active"
-    RESOLVED = "resolved"
-    INACTIVE = "inactive"
+strawberry.enum(ProblemStatus)
+object_type(Problem, description="A disease or problem (FHIR Condition).")
 
-
-@strawberry.type(description="A disease or problem (FHIR Condition).")
-class Problem:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    snomed_code: str | None
-    status: ProblemStatus | None
-    category: str | None
-    date_start: str | None
-    date_stop: str | None
-    note: str | None
+__all__ = ["Problem", "ProblemStatus"]

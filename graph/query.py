@@ -1,0 +1,111 @@
+"""The Query root: entry points of the patient, scheduling and episode domains."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.context import Info
+from graph.pagination import Connection
+from graph.types.appointment import Appointment
+from graph.types.encounter import Encounter
+from graph.types.episode import Episode
+from graph.types.inputs import AppointmentFilter, PatientFilter, PatientSort, fields_of
+from graph.types.patient import Patient, PatientCountsByLocation, PatientStatus, PatientSummary
+from graph.types.practitioner import Practitioner
+from resolvers import appointment as appointment_r
+from resolvers import encounter as encounter_r
+from resolvers import episode as episode_r
+from resolvers import patient as patient_r
+from resolvers import practitioner as practitioner_r
+from resolvers.loaders import settle
+from resolvers.model import appointment as appointment_m
+from resolvers.model import encounter as encounter_m
+from resolvers.model import episode as episode_m
+from resolvers.model import patient as patient_m
+from resolvers.model import practitioner as practitioner_m
+from resolvers.pagination import Connection as ConnectionRecord
+
+
+def _selected(info: Info, name: str) -> bool:
+    return any(s.name == name for f in info.selected_fields for s in getattr(f, "selections", ()))
+
+
+async def get_patient(info: Info, id: strawberry.ID) -> patient_m.Patient | None:
+    found: patient_m.Patient | None = await settle(patient_r.get_patient(info.context, id))
+    return found
+
+
+async def list_patients(info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+                        before: str | None = None, filter: PatientFilter | None = None,
+                        sort: PatientSort | None = None) -> ConnectionRecord[patient_m.Patient]:
+    return await patient_r.list_patients(
+        info.context, flt=fields_of(filter) if filter is not None else None,
+        sort_field=sort.field.value if sort is not None else None,
+        descending=sort is not None and sort.direction.value == "desc",
+        first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
+
+
+async def search_patients(info: Info, query: str, limit: int = 20) -> list[patient_m.PatientSummary]:
+    return await patient_r.search_patients(info.context, query, limit)
+
+
+async def patient_counts_by_location(info: Info, date_from: str | None = None, date_to: str | None = None,
+                                     statuses: list[PatientStatus] | None = None) -> patient_m.PatientCountsByLocation:
+    return await patient_r.patient_counts_by_location(info.context, date_from, date_to, statuses)
+
+
+async def check_duplicate_patients(info: Info, last_name: str, date_of_birth: str | None = None,
+                                   email: str | None = None, mobile_phone: str | None = None,
+                                   ssn: str | None = None) -> list[patient_m.PatientSummary]:
+    return await patient_r.check_duplicates(info.context, last_name=last_name, date_of_birth=date_of_birth,
+                                            email=email, mobile_phone=mobile_phone, ssn=ssn)
+
+
+async def get_appointment(info: Info, id: strawberry.ID) -> appointment_m.Appointment | None:
+    found: appointment_m.Appointment | None = await settle(appointment_r.get_appointment(info.context, id))
+    return found
+
+
+async def list_appointments(info: Info, filter: AppointmentFilter | None = None, first: int | None = None,
+                            after: str | None = None, last: int | None = None,
+                            before: str | None = None) -> ConnectionRecord[appointment_m.Appointment]:
+    return await appointment_r.list_appointments(info.context, fields_of(filter) if filter is not None else None,
+                                                 first, after, last, before)
+
+
+async def get_episode(info: Info, id: strawberry.ID) -> episode_m.Episode | None:
+    found: episode_m.Episode | None = await settle(episode_r.get_episode(info.context, id))
+    return found
+
+
+async def get_practitioner(info: Info, id: strawberry.ID) -> practitioner_m.Practitioner | None:
+    found: practitioner_m.Practitioner | None = await settle(practitioner_r.get_practitioner(info.context, id))
+    return found
+
+
+async def get_encounter(info: Info, id: strawberry.ID) -> encounter_m.Encounter | None:
+    found: encounter_m.Encounter | None = await settle(encounter_r.get_encounter(info.context, id))
+    return found
+
+
+@strawberry.type
+class Query:
+    patient = strawberry.field(graphql_type=Patient | None, resolver=get_patient)
+    patients = strawberry.field(
+        graphql_type=Connection[Patient], resolver=list_patients,
+        description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
+    search_patients = strawberry.field(
+        graphql_type=list[PatientSummary], resolver=search_patients,
+        description="Typeahead over first, last, preferred name and chart number; empty → [].")
+    patient_counts_by_location = strawberry.field(
+        graphql_type=PatientCountsByLocation, resolver=patient_counts_by_location,
+        description="Patient counts per location, by first-visit date range and statuses.")
+    check_duplicate_patients = strawberry.field(
+        graphql_type=list[PatientSummary], resolver=check_duplicate_patients,
+        description="Existing patients matching any duplicate signal: last name + date of birth, email, mobile phone "
+                    "or SSN.")
+    appointment = strawberry.field(graphql_type=Appointment | None, resolver=get_appointment)
+    appointments = strawberry.field(graphql_type=Connection[Appointment], resolver=list_appointments)
+    episode = strawberry.field(graphql_type=Episode | None, resolver=get_episode)
+    practitioner = strawberry.field(graphql_type=Practitioner | None, resolver=get_practitioner)
+    encounter = strawberry.field(graphql_type=Encounter | None, resolver=get_encounter)

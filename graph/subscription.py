@@ -1,0 +1,105 @@
+"""The Subscription root (graphql-transport-ws at ``/graphql``): live outbox events through the relay.
+
+A connection authenticates with its handshake headers or in ``connection_init`` (``on_ws_connect``), read by the
+one credential parser (auth/credentials.py). Each event goes to the connection's lane when it has one: one
+rendering of the selection set per subscription group, sent as a ready ``next`` frame (graph/fanout.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import timedelta
+from typing import Any, Protocol
+
+import strawberry
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from auth import credentials
+from auth.authenticator import Authenticator
+from graph import fanout
+from graph.context import Info
+from graph.types.event import Event
+from resolvers import event as event_r
+from resolvers.model.event import Event as EventRecord
+from store.errors import Unauthorized
+
+
+class SubscriptionSettings(Protocol):
+    @property
+    def graphql_legacy_ws(self) -> bool: ...
+
+    @property
+    def connection_init_timeout_s(self) -> float: ...
+
+    @property
+    def subscriptions_per_connection(self) -> int: ...
+
+
+async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
+    sender = fanout.lane(info)
+    async for event in events:
+        if sender is None:
+            yield event
+            continue
+        # The transport's lane: the group's shared rendering goes out as a ready frame (graph/fanout.py).
+        lane, executor = sender
+        if not await lane.send(await fanout.payload(executor, event)):
+            return
+
+
+async def events(info: Info, types: list[str] | None = None, patient_id: strawberry.ID | None = None,
+                 after: str | None = None) -> AsyncGenerator[EventRecord, None]:
+    stream = event_r.stream(info.context, event_r.events_matching(types, patient_id), after)
+    async for event in _deliver(info, stream):
+        yield event
+
+
+async def appointment_events(info: Info, practitioner_id: strawberry.ID | None = None,
+                             location_id: strawberry.ID | None = None,
+                             after: str | None = None) -> AsyncGenerator[EventRecord, None]:
+    stream = event_r.stream(info.context, event_r.appointment_events(), after,
+                            event_r.appointment_participants(practitioner_id, location_id))
+    async for event in _deliver(info, stream):
+        yield event
+
+
+@strawberry.type
+class Subscription:
+    events = strawberry.subscription(
+        resolver=events, graphql_type=Event,
+        description="Every event of your clinic, in order; optionally only some event types (internal names such as "
+                    "appointment.booked) or one patient's.")
+    appointment_events = strawberry.subscription(
+        resolver=appointment_events, graphql_type=Event,
+        description="Appointment workflow events (booked, rescheduled, cancelled, arrived, completed, no-show …) with "
+                    "the appointment; optionally for one practitioner or location.")
+
+
+async def on_ws_connect(context: Any) -> None:
+    """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
+    handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
+    (the protocol closes it with 4403 Forbidden)."""
+    try:
+        credential = credentials.from_connection_params(getattr(context, "connection_params", None))
+        if credential is not None:
+            authenticator: Authenticator = context.request.app.state.authenticator
+            context.principal = authenticator.authenticate(credential)
+    except Unauthorized:
+        raise ConnectionRejectionError() from None
+    if getattr(context, "principal", None) is None:
+        raise ConnectionRejectionError()
+
+
+def view_options(settings: SubscriptionSettings) -> dict[str, Any]:
+    """Keyword arguments for the GraphQL view: protocols (legacy ``graphql-ws`` only when enabled), the
+    connection-init timeout (closed with 4408) and the per-connection cap (an ``error`` message for the
+    refused operation, "Subscription limit reached"; the connection stays open)."""
+    protocols: tuple[str, ...] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    if settings.graphql_legacy_ws:
+        protocols += (GRAPHQL_WS_PROTOCOL,)
+    return {
+        "subscription_protocols": protocols,
+        "connection_init_wait_timeout": timedelta(seconds=settings.connection_init_timeout_s),
+        "max_subscriptions_per_connection": settings.subscriptions_per_connection,
+    }

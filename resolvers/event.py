@@ -1,0 +1,110 @@
+"""Live events for GraphQL subscriptions: a clinic's outbox events through the relay (subscriptions/relay.py),
+filtered, and the resources they are about at the event's version (records: resolvers/model/event.py).
+
+``after`` resumes from an event's cursor: missed events are replayed from the outbox, then the stream goes
+live, with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from resolvers.context import Scope
+from resolvers.model import appointment, encounter, episode, patient
+from resolvers.model.event import Event, of
+from store.errors import Invalid, Unavailable
+from subscriptions.relay import InvalidCursor, LiveEvent, decode_cursor
+from subscriptions.taxonomy import APPOINTMENT_EVENTS
+
+Match = Callable[[LiveEvent], bool]
+Post = Callable[[LiveEvent], Awaitable[bool]]
+
+
+def _after(ctx: Scope, after: str | None) -> int | None:
+    if after is None:
+        return None
+    try:
+        return decode_cursor(after, ctx.who.tenant)
+    except InvalidCursor:
+        raise Invalid("Invalid cursor for `after`", field="after") from None
+
+
+async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None = None) -> AsyncIterator[Event]:
+    """The clinic's events accepted by ``match`` (cheap, synchronous) and then ``post`` (may read the resource),
+    in sequence order, as records. Related records are resolved afresh for each event."""
+    if ctx.relay is None:
+        raise Unavailable("Live events are not available")
+    start = _after(ctx, after)
+    async for event in ctx.relay.stream(ctx.who.tenant, match, start):
+        if post is not None and not await post(event):
+            continue
+        # The websocket's context lives as long as the connection: related records resolved for one event must
+        # not be served from the DataLoader cache to the next.
+        ctx.reset_loaders()
+        yield of(event)
+
+
+def events_matching(types: list[str] | None, patient_id: str | None) -> Match:
+    """Every event, or only those of some (internal) types, or one patient's."""
+    wanted = frozenset(types) if types else None
+    patient_ref = f"Patient/{patient_id}" if patient_id else None
+
+    def match(e: LiveEvent) -> bool:
+        return (wanted is None or e.type in wanted) and (patient_ref is None or e.patient == patient_ref)
+
+    return match
+
+
+def appointment_events() -> Match:
+    def match(e: LiveEvent) -> bool:
+        return e.resource_type == "Appointment" and e.type in APPOINTMENT_EVENTS
+
+    return match
+
+
+def appointment_participants(practitioner_id: str | None, location_id: str | None) -> Post | None:
+    """A filter on an appointment's practitioner and location (read at the event's version), when asked for."""
+    if practitioner_id is None and location_id is None:
+        return None
+
+    async def post(e: LiveEvent) -> bool:
+        res = await e.resource()
+        if res is None:
+            return False
+        return ((practitioner_id is None or str(practitioner_id) in _refs(res, "Practitioner/"))
+                and (location_id is None or str(location_id) in _refs(res, "Location/")))
+
+    return post
+
+
+def _refs(resource: dict[str, Any], prefix: str) -> set[str]:
+    found = set()
+    for part in resource.get("participant") or []:
+        ref = (part.get("actor") or {}).get("reference") or ""
+        if ref.startswith(prefix):
+            found.add(ref[len(prefix):])
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- relations
+
+
+async def event_appointment(root: Event) -> appointment.Appointment | None:
+    res = await root.resource("Appointment")
+    return appointment.from_fhir(res) if res else None
+
+
+async def event_patient(root: Event) -> patient.Patient | None:
+    res = await root.resource("Patient")
+    return patient.from_fhir(res) if res else None
+
+
+async def event_encounter(root: Event) -> encounter.Encounter | None:
+    res = await root.resource("Encounter")
+    return encounter.from_fhir(res) if res else None
+
+
+async def event_episode(root: Event) -> episode.Episode | None:
+    res = await root.resource("EpisodeOfCare")
+    return episode.from_fhir(res) if res else None

@@ -1,0 +1,30 @@
+"""Small shared records: lightweight references and tags."""
+
+# Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
+# over these records in other modules, where strawberry could not resolve them as strings.
+
+from dataclasses import dataclass
+
+import strawberry
+
+
+@dataclass(eq=False, kw_only=True)
+class EntityRef:
+    id: strawberry.ID
+    name: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class Tag:
+    code: str
+    display: str | None = None
+
+
+def provided(fields: dict[str, object]) -> dict[str, object]:
+    """The entries a client actually sent (the door leaves the others out or as ``strawberry.UNSET``)."""
+    return {k: v for k, v in fields.items() if v is not strawberry.UNSET}
+
+
+def opt_id(value: str | None) -> strawberry.ID | None:
+    """An id field's value: a GraphQL ID, or None for a missing or empty one."""
+    return strawberry.ID(value) if value else None

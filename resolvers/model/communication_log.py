@@ -1,0 +1,53 @@
+"""The communication log entry computed from a FHIR Communication (append-only)."""
+
+# Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
+# over these records in other modules, where strawberry could not resolve them as strings.
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from resolvers.model.common import opt_id
+from store.fhirjson import code_of, ext, ref_id
+from store.naming import EXT
+
+
+class CommunicationDirection(Enum):
+    SENT = "sent"
+    RECEIVED = "received"
+    NEITHER = "neither"
+
+
+DIRECTION = {"outbound": CommunicationDirection.SENT, "inbound": CommunicationDirection.RECEIVED}
+MODE = {"PHONE": "phone", "EMAILWRIT": "email", "SMSWRIT": "text", "MAILWRIT": "mail", "FACE": "in_person",
+        "FAXWRIT": "fax"}
+
+
+@dataclass(eq=False, kw_only=True)
+class CommunicationLog:
+    id: strawberry.ID
+    communication_datetime: str | None
+    mode: str | None
+    direction: CommunicationDirection
+    source: str
+    category: str | None
+    note: str | None
+    appointment_id: strawberry.ID | None
+
+
+def from_fhir(res: dict[str, Any]) -> CommunicationLog:
+    direction = None
+    for e in res.get("extension") or ():
+        if e.get("url") == EXT["communication-direction"]:
+            direction = (e.get("valueCoding") or {}).get("code") or e.get("valueCode")
+    medium = next((code_of(m) for m in res.get("medium") or ()), None)
+    return CommunicationLog(
+        id=res["id"], communication_datetime=res.get("sent"), mode=MODE.get(medium or "", medium),
+        direction=DIRECTION.get(direction or "", CommunicationDirection.NEITHER),
+        source="user" if ext(res, "communication-direction") is None and res.get("sender") is None else "automated",
+        category=next((code_of(c) for c in res.get("category") or ()), None),
+        note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
+        appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
+    )

@@ -1,0 +1,38 @@
+"""The provider computed from a FHIR Practitioner."""
+
+# Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
+# over these records in other modules, where strawberry could not resolve them as strings.
+
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+
+from store.fhirjson import ident
+
+NPI = "http://hl7.org/fhir/sid/us-npi"
+
+
+@dataclass(eq=False, kw_only=True)
+class Practitioner:
+    id: strawberry.ID
+    name: str
+    first_name: str | None
+    last_name: str | None
+    prefix: str | None
+    npi: str | None
+    email: str | None
+    phone: str | None
+    active: bool
+
+
+def from_fhir(res: dict[str, Any]) -> Practitioner:
+    name = (res.get("name") or [{}])[0]
+    given = name.get("given") or []
+    prefix = (name.get("prefix") or [None])[0]
+    first, last = (given[0] if given else None), name.get("family")
+    full = name.get("text") or " ".join(x for x in (prefix, first, last) if x)
+    tel = {t.get("system"): t.get("value") for t in reversed(res.get("telecom") or [])}
+    return Practitioner(
+        id=res["id"], name=full, first_name=first, last_name=last, prefix=prefix, npi=ident(res, NPI),
+        email=tel.get("email"), phone=tel.get("phone"), active=res.get("active", True) is not False)

@@ -1,0 +1,169 @@
+"""Relay connections (DESIGN.md decision 5: keyset cursors only) and the one ``resolve_connection``.
+
+Two sources feed a connection: a store ``Page`` (each row carries the store's own cursor) and a per-parent list
+loaded in one batch by a DataLoader, paged here in memory with cursors that encode the sort key and the id —
+still keyset (opaque base64 of ``[key, id]``, strictly typed on decode), never an offset. The GraphQL door
+exposes these records as ``PageInfo``, ``<Type>Edge`` and ``<Type>Connection`` (graph/pagination.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from store.errors import Invalid
+from store.types import Page
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@dataclass(eq=False, kw_only=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclass(eq=False, kw_only=True)
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@dataclass(eq=False, kw_only=True)
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int | None = strawberry.field(
+        description="Number of items matching the filters (computed only when selected).")
+
+
+def page_size(first: int | None, last: int | None, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
+    """The page size asked for, capped; negative sizes are a VALIDATION error."""
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and value < 0:
+            raise Invalid(f"'{name}' must not be negative", field=name)
+    if first is not None and last is not None:
+        raise Invalid("Pass either 'first' or 'last', not both")
+    size = first if first is not None else last if last is not None else default
+    return min(size, maximum)
+
+
+def encode_cursor(key: Any, rid: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key, rid])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str | tuple[str, ...], str]:
+    """(sort key, id) of an in-memory list's cursor: strings only (a composite key is a list of them)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key, rid = orjson.loads(raw)
+        if not isinstance(rid, str):
+            raise ValueError("id")
+        if isinstance(key, list) and all(isinstance(k, str) for k in key):
+            return tuple(key), rid
+        if not isinstance(key, str):
+            raise ValueError("key")
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise Invalid("Malformed pagination cursor", field="cursor") from None
+    return key, rid
+
+
+def resolve_connection(
+    items: Sequence[Item],
+    *,
+    key: Callable[[Item], Any],
+    rid: Callable[[Item], str],
+    node: Callable[[Item], Any],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    descending: bool = False,
+    maximum: int = MAX_PAGE,
+    default: int = DEFAULT_PAGE,
+) -> Connection[Any]:
+    """Keyset-page ``items`` (already loaded for one parent) ordered by ``(key, id)``."""
+    size = page_size(first, last, default=default, maximum=maximum)
+    rows = sorted(((key(i), rid(i), i) for i in items), key=lambda r: (r[0], r[1]), reverse=descending)
+    total = len(rows)
+    lo, hi = 0, total
+    if after is not None:
+        ak = decode_cursor(after)
+        lo = next((n for n, r in enumerate(rows) if _beyond((r[0], r[1]), ak, descending)), total)
+    if before is not None:
+        bk = decode_cursor(before)
+        hi = next((n for n, r in enumerate(rows) if (r[0], r[1]) == bk or _beyond((r[0], r[1]), bk, descending)),
+                  total)
+    window = rows[lo:hi]
+    if last is not None:
+        chosen = window[max(0, len(window) - size):]
+        has_prev, has_next = len(window) > size, hi < total
+    else:
+        chosen = window[:size]
+        has_next, has_prev = len(window) > size, lo > 0
+    edges: list[Any] = [LazyEdge(k, i, node(it)) for k, i, it in chosen]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, has_previous_page=has_prev,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
+class LazyEdge:
+    """An ``Edge`` whose cursor is encoded only when read (most queries never select edge cursors)."""
+
+    __slots__ = ("_key", "_rid", "node")
+
+    def __init__(self, key: Any, rid: str, node: Any):
+        self._key, self._rid, self.node = key, rid, node
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(list(self._key) if isinstance(self._key, tuple) else self._key, self._rid)
+
+
+def _beyond(row: tuple[Any, str], mark: tuple[Any, str], descending: bool) -> bool:
+    """True when ``row`` comes strictly after ``mark`` in the connection's order."""
+    try:
+        return row < mark if descending else row > mark
+    except TypeError:  # a cursor whose key has another shape than this list's keys: a foreign cursor
+        raise Invalid("Malformed pagination cursor", field="cursor") from None
+
+
+async def store_connection(search: Callable[..., Awaitable[Page]], *, sort: str, node: Callable[[Any], Any],
+                           first: int | None, after: str | None, last: int | None, before: str | None,
+                           default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> Connection[Any]:
+    """A connection over one keyset page of the store: ``search(count=, after=, before=, sort=, from_end=)``
+    runs it. ``last`` without ``before`` reads the end of the list. Every edge cursor is the store's own cursor
+    of its row, so any edge resumes."""
+    size = page_size(first, last, default=default, maximum=maximum)
+    if last is not None and before is None:
+        page = await search(count=size, sort=sort, from_end=True)
+        has_next, has_previous = False, page.prev_cursor is not None
+    else:
+        page = await search(count=size, after=after, before=before, sort=sort)
+        if before is not None:
+            has_next, has_previous = True, page.prev_cursor is not None
+        else:
+            has_next, has_previous = page.next_cursor is not None, after is not None
+    edges: list[Any] = [Edge(cursor=c, node=node(r)) for r, c in zip(page.resources, page.cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, has_previous_page=has_previous,
+                           start_cursor=edges[0].cursor if edges else None,
+                           end_cursor=edges[-1].cursor if edges else None),
+        total_count=page.total,
+    )
