@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import typing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
@@ -151,21 +152,101 @@ def validate(resource: dict[str, Any]) -> None:
         if not isinstance(resource["id"], str):
             raise Invalid("id must be a string", unprocessable=True, paths=[f"{rt}.id"])
         check_id(resource["id"])
+    # fhir.resources stops at the first missing element of each kind (a required primitive is checked only once
+    # every field validated): every missing required element is named here, in the same answer.
+    missing = list(itertools.islice(_missing_required(model, resource, rt), MAX_ISSUES))
     try:
         instance = model.model_validate(resource)
     except ValidationError as exc:
-        issues = [Issue(path, _message(err), "structure" if err.get("type") == "extra_forbidden" else "value")
-                  for err in exc.errors()[:50] for path in (_path(rt, err.get("loc", ())),)]
-        raise Invalid(f"{rt} failed validation ({len(exc.errors())} issue(s))", unprocessable=True,
+        errors = exc.errors()
+        named = {i.path for i in missing}
+        choices = {i.path.rpartition(".")[0] for i in missing if i.path.endswith("[x]")}
+        issues = [*missing, *itertools.islice(
+            (Issue(path, message, "structure" if err.get("type") == "extra_forbidden" else "value")
+             for err in errors for path, message in ((_path(rt, err.get("loc", ())), _message(err)),)
+             if path not in named and not (path in choices and message.startswith(CHOICE_MESSAGE))),
+            max(0, MAX_ISSUES - len(missing)))]
+        raise Invalid(f"{rt} failed validation ({len(issues)} issue(s))", unprocessable=True,
                       paths=list(dict.fromkeys(i.path for i in issues)), issues=issues) from None
-    except (ValueError, TypeError) as exc:
-        raise Invalid(f"{rt} failed validation: {str(exc)[:200]}", unprocessable=True) from None
-    bad = list(itertools.islice(_unbound_codes(instance, rt), 50))
+    except (ValueError, TypeError):
+        raise Invalid(f"{rt} failed validation", unprocessable=True) from None
+    if missing:  # e.g. an empty array for a required element, which the models accept
+        raise Invalid(f"{rt} failed validation ({len(missing)} issue(s))", unprocessable=True,
+                      paths=list(dict.fromkeys(i.path for i in missing)), issues=missing)
+    bad = list(itertools.islice(_unbound_codes(instance, rt), MAX_ISSUES))
     if bad:
         issues = [Issue(path, f"not a code of its required value set ({', '.join(allowed)})", "code-invalid")
                   for path, allowed in bad]
         raise Invalid(f"{rt} failed validation ({len(bad)} issue(s))", unprocessable=True,
                       paths=list(dict.fromkeys(p for p, _ in bad)), issues=issues)
+
+
+MAX_ISSUES = 50
+# fhir.resources' message for a required choice element (value[x]) none of whose types is present.
+CHOICE_MESSAGE = "Expect any of field value from this list"
+
+
+Requirements = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, Any], ...]]
+
+
+@cache
+def _requirements(model: type[BaseModel]) -> Requirements:
+    """What ``model`` requires and where to look further: ((element name, the JSON names that hold it — one per
+    type for a choice element ``value[x]``) of each required element, (JSON name, model or ``None`` for "the
+    resource's own type") of each element of a complex type)."""
+    required: list[tuple[str, tuple[str, ...]]] = []
+    choices: dict[str, list[str]] = {}
+    children: list[tuple[str, Any]] = []
+    for _name, alias, extra, info in _fields(model):
+        if extra.get("one_of_many") and extra.get("one_of_many_required"):
+            choices.setdefault(str(extra["one_of_many"]), []).append(alias)
+        elif extra.get("element_required") or info.is_required():
+            required.append((alias, (alias,)))
+        child = _model_of(info.annotation)
+        if child is not None:
+            children.append((alias, None if child.__name__ in ("Resource", "DomainResource") else child))
+    required.extend((f"{choice}[x]", tuple(names)) for choice, names in choices.items())
+    return tuple(required), tuple(children)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a field's type (``List[HumanNameType]`` → ``HumanName``), None for a primitive."""
+    if hasattr(annotation, "get_model_klass"):
+        klass: type[BaseModel] = annotation.get_model_klass()
+        return klass
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _missing_required(model: type[BaseModel], resource: dict[str, Any], root: str) -> Iterator[Issue]:
+    """An issue per required element absent from ``resource`` or from any element of a complex type in it
+    (contained resources included). A primitive is present with a value or with only its ``_element``
+    extensions; an empty array is absent. Iterative: deep bodies cannot exhaust the stack."""
+    queue: deque[tuple[type[BaseModel], dict[str, Any], str]] = deque([(model, resource, root)])
+    while queue:
+        current, obj, path = queue.popleft()
+        required, children = _requirements(current)
+        for label, names in required:
+            if not any(_present(obj, name) for name in names):
+                yield Issue(f"{path}.{label}", "a required element is missing", "required")
+        for alias, child in children:
+            value = obj.get(alias)
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue  # absent, or of the wrong type: the model says so
+                klass = child if child is not None else model_for(str(item.get("resourceType", "")))
+                if klass is not None:
+                    where = f"{path}.{alias}[{i}]" if isinstance(value, list) else f"{path}.{alias}"
+                    queue.append((klass, item, where))
+
+
+def _present(obj: dict[str, Any], name: str) -> bool:
+    value, extensions = obj.get(name), obj.get(f"_{name}")
+    return (value is not None and value != []) or (extensions is not None and extensions != [])
 
 
 @cache

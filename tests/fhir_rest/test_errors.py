@@ -52,6 +52,13 @@ async def test_codes_outside_required_bindings_are_422(fhir: httpx.AsyncClient) 
     assert (await fhir.post("/Observation", json=obs)).status_code == 201
 
 
+async def test_every_missing_required_element_is_named_in_one_422(fhir: httpx.AsyncClient) -> None:
+    body = assert_outcome(await fhir.post("/Appointment", json={"resourceType": "Appointment"}), 422)
+    assert set(body["issue"][0]["expression"]) == {"Appointment.participant", "Appointment.status"}
+    assert {tuple(i["expression"]) for i in body["issue"][1:] if i["code"] == "required"} == {
+        ("Appointment.participant",), ("Appointment.status",)}
+
+
 async def test_unknown_resource_type_is_404(fhir: httpx.AsyncClient) -> None:
     assert_outcome(await fhir.get("/Unicorn"), 404)
     assert_outcome(await fhir.get("/Unicorn/1"), 404)

@@ -7,7 +7,7 @@ import pytest
 from store.client import StoreHandle
 from store.errors import Invalid
 from store.types import SystemPrincipal
-from store.validation import check_shape
+from store.validation import check_shape, validate
 from tests.factories import make_patient
 
 
@@ -78,3 +78,43 @@ async def test_the_write_path_checks_the_shape_before_reading_the_body(store: St
     with pytest.raises(Invalid):
         await store.repo.bulk_load(principal, [make_patient(id="shape-1", meta={"extension": {"url": "x"}})])
     assert await store.repo.count(principal, "Patient") == 1
+
+
+def validation_error(body: dict[str, object]) -> Invalid:
+    with pytest.raises(Invalid) as caught:
+        validate(body)
+    assert caught.value.unprocessable
+    return caught.value
+
+
+def required(error: Invalid) -> set[str]:
+    return {i.path for i in error.issues if i.kind == "required"}
+
+
+def test_every_missing_required_element_is_named_at_once() -> None:
+    assert required(validation_error({"resourceType": "Appointment"})) == {"Appointment.status",
+                                                                          "Appointment.participant"}
+    error = validation_error({"resourceType": "MedicationRequest"})
+    assert required(error) == {"MedicationRequest.status", "MedicationRequest.intent", "MedicationRequest.subject",
+                               "MedicationRequest.medication[x]"}
+    assert len(error.issues) == 4  # the models' own reports of the same elements are not repeated
+
+
+def test_missing_elements_of_nested_types_and_contained_resources_are_named() -> None:
+    error = validation_error({"resourceType": "Appointment", "status": "booked",
+                              "participant": [{"status": "accepted"}, {"actor": {"display": "Dr. X"}}],
+                              "extension": [{"valueString": "x"}],
+                              "contained": [{"resourceType": "Observation", "id": "o1"}]})
+    assert required(error) == {"Appointment.participant[1].status", "Appointment.extension[0].url",
+                               "Appointment.contained[0].status", "Appointment.contained[0].code"}
+
+
+def test_missing_and_malformed_elements_are_reported_together() -> None:
+    error = validation_error({"resourceType": "Appointment", "start": "tomorrow", "participant": []})
+    assert required(error) == {"Appointment.status", "Appointment.participant"}
+    assert "Appointment.start" in error.paths
+
+
+def test_a_primitive_with_only_extensions_is_present() -> None:
+    validate({"resourceType": "Appointment", "participant": [{"status": "accepted"}],
+              "_status": {"extension": [{"url": "http://example.org/why", "valueString": "unknown"}]}})
