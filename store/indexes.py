@@ -7,6 +7,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from store.deliveries import DEAD, LOG, LOG_TTL_S
+from store.layout import EVENTS
 from store.params import PARAMS, param_table
 
 
@@ -38,11 +40,19 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
                        name="tenant_id_lu"),
         ])
         created += 1
-    await db.events.create_indexes([
+    await db[EVENTS].create_indexes([
         IndexModel([("tenant", ASCENDING), ("seq", ASCENDING)], name="tenant_seq", unique=True),
         IndexModel([("seq", ASCENDING)], name="seq"),
     ])
     # Idempotency records expire on real MongoDB (TTL monitor); devdb keeps them for its short life.
     await db.idempotency.create_indexes([IndexModel([("created", ASCENDING)], name="ttl",
                                                     expireAfterSeconds=24 * 3600)])
+    # Lease collections (webhook_state) are read by _id only.
+    await db[LOG].create_indexes([
+        IndexModel([("tenant", ASCENDING), ("webhook", ASCENDING), ("at", DESCENDING)], name="tenant_webhook_at"),
+        IndexModel([("at", ASCENDING)], name="ttl", expireAfterSeconds=LOG_TTL_S),
+    ])
+    await db[DEAD].create_indexes([
+        IndexModel([("tenant", ASCENDING), ("webhook", ASCENDING), ("state", ASCENDING)], name="tenant_webhook_state"),
+    ])
     return created

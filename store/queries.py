@@ -1,5 +1,6 @@
-"""Reads of many rows: keyset search pages with their includes, reverse references, counts, history. Filters
-come from store/search.py; the caller has checked the resource type."""
+"""Reads of many rows: keyset search pages with their includes, reverse references, counts, history, and the
+one cross-tenant lookup the system's workers need. Filters come from store/search.py; the caller has checked
+the resource type."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from store.layout import NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, stri
 from store.params import check_type, param_table
 from store.reads import ReadCoalescer
 from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
-from store.types import Page, Resource
+from store.types import Page, Resource, TenantResource
 from store.validation import is_resource_type
+
+# FHIR R4 Subscription.status values under which the server delivers (requested: not yet confirmed).
+ACTIVE_SUBSCRIPTION = ("requested", "active")
 
 Params = list[tuple[str, str]]
 
@@ -157,3 +161,9 @@ class Queries:
         if more and docs:
             page.next_cursor = encode_cursor(docs[-1], sort_keys, history(rt))
         return page
+
+    async def active_rest_hooks(self) -> list[TenantResource]:
+        docs = await call(self.db.Subscription.find(
+            {"_sys.deleted": False, "status": {"$in": list(ACTIVE_SUBSCRIPTION)}, "channel.type": "rest-hook"},
+            NO_KEYS).to_list(None))
+        return [TenantResource(d["_sys"]["tenant"], strip(d), dict(d["_sys"].get("sealed") or {})) for d in docs]

@@ -5,7 +5,8 @@ One path: the real PyMongo Async driver, against a real MongoDB (production) or 
 takes the caller's principal and stays inside its tenant (decision 8); the few cross-tenant calls, for the
 system's own workers, say so. Where things are: the stored layout (store/layout.py), reads by id
 (store/reads.py), searches and other multi-row reads (store/queries.py), the write path and its order
-(store/writes.py), idempotency keys (store/idempotency.py).
+(store/writes.py), idempotency keys (store/idempotency.py), and what the background works from — the outbox
+reader (store/outbox.py), leases (store/leases.py), the webhook delivery ledger (store/deliveries.py).
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.idempotency import IdempotencyKeys
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
+from store.leases import WEBHOOK_STATE, Leases
+from store.outbox import Outbox
 from store.params import APPEND_ONLY, PARAMS, check_type, type_of
 from store.queries import Queries
 from store.reads import ReadCoalescer
-from store.types import Page, PrincipalLike, Resource, WriteResult
+from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id
 from store.writes import EventHook, Writer
 
@@ -45,6 +49,10 @@ class Repository:
         # Called after every committed write with the event, so the relay can wake at once (decision 6/7).
         self.on_event: list[EventHook] = []
         self._writer = Writer(db, transactions=transactions, hooks=self.on_event)
+        # What the background works from (subscriptions/): the outbox, webhook leases and the delivery ledger.
+        self.outbox = Outbox(db)
+        self.webhook_leases = Leases(db, WEBHOOK_STATE)
+        self.deliveries = Deliveries(db)
 
     # ------------------------------------------------------------------ reads
 
@@ -285,3 +293,11 @@ class Repository:
     async def release_idempotency(self, principal: PrincipalLike, key: str) -> None:
         """Free ``key`` after its request failed, so that a retry runs again."""
         await self._idempotency.release(principal.tenant, key)
+
+    # ------------------------------------------------------------------ the system's own workers
+
+    async def active_rest_hooks(self) -> list[TenantResource]:
+        """Every active rest-hook Subscription (FHIR R4 Subscription: ``status`` requested or active,
+        ``channel.type`` rest-hook) of every tenant, with its tenant and its sealed secrets. Cross-tenant by
+        design and without a principal: for the system's webhook workers (decision 7), never for a door."""
+        return await self._queries.active_rest_hooks()

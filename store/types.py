@@ -44,3 +44,13 @@ class WriteResult:
     resource: Resource
     created: bool
     event_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class TenantResource:
+    """A resource with its tenant and its sealed (secret) values: what the store hands the system's own
+    cross-tenant workers (webhook delivery), never a door."""
+
+    tenant: str
+    resource: Resource
+    sealed: dict[str, str]

@@ -6,18 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 
-from subscriptions import ledger
 from subscriptions.relay import Relay
 from subscriptions.webhooks import WebhookService
 
 
 async def startup(app: Starlette) -> Callable[[], Awaitable[None]]:
     store, settings = app.state.store, app.state.settings
-    db = store.repo.db
-    await ledger.ensure_indexes(db)
-    relay = Relay(db, store.repo, poll_interval=settings.relay_poll_interval_s,
-                  gap_grace=settings.relay_gap_grace_s, change_stream=store.replica_set)
-    webhooks = WebhookService(db, store.repo, settings)
+    relay = Relay(store.repo, poll_interval=settings.relay_poll_interval_s, gap_grace=settings.relay_gap_grace_s,
+                  change_stream=store.replica_set)
+    webhooks = WebhookService(store.repo, settings)
     relay.listeners.append(webhooks.on_event)
     relay.start()
     webhooks.start()

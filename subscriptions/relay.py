@@ -1,10 +1,11 @@
 """The relay: one per process, it tails the outbox (``events``) and fans events out in memory (decision 7).
 
-Sources, all feeding one per-tenant reorder buffer: the repository's ``on_event`` hook (local writes, no
-round trip), a change stream on a replica set, and polling by sequence (the only source on devdb for writes
-made by other processes). Events leave the buffer strictly in sequence order. A sequence is allocated just
-before its event is inserted, so N+1 can be visible before N: a missing sequence is awaited for
-``relay_gap_grace_s`` and then skipped (a writer that died between the two steps leaves a permanent gap).
+Sources, all feeding one per-tenant reorder buffer (the store's ``OrderedEvents``, store/outbox.py): the
+repository's ``on_event`` hook (local writes, no round trip), a change stream on a replica set, and polling by
+sequence (the only source on devdb for writes made by other processes). Events leave the buffer strictly in
+sequence order. A sequence is allocated just before its event is inserted, so N+1 can be visible before N: a
+missing sequence is awaited for ``relay_gap_grace_s`` and then skipped (a writer that died between the two
+steps leaves a permanent gap).
 
 Subscribers resume from an opaque cursor: events up to the relay's head at registration are replayed from
 the outbox, later ones come live; the boundary is taken without an ``await`` in between, so there is no gap
@@ -20,13 +21,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.database import AsyncDatabase
-
 from store.errors import DomainError
+from store.outbox import OrderedEvents
 from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions.tasks import cancel_and_wait
@@ -35,14 +33,6 @@ log = logging.getLogger("fhirgraph.relay")
 
 QUEUE_LIMIT = 10_000
 REPLAY_PAGE = 500
-INIT_WINDOW = 100
-
-
-def _age(doc: dict[str, Any], now: datetime) -> float:
-    try:
-        return (now - datetime.fromisoformat(str(doc.get("occurredAt")))).total_seconds()
-    except (TypeError, ValueError):
-        return float("inf")
 
 
 class InvalidCursor(ValueError):
@@ -143,17 +133,21 @@ class Subscriber:
 
 
 class _Tenant:
-    def __init__(self, head: int):
-        self.head = head
+    __slots__ = ("events", "subscribers")
+
+    def __init__(self, events: OrderedEvents):
+        self.events = events
         self.subscribers: set[Subscriber] = set()
-        self.pending: dict[int, dict[str, Any]] = {}
-        self.gap_since: float | None = None
+
+    @property
+    def head(self) -> int:
+        return self.events.head
 
 
 class Relay:
-    def __init__(self, db: AsyncDatabase[Any], repo: Repository, *, poll_interval: float = 0.2,
-                 gap_grace: float = 1.0, change_stream: bool = False):
-        self.db, self.repo = db, repo
+    def __init__(self, repo: Repository, *, poll_interval: float = 0.2, gap_grace: float = 1.0,
+                 change_stream: bool = False):
+        self.repo, self.outbox = repo, repo.outbox
         self.poll_interval, self.gap_grace, self.change_stream = poll_interval, gap_grace, change_stream
         self.tenants: dict[str, _Tenant] = {}
         self._init_locks: dict[str, asyncio.Lock] = {}
@@ -186,9 +180,8 @@ class Relay:
 
     def _offer(self, event: dict[str, Any]) -> None:
         t = self.tenants.get(event["tenant"])
-        if t is None or int(event["seq"]) <= t.head:
+        if t is None or not t.events.offer(event):
             return
-        t.pending[int(event["seq"])] = event
         self._dirty.add(event["tenant"])
         self._wake.set()
 
@@ -230,14 +223,8 @@ class Relay:
             t.subscribers.discard(sub)
 
     async def replay(self, tenant: str, after: int, upto: int) -> AsyncIterator[LiveEvent]:
-        while after < upto:
-            docs = await self.db.events.find({"tenant": tenant, "seq": {"$gt": after, "$lte": upto}}).sort(
-                "seq", ASCENDING).limit(REPLAY_PAGE).to_list(None)
-            if not docs:
-                return
-            for doc in docs:
-                yield LiveEvent(doc, self.repo)
-            after = int(docs[-1]["seq"])
+        async for doc in self.outbox.between(tenant, after, upto, page=REPLAY_PAGE):
+            yield LiveEvent(doc, self.repo)
 
     async def _tenant(self, tenant: str) -> _Tenant:
         t = self.tenants.get(tenant)
@@ -247,27 +234,13 @@ class Relay:
         async with lock:
             t = self.tenants.get(tenant)
             if t is None:
-                t = await self._initial(tenant)
+                # From the newest sequence, or from just before a recent one still missing.
+                t = _Tenant(await self.outbox.ordered_from_now(tenant, gap_grace=self.gap_grace))
                 self.tenants[tenant] = t
+                if t.events.waiting:
+                    self._dirty.add(tenant)
+                    self._wake.set()
         return t
-
-    async def _initial(self, tenant: str) -> _Tenant:
-        """A tenant's starting point: the newest sequence — or, when a recent sequence is still missing (a
-        concurrent writer between allocating and inserting it), just before it, so that it is not lost."""
-        docs = await self.db.events.find({"tenant": tenant}).sort("seq", DESCENDING).limit(INIT_WINDOW).to_list(None)
-        if not docs:
-            return _Tenant(0)
-        docs.reverse()
-        now = datetime.now(UTC)
-        for before, doc in zip(docs, docs[1:], strict=False):
-            if int(doc["seq"]) != int(before["seq"]) + 1 and _age(doc, now) < self.gap_grace + 1.0:
-                t = _Tenant(int(before["seq"]))
-                # The events after the gap go through the normal gap handling (awaited, then skipped).
-                t.pending = {int(d["seq"]): d for d in docs if int(d["seq"]) > t.head}
-                self._dirty.add(tenant)
-                self._wake.set()
-                return t
-        return _Tenant(int(docs[-1]["seq"]))
 
     # ------------------------------------------------------------------ the loop
 
@@ -294,45 +267,23 @@ class Relay:
                 except Exception:
                     log.exception("relay: cannot advance tenant events")
             # Drop idle tenants so a later subscriber starts from a fresh head.
-            for name in [n for n, t in self.tenants.items() if not t.subscribers and not t.pending]:
+            for name in [n for n, t in self.tenants.items() if not t.subscribers and not t.events.waiting]:
                 del self.tenants[name]
 
     async def _advance(self, name: str, t: _Tenant, *, poll: bool) -> None:
-        self._drain(t)
-        if t.pending or poll:
-            # A gap (or a poll tick): read what is visible after the head.
-            docs = await self.db.events.find({"tenant": name, "seq": {"$gt": t.head}}).sort(
-                "seq", ASCENDING).limit(1000).to_list(None)
-            for doc in docs:
-                t.pending.setdefault(int(doc["seq"]), doc)
-            self._drain(t)
-        if t.pending:
-            now = time.monotonic()
-            if t.gap_since is None:
-                t.gap_since = now
-            elif now - t.gap_since >= self.gap_grace:
-                skipped = min(t.pending) - 1
-                log.warning("relay: sequence %s..%s never appeared; skipped", t.head + 1, skipped)
-                t.head = skipped
-                t.gap_since = None
-                self._drain(t)
-            if t.pending:
-                # Re-check soon; the missing event is usually a concurrent writer's, a few ms away.
-                self._dirty.add(name)
-                asyncio.get_running_loop().call_later(0.01, self._wake.set)
+        # What hooks offered in order goes out without a round trip.
+        self._fan_out(t, t.events.ready())
+        if t.events.waiting or poll:
+            # A gap (or a poll tick): read what is visible after the head; a gap past its grace is skipped.
+            await t.events.pull()
+            self._fan_out(t, t.events.take())
+        if t.events.waiting:
+            # Re-check soon; the missing event is usually a concurrent writer's, a few ms away.
+            self._dirty.add(name)
+            asyncio.get_running_loop().call_later(0.01, self._wake.set)
 
-    def _drain(self, t: _Tenant) -> None:
-        while t.pending:
-            nxt = t.head + 1
-            doc = t.pending.pop(nxt, None)
-            if doc is None:
-                for stale in [s for s in t.pending if s <= t.head]:
-                    del t.pending[stale]
-                if not t.pending:
-                    break
-                return
-            t.head = nxt
-            t.gap_since = None
+    def _fan_out(self, t: _Tenant, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
             event = LiveEvent(doc, self.repo)
             for sub in list(t.subscribers):
                 sub.push(event)
@@ -340,22 +291,15 @@ class Relay:
 
     async def _watch(self) -> None:
         """Change stream on the outbox (replica sets): other instances' events without waiting for a poll."""
-        token = None
         while True:
             try:
-                async with await self.db.events.watch([{"$match": {"operationType": "insert"}}],
-                                                      resume_after=token) as stream:
-                    async for change in stream:
-                        token = stream.resume_token
-                        doc = change.get("fullDocument")
-                        if doc:
-                            self._offer(doc)
-                            for listener in self.listeners:
-                                listener(doc["tenant"], doc)
+                async for doc in self.outbox.inserted():
+                    self._offer(doc)
+                    for listener in self.listeners:
+                        listener(doc["tenant"], doc)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - polling keeps working meanwhile
                 log.warning("relay: change stream interrupted (%s); retrying", type(exc).__name__)
-                token = None
                 await asyncio.sleep(1.0)
 

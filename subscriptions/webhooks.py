@@ -1,6 +1,7 @@
 """Webhook workers: every instance scans the registered webhooks (FHIR Subscriptions with a rest-hook
-channel, both flavours), leases the ones nobody holds (subscriptions/leases.py) and delivers their events in
-outbox order, with retries, a dead-letter list, and a delivery log (subscriptions/ledger.py).
+channel, both flavours), leases the ones nobody holds (the store's ``webhook_leases``, store/leases.py) and
+delivers their events in outbox order (the store's ``OrderedEvents``, the same reader as the relay's), with
+retries, a dead-letter list, and a delivery log (the store's ``deliveries``, store/deliveries.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import uuid
 from typing import Any
 
 import httpx
-from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 
 from store.errors import DomainError
+from store.queries import ACTIVE_SUBSCRIPTION
 from store.repository import Repository
 from store.types import SystemPrincipal
-from subscriptions import leases, ledger
 from subscriptions.delivery import SECRET_URL, Webhook, backoff, build_body, post, signed_headers, webhook_of
 from subscriptions.relay import LiveEvent
 from subscriptions.ssrf import EndpointRefused, resolve_endpoint
@@ -29,7 +28,6 @@ from subscriptions.tasks import cancel_and_wait
 
 log = logging.getLogger("fhirgraph.webhooks")
 
-ACTIVE = ("requested", "active")
 BATCH = 200
 
 
@@ -38,8 +36,9 @@ class _Stopped(Exception):
 
 
 class WebhookService:
-    def __init__(self, db: AsyncDatabase[Any], repo: Repository, settings: Any):
-        self.db, self.repo, self.settings = db, repo, settings
+    def __init__(self, repo: Repository, settings: Any):
+        self.repo, self.settings = repo, settings
+        self.leases, self.deliveries = repo.webhook_leases, repo.deliveries
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.webhooks: dict[str, Webhook] = {}
         self.workers: dict[str, asyncio.Task[None]] = {}
@@ -59,7 +58,7 @@ class WebhookService:
         await cancel_and_wait([t for t in (self._task, *self.workers.values()) if t is not None])
         for key in list(self.workers):
             with contextlib.suppress(Exception):
-                await leases.release(self.db, key, self.owner)
+                await self.leases.release(key, self.owner)
         await self.client.aclose()
 
     def on_event(self, tenant: str, event: dict[str, Any]) -> None:
@@ -75,15 +74,11 @@ class WebhookService:
     async def scan(self) -> dict[str, Webhook]:
         """Every active rest-hook Subscription of every tenant."""
         found: dict[str, Webhook] = {}
-        cursor = self.db.Subscription.find({"_sys.deleted": False, "status": {"$in": list(ACTIVE)},
-                                            "channel.type": "rest-hook"})
-        for doc in await cursor.to_list(None):
-            tenant = doc["_sys"]["tenant"]
-            resource = {k: v for k, v in doc.items() if k not in ("_id", "_sys")}
-            webhook = webhook_of(tenant, resource)
+        for hook in await self.repo.active_rest_hooks():
+            webhook = webhook_of(hook.tenant, hook.resource)
             if webhook is None:
                 continue
-            webhook.secret = (doc["_sys"].get("sealed") or {}).get(SECRET_URL, "")
+            webhook.secret = hook.sealed.get(SECRET_URL, "")
             found[webhook.key] = webhook
         return found
 
@@ -117,42 +112,44 @@ class WebhookService:
                     await self._disable(webhook, f"endpoint refused: {refused}", status="error")
                     continue
                 self._checked.add((key, webhook.version))
-            await leases.ensure_state(self.db, key, webhook.tenant, webhook.id)
-            state = await leases.acquire(self.db, key, self.owner, self.settings.webhook_lease_s)
+            await self._ensure_state(webhook)
+            state = await self.leases.acquire(key, self.owner, self.settings.webhook_lease_s)
             if state is None:
                 continue
             self.wakes[key] = asyncio.Event()
             self.workers[key] = asyncio.create_task(self._work(key, int(state["cursor"])), name=f"webhook {key}")
+
+    async def _ensure_state(self, webhook: Webhook) -> None:
+        """A new webhook's cursor starts at the event that created it (else at its tenant's newest event)."""
+        if await self.leases.get(webhook.key) is not None:
+            return
+        start = await self.repo.outbox.first_seq(webhook.tenant, "Subscription", webhook.id)
+        if start is None:
+            start = await self.repo.outbox.last_seq(webhook.tenant)
+        await self.leases.ensure(webhook.key, start, tenant=webhook.tenant, webhook=webhook.id)
 
     # ------------------------------------------------------------------ one webhook
 
     async def _work(self, key: str, cursor: int) -> None:
         lease_s = self.settings.webhook_lease_s
         renewed = time.monotonic()
-        gap: tuple[int, float] | None = None
         try:
+            ordered = self.repo.outbox.ordered(self._current(key).tenant, cursor,
+                                               gap_grace=self.settings.relay_gap_grace_s)
             while True:
                 webhook = self._current(key)
                 if time.monotonic() - renewed > lease_s / 3:
                     await self._renew(key, None)
                     renewed = time.monotonic()
                 await self._replays(webhook)
-                docs = await self.db.events.find({"tenant": webhook.tenant, "seq": {"$gt": cursor}}).sort(
-                    "seq", ASCENDING).limit(BATCH).to_list(None)
+                shown = await ordered.pull(BATCH)
+                # In sequence order; a concurrent writer's sequence not yet visible is waited for, briefly.
+                docs = ordered.take()
                 moved = cursor
-                waiting_gap = False
                 events = [LiveEvent(doc, self.repo) for doc in docs]
                 wanted = [e for e in events if webhook.event_name(e) is not None]
                 for doc, event in zip(docs, events, strict=True):
-                    seq = int(doc["seq"])
-                    if seq != cursor + 1:
-                        # A concurrent writer's sequence not yet visible: wait for it, briefly.
-                        if gap is None or gap[0] != cursor + 1:
-                            gap = (cursor + 1, time.monotonic())
-                        if time.monotonic() - gap[1] < self.settings.relay_gap_grace_s:
-                            waiting_gap = True
-                            break
-                    gap = None
+                    seq = event.seq
                     name = webhook.event_name(event)
                     if name is not None:
                         _prefetch(wanted, event)
@@ -163,12 +160,12 @@ class WebhookService:
                 if cursor != moved:
                     await self._renew(key, cursor)
                     renewed = time.monotonic()
-                if len(docs) == BATCH and not waiting_gap:
+                if shown == BATCH and not ordered.waiting:
                     continue
                 wake = self.wakes.get(key)
                 if wake is None:
                     return
-                timeout = 0.02 if waiting_gap else min(self.settings.relay_poll_interval_s, lease_s / 3)
+                timeout = 0.02 if ordered.waiting else min(self.settings.relay_poll_interval_s, lease_s / 3)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
                 wake.clear()
@@ -176,7 +173,7 @@ class WebhookService:
             pass
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(leases.release(self.db, key, self.owner))
+                await asyncio.shield(self.leases.release(key, self.owner))
             raise
         except Exception:
             log.exception("webhooks: worker failed; the lease will be retaken")
@@ -186,12 +183,12 @@ class WebhookService:
 
     def _current(self, key: str) -> Webhook:
         webhook = self.webhooks.get(key)
-        if webhook is None or webhook.status not in ACTIVE:
+        if webhook is None or webhook.status not in ACTIVE_SUBSCRIPTION:
             raise _Stopped
         return webhook
 
     async def _renew(self, key: str, cursor: int | None) -> None:
-        if not await leases.renew(self.db, key, self.owner, self.settings.webhook_lease_s, cursor):
+        if not await self.leases.renew(key, self.owner, self.settings.webhook_lease_s, cursor):
             log.warning("webhooks: lease on %s lost; another instance delivers it now", key)
             raise _Stopped
 
@@ -215,7 +212,7 @@ class WebhookService:
             body, ctype = await build_body(webhook, event, name)
             outcome = await post(self.client, webhook.endpoint, body, signed_headers(webhook, event.id, body, ctype),
                                  allow_private=s.webhook_allow_private, timeout_s=s.webhook_timeout_s)
-            record = ledger.record(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
+            record = self.deliveries.record(tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
                                    attempt=attempt, status=outcome.status, error=outcome.error, ms=outcome.ms,
                                    owner=self.owner, replay=replay)
             if outcome.verdict == "ok" and cursor is not None:
@@ -240,19 +237,19 @@ class WebhookService:
             await self._disable(webhook, error or "410 Gone")
             raise _Stopped
         if verdict == "fail":
-            await ledger.bury(self.db, tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
+            await self.deliveries.bury(tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
                               attempts=attempts, status=status, error=error)
         await self._renew(key, seq)
 
     async def _replays(self, webhook: Webhook) -> None:
-        for dead in await ledger.queued_replays(self.db, webhook.tenant, webhook.id):
+        for dead in await self.deliveries.queued_replays(webhook.tenant, webhook.id):
             event = LiveEvent(dead["event"], self.repo)
             verdict, attempts, status, error = await self._attempts(webhook.key, event, dead["event"], dead["type"],
                                                                     replay=True)
             if verdict == "gone":
                 await self._disable(webhook, error or "410 Gone")
                 raise _Stopped
-            await ledger.resolve(self.db, dead["_id"], delivered=verdict == "ok", attempts=attempts,
+            await self.deliveries.resolve(dead["_id"], delivered=verdict == "ok", attempts=attempts,
                                  status=status, error=error)
 
     async def _disable(self, webhook: Webhook, reason: str, *, status: str = "off") -> None:

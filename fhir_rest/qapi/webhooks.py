@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute, Route
 from auth.principal import Principal
 from store.errors import Gone, Invalid, NotFound, Unauthorized
 from store.naming import EXT
-from subscriptions import ledger, signing
+from store.queries import ACTIVE_SUBSCRIPTION
+from subscriptions import signing
 from subscriptions.delivery import FLAVOUR_SYSTEM, flavour_of
 from subscriptions.taxonomy import QAPI_EVENTS, parse_criteria
 from subscriptions.webhooks import check_endpoint
@@ -119,7 +120,7 @@ async def list_webhooks(request: Request) -> Response:
     while True:
         page = await request.app.state.store.repo.search(principal, "Subscription", [("_tag", QAPI_TAG)],
                                                          count=100, after=after)
-        out.extend(_view(r) for r in page.resources if r.get("status") in ("requested", "active"))
+        out.extend(_view(r) for r in page.resources if r.get("status") in ACTIVE_SUBSCRIPTION)
         if not page.next_cursor:
             return _json(out)
         after = page.next_cursor
@@ -156,14 +157,13 @@ async def deliveries(request: Request) -> Response:
         limit = max(1, min(1000, int(request.query_params.get("limit", "100"))))
     except ValueError:
         raise Invalid("limit must be an integer", field="limit") from None
-    db = request.app.state.store.repo.db
-    return _json(await ledger.deliveries(db, principal.tenant, found["id"], limit))
+    return _json(await request.app.state.store.repo.deliveries.log(principal.tenant, found["id"], limit))
 
 
 async def dead_letters(request: Request) -> Response:
     principal = _principal(request)
     found = await _owned(request, principal, qapi_only=False)
-    return _json(await ledger.dead_letters(request.app.state.store.repo.db, principal.tenant, found["id"]))
+    return _json(await request.app.state.store.repo.deliveries.dead_letters(principal.tenant, found["id"]))
 
 
 async def replay(request: Request) -> Response:
@@ -179,7 +179,7 @@ async def replay(request: Request) -> Response:
         ids = data.get("eventIds") if isinstance(data, dict) else None
         if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
             raise Invalid("eventIds must be a list of event ids", field="eventIds")
-    queued = await ledger.request_replay(request.app.state.store.repo.db, principal.tenant, found["id"], ids)
+    queued = await request.app.state.store.repo.deliveries.request_replay(principal.tenant, found["id"], ids)
     webhooks = getattr(request.app.state, "webhooks", None)
     if webhooks is not None:
         webhooks.on_event(principal.tenant, {})

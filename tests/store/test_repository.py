@@ -16,7 +16,7 @@ from tests.factories import make_appointment, make_patient
 
 
 async def events_of(store: StoreHandle, tenant: str) -> list[dict[str, Any]]:
-    return await store.repo.db.events.find({"tenant": tenant}).sort("seq", 1).to_list(None)
+    return await store.repo.outbox.after(tenant, 0, limit=1000)
 
 
 async def test_every_write_appends_an_event_with_increasing_sequence(store: StoreHandle,
@@ -154,3 +154,25 @@ async def test_creation_time_is_server_managed_and_survives_updates(store: Store
     page = await store.repo.search(principal, "Patient", [("_created", f"le{created[0]}")])
     assert [r["id"] for r in page.resources] == [first["id"]]
 
+
+async def test_active_rest_hooks_of_every_tenant_with_their_secrets(store: StoreHandle,
+                                                                    principal: SystemPrincipal) -> None:
+    other = SystemPrincipal(tenant=principal.tenant + "-other")
+
+    def sub(status: str, channel: str = "rest-hook") -> dict[str, Any]:
+        return {"resourceType": "Subscription", "status": status, "reason": "test", "criteria": "Patient?",
+                "channel": {"type": channel, "endpoint": "https://example.org/hook"}}
+
+    mine = {(await store.repo.create(principal, sub(status))).resource["id"] for status in ("active", "requested")}
+    theirs = (await store.repo.create(other, sub("active"))).resource
+    for status, channel in (("off", "rest-hook"), ("error", "rest-hook"), ("active", "email")):
+        await store.repo.create(principal, sub(status, channel))
+    gone = (await store.repo.create(principal, sub("active"))).resource
+    await store.repo.delete(principal, "Subscription", gone["id"])
+    found = [h for h in await store.repo.active_rest_hooks() if h.tenant in (principal.tenant, other.tenant)]
+    assert {h.resource["id"] for h in found if h.tenant == principal.tenant} == mine
+    assert [h.resource["id"] for h in found if h.tenant == other.tenant] == [theirs["id"]]
+    secret = await store.repo.sealed(other, "Subscription", theirs["id"])
+    hook = next(h for h in found if h.tenant == other.tenant)
+    assert hook.sealed == secret and EXT["webhook-secret"] in secret
+    assert "_sys" not in hook.resource and "_id" not in hook.resource

@@ -20,7 +20,7 @@ from subscriptions.relay import InvalidCursor, LiveEvent, Relay, decode_cursor, 
 async def relay(mongo_uri: str) -> AsyncIterator[Relay]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
     db = client[f"relay_{uuid.uuid4().hex[:8]}"]
-    r = Relay(db, Repository(db), poll_interval=0.05, gap_grace=0.3)
+    r = Relay(Repository(db), poll_interval=0.05, gap_grace=0.3)
     r.start()
     yield r
     await r.stop()
@@ -61,12 +61,12 @@ async def test_gap_is_awaited_then_filled_in_order(relay: Relay) -> None:
     sub = Collector(relay, tenant)
     await asyncio.sleep(0.05)
     e1, e2, e3 = (_event(tenant, s) for s in (1, 2, 3))
-    await relay.db.events.insert_many([e1, e3])
+    await relay.repo.db.events.insert_many([e1, e3])
     relay.notify(e3)  # a local write's wake-up arrives before the earlier sequence is visible
     assert await sub.until(1) == [1]
     await asyncio.sleep(0.1)
     assert sub.seqs == [1]  # 3 is held back while 2 may still appear
-    await relay.db.events.insert_one(e2)
+    await relay.repo.db.events.insert_one(e2)
     assert await sub.until(3) == [1, 2, 3]
     await sub.close()
 
@@ -75,7 +75,7 @@ async def test_gap_is_skipped_after_the_grace(relay: Relay) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
     sub = Collector(relay, tenant)
     await asyncio.sleep(0.05)
-    await relay.db.events.insert_many([_event(tenant, 1), _event(tenant, 3)])
+    await relay.repo.db.events.insert_many([_event(tenant, 1), _event(tenant, 3)])
     assert await sub.until(2) == [1, 3]  # 2 never came: skipped after gap_grace
     await sub.close()
 
@@ -87,7 +87,7 @@ async def test_local_wake_up_needs_no_poll(relay: Relay) -> None:
     sub = Collector(relay, tenant)
     await asyncio.sleep(0.05)
     e1 = _event(tenant, 1)
-    await relay.db.events.insert_one(e1)
+    await relay.repo.db.events.insert_one(e1)
     relay.notify(e1)
     assert await sub.until(1, within=0.5) == [1]
     await sub.close()
@@ -95,10 +95,10 @@ async def test_local_wake_up_needs_no_poll(relay: Relay) -> None:
 
 async def test_resume_replays_exactly_after_the_cursor(relay: Relay) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
-    await relay.db.events.insert_many([_event(tenant, s) for s in range(1, 8)])
+    await relay.repo.db.events.insert_many([_event(tenant, s) for s in range(1, 8)])
     sub = Collector(relay, tenant, after=3)
     assert await sub.until(4) == [4, 5, 6, 7]
-    await relay.db.events.insert_one(_event(tenant, 8))
+    await relay.repo.db.events.insert_one(_event(tenant, 8))
     assert await sub.until(5) == [4, 5, 6, 7, 8]
     await asyncio.sleep(0.1)
     assert sub.seqs == [4, 5, 6, 7, 8]
@@ -119,7 +119,7 @@ async def test_slow_subscriber_overflow_rereads_the_outbox(relay: Relay, monkeyp
     task = asyncio.create_task(slow())
     await asyncio.sleep(0.05)
     events = [_event(tenant, s) for s in range(1, 21)]
-    await relay.db.events.insert_many(events)
+    await relay.repo.db.events.insert_many(events)
     for e in events:
         relay.notify(e)
     await asyncio.sleep(0.2)
@@ -163,11 +163,11 @@ async def test_a_fresh_gap_at_start_is_not_lost_on_resume(relay: Relay) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     e1, e2, e3, e4 = ({**_event(tenant, s), "occurredAt": now} for s in (1, 2, 3, 4))
-    await relay.db.events.insert_many([e1, e2, e4])
+    await relay.repo.db.events.insert_many([e1, e2, e4])
     sub = Collector(relay, tenant, after=1)
     assert await sub.until(1) == [2]
     await asyncio.sleep(0.1)
     assert sub.seqs == [2]
-    await relay.db.events.insert_one(e3)
+    await relay.repo.db.events.insert_one(e3)
     assert await sub.until(3) == [2, 3, 4]
     await sub.close()
