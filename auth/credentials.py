@@ -25,19 +25,22 @@ def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 def from_connection_params(params: Any) -> str | None:
-    """The credential of a graphql-transport-ws ``connection_init`` payload, or None; ``Unauthorized`` when
-    the payload is not an object or a credential is not a string."""
+    """The credential of a graphql-transport-ws ``connection_init`` payload (its top level before its
+    ``headers``), or None; ``Unauthorized`` when the payload is not an object or a credential is not a string."""
     if params is None:
         return None
     if not isinstance(params, Mapping):
         raise Unauthorized("connection_init payload must be an object")
     nested = params.get("headers")
-    merged = {**(nested if isinstance(nested, Mapping) else {}), **params}
-    lowered = {str(k).lower(): v for k, v in merged.items() if k != "headers"}
-    wanted = [lowered.get(name) for name in (*PARAM_KEY_NAMES, "authorization")]
-    if any(v is not None and not isinstance(v, str) for v in wanted):
-        raise Unauthorized("Credentials must be strings")
-    return _pick({k: v for k, v in lowered.items() if isinstance(v, str)})
+    for level in (params, nested if isinstance(nested, Mapping) else {}):
+        lowered = {str(k).lower(): v for k, v in level.items() if k != "headers"}
+        if any(lowered.get(name) is not None and not isinstance(lowered[name], str)
+               for name in (*PARAM_KEY_NAMES, "authorization")):
+            raise Unauthorized("Credentials must be strings")
+        found = _pick({k: v for k, v in lowered.items() if isinstance(v, str)})
+        if found is not None:
+            return found
+    return None
 
 
 def _pick(values: Mapping[str, str]) -> str | None:
