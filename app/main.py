@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
-from app.middleware import BodyLimitMiddleware, SafeErrorsMiddleware
+from app.middleware import AllowedHostsMiddleware, BodyLimitMiddleware, SafeErrorsMiddleware
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
 from auth.authenticator import Authenticator
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
         middleware=[
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
+            Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             Middleware(AuthMiddleware, authenticator=authenticator, open_paths=open_paths),
             Middleware(ReadLane),  # reads have no body: the body limit is for what passes on
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

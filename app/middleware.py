@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_reply, internal_reply
-from store.errors import DomainError, TooLarge
+from store.errors import DomainError, Invalid, TooLarge
 
 log = logging.getLogger("fhirgraph")
 
@@ -107,3 +109,67 @@ def _route_of(scope: Scope) -> str:
         return f"{scope.get('root_path', '')}{template}"
     parts = scope["path"].split("/")
     return "/".join(parts[:3]) + ("/…" if len(parts) > 3 else "")
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+class AllowedHostsMiddleware:
+    """Host header injection: links, ``Location`` and the CapabilityStatement's URL are built from the request's
+    Host when no base URL is configured, so only hosts the server answers to may name it — ``allowed_hosts``
+    (``host`` for any port, ``host:port`` for that one, ``*`` for any host) and the host of ``base_url``; with
+    neither configured (trial mode), loopback names on any port. Other hosts: 400 (``Invalid``) in the door's
+    shape, or a refused websocket handshake. A request without a Host header (HTTP/1.0) is named by the
+    server's own address."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: str = "", base_url: str = ""):
+        self.app = app
+        entries = [e.strip().lower() for e in allowed_hosts.split(",") if e.strip()]
+        self.any_host = "*" in entries
+        self.names: set[str] = set()  # any port
+        self.pairs: set[tuple[str, str]] = set()  # that port only
+        for entry in entries:
+            parsed = split_host(entry)
+            if parsed is not None:
+                name, port = parsed
+                if port:
+                    self.pairs.add((name, port))
+                else:
+                    self.names.add(name)
+        configured = urlsplit(base_url.strip()).netloc.rpartition("@")[2] if base_url.strip() else ""
+        if configured and (parsed := split_host(configured.lower())) is not None:
+            self.names.add(parsed[0])
+        if not (self.any_host or self.names or self.pairs):
+            self.names = set(LOOPBACK_HOSTS)
+
+    def allows(self, host: str) -> bool:
+        if self.any_host:
+            return True
+        parsed = split_host(host.strip().lower())
+        return parsed is not None and (parsed[0] in self.names or parsed in self.pairs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not self.any_host:
+            host = next((value for name, value in scope.get("headers", ()) if name == b"host"), None)
+            if host is not None and not self.allows(host.decode("latin-1")):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: a 403 handshake
+                    return
+                raise Invalid("The Host header does not name a host this server answers to", paths=["Host"])
+        await self.app(scope, receive, send)
+
+
+HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\]")
+
+
+def split_host(value: str) -> tuple[str, str] | None:
+    """(host, port or "") of a Host header value (RFC 9110 §7.2: ``host [ ":" port ]``, an IPv6 address in
+    brackets), None when it is not one."""
+    name, colon, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
+    if not colon:
+        name, port = value, ""
+    if port and not (port.isascii() and port.isdigit() and len(port) <= 5):
+        return None
+    if colon and not port:
+        return None
+    return (name, port) if HOST_NAME.fullmatch(name) else None

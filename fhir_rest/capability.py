@@ -27,8 +27,15 @@ def interactions_for(rt: str) -> tuple[str, ...]:
     return ALL_INTERACTIONS
 
 
-@lru_cache(maxsize=4)
 def capability_statement(base: str) -> dict[str, Any]:
+    """The statement for a server at ``base``. What does not depend on the base is built once: the cache cannot
+    be filled, or one caller's base be served to another, whatever Host headers arrive."""
+    statement = _statement()
+    return {**statement, "implementation": {**statement["implementation"], "url": base}}
+
+
+@lru_cache(maxsize=1)
+def _statement() -> dict[str, Any]:
     resources = []
     for rt in sorted(PARAMS):
         table = param_table(rt)
@@ -60,7 +67,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "publisher": "fhirgraph",
         "kind": "instance",
         "software": {"name": "fhirgraph", "version": SOFTWARE_VERSION},
-        "implementation": {"description": "fhirgraph FHIR R4 server", "url": base},
+        "implementation": {"description": "fhirgraph FHIR R4 server", "url": ""},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
