@@ -17,7 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
-from app.middleware import AllowedHostsMiddleware, BodyLimitMiddleware, SafeErrorsMiddleware
+from app.middleware import (
+    AllowedHostsMiddleware,
+    BodyLimitMiddleware,
+    SafeErrorsMiddleware,
+    StoreDeadlineMiddleware,
+)
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
 from auth.authenticator import Authenticator
@@ -27,7 +32,7 @@ from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
 from graph.schema import routes as graph_routes
-from store.client import StoreHandle, open_store
+from store.client import StoreHandle, deadline, open_store
 from store.errors import DomainError, NotAllowed, NotFound
 from store.keys import SUPPORTED_TYPES
 from store.validation import warm_models
@@ -44,12 +49,24 @@ async def health(request: Request) -> Response:
     store: StoreHandle | None = getattr(request.app.state, "store", None)
     if store is None:
         return JSONResponse({"status": "starting"}, status_code=503)
-    try:
-        await store.client.admin.command("ping")
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    settings: Settings = request.app.state.settings
+    if not await _database_answers(store, settings.health_timeout_s):
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "devdb" if store.devdb else "mongodb",
                          "replicaSet": store.replica_set})
+
+
+async def _database_answers(store: StoreHandle, timeout_s: float) -> bool:
+    # A server the driver's monitor already found silent is not waited for: server selection waits in
+    # half-second steps, past a short deadline.
+    if not store.client.topology_description.has_writable_server():
+        return False
+    try:
+        with deadline(timeout_s):  # inside the request's own, longer deadline
+            await store.client.admin.command("ping")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+    return True
 
 
 async def metrics(request: Request) -> Response:
@@ -78,7 +95,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        handle = await open_store(settings.mongodb_uri, settings.db_name)
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
         app.state.store = handle
         cleanups = []
         try:
@@ -121,8 +138,10 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             Middleware(AuthMiddleware, authenticator=authenticator, open_paths=open_paths),
-            Middleware(ReadLane),  # reads have no body: the body limit is for what passes on
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            # Outside the read lane: reads are bounded too. It reads a body whole first (bounded by the limit above).
+            Middleware(StoreDeadlineMiddleware, seconds=settings.db_timeout_s),
+            Middleware(ReadLane),
         ],
         exception_handlers={HTTPException: routing_error},
     )

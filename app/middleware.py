@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_reply, internal_reply
+from store.client import deadline
 from store.errors import DomainError, Invalid, TooLarge
 
 log = logging.getLogger("fhirgraph")
@@ -33,6 +34,14 @@ class _TrackedSend:
         if message["type"] == "http.response.start":
             self.started = True
         await self.send(message)
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request has a body: a Content-Length or a Transfer-Encoding (RFC 9112 §6.3)."""
+    for name, _ in scope.get("headers", ()):  # noqa: SIM110 - a plain loop: it runs for every request (any() costs twice)
+        if name == b"content-length" or name == b"transfer-encoding":
+            return True
+    return False
 
 
 class BodyLimitMiddleware:
@@ -72,6 +81,50 @@ class BodyLimitMiddleware:
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"Request body is larger than {self.max_bytes} bytes")
+
+
+class StoreDeadlineMiddleware:
+    """Every store operation of an HTTP request shares one deadline of ``seconds`` (``store.client.deadline``),
+    counted from when the request has arrived: a body is read first, so a slow upload is the body timeout's
+    business and not the store's. Websockets are long-lived and have none (their operations are their own)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if has_body(scope):
+            replay = await _read_body(receive)
+            if replay is None:  # the client left (or stalled) before its body was complete: no one to answer
+                return
+            receive = replay
+        with deadline(self.seconds):
+            await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> Receive | None:
+    """The whole body, then a ``receive`` that gives it as one message (and later ones as they come)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    async def replay() -> Message:
+        nonlocal body
+        if body is not None:
+            message, body = body, None
+            return message
+        return await receive()
+
+    return replay
 
 
 class SafeErrorsMiddleware:

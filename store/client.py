@@ -2,14 +2,24 @@
 
 When ``MONGODB_URI`` is unset the embedded devdb (store/devdb.py) is started on a free loopback port and
 the same driver talks to it over the wire — trials and tests only.
+
+Deadlines are the driver's own. The client waits at most ``timeout_s`` to find a server and to open a
+connection (``serverSelectionTimeoutMS``, ``connectTimeoutMS``; a short connect timeout also makes the monitor
+notice a frozen server within a heartbeat, and interrupt what waits on it). A request bounds all of its
+operations together with ``deadline()`` (the composition root does). No ``socketTimeoutMS`` nor client-wide
+``timeoutMS`` by default: work outside a request (index builds at start, the relay's change stream, demo loads)
+may rightly wait longer than a request would. Options the URI sets itself always win.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -34,7 +44,32 @@ class StoreHandle:
             self.devdb.stop()
 
 
-async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = True) -> StoreHandle:
+def deadline(seconds: float) -> AbstractContextManager[None]:
+    """Every store operation inside the block shares one deadline, ``seconds`` from now: PyMongo's client-side
+    operation timeout (https://pymongo.readthedocs.io/en/stable/examples/timeouts.html) covers server
+    selection, connection checkout, the server's execution (sent as ``maxTimeMS``) and the wait for the reply.
+    Past it the driver raises a timeout error, which the repository reports as ``Unavailable``."""
+    return pymongo.timeout(seconds)
+
+
+def client_options(uri: str, timeout_s: float) -> dict[str, Any]:
+    """The keyword options of the client: our defaults for what the URI leaves unset (a keyword option would
+    override the URI's own value)."""
+    wanted: dict[str, Any] = {"serverSelectionTimeoutMS": round(timeout_s * 1000),
+                              "connectTimeoutMS": round(timeout_s * 1000), "appname": "fhirgraph"}
+    given = _uri_option_names(uri)
+    return {name: value for name, value in wanted.items() if name.lower() not in given}
+
+
+def _uri_option_names(uri: str) -> set[str]:
+    """The option names of a MongoDB URI, lower-cased (option names are case-insensitive; a user name or password
+    cannot hold a raw '?', RFC 3986 percent-encodes it)."""
+    query = uri.partition("?")[2]
+    return {name.lower() for name, _ in parse_qsl(query.replace(";", "&"), keep_blank_values=True)}
+
+
+async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = True,
+                     timeout_s: float = 5.0) -> StoreHandle:
     devdb = None
     if not uri:
         from store.devdb import DevDB  # imported lazily: never on a production path
@@ -45,9 +80,10 @@ async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = Tr
         log.warning("MONGODB_URI is unset: using the embedded devdb at %s — an in-memory engine for trials "
                     "and tests, not for production; data is lost at exit", uri)
     client: AsyncMongoClient[Any] = AsyncMongoClient(
-        uri, event_listeners=[COUNTER], tz_aware=True, serverSelectionTimeoutMS=10_000, appname="fhirgraph")
+        uri, event_listeners=[COUNTER], tz_aware=True, **client_options(uri, timeout_s))
     try:
-        hello = await client.admin.command("hello")
+        with deadline(timeout_s):
+            hello = await client.admin.command("hello")
     except PyMongoError as exc:
         await client.close()
         if devdb is not None:
