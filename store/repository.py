@@ -34,9 +34,7 @@ from store.queries import Queries
 from store.reads import ReadCoalescer
 from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id
-from store.writes import EventHook, Writer
-
-WRITE_RETRIES = 30
+from store.writes import WRITE_RETRIES, EventHook, Writer
 
 
 class Repository:

@@ -23,7 +23,8 @@ from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, Invalid, PreconditionFailed, SlotTaken, Unavailable
 from store.events import SILENT_TYPES, classify, make_event
-from store.layout import EVENTS, document, history, history_doc, strip
+from store.fhirjson import ref_id
+from store.layout import EVENTS, doc_id, document, history, history_doc, strip
 from store.naming import EXT
 from store.params import CLINICAL_TYPES, type_of
 from store.types import PrincipalLike, Resource, WriteResult
@@ -32,6 +33,9 @@ from store.validation import check_shape, validate
 log = logging.getLogger("fhirgraph.store")
 
 CREATED = EXT["created"]
+# Appointment statuses that hold their slot only tentatively (store/naming.py: Schedule / Slot).
+TENTATIVE = frozenset({"pending", "proposed", "waitlist"})
+WRITE_RETRIES = 30
 # Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
 # response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
 SEALED: dict[str, dict[str, Callable[[], str]]] = {
@@ -51,6 +55,30 @@ class Writer:
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
+        writes, revealed = self.prepare(principal, rt, resource, old=old, action=action)
+        try:
+            if self.transactions:
+                # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
+                # so driver errors must reach it untranslated.
+                async with self.db.client.start_session() as session:
+                    await session.with_transaction(writes.run)
+            else:
+                await writes.run(None)
+        except PyMongoError as exc:
+            log.error("database error on a %s write: %s", rt, type(exc).__name__)
+            raise Unavailable("The database is unavailable; retry later") from exc
+        for event in writes.events:
+            for hook in self.hooks:
+                maybe = hook(event)
+                if maybe is not None:
+                    await maybe
+        shown = reveal(writes.resource, revealed) if revealed else writes.resource
+        seq = int(writes.events[0]["seq"]) if writes.events else None
+        return WriteResult(resource=shown, created=old is None, event_seq=seq)
+
+    def prepare(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
+                action: str) -> tuple[_Writes, dict[str, str]]:
+        """The documents of a write (validated, server meta set, secrets sealed), and the secrets to reveal."""
         if action != "delete":
             check_shape(resource)  # first: nothing below may read a body of the wrong shape
         version = 1 if old is None else int(old["_sys"]["v"]) + 1
@@ -67,26 +95,7 @@ class Writer:
         if sealed:
             doc["_sys"]["sealed"] = sealed
         event_type = classify(action, strip(old) if old else None, resource)
-        writes = _Writes(self, principal, rt, doc, old, action, event_type, resource)
-        try:
-            if self.transactions:
-                # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
-                # so driver errors must reach it untranslated.
-                async with self.db.client.start_session() as session:
-                    await session.with_transaction(writes.run)
-            else:
-                await writes.run(None)
-        except PyMongoError as exc:
-            log.error("database error on a %s write: %s", rt, type(exc).__name__)
-            raise Unavailable("The database is unavailable; retry later") from exc
-        for hook in self.hooks:
-            if writes.event is not None:
-                maybe = hook(writes.event)
-                if maybe is not None:
-                    await maybe
-        shown = reveal(resource, revealed) if revealed else resource
-        seq = int(writes.event["seq"]) if writes.event else None
-        return WriteResult(resource=shown, created=old is None, event_seq=seq)
+        return _Writes(self, principal, rt, doc, old, action, event_type, resource), revealed
 
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
@@ -131,9 +140,20 @@ class _Writes:
                  old: dict[str, Any] | None, action: str, event_type: str, resource: Resource):
         self.writer, self.principal, self.rt, self.doc, self.old = writer, principal, rt, doc, old
         self.action, self.event_type, self.resource = action, event_type, resource
-        self.event: dict[str, Any] | None = None
+        # This write's event first, then those of the writes it caused (a Slot's status).
+        self.events: list[dict[str, Any]] = []
 
     async def run(self, session: AsyncClientSession | None) -> None:
+        self.events = []  # with_transaction may run this again
+        await self._current(session)
+        # The event goes last, so whoever reads it finds the version it names in the history.
+        await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
+        await self._provenance(session)
+        await self._event(session)
+        for slot, status in slot_changes(self.principal.tenant, self.old, self.doc, self.resource).items():
+            await self._set_slot(session, slot, status)
+
+    async def _current(self, session: AsyncClientSession | None) -> None:
         db = self.writer.db
         try:
             if self.old is None:
@@ -150,10 +170,6 @@ class _Writes:
             if self.old is None:
                 raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
             raise Conflict("Unique constraint violated") from None
-        # The event goes last, so whoever reads it finds the version it names in the history.
-        await db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
-        await self._provenance(session)
-        await self._event(session)
 
     async def _provenance(self, session: AsyncClientSession | None) -> None:
         if self.rt not in CLINICAL_TYPES:
@@ -168,9 +184,47 @@ class _Writes:
             return
         tenant = self.principal.tenant
         seq = await self.writer.next_seq(tenant, session=session)
-        self.event = make_event(tenant, seq, self.action, self.event_type, self.resource,
-                                self.resource["meta"]["lastUpdated"])
-        await self.writer.db[EVENTS].insert_one(dict(self.event), session=session)
+        event = make_event(tenant, seq, self.action, self.event_type, self.resource,
+                           self.resource["meta"]["lastUpdated"])
+        await self.writer.db[EVENTS].insert_one(dict(event), session=session)
+        self.events.append(event)
+
+    async def _set_slot(self, session: AsyncClientSession | None, slot_id: str, status: str) -> None:
+        """The Slot an appointment now holds (or no longer holds) gets ``status`` — a write of its own, versioned
+        and with its event, in the same transaction; a concurrent change of the Slot is re-read and retried."""
+        for _ in range(WRITE_RETRIES):
+            current = await self.writer.db.Slot.find_one({"_id": doc_id(self.principal.tenant, slot_id),
+                                                          "_sys.deleted": False}, session=session)
+            if current is None or current.get("status") == status:
+                return  # a slot we do not know, or one already showing it
+            nested, _ = self.writer.prepare(self.principal, "Slot", {**strip(current), "status": status},
+                                            old=current, action="update")
+            try:
+                await nested.run(session)
+            except PreconditionFailed:
+                continue
+            self.events.extend(nested.events)
+            return
+        raise PreconditionFailed(f"Slot/{slot_id} is being changed concurrently; retry")
+
+
+def slot_changes(tenant: str, old: dict[str, Any] | None, doc: dict[str, Any], resource: Resource
+                 ) -> dict[str, str]:
+    """Slot id → the status it takes after this write: the slot an Appointment stopped holding is free again,
+    the one it holds is busy (busy-tentative while the appointment is only pending, proposed or waitlisted)."""
+    before = (old or {}).get("_sys", {}).get("slot")
+    after = doc["_sys"].get("slot")
+    changes: dict[str, str] = {}
+    if before and before != after and (freed := _slot_id(tenant, before)):
+        changes[freed] = "free"
+    if after and (held := _slot_id(tenant, after)):
+        changes[held] = "busy-tentative" if resource.get("status") in TENTATIVE else "busy"
+    return changes
+
+
+def _slot_id(tenant: str, held: str) -> str | None:
+    # ``_sys.slot`` is ``<tenant>/<the appointment's Slot reference>``.
+    return ref_id(held.removeprefix(f"{tenant}/"), "Slot")
 
 
 def meta_of(resource: Resource) -> dict[str, Any]:
