@@ -10,10 +10,35 @@ import time
 
 from app.settings import Settings, get_settings
 
+# Logs never carry patient data or credentials, at any level. These libraries log whole documents (PyMongo's
+# command log), URLs with their query strings (httpx: webhook endpoints may hold a token), connection details or
+# websocket frames at DEBUG or INFO: they stay at least at these levels, whatever FHIRGRAPH_LOG_LEVEL says.
+# uvicorn is held at INFO through its own log level (it sets its loggers' levels itself): at DEBUG the websocket
+# library logs each handshake, request line and headers included, on uvicorn's logger; TRACE adds whole scopes.
+LOG_FLOORS = {"pymongo": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING,
+              "websockets": logging.INFO}
+UVICORN_FLOOR = logging.INFO
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+class _NoWebsocketLines(logging.Filter):
+    """uvicorn logs each websocket handshake with its path and query string (where browsers put credentials),
+    access log or not; the app's own access log (``--access-log``) has a line for websockets without them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and '"WebSocket %s"' in record.msg)
+
+
+def _logging(level: str) -> str:
+    """Configure logging for ``level``; returns the log level for uvicorn."""
+    chosen = getattr(logging, level.upper(), logging.INFO)
+    chosen = chosen if isinstance(chosen, int) else logging.INFO
+    logging.basicConfig(level=chosen, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name, floor in LOG_FLOORS.items():
+        logging.getLogger(name).setLevel(max(chosen, floor))
+    logging.getLogger("uvicorn.error").addFilter(_NoWebsocketLines())
+    floors = ", ".join(f"{name} {logging.getLevelName(floor)}" for name, floor in LOG_FLOORS.items())
+    logging.getLogger("fhirgraph").debug("logging at %s; held at least at: %s", logging.getLevelName(chosen), floors)
+    return logging.getLevelName(max(chosen, UVICORN_FLOOR)).lower()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -22,16 +47,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = get_settings()
-    _logging(settings.log_level)
+    log_level = _logging(settings.log_level)
     if not settings.mongodb_uri:
         logging.getLogger("fhirgraph").warning(
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
             "only — in memory, single process, lost at exit. Set MONGODB_URI for a real MongoDB.")
-    app = create_app(settings, demo_patients=args.demo)
+    app = create_app(settings, demo_patients=args.demo, access_log=args.access_log)
+    # uvicorn's own access log is off: it prints query strings (the app has its own, --access-log).
     uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, loop="uvloop",
                 http="httptools", ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
-                log_level=settings.log_level.lower(),
-                proxy_headers=True, server_header=False, access_log=args.access_log)
+                log_level=log_level, proxy_headers=True, server_header=False, access_log=False)
     return 0
 
 
@@ -146,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--demo", type=int, default=0, metavar="N",
                        help="load a demo clinic of N patients at start when the store is empty")
-    serve.add_argument("--access-log", action="store_true", help="log every request line")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log a line per request: method, route template, status, duration (never ids, query "
+                            "strings or headers)")
     serve.set_defaults(func=cmd_serve)
 
     devdb = sub.add_parser("devdb", help="run the embedded MongoDB-wire-protocol test server (not for production)")

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
 from app.middleware import (
+    AccessLogMiddleware,
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
     SafeErrorsMiddleware,
@@ -89,7 +90,7 @@ async def routing_error(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=code, headers=headers)
 
 
-def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> Starlette:
+def create_app(settings: Settings | None = None, *, demo_patients: int = 0, access_log: bool = False) -> Starlette:
     settings = settings or get_settings()
     hooks = _hooks()
 
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0) -> S
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            *([Middleware(AccessLogMiddleware)] if access_log else []),
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),

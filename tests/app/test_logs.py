@@ -1,0 +1,99 @@
+"""Logs never carry patient data or credentials, at any level: ``fhirgraph serve --access-log`` at DEBUG, every
+line it writes captured, sent requests full of patient data and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.app.serving import Served, serving
+from tests.factories import make_patient
+from tests.processes import shared_store
+
+# Distinctive values, built at run time so no source line shown in a traceback could hold them either.
+FAMILY = "Zq" + secrets.token_hex(4)
+GIVEN = "Wilhelmina" + secrets.token_hex(2)
+SSN = f"9{secrets.randbelow(10 ** 8):08d}"
+BIRTH = f"19{secrets.randbelow(80) + 10}-0{secrets.randbelow(9) + 1}-1{secrets.randbelow(9)}"
+KEY = "k" + secrets.token_hex(16)
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Served]:
+    with shared_store() as uri, serving(uri, "--access-log", env={"FHIRGRAPH_LOG_LEVEL": "DEBUG",
+                                                                "FHIRGRAPH_API_KEYS": f"{KEY}=tenant-logs"}) as s:
+        yield s
+
+
+def patient() -> dict[str, object]:
+    return make_patient(family=FAMILY, given=[GIVEN], birthDate=BIRTH,
+                        identifier=[{"system": "http://hl7.org/fhir/sid/us-ssn", "value": SSN}])
+
+
+async def send_phi(app: Served) -> list[str]:
+    """Requests carrying patient data and the key in every place a request can; returns the ids they made."""
+    async with httpx.AsyncClient(base_url=app.url, headers={"X-API-Key": KEY}, timeout=30) as c:
+        created = await c.post("/fhir/r4/Patient", json=patient())
+        assert created.status_code == 201, created.text
+        pid = created.json()["id"]
+        assert (await c.get(f"/fhir/r4/Patient/{pid}")).status_code == 200
+        assert (await c.put(f"/fhir/r4/Patient/{pid}", json={**patient(), "id": pid})).status_code == 200
+        found = await c.get("/fhir/r4/Patient", params={"family": FAMILY, "birthdate": BIRTH, "identifier": SSN})
+        assert found.status_code == 200 and len(found.json()["entry"]) == 1
+        # a key in the query string: not a way in (401), and not a way into the logs either
+        assert (await c.get("/fhir/r4/Patient", params={"api_key": KEY, "family": FAMILY},
+                            headers={"X-API-Key": ""})).status_code == 401
+        gql = await c.post("/graphql", json={
+            "query": f'query($q: String!) {{ a: searchPatients(query: $q) {{ id }} b: searchPatients(query: "{GIVEN}") '
+                     "{ id } }", "variables": {"q": FAMILY}})
+        assert gql.status_code == 200 and "errors" not in gql.json(), gql.text
+        # errors whose messages echo the input
+        bad = await c.post("/fhir/r4/Patient", json={**patient(), "birthDate": f"{BIRTH}x{SSN}"})
+        assert bad.status_code in (400, 422)
+        bad_gql = await c.post("/graphql", json={"query": f'{{ patient(id: {{x: "{FAMILY}"}}) {{ id }} }}',
+                                                 "variables": {"ssn": SSN}})
+        assert "errors" in bad_gql.json()
+        broken = await c.post("/fhir/r4/Patient", content=f'{{"resourceType": "Patient", "name": "{FAMILY}'.encode(),
+                              headers={"Content-Type": "application/fhir+json"})
+        assert broken.status_code == 400
+        assert (await c.get(f"/fhir/r4/{FAMILY}/{SSN}")).status_code == 404
+        assert (await c.get(f"/{FAMILY}", params={"ssn": SSN})).status_code == 404
+    # a websocket with the key in its query string, as browsers must
+    ws_url = app.url.replace("http", "ws") + f"/graphql?api_key={KEY}&patient={FAMILY}"
+    async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": KEY}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return [pid]
+
+
+async def test_no_patient_data_or_key_reaches_the_logs_at_debug_with_the_access_log_on(app: Served) -> None:
+    ids = await send_phi(app)
+    for _ in range(50):  # a websocket's access-log line comes when the server has seen it close
+        if "WEBSOCKET /graphql" in app.output():
+            break
+        await asyncio.sleep(0.1)
+    output = app.output()
+    for secret in (FAMILY, GIVEN, SSN, BIRTH, KEY, *ids):
+        assert secret not in output, f"{secret!r} in the log:\n{_around(output, secret)}"
+    # the access log is there, one line per request, by route template
+    access = [line for line in output.splitlines() if " fhirgraph.access: " in line]
+    assert any(re.search(r"POST /fhir/r4/\{type\} 201 [\d.]+ms$", line) for line in access), output
+    assert any(re.search(r"PUT /fhir/r4/\{type\}/\{id\} 200 ", line) for line in access)
+    assert any(re.search(r"GET /fhir/r4/… 401 ", line) for line in access)  # refused before routing
+    assert any(re.search(r"POST /graphql 200 ", line) for line in access)
+    assert any(re.search(r"GET \(no route\) 404 ", line) for line in access)
+    assert any(re.search(r"WEBSOCKET /graphql 101 ", line) for line in access)
+    # and DEBUG was on: the driver's command log would have shown documents had it not been held at INFO
+    assert " DEBUG fhirgraph: logging at DEBUG" in output
+
+
+def _around(text: str, needle: str) -> str:
+    i = text.index(needle)
+    return text[max(0, i - 400):i + 200]
