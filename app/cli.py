@@ -42,8 +42,7 @@ def _logging(level: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from app import server
     from app.main import create_app
 
     settings = get_settings()
@@ -53,10 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
             "only — in memory, single process, lost at exit. Set MONGODB_URI for a real MongoDB.")
     app = create_app(settings, demo_patients=args.demo, access_log=args.access_log)
-    # uvicorn's own access log is off: it prints query strings (the app has its own, --access-log).
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, loop="uvloop",
-                http="httptools", ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
-                log_level=log_level, proxy_headers=True, server_header=False, access_log=False)
+    server.run(server.server_config(app, settings, host=args.host or settings.host, port=args.port or settings.port,
+                                    log_level=log_level))
     return 0
 
 
@@ -119,7 +116,7 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     tenant = args.tenant or s.default_tenant
     principal = Principal(tenant, "demo-loader")
     try:
-        handle = await open_store(s.mongodb_uri, s.db_name)
+        handle = await open_store(s.mongodb_uri, s.db_name, timeout_s=s.db_timeout_s)
     except ValueError as exc:  # the driver's URI parser raises some malformed URIs as a plain ValueError
         raise InvalidURI("malformed MONGODB_URI") from exc
     try:

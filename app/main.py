@@ -21,6 +21,7 @@ from app.middleware import (
     AccessLogMiddleware,
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
+    BodyTimeoutMiddleware,
     SafeErrorsMiddleware,
     StoreDeadlineMiddleware,
 )
@@ -141,7 +142,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             Middleware(AuthMiddleware, authenticator=authenticator, open_paths=open_paths),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            # Outside the read lane: reads are bounded too. It reads a body whole first (bounded by the limit above).
+            Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_s),
+            # Outside the read lane: reads are bounded too. It reads a body whole first (bounded by the two above).
             Middleware(StoreDeadlineMiddleware, seconds=settings.db_timeout_s),
             Middleware(ReadLane),
         ],

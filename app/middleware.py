@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -85,6 +86,53 @@ class BodyLimitMiddleware:
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"Request body is larger than {self.max_bytes} bytes")
+
+
+class BodyTimeoutMiddleware:
+    """A client that stops sending its body mid-way: each wait for the next part of it ends after ``seconds``.
+    The app then sees the client as gone (``http.disconnect``) and the client gets a 408, the connection closed
+    (its unread rest cannot be told from a next request). The request head has its own deadline, in the server
+    (app/server.py)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        stalled = complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal stalled, complete
+            if stalled:
+                return {"type": "http.disconnect"}
+            if complete:  # after the body only a disconnect can come: waiting for it is no stall
+                return await receive()
+            try:
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                stalled = True
+                return {"type": "http.disconnect"}
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        tracked = _TrackedSend(send)
+
+        async def guarded_send(message: Message) -> None:
+            if not stalled:
+                await tracked(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            if not stalled:
+                raise
+            # what the app made of a client that seemed to leave (e.g. Starlette's ClientDisconnect)
+        if stalled and not tracked.started:
+            await send_reply(send, 408, {"Connection": "close"}, b"")
 
 
 class StoreDeadlineMiddleware:

@@ -1,0 +1,94 @@
+"""How ``fhirgraph serve`` listens: uvicorn with a request-head deadline.
+
+uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but gives a client that has opened a
+connection, or started a request, as long as it likes to finish the request head: a few thousand connections
+trickling header bytes hold the server's sockets for good. ``HeadTimeoutProtocol`` closes a connection whose
+request head is not complete ``head_timeout_s`` after it opened, or after the request's first byte.
+httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from app.settings import Settings
+
+# uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
+# docker-compose.yml), or it may send a request on a connection the app is just closing.
+KEEP_ALIVE_S = 5
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    head_timeout_s: float = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # A keep-alive connection's next request begins (uvicorn then stops its keep-alive timer).
+        if self._head_timer is None and self._awaiting_head():
+            self._arm_head_timer()
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = True
+        if self._head_timer is None:  # a pipelined request, begun while the one before it is answered
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_head_timer()
+        self._head_bytes = False
+        super().on_headers_complete()
+
+    def _awaiting_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:  # a request had begun: say why it ends (RFC 9110 §15.5.9)
+            self.transport.write(STATUS_LINE[408] + b"content-length: 0\r\nconnection: close\r\n\r\n")
+        self.transport.close()
+
+
+def http_protocol(head_timeout_s: float) -> type[HeadTimeoutProtocol]:
+    """The protocol class for uvicorn's ``http=``, with its deadline (uvicorn instantiates the class itself)."""
+    return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), {"head_timeout_s": head_timeout_s})
+
+
+def server_config(app: Starlette, settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """The public listener. uvicorn's own access log is off: it prints query strings (the app has its own)."""
+    return uvicorn.Config(app, host=host, port=port, loop="uvloop", http=http_protocol(settings.http_header_timeout_s),
+                          ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
+                          log_level=log_level, proxy_headers=True, server_header=False,
+                          access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
+
+
+def run(config: uvicorn.Config) -> None:
+    """Serve until a stop signal."""
+    uvicorn.Server(config).run()

@@ -1,0 +1,149 @@
+"""Slow clients, with raw sockets against ``fhirgraph serve``: a request head or body that stops coming is cut after
+its timeout (app/server.py, app/middleware.py); slow but steady clients are served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.app.serving import Served, serving
+from tests.conftest import API_KEYS
+from tests.factories import make_patient
+from tests.processes import shared_store
+
+HEAD_S = 1.0
+BODY_S = 1.0
+DB_S = 1.0
+MARGIN_S = 1.5  # a loaded 2-core machine; the deadlines themselves are checked from below too
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Served]:
+    with shared_store() as uri, serving(uri, env={"FHIRGRAPH_HTTP_HEADER_TIMEOUT_S": str(HEAD_S),
+                                                  "FHIRGRAPH_HTTP_BODY_TIMEOUT_S": str(BODY_S),
+                                                  "FHIRGRAPH_DB_TIMEOUT_S": str(DB_S)}) as served:
+        yield served
+
+
+async def connect(app: Served) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", app.port)
+
+
+async def until_closed(reader: asyncio.StreamReader, limit_s: float = 10) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    async with asyncio.timeout(limit_s):
+        while chunk := await reader.read(65536):
+            data += chunk
+    return data
+
+
+async def response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length (what the app sends)."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1]), headers, body
+
+
+def post_head(length: int) -> bytes:
+    return (f"POST /fhir/r4/Patient HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEYS['tenant-a']}\r\n"
+            f"Content-Type: application/fhir+json\r\nContent-Length: {length}\r\n\r\n").encode()
+
+
+async def test_a_request_head_not_complete_in_time_gets_408_and_the_connection_closed(app: Served) -> None:
+    started = time.perf_counter()
+    reader, writer = await connect(app)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle: ")
+    data = await until_closed(reader)
+    seconds = time.perf_counter() - started
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(app: Served) -> None:
+    started = time.perf_counter()
+    reader, writer = await connect(app)
+    data = await until_closed(reader)
+    seconds = time.perf_counter() - started
+    writer.close()
+    assert data == b""
+    assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
+
+
+async def test_a_slow_but_complete_head_is_served(app: Served) -> None:
+    reader, writer = await connect(app)
+    for part in (b"GET /hea", b"lth HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+        writer.write(part)
+        await asyncio.sleep(HEAD_S / 5)
+    status, _, body = await response(reader)
+    writer.close()
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(app: Served) -> None:
+    reader, writer = await connect(app)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await response(reader))[0] == 200
+    started = time.perf_counter()
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    data = await until_closed(reader)
+    seconds = time.perf_counter() - started
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
+
+
+async def test_a_body_that_stalls_gets_408_and_the_connection_closed(app: Served) -> None:
+    body = json.dumps(make_patient()).encode()
+    reader, writer = await connect(app)
+    writer.write(post_head(len(body)) + body[:20])
+    started = time.perf_counter()
+    status, headers, _ = await response(reader)
+    rest = await until_closed(reader)
+    seconds = time.perf_counter() - started
+    writer.close()
+    assert status == 408 and headers["connection"] == "close" and rest == b""
+    assert BODY_S - 0.05 <= seconds < BODY_S + MARGIN_S
+
+
+async def test_a_slow_upload_whose_parts_come_in_time_is_stored(app: Served) -> None:
+    """Each part within the body timeout, the whole upload longer than it and than the store deadline: that
+    deadline counts from when the request has arrived."""
+    body = json.dumps(make_patient()).encode()
+    reader, writer = await connect(app)
+    writer.write(post_head(len(body)))
+    third = len(body) // 3
+    for part in (body[:third], body[third:2 * third], body[2 * third:]):
+        writer.write(part)
+        await asyncio.sleep(0.6 * BODY_S)
+    status, _, reply = await response(reader)
+    writer.close()
+    assert status == 201, reply
+    assert json.loads(reply)["resourceType"] == "Patient"
+
+
+async def test_many_slow_connections_do_not_hold_the_server(app: Served) -> None:
+    slow = await asyncio.gather(*(connect(app) for _ in range(500)))
+    for _, writer in slow:
+        writer.write(b"GET /fhir/r4/Patient HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: ")
+    opened = time.perf_counter()
+    async with httpx.AsyncClient(base_url=app.url, timeout=10) as c:
+        started = time.perf_counter()
+        r = await c.get("/health")
+        answered_s = time.perf_counter() - started
+    assert r.status_code == 200
+    assert answered_s < 0.5
+    closed = await asyncio.gather(*(until_closed(reader) for reader, _ in slow))
+    all_closed_s = time.perf_counter() - opened
+    for _, writer in slow:
+        writer.close()
+    assert all(data.startswith(b"HTTP/1.1 408 ") for data in closed)
+    assert all_closed_s < HEAD_S + MARGIN_S
