@@ -34,7 +34,7 @@ from store.queries import Queries
 from store.reads import ReadCoalescer
 from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id
-from store.writes import WRITE_RETRIES, EventHook, Writer
+from store.writes import WRITE_RETRIES, EventHook, WriteGuard, Writer
 
 
 class Repository:
@@ -46,7 +46,9 @@ class Repository:
         self._idempotency = IdempotencyKeys(db)
         # Called after every committed write with the event, so the relay can wake at once (decision 6/7).
         self.on_event: list[EventHook] = []
-        self._writer = Writer(db, transactions=transactions, hooks=self.on_event)
+        # Checks a write of a type must pass beyond FHIR validity, registered by the packages owning the rules.
+        self.guards: dict[str, list[WriteGuard]] = {}
+        self._writer = Writer(db, transactions=transactions, hooks=self.on_event, guards=self.guards)
         # What the background works from (subscriptions/): the outbox, webhook leases and the delivery ledger.
         self.outbox = Outbox(db)
         self.webhook_leases = Leases(db, WEBHOOK_STATE)

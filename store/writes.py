@@ -43,19 +43,28 @@ SEALED: dict[str, dict[str, Callable[[], str]]] = {
 }
 
 EventHook = Callable[[dict[str, Any]], Awaitable[None] | None]
+# A check a resource of one type must pass before it is written, beyond FHIR validity; it raises a domain error
+# (``Invalid``) to refuse the write. Registered by the package that owns the rule (subscriptions: a webhook
+# endpoint must be a public address), it holds for every door alike.
+WriteGuard = Callable[[Resource], Awaitable[None]]
 
 
 class Writer:
-    def __init__(self, db: AsyncDatabase[Any], *, transactions: bool, hooks: list[EventHook]):
+    def __init__(self, db: AsyncDatabase[Any], *, transactions: bool, hooks: list[EventHook],
+                 guards: dict[str, list[WriteGuard]]):
         self.db = db
         self.transactions = transactions
         self.hooks = hooks  # Repository.on_event, the same list
+        self.guards = guards  # Repository.guards, the same table
 
     async def write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
         writes, revealed = self.prepare(principal, rt, resource, old=old, action=action)
+        if action != "delete":
+            for guard in self.guards.get(rt, ()):
+                await guard(writes.resource)
         try:
             if self.transactions:
                 # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,

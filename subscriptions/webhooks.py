@@ -13,11 +13,12 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from store.errors import DomainError
+from store.errors import DomainError, Invalid
 from store.queries import ACTIVE_SUBSCRIPTION
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -270,6 +271,21 @@ def _prefetch(wanted: list[LiveEvent], current: LiveEvent, ahead: int = 4) -> No
     i = wanted.index(current)
     for event in wanted[i + 1:i + 1 + ahead]:
         event.prefetch()
+
+
+def endpoint_guard(*, allow_private: bool) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """The store's write guard for Subscriptions (``Repository.guards``): a rest-hook endpoint must be an
+    absolute http(s) URL of a public address — whichever door the Subscription is written through."""
+
+    async def guard(resource: dict[str, Any]) -> None:
+        channel = resource.get("channel") or {}
+        if channel.get("type") != "rest-hook" or resource.get("status") not in ACTIVE_SUBSCRIPTION:
+            return
+        refused = await check_endpoint(str(channel.get("endpoint") or ""), allow_private=allow_private)
+        if refused:
+            raise Invalid(f"endpoint refused: {refused}", paths=["Subscription.channel.endpoint"], field="endpoint")
+
+    return guard
 
 
 async def check_endpoint(url: str, *, allow_private: bool) -> str | None:

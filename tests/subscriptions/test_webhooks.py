@@ -233,18 +233,22 @@ def strict_url(events_settings: Settings) -> Iterator[str]:
 
 
 async def test_private_endpoints_refused_at_registration(strict_url: str) -> None:
+    """One gate for both doors: the store's write guard on Subscription (subscriptions/webhooks.endpoint_guard)."""
     headers = {"X-API-Key": API_KEYS["tenant-a"]}
     async with httpx.AsyncClient(base_url=strict_url, headers=headers, timeout=30) as c:
         r = await c.post("/qapi/v1/webhooks", json={"endpoint": "http://169.254.169.254/latest/meta-data",
                                                     "events": ["patient:created"]})
         assert r.status_code == 400 and "non-public" in r.json()["error"]["message"]
-        # A FHIR Subscription is accepted by the FHIR door, then put in status "error" by the webhook service.
-        r = await c.post("/fhir/r4/Subscription", json=subscription("http://127.0.0.1:9/hook", "patient.created"))
+        for endpoint in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://[::1]/hook",
+                         "http://169.254.169.254/latest"):
+            r = await c.post("/fhir/r4/Subscription", json=subscription(endpoint, "patient.created"))
+            assert r.status_code == 400, endpoint
+            issue = r.json()["issue"][0]
+            assert "non-public" in issue["diagnostics"] and issue["expression"] == ["Subscription.channel.endpoint"]
+        # a public address is accepted; moving it onto a private one is refused too
+        r = await c.post("/fhir/r4/Subscription", json=subscription("http://93.184.215.14/hook", "patient.created"))
         assert r.status_code == 201
-        sid = r.json()["id"]
-        for _ in range(100):
-            sub = (await c.get(f"/fhir/r4/Subscription/{sid}")).json()
-            if sub["status"] == "error":
-                break
-            await asyncio.sleep(0.05)
-        assert sub["status"] == "error" and "non-public" in sub["error"]
+        moved = {**r.json(), "channel": {**r.json()["channel"], "endpoint": "http://127.0.0.1:9/hook"}}
+        r = await c.put(f"/fhir/r4/Subscription/{moved['id']}", json=moved)
+        assert r.status_code == 400
+        assert (await c.delete(f"/fhir/r4/Subscription/{moved['id']}")).status_code == 204  # nothing to deliver to
