@@ -101,6 +101,18 @@ async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline
     assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
 
 
+async def test_a_pipelined_request_has_the_same_deadline(app: Served) -> None:
+    reader, writer = await connect(app)
+    started = time.perf_counter()
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 12")
+    assert (await response(reader))[0] == 200
+    data = await until_closed(reader)
+    seconds = time.perf_counter() - started
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
+
+
 async def test_a_body_that_stalls_gets_408_and_the_connection_closed(app: Served) -> None:
     body = json.dumps(make_patient()).encode()
     reader, writer = await connect(app)
