@@ -52,8 +52,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
             "only — in memory, single process, lost at exit. Set MONGODB_URI for a real MongoDB.")
     app = create_app(settings, demo_patients=args.demo, access_log=args.access_log)
-    server.run(server.server_config(app, settings, host=args.host or settings.host, port=args.port or settings.port,
-                                    log_level=log_level))
+    host = args.host or settings.host
+    metrics_port = args.metrics_port or settings.metrics_port
+    side = server.metrics_config(settings, host=host, port=metrics_port, log_level=log_level) if metrics_port else None
+    server.run(server.server_config(app, settings, host=host, port=args.port or settings.port, log_level=log_level),
+               side)
     return 0
 
 
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_true",
                        help="log a line per request: method, route template, status, duration (never ids, query "
                             "strings or headers)")
+    serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                       help="also serve /metrics, without credentials, on this port (default FHIRGRAPH_METRICS_PORT; "
+                            "keep it off the public network)")
     serve.set_defaults(func=cmd_serve)
 
     devdb = sub.add_parser("devdb", help="run the embedded MongoDB-wire-protocol test server (not for production)")

@@ -1,4 +1,4 @@
-"""How ``fhirgraph serve`` listens: uvicorn with a request-head deadline.
+"""How ``fhirgraph serve`` listens: uvicorn with a request-head deadline, and /metrics on a port of its own.
 
 uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but gives a client that has opened a
 connection, or started a request, as long as it likes to finish the request head: a few thousand connections
@@ -10,10 +10,14 @@ httptools still does all the parsing. Slow bodies are cut in the app (``BodyTime
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.settings import Settings
@@ -89,6 +93,50 @@ def server_config(app: Starlette, settings: Settings, *, host: str, port: int, l
                           access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
 
 
-def run(config: uvicorn.Config) -> None:
-    """Serve until a stop signal."""
-    uvicorn.Server(config).run()
+def metrics_app() -> Starlette:
+    """/metrics and nothing else, without credentials: for a port only a scraper on a private network reaches."""
+    from app.main import metrics
+
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
+
+
+def metrics_config(settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(metrics_app(), host=host, port=port, loop="uvloop",
+                          http=http_protocol(settings.http_header_timeout_s), ws="none", lifespan="off",
+                          log_level=log_level, server_header=False, access_log=False,
+                          timeout_keep_alive=KEEP_ALIVE_S)
+
+
+class _SideServer(uvicorn.Server):
+    """A second listener in the same loop: signals are the main server's business."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _Server(uvicorn.Server):
+    """The public listener, with ``side`` (the metrics port) beside it: started after it, stopped before it
+    finishes (uvicorn ends by re-raising the stop signal, which ends the process)."""
+
+    def __init__(self, config: uvicorn.Config, side: uvicorn.Config | None):
+        super().__init__(config)
+        self.side = _SideServer(side) if side is not None else None
+        self.side_task: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.side is not None and not self.should_exit:
+            self.side_task = asyncio.create_task(self.side.serve(), name="metrics listener")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.side is not None and self.side_task is not None:
+            self.side.should_exit = True
+            await self.side_task
+        await super().shutdown(sockets)
+
+
+def run(main: uvicorn.Config, side: uvicorn.Config | None = None) -> None:
+    """Serve until a stop signal: the main listener, and ``side`` too when given."""
+    with asyncio.Runner(loop_factory=main.get_loop_factory()) as runner:
+        runner.run(_Server(main, side).serve())
