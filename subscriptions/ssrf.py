@@ -20,6 +20,10 @@ class EndpointRefused(Exception):
     """The endpoint URL is malformed, unresolvable or resolves to a refused address."""
 
 
+class Unresolvable(EndpointRefused):
+    """The endpoint's host does not resolve (now): no address to connect to, and none to refuse either."""
+
+
 def _blocked(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
@@ -48,10 +52,10 @@ async def resolve_endpoint(url: str, *, allow_private: bool) -> str:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise EndpointRefused(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        raise Unresolvable(f"cannot resolve {host}: {exc.strerror or exc}") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
-        raise EndpointRefused(f"cannot resolve {host}")
+        raise Unresolvable(f"cannot resolve {host}")
     if not allow_private:
         bad = [a for a in addresses if _blocked(a)]
         if bad:

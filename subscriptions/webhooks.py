@@ -24,7 +24,7 @@ from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions.delivery import SECRET_URL, Webhook, backoff, build_body, post, signed_headers, webhook_of
 from subscriptions.relay import LiveEvent
-from subscriptions.ssrf import EndpointRefused, resolve_endpoint
+from subscriptions.ssrf import EndpointRefused, Unresolvable, resolve_endpoint
 from subscriptions.tasks import cancel_and_wait
 
 log = logging.getLogger("fhirgraph.webhooks")
@@ -289,9 +289,12 @@ def endpoint_guard(*, allow_private: bool) -> Callable[[dict[str, Any]], Awaitab
 
 
 async def check_endpoint(url: str, *, allow_private: bool) -> str | None:
-    """Registration-time check: None when acceptable, else why not."""
+    """Registration-time check: None when acceptable, else why not. A host that does not resolve now is
+    accepted (its DNS may not be live yet): every delivery resolves and checks the address again."""
     try:
         await resolve_endpoint(url, allow_private=allow_private)
+    except Unresolvable:
+        return None
     except EndpointRefused as exc:
         return str(exc)
     return None

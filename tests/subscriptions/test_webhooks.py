@@ -252,3 +252,7 @@ async def test_private_endpoints_refused_at_registration(strict_url: str) -> Non
         r = await c.put(f"/fhir/r4/Subscription/{moved['id']}", json=moved)
         assert r.status_code == 400
         assert (await c.delete(f"/fhir/r4/Subscription/{moved['id']}")).status_code == 204  # nothing to deliver to
+        # a host that does not resolve (yet) is no address to refuse: accepted, and checked at each delivery
+        r = await c.post("/fhir/r4/Subscription", json=subscription("http://hooks.example.invalid/x", "patient.created"))
+        assert r.status_code == 201
+        assert (await c.delete(f"/fhir/r4/Subscription/{r.json()['id']}")).status_code == 204
