@@ -253,6 +253,7 @@ async def test_private_endpoints_refused_at_registration(strict_url: str) -> Non
         assert r.status_code == 400
         assert (await c.delete(f"/fhir/r4/Subscription/{moved['id']}")).status_code == 204  # nothing to deliver to
         # a host that does not resolve (yet) is no address to refuse: accepted, and checked at each delivery
-        r = await c.post("/fhir/r4/Subscription", json=subscription("http://hooks.example.invalid/x", "patient.created"))
+        unresolvable = subscription("http://hooks.example.invalid/x", "patient.created")
+        r = await c.post("/fhir/r4/Subscription", json=unresolvable)
         assert r.status_code == 201
         assert (await c.delete(f"/fhir/r4/Subscription/{r.json()['id']}")).status_code == 204
