@@ -14,6 +14,7 @@ from resolvers.context import Scope
 from resolvers.model import appointment, encounter, episode, patient
 from resolvers.model.event import Event, of
 from store.errors import Invalid, Unavailable
+from store.fhirjson import ref_id
 from subscriptions.relay import InvalidCursor, LiveEvent, decode_cursor
 from subscriptions.taxonomy import APPOINTMENT_EVENTS
 
@@ -72,19 +73,15 @@ def appointment_participants(practitioner_id: str | None, location_id: str | Non
         res = await e.resource()
         if res is None:
             return False
-        return ((practitioner_id is None or str(practitioner_id) in _refs(res, "Practitioner/"))
-                and (location_id is None or str(location_id) in _refs(res, "Location/")))
+        return ((practitioner_id is None or str(practitioner_id) in _refs(res, "Practitioner"))
+                and (location_id is None or str(location_id) in _refs(res, "Location")))
 
     return post
 
 
-def _refs(resource: dict[str, Any], prefix: str) -> set[str]:
-    found = set()
-    for part in resource.get("participant") or []:
-        ref = (part.get("actor") or {}).get("reference") or ""
-        if ref.startswith(prefix):
-            found.add(ref[len(prefix):])
-    return found
+def _refs(resource: dict[str, Any], rt: str) -> set[str]:
+    """The ids of the ``rt`` participants of an appointment."""
+    return {rid for part in resource.get("participant") or [] if (rid := ref_id((part or {}).get("actor"), rt))}
 
 
 # ---------------------------------------------------------------------------------------------- relations

@@ -122,7 +122,7 @@ async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to:
     if date_to:
         params.append(("date-first-visit", f"lt{date_to}"))
     by_ref, none = await ctx.repo.count_by(ctx.who, "Patient", "location", params)
-    counts = {ref.partition("/")[2]: n for ref, n in by_ref.items() if ref.startswith("Location/")}
+    counts = {lid: n for ref, n in by_ref.items() if (lid := ref_id(ref, "Location"))}
     locations = await ctx.loaders.locations_by_id.load_many(list(counts))
     items = []
     for (lid, n), loc in zip(counts.items(), locations, strict=True):

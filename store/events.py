@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from store.naming import EXT
+from store.fhirjson import ext, ref_id
 
 INTERNAL_TYPES = (
     "patient.created", "patient.updated", "patient.deactivated", "patient.reactivated", "patient.deceased",
@@ -28,17 +28,10 @@ INTERNAL_TYPES = (
 SILENT_TYPES = frozenset({"Provenance", "AuditEvent"})
 
 
-def _ext(resource: dict[str, Any] | None, name: str) -> Any:
-    for e in (resource or {}).get("extension", []) or []:
-        if e.get("url") == EXT[name]:
-            return next((v for k, v in e.items() if k.startswith("value")), None)
-    return None
-
-
 def patient_status(resource: dict[str, Any] | None) -> str | None:
     if resource is None:
         return None
-    status = _ext(resource, "patient-status")
+    status = ext(resource, "patient-status")
     if status:
         return str(status)
     if resource.get("deceasedBoolean") or resource.get("deceasedDateTime"):
@@ -112,7 +105,7 @@ def _appointment(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -
     if action == "delete":
         return "appointment.deleted"
     status = new.get("status")
-    workflow = _ext(new, "appointment-workflow-status")
+    workflow = ext(new, "appointment-workflow-status")
     if action == "create":
         return "appointment.booked" if status in ("booked", "pending", "proposed", "waitlist") else \
             _APPT_STATUS.get(str(status), "appointment.updated")
@@ -127,18 +120,13 @@ def _appointment(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -
 
 
 def patient_ref(resource: dict[str, Any]) -> str | None:
-    """The patient a resource is about, for event filtering (``events(patientId:)``)."""
+    """The patient a resource is about, as ``Patient/<id>``, for event filtering (``events(patientId:)``)."""
     if resource.get("resourceType") == "Patient":
         return f"Patient/{resource.get('id')}"
-    for key in ("subject", "patient"):
-        ref = (resource.get(key) or {}).get("reference", "") if isinstance(resource.get(key), dict) else ""
-        if ref.startswith("Patient/"):
-            return str(ref)
-    for part in resource.get("participant", []) or []:
-        ref = (part.get("actor") or {}).get("reference", "")
-        if ref.startswith("Patient/"):
-            return str(ref)
-    return None
+    candidates = [resource.get("subject"), resource.get("patient"),
+                  *((part or {}).get("actor") for part in resource.get("participant") or [])]
+    pid = next((rid for ref in candidates if (rid := ref_id(ref, "Patient"))), None)
+    return f"Patient/{pid}" if pid else None
 
 
 def make_event(tenant: str, seq: int, action: str, event_type: str, resource: dict[str, Any],

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from store.fhirjson import parse_reference
 from store.params import SUPPORTED_TYPES as SUPPORTED_TYPES  # re-exported: app/main.py imports it from here
 from store.params import P, param_table
 
@@ -153,17 +154,14 @@ def _tokens(value: Any) -> Iterator[str]:
 
 
 def _references(value: Any) -> Iterator[str]:
-    ref = value.get("reference") if isinstance(value, dict) else None
-    if not isinstance(ref, str) or ref.startswith("#"):
+    parsed = parse_reference(value)
+    if parsed is not None:
+        yield f"{parsed[0]}/{parsed[1]}"
+        yield parsed[1]
         return
-    parts = ref.split("/")
-    if "_history" in parts:
-        parts = parts[: parts.index("_history")]
-    if len(parts) >= 2:
-        yield f"{parts[-2]}/{parts[-1]}"
-        yield parts[-1]
-    else:
-        yield ref
+    ref = value.get("reference") if isinstance(value, dict) else None
+    if isinstance(ref, str) and ref and not ref.startswith("#"):
+        yield ref  # a bare id
 
 
 def _ranges(value: Any) -> Iterator[dict[str, str]]:

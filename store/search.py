@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from store.errors import Invalid
+from store.fhirjson import parse_reference
 from store.keys import date_range, fold
 from store.params import P, param_table
 
@@ -112,12 +113,10 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
             raise Invalid(f"Modifier ':{modifier}' is not supported on reference parameter '{p.name}'")
         if modifier and modifier != "identifier":
             v = f"{modifier}/{v}"
-        parts = v.rstrip("/").split("/")
-        if "_history" in parts:
-            parts = parts[: parts.index("_history")]
-        ref = "/".join(parts[-2:]) if len(parts) >= 2 else parts[0]
-        if "/" not in ref and len(p.targets) == 1:
-            ref = f"{p.targets[0]}/{ref}"
+        parsed = parse_reference(v)
+        ref = f"{parsed[0]}/{parsed[1]}" if parsed else v.strip("/")
+        if parsed is None and len(p.targets) == 1:
+            ref = f"{p.targets[0]}/{ref}"  # a bare id of the one type the parameter refers to
         return {key: ref}
     if p.type == "date":
         if modifier:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
+from store.fhirjson import ident
 from store.naming import EXT, SID
 from subscriptions import signing
 from subscriptions.relay import LiveEvent
@@ -83,11 +84,10 @@ _RESERVED = {"host", "content-type", "content-length", "x-teleclinic-signature",
 
 
 def _identifier_value(resource: dict[str, Any] | None, system: str) -> Any:
-    for ident in (resource or {}).get("identifier") or []:
-        if ident.get("system") == system and ident.get("value") is not None:
-            value = ident["value"]
-            return int(value) if str(value).isdigit() else value
-    return None
+    value = ident(resource or {}, system)
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
 
 
 def qapi_data(event: LiveEvent, resource: dict[str, Any] | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 
 from resolvers.model.common import EntityRef, opt_id
-from store.fhirjson import ext, ident, ref_id, text_of, version
+from store.fhirjson import ext, ident, parse_reference, ref_id, text_of, version
 from store.naming import SID
 
 
@@ -58,13 +58,13 @@ def from_fhir(res: dict[str, Any]) -> Appointment:
     patient = practitioner = location = None
     for p in res.get("participant") or ():
         actor = p.get("actor") or {}
-        r = actor.get("reference") or ""
-        if r.startswith("Patient/") and patient is None:
-            patient = r[8:]
-        elif r.startswith("Practitioner/") and practitioner is None:
-            practitioner = r[13:]
-        elif r.startswith("Location/") and location is None:
-            location = EntityRef(id=strawberry.ID(r[9:]), name=actor.get("display"))
+        rt, rid = parse_reference(actor) or ("", "")
+        if rt == "Patient" and patient is None:
+            patient = rid
+        elif rt == "Practitioner" and practitioner is None:
+            practitioner = rid
+        elif rt == "Location" and location is None:
+            location = EntityRef(id=strawberry.ID(rid), name=actor.get("display"))
     return Appointment(
         id=res["id"], version=version(res),
         status=_STATUS.get(res.get("status", ""), AppointmentStatus.BOOKED),
