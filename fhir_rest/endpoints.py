@@ -335,7 +335,11 @@ async def _create(request: Request, repo: Repository, principal: PrincipalLike, 
 
 def request_fingerprint(rt: str, body: Resource) -> str:
     """What makes two creates under one Idempotency-Key the same request: the type and the body."""
-    return hashlib.sha256(rt.encode() + b"\0" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested past orjson's depth: far past what the store takes anyway
+        raise Invalid("The request body nests too deeply") from None
+    return hashlib.sha256(rt.encode() + b"\0" + canonical).hexdigest()
 
 
 async def _idempotent_create(request: Request, repo: Repository, principal: PrincipalLike, rt: str,

@@ -81,13 +81,17 @@ def check_id(resource_id: str) -> None:
 # meta's repeating elements (FHIR R4 §2.24 Meta), read by the write path before validation: arrays of these.
 META_ARRAYS = {"extension": dict, "tag": dict, "security": dict, "profile": str}
 MAX_SHAPE_ISSUES = 50
+# Objects and arrays nested in a resource, at most: FHIR resources come nowhere near, MongoDB refuses documents
+# nested past 100 levels and orjson serializes no more than 254.
+MAX_DEPTH = 80
 
 
 def check_shape(resource: Any) -> None:
     """The raw JSON shape of a body, checked first on every write, before anything reads it: no nulls (FHIR R4
     §2.6.2 JSON: null only as an item of a repeating primitive whose ``_element`` twin carries that item's
-    extensions, and never at the same index in both), and a ``meta`` object whose repeating elements are arrays
-    of their types. Raises ``Invalid`` (400) naming each offending element path, never a value."""
+    extensions, and never at the same index in both), ``_element`` twins that are objects (or arrays of them),
+    a ``meta`` object whose repeating elements are arrays of their types, integers that fit 64 bits and no
+    nesting past ``MAX_DEPTH``. Raises ``Invalid`` (400) naming each offending element path, never a value."""
     if not isinstance(resource, dict):
         raise Invalid("A FHIR resource must be a JSON object")
     rt = resource.get("resourceType")
@@ -115,17 +119,21 @@ def _shape_issues(root: str, resource: dict[str, Any]) -> Iterator[Issue]:
                     kind = "an object" if item_type is dict else "a string"
                     yield Issue(f"{root}.meta.{name}[{i}]", f"must be {kind}", "structure")
     # Iterative, so a deeply nested body cannot exhaust the interpreter's stack.
-    queue: deque[tuple[str, dict[str, Any]]] = deque([(root, resource)])
+    queue: deque[tuple[str, dict[str, Any], int]] = deque([(root, resource, 1)])
     while queue:
-        path, obj = queue.popleft()
+        path, obj, depth = queue.popleft()
+        if depth > MAX_DEPTH:
+            yield Issue(path, f"nested deeper than {MAX_DEPTH} levels", "structure")
+            continue
         for key, value in obj.items():
             where = f"{path}.{key}"
+            extensions = len(key) > 1 and key.startswith("_")  # a primitive's id and extensions (_birthDate)
             if value is None:
                 yield Issue(where, "null is not allowed in FHIR JSON", "structure")
             elif isinstance(value, dict):
-                queue.append((where, value))
+                queue.append((where, value, depth + 1))
             elif isinstance(value, list):
-                twin = obj.get(key[1:] if key.startswith("_") else f"_{key}")
+                twin = obj.get(key[1:] if extensions else f"_{key}")
                 twin = twin if isinstance(twin, list) else []
                 for i, item in enumerate(value):
                     if item is None:
@@ -133,9 +141,22 @@ def _shape_issues(root: str, resource: dict[str, Any]) -> Iterator[Issue]:
                         if i >= len(twin) or twin[i] is None:
                             yield Issue(f"{where}[{i}]", "null is not allowed here in FHIR JSON", "structure")
                     elif isinstance(item, dict):
-                        queue.append((f"{where}[{i}]", item))
+                        queue.append((f"{where}[{i}]", item, depth + 2))
                     elif isinstance(item, list):
                         yield Issue(f"{where}[{i}]", "an array cannot hold arrays in FHIR JSON", "structure")
+                    elif extensions:
+                        yield Issue(f"{where}[{i}]", "a primitive's extensions are an object", "structure")
+                    elif _out_of_range(item):
+                        yield Issue(f"{where}[{i}]", "a number out of range", "value")
+            elif extensions:
+                yield Issue(where, "a primitive's extensions are an object", "structure")
+            elif _out_of_range(value):
+                yield Issue(where, "a number out of range", "value")
+
+
+def _out_of_range(value: Any) -> bool:
+    # JSON integers beyond 64 bits cannot be stored (BSON); FHIR's own integers are 32-bit.
+    return type(value) is int and not -(2**63) <= value < 2**63
 
 
 def validate(resource: dict[str, Any]) -> None:
@@ -168,7 +189,7 @@ def validate(resource: dict[str, Any]) -> None:
             max(0, MAX_ISSUES - len(missing)))]
         raise Invalid(f"{rt} failed validation ({len(issues)} issue(s))", unprocessable=True,
                       paths=list(dict.fromkeys(i.path for i in issues)), issues=issues) from None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError, KeyError):  # a model's own validator failing on odd input
         raise Invalid(f"{rt} failed validation", unprocessable=True) from None
     if missing:  # e.g. an empty array for a required element, which the models accept
         raise Invalid(f"{rt} failed validation ({len(missing)} issue(s))", unprocessable=True,

@@ -98,6 +98,22 @@ async def test_nulls_in_bodies_are_400_with_their_paths(fhir: httpx.AsyncClient)
     assert "tag" not in (await fhir.get(f"/Patient/{pid}")).json()["meta"]
 
 
+async def test_bodies_the_fuzzer_found_are_400_not_500(fhir: httpx.AsyncClient) -> None:
+    # nested past what orjson writes back (its fingerprint for an Idempotency-Key, the response) and MongoDB stores
+    deep = b'{"resourceType": "Patient", "extension": ' + b"[" * 300 + b"]" * 300 + b"}"
+    for headers in ({}, {"Idempotency-Key": "deep-body"}):
+        assert_outcome(await fhir.post("/Patient", content=deep,
+                                       headers={"Content-Type": "application/fhir+json", **headers}), 400)
+    # a primitive's extensions that are not an object (the models' own validator raised on it)
+    body = assert_outcome(await fhir.post("/Patient", json=make_patient(_birthDate="1988")), 400)
+    assert body["issue"][0]["expression"] == ["Patient._birthDate"]
+    # a number BSON cannot hold as an integer (a decimal the models accept)
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+           "valueQuantity": {"value": 2**64 - 1}}
+    assert assert_outcome(await fhir.post("/Observation", json=obs), 400)["issue"][0]["expression"] == [
+        "Observation.valueQuantity.value"]
+
+
 async def test_wrong_content_type_is_400(fhir: httpx.AsyncClient) -> None:
     assert_outcome(await fhir.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}),
                    400)

@@ -49,13 +49,31 @@ def test_a_null_may_align_a_repeating_primitive_with_its_extensions() -> None:
     assert shape_error(make_patient(name=[{"given": [None]}])).paths == ["Patient.name[0].given[0]"]
 
 
-def test_a_deeply_nested_body_is_walked_without_recursion() -> None:
-    deep: dict[str, object] = {"url": "http://example.org/x"}
-    for _ in range(5000):
+def nested(levels: int) -> dict[str, object]:
+    deep: dict[str, object] = {"url": "http://example.org/x", "valueString": "x"}
+    for _ in range(levels):
         deep = {"url": "http://example.org/x", "extension": [deep]}
+    return deep
+
+
+def test_nesting_is_bounded_and_walked_without_recursion() -> None:
+    check_shape(make_patient(extension=[nested(30)]))
+    deep = nested(30)
     deep["valueString"] = None
-    error = shape_error(make_patient(extension=[deep]))
-    assert error.paths == ["Patient.extension[0].valueString"]
+    assert shape_error(make_patient(extension=[deep])).paths == ["Patient.extension[0].valueString"]
+    error = shape_error(make_patient(extension=[nested(5000)]))  # deeper than the interpreter's stack
+    assert len(error.paths) == 1 and error.paths[0].startswith("Patient.extension[0].extension[0]")
+    assert "nested deeper" in error.issues[0].message
+
+
+def test_primitive_extensions_are_objects_and_integers_fit_64_bits() -> None:
+    assert shape_error(make_patient(_birthDate="1988")).paths == ["Patient._birthDate"]
+    assert shape_error(make_patient(name=[{"given": ["A"], "_given": ["x"]}])).paths == ["Patient.name[0]._given[0]"]
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+    assert shape_error({**obs, "valueInteger": 2**64 - 1}).paths == ["Observation.valueInteger"]
+    assert shape_error({**obs, "component": [{"valueInteger": -(2**63) - 1}]}).paths == [
+        "Observation.component[0].valueInteger"]
+    check_shape({**obs, "valueInteger": 2**63 - 1})
 
 
 def test_not_an_object() -> None:
