@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import time
-import traceback
 from urllib.parse import urlsplit
 
 from starlette.routing import Mount
@@ -16,6 +15,7 @@ from app.errors import GRAPHQL_PREFIX, error_reply, internal_reply
 from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
 from store.client import deadline
 from store.errors import DomainError, Invalid, TooLarge
+from store.logs import described
 
 log = logging.getLogger("fhirgraph")
 access_log = logging.getLogger("fhirgraph.access")
@@ -232,9 +232,7 @@ class SafeErrorsMiddleware:
             if not tracked.started:
                 await send_reply(send, *error_reply(scope["path"], exc))
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"),
-                      _route_of(scope), frames)
+            log.error("unhandled exception on %s %s: %s", scope.get("method"), _route_of(scope), described(exc))
             if not tracked.started:
                 await send_reply(send, *internal_reply(scope["path"]))
 

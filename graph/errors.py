@@ -8,7 +8,6 @@ message, stack trace or patient data leaves the process, and only the exception'
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 import orjson
@@ -32,6 +31,7 @@ from store.errors import (
     Unavailable,
     mapped,
 )
+from store.logs import described
 
 log = logging.getLogger("fhirgraph.graphql")
 
@@ -68,8 +68,7 @@ def convert(error: GraphQLError) -> GraphQLError:
                                                                        {"code": "BAD_REQUEST"})
     # The exception's message (and the values in its frames) may carry patient data: its type, the field path
     # and the stack's code locations only.
-    log.error("unexpected %s in a resolver at %s\n%s", type(original).__name__, _path(error),
-              "".join(traceback.format_tb(original.__traceback__)))
+    log.error("unexpected error in a resolver at %s: %s", _path(error), described(original))
     return _copy(error, MASKED_MESSAGE, {"code": "INTERNAL"})
 
 

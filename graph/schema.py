@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -26,6 +26,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from graph.context import Context
 from graph.errors import ErrorCodes
@@ -46,6 +47,17 @@ class Schema(strawberry.federation.Schema):
         # Client errors are the client's business, and a query's text may carry patient data: nothing is logged
         # here. Unexpected resolver errors are logged (type and traceback only) where they are masked.
         return None
+
+    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,  # noqa: PLR0913
+                      context_value: Any | None = None, root_value: Any | None = None,
+                      operation_name: str | None = None,
+                      allowed_operation_types: Iterable[OperationType] | None = None,
+                      operation_extensions: dict[str, Any] | None = None) -> ExecutionResult:
+        # An executed (not streamed) operation is a query or a mutation: subscriptions are served over the
+        # websocket (graphql-transport-ws), and over HTTP strawberry would run one as a plain field.
+        allowed = set(allowed_operation_types or (OperationType.QUERY, OperationType.MUTATION))
+        return await super().execute(query, variable_values, context_value, root_value, operation_name,
+                                     allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
 
 
 def build_schema(settings: Any = None) -> Schema:

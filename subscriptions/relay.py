@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from store.errors import DomainError
+from store.logs import described
 from store.outbox import OrderedEvents
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -264,8 +265,8 @@ class Relay:
                     await self._advance(name, t, poll=polling)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("relay: cannot advance tenant events")
+                except Exception as exc:  # noqa: BLE001 - the next turn of the loop retries
+                    log.error("relay: cannot advance tenant events: %s", described(exc))
             # Drop idle tenants so a later subscriber starts from a fresh head.
             for name in [n for n, t in self.tenants.items() if not t.subscribers and not t.events.waiting]:
                 del self.tenants[name]

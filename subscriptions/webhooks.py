@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from store.errors import DomainError, Invalid
+from store.logs import described
 from store.queries import ACTIVE_SUBSCRIPTION
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -89,8 +90,8 @@ class WebhookService:
                 await self._scan_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("webhooks: scan failed")
+            except Exception as exc:  # noqa: BLE001 - the loop goes on; the next scan retries
+                log.error("webhooks: scan failed: %s", described(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._rescan.wait(), self.settings.webhook_scan_interval_s)
             self._rescan.clear()
@@ -176,8 +177,8 @@ class WebhookService:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.leases.release(key, self.owner))
             raise
-        except Exception:
-            log.exception("webhooks: worker failed; the lease will be retaken")
+        except Exception as exc:  # noqa: BLE001 - the lease is released and retaken by a later scan
+            log.error("webhooks: worker failed, the lease will be retaken: %s", described(exc))
         finally:
             self.wakes.pop(key, None)
             self.workers.pop(key, None)

@@ -26,6 +26,15 @@ async def test_get_never_runs_mutations(http: httpx.AsyncClient, graph_url: str)
     assert "restorePatient" not in r.text or "errors" in r.text
 
 
+async def test_subscriptions_are_for_the_websocket(http: httpx.AsyncClient, graph_url: str) -> None:
+    """Over HTTP a subscription once ran as a plain field and failed as INTERNAL."""
+    for accept in ("application/json", "application/graphql-response+json"):
+        r = await http.post(graph_url, json={"query": "subscription { events { id } }"},
+                            headers={**H, "Accept": accept})
+        assert r.status_code == 400 and "subscriptions are not allowed" in r.text
+        assert "INTERNAL" not in r.text
+
+
 async def test_graphql_response_media_type(http: httpx.AsyncClient, graph_url: str) -> None:
     accept = {**H, "Accept": "application/graphql-response+json"}
     ok = await http.post(graph_url, json={"query": "{ __typename }"}, headers=accept)
