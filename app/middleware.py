@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import GRAPHQL_PREFIX, error_reply, internal_reply
 from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
 from store.client import deadline
-from store.errors import DomainError, Invalid, TooLarge
+from store.errors import DomainError, Invalid, TimedOut, TooLarge
 from store.logs import described
 
 log = logging.getLogger("fhirgraph")
@@ -132,7 +132,9 @@ class BodyTimeoutMiddleware:
                 raise
             # what the app made of a client that seemed to leave (e.g. Starlette's ClientDisconnect)
         if stalled and not tracked.started:
-            await send_reply(send, 408, {"Connection": "close"}, b"")
+            status, headers, body = error_reply(scope["path"], TimedOut(
+                f"The request body did not arrive within {self.seconds:g} s"))
+            await send_reply(send, status, {**headers, "Connection": "close"}, body)
 
 
 class StoreDeadlineMiddleware:

@@ -18,6 +18,7 @@ from store.errors import (
     NotAllowed,
     NotFound,
     PreconditionFailed,
+    TimedOut,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -31,7 +32,7 @@ FHIR_JSON = "application/fhir+json; charset=utf-8"
 ISSUE_TYPE: dict[type[DomainError], str] = {
     NotFound: "not-found", Gone: "deleted", Invalid: "invalid", Conflict: "conflict", PreconditionFailed: "conflict",
     InvalidTransition: "business-rule", NotAllowed: "not-supported", Unauthorized: "login", Forbidden: "forbidden",
-    TooManyRequests: "throttled", TooLarge: "too-costly", Unavailable: "transient",
+    TooManyRequests: "throttled", TooLarge: "too-costly", TimedOut: "timeout", Unavailable: "transient",
 }
 
 

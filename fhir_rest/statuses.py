@@ -13,6 +13,7 @@ from store.errors import (
     NotAllowed,
     NotFound,
     PreconditionFailed,
+    TimedOut,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -22,7 +23,8 @@ from store.errors import (
 
 STATUS: dict[type[DomainError], int] = {
     NotFound: 404, Gone: 410, Invalid: 400, Conflict: 409, PreconditionFailed: 412, InvalidTransition: 422,
-    NotAllowed: 405, Unauthorized: 401, Forbidden: 403, TooManyRequests: 429, TooLarge: 413, Unavailable: 503,
+    NotAllowed: 405, Unauthorized: 401, Forbidden: 403, TooManyRequests: 429, TooLarge: 413, TimedOut: 408,
+    Unavailable: 503,
 }
 # What a client is asked to do with its credentials after a 401 (RFC 6750 §3).
 CHALLENGE = 'Bearer realm="fhirgraph"'

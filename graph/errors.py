@@ -25,6 +25,7 @@ from store.errors import (
     NotFound,
     PreconditionFailed,
     SlotTaken,
+    TimedOut,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -40,7 +41,7 @@ CODES: dict[type[DomainError], str] = {
     NotFound: "NOT_FOUND", Gone: "NOT_FOUND", Invalid: "VALIDATION", Conflict: "CONFLICT", SlotTaken: "SLOT_TAKEN",
     PreconditionFailed: "VERSION_CONFLICT", InvalidTransition: "INVALID_TRANSITION", NotAllowed: "NOT_ALLOWED",
     Unauthorized: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", TooManyRequests: "RATE_LIMITED",
-    TooLarge: "PAYLOAD_TOO_LARGE", Unavailable: "UNAVAILABLE",
+    TooLarge: "PAYLOAD_TOO_LARGE", TimedOut: "TIMEOUT", Unavailable: "UNAVAILABLE",
 }
 
 

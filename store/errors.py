@@ -17,6 +17,7 @@ DomainError
 ├── Forbidden           the credentials do not permit it
 ├── TooManyRequests     a rate limit; ``retry_after`` seconds
 ├── TooLarge            a request body over the limit
+├── TimedOut            the client did not send its request in time
 └── Unavailable         the database (or another dependency) cannot answer now; retry
 
 ``message`` is shown to the caller: it never carries patient data (no input values are echoed).
@@ -102,6 +103,10 @@ class TooManyRequests(DomainError):
 
 
 class TooLarge(DomainError):
+    pass
+
+
+class TimedOut(DomainError):
     pass
 
 

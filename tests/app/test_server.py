@@ -118,11 +118,12 @@ async def test_a_body_that_stalls_gets_408_and_the_connection_closed(app: Served
     reader, writer = await connect(app)
     writer.write(post_head(len(body)) + body[:20])
     started = time.perf_counter()
-    status, headers, _ = await response(reader)
+    status, headers, outcome = await response(reader)
     rest = await until_closed(reader)
     seconds = time.perf_counter() - started
     writer.close()
     assert status == 408 and headers["connection"] == "close" and rest == b""
+    assert json.loads(outcome)["issue"][0]["code"] == "timeout"  # in the FHIR door's shape
     assert BODY_S - 0.05 <= seconds < BODY_S + MARGIN_S
 
 
