@@ -8,7 +8,7 @@ from typing import Any
 from resolvers import chart
 from resolvers import family as family_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import alert as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -39,12 +39,8 @@ def patient_alerts(root: Patient, info: Info, status: model.AlertStatus | None =
                    first: int | None = None, after: str | None = None) -> Soon[Connection[model.Alert]]:
     if include_family:
         return _family_alerts(info.context, str(root.id), status, first, after)
-    loader = info.context.loaders.flags_by_patient
-    own = ready(loader, str(root.id))
-    if own is MISSING:
-        return then(loader.load(str(root.id)), patient_alerts, root, info, status=status, include_family=False,
-                    first=first, after=after)
-    return _alerts_of([(r, False) for r in own], status, first, after)
+    return when_loaded(info.context.loaders.flags_by_patient, str(root.id),
+                       lambda own: _alerts_of([(r, False) for r in own], status, first, after))
 
 
 async def _family_alerts(ctx: Scope, pid: str, status: model.AlertStatus | None, first: int | None,

@@ -6,7 +6,7 @@ from typing import Any
 
 from resolvers import chart
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import allergy as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -20,15 +20,13 @@ SEVERITIES = ("mild", "moderate", "severe")
 
 def patient_allergies(root: Patient, info: Info, is_active: bool | None = None, first: int | None = None,
                       after: str | None = None) -> Soon[Connection[model.Allergy]]:
-    loader = info.context.loaders.allergies_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), patient_allergies, root, info, is_active=is_active, first=first,
-                    after=after)
-    if is_active is not None:
-        rows = [r for r in rows if model.is_active(r) == is_active]
-    return resolve_connection(rows, key=chart.by_date("recordedDate"), rid=lambda r: r["id"], node=model.from_fhir,
-                              first=first, after=after, descending=True)
+    def page(rows: list[dict[str, Any]]) -> Connection[model.Allergy]:
+        if is_active is not None:
+            rows = [r for r in rows if model.is_active(r) == is_active]
+        return resolve_connection(rows, key=chart.by_date("recordedDate"), rid=lambda r: r["id"],
+                                  node=model.from_fhir, first=first, after=after, descending=True)
+
+    return when_loaded(info.context.loaders.allergies_by_patient, str(root.id), page)
 
 
 async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Allergy:

@@ -11,7 +11,7 @@ from resolvers import episode as episode_r
 from resolvers import patient as patient_r
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, node_of, ready, then
+from resolvers.loaders import Soon, node_of, when_loaded
 from resolvers.model import appointment as model
 from resolvers.model.episode import Episode
 from resolvers.model.patient import Patient
@@ -29,11 +29,7 @@ Resource = dict[str, Any]
 def get_appointment(ctx: Scope, aid: str | None) -> Soon[model.Appointment | None]:
     if not aid:
         return None
-    loader = ctx.loaders.appointments_by_id
-    res = ready(loader, str(aid))
-    if res is MISSING:
-        return then(loader.load(str(aid)), get_appointment, ctx, aid)
-    return model.from_fhir(res) if res else None
+    return when_loaded(ctx.loaders.appointments_by_id, str(aid), lambda res: model.from_fhir(res) if res else None)
 
 
 def _start(r: Resource) -> str:
@@ -45,18 +41,18 @@ def patient_appointments(root: Patient, info: Info, date_from: str | None = None
                          after: str | None = None, last: int | None = None, before: str | None = None
                          ) -> Soon[Connection[model.Appointment]]:
     loaders = info.context.loaders
-    rows = ready(loaders.appointments_by_patient, str(root.id))
-    if rows is MISSING:
-        return then(loaders.appointments_by_patient.load(str(root.id)), patient_appointments, root, info,
-                    date_from=date_from, date_to=date_to, status=status, first=first, after=after, last=last,
-                    before=before)
     wanted = {s.value for s in status} if status else None
-    if wanted or date_from or date_to:
-        rows = [r for r in rows if (wanted is None or r.get("status") in wanted)
-                and (not date_from or _start(r) >= date_from) and (not date_to or _start(r)[:len(date_to)] <= date_to)]
-    return resolve_connection(rows, key=_start, rid=lambda r: r["id"],
-                              node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after,
-                              last=last, before=before, descending=True)
+
+    def page(rows: list[Resource]) -> Connection[model.Appointment]:
+        if wanted or date_from or date_to:
+            rows = [r for r in rows if (wanted is None or r.get("status") in wanted)
+                    and (not date_from or _start(r) >= date_from)
+                    and (not date_to or _start(r)[:len(date_to)] <= date_to)]
+        return resolve_connection(rows, key=_start, rid=lambda r: r["id"],
+                                  node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after,
+                                  last=last, before=before, descending=True)
+
+    return when_loaded(loaders.appointments_by_patient, str(root.id), page)
 
 
 def episode_appointments(root: Episode, info: Info, first: int | None = None, after: str | None = None
@@ -66,14 +62,14 @@ def episode_appointments(root: Episode, info: Info, first: int | None = None, af
     if not root.patient_id:
         return resolve_connection([], key=_start, rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after)
     loaders = info.context.loaders
-    rows = ready(loaders.appointments_by_patient, str(root.patient_id))
-    if rows is MISSING:
-        return then(loaders.appointments_by_patient.load(str(root.patient_id)), episode_appointments, root, info,
-                    first=first, after=after)
     ref = f"EpisodeOfCare/{root.id}"
-    mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
-    return resolve_connection(mine, key=_start, rid=lambda r: r["id"],
-                              node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after)
+
+    def page(rows: list[Resource]) -> Connection[model.Appointment]:
+        mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
+        return resolve_connection(mine, key=_start, rid=lambda r: r["id"],
+                                  node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after)
+
+    return when_loaded(loaders.appointments_by_patient, str(root.patient_id), page)
 
 
 async def list_appointments(ctx: Scope, flt: dict[str, Any] | None, first: int | None, after: str | None,

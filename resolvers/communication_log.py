@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from resolvers.context import Info
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -13,16 +15,15 @@ def patient_communication_logs(root: Patient, info: Info, date_from: str | None 
                                mode: str | None = None, direction: model.CommunicationDirection | None = None,
                                q: str | None = None, first: int | None = None, after: str | None = None
                                ) -> Soon[Connection[model.CommunicationLog]]:
-    loader = info.context.loaders.communications_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), patient_communication_logs, root, info, date_from=date_from,
-                    date_to=date_to, mode=mode, direction=direction, q=q, first=first, after=after)
     needle = q.casefold() if q else None
-    nodes = [(r, n) for r, n in ((r, model.from_fhir(r)) for r in rows)
-             if (not date_from or (n.communication_datetime or "") >= date_from)
-             and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
-             and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
-             and (needle is None or needle in (n.note or "").casefold())]
-    return resolve_connection(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
-                              node=lambda t: t[1], first=first, after=after, descending=True)
+
+    def page(rows: list[dict[str, Any]]) -> Connection[model.CommunicationLog]:
+        nodes = [(r, n) for r, n in ((r, model.from_fhir(r)) for r in rows)
+                 if (not date_from or (n.communication_datetime or "") >= date_from)
+                 and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
+                 and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
+                 and (needle is None or needle in (n.note or "").casefold())]
+        return resolve_connection(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
+                                  node=lambda t: t[1], first=first, after=after, descending=True)
+
+    return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)

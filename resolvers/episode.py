@@ -8,7 +8,7 @@ from typing import Any
 
 from resolvers import patient as patient_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import episode as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -20,23 +20,19 @@ REQUIRED = ("name", "type", "from_", "status")
 def get_episode(ctx: Scope, eid: str | None) -> Soon[model.Episode | None]:
     if not eid:
         return None
-    loader = ctx.loaders.episodes_by_id
-    res = ready(loader, str(eid))
-    if res is MISSING:
-        return then(loader.load(str(eid)), get_episode, ctx, eid)
-    return model.from_fhir(res) if res else None
+    return when_loaded(ctx.loaders.episodes_by_id, str(eid), lambda res: model.from_fhir(res) if res else None)
 
 
 def patient_episodes(root: Patient, info: Info, status: model.EpisodeStatus | None = None,
                      first: int | None = None, after: str | None = None) -> Soon[Connection[model.Episode]]:
-    loader = info.context.loaders.episodes_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), patient_episodes, root, info, status=status, first=first, after=after)
-    if status is not None:
-        rows = [r for r in rows if r.get("status") == status.value]
-    return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "", rid=lambda r: r["id"],
-                              node=model.from_fhir, first=first, after=after, descending=True)
+    def page(rows: list[dict[str, Any]]) -> Connection[model.Episode]:
+        if status is not None:
+            rows = [r for r in rows if r.get("status") == status.value]
+        return resolve_connection(rows, key=lambda r: (r.get("period") or {}).get("start") or "",
+                                  rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
+                                  descending=True)
+
+    return when_loaded(info.context.loaders.episodes_by_patient, str(root.id), page)
 
 
 def patient(root: model.Episode, info: Info) -> Soon[Patient | None]:

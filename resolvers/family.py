@@ -9,7 +9,7 @@ from typing import Any
 
 from resolvers import patient as patient_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import MISSING, Soon, ready, when_loaded
 from resolvers.model import family as model
 from resolvers.model.patient import Patient
 from store.errors import Invalid, NotFound
@@ -25,11 +25,8 @@ def _active(res: Resource) -> bool:
 
 def relationships(root: Patient, info: Info) -> Soon[list[model.Relationship]]:
     """Relationships where this patient is the source."""
-    loader = info.context.loaders.relations_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), relationships, root, info)
-    return [model.relationship_from_fhir(r) for r in rows if _active(r)]
+    return when_loaded(info.context.loaders.relations_by_patient, str(root.id),
+                       lambda rows: [model.relationship_from_fhir(r) for r in rows if _active(r)])
 
 
 def relationship_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:

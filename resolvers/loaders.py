@@ -17,6 +17,8 @@ from store.repository import Repository
 from store.types import PrincipalLike, Resource
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 # What a relation resolver returns: the value at once when its batch is already loaded (graphql-core then
 # completes it on its synchronous path), else an awaitable of it.
 Soon: TypeAlias = T | Awaitable[T]
@@ -117,10 +119,17 @@ def ready(loader: DataLoader[Any, Any], key: Any) -> Any:
     return MISSING
 
 
-async def then(awaitable: Awaitable[Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Wait for a load, then run ``fn`` again (it now finds the value ready)."""
-    await awaitable
-    return fn(*args, **kwargs)
+def when_loaded(loader: DataLoader[K, V], key: K, build: Callable[[V], T]) -> Soon[T]:
+    """``build`` of the value of ``key``: at once when the loader already has it, else an awaitable of it after
+    the (batched) load — the shape of every relation resolver."""
+    value = ready(loader, key)
+    if value is MISSING:
+        return _after(loader.load(key), build)
+    return build(value)
+
+
+async def _after(load: Awaitable[V], build: Callable[[V], T]) -> T:
+    return build(await load)
 
 
 async def settle(value: Any) -> Any:

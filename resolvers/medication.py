@@ -6,7 +6,7 @@ from typing import Any
 
 from resolvers import chart
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import medication as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -18,16 +18,14 @@ from store.naming import RXNORM
 
 def patient_medications(root: Patient, info: Info, is_active: bool | None = None, first: int | None = None,
                         after: str | None = None) -> Soon[Connection[model.Medication]]:
-    loader = info.context.loaders.medications_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), patient_medications, root, info, is_active=is_active, first=first,
-                    after=after)
-    if is_active is not None:
-        rows = [r for r in rows if (r.get("status") == "active") == is_active]
-    return resolve_connection(rows, key=lambda r: str((r.get("effectivePeriod") or {}).get("start") or ""),
-                              rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
-                              descending=True)
+    def page(rows: list[dict[str, Any]]) -> Connection[model.Medication]:
+        if is_active is not None:
+            rows = [r for r in rows if (r.get("status") == "active") == is_active]
+        return resolve_connection(rows, key=lambda r: str((r.get("effectivePeriod") or {}).get("start") or ""),
+                                  rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
+                                  descending=True)
+
+    return when_loaded(info.context.loaders.medications_by_patient, str(root.id), page)
 
 
 async def record_medication(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Medication:

@@ -12,7 +12,7 @@ import strawberry
 
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, node_of, ready, then
+from resolvers.loaders import Soon, node_of, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.common import EntityRef
 from resolvers.model.practitioner import Practitioner
@@ -45,11 +45,7 @@ def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:
     """The patient record (None when absent), or — until its batch is loaded — an awaitable of it."""
     if not pid:
         return None
-    loader = ctx.loaders.patients_by_id
-    res = ready(loader, str(pid))
-    if res is MISSING:
-        return then(loader.load(str(pid)), get_patient, ctx, pid)
-    return node(ctx, res) if res else None
+    return when_loaded(ctx.loaders.patients_by_id, str(pid), lambda res: node(ctx, res) if res else None)
 
 
 async def require_patient(ctx: Scope, pid: str) -> Resource:

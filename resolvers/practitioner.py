@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resolvers.context import Scope
-from resolvers.loaders import MISSING, Soon, node_of, ready, then
+from resolvers.loaders import Soon, node_of, when_loaded
 from resolvers.model import practitioner as model
 
 
@@ -11,8 +11,5 @@ def get_practitioner(ctx: Scope, pid: str | None) -> Soon[model.Practitioner | N
     """The practitioner record (None when absent), or — until its batch is loaded — an awaitable of it."""
     if not pid:
         return None
-    loader = ctx.loaders.practitioners_by_id
-    res = ready(loader, str(pid))
-    if res is MISSING:
-        return then(loader.load(str(pid)), get_practitioner, ctx, pid)
-    return node_of(ctx.loaders, res, model.from_fhir) if res else None
+    return when_loaded(ctx.loaders.practitioners_by_id, str(pid),
+                       lambda res: node_of(ctx.loaders, res, model.from_fhir) if res else None)

@@ -6,7 +6,7 @@ from typing import Any
 
 from resolvers import chart
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -20,14 +20,13 @@ CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 
 def patient_problems(root: Patient, info: Info, status: model.ProblemStatus | None = None, first: int | None = None,
                      after: str | None = None) -> Soon[Connection[model.Problem]]:
-    loader = info.context.loaders.conditions_by_patient
-    rows = ready(loader, str(root.id))
-    if rows is MISSING:
-        return then(loader.load(str(root.id)), patient_problems, root, info, status=status, first=first, after=after)
-    if status is not None:
-        rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
-    return resolve_connection(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"], node=model.from_fhir,
-                              first=first, after=after, descending=True)
+    def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
+        if status is not None:
+            rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
+        return resolve_connection(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"],
+                                  node=model.from_fhir, first=first, after=after, descending=True)
+
+    return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 
 
 async def record_problem(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Problem:

@@ -7,7 +7,7 @@ from typing import Any
 
 from resolvers import chart
 from resolvers.context import Info, Scope
-from resolvers.loaders import MISSING, Soon, ready, then
+from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
@@ -19,17 +19,15 @@ from store.vitals import interpret
 
 def patient_vital_signs(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
                         first: int | None = None, after: str | None = None) -> Soon[Connection[model.VitalSigns]]:
-    loader = info.context.loaders.observations_by_patient
-    loaded = ready(loader, str(root.id))
-    if loaded is MISSING:
-        return then(loader.load(str(root.id)), patient_vital_signs, root, info, date_from=date_from, date_to=date_to,
-                    first=first, after=after)
-    rows = [r for r in loaded if model.is_vitals(r)]
-    if date_from or date_to:
-        rows = [r for r in rows if (not date_from or str(r.get("effectiveDateTime") or "")[:10] >= date_from)
-                and (not date_to or str(r.get("effectiveDateTime") or "")[:10] <= date_to)]
-    return resolve_connection(rows, key=chart.by_date("effectiveDateTime"), rid=lambda r: r["id"],
-                              node=model.from_fhir, first=first, after=after, descending=True)
+    def page(observations: list[dict[str, Any]]) -> Connection[model.VitalSigns]:
+        rows = [r for r in observations if model.is_vitals(r)]
+        if date_from or date_to:
+            rows = [r for r in rows if (not date_from or str(r.get("effectiveDateTime") or "")[:10] >= date_from)
+                    and (not date_to or str(r.get("effectiveDateTime") or "")[:10] <= date_to)]
+        return resolve_connection(rows, key=chart.by_date("effectiveDateTime"), rid=lambda r: r["id"],
+                                  node=model.from_fhir, first=first, after=after, descending=True)
+
+    return when_loaded(info.context.loaders.observations_by_patient, str(root.id), page)
 
 
 async def record_vital_signs(ctx: Scope, pid: str, f: dict[str, Any]) -> model.VitalSigns:
