@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,6 +25,7 @@ from app.middleware import (
     SafeErrorsMiddleware,
     StoreDeadlineMiddleware,
 )
+from app.services import Services
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
 from auth.authenticator import Authenticator
@@ -33,26 +34,23 @@ from auth.principal import Principal
 from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
+from fhir_rest.services import RestServices
 from graph.schema import routes as graph_routes
+from graph.services import GraphServices
 from store.client import StoreHandle, deadline, open_store
 from store.errors import DomainError, NotAllowed, NotFound
-from store.keys import SUPPORTED_TYPES
+from store.params import SUPPORTED_TYPES
 from store.validation import warm_models
 from subscriptions.lifecycle import startup as events_startup
 
 log = logging.getLogger("fhirgraph")
 
-# Extra start-up/shutdown steps contributed by other packages (GraphQL, relay, webhooks): each gets the app
-# and returns an async cleanup.
-StartupHook = Callable[[Starlette], Awaitable[Callable[[], Awaitable[None]] | None]]
-
-
 async def health(request: Request) -> Response:
-    store: StoreHandle | None = getattr(request.app.state, "store", None)
+    services: Services = request.app.state.services
+    store = services.store
     if store is None:
         return JSONResponse({"status": "starting"}, status_code=503)
-    settings: Settings = request.app.state.settings
-    if not await _database_answers(store, settings.health_timeout_s):
+    if not await _database_answers(store, services.settings.health_timeout_s):
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "devdb" if store.devdb else "mongodb",
                          "replicaSet": store.replica_set})
@@ -93,20 +91,19 @@ async def routing_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, demo_patients: int = 0, access_log: bool = False) -> Starlette:
     settings = settings or get_settings()
-    hooks = _hooks()
+    default = Principal(settings.default_tenant, settings.default_subject) if settings.allow_anonymous else None
+    services = Services(settings=settings, authenticator=Authenticator(ApiKeys(settings.api_keys), default))
+    _rest: RestServices = services  # the doors' views of it (checked by mypy)
+    _graph: GraphServices = services
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
-        app.state.store = handle
-        cleanups = []
+        services.store = handle
         try:
             if demo_patients:
                 await _load_demo_if_empty(handle, settings, demo_patients)
-            for hook in hooks:
-                cleanup = await hook(app)
-                if cleanup is not None:
-                    cleanups.append(cleanup)
+            services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
             # the collector's generations so full collections stay short under load.
@@ -117,13 +114,11 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             gc.set_threshold(*settings.gc_thresholds)
             yield
         finally:
-            for cleanup in reversed(cleanups):
+            if services.events is not None:
                 with contextlib.suppress(Exception):
-                    await cleanup()
+                    await services.events.stop()
             await handle.close()
 
-    default = Principal(settings.default_tenant, settings.default_subject) if settings.allow_anonymous else None
-    authenticator = Authenticator(ApiKeys(settings.api_keys), default)
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -140,7 +135,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
-            Middleware(AuthMiddleware, authenticator=authenticator, open_paths=open_paths),
+            Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_s),
             # Outside the read lane: reads are bounded too. It reads a body whole first (bounded by the two above).
@@ -149,14 +144,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         ],
         exception_handlers={HTTPException: routing_error},
     )
-    app.state.settings = settings
-    app.state.authenticator = authenticator
+    app.state.services = services
     return app
-
-
-def _hooks() -> list[StartupHook]:
-    """Start-up steps of other packages: the outbox relay, GraphQL subscriptions' fan-out and webhooks."""
-    return [events_startup]
 
 
 async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients: int) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
+from fhir_rest.services import services
 from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, WriteResult
@@ -31,8 +32,7 @@ MAX_COUNT = 1000
 
 
 def _repo(request: Request) -> Repository:
-    repo: Repository = request.app.state.store.repo
-    return repo
+    return services(request).repo
 
 
 def _principal(request: Request) -> PrincipalLike:
@@ -41,7 +41,7 @@ def _principal(request: Request) -> PrincipalLike:
 
 
 def _base(request: Request) -> str:
-    configured: str = request.app.state.settings.base_url
+    configured = services(request).settings.base_url
     prefix: str = request.scope.get("fhir_prefix", "/fhir/r4")
     if configured:
         return configured.rstrip("/") + prefix
@@ -413,7 +413,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
 
 def _count(request: Request, raw: str | None = None) -> int:
     raw = raw if raw is not None else request.query_params.get("_count")
-    default: int = request.app.state.settings.default_page_size
+    default = services(request).settings.default_page_size
     if raw is None:
         return default
     if not raw.isdigit():

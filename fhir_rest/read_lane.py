@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest.endpoints import read_reply
 from fhir_rest.routes import PREFIXES
+from fhir_rest.services import services_of
 
 # [base]/[type]/[id] with a FHIR id ([A-Za-z0-9-.]{1,64}): "_history", "_search", "$op" and "metadata" never match.
 READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
@@ -46,7 +47,7 @@ class ReadLane:
                     elif name == b"accept":
                         accept = value.decode("latin-1")
                 status, headers, body = await read_reply(
-                    scope["app"].state.store.repo, principal, match.group(1), match.group(2),
+                    services_of(scope).repo, principal, match.group(1), match.group(2),
                     scope.get("query_string", b""), if_none_match, accept)
                 raw = [(_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
                        for name, value in headers.items()]

@@ -33,6 +33,8 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
+from graph.services import GraphSettings
+
 PAGE_ARGS = ("first", "last", "limit")
 
 
@@ -93,7 +95,7 @@ def _not_introspection(ignore: Any) -> bool:
     return str(ignore.field_name).startswith("__")
 
 
-def extensions(settings: Any) -> list[Callable[[], SchemaExtension]]:
+def extensions(settings: GraphSettings) -> list[Callable[[], SchemaExtension]]:
     """Extension factories (one instance per operation, as strawberry wants). The validation rules are built
     once, here, so that the validation cache recognizes them from one operation to the next."""
     rules = (

@@ -34,6 +34,7 @@ from graph.fanout import SharedEventExecutor, lane_handler
 from graph.limits import extensions as limit_extensions
 from graph.mutation import Mutation
 from graph.query import Query
+from graph.services import GraphSettings, services
 from graph.subscription import Subscription
 from graph.subscription import on_ws_connect as subscription_on_ws_connect
 from graph.subscription import view_options as subscription_view_options
@@ -60,7 +61,7 @@ class Schema(strawberry.federation.Schema):
                                      allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
 
 
-def build_schema(settings: Any = None) -> Schema:
+def build_schema(settings: GraphSettings | None = None) -> Schema:
     exts: list[Callable[[], SchemaExtension]] = [partial(ParserCache, maxsize=256), ErrorCodes]
     if settings is not None:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
@@ -173,7 +174,7 @@ class GraphQLView(GraphQL[Context, None]):
     # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
     graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
 
-    def __init__(self, schema: strawberry.federation.Schema, settings: Any):
+    def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings):
         # Protocols, the connection-init timeout and the per-connection cap: the live-events side owns them.
         options = subscription_view_options(settings)
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True,
@@ -192,9 +193,9 @@ class GraphQLView(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        state = request.app.state
-        return Context(principal=request.scope.get("auth"), repo=state.store.repo, settings=self.settings,
-                       relay=getattr(state, "relay", None), request=request, response=response)
+        door = services(request.app)
+        return Context(principal=request.scope.get("auth"), repo=door.repo, settings=self.settings,
+                       relay=door.relay, request=request, response=response)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends websocket messages as what this returns, and graphql-transport-ws
@@ -224,6 +225,6 @@ class GraphQLView(GraphQL[Context, None]):
         return response
 
 
-def routes(settings: Any) -> list[BaseRoute]:
+def routes(settings: GraphSettings) -> list[BaseRoute]:
     view = GraphQLView(build_schema(settings), settings)
     return [Route("/graphql", endpoint=view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]

@@ -9,31 +9,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import strawberry
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from auth import credentials
-from auth.authenticator import Authenticator
 from graph import fanout
 from graph.context import Info
+from graph.services import GraphSettings, services
 from graph.types.event import Event
 from resolvers import event as event_r
 from resolvers.model.event import Event as EventRecord
 from store.errors import Unauthorized
-
-
-class SubscriptionSettings(Protocol):
-    @property
-    def graphql_legacy_ws(self) -> bool: ...
-
-    @property
-    def connection_init_timeout_s(self) -> float: ...
-
-    @property
-    def subscriptions_per_connection(self) -> int: ...
 
 
 async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
@@ -83,15 +72,14 @@ async def on_ws_connect(context: Any) -> None:
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
-            authenticator: Authenticator = context.request.app.state.authenticator
-            context.principal = authenticator.authenticate(credential)
+            context.principal = services(context.request.app).authenticator.authenticate(credential)
     except Unauthorized:
         raise ConnectionRejectionError() from None
     if getattr(context, "principal", None) is None:
         raise ConnectionRejectionError()
 
 
-def view_options(settings: SubscriptionSettings) -> dict[str, Any]:
+def view_options(settings: GraphSettings) -> dict[str, Any]:
     """Keyword arguments for the GraphQL view: protocols (legacy ``graphql-ws`` only when enabled), the
     connection-init timeout (closed with 4408) and the per-connection cap (an ``error`` message for the
     refused operation, "Subscription limit reached"; the connection stays open)."""

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.fhirjson import parse_reference
-from store.params import SUPPORTED_TYPES as SUPPORTED_TYPES  # re-exported: app/main.py imports it from here
 from store.params import P, param_table
 
 MIN_TS = "0001-01-01T00:00:00.000000"

@@ -25,6 +25,7 @@ from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions.delivery import SECRET_URL, Webhook, backoff, build_body, post, signed_headers, webhook_of
 from subscriptions.relay import LiveEvent
+from subscriptions.settings import EventSettings
 from subscriptions.ssrf import EndpointRefused, Unresolvable, resolve_endpoint
 from subscriptions.tasks import cancel_and_wait
 
@@ -38,7 +39,7 @@ class _Stopped(Exception):
 
 
 class WebhookService:
-    def __init__(self, repo: Repository, settings: Any):
+    def __init__(self, repo: Repository, settings: EventSettings):
         self.repo, self.settings = repo, settings
         self.leases, self.deliveries = repo.webhook_leases, repo.deliveries
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

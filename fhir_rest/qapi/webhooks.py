@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from auth.principal import Principal
+from fhir_rest.services import services
 from store.errors import Gone, Invalid, NotFound, Unauthorized
 from store.naming import EXT
 from store.queries import ACTIVE_SUBSCRIPTION
@@ -89,7 +90,7 @@ def _subscription(endpoint: str, events: list[str], rid: str | None = None) -> d
 
 
 async def _owned(request: Request, principal: Principal, *, qapi_only: bool = True) -> dict[str, Any]:
-    repo = request.app.state.store.repo
+    repo = services(request).repo
     try:
         resource: dict[str, Any] = await repo.read(principal, "Subscription", request.path_params["webhook_id"])
     except (NotFound, Gone):
@@ -105,7 +106,7 @@ async def create_webhook(request: Request) -> Response:
     key = signing.new_encryption_key()
     resource = _subscription(endpoint, events)
     resource["extension"] = [{"url": SECRET_URL, "valueString": key}]
-    result = await request.app.state.store.repo.create(principal, resource)
+    result = await services(request).repo.create(principal, resource)
     return _json(_view(result.resource, key), 201)
 
 
@@ -114,7 +115,7 @@ async def list_webhooks(request: Request) -> Response:
     out: list[dict[str, Any]] = []
     after = None
     while True:
-        page = await request.app.state.store.repo.search(principal, "Subscription", [("_tag", QAPI_TAG)],
+        page = await services(request).repo.search(principal, "Subscription", [("_tag", QAPI_TAG)],
                                                          count=100, after=after)
         out.extend(_view(r) for r in page.resources if r.get("status") in ACTIVE_SUBSCRIPTION)
         if not page.next_cursor:
@@ -132,7 +133,7 @@ async def update_webhook(request: Request) -> Response:
     found = await _owned(request, principal)
     endpoint, events = await _body(request)
     resource = {**_subscription(endpoint, events, found["id"]), "meta": found.get("meta") or {}}
-    result = await request.app.state.store.repo.update(principal, "Subscription", found["id"], resource,
+    result = await services(request).repo.update(principal, "Subscription", found["id"], resource,
                                                        if_match=found["meta"]["versionId"])
     return _json(_view(result.resource))
 
@@ -140,7 +141,7 @@ async def update_webhook(request: Request) -> Response:
 async def delete_webhook(request: Request) -> Response:
     principal = _principal(request)
     found = await _owned(request, principal)
-    repo = request.app.state.store.repo
+    repo = services(request).repo
     key = (await repo.sealed(principal, "Subscription", found["id"])).get(SECRET_URL)
     await repo.delete(principal, "Subscription", found["id"])
     return _json(_view(found, key))
@@ -153,13 +154,13 @@ async def deliveries(request: Request) -> Response:
         limit = max(1, min(1000, int(request.query_params.get("limit", "100"))))
     except ValueError:
         raise Invalid("limit must be an integer", field="limit") from None
-    return _json(await request.app.state.store.repo.deliveries.log(principal.tenant, found["id"], limit))
+    return _json(await services(request).repo.deliveries.log(principal.tenant, found["id"], limit))
 
 
 async def dead_letters(request: Request) -> Response:
     principal = _principal(request)
     found = await _owned(request, principal, qapi_only=False)
-    return _json(await request.app.state.store.repo.deliveries.dead_letters(principal.tenant, found["id"]))
+    return _json(await services(request).repo.deliveries.dead_letters(principal.tenant, found["id"]))
 
 
 async def replay(request: Request) -> Response:
@@ -175,8 +176,8 @@ async def replay(request: Request) -> Response:
         ids = data.get("eventIds") if isinstance(data, dict) else None
         if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
             raise Invalid("eventIds must be a list of event ids", field="eventIds")
-    queued = await request.app.state.store.repo.deliveries.request_replay(principal.tenant, found["id"], ids)
-    webhooks = getattr(request.app.state, "webhooks", None)
+    queued = await services(request).repo.deliveries.request_replay(principal.tenant, found["id"], ids)
+    webhooks = services(request).webhooks
     if webhooks is not None:
         webhooks.on_event(principal.tenant, {})
     return _json({"queued": queued}, 202)

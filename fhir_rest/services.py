@@ -1,0 +1,42 @@
+"""What the REST doors (FHIR and qapi) use of the running app, typed: the composition root's services object
+(app/services.py) satisfies ``RestServices``; every endpoint reaches it through ``services(request)``."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, cast
+
+from starlette.requests import HTTPConnection
+
+from store.repository import Repository
+
+
+class RestSettings(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def default_page_size(self) -> int: ...
+
+
+class WebhookWaker(Protocol):
+    def on_event(self, tenant: str, event: dict[str, Any]) -> None: ...
+
+
+class RestServices(Protocol):
+    @property
+    def repo(self) -> Repository: ...
+
+    @property
+    def settings(self) -> RestSettings: ...
+
+    @property
+    def webhooks(self) -> WebhookWaker | None: ...
+
+
+def services(connection: HTTPConnection) -> RestServices:
+    return cast(RestServices, connection.app.state.services)
+
+
+def services_of(scope: Any) -> RestServices:
+    """The same, from an ASGI scope (for the read lane, in front of the route table)."""
+    return cast(RestServices, scope["app"].state.services)
