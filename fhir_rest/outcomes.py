@@ -8,31 +8,26 @@ import orjson
 from starlette.responses import Response
 
 from fhir_rest.statuses import headers_of, status_of
-from store.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    Gone,
-    Invalid,
-    InvalidTransition,
-    NotAllowed,
-    NotFound,
-    PreconditionFailed,
-    TimedOut,
-    TooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unavailable,
-    mapped,
-)
+from store import errors
+from store.errors import DomainError, mapped
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 # OperationOutcome.issue.code (http://hl7.org/fhir/issue-type) of each error.
 ISSUE_TYPE: dict[type[DomainError], str] = {
-    NotFound: "not-found", Gone: "deleted", Invalid: "invalid", Conflict: "conflict", PreconditionFailed: "conflict",
-    InvalidTransition: "business-rule", NotAllowed: "not-supported", Unauthorized: "login", Forbidden: "forbidden",
-    TooManyRequests: "throttled", TooLarge: "too-costly", TimedOut: "timeout", Unavailable: "transient",
+    errors.NotFound: "not-found",
+    errors.Gone: "deleted",
+    errors.Invalid: "invalid",
+    errors.Conflict: "conflict",
+    errors.PreconditionFailed: "conflict",
+    errors.InvalidTransition: "business-rule",
+    errors.NotAllowed: "not-supported",
+    errors.Unauthorized: "login",
+    errors.Forbidden: "forbidden",
+    errors.TooManyRequests: "throttled",
+    errors.TooLarge: "too-costly",
+    errors.TimedOut: "timeout",
+    errors.Unavailable: "transient",
 }
 
 
@@ -57,7 +52,7 @@ def operation_outcome(error: DomainError) -> dict[str, Any]:
 
 
 def _issue_type(error: DomainError) -> str:
-    if isinstance(error, Invalid) and error.unprocessable:
+    if isinstance(error, errors.Invalid) and error.unprocessable:
         return "processing"
     found = mapped(ISSUE_TYPE, error)
     return "exception" if found is None else found

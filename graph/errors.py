@@ -14,34 +14,28 @@ import orjson
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from store.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    Gone,
-    Invalid,
-    InvalidTransition,
-    NotAllowed,
-    NotFound,
-    PreconditionFailed,
-    SlotTaken,
-    TimedOut,
-    TooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unavailable,
-    mapped,
-)
+from store import errors
+from store.errors import DomainError, mapped
 from store.logs import described
 
 log = logging.getLogger("fhirgraph.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
 CODES: dict[type[DomainError], str] = {
-    NotFound: "NOT_FOUND", Gone: "NOT_FOUND", Invalid: "VALIDATION", Conflict: "CONFLICT", SlotTaken: "SLOT_TAKEN",
-    PreconditionFailed: "VERSION_CONFLICT", InvalidTransition: "INVALID_TRANSITION", NotAllowed: "NOT_ALLOWED",
-    Unauthorized: "UNAUTHENTICATED", Forbidden: "FORBIDDEN", TooManyRequests: "RATE_LIMITED",
-    TooLarge: "PAYLOAD_TOO_LARGE", TimedOut: "TIMEOUT", Unavailable: "UNAVAILABLE",
+    errors.NotFound: "NOT_FOUND",
+    errors.Gone: "NOT_FOUND",
+    errors.Invalid: "VALIDATION",
+    errors.Conflict: "CONFLICT",
+    errors.SlotTaken: "SLOT_TAKEN",
+    errors.PreconditionFailed: "VERSION_CONFLICT",
+    errors.InvalidTransition: "INVALID_TRANSITION",
+    errors.NotAllowed: "NOT_ALLOWED",
+    errors.Unauthorized: "UNAUTHENTICATED",
+    errors.Forbidden: "FORBIDDEN",
+    errors.TooManyRequests: "RATE_LIMITED",
+    errors.TooLarge: "PAYLOAD_TOO_LARGE",
+    errors.TimedOut: "TIMEOUT",
+    errors.Unavailable: "UNAVAILABLE",
 }
 
 

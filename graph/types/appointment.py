@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graph.entity import Entity
 from graph.types import common  # noqa: F401 - EntityRef
 from resolvers import appointment as appointment_r
 from resolvers import encounter as encounter_r
-from resolvers.context import Info
-from resolvers.loaders import settle
 from resolvers.model import appointment
 from resolvers.model.appointment import AppointmentStatus
 
@@ -23,7 +22,9 @@ strawberry.enum(AppointmentStatus, description="FHIR Appointment.status.")
 
 
 @strawberry.federation.type(keys=["id"], description="An appointment (FHIR Appointment).")
-class Appointment(appointment.Appointment):
+class Appointment(appointment.Appointment, Entity):
+    record = appointment.Appointment
+    find = appointment_r.get_appointment
     patient = strawberry.field(resolver=appointment_r.patient,
                                graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
     practitioner = strawberry.field(
@@ -35,14 +36,6 @@ class Appointment(appointment.Appointment):
         resolver=encounter_r.appointment_encounters,
         graphql_type=list[Annotated["Encounter", strawberry.lazy("graph.types.encounter")]])
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, appointment.Appointment)
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> appointment.Appointment | None:
-        found: appointment.Appointment | None = await settle(appointment_r.get_appointment(info.context, id))
-        return found
 
 
 __all__ = ["Appointment", "AppointmentStatus"]

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graph.entity import Entity
 from resolvers import encounter as encounter_r
-from resolvers.context import Info
-from resolvers.loaders import settle
 from resolvers.model import encounter
 
 if TYPE_CHECKING:
@@ -16,18 +15,12 @@ if TYPE_CHECKING:
 
 
 @strawberry.federation.type(keys=["id"], description="A visit or video session (FHIR Encounter).")
-class Encounter(encounter.Encounter):
+class Encounter(encounter.Encounter, Entity):
+    record = encounter.Encounter
+    find = encounter_r.get_encounter
     patient = strawberry.field(resolver=encounter_r.patient,
                                graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
     practitioner = strawberry.field(
         resolver=encounter_r.practitioner,
         graphql_type=Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None)
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, encounter.Encounter)
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> encounter.Encounter | None:
-        found: encounter.Encounter | None = await settle(encounter_r.get_encounter(info.context, id))
-        return found

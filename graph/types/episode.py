@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graph.entity import Entity
 from graph.pagination import Connection
 from resolvers import appointment as appointment_r
 from resolvers import episode as episode_r
-from resolvers.context import Info
-from resolvers.loaders import settle
 from resolvers.model import episode
 from resolvers.model.episode import EpisodeStatus
 
@@ -21,21 +20,15 @@ strawberry.enum(EpisodeStatus, description="Episode status (seed 002; FHIR Episo
 
 
 @strawberry.federation.type(keys=["id"], description="An episode of care (seed 002; FHIR EpisodeOfCare).")
-class Episode(episode.Episode):
+class Episode(episode.Episode, Entity):
+    record = episode.Episode
+    find = episode_r.get_episode
     patient = strawberry.field(resolver=episode_r.patient,
                                graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
     appointments = strawberry.field(
         resolver=appointment_r.episode_appointments,
         graphql_type=Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]])
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, episode.Episode)
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> episode.Episode | None:
-        found: episode.Episode | None = await settle(episode_r.get_episode(info.context, id))
-        return found
 
 
 __all__ = ["Episode", "EpisodeStatus"]

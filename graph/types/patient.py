@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graph.entity import Entity
 from graph.pagination import Connection
 from graph.record import object_type
 from graph.types import (  # noqa: F401 - the types of its fields
@@ -32,8 +33,6 @@ from resolvers import medication as medication_r
 from resolvers import patient as patient_r
 from resolvers import problem as problem_r
 from resolvers import vital_signs as vital_signs_r
-from resolvers.context import Info
-from resolvers.loaders import settle
 from resolvers.model import patient
 from resolvers.model.alert import Alert
 from resolvers.model.allergy import Allergy
@@ -79,7 +78,9 @@ _Encounter = Annotated["Encounter", strawberry.lazy("graph.types.encounter")]
 
 
 @strawberry.federation.type(keys=["id"], description="A patient record (seed 003), computed from FHIR Patient.")
-class Patient(patient.Patient):
+class Patient(patient.Patient, Entity):
+    record = patient.Patient
+    find = patient_r.get_patient
     primary_provider = strawberry.field(resolver=patient_r.primary_provider, graphql_type=_Practitioner | None)
     secondary_provider = strawberry.field(resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None)
     medical_summary = strawberry.field(resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary,
@@ -100,14 +101,6 @@ class Patient(patient.Patient):
                                           graphql_type=Connection[CommunicationLog])
     documents = strawberry.field(resolver=document_r.patient_documents, graphql_type=Connection[Document])
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, patient.Patient)
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> patient.Patient | None:
-        found: patient.Patient | None = await settle(patient_r.get_patient(info.context, id))
-        return found
 
 
 object_type(PatientSummary, description="Lightweight patient fields for typeahead and duplicate checks.")
