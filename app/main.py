@@ -136,11 +136,12 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
+            # Reads have no body to limit or wait for: the lane answers them under the store deadline itself.
+            Middleware(ReadLane, deadline_s=settings.db_timeout_s),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_s),
-            # Outside the read lane: reads are bounded too. It reads a body whole first (bounded by the two above).
+            # It reads a body whole first (bounded by the two above), then sets the store deadline.
             Middleware(StoreDeadlineMiddleware, seconds=settings.db_timeout_s),
-            Middleware(ReadLane),
         ],
         exception_handlers={HTTPException: routing_error},
     )

@@ -291,6 +291,7 @@ class AllowedHostsMiddleware:
             self.names.add(parsed[0])
         if not (self.any_host or self.names or self.pairs):
             self.names = set(LOOPBACK_HOSTS)
+        self._seen: dict[bytes, bool] = {}
 
     def allows(self, host: str) -> bool:
         if self.any_host:
@@ -298,10 +299,24 @@ class AllowedHostsMiddleware:
         parsed = split_host(host.strip().lower())
         return parsed is not None and (parsed[0] in self.names or parsed in self.pairs)
 
+    def _allows(self, host: bytes) -> bool:
+        # Every request asks, with the same few Host values: the answers are remembered (a bounded table, so
+        # that a client sending ever new hosts only costs itself the parsing).
+        known = self._seen.get(host)
+        if known is None:
+            known = self.allows(host.decode("latin-1"))
+            if len(self._seen) < 1024:
+                self._seen[host] = known
+        return known
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and not self.any_host:
-            host = next((value for name, value in scope.get("headers", ()) if name == b"host"), None)
-            if host is not None and not self.allows(host.decode("latin-1")):
+        if not self.any_host and scope["type"] in ("http", "websocket"):
+            host = None
+            for name, value in scope["headers"]:
+                if name == b"host":
+                    host = value
+                    break
+            if host is not None and not self._allows(host):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})  # before accept: a 403 handshake
                     return

@@ -12,16 +12,25 @@ from typing import Any
 
 from store.errors import Unauthorized
 
-# Header names as ASGI gives them (lower-case bytes); only these are decoded.
-HEADER_NAMES = frozenset({b"x-api-key", b"api-key", b"authorization"})
 # connection_init payload keys, lower-cased.
 PARAM_KEY_NAMES = ("apikey", "api-key", "x-api-key")
 
 
 def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The credential of an HTTP request or websocket handshake, or None when it presents none."""
-    found = {name: value for name, value in headers if name in HEADER_NAMES}
-    return _pick({k.decode("latin-1"): v.decode("latin-1") for k, v in found.items()})
+    key = api_key = authz = b""
+    for name, value in headers:  # every request passes here: one plain loop over the raw headers
+        if name == b"x-api-key":
+            key = value
+        elif name == b"api-key":
+            api_key = value
+        elif name == b"authorization":
+            authz = value
+    if key or api_key:
+        return (key or api_key).decode("latin-1").strip() or None
+    if authz[:7].lower() == b"bearer ":
+        return authz[7:].decode("latin-1").strip() or None
+    return None
 
 
 def from_connection_params(params: Any) -> str | None:

@@ -46,8 +46,9 @@ def operation_outcome(error: DomainError) -> dict[str, Any]:
     if error.paths:
         main["expression"] = error.paths
     issues = [main]
-    issues.extend({"severity": "error", "code": issue.kind, "diagnostics": f"{issue.path}: {issue.message}",
-                   "expression": [issue.path]} for issue in error.issues)
+    if error.issues:
+        issues.extend({"severity": "error", "code": issue.kind, "diagnostics": f"{issue.path}: {issue.message}",
+                       "expression": [issue.path]} for issue in error.issues)
     return {"resourceType": "OperationOutcome", "issue": issues}
 
 
@@ -60,7 +61,9 @@ def _issue_type(error: DomainError) -> str:
 
 def error_reply(error: DomainError) -> tuple[int, dict[str, str], bytes]:
     """(status, headers with Content-Type, body) of ``error``."""
-    return status_of(error), {**headers_of(error), "Content-Type": FHIR_JSON}, orjson.dumps(operation_outcome(error))
+    extra = headers_of(error)
+    headers = {**extra, "Content-Type": FHIR_JSON} if extra else {"Content-Type": FHIR_JSON}
+    return status_of(error), headers, orjson.dumps(operation_outcome(error))
 
 
 def error_response(error: DomainError) -> Response:

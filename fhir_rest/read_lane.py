@@ -3,21 +3,26 @@ route table.
 
 A read through Starlette's router walks the route list, the mount, its twelve FHIR routes, then builds a
 ``Request`` and a ``Response``: about a fifth of the CPU time of a read served from a batched store call. This
-ASGI middleware, placed after authentication (so ``scope["auth"]`` is the principal), recognises the read's
-path itself and answers with ``endpoints.read_reply`` — the same code the routed ``read`` uses — so both give
-identical responses. Everything else (HEAD, ids outside the FHIR id alphabet, every other interaction) passes
-through unchanged; unexpected exceptions propagate to the same error middleware as any route's.
+ASGI middleware, placed right after authentication (so ``scope["auth"]`` is the principal), recognises the
+read's path itself and answers with ``endpoints.read_reply`` — the same code the routed ``read`` uses — so both
+give identical responses, under the same store deadline as every request (it sits in front of the middleware
+that sets it for the others: a read has no body to limit or wait for). Everything else (HEAD, ids outside the
+FHIR id alphabet, every other interaction) passes through unchanged; unexpected exceptions propagate to the same
+error middleware as any route's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest.endpoints import read_reply
 from fhir_rest.routes import PREFIXES
-from fhir_rest.services import services_of
+from fhir_rest.services import RestServices, services_of
+from store.client import deadline
+from store.params import PARAMS
 
 # [base]/[type]/[id] with a FHIR id ([A-Za-z0-9-.]{1,64}): "_history", "_search", "$op" and "metadata" never match.
 READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
@@ -28,8 +33,10 @@ _NAMES = {"ETag": b"etag", "Last-Modified": b"last-modified", "Content-Type": b"
 
 
 class ReadLane:
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, *, deadline_s: float):
         self.app = app
+        self.deadline_s = deadline_s
+        self.services: RestServices | None = None  # the app's, found on the first read (this lane is the app's)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -46,9 +53,14 @@ class ReadLane:
                         if_none_match = value.decode("latin-1")
                     elif name == b"accept":
                         accept = value.decode("latin-1")
-                status, headers, body = await read_reply(
-                    services_of(scope).repo, principal, match.group(1), match.group(2),
-                    scope.get("query_string", b""), if_none_match, accept)
+                if self.services is None:
+                    self.services = services_of(scope)
+                rt = match.group(1)
+                # A type the store does not keep is answered (404) without asking it: no deadline to set.
+                with deadline(self.deadline_s) if rt in PARAMS else contextlib.nullcontext():
+                    status, headers, body = await read_reply(
+                        self.services.repo, principal, rt, match.group(2), scope.get("query_string", b""),
+                        if_none_match, accept)
                 raw = [(_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
                        for name, value in headers.items()]
                 if status != 304:

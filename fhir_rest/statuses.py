@@ -36,7 +36,6 @@ def headers_of(error: DomainError) -> dict[str, str]:
     """Headers the status needs: the challenge of a 401, ``Retry-After`` of a 429 or 503 that knows it."""
     if isinstance(error, errors.Unauthorized):
         return {"WWW-Authenticate": CHALLENGE}
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(error, errors.TooManyRequests | errors.Unavailable) and retry_after is not None:
-        return {"Retry-After": str(max(1, round(retry_after)))}
+    if isinstance(error, (errors.TooManyRequests, errors.Unavailable)) and error.retry_after is not None:
+        return {"Retry-After": str(max(1, round(error.retry_after)))}
     return {}

@@ -17,7 +17,7 @@ from resolvers.model.episode import Episode
 from resolvers.model.patient import Patient
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import Connection, resolve_connection, store_connection
-from store.clock import now_seconds
+from store.clock import instant, now_seconds
 from store.errors import Invalid, NotFound
 from store.fhirjson import ext, ref_id, set_ext
 from store.types import Page
@@ -113,7 +113,7 @@ def episode(root: model.Appointment, info: Info) -> Soon[Episode | None]:
 
 def _end(start: str, minutes: int) -> str:
     t = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=minutes)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if start.endswith("Z") else t.isoformat()
+    return instant(t) if start.endswith("Z") else t.isoformat()
 
 
 def _participant(rt: str, rid: str, required: str = "required") -> Resource:

@@ -119,7 +119,12 @@ class Unavailable(DomainError):
 
 def mapped(table: Mapping[type[DomainError], T], error: DomainError) -> T | None:
     """What a door's ``table`` says for ``error``: the entry of its class or of its nearest base class."""
-    for cls in type(error).__mro__:
-        if cls in table:
-            return table[cls]
-    return None
+    key = (id(table), type(error))  # the doors' tables are module constants: the answer per class is remembered
+    if key in _NEAREST:
+        return _NEAREST[key]  # type: ignore[no-any-return]
+    found = next((table[cls] for cls in type(error).__mro__ if cls in table), None)
+    _NEAREST[key] = found
+    return found
+
+
+_NEAREST: dict[tuple[int, type], Any] = {}

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from store.clock import utc_now
 from store.driver import call, unavailable
 from store.layout import EVENTS
 
@@ -106,7 +107,7 @@ class Outbox:
         docs = await self.newest(tenant, START_WINDOW)
         if not docs:
             return self.ordered(tenant, 0, gap_grace=gap_grace)
-        now = datetime.now(UTC)
+        now = utc_now()
         for before, doc in zip(docs, docs[1:], strict=False):
             if int(doc["seq"]) != int(before["seq"]) + 1 and _age(doc, now) < gap_grace + 1.0:
                 reader = self.ordered(tenant, int(before["seq"]), gap_grace=gap_grace)
