@@ -14,15 +14,14 @@ may rightly wait longer than a request would. Options the URI sets itself always
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from store.driver import deadline as deadline  # re-exported: the doors set the request's deadline
 from store.errors import Unavailable
 from store.indexes import ensure_indexes
 from store.metrics import COUNTER
@@ -42,14 +41,6 @@ class StoreHandle:
         await self.client.close()
         if self.devdb is not None:
             self.devdb.stop()
-
-
-def deadline(seconds: float) -> AbstractContextManager[None]:
-    """Every store operation inside the block shares one deadline, ``seconds`` from now: PyMongo's client-side
-    operation timeout (https://pymongo.readthedocs.io/en/stable/examples/timeouts.html) covers server
-    selection, connection checkout, the server's execution (sent as ``maxTimeMS``) and the wait for the reply.
-    Past it the driver raises a timeout error, which the repository reports as ``Unavailable``."""
-    return pymongo.timeout(seconds)
 
 
 def client_options(uri: str, timeout_s: float) -> dict[str, Any]:

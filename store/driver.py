@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
+import pymongo
+from pymongo import _csot
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store.errors import Unavailable
@@ -32,3 +35,17 @@ async def call(awaitable: Awaitable[T]) -> T:
         raise
     except PyMongoError as exc:
         raise unavailable(exc) from exc
+
+
+def deadline(seconds: float | None) -> AbstractContextManager[None]:
+    """Every store operation inside the block shares one deadline, ``seconds`` from now (None: none): PyMongo's
+    client-side operation timeout (https://pymongo.readthedocs.io/en/stable/examples/timeouts.html) covers server
+    selection, connection checkout, the server's execution (sent as ``maxTimeMS``) and the wait for the reply.
+    Past it the driver raises a timeout error, which the store reports as ``Unavailable``."""
+    return pymongo.timeout(seconds)
+
+
+def current_deadline() -> float | None:
+    """The ``time.monotonic()`` instant the caller's deadline ends, or None when it has none. (PyMongo keeps it
+    in a context variable; it has no public getter.)"""
+    return _csot.get_deadline() if _csot.get_timeout() else None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
+import functools
+import time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
-from store.driver import unavailable
+from store.driver import current_deadline, deadline, unavailable
+from store.errors import Unavailable
 from store.layout import NO_KEYS
 
 
@@ -23,7 +27,12 @@ class ReadCoalescer:
     idle). While a command is out, the next one waits one more loop turn, so that the reads of requests that
     arrived in the same burst share it; while ``max_in_flight`` commands are out, new reads wait for the first of
     them to come back and then go out together — so batches grow with the load instead of with a timer.
-    Nothing is cached: each read still sees the database as of a round trip sent after it was asked for."""
+    Nothing is cached: each read still sees the database as of a round trip sent after it was asked for.
+
+    Deadlines (store/driver.py ``deadline``): a batch's command runs in a context of its own — not the context
+    of whichever caller opened the batch — under the latest of its waiters' deadlines, or none when one of them
+    has none (the relay's reads). A waiter whose own deadline ends well before the batch's is failed with
+    ``Unavailable`` at its deadline: no caller waits past its own, and no caller's deadline cuts another's read."""
 
     def __init__(self, db: AsyncDatabase[Any], *, max_in_flight: int = 2):
         self.db = db
@@ -31,6 +40,8 @@ class ReadCoalescer:
         # A command sent as such does not take the database's read concern the way a driver cursor would.
         self.read_concern = {"readConcern": db.read_concern.document} if db.read_concern.document else {}
         self.pending: dict[str, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        # Per pending batch: the deadline of each waiter (None: it has none), in asking order.
+        self.deadlines: dict[str, list[tuple[asyncio.Future[dict[str, Any] | None], float | None]]] = {}
         self.scheduled: set[str] = set()
         self.in_flight: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -44,6 +55,7 @@ class ReadCoalescer:
         if batch is None:
             batch = self.pending[collection] = {}
         batch.setdefault(key, []).append(fut)
+        self.deadlines.setdefault(collection, []).append((fut, current_deadline()))
         busy = self.in_flight.get(collection, 0)
         if collection not in self.scheduled and busy < self.max_in_flight:
             self.scheduled.add(collection)
@@ -58,10 +70,20 @@ class ReadCoalescer:
     def _flush(self, collection: str) -> None:
         self.scheduled.discard(collection)
         batch = self.pending.pop(collection, None)
+        waiters = self.deadlines.pop(collection, [])
         if not batch:
             return
+        until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        for fut, own in waiters:
+            if own is not None and (until is None or own < until - LATE_S):
+                timer = loop.call_later(max(0.0, own - now), _expire, fut)
+                fut.add_done_callback(functools.partial(_cancel, timer))
         self.in_flight[collection] = self.in_flight.get(collection, 0) + 1
-        task = asyncio.ensure_future(self._fetch(collection, batch))
+        # A fresh context: the batch's deadline, not the context (and deadline) of the caller that opened it.
+        task = loop.create_task(self._fetch(collection, batch, None if until is None else until - now),
+                                context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -105,9 +127,11 @@ class ReadCoalescer:
         return await self.db.command(command, read_preference=self.db.read_preference,
                                      codec_options=self.db.codec_options)
 
-    async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
+    async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]],
+                     seconds: float | None) -> None:
         try:
-            found = {d["_id"]: d for d in await self._find(collection, list(batch))}
+            with deadline(None if seconds is None else max(seconds, 0.001)):
+                found = {d["_id"]: d for d in await self._find(collection, list(batch))}
         except BaseException as exc:  # every waiter learns of the failure; none hangs
             if isinstance(exc, PyMongoError):
                 exc = unavailable(exc)
@@ -126,6 +150,19 @@ class ReadCoalescer:
                 if not f.done():
                     # Waiters for the same id each get their own document: a caller may change what it read.
                     f.set_result(doc if i == 0 or doc is None else copy.deepcopy(doc))
+
+
+# A waiter's own deadline this much before its batch's gets a timer of its own; closer ones ride with the batch.
+LATE_S = 0.1
+
+
+def _cancel(timer: asyncio.TimerHandle, _done: asyncio.Future[dict[str, Any] | None]) -> None:
+    timer.cancel()
+
+
+def _expire(fut: asyncio.Future[dict[str, Any] | None]) -> None:
+    if not fut.done():
+        fut.set_exception(Unavailable())
 
 
 # The retryable reads specification's server errors (network errors and step-downs arrive as AutoReconnect):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, Ser
 from pymongo.read_concern import ReadConcern
 
 from store.client import StoreHandle
+from store.driver import current_deadline, deadline
 from store.errors import NotFound, Unavailable
 from store.reads import ReadCoalescer
 from store.types import SystemPrincipal
@@ -182,3 +184,54 @@ async def test_coalesced_reads_of_one_id_do_not_share_documents(store: StoreHand
                                 store.repo.read(principal, "Patient", p["id"]))
     a["name"][0]["family"] = "Changed"
     assert b["name"][0]["family"] == "Reyes"
+
+
+async def test_one_waiters_short_deadline_does_not_cut_the_batch_it_shares() -> None:
+    """Two requests' reads share one command: the one whose deadline ends first fails alone at its deadline;
+    the command runs under the other's (the latest) deadline, so the other still gets its document."""
+    gate = asyncio.Event()
+    seen: list[float | None] = []
+
+    async def answer(cmd: dict) -> dict:
+        seen.append(current_deadline())
+        await gate.wait()
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in cmd["filter"]["_id"]["$in"]]}}
+
+    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+
+    async def read(key: str, seconds: float | None) -> dict | None:
+        with deadline(seconds):
+            return await reads.get("Patient", key)
+
+    hurried = asyncio.ensure_future(read("t/a", 0.05))
+    patient = asyncio.ensure_future(read("t/b", 5))
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(hurried, 1)
+    assert not patient.done() and len(seen) == 1  # one command for both; the longer wait goes on
+    assert seen[0] is not None and seen[0] - time.monotonic() > 4
+    gate.set()
+    got = await asyncio.wait_for(patient, 1)
+    assert got and got["_id"] == "t/b"
+
+
+async def test_a_waiter_without_a_deadline_leaves_the_batch_without_one() -> None:
+    """The relay's reads have no deadline: a batch they share runs without one, while a request's read in
+    it still ends at its own deadline."""
+    gate = asyncio.Event()
+    seen: list[float | None] = []
+
+    async def answer(cmd: dict) -> dict:
+        seen.append(current_deadline())
+        await gate.wait()
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in cmd["filter"]["_id"]["$in"]]}}
+
+    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+    with deadline(0.05):
+        hurried = reads.get("Patient", "t/a")
+    unhurried = reads.get("Patient", "t/b")
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(hurried, 1)
+    assert seen == [None] and not unhurried.done()
+    gate.set()
+    got = await asyncio.wait_for(unhurried, 1)
+    assert got and got["_id"] == "t/b"
