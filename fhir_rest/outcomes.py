@@ -66,10 +66,5 @@ def error_reply(error: DomainError) -> tuple[int, dict[str, str], bytes]:
     return status_of(error), headers, orjson.dumps(operation_outcome(error))
 
 
-def error_response(error: DomainError) -> Response:
-    status, headers, body = error_reply(error)
-    return Response(body, status_code=status, headers=headers)
-
-
 INTERNAL_ERROR = orjson.dumps({"resourceType": "OperationOutcome", "issue": [
     {"severity": "error", "code": "exception", "diagnostics": "Internal server error"}]})

@@ -3,7 +3,6 @@ and the newest-first order of a dated list."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,7 @@ async def patient_reference(ctx: Scope, pid: str) -> dict[str, str]:
 
 async def create(ctx: Scope, res: Resource) -> Resource:
     """Write a new chart record (validated, versioned, with its Provenance and event) and return it."""
-    res["id"] = str(uuid.uuid4())
-    written = await ctx.repo.create(ctx.who, res, keep_id=True)
+    written = await ctx.repo.create(ctx.who, res)  # the store assigns the id
     return written.resource
 
 

@@ -48,13 +48,6 @@ def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:
     return when_loaded(ctx.loaders.patients_by_id, str(pid), lambda res: node(ctx, res) if res else None)
 
 
-async def require_patient(ctx: Scope, pid: str) -> Resource:
-    res: Resource | None = await ctx.loaders.patients_by_id.load(str(pid))
-    if res is None:
-        raise NotFound(f"Patient {pid} not found")
-    return res
-
-
 def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
     """FHIR search parameters of a seed 003 patient list filter."""
     if not flt:

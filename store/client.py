@@ -1,7 +1,7 @@
 """Client lifecycle: one ``AsyncMongoClient`` per process, opened in the app's lifespan.
 
-When ``MONGODB_URI`` is unset the embedded devdb (store/devdb.py) is started on a free loopback port and
-the same driver talks to it over the wire — trials and tests only.
+When ``MONGODB_URI`` is unset the embedded devdb (the package store/devdb/, ``DevDB`` in store/devdb/server.py)
+is started on a free loopback port and the same driver talks to it over the wire — trials and tests only.
 
 Deadlines are the driver's own. The client waits at most ``timeout_s`` to find a server and to open a
 connection (``serverSelectionTimeoutMS``, ``connectTimeoutMS``; a short connect timeout also makes the monitor

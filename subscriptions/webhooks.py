@@ -109,7 +109,9 @@ class WebhookService:
             if key in self.workers:
                 continue
             if (key, webhook.version) not in self._checked:
-                # Subscriptions created through FHIR REST are checked here (qapi checks at registration).
+                # Every door's writes pass the store's write guard for Subscription endpoints (endpoint_guard);
+                # checked again here for what the guard let through: a host that did not resolve at write time,
+                # and Subscriptions stored without it (bulk_load, older data) or under another allow-private setting.
                 refused = await check_endpoint(webhook.endpoint, allow_private=self.settings.webhook_allow_private)
                 if refused:
                     await self._disable(webhook, f"endpoint refused: {refused}", status="error")

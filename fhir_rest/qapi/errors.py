@@ -4,7 +4,6 @@ the one place domain errors become qapi responses, for every qapi route (404 and
 from __future__ import annotations
 
 import orjson
-from starlette.responses import Response
 
 from fhir_rest.statuses import headers_of, status_of
 from store.errors import DomainError
@@ -18,11 +17,6 @@ def error_body(message: str) -> bytes:
 
 def error_reply(error: DomainError) -> tuple[int, dict[str, str], bytes]:
     return status_of(error), {**headers_of(error), "Content-Type": JSON}, error_body(error.message)
-
-
-def error_response(error: DomainError) -> Response:
-    status, headers, body = error_reply(error)
-    return Response(body, status_code=status, headers=headers)
 
 
 INTERNAL_ERROR = error_body("Internal server error")
