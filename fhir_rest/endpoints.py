@@ -126,7 +126,7 @@ def _version_header(value: str | None, name: str) -> str | None:
     if v.startswith("W/"):
         v = v[2:]
     v = v.strip('"')
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit() and len(v) <= 18):  # str.isdigit alone takes "²" and "٣"
         raise Invalid(f"{name} must be a version ETag like W/\"3\"", paths=[name])
     return v
 
@@ -416,9 +416,9 @@ def _count(request: Request, raw: str | None = None) -> int:
     default = services(request).settings.default_page_size
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # str.isdigit alone takes "²", which int() refuses
         raise Invalid("_count must be a non-negative integer", paths=["_count"])
-    return min(int(raw), MAX_COUNT)
+    return min(int(raw), MAX_COUNT) if len(raw) <= 9 else MAX_COUNT
 
 
 def _elements(request: Request | None, raw: str | None = None) -> list[str] | None:

@@ -50,7 +50,8 @@ def operation_cost(selection_set: SelectionSetNode | None, fragments: dict[str, 
             for arg in sel.arguments or ():
                 if arg.name.value in PAGE_ARGS:
                     if isinstance(arg.value, IntValueNode):
-                        size = min(max(int(arg.value.value), 0), maximum)
+                        raw = arg.value.value  # any length: int() of 4,300+ digits raises
+                        size = maximum if len(raw) > 9 else min(max(int(raw), 0), maximum)
                     elif isinstance(arg.value, VariableNode):
                         size = maximum
             if size is None and sel.selection_set is not None and _is_connection(sel):
@@ -91,6 +92,22 @@ def cost_rule(max_cost: int, default: int, maximum: int) -> type[ValidationRule]
     return CostLimit
 
 
+def guarded(rule: type[ValidationRule]) -> type[ValidationRule]:
+    """``rule``, reporting a literal it cannot read (strawberry's depth limiter converts every argument literal
+    with ``int()``/``float()``, and Python refuses an int of 4,300 digits) as a validation error."""
+
+    class Guarded(rule):  # type: ignore[valid-type,misc]
+        def __init__(self, context: ValidationContext):
+            try:
+                super().__init__(context)
+            except ValueError:
+                ValidationRule.__init__(self, context)
+                context.report_error(GraphQLError("A number in the operation is too long to read.",
+                                                  extensions={"code": "GRAPHQL_VALIDATION_FAILED"}))
+
+    return Guarded
+
+
 def _not_introspection(ignore: Any) -> bool:
     return str(ignore.field_name).startswith("__")
 
@@ -99,7 +116,7 @@ def extensions(settings: GraphSettings) -> list[Callable[[], SchemaExtension]]:
     """Extension factories (one instance per operation, as strawberry wants). The validation rules are built
     once, here, so that the validation cache recognizes them from one operation to the next."""
     rules = (
-        depth_rule(settings.graphql_max_depth, _not_introspection),
+        guarded(depth_rule(settings.graphql_max_depth, _not_introspection)),
         alias_rule(settings.graphql_max_aliases),
         cost_rule(settings.graphql_max_cost, settings.default_page_size, settings.max_page_size),
     )

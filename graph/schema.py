@@ -29,7 +29,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graph.context import Context
-from graph.errors import ErrorCodes
+from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
 from graph.limits import extensions as limit_extensions
 from graph.mutation import Mutation
@@ -57,8 +57,13 @@ class Schema(strawberry.federation.Schema):
         # An executed (not streamed) operation is a query or a mutation: subscriptions are served over the
         # websocket (graphql-transport-ws), and over HTTP strawberry would run one as a plain field.
         allowed = set(allowed_operation_types or (OperationType.QUERY, OperationType.MUTATION))
-        return await super().execute(query, variable_values, context_value, root_value, operation_name,
-                                     allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
+        result = await super().execute(query, variable_values, context_value, root_value, operation_name,
+                                       allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
+        if result.errors:
+            # Strawberry returns an exception raised outside execution (in a validation rule, say) without
+            # running the extensions' hooks on it, so ErrorCodes never saw it: converted (masked) here.
+            result.errors = [e if e.extensions and "code" in e.extensions else convert(e) for e in result.errors]
+        return result
 
 
 def build_schema(settings: GraphSettings | None = None) -> Schema:

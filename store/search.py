@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,6 +28,9 @@ RESULT_PARAMS = frozenset({
     "_cursor", "_before", "_contained", "_containedType",
 })
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+
+# A FHIR decimal as a search value: ASCII digits, an optional fraction and exponent.
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 @dataclass
@@ -128,10 +132,9 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
         return _date_clause(key, prefix, rng)
     if p.type == "number":
         prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
-        try:
-            num = float(rest)
-        except ValueError:
-            raise Invalid(f"'{v}' is not a number for '{p.name}'", paths=[p.name]) from None
+        num = float(rest) if _NUMBER.fullmatch(rest) else math.inf  # float() alone takes "nan", "1_0", "٣"
+        if not math.isfinite(num):
+            raise Invalid(f"'{v}' is not a number for '{p.name}'", paths=[p.name])
         ops = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "lt": "$lt", "ge": "$gte", "le": "$lte", "sa": "$gt",
                "eb": "$lt"}
         return {key: {ops[prefix]: num}}

@@ -87,7 +87,7 @@ def _identifier_value(resource: dict[str, Any] | None, system: str) -> Any:
     value = ident(resource or {}, system)
     if value is None:
         return None
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else value
 
 
 def qapi_data(event: LiveEvent, resource: dict[str, Any] | None) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return float(value.strip())
     try:
         when = email.utils.parsedate_to_datetime(value)

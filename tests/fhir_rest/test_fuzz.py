@@ -68,7 +68,8 @@ JUNK_STRINGS = ["", " ", "null", "None", "undefined", "0", "-1", "1e309", "NaN",
                 "%00", "\x00", "\u202e", "\U0001f600", "é", "a" * 5000, "$where", '{"$gt": ""}', "../../etc",
                 "Patient/../../x", "Patient/", "/", "|", "||", "a|b|c", "http://x|", "<script>", "2026-13-45",
                 "2026-02-30T25:61:61Z", "9999999999999999999999", "ge", "eq2026", "ap", "sa2026-01-01", "le-5",
-                "gt", ",", ",,,", "*", "_", "$", ":", "::", "Patient:missing", "%", "%zz", "\t\n"]
+                "gt", ",", ",,,", "*", "_", "$", ":", "::", "Patient:missing", "%", "%zz", "\t\n",
+                "²", "٣", "1_0", "nan", "inf", "9" * 5000]
 
 
 def junk(rng: random.Random) -> Any:
@@ -202,7 +203,7 @@ def search_params(rng: random.Random, params: list[tuple[str, str]], rt: str,
             query.append((name + rng.choice(MODIFIERS), rng.choice(PREFIXES) + rng.choice(VALUES)))
     if rng.random() < 0.5:
         query.append(("_count", rng.choice(["0", "1", "2", "5", "20", "-1", "1e3", "abc", "", "99999999999999999999",
-                                            " 3"])))
+                                            " 3", "²", "٣", "9" * 5000])))
     if rng.random() < 0.4:
         names = [n for n, _ in params]
         query.append(("_sort", rng.choice(["", ",", "-", "--name", "_id", "-_lastUpdated", "bogus",
@@ -232,8 +233,9 @@ def junk_headers(rng: random.Random) -> dict[str, str]:
         return "".join(rng.choice(string.ascii_letters + string.digits + string.punctuation + " ")
                        for _ in range(n)).strip()
 
-    pool: dict[str, list[str]] = {
-        "If-Match": ['W/"1"', 'W/"0"', '"1"', "1", 'W/"abc"', "*", "", 'W/"' + "9" * 40 + '"', printable(30)],
+    pool: dict[str, list[str | bytes]] = {
+        "If-Match": ['W/"1"', 'W/"0"', '"1"', "1", 'W/"abc"', "*", "", 'W/"' + "9" * 40 + '"', printable(30),
+                     'W/"²"'.encode()],
         "If-None-Exist": ["identifier=x|y", "", "?", "_id=", "bogus=1", "family:exact=Reyes&_count=abc",
                           "_cursor=" + b64({"$gt": ""}), printable(40)],
         "If-None-Match": ['W/"1"', "*", printable(10)],

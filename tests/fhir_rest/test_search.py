@@ -173,10 +173,12 @@ async def test_unknown_param_400_or_lenient(fhir: httpx.AsyncClient, tag: str) -
     self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
     assert "nonsense" not in self_link
     for bad in ({"birthdate": "yesterday"}, {"_count": "-1"}, {"_sort": "nope"}, {"_cursor": "%%%"},
-                {"family": ""}, {"birthdate:exact": "1970"}):
+                {"family": ""}, {"birthdate:exact": "1970"}, {"_count": "²"}, {"_count": "٣"}):
         r = await fhir.get("/Patient", params=bad)
         assert r.status_code == 400, (bad, r.status_code)
         assert r.json()["resourceType"] == "OperationOutcome"
+    huge = await fhir.get("/Patient", params={"_count": "9" * 5000, "_tag": f"{TAG_SYSTEM}|{tag}"})
+    assert huge.status_code == 200  # past the most a page holds: the most a page holds
 
 
 async def test_post_search(fhir: httpx.AsyncClient, tag: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.settings import Settings
 from graph.context import Context
 from graph.schema import build_schema
@@ -42,6 +44,8 @@ async def test_page_size_is_capped_and_checked(gql: GQL) -> None:
     assert len(data["patients"]["edges"]) <= 100
     err = await gql.error("{ patients(first: -1) { edges { cursor } } }")
     assert err["extensions"]["code"] == "VALIDATION"
+    err = await gql.error("{ patients(first: " + "9" * 5000 + ") { edges { cursor } } }")
+    assert err["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # not a crash in a validation rule
 
 
 async def test_malformed_cursor_is_a_validation_error(gql: GQL) -> None:
@@ -71,6 +75,24 @@ async def test_unexpected_errors_are_masked() -> None:
     assert err["message"] == "Unexpected error."
     assert err["extensions"] == {"code": "INTERNAL"}
     assert "Jane" not in str(err) and "Traceback" not in str(err)
+
+
+async def test_an_error_outside_execution_is_masked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strawberry hands back an exception raised before execution (here, in validation) without running the
+    extensions on it; it still leaves masked, with a code."""
+    settings = Settings()
+    schema = build_schema(settings)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Jane Doe")
+
+    monkeypatch.setattr("strawberry.schema.schema.validate", broken)
+    ctx = Context(principal=SystemPrincipal("t"), repo=Boom(), settings=settings)  # type: ignore[arg-type]
+    result = await schema.execute('{ patient(id: "p1") { id } }', context_value=ctx)
+    assert result.errors
+    formatted = [e.formatted for e in result.errors]
+    assert [(f["message"], f["extensions"]) for f in formatted] == [("Unexpected error.", {"code": "INTERNAL"})]
+    assert "Jane" not in str(formatted)
 
 
 async def test_introspection_can_be_switched_off() -> None:

@@ -6,7 +6,8 @@ import pytest
 
 from store.errors import Invalid
 from store.keys import date_range, extract, fold
-from store.search import compile_params, decode_cursor, encode_cursor, parse_sort
+from store.params import P
+from store.search import _one, compile_params, decode_cursor, encode_cursor, parse_sort
 from tests.factories import make_appointment, make_patient
 
 
@@ -115,3 +116,13 @@ def test_paths_through_extension_and_identifier_urls() -> None:
     assert "prospective" in k["lifecycle-status"]
     assert "C-77" in k["chart-number"]
     assert "Location/l1" in k["location"]
+
+
+def test_a_number_search_value_is_a_fhir_decimal() -> None:
+    """``float()`` alone would take "nan", "inf", "1_0" and other scripts' digits; a search value may not."""
+    p = P("probability", "number", ("prediction.probabilityDecimal",))
+    assert _one(p, "", "ge0.5", "t") == {"_sys.k.probability": {"$gte": 0.5}}
+    assert _one(p, "", "-1e3", "t") == {"_sys.k.probability": {"$eq": -1000.0}}
+    for bad in ("nan", "inf", "1_0", "٣", "²", "1e400", "", "gt", "0x10"):
+        with pytest.raises(Invalid):
+            _one(p, "", bad, "t")
