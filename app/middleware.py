@@ -89,10 +89,10 @@ class BodyLimitMiddleware:
 
 
 class BodyTimeoutMiddleware:
-    """A client that stops sending its body mid-way: each wait for the next part of it ends after ``seconds``.
-    The app then sees the client as gone (``http.disconnect``) and the client gets a 408, the connection closed
-    (its unread rest cannot be told from a next request). The request head has its own deadline, in the server
-    (app/server.py)."""
+    """A request's whole body must arrive within ``seconds`` of its head: a client that stalls, or trickles its
+    body a byte at a time, is cut at that deadline. The app then sees the client as gone (``http.disconnect``)
+    and the client gets a 408, the connection closed (its unread rest cannot be told from a next request). The
+    request head has its own deadline, in the server (app/server.py)."""
 
     def __init__(self, app: ASGIApp, *, seconds: float):
         self.app = app
@@ -103,6 +103,7 @@ class BodyTimeoutMiddleware:
             await self.app(scope, receive, send)
             return
         stalled = complete = False
+        until = asyncio.get_running_loop().time() + self.seconds
 
         async def timed_receive() -> Message:
             nonlocal stalled, complete
@@ -111,7 +112,7 @@ class BodyTimeoutMiddleware:
             if complete:  # after the body only a disconnect can come: waiting for it is no stall
                 return await receive()
             try:
-                async with asyncio.timeout(self.seconds):
+                async with asyncio.timeout_at(until):
                     message = await receive()
             except TimeoutError:
                 stalled = True
