@@ -162,6 +162,15 @@ def _patients(text: str) -> int:
     return n
 
 
+def _tenant(text: str) -> str:
+    from store.types import check_tenant
+
+    try:
+        return check_tenant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhirgraph", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how many patients, in households (default 100)")
     demo.add_argument("--seed", type=int, default=7,
                       help="random seed: the same seed gives the same clinic (default 7)")
-    demo.add_argument("--tenant", default=None,
+    demo.add_argument("--tenant", default=None, type=_tenant,
                       help="tenant to load into (default: FHIRGRAPH_DEFAULT_TENANT, else 'default')")
     demo.add_argument("--replace", action="store_true",
                       help="erase every resource of the tenant first, then load")
@@ -201,7 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from app.settings import problems
+
     args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for line in problems(exc):
+            print(f"fhirgraph: invalid setting {line}", file=sys.stderr)
+        return 2
     code: int = args.func(args)
     return code
 

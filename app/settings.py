@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auth.api_keys import ApiKeys
+from store.types import check_tenant
 
 
 class Settings(BaseSettings):
@@ -36,11 +39,11 @@ class Settings(BaseSettings):
     # When set, `serve` also exposes /metrics (only) on this port, for a scraper on a private network.
     metrics_port: int | None = None
     # Deadlines: every store operation of a request (MongoDB's client-side operation timeout), /health's ping,
-    # and reading a request's headers / each chunk of its body from a slow client.
+    # and reading a request's headers / its whole body (from when the headers have arrived) from a slow client.
     db_timeout_s: float = 5.0
     health_timeout_s: float = 1.0
     http_header_timeout_s: float = 10.0
-    http_body_timeout_s: float = 30.0
+    http_body_timeout_s: float = 60.0
     graphiql: bool = True
     introspection: bool = True
     graphql_max_depth: int = 12
@@ -67,6 +70,27 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 30.0
     webhook_scan_interval_s: float = 2.0
     idempotency_ttl_s: int = 24 * 3600
+
+    @field_validator("default_tenant")
+    @classmethod
+    def _tenant_name(cls, value: str) -> str:
+        return check_tenant(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys(cls, value: str) -> str:
+        ApiKeys(value)  # refused at start-up, not at the first request
+        return value
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per invalid setting: its variable and what is wrong, never its value (it may be a secret)."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in item["loc"]).upper()
+        variable = name if name == "MONGODB_URI" else f"FHIRGRAPH_{name}"
+        lines.append(f"{variable}: {str(item['msg']).removeprefix('Value error, ')}")
+    return lines
 
 
 @lru_cache(maxsize=1)

@@ -9,15 +9,20 @@ import hashlib
 import hmac
 
 from auth.principal import Principal
+from store.types import check_tenant
 
 
 class ApiKeys:
     def __init__(self, spec: str):
         self._table: list[tuple[bytes, Principal]] = []
-        for item in filter(None, (s.strip() for s in spec.split(","))):
+        for number, item in enumerate(filter(None, (s.strip() for s in spec.split(","))), start=1):
             key, _, owner = item.partition("=")
             tenant, _, subject = owner.partition(":")
             if key and tenant:
+                try:
+                    check_tenant(tenant)
+                except ValueError as exc:  # the message names the item's position, never the key
+                    raise ValueError(f"item {number}: {exc}") from None
                 digest = hashlib.sha256(key.encode()).digest()
                 self._table.append((digest, Principal(tenant=tenant, subject=subject or f"api-key:{tenant}",
                                                       scopes=frozenset({"system/*.*"}), via="api-key")))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from store.types import check_tenant
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -11,6 +13,9 @@ class Principal:
     subject: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     via: str = "default"  # default | api-key | token
+
+    def __post_init__(self) -> None:
+        check_tenant(self.tenant)  # the store keys every document by it: see store/types.py
 
     def __repr__(self) -> str:  # never print credentials or more than needed in logs
         return f"Principal(tenant={self.tenant!r}, subject={self.subject!r}, via={self.via!r})"

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Resource = dict[str, Any]
+
+# A tenant's name is the first part of every stored ``_id`` ("<tenant>/<type>/<id>") and of the keys built from
+# it, so it may not hold a "/" (a tenant "a/Patient" would read tenant "a"'s ids) or anything else a key,
+# regex or log line would have to escape.
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_tenant(name: str) -> str:
+    """``name`` when it is a valid tenant name (``TENANT_NAME``), else ValueError."""
+    if not isinstance(name, str) or not TENANT_NAME.fullmatch(name):
+        raise ValueError("a tenant name is 1 to 64 ASCII letters, digits, '.', '_' or '-', starting with a "
+                         "letter or digit")
+    return name
 
 
 class PrincipalLike(Protocol):

@@ -115,3 +115,28 @@ def test_patients_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args(["demo-data", "--patients", "0"])
     assert exit_.value.code == 2
     assert "--patients: must be at least 1" in capsys.readouterr().err
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable_never_its_value() -> None:
+    """A tenant name with a "/" would reach another tenant's keys (they are "<tenant>/<type>/<id>"): refused at
+    start, with the variable named and the value (maybe a key) left out."""
+    env = {**os.environ, "FHIRGRAPH_API_KEYS": "s3cret-key=clinic/Patient", "FHIRGRAPH_PORT": "eighty"}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "s3cret" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("fhirgraph: invalid setting FHIRGRAPH_PORT: ")
+    assert lines[1].startswith("fhirgraph: invalid setting FHIRGRAPH_API_KEYS: item 1: a tenant name is ")
+
+
+@pytest.mark.parametrize("name", ["a/b", "", "-x", "x" * 65, "clinic a", "tenant.é"])
+def test_tenant_names_are_checked_wherever_they_come_from(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="tenant name"):
+        Settings(default_tenant=name)
+    with pytest.raises(ValueError, match="tenant name"):
+        Principal(name, "x")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo-data", f"--tenant={name}"])
+    assert "--tenant: a tenant name is" in capsys.readouterr().err
+    assert Principal("clinic-a.b_1", "x").tenant == "clinic-a.b_1"
