@@ -33,7 +33,7 @@ from store.params import APPEND_ONLY, PARAMS, check_type, type_of
 from store.queries import Queries
 from store.reads import ReadCoalescer
 from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
-from store.validation import check_id
+from store.validation import check_id, check_shape
 from store.writes import WRITE_RETRIES, EventHook, WriteGuard, Writer
 
 
@@ -163,6 +163,7 @@ class Repository:
     async def create(self, principal: PrincipalLike, resource: Resource, *, keep_id: bool = False,
                      if_none_exist: list[tuple[str, str]] | None = None) -> WriteResult:
         """FHIR R4 §3.1.0.7 create (server-assigned id unless ``keep_id``); §3.1.0.8.1 conditional create."""
+        check_shape(resource)  # first: nothing below may read a body of the wrong shape (an "id": null, say)
         rt = type_of(resource)
         if if_none_exist is not None:
             page = await self.search(principal, rt, if_none_exist, count=2)
@@ -180,6 +181,7 @@ class Repository:
         """FHIR R4 §3.1.0.9 update, update-as-create for a new client id, ``If-Match`` version locking."""
         check_type(rt)
         check_id(rid)
+        check_shape(resource)
         if type_of(resource) != rt:
             raise Invalid(f"Body resourceType '{resource.get('resourceType')}' does not match the URL's {rt}")
         if resource.get("id") not in (None, rid):

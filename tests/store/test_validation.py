@@ -84,13 +84,16 @@ def test_not_an_object() -> None:
 async def test_the_write_path_checks_the_shape_before_reading_the_body(store: StoreHandle,
                                                                        principal: SystemPrincipal) -> None:
     for bad in (make_patient(meta={"extension": 5}), make_patient(meta={"tag": None}),
-                make_patient(meta={"extension": [5]}), make_patient(address=[{"city": None}])):
+                make_patient(meta={"extension": [5]}), make_patient(address=[{"city": None}]),
+                make_patient(id=None)):  # a null id too, though create assigns the id
         with pytest.raises(Invalid) as caught:
             await store.repo.create(principal, bad)
         assert not caught.value.unprocessable
     created = (await store.repo.create(principal, make_patient())).resource
     with pytest.raises(Invalid):
         await store.repo.update(principal, "Patient", created["id"], {**created, "gender": None})
+    with pytest.raises(Invalid):
+        await store.repo.update(principal, "Patient", created["id"], {**created, "id": None})
     with pytest.raises(Invalid):
         await store.repo.patch(principal, "Patient", created["id"], [{"op": "add", "path": "/gender", "value": None}])
     with pytest.raises(Invalid):
