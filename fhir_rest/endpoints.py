@@ -347,8 +347,10 @@ async def _idempotent_create(request: Request, repo: Repository, principal: Prin
     if len(key) > 255:
         raise Invalid("Idempotency-Key is longer than 255 characters", paths=["Idempotency-Key"])
     fingerprint = request_fingerprint(rt, body)
-    earlier = await repo.claim_idempotency(principal, key, fingerprint)
-    if earlier is not None:
+    claim = await repo.claim_idempotency(principal, key, fingerprint)
+    owner, earlier = claim.owner, claim.earlier
+    if owner is None:
+        earlier = earlier or {}
         if earlier.get("fp") != fingerprint:
             raise Invalid("This Idempotency-Key was used with a different request body", unprocessable=True,
                           paths=["Idempotency-Key"])
@@ -361,12 +363,12 @@ async def _idempotent_create(request: Request, repo: Repository, principal: Prin
     try:
         response = await _create(request, repo, principal, body)
     except BaseException:
-        await repo.release_idempotency(principal, key)
+        await repo.release_idempotency(principal, key, owner)
         raise
     headers = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location", "last-modified",
                                                                            "content-type")}
-    await repo.complete_idempotency(principal, key, {"status": response.status_code, "headers": headers,
-                                                     "body": bytes(response.body)})
+    await repo.complete_idempotency(principal, key, owner, {"status": response.status_code, "headers": headers,
+                                                            "body": bytes(response.body)})
     return response
 
 

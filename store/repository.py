@@ -25,7 +25,7 @@ from pymongo.errors import PyMongoError
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
-from store.idempotency import IdempotencyKeys
+from store.idempotency import Claim, IdempotencyKeys
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
@@ -284,17 +284,19 @@ class Repository:
 
     # ------------------------------------------------------------------ idempotency keys
 
-    async def claim_idempotency(self, principal: PrincipalLike, key: str, fingerprint: str) -> dict[str, Any] | None:
-        """Reserve ``key`` for this request; returns the earlier record when the key was used before."""
+    async def claim_idempotency(self, principal: PrincipalLike, key: str, fingerprint: str) -> Claim:
+        """Reserve ``key`` for this request (``Claim.owner``), or the earlier record of the request holding it
+        (``Claim.earlier``): see store/idempotency.py."""
         return await self._idempotency.claim(principal.tenant, key, fingerprint)
 
-    async def complete_idempotency(self, principal: PrincipalLike, key: str, response: dict[str, Any]) -> None:
+    async def complete_idempotency(self, principal: PrincipalLike, key: str, owner: str,
+                                   response: dict[str, Any]) -> None:
         """Keep the response of the request that claimed ``key``, for its repeats."""
-        await self._idempotency.complete(principal.tenant, key, response)
+        await self._idempotency.complete(principal.tenant, key, owner, response)
 
-    async def release_idempotency(self, principal: PrincipalLike, key: str) -> None:
+    async def release_idempotency(self, principal: PrincipalLike, key: str, owner: str) -> None:
         """Free ``key`` after its request failed, so that a retry runs again."""
-        await self._idempotency.release(principal.tenant, key)
+        await self._idempotency.release(principal.tenant, key, owner)
 
     # ------------------------------------------------------------------ the system's own workers
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from app.settings import Settings
 from fhir_rest.endpoints import request_fingerprint
+from store import idempotency
 from store.client import StoreHandle, open_store
 from store.types import SystemPrincipal
 from tests.factories import make_patient
@@ -54,10 +56,31 @@ async def test_a_duplicate_of_a_request_in_flight_is_409(fhir: httpx.AsyncClient
     body = make_patient(tag=tag)
     key = f"in-flight-{tag}"
     # The first request holds the key (as it does while its write is under way).
-    assert await store.repo.claim_idempotency(SystemPrincipal("tenant-a"), key,
-                                              request_fingerprint("Patient", body)) is None
+    claim = await store.repo.claim_idempotency(SystemPrincipal("tenant-a"), key, request_fingerprint("Patient", body))
+    assert claim.owner is not None and claim.earlier is None
     outcome = assert_outcome(await fhir.post("/Patient", json=body, headers={"Idempotency-Key": key}), 409)
     assert outcome["issue"][0]["code"] == "conflict"
+
+
+async def test_a_key_left_pending_by_a_dead_request_is_taken_over(fhir: httpx.AsyncClient, store: StoreHandle,
+                                                                  settings: Settings, tag: str) -> None:
+    """A process that died mid-request leaves its key pending: past STALE_S a retry runs instead of getting
+    409 for the record's whole day, and the dead request (were it only slow) can no longer write the key."""
+    body = make_patient(tag=tag)
+    key = f"orphan-{tag}"
+    principal = SystemPrincipal("tenant-a")
+    dead = await store.repo.claim_idempotency(principal, key, request_fingerprint("Patient", body))
+    assert dead.owner is not None
+    records = store.client[settings.db_name][idempotency.COLLECTION]
+    long_ago = datetime.now(UTC) - timedelta(seconds=idempotency.STALE_S + 1)
+    assert (await records.update_many({"owner": dead.owner}, {"$set": {"created": long_ago}})).modified_count == 1
+    retried = await fhir.post("/Patient", json=body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 201
+    await store.repo.complete_idempotency(principal, key, dead.owner, {"status": 500, "headers": {}, "body": b"x"})
+    again = await fhir.post("/Patient", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.json()["id"] == retried.json()["id"]  # the retry's answer, kept
+    other = make_patient(tag=tag, family="Other")  # a different body under that key is still refused
+    assert_outcome(await fhir.post("/Patient", json=other, headers={"Idempotency-Key": key}), 422)
 
 
 async def test_concurrent_posts_with_one_key_create_once(fhir: httpx.AsyncClient, tag: str) -> None:
