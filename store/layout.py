@@ -8,8 +8,8 @@ Collection ``<Type>`` holds the current version of each resource as the FHIR JSO
     _sys.created, _sys.lu    creation instant (FHIR has no element for it), lastUpdated as a sortable range start
     _sys.k, _sys.e, _sys.s   search keys, exact strings and sort keys (store/keys.py)
     _sys.sealed              secret extension values (store/writes.py), never returned by reads
-    _sys.slot                ``<tenant>/<Slot ref>`` of an Appointment holding its slot: a unique index refuses
-                             a second booking
+    _sys.slot                ``<tenant>/Slot/<id>`` of the Slot an Appointment holds (``slot_key``): a unique
+                             index refuses a second booking, whatever spelling its reference used
 
 ``<Type>_history`` keeps every version (``_id = "<tenant>/<id>/<version>"``). ``events`` is the outbox (read
 through store/outbox.py); ``counters`` hands out per-tenant sequences.
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from store.errors import Invalid
+from store.fhirjson import ref_id
 from store.keys import date_range, extract
 from store.types import Resource
 
@@ -70,8 +72,33 @@ def document(tenant: str, resource: Resource, version: int, created: str, *, del
         "lu": date_range(resource["meta"]["lastUpdated"])[0],  # type: ignore[index]
         **extract(resource),
     }
-    if resource["resourceType"] == "Appointment" and not deleted and resource.get("status") not in SLOT_RELEASING:
-        slot = next((s.get("reference") for s in resource.get("slot", []) if s.get("reference")), None)
-        if slot:
-            sys["slot"] = f"{tenant}/{slot}"
+    if resource["resourceType"] == "Appointment" and not deleted:
+        slot = slot_key(tenant, resource)
+        if slot and resource.get("status") not in SLOT_RELEASING:
+            sys["slot"] = slot
     return {"_id": doc_id(tenant, resource["id"]), **resource, "_sys": sys}
+
+
+def slot_key(tenant: str, appointment: Resource) -> str | None:
+    """``<tenant>/Slot/<id>`` of the first Slot ``appointment`` references (None: it references none). The key is
+    built from the Slot's id, not the reference as written: ``Slot/a``, ``https://base/fhir/Slot/a`` and
+    ``Slot/a/_history/2`` are one slot to the unique index. A ``slot`` reference to anything but a Slot is
+    ``Invalid`` (Appointment.slot is Reference(Slot):
+    https://hl7.org/fhir/R4/appointment-definitions.html#Appointment.slot)."""
+    key = None
+    for i, entry in enumerate(appointment.get("slot") or ()):
+        ref = entry.get("reference") if isinstance(entry, dict) else None
+        if not ref:
+            continue  # a logical reference (identifier only) names no stored Slot
+        rid = ref_id(ref, "Slot")
+        if rid is None:
+            raise Invalid("Appointment.slot must reference a Slot (Slot/<id>)",
+                          paths=[f"Appointment.slot[{i}].reference"])
+        key = key or f"{tenant}/Slot/{rid}"
+    return key
+
+
+def slot_id(tenant: str, key: str) -> str | None:
+    """The Slot id of a ``_sys.slot`` key (also of one stored before keys were canonical:
+    ``<tenant>/<the reference as written>``)."""
+    return ref_id(key.removeprefix(f"{tenant}/"), "Slot")

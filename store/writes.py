@@ -2,8 +2,9 @@
 
 On a replica set every write is one transaction. On a standalone server (devdb) the order is: conditional
 write of the current document (the lock: ``_sys.v`` must still be the base version), then the history version,
-the provenance, then the sequence and the event. A crash between those steps can lose an event or a history
-entry, never a version of the resource; production runs on a replica set.
+the provenance, then the sequence and the event, then the status of the Slot an Appointment books or frees (a
+failure there is logged: the appointment is written already). A crash between those steps can lose an event, a
+history entry or a Slot status, never a version of the resource; production runs on a replica set.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from store.clock import now_instant
 from store.driver import unavailable
-from store.errors import Conflict, Invalid, PreconditionFailed, SlotTaken, Unavailable
+from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken, Unavailable
 from store.events import SILENT_TYPES, classify, make_event
-from store.fhirjson import ref_id
-from store.layout import EVENTS, doc_id, document, history, history_doc, strip
+from store.layout import EVENTS, doc_id, document, history, history_doc, slot_id, strip
+from store.logs import described
 from store.naming import EXT
 from store.params import CLINICAL_TYPES, type_of
 from store.types import PrincipalLike, Resource, WriteResult
@@ -35,6 +36,9 @@ log = logging.getLogger("fhirgraph.store")
 CREATED = EXT["created"]
 # Appointment statuses that hold their slot only tentatively (store/naming.py: Schedule / Slot).
 TENTATIVE = frozenset({"pending", "proposed", "waitlist"})
+# The Slot statuses bookings move a slot between. A slot someone made busy-unavailable or entered-in-error is
+# theirs: it cannot be booked, and no appointment write changes its status (nor "frees" it).
+BOOKING_STATUSES = frozenset({"free", "busy", "busy-tentative"})
 WRITE_RETRIES = 30
 # Extensions whose values are secrets: accepted on write, kept under ``_sys.sealed``, returned only in the
 # response to the write that set them (seed 000 webhook secrets), generated when a write omits them.
@@ -154,13 +158,40 @@ class _Writes:
 
     async def run(self, session: AsyncClientSession | None) -> None:
         self.events = []  # with_transaction may run this again
+        changes = slot_changes(self.principal.tenant, self.old, self.doc, self.resource)
+        booked = await self._bookable(session)
         await self._current(session)
         # The event goes last, so whoever reads it finds the version it names in the history.
         await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
         await self._provenance(session)
         await self._event(session)
-        for slot, status in slot_changes(self.principal.tenant, self.old, self.doc, self.resource).items():
-            await self._set_slot(session, slot, status)
+        for slot, status in changes.items():
+            known = booked if booked is not None and booked["_sys"]["id"] == slot else None
+            if session is not None:
+                await self._set_slot(session, slot, status, known)  # a failure aborts the whole transaction
+                continue
+            try:
+                await self._set_slot(None, slot, status, known)
+            except (PyMongoError, DomainError) as exc:
+                # Standalone: the appointment is committed; failing now would tell the client it was not.
+                log.error("Slot/%s status not set to %s after a committed %s write: %s", slot, status, self.rt,
+                          described(exc))
+
+    async def _bookable(self, session: AsyncClientSession | None) -> dict[str, Any] | None:
+        """The stored Slot this write newly books (None: it books none, or one the store does not have — left
+        alone, as ever); ``Conflict`` when that Slot is not bookable (busy-unavailable, entered-in-error)."""
+        key = self.doc["_sys"].get("slot")
+        before = (self.old or {}).get("_sys", {}).get("slot")
+        held = slot_id(self.principal.tenant, key) if key else None
+        if held is None or (before and slot_id(self.principal.tenant, before) == held):
+            return None  # an appointment keeps the slot it holds whatever became of the slot since
+        current: dict[str, Any] | None = await self.writer.db.Slot.find_one(
+            {"_id": doc_id(self.principal.tenant, held), "_sys.deleted": False}, session=session)
+        if current is not None and current.get("status") not in BOOKING_STATUSES:
+            # 409, not 422: the appointment is valid; the slot's current state refuses it (as a taken slot does).
+            raise Conflict(f"That slot is not bookable (its status is {current.get('status')})",
+                           paths=["Appointment.slot"], slot_status=current.get("status"))
+        return current
 
     async def _current(self, session: AsyncClientSession | None) -> None:
         db = self.writer.db
@@ -198,42 +229,44 @@ class _Writes:
         await self.writer.db[EVENTS].insert_one(dict(event), session=session)
         self.events.append(event)
 
-    async def _set_slot(self, session: AsyncClientSession | None, slot_id: str, status: str) -> None:
+    async def _set_slot(self, session: AsyncClientSession | None, rid: str, status: str,
+                        current: dict[str, Any] | None = None) -> None:
         """The Slot an appointment now holds (or no longer holds) gets ``status`` — a write of its own, versioned
-        and with its event, in the same transaction; a concurrent change of the Slot is re-read and retried."""
+        and with its event, in the same transaction; a concurrent change of the Slot is re-read and retried.
+        ``current``: the Slot as just read, if it was."""
         for _ in range(WRITE_RETRIES):
-            current = await self.writer.db.Slot.find_one({"_id": doc_id(self.principal.tenant, slot_id),
-                                                          "_sys.deleted": False}, session=session)
-            if current is None or current.get("status") == status:
-                return  # a slot we do not know, or one already showing it
+            if current is None:
+                current = await self.writer.db.Slot.find_one({"_id": doc_id(self.principal.tenant, rid),
+                                                              "_sys.deleted": False}, session=session)
+            if current is None or current.get("status") == status or current.get("status") not in BOOKING_STATUSES:
+                return  # a slot we do not know, one already showing it, or one taken out of booking
             nested, _ = self.writer.prepare(self.principal, "Slot", {**strip(current), "status": status},
                                             old=current, action="update")
             try:
                 await nested.run(session)
             except PreconditionFailed:
+                current = None
                 continue
             self.events.extend(nested.events)
             return
-        raise PreconditionFailed(f"Slot/{slot_id} is being changed concurrently; retry")
+        raise PreconditionFailed(f"Slot/{rid} is being changed concurrently; retry")
 
 
 def slot_changes(tenant: str, old: dict[str, Any] | None, doc: dict[str, Any], resource: Resource
                  ) -> dict[str, str]:
     """Slot id → the status it takes after this write: the slot an Appointment stopped holding is free again,
-    the one it holds is busy (busy-tentative while the appointment is only pending, proposed or waitlisted)."""
+    the one it holds is busy (busy-tentative while the appointment is only pending, proposed or waitlisted).
+    ``_set_slot`` applies them only to a slot in ``BOOKING_STATUSES``."""
     before = (old or {}).get("_sys", {}).get("slot")
     after = doc["_sys"].get("slot")
+    freed = slot_id(tenant, before) if before else None
+    held = slot_id(tenant, after) if after else None
     changes: dict[str, str] = {}
-    if before and before != after and (freed := _slot_id(tenant, before)):
+    if freed and freed != held:
         changes[freed] = "free"
-    if after and (held := _slot_id(tenant, after)):
+    if held:
         changes[held] = "busy-tentative" if resource.get("status") in TENTATIVE else "busy"
     return changes
-
-
-def _slot_id(tenant: str, held: str) -> str | None:
-    # ``_sys.slot`` is ``<tenant>/<the appointment's Slot reference>``.
-    return ref_id(held.removeprefix(f"{tenant}/"), "Slot")
 
 
 def meta_of(resource: Resource) -> dict[str, Any]:
