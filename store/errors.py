@@ -20,7 +20,9 @@ DomainError
 ├── TimedOut            the client did not send its request in time
 └── Unavailable         the database (or another dependency) cannot answer now; retry
 
-``message`` is shown to the caller: it never carries patient data (no input values are echoed).
+``message`` is shown to the caller who caused the error: it may quote that caller's own input (truncated: a
+search value, a body's id), never stored data or another caller's, and it never reaches a log (store/logs.py
+logs a domain error's type only).
 ``details`` are structured, door-neutral facts about the error (the GraphQL door shows them as extensions).
 """
 

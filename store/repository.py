@@ -224,6 +224,8 @@ class Repository:
             raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
         try:
             patched = jsonpatch.apply_patch(current, operations)
+        except jsonpatch.JsonPatchTestFailed:  # its text quotes the stored value: not for the caller to see
+            raise Invalid("A 'test' operation of the patch does not hold", unprocessable=True) from None
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
             raise Invalid(f"JSON Patch could not be applied: {str(exc)[:200]}", unprocessable=True) from None
         if not isinstance(patched, dict) or patched.get("resourceType") != rt or patched.get("id") != rid:

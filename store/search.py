@@ -58,7 +58,7 @@ def compile_params(
         p = table.get(name)
         if p is None:
             if strict:
-                raise Invalid(f"Unknown search parameter '{name}' for {resource_type}",
+                raise Invalid(f"Unknown search parameter '{name[:64]}' for {resource_type}",
                               paths=[raw_name])
             ignored.append((raw_name, value))
             continue
@@ -77,7 +77,7 @@ def _clause(p: P, modifier: str, value: str, tenant: str) -> dict[str, Any]:
     key = f"_sys.k.{p.name}"
     if modifier == "missing":
         if value not in ("true", "false"):
-            raise Invalid(f"':missing' takes true or false, not '{value}'", paths=[p.name])
+            raise Invalid(f"':missing' takes true or false, not '{value[:64]}'", paths=[p.name])
         return {key: {"$exists": value == "false"}}
     values = _split(value)
     if not values or any(v == "" for v in values):
@@ -100,21 +100,21 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
         if modifier == "contains":
             return {key: {"$regex": re.escape(fold(v))}}
         if modifier:
-            raise Invalid(f"Modifier ':{modifier}' is not supported on string parameter '{p.name}'")
+            raise Invalid(f"Modifier ':{modifier[:32]}' is not supported on string parameter '{p.name}'")
         # Default string search: starts-with, case- and accent-insensitive; an anchored regex uses the index.
         return {key: {"$regex": "^" + re.escape(fold(v))}}
     if p.type == "token":
         if modifier == "not":
             return {key: {"$ne": v}}
         if modifier:
-            raise Invalid(f"Modifier ':{modifier}' is not supported on token parameter '{p.name}'")
+            raise Invalid(f"Modifier ':{modifier[:32]}' is not supported on token parameter '{p.name}'")
         if p.name == "_id":
             # By primary key: one index hit (and devdb's direct lookup), never a scan.
             return {"_id": f"{tenant}/{v}"}
         return {key: v}
     if p.type == "reference":
         if modifier and modifier not in p.targets and modifier != "identifier":
-            raise Invalid(f"Modifier ':{modifier}' is not supported on reference parameter '{p.name}'")
+            raise Invalid(f"Modifier ':{modifier[:32]}' is not supported on reference parameter '{p.name}'")
         if modifier and modifier != "identifier":
             v = f"{modifier}/{v}"
         parsed = parse_reference(v)
@@ -124,17 +124,17 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
         return {key: ref}
     if p.type == "date":
         if modifier:
-            raise Invalid(f"Modifier ':{modifier}' is not supported on date parameter '{p.name}'")
+            raise Invalid(f"Modifier ':{modifier[:32]}' is not supported on date parameter '{p.name}'")
         prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
         rng = date_range(rest)
         if rng is None:
-            raise Invalid(f"'{v}' is not a valid FHIR date for '{p.name}'", paths=[p.name])
+            raise Invalid(f"'{v[:64]}' is not a valid FHIR date for '{p.name}'", paths=[p.name])
         return _date_clause(key, prefix, rng)
     if p.type == "number":
         prefix, rest = (v[:2], v[2:]) if v[:2] in PREFIXES else ("eq", v)
         num = float(rest) if _NUMBER.fullmatch(rest) else math.inf  # float() alone takes "nan", "1_0", "٣"
         if not math.isfinite(num):
-            raise Invalid(f"'{v}' is not a number for '{p.name}'", paths=[p.name])
+            raise Invalid(f"'{v[:64]}' is not a number for '{p.name}'", paths=[p.name])
         ops = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "lt": "$lt", "ge": "$gte", "le": "$lte", "sa": "$gt",
                "eb": "$lt"}
         return {key: {ops[prefix]: num}}
@@ -186,7 +186,7 @@ def parse_sort(resource_type: str, spec: str | None) -> list[tuple[str, int]]:
         name = item.lstrip("-")
         p = table.get(name)
         if p is None or not p.sortable:
-            raise Invalid(f"Cannot sort {resource_type} by '{name}'", paths=["_sort"])
+            raise Invalid(f"Cannot sort {resource_type} by '{name[:64]}'", paths=["_sort"])
         out.append((f"_sys.s.{name}", direction))
     return out
 

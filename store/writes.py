@@ -91,9 +91,8 @@ class Writer:
 
     def prepare(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                 action: str) -> tuple[_Writes, dict[str, str]]:
-        """The documents of a write (validated, server meta set, secrets sealed), and the secrets to reveal."""
-        if action != "delete":
-            check_shape(resource)  # first: nothing below may read a body of the wrong shape
+        """The documents of a write (validated, server meta set, secrets sealed), and the secrets to reveal.
+        The body's shape was checked by the repository (``check_shape``) before anything read it."""
         version = 1 if old is None else int(old["_sys"]["v"]) + 1
         stamp = now_instant()
         created = (old or {}).get("_sys", {}).get("created") or stamp

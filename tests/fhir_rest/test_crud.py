@@ -123,6 +123,10 @@ async def test_patch_json_patch(fhir: httpx.AsyncClient) -> None:
     bad = await fhir.patch(f"/Patient/{pid}", content=b'[{"op":"replace","path":"/birthDate","value":"not-a-date"}]',
                            headers={"Content-Type": "application/json-patch+json"})
     assert bad.status_code == 422
+    failed = await fhir.patch(f"/Patient/{pid}", content=b'[{"op":"test","path":"/birthDate","value":"1900-01-01"}]',
+                              headers={"Content-Type": "application/json-patch+json"})
+    assert failed.status_code == 422
+    assert "1988-03-14" not in failed.text  # a failed test names no stored value
 
 
 async def test_delete_then_read_is_410_and_history_keeps_versions(fhir: httpx.AsyncClient) -> None:
