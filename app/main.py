@@ -80,12 +80,11 @@ async def routing_error(request: Request, exc: Exception) -> Response:
     if status == 405:
         allowed = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) and exc.headers else ""
         error = NotAllowed(f"Method {request.method} is not allowed here"
-                           + (f" (allowed: {allowed})" if allowed else ""))
+                           + (f" (allowed: {allowed})" if allowed else ""),
+                           allow=tuple(m.strip() for m in allowed.split(",") if m.strip()))
     else:
         error = NotFound("No such endpoint")
     code, headers, body = error_reply(request.url.path, error)
-    if status == 405 and isinstance(exc, HTTPException) and exc.headers:
-        headers = {**headers, **exc.headers}
     return Response(body, status_code=code, headers=headers)
 
 

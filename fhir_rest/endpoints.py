@@ -20,7 +20,7 @@ from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
-from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from store.errors import Conflict, DomainError, Invalid, NotFound
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -237,19 +237,8 @@ async def update(request: Request) -> Response:
         raise Invalid(f"The body of an update must carry the {rt}'s id, the same as the URL's",
                       paths=[f"{rt}.id"])
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    try:
-        result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body,
-                                             if_match=if_match)
-    except NotAllowed as exc:
-        return _not_allowed(exc)
+    result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body, if_match=if_match)
     return _write_response(request, result, status=201 if result.created else 200)
-
-
-def _not_allowed(error: NotAllowed) -> Response:
-    """The 405 of a change to an append-only resource (store/params.py ``APPEND_ONLY``): what may be done to it
-    instead is read it (RFC 9110 §15.5.6: a 405 names the allowed methods)."""
-    status, headers, body = error_reply(error)
-    return Response(body, status_code=status, headers={**headers, "Allow": "GET, HEAD"})
 
 
 async def patch(request: Request) -> Response:
@@ -259,20 +248,13 @@ async def patch(request: Request) -> Response:
         raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
     ops = await _body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    try:
-        result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops,
-                                            if_match=if_match)
-    except NotAllowed as exc:
-        return _not_allowed(exc)
+    result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops, if_match=if_match)
     return _write_response(request, result, status=200)
 
 
 async def delete(request: Request) -> Response:
     rt = _type(request)
-    try:
-        await _repo(request).delete(_principal(request), rt, request.path_params["id"])
-    except NotAllowed as exc:
-        return _not_allowed(exc)
+    await _repo(request).delete(_principal(request), rt, request.path_params["id"])
     return Response(status_code=204)
 
 

@@ -33,9 +33,12 @@ def status_of(error: DomainError) -> int:
 
 
 def headers_of(error: DomainError) -> dict[str, str]:
-    """Headers the status needs: the challenge of a 401, ``Retry-After`` of a 429 or 503 that knows it."""
+    """Headers the status needs: the challenge of a 401, the ``Allow`` of a 405 (RFC 9110 §15.5.6),
+    ``Retry-After`` of a 429 or 503 that knows it."""
     if isinstance(error, errors.Unauthorized):
         return {"WWW-Authenticate": CHALLENGE}
+    if isinstance(error, errors.NotAllowed):
+        return {"Allow": ", ".join(error.allow)} if error.allow else {}
     if isinstance(error, (errors.TooManyRequests, errors.Unavailable)) and error.retry_after is not None:
         return {"Retry-After": str(max(1, round(error.retry_after)))}
     return {}

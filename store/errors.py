@@ -87,7 +87,12 @@ class InvalidTransition(DomainError):
 
 
 class NotAllowed(DomainError):
-    pass
+    """``allow``: what may be asked of the target instead, as the request methods (RFC 9110 names) a 405's
+    ``Allow`` header lists; reading an append-only resource, say."""
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = (), **kw: Any):
+        super().__init__(message, **kw)
+        self.allow = allow
 
 
 class Unauthorized(DomainError):
@@ -121,12 +126,7 @@ class Unavailable(DomainError):
 
 def mapped(table: Mapping[type[DomainError], T], error: DomainError) -> T | None:
     """What a door's ``table`` says for ``error``: the entry of its class or of its nearest base class."""
-    key = (id(table), type(error))  # the doors' tables are module constants: the answer per class is remembered
-    if key in _NEAREST:
-        return _NEAREST[key]  # type: ignore[no-any-return]
-    found = next((table[cls] for cls in type(error).__mro__ if cls in table), None)
-    _NEAREST[key] = found
-    return found
-
-
-_NEAREST: dict[tuple[int, type], Any] = {}
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return None

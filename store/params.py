@@ -301,6 +301,8 @@ PARAMS: dict[str, tuple[P, ...]] = {
 
 # Types the server refuses to update or delete once written (append-only logs).
 APPEND_ONLY = frozenset({"AuditEvent", "Communication", "Provenance"})
+# What may be asked of a resource of those types once written: reading it (the ``Allow`` of their 405).
+READ_ONLY = ("GET", "HEAD")
 
 # Writes of these types are clinical: each gets a Provenance (seed 004, `_revinclude=Provenance:target`).
 CLINICAL_TYPES = frozenset({

@@ -29,7 +29,7 @@ from store.idempotency import Claim, IdempotencyKeys
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
-from store.params import APPEND_ONLY, PARAMS, check_type, type_of
+from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
 from store.queries import Queries
 from store.reads import ReadCoalescer
 from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
@@ -200,7 +200,7 @@ class Repository:
             if rt in APPEND_ONLY:
                 # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id
                 # but never changed afterwards.
-                raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed")
+                raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed", allow=READ_ONLY)
             if if_match is not None and str(old["_sys"]["v"]) != if_match:
                 raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}")
             try:
@@ -236,7 +236,7 @@ class Repository:
         """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing is not an error."""
         check_type(rt)
         if rt in APPEND_ONLY:
-            raise NotAllowed(f"{rt} is append-only")
+            raise NotAllowed(f"{rt} is append-only", allow=READ_ONLY)
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
             if old is None or old["_sys"].get("deleted"):

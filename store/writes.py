@@ -22,7 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from store.clock import now_instant
 from store.driver import unavailable
-from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken, Unavailable
+from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken
 from store.events import SILENT_TYPES, classify, make_event
 from store.layout import EVENTS, doc_id, document, history, history_doc, slot_id, strip
 from store.logs import described
@@ -78,8 +78,7 @@ class Writer:
             else:
                 await writes.run(None)
         except PyMongoError as exc:
-            log.error("database error on a %s write: %s", rt, type(exc).__name__)
-            raise Unavailable("The database is unavailable; retry later") from exc
+            raise unavailable(exc) from exc
         for event in writes.events:
             for hook in self.hooks:
                 maybe = hook(event)
@@ -136,12 +135,10 @@ class Writer:
             for collection, batch in ((rt, docs), (history(rt), [history_doc(d) for d in docs])):
                 try:
                     await self.db[collection].insert_many(batch, ordered=False)
-                except BulkWriteError as exc:
-                    errors = exc.details.get("writeErrors", [])
+                except PyMongoError as exc:
+                    errors = exc.details.get("writeErrors", []) if isinstance(exc, BulkWriteError) else []
                     if errors and all(e.get("code") == 11000 for e in errors):
                         raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
-                    raise unavailable(exc) from exc
-                except PyMongoError as exc:
                     raise unavailable(exc) from exc
 
 

@@ -36,7 +36,7 @@ async def test_every_qapi_error_is_seed_002_shaped(client: httpx.AsyncClient, me
 
 async def test_unknown_fhir_endpoint_and_method_are_operation_outcomes(fhir: httpx.AsyncClient) -> None:
     r = await fhir.request("PATCH", "/metadata")
-    assert r.status_code == 405
+    assert r.status_code == 405 and "GET" in r.headers["allow"]  # RFC 9110: a 405 names what is allowed
     assert r.json()["resourceType"] == "OperationOutcome" and r.json()["issue"][0]["code"] == "not-supported"
     r = await fhir.get("/Patient/x/y/z/w")
     assert r.status_code == 404 and r.json()["issue"][0]["code"] == "not-found"
