@@ -186,18 +186,23 @@ async def test_coalesced_reads_of_one_id_do_not_share_documents(store: StoreHand
     assert b["name"][0]["family"] == "Reyes"
 
 
-async def test_one_waiters_short_deadline_does_not_cut_the_batch_it_shares() -> None:
-    """Two requests' reads share one command: the one whose deadline ends first fails alone at its deadline;
-    the command runs under the other's (the latest) deadline, so the other still gets its document."""
-    gate = asyncio.Event()
-    seen: list[float | None] = []
+def held_until(gate: asyncio.Event, seen: list[float | None]) -> Callable[[dict], Awaitable[dict]]:
+    """A find that notes the deadline it runs under and answers every id once ``gate`` is set."""
 
     async def answer(cmd: dict) -> dict:
         seen.append(current_deadline())
         await gate.wait()
         return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in cmd["filter"]["_id"]["$in"]]}}
 
-    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+    return answer
+
+
+async def test_one_waiters_short_deadline_does_not_cut_the_batch_it_shares() -> None:
+    """Two requests' reads share one command: the one whose deadline ends first fails alone at its deadline;
+    the command runs under the other's (the latest) deadline, so the other still gets its document."""
+    gate = asyncio.Event()
+    seen: list[float | None] = []
+    reads = ReadCoalescer(FakeDatabase(held_until(gate, seen)))  # type: ignore[arg-type]
 
     async def read(key: str, seconds: float | None) -> dict | None:
         with deadline(seconds):
@@ -219,13 +224,7 @@ async def test_a_waiter_without_a_deadline_leaves_the_batch_without_one() -> Non
     it still ends at its own deadline."""
     gate = asyncio.Event()
     seen: list[float | None] = []
-
-    async def answer(cmd: dict) -> dict:
-        seen.append(current_deadline())
-        await gate.wait()
-        return {"cursor": {"id": 0, "firstBatch": [{"_id": k} for k in cmd["filter"]["_id"]["$in"]]}}
-
-    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+    reads = ReadCoalescer(FakeDatabase(held_until(gate, seen)))  # type: ignore[arg-type]
     with deadline(0.05):
         hurried = reads.get("Patient", "t/a")
     unhurried = reads.get("Patient", "t/b")
