@@ -7,7 +7,9 @@ comes from a variable, since validation runs before variables are known).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -23,6 +25,8 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
+    visit,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -92,20 +96,34 @@ def cost_rule(max_cost: int, default: int, maximum: int) -> type[ValidationRule]
     return CostLimit
 
 
-def guarded(rule: type[ValidationRule]) -> type[ValidationRule]:
-    """``rule``, reporting a literal it cannot read (strawberry's depth limiter converts every argument literal
-    with ``int()``/``float()``, and Python refuses an int of 4,300 digits) as a validation error."""
+class LongIntegers(SchemaExtension):
+    """An operation with an integer literal too long for Python's ``int()`` (4,300 digits) is refused as it is
+    parsed: graphql-core's own check of the literal and strawberry's depth limiter would each crash on it (the
+    first reported as an unexpected error, the second as none at all). Cheap for every other operation: one
+    scan of the text for such a run of digits."""
 
-    class Guarded(rule):  # type: ignore[valid-type,misc]
-        def __init__(self, context: ValidationContext):
-            try:
-                super().__init__(context)
-            except ValueError:
-                ValidationRule.__init__(self, context)
-                context.report_error(GraphQLError("A number in the operation is too long to read.",
-                                                  extensions={"code": "GRAPHQL_VALIDATION_FAILED"}))
+    def on_parse(self) -> Iterator[None]:
+        yield
+        query = self.execution_context.query
+        document = self.execution_context.graphql_document
+        if query is None or document is None or _LONG_DIGITS is None or not _LONG_DIGITS.search(query):
+            return
+        found: list[IntValueNode] = []
 
-    return Guarded
+        class Finder(Visitor):
+            def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+                if len(node.value.lstrip("-")) > _MAX_DIGITS:
+                    found.append(node)
+
+        visit(document, Finder())
+        if found:
+            raise GraphQLError("An integer in the operation is too long to read.", found[0],
+                               extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+
+
+# Python's limit on the digits int() reads (0: none, and then nothing to refuse).
+_MAX_DIGITS = sys.get_int_max_str_digits()
+_LONG_DIGITS = re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}") if _MAX_DIGITS else None
 
 
 def _not_introspection(ignore: Any) -> bool:
@@ -116,12 +134,13 @@ def extensions(settings: GraphSettings) -> list[Callable[[], SchemaExtension]]:
     """Extension factories (one instance per operation, as strawberry wants). The validation rules are built
     once, here, so that the validation cache recognizes them from one operation to the next."""
     rules = (
-        guarded(depth_rule(settings.graphql_max_depth, _not_introspection)),
+        depth_rule(settings.graphql_max_depth, _not_introspection),
         alias_rule(settings.graphql_max_aliases),
         cost_rule(settings.graphql_max_cost, settings.default_page_size, settings.max_page_size),
     )
     exts: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        LongIntegers,
         partial(AddValidationRules, list(rules)),
     ]
     if not settings.introspection:

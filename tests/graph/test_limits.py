@@ -44,8 +44,8 @@ async def test_page_size_is_capped_and_checked(gql: GQL) -> None:
     assert len(data["patients"]["edges"]) <= 100
     err = await gql.error("{ patients(first: -1) { edges { cursor } } }")
     assert err["extensions"]["code"] == "VALIDATION"
-    err = await gql.error("{ patients(first: " + "9" * 5000 + ") { edges { cursor } } }")
-    assert err["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # not a crash in a validation rule
+    body = await gql.raw("{ patients(first: " + "9" * 5000 + ") { edges { cursor } } }")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]  # no crash
 
 
 async def test_malformed_cursor_is_a_validation_error(gql: GQL) -> None:
