@@ -90,7 +90,8 @@ async def routing_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, demo_patients: int = 0, access_log: bool = False) -> Starlette:
     settings = settings or get_settings()
-    default = Principal(settings.default_tenant, settings.default_subject) if settings.allow_anonymous else None
+    default = (Principal(settings.default_tenant, settings.default_subject, scopes=frozenset({"system/*.*"}))
+               if settings.allow_anonymous else None)
     services = Services(settings=settings, authenticator=Authenticator(ApiKeys(settings.api_keys), default))
     _rest: RestServices = services  # the doors' views of it (checked by mypy)
     _graph: GraphServices = services
