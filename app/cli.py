@@ -1,4 +1,4 @@
-"""``fhirgraph`` command line: serve, devdb, demo-data."""
+"""``fhirgraph`` command line: serve, devdb, demo-data, clients, users, launch."""
 
 from __future__ import annotations
 
@@ -206,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--replace", action="store_true",
                       help="erase every resource of the tenant first, then load")
     demo.set_defaults(func=cmd_demo_data)
+
+    from app.cli_identity import add_parsers
+
+    add_parsers(sub, _tenant)
     return parser
 
 

@@ -31,6 +31,8 @@ from auth.api_keys import ApiKeys
 from auth.authenticator import Authenticator
 from auth.middleware import OPEN_PATHS, AuthMiddleware
 from auth.principal import Principal
+from auth.routes import routes as oauth_routes
+from auth.startup import start_oauth
 from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
@@ -92,7 +94,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
     settings = settings or get_settings()
     default = (Principal(settings.default_tenant, settings.default_subject, scopes=frozenset({"system/*.*"}))
                if settings.allow_anonymous else None)
-    services = Services(settings=settings, authenticator=Authenticator(ApiKeys(settings.api_keys), default))
+    services = Services(settings=settings, authenticator=Authenticator(ApiKeys(settings.api_keys), default,
+                                                                       base_url=settings.base_url))
     _rest: RestServices = services  # the doors' views of it (checked by mypy)
     _graph: GraphServices = services
 
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         try:
             if demo_patients:
                 await _load_demo_if_empty(handle, settings, demo_patients)
+            services.oauth = await start_oauth(handle.repo, services.authenticator, settings)
             services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
@@ -117,11 +121,14 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             if services.events is not None:
                 with contextlib.suppress(Exception):
                     await services.events.stop()
+            if services.oauth is not None:
+                await services.oauth.watcher.stop()
             await handle.close()
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *oauth_routes(),
         qapi_mount(),
         *graph_routes(settings),
         *fhir_mounts(),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from app.settings import Settings
 from auth.authenticator import Authenticator
+from auth.oauth import OAuth
 from store.client import StoreHandle
 from store.errors import Unavailable
 from store.repository import Repository
@@ -22,6 +23,7 @@ class Services:
     authenticator: Authenticator
     store: StoreHandle | None = None
     events: LiveEvents | None = None
+    oauth: OAuth | None = None
 
     @property
     def repo(self) -> Repository:

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 30.0
     webhook_scan_interval_s: float = 2.0
     idempotency_ttl_s: int = 24 * 3600
+    # The OAuth 2.0 / SMART authorization server (auth/): token lifetimes (seed 000: 15-minute access tokens;
+    # seed 001: refresh tokens for 90 days), the signing key (a private JWK or PEM RSA key file — a compose
+    # secret in production; unset: one key generated and shared through the store), how often each instance
+    # polls revocations, and sign-in throttling (failures per user within the lockout window).
+    access_token_lifetime_s: int = Field(default=900, ge=60, le=24 * 3600)
+    refresh_token_lifetime_s: int = Field(default=90 * 24 * 3600, ge=3600)
+    authorization_code_lifetime_s: int = Field(default=60, ge=10, le=600)
+    signing_key_file: str = ""
+    revocation_poll_s: float = Field(default=0.25, gt=0, le=5)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_s: int = Field(default=900, ge=1)
 
     @field_validator("default_tenant")
     @classmethod

@@ -2,25 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from auth.api_keys import ApiKeys
 from auth.principal import Principal
+from auth.tokens import AccessTokens
 from store.errors import Unauthorized
+
+FHIR_PATHS = ("/fhir/r4", "/r4")
 
 
 class Authenticator:
-    """API keys (until the OAuth 2.0 / SMART server lands) and, when anonymous access is allowed (trials), a
-    default principal for callers that present no credential. A wrong credential is always ``Unauthorized``:
-    it never falls back to the default."""
+    """API keys, access tokens of our authorization server (once the lifespan has loaded the signing key) and,
+    when anonymous access is allowed (trials), a default principal for callers that present no credential. A
+    wrong credential is always ``Unauthorized``: it never falls back to the default.
 
-    def __init__(self, keys: ApiKeys, default: Principal | None):
+    A token is accepted only when it was issued by this server for its FHIR base (``aud``): with ``base_url``
+    configured that base, else the origin the request names (its Host, already checked against the allowed
+    hosts)."""
+
+    def __init__(self, keys: ApiKeys, default: Principal | None, *, base_url: str = ""):
         self.keys = keys
         self.default = default
+        self.base_url = base_url.rstrip("/")
+        self.tokens: AccessTokens | None = None
+        self._audiences: dict[str, tuple[str, ...]] = {}
 
-    def authenticate(self, credential: str | None) -> Principal | None:
+    def origin(self, scope_scheme: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
+        """The public origin of a request: the configured base, else scheme and Host."""
+        if self.base_url:
+            return self.base_url
+        host = next((value for name, value in headers if name == b"host"), b"localhost").decode("latin-1")
+        scheme = "https" if scope_scheme in ("https", "wss") else "http"
+        return f"{scheme}://{host}"
+
+    def audiences(self, origin: str) -> tuple[str, ...]:
+        found = self._audiences.get(origin)
+        if found is None:
+            found = tuple(origin + path for path in FHIR_PATHS)
+            if len(self._audiences) < 1024:
+                self._audiences[origin] = found
+        return found
+
+    def authenticate(self, credential: str | None, origin: str = "") -> Principal | None:
         """The caller's principal; None when it presented nothing and anonymous access is off."""
         if credential is None:
             return self.default
         principal = self.keys.lookup(credential)
+        if principal is None and self.tokens is not None and credential.count(".") == 2:
+            origin = self.base_url or origin
+            principal = self.tokens.principal(credential, self.audiences(origin), origin + "/auth")
         if principal is None:
-            raise Unauthorized("Missing or invalid credentials")
+            raise Unauthorized("Missing or invalid credentials", challenge="invalid_token")
         return principal

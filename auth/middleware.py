@@ -14,7 +14,8 @@ from auth import credentials
 from auth.authenticator import Authenticator
 from store.errors import Unauthorized
 
-OPEN_PATHS = ("/health", "/fhir/r4/metadata", "/r4/metadata", "/fhir/r4/.well-known", "/r4/.well-known")
+OPEN_PATHS = ("/health", "/fhir/r4/metadata", "/r4/metadata", "/fhir/r4/.well-known", "/r4/.well-known", "/auth/",
+              "/.well-known/")
 
 
 class AuthMiddleware:
@@ -29,7 +30,10 @@ class AuthMiddleware:
             return
         open_path = scope["path"].startswith(self.open_paths)
         try:
-            principal = self.authenticator.authenticate(credentials.from_headers(scope.get("headers", ())))
+            headers = scope.get("headers", ())
+            principal = self.authenticator.authenticate(credentials.from_headers(headers),
+                                                        self.authenticator.origin(scope.get("scheme", "http"),
+                                                                                  headers))
         except Unauthorized:
             if not open_path and scope["type"] == "http":
                 raise

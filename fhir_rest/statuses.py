@@ -36,7 +36,10 @@ def headers_of(error: DomainError) -> dict[str, str]:
     """Headers the status needs: the challenge of a 401, the ``Allow`` of a 405 (RFC 9110 §15.5.6),
     ``Retry-After`` of a 429 or 503 that knows it."""
     if isinstance(error, errors.Unauthorized):
-        return {"WWW-Authenticate": CHALLENGE}
+        problem = error.details.get("challenge")
+        return {"WWW-Authenticate": f'{CHALLENGE}, error="{problem}"' if problem else CHALLENGE}
+    if isinstance(error, errors.Forbidden):
+        return {"WWW-Authenticate": f'{CHALLENGE}, error="insufficient_scope"'}
     if isinstance(error, errors.NotAllowed):
         return {"Allow": ", ".join(error.allow)} if error.allow else {}
     if isinstance(error, (errors.TooManyRequests, errors.Unavailable)) and error.retry_after is not None:

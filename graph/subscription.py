@@ -72,7 +72,10 @@ async def on_ws_connect(context: Any) -> None:
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
-            context.principal = services(context.request.app).authenticator.authenticate(credential)
+            authenticator = services(context.request.app).authenticator
+            scope = context.request.scope
+            origin = authenticator.origin(scope.get("scheme", "ws"), scope.get("headers", ()))
+            context.principal = authenticator.authenticate(credential, origin)
     except Unauthorized:
         raise ConnectionRejectionError() from None
     if getattr(context, "principal", None) is None:

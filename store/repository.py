@@ -26,6 +26,7 @@ from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.idempotency import Claim, IdempotencyKeys
+from store.identity import IdentityStore
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
@@ -53,6 +54,7 @@ class Repository:
         self.outbox = Outbox(db)
         self.webhook_leases = Leases(db, WEBHOOK_STATE)
         self.deliveries = Deliveries(db)
+        self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
 
     # ------------------------------------------------------------------ reads
 

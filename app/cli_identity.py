@@ -1,0 +1,123 @@
+"""``fhirgraph clients add`` / ``users add`` / ``launch add``: registering with the authorization server, in the
+MongoDB at MONGODB_URI (the store a running server uses). Secrets are printed once and never logged."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.settings import Settings, get_settings
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    from auth.registry import add_client
+
+    jwks = None
+    if args.jwks_file:
+        try:
+            jwks = orjson.loads(Path(args.jwks_file).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            print("clients add: --jwks-file must name a readable JSON Web Key Set", file=sys.stderr)
+            return 2
+
+    async def run(identity: Any, s: Settings) -> dict[str, Any]:
+        return await add_client(identity, name=args.name, tenant=args.tenant or s.default_tenant,
+                                redirect_uris=args.redirect_uri or [], public=args.public, grant=args.grant,
+                                scopes=args.scope.split() if args.scope else None, jwks=jwks,
+                                jwks_url=args.jwks_url)
+
+    return _with_store("clients add", run)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from auth.registry import add_user
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+
+    async def run(identity: Any, s: Settings) -> dict[str, Any]:
+        return await add_user(identity, username=args.username, password=password, fhir_user=args.fhir_user,
+                              tenant=args.tenant or s.default_tenant)
+
+    return _with_store("users add", run)
+
+
+def cmd_launch_add(args: argparse.Namespace) -> int:
+    from auth.registry import add_launch
+
+    async def run(identity: Any, s: Settings) -> dict[str, Any]:
+        return await add_launch(identity, tenant=args.tenant or s.default_tenant, patient=args.patient,
+                                encounter=args.encounter)
+
+    return _with_store("launch add", run)
+
+
+def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, Any]]]) -> int:
+    from pymongo.errors import PyMongoError
+
+    from store.errors import DomainError
+
+    settings = get_settings()
+    if not settings.mongodb_uri:
+        print(f"{name}: set MONGODB_URI to the store the server uses (or a running `fhirgraph devdb`); "
+              "`fhirgraph serve --demo N` creates a demo client and logins by itself", file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        from store.client import open_store
+
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        try:
+            return await work(handle.repo.identity, settings)
+        finally:
+            await handle.close()
+
+    try:
+        shown = asyncio.run(run())
+    except (DomainError, ValueError) as exc:
+        print(f"{name}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except PyMongoError as exc:
+        print(f"{name}: database error ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
+    clients = sub.add_parser("clients", help="OAuth clients of the authorization server")
+    clients_sub = clients.add_subparsers(dest="action", required=True)
+    add = clients_sub.add_parser("add", help="register a client; prints it as JSON (a secret only once)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--redirect-uri", action="append", metavar="URI",
+                     help="an exact redirect URI (repeat for several); required for authorization_code")
+    add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
+    add.add_argument("--grant", default="authorization_code", choices=["authorization_code", "client_credentials"])
+    add.add_argument("--scope", default=None, help='the scopes it may ever be granted, e.g. "patient/*.rs launch"')
+    add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt")
+    add.add_argument("--jwks-url", default=None, help="where its public keys are published: private_key_jwt")
+    add.add_argument("--tenant", default=None, type=tenant)
+    add.set_defaults(func=cmd_clients_add)
+
+    users = sub.add_parser("users", help="people who sign in at the authorization server")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    uadd = users_sub.add_parser("add", help="add a user; the password is read from standard input")
+    uadd.add_argument("--username", required=True)
+    uadd.add_argument("--fhir-user", required=True, metavar="TYPE/ID",
+                      help="Practitioner/ID, Patient/ID or RelatedPerson/ID")
+    uadd.add_argument("--tenant", default=None, type=tenant)
+    uadd.set_defaults(func=cmd_users_add)
+
+    launch = sub.add_parser("launch", help="EHR launch contexts")
+    launch_sub = launch.add_subparsers(dest="action", required=True)
+    ladd = launch_sub.add_parser("add", help="issue a launch parameter for an EHR launch (valid one hour)")
+    ladd.add_argument("--patient", required=True, metavar="ID")
+    ladd.add_argument("--encounter", default=None, metavar="ID")
+    ladd.add_argument("--tenant", default=None, type=tenant)
+    ladd.set_defaults(func=cmd_launch_add)

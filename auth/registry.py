@@ -1,0 +1,109 @@
+"""Registering clients and users (the CLI, the demo and the admin API share it)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from auth.passwords import MIN_LENGTH, hash_password
+from store.errors import Conflict, Invalid
+from store.identity import IdentityStore, digest
+from store.types import check_tenant
+
+GRANTS = ("authorization_code", "client_credentials")
+FHIR_USER_TYPES = ("Practitioner", "Patient", "RelatedPerson")
+# SMART scope syntax (v1 read/write/*, v2 cruds subsets with an optional granular query) and the context scopes.
+_SCOPE = re.compile(r"(?:patient|user|system)/(?:\*|[A-Z][A-Za-z]{1,63})\."
+                    r"(?:read|write|\*|c?r?u?d?s?)(?:\?[^\s]{1,512})?")
+CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "profile",
+                            "offline_access", "online_access"})
+
+
+def is_valid(scope: str) -> bool:
+    return scope in CONTEXT_SCOPES or (_SCOPE.fullmatch(scope) is not None and not scope.endswith("."))
+
+
+DEFAULT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access",
+                  "patient/*.rs", "user/*.rs", "patient/*.read", "user/*.read")
+
+
+async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirect_uris: list[str],
+                     public: bool = False, grant: str = "authorization_code", scopes: list[str] | None = None,
+                     jwks: dict[str, Any] | None = None, jwks_url: str | None = None,
+                     client_id: str | None = None) -> dict[str, Any]:
+    """Register a client; returns it as the CLI prints it (``client_secret`` only here, once, for confidential
+    clients that authenticate with a secret)."""
+    check_tenant(tenant)
+    if grant not in GRANTS:
+        raise Invalid(f"grant must be one of {', '.join(GRANTS)}")
+    if not name.strip():
+        raise Invalid("a client needs a name")
+    if grant == "authorization_code" and not redirect_uris:
+        raise Invalid("an authorization_code client needs at least one redirect URI")
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+            raise Invalid(f"redirect URI must be an absolute http(s) URI without a fragment: {uri[:64]}")
+    if grant == "client_credentials" and public:
+        raise Invalid("a backend service (client_credentials) cannot be a public client")
+    if jwks is not None and not isinstance(jwks.get("keys"), list):
+        raise Invalid("the JWKS must be an object with a 'keys' array")
+    if jwks_url is not None and urlsplit(jwks_url).scheme != "https":
+        raise Invalid("the JWKS URL must be https")
+    scopes = list(scopes or (["system/*.rs"] if grant == "client_credentials" else DEFAULT_SCOPES))
+    bad = [s for s in scopes if not is_valid(s)]
+    if bad:
+        raise Invalid(f"not a SMART scope: {bad[0][:64]}")
+    client_id = client_id or secrets.token_urlsafe(16)
+    secret = None if public or jwks is not None or jwks_url is not None else secrets.token_urlsafe(32)
+    doc: dict[str, Any] = {"_id": client_id, "tenant": tenant, "name": name.strip(), "public": public,
+                           "redirect_uris": redirect_uris, "grant_types": [grant], "scope": scopes,
+                           "disabled": False}
+    if secret is not None:
+        doc["secret"] = digest(secret)
+    if jwks is not None:
+        doc["jwks"] = jwks
+    if jwks_url is not None:
+        doc["jwks_url"] = jwks_url
+    try:
+        await identity.add_client(doc)
+    except Exception as exc:
+        if type(exc).__name__ == "DuplicateKeyError":
+            raise Conflict("a client with this id exists") from None
+        raise
+    shown = {"client_id": client_id, "name": doc["name"], "tenant": tenant, "public": public,
+             "redirect_uris": redirect_uris, "grant_types": [grant], "scope": " ".join(scopes)}
+    if secret is not None:
+        shown["client_secret"] = secret
+    return shown
+
+
+async def add_user(identity: IdentityStore, *, username: str, password: str, fhir_user: str,
+                   tenant: str) -> dict[str, Any]:
+    check_tenant(tenant)
+    kind, _, rid = fhir_user.partition("/")
+    if kind not in FHIR_USER_TYPES or not rid or "/" in rid:
+        raise Invalid("fhirUser must be Practitioner/ID, Patient/ID or RelatedPerson/ID")
+    if not username or len(username) > 128 or any(c.isspace() for c in username):
+        raise Invalid("a username is 1-128 characters without spaces")
+    if len(password) < MIN_LENGTH:
+        raise Invalid(f"a password has at least {MIN_LENGTH} characters")
+    doc = {"_id": f"{tenant}/{username}", "tenant": tenant, "username": username, "fhir_user": fhir_user,
+           "password": await hash_password(password), "disabled": False}
+    if not await identity.add_user(doc):
+        raise Conflict("this tenant already has a user of that name")
+    return {"username": username, "tenant": tenant, "fhirUser": fhir_user}
+
+
+LAUNCH_S = 3600
+
+
+async def add_launch(identity: IdentityStore, *, tenant: str, patient: str, encounter: str | None = None,
+                     ttl_s: int = LAUNCH_S) -> dict[str, Any]:
+    """Issue an EHR launch parameter (SMART ``launch``) carrying a patient (and encounter) context."""
+    check_tenant(tenant)
+    launch = secrets.token_urlsafe(24)
+    await identity.add_launch(launch, {"tenant": tenant, "patient": patient, "encounter": encounter}, ttl_s)
+    return {"launch": launch, "tenant": tenant, "patient": patient, "encounter": encounter, "expires_in": ttl_s}

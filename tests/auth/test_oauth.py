@@ -1,0 +1,292 @@
+"""The authorization server end to end, as a SMART app developer meets it: authlib's OAuth 2.0 client through
+the login and consent forms, then the FHIR API with the tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from app.settings import Settings
+from tests.auth.oauth_helpers import (
+    PASSWORD,
+    REDIRECT,
+    authorize,
+    code_of,
+    hidden_fields,
+    oauth_client,
+    register_app,
+    register_user,
+    sign_in,
+)
+
+SCOPE = "launch/patient openid fhirUser offline_access patient/*.rs"
+
+
+async def _patient(fhir: httpx.AsyncClient, family: str = "Oauth") -> str:
+    made = await fhir.post("/Patient", json={"resourceType": "Patient", "name": [{"family": family}]})
+    assert made.status_code == 201, made.text
+    pid: str = made.json()["id"]
+    return pid
+
+
+async def _refused_soon(base: str, token: str, path: str) -> httpx.Response:
+    """What the API answers ``token`` once a revocation has had its second to reach the instance."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        deadline = time.monotonic() + 3
+        while True:
+            answer = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code == 401 or time.monotonic() > deadline:
+                return answer
+            await asyncio.sleep(0.05)
+
+
+async def test_discovery_is_open_json_and_cors_readable(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        for prefix in ("/fhir/r4", "/r4"):
+            found = await http.get(f"{prefix}/.well-known/smart-configuration", headers={"Accept": "text/html"})
+            assert found.status_code == 200
+            assert found.headers["content-type"].startswith("application/json")
+            assert found.headers["access-control-allow-origin"] == "*"
+            config = found.json()
+            assert config["code_challenge_methods_supported"] == ["S256"]
+            assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
+            assert {"launch-standalone", "permission-v2", "sso-openid-connect"} <= set(config["capabilities"])
+            assert config["token_endpoint"] == f"{base_url}/auth/token"
+            assert config["issuer"] == f"{base_url}/auth"
+        oidc = (await http.get("/.well-known/openid-configuration")).json()
+        assert oidc["jwks_uri"] == f"{base_url}/auth/jwks"
+        keys = (await http.get("/auth/jwks")).json()
+        assert keys["keys"][0]["kty"] == "RSA" and "d" not in keys["keys"][0]
+
+
+async def test_authorization_code_with_pkce_through_the_forms(base_url: str, settings: Settings,
+                                                             fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    other = await _patient(fhir, "Other")
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, SCOPE)
+    assert token["token_type"] == "Bearer"
+    assert token["patient"] == pid
+    assert token["expires_in"] == settings.access_token_lifetime_s
+    assert set(token["scope"].split()) == set(SCOPE.split())
+    assert token["refresh_token"]
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        keys = KeySet.import_key_set((await http.get("/auth/jwks")).json())
+        id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"])
+        assert id_token.claims["aud"] == app.client_id
+        assert id_token.claims["fhirUser"] == f"{base_url}/fhir/r4/Patient/{pid}"
+        read = await http.get(f"/fhir/r4/Patient/{pid}", headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert read.status_code == 200, read.text
+        assert read.json()["id"] == pid
+    assert other != pid
+
+
+async def test_a_foreign_aud_gets_no_code(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    app = await register_app(settings)
+    client = oauth_client(app, SCOPE, base_url)
+    url, state = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
+                                                 aud="https://evil.example/fhir")
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(url)
+    assert answer.status_code == 302
+    query = code_of(answer.headers["location"])
+    assert answer.headers["location"].startswith(REDIRECT)
+    assert query["error"] == ["invalid_request"] and query["state"] == [state] and "code" not in query
+
+
+@pytest.mark.parametrize("pkce", [None, "plain"])
+async def test_pkce_s256_is_required(base_url: str, settings: Settings, pkce: str | None) -> None:
+    app = await register_app(settings)
+    params: dict[str, Any] = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT,
+                              "scope": SCOPE, "state": "s1", "aud": f"{base_url}/fhir/r4"}
+    if pkce:
+        params.update(code_challenge="x" * 43, code_challenge_method=pkce)
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{base_url}/auth/authorize", params=params)
+    assert answer.status_code == 302
+    query = code_of(answer.headers["location"])
+    assert query["error"] == ["invalid_request"] and "code" not in query
+
+
+async def test_unknown_client_or_redirect_is_an_oauth_error_not_a_redirect(base_url: str, settings: Settings) -> None:
+    app = await register_app(settings)
+    async with httpx.AsyncClient() as http:
+        for client_id, redirect in (("nope", REDIRECT), (app.client_id, REDIRECT + "/other")):
+            answer = await http.get(f"{base_url}/auth/authorize", params={
+                "response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": SCOPE,
+                "aud": f"{base_url}/fhir/r4", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+            assert answer.status_code in (400, 401), answer.text
+            assert answer.headers["content-type"].startswith("application/json")
+            assert answer.json()["error"] in ("invalid_client", "invalid_request")
+
+
+async def test_codes_are_single_use(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    client = oauth_client(app, SCOPE, base_url)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
+                                             aud=f"{base_url}/fhir/r4")
+    location = (await sign_in(base_url, url, user)).headers["location"]
+    code = code_of(location)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": app.client_id,
+            "code_verifier": verifier}
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        wrong = await http.post("/auth/token", data={**form, "code_verifier": secrets.token_urlsafe(48)})
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+        again = await http.post("/auth/token", data=form)  # the failed attempt used the code up
+        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+        assert again.headers["cache-control"] == "no-store"
+
+
+async def test_refresh_rotates_and_a_replay_ends_the_family(base_url: str, settings: Settings,
+                                                           fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    first, _ = await authorize(app, base_url, user, SCOPE)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        form = {"grant_type": "refresh_token", "client_id": app.client_id}
+        second = await http.post("/auth/token", data={**form, "refresh_token": first["refresh_token"]})
+        assert second.status_code == 200, second.text
+        rotated = second.json()
+        assert rotated["refresh_token"] != first["refresh_token"] and rotated["patient"] == pid
+        replay = await http.post("/auth/token", data={**form, "refresh_token": first["refresh_token"]})
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+        # The replay revoked the whole family: the rotated refresh token and its access token too.
+        after = await http.post("/auth/token", data={**form, "refresh_token": rotated["refresh_token"]})
+        assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+    refused = await _refused_soon(base_url, rotated["access_token"], f"/fhir/r4/Patient/{pid}")
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+async def test_no_refresh_token_without_offline_access(base_url: str, settings: Settings,
+                                                      fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs")
+    assert "refresh_token" not in token
+
+
+async def test_the_user_may_narrow_the_scopes(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, SCOPE, drop_scopes=("offline_access",))
+    assert "offline_access" not in token["scope"].split() and "refresh_token" not in token
+
+
+async def test_scopes_beyond_the_registration_are_dropped(base_url: str, settings: Settings,
+                                                         fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings, scope="launch/patient patient/*.rs")
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs system/*.* user/*.cruds")
+    assert token["scope"].split() == ["launch/patient", "patient/*.rs"]
+
+
+async def test_a_practitioner_picks_the_patient(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir, "Picked")
+    made = await fhir.post("/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "Doc"}]})
+    app = await register_app(settings)
+    user = await register_user(settings, f"Practitioner/{made.json()['id']}")
+    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs openid fhirUser", patient=pid)
+    assert token["patient"] == pid
+
+
+async def test_wrong_passwords_are_throttled(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    client = oauth_client(app, SCOPE, base_url)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
+                                             aud=f"{base_url}/fhir/r4")
+    async with httpx.AsyncClient(base_url=base_url) as browser:
+        fields = hidden_fields((await browser.get(url)).text)
+        statuses = []
+        for _ in range(settings.login_max_failures + 1):
+            answer = await browser.post("/auth/login", data={**fields, "username": user, "password": "wrong-one"})
+            statuses.append(answer.status_code)
+        assert statuses[:-1] == [401] * settings.login_max_failures and statuses[-1] == 429
+        # Even the right password waits out the lockout.
+        right = await browser.post("/auth/login", data={**fields, "username": user, "password": PASSWORD})
+        assert right.status_code == 429 and "retry-after" in right.headers
+
+
+async def test_forms_without_their_csrf_token_are_refused(base_url: str, settings: Settings) -> None:
+    app = await register_app(settings)
+    client = oauth_client(app, SCOPE, base_url)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
+                                             aud=f"{base_url}/fhir/r4")
+    async with httpx.AsyncClient(base_url=base_url) as browser:
+        fields = hidden_fields((await browser.get(url)).text)
+    async with httpx.AsyncClient(base_url=base_url) as other:  # no cookie: another site's form
+        answer = await other.post("/auth/login", data={**fields, "username": "x", "password": "y"})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+async def test_introspection_and_revocation(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, SCOPE)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        seen = (await http.post("/auth/introspect", data={"token": token["access_token"],
+                                                          "client_id": app.client_id})).json()
+        assert seen["active"] is True and seen["patient"] == pid and seen["client_id"] == app.client_id
+        junk = await http.post("/auth/introspect", data={"token": "junk", "client_id": app.client_id})
+        assert junk.json() == {"active": False}
+        revoked = await http.post("/auth/revoke", data={"token": token["access_token"], "client_id": app.client_id})
+        assert revoked.status_code == 200
+        after = (await http.post("/auth/introspect", data={"token": token["access_token"],
+                                                           "client_id": app.client_id})).json()
+        assert after == {"active": False}
+    refused = await _refused_soon(base_url, token["access_token"], f"/fhir/r4/Patient/{pid}")
+    assert refused.status_code == 401
+
+
+async def test_bad_tokens_are_401_invalid_token(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, SCOPE)
+    # The same server named another way (localhost, not 127.0.0.1) is another audience.
+    other_base = base_url.replace("127.0.0.1", "localhost")
+    async with httpx.AsyncClient() as http:
+        for base, value in ((base_url, "a.b.c"), (base_url, token["access_token"][:-4] + "AAAA"),
+                            (other_base, token["access_token"])):
+            answer = await http.get(f"{base}/fhir/r4/Patient/{pid}", headers={"Authorization": f"Bearer {value}"})
+            assert answer.status_code == 401, answer.text
+            assert answer.headers["www-authenticate"].endswith('error="invalid_token"')
+            assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("form", [
+    {}, {"grant_type": "password", "username": "a", "password": "b"}, {"grant_type": "authorization_code"},
+    {"grant_type": "refresh_token", "refresh_token": "x" * 5000}, {"grant_type": "client_credentials"},
+    {"grant_type": "client_credentials", "client_assertion_type":
+     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": "e30.e30.x"},
+    {"grant_type": "authorization_code", "code": "\x00", "client_id": ["a", "b"]},
+])
+async def test_junk_at_the_token_endpoint_is_an_oauth_error(base_url: str, form: dict[str, Any]) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        answer = await http.post("/auth/token", data=form)
+        assert answer.status_code in (400, 401), answer.text
+        assert answer.json()["error"] in ("invalid_request", "invalid_client", "unsupported_grant_type",
+                                          "invalid_grant", "unauthorized_client")
+        for path in ("/auth/introspect", "/auth/revoke"):
+            other = await http.post(path, data=form)
+            assert other.status_code in (400, 401) and "error" in other.json()
+        raw = await http.post("/auth/token", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
+        assert raw.status_code == 400 and raw.json()["error"] == "invalid_request"
