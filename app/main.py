@@ -166,3 +166,21 @@ async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients:
     counts: dict[str, Any] = await load_demo(handle.repo, principal, patients,
                                              progress=lambda done, total: log.info("demo data: %s/%s", done, total))
     log.info("demo clinic loaded: %s resources", sum(counts.values()))
+    await _demo_logins(handle, principal)
+
+
+async def _demo_logins(handle: StoreHandle, principal: Principal) -> None:
+    """The demo's SMART client and logins, printed once on the console (never through logging: passwords)."""
+    from auth.registry import add_demo
+
+    first = {rt: (await handle.repo.search(principal, rt, [], count=1)).resources for rt in ("Practitioner", "Patient")}
+    shown = await add_demo(handle.repo.identity, tenant=principal.tenant,
+                           practitioner=first["Practitioner"][0]["id"] if first["Practitioner"] else None,
+                           patient=first["Patient"][0]["id"] if first["Patient"] else None)
+    if shown is None:
+        return
+    client = shown["client"]
+    lines = [f"demo SMART client: client_id={client['client_id']} (public, PKCE) redirect_uri="
+             + " or ".join(client["redirect_uris"])]
+    lines += [f"demo login: {u['username']} / {u['password']}  ({u['fhirUser']})" for u in shown["users"]]
+    print("\n".join(lines), flush=True)

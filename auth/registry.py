@@ -107,3 +107,25 @@ async def add_launch(identity: IdentityStore, *, tenant: str, patient: str, enco
     launch = secrets.token_urlsafe(24)
     await identity.add_launch(launch, {"tenant": tenant, "patient": patient, "encounter": encounter}, ttl_s)
     return {"launch": launch, "tenant": tenant, "patient": patient, "encounter": encounter, "expires_in": ttl_s}
+
+
+DEMO_CLIENT = "demo-app"
+DEMO_REDIRECTS = ["http://localhost:8080/callback", "http://127.0.0.1:8080/callback"]
+
+
+async def add_demo(identity: IdentityStore, *, tenant: str, practitioner: str | None,
+                   patient: str | None) -> dict[str, Any] | None:
+    """The demo clinic's public SMART client and two logins (a practitioner's, a patient's) with fresh random
+    passwords; None when the demo client exists already (the store was set up before)."""
+    if await identity.client(DEMO_CLIENT) is not None:
+        return None
+    shown: dict[str, Any] = {"client": await add_client(identity, name="Demo SMART app", tenant=tenant,
+                                                        redirect_uris=DEMO_REDIRECTS, public=True,
+                                                        client_id=DEMO_CLIENT), "users": []}
+    for username, fhir_user in (("demo-practitioner", f"Practitioner/{practitioner}" if practitioner else None),
+                                ("demo-patient", f"Patient/{patient}" if patient else None)):
+        if fhir_user is not None:
+            password = secrets.token_urlsafe(12)
+            await add_user(identity, username=username, password=password, fhir_user=fhir_user, tenant=tenant)
+            shown["users"].append({"username": username, "password": password, "fhirUser": fhir_user})
+    return shown

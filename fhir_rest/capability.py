@@ -27,11 +27,29 @@ def interactions_for(rt: str) -> tuple[str, ...]:
     return ALL_INTERACTIONS
 
 
-def capability_statement(base: str) -> dict[str, Any]:
-    """The statement for a server at ``base``. What does not depend on the base is built once: the cache cannot
-    be filled, or one caller's base be served to another, whatever Host headers arrive."""
+def capability_statement(base: str, origin: str) -> dict[str, Any]:
+    """The statement for a server at ``base`` (its authorization server under ``origin``/auth). What does not
+    depend on the base is built once: the cache cannot be filled, or one caller's base be served to another,
+    whatever Host headers arrive."""
     statement = _statement()
-    return {**statement, "implementation": {**statement["implementation"], "url": base}}
+    rest = {**statement["rest"][0], "security": security(origin)}
+    return {**statement, "implementation": {**statement["implementation"], "url": base}, "rest": [rest]}
+
+
+def security(origin: str) -> dict[str, Any]:
+    """``rest.security``: SMART on FHIR (its service coding and the oauth-uris extension, SMART App Launch 1.0
+    §2.2, still read by SMART v1 clients such as fhirclient beside ``.well-known/smart-configuration``)."""
+    auth = origin + "/auth"
+    uris = [("authorize", "authorize"), ("token", "token"), ("introspect", "introspect"), ("revoke", "revoke")]
+    return {
+        "cors": True,
+        "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                 "code": "SMART-on-FHIR"}], "text": "OAuth2 using SMART-on-FHIR profile"}],
+        "description": "OAuth 2.0 bearer tokens (SMART App Launch and Backend Services) or an API key in "
+                       "X-API-Key; discovery at .well-known/smart-configuration",
+        "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                       "extension": [{"url": name, "valueUri": f"{auth}/{path}"} for name, path in uris]}],
+    }
 
 
 @lru_cache(maxsize=1)

@@ -178,7 +178,8 @@ def _write_response(request: Request, result: WriteResult, *, status: int) -> Re
 
 
 async def metadata(request: Request) -> Response:
-    return FhirResponse(capability_statement(_base(request)))
+    base = _base(request)
+    return FhirResponse(capability_statement(base, base.removesuffix(request.scope.get("fhir_prefix", "/fhir/r4"))))
 
 
 # ---------------------------------------------------------------------- instance level
