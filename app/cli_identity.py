@@ -58,6 +58,30 @@ def cmd_launch_add(args: argparse.Namespace) -> int:
     return _with_store("launch add", run)
 
 
+def cmd_clients_disable(args: argparse.Namespace) -> int:
+    from auth.registry import disable_client
+
+    async def run(identity: Any, s: Settings) -> dict[str, Any]:
+        tenant = args.tenant or s.default_tenant
+        if not await disable_client(identity, client_id=args.client_id, tenant=tenant,
+                                    horizon_s=s.access_token_lifetime_s + 60):
+            raise ValueError(f"no client {args.client_id[:64]!r} in tenant {tenant!r}")
+        return {"client_id": args.client_id, "disabled": True}
+
+    return _with_store("clients disable", run)
+
+
+def cmd_users_revoke(args: argparse.Namespace) -> int:
+    from auth.registry import revoke_grant
+
+    async def run(identity: Any, s: Settings) -> dict[str, Any]:
+        await revoke_grant(identity, client_id=args.client_id, tenant=args.tenant or s.default_tenant,
+                           username=args.username, horizon_s=s.access_token_lifetime_s + 60)
+        return {"client_id": args.client_id, "username": args.username, "revoked": True}
+
+    return _with_store("users revoke", run)
+
+
 def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, Any]]]) -> int:
     from pymongo.errors import PyMongoError
 
@@ -104,6 +128,10 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
     add.add_argument("--jwks-url", default=None, help="where its public keys are published: private_key_jwt")
     add.add_argument("--tenant", default=None, type=tenant)
     add.set_defaults(func=cmd_clients_add)
+    off = clients_sub.add_parser("disable", help="disable a client: every token of it ends within a second")
+    off.add_argument("--client-id", required=True)
+    off.add_argument("--tenant", default=None, type=tenant)
+    off.set_defaults(func=cmd_clients_disable)
 
     users = sub.add_parser("users", help="people who sign in at the authorization server")
     users_sub = users.add_subparsers(dest="action", required=True)
@@ -113,6 +141,11 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
                       help="Practitioner/ID, Patient/ID or RelatedPerson/ID")
     uadd.add_argument("--tenant", default=None, type=tenant)
     uadd.set_defaults(func=cmd_users_add)
+    urev = users_sub.add_parser("revoke", help="end a user's authorization of a client (its tokens too)")
+    urev.add_argument("--username", required=True)
+    urev.add_argument("--client-id", required=True)
+    urev.add_argument("--tenant", default=None, type=tenant)
+    urev.set_defaults(func=cmd_users_revoke)
 
     launch = sub.add_parser("launch", help="EHR launch contexts")
     launch_sub = launch.add_subparsers(dest="action", required=True)

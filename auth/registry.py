@@ -21,8 +21,14 @@ CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "ope
                             "offline_access", "online_access"})
 
 
+# Managing clients, users and grants through the admin API (auth/admin.py); never granted by a wildcard.
+ADMIN_SCOPE = "fhirgraph/admin"
+
+
 def is_valid(scope: str) -> bool:
-    return scope in CONTEXT_SCOPES or (_SCOPE.fullmatch(scope) is not None and not scope.endswith("."))
+    if scope in CONTEXT_SCOPES or scope == ADMIN_SCOPE:
+        return True
+    return _SCOPE.fullmatch(scope) is not None and not scope.endswith(".")
 
 
 DEFAULT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access",
@@ -129,3 +135,22 @@ async def add_demo(identity: IdentityStore, *, tenant: str, practitioner: str | 
             await add_user(identity, username=username, password=password, fhir_user=fhir_user, tenant=tenant)
             shown["users"].append({"username": username, "password": password, "fhirUser": fhir_user})
     return shown
+
+
+async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str, horizon_s: int) -> bool:
+    """Disable a client (seed 004): it gets no token any more, its refresh tokens are gone and every access
+    token issued to it is refused by every instance within the revocation poll. False when unknown."""
+    found = await identity.set_client(client_id, tenant, {"disabled": True})
+    if found is None:
+        return False
+    await identity.drop_refresh(client_id=client_id)
+    await identity.revoke("client", client_id, horizon_s)
+    return True
+
+
+async def revoke_grant(identity: IdentityStore, *, client_id: str, tenant: str, username: str,
+                       horizon_s: int) -> None:
+    """End a user's authorization of a client: its refresh tokens, and every access token it holds."""
+    subject = f"{tenant}/{username}"
+    await identity.drop_refresh(client_id=client_id, user=subject)
+    await identity.revoke("grant", f"{client_id} {subject}", horizon_s)

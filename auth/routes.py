@@ -247,7 +247,10 @@ async def openid_configuration(request: HttpRequest, oauth: OAuth) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from auth import admin
+
     found: list[BaseRoute] = [
+        *admin.routes(),
         Route("/auth/authorize", _guarded(authorize), methods=["GET", "POST"]),
         Route("/auth/login", _guarded(login), methods=["POST"]),
         Route("/auth/consent", _guarded(consent), methods=["POST"]),
