@@ -7,11 +7,14 @@ rendering of the selection set per subscription group, sent as a ready ``next`` 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import strawberry
+from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
@@ -68,18 +71,41 @@ class Subscription:
 async def on_ws_connect(context: Any) -> None:
     """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
     handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
-    (the protocol closes it with 4403 Forbidden)."""
+    (the protocol closes it with 4403 Forbidden). A connection on an access token is closed (4403) once the
+    token expires or is revoked (``_watch``)."""
+    authenticator = services(context.request.app).authenticator
+    scope = context.request.scope
+    origin = authenticator.origin(scope.get("scheme", "ws"), scope.get("headers", ()))
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
-            authenticator = services(context.request.app).authenticator
-            scope = context.request.scope
-            origin = authenticator.origin(scope.get("scheme", "ws"), scope.get("headers", ()))
             context.principal = authenticator.authenticate(credential, origin)
+        else:
+            credential = credentials.from_headers(scope.get("headers", ()))
     except Unauthorized:
         raise ConnectionRejectionError() from None
-    if getattr(context, "principal", None) is None:
+    principal = getattr(context, "principal", None)
+    if principal is None:
         raise ConnectionRejectionError()
+    if principal.expires_at is not None and credential is not None:
+        context.credential_watch = asyncio.create_task(_watch(context.request, authenticator, credential, origin))
+
+
+WATCH_S = 0.5  # how soon a revoked token's socket is closed (revocations reach the instance within ~0.25 s)
+
+
+async def _watch(websocket: Any, authenticator: Any, credential: str, origin: str) -> None:
+    """Close the socket when its token stops being valid (expired, revoked, its client disabled)."""
+    while websocket.application_state != WebSocketState.DISCONNECTED:
+        await asyncio.sleep(WATCH_S)
+        try:
+            valid = authenticator.authenticate(credential, origin) is not None
+        except Unauthorized:
+            valid = False
+        if not valid:
+            with contextlib.suppress(Exception):  # already closing: nothing more to do
+                await websocket.close(code=4403, reason="Token expired or revoked")
+            return
 
 
 def view_options(settings: GraphSettings) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""Access tokens at the GraphQL door: over HTTP, and on a graphql-transport-ws socket that is closed when its
+token is revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from gql import Client
+from gql.graphql_request import GraphQLRequest
+from gql.transport.websockets import WebsocketsTransport
+
+from app.settings import Settings
+from auth.registry import add_client
+from tests.auth.oauth_helpers import identity_store
+
+EVENTS = "subscription { events { id type } }"
+
+
+async def _backend_token(base_url: str, settings: Settings) -> tuple[str, str, str]:
+    async with identity_store(settings) as identity:
+        shown = await add_client(identity, name="Dashboard", tenant="tenant-a", redirect_uris=[],
+                                 grant="client_credentials", scopes=["system/*.rs"])
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        answer = await http.post("/auth/token", data={"grant_type": "client_credentials"},
+                                 auth=(shown["client_id"], shown["client_secret"]))
+    return answer.json()["access_token"], shown["client_id"], shown["client_secret"]
+
+
+async def test_graphql_over_http_with_a_bearer_token(base_url: str, settings: Settings) -> None:
+    token, _, _ = await _backend_token(base_url, settings)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        ok = await http.post("/graphql", json={"query": "{ __typename }"},
+                             headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json()["data"] == {"__typename": "Query"}
+        bad = await http.post("/graphql", json={"query": "{ __typename }"},
+                              headers={"Authorization": "Bearer not.a.token"})
+        assert bad.status_code == 401
+        assert bad.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_revoked_token_closes_its_socket(base_url: str, settings: Settings) -> None:
+    token, client_id, secret = await _backend_token(base_url, settings)
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    transport = WebsocketsTransport(url=url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                                    init_payload={"Authorization": f"Bearer {token}"})
+    closed = asyncio.Event()
+    ended: list[BaseException] = []
+
+    async def listen() -> None:
+        try:
+            async with Client(transport=transport) as session:
+                async for _ in session.subscribe(GraphQLRequest(EVENTS)):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - how the client reports the server's close
+            ended.append(exc)
+        closed.set()
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)
+    assert not closed.is_set()  # the token is good: the subscription runs
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        revoked = await http.post("/auth/revoke", data={"token": token}, auth=(client_id, secret))
+        assert revoked.status_code == 200
+    started = time.monotonic()
+    await asyncio.wait_for(closed.wait(), 5)
+    await task
+    assert time.monotonic() - started < 5
+    assert ended and "4403" in repr(ended[0]) + repr(ended[0].__cause__), repr(ended)
+    bad = WebsocketsTransport(url=url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                              init_payload={"Authorization": f"Bearer {token}"})
+    refused = False
+    try:
+        async with Client(transport=bad) as session:
+            async for _ in session.subscribe(GraphQLRequest(EVENTS)):
+                break
+    except Exception:  # noqa: BLE001 - refused at connection_init (4403)
+        refused = True
+    assert refused
