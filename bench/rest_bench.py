@@ -93,7 +93,7 @@ function init(args)
 end
 request = function()
   local path = string.format("%s/Patient/bench-%%07d", math.random(0, %d - 1))
-  return wrk.format("GET", path, {["X-API-Key"] = "%s"})
+  return wrk.format("GET", path, {["%s"] = "%s"})
 end
 """
 
@@ -105,8 +105,9 @@ wrk.body = [[%s]]
 """
 
 
-def run_wrk(url: str, duration: int, connections: int, script: str | None = None) -> dict[str, float]:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"X-API-Key: {TENANT_KEY}"]
+def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
+            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"{auth[0]}: {auth[1]}"]
     if script:
         cmd += ["-s", script]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -122,7 +123,8 @@ def _ms(text: str) -> float:
     return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-async def httpx_load(url: str, duration: int, connections: int, body: bytes | None) -> dict[str, float]:
+async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
+                     auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + duration
@@ -135,11 +137,35 @@ async def httpx_load(url: str, duration: int, connections: int, body: bytes | No
             latencies.append((time.perf_counter() - t) * 1000)
             errors += r.status_code >= 400
 
-    async with httpx.AsyncClient(headers=HEADERS, limits=httpx.Limits(max_connections=connections)) as client:
+    headers = {"Content-Type": HEADERS["Content-Type"], auth[0]: auth[1]}
+    async with httpx.AsyncClient(headers=headers, limits=httpx.Limits(max_connections=connections)) as client:
         await asyncio.gather(*(worker(client) for _ in range(connections)))
     latencies.sort()
     return {"rps": len(latencies) / duration, "p50": latencies[len(latencies) // 2],
             "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+
+
+async def register_client(uri: str, db: str) -> tuple[str, str]:
+    """A backend-services client of the bench's tenant (what `fhirgraph clients add` does)."""
+    from pymongo import AsyncMongoClient
+
+    from auth.registry import add_client
+    from store.identity import IdentityStore
+
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(uri)
+    try:
+        shown = await add_client(IdentityStore(mongo[db]), name="bench", tenant="bench", redirect_uris=[],
+                                 grant="client_credentials", scopes=["system/*.rs"])
+    finally:
+        await mongo.close()
+    return shown["client_id"], shown["client_secret"]
+
+
+def access_token(origin: str, client: tuple[str, str]) -> str:
+    answer = httpx.post(f"{origin}/auth/token", data={"grant_type": "client_credentials"}, auth=client)
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def lua(text: str) -> str:
@@ -162,21 +188,22 @@ def settle(health_url: str, timeout: float = 60.0) -> None:
 
 
 def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
-            random_ids: tuple[str, int] | None = None, expect_errors: bool = False) -> dict[str, float]:
-    """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured. Random ids need wrk (the
-    httpx loop reads ``url`` itself)."""
+            random_ids: tuple[str, int] | None = None, expect_errors: bool = False,
+            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
+    """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured, with the credential
+    ``auth`` (header, value). Random ids need wrk (the httpx loop reads ``url`` itself)."""
     if shutil.which("wrk"):
         script = None
         if body is not None:
             script = lua(POST_LUA % (WRITER_KEY, body.decode()))
         elif random_ids is not None:
-            script = lua(READ_LUA % (random_ids[0], random_ids[1], TENANT_KEY))
+            script = lua(READ_LUA % (random_ids[0], random_ids[1], auth[0], auth[1]))
 
         def load(seconds: int) -> dict[str, float]:
-            return run_wrk(url, seconds, args.connections, script)
+            return run_wrk(url, seconds, args.connections, script, auth)
     else:
         def load(seconds: int) -> dict[str, float]:
-            return asyncio.run(httpx_load(url, seconds, args.connections, body))
+            return asyncio.run(httpx_load(url, seconds, args.connections, body, auth))
     if args.warmup:  # connections, pools and the interpreter's specialisations settle first
         load(args.warmup)
     result = load(args.duration)
@@ -191,8 +218,9 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--warmup", type=int, default=2, help="seconds of the same load before each measured row")
-    ap.add_argument("--ops", default="read,search,create,stack",
-                    help="rows to measure besides the ceiling (stack: the app's HTTP stack without a store call)")
+    ap.add_argument("--ops", default="read,bearer,search,create,stack",
+                    help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
+                         "of an API key; stack: the app's HTTP stack without a store call)")
     args = ap.parse_args()
     ops = set(args.ops.split(","))
     procs: list[subprocess.Popen[bytes]] = []
@@ -217,6 +245,7 @@ def main() -> int:
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()
             asyncio.run(load(uri, "fhirgraph_bench", size))
+            bench_client = asyncio.run(register_client(uri, "fhirgraph_bench"))
             loaded = time.perf_counter() - t
             app_port, ceil_port = free_port(), free_port()
             app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
@@ -238,6 +267,11 @@ def main() -> int:
             health = f"http://127.0.0.1:{app_port}/health"
             if "read" in ops:
                 rows.append(("read by id", measure(f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size))))
+            if "bearer" in ops:
+                settle(health)
+                token = access_token(f"http://127.0.0.1:{app_port}", bench_client)
+                rows.append(("read, bearer token", measure(f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size),
+                                                           auth=("Authorization", f"Bearer {token}"))))
             if "search" in ops:
                 settle(health)
                 rows.append(("search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args)))
@@ -257,6 +291,10 @@ def main() -> int:
                 ratio = f"{100 * r['rps'] / ceil['rps']:5.1f}%" if name != "ceiling (same bytes)" else ""
                 print(f"{size:>8}  {name:<22}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}  "
                       f"{ratio}")
+            named = dict(rows)
+            if "read by id" in named and "read, bearer token" in named:
+                share = 100 * named["read, bearer token"]["rps"] / named["read by id"]["rps"]
+                print(f"{'':>8}  (reads with a bearer token: {share:.1f}% of reads with an API key)")
             print(f"{'':>8}  (loaded to {size} patients in {loaded:.1f}s)")
             for p in (app, ceiling):
                 p.send_signal(signal.SIGINT)
