@@ -86,8 +86,16 @@ def _query(request: HttpRequest) -> list[tuple[str, str]]:
         raise _Failure("invalid_request", "The query could not be read") from None
 
 
+# RFC 6749 Appendix A: protocol parameters are visible ASCII (VSCHAR, %x20-7E); only what a person types on the
+# sign-in form may be any text.
+FREE_TEXT = frozenset({"username", "password"})
+
+
 def _oauth_request(request: HttpRequest, query: list[tuple[str, str]], form: list[tuple[str, str]],
                    method: str | None = None) -> Request:
+    for name, value in (*query, *form):
+        if name not in FREE_TEXT and not (value.isascii() and value.isprintable() and name.isascii()):
+            raise _Failure("invalid_request", "Parameters must be printable ASCII (RFC 6749 Appendix A)")
     return Request(method or request.method, str(request.url), request.headers, query, form)
 
 
@@ -107,6 +115,8 @@ def _guarded(handler: Any) -> Any:
             return _error("temporarily_unavailable", "Try again shortly", 503)
         except TimeoutError:
             return _error("temporarily_unavailable", "Try again shortly", 503)
+        except ValueError:  # authlib refuses to echo what it cannot put in an error description
+            return _error("invalid_request", "The request could not be understood")
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -207,7 +217,7 @@ def _set_csrf(request: HttpRequest, response: Response, value: str) -> None:
 
 def _check_csrf(request: HttpRequest, form: dict[str, str]) -> None:
     cookie, sent = request.cookies.get(CSRF_COOKIE, ""), form.get("csrf", "")
-    if not cookie or not sent or not secrets.compare_digest(cookie, sent):
+    if not cookie or not sent or not secrets.compare_digest(cookie.encode(), sent.encode()):
         raise _Failure("invalid_request", "The form has expired or did not come from this server: start again")
 
 
