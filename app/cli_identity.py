@@ -122,7 +122,9 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
     add.add_argument("--redirect-uri", action="append", metavar="URI",
                      help="an exact redirect URI (repeat for several); required for authorization_code")
     add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
-    add.add_argument("--grant", default="authorization_code", choices=["authorization_code", "client_credentials"])
+    add.add_argument("--grant", default="authorization_code",
+                     choices=["authorization_code", "client_credentials", "api_key"],
+                     help="api_key: a vendor-API integrator; prints its Api-Key once")
     add.add_argument("--scope", default=None, help='the scopes it may ever be granted, e.g. "patient/*.rs launch"')
     add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt")
     add.add_argument("--jwks-url", default=None, help="where its public keys are published: private_key_jwt")

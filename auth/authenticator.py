@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auth.api_keys import ApiKeys
+from auth.client_keys import ClientKeys
 from auth.principal import Principal
 from auth.tokens import AccessTokens
 from store.errors import Unauthorized
@@ -26,6 +27,7 @@ class Authenticator:
         self.default = default
         self.base_url = base_url.rstrip("/")
         self.tokens: AccessTokens | None = None
+        self.client_keys: ClientKeys | None = None  # registered clients' API keys, once the store is open
         self._audiences: dict[str, tuple[str, ...]] = {}
 
     def origin(self, scope_scheme: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -44,7 +46,7 @@ class Authenticator:
                 self._audiences[origin] = found
         return found
 
-    def authenticate(self, credential: str | None, origin: str = "") -> Principal | None:
+    async def authenticate(self, credential: str | None, origin: str = "") -> Principal | None:
         """The caller's principal; None when it presented nothing and anonymous access is off."""
         if credential is None:
             return self.default
@@ -52,6 +54,8 @@ class Authenticator:
         if principal is None and self.tokens is not None and credential.count(".") == 2:
             origin = self.base_url or origin
             principal = self.tokens.principal(credential, self.audiences(origin), origin + "/auth")
+        if principal is None and self.client_keys is not None:
+            principal = await self.client_keys.lookup(credential)
         if principal is None:
             raise Unauthorized("Missing or invalid credentials", challenge="invalid_token")
         return principal

@@ -31,7 +31,7 @@ class AuthMiddleware:
         open_path = scope["path"].startswith(self.open_paths)
         try:
             headers = scope.get("headers", ())
-            principal = self.authenticator.authenticate(credentials.from_headers(headers),
+            principal = await self.authenticator.authenticate(credentials.from_headers(headers),
                                                         self.authenticator.origin(scope.get("scheme", "http"),
                                                                                   headers))
         except Unauthorized:

@@ -12,7 +12,8 @@ from store.errors import Conflict, Invalid
 from store.identity import IdentityStore, digest
 from store.types import check_tenant
 
-GRANTS = ("authorization_code", "client_credentials")
+# api_key: an integrator of the vendor API (seed 002's Api-Key header), a registered client with scopes too.
+GRANTS = ("authorization_code", "client_credentials", "api_key")
 FHIR_USER_TYPES = ("Practitioner", "Patient", "RelatedPerson")
 # SMART scope syntax (v1 read/write/*, v2 cruds subsets with an optional granular query) and the context scopes.
 _SCOPE = re.compile(r"(?:patient|user|system)/(?:\*|[A-Z][A-Za-z]{1,63})\."
@@ -52,23 +53,27 @@ async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirec
         parts = urlsplit(uri)
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
             raise Invalid(f"redirect URI must be an absolute http(s) URI without a fragment: {uri[:64]}")
-    if grant == "client_credentials" and public:
-        raise Invalid("a backend service (client_credentials) cannot be a public client")
+    if grant in ("client_credentials", "api_key") and public:
+        raise Invalid(f"a {grant} client cannot be a public client")
     if jwks is not None and not isinstance(jwks.get("keys"), list):
         raise Invalid("the JWKS must be an object with a 'keys' array")
     if jwks_url is not None and urlsplit(jwks_url).scheme != "https":
         raise Invalid("the JWKS URL must be https")
-    scopes = list(scopes or (["system/*.rs"] if grant == "client_credentials" else DEFAULT_SCOPES))
+    scopes = list(scopes or (["system/*.rs"] if grant in ("client_credentials", "api_key") else DEFAULT_SCOPES))
     bad = [s for s in scopes if not is_valid(s)]
     if bad:
         raise Invalid(f"not a SMART scope: {bad[0][:64]}")
     client_id = client_id or secrets.token_urlsafe(16)
-    secret = None if public or jwks is not None or jwks_url is not None else secrets.token_urlsafe(32)
+    secret = None if public or jwks is not None or jwks_url is not None or grant == "api_key" \
+        else secrets.token_urlsafe(32)
+    api_key = "fgk_" + secrets.token_urlsafe(32) if grant == "api_key" else None
     doc: dict[str, Any] = {"_id": client_id, "tenant": tenant, "name": name.strip(), "public": public,
                            "redirect_uris": redirect_uris, "grant_types": [grant], "scope": scopes,
                            "disabled": False}
     if secret is not None:
         doc["secret"] = digest(secret)
+    if api_key is not None:
+        doc["api_key"] = digest(api_key)
     if jwks is not None:
         doc["jwks"] = jwks
     if jwks_url is not None:
@@ -83,6 +88,8 @@ async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirec
              "redirect_uris": redirect_uris, "grant_types": [grant], "scope": " ".join(scopes)}
     if secret is not None:
         shown["client_secret"] = secret
+    if api_key is not None:
+        shown["api_key"] = api_key
     return shown
 
 

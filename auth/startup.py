@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from auth.authenticator import Authenticator
+from auth.client_keys import ClientKeys
 from auth.oauth import OAuth
 from auth.server import Lifetimes
 from auth.signing import Signer
@@ -43,6 +44,8 @@ async def start_oauth(repo: Repository, authenticator: Authenticator, settings: 
                                 horizon_s=settings.access_token_lifetime_s + 60)
     await watcher.start()
     authenticator.tokens = tokens
+    authenticator.client_keys = ClientKeys(identity)
+    tokens.listeners.append(authenticator.client_keys.revoked)
     return OAuth(identity=identity, signer=signer, tokens=tokens, repo=repo, authenticator=authenticator,
                  lifetimes=lifetimes, watcher=watcher, max_failures=settings.login_max_failures,
                  lockout_s=settings.login_lockout_s)

@@ -44,13 +44,17 @@ class AccessTokens:
         self._clock = clock
         self._known: dict[str, tuple[Principal, str, str, float]] = {}  # token → principal, aud, issuer, iat
         self._revoked: dict[tuple[str, str], float] = {}  # (kind, value) → when (epoch seconds)
+        self.listeners: list[Callable[[str, str], None]] = []  # others that remember credentials (API keys)
 
     def issue(self, *, issuer: str, audience: str, tenant: str, subject: str, client_id: str, scope: str,
               lifetime_s: int, user: str | None = None, patient: str | None = None,
               family: str | None = None, extra: dict[str, Any] | None = None) -> Issued:
-        now = int(self._clock())
+        issued = self._clock()
+        now = int(issued)
         jti = secrets.token_urlsafe(16)
-        claims: dict[str, Any] = {"iss": issuer, "aud": audience, "sub": subject, "iat": now,
+        # ``ts``: when it was issued, to the millisecond — a revocation refuses the tokens issued before it, and a
+        # user who signs in again in the same second gets a working one (``iat`` counts whole seconds).
+        claims: dict[str, Any] = {"iss": issuer, "aud": audience, "sub": subject, "iat": now, "ts": int(issued * 1000),
                                   "exp": now + lifetime_s, "jti": jti, "client_id": client_id, "scope": scope,
                                   "tenant": tenant, **(extra or {})}
         if user:
@@ -91,6 +95,8 @@ class AccessTokens:
         if self._revoked.get(key, -1.0) < at:
             self._revoked[key] = at
             self._known.clear()  # rare: every remembered token is verified again against the deny list
+            for listener in self.listeners:
+                listener(kind, value)
 
     def forget_before(self, when: float) -> None:
         """Drop revocations older than any token still valid (they can refuse nothing any more)."""
@@ -99,7 +105,8 @@ class AccessTokens:
     def _is_revoked(self, claims: dict[str, Any]) -> bool:
         if not self._revoked:
             return False
-        iat = float(claims["iat"])
+        ts = claims.get("ts")
+        iat = ts / 1000 if isinstance(ts, int) else float(claims["iat"])
         checks = [("jti", str(claims["jti"])), ("client", str(claims["client_id"])),
                   ("grant", f"{claims['client_id']} {claims['sub']}")]
         if claims.get("fam"):

@@ -79,7 +79,7 @@ async def on_ws_connect(context: Any) -> None:
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
-            context.principal = authenticator.authenticate(credential, origin)
+            context.principal = await authenticator.authenticate(credential, origin)
         else:
             credential = credentials.from_headers(scope.get("headers", ()))
     except Unauthorized:
@@ -99,7 +99,7 @@ async def _watch(websocket: Any, authenticator: Any, credential: str, origin: st
     while websocket.application_state != WebSocketState.DISCONNECTED:
         await asyncio.sleep(WATCH_S)
         try:
-            valid = authenticator.authenticate(credential, origin) is not None
+            valid = await authenticator.authenticate(credential, origin) is not None
         except Unauthorized:
             valid = False
         if not valid:

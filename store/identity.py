@@ -52,6 +52,8 @@ class IdentityStore:
         await call(self._db[REVOCATIONS].create_index([("at", ASCENDING)], name="at"))
         await call(self._db[USERS].create_index([("tenant", ASCENDING), ("fhir_user", ASCENDING)],
                                                 name="tenant_fhir_user"))
+        await call(self._db[CLIENTS].create_index([("api_key", ASCENDING)], name="api_key", unique=True,
+                                                  sparse=True))
 
     # --- clients and users ---------------------------------------------------------------------------------
 
@@ -62,11 +64,17 @@ class IdentityStore:
         found: dict[str, Any] | None = await call(self._db[CLIENTS].find_one({"_id": client_id}))
         return found
 
+    async def client_by_key(self, key_digest: str) -> dict[str, Any] | None:
+        """The client an API key (by its digest) belongs to."""
+        found: dict[str, Any] | None = await call(self._db[CLIENTS].find_one({"api_key": key_digest},
+                                                                             {"secret": 0}))
+        return found
+
     async def clients(self, tenant: str, *, after: str | None, limit: int) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"tenant": tenant}
         if after is not None:
             query["_id"] = {"$gt": after}
-        cursor = self._db[CLIENTS].find(query, {"secret": 0}).sort("_id", ASCENDING).limit(limit)
+        cursor = self._db[CLIENTS].find(query, {"secret": 0, "api_key": 0}).sort("_id", ASCENDING).limit(limit)
         found: list[dict[str, Any]] = await call(cursor.to_list())
         return found
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from app.settings import Settings
@@ -91,3 +93,24 @@ async def test_revoking_a_grant_ends_the_users_tokens(base_url: str, settings: S
     async with httpx.AsyncClient(base_url=base_url) as http:
         read = await http.get(f"/fhir/r4/Patient/{pid}", headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert read.status_code == 200
+
+
+async def test_registered_api_keys_for_the_vendor_api(base_url: str, settings: Settings) -> None:
+    async with identity_store(settings) as identity:
+        shown = await add_client(identity, name="Integrator", tenant="tenant-b", redirect_uris=[], grant="api_key",
+                                 scopes=["system/Subscription.cruds"])
+    key = shown["api_key"]
+    assert key.startswith("fgk_") and "client_secret" not in shown
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        listed = await http.get("/qapi/v1/webhooks", headers={"Api-Key": key})
+        assert listed.status_code == 200, listed.text
+        wrong = await http.get("/qapi/v1/webhooks", headers={"Api-Key": "fgk_" + "x" * 43})
+        assert wrong.status_code == 401 and "message" in wrong.json()["error"]
+        admin = await _admin_token(base_url, settings, tenant="tenant-b")
+        off = await http.post(f"/auth/admin/clients/{shown['client_id']}/disable",
+                              headers={"Authorization": f"Bearer {admin}"})
+        assert off.status_code == 200, off.text
+        started = asyncio.get_running_loop().time()
+        while (await http.get("/qapi/v1/webhooks", headers={"Api-Key": key})).status_code != 401:
+            assert asyncio.get_running_loop().time() - started < 3
+            await asyncio.sleep(0.05)

@@ -24,12 +24,12 @@ def test_the_principal_never_prints_a_key() -> None:
     assert "key-a" not in repr(KEYS.lookup("key-a")) and "key-a" not in repr(KEYS)
 
 
-def test_anonymous_callers_get_the_default_only_when_allowed() -> None:
-    assert Authenticator(KEYS, DEFAULT).authenticate(None) is DEFAULT
-    assert Authenticator(KEYS, None).authenticate(None) is None
+async def test_anonymous_callers_get_the_default_only_when_allowed() -> None:
+    assert await Authenticator(KEYS, DEFAULT).authenticate(None) is DEFAULT
+    assert await Authenticator(KEYS, None).authenticate(None) is None
 
 
 @pytest.mark.parametrize("default", [DEFAULT, None])
-def test_a_wrong_credential_is_unauthorized(default: Principal | None) -> None:
+async def test_a_wrong_credential_is_unauthorized(default: Principal | None) -> None:
     with pytest.raises(Unauthorized):
-        Authenticator(KEYS, default).authenticate("not-a-key")
+        await Authenticator(KEYS, default).authenticate("not-a-key")
