@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+
 from auth.scopes import INTERACTIONS, LETTERS, Grants, grants_for
 from store.confinement import has_compartment
 from store.errors import Forbidden
