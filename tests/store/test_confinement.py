@@ -101,8 +101,8 @@ async def test_reads_and_writes_outside_are_absent_or_refused(store: StoreHandle
         await repo.create(principal, make_observation(ids["p2"]), within=mine)
     theirs = await repo.read(principal, "Observation", ids["o2"])
     with pytest.raises(NotFound):  # overwriting another patient's resource by id
-        await repo.update(principal, "Observation", ids["o2"], {**theirs, "subject": {"reference": f"Patient/{ids['p1']}"}},
-                          within=mine)
+        await repo.update(principal, "Observation", ids["o2"],
+                          {**theirs, "subject": {"reference": f"Patient/{ids['p1']}"}}, within=mine)
     own = await repo.read(principal, "Observation", ids["o1lab"])
     with pytest.raises(Forbidden):  # moving one's own resource out of the compartment
         await repo.update(principal, "Observation", ids["o1lab"],
