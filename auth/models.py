@@ -9,6 +9,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
 
+from auth.scopes import covered
 from store.identity import digest
 
 PUBLIC_AUTH = "none"
@@ -56,7 +57,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         registered = self.scopes
         if not scope:
             return " ".join(registered)
-        allowed = " ".join(s for s in dict.fromkeys(scope.split()) if s in registered)
+        allowed = " ".join(s for s in dict.fromkeys(scope.split()) if covered(s, registered))
         return allowed or None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

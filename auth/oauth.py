@@ -13,7 +13,7 @@ from starlette.requests import Request as HttpRequest
 
 from auth.authenticator import Authenticator
 from auth.models import Client, GrantUser
-from auth.registry import CONTEXT_SCOPES
+from auth.scopes import CONTEXT_SCOPES
 from auth.server import Lifetimes, Request, SmartServer
 from auth.signing import Signer
 from auth.tokens import AccessTokens, RevocationWatcher

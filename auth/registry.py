@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
 from auth.passwords import MIN_LENGTH, hash_password
+from auth.scopes import is_valid as smart_scope
 from store.errors import Conflict, Invalid
 from store.identity import IdentityStore, digest
 from store.types import check_tenant
@@ -15,21 +15,12 @@ from store.types import check_tenant
 # api_key: an integrator of the vendor API (seed 002's Api-Key header), a registered client with scopes too.
 GRANTS = ("authorization_code", "client_credentials", "api_key")
 FHIR_USER_TYPES = ("Practitioner", "Patient", "RelatedPerson")
-# SMART scope syntax (v1 read/write/*, v2 cruds subsets with an optional granular query) and the context scopes.
-_SCOPE = re.compile(r"(?:patient|user|system)/(?:\*|[A-Z][A-Za-z]{1,63})\."
-                    r"(?:read|write|\*|c?r?u?d?s?)(?:\?[^\s]{1,512})?")
-CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "profile",
-                            "offline_access", "online_access"})
-
-
 # Managing clients, users and grants through the admin API (auth/admin.py); never granted by a wildcard.
 ADMIN_SCOPE = "fhirgraph/admin"
 
 
 def is_valid(scope: str) -> bool:
-    if scope in CONTEXT_SCOPES or scope == ADMIN_SCOPE:
-        return True
-    return _SCOPE.fullmatch(scope) is not None and not scope.endswith(".")
+    return scope == ADMIN_SCOPE or smart_scope(scope)
 
 
 DEFAULT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access",

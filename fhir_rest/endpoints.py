@@ -16,13 +16,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from auth.policy import authorize
 from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
 from store.errors import Conflict, DomainError, Invalid, NotFound
 from store.repository import Repository
-from store.types import PrincipalLike, Resource, WriteResult
+from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
 
 # type/subtype (RFC 6838 restricted names), lower-cased
@@ -200,7 +201,9 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
     matching If-None-Match, or the OperationOutcome of a domain error. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
-        resource = await repo.read(principal, rt, rid)  # an unknown type is the store's NotFound
+        # Refused: 403; outside the caller's compartment or granular scope: the store's 404.
+        within = authorize(principal, "read", rt).within
+        resource = await repo.read(principal, rt, rid, within=within)  # an unknown type is the store's NotFound
         headers = _headers(resource)
         if if_none_match == headers["ETag"]:
             return 304, headers, b""
@@ -221,8 +224,9 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
 
 async def vread(request: Request) -> Response:
     rt = _type(request)
-    resource = await _repo(request).vread(_principal(request), rt, request.path_params["id"],
-                                          request.path_params["vid"])
+    principal = _principal(request)
+    resource = await _repo(request).vread(principal, rt, request.path_params["id"], request.path_params["vid"],
+                                          within=authorize(principal, "read", rt).within)
     if _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept")):
         status, headers, body = _native(resource, _headers(resource))
         return Response(body, status_code=status, headers=headers)
@@ -238,7 +242,9 @@ async def update(request: Request) -> Response:
         raise Invalid(f"The body of an update must carry the {rt}'s id, the same as the URL's",
                       paths=[f"{rt}.id"])
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    result = await _repo(request).update(_principal(request), rt, request.path_params["id"], body, if_match=if_match)
+    principal = _principal(request)
+    result = await _repo(request).update(principal, rt, request.path_params["id"], body, if_match=if_match,
+                                         within=authorize(principal, "update", rt).within)
     return _write_response(request, result, status=201 if result.created else 200)
 
 
@@ -249,13 +255,17 @@ async def patch(request: Request) -> Response:
         raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
     ops = await _body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
-    result = await _repo(request).patch(_principal(request), rt, request.path_params["id"], ops, if_match=if_match)
+    principal = _principal(request)
+    result = await _repo(request).patch(principal, rt, request.path_params["id"], ops, if_match=if_match,
+                                        within=authorize(principal, "update", rt).within)
     return _write_response(request, result, status=200)
 
 
 async def delete(request: Request) -> Response:
     rt = _type(request)
-    await _repo(request).delete(_principal(request), rt, request.path_params["id"])
+    principal = _principal(request)
+    await _repo(request).delete(principal, rt, request.path_params["id"],
+                                within=authorize(principal, "delete", rt).within)
     return Response(status_code=204)
 
 
@@ -263,18 +273,22 @@ async def instance_history(request: Request) -> Response:
     rt = _type(request)
     rid = request.path_params["id"]
     count = _count(request)
-    page = await _repo(request).history(_principal(request), rt, rid, count=count,
+    principal = _principal(request)
+    page = await _repo(request).history(principal, rt, rid, count=count,
                                         after=request.query_params.get("_cursor"),
-                                        since=request.query_params.get("_since"))
+                                        since=request.query_params.get("_since"),
+                                        within=authorize(principal, "read", rt).within)
     return FhirResponse(bundles.history(_base(request), f"{rt}/{rid}/_history", page, count=count))
 
 
 async def type_history(request: Request) -> Response:
     rt = _type(request)
     count = _count(request)
-    page = await _repo(request).history(_principal(request), rt, None, count=count,
+    principal = _principal(request)
+    page = await _repo(request).history(principal, rt, None, count=count,
                                         after=request.query_params.get("_cursor"),
-                                        since=request.query_params.get("_since"))
+                                        since=request.query_params.get("_since"),
+                                        within=authorize(principal, "search", rt).within)
     return FhirResponse(bundles.history(_base(request), f"{rt}/_history", page, count=count))
 
 
@@ -286,10 +300,11 @@ async def create(request: Request) -> Response:
     body = await _body(request, rt=rt)
     _check_body_type(body, rt)
     repo, principal = _repo(request), _principal(request)
+    within = authorize(principal, "create", rt).within
     key = request.headers.get("idempotency-key")
     if key:
-        return await _idempotent_create(request, repo, principal, rt, body, key)
-    return await _create(request, repo, principal, body)
+        return await _idempotent_create(request, repo, principal, rt, body, key, within)
+    return await _create(request, repo, principal, body, within)
 
 
 def _check_body_type(body: Resource, rt: str) -> None:
@@ -305,14 +320,15 @@ def _check_body_type(body: Resource, rt: str) -> None:
     raise Invalid(message, paths=["resourceType"])
 
 
-async def _create(request: Request, repo: Repository, principal: PrincipalLike, body: Resource) -> Response:
+async def _create(request: Request, repo: Repository, principal: PrincipalLike, body: Resource,
+                  within: Confinement | None) -> Response:
     cond = request.headers.get("if-none-exist")
     if_none_exist = None
     if cond:
         if_none_exist = parse_qsl(cond.split("?", 1)[-1], keep_blank_values=True)
         if not if_none_exist:
             raise Invalid("If-None-Exist must hold search parameters", paths=["If-None-Exist"])
-    result = await repo.create(principal, body, if_none_exist=if_none_exist)
+    result = await repo.create(principal, body, if_none_exist=if_none_exist, within=within)
     return _write_response(request, result, status=201 if result.created else 200)
 
 
@@ -326,7 +342,7 @@ def request_fingerprint(rt: str, body: Resource) -> str:
 
 
 async def _idempotent_create(request: Request, repo: Repository, principal: PrincipalLike, rt: str,
-                             body: Resource, key: str) -> Response:
+                             body: Resource, key: str, within: Confinement | None) -> Response:
     if len(key) > 255:
         raise Invalid("Idempotency-Key is longer than 255 characters", paths=["Idempotency-Key"])
     fingerprint = request_fingerprint(rt, body)
@@ -344,7 +360,7 @@ async def _idempotent_create(request: Request, repo: Repository, principal: Prin
         return Response(earlier["body"], status_code=earlier["status"], headers=earlier["headers"],
                         media_type=None)
     try:
-        response = await _create(request, repo, principal, body)
+        response = await _create(request, repo, principal, body, within)
     except BaseException:
         await repo.release_idempotency(principal, key, owner)
         raise
@@ -383,10 +399,16 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     want_total = summary == "count" or total_param in ("accurate", "estimate")
     include = [v for k, v in params if k == "_include"]
     revinclude = [v for k, v in params if k == "_revinclude"]
+    principal = _principal(request)
+    within = authorize(principal, "search", rt).within
+
+    def readable(t: str) -> Confinement | None:  # included types: only those the caller may read, within that
+        return authorize(principal, "read", t).within
+
     page = await _repo(request).search(
-        _principal(request), rt, params, count=0 if summary == "count" else count,
+        principal, rt, params, count=0 if summary == "count" else count,
         after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=not lenient,
-        include=include, revinclude=revinclude)
+        include=include, revinclude=revinclude, within=within, within_of=readable)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     for name in ("_sort", "_summary", "_elements", "_total"):
         if get(name):

@@ -21,8 +21,10 @@ STATUS: dict[type[DomainError], int] = {
     errors.TimedOut: 408,
     errors.Unavailable: 503,
 }
-# What a client is asked to do with its credentials after a 401 (RFC 6750 §3).
+# What a client is asked to do with its credentials after a 401 (RFC 6750 §3), and after a 403: its credentials
+# are good but their scopes do not cover the request (RFC 6750 §3.1 insufficient_scope).
 CHALLENGE = 'Bearer realm="fhirgraph"'
+INSUFFICIENT_SCOPE = CHALLENGE + ', error="insufficient_scope"'
 
 
 def status_of(error: DomainError) -> int:
@@ -33,13 +35,13 @@ def status_of(error: DomainError) -> int:
 
 
 def headers_of(error: DomainError) -> dict[str, str]:
-    """Headers the status needs: the challenge of a 401, the ``Allow`` of a 405 (RFC 9110 §15.5.6),
+    """Headers the status needs: the challenge of a 401 or a 403, the ``Allow`` of a 405 (RFC 9110 §15.5.6),
     ``Retry-After`` of a 429 or 503 that knows it."""
     if isinstance(error, errors.Unauthorized):
         problem = error.details.get("challenge")
         return {"WWW-Authenticate": f'{CHALLENGE}, error="{problem}"' if problem else CHALLENGE}
     if isinstance(error, errors.Forbidden):
-        return {"WWW-Authenticate": f'{CHALLENGE}, error="insufficient_scope"'}
+        return {"WWW-Authenticate": INSUFFICIENT_SCOPE}
     if isinstance(error, errors.NotAllowed):
         return {"Allow": ", ".join(error.allow)} if error.allow else {}
     if isinstance(error, (errors.TooManyRequests, errors.Unavailable)) and error.retry_after is not None:

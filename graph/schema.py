@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from auth.policy import authorize
 from graph.context import Context
 from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
@@ -38,6 +39,7 @@ from graph.services import GraphSettings, services
 from graph.subscription import Subscription
 from graph.subscription import on_ws_connect as subscription_on_ws_connect
 from graph.subscription import view_options as subscription_view_options
+from resolvers.access import Guarded
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
@@ -199,8 +201,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         door = services(request.app)
-        return Context(principal=request.scope.get("auth"), repo=door.repo, settings=self.settings,
-                       relay=door.relay, request=request, response=response)
+        # The store as this caller may use it: every resolver's and loader's call asks the one policy first.
+        return Context(principal=request.scope.get("auth"), repo=Guarded(door.repo, authorize),
+                       settings=self.settings, relay=door.relay, request=request, response=response)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends websocket messages as what this returns, and graphql-transport-ws

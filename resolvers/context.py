@@ -1,6 +1,6 @@
-"""What a resolver sees of one GraphQL operation: who is calling, the store, the event relay, page sizes and
-the operation's DataLoaders. The GraphQL door's context (graph/context.py) is this, plus the transport's
-request and connection."""
+"""What a resolver sees of one GraphQL operation: who is calling, the store (guarded by the policy), the event
+relay, page sizes and the operation's DataLoaders. The GraphQL door's context (graph/context.py) is this, plus
+the transport's request and connection."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Protocol
 
 from strawberry.types import Info as _Info
 
+from resolvers.access import Guarded
 from resolvers.loaders import Loaders
 from store.errors import Unauthorized
-from store.repository import Repository
 from store.types import PrincipalLike
 from subscriptions.relay import Relay
 
@@ -29,7 +29,8 @@ class PageSettings(Protocol):
 @dataclass
 class Scope:
     principal: PrincipalLike | None
-    repo: Repository
+    # The store as the caller may use it: every call asks the policy first (resolvers/access.py).
+    repo: Guarded
     settings: PageSettings
     relay: Relay | None = None
     _loaders: Loaders | None = field(default=None, repr=False)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from resolvers.access import Decided
 from resolvers.context import Scope
 from resolvers.model import appointment, encounter, episode, patient
 from resolvers.model.event import Event, of
+from store.confinement import admits
 from store.errors import Invalid, Unavailable
 from store.fhirjson import ref_id
 from subscriptions.relay import InvalidCursor, LiveEvent, decode_cursor
@@ -33,17 +35,53 @@ def _after(ctx: Scope, after: str | None) -> int | None:
 
 async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None = None) -> AsyncIterator[Event]:
     """The clinic's events accepted by ``match`` (cheap, synchronous) and then ``post`` (may read the resource),
-    in sequence order, as records. Related records are resolved afresh for each event."""
+    in sequence order, as records — only those about what the caller may read (``visible``). Related records
+    are resolved afresh for each event."""
     if ctx.relay is None:
         raise Unavailable("Live events are not available")
     start = _after(ctx, after)
-    async for event in ctx.relay.stream(ctx.who.tenant, match, start):
-        if post is not None and not await post(event):
+    readable, admitted = visible(ctx)
+
+    def accepted(e: LiveEvent) -> bool:
+        return readable(e) and match(e)
+
+    async for event in ctx.relay.stream(ctx.who.tenant, accepted, start):
+        if not await admitted(event) or (post is not None and not await post(event)):
             continue
         # The websocket's context lives as long as the connection: related records resolved for one event must
         # not be served from the DataLoader cache to the next.
         ctx.reset_loaders()
         yield of(event)
+
+
+def visible(ctx: Scope) -> tuple[Match, Post]:
+    """What the caller may see of the event stream, by the policy (``read`` of the event's resource type): a
+    cheap check of the type, then — for a confined caller only — of the resource at the event's version
+    (store/confinement.py ``admits``); a deletion, which has no readable version, by the patient the event
+    names, and only when no granular parameter must be judged."""
+    who = ctx.who
+    decisions: dict[str, Decided | None] = {}
+
+    def decided(rt: str) -> Decided | None:
+        if rt not in decisions:
+            decisions[rt] = ctx.repo.decision(who, "read", rt)
+        return decisions[rt]
+
+    def readable(e: LiveEvent) -> bool:
+        return decided(e.resource_type) is not None
+
+    async def admitted(e: LiveEvent) -> bool:
+        decision = decided(e.resource_type)
+        within = decision.within if decision is not None else None
+        if decision is None or within is None:
+            return decision is not None
+        res = await e.resource()
+        if res is not None:
+            return admits(e.resource_type, res, within)
+        about = e.resource_id if e.resource_type == "Patient" else e.patient_id
+        return any(not part.params and part.patient in (None, about) for part in within.any_of)
+
+    return readable, admitted
 
 
 def events_matching(types: list[str] | None, patient_id: str | None) -> Match:

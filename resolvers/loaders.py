@@ -13,7 +13,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
-from store.repository import Repository
+from resolvers.access import Guarded
 from store.types import PrincipalLike, Resource
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ Soon: TypeAlias = T | Awaitable[T]
 REVERSE_LIMIT = 50_000
 
 
-def load_by_id(repo: Repository, principal: PrincipalLike, rt: str
+def load_by_id(repo: Guarded, principal: PrincipalLike, rt: str
                ) -> Callable[[list[str]], Awaitable[list[Resource | None]]]:
     async def batch(ids: list[str]) -> list[Resource | None]:
         found = await repo.read_many(principal, rt, ids)
@@ -37,7 +37,7 @@ def load_by_id(repo: Repository, principal: PrincipalLike, rt: str
     return batch
 
 
-def load_by_reference(repo: Repository, principal: PrincipalLike, rt: str, param: str, target: str,
+def load_by_reference(repo: Guarded, principal: PrincipalLike, rt: str, param: str, target: str,
                       params: list[tuple[str, str]] | None = None
                       ) -> Callable[[list[str]], Awaitable[list[list[Resource]]]]:
     """Batch: every ``rt`` whose ``param`` references ``<target>/<key>``, grouped per key."""
@@ -57,7 +57,7 @@ def load_by_reference(repo: Repository, principal: PrincipalLike, rt: str, param
 class Loaders:
     """The DataLoaders of one request. Names follow ``<things>_by_<key>``."""
 
-    def __init__(self, repo: Repository, principal: PrincipalLike):
+    def __init__(self, repo: Guarded, principal: PrincipalLike):
         def by_id(rt: str) -> DataLoader[str, Resource | None]:
             return DataLoader(load_fn=load_by_id(repo, principal, rt))
 

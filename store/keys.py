@@ -181,27 +181,15 @@ def extract(resource: dict[str, Any]) -> dict[str, Any]:
     e: dict[str, list[str]] = {}
     s: dict[str, str] = {}
     for p in param_table(rt).values():
-        raw: list[Any] = []
-        for path in p.paths:
-            raw.extend(walk(resource, path))
+        raw = _raw(resource, p)
         if not raw:
             if p.sortable:
                 s[p.name] = ""
             continue
-        vals: list[Any]
         if p.type == "string":
-            exact = [x for v in raw for x in _strings(v)]
-            vals = list(dict.fromkeys(fold(x) for x in exact))
-            e[p.name] = list(dict.fromkeys(exact))
-        elif p.type == "token":
-            vals = list(dict.fromkeys(t for v in raw for t in _tokens(v)))
-        elif p.type == "reference":
-            vals = list(dict.fromkeys(r for v in raw for r in _references(v)))
-        elif p.type == "date":
-            vals = [r for v in raw for r in _ranges(v)]
-        elif p.type == "number":
-            vals = [float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
-        else:
+            e[p.name] = list(dict.fromkeys(x for v in raw for x in _strings(v)))
+        vals = _values(p, raw)
+        if vals is None:
             continue
         # `_id` is searched by primary key (store/search.py): only its sort key is kept.
         if vals and p.name != "_id":
@@ -209,6 +197,32 @@ def extract(resource: dict[str, Any]) -> dict[str, Any]:
         if p.sortable:
             s[p.name] = _sort_key(p, vals)
     return {"k": k, "e": e, "s": s}
+
+
+def values_of(resource: dict[str, Any], p: P) -> list[Any]:
+    """The search keys of one parameter of ``resource``, as ``extract`` keeps them (``_sys.k.<name>``)."""
+    return _values(p, _raw(resource, p)) or []
+
+
+def _raw(resource: dict[str, Any], p: P) -> list[Any]:
+    raw: list[Any] = []
+    for path in p.paths:
+        raw.extend(walk(resource, path))
+    return raw
+
+
+def _values(p: P, raw: list[Any]) -> list[Any] | None:
+    if p.type == "string":
+        return list(dict.fromkeys(fold(x) for v in raw for x in _strings(v)))
+    if p.type == "token":
+        return list(dict.fromkeys(t for v in raw for t in _tokens(v)))
+    if p.type == "reference":
+        return list(dict.fromkeys(r for v in raw for r in _references(v)))
+    if p.type == "date":
+        return [r for v in raw for r in _ranges(v)]
+    if p.type == "number":
+        return [float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
+    return None
 
 
 def _sort_key(p: P, vals: list[Any]) -> str:

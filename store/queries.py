@@ -4,26 +4,30 @@ the resource type."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from store import confinement
+from store.confinement import admits
 from store.driver import call
-from store.errors import Invalid, NotFound
+from store.errors import Forbidden, Invalid, NotFound
 from store.includes import MAX_INCLUDES, included_ids, revinclude_source
 from store.keys import date_range
 from store.layout import NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, strip
 from store.params import check_type, param_table
 from store.reads import ReadCoalescer
 from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
-from store.types import Page, Resource, TenantResource
+from store.types import Confinement, Page, Resource, TenantResource
 from store.validation import is_resource_type
 
 # FHIR R4 Subscription.status values under which the server delivers (requested: not yet confirmed).
 ACTIVE_SUBSCRIPTION = ("requested", "active")
 
 Params = list[tuple[str, str]]
+# The confinement of each type an _include/_revinclude reads; Forbidden: the caller may not read that type.
+WithinOf = Callable[[str], Confinement | None]
 
 
 class Queries:
@@ -31,24 +35,30 @@ class Queries:
         self.db = db
         self._reads = reads
 
-    async def read_many(self, tenant: str, rt: str, ids: Iterable[str]) -> dict[str, Resource]:
-        """The current resources of these ids by id, in one round trip; missing and deleted ones are absent."""
+    async def read_many(self, tenant: str, rt: str, ids: Iterable[str],
+                        within: Confinement | None = None) -> dict[str, Resource]:
+        """The current resources of these ids by id, in one round trip; missing and deleted ones are absent, and
+        so are those ``within`` does not admit."""
         wanted = [doc_id(tenant, i) for i in dict.fromkeys(ids)]
         if not wanted or not is_resource_type(rt):
             return {}
+        filt: dict[str, Any] = {"_id": {"$in": wanted}, "_sys.deleted": False}
+        confined = confinement.clauses(rt, within, tenant)
+        if confined:
+            filt = {"$and": [filt, *confined]}
         # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
-        cursor = (self.db[rt].find({"_id": {"$in": wanted}, "_sys.deleted": False}, NO_KEYS)
-                  .limit(len(wanted)).batch_size(len(wanted)))
+        cursor = (self.db[rt].find(filt, NO_KEYS).limit(len(wanted)).batch_size(len(wanted)))
         docs = await call(cursor.to_list(None))
         return {d["id"]: strip(d) for d in docs}
 
     async def page(self, tenant: str, rt: str, params: Params | None, *, count: int, after: str | None = None,
                    before: str | None = None, sort: str | None = None, total: bool = False, strict: bool = True,
                    include: list[str] | None = None, revinclude: list[str] | None = None,
-                   extra: dict[str, Any] | None = None, from_end: bool = False) -> Page:
+                   extra: dict[str, Any] | None = None, from_end: bool = False,
+                   within: Confinement | None = None, within_of: WithinOf | None = None) -> Page:
         """One keyset page (Repository.search); ``extra`` is one more filter clause."""
         clauses, applied, _ignored = compile_params(rt, params or [], tenant, strict=strict)
-        base = live(tenant, clauses, extra)
+        base = live(tenant, [*clauses, *confinement.clauses(rt, within, tenant)], extra)
         sort_keys = parse_sort(rt, sort)
         order = full_sort(sort_keys)
         page = Page(resources=[], applied=applied)
@@ -80,26 +90,31 @@ class Queries:
         page.resources = [strip(d) for d in docs]
         for spec in include or ():
             for t, ids in included_ids(rt, docs, spec).items():
-                page.included.extend((await self.read_many(tenant, t, ids)).values())
+                allowed, confined = _included(t, within_of)
+                if allowed:
+                    page.included.extend((await self.read_many(tenant, t, ids, confined)).values())
         refs = [f"{rt}/{d['id']}" for d in docs]
         for spec in revinclude or ():
             src, param = revinclude_source(spec)
             check_type(src)
-            found = await self.find_by_reference(tenant, src, param, refs, limit=MAX_INCLUDES)
-            page.included.extend(r for r, _ in found)
+            allowed, confined = _included(src, within_of)
+            if allowed:
+                found = await self.find_by_reference(tenant, src, param, refs, limit=MAX_INCLUDES, within=confined)
+                page.included.extend(r for r, _ in found)
         return page
 
     async def typeahead(self, tenant: str, rt: str, words: list[str], fields: list[str], params: Params | None,
-                        *, count: int, sort: str | None) -> Page:
+                        *, count: int, sort: str | None, within: Confinement | None = None) -> Page:
         extra = {"$and": [prefix_any(rt, fields, w) for w in words]} if words else None
-        return await self.page(tenant, rt, params, count=count, sort=sort, extra=extra)
+        return await self.page(tenant, rt, params, count=count, sort=sort, extra=extra, within=within)
 
-    async def count_by(self, tenant: str, rt: str, by: str, params: Params | None) -> tuple[dict[str, int], int]:
+    async def count_by(self, tenant: str, rt: str, by: str, params: Params | None,
+                       within: Confinement | None = None) -> tuple[dict[str, int], int]:
         p = param_table(rt).get(by)
         if p is None or p.type not in ("reference", "token"):
             raise Invalid(f"Cannot count {rt} by '{by}'")
         clauses, _, _ = compile_params(rt, params or [], tenant)
-        stages = [{"$match": live(tenant, clauses)},
+        stages = [{"$match": live(tenant, [*clauses, *confinement.clauses(rt, within, tenant)])},
                   {"$project": {"_id": 0, "v": f"$_sys.k.{p.name}"}},
                   {"$unwind": {"path": "$v", "preserveNullAndEmptyArrays": True}},
                   {"$group": {"_id": "$v", "n": {"$sum": 1}}}]
@@ -116,34 +131,41 @@ class Queries:
         return counts, missing
 
     async def find_by_reference(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
-                                *, sort: str | None = None, limit: int = 10_000) -> list[tuple[Resource, list[str]]]:
+                                *, sort: str | None = None, limit: int = 10_000,
+                                within: Confinement | None = None) -> list[tuple[Resource, list[str]]]:
         if not refs:
             return []
         clauses, _, _ = compile_params(rt, params or [], tenant)
         key = f"_sys.k.{param}"
-        base = live(tenant, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}}])
+        base = live(tenant, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}},
+                             *confinement.clauses(rt, within, tenant)])
         order = full_sort(parse_sort(rt, sort))
         docs = await call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).batch_size(limit)
                           .to_list(None))
         wanted = set(refs)
         return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
 
-    async def count(self, tenant: str, rt: str, params: Params | None) -> int:
+    async def count(self, tenant: str, rt: str, params: Params | None, within: Confinement | None = None) -> int:
         clauses, _, _ = compile_params(rt, params or [], tenant)
-        return await call(self.db[rt].count_documents(live(tenant, clauses)))
+        return await call(self.db[rt].count_documents(live(tenant, [*clauses,
+                                                                    *confinement.clauses(rt, within, tenant)])))
 
     async def history(self, tenant: str, rt: str, rid: str | None, *, count: int, after: str | None,
-                      since: str | None) -> Page:
+                      since: str | None, within: Confinement | None = None) -> Page:
         filt: dict[str, Any] = {"_sys.tenant": tenant}
         if rid is not None:
             filt["_sys.id"] = rid
-            if await self._reads.get(rt, doc_id(tenant, rid)) is None:
+            current = await self._reads.get(rt, doc_id(tenant, rid))
+            if current is None or not admits(rt, current, within):
                 raise NotFound(f"{rt}/{rid} not found")
         if since:
             rng = date_range(since)
             if rng is None:
                 raise Invalid("_since must be a FHIR instant", paths=["_since"])
             filt["_sys.lu"] = {"$gte": rng[0]}
+        confined = confinement.clauses(rt, within, tenant, versions=True)
+        if confined:
+            filt = {"$and": [filt, *confined]}
         sort_keys = [("_sys.lu", -1)]
         if after:
             values, last_id = decode_cursor(after, sort_keys, history(rt), tenant)
@@ -167,3 +189,13 @@ class Queries:
             {"_sys.deleted": False, "status": {"$in": list(ACTIVE_SUBSCRIPTION)}, "channel.type": "rest-hook"},
             NO_KEYS).to_list(None))
         return [TenantResource(d["_sys"]["tenant"], strip(d), dict(d["_sys"].get("sealed") or {})) for d in docs]
+
+
+def _included(rt: str, within_of: WithinOf | None) -> tuple[bool, Confinement | None]:
+    """Whether the caller may read the ``rt`` an include asks for, and within what."""
+    if within_of is None:
+        return True, None
+    try:
+        return True, within_of(rt)
+    except Forbidden:
+        return False, None

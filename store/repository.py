@@ -22,18 +22,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
-from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
+from store.errors import Forbidden, Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
 from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
-from store.queries import Queries
+from store.queries import Queries, WithinOf
 from store.reads import ReadCoalescer
-from store.types import Page, PrincipalLike, Resource, TenantResource, WriteResult
+from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
 from store.writes import WRITE_RETRIES, EventHook, WriteGuard, Writer
 
@@ -57,30 +58,37 @@ class Repository:
         self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
 
     # ------------------------------------------------------------------ reads
+    #
+    # ``within`` (every read and write takes it): what the caller's authorization confines it to — a Patient
+    # compartment, SMART v2 granular parameters (store/confinement.py); None, the whole tenant. What it does not
+    # admit is absent to the caller, like another tenant's (404, never 403: its existence is not revealed).
 
-    async def read(self, principal: PrincipalLike, rt: str, rid: str) -> Resource:
+    async def read(self, principal: PrincipalLike, rt: str, rid: str, *,
+                   within: Confinement | None = None) -> Resource:
         """FHIR R4 §3.1.0.4 read: the current version; 410 if deleted, 404 if absent or another tenant's."""
         doc = await self._current(principal, rt, rid)
-        if doc is None:
+        if doc is None or (within is not None and not admits(rt, doc, within)):
             raise NotFound(f"{rt}/{rid} not found")
         if doc.pop("_sys").get("deleted"):
             raise Gone(f"{rt}/{rid} was deleted")
         del doc["_id"]  # the document is this caller's own (the coalescer never hands one out twice)
         return doc
 
-    async def vread(self, principal: PrincipalLike, rt: str, rid: str, vid: str) -> Resource:
-        """FHIR R4 §3.1.0.5 vread."""
+    async def vread(self, principal: PrincipalLike, rt: str, rid: str, vid: str, *,
+                    within: Confinement | None = None) -> Resource:
+        """FHIR R4 §3.1.0.5 vread (``within`` judges the version read)."""
         check_type(rt)
         doc = await call(self.db[history(rt)].find_one({"_id": f"{doc_id(principal.tenant, rid)}/{vid}"}, NO_KEYS))
-        if doc is None:
+        if doc is None or (within is not None and not admits(rt, doc, within)):
             raise NotFound(f"{rt}/{rid}/_history/{vid} not found")
         if doc["_sys"].get("deleted"):
             raise Gone(f"{rt}/{rid} version {vid} is a deletion")
         return strip(doc)
 
-    async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str]) -> dict[str, Resource]:
+    async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str], *,
+                        within: Confinement | None = None) -> dict[str, Resource]:
         """Batch read by id for DataLoaders: one round trip; missing, deleted and foreign ids are absent."""
-        return await self._queries.read_many(principal.tenant, rt, ids)
+        return await self._queries.read_many(principal.tenant, rt, ids, within)
 
     def _current(self, principal: PrincipalLike, rt: str, rid: str) -> asyncio.Future[dict[str, Any] | None]:
         """The stored document of ``rt/rid`` (None when absent), to be awaited; the hottest path, so a future
@@ -105,30 +113,36 @@ class Repository:
         include: list[str] | None = None,
         revinclude: list[str] | None = None,
         from_end: bool = False,
+        within: Confinement | None = None,
+        within_of: WithinOf | None = None,
     ) -> Page:
         """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total. Each row
         carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
         ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order. ``include`` and
-        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``."""
+        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``;
+        ``within_of`` gives the confinement of each type they read (its ``Forbidden``: that type is left out)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
                                         sort=sort, total=total, strict=strict, include=include,
-                                        revinclude=revinclude, from_end=from_end)
+                                        revinclude=revinclude, from_end=from_end, within=within,
+                                        within_of=within_of)
 
     async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
                         params: list[tuple[str, str]] | None = None, *, count: int = 20,
-                        sort: str | None = None) -> Page:
+                        sort: str | None = None, within: Confinement | None = None) -> Page:
         """The rows matching ``params`` where every one of ``words`` starts a value of one of the search
         parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match."""
         check_type(rt)
-        return await self._queries.typeahead(principal.tenant, rt, words, fields, params, count=count, sort=sort)
+        return await self._queries.typeahead(principal.tenant, rt, words, fields, params, count=count, sort=sort,
+                                             within=within)
 
     async def count_by(self, principal: PrincipalLike, rt: str, by: str,
-                       params: list[tuple[str, str]] | None = None) -> tuple[dict[str, int], int]:
+                       params: list[tuple[str, str]] | None = None, *,
+                       within: Confinement | None = None) -> tuple[dict[str, int], int]:
         """How many of the rows matching ``params`` hold each value of the search parameter ``by`` (a reference
         counts per ``Type/id``), and how many hold none: a grouping on the search keys, no rows returned."""
         check_type(rt)
-        return await self._queries.count_by(principal.tenant, rt, by, params)
+        return await self._queries.count_by(principal.tenant, rt, by, params, within)
 
     async def find_by_reference(
         self,
@@ -140,46 +154,56 @@ class Repository:
         *,
         sort: str | None = None,
         limit: int = 10_000,
+        within: Confinement | None = None,
     ) -> list[tuple[Resource, list[str]]]:
         """Every ``rt`` whose ``param`` references one of ``refs`` — one round trip for a DataLoader of
         reverse references. Returns (resource, the refs it matched) so the caller can group by parent."""
         check_type(rt)
         return await self._queries.find_by_reference(principal.tenant, rt, param, refs, params, sort=sort,
-                                                     limit=limit)
+                                                     limit=limit, within=within)
 
-    async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None) -> int:
+    async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None, *,
+                    within: Confinement | None = None) -> int:
         """How many ``rt`` match ``params`` (FHIR ``_summary=count``)."""
         check_type(rt)
-        return await self._queries.count(principal.tenant, rt, params)
+        return await self._queries.count(principal.tenant, rt, params, within)
 
     # ------------------------------------------------------------------ history
 
     async def history(self, principal: PrincipalLike, rt: str, rid: str | None = None, *, count: int = 20,
-                      after: str | None = None, since: str | None = None) -> Page:
-        """FHIR R4 §3.1.0.11 history (instance when ``rid`` is given, else type), newest first."""
+                      after: str | None = None, since: str | None = None,
+                      within: Confinement | None = None) -> Page:
+        """FHIR R4 §3.1.0.11 history (instance when ``rid`` is given, else type), newest first; ``within``
+        keeps only the versions it admits (an instance whose current version it does not admit is 404)."""
         check_type(rt)
-        return await self._queries.history(principal.tenant, rt, rid, count=count, after=after, since=since)
+        return await self._queries.history(principal.tenant, rt, rid, count=count, after=after, since=since,
+                                           within=within)
 
     # ------------------------------------------------------------------ writes
+    #
+    # ``within``: a write must put its resource inside it (else ``Forbidden``); what is already stored outside it
+    # is absent to the caller (404), as for reads.
 
     async def create(self, principal: PrincipalLike, resource: Resource, *, keep_id: bool = False,
-                     if_none_exist: list[tuple[str, str]] | None = None) -> WriteResult:
+                     if_none_exist: list[tuple[str, str]] | None = None,
+                     within: Confinement | None = None) -> WriteResult:
         """FHIR R4 §3.1.0.7 create (server-assigned id unless ``keep_id``); §3.1.0.8.1 conditional create."""
         check_shape(resource)  # first: nothing below may read a body of the wrong shape (an "id": null, say)
         rt = type_of(resource)
+        resource = dict(resource)
+        if not keep_id or not resource.get("id"):
+            resource["id"] = str(uuid.uuid4())
+        _check_within(rt, resource, within)
         if if_none_exist is not None:
-            page = await self.search(principal, rt, if_none_exist, count=2)
+            page = await self.search(principal, rt, if_none_exist, count=2, within=within)
             if len(page.resources) == 1:
                 return WriteResult(resource=page.resources[0], created=False)
             if len(page.resources) > 1:
                 raise PreconditionFailed("If-None-Exist matched more than one resource")
-        resource = dict(resource)
-        if not keep_id or not resource.get("id"):
-            resource["id"] = str(uuid.uuid4())
         return await self._writer.write(principal, rt, resource, old=None, action="create")
 
     async def update(self, principal: PrincipalLike, rt: str, rid: str, resource: Resource, *,
-                     if_match: str | None = None) -> WriteResult:
+                     if_match: str | None = None, within: Confinement | None = None) -> WriteResult:
         """FHIR R4 §3.1.0.9 update, update-as-create for a new client id, ``If-Match`` version locking."""
         check_type(rt)
         check_id(rid)
@@ -192,6 +216,9 @@ class Repository:
         resource = {**resource, "id": rid}
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
+            if old is not None and within is not None and not admits(rt, old, within):
+                raise NotFound(f"{rt}/{rid} not found")
+            _check_within(rt, resource, within)
             if old is None:
                 if if_match is not None:
                     raise NotFound(f"{rt}/{rid} not found")
@@ -216,11 +243,11 @@ class Repository:
         raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
 
     async def patch(self, principal: PrincipalLike, rt: str, rid: str, operations: Any, *,
-                    if_match: str | None = None) -> WriteResult:
+                    if_match: str | None = None, within: Confinement | None = None) -> WriteResult:
         """FHIR R4 §3.1.0.10 patch with JSON Patch (RFC 6902)."""
         if not isinstance(operations, list):
             raise Invalid("A JSON Patch document is an array of operations")
-        current = await self.read(principal, rt, rid)
+        current = await self.read(principal, rt, rid, within=within)
         version = current.get("meta", {}).get("versionId")
         if if_match is not None and version != if_match:
             raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
@@ -232,16 +259,18 @@ class Repository:
             raise Invalid(f"JSON Patch could not be applied: {str(exc)[:200]}", unprocessable=True) from None
         if not isinstance(patched, dict) or patched.get("resourceType") != rt or patched.get("id") != rid:
             raise Invalid("A patch may not change resourceType or id", unprocessable=True)
-        return await self.update(principal, rt, rid, patched, if_match=version)
+        return await self.update(principal, rt, rid, patched, if_match=version, within=within)
 
-    async def delete(self, principal: PrincipalLike, rt: str, rid: str) -> WriteResult | None:
-        """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing is not an error."""
+    async def delete(self, principal: PrincipalLike, rt: str, rid: str, *,
+                     within: Confinement | None = None) -> WriteResult | None:
+        """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing — also what ``within``
+        does not admit — is not an error."""
         check_type(rt)
         if rt in APPEND_ONLY:
             raise NotAllowed(f"{rt} is append-only", allow=READ_ONLY)
         for attempt in range(WRITE_RETRIES):
             old = await self._current(principal, rt, rid)
-            if old is None or old["_sys"].get("deleted"):
+            if old is None or old["_sys"].get("deleted") or (within is not None and not admits(rt, old, within)):
                 return None
             try:
                 return await self._writer.write(principal, rt, strip(old), old=old, action="delete")
@@ -309,3 +338,9 @@ class Repository:
         ``channel.type`` rest-hook) of every tenant, with its tenant and its sealed secrets. Cross-tenant by
         design and without a principal: for the system's webhook workers (decision 7), never for a door."""
         return await self._queries.active_rest_hooks()
+
+
+def _check_within(rt: str, resource: Resource, within: Confinement | None) -> None:
+    if within is not None and not admits(rt, resource, within):
+        raise Forbidden(f"insufficient_scope: this {rt} is outside the patient compartment or the granular scope "
+                        "the credentials may write")

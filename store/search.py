@@ -79,14 +79,15 @@ def _clause(p: P, modifier: str, value: str, tenant: str) -> dict[str, Any]:
         if value not in ("true", "false"):
             raise Invalid(f"':missing' takes true or false, not '{value[:64]}'", paths=[p.name])
         return {key: {"$exists": value == "false"}}
-    values = _split(value)
+    values = split_values(value)
     if not values or any(v == "" for v in values):
         raise Invalid(f"Empty value for search parameter '{p.name}'", paths=[p.name])
     ors = [_one(p, modifier, v, tenant) for v in values]
     return ors[0] if len(ors) == 1 else {"$or": ors}
 
 
-def _split(value: str) -> list[str]:
+def split_values(value: str) -> list[str]:
+    """The OR values of one search parameter's value."""
     # Commas separate OR values; "\," is a literal comma (FHIR §3.1.1.5.7 escaping).
     parts = re.split(r"(?<!\\),", value)
     return [p.replace("\\,", ",").replace("\\$", "$").replace("\\|", "|") for p in parts]

@@ -34,8 +34,31 @@ class PrincipalLike(Protocol):
 
 @dataclass(frozen=True)
 class SystemPrincipal:
+    """The system's own workers (relay, webhooks, loaders): the whole tenant, as ``system/*.*``."""
+
     tenant: str
     subject: str = "system"
+    scopes: frozenset[str] = frozenset({"system/*.*"})
+    patient: str | None = None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One part of what a caller may see of a resource type: the Patient compartment of ``patient`` (None: not
+    confined to one), and only resources matching every one of ``params`` (FHIR search parameters, as a SMART v2
+    granular scope's ``?category=...`` names them; none: no such restriction)."""
+
+    patient: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """A store query option: only the resources at least one of ``any_of`` admits (none: nothing). The policy
+    (auth/policy.py) decides it; the store applies it — a filter on searches, a check on reads by id and on
+    writes. ``None`` where a query takes one means the whole tenant."""
+
+    any_of: tuple[Slice, ...]
 
 
 @dataclass

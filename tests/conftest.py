@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -161,3 +162,12 @@ def fhir_calls() -> dict[tuple[str, str], float]:
 
 def fhir_call_count() -> float:
     return sum(fhir_calls().values())
+
+
+@pytest.fixture(scope="session")
+def scoped(settings: Settings) -> Iterator[Any]:
+    """An app of its own whose test keys stand for principals with any scopes (tests/scoped.py)."""
+    from tests.scoped import scoped_app
+
+    with scoped_app(settings) as app:
+        yield app

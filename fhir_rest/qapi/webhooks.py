@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from auth.policy import authorize
 from auth.principal import Principal
 from fhir_rest.services import services
 from store.errors import Gone, Invalid, NotFound, Unauthorized
@@ -36,11 +37,14 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _principal(request: Request) -> Principal:
+def _principal(request: Request, interaction: str) -> Principal:
+    """The caller, when its scopes let it do ``interaction`` on webhooks — they are FHIR Subscriptions, so
+    ``system/Subscription.rs`` (or ``.read``) to look, ``.c``/``.u``/``.d`` (or ``.write``) to change them."""
     # The auth middleware has read the caller's key (``Api-Key`` as the seed sends it, or X-API-Key/Bearer).
     principal: Principal | None = request.scope.get("auth")
     if principal is None:
         raise Unauthorized("Missing or invalid Api-Key")
+    authorize(principal, interaction, "Subscription")
     return principal
 
 
@@ -101,7 +105,7 @@ async def _owned(request: Request, principal: Principal, *, qapi_only: bool = Tr
 
 
 async def create_webhook(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "create")
     endpoint, events = await _body(request)
     key = signing.new_encryption_key()
     resource = _subscription(endpoint, events)
@@ -111,7 +115,7 @@ async def create_webhook(request: Request) -> Response:
 
 
 async def list_webhooks(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "search")
     out: list[dict[str, Any]] = []
     after = None
     while True:
@@ -124,12 +128,12 @@ async def list_webhooks(request: Request) -> Response:
 
 
 async def get_webhook(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "read")
     return _json(_view(await _owned(request, principal)))
 
 
 async def update_webhook(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "update")
     found = await _owned(request, principal)
     endpoint, events = await _body(request)
     resource = {**_subscription(endpoint, events, found["id"]), "meta": found.get("meta") or {}}
@@ -139,7 +143,7 @@ async def update_webhook(request: Request) -> Response:
 
 
 async def delete_webhook(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "delete")
     found = await _owned(request, principal)
     repo = services(request).repo
     key = (await repo.sealed(principal, "Subscription", found["id"])).get(SECRET_URL)
@@ -148,7 +152,7 @@ async def delete_webhook(request: Request) -> Response:
 
 
 async def deliveries(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "read")
     found = await _owned(request, principal, qapi_only=False)
     try:
         limit = max(1, min(1000, int(request.query_params.get("limit", "100"))))
@@ -158,13 +162,13 @@ async def deliveries(request: Request) -> Response:
 
 
 async def dead_letters(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "read")
     found = await _owned(request, principal, qapi_only=False)
     return _json(await services(request).repo.deliveries.dead_letters(principal.tenant, found["id"]))
 
 
 async def replay(request: Request) -> Response:
-    principal = _principal(request)
+    principal = _principal(request, "update")
     found = await _owned(request, principal, qapi_only=False)
     raw = await request.body()
     ids = None

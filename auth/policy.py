@@ -1,0 +1,91 @@
+"""The one policy (DESIGN.md decision 12): may this principal do this interaction on this resource type, and
+inside what? Every door asks ``authorize`` and passes the decision's ``within`` to the store, which applies it
+(a filter on searches, a check on reads and writes: store/confinement.py); a refusal is ``Forbidden``, which each
+door renders in its own shape (403 + ``WWW-Authenticate: Bearer error="insufficient_scope"``, ``FORBIDDEN``,
+``{"error": {"message"}}``).
+
+Interactions are SMART's (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html): ``create``,
+``read`` (also vread and an instance's history), ``update`` (also patch), ``delete``, ``search`` (also a type's
+history). It runs on every request: one cached table lookup per call once a scope set has been seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from auth.scopes import INTERACTIONS, LETTERS, Grants, grants_for
+from store.confinement import has_compartment
+from store.errors import Forbidden
+from store.params import SUPPORTED_TYPES
+from store.types import Confinement, PrincipalLike, Slice
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A granted interaction: ``within`` is what the store confines it to (None: the whole tenant); ``patient``
+    the compartment it is confined to (None: not confined to one patient's); ``filters`` the parameter sets of
+    SMART v2 granular scopes, any one of which a resource must match (empty: no such restriction)."""
+
+    interaction: str
+    resource_type: str
+    within: Confinement | None
+    patient: str | None = None
+    filters: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+def authorize(principal: PrincipalLike, interaction: str, resource_type: str) -> Decision:
+    """The decision for ``principal`` doing ``interaction`` on ``resource_type``, or ``Forbidden`` naming the
+    scope that would grant it. A principal carrying no scopes is granted nothing."""
+    scopes: frozenset[str] = getattr(principal, "scopes", None) or frozenset()
+    patient: str | None = getattr(principal, "patient", None)
+    found = _table(scopes, patient).get((interaction, resource_type))
+    if found is None:  # a type the server does not keep (the store answers 404) or an unknown interaction
+        found = _decide(grants_for(scopes, patient), interaction, resource_type)
+    if isinstance(found, str):
+        raise Forbidden(found)
+    return found
+
+
+def may(principal: PrincipalLike, interaction: str, resource_type: str) -> Decision | None:
+    """``authorize`` without the exception: None when refused (to filter what a caller may not see)."""
+    try:
+        return authorize(principal, interaction, resource_type)
+    except Forbidden:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _table(scopes: frozenset[str], patient: str | None) -> dict[tuple[str, str], Decision | str]:
+    # Every (interaction, supported type) decided at once, the first time a scope set is seen: later calls
+    # are a dict lookup. Refusals are kept as their message.
+    grants = grants_for(scopes, patient)
+    return {(i, rt): _decide(grants, i, rt) for i in INTERACTIONS for rt in SUPPORTED_TYPES}
+
+
+def _decide(grants: Grants, interaction: str, rt: str) -> Decision | str:
+    if interaction not in LETTERS:
+        return f"insufficient_scope: unknown interaction {interaction[:20]}"
+    slices = grants.slices(interaction, rt)
+    if not slices:
+        return _refusal(grants, interaction, rt)
+    if slices == (Slice(),):
+        return Decision(interaction, rt, None)
+    patients = {s.patient for s in slices}
+    patient = next(iter(patients)) if len(patients) == 1 else None
+    filters = tuple(s.params for s in slices if s.params) if all(s.params for s in slices) else ()
+    return Decision(interaction, rt, Confinement(slices), patient, filters)
+
+
+def _refusal(grants: Grants, interaction: str, rt: str) -> str:
+    letter = LETTERS[interaction]
+    levels = ("patient", "user") if grants.patient is not None else ("user", "system")
+    message = f"insufficient_scope: {interaction} of {rt} requires " + " or ".join(
+        f"{level}/{rt}.{letter}" for level in levels)
+    if grants.would_need_compartment(interaction, rt):
+        if grants.patient is None:
+            message += " (a patient/ scope needs a launch patient)"
+        elif not has_compartment(rt):
+            message += f" ({rt} is in no patient compartment: a patient/ scope cannot grant it)"
+    return message
+

@@ -1,0 +1,66 @@
+"""The one policy: decisions, their confinement and granular filters, refusals naming the needed scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from auth.policy import Decision, authorize, may
+from auth.principal import Principal
+from store.errors import Forbidden
+from store.types import Confinement, Slice, SystemPrincipal
+
+LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+
+
+def who(*scopes: str, patient: str | None = None) -> Principal:
+    return Principal("t", "s", scopes=frozenset(scopes), patient=patient)
+
+
+def test_system_scopes_and_system_principals_see_the_whole_tenant() -> None:
+    for principal in (who("system/*.*"), SystemPrincipal("t")):
+        decision = authorize(principal, "update", "Observation")
+        assert decision == Decision("update", "Observation", None)
+        assert decision.patient is None and decision.filters == ()
+
+
+def test_a_patient_scope_confines_to_the_launch_patients_compartment() -> None:
+    decision = authorize(who("patient/*.rs", "launch/patient", patient="p1"), "search", "Observation")
+    assert decision.patient == "p1"
+    assert decision.within == Confinement((Slice("p1"),))
+
+
+def test_granular_filters_are_carried() -> None:
+    decision = authorize(who(f"patient/Observation.rs?category={LAB}", patient="p1"), "search", "Observation")
+    assert decision.patient == "p1"
+    assert decision.filters == ((("category", LAB),),)
+
+
+@pytest.mark.parametrize(("principal", "interaction", "rt", "needed"), [
+    (who("patient/*.rs", patient="p1"), "create", "Observation",
+     "requires patient/Observation.c or user/Observation.c"),
+    (who("user/Patient.rs"), "read", "Observation", "requires user/Observation.r or system/Observation.r"),
+    (who("patient/*.rs", patient="p1"), "read", "Practitioner", "Practitioner is in no patient compartment"),
+    (who("patient/*.rs"), "read", "Observation", "a patient/ scope needs a launch patient"),
+    (who(), "read", "Patient", "requires user/Patient.r or system/Patient.r"),
+    (who("openid", "fhirUser", "not a scope"), "search", "Patient", "requires user/Patient.s"),
+])
+def test_refusals_name_the_scope_that_would_grant(principal: Principal, interaction: str, rt: str,
+                                                  needed: str) -> None:
+    with pytest.raises(Forbidden) as caught:
+        authorize(principal, interaction, rt)
+    assert caught.value.message.startswith("insufficient_scope: ")
+    assert needed in caught.value.message
+    assert may(principal, interaction, rt) is None
+
+
+def test_decisions_are_shared_objects() -> None:
+    # Decided once per scope set: the hot path is a lookup.
+    a = authorize(who("patient/*.rs", patient="p9"), "read", "Condition")
+    b = authorize(who("patient/*.rs", patient="p9"), "read", "Condition")
+    assert a is b
+
+
+def test_unknown_types_are_decided_by_the_wildcard_without_being_remembered() -> None:
+    assert authorize(who("system/*.*"), "read", "NoSuchType").within is None
+    with pytest.raises(Forbidden):
+        authorize(who("patient/*.rs", patient="p1"), "read", "NoSuchType")
