@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
     _graph: GraphServices = services
     limiter = Limiter(settings.rate_limit_per_minute, parse_limits(settings.rate_limits),
                       interval_s=settings.rate_limit_sync_interval_s)
+    services.limiter = limiter if limiter.enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,7 +1,8 @@
 """The per-clinic rate limit (seed 000: "1,000 req/min per clinic"), held across app instances sharing one store.
 
 What counts: every authenticated HTTP request of a tenant, whichever door (FHIR REST, GraphQL, qapi), and every
-websocket connection whose handshake carries credentials (the connection, not its frames); not ``/health``,
+websocket connection — at its handshake when that carries credentials, else when graphql-transport-ws
+authenticates it in ``connection_init`` (graph/subscription.py) — the connection, not its frames; not ``/health``,
 ``/metrics``, FHIR ``metadata`` and ``.well-known`` discovery, nor unauthenticated requests (they are refused
 with 401 first). Only admitted requests count: a client that keeps knocking while refused does not push its
 own window further away.
@@ -16,25 +17,38 @@ two counters per tenant.
 **Across instances: local counting, synced a few times a second.** Each instance keeps, per tenant, the
 global counts of both windows as of its last sync plus what it admitted since; admission is a dict lookup,
 some arithmetic and an increment, with no store call. A background task syncs every ``interval_s`` (default
-0.25 s) in two round trips whatever the number of tenants (store/ratelimits.py): one bulk ``$inc`` of the
-increments (and a heartbeat), one ``find`` of the global counts and of the live instances. An idle instance
-only sends its heartbeat, once a second. The first request of a tenant this instance has no counts for waits
-for one sync (so a fresh instance does not admit a whole quota blind); later ones never wait.
+0.25 s) in two round trips whatever the number of tenants (store/ratelimits.py): one bulk write of the
+increments and of this instance's grants, one ``find`` of the global counts and of the others' grants — at most
+8 round trips a second per instance, none while it knows no tenant (a tenant is forgotten after two windows
+without traffic anywhere). The first request of a tenant an instance does not know waits for two syncs (learn
+the counts, then declare a grant), so a fresh instance never admits a whole quota blind; later ones never wait.
 
-**The overshoot bound.** Left alone, N instances each admitting against a view up to one interval old could
-together admit up to N × the remainder in one interval. So each instance may admit, between two syncs, at most
-its share ``ceil(R / N)`` of what was left, ``R``, when it synced (N: instances that synced within
-store.ratelimits.ALIVE_S). Per interval the instances together admit at most ``R + N`` (the ceilings), so the
-shared count ends at most ``N − 1`` requests past the limit while the set of instances is stable — within
-10 % for any limit ≥ 10 N. An instance that has just started is counted by the others from their next sync:
-in that one interval they may take ``R / (N − 1)`` each while it takes ``R / N``, an overshoot of at most
-``R / N`` once. The price: an instance whose share is spent refuses (``Retry-After: 1``) until its next sync
-even when another instance's share is unused, so traffic pinned to one of N instances reaches the limit over
-a few intervals (each takes a further 1/N of what is left) instead of at once.
+**Grants, and the overshoot bound.** Counting locally, N instances each admitting against a view up to one
+interval old could together pass the limit by up to (N − 1) × what is left; even "each takes 1/N of what was
+left when it synced" overshoots (by 25 % with two instances that sync out of phase and spend their shares at
+once: each computes its share blind to the other's newest one). So an instance admits only within a *grant*
+it has declared in the store beforehand: at each sync it writes its increments and its new grant (its share
+``ceil(room / k)`` of what its last view left, k = itself plus the other instances with traffic of the tenant;
+1 when it had none), then reads the counts and the others' grants, and trims its grant to what is left once
+those are set aside. Of two instances that sync at about the same time, at least one reads after the other's
+write (each writes before it reads) and trims to leave room for it; until its answer comes, an instance uses
+only what is left of its previous grant, which every earlier reader already set aside. So while the store
+answers, all instances together stay within the limit — no overshoot beyond it, whatever N, only rounding
+toward admitting less. What it costs:
 
-**When the store cannot answer**, the limiter fails open: it keeps counting locally and admits against that
-local view (a fresh share every interval), logs once that it does (no tenant data), and sends the counts it
-kept once the store answers again. A clean shutdown flushes the last counts.
+- an instance whose grant is spent refuses (``Retry-After: 1``) until its next sync even when another's grant
+  is unused: traffic that moves to another instance gets its full share one interval later;
+- an instance that stops without a clean shutdown leaves its grant set aside until it lapses
+  (store.ratelimits.ALIVE_S, 5 s); increments whose write failed are sent again, counting twice if the failed
+  write was in fact applied. Both err toward admitting less;
+- the instances' clocks delimit the windows: skew between them blurs the boundary by that much;
+- the sliding estimate assumes the previous window's requests were spread evenly (the usual approximation:
+  more than ``limit`` can fall in some 60 s span when they were not).
+
+**When the store cannot answer**, the limiter fails open: each instance keeps counting and admits against its
+local view alone (so N instances may admit up to N × the limit for as long as it lasts), logs once that it does
+(never a tenant), and sends the counts it kept once the store answers again. A clean shutdown flushes the last
+counts and gives its grants up.
 
 Over the limit: ``TooManyRequests`` (429) with ``Retry-After`` — when the estimate will have dropped enough —
 and the RateLimit-Policy / RateLimit fields (fhir_rest/statuses.py), rendered by each door's one converter.
@@ -177,7 +191,8 @@ class Limiter:
         now = self._clock()
         if now >= t.start + WINDOW_S:
             t.roll(int(now // WINDOW_S))
-        used, f = t.used(now)
+        f = (now - t.start) / WINDOW_S  # t.used(now), inlined: this runs for every request
+        used = t.prev_total * (1.0 - f) + t.base + t.cur.pending if f >= 0.0 else t.base + t.cur.pending + t.prev_total
         if used > t.limit - 1:
             raise self._refused(t, now, f)
         if t.since >= t.allowance:  # this instance's grant is spent: until the next sync
@@ -340,6 +355,7 @@ class RateLimitMiddleware:
         self.limiter = limiter
         self.exempt = exempt
         self._policy: dict[int, bytes] = {}
+        self._name = f'"{RATE_LIMIT_POLICY}"'.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get("auth")
@@ -358,12 +374,13 @@ class RateLimitMiddleware:
         if not quota or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        fields = [(b"ratelimit-policy", self._policy_of(quota[0])),
-                  (b"ratelimit", b'"%s";r=%d;t=%d' % (RATE_LIMIT_POLICY.encode(), quota[1], quota[2]))]
+        policy = self._policy_of(quota[0])
+        remaining = b"%s;r=%d;t=%d" % (self._name, quota[1], quota[2])
 
         async def send_with_quota(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *fields]
+                message["headers"] = [*message.get("headers", ()), (b"ratelimit-policy", policy),
+                                      (b"ratelimit", remaining)]
             await send(message)
 
         await self.app(scope, receive, send_with_quota)

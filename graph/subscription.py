@@ -22,7 +22,7 @@ from graph.services import GraphSettings, services
 from graph.types.event import Event
 from resolvers import event as event_r
 from resolvers.model.event import Event as EventRecord
-from store.errors import Unauthorized
+from store.errors import TooManyRequests, Unauthorized
 
 
 async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
@@ -68,12 +68,16 @@ class Subscription:
 async def on_ws_connect(context: Any) -> None:
     """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
     handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
-    (the protocol closes it with 4403 Forbidden)."""
+    (the protocol closes it with 4403 Forbidden) — as is one over its clinic's rate limit, counted here when
+    the handshake carried no credentials (app/ratelimit.py counts the others at the handshake)."""
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
             context.principal = services(context.request.app).authenticator.authenticate(credential)
-    except Unauthorized:
+            if context.principal is not None and context.request.scope.get("auth") is None:
+                # An anonymous handshake was not counted by the rate limit: the connection counts now, once.
+                await services(context.request.app).admit(context.principal.tenant)
+    except (Unauthorized, TooManyRequests):
         raise ConnectionRejectionError() from None
     if getattr(context, "principal", None) is None:
         raise ConnectionRejectionError()

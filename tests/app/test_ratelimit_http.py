@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from app.settings import Settings
 from store.metrics import STORE_CALLS
@@ -18,7 +19,7 @@ from tests.conftest import ServerThread, drop_test_database, running_app
 from tests.factories import make_patient
 
 LIMIT = 5
-DOORS = ("fhir", "graphql", "qapi", "ws", "free", "calls")
+DOORS = ("fhir", "graphql", "qapi", "ws", "ws-init", "free", "calls")
 KEYS = {door: f"rl-key-{door}" for door in DOORS}
 
 
@@ -105,6 +106,26 @@ async def test_a_websocket_counts_once_and_is_refused_at_the_handshake(limited: 
     response = refused.value.response
     assert response.status_code == 429 and response.headers["RateLimit-Policy"] == f'"clinic";q={LIMIT};w=60'
     assert b"TOO_MANY_REQUESTS" in response.body
+
+
+async def test_a_websocket_authenticated_in_connection_init_counts_there(limited: ServerThread) -> None:
+    url = limited.url.replace("http", "ws", 1) + "/graphql"
+    init = orjson.dumps({"type": "connection_init", "payload": {"X-API-Key": KEYS["ws-init"]}}).decode()
+
+    async def close_code() -> int | None:
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(init)
+            try:
+                assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+            except ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else None
+            return None
+
+    assert await close_code() is None  # admitted: one of the five
+    async with httpx.AsyncClient(base_url=limited.url, headers={"X-API-Key": KEYS["ws-init"]}) as c:
+        for _ in range(LIMIT - 1):
+            assert (await c.post("/graphql", json={"query": "{ __typename }"})).status_code == 200
+    assert await close_code() == 4403
 
 
 async def test_unauthenticated_and_probe_requests_do_not_count(limited: ServerThread) -> None:
