@@ -25,6 +25,7 @@ from app.middleware import (
     SafeErrorsMiddleware,
     StoreDeadlineMiddleware,
 )
+from app.ratelimit import Limiter, RateLimitMiddleware, parse_limits
 from app.services import Services
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
@@ -98,12 +99,18 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                                                                        base_url=settings.base_url))
     _rest: RestServices = services  # the doors' views of it (checked by mypy)
     _graph: GraphServices = services
+    limiter = Limiter(settings.rate_limit_per_minute, parse_limits(settings.rate_limits),
+                      interval_s=settings.rate_limit_sync_interval_s)
+    services.limiter = limiter if limiter.enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
         services.store = handle
         try:
+            if limiter.enabled:
+                limiter.counters = handle.repo.rate_counters
+                await limiter.start()
             if demo_patients:
                 await _load_demo_if_empty(handle, settings, demo_patients)
             services.oauth = await start_oauth(handle.repo, services.authenticator, settings)
@@ -118,6 +125,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             gc.set_threshold(*settings.gc_thresholds)
             yield
         finally:
+            with contextlib.suppress(Exception):
+                await limiter.stop()  # flushes what only this instance counted
             if services.events is not None:
                 with contextlib.suppress(Exception):
                     await services.events.stop()
@@ -143,6 +152,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
+            # Per-clinic rate limit: before anything answers (the read lane too); discovery and probes are free.
+            *([Middleware(RateLimitMiddleware, limiter=limiter, exempt=(*OPEN_PATHS, "/metrics"))]
+              if limiter.enabled else []),
             # Reads have no body to limit or wait for: the lane answers them under the store deadline itself.
             Middleware(ReadLane, deadline_s=settings.db_timeout_s),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.ratelimit import Limiter
 from app.settings import Settings
 from auth.authenticator import Authenticator
 from auth.oauth import OAuth
@@ -24,6 +25,11 @@ class Services:
     store: StoreHandle | None = None
     events: LiveEvents | None = None
     oauth: OAuth | None = None
+    limiter: Limiter | None = None  # the per-clinic rate limit, when one is set
+
+    async def admit(self, tenant: str) -> None:
+        if self.limiter is not None and self.limiter.take(tenant) is None:
+            await self.limiter.first(tenant)
 
     @property
     def repo(self) -> Repository:

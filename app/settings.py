@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.ratelimit import parse_limits
 from auth.api_keys import ApiKeys
 from store.types import check_tenant
 
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     revocation_poll_s: float = Field(default=0.25, gt=0, le=5)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_s: int = Field(default=900, ge=1)
+    # Seed 000's rate limit: requests per minute per tenant (clinic), 0 = none; "<tenant>=<n>,..." per tenant;
+    # how often each instance shares its counts with the others through the store (app/ratelimit.py).
+    rate_limit_per_minute: int = Field(default=1000, ge=0)
+    rate_limits: str = ""
+    rate_limit_sync_interval_s: float = Field(default=0.25, gt=0, le=10)
 
     @field_validator("default_tenant")
     @classmethod
@@ -91,6 +97,12 @@ class Settings(BaseSettings):
     @classmethod
     def _api_keys(cls, value: str) -> str:
         ApiKeys(value)  # refused at start-up, not at the first request
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        parse_limits(value)
         return value
 
 

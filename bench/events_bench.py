@@ -230,7 +230,8 @@ def start_stack() -> tuple[str, list[subprocess.Popen[bytes]]]:
     env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
            "FHIRGRAPH_API_KEYS": f"{KEY}=bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
            "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true", "FHIRGRAPH_LOG_LEVEL": "WARNING",
-           "FHIRGRAPH_SUBSCRIPTIONS_PER_CONNECTION": "10", "FHIRGRAPH_DB_NAME": "events_bench"}
+           "FHIRGRAPH_SUBSCRIPTIONS_PER_CONNECTION": "10", "FHIRGRAPH_DB_NAME": "events_bench",
+           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000")}
     procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(db_port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     wait_port(db_port)

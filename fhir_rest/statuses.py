@@ -3,6 +3,8 @@ composition root for errors raised before a door is reached (authentication, bod
 
 from __future__ import annotations
 
+import math
+
 from store import errors
 from store.errors import DomainError, mapped
 
@@ -36,7 +38,7 @@ def status_of(error: DomainError) -> int:
 
 def headers_of(error: DomainError) -> dict[str, str]:
     """Headers the status needs: the challenge of a 401 or a 403, the ``Allow`` of a 405 (RFC 9110 §15.5.6),
-    ``Retry-After`` of a 429 or 503 that knows it."""
+    ``Retry-After`` of a 429 or 503 that knows it (and a rate limit's quota, RateLimit-Policy and RateLimit)."""
     if isinstance(error, errors.Unauthorized):
         problem = error.details.get("challenge")
         return {"WWW-Authenticate": f'{CHALLENGE}, error="{problem}"' if problem else CHALLENGE}
@@ -45,5 +47,21 @@ def headers_of(error: DomainError) -> dict[str, str]:
     if isinstance(error, errors.NotAllowed):
         return {"Allow": ", ".join(error.allow)} if error.allow else {}
     if isinstance(error, (errors.TooManyRequests, errors.Unavailable)) and error.retry_after is not None:
-        return {"Retry-After": str(max(1, round(error.retry_after)))}
+        retry = max(1, math.ceil(error.retry_after))
+        if isinstance(error, errors.TooManyRequests) and error.limit is not None:
+            return {"Retry-After": str(retry), **rate_limit_headers(error.limit, error.window_s, 0, retry)}
+        return {"Retry-After": str(retry)}
     return {}
+
+
+# The quota's name in the RateLimit fields: one policy, per clinic (tenant).
+RATE_LIMIT_POLICY = "clinic"
+
+
+def rate_limit_headers(limit: int, window_s: int, remaining: int, reset_s: int) -> dict[str, str]:
+    """The quota and what is left of it, as draft-ietf-httpapi-ratelimit-headers-09 (§3, §4) writes them:
+    Structured Field Lists (RFC 8941) whose member is the policy's name with parameters — ``q`` the quota and
+    ``w`` its window in seconds (RateLimit-Policy); ``r`` the quota units remaining and ``t`` the seconds until
+    they are restored (RateLimit)."""
+    return {"RateLimit-Policy": f'"{RATE_LIMIT_POLICY}";q={limit};w={window_s}',
+            "RateLimit": f'"{RATE_LIMIT_POLICY}";r={max(0, remaining)};t={max(0, reset_s)}'}

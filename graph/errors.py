@@ -32,7 +32,7 @@ CODES: dict[type[DomainError], str] = {
     errors.NotAllowed: "NOT_ALLOWED",
     errors.Unauthorized: "UNAUTHENTICATED",
     errors.Forbidden: "FORBIDDEN",
-    errors.TooManyRequests: "RATE_LIMITED",
+    errors.TooManyRequests: "TOO_MANY_REQUESTS",
     errors.TooLarge: "PAYLOAD_TOO_LARGE",
     errors.TimedOut: "TIMEOUT",
     errors.Unavailable: "UNAVAILABLE",

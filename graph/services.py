@@ -55,6 +55,10 @@ class GraphServices(Protocol):
     @property
     def authenticator(self) -> Authenticator: ...
 
+    async def admit(self, tenant: str) -> None:
+        """Count one request of ``tenant`` against its rate limit (a websocket that authenticated only in
+        ``connection_init``, which the HTTP layer could not count); ``TooManyRequests`` over it."""
+
 
 def services(app: Any) -> GraphServices:
     """The services of the Starlette app serving the request (``request.app``)."""

@@ -25,7 +25,7 @@ from graph.services import GraphSettings, services
 from graph.types.event import Event
 from resolvers import event as event_r
 from resolvers.model.event import Event as EventRecord
-from store.errors import Unauthorized
+from store.errors import TooManyRequests, Unauthorized
 
 
 async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
@@ -71,18 +71,23 @@ class Subscription:
 async def on_ws_connect(context: Any) -> None:
     """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
     handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
-    (the protocol closes it with 4403 Forbidden). A connection on an access token is closed (4403) once the
-    token expires or is revoked (``_watch``)."""
-    authenticator = services(context.request.app).authenticator
+    (the protocol closes it with 4403 Forbidden) — as is one over its clinic's rate limit, counted here when
+    the handshake carried no credentials (app/ratelimit.py counts the others at the handshake). A connection on
+    an access token is closed (4403) once the token expires or is revoked (``_watch``)."""
+    door = services(context.request.app)
+    authenticator = door.authenticator
     scope = context.request.scope
     origin = authenticator.origin(scope.get("scheme", "ws"), scope.get("headers", ()))
     try:
         credential = credentials.from_connection_params(getattr(context, "connection_params", None))
         if credential is not None:
             context.principal = await authenticator.authenticate(credential, origin)
+            if context.principal is not None and scope.get("auth") is None:
+                # An anonymous handshake was not counted by the rate limit: the connection counts now, once.
+                await door.admit(context.principal.tenant)
         else:
             credential = credentials.from_headers(scope.get("headers", ()))
-    except Unauthorized:
+    except (Unauthorized, TooManyRequests):
         raise ConnectionRejectionError() from None
     principal = getattr(context, "principal", None)
     if principal is None:

@@ -15,7 +15,7 @@ DomainError
 ├── NotAllowed          the interaction is never allowed on this target (append-only logs, a method)
 ├── Unauthorized        no credentials, or bad ones
 ├── Forbidden           the credentials do not permit it
-├── TooManyRequests     a rate limit; ``retry_after`` seconds
+├── TooManyRequests     a rate limit; ``retry_after`` seconds, the quota (``limit`` per ``window_s``)
 ├── TooLarge            a request body over the limit
 ├── TimedOut            the client did not send its request in time
 └── Unavailable         the database (or another dependency) cannot answer now; retry
@@ -104,9 +104,15 @@ class Forbidden(DomainError):
 
 
 class TooManyRequests(DomainError):
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+    """``retry_after``: seconds until a retry may be admitted; ``limit`` requests per ``window_s`` seconds: the
+    quota that refused it (for the RateLimit-Policy and RateLimit headers), None when it is no such quota."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, limit: int | None = None,
+                 window_s: int = 60, **kw: Any):
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.limit = limit
+        self.window_s = window_s
 
 
 class TooLarge(DomainError):

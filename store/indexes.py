@@ -11,6 +11,7 @@ from store.deliveries import DEAD, LOG, LOG_TTL_S
 from store.identity import IdentityStore
 from store.layout import EVENTS
 from store.params import PARAMS, param_table
+from store.ratelimits import RATELIMITS
 
 
 def models_for(rt: str) -> list[IndexModel]:
@@ -48,6 +49,8 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     # Idempotency records expire on real MongoDB (TTL monitor); devdb keeps them for its short life.
     await db.idempotency.create_indexes([IndexModel([("created", ASCENDING)], name="ttl",
                                                     expireAfterSeconds=24 * 3600)])
+    # Rate-limit windows expire once no sliding estimate weighs them (store/ratelimits.py).
+    await db[RATELIMITS].create_indexes([IndexModel([("expires", ASCENDING)], name="ttl", expireAfterSeconds=0)])
     # Lease collections (webhook_state) are read by _id only.
     await db[LOG].create_indexes([
         IndexModel([("tenant", ASCENDING), ("webhook", ASCENDING), ("at", DESCENDING)], name="tenant_webhook_at"),

@@ -33,6 +33,7 @@ from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
 from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
 from store.queries import Queries, WithinOf
+from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
@@ -56,6 +57,8 @@ class Repository:
         self.webhook_leases = Leases(db, WEBHOOK_STATE)
         self.deliveries = Deliveries(db)
         self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
+        # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
+        self.rate_counters = RateCounters(db)
 
     # ------------------------------------------------------------------ reads
     #

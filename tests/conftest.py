@@ -54,6 +54,7 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
         max_body_bytes=1024 * 1024,
         webhook_allow_private=True,
         relay_poll_interval_s=0.05,
+        rate_limit_per_minute=0,  # the suite's shared server is not throttled; tests/app/test_ratelimit.py is
     )
     yield s
     drop_test_database(s)

@@ -56,7 +56,7 @@ class AppProcess:
         self.env = {**os.environ, "MONGODB_URI": uri, "FHIRGRAPH_DB_NAME": db_name,
                     "FHIRGRAPH_API_KEYS": ",".join(f"{k}={t}" for t, k in API_KEYS.items()),
                     "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true",
-                    **(extra_env or {})}
+                    "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), outlives this call
 

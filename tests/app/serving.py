@@ -39,7 +39,8 @@ def serving(uri: str, *args: str, env: dict[str, str] | None = None) -> Iterator
     port = free_port()
     full_env = {**os.environ, "MONGODB_URI": uri, "FHIRGRAPH_DB_NAME": f"fhirgraph_serve_{uuid.uuid4().hex[:8]}",
                 "FHIRGRAPH_API_KEYS": ",".join(f"{k}={t}" for t, k in API_KEYS.items()),
-                "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING", **(env or {})}
+                "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
+                "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", **(env or {})}
     with tempfile.NamedTemporaryFile(prefix="fhirgraph-serve-", suffix=".log") as log:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args], cwd=ROOT,
                                 env=full_env, stdout=log, stderr=subprocess.STDOUT)

@@ -97,7 +97,7 @@ def base_url(proxy: FreezableProxy) -> Iterator[str]:
     settings = Settings(mongodb_uri=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
                         db_name=f"fhirgraph_deadlines_{uuid.uuid4().hex[:8]}",
                         api_keys=f"{API_KEYS['tenant-a']}=tenant-a", allow_anonymous=False,
-                        db_timeout_s=DB_TIMEOUT_S, health_timeout_s=HEALTH_TIMEOUT_S)
+                        db_timeout_s=DB_TIMEOUT_S, health_timeout_s=HEALTH_TIMEOUT_S, rate_limit_per_minute=0)
     with running_app(settings) as srv:
         yield srv.url
 

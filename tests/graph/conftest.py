@@ -26,6 +26,7 @@ def graph_settings(mongo_uri: str) -> Iterator[Settings]:
         api_keys=",".join(f"{key}={tenant}" for tenant, key in KEYS.items()),
         allow_anonymous=False,
         relay_poll_interval_s=0.5,
+        rate_limit_per_minute=0,
     )
     yield s
     drop_test_database(s)

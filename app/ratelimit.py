@@ -1,0 +1,402 @@
+"""The per-clinic rate limit (seed 000: "1,000 req/min per clinic"), held across app instances sharing one store.
+
+What counts: every authenticated HTTP request of a tenant, whichever door (FHIR REST, GraphQL, qapi), and every
+websocket connection — at its handshake when that carries credentials, else when graphql-transport-ws
+authenticates it in ``connection_init`` (graph/subscription.py) — the connection, not its frames; not ``/health``,
+``/metrics``, FHIR ``metadata`` and ``.well-known`` discovery, nor unauthenticated requests (they are refused
+with 401 first). Only admitted requests count: a client that keeps knocking while refused does not push its
+own window further away.
+
+**The window: a sliding-window estimate.** Windows are fixed minutes since the epoch (the same on every
+instance: wall clock); a request is admitted while ``previous × (1 − f) + current < limit``, ``f`` being how
+far into the current window we are. A pure fixed window lets a client spend its limit at the end of one minute
+and again at the start of the next (2× in a few seconds); the estimate weighs the previous minute down linearly
+instead, so the rate over any 60 s stays near the limit (exactly so for evenly spread traffic), at the cost of
+two counters per tenant.
+
+**Across instances: local counting, synced a few times a second.** Each instance keeps, per tenant, the
+global counts of both windows as of its last sync plus what it admitted since; admission is a dict lookup,
+some arithmetic and an increment, with no store call. A background task syncs every ``interval_s`` (default
+0.25 s) in two round trips whatever the number of tenants (store/ratelimits.py): one bulk write of the
+increments and of this instance's grants, one ``find`` of the global counts and of the others' grants — at most
+8 round trips a second per instance, none while it knows no tenant (a tenant is forgotten after two windows
+without traffic anywhere). The first request of a tenant an instance does not know waits for two syncs (learn
+the counts, then declare a grant), so a fresh instance never admits a whole quota blind; later ones never wait.
+
+**Grants, and the overshoot bound.** Counting locally, N instances each admitting against a view up to one
+interval old could together pass the limit by up to (N − 1) × what is left; even "each takes 1/N of what was
+left when it synced" overshoots (by 25 % with two instances that sync out of phase and spend their shares at
+once: each computes its share blind to the other's newest one). So an instance admits only within a *grant*
+it has declared in the store beforehand: at each sync it writes its increments and its new grant (its share
+``ceil(room / k)`` of what its last view left, k = itself plus the other instances with traffic of the tenant;
+1 when it had none), then reads the counts and the others' grants, and trims its grant to what is left once
+those are set aside. Of two instances that sync at about the same time, at least one reads after the other's
+write (each writes before it reads) and trims to leave room for it; until its answer comes, an instance uses
+only what is left of its previous grant, which every earlier reader already set aside. So while the store
+answers, all instances together stay within the limit — no overshoot beyond it, whatever N, only rounding
+toward admitting less. What it costs:
+
+- an instance whose grant is spent refuses (``Retry-After: 1``) until its next sync even when another's grant
+  is unused: traffic that moves to another instance gets its full share one interval later;
+- an instance that stops without a clean shutdown leaves its grant set aside until it lapses
+  (store.ratelimits.ALIVE_S, 5 s); increments whose write failed are sent again, counting twice if the failed
+  write was in fact applied. Both err toward admitting less;
+- the instances' clocks delimit the windows: skew between them blurs the boundary by that much;
+- the sliding estimate assumes the previous window's requests were spread evenly (the usual approximation:
+  more than ``limit`` can fall in some 60 s span when they were not).
+
+**When the store cannot answer**, the limiter fails open: each instance keeps counting and admits against its
+local view alone (so N instances may admit up to N × the limit for as long as it lasts), logs once that it does
+(never a tenant), and sends the counts it kept once the store answers again. A clean shutdown flushes the last
+counts and gives its grants up.
+
+Over the limit: ``TooManyRequests`` (429) with ``Retry-After`` — when the estimate will have dropped enough —
+and the RateLimit-Policy / RateLimit fields (fhir_rest/statuses.py), rendered by each door's one converter.
+Admitted requests carry the two fields too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import error_reply
+from fhir_rest.statuses import RATE_LIMIT_POLICY
+from store.client import deadline
+from store.errors import DomainError, TooManyRequests
+from store.logs import described
+from store.ratelimits import Grant, Others, Synced, Window
+from store.types import check_tenant
+
+log = logging.getLogger("fhirgraph.ratelimit")
+
+WINDOW_S = 60
+MESSAGE = "Rate limit exceeded: {limit} requests per minute per clinic"
+
+# (limit, remaining, seconds until the current window ends) of an admitted request; () when it has no limit.
+Quota = tuple[int, ...]
+UNLIMITED: Quota = ()
+
+
+class Counters(Protocol):
+    """What the limiter needs of the store (store/ratelimits.py ``RateCounters``; an in-memory double in tests)."""
+
+    async def sync(self, increments: Mapping[Window, int], grants: Mapping[str, Grant], wanted: Iterable[Window],
+                   *, instance: str, now: float) -> Synced: ...
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``"tenantA=5000,tenantB=200"`` → {tenant: requests per minute}; ValueError (never quoting the value)."""
+    limits: dict[str, int] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        tenant, eq, number = (part.strip() for part in entry.partition("="))
+        try:
+            check_tenant(tenant)
+        except ValueError:
+            raise ValueError("each entry is <tenant>=<requests per minute>, with a valid tenant name") from None
+        if not eq or not number.isascii() or not number.isdigit():
+            raise ValueError("each entry is <tenant>=<requests per minute>, a whole number (0 = no limit)")
+        limits[tenant] = int(number)
+    return limits
+
+
+class _Count:
+    """One window of one tenant: the global count at the last sync, what is being sent, what is not yet."""
+
+    __slots__ = ("window", "synced", "inflight", "pending")
+
+    def __init__(self, window: int):
+        self.window = window
+        self.synced = self.inflight = self.pending = 0
+
+    def total(self) -> int:
+        return self.synced + self.inflight + self.pending
+
+
+class _Tenant:
+    __slots__ = ("limit", "cur", "prev", "start", "base", "prev_total", "others", "others_active", "since",
+                 "allowance", "fresh", "wanting")
+
+    def __init__(self, limit: int, window: int):
+        self.limit = limit
+        self.cur = _Count(window)
+        self.prev = _Count(window - 1)
+        self.others = self.others_active = 0  # the other instances' live grants, and how many have traffic
+        self.since = 0  # admitted since the last sync began
+        self.allowance = 0  # how many of those this instance may admit (its grant, trimmed)
+        self.fresh = True  # no grant declared yet
+        self.wanting = False  # refused for want of a grant since the last sync: it has traffic all the same
+        self.refresh()
+
+    def roll(self, window: int) -> None:
+        self.prev = self.cur if window == self.cur.window + 1 else _Count(window - 1)
+        self.cur = _Count(window)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.start = self.cur.window * WINDOW_S
+        self.base = self.cur.synced + self.cur.inflight  # the hot path adds cur.pending
+        self.prev_total = float(self.prev.total())
+
+    def used(self, now: float) -> tuple[float, float]:
+        """(the sliding estimate of what was admitted, the fraction of the window gone)."""
+        f = min(1.0, max(0.0, (now - self.start) / WINDOW_S))
+        return self.prev_total * (1.0 - f) + self.base + self.cur.pending, f
+
+    def room(self, now: float) -> float:
+        """What is left once the others' grants are set aside."""
+        return self.limit - self.used(now)[0] - self.others
+
+
+class Limiter:
+    def __init__(self, default: int, limits: Mapping[str, int] | None = None, *, interval_s: float = 0.25,
+                 counters: Counters | None = None, clock: Callable[[], float] = time.time,
+                 timeout_s: float = 1.0):
+        self.default = default
+        self.limits = dict(limits or {})
+        self.interval_s = interval_s
+        self.counters = counters
+        self.timeout_s = timeout_s
+        self.instance = uuid.uuid4().hex
+        self._clock = clock
+        self._tenants: dict[str, _Tenant] = {}
+        self._cold: dict[str, _Tenant] = {}  # first seen, waiting for their first sync
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.default > 0 or any(self.limits.values())
+
+    def limit_of(self, tenant: str) -> int:
+        return self.limits.get(tenant, self.default)
+
+    # ------------------------------------------------------------------ admission (the hot path)
+
+    def take(self, tenant: str) -> Quota | None:
+        """Admit one request of ``tenant``: its quota, ``UNLIMITED``, or None when the tenant's counts are not
+        known yet (then await ``first``). Raises ``TooManyRequests`` over the limit."""
+        t = self._tenants.get(tenant)
+        if t is None:
+            return UNLIMITED if self.limit_of(tenant) == 0 else None
+        now = self._clock()
+        if now >= t.start + WINDOW_S:
+            t.roll(int(now // WINDOW_S))
+        f = (now - t.start) / WINDOW_S  # t.used(now), inlined: this runs for every request
+        used = t.prev_total * (1.0 - f) + t.base + t.cur.pending if f >= 0.0 else t.base + t.cur.pending + t.prev_total
+        if used > t.limit - 1:
+            raise self._refused(t, now, f)
+        if t.since >= t.allowance:  # this instance's grant is spent: until the next sync
+            t.wanting = True
+            raise TooManyRequests(MESSAGE.format(limit=t.limit), retry_after=self.interval_s, limit=t.limit,
+                                  window_s=WINDOW_S)
+        t.cur.pending += 1
+        t.since += 1
+        return t.limit, int(t.limit - used - 1), math.ceil(t.start + WINDOW_S - now)
+
+    async def first(self, tenant: str) -> Quota:
+        """``take`` for a tenant this instance has no counts for: a sync to learn them, and one to declare its
+        grant (shared by the requests that arrive meanwhile), each at most ``timeout_s``; without the store,
+        admitted on the local view."""
+        limit = self.limit_of(tenant)
+        if limit == 0:
+            return UNLIMITED
+        if tenant not in self._tenants and tenant not in self._cold:
+            self._cold[tenant] = _Tenant(limit, int(self._clock() // WINDOW_S))
+        async with self._lock:
+            if tenant in self._cold:
+                await self._sync()
+            t = self._tenants.get(tenant)
+            if t is not None and t.fresh:
+                await self._sync()
+        if tenant not in self._tenants:  # dropped meanwhile: count it locally until the next sync
+            self._tenants[tenant] = _Tenant(limit, int(self._clock() // WINDOW_S))
+            self._tenants[tenant].allowance = 1
+        quota = self.take(tenant)
+        return UNLIMITED if quota is None else quota
+
+    def _refused(self, t: _Tenant, now: float, f: float) -> TooManyRequests:
+        """Retry-After: when the estimate will be below the limit again, if nothing else is admitted."""
+        room = t.limit - 1
+        cur = t.base + t.cur.pending
+        if cur <= room and t.prev_total > 0:
+            # Later in this window, the previous one weighs less: prev × (1 − f') + cur ≤ room.
+            wait = (1 - (room - cur) / t.prev_total - f) * WINDOW_S
+        else:
+            # Into the next window, where this one is the previous: cur × (1 − g) ≤ room.
+            wait = (1 - f + max(0.0, 1 - room / cur if cur else 0.0)) * WINDOW_S
+        return TooManyRequests(MESSAGE.format(limit=t.limit), retry_after=max(1.0, wait), limit=t.limit,
+                               window_s=WINDOW_S)
+
+    # ------------------------------------------------------------------ syncing
+
+    async def start(self) -> None:
+        """Sync every ``interval_s`` from now on."""
+        self._task = asyncio.create_task(self._run(), name="rate-limit-sync")
+
+    async def stop(self) -> None:
+        """Stop syncing, then send what is still counted only here (and give the grants up)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        async with self._lock:
+            await self._sync(final=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sync()
+            except Exception as exc:  # noqa: BLE001 - the loop outlives any one sync
+                log.error("rate limit sync failed: %s", described(exc))
+
+    async def sync(self) -> None:
+        """Send the increments counted since the last sync, declare this instance's grants, learn the global
+        counts and the others' grants (two round trips)."""
+        async with self._lock:
+            await self._sync()
+
+    async def _sync(self, *, final: bool = False) -> None:
+        if self.counters is None or not (self._tenants or self._cold):
+            return
+        now = self._clock()
+        window = int(now // WINDOW_S)
+        increments: dict[Window, int] = {}
+        records: dict[Window, _Count] = {}
+        grants: dict[str, Grant] = {}
+        for name, t in (*self._tenants.items(), *self._cold.items()):
+            if window > t.cur.window:
+                t.roll(window)
+            for count in (t.prev, t.cur):
+                records[(name, count.window)] = count
+                if count.pending:
+                    increments[(name, count.window)] = count.pending
+                    count.inflight, count.pending = count.inflight + count.pending, 0
+            t.refresh()
+            # The grant is declared before it is used: what it leaves for the others' next grants is known to
+            # every instance that reads after this write (app/ratelimit.py's docstring has the argument).
+            active = t.since > 0 or t.wanting or t.fresh
+            t.wanting = False
+            room = t.room(now)
+            share = math.ceil(room / (1 + (t.others_active if active else 0))) if room >= 1 else 0
+            granted = 0 if final or name in self._cold else (share if active else min(share, 1))
+            # Until the answer, the rest of the previous grant (within the new one) may still be used.
+            t.allowance = min(granted, max(0, t.allowance - t.since))
+            t.since = 0
+            grants[name] = (granted, active)
+        try:
+            with deadline(self.timeout_s):
+                synced = await self.counters.sync(increments, grants, records, instance=self.instance, now=now)
+        except DomainError as exc:
+            for key in increments:  # not known to be taken: sent again next time
+                count = records[key]
+                count.pending, count.inflight = count.pending + count.inflight, 0
+            if not self._failing:
+                self._failing = True
+                log.warning("rate limit: the store cannot be reached (%s); counting locally until it answers",
+                            type(exc).__name__)
+            self._settle(self._clock(), None, grants)
+            return
+        if self._failing:
+            self._failing = False
+            log.info("rate limit: the store answers again; counts are shared")
+        for key, count in records.items():
+            count.synced = synced.totals.get(key, 0)
+            if key in increments:
+                count.inflight = 0
+                count.pending += synced.unapplied.get(key, 0)
+        self._settle(self._clock(), synced, grants)
+
+    def _settle(self, now: float, synced: Synced | None, grants: Mapping[str, Grant]) -> None:
+        """After a sync: trim each grant to what the others' leave. Without an answer (``synced`` None), the
+        local view alone decides (fail open)."""
+        if synced is not None:
+            # No traffic here, and nobody anywhere counted it in two windows: forget it.
+            for name in [n for n, t in self._tenants.items() if not t.since and not grants.get(n, (0, True))[1]
+                         and not t.prev.total() and not t.cur.total() and not synced.others.get(n, Others()).granted]:
+                del self._tenants[name]
+        self._tenants.update(self._cold)
+        self._cold.clear()
+        for name, t in self._tenants.items():
+            t.refresh()
+            if synced is None:
+                t.allowance = t.since + max(0, math.floor(t.limit - t.used(now)[0]))
+                t.fresh = False
+                continue
+            others = synced.others.get(name, Others())
+            t.others, t.others_active = others.granted, others.active
+            if name not in grants:
+                continue
+            if grants[name][0] == 0 and t.fresh and t.allowance == 0:
+                continue  # learnt the counts; its first grant comes with the next sync
+            t.fresh = False
+            t.allowance = min(grants[name][0], t.since + max(0, math.floor(t.room(now))))
+
+
+class RateLimitMiddleware:
+    """Counts each authenticated request (and websocket handshake) of a tenant, right after authentication and
+    before anything answers it (the read lane included). Over the limit, an HTTP request raises
+    ``TooManyRequests`` for the error middleware to render in its door's shape; a websocket handshake is
+    refused with that same 429 where the server supports denial responses, else closed (a 403)."""
+
+    def __init__(self, app: ASGIApp, *, limiter: Limiter, exempt: tuple[str, ...]):
+        self.app = app
+        self.limiter = limiter
+        self.exempt = exempt
+        self._policy: dict[int, bytes] = {}
+        self._name = f'"{RATE_LIMIT_POLICY}"'.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("auth")
+        if principal is None or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        try:
+            quota = self.limiter.take(principal.tenant)
+            if quota is None:
+                quota = await self.limiter.first(principal.tenant)
+        except TooManyRequests as exc:
+            if scope["type"] != "websocket":
+                raise
+            await self._deny(scope, send, exc)
+            return
+        if not quota or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = self._policy_of(quota[0])
+        remaining = b"%s;r=%d;t=%d" % (self._name, quota[1], quota[2])
+
+        async def send_with_quota(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"ratelimit-policy", policy),
+                                      (b"ratelimit", remaining)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_quota)
+
+    def _policy_of(self, limit: int) -> bytes:
+        value = self._policy.get(limit)
+        if value is None:
+            value = self._policy[limit] = f'"{RATE_LIMIT_POLICY}";q={limit};w={WINDOW_S}'.encode()
+        return value
+
+    async def _deny(self, scope: Scope, send: Send, error: TooManyRequests) -> None:
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status, headers, body = error_reply(scope["path"], error)
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", b"%d" % len(body)))
+        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
+        await send({"type": "websocket.http.response.body", "body": body})

@@ -1,0 +1,238 @@
+"""The rate limiter (app/ratelimit.py) with a fake clock and an in-memory double of the store's counters."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Mapping
+
+import pytest
+from pydantic import ValidationError
+
+from app.ratelimit import UNLIMITED, WINDOW_S, Limiter, parse_limits
+from app.settings import Settings, problems
+from store.errors import TooManyRequests, Unavailable
+from store.ratelimits import ALIVE_S, Grant, Others, Synced, Window
+
+T0 = 1_700_000_040.0  # the start of a minute (1_700_000_040 = 28_333_334 × 60)
+
+
+class Clock:
+    def __init__(self, now: float = T0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class MemoryCounters:
+    """What store/ratelimits.py keeps, in memory: shared by the limiters of one test like one store."""
+
+    def __init__(self) -> None:
+        self.totals: dict[Window, int] = {}
+        self.grants: dict[str, dict[str, tuple[int, bool, float]]] = {}
+        self.down = False
+        self.calls = 0
+
+    async def sync(self, increments: Mapping[Window, int], grants: Mapping[str, Grant], wanted: Iterable[Window],
+                   *, instance: str, now: float) -> Synced:
+        self.calls += 1
+        if self.down:
+            raise Unavailable()
+        for key, n in increments.items():
+            self.totals[key] = self.totals.get(key, 0) + n
+        for tenant, (granted, active) in grants.items():
+            self.grants.setdefault(tenant, {})[instance] = (granted, active, now)
+        others = {}
+        for tenant in grants:
+            live = [(g, a) for i, (g, a, at) in self.grants[tenant].items() if i != instance and at >= now - ALIVE_S]
+            others[tenant] = Others(sum(g for g, _ in live), sum(1 for _, a in live if a))
+        return Synced(totals={k: self.totals[k] for k in wanted if k in self.totals}, others=others)
+
+    def total(self, tenant: str) -> int:
+        return sum(n for (t, _), n in self.totals.items() if t == tenant)
+
+
+async def admitted(limiter: Limiter, tenant: str, n: int) -> int:
+    """How many of ``n`` requests of ``tenant`` are admitted."""
+    ok = 0
+    for _ in range(n):
+        try:
+            quota = limiter.take(tenant)
+            if quota is None:
+                quota = await limiter.first(tenant)
+        except TooManyRequests:
+            continue
+        ok += 1
+    return ok
+
+
+async def test_a_single_instance_admits_the_limit_then_refuses_with_the_quota() -> None:
+    clock, store = Clock(), MemoryCounters()
+    limiter = Limiter(5, counters=store, clock=clock)
+    await limiter.start()
+    quotas = [await limiter.first("clinic-a") if i == 0 else limiter.take("clinic-a") for i in range(5)]
+    assert [q[1] for q in quotas if q] == [4, 3, 2, 1, 0]  # remaining after each
+    assert all(q[0] == 5 and q[2] == WINDOW_S for q in quotas if q)
+    with pytest.raises(TooManyRequests) as refused:
+        limiter.take("clinic-a")
+    error = refused.value
+    assert error.limit == 5 and error.window_s == WINDOW_S
+    # 5 in this window: the estimate 5 × (1 − g) drops below 5 at g = 0.2 of the next window: 60 + 12 s.
+    assert error.retry_after == pytest.approx(72)
+    await limiter.stop()
+    assert store.total("clinic-a") == 5  # the clean stop flushed them
+
+
+async def test_tenants_have_their_own_limits_and_zero_is_none() -> None:
+    limiter = Limiter(2, {"big": 4, "free": 0}, counters=MemoryCounters(), clock=Clock())
+    assert await admitted(limiter, "small", 10) == 2
+    assert await admitted(limiter, "big", 10) == 4
+    assert limiter.take("free") == UNLIMITED
+    assert Limiter(0).enabled is False and Limiter(0, {"x": 3}).enabled is True
+
+
+async def test_the_previous_window_weighs_less_as_the_current_one_goes_by() -> None:
+    clock, store = Clock(T0 + 50), MemoryCounters()
+    limiter = Limiter(10, counters=store, clock=clock)
+    assert await admitted(limiter, "c", 12) == 10
+    clock.now = T0 + WINDOW_S + 6  # 10 % into the next window: 10 × 0.9 = 9 → room for 1
+    await limiter.sync()
+    assert await admitted(limiter, "c", 5) == 1
+    clock.now = T0 + WINDOW_S + 30  # halfway: 10 × 0.5 + 1 = 6 → 4 more
+    await limiter.sync()
+    assert await admitted(limiter, "c", 10) == 4
+    with pytest.raises(TooManyRequests) as refused:
+        limiter.take("c")
+    # 5 here, 10 before: 10 × (1 − f') + 5 ≤ 9 at f' = 0.6, 6 s from now.
+    assert refused.value.retry_after == pytest.approx(6)
+
+
+async def test_a_fixed_window_burst_at_the_boundary_is_not_doubled() -> None:
+    clock = Clock(T0 + 59)
+    limiter = Limiter(100, counters=MemoryCounters(), clock=clock)
+    assert await admitted(limiter, "c", 100) == 100
+    clock.now = T0 + WINDOW_S + 1  # two seconds later, in the next window
+    await limiter.sync()
+    assert await admitted(limiter, "c", 100) <= 2  # a fixed window would admit 100 more
+
+
+async def test_two_instances_share_one_limit_within_their_bound() -> None:
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(1000, counters=store, clock=clock, interval_s=0.25) for _ in range(2))
+    await a.start()
+    await b.start()
+    rng = random.Random(7)
+    ok = 0
+    # 12 s of 6,000 requests (500/s) spread over both, each instance syncing every 0.25 s, out of phase.
+    for step in range(6000):
+        clock.now = T0 + step * 0.002
+        if step % 125 == 0:
+            await a.sync()
+        if step % 125 == 60:
+            await b.sync()
+        ok += await admitted(rng.choice((a, b)), "c", 1)
+    await a.stop()
+    await b.stop()
+    assert 900 <= ok <= 1000 + 1  # at most N − 1 past the limit
+    assert store.total("c") == ok
+
+
+@pytest.mark.parametrize("n", [2, 3])
+async def test_saturating_instances_out_of_phase_never_pass_the_limit(n: int) -> None:
+    # The worst case of sharing "what was left at my last sync": every instance spends its whole share at once,
+    # syncing in turn, each blind to the others' latest shares (that would end 25 % over with two instances).
+    clock, store = Clock(), MemoryCounters()
+    limiters = [Limiter(1000, counters=store, clock=clock) for _ in range(n)]
+    ok = 0
+    for limiter in limiters:
+        ok += await admitted(limiter, "c", 1)
+    for step in range(40 * n):  # ten seconds, each instance syncing every 0.25 s, out of phase
+        clock.now += 0.25 / n
+        limiter = limiters[step % n]
+        await limiter.sync()
+        ok += await admitted(limiter, "c", 2000)
+    assert 950 <= ok <= 1000
+    assert store.total("c") == ok
+
+
+async def test_a_spent_grant_refuses_until_the_next_sync() -> None:
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(100, counters=store, clock=clock) for _ in range(2))
+    assert await admitted(a, "c", 1) == 1
+    with pytest.raises(TooManyRequests) as refused:
+        await b.first("c")  # a's grant holds all that is left, until a's next sync
+    assert refused.value.retry_after == b.interval_s
+    await a.sync()  # a sees b wanting and keeps half
+    await b.sync()
+    assert await admitted(a, "c", 100) + await admitted(b, "c", 100) == 99
+    assert await admitted(a, "c", 1) + await admitted(b, "c", 1) == 0
+
+
+async def test_traffic_pinned_to_one_instance_still_reaches_the_limit() -> None:
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(100, counters=store, clock=clock) for _ in range(2))
+    await a.start()
+    await b.start()
+    ok = 0
+    for _ in range(12):  # twelve intervals; the other instance is idle but alive
+        ok += await admitted(a, "c", 50)
+        clock.now += 0.25
+        await a.sync()
+        await b.sync()
+    assert 95 <= ok <= 100
+
+
+async def test_a_new_instance_learns_the_global_count_before_admitting() -> None:
+    clock, store = Clock(), MemoryCounters()
+    a = Limiter(5, counters=store, clock=clock)
+    await a.start()
+    assert await admitted(a, "c", 5) == 5
+    await a.sync()
+    b = Limiter(5, counters=store, clock=clock)
+    await b.start()
+    assert await admitted(b, "c", 3) == 0
+
+
+async def test_store_unavailable_fails_open_logs_once_then_flushes(caplog: pytest.LogCaptureFixture) -> None:
+    clock, store = Clock(), MemoryCounters()
+    limiter = Limiter(10, counters=store, clock=clock)
+    await limiter.start()
+    assert await admitted(limiter, "clinic-x", 4) == 4
+    store.down = True
+    with caplog.at_level(logging.INFO, logger="fhirgraph.ratelimit"):
+        for _ in range(3):
+            clock.now += 0.25
+            await limiter.sync()
+        assert await admitted(limiter, "clinic-x", 10) == 6  # the local view still holds the limit
+        assert await admitted(limiter, "clinic-y", 2) == 2  # a tenant first seen meanwhile is admitted
+        store.down = False
+        clock.now += 0.25
+        await limiter.sync()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "clinic" not in caplog.text
+    assert store.total("clinic-x") == 10 and store.total("clinic-y") == 2
+
+
+async def test_an_instance_without_tenants_asks_nothing() -> None:
+    clock, store = Clock(), MemoryCounters()
+    limiter = Limiter(10, counters=store, clock=clock)
+    await limiter.start()
+    for _ in range(8):
+        clock.now += 0.25
+        await limiter.sync()
+    await limiter.stop()
+    assert store.calls == 0
+
+
+def test_rate_limits_setting_is_checked_without_quoting_it() -> None:
+    assert parse_limits(" a=5000, b-2=200 ,") == {"a": 5000, "b-2": 200}
+    for bad in ("a", "a=x", "a=-1", "bad/name=3", "=3"):
+        with pytest.raises(ValueError):
+            parse_limits(bad)
+    with pytest.raises(ValidationError) as error:
+        Settings(rate_limits="secret-tenant/x=12", rate_limit_per_minute=-1)
+    lines = problems(error.value)
+    assert any(line.startswith("FHIRGRAPH_RATE_LIMITS: ") for line in lines)
+    assert any(line.startswith("FHIRGRAPH_RATE_LIMIT_PER_MINUTE: ") for line in lines)
+    assert "secret-tenant" not in " ".join(lines)
