@@ -290,3 +290,65 @@ async def test_junk_at_the_token_endpoint_is_an_oauth_error(base_url: str, form:
             assert other.status_code in (400, 401) and "error" in other.json()
         raw = await http.post("/auth/token", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
         assert raw.status_code == 400 and raw.json()["error"] == "invalid_request"
+
+
+async def test_ehr_launch_carries_the_launch_context(base_url: str, settings: Settings,
+                                                    fhir: httpx.AsyncClient) -> None:
+    from tests.auth.oauth_helpers import issue_launch
+
+    pid = await _patient(fhir, "Launched")
+    made = await fhir.post("/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "Ehr"}]})
+    app = await register_app(settings, scope="launch openid fhirUser patient/*.rs user/*.rs")
+    user = await register_user(settings, f"Practitioner/{made.json()['id']}")
+    launch = await issue_launch(settings, pid)
+    client = oauth_client(app, "launch patient/*.rs", base_url)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
+                                             aud=f"{base_url}/fhir/r4", launch=launch)
+    location = (await sign_in(base_url, url, user)).headers["location"]  # no picker: the EHR chose the patient
+    token = await client.fetch_token(f"{base_url}/auth/token", authorization_response=location,
+                                     code_verifier=verifier)
+    await client.aclose()
+    assert token["patient"] == pid
+    bogus, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
+                                               aud=f"{base_url}/fhir/r4", launch="not-one-we-issued")
+    async with httpx.AsyncClient() as http:
+        refused = await http.get(bogus)
+    assert refused.status_code == 302 and code_of(refused.headers["location"])["error"] == ["invalid_request"]
+
+
+async def test_a_related_person_gets_their_patients_context(base_url: str, settings: Settings,
+                                                           fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir, "Child")
+    made = await fhir.post("/RelatedPerson", json={"resourceType": "RelatedPerson", "patient": {
+        "reference": f"Patient/{pid}"}, "name": [{"family": "Parent"}]})
+    assert made.status_code == 201, made.text
+    app = await register_app(settings)
+    user = await register_user(settings, f"RelatedPerson/{made.json()['id']}")
+    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs")
+    assert token["patient"] == pid
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        read = await http.get(f"/fhir/r4/Patient/{pid}", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert read.status_code == 200
+
+
+async def test_a_patient_token_sees_only_its_compartment(base_url: str, settings: Settings,
+                                                        fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir, "Mine")
+    other = await _patient(fhir, "NotMine")
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, SCOPE)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4", headers=bearer) as http:
+        assert (await http.get(f"/Patient/{other}")).status_code == 404
+        found = (await http.get("/Patient", params={"_count": 100})).json()
+        assert [e["resource"]["id"] for e in found.get("entry", [])] == [pid]
+        write = await http.post("/Patient", json={"resourceType": "Patient"})
+        assert write.status_code == 403  # patient/*.rs reads only
+        assert 'error="insufficient_scope"' in write.headers["www-authenticate"]
+        assert write.json()["resourceType"] == "OperationOutcome"
+    async with httpx.AsyncClient(base_url=base_url, headers=bearer) as http:
+        graph = await http.post("/graphql", json={"query": f'{{ patient(id: "{other}") {{ id }} }}'})
+        assert graph.status_code == 200
+        assert (graph.json()["data"] or {}).get("patient") is None

@@ -61,7 +61,7 @@ def ids(bundle: dict[str, Any], mode: str = "match") -> set[str]:
 
 def assert_forbidden(r: httpx.Response, needed: str) -> None:
     assert r.status_code == 403, r.text
-    assert r.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+    assert r.headers["www-authenticate"] == 'Bearer realm="fhirgraph", error="insufficient_scope"'
     assert r.headers["content-type"].startswith("application/fhir+json")
     issue = r.json()["issue"][0]
     assert issue["code"] == "forbidden"
