@@ -179,6 +179,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
             token["patient"] = user.patient
         if user is not None and user.encounter and "launch" in scopes:
             token["encounter"] = user.encounter
+            token["fhirContext"] = [{"reference": f"Encounter/{user.encounter}"}]  # SMART 2.0
         if user is not None and user.fhir_user and "openid" in scopes:
             token["id_token"] = self._id_token(origin, client, user, scopes)
         if refresh and user is not None:

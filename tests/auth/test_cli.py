@@ -1,0 +1,66 @@
+"""``fhirgraph clients add`` / ``users add`` / ``launch add`` / ``clients disable`` as an operator runs them,
+against the store a running server uses: the client they register signs in at that server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import orjson
+
+from app.settings import Settings
+from tests.processes import ROOT
+
+
+def fhirgraph(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MONGODB_URI": str(settings.mongodb_uri), "FHIRGRAPH_DB_NAME": settings.db_name,
+           "FHIRGRAPH_LOG_LEVEL": "WARNING"}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+async def test_register_then_use(base_url: str, settings: Settings) -> None:
+    made = fhirgraph(settings, "clients", "add", "--name", "Ops backend", "--grant", "client_credentials",
+                     "--scope", "system/*.rs", "--tenant", "tenant-a")
+    assert made.returncode == 0, made.stderr
+    shown = orjson.loads(made.stdout)
+    assert shown["client_secret"] and shown["scope"] == "system/*.rs" and shown["tenant"] == "tenant-a"
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        token = await http.post("/auth/token", data={"grant_type": "client_credentials"},
+                                auth=(shown["client_id"], shown["client_secret"]))
+        assert token.status_code == 200, token.text
+    off = fhirgraph(settings, "clients", "disable", "--client-id", shown["client_id"], "--tenant", "tenant-a")
+    assert off.returncode == 0 and orjson.loads(off.stdout)["disabled"] is True
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        again = await http.post("/auth/token", data={"grant_type": "client_credentials"},
+                                auth=(shown["client_id"], shown["client_secret"]))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+
+
+def test_users_read_the_password_from_stdin_and_never_print_it(settings: Settings) -> None:
+    done = fhirgraph(settings, "users", "add", "--username", "cli-user", "--fhir-user", "Patient/p-1",
+                     "--tenant", "tenant-a", stdin="a secret long enough\n")
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout) == {"username": "cli-user", "tenant": "tenant-a", "fhirUser": "Patient/p-1"}
+    assert "a secret" not in done.stdout + done.stderr
+    again = fhirgraph(settings, "users", "add", "--username", "cli-user", "--fhir-user", "Patient/p-1",
+                      "--tenant", "tenant-a", stdin="a secret long enough\n")
+    assert again.returncode == 1 and again.stderr.count("\n") == 1 and "already" in again.stderr
+    short = fhirgraph(settings, "users", "add", "--username", "x", "--fhir-user", "Patient/p-1", stdin="short\n")
+    assert short.returncode == 1 and "at least" in short.stderr and "short" not in short.stderr.split(":", 1)[0]
+    bad = fhirgraph(settings, "users", "add", "--username", "y", "--fhir-user", "Device/1", stdin="long enough pw\n")
+    assert bad.returncode == 1 and "fhirUser" in bad.stderr
+
+
+def test_launch_add_and_bad_registrations(settings: Settings) -> None:
+    launch = fhirgraph(settings, "launch", "add", "--patient", "p-1", "--tenant", "tenant-a")
+    assert launch.returncode == 0 and orjson.loads(launch.stdout)["launch"]
+    for args in (["--name", "x"],  # authorization_code without a redirect URI
+                 ["--name", "x", "--redirect-uri", "ftp://x/cb"],
+                 ["--name", "x", "--redirect-uri", "https://x/cb", "--scope", "patient/*.bogus"],
+                 ["--name", "x", "--grant", "client_credentials", "--public"]):
+        done = fhirgraph(settings, "clients", "add", *args)
+        assert done.returncode == 1, (args, done.stdout)
+        assert done.stderr.startswith("clients add: ") and done.stderr.count("\n") == 1
