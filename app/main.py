@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -47,6 +48,12 @@ from store.validation import warm_models
 from subscriptions.lifecycle import startup as events_startup
 
 log = logging.getLogger("fhirgraph")
+
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist", "Prefer",
+                "Idempotency-Key", "X-API-Key", "Api-Key"]
+CORS_EXPOSED = ["Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "RateLimit",
+                "RateLimit-Policy", "WWW-Authenticate"]
 
 async def health(request: Request) -> Response:
     services: Services = request.app.state.services
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         *fhir_mounts(),
     ]
     open_paths = (*OPEN_PATHS, "/metrics") if settings.metrics_public else OPEN_PATHS
+    cors_origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -151,6 +159,12 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
+            # Browser apps (SMART apps, GraphQL front ends) on other origins: preflights are answered before
+            # authentication. Credentials travel in headers (bearer tokens, keys), never cookies, so no
+            # Allow-Credentials; the sign-in pages are same-origin forms.
+            *([Middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=CORS_METHODS,
+                          allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=600)]
+              if cors_origins else []),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
             # Per-clinic rate limit: before anything answers (the read lane too); discovery and probes are free.
             *([Middleware(RateLimitMiddleware, limiter=limiter, exempt=(*OPEN_PATHS, "/metrics"))]

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     base_url: str = ""
     # Host names (optionally host:port) the server answers to, comma-separated; others get 400.
     allowed_hosts: str = ""
+    # Browser origins allowed to call the APIs (CORS), comma-separated; "*" any, empty none.
+    cors_origins: str = "*"
     default_tenant: str = "default"
     default_subject: str = "system"
     # Until OAuth lands: anonymous callers act as the default tenant (trials); set false in production.

@@ -78,3 +78,17 @@ async def test_a_revoked_token_closes_its_socket(base_url: str, settings: Settin
     except Exception:  # noqa: BLE001 - refused at connection_init (4403)
         refused = True
     assert refused
+
+
+async def test_browser_apps_get_cors(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        pre = await http.options("/fhir/r4/Patient", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+        assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] in ("*", "https://app.example")
+        token = await http.options("/auth/token", headers={"Origin": "https://app.example",
+                                                           "Access-Control-Request-Method": "POST"})
+        assert token.status_code == 200
+        read = await http.get("/fhir/r4/metadata", headers={"Origin": "https://app.example"})
+        assert read.headers["access-control-allow-origin"] in ("*", "https://app.example")
+        assert "etag" in read.headers.get("access-control-expose-headers", "").lower()
