@@ -12,11 +12,12 @@ from app.settings import Settings, get_settings
 
 # Logs never carry patient data or credentials, at any level. These libraries log whole documents (PyMongo's
 # command log), URLs with their query strings (httpx: webhook endpoints may hold a token), connection details or
-# websocket frames at DEBUG or INFO: they stay at least at these levels, whatever FHIRGRAPH_LOG_LEVEL says.
+# websocket frames at DEBUG or INFO — authlib logs issued tokens and client records at DEBUG: they stay at least at
+# these levels, whatever FHIRGRAPH_LOG_LEVEL says.
 # uvicorn is held at INFO through its own log level (it sets its loggers' levels itself): at DEBUG the websocket
 # library logs each handshake, request line and headers included, on uvicorn's logger; TRACE adds whole scopes.
 LOG_FLOORS = {"pymongo": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING,
-              "websockets": logging.INFO}
+              "websockets": logging.INFO, "authlib": logging.INFO}
 UVICORN_FLOOR = logging.INFO
 
 

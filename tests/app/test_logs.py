@@ -23,13 +23,48 @@ GIVEN = "Wilhelmina" + secrets.token_hex(2)
 SSN = f"9{secrets.randbelow(10 ** 8):08d}"
 BIRTH = f"19{secrets.randbelow(80) + 10}-0{secrets.randbelow(9) + 1}-1{secrets.randbelow(9)}"
 KEY = "k" + secrets.token_hex(16)
+PASSWORD = "pw-" + secrets.token_hex(8)
+DB = "fhirgraph_logs_" + secrets.token_hex(4)
+URI: list[str] = []
+SEEN: list[str] = []  # credentials the server handed out during the test: none may reach its log
 
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[Served]:
     with shared_store() as uri, serving(uri, "--access-log", env={"FHIRGRAPH_LOG_LEVEL": "DEBUG",
-                                                                "FHIRGRAPH_API_KEYS": f"{KEY}=tenant-logs"}) as s:
+                                                                "FHIRGRAPH_API_KEYS": f"{KEY}=tenant-logs",
+                                                                "FHIRGRAPH_DB_NAME": DB}) as s:
+        URI.append(uri)
         yield s
+
+
+async def sign_in_and_out(app: Served, pid: str) -> None:
+    """The authorization server's secrets: a client secret, a password, codes, access and refresh tokens."""
+    from pymongo import AsyncMongoClient
+
+    from auth.registry import add_client, add_user
+    from store.identity import IdentityStore
+    from tests.auth.oauth_helpers import App, authorize
+
+    mongo: AsyncMongoClient[object] = AsyncMongoClient(URI[0], tz_aware=True)
+    identity = IdentityStore(mongo[DB])  # type: ignore[arg-type]
+    backend = await add_client(identity, name="Logs", tenant="tenant-logs", redirect_uris=[],
+                               grant="client_credentials", scopes=["system/*.rs"])
+    public = await add_client(identity, name="Logs app", tenant="tenant-logs",
+                              redirect_uris=["https://app.example/callback"], public=True)
+    await add_user(identity, username="logs-user", password=PASSWORD, fhir_user=f"Patient/{pid}",
+                   tenant="tenant-logs")
+    await mongo.close()
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as c:
+        issued = await c.post("/auth/token", data={"grant_type": "client_credentials"},
+                              auth=(backend["client_id"], backend["client_secret"]))
+        token = issued.json()["access_token"]
+        assert (await c.get(f"/fhir/r4/Patient/{pid}", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        await c.post("/auth/revoke", data={"token": token}, auth=(backend["client_id"], backend["client_secret"]))
+        SEEN.extend([backend["client_secret"], token])
+    login, location = await authorize(App(public["client_id"], None, "tenant-logs"), app.url, "logs-user",
+                                      "launch/patient offline_access patient/*.rs", password=PASSWORD)
+    SEEN.extend([login["access_token"], login["refresh_token"], location.split("code=")[1].split("&")[0]])
 
 
 def patient() -> dict[str, object]:
@@ -70,6 +105,7 @@ async def send_phi(app: Served) -> list[str]:
     async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": KEY}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await sign_in_and_out(app, pid)
     return [pid]
 
 
@@ -80,7 +116,8 @@ async def test_no_patient_data_or_key_reaches_the_logs_at_debug_with_the_access_
             break
         await asyncio.sleep(0.1)
     output = app.output()
-    for secret in (FAMILY, GIVEN, SSN, BIRTH, KEY, *ids):
+    assert len(SEEN) == 5
+    for secret in (FAMILY, GIVEN, SSN, BIRTH, KEY, PASSWORD, *SEEN, *ids):
         assert secret not in output, f"{secret!r} in the log:\n{_around(output, secret)}"
     # the access log is there, one line per request, by route template
     access = [line for line in output.splitlines() if " fhirgraph.access: " in line]
