@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     def _tenant_name(cls, value: str) -> str:
         return check_tenant(value)
 
+    @field_validator("signing_key_file")
+    @classmethod
+    def _signing_key(cls, value: str) -> str:
+        if value:
+            from auth.signing import Signer
+
+            try:
+                Signer.from_file(value)
+            except OSError:
+                raise ValueError("cannot read the file") from None
+            except Exception:  # noqa: BLE001 - whatever the key library says, the message must not quote the key
+                raise ValueError("not a private RSA key (a JWK or PEM)") from None
+        return value
+
     @field_validator("api_keys")
     @classmethod
     def _api_keys(cls, value: str) -> str:
