@@ -53,7 +53,7 @@ def cmd_launch_add(args: argparse.Namespace) -> int:
 
     async def run(identity: Any, s: Settings) -> dict[str, Any]:
         return await add_launch(identity, tenant=args.tenant or s.default_tenant, patient=args.patient,
-                                encounter=args.encounter)
+                                encounter=args.encounter, client_id=args.client_id)
 
     return _with_store("launch add", run)
 
@@ -63,8 +63,7 @@ def cmd_clients_disable(args: argparse.Namespace) -> int:
 
     async def run(identity: Any, s: Settings) -> dict[str, Any]:
         tenant = args.tenant or s.default_tenant
-        if not await disable_client(identity, client_id=args.client_id, tenant=tenant,
-                                    horizon_s=s.access_token_lifetime_s + 60):
+        if not await disable_client(identity, client_id=args.client_id, tenant=tenant):
             raise ValueError(f"no client {args.client_id[:64]!r} in tenant {tenant!r}")
         return {"client_id": args.client_id, "disabled": True}
 
@@ -76,7 +75,7 @@ def cmd_users_revoke(args: argparse.Namespace) -> int:
 
     async def run(identity: Any, s: Settings) -> dict[str, Any]:
         await revoke_grant(identity, client_id=args.client_id, tenant=args.tenant or s.default_tenant,
-                           username=args.username, horizon_s=s.access_token_lifetime_s + 60)
+                           username=args.username)
         return {"client_id": args.client_id, "username": args.username, "revoked": True}
 
     return _with_store("users revoke", run)
@@ -154,5 +153,6 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
     ladd = launch_sub.add_parser("add", help="issue a launch parameter for an EHR launch (valid one hour)")
     ladd.add_argument("--patient", required=True, metavar="ID")
     ladd.add_argument("--encounter", default=None, metavar="ID")
+    ladd.add_argument("--client-id", default=None, help="the app the EHR launches (others cannot use it)")
     ladd.add_argument("--tenant", default=None, type=tenant)
     ladd.set_defaults(func=cmd_launch_add)

@@ -30,6 +30,8 @@ from app.ratelimit import Limiter, RateLimitMiddleware, parse_limits
 from app.services import Services
 from app.settings import Settings, get_settings
 from auth.api_keys import ApiKeys
+from auth.audit import AuditTrail
+from auth.audit_doors import AuditMiddleware
 from auth.authenticator import Authenticator
 from auth.middleware import OPEN_PATHS, AuthMiddleware
 from auth.principal import Principal
@@ -104,6 +106,10 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                if settings.allow_anonymous else None)
     services = Services(settings=settings, authenticator=Authenticator(ApiKeys(settings.api_keys), default,
                                                                        base_url=settings.base_url))
+    trail = AuditTrail(enabled=settings.audit, batch_size=settings.audit_batch_size,
+                       interval_s=settings.audit_interval_s, max_pending=settings.audit_max_pending,
+                       default_tenant=settings.default_tenant, shutdown_s=settings.db_timeout_s * 2)
+    services.audit = trail
     _rest: RestServices = services  # the doors' views of it (checked by mypy)
     _graph: GraphServices = services
     limiter = Limiter(settings.rate_limit_per_minute, parse_limits(settings.rate_limits),
@@ -120,6 +126,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                 await limiter.start()
             if demo_patients:
                 await _load_demo_if_empty(handle, settings, demo_patients)
+            await trail.start(handle.repo.audit_log)
             services.oauth = await start_oauth(handle.repo, services.authenticator, settings)
             services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
@@ -139,6 +146,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                     await services.events.stop()
             if services.oauth is not None:
                 await services.oauth.watcher.stop()
+            await trail.stop()  # before the store closes: a clean shutdown stores every record still held
             await handle.close()
 
     routes: list[BaseRoute] = [
@@ -165,6 +173,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             *([Middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=CORS_METHODS,
                           allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=600)]
               if cors_origins else []),
+            # The PHI audit trail: outside authentication, so that refusals are recorded too.
+            Middleware(AuditMiddleware, trail=trail),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
             # Per-clinic rate limit: before anything answers (the read lane too); discovery and probes are free.
             *([Middleware(RateLimitMiddleware, limiter=limiter, exempt=(*OPEN_PATHS, "/metrics"))]

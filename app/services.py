@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from app.ratelimit import Limiter
 from app.settings import Settings
+from auth.audit import AuditTrail
 from auth.authenticator import Authenticator
 from auth.oauth import OAuth
 from store.client import StoreHandle
@@ -25,6 +26,7 @@ class Services:
     store: StoreHandle | None = None
     events: LiveEvents | None = None
     oauth: OAuth | None = None
+    audit: AuditTrail | None = None
     limiter: Limiter | None = None  # the per-clinic rate limit, when one is set
 
     async def admit(self, tenant: str) -> None:

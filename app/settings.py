@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # seed 001: refresh tokens for 90 days), the signing key (a private JWK or PEM RSA key file — a compose
     # secret in production; unset: one key generated and shared through the store), how often each instance
     # polls revocations, and sign-in throttling (failures per user within the lockout window).
+    # The PHI audit trail (auth/audit.py): on by default; batches of at most audit_batch_size records written
+    # every audit_interval_s; past audit_max_pending records held (the store away), PHI requests wait, then 503.
+    audit: bool = True
+    audit_batch_size: int = Field(default=500, ge=1, le=10_000)
+    audit_interval_s: float = Field(default=0.2, gt=0, le=10)
+    audit_max_pending: int = Field(default=100_000, ge=100)
     access_token_lifetime_s: int = Field(default=900, ge=60, le=24 * 3600)
     refresh_token_lifetime_s: int = Field(default=90 * 24 * 3600, ge=3600)
     authorization_code_lifetime_s: int = Field(default=60, ge=10, le=600)

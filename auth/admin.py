@@ -106,8 +106,7 @@ async def create_client(request: Request, oauth: OAuth, principal: Principal) ->
 
 async def disable(request: Request, oauth: OAuth, principal: Principal) -> Response:
     client_id = request.path_params["client_id"]
-    if not await disable_client(oauth.identity, client_id=client_id, tenant=principal.tenant,
-                                horizon_s=oauth.horizon_s):
+    if not await disable_client(oauth.identity, client_id=client_id, tenant=principal.tenant):
         raise NotFound("No such client in this clinic")
     oauth.tokens.revoked("client", client_id, time.time())
     return JSONResponse({"client_id": client_id, "disabled": True})
@@ -123,8 +122,7 @@ async def create_user(request: Request, oauth: OAuth, principal: Principal) -> R
 async def revoke(request: Request, oauth: OAuth, principal: Principal) -> Response:
     body = await _json(request)
     client_id, username = _text(body, "client_id"), _text(body, "username")
-    await revoke_grant(oauth.identity, client_id=client_id, tenant=principal.tenant, username=username,
-                       horizon_s=oauth.horizon_s)
+    await revoke_grant(oauth.identity, client_id=client_id, tenant=principal.tenant, username=username)
     oauth.tokens.revoked("grant", f"{client_id} {principal.tenant}/{username}", time.time())
     return JSONResponse({"client_id": client_id, "username": username, "revoked": True})
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from auth.api_keys import ApiKeys
 from auth.client_keys import ClientKeys
 from auth.principal import Principal
-from auth.tokens import AccessTokens
+from auth.tokens import AccessTokens, principal_of_claims
 from store.errors import Unauthorized
 
 FHIR_PATHS = ("/fhir/r4", "/r4")
@@ -45,6 +45,11 @@ class Authenticator:
             if len(self._audiences) < 1024:
                 self._audiences[origin] = found
         return found
+
+    def principal_of(self, token: str) -> Principal | None:
+        """The principal of one of our valid tokens, whatever its audience (the audit of its issuance)."""
+        claims = self.tokens.claims(token) if self.tokens is not None else None
+        return principal_of_claims(claims) if claims is not None else None
 
     async def authenticate(self, credential: str | None, origin: str = "") -> Principal | None:
         """The caller's principal; None when it presented nothing and anonymous access is off."""

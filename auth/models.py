@@ -7,7 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidClientError, TokenMixin
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from auth.scopes import covered
 from store.identity import digest
@@ -116,7 +118,7 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
     doc: dict[str, Any]
 
     def get_redirect_uri(self) -> str:
-        return str(self.doc["redirect_uri"])
+        return str(self.doc.get("redirect_uri") or "")  # none asked for: the token request need not repeat it
 
     def get_scope(self) -> str:
         return str(self.doc["scope"])
@@ -175,3 +177,14 @@ class Token(TokenMixin):  # type: ignore[misc]
 
     def get_client(self) -> Any:
         return self.client_id
+
+
+def key_set(jwks: Any) -> KeySet:
+    """A client's public keys; ``InvalidClientError`` for anything that is not a set of RSA or EC public keys."""
+    try:
+        keys = KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidClientError(description="The client's JWKS is not a usable key set") from exc
+    if not keys.keys or any(k.key_type not in ("RSA", "EC") or k.is_private for k in keys.keys):
+        raise InvalidClientError(description="The client's JWKS must hold RSA or EC public keys only")
+    return keys

@@ -13,6 +13,7 @@ from starlette.requests import Request as HttpRequest
 
 from auth.authenticator import Authenticator
 from auth.models import Client, GrantUser
+from auth.registry import ADMIN_SCOPE
 from auth.scopes import CONTEXT_SCOPES
 from auth.server import Lifetimes, Request, SmartServer
 from auth.signing import Signer
@@ -75,7 +76,8 @@ class OAuth:
         launch = None
         if req.payload.data.get("launch"):
             launch = await self.identity.launch(req.payload.data["launch"][:256])
-            if launch is None or launch["tenant"] != client.tenant:
+            if launch is None or launch["tenant"] != client.tenant or launch.get("client_id") not in (
+                    None, client.client_id):
                 raise InvalidRequestError("Unknown or expired 'launch'", state=state,
                                           redirect_uri=grant.redirect_uri)
         return Checked(grant, client, str(req.scope or "").split(), launch)
@@ -103,6 +105,15 @@ class OAuth:
         page = await self.repo.search(SystemPrincipal(tenant), "Patient", [], count=count, sort="family")
         return [(str(p["id"]), _label(p)) for p in page.resources]
 
+    @staticmethod
+    def offered(checked: Checked, user: dict[str, Any]) -> list[str]:
+        """The scopes a user may grant this request: never ``system/`` (backend services) nor the admin scope in
+        a sign-in, and ``user/`` — the whole clinic — only for a Practitioner; a Patient or RelatedPerson grants
+        at most their patient's compartment."""
+        practitioner = str(user.get("fhir_user", "")).startswith("Practitioner/")
+        return [s for s in checked.scopes
+                if not s.startswith("system/") and s != ADMIN_SCOPE and (practitioner or not s.startswith("user/"))]
+
     async def context(self, checked: Checked, user: dict[str, Any], approved: list[str],
                       picked: str | None) -> GrantUser | None:
         """The launch context of the tokens: the EHR launch's, the user's own patient, a RelatedPerson's
@@ -110,7 +121,7 @@ class OAuth:
         tenant, fhir_user = checked.client.tenant, str(user["fhir_user"])
         patient = encounter = None
         wants_patient = "launch/patient" in approved or "launch" in approved
-        if checked.launch is not None and "launch" in approved:
+        if checked.launch is not None and "launch" in approved and not fhir_user.startswith("Patient/"):
             patient, encounter = checked.launch.get("patient"), checked.launch.get("encounter")
         elif fhir_user.startswith("Patient/"):
             patient = fhir_user.partition("/")[2]
@@ -142,7 +153,7 @@ class OAuth:
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic",
                                                       "client_secret_post", "none"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384", "RS256", "ES256"],
             "scopes_supported": [*sorted(CONTEXT_SCOPES), "patient/*.rs", "patient/*.cruds", "user/*.rs",
                                  "user/*.cruds", "system/*.rs", "system/*.cruds", "patient/*.read",
                                  "user/*.read", "user/*.write", "system/*.read", "system/*.*"],

@@ -34,6 +34,13 @@ class Decision:
     filters: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
+# Clients may append to the audit trail only with a scope naming it (an import from another system): system/*.*
+# (API keys, the trial default) does not (seed 000: the trail is the clinic's, immutable).
+AUDIT_WRITERS = frozenset({"system/AuditEvent.c", "system/AuditEvent.write", "system/AuditEvent.cruds",
+                           "system/AuditEvent.*"})
+AUDIT_REFUSAL = "insufficient_scope: writing AuditEvents requires system/AuditEvent.c (wildcards do not grant it)"
+
+
 def authorize(principal: PrincipalLike, interaction: str, resource_type: str) -> Decision:
     """The decision for ``principal`` doing ``interaction`` on ``resource_type``, or ``Forbidden`` naming the
     scope that would grant it. A principal carrying no scopes is granted nothing."""
@@ -60,7 +67,11 @@ def _table(scopes: frozenset[str], patient: str | None) -> dict[tuple[str, str],
     # Every (interaction, supported type) decided at once, the first time a scope set is seen: later calls
     # are a dict lookup. Refusals are kept as their message.
     grants = grants_for(scopes, patient)
-    return {(i, rt): _decide(grants, i, rt) for i in INTERACTIONS for rt in SUPPORTED_TYPES}
+    table = {(i, rt): _decide(grants, i, rt) for i in INTERACTIONS for rt in SUPPORTED_TYPES}
+    if not scopes & AUDIT_WRITERS:  # the audit trail is the server's own: wildcards never write to it
+        for interaction in ("create", "update"):
+            table[(interaction, "AuditEvent")] = AUDIT_REFUSAL
+    return table
 
 
 def _decide(grants: Grants, interaction: str, rt: str) -> Decision | str:

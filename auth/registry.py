@@ -6,6 +6,9 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from authlib.oauth2.rfc6749 import InvalidClientError
+
+from auth.models import key_set
 from auth.passwords import MIN_LENGTH, hash_password
 from auth.scopes import is_valid as smart_scope
 from store.errors import Conflict, Invalid
@@ -15,6 +18,10 @@ from store.types import check_tenant
 # api_key: an integrator of the vendor API (seed 002's Api-Key header), a registered client with scopes too.
 GRANTS = ("authorization_code", "client_credentials", "api_key")
 FHIR_USER_TYPES = ("Practitioner", "Patient", "RelatedPerson")
+# How long a revocation is kept: past the longest an access token may live (FHIRGRAPH_ACCESS_TOKEN_LIFETIME_S is
+# at most a day), whatever lifetime the instance or CLI recording it was configured with.
+REVOCATION_TTL_S = 24 * 3600 + 300
+
 # Managing clients, users and grants through the admin API (auth/admin.py); never granted by a wildcard.
 ADMIN_SCOPE = "fhirgraph/admin"
 
@@ -46,8 +53,11 @@ async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirec
             raise Invalid(f"redirect URI must be an absolute http(s) URI without a fragment: {uri[:64]}")
     if grant in ("client_credentials", "api_key") and public:
         raise Invalid(f"a {grant} client cannot be a public client")
-    if jwks is not None and not isinstance(jwks.get("keys"), list):
-        raise Invalid("the JWKS must be an object with a 'keys' array")
+    if jwks is not None:
+        try:
+            key_set(jwks)
+        except InvalidClientError as exc:
+            raise Invalid(str(exc.description)) from None
     if jwks_url is not None and urlsplit(jwks_url).scheme != "https":
         raise Invalid("the JWKS URL must be https")
     scopes = list(scopes or (["system/*.rs"] if grant in ("client_credentials", "api_key") else DEFAULT_SCOPES))
@@ -105,12 +115,15 @@ LAUNCH_S = 3600
 
 
 async def add_launch(identity: IdentityStore, *, tenant: str, patient: str, encounter: str | None = None,
-                     ttl_s: int = LAUNCH_S) -> dict[str, Any]:
-    """Issue an EHR launch parameter (SMART ``launch``) carrying a patient (and encounter) context."""
+                     client_id: str | None = None, ttl_s: int = LAUNCH_S) -> dict[str, Any]:
+    """Issue an EHR launch parameter (SMART ``launch``) carrying a patient (and encounter) context, for one
+    client when ``client_id`` is given (an EHR launches a given app)."""
     check_tenant(tenant)
     launch = secrets.token_urlsafe(24)
-    await identity.add_launch(launch, {"tenant": tenant, "patient": patient, "encounter": encounter}, ttl_s)
-    return {"launch": launch, "tenant": tenant, "patient": patient, "encounter": encounter, "expires_in": ttl_s}
+    await identity.add_launch(launch, {"tenant": tenant, "patient": patient, "encounter": encounter,
+                                       "client_id": client_id}, ttl_s)
+    return {"launch": launch, "tenant": tenant, "patient": patient, "encounter": encounter, "client_id": client_id,
+            "expires_in": ttl_s}
 
 
 DEMO_CLIENT = "demo-app"
@@ -135,7 +148,8 @@ async def add_demo(identity: IdentityStore, *, tenant: str, practitioner: str | 
     return shown
 
 
-async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str, horizon_s: int) -> bool:
+async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str,
+                         horizon_s: int = REVOCATION_TTL_S) -> bool:
     """Disable a client (seed 004): it gets no token any more, its refresh tokens are gone and every access
     token issued to it is refused by every instance within the revocation poll. False when unknown."""
     found = await identity.set_client(client_id, tenant, {"disabled": True})
@@ -147,8 +161,9 @@ async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str
 
 
 async def revoke_grant(identity: IdentityStore, *, client_id: str, tenant: str, username: str,
-                       horizon_s: int) -> None:
+                       horizon_s: int = REVOCATION_TTL_S) -> None:
     """End a user's authorization of a client: its refresh tokens, and every access token it holds."""
     subject = f"{tenant}/{username}"
     await identity.drop_refresh(client_id=client_id, user=subject)
+    await identity.drop_codes(client_id, subject)
     await identity.revoke("grant", f"{client_id} {subject}", horizon_s)

@@ -32,6 +32,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
 MAX_FIELDS = 64
+CLIENT_FAILURES = 20  # a client's sign-in attempts per lockout window, in multiples of a user's
 PICKER_SIZE = 50
 
 
@@ -145,14 +146,20 @@ async def login(request: HttpRequest, oauth: OAuth) -> Response:
         return checked
     client = checked.client
     username, password = form.get("username", "")[:128], form.get("password", "")[:1024]
+    # Every attempt is counted before the password is checked (atomically: concurrent guesses are counted too),
+    # per user; against spraying one password over many names, a client's wrong passwords are counted too. A
+    # success clears the user's count.
     throttle = f"{client.tenant}/{username}"
-    if await oauth.identity.failures(throttle) >= oauth.max_failures:
+    per_user = await oauth.identity.failed(throttle, oauth.lockout_s)
+    spray = f"client:{client.client_id}"
+    per_client = await oauth.identity.failures(spray)
+    if per_user > oauth.max_failures or per_client > oauth.max_failures * CLIENT_FAILURES:
         return HTMLResponse(pages.problem("Too many attempts", "Too many failed sign-ins: try again later."),
                             status_code=429, headers={**PAGE_HEADERS, "Retry-After": str(oauth.lockout_s)})
     user = await oauth.identity.user(client.tenant, username) if username else None
     if not await verify_password(user["password"] if user else None, password) or user is None \
             or user.get("disabled"):
-        await oauth.identity.failed(throttle, oauth.lockout_s)
+        await oauth.identity.failed(spray, oauth.lockout_s)
         csrf = form["csrf"]
         return HTMLResponse(pages.login(client_name=client.doc["name"], request=form.get("request", ""),
                                         csrf=csrf, error="Wrong user name or password.", username=username),
@@ -178,7 +185,8 @@ async def consent(request: HttpRequest, oauth: OAuth) -> Response:
     if form.get("decision") != "allow":
         return _reply(await oauth.server.run(oauth.server.create_authorization_response, req, None,
                                              checked.grant))
-    approved = [s for s in dict.fromkeys(v for k, v in fields if k == "scope") if s in checked.scopes]
+    offered = oauth.offered(checked, user)
+    approved = [s for s in dict.fromkeys(v for k, v in fields if k == "scope") if s in offered]
     if not approved:
         return _reply(await oauth.server.run(oauth.server.create_authorization_response, req, None,
                                              checked.grant))
@@ -187,7 +195,7 @@ async def consent(request: HttpRequest, oauth: OAuth) -> Response:
         return await _consent_page(oauth, checked, user, form, form.get("ticket", ""),
                                    error="Choose a patient.")
     # The approved scopes replace the requested ones before authlib issues the code (it re-validates them).
-    narrowed = [(k, " ".join(approved) if k == "scope" else v) for k, v in params]
+    narrowed = [(k, v) for k, v in params if k != "scope"] + [("scope", " ".join(approved))]
     req = _oauth_request(request, narrowed, [], "GET")
     grant = await oauth.server.run(oauth.server.get_consent_grant, req, grant_user)
     return _reply(await oauth.server.run(oauth.server.create_authorization_response, req, grant_user, grant))
@@ -199,7 +207,8 @@ async def _consent_page(oauth: OAuth, checked: Any, user: dict[str, Any], form: 
     if oauth.needs_picker(checked, user):
         patients = await oauth.patients(checked.client.tenant, PICKER_SIZE)
     return HTMLResponse(pages.consent(client_name=checked.client.doc["name"], user=user["username"],
-                                      scopes=checked.scopes, request=form.get("request", ""), csrf=form["csrf"],
+                                      scopes=oauth.offered(checked, user), request=form.get("request", ""),
+                                      csrf=form["csrf"],
                                       ticket=ticket, patients=patients, error=error), headers=PAGE_HEADERS)
 
 
@@ -224,11 +233,26 @@ def _check_csrf(request: HttpRequest, form: dict[str, str]) -> None:
 # --- token, introspection, revocation ---------------------------------------------------------------------
 
 async def token(request: HttpRequest, oauth: OAuth) -> Response:
-    req = _oauth_request(request, [], await _fields(request))
-    response = _reply(await oauth.server.run(oauth.server.create_token_response, req))
+    fields = await _fields(request)
+    req = _oauth_request(request, [], fields)
+    result = await oauth.server.run(oauth.server.create_token_response, req)
+    _audit_issuance(request, oauth, result, dict(fields).get("grant_type", "")[:40])
+    response = _reply(result)
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="fhirgraph"'
     return response
+
+
+def _audit_issuance(request: HttpRequest, oauth: OAuth, result: tuple[int, Any, Any], grant: str) -> None:
+    """Token issuance and refusal in the audit trail: who got what (never the token itself)."""
+    trail = getattr(request.app.state.services, "audit", None)
+    if trail is None:
+        return
+    status, body, _ = result
+    principal = None
+    if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
+        principal = oauth.authenticator.principal_of(body["access_token"])
+    trail.record_token_issued(principal, status=status, description=f"grant_type={grant}" if grant else None)
 
 
 async def introspect(request: HttpRequest, oauth: OAuth) -> Response:

@@ -15,13 +15,15 @@ import contextvars
 import secrets
 import time
 from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Payload, grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -30,8 +32,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from auth.models import JWT_AUTH, PUBLIC_AUTH, SECRET_AUTHS, Client, Code, GrantUser, Token
-from auth.registry import ADMIN_SCOPE
+from auth.models import JWT_AUTH, PUBLIC_AUTH, SECRET_AUTHS, Client, Code, GrantUser, Token, key_set
+from auth.registry import ADMIN_SCOPE, REVOCATION_TTL_S
 from auth.tokens import AccessTokens
 from store.identity import IdentityStore
 
@@ -40,6 +42,7 @@ ALL_AUTHS = [*SECRET_AUTHS, PUBLIC_AUTH, JWT_AUTH]
 ASSERTION_ALGORITHMS = ["RS384", "ES384", "RS256", "ES256"]
 ASSERTION_MAX_S = 300
 REFRESH_SCOPES = ("offline_access", "online_access")
+PROTOCOL_THREADS = 8
 
 # The public origin of the request being served (issuer and audience), set before the protocol thread starts
 # (asyncio.to_thread copies the context).
@@ -98,7 +101,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         self.lifetimes = lifetimes
         self.loop = loop
         self._timeout = store_timeout_s
-        self._jwks: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._jwks: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=PROTOCOL_THREADS, thread_name_prefix="oauth")
         self.register_token_generator("default", self._generate)
         self.register_grant(CodeGrant, [S256Only(required=True)])
         self.register_grant(RefreshGrant)
@@ -109,13 +113,21 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 
     # --- the thread bridge ---------------------------------------------------------------------------------
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a protocol step of authlib's in a worker thread."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run a protocol step of authlib's in a thread of the server's own pool (with the caller's context). Its
+        store calls need the event loop — and the loop's default executor, for DNS and TLS: protocol steps never
+        occupy that one, so they cannot starve what they wait for."""
+        context = contextvars.copy_context()
+        return await self.loop.run_in_executor(self._pool, context.run, fn, *args)
 
     def wait(self, coro: Coroutine[Any, Any, T]) -> T:
         """From the protocol thread: run a store call on the event loop and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self._timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(self._timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     # --- what authlib asks of a framework ------------------------------------------------------------------
 
@@ -129,6 +141,10 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         refresh = token.pop("_refresh_doc", None)
         if refresh is not None and token.get("refresh_token"):
             self.wait(self.identity.add_refresh(token["refresh_token"], refresh, self.lifetimes.refresh_s))
+            # A replay that revoked the family while this rotation ran: the rotated token goes too (its access
+            # tokens are refused anyway, family revocations being timeless).
+            if self.wait(self.identity.family_revoked(refresh["family"])):
+                self.wait(self.identity.drop_refresh(family=refresh["family"]))
 
     def create_oauth2_request(self, request: Request) -> Request:
         return request
@@ -145,17 +161,21 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
     def public_key_set(self, client: Client) -> KeySet:
         """The client's registered JWKS, or its JWKS URL's (fetched at most every five minutes)."""
         if client.doc.get("jwks"):
-            return KeySet.import_key_set(client.doc["jwks"])
+            return key_set(client.doc["jwks"])
         url = str(client.doc.get("jwks_url") or "")
         cached = self._jwks.get(url)
         if cached is None or cached[0] < time.time():
             try:
-                fetched = self.wait(_fetch_jwks(url))
-            except Exception as exc:  # noqa: BLE001 - any failure to fetch is the client's
-                raise InvalidClientError(description="The client's JWKS URL could not be read") from exc
-            cached = (time.time() + 300, fetched)
+                fetched: dict[str, Any] | None = self.wait(_fetch_jwks(url))
+            except Exception:  # noqa: BLE001 - any failure to fetch is the client's; remembered a little while
+                fetched = None
+            cached = (time.time() + (300 if fetched is not None else 30), fetched)
+            if len(self._jwks) > 1000:
+                self._jwks.clear()
             self._jwks[url] = cached
-        return KeySet.import_key_set(cached[1])  # type: ignore[arg-type]
+        if cached[1] is None:
+            raise InvalidClientError(description="The client's JWKS URL could not be read")
+        return key_set(cached[1])
 
     # --- tokens --------------------------------------------------------------------------------------------
 
@@ -216,17 +236,29 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
                      doc["expireAt"].timestamp(), data=doc, revoked=bool(doc.get("used")))
 
     def revoke_family(self, family: str) -> None:
+        self.wait(self.identity.mark_family_revoked(family, self.lifetimes.refresh_s))
         self.wait(self.identity.drop_refresh(family=family))
-        self.wait(self.identity.revoke("family", family, self.lifetimes.access_s + 60))
-        self.tokens.revoked("family", family, time.time())
+        self.wait(self.identity.revoke("family", family, REVOCATION_TTL_S))
+        self.loop.call_soon_threadsafe(self.tokens.revoked, "family", family, time.time())
+
+
+JWKS_MAX_BYTES = 64 * 1024
 
 
 async def _fetch_jwks(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as http:
-        response = await http.get(url)
+    """A JWKS URL's keys: https only, to a public address (the webhook door's SSRF check), at most 64 KB."""
+    from subscriptions.ssrf import resolve_endpoint
+
+    await resolve_endpoint(url, allow_private=False)
+    async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as http, http.stream("GET", url) as response:
         response.raise_for_status()
-        found: dict[str, Any] = response.json()
-        return found
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > JWKS_MAX_BYTES:
+                raise ValueError("JWKS too large")
+    found: dict[str, Any] = orjson.loads(body)
+    return found
 
 
 def _server(grant: Any) -> SmartServer:
@@ -281,17 +313,33 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotated on every use
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """Looked up only: it is spent once the whole request has been found valid (``create_token_response``),
+        so a refresh refused for its scope or its client does not cost the family."""
         if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 256:
             return None
         server = _server(self)
-        status, doc = server.wait(server.identity.use_refresh(refresh_token))
-        if status == "replayed" and doc is not None:
+        doc = server.wait(server.identity.refresh_doc(refresh_token))
+        if doc is None or doc["expireAt"].timestamp() <= time.time():
+            return None
+        if doc.get("used"):
             server.revoke_family(doc["family"])  # a replayed refresh token ends its whole family
             return None
-        if doc is None:
-            return None
         return Token("refresh_token", doc["client_id"], doc["tenant"], doc["scope"],
-                     doc["expireAt"].timestamp(), data=doc)
+                     doc["expireAt"].timestamp(), data={**doc, "_presented": refresh_token})
+
+    def create_token_response(self) -> tuple[int, Any, Any]:
+        # Spent here, atomically: of two requests presenting it at once one wins; the other is a replay.
+        token: Token = self.request.refresh_token
+        server = _server(self)
+        status, doc = server.wait(server.identity.use_refresh(token.data["_presented"]))
+        if status != "ok" or doc is None:
+            if status == "replayed" and doc is not None:
+                server.revoke_family(doc["family"])
+            raise InvalidGrantError()
+        if server.wait(server.identity.family_revoked(doc["family"])):
+            raise InvalidGrantError()
+        result: tuple[int, Any, Any] = super().create_token_response()
+        return result
 
     def authenticate_user(self, refresh_token: Token) -> GrantUser:
         d = refresh_token.data
@@ -309,14 +357,16 @@ class BackendGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
         super().validate_token_request()
         requested = self.request.payload.scope or ""
         if any(not s.startswith("system/") and s != ADMIN_SCOPE for s in requested.split()):
-            raise InvalidRequestError("Backend services may only ask for system/ scopes")
+            raise InvalidScopeError("Backend services may only ask for system/ scopes")
         if not self.request.client.get_allowed_scope(requested):
             raise InvalidScopeError("None of the scopes asked for is registered for this client")
 
     def create_token_response(self) -> tuple[int, Any, Any]:
         # authlib grants the scope asked for as it is; a client gets only what it registered for (seed 004),
         # its whole registration when it asks for nothing.
-        scope = self.request.client.get_allowed_scope(self.request.payload.scope or "")
+        asked = self.request.payload.scope or " ".join(
+            s for s in self.request.client.scopes if s.startswith("system/") or s == ADMIN_SCOPE)
+        scope = self.request.client.get_allowed_scope(asked)
         token = self.generate_token(scope=scope, include_refresh_token=False)
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
@@ -357,7 +407,9 @@ class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = ALL_AUTHS
+    # RFC 7662 §2.1: the caller (a protected resource, a confidential client) authenticates; a public client id
+    # alone would let anyone who knows it read the claims of every token of the clinic.
+    CLIENT_AUTH_METHODS = [*SECRET_AUTHS, JWT_AUTH]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _server(self).token_of(token_string, token_type_hint)
@@ -387,5 +439,5 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             server.revoke_family(str(token.data["family"]))
             return
         jti = str(token.data["jti"])
-        server.wait(server.identity.revoke("jti", jti, server.lifetimes.access_s + 60))
-        server.tokens.revoked("jti", jti, time.time())
+        server.wait(server.identity.revoke("jti", jti, REVOCATION_TTL_S))
+        server.loop.call_soon_threadsafe(server.tokens.revoked, "jti", jti, time.time())

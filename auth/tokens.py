@@ -22,7 +22,6 @@ from typing import Any
 
 from auth.principal import Principal
 from auth.signing import Signer
-from store.errors import DomainError
 from store.identity import IdentityStore
 from store.logs import described
 
@@ -79,7 +78,7 @@ class AccessTokens:
             claims = self.claims(token)
             if claims is None:
                 return None
-            known = (_principal(claims), str(claims["aud"]), str(claims["iss"]), float(claims["iat"]))
+            known = (principal_of_claims(claims), str(claims["aud"]), str(claims["iss"]), float(claims["iat"]))
             if len(self._known) >= CACHE_MAX:
                 self._known.clear()
             self._known[token] = known
@@ -107,10 +106,13 @@ class AccessTokens:
             return False
         ts = claims.get("ts")
         iat = ts / 1000 if isinstance(ts, int) else float(claims["iat"])
-        checks = [("jti", str(claims["jti"])), ("client", str(claims["client_id"])),
-                  ("grant", f"{claims['client_id']} {claims['sub']}")]
-        if claims.get("fam"):
-            checks.append(("family", str(claims["fam"])))
+        # A token, or a refresh-token family, once revoked stays so; a client or a grant refuses what it issued
+        # before (a re-enabled client or a user signing in again gets working tokens).
+        if ("jti", str(claims["jti"])) in self._revoked:
+            return True
+        if claims.get("fam") and ("family", str(claims["fam"])) in self._revoked:
+            return True
+        checks = (("client", str(claims["client_id"])), ("grant", f"{claims['client_id']} {claims['sub']}"))
         return any((at := self._revoked.get(key)) is not None and iat <= at for key in checks)
 
 
@@ -120,7 +122,7 @@ def _shaped(claims: dict[str, Any]) -> bool:
             and all(isinstance(claims.get(name), int) for name in ("iat", "exp")))
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def principal_of_claims(claims: dict[str, Any]) -> Principal:
     return Principal(tenant=claims["tenant"], subject=claims["sub"], scopes=frozenset(claims["scope"].split()),
                      via="token", client_id=claims["client_id"], user=claims.get("fhirUser"),
                      patient=claims.get("patient"), token_id=claims["jti"], expires_at=float(claims["exp"]))
@@ -166,7 +168,7 @@ class RevocationWatcher:
                 if self._failing:
                     log.info("revocations: polling again")
                 self._failing = False
-            except DomainError as exc:  # the store is away: keep the deny list we have, say so once
+            except Exception as exc:  # noqa: BLE001 - the store away, or anything else: keep polling, say so once
                 if not self._failing:
                     log.warning("revocations: cannot poll the store (%s)", described(exc))
                 self._failing = True

@@ -221,6 +221,8 @@ def main() -> int:
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
                          "of an API key; stack: the app's HTTP stack without a store call)")
+    ap.add_argument("--audit", choices=["on", "off"], default="on",
+                    help="the PHI audit trail (FHIRGRAPH_AUDIT): compare reads with it on and off")
     args = ap.parse_args()
     ops = set(args.ops.split(","))
     procs: list[subprocess.Popen[bytes]] = []
@@ -240,7 +242,7 @@ def main() -> int:
             uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
             engine = "devdb"
         env["MONGODB_URI"] = uri
-        print(f"engine: {engine}; load: {'wrk' if shutil.which('wrk') else 'httpx'} "
+        print(f"audit trail: {args.audit}; engine: {engine}; load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{os.cpu_count()} cores\n")
         print(f"{'stored':>8}  {'operation':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs ceiling")

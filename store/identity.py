@@ -26,8 +26,9 @@ from pymongo.errors import DuplicateKeyError
 from store.driver import call
 
 CLIENTS, USERS, CODES, REFRESH = "oauth_clients", "oauth_users", "oauth_codes", "oauth_refresh"
-REVOCATIONS, ASSERTIONS, FAILURES, KEYS, LAUNCHES = (
-    "oauth_revocations", "oauth_assertions", "oauth_login_failures", "oauth_keys", "oauth_launches")
+REVOCATIONS, ASSERTIONS, FAILURES, KEYS, LAUNCHES, FAMILIES = (
+    "oauth_revocations", "oauth_assertions", "oauth_login_failures", "oauth_keys", "oauth_launches",
+    "oauth_revoked_families")
 
 
 def digest(secret: str) -> str:
@@ -44,7 +45,7 @@ class IdentityStore:
         self._db = db
 
     async def ensure_indexes(self) -> None:
-        for name in (CODES, REFRESH, ASSERTIONS, FAILURES, LAUNCHES, REVOCATIONS):
+        for name in (CODES, REFRESH, ASSERTIONS, FAILURES, LAUNCHES, REVOCATIONS, FAMILIES):
             await call(self._db[name].create_index("expireAt", expireAfterSeconds=0, name="ttl"))
         await call(self._db[REFRESH].create_index([("family", ASCENDING)], name="family"))
         await call(self._db[REFRESH].create_index([("client_id", ASCENDING), ("user", ASCENDING)],
@@ -160,6 +161,17 @@ class IdentityStore:
     async def refresh_doc(self, token: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = await call(self._db[REFRESH].find_one({"_id": digest(token)}))
         return found
+
+    async def mark_family_revoked(self, family: str, ttl_s: float) -> None:
+        """Remember, for as long as its refresh tokens could live, that a refresh-token family was revoked."""
+        await call(self._db[FAMILIES].update_one({"_id": family}, {"$set": {"expireAt": _at(ttl_s)}}, upsert=True))
+
+    async def family_revoked(self, family: str) -> bool:
+        return await call(self._db[FAMILIES].find_one({"_id": family}, {"_id": 1})) is not None
+
+    async def drop_codes(self, client_id: str, user: str) -> None:
+        """Forget the unused codes a user's sign-in gave a client (the grant was revoked)."""
+        await call(self._db[CODES].delete_many({"client_id": client_id, "user.subject": user}))
 
     async def drop_refresh(self, **match: str) -> int:
         """Delete the refresh tokens matching ``match`` (``family=...``, ``client_id=...``, ``user=...``)."""

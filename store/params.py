@@ -292,9 +292,13 @@ PARAMS: dict[str, tuple[P, ...]] = {
     "AuditEvent": (
         _p("date", "date", "recorded", sortable=True),
         _p("agent", "reference", "agent.who", targets=()),
+        _p("altid", "token", "agent.altId"),
         _p("entity", "reference", "entity.what", targets=()),
+        _p("patient", "reference", "entity.what", targets=PAT),
         _p("type", "token", "type"),
+        _p("subtype", "token", "subtype"),
         _p("action", "token", "action"),
+        _p("outcome", "token", "outcome"),
     ),
     "Binary": (),
 }

@@ -22,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from store.audit import AuditLog
 from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
@@ -57,6 +58,7 @@ class Repository:
         self.webhook_leases = Leases(db, WEBHOOK_STATE)
         self.deliveries = Deliveries(db)
         self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
+        self.audit_log = AuditLog(db)  # the PHI audit trail's batch append (auth/audit.py)
         # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
         self.rate_counters = RateCounters(db)
 

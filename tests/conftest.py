@@ -50,11 +50,14 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
     s = Settings(
         mongodb_uri=mongo_uri,
         db_name=f"fhirgraph_test_{uuid.uuid4().hex[:8]}",
-        api_keys=",".join(f"{key}={tenant}" for tenant, key in API_KEYS.items()),
+        # tenant-a's key may also import AuditEvents (a dedicated scope: system/*.* does not grant it)
+        api_keys=",".join(f"{key}={tenant}" + ("::system/*.* system/AuditEvent.c" if tenant == "tenant-a" else "")
+                          for tenant, key in API_KEYS.items()),
         max_body_bytes=1024 * 1024,
         webhook_allow_private=True,
         relay_poll_interval_s=0.05,
         rate_limit_per_minute=0,  # the suite's shared server is not throttled; tests/app/test_ratelimit.py is
+        audit_interval_s=0.05,
     )
     yield s
     drop_test_database(s)
@@ -142,8 +145,9 @@ def tag() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
-# Background work of the app servers this process runs (event relay, webhook worker) polls these collections.
-BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency"}
+# Background work of the app servers this process runs (event relay, webhook worker, the audit trail) uses these.
+BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency", "AuditEvent",
+                          "AuditEvent_history"}
 
 
 def fhir_calls() -> dict[tuple[str, str], float]:

@@ -88,7 +88,7 @@ async def test_backend_services_ask_for_system_scopes_only(base_url: str, settin
         answer = await http.post("/auth/token", data={
             "grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": _assertion(key, client_id, f"{base_url}/auth/token")})
-    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_scope"
 
 
 async def test_confidential_client_with_a_secret(base_url: str, settings: Settings) -> None:

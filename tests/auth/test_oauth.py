@@ -241,16 +241,18 @@ async def test_introspection_and_revocation(base_url: str, settings: Settings, f
     app = await register_app(settings)
     user = await register_user(settings, f"Patient/{pid}")
     token, _ = await authorize(app, base_url, user, SCOPE)
+    resource = await register_app(settings, public=False)  # a protected resource of the clinic introspects
+    creds = (resource.client_id, str(resource.client_secret))
     async with httpx.AsyncClient(base_url=base_url) as http:
-        seen = (await http.post("/auth/introspect", data={"token": token["access_token"],
-                                                          "client_id": app.client_id})).json()
+        public = await http.post("/auth/introspect", data={"token": token["access_token"], "client_id": app.client_id})
+        assert public.status_code in (400, 401) and public.json()["error"] == "invalid_client"
+        seen = (await http.post("/auth/introspect", data={"token": token["access_token"]}, auth=creds)).json()
         assert seen["active"] is True and seen["patient"] == pid and seen["client_id"] == app.client_id
-        junk = await http.post("/auth/introspect", data={"token": "junk", "client_id": app.client_id})
+        junk = await http.post("/auth/introspect", data={"token": "junk"}, auth=creds)
         assert junk.json() == {"active": False}
         revoked = await http.post("/auth/revoke", data={"token": token["access_token"], "client_id": app.client_id})
         assert revoked.status_code == 200
-        after = (await http.post("/auth/introspect", data={"token": token["access_token"],
-                                                           "client_id": app.client_id})).json()
+        after = (await http.post("/auth/introspect", data={"token": token["access_token"]}, auth=creds)).json()
         assert after == {"active": False}
     refused = await _refused_soon(base_url, token["access_token"], f"/fhir/r4/Patient/{pid}")
     assert refused.status_code == 401
@@ -352,3 +354,67 @@ async def test_a_patient_token_sees_only_its_compartment(base_url: str, settings
         graph = await http.post("/graphql", json={"query": f'{{ patient(id: "{other}") {{ id }} }}'})
         assert graph.status_code == 200
         assert (graph.json()["data"] or {}).get("patient") is None
+
+
+async def test_a_patient_never_grants_user_or_system_scopes(base_url: str, settings: Settings,
+                                                           fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings, scope="launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin")
+    user = await register_user(settings, f"Patient/{pid}")
+    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin")
+    assert token["scope"].split() == ["launch/patient", "patient/*.rs"]
+
+
+async def test_consent_narrows_even_without_a_scope_parameter(base_url: str, settings: Settings,
+                                                             fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    params = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT, "state": "s",
+              "aud": f"{base_url}/fhir/r4", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "code_challenge_method": "S256"}
+    async with httpx.AsyncClient() as http:
+        url = str(http.build_request("GET", f"{base_url}/auth/authorize", params=params).url)
+    done = await sign_in(base_url, url, user, drop_scopes=("offline_access", "online_access"))
+    code = code_of(done.headers["location"])["code"][0]
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        token = (await http.post("/auth/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": app.client_id,
+            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"})).json()
+    assert "offline_access" not in token["scope"].split() and "refresh_token" not in token
+    assert not any(s.startswith("user/") for s in token["scope"].split())
+
+
+async def test_concurrent_wrong_passwords_are_all_counted(base_url: str, settings: Settings,
+                                                         fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    client = oauth_client(app, SCOPE, base_url)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
+                                             aud=f"{base_url}/fhir/r4")
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as browser:
+        fields = hidden_fields((await browser.get(url)).text)
+        answers = await asyncio.gather(*(browser.post("/auth/login", data={**fields, "username": user,
+                                                                           "password": f"guess-{i}"})
+                                         for i in range(20)))
+    codes = [a.status_code for a in answers]
+    assert codes.count(401) == settings.login_max_failures and codes.count(429) == 20 - settings.login_max_failures
+
+
+async def test_a_refused_refresh_does_not_spend_the_token(base_url: str, settings: Settings,
+                                                         fhir: httpx.AsyncClient) -> None:
+    pid = await _patient(fhir)
+    app = await register_app(settings)
+    user = await register_user(settings, f"Patient/{pid}")
+    first, _ = await authorize(app, base_url, user, SCOPE)
+    form = {"grant_type": "refresh_token", "client_id": app.client_id, "refresh_token": first["refresh_token"]}
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        wider = await http.post("/auth/token", data={**form, "scope": SCOPE + " user/*.rs"})
+        assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+        ok = await http.post("/auth/token", data=form)
+        assert ok.status_code == 200, ok.text
+        racing = await asyncio.gather(*(http.post("/auth/token", data={**form, "refresh_token":
+                                                                        ok.json()["refresh_token"]})
+                                        for _ in range(4)))
+    assert sorted(r.status_code for r in racing)[:1] == [200] and [r.status_code for r in racing].count(200) == 1

@@ -1,0 +1,127 @@
+"""What each door's request is, for the audit trail: one ASGI middleware notes every PHI access — FHIR REST
+interactions, GraphQL operations and subscriptions, vendor-API requests — and every refusal (401/403), as an
+``Access`` for the trail (auth/audit.py). On the request it only classifies the path (a split, no regex),
+remembers the status the app answered and appends a tuple; the AuditEvent is built off the request path.
+
+It sits outside authentication, so refusals are seen too: the principal is read from ``scope["auth"]`` once the
+inner app has set it. What is not PHI is not noted: the CapabilityStatement, discovery, health, metrics, the
+authorization server's pages (its token endpoint notes issuance itself), unknown resource types.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from auth.audit import AuditTrail
+from auth.balp import Access
+from store.errors import DomainError, Forbidden, TooManyRequests, Unauthorized
+from store.params import SUPPORTED_TYPES
+
+FHIR_PREFIXES = ("/fhir/r4/", "/r4/")
+QAPI = "/qapi/v1/"
+GRAPHQL = "/graphql"
+QAPI_ACTIONS = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
+Kind = tuple[str, str | None, str | None, str | None, str | None]  # interaction, type, id, version, action
+
+
+def classify(method: str, path: str, websocket: bool = False) -> Kind | None:
+    """The audited interaction of a request (module docstring), or None when it touches no PHI."""
+    if path.startswith(FHIR_PREFIXES):
+        return _fhir(method, path.split("/", 3)[3] if path.startswith("/fhir/") else path.split("/", 2)[2])
+    if path == GRAPHQL or path == GRAPHQL + "/":
+        if websocket:
+            return ("graphql-subscribe", None, None, None, None)
+        return ("graphql-query", None, None, None, None)
+    if path.startswith(QAPI):
+        return ("qapi", None, None, None, QAPI_ACTIONS.get(method, "E"))
+    return None
+
+
+def _fhir(method: str, rest: str) -> Kind | None:
+    parts = rest.split("/")
+    rt = parts[0]
+    if rt not in SUPPORTED_TYPES:
+        return None  # metadata, .well-known, an unknown type (404): no PHI
+    n = len(parts)
+    if n == 1:
+        return ("search-type" if method in ("GET", "HEAD") else "create", rt, None, None, None)
+    second = parts[1]
+    if n == 2:
+        if second == "_search":
+            return ("search-type", rt, None, None, None)
+        if second == "_history":
+            return ("history-type", rt, None, None, None)
+        interaction = {"GET": "read", "HEAD": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        found = interaction.get(method)
+        return (found, rt, second, None, None) if found else None
+    if parts[2] == "_history":
+        if n == 3:
+            return ("history-instance", rt, second, None, None)
+        return ("vread", rt, second, parts[3], None)
+    return None
+
+
+def _status_of(exc: BaseException) -> int:
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, TooManyRequests):
+        return 429
+    return 400 if isinstance(exc, DomainError) else 500
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp, *, trail: AuditTrail):
+        self.app = app
+        self.trail = trail
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = None
+        if self.trail.enabled and scope["type"] in ("http", "websocket"):
+            kind = classify(scope.get("method", "GET"), scope["path"], scope["type"] == "websocket")
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        found: Kind = kind
+        if not self.trail.has_room():
+            await self.trail.admit()  # backpressure: an access that cannot be recorded is not served
+        status = 0
+        created: str | None = None
+
+        async def tracked(message: Message) -> None:
+            nonlocal status, created
+            kind_of = message["type"]
+            if kind_of == "http.response.start":
+                status = message["status"]
+                if found[0] == "create" and status == 201:  # the id the server assigned, from Location
+                    created = next((v.decode("latin-1") for k, v in message.get("headers", ()) if k == b"location"),
+                                   None)
+            elif kind_of == "websocket.accept":
+                status = 101
+            elif kind_of == "websocket.close" and (not status or message.get("code") in (4401, 4403)):
+                status = 403  # refused: before it was accepted, or at connection_init (graphql-transport-ws)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except BaseException as exc:
+            self._note(scope, found, status or _status_of(exc))
+            raise
+        if created is not None:
+            parts = created.split("/_history/")[0].rsplit("/", 1)
+            found = (found[0], found[1], parts[-1] if len(parts) == 2 else None, None, found[4])
+        if status and (scope["type"] == "http" or status == 101):
+            self._note(scope, found, status)
+
+    def _note(self, scope: Scope, kind: Kind, status: int) -> None:
+        interaction, rt, rid, vid, action = kind
+        principal: Any = scope.get("auth")
+        query = None
+        if interaction.startswith(("search", "history")) or interaction == "qapi":
+            query = scope.get("query_string", b"").decode("latin-1")
+        self.trail.note(Access(time.time(), principal, interaction, status, rt, rid, vid, query, None, (),
+                               action, None))

@@ -1,0 +1,74 @@
+"""The audit trail's write (DESIGN.md decision 13): AuditEvents appended in batches, off the request path.
+
+The recorder (auth/audit.py) builds the AuditEvents (IHE BALP shape, auth/balp.py) and hands one batch per tenant
+to ``AuditLog.append``: one bulk insert into ``AuditEvent`` and one into its history (so ``vread`` and
+``_history`` answer as for any resource), each document keyed for search like any write (store/keys.py), so the
+trail is searched through the normal FHIR search (``date``, ``agent``, ``patient``, ``entity``, ``type``,
+``subtype``, ``action``, ``outcome``: store/params.py).
+
+What this write does not do, on purpose:
+
+- **No outbox event** (the batch bypasses the writer, store/writes.py): the audit trail is the record of
+  accesses, not a clinical act. An event per record would feed the relay and the webhooks a stream nobody
+  subscribes to, and a consumer that audited what it delivers would audit its own audit writes, for ever.
+- **No Provenance**: an AuditEvent is not a clinical write.
+- **No per-record FHIR model validation**: the records are the server's own, built by one function whose output
+  the tests validate against the FHIR models (tests/auth/test_audit.py); running pydantic over thousands of records
+  a second on the event loop would cost the reads it audits. The shape is still checked (``resourceType``, ids).
+
+A batch is idempotent: ids are assigned by the recorder when it builds the records, and the inserts are unordered,
+so a batch retried after a failure part-way (a lost reply, a primary stepping down) stores what is missing and
+counts the rest (duplicate keys, code 11000) as already stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from store.clock import now_instant
+from store.driver import unavailable
+from store.errors import Invalid
+from store.layout import document, history, history_doc
+from store.types import Resource
+from store.validation import check_id
+from store.writes import server_meta
+
+AUDIT = "AuditEvent"
+
+
+class AuditLog:
+    def __init__(self, db: AsyncDatabase[Any]):
+        self.db = db
+
+    async def append(self, tenant: str, events: list[Resource]) -> int:
+        """Store ``events`` (AuditEvents with ids) in ``tenant``'s trail as version 1 each; returns how many were
+        new. ``Unavailable`` when the database cannot take them now (the caller keeps them and retries)."""
+        if not events:
+            return 0
+        stamp = now_instant()
+        docs = []
+        for event in events:
+            if not isinstance(event, dict) or event.get("resourceType") != AUDIT:
+                raise Invalid("The audit trail takes AuditEvents only")
+            check_id(str(event.get("id")))
+            resource = {"resourceType": AUDIT, "id": event["id"], "meta": server_meta({}, 1, stamp, stamp),
+                        **{k: v for k, v in event.items() if k not in ("resourceType", "id", "meta")}}
+            docs.append(document(tenant, resource, 1, stamp))
+        stored = await self._insert(AUDIT, docs)
+        await self._insert(history(AUDIT), [history_doc(d) for d in docs])
+        return stored
+
+    async def _insert(self, collection: str, docs: list[dict[str, Any]]) -> int:
+        try:
+            result = await self.db[collection].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if errors and all(e.get("code") == 11000 for e in errors):
+                return len(docs) - len(errors)  # stored by an earlier attempt of this batch
+            raise unavailable(exc) from exc
+        except PyMongoError as exc:
+            raise unavailable(exc) from exc
+        return len(result.inserted_ids)

@@ -1,0 +1,137 @@
+"""The PHI audit trail: every access and refusal becomes an AuditEvent (IHE BALP), written off the request path,
+searchable through FHIR, append-only, and never carrying patient names, tokens or keys."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from typing import Any
+
+import httpx
+from fhir.resources.R4B.auditevent import AuditEvent
+from pymongo import AsyncMongoClient
+
+from app.settings import Settings
+from auth.balp import Access, audit_event, redact_query
+from auth.principal import Principal
+from tests.conftest import API_KEYS, drop_test_database, running_app
+
+
+async def _trail(fhir: httpx.AsyncClient, params: dict[str, str], want: int = 1) -> list[dict[str, Any]]:
+    """The AuditEvents matching ``params`` once at least ``want`` have been written (batches are async)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = (await fhir.get("/AuditEvent", params={**params, "_count": "100"})).json()
+        entries = [e["resource"] for e in found.get("entry", [])]
+        if len(entries) >= want or time.monotonic() > deadline:
+            return entries
+        await asyncio.sleep(0.05)
+
+
+def test_balp_shape_is_a_valid_auditevent() -> None:
+    principal = Principal("clinic", "clinic/dr", scopes=frozenset({"user/*.rs"}), via="token", client_id="app-1",
+                          user="Practitioner/pr-1")
+    access = Access(time.time(), principal, "read", 200, "Observation", "o-1", None, None, "p-1")
+    event = audit_event(access, "fhirgraph")
+    AuditEvent.model_validate(event)  # a FHIR R4B AuditEvent
+    assert event["type"]["code"] == "rest" and event["subtype"][0]["code"] == "read" and event["action"] == "R"
+    assert event["outcome"] == "0"
+    whos = [a["who"] for a in event["agent"]]
+    assert {"reference": "Practitioner/pr-1"} in whos and any(w.get("display") == "app-1" for w in whos)
+    refs = [e["what"]["reference"] for e in event["entity"] if "what" in e]
+    assert refs == ["Patient/p-1", "Observation/o-1"]
+    refused = audit_event(Access(time.time(), None, "search-type", 401, "Patient", None, None, "name=x"), "f")
+    AuditEvent.model_validate(refused)
+    assert refused["outcome"] == "4" and refused["subtype"][1]["code"] == "110113"
+
+
+def test_queries_are_recorded_without_what_identifies_a_person() -> None:
+    shown = redact_query("Patient", "family=Zorro&given=Ana&birthdate=1970-01-01&gender=female&_count=5"
+                                    "&identifier=123&address-city=Paris&_cursor=abc&telecom=555")
+    assert "Zorro" not in shown and "Ana" not in shown and "1970" not in shown and "123" not in shown
+    assert "Paris" not in shown and "555" not in shown and "abc" not in shown
+    assert "gender=female" in shown and "_count=5" in shown
+
+
+async def test_reads_searches_and_writes_are_audited(fhir: httpx.AsyncClient) -> None:
+    family = "Audit" + uuid.uuid4().hex[:8]
+    made = await fhir.post("/Patient", json={"resourceType": "Patient", "name": [{"family": family}]})
+    pid = made.json()["id"]
+    assert (await fhir.get(f"/Patient/{pid}")).status_code == 200
+    assert (await fhir.get("/Observation", params={"patient": pid, "code": "8867-4"})).status_code == 200
+    assert (await fhir.get("/Patient", params={"family": family})).status_code == 200
+    events = await _trail(fhir, {"patient": pid}, want=3)
+    subtypes = sorted(e["subtype"][0]["code"] for e in events)
+    assert subtypes.count("create") == 1 and subtypes.count("read") == 1 and "search-type" in subtypes
+    for event in events:
+        AuditEvent.model_validate(event)
+        assert event["agent"][0]["requestor"] is True
+    # the name search: recorded as a query, the name itself redacted
+    named = await _trail(fhir, {"subtype": "search-type", "date": f"ge{time.strftime('%Y-%m-%d')}"}, want=1)
+    queries = [base64.b64decode(x["query"]).decode() for e in named for x in e.get("entity", []) if "query" in x]
+    assert queries and all(family not in q for q in queries)
+    # searchable by agent and date like any resource
+    assert await _trail(fhir, {"altid": "api-key:tenant-a", "date": f"ge{time.strftime('%Y-%m-%d')}"})
+
+
+async def test_refusals_are_audited(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4") as http:
+        refused = await http.get("/Patient", headers={"X-API-Key": "not-a-key-" + uuid.uuid4().hex})
+        assert refused.status_code == 401
+        # the trial's default tenant holds the trail of callers nobody could be named for
+        events = await _trail(http, {"outcome": "4", "subtype": "search-type"}, want=1)
+    assert any(e["subtype"][-1]["code"] == "110113" and e["outcomeDesc"].startswith("HTTP 401") for e in events)
+    assert all("not-a-key" not in str(e) for e in events)
+
+
+async def test_the_trail_is_append_only(fhir_b: httpx.AsyncClient) -> None:
+    fhir = fhir_b  # tenant-b's key holds system/*.* but not the audit-import scope
+    made = await fhir.post("/AuditEvent", json={"resourceType": "AuditEvent", "type": {"code": "rest"},
+                                                "recorded": "2026-01-01T00:00:00Z", "agent": [{"requestor": True}],
+                                                "source": {"observer": {"display": "x"}}})
+    assert made.status_code == 403 and made.json()["resourceType"] == "OperationOutcome"
+    mine = await _trail(fhir, {"date": f"ge{time.strftime('%Y-%m-%d')}"}, want=1)
+    rid = mine[0]["id"]
+    for method in ("PUT", "DELETE", "PATCH"):
+        answer = await fhir.request(method, f"/AuditEvent/{rid}", json=mine[0] if method == "PUT" else [],
+                                    headers={"Content-Type": "application/json-patch+json"} if method == "PATCH"
+                                    else {})
+        assert answer.status_code in (405, 403), (method, answer.text)
+
+
+async def test_token_issuance_is_audited(base_url: str, settings: Settings) -> None:
+    from auth.registry import add_client
+    from tests.auth.oauth_helpers import identity_store
+
+    async with identity_store(settings) as identity:
+        shown = await add_client(identity, name="Audited", tenant="tenant-a", redirect_uris=[],
+                                 grant="client_credentials", scopes=["system/*.rs"])
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        ok = await http.post("/auth/token", data={"grant_type": "client_credentials"},
+                             auth=(shown["client_id"], shown["client_secret"]))
+        assert ok.status_code == 200
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4", headers={"X-API-Key": API_KEYS["tenant-a"]}) as fhir:
+        events = await _trail(fhir, {"altid": shown["client_id"], "type": "110114"}, want=1)
+    assert events and events[0]["type"]["display"] == "User Authentication"
+    assert ok.json()["access_token"] not in str(events)
+
+
+async def test_a_clean_shutdown_loses_no_record(settings: Settings) -> None:
+    own = settings.model_copy(update={"db_name": f"fhirgraph_audit_{uuid.uuid4().hex[:8]}",
+                                      "audit_interval_s": 5.0, "audit_batch_size": 10_000})
+    n = 40
+    with running_app(own) as srv:
+        async with httpx.AsyncClient(base_url=f"{srv.url}/fhir/r4", headers={"X-API-Key": API_KEYS["tenant-b"]}) as c:
+            pid = (await c.post("/Patient", json={"resourceType": "Patient"})).json()["id"]
+            for _ in range(n):
+                assert (await c.get(f"/Patient/{pid}")).status_code == 200
+    # the server has stopped well before its next batch was due: the records were written at shutdown
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(own.mongodb_uri)
+    try:
+        stored = await mongo[own.db_name]["AuditEvent"].count_documents({"_sys.tenant": "tenant-b"})
+    finally:
+        await mongo.close()
+        drop_test_database(own)
+    assert stored == n + 1
