@@ -82,6 +82,7 @@ class AuditTrail:
         self._lock = asyncio.Lock()  # one writer at a time: the flusher, or a caller of flush()
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
+        self._stopping = False
 
     # ------------------------------------------------------------------ the request side
 
@@ -150,9 +151,15 @@ class AuditTrail:
     async def stop(self) -> None:
         """Stop the background task and store everything still held (a clean shutdown loses no record)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Between batches, not during one (a write cut short would leave its connection to a closed loop).
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=self.shutdown_s)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         if not self.pending or self.sink is None:
             return
@@ -184,6 +191,8 @@ class AuditTrail:
                 async with asyncio.timeout(self.interval_s):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return  # stop() writes what is left
             try:
                 await self.flush()
                 self._failures = 0

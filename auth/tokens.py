@@ -141,16 +141,22 @@ class RevocationWatcher:
         self._task: asyncio.Task[None] | None = None
         self._since = datetime.now(UTC) - timedelta(seconds=horizon_s)
         self._failing = False
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         await self.poll()
         self._task = asyncio.create_task(self._run(), name="revocations")
 
     async def stop(self) -> None:
+        """Between polls, not during one (a store call cut short would leave its connection to a closed loop)."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
     async def poll(self) -> None:
         started = datetime.now(UTC)
@@ -162,7 +168,10 @@ class RevocationWatcher:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)
+            if self._stopping.is_set():
+                return
             try:
                 await self.poll()
                 if self._failing:
