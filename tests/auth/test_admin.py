@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
 from app.settings import Settings
 from auth.registry import add_client
-from tests.auth.oauth_helpers import authorize, identity_store, register_app, register_user
+from tests.auth.oauth_helpers import App, authorize, identity_store, register_app, register_user
 from tests.auth.test_oauth import SCOPE, _patient, _refused_soon
 
 
@@ -57,12 +58,18 @@ async def test_admin_registers_lists_and_disables(base_url: str, settings: Setti
         assert gone.status_code == 404
 
 
-async def test_disabling_a_client_ends_its_tokens(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+async def _signed_in(base_url: str, settings: Settings, fhir: httpx.AsyncClient
+                     ) -> tuple[str, App, str, dict[str, Any], str]:
+    """A patient signed in to a fresh app: (patient id, app, username, token response, an admin's token)."""
     pid = await _patient(fhir)
     app = await register_app(settings)
     user = await register_user(settings, f"Patient/{pid}")
     token, _ = await authorize(app, base_url, user, SCOPE)
-    admin = await _admin_token(base_url, settings)
+    return pid, app, user, token, await _admin_token(base_url, settings)
+
+
+async def test_disabling_a_client_ends_its_tokens(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    pid, app, _, token, admin = await _signed_in(base_url, settings, fhir)
     async with httpx.AsyncClient(base_url=base_url) as http:
         off = await http.post(f"/auth/admin/clients/{app.client_id}/disable",
                               headers={"Authorization": f"Bearer {admin}"})
@@ -75,11 +82,7 @@ async def test_disabling_a_client_ends_its_tokens(base_url: str, settings: Setti
 
 async def test_revoking_a_grant_ends_the_users_tokens(base_url: str, settings: Settings,
                                                      fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
-    token, _ = await authorize(app, base_url, user, SCOPE)
-    admin = await _admin_token(base_url, settings)
+    pid, app, user, token, admin = await _signed_in(base_url, settings, fhir)
     async with httpx.AsyncClient(base_url=base_url) as http:
         done = await http.post("/auth/admin/grants/revoke", json={"client_id": app.client_id, "username": user},
                                headers={"Authorization": f"Bearer {admin}"})

@@ -187,12 +187,20 @@ async def test_the_user_may_narrow_the_scopes(base_url: str, settings: Settings,
     assert "offline_access" not in token["scope"].split() and "refresh_token" not in token
 
 
-async def test_scopes_beyond_the_registration_are_dropped(base_url: str, settings: Settings,
-                                                         fhir: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(("registered", "asked"), [
+    # scopes beyond the registration are dropped
+    ("launch/patient patient/*.rs", "launch/patient patient/*.rs system/*.* user/*.cruds"),
+    # a patient never grants user/, system/ or the admin scope, even when the client is registered for them
+    ("launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin",
+     "launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin"),
+])
+async def test_a_patient_gets_only_registered_patient_scopes(base_url: str, settings: Settings,
+                                                            fhir: httpx.AsyncClient, registered: str,
+                                                            asked: str) -> None:
     pid = await _patient(fhir)
-    app = await register_app(settings, scope="launch/patient patient/*.rs")
+    app = await register_app(settings, scope=registered)
     user = await register_user(settings, f"Patient/{pid}")
-    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs system/*.* user/*.cruds")
+    token, _ = await authorize(app, base_url, user, asked)
     assert token["scope"].split() == ["launch/patient", "patient/*.rs"]
 
 
@@ -354,15 +362,6 @@ async def test_a_patient_token_sees_only_its_compartment(base_url: str, settings
         graph = await http.post("/graphql", json={"query": f'{{ patient(id: "{other}") {{ id }} }}'})
         assert graph.status_code == 200
         assert (graph.json()["data"] or {}).get("patient") is None
-
-
-async def test_a_patient_never_grants_user_or_system_scopes(base_url: str, settings: Settings,
-                                                           fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings, scope="launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin")
-    user = await register_user(settings, f"Patient/{pid}")
-    token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs user/*.rs system/*.rs fhirgraph/admin")
-    assert token["scope"].split() == ["launch/patient", "patient/*.rs"]
 
 
 async def test_consent_narrows_even_without_a_scope_parameter(base_url: str, settings: Settings,
