@@ -228,7 +228,7 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
-           "FHIRGRAPH_DB_NAME": "fhirgraph_bench",
+           "FHIRGRAPH_DB_NAME": "fhirgraph_bench", "FHIRGRAPH_AUDIT": "true" if args.audit == "on" else "false",
            # The per-clinic limit counts every request but must not refuse the load (0 turns it off).
            "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000")}
     try:
