@@ -236,3 +236,16 @@ def test_rate_limits_setting_is_checked_without_quoting_it() -> None:
     assert any(line.startswith("FHIRGRAPH_RATE_LIMITS: ") for line in lines)
     assert any(line.startswith("FHIRGRAPH_RATE_LIMIT_PER_MINUTE: ") for line in lines)
     assert "secret-tenant" not in " ".join(lines)
+
+
+async def test_an_idle_tenant_keeps_a_burst_between_syncs() -> None:
+    # A clinic quiet for a while (its grant shrank to the idle share) fires a page's dozen requests at once:
+    # a twentieth of its limit is still admitted before the next sync, not one.
+    clock, store = Clock(), MemoryCounters()
+    limiter = Limiter(1000, counters=store, clock=clock)
+    assert await admitted(limiter, "quiet", 1) == 1
+    for _ in range(3):  # syncs with no traffic: the tenant is idle
+        clock.now += 0.25
+        await limiter.sync()
+    assert await admitted(limiter, "quiet", 12) == 12
+    assert await admitted(limiter, "quiet", 100) == 1000 // 20 - 12
