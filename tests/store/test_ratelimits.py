@@ -3,11 +3,18 @@ they stop renewing them, and a sync is two round trips whatever the number of te
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from store.client import StoreHandle
 from store.metrics import STORE_CALLS
 from store.ratelimits import ALIVE_S, PRUNE_S, RATELIMITS, Others, RateCounters
+
+
+# "Now" in these syncs is today: the collection has a TTL index on when a document expires, and a date in 1970
+# would let the store's TTL sweep remove documents in the middle of a test.
+NOW = time.time()
+W = int(NOW // 60)  # this minute's window
 
 
 def ratelimit_calls() -> float:
@@ -18,26 +25,26 @@ def ratelimit_calls() -> float:
 async def test_counts_add_up_across_instances_and_grants_are_shared(store: StoreHandle) -> None:
     counters = RateCounters(store.repo.db)
     t1, t2 = f"rl-{uuid.uuid4().hex[:8]}", f"rl-{uuid.uuid4().hex[:8]}"
-    windows = [(t1, 7), (t1, 8), (t2, 8)]
+    windows = [(t1, W - 1), (t1, W), (t2, W)]
     before = ratelimit_calls()
-    first = await counters.sync({(t1, 7): 3, (t1, 8): 2, (t2, 8): 5}, {t1: (10, True), t2: (4, False)}, windows,
-                                instance="a", now=1000.0)
+    first = await counters.sync({(t1, W - 1): 3, (t1, W): 2, (t2, W): 5}, {t1: (10, True), t2: (4, False)}, windows,
+                                instance="a", now=NOW)
     assert ratelimit_calls() - before == 2  # one bulk write, one find
-    assert first.totals == {(t1, 7): 3, (t1, 8): 2, (t2, 8): 5}
+    assert first.totals == {(t1, W - 1): 3, (t1, W): 2, (t2, W): 5}
     assert first.others == {t1: Others(), t2: Others()}  # its own grant is not another's
-    second = await counters.sync({(t1, 8): 1}, {t1: (6, True)}, windows, instance="b", now=1001.0)
-    assert second.totals[(t1, 8)] == 3 and second.totals[(t2, 8)] == 5
+    second = await counters.sync({(t1, W): 1}, {t1: (6, True)}, windows, instance="b", now=NOW + 1)
+    assert second.totals[(t1, W)] == 3 and second.totals[(t2, W)] == 5
     assert second.others[t1] == Others(granted=10, active=1)
     # a's grant lapses when a stops renewing it.
-    later = await counters.sync({}, {t1: (6, True)}, windows, instance="b", now=1001.0 + ALIVE_S + 1)
+    later = await counters.sync({}, {t1: (6, True)}, windows, instance="b", now=NOW + 1 + ALIVE_S + 1)
     assert later.others[t1] == Others()
 
 
 async def test_long_gone_instances_are_pruned(store: StoreHandle) -> None:
     counters = RateCounters(store.repo.db)
     tenant = f"rl-{uuid.uuid4().hex[:8]}"
-    await counters.sync({}, {tenant: (5, True)}, [], instance="gone", now=1000.0)
-    await counters.sync({}, {tenant: (5, True)}, [], instance="b", now=1000.0 + PRUNE_S + 1)  # notices it
-    await counters.sync({}, {tenant: (5, True)}, [], instance="b", now=1000.0 + PRUNE_S + 2)  # removes it
+    await counters.sync({}, {tenant: (5, True)}, [], instance="gone", now=NOW)
+    await counters.sync({}, {tenant: (5, True)}, [], instance="b", now=NOW + PRUNE_S + 1)  # notices it
+    await counters.sync({}, {tenant: (5, True)}, [], instance="b", now=NOW + PRUNE_S + 2)  # removes it
     doc = await store.repo.db[RATELIMITS].find_one({"_id": f"{tenant}/grants"})
     assert doc is not None and set(doc["grants"]) == {"b"}
