@@ -10,7 +10,6 @@ from store.client import StoreHandle
 from store.metrics import STORE_CALLS
 from store.ratelimits import ALIVE_S, PRUNE_S, RATELIMITS, Others, RateCounters
 
-
 # "Now" in these syncs is today: the collection has a TTL index on when a document expires, and a date in 1970
 # would let the store's TTL sweep remove documents in the middle of a test.
 NOW = time.time()
