@@ -41,6 +41,7 @@ from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
 from fhir_rest.services import RestServices
+from fhir_rest.statuses import status_of
 from graph.schema import routes as graph_routes
 from graph.services import GraphServices
 from store.client import StoreHandle, deadline, open_store
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                           allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=600)]
               if cors_origins else []),
             # The PHI audit trail: outside authentication, so that refusals are recorded too.
-            Middleware(AuditMiddleware, trail=trail),
+            Middleware(AuditMiddleware, trail=trail, status_of=status_of),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
             # Per-clinic rate limit: before anything answers (the read lane too); discovery and probes are free.
             *([Middleware(RateLimitMiddleware, limiter=limiter, exempt=(*OPEN_PATHS, "/metrics"))]

@@ -11,13 +11,14 @@ authorization server's pages (its token endpoint notes issuance itself), unknown
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.audit import AuditTrail
 from auth.balp import Access
-from store.errors import DomainError, Forbidden, TooManyRequests, Unauthorized
+from store.errors import DomainError
 from store.params import SUPPORTED_TYPES
 
 FHIR_PREFIXES = ("/fhir/r4/", "/r4/")
@@ -47,7 +48,8 @@ def _fhir(method: str, rest: str) -> Kind | None:
         return None  # metadata, .well-known, an unknown type (404): no PHI
     n = len(parts)
     if n == 1:
-        return ("search-type" if method in ("GET", "HEAD") else "create", rt, None, None, None)
+        found = {"GET": "search-type", "HEAD": "search-type", "POST": "create"}.get(method)
+        return (found, rt, None, None, None) if found else None
     second = parts[1]
     if n == 2:
         if second == "_search":
@@ -64,20 +66,14 @@ def _fhir(method: str, rest: str) -> Kind | None:
     return None
 
 
-def _status_of(exc: BaseException) -> int:
-    if isinstance(exc, Unauthorized):
-        return 401
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, TooManyRequests):
-        return 429
-    return 400 if isinstance(exc, DomainError) else 500
-
-
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, *, trail: AuditTrail):
+    """``status_of``: the HTTP status of a domain error, the doors' one mapping (fhir_rest/statuses.py), for
+    what is raised past this middleware to be rendered outside it (a refusal by authentication, a 412 …)."""
+
+    def __init__(self, app: ASGIApp, *, trail: AuditTrail, status_of: Callable[[DomainError], int]):
         self.app = app
         self.trail = trail
+        self.status_of = status_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = None
@@ -109,7 +105,7 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, tracked)
         except BaseException as exc:
-            self._note(scope, found, status or _status_of(exc))
+            self._note(scope, found, status or (self.status_of(exc) if isinstance(exc, DomainError) else 500))
             raise
         if created is not None:
             parts = created.split("/_history/")[0].rsplit("/", 1)

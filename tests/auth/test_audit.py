@@ -135,3 +135,21 @@ async def test_a_clean_shutdown_loses_no_record(settings: Settings) -> None:
         await mongo.close()
         drop_test_database(own)
     assert stored == n + 1
+
+
+async def test_a_refused_write_is_recorded_with_the_status_it_got(fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json={"resourceType": "Patient"})).json()["id"]
+    stale = await fhir.put(f"/Patient/{pid}", json={"resourceType": "Patient", "id": pid},
+                           headers={"If-Match": 'W/"9"'})
+    assert stale.status_code == 412
+    events = await _trail(fhir, {"entity": f"Patient/{pid}", "subtype": "update"})
+    assert [e["outcomeDesc"] for e in events] == ["HTTP 412 Precondition Failed"]
+
+
+def test_only_fhir_interactions_are_classified() -> None:
+    from auth.audit_doors import classify
+
+    assert classify("POST", "/fhir/r4/Patient") == ("create", "Patient", None, None, None)
+    assert classify("OPTIONS", "/fhir/r4/Patient") is None  # a preflight touches no PHI
+    assert classify("GET", "/fhir/r4/metadata") is None
+    assert classify("GET", "/r4/Patient/1/_history/2") == ("vread", "Patient", "1", "2", None)
