@@ -1,10 +1,10 @@
 """The admin API of the authorization server, under ``/auth/admin``: clients, users and grants of the caller's
 own clinic, for a principal holding ``fhirgraph/admin`` (an API key or token granted it explicitly — never
-through a wildcard). JSON in and out; errors as ``{"error": {"message": ...}}``, as the vendor API answers."""
+through a wildcard). JSON in and out. Refusals are the domain errors: the app's one error net renders them as
+``{"error": {"message": ...}}`` with their status and challenge, as the vendor API answers (app/errors.py)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -16,13 +16,9 @@ from starlette.routing import BaseRoute, Route
 from auth.oauth import OAuth
 from auth.principal import Principal
 from auth.registry import ADMIN_SCOPE, add_client, add_user, disable_client, revoke_grant
-from store.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
-from store.logs import described
+from store.errors import Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 
-log = logging.getLogger("fhirgraph.auth")
 PAGE = 50
-STATUS: dict[type[DomainError], int] = {Invalid: 400, NotFound: 404, Unauthorized: 401, Forbidden: 403,
-                                        Conflict: 409}
 
 
 def _admin(request: Request) -> tuple[OAuth, Principal]:
@@ -33,7 +29,7 @@ def _admin(request: Request) -> tuple[OAuth, Principal]:
         raise Forbidden(f"insufficient_scope: requires {ADMIN_SCOPE}")
     oauth: OAuth | None = getattr(request.app.state.services, "oauth", None)
     if oauth is None:
-        raise DomainError("The authorization server is starting")
+        raise Unavailable("The authorization server is starting; retry shortly")
     return oauth, principal
 
 
@@ -57,18 +53,11 @@ def _text(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
 
 
 def _guarded(handler: Any) -> Any:
+    """The handler, for an admin of the caller's clinic only."""
+
     async def endpoint(request: Request) -> Response:
-        try:
-            response: Response = await handler(request, *_admin(request))
-            return response
-        except DomainError as exc:
-            status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 503)
-            if status == 503:
-                log.warning("admin API: %s", described(exc))
-            headers = {"WWW-Authenticate": 'Bearer realm="fhirgraph"'} if status == 401 else {}
-            if status == 403:
-                headers = {"WWW-Authenticate": 'Bearer realm="fhirgraph", error="insufficient_scope"'}
-            return JSONResponse({"error": {"message": exc.message}}, status_code=status, headers=headers)
+        response: Response = await handler(request, *_admin(request))
+        return response
 
     endpoint.__name__ = handler.__name__
     return endpoint

@@ -86,12 +86,12 @@ class OAuth:
         """Proof, carried by the consent form, that this user signed in for this request moments ago."""
         now = int(time.time())
         return self.signer.sign({"typ": "sign-in", "sub": user_id, "cid": client_id,
-                                 "req": _digest(request), "iat": now, "exp": now + TICKET_S})
+                                 "req": digest(request), "iat": now, "exp": now + TICKET_S})
 
     def read_ticket(self, ticket: str, client_id: str, request: str) -> str | None:
         claims = self.signer.verify(ticket) if ticket and len(ticket) < 4096 else None
         if (claims is None or claims.get("typ") != "sign-in" or claims.get("cid") != client_id
-                or claims.get("req") != _digest(request) or not isinstance(claims.get("exp"), int)
+                or claims.get("req") != digest(request) or not isinstance(claims.get("exp"), int)
                 or claims["exp"] <= time.time()):
             return None
         sub = claims.get("sub")
@@ -168,10 +168,6 @@ class OAuth:
         return {**{k: smart[k] for k in keep}, "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "fhirUser"]}
-
-
-def _digest(text: str) -> str:
-    return digest(text)
 
 
 def _label(patient: dict[str, Any]) -> str:
