@@ -112,3 +112,22 @@ async def authorize(app: App, base: str, username: str, scope: str, **kw: Any) -
                                                      code_verifier=verifier)
     await client.aclose()
     return token, location
+
+
+async def backend_client(settings: Settings, *, scopes: tuple[str, ...] = ("system/*.rs",),
+                         tenant: str = "tenant-a", name: str = "Backend") -> dict[str, Any]:
+    """A confidential client_credentials client with a secret, registered as `fhirgraph clients add` would."""
+    async with identity_store(settings) as identity:
+        shown: dict[str, Any] = await add_client(identity, name=name, tenant=tenant, redirect_uris=[],
+                                                 grant="client_credentials", scopes=list(scopes))
+    return shown
+
+
+async def backend_token(base_url: str, client: dict[str, Any]) -> str:
+    """An access token of ``client`` (client_secret_basic)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        answer = await http.post("/auth/token", data={"grant_type": "client_credentials"},
+                                 auth=(client["client_id"], client["client_secret"]))
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token

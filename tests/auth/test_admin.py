@@ -9,20 +9,19 @@ import httpx
 
 from app.settings import Settings
 from auth.registry import add_client
-from tests.auth.oauth_helpers import App, authorize, identity_store, register_app, register_user
-from tests.auth.test_oauth import SCOPE, _patient, _refused_soon
+from tests.auth.oauth_helpers import (
+    App,
+    authorize,
+    backend_client,
+    backend_token,
+    identity_store,
+)
+from tests.auth.test_oauth import SCOPE, _patient_user, _refused_soon
 
 
 async def _admin_token(base_url: str, settings: Settings, tenant: str = "tenant-a") -> str:
-    async with identity_store(settings) as identity:
-        shown = await add_client(identity, name="Clinic admin", tenant=tenant, redirect_uris=[],
-                                 grant="client_credentials", scopes=["fhirgraph/admin"])
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        answer = await http.post("/auth/token", data={"grant_type": "client_credentials"},
-                                 auth=(shown["client_id"], shown["client_secret"]))
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
+    admin = await backend_client(settings, scopes=("fhirgraph/admin",), tenant=tenant, name="Clinic admin")
+    return await backend_token(base_url, admin)
 
 
 async def test_admin_api_needs_the_admin_scope(base_url: str, fhir: httpx.AsyncClient) -> None:
@@ -61,9 +60,7 @@ async def test_admin_registers_lists_and_disables(base_url: str, settings: Setti
 async def _signed_in(base_url: str, settings: Settings, fhir: httpx.AsyncClient
                      ) -> tuple[str, App, str, dict[str, Any], str]:
     """A patient signed in to a fresh app: (patient id, app, username, token response, an admin's token)."""
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE)
     return pid, app, user, token, await _admin_token(base_url, settings)
 

@@ -102,20 +102,14 @@ async def test_the_trail_is_append_only(fhir_b: httpx.AsyncClient) -> None:
 
 
 async def test_token_issuance_is_audited(base_url: str, settings: Settings) -> None:
-    from auth.registry import add_client
-    from tests.auth.oauth_helpers import identity_store
+    from tests.auth.oauth_helpers import backend_client, backend_token
 
-    async with identity_store(settings) as identity:
-        shown = await add_client(identity, name="Audited", tenant="tenant-a", redirect_uris=[],
-                                 grant="client_credentials", scopes=["system/*.rs"])
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        ok = await http.post("/auth/token", data={"grant_type": "client_credentials"},
-                             auth=(shown["client_id"], shown["client_secret"]))
-        assert ok.status_code == 200
+    shown = await backend_client(settings, name="Audited")
+    token = await backend_token(base_url, shown)
     async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4", headers={"X-API-Key": API_KEYS["tenant-a"]}) as fhir:
         events = await _trail(fhir, {"altid": shown["client_id"], "type": "110114"}, want=1)
     assert events and events[0]["type"]["display"] == "User Authentication"
-    assert ok.json()["access_token"] not in str(events)
+    assert token not in str(events)
 
 
 async def test_a_clean_shutdown_loses_no_record(settings: Settings) -> None:

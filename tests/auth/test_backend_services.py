@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from app.settings import Settings
 from auth.registry import add_client
-from tests.auth.oauth_helpers import identity_store
+from tests.auth.oauth_helpers import backend_client, identity_store
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -92,9 +92,7 @@ async def test_backend_services_ask_for_system_scopes_only(base_url: str, settin
 
 
 async def test_confidential_client_with_a_secret(base_url: str, settings: Settings) -> None:
-    async with identity_store(settings) as identity:
-        shown = await add_client(identity, name="Reporting", tenant="tenant-a", redirect_uris=[],
-                                 grant="client_credentials", scopes=["system/*.rs"])
+    shown = await backend_client(settings, name="Reporting")
     secret = shown["client_secret"]
     async with httpx.AsyncClient(base_url=base_url) as http:
         ok = await http.post("/auth/token", data={"grant_type": "client_credentials"},

@@ -17,6 +17,7 @@ from app.settings import Settings
 from tests.auth.oauth_helpers import (
     PASSWORD,
     REDIRECT,
+    App,
     authorize,
     code_of,
     hidden_fields,
@@ -34,6 +35,12 @@ async def _patient(fhir: httpx.AsyncClient, family: str = "Oauth") -> str:
     assert made.status_code == 201, made.text
     pid: str = made.json()["id"]
     return pid
+
+
+async def _patient_user(settings: Settings, fhir: httpx.AsyncClient) -> tuple[str, App, str]:
+    """A new Patient, a new public SMART app (default registration) and a login for that patient."""
+    pid = await _patient(fhir)
+    return pid, await register_app(settings), await register_user(settings, f"Patient/{pid}")
 
 
 async def _refused_soon(base: str, token: str, path: str) -> httpx.Response:
@@ -129,9 +136,7 @@ async def test_unknown_client_or_redirect_is_an_oauth_error_not_a_redirect(base_
 
 
 async def test_codes_are_single_use(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     client = oauth_client(app, SCOPE, base_url)
     verifier = secrets.token_urlsafe(48)
     url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
@@ -150,9 +155,7 @@ async def test_codes_are_single_use(base_url: str, settings: Settings, fhir: htt
 
 async def test_refresh_rotates_and_a_replay_ends_the_family(base_url: str, settings: Settings,
                                                            fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     first, _ = await authorize(app, base_url, user, SCOPE)
     async with httpx.AsyncClient(base_url=base_url) as http:
         form = {"grant_type": "refresh_token", "client_id": app.client_id}
@@ -172,17 +175,13 @@ async def test_refresh_rotates_and_a_replay_ends_the_family(base_url: str, setti
 
 async def test_no_refresh_token_without_offline_access(base_url: str, settings: Settings,
                                                       fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs")
     assert "refresh_token" not in token
 
 
 async def test_the_user_may_narrow_the_scopes(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE, drop_scopes=("offline_access",))
     assert "offline_access" not in token["scope"].split() and "refresh_token" not in token
 
@@ -214,9 +213,7 @@ async def test_a_practitioner_picks_the_patient(base_url: str, settings: Setting
 
 
 async def test_wrong_passwords_are_throttled(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     client = oauth_client(app, SCOPE, base_url)
     url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
                                              aud=f"{base_url}/fhir/r4")
@@ -245,9 +242,7 @@ async def test_forms_without_their_csrf_token_are_refused(base_url: str, setting
 
 
 async def test_introspection_and_revocation(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE)
     resource = await register_app(settings, public=False)  # a protected resource of the clinic introspects
     creds = (resource.client_id, str(resource.client_secret))
@@ -267,9 +262,7 @@ async def test_introspection_and_revocation(base_url: str, settings: Settings, f
 
 
 async def test_bad_tokens_are_401_invalid_token(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE)
     # The same server named another way (localhost, not 127.0.0.1) is another audience.
     other_base = base_url.replace("127.0.0.1", "localhost")
@@ -366,9 +359,7 @@ async def test_a_patient_token_sees_only_its_compartment(base_url: str, settings
 
 async def test_consent_narrows_even_without_a_scope_parameter(base_url: str, settings: Settings,
                                                              fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     params = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT, "state": "s",
               "aud": f"{base_url}/fhir/r4", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
               "code_challenge_method": "S256"}
@@ -386,9 +377,7 @@ async def test_consent_narrows_even_without_a_scope_parameter(base_url: str, set
 
 async def test_concurrent_wrong_passwords_are_all_counted(base_url: str, settings: Settings,
                                                          fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     client = oauth_client(app, SCOPE, base_url)
     url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
                                              aud=f"{base_url}/fhir/r4")
@@ -403,9 +392,7 @@ async def test_concurrent_wrong_passwords_are_all_counted(base_url: str, setting
 
 async def test_a_refused_refresh_does_not_spend_the_token(base_url: str, settings: Settings,
                                                          fhir: httpx.AsyncClient) -> None:
-    pid = await _patient(fhir)
-    app = await register_app(settings)
-    user = await register_user(settings, f"Patient/{pid}")
+    pid, app, user = await _patient_user(settings, fhir)
     first, _ = await authorize(app, base_url, user, SCOPE)
     form = {"grant_type": "refresh_token", "client_id": app.client_id, "refresh_token": first["refresh_token"]}
     async with httpx.AsyncClient(base_url=base_url) as http:

@@ -12,20 +12,14 @@ from gql.graphql_request import GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from app.settings import Settings
-from auth.registry import add_client
-from tests.auth.oauth_helpers import identity_store
+from tests.auth.oauth_helpers import backend_client, backend_token
 
 EVENTS = "subscription { events { id type } }"
 
 
 async def _backend_token(base_url: str, settings: Settings) -> tuple[str, str, str]:
-    async with identity_store(settings) as identity:
-        shown = await add_client(identity, name="Dashboard", tenant="tenant-a", redirect_uris=[],
-                                 grant="client_credentials", scopes=["system/*.rs"])
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        answer = await http.post("/auth/token", data={"grant_type": "client_credentials"},
-                                 auth=(shown["client_id"], shown["client_secret"]))
-    return answer.json()["access_token"], shown["client_id"], shown["client_secret"]
+    shown = await backend_client(settings, name="Dashboard")
+    return await backend_token(base_url, shown), shown["client_id"], shown["client_secret"]
 
 
 async def test_graphql_over_http_with_a_bearer_token(base_url: str, settings: Settings) -> None:
