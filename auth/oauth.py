@@ -57,7 +57,6 @@ class OAuth:
         self.max_failures = max_failures
         self.lockout_s = lockout_s
         self.server = SmartServer(identity, tokens, lifetimes, asyncio.get_running_loop())
-        self.horizon_s = lifetimes.access_s + 60  # how long a revocation must be kept
 
     def origin(self, request: HttpRequest) -> str:
         return self.authenticator.origin(request.url.scheme, request.scope.get("headers", ()))

@@ -148,22 +148,20 @@ async def add_demo(identity: IdentityStore, *, tenant: str, practitioner: str | 
     return shown
 
 
-async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str,
-                         horizon_s: int = REVOCATION_TTL_S) -> bool:
+async def disable_client(identity: IdentityStore, *, client_id: str, tenant: str) -> bool:
     """Disable a client (seed 004): it gets no token any more, its refresh tokens are gone and every access
     token issued to it is refused by every instance within the revocation poll. False when unknown."""
     found = await identity.set_client(client_id, tenant, {"disabled": True})
     if found is None:
         return False
     await identity.drop_refresh(client_id=client_id)
-    await identity.revoke("client", client_id, horizon_s)
+    await identity.revoke("client", client_id, REVOCATION_TTL_S)
     return True
 
 
-async def revoke_grant(identity: IdentityStore, *, client_id: str, tenant: str, username: str,
-                       horizon_s: int = REVOCATION_TTL_S) -> None:
+async def revoke_grant(identity: IdentityStore, *, client_id: str, tenant: str, username: str) -> None:
     """End a user's authorization of a client: its refresh tokens, and every access token it holds."""
     subject = f"{tenant}/{username}"
     await identity.drop_refresh(client_id=client_id, user=subject)
     await identity.drop_codes(client_id, subject)
-    await identity.revoke("grant", f"{client_id} {subject}", horizon_s)
+    await identity.revoke("grant", f"{client_id} {subject}", REVOCATION_TTL_S)

@@ -33,7 +33,6 @@ CACHE_MAX = 50_000
 @dataclass(frozen=True)
 class Issued:
     token: str
-    jti: str
     expires_in: int
 
 
@@ -62,7 +61,7 @@ class AccessTokens:
             claims["patient"] = patient
         if family:
             claims["fam"] = family
-        return Issued(self.signer.sign(claims), jti, lifetime_s)
+        return Issued(self.signer.sign(claims), lifetime_s)
 
     def claims(self, token: str) -> dict[str, Any] | None:
         """The verified claims of one of our tokens, still valid and not revoked (introspection); else None."""

@@ -97,10 +97,6 @@ class IdentityStore:
         found: dict[str, Any] | None = await call(self._db[USERS].find_one({"_id": f"{tenant}/{username}"}))
         return found
 
-    async def set_password(self, tenant: str, username: str, password_hash: str) -> None:
-        await call(self._db[USERS].update_one({"_id": f"{tenant}/{username}"},
-                                              {"$set": {"password": password_hash}}))
-
     # --- login throttling ----------------------------------------------------------------------------------
 
     async def failures(self, key: str) -> int:
