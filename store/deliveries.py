@@ -7,10 +7,10 @@ asked for, until the webhook's lease owner has redelivered it). Indexes: store/i
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,7 +31,9 @@ class Deliveries:
                      status: int | None, error: str | None, ms: float, owner: str, replay: bool = False) -> None:
         """Log one delivery attempt of outbox ``event`` under the webhook's event ``name``."""
         await call(self._log.insert_one({
-            "_id": str(uuid.uuid4()), "tenant": tenant, "webhook": webhook, "eventId": event["_id"],
+            # An ObjectId, not a random id: it grows with time and, within a process, with each insert, so two
+            # attempts logged in the same millisecond still come back newest first.
+            "_id": ObjectId(), "tenant": tenant, "webhook": webhook, "eventId": event["_id"],
             "seq": event["seq"], "type": name, "attempt": attempt, "status": status, "error": error,
             "ok": status is not None and 200 <= status < 300, "ms": ms, "owner": owner, "replay": replay,
             "at": utc_now(),

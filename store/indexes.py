@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store.deliveries import DEAD, LOG, LOG_TTL_S
 from store.identity import IdentityStore
-from store.layout import EVENTS
+from store.layout import EVENTS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
@@ -36,7 +36,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     created = 0
     for rt in PARAMS:
         await db[rt].create_indexes(models_for(rt))
-        await db[f"{rt}_history"].create_indexes([
+        await db[history(rt)].create_indexes([
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.id", ASCENDING), ("_sys.lu", DESCENDING)],
                        name="tenant_id_lu"),

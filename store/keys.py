@@ -14,6 +14,7 @@ paths.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -36,8 +37,10 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def date_range(value: str) -> tuple[str, str] | None:
-    """A FHIR date/dateTime/instant as the UTC range it covers, in fixed-width ISO strings that sort as text."""
+    """A FHIR date/dateTime/instant as the UTC range it covers, in fixed-width ISO strings that sort as text.
+    (Cached: a batch of writes shares its ``lastUpdated``, and the same dates recur.)"""
     v = value.strip()
     try:
         if len(v) == 4:
@@ -59,27 +62,13 @@ def date_range(value: str) -> tuple[str, str] | None:
             hi = dt + (timedelta(microseconds=1) if "." in v else timedelta(seconds=1))
     except (ValueError, OverflowError):
         return None
-    lo_s = lo.strftime("%Y-%m-%dT%H:%M:%S.%f").rjust(26, "0")
-    hi_s = MAX_TS if hi is None else (hi - timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f").rjust(26, "0")
+    # isoformat pads the year to four digits: "0999-01-01T00:00:00.000000", 26 characters, always.
+    lo_s = lo.isoformat(timespec="microseconds")
+    hi_s = MAX_TS if hi is None else (hi - timedelta(microseconds=1)).isoformat(timespec="microseconds")
     return lo_s, hi_s
 
 
 # ---------------------------------------------------------------------------- path walking
-
-
-def _step(node: Any, seg: str) -> Iterator[Any]:
-    # seg is "field", "field[Type]" (reference type filter), "field[use]" (HumanName/ContactPoint use or
-    # system filter) or "extension[url]".
-    name, _, cond = seg.partition("[")
-    cond = cond[:-1] if cond else ""
-    value = node.get(name) if isinstance(node, dict) else None
-    if value is None:
-        return
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if cond and not _matches(name, item, cond):
-            continue
-        yield item
 
 
 def _matches(name: str, item: Any, cond: str) -> bool:
@@ -100,18 +89,34 @@ def _matches(name: str, item: Any, cond: str) -> bool:
 _SEGMENT = re.compile(r"[^.\[]+(?:\[[^\]]*\])?")
 
 
-def _segments(path: str) -> list[str]:
-    # "extension[https://x.org/a.b].valueCode" → ["extension[https://x.org/a.b]", "valueCode"]: dots inside
-    # brackets belong to the URL.
-    return _SEGMENT.findall(path)
+@functools.lru_cache(maxsize=1024)
+def _segments(path: str) -> tuple[tuple[str, str], ...]:
+    # "extension[https://x.org/a.b].valueCode" → (("extension", "https://x.org/a.b"), ("valueCode", "")): dots
+    # inside brackets belong to the URL. A segment is "field", "field[Type]" (reference type filter),
+    # "field[use]" (HumanName/ContactPoint use or system filter) or "extension[url]". The search parameters'
+    # paths are a fixed set: each is parsed once.
+    out = []
+    for seg in _SEGMENT.findall(path):
+        name, _, cond = seg.partition("[")
+        out.append((name, cond[:-1] if cond else ""))
+    return tuple(out)
 
 
 def walk(resource: dict[str, Any], path: str) -> list[Any]:
     nodes: list[Any] = [resource]
-    for seg in _segments(path):
-        nodes = [child for node in nodes for child in _step(node, seg)]
-        if not nodes:
-            break
+    for name, cond in _segments(path):
+        found: list[Any] = []
+        for node in nodes:
+            value = node.get(name) if isinstance(node, dict) else None
+            if value is None:
+                continue
+            if isinstance(value, list):
+                found.extend(item for item in value if not cond or _matches(name, item, cond))
+            elif not cond or _matches(name, value, cond):
+                found.append(value)
+        if not found:
+            return found
+        nodes = found
     return nodes
 
 
@@ -199,6 +204,21 @@ def extract(resource: dict[str, Any]) -> dict[str, Any]:
     return {"k": k, "e": e, "s": s}
 
 
+def token_keys(raw: list[Any]) -> list[str]:
+    """The keys of a token parameter over the values its paths found (codes, Codings, CodeableConcepts …)."""
+    return list(dict.fromkeys(t for v in raw for t in _tokens(v)))
+
+
+def reference_keys(raw: list[Any]) -> list[str]:
+    """The keys of a reference parameter over the References its paths found."""
+    return list(dict.fromkeys(r for v in raw for r in _references(v)))
+
+
+def date_keys(raw: list[Any]) -> list[dict[str, str]]:
+    """The keys of a date parameter over the dates and Periods its paths found."""
+    return [r for v in raw for r in _ranges(v)]
+
+
 def values_of(resource: dict[str, Any], p: P) -> list[Any]:
     """The search keys of one parameter of ``resource``, as ``extract`` keeps them (``_sys.k.<name>``)."""
     return _values(p, _raw(resource, p)) or []
@@ -215,11 +235,11 @@ def _values(p: P, raw: list[Any]) -> list[Any] | None:
     if p.type == "string":
         return list(dict.fromkeys(fold(x) for v in raw for x in _strings(v)))
     if p.type == "token":
-        return list(dict.fromkeys(t for v in raw for t in _tokens(v)))
+        return token_keys(raw)
     if p.type == "reference":
-        return list(dict.fromkeys(r for v in raw for r in _references(v)))
+        return reference_keys(raw)
     if p.type == "date":
-        return [r for v in raw for r in _ranges(v)]
+        return date_keys(raw)
     if p.type == "number":
         return [float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
     return None

@@ -11,8 +11,11 @@ Collection ``<Type>`` holds the current version of each resource as the FHIR JSO
     _sys.slot                ``<tenant>/Slot/<id>`` of the Slot an Appointment holds (``slot_key``): a unique
                              index refuses a second booking, whatever spelling its reference used
 
-``<Type>_history`` keeps every version (``_id = "<tenant>/<id>/<version>"``). ``events`` is the outbox (read
-through store/outbox.py); ``counters`` hands out per-tenant sequences.
+``<Type>_history`` keeps every version (``_id = "<tenant>/<id>/<version>"``), except for the append-only types
+(``APPEND_ONLY``: AuditEvent, Communication, Provenance), which are never changed once written: their only version
+is the current document, so ``vread`` and ``_history`` read it from ``<Type>`` and no second copy is written (for
+the audit trail, the busiest writer, that halves what every audited read costs the database). ``events`` is the
+outbox (read through store/outbox.py); ``counters`` hands out per-tenant sequences.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from store.errors import Invalid
 from store.fhirjson import ref_id
 from store.keys import date_range, extract
+from store.params import APPEND_ONLY
 from store.types import Resource
 
 EVENTS = "events"
@@ -38,8 +42,21 @@ def doc_id(tenant: str, rid: str) -> str:
 
 
 def history(rt: str) -> str:
-    """The collection of every version of ``rt``."""
-    return f"{rt}_history"
+    """The collection of every version of ``rt`` (its own collection for an append-only type)."""
+    return rt if rt in APPEND_ONLY else f"{rt}_history"
+
+
+def kept_twice(rt: str) -> bool:
+    """Whether a write of ``rt`` also stores its version in a history collection of its own."""
+    return rt not in APPEND_ONLY
+
+
+def version_doc_id(rt: str, tenant: str, rid: str, vid: str) -> str | None:
+    """The ``_id`` of version ``vid`` of ``rt/rid`` in ``history(rt)``; None when no such version can exist (an
+    append-only resource has version 1 only)."""
+    if rt in APPEND_ONLY:
+        return doc_id(tenant, rid) if vid == "1" else None
+    return f"{doc_id(tenant, rid)}/{vid}"
 
 
 def history_doc(doc: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +77,10 @@ def live(tenant: str, clauses: list[dict[str, Any]], extra: dict[str, Any] | Non
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def document(tenant: str, resource: Resource, version: int, created: str, *, deleted: bool = False
-             ) -> dict[str, Any]:
-    """The stored document of ``resource`` (with server ``meta`` already set) at ``version``."""
+def document(tenant: str, resource: Resource, version: int, created: str, *, deleted: bool = False,
+             keys: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored document of ``resource`` (with server ``meta`` already set) at ``version``; ``keys``: its search
+    keys when the caller has them already (``extract_all`` over a batch)."""
     sys: dict[str, Any] = {
         "tenant": tenant,
         "id": resource["id"],
@@ -70,7 +88,7 @@ def document(tenant: str, resource: Resource, version: int, created: str, *, del
         "deleted": deleted,
         "created": created,
         "lu": date_range(resource["meta"]["lastUpdated"])[0],  # type: ignore[index]
-        **extract(resource),
+        **(extract(resource) if keys is None else keys),
     }
     if resource["resourceType"] == "Appointment" and not deleted:
         slot = slot_key(tenant, resource)

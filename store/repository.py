@@ -29,7 +29,7 @@ from store.driver import call, unavailable
 from store.errors import Forbidden, Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
-from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
+from store.layout import EVENTS, NO_KEYS, doc_id, history, strip, version_doc_id
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
 from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
@@ -83,7 +83,8 @@ class Repository:
                     within: Confinement | None = None) -> Resource:
         """FHIR R4 §3.1.0.5 vread (``within`` judges the version read)."""
         check_type(rt)
-        doc = await call(self.db[history(rt)].find_one({"_id": f"{doc_id(principal.tenant, rid)}/{vid}"}, NO_KEYS))
+        key = version_doc_id(rt, principal.tenant, rid, vid)
+        doc = None if key is None else await call(self.db[history(rt)].find_one({"_id": key}, NO_KEYS))
         if doc is None or (within is not None and not admits(rt, doc, within)):
             raise NotFound(f"{rt}/{rid}/_history/{vid} not found")
         if doc["_sys"].get("deleted"):

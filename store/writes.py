@@ -24,7 +24,7 @@ from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken
 from store.events import SILENT_TYPES, classify, make_event
-from store.layout import EVENTS, doc_id, document, history, history_doc, slot_id, strip
+from store.layout import EVENTS, doc_id, document, history, history_doc, kept_twice, slot_id, strip
 from store.logs import described
 from store.naming import EXT
 from store.params import CLINICAL_TYPES, type_of
@@ -132,7 +132,8 @@ class Writer:
                 prov = provenance(principal, res, "create")
                 by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
         for rt, docs in by_type.items():
-            for collection, batch in ((rt, docs), (history(rt), [history_doc(d) for d in docs])):
+            batches = [(rt, docs)] + ([(history(rt), [history_doc(d) for d in docs])] if kept_twice(rt) else [])
+            for collection, batch in batches:
                 try:
                     await self.db[collection].insert_many(batch, ordered=False)
                 except PyMongoError as exc:
@@ -158,7 +159,8 @@ class _Writes:
         booked = await self._bookable(session)
         await self._current(session)
         # The event goes last, so whoever reads it finds the version it names in the history.
-        await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
+        if kept_twice(self.rt):
+            await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
         await self._provenance(session)
         await self._event(session)
         for slot, status in changes.items():
@@ -212,8 +214,7 @@ class _Writes:
             return
         prov = provenance(self.principal, self.resource, self.action)
         pdoc = document(self.principal.tenant, prov, 1, prov["meta"]["lastUpdated"])
-        await self.writer.db.Provenance.insert_one(pdoc, session=session)
-        await self.writer.db[history("Provenance")].insert_one(history_doc(pdoc), session=session)
+        await self.writer.db.Provenance.insert_one(pdoc, session=session)  # append-only: its history too
 
     async def _event(self, session: AsyncClientSession | None) -> None:
         if self.rt in SILENT_TYPES:

@@ -146,8 +146,7 @@ def tag() -> str:
 
 
 # Background work of the app servers this process runs (event relay, webhook worker, the audit trail) uses these.
-BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency", "AuditEvent",
-                          "AuditEvent_history"}
+BACKGROUND_COLLECTIONS = {"events", "counters", "Subscription", "webhook_deliveries", "idempotency", "AuditEvent"}
 
 
 def fhir_calls() -> dict[tuple[str, str], float]:

@@ -9,6 +9,7 @@ from store.devdb import admin, reads, writes
 from store.devdb.codec import Doc
 from store.devdb.context import Command, Context
 from store.devdb.errors import CommandError, error_reply
+from store.devdb.heap import HeapKeeper
 
 TTL_SWEEP_S = 1.0
 
@@ -27,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "listCollections": admin.list_collections, "create": admin.create, "drop": admin.drop,
     "dropDatabase": admin.drop_database,
 }
+WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 
 
 class Engine:
@@ -36,6 +38,8 @@ class Engine:
         self.context = Context()
         self._lock = threading.Lock()
         self._last_ttl_sweep = 0.0
+        # Set when devdb is a process of its own (main_devdb): keeps what it stores out of the collector's way.
+        self.heap: HeapKeeper | None = None
 
     def run(self, db: str, cmd: Doc, conn_id: int = 0) -> Doc:
         """Execute one command and return its reply; every failure becomes an error reply."""
@@ -51,6 +55,8 @@ class Engine:
                     raise CommandError(20, admin.NO_TXN)
                 self._sweep_ttl()
                 reply = handler(self.context, db, cmd)
+                if self.heap is not None and name in WRITES:
+                    self.heap.wrote()
             except Exception as exc:  # the protocol boundary: a failure is a reply, never a lost connection
                 return error_reply(exc)
         reply.setdefault("ok", 1.0)

@@ -16,6 +16,7 @@ from bson.errors import BSONError
 from store.devdb import wire
 from store.devdb.engine import Engine
 from store.devdb.errors import CommandError, error_reply
+from store.devdb.heap import HeapKeeper
 
 log = logging.getLogger("fhirgraph.devdb")
 
@@ -144,7 +145,9 @@ def main_devdb(host: str, port: int) -> None:
     """Run devdb in the foreground until SIGINT or SIGTERM (`fhirgraph devdb --port P`)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(_serve_until_signalled(DevDB(host, port)))
+    devdb = DevDB(host, port)
+    devdb.engine.heap = HeapKeeper()  # this process is devdb's alone (store/devdb/heap.py)
+    asyncio.run(_serve_until_signalled(devdb))
 
 
 async def _serve_until_signalled(devdb: DevDB) -> None:

@@ -53,6 +53,21 @@ async def test_provenance_for_clinical_writes_and_no_event_for_provenance(store:
     assert [e["resourceType"] for e in await events_of(store, principal.tenant)] == ["Patient"]
 
 
+async def test_an_append_only_resource_is_its_own_history(store: StoreHandle, principal: SystemPrincipal) -> None:
+    # Provenance (like AuditEvent and Communication) is never changed once written: its one version is read
+    # back by vread and _history from the resource's own collection, and no version 2 exists.
+    p = (await store.repo.create(principal, make_patient())).resource
+    prov = (await store.repo.find_by_reference(principal, "Provenance", "target", [f"Patient/{p['id']}"]))[0][0]
+    assert await store.repo.vread(principal, "Provenance", prov["id"], "1") == prov
+    with pytest.raises(NotFound):
+        await store.repo.vread(principal, "Provenance", prov["id"], "2")
+    page = await store.repo.history(principal, "Provenance", prov["id"])
+    assert page.resources == [prov] and page.next_cursor is None
+    typed = await store.repo.history(principal, "Provenance", count=100)
+    assert prov in typed.resources
+    assert await store.repo.db["Provenance_history"].count_documents({"_sys.tenant": principal.tenant}) == 0
+
+
 async def test_webhook_secret_is_sealed(store: StoreHandle, principal: SystemPrincipal) -> None:
     sub = {"resourceType": "Subscription", "status": "active", "reason": "test", "criteria": "Appointment?",
            "channel": {"type": "rest-hook", "endpoint": "https://example.org/hook"}}

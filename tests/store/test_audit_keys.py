@@ -1,0 +1,65 @@
+"""The audit trail's own search-key path (store/audit.py ``audit_keys``) keeps exactly the keys the general
+extraction (store/keys.py ``extract``) would, for every shape of AuditEvent the recorder (auth/balp.py) makes."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from auth.balp import TOKEN_ISSUED, Access, audit_event
+from auth.principal import Principal
+from store.audit import audit_keys
+from store.keys import extract
+from store.writes import server_meta
+
+PRINCIPALS = [
+    None,
+    Principal(tenant="t", subject="api-key:ops", scopes=frozenset({"system/*.*"}), via="api-key"),
+    Principal(tenant="t", subject="u-1", scopes=frozenset({"user/*.rs"}), via="token", client_id="app-1",
+              user="Practitioner/p-1"),
+    Principal(tenant="t", subject="u-2", scopes=frozenset({"patient/*.rs"}), via="token", client_id="app-2",
+              patient="pat-9"),
+    Principal(tenant="t", subject="svc", scopes=frozenset({"system/*.rs"}), via="token", client_id="svc"),
+]
+ACCESSES = [
+    dict(interaction="read", rt="Patient", rid="p-1"),
+    dict(interaction="vread", rt="Observation", rid="o-1", vid="2", patient="p-1"),
+    dict(interaction="search-type", rt="Observation", query="patient=p-1&code=1234-5&name=Smith"),
+    dict(interaction="search-system", query="_type=Patient"),
+    dict(interaction="history-instance", rt="Patient", rid="p-2"),
+    dict(interaction="create", rt="Appointment", rid="a-1", patient="p-3"),
+    dict(interaction="graphql-query", types=("Patient", "Observation"), description="query PatientChart"),
+    dict(interaction="operation", rt="Group", rid="g-1", description="$export"),
+    dict(interaction=TOKEN_ISSUED, description="authorization_code"),
+]
+
+
+def test_audit_keys_equal_the_general_extraction_for_every_recorded_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The recorder's own shapes never fall back to the general extraction (that is the point of the fast path).
+    monkeypatch.setattr("store.audit.extract", _no_fallback)
+    stamp = "2026-12-02T03:00:00.123Z"
+    compared = 0
+    for principal, access, status in itertools.product(PRINCIPALS, ACCESSES, (200, 201, 401, 403, 404, 500)):
+        event = audit_event(Access(time.time(), principal, status=status, **access), "fhirgraph")  # type: ignore[arg-type]
+        resource = {**event, "meta": server_meta({}, 1, stamp, stamp)}
+        assert audit_keys(resource) == extract(resource), (principal, access, status)
+        compared += 1
+    assert compared == len(PRINCIPALS) * len(ACCESSES) * 6
+
+
+def _no_fallback(resource: object) -> None:
+    raise AssertionError("audit_keys fell back to the general extraction")
+
+
+def test_audit_keys_hand_anything_unusual_to_the_general_extraction() -> None:
+    event = audit_event(Access(time.time(), PRINCIPALS[1], "read", 200, "Patient", "p-1"), "fhirgraph")
+    tagged = {**event, "meta": {"lastUpdated": "2026-12-02T03:00:00Z", "tag": [{"system": "s", "code": "c"}]}}
+    assert audit_keys(tagged) == extract(tagged)
+    assert audit_keys(tagged)["k"]["_tag"] == ["c", "s|c", "s|"]
+    odd = {**event, "meta": {"lastUpdated": "2026-12-02T03:00:00Z"}, "period": {"start": "2026"},
+           "subtype": {"system": "x", "code": "y"}, "agent": {"who": {"reference": "Device/d"}, "altId": "d"}}
+    assert audit_keys(odd) == extract(odd)
+    bad_dates = {**event, "meta": {"lastUpdated": "not a date"}, "recorded": "nor this"}
+    assert audit_keys(bad_dates) == extract(bad_dates)
