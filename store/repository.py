@@ -295,6 +295,11 @@ class Repository:
         """The next number of the per-tenant sequence ``name`` (the outbox's by default), from 1."""
         return await self._writer.next_seq(tenant, name, session)
 
+    async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
+        """Move the sequence ``name`` to at least ``at_least`` (never back), so that its next number is past
+        ids already given out — by an import or the demo data (qapi SPIDs and SAIDs)."""
+        await self._writer.raise_seq(tenant, name, at_least)
+
     # ------------------------------------------------------------------ bulk
 
     async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:

@@ -115,6 +115,13 @@ class Writer:
             return_document=ReturnDocument.AFTER, session=session)
         return int((doc or {})["seq"])
 
+    async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
+        try:
+            await self.db.counters.update_one({"_id": f"{name}/{tenant}"}, {"$max": {"seq": int(at_least)}},
+                                              upsert=True)
+        except PyMongoError as exc:
+            raise unavailable(exc) from exc
+
     async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
         """Repository.bulk_load: every resource validated and keyed as a write would, no events."""
         stamp = now_instant()

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from app.demo.clinic import generate_clinic
-from store.fhirjson import Resource
+from store.fhirjson import Resource, ident
+from store.naming import SID
+
+# The qapi's per-practice integer ids (SPID, SAID) the demo writes as identifiers, by resource type: the store's
+# counters are moved past them, so that ids assigned later never repeat one.
+SEQUENCES = {"Patient": ("spid", SID["spid"]), "Appointment": ("said", SID["said"])}
 
 
 async def load_demo(
@@ -30,6 +35,7 @@ async def load_demo(
         raise ValueError("batch_size must be >= 1")
     counts: Counter[str] = Counter()
     batch: list[Resource] = []
+    highest: dict[str, int] = {}
 
     async def flush(full: list[Resource]) -> None:
         await store.bulk_load(principal, full)  # a fresh list per call: the store may keep it
@@ -40,10 +46,17 @@ async def load_demo(
 
     for res in generate_clinic(patients, seed=seed, anchor=anchor):
         counts[res["resourceType"]] += 1
+        seq = SEQUENCES.get(res["resourceType"])
+        if seq is not None:
+            number = ident(res, seq[1])
+            if number and number.isdigit():
+                highest[seq[0]] = max(highest.get(seq[0], 0), int(number))
         batch.append(res)
         if len(batch) >= batch_size:
             await flush(batch)
             batch = []
     if batch:
         await flush(batch)
+    for name, last in highest.items():
+        await store.raise_seq(principal.tenant, name, last)
     return dict(counts)

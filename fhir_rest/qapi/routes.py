@@ -1,20 +1,30 @@
-"""The vendor API's route table (seed 002), mounted at ``/qapi/v1``. Every response of the mount, its 404s and
-405s included, is in seed 002's shape: errors are domain errors rendered by ``fhir_rest/qapi/errors.py`` (a path
-or method no route takes reaches the composition root's routing handler, which renders it the same way)."""
+"""The vendor API's route table (seed 002), mounted at ``/qapi/v1``, built from the operation table of each
+concept's module (``table.Op``: the same rows the OpenAPI document is generated from). Every response of the
+mount, its 404s and 405s included, is in seed 002's shape: errors are domain errors rendered by
+``fhir_rest/qapi/errors.py`` (a path or method no route takes reaches the composition root's routing handler,
+which renders it the same way). ``/integrations/linking`` (context-aware linking) is mounted beside it."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 
-from fhir_rest.qapi import webhooks
+from fhir_rest.qapi import patients, webhooks
+from fhir_rest.qapi.table import Op
 
 PREFIX = "/qapi/v1"
 
 
-ROUTES: list[BaseRoute] = [
-    *webhooks.routes(),
-]
+def operations() -> list[Op]:
+    """Every qapi operation, in the seed's order."""
+    return [
+        *patients.ops(),
+        *webhooks.ops(),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return [Route(op.path, op.endpoint, methods=[op.method]) for op in operations()]
 
 
 def mount() -> Mount:
-    return Mount(PREFIX, routes=ROUTES)
+    return Mount(PREFIX, routes=routes())
