@@ -128,6 +128,8 @@ EXT = {
         "address-apartment",
         "assistance-bed",
         "attachment-deleted",
+        "appointment",
+        "visit-note-template",
     )
 }
 SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",

@@ -38,7 +38,7 @@ from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
-from store.writes import WRITE_RETRIES, EventHook, WriteGuard, Writer
+from store.writes import SEQUENCED, WRITE_RETRIES, EventHook, WriteGuard, Writer
 
 
 class Repository:
@@ -205,6 +205,8 @@ class Repository:
                 return WriteResult(resource=page.resources[0], created=False)
             if len(page.resources) > 1:
                 raise PreconditionFailed("If-None-Exist matched more than one resource")
+        if rt in SEQUENCED:  # the vendor API's SPID / SAID (store/writes.py)
+            resource = await self._writer.numbered(principal.tenant, rt, resource)
         return await self._writer.write(principal, rt, resource, old=None, action="create")
 
     async def update(self, principal: PrincipalLike, rt: str, rid: str, resource: Resource, *,

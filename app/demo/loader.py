@@ -10,11 +10,7 @@ from typing import Any
 
 from app.demo.clinic import generate_clinic
 from store.fhirjson import Resource, ident
-from store.naming import SID
-
-# The qapi's per-practice integer ids (SPID, SAID) the demo writes as identifiers, by resource type: the store's
-# counters are moved past them, so that ids assigned later never repeat one.
-SEQUENCES = {"Patient": ("spid", SID["spid"]), "Appointment": ("said", SID["said"])}
+from store.writes import SEQUENCED as SEQUENCES  # the qapi's SPID, SAID: the demo writes its own
 
 
 async def load_demo(
@@ -57,6 +53,7 @@ async def load_demo(
             batch = []
     if batch:
         await flush(batch)
+    # The store's counters move past the demo's numbers, so that ids assigned later never repeat one.
     for name, last in highest.items():
         await store.raise_seq(principal.tenant, name, last)
     return dict(counts)

@@ -2,7 +2,8 @@
 ``POST /patients``.
 
 A qapi patient is a FHIR Patient: its qapi ``id`` is the Patient's id (the integrator's own id, given on create),
-its SPID a per-practice integer (identifier ``SID["spid"]``) taken from a store-side counter when it is created.
+its SPID a per-practice integer (identifier ``SID["spid"]``) the store takes from a counter when any door creates
+a Patient (store/writes.py ``SEQUENCED``).
 A patient ``isLinkedByEmail`` is a member of a shared-email family Group (type person, ``code.text`` the group
 type, ``name`` its name, identifier system ``SID["email-group"]``); the Group's id is derived from its type and
 name, so concurrent first members create one Group, not two.
@@ -27,7 +28,7 @@ from fhir_rest.qapi.http import allowed, int_param, json_object, opt_bool, opt_s
 from fhir_rest.qapi.table import Op
 from fhir_rest.services import services
 from store.errors import Conflict, DomainError, Gone, Invalid, NotFound, PreconditionFailed
-from store.fhirjson import ref_id, reference
+from store.fhirjson import ident, ref_id, reference
 from store.logs import described
 from store.naming import SID
 from store.repository import Repository
@@ -224,12 +225,11 @@ async def create_patient(request: Request) -> Response:
         raise Conflict(f"A patient with id {pid} existed and was deleted; use another id") from None
     except NotFound:
         pass
-    spid = await repo.next_seq(principal.tenant, "spid")
-    res["identifier"] = [*(res.get("identifier") or []), {"system": SID["spid"], "value": str(spid)}]
     try:
         result = await repo.create(principal, res, keep_id=True, within=decisions["Patient"].within)
     except PreconditionFailed:
         raise Conflict(f"A patient with id {pid} already exists") from None
+    spid = int(ident(result.resource, SID["spid"]) or 0)  # the store numbers every new Patient
     if target:
         try:
             await set_membership(repo, principal, pid, None, target)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from fhir_rest.qapi import patients, webhooks
+from fhir_rest.qapi import appointments, notes, patients, rooms, webhooks
 from fhir_rest.qapi.table import Op
 
 PREFIX = "/qapi/v1"
@@ -18,12 +18,26 @@ def operations() -> list[Op]:
     """Every qapi operation, in the seed's order."""
     return [
         *patients.ops(),
+        *appointments.ops(),
+        *rooms.ops(),
+        *notes.ops(),
         *webhooks.ops(),
     ]
 
 
+# The API's own description, open to anyone (auth/middleware.py OPEN_PATHS) and no PHI access.
+DOCS = ("/openapi.json", "/docs")
+
+
 def routes() -> list[BaseRoute]:
-    return [Route(op.path, op.endpoint, methods=[op.method]) for op in operations()]
+    from fhir_rest.qapi import openapi
+
+    return [
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.docs_page, methods=["GET"]),
+        Route("/docs/assets/{name}", openapi.docs_asset, methods=["GET"]),
+        *(Route(op.path, op.endpoint, methods=[op.method]) for op in operations()),
+    ]
 
 
 def mount() -> Mount:

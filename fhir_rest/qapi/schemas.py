@@ -91,3 +91,71 @@ WEBHOOK_INPUT = obj({"endpoint": {"type": "string", "format": "uri"}, "events": 
 WEBHOOK = obj({"id": STR, "endpoint": STR, "events": array(QAPI_EVENT)}, required=("id", "endpoint", "events"))
 WEBHOOK_KEYED = obj({**WEBHOOK["properties"], "encryptionKey": STR}, required=("id", "endpoint", "events",
                                                                                "encryptionKey"))
+
+# ---------------------------------------------------------------------------------------------- appointments
+
+WORKFLOW = {"type": "string", "enum": [
+    "scheduled", "arrived", "in progress.intake.ready", "in progress.intake.progress", "in progress.exam.ready",
+    "in progress.exam.progress", "discharge.ready", "discharge.progress", "completed", "sign off", "cancelled",
+    "not showed up"]}
+DURATION = {"type": "integer", "minimum": 1, "maximum": 86_400}
+APPOINTMENT_CREATE = obj({
+    "date": {**UNIX, "description": "appointment date (unix timestamp); now when absent"},
+    "reasons": array(STR, maxItems=100),
+    "duration": {**DURATION, "description": "in seconds; by default the waiting room's slot duration"},
+    "waitingRoom": {"type": "string", "minLength": 1, "description": "the waiting room's name"},
+    "externalId": STR,
+    "episodeOfCareId": STR,
+    "accountNumber": {"type": "string", "description": "Encounter id"},
+}, required=("waitingRoom",))
+APPOINTMENT_UPDATE = obj({
+    "date": UNIX, "duration": DURATION,
+    "status": {"type": "string", "enum": ["cancelled"], "description": "only cancelled is allowed"},
+    "externalId": STR, "reasons": array(STR, maxItems=100), "accountNumber": STR,
+})
+SAID = nullable("integer", description="The Solo Appointment ID (SAID).")
+APPOINTMENT_CREATED = obj({"id": SAID, "visitUrl": STR}, required=("id", "visitUrl"))
+PROVIDER_LINK = obj({"id": SAID, "providerVisitUrl": STR}, required=("id", "providerVisitUrl"))
+TEAMS_LINK = obj({"id": SAID, "msTeamsProviderVisitUrl": STR}, required=("id", "msTeamsProviderVisitUrl"))
+VIDEO_LINKS = obj({"appointmentExternalId": nullable("string"), "providerVisitUrl": STR, "patientVisitUrl": STR},
+                  required=("appointmentExternalId", "providerVisitUrl", "patientVisitUrl"))
+PROVIDER = obj({"id": STR, "email": nullable("string"), "firstName": nullable("string"),
+                "middleName": nullable("string"), "lastName": nullable("string")},
+               required=("id", "email", "firstName", "middleName", "lastName"))
+APPOINTMENT = obj({
+    "id": SAID,
+    "date": nullable("integer"),
+    "duration": nullable("integer"),
+    "reasons": array(STR),
+    "status": WORKFLOW,
+    "videoCall": nullable("object", properties={"id": STR, "status": {"type": "string", "enum": [
+        "LWBS", "incomplete", "complete", "finalizing", "on hold", "on call", "waiting"]}},
+        required=["id", "status"]),
+    "externalId": nullable("string"),
+    "patient": nullable("object", properties={"id": STR, "demographics": {"anyOf": [PATIENT, {"type": "null"}]}},
+                        required=["id", "demographics"]),
+    "providers": array(PROVIDER),
+}, required=("id", "date", "duration", "reasons", "status", "videoCall", "externalId", "patient", "providers"))
+
+# ---------------------------------------------------------------------------------------------- rooms, slots
+
+ROOM = obj({"id": STR, "name": STR, "serviceLine": nullable("string"), "serviceType": nullable("string")},
+           required=("id", "name", "serviceLine", "serviceType"))
+SLOT = obj({"date": INT, "duration": INT}, required=("date", "duration"))
+
+# ---------------------------------------------------------------------------------------------- visit notes
+
+VISIT_NOTE = obj({
+    "id": STR,
+    "template": obj({"name": STR, "flow": obj({"sections": array(ANY_OBJECT)}, required=("sections",))},
+                    required=("name", "flow")),
+    "comments": array(obj({"id": STR, "templateId": STR, "message": STR, "postedAt": INT,
+                           "author": obj({"id": INT, "username": STR})})),
+    "responses": array(obj({
+        "dateTime": nullable("object", properties={"date": STR, "timezone_type": INT, "timezone": STR}),
+        "question": array(STR), "response": array(STR)}, required=("dateTime", "question", "response"))),
+}, required=("id", "template", "comments", "responses"))
+VISIT_NOTE_UPDATE = obj({"name": {"type": "string", "minLength": 1, "description": "the template's name"},
+                         "questions": array(obj({"id": {"type": "string", "minLength": 1},
+                                                 "value": array(STR)}, required=("id", "value")), minItems=1)},
+                        required=("name", "questions"))

@@ -34,3 +34,34 @@ async def graphql(base_url: str) -> AsyncIterator[Any]:
 
 def new_id() -> str:
     return f"q{uuid.uuid4().hex[:16]}"
+
+
+async def waiting_room(fhir: httpx.AsyncClient, *, minutes: int = 15, slots: list[int] = (),
+                       practitioner: bool = True) -> dict[str, Any]:
+    """A waiting room (HealthcareService) of its own name, with a Schedule and free Slots starting at ``slots``
+    (unix seconds); returns {"room", "name", "schedule", "slots", "practitioner"}."""
+    from fhir_rest.qapi.http import unix_instant
+    from store.naming import EXT
+
+    name = f"Room {new_id()}"
+    room = (await fhir.post("/HealthcareService", json={
+        "resourceType": "HealthcareService", "active": True, "name": name, "category": [{"text": "Demo"}],
+        "type": [{"text": "Other"}],
+        "extension": [{"url": EXT["slot-duration"], "valueDuration": {"value": minutes, "unit": "min",
+                                                                      "system": "http://unitsofmeasure.org",
+                                                                      "code": "min"}}]})).json()
+    actors = [{"reference": f"HealthcareService/{room['id']}"}]
+    prac = None
+    if practitioner:
+        prac = (await fhir.post("/Practitioner", json={
+            "resourceType": "Practitioner", "name": [{"family": "Oswald", "given": ["Clara", "Oswin"]}],
+            "telecom": [{"system": "email", "value": "clara@whovians.com"}]})).json()
+        actors.append({"reference": f"Practitioner/{prac['id']}"})
+    schedule = (await fhir.post("/Schedule", json={"resourceType": "Schedule", "active": True,
+                                                    "actor": actors})).json()
+    made = []
+    for start in slots:
+        made.append((await fhir.post("/Slot", json={
+            "resourceType": "Slot", "schedule": {"reference": f"Schedule/{schedule['id']}"}, "status": "free",
+            "start": unix_instant(start), "end": unix_instant(start + minutes * 60)})).json())
+    return {"room": room, "name": name, "schedule": schedule, "slots": made, "practitioner": prac}

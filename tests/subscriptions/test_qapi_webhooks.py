@@ -13,6 +13,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from store.naming import SID
 from tests.factories import make_appointment, make_patient
 from tests.subscriptions.conftest import Receiver
 
@@ -118,8 +119,12 @@ async def test_encrypted_payload_decrypts_with_reference_and_php(qapi: httpx.Asy
 
     payloads = [reference_decrypt(key, t) for t in texts]
     assert [x["event"]["type"] for x in payloads] == ["patient:created", "appointment:scheduled"]
-    assert payloads[0]["data"] == {"patientId": p.json()["id"]}
-    assert payloads[1]["data"] == {"appointmentId": a.json()["id"]}
+    # the seed's payloads name patients and appointments by their integer SPID and SAID (every new one has them)
+    def number(resource: dict, system: str) -> int:
+        return int(next(i["value"] for i in resource["identifier"] if i["system"] == system))
+
+    assert payloads[0]["data"] == {"patientId": number(p.json(), SID["spid"])}
+    assert payloads[1]["data"] == {"appointmentId": number(a.json(), SID["said"])}
     assert payloads[0]["event"]["id"] == got[0].headers["webhook-id"]
 
     if not shutil.which("php"):
