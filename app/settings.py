@@ -127,6 +127,16 @@ class Settings(BaseSettings):
         ApiKeys(value)  # refused at start-up, not at the first request
         return value
 
+    @field_validator("qapi_linking_secrets")
+    @classmethod
+    def _linking_secrets(cls, value: SecretStr) -> SecretStr:
+        for item in filter(None, (s.strip() for s in value.get_secret_value().split(","))):
+            tenant, _, secret = item.partition("=")
+            if not secret:
+                raise ValueError("each item is tenant=secret")
+            check_tenant(tenant.strip())
+        return value
+
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits(cls, value: str) -> str:

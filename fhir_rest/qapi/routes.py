@@ -42,3 +42,10 @@ def routes() -> list[BaseRoute]:
 
 def mount() -> Mount:
     return Mount(PREFIX, routes=routes())
+
+
+def linking() -> Route:
+    """``/integrations/linking`` (linking.py): a browser follows it, so it takes no Api-Key."""
+    from fhir_rest.qapi import linking as link
+
+    return link.route()
