@@ -37,6 +37,7 @@ from auth.middleware import OPEN_PATHS, AuthMiddleware
 from auth.principal import Principal
 from auth.routes import routes as oauth_routes
 from auth.startup import start_oauth
+from fhir_rest.qapi.routes import linking as qapi_linking
 from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         Route("/metrics", metrics, methods=["GET"]),
         *oauth_routes(),
         qapi_mount(),
+        qapi_linking(),
         *graph_routes(settings),
         *fhir_mounts(),
     ]

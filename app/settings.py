@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.ratelimit import parse_limits
@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     # Seed 000's rate limit: requests per minute per tenant (clinic), 0 = none; "<tenant>=<n>,..." per tenant;
     # how often each instance shares its counts with the others through the store (app/ratelimit.py).
     rate_limit_per_minute: int = Field(default=1000, ge=0)
+    # The vendor API (seed 002): the key its visit links are derived from (HMAC; unset: one generated and
+    # shared through the store), where those links point (unset: <base>/visits), and the per-practice secrets of
+    # context-aware linking, "tenant=secret,..." (never logged).
+    qapi_link_secret: SecretStr = SecretStr("")
+    qapi_visit_base_url: str = ""
+    qapi_linking_secrets: SecretStr = SecretStr("")
     rate_limits: str = ""
     rate_limit_sync_interval_s: float = Field(default=0.25, gt=0, le=10)
 
@@ -119,6 +125,16 @@ class Settings(BaseSettings):
     @classmethod
     def _api_keys(cls, value: str) -> str:
         ApiKeys(value)  # refused at start-up, not at the first request
+        return value
+
+    @field_validator("qapi_linking_secrets")
+    @classmethod
+    def _linking_secrets(cls, value: SecretStr) -> SecretStr:
+        for item in filter(None, (s.strip() for s in value.get_secret_value().split(","))):
+            tenant, _, secret = item.partition("=")
+            if not secret:
+                raise ValueError("each item is tenant=secret")
+            check_tenant(tenant.strip())
         return value
 
     @field_validator("rate_limits")

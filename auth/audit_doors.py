@@ -23,6 +23,7 @@ from store.params import SUPPORTED_TYPES
 
 FHIR_PREFIXES = ("/fhir/r4/", "/r4/")
 QAPI = "/qapi/v1/"
+QAPI_DOCS = ("/qapi/v1/openapi.json", "/qapi/v1/docs")
 GRAPHQL = "/graphql"
 QAPI_ACTIONS = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
 Kind = tuple[str, str | None, str | None, str | None, str | None]  # interaction, type, id, version, action
@@ -37,7 +38,13 @@ def classify(method: str, path: str, websocket: bool = False) -> Kind | None:
             return ("graphql-subscribe", None, None, None, None)
         return ("graphql-query", None, None, None, None)
     if path.startswith(QAPI):
-        return ("qapi", None, None, None, QAPI_ACTIONS.get(method, "E"))
+        if path.startswith(QAPI_DOCS):
+            return None  # the API's description: no PHI
+        action = QAPI_ACTIONS.get(method, "E")
+        parts = path[len(QAPI):].split("/", 2)
+        if parts[0] == "patients" and len(parts) > 1 and parts[1] not in ("", "id", "HSID"):
+            return ("qapi", "Patient", parts[1][:64], None, action)  # a qapi patient id is its FHIR id
+        return ("qapi", None, None, None, action)
     return None
 
 

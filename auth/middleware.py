@@ -15,7 +15,8 @@ from auth.authenticator import Authenticator
 from store.errors import Unauthorized
 
 OPEN_PATHS = ("/health", "/fhir/r4/metadata", "/r4/metadata", "/fhir/r4/.well-known", "/r4/.well-known", "/auth/",
-              "/.well-known/")
+              "/.well-known/", "/qapi/v1/openapi.json", "/qapi/v1/docs",
+              "/integrations/linking")
 
 
 class AuthMiddleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, cast
 
+from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
 from store.repository import Repository
@@ -16,6 +17,15 @@ class RestSettings(Protocol):
 
     @property
     def default_page_size(self) -> int: ...
+
+    @property
+    def qapi_link_secret(self) -> SecretStr: ...
+
+    @property
+    def qapi_visit_base_url(self) -> str: ...
+
+    @property
+    def qapi_linking_secrets(self) -> SecretStr: ...
 
 
 class WebhookWaker(Protocol):

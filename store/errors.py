@@ -7,7 +7,8 @@ DomainError
 ├── NotFound            absent — also another tenant's resource, an unknown type or route
 ├── Gone                deleted
 ├── Invalid             malformed input (``unprocessable``: well-formed but invalid content), with the element
-│                       paths and one ``Issue`` per offending element
+│   │                   paths and one ``Issue`` per offending element
+│   └── UnsupportedMediaType  a body of a media type the endpoint does not take
 ├── Conflict            the current state refuses it (a duplicate, a duplicate request still in flight)
 │   └── SlotTaken       the slot is already booked
 ├── PreconditionFailed  a stale version (If-Match, baseVersion)
@@ -68,6 +69,10 @@ class Invalid(DomainError):
     def __init__(self, message: str, *, unprocessable: bool = False, **kw: Any):
         super().__init__(message, **kw)
         self.unprocessable = unprocessable
+
+
+class UnsupportedMediaType(Invalid):
+    pass
 
 
 class Conflict(DomainError):

@@ -202,6 +202,14 @@ class IdentityStore:
 
     # --- the signing key -----------------------------------------------------------------------------------
 
+    async def shared_secret(self, name: str, candidate: str) -> str:
+        """A server secret every instance shares (``candidate`` when none was stored before): the key the
+        qapi's visit links are derived from when no setting gives one."""
+        with contextlib.suppress(DuplicateKeyError):
+            await call(self._db[KEYS].insert_one({"_id": f"secret/{name}", "value": candidate}))
+        found = await call(self._db[KEYS].find_one({"_id": f"secret/{name}"}))
+        return str(found["value"]) if found else candidate
+
     async def signing_key(self, candidate: dict[str, Any]) -> dict[str, Any]:
         """The shared signing key (a private JWK): ``candidate`` when no instance stored one before, else the
         stored one — instances starting together agree on the first insert."""

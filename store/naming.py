@@ -36,7 +36,8 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
   RelatedPerson           relationship MTH|FTH|PRN (Q is P's parent), CHILD, SPS, SIB; a grandparent raising P
                           is GRPRN + GUARD (inverse GRNDCHILD); EXT["is-guardian"] is always present
                           (true|false)
-  Shared-email family     Group(type person, actual true, code.text "family", member.entity = Patients)
+  Shared-email family     Group(type person, actual true, code.text "family", member.entity = Patients); the qapi's
+                          groups (groupType, groupName) also carry identifier SID["email-group"] "<type>|<name>"
   Waiting room            HealthcareService(name "<X> waiting room", category.text = service line, type.text =
                           service type, location, availableTime, EXT["slot-duration"] valueDuration (UCUM
                           min))
@@ -123,9 +124,16 @@ EXT = {
         "created",
         "slot-duration",
         "communication-direction",
+        "name-alias",
+        "address-apartment",
+        "assistance-bed",
+        "attachment-deleted",
+        "appointment",
+        "visit-note-template",
     )
 }
-SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id")}
+SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",
+                                    "email-group", "device-serial")}
 CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction")}
 
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
@@ -137,6 +145,20 @@ V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+BCP47 = "urn:ietf:bcp:47"
+# Patient.maritalStatus: v3 MaritalStatus codes and the words the seeds use for them (GraphQL, qapi).
+V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+MARITAL = {"D": "divorced", "M": "married", "S": "single", "W": "widowed", "L": "separated", "T": "domestic_partner"}
+MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "UNK"}
+# US Core race and ethnicity (complex extensions: ombCategory codings of OMB_RACE and a required text).
+US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+OMB_RACE = "urn:oid:2.16.840.1.113883.6.238"
+OMB_CATEGORIES = {  # display -> code, for both extensions
+    "American Indian or Alaska Native": "1002-5", "Asian": "2028-9", "Black or African American": "2054-5",
+    "Native Hawaiian or Other Pacific Islander": "2076-8", "White": "2106-3",
+    "Hispanic or Latino": "2135-2", "Not Hispanic or Latino": "2186-5",
+}
 
 VITALS_PANEL = "85353-1"
 VITAL_CODES = {

@@ -234,6 +234,8 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("encounter", "reference", "encounter", targets=("Encounter",)),
         _p("status", "token", "status"),
         _p("authored", "date", "authored", sortable=True),
+        # fhirgraph: the appointment a qapi visit note is of (seed 002)
+        _p("appointment", "reference", f"extension[{EXT['appointment']}].valueReference", targets=("Appointment",)),
     ),
     "Communication": (
         _p("patient", "reference", "subject[Patient]", targets=PAT),

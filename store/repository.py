@@ -38,7 +38,7 @@ from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
-from store.writes import WRITE_RETRIES, EventHook, WriteGuard, Writer
+from store.writes import SEQUENCED, WRITE_RETRIES, EventHook, WriteGuard, Writer
 
 
 class Repository:
@@ -206,6 +206,8 @@ class Repository:
                 return WriteResult(resource=page.resources[0], created=False)
             if len(page.resources) > 1:
                 raise PreconditionFailed("If-None-Exist matched more than one resource")
+        if rt in SEQUENCED:  # the vendor API's SPID / SAID (store/writes.py)
+            resource = await self._writer.numbered(principal.tenant, rt, resource)
         return await self._writer.write(principal, rt, resource, old=None, action="create")
 
     async def update(self, principal: PrincipalLike, rt: str, rid: str, resource: Resource, *,
@@ -295,6 +297,11 @@ class Repository:
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         """The next number of the per-tenant sequence ``name`` (the outbox's by default), from 1."""
         return await self._writer.next_seq(tenant, name, session)
+
+    async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
+        """Move the sequence ``name`` to at least ``at_least`` (never back), so that its next number is past
+        ids already given out — by an import or the demo data (qapi SPIDs and SAIDs)."""
+        await self._writer.raise_seq(tenant, name, at_least)
 
     # ------------------------------------------------------------------ bulk
 

@@ -26,7 +26,7 @@ from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, Slo
 from store.events import SILENT_TYPES, classify, make_event
 from store.layout import EVENTS, doc_id, document, history, history_doc, kept_twice, slot_id, strip
 from store.logs import described
-from store.naming import EXT
+from store.naming import EXT, SID
 from store.params import CLINICAL_TYPES, type_of
 from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import check_shape, validate
@@ -45,6 +45,11 @@ WRITE_RETRIES = 30
 SEALED: dict[str, dict[str, Callable[[], str]]] = {
     "Subscription": {EXT["webhook-secret"]: lambda: secrets.token_urlsafe(32)},
 }
+
+# Per-tenant integer ids the vendor API knows resources by (seed 002: SPID, SAID), assigned by every door's
+# create (the server choosing the id: FHIR create, qapi, GraphQL — not an update-as-create, whose body is the
+# client's) from a store counter (atomic ``$inc``) when the resource carries none: type → (counter, system).
+SEQUENCED: dict[str, tuple[str, str]] = {"Patient": ("spid", SID["spid"]), "Appointment": ("said", SID["said"])}
 
 EventHook = Callable[[dict[str, Any]], Awaitable[None] | None]
 # A check a resource of one type must pass before it is written, beyond FHIR validity; it raises a domain error
@@ -114,6 +119,27 @@ class Writer:
             {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=ReturnDocument.AFTER, session=session)
         return int((doc or {})["seq"])
+
+    async def numbered(self, tenant: str, rt: str, resource: Resource) -> Resource:
+        """``resource`` with its ``SEQUENCED`` identifier: the one it carries, else the counter's next number."""
+        name, system = SEQUENCED[rt]
+        identifiers = resource.get("identifier")
+        if isinstance(identifiers, list) and any(isinstance(i, dict) and i.get("system") == system
+                                                 for i in identifiers):
+            return resource
+        try:
+            number = await self.next_seq(tenant, name)
+        except PyMongoError as exc:
+            raise unavailable(exc) from exc
+        kept = identifiers if isinstance(identifiers, list) else []
+        return {**resource, "identifier": [*kept, {"system": system, "value": str(number)}]}
+
+    async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
+        try:
+            await self.db.counters.update_one({"_id": f"{name}/{tenant}"}, {"$max": {"seq": int(at_least)}},
+                                              upsert=True)
+        except PyMongoError as exc:
+            raise unavailable(exc) from exc
 
     async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
         """Repository.bulk_load: every resource validated and keyed as a write would, no events."""

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.demo.clinic import generate_clinic
-from store.fhirjson import Resource
+from store.fhirjson import Resource, ident
+from store.writes import SEQUENCED as SEQUENCES  # the qapi's SPID, SAID: the demo writes its own
 
 
 async def load_demo(
@@ -30,6 +31,7 @@ async def load_demo(
         raise ValueError("batch_size must be >= 1")
     counts: Counter[str] = Counter()
     batch: list[Resource] = []
+    highest: dict[str, int] = {}
 
     async def flush(full: list[Resource]) -> None:
         await store.bulk_load(principal, full)  # a fresh list per call: the store may keep it
@@ -40,10 +42,18 @@ async def load_demo(
 
     for res in generate_clinic(patients, seed=seed, anchor=anchor):
         counts[res["resourceType"]] += 1
+        seq = SEQUENCES.get(res["resourceType"])
+        if seq is not None:
+            number = ident(res, seq[1])
+            if number and number.isdigit():
+                highest[seq[0]] = max(highest.get(seq[0], 0), int(number))
         batch.append(res)
         if len(batch) >= batch_size:
             await flush(batch)
             batch = []
     if batch:
         await flush(batch)
+    # The store's counters move past the demo's numbers, so that ids assigned later never repeat one.
+    for name, last in highest.items():
+        await store.raise_seq(principal.tenant, name, last)
     return dict(counts)

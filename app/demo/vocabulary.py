@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from store.naming import RXNORM, SNOMED
+from store.naming import OMB_RACE as OMB
+from store.naming import RXNORM, SNOMED, US_CORE_ETHNICITY, US_CORE_RACE, V3_MARITAL
+
+# Shared with the other doors (store/naming.py), re-exported for the demo writers.
+__all__ = ["OMB", "US_CORE_ETHNICITY", "US_CORE_RACE", "V3_MARITAL"]
 
 # Standard systems used here and not (yet) in store.naming.
 UCUM = "http://unitsofmeasure.org"
 BCP47 = "urn:ietf:bcp:47"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 V3_ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 V3_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 V3_PART_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 V2_DEGREE = "http://terminology.hl7.org/CodeSystem/v2-0360"
@@ -29,10 +32,7 @@ PRAC_ROLE = "http://terminology.hl7.org/CodeSystem/practitioner-role"
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 MED_REQ_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 DOC_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
-US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
-US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
 US_CORE_BIRTHSEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
-OMB = "urn:oid:2.16.840.1.113883.6.238"
 
 
 def _words(text: str, sep: str | None = None) -> tuple[str, ...]:

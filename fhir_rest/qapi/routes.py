@@ -1,20 +1,51 @@
-"""The vendor API's route table (seed 002), mounted at ``/qapi/v1``. Every response of the mount, its 404s and
-405s included, is in seed 002's shape: errors are domain errors rendered by ``fhir_rest/qapi/errors.py`` (a path
-or method no route takes reaches the composition root's routing handler, which renders it the same way)."""
+"""The vendor API's route table (seed 002), mounted at ``/qapi/v1``, built from the operation table of each
+concept's module (``table.Op``: the same rows the OpenAPI document is generated from). Every response of the
+mount, its 404s and 405s included, is in seed 002's shape: errors are domain errors rendered by
+``fhir_rest/qapi/errors.py`` (a path or method no route takes reaches the composition root's routing handler,
+which renders it the same way). ``/integrations/linking`` (context-aware linking) is mounted beside it."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 
-from fhir_rest.qapi import webhooks
+from fhir_rest.qapi import appointments, notes, patients, rooms, webhooks
+from fhir_rest.qapi.table import Op
 
 PREFIX = "/qapi/v1"
 
 
-ROUTES: list[BaseRoute] = [
-    *webhooks.routes(),
-]
+def operations() -> list[Op]:
+    """Every qapi operation, in the seed's order."""
+    return [
+        *patients.ops(),
+        *appointments.ops(),
+        *rooms.ops(),
+        *notes.ops(),
+        *webhooks.ops(),
+    ]
+
+
+# The API's own description, open to anyone (auth/middleware.py OPEN_PATHS) and no PHI access.
+DOCS = ("/openapi.json", "/docs")
+
+
+def routes() -> list[BaseRoute]:
+    from fhir_rest.qapi import openapi
+
+    return [
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.docs_page, methods=["GET"]),
+        Route("/docs/assets/{name}", openapi.docs_asset, methods=["GET"]),
+        *(Route(op.path, op.endpoint, methods=[op.method]) for op in operations()),
+    ]
 
 
 def mount() -> Mount:
-    return Mount(PREFIX, routes=ROUTES)
+    return Mount(PREFIX, routes=routes())
+
+
+def linking() -> Route:
+    """``/integrations/linking`` (linking.py): a browser follows it, so it takes no Api-Key."""
+    from fhir_rest.qapi import linking as link
+
+    return link.route()

@@ -2,8 +2,8 @@
 
 A qapi webhook is stored as a FHIR Subscription (channel rest-hook, ``criteria`` = its qapi event names,
 ``meta.tag`` webhook-flavour|qapi) so both webhook flavours share one registry and one delivery engine. The
-``encryptionKey`` is the Subscription's sealed webhook secret: shown on create (and, as the seed shows, in
-the delete response), never by reads.
+``encryptionKey`` is the Subscription's sealed webhook secret: shown on create and, as the seed shows, by
+``GET /webhooks/{id}`` (never in the list); ``DELETE`` answers no body (204).
 
 Beyond the seed, for operators of either flavour (the id is the Subscription id):
 ``GET .../webhooks/{id}/deliveries`` (delivery log), ``GET .../webhooks/{id}/dead-letters`` and
@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from auth.policy import authorize
 from auth.principal import Principal
+from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
 from store.errors import Gone, Invalid, NotFound, Unauthorized
 from store.naming import EXT
@@ -129,7 +129,9 @@ async def list_webhooks(request: Request) -> Response:
 
 async def get_webhook(request: Request) -> Response:
     principal = _principal(request, "read")
-    return _json(_view(await _owned(request, principal)))
+    found = await _owned(request, principal)
+    key = (await services(request).repo.sealed(principal, "Subscription", found["id"])).get(SECRET_URL)
+    return _json(_view(found, key))
 
 
 async def update_webhook(request: Request) -> Response:
@@ -145,10 +147,8 @@ async def update_webhook(request: Request) -> Response:
 async def delete_webhook(request: Request) -> Response:
     principal = _principal(request, "delete")
     found = await _owned(request, principal)
-    repo = services(request).repo
-    key = (await repo.sealed(principal, "Subscription", found["id"])).get(SECRET_URL)
-    await repo.delete(principal, "Subscription", found["id"])
-    return _json(_view(found, key))
+    await services(request).repo.delete(principal, "Subscription", found["id"])
+    return Response(status_code=204)
 
 
 async def deliveries(request: Request) -> Response:
@@ -187,16 +187,28 @@ async def replay(request: Request) -> Response:
     return _json({"queued": queued}, 202)
 
 
-def routes() -> list[BaseRoute]:
+def ops() -> list[Op]:
+    from fhir_rest.qapi import schemas as s
+
     base = "/webhooks"
     one = base + "/{webhook_id}"
+    tag = "Webhooks"
     return [
-        Route(base, create_webhook, methods=["POST"]),
-        Route(base, list_webhooks, methods=["GET"]),
-        Route(one, get_webhook, methods=["GET"]),
-        Route(one, update_webhook, methods=["PUT"]),
-        Route(one, delete_webhook, methods=["DELETE"]),
-        Route(f"{one}/deliveries", deliveries, methods=["GET"]),
-        Route(f"{one}/dead-letters", dead_letters, methods=["GET"]),
-        Route(f"{one}/dead-letters/replay", replay, methods=["POST"]),
+        Op("POST", base, create_webhook, "Add Webhook", tag, ok=201, body=s.WEBHOOK_INPUT, reply=s.WEBHOOK_KEYED,
+           errors=(400, 415), description="Answers the encryptionKey that decrypts the payloads sent to the "
+           "endpoint (AES-256-CBC, key SHA-256(encryptionKey + salt))."),
+        Op("GET", base, list_webhooks, "Webhooks Collection", tag, reply=s.array(s.WEBHOOK), errors=()),
+        Op("GET", one, get_webhook, "Get Webhook", tag, reply=s.WEBHOOK_KEYED, errors=(404,)),
+        Op("PUT", one, update_webhook, "Update Webhook", tag, body=s.WEBHOOK_INPUT, reply=s.WEBHOOK,
+           errors=(400, 404, 415)),
+        Op("DELETE", one, delete_webhook, "Delete Webhook", tag, ok=204, errors=(404,),
+           description="Deactivates the webhook."),
+        Op("GET", f"{one}/deliveries", deliveries, "Webhook delivery log", tag, reply=s.array(s.ANY_OBJECT),
+           params=(Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),), errors=(400, 404),
+           extra=True),
+        Op("GET", f"{one}/dead-letters", dead_letters, "Webhook dead letters", tag, reply=s.array(s.ANY_OBJECT),
+           errors=(404,), extra=True),
+        Op("POST", f"{one}/dead-letters/replay", replay, "Replay dead letters", tag, ok=202,
+           body=s.obj({"eventIds": s.array(s.STR)}), body_required=False,
+           reply=s.obj({"queued": s.INT}, required=("queued",)), errors=(400, 404), extra=True),
     ]

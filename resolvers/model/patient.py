@@ -14,16 +14,12 @@ from resolvers.model.common import EntityRef, Tag
 from store.errors import Invalid
 from store.events import patient_status
 from store.fhirjson import ext_map, ident, ref_id, set_ext, version
-from store.naming import CS, EXT, SID, SSN_SYSTEM, sid
+from store.naming import BCP47, CS, EXT, MARITAL, MARITAL_CODE, SID, SSN_SYSTEM, V3_MARITAL, sid
 
 Resource = dict[str, Any]
 
 MEDICAID_SYSTEM = sid("medicaid-id")
-V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
-BCP47 = "urn:ietf:bcp:47"
-MARITAL = {"D": "divorced", "M": "married", "S": "single", "W": "widowed", "L": "separated", "T": "domestic_partner"}
-MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "UNK"}
 GENDERS = ("male", "female", "other", "unknown")
 BALANCE_HOLD = 500.0
 

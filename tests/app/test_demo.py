@@ -13,6 +13,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from app.demo import generate_clinic, load_demo
 from store.naming import CS, EXT, GAD7, PHQ9, SID, SSN_SYSTEM, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
+from store.types import SystemPrincipal
 
 ANCHOR = dt.date(2025, 3, 12)
 NOW = "2025-03-12T12:00:00Z"
@@ -312,13 +313,20 @@ def test_nothing_happens_to_a_patient_after_death() -> None:
         assert a["start"] < died.get(patient.removeprefix("Patient/"), "9999")
 
 
+PRINCIPAL = SystemPrincipal("demo-tenant", "demo-loader")
+
+
 class FakeStore:
     def __init__(self) -> None:
         self.batches: list[list[Res]] = []
+        self.sequences: dict[tuple[str, str], int] = {}
 
     async def bulk_load(self, principal: object, batch: list[Res]) -> None:
-        assert principal == "principal"
+        assert principal is PRINCIPAL
         self.batches.append(list(batch))
+
+    async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
+        self.sequences[(tenant, name)] = max(self.sequences.get((tenant, name), 0), at_least)
 
 
 async def test_load_demo_streams_batches_into_the_store() -> None:
@@ -326,7 +334,7 @@ async def test_load_demo_streams_batches_into_the_store() -> None:
     calls: list[tuple[int, int]] = []
     counts = await load_demo(
         store,
-        "principal",
+        PRINCIPAL,
         12,
         seed=3,
         anchor=ANCHOR,
@@ -340,6 +348,8 @@ async def test_load_demo_streams_batches_into_the_store() -> None:
     assert counts["Patient"] == 12
     assert len(calls) == len(store.batches)
     assert calls[-1] == (12, 12) and [c[0] for c in calls] == sorted(c[0] for c in calls)
+    # the qapi counters are past the demo's SPIDs and SAIDs, so later ids never repeat one
+    assert store.sequences == {("demo-tenant", "spid"): 12, ("demo-tenant", "said"): counts["Appointment"]}
 
 
 async def test_load_demo_accepts_an_async_progress_callback() -> None:
@@ -349,5 +359,5 @@ async def test_load_demo_accepts_an_async_progress_callback() -> None:
     async def progress(done: int, total: int) -> None:
         seen.append(done)
 
-    counts = await load_demo(store, "principal", 3, anchor=ANCHOR, batch_size=10_000, progress=progress)
+    counts = await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, progress=progress)
     assert len(store.batches) == 1 and seen == [3] and counts["Patient"] == 3

@@ -36,5 +36,5 @@ async def test_webhook_crud_needs_subscription_scopes(scoped: Any) -> None:
             assert (await qapi.put(f"/webhooks/{hook}", json=HOOK, headers=reader)).status_code == 403
             assert (await qapi.delete(f"/webhooks/{hook}", headers=reader)).status_code == 403
             assert (await qapi.put(f"/webhooks/{hook}", json=HOOK, headers=writer)).status_code == 200
-            assert (await qapi.delete(f"/webhooks/{hook}", headers=writer)).status_code == 200
+            assert (await qapi.delete(f"/webhooks/{hook}", headers=writer)).status_code == 204
 

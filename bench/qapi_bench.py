@@ -1,0 +1,146 @@
+"""Vendor API (qapi) beside FHIR REST: create a patient, create an appointment, get an appointment — each
+through qapi and the same operation through FHIR REST, on one server; prints requests/s and the ratio.
+
+    python bench/qapi_bench.py [--duration 10] [--connections 16] [--warmup 2]
+
+Starts the embedded devdb (unless MONGODB_URI is set) and one `fhirgraph serve`, as separate processes; load
+comes from an httpx loop in this process (a floor of what the server does). The target: qapi at least 80 % of
+FHIR REST's throughput for each operation. qapi does more per request than the bare FHIR interaction (a create
+of an appointment finds the waiting room by name and its free slot; a get joins the patient, their family
+group, the encounter and the practitioners), so the ratio is what that mapping costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import free_port, wait_http, wait_port  # bench/ is the script's folder
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "qapi-bench-key"
+ROOM = "Bench waiting room"
+Request = Callable[[httpx.AsyncClient, int], Any]
+
+
+async def load(duration: float, connections: int, make: Request, base: str) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + duration
+    counter = itertools.count()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            r = await make(client, next(counter))
+            latencies.append((time.perf_counter() - t) * 1000)
+            errors += r.status_code >= 400
+
+    async with httpx.AsyncClient(base_url=base, headers={"Api-Key": KEY}, timeout=60,
+                                 limits=httpx.Limits(max_connections=connections)) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    latencies.sort()
+    return {"rps": len(latencies) / duration, "p50": latencies[len(latencies) // 2] if latencies else 0.0,
+            "errors": float(errors)}
+
+
+async def prepare(base: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base, headers={"Api-Key": KEY}, timeout=60) as c:
+        room = (await c.post("/fhir/r4/HealthcareService", json={"resourceType": "HealthcareService", "name": ROOM,
+                                                                 "active": True})).json()
+        pid = f"bench-{uuid.uuid4().hex[:8]}"
+        assert (await c.post("/qapi/v1/patients", json={"id": pid, "name": [{"firstName": "A", "lastName": "B"}]})
+                ).status_code == 201
+        made = (await c.post(f"/qapi/v1/patients/{pid}/appointments", json={"waitingRoom": ROOM})).json()
+        fhir_appt = (await c.get("/fhir/r4/Appointment", params={
+            "identifier": f"https://fhirgraph.dev/fhir/sid/said|{made['id']}"})).json()["entry"][0]["resource"]
+        return {"room": room["id"], "patient": pid, "said": made["id"], "appointment": fhir_appt["id"]}
+
+
+def operations(ctx: dict[str, Any]) -> list[tuple[str, Request, Request]]:
+    run = uuid.uuid4().hex[:6]
+
+    def appointment(i: int) -> dict[str, Any]:
+        return {"resourceType": "Appointment", "status": "booked", "start": "2031-01-01T09:00:00Z",
+                "end": "2031-01-01T09:15:00Z", "minutesDuration": 15, "participant": [
+                    {"actor": {"reference": f"Patient/{ctx['patient']}"}, "status": "accepted"},
+                    {"actor": {"reference": f"HealthcareService/{ctx['room']}"}, "status": "accepted"}]}
+
+    return [
+        ("create patient",
+         lambda c, i: c.post("/qapi/v1/patients", json={
+             "id": f"q{run}{uuid.uuid4().hex[:16]}", "name": [{"firstName": "Mike", "lastName": "Shinoda"}],
+             "gender": "male", "birthDate": "1983-08-15"}),
+         lambda c, i: c.post("/fhir/r4/Patient", json={"resourceType": "Patient", "name": [
+             {"family": "Shinoda", "given": ["Mike"]}], "gender": "male", "birthDate": "1983-08-15"})),
+        ("create appointment",
+         lambda c, i: c.post(f"/qapi/v1/patients/{ctx['patient']}/appointments",
+                             json={"waitingRoom": ROOM, "date": 1925000000, "duration": 900}),
+         lambda c, i: c.post("/fhir/r4/Appointment", json=appointment(i))),
+        ("get appointment",
+         lambda c, i: c.get(f"/qapi/v1/appointments/{ctx['said']}"),
+         lambda c, i: c.get(f"/fhir/r4/Appointment/{ctx['appointment']}")),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--warmup", type=float, default=2)
+    args = ap.parse_args()
+    env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{KEY}=qapi-bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
+           "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": f"fhirgraph_qapi_bench_{uuid.uuid4().hex[:6]}",
+           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        uri = os.environ.get("MONGODB_URI")
+        if not uri:
+            port = free_port()
+            procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)],
+                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(port)
+            uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        env["MONGODB_URI"] = uri
+        app_port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        base = f"http://127.0.0.1:{app_port}"
+        wait_http(f"{base}/health")
+        ctx = asyncio.run(prepare(base))
+        print(f"httpx -c{args.connections}, {args.duration:g}s per row after {args.warmup:g}s of warm-up; "
+              f"{os.cpu_count()} cores\n")
+        print(f"{'operation':<22}{'qapi req/s':>12}{'FHIR req/s':>12}{'ratio':>8}{'qapi p50':>10}{'FHIR p50':>10}"
+              f"{'errors':>8}")
+        for name, qapi, fhir in operations(ctx):
+            out = []
+            for make in (qapi, fhir):
+                asyncio.run(load(args.warmup, args.connections, make, base))
+                out.append(asyncio.run(load(args.duration, args.connections, make, base)))
+            q, f = out
+            print(f"{name:<22}{q['rps']:>12.0f}{f['rps']:>12.0f}{q['rps'] / max(f['rps'], 1e-9):>8.0%}"
+                  f"{q['p50']:>9.1f}ms{f['p50']:>8.1f}ms{q['errors'] + f['errors']:>8.0f}", flush=True)
+        return 0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
