@@ -4,14 +4,18 @@ interactions, GraphQL operations and subscriptions, vendor-API requests — and 
 remembers the status the app answered and appends a tuple; the AuditEvent is built off the request path.
 
 It sits outside authentication, so refusals are seen too: the principal is read from ``scope["auth"]`` once the
-inner app has set it. What is not PHI is not noted: the CapabilityStatement, discovery, health, metrics, the
+inner app has set it. What only the door serving the request knows, it tells the middleware through ``tell``
+(a dict in the scope, read when the request ends): the Patient a resource it read or wrote is about (a read of an
+Observation names its subject), the parameters of a POST ``_search`` body, the FHIR types a GraphQL operation
+touched and whether it wrote, and the principal a websocket authenticated in ``connection_init``. What is not
+PHI is not noted: the CapabilityStatement, discovery, health, metrics, the
 authorization server's pages (its token endpoint notes issuance itself), unknown resource types.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from auth.audit import AuditTrail
 from auth.balp import Access
 from store.errors import DomainError
+from store.events import patient_ref
 from store.params import SUPPORTED_TYPES
+from store.types import PrincipalLike, Resource
 
 FHIR_PREFIXES = ("/fhir/r4/", "/r4/")
 QAPI = "/qapi/v1/"
@@ -27,6 +33,30 @@ QAPI_DOCS = ("/qapi/v1/openapi.json", "/qapi/v1/docs")
 GRAPHQL = "/graphql"
 QAPI_ACTIONS = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
 Kind = tuple[str, str | None, str | None, str | None, str | None]  # interaction, type, id, version, action
+NOTES = "fhirgraph.audit"  # the scope's entry through which a door tells the middleware what it served
+
+
+def tell(scope: MutableMapping[str, Any], *, resource: Resource | None = None, query: str | None = None,
+         principal: PrincipalLike | None = None, touched: str | None = None, wrote: bool = False) -> None:
+    """A door's word about the request it serves, for its AuditEvent (module docstring); nothing when the request
+    is not audited. ``resource``: read or written (the first one that names a Patient gives the record its
+    Patient); ``query``: search parameters that came in the body, urlencoded; ``touched``: a FHIR type a GraphQL
+    operation read (``wrote``: or wrote)."""
+    notes = scope.get(NOTES)
+    if notes is None:
+        return
+    if resource is not None and "patient" not in notes:
+        ref = patient_ref(resource)
+        if ref is not None:
+            notes["patient"] = ref.removeprefix("Patient/")
+    if query is not None:
+        notes["query"] = query
+    if principal is not None:
+        notes["principal"] = principal
+    if touched is not None:
+        notes.setdefault("types", set()).add(touched)
+    if wrote:
+        notes["wrote"] = True
 
 
 def classify(method: str, path: str, websocket: bool = False) -> Kind | None:
@@ -90,6 +120,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         found: Kind = kind
+        scope[NOTES] = {}
         if not self.trail.has_room():
             await self.trail.admit()  # backpressure: an access that cannot be recorded is not served
         status = 0
@@ -122,9 +153,16 @@ class AuditMiddleware:
 
     def _note(self, scope: Scope, kind: Kind, status: int) -> None:
         interaction, rt, rid, vid, action = kind
-        principal: Any = scope.get("auth")
+        notes: dict[str, Any] = scope.get(NOTES) or {}
+        # A websocket's connection_init credentials override its handshake's (graph/subscription.py).
+        principal: Any = notes.get("principal") or scope.get("auth")
         query = None
         if interaction.startswith(("search", "history")) or interaction == "qapi":
             query = scope.get("query_string", b"").decode("latin-1")
-        self.trail.note(Access(time.time(), principal, interaction, status, rt, rid, vid, query, None, (),
-                               action, None))
+            if "query" in notes:
+                query = f"{query}&{notes['query']}" if query else notes["query"]
+        types: tuple[str, ...] = tuple(sorted(notes.get("types", ())))
+        if interaction == "graphql-query" and notes.get("wrote"):
+            interaction = "graphql-mutation"
+        self.trail.note(Access(time.time(), principal, interaction, status, rt, rid, vid, query,
+                               notes.get("patient"), types, action, None))

@@ -8,14 +8,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import MutableMapping
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from auth.audit_doors import tell
 from auth.policy import authorize
 from fhir_rest import bundles
 from fhir_rest.capability import capability_statement
@@ -164,6 +166,7 @@ def _http_date(instant: str) -> str:
 
 
 def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:
+    tell(request.scope, resource=result.resource)
     headers = _headers(result.resource, _base(request))
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer:
@@ -191,12 +194,14 @@ async def read(request: Request) -> Response:
     alphabet (they are 404s)."""
     status, headers, body = await read_reply(_repo(request), _principal(request), request.path_params["type"],
                                              request.path_params["id"], request.scope.get("query_string", b""),
-                                             request.headers.get("if-none-match"), request.headers.get("accept"))
+                                             request.headers.get("if-none-match"), request.headers.get("accept"),
+                                             scope=request.scope)
     return Response(body or None, status_code=status, headers=headers)
 
 
 async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: str, query: bytes,
-                     if_none_match: str | None, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+                     if_none_match: str | None, accept: str | None = None, *,
+                     scope: MutableMapping[str, Any] | None = None) -> tuple[int, dict[str, str], bytes]:
     """FHIR R4 §3.1.0.4 read, as (status, headers with Content-Type unless 304, body): the resource, 304 for a
     matching If-None-Match, or the OperationOutcome of a domain error. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
@@ -204,6 +209,8 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
         # Refused: 403; outside the caller's compartment or granular scope: the store's 404.
         within = authorize(principal, "read", rt).within
         resource = await repo.read(principal, rt, rid, within=within)  # an unknown type is the store's NotFound
+        if scope is not None:
+            tell(scope, resource=resource)  # the audit trail records the Patient it is about
         headers = _headers(resource)
         if if_none_match == headers["ETag"]:
             return 304, headers, b""
@@ -227,6 +234,7 @@ async def vread(request: Request) -> Response:
     principal = _principal(request)
     resource = await _repo(request).vread(principal, rt, request.path_params["id"], request.path_params["vid"],
                                           within=authorize(principal, "read", rt).within)
+    tell(request.scope, resource=resource)
     if _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept")):
         status, headers, body = _native(resource, _headers(resource))
         return Response(body, status_code=status, headers=headers)
@@ -379,9 +387,11 @@ async def search(request: Request) -> Response:
         if ctype != "application/x-www-form-urlencoded":
             raise Invalid("POST _search takes application/x-www-form-urlencoded parameters")
         try:
-            params += parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
+            form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise Invalid("Search parameters must be UTF-8") from None
+        params += form
+        tell(request.scope, query=urlencode(form))  # recorded (redacted) beside the URL's
     return await _search(request, rt, params)
 
 

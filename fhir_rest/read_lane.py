@@ -60,7 +60,7 @@ class ReadLane:
                 with deadline(self.deadline_s) if rt in PARAMS else contextlib.nullcontext():
                     status, headers, body = await read_reply(
                         self.services.repo, principal, rt, match.group(2), scope.get("query_string", b""),
-                        if_none_match, accept)
+                        if_none_match, accept, scope=scope)
                 raw = [(_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
                        for name, value in headers.items()]
                 if status != 304:

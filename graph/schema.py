@@ -28,7 +28,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from auth.policy import authorize
+from auth.audit_doors import tell
+from auth.policy import Decision, authorize
 from graph.context import Context
 from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
@@ -40,6 +41,9 @@ from graph.subscription import Subscription
 from graph.subscription import on_ws_connect as subscription_on_ws_connect
 from graph.subscription import view_options as subscription_view_options
 from resolvers.access import Guarded
+from store.types import PrincipalLike
+
+READS = frozenset({"read", "search"})  # the interactions resolvers ask the policy for that only read
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
@@ -201,8 +205,15 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         door = services(request.app)
+        scope = request.scope
+
+        def authorize_noted(principal: PrincipalLike, interaction: str, resource_type: str) -> Decision:
+            decided = authorize(principal, interaction, resource_type)
+            tell(scope, touched=resource_type, wrote=interaction not in READS)  # named by the AuditEvent
+            return decided
+
         # The store as this caller may use it: every resolver's and loader's call asks the one policy first.
-        return Context(principal=request.scope.get("auth"), repo=Guarded(door.repo, authorize),
+        return Context(principal=request.scope.get("auth"), repo=Guarded(door.repo, authorize_noted),
                        settings=self.settings, relay=door.relay, request=request, response=response)
 
     def encode_json(self, data: object) -> str:

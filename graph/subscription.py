@@ -19,6 +19,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from auth import credentials
+from auth.audit_doors import tell
 from graph import fanout
 from graph.context import Info
 from graph.services import GraphSettings, services
@@ -92,6 +93,7 @@ async def on_ws_connect(context: Any) -> None:
     principal = getattr(context, "principal", None)
     if principal is None:
         raise ConnectionRejectionError()
+    tell(scope, principal=principal)  # the connection's AuditEvent names who opened it
     if principal.expires_at is not None and credential is not None:
         context.credential_watch = asyncio.create_task(_watch(context.request, authenticator, credential, origin))
 

@@ -147,3 +147,64 @@ def test_only_fhir_interactions_are_classified() -> None:
     assert classify("OPTIONS", "/fhir/r4/Patient") is None  # a preflight touches no PHI
     assert classify("GET", "/fhir/r4/metadata") is None
     assert classify("GET", "/r4/Patient/1/_history/2") == ("vread", "Patient", "1", "2", None)
+
+
+async def test_what_a_door_served_names_its_patient(fhir: httpx.AsyncClient) -> None:
+    # An Observation read, written or searched through a POST body is about its subject: the AuditEvent names
+    # that Patient, so a clinic administrator finds it searching the trail by patient.
+    pid = (await fhir.post("/Patient", json={"resourceType": "Patient"})).json()["id"]
+    obs = (await fhir.post("/Observation", json={
+        "resourceType": "Observation", "status": "final", "code": {"text": "Heart rate"},
+        "subject": {"reference": f"Patient/{pid}"}})).json()
+    assert (await fhir.get(f"/Observation/{obs['id']}")).status_code == 200
+    assert (await fhir.get(f"/Observation/{obs['id']}/_history/1")).status_code == 200
+    searched = await fhir.post("/Observation/_search", content=f"subject=Patient/{pid}&code=8867-4",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert searched.status_code == 200
+    events = await _trail(fhir, {"patient": pid}, want=5)
+    kinds = {(e["subtype"][0]["code"], x["what"]["reference"]) for e in events for x in e.get("entity", [])
+             if "what" in x and not x["what"]["reference"].startswith("Patient/")}
+    assert {("create", f"Observation/{obs['id']}"), ("read", f"Observation/{obs['id']}"),
+            ("vread", f"Observation/{obs['id']}/_history/1")} <= kinds
+    # (the trail's own searches by patient are recorded too: the Observation search is the one about Observation)
+    queries = [base64.b64decode(x["query"]).decode() for e in events if e["subtype"][0]["code"] == "search-type"
+               for x in e["entity"] if "query" in x and x.get("detail", [{}])[0].get("valueString") == "Observation"]
+    assert queries == [f"subject=Patient/{pid}&code=8867-4"]  # the body's parameters
+
+
+async def test_graphql_operations_record_the_types_they_touched(base_url: str, fhir: httpx.AsyncClient) -> None:
+    pid = (await fhir.post("/Patient", json={"resourceType": "Patient"})).json()["id"]
+    headers = {"X-API-Key": API_KEYS["tenant-a"]}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
+        read = await http.post("/graphql", json={"query": f'{{ patient(id: "{pid}") {{ id allergies {{ edges '
+                                                          '{ node { id } } } } }'})
+        assert read.status_code == 200 and read.json()["data"]["patient"]["id"] == pid, read.text
+        wrote = await http.post("/graphql", json={"query": f'mutation {{ archivePatient(id: "{pid}") {{ id }} }}'})
+        assert wrote.status_code == 200 and "errors" not in wrote.json(), wrote.text
+    events = await _trail(fhir, {"subtype": "graphql-query,graphql-mutation",
+                                 "date": f"ge{time.strftime('%Y-%m-%d')}"}, want=2)
+    touched = {e["subtype"][0]["code"]: {x["type"]["code"] for x in e.get("entity", []) if "role" in x
+                                         and x["type"]["system"].endswith("resource-types")}
+               for e in events}
+    assert {"Patient", "AllergyIntolerance"} <= touched["graphql-query"]
+    assert "Patient" in touched["graphql-mutation"]
+    mutation = next(e for e in events if e["subtype"][0]["code"] == "graphql-mutation")
+    assert mutation["action"] == "U"
+
+
+async def test_a_subscription_authenticated_in_connection_init_names_its_agent(base_url: str,
+                                                                              fhir: httpx.AsyncClient) -> None:
+    from gql import Client
+    from gql.graphql_request import GraphQLRequest
+    from gql.transport.websockets import WebsocketsTransport
+
+    transport = WebsocketsTransport(url=base_url.replace("http://", "ws://") + "/graphql",
+                                    subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                                    init_payload={"X-API-Key": API_KEYS["tenant-a"]})
+    async with Client(transport=transport) as session:
+        subscription = session.subscribe(GraphQLRequest("subscription { events { id } }"))
+        waiting = asyncio.ensure_future(subscription.__anext__())
+        await asyncio.sleep(0.3)
+        waiting.cancel()
+    events = await _trail(fhir, {"subtype": "graphql-subscribe", "altid": "api-key:tenant-a"}, want=1)
+    assert events and all(e["agent"][0]["who"].get("display") != "unauthenticated client" for e in events)
