@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     api_keys: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
     default_page_size: int = 20
+    # FHIR transaction and batch Bundles (POST [base]): at most this many entries (over it → 400).
+    bundle_max_entries: int = Field(default=500, ge=1, le=10_000)
     max_page_size: int = 100
     log_level: str = "INFO"
     # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.

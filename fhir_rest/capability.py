@@ -67,8 +67,8 @@ def _statement() -> dict[str, Any]:
             "updateCreate": rt not in APPEND_ONLY,
             "conditionalCreate": True,
             "conditionalRead": "not-supported",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
+            "conditionalUpdate": rt not in APPEND_ONLY,
+            "conditionalDelete": "not-supported" if rt in APPEND_ONLY else "single",
             "searchInclude": [f"{rt}:{p.name}" for p in refs],
             "searchRevInclude": sorted({f"{src}:{p.name}" for src in PARAMS for p in param_table(src).values()
                                         if p.type == "reference" and (not p.targets or rt in p.targets)}),
@@ -92,6 +92,8 @@ def _statement() -> dict[str, Any]:
         "rest": [{
             "mode": "server",
             "resource": resources,
+            # POST [base] (fhir_rest/batches.py)
+            "interaction": [{"code": "transaction"}, {"code": "batch"}],
             "searchParam": [{"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
                                                                 ("_summary", "token"), ("_elements", "string"),
                                                                 ("_total", "token"))],

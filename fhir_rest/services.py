@@ -7,6 +7,7 @@ from typing import Any, Protocol, cast
 
 from starlette.requests import HTTPConnection
 
+from auth.audit import AuditTrail
 from store.repository import Repository
 
 
@@ -16,6 +17,9 @@ class RestSettings(Protocol):
 
     @property
     def default_page_size(self) -> int: ...
+
+    @property
+    def bundle_max_entries(self) -> int: ...
 
 
 class WebhookWaker(Protocol):
@@ -31,6 +35,9 @@ class RestServices(Protocol):
 
     @property
     def webhooks(self) -> WebhookWaker | None: ...
+
+    @property
+    def audit(self) -> AuditTrail | None: ...
 
 
 def services(connection: HTTPConnection) -> RestServices:

@@ -5,6 +5,12 @@ write of the current document (the lock: ``_sys.v`` must still be the base versi
 the provenance, then the sequence and the event, then the status of the Slot an Appointment books or frees (a
 failure there is logged: the appointment is written already). A crash between those steps can lose an event, a
 history entry or a Slot status, never a version of the resource; production runs on a replica set.
+
+Several writes at once (``Writer.commit``, a FHIR transaction: store/transactions.py) are one transaction on a
+replica set. On a standalone server every current document is written first (each ``stage``); when one of
+them fails, those already written are put back as they were (``undo``, from their history versions) and nothing
+else was written — no history, no provenance, no event, so nothing downstream saw them. Only once every current
+document is in place do the histories, provenances and events follow (each ``finish``).
 """
 
 from __future__ import annotations
@@ -65,28 +71,61 @@ class Writer:
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
+        writes = await self.staged(principal, rt, resource, old=old, action=action)
+        await self.commit([writes])
+        return writes.result()
+
+    async def staged(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
+                     action: str) -> _Writes:
+        """The documents of a write, validated and past the type's write guards, not yet written."""
         writes, revealed = self.prepare(principal, rt, resource, old=old, action=action)
+        writes.revealed = revealed
         if action != "delete":
             for guard in self.guards.get(rt, ()):
                 await guard(writes.resource)
+        return writes
+
+    async def commit(self, batch: list[_Writes]) -> None:
+        """Apply ``batch`` all or nothing (module docstring), then run the event hooks of every write."""
         try:
             if self.transactions:
                 # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
                 # so driver errors must reach it untranslated.
+                async def run_all(session: AsyncClientSession) -> None:
+                    for writes in batch:
+                        await writes.run(session)
+
                 async with self.db.client.start_session() as session:
-                    await session.with_transaction(writes.run)
+                    await session.with_transaction(run_all)
+            elif len(batch) == 1:
+                await batch[0].run(None)
             else:
-                await writes.run(None)
+                await self._staged_commit(batch)
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        for event in writes.events:
-            for hook in self.hooks:
-                maybe = hook(event)
-                if maybe is not None:
-                    await maybe
-        shown = reveal(writes.resource, revealed) if revealed else writes.resource
-        seq = int(writes.events[0]["seq"]) if writes.events else None
-        return WriteResult(resource=shown, created=old is None, event_seq=seq)
+        for writes in batch:
+            for event in writes.events:
+                for hook in self.hooks:
+                    maybe = hook(event)
+                    if maybe is not None:
+                        await maybe
+
+    async def _staged_commit(self, batch: list[_Writes]) -> None:
+        done: list[_Writes] = []
+        try:
+            for writes in batch:
+                await writes.stage(None)
+                done.append(writes)
+        except BaseException:
+            for writes in reversed(done):
+                try:
+                    await writes.undo()
+                except (PyMongoError, DomainError) as exc:
+                    log.error("%s/%s not put back after a failed transaction: %s", writes.rt,
+                              writes.resource["id"], described(exc))
+            raise
+        for writes in batch:
+            await writes.finish(None)
 
     def prepare(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                 action: str) -> tuple[_Writes, dict[str, str]]:
@@ -151,12 +190,40 @@ class _Writes:
         self.action, self.event_type, self.resource = action, event_type, resource
         # This write's event first, then those of the writes it caused (a Slot's status).
         self.events: list[dict[str, Any]] = []
+        self.revealed: dict[str, str] = {}  # sealed values shown in this write's response only
+        self._booked: dict[str, Any] | None = None
+
+    def result(self) -> WriteResult:
+        shown = reveal(self.resource, self.revealed) if self.revealed else self.resource
+        seq = int(self.events[0]["seq"]) if self.events else None
+        return WriteResult(resource=shown, created=self.old is None, event_seq=seq)
 
     async def run(self, session: AsyncClientSession | None) -> None:
+        await self.stage(session)
+        await self.finish(session)
+
+    async def stage(self, session: AsyncClientSession | None) -> None:
+        """The current document (the conditional write that is the lock), after the booking check."""
         self.events = []  # with_transaction may run this again
-        changes = slot_changes(self.principal.tenant, self.old, self.doc, self.resource)
-        booked = await self._bookable(session)
+        self._booked = await self._bookable(session)
         await self._current(session)
+
+    async def undo(self) -> None:
+        """Put the current document back as it was before ``stage`` (standalone servers only: module
+        docstring), if it is still this write's version."""
+        db, mine = self.writer.db[self.rt], {"_id": self.doc["_id"], "_sys.v": self.doc["_sys"]["v"]}
+        if self.old is None:
+            await db.delete_one(mine)
+            return
+        before = await self.writer.db[history(self.rt)].find_one({"_id": f"{self.doc['_id']}/{self.old['_sys']['v']}"})
+        if before is not None:
+            before["_id"] = self.doc["_id"]
+            await db.replace_one(mine, before)
+
+    async def finish(self, session: AsyncClientSession | None) -> None:
+        """What follows the current document: its history version, provenance, event and the Slot status."""
+        changes = slot_changes(self.principal.tenant, self.old, self.doc, self.resource)
+        booked = self._booked
         # The event goes last, so whoever reads it finds the version it names in the history.
         await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
         await self._provenance(session)
