@@ -26,6 +26,7 @@ from starlette.types import Message
 from auth.policy import authorize
 from fhir_rest.outcomes import operation_outcome
 from fhir_rest.services import services
+from fhir_rest.statuses import status_of
 from store.errors import DomainError, Invalid
 from store.params import check_type
 from store.transactions import Entry, Outcome, at_entry
@@ -73,9 +74,18 @@ async def bundle(request: Request, base: str, body: Any) -> tuple[int, Resource]
     if len(entries) > cap:
         raise Invalid(f"A {kind} may hold at most {cap} entries; this one holds {len(entries)}",
                       paths=["Bundle.entry"])
-    if kind == "batch":
-        return 200, await _batch(request, base, entries)
-    return 200, await _transaction(request, base, entries)
+    audit = services(request).audit
+    status = 500
+    try:
+        answer = await (_batch(request, base, entries) if kind == "batch" else _transaction(request, base, entries))
+        status = 200
+    except DomainError as exc:
+        status = status_of(exc)
+        raise
+    finally:
+        if audit is not None:  # the Bundle itself; its entries are noted as the interactions they are
+            audit.record(request.scope["auth"], kind, status, description=f"{len(entries)} entries")
+    return status, answer
 
 
 # ---------------------------------------------------------------------------------------------- parsing

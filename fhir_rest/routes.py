@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest import endpoints as ep
+from fhir_rest.bulk import endpoints as bulk
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
@@ -15,6 +16,13 @@ ID = "{id:str}"
 
 ROUTES = [
     Route("/metadata", ep.metadata, methods=["GET"]),
+    # Bulk Data (fhir_rest/bulk/): before the type routes, which would take "$export" for a type or an id.
+    Route("/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route("/Patient/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route(f"/Group/{ID}/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route("/$bulkdata-status", bulk.status, methods=["GET"]),
+    Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
+    Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
     Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),

@@ -21,9 +21,22 @@ class RestSettings(Protocol):
     @property
     def bundle_max_entries(self) -> int: ...
 
+    @property
+    def db_timeout_s(self) -> float: ...
+
+    @property
+    def export_keep_s(self) -> float: ...
+
+    @property
+    def export_retry_after_s(self) -> float: ...
+
 
 class WebhookWaker(Protocol):
     def on_event(self, tenant: str, event: dict[str, Any]) -> None: ...
+
+
+class ExportWaker(Protocol):
+    def wake(self) -> None: ...
 
 
 class RestServices(Protocol):
@@ -38,6 +51,9 @@ class RestServices(Protocol):
 
     @property
     def audit(self) -> AuditTrail | None: ...
+
+    @property
+    def exports(self) -> ExportWaker | None: ...
 
 
 def services(connection: HTTPConnection) -> RestServices:

@@ -7,7 +7,9 @@ DomainError
 ├── NotFound            absent — also another tenant's resource, an unknown type or route
 ├── Gone                deleted
 ├── Invalid             malformed input (``unprocessable``: well-formed but invalid content), with the element
-│                       paths and one ``Issue`` per offending element
+│   │                   paths and one ``Issue`` per offending element
+│   ├── NotAcceptable   no representation the client accepts (``Accept``, ``_format``)
+│   └── UnsupportedMediaType  a request body of a media type not taken here (``Content-Type``)
 ├── Conflict            the current state refuses it (a duplicate, a duplicate request still in flight)
 │   └── SlotTaken       the slot is already booked
 ├── PreconditionFailed  a stale version (If-Match, baseVersion)
@@ -68,6 +70,14 @@ class Invalid(DomainError):
     def __init__(self, message: str, *, unprocessable: bool = False, **kw: Any):
         super().__init__(message, **kw)
         self.unprocessable = unprocessable
+
+
+class NotAcceptable(Invalid):
+    pass
+
+
+class UnsupportedMediaType(Invalid):
+    pass
 
 
 class Conflict(DomainError):

@@ -27,6 +27,7 @@ from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
+from store.exports import ExportJobs
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip
@@ -62,6 +63,8 @@ class Repository:
         self.audit_log = AuditLog(db)  # the PHI audit trail's batch append (auth/audit.py)
         # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
         self.rate_counters = RateCounters(db)
+        # Bulk Data export jobs, their leases and files (store/exports.py; the worker is fhir_rest/bulk/).
+        self.exports = ExportJobs(db)
 
     # ------------------------------------------------------------------ reads
     #
