@@ -26,6 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
+from store import panels
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken
@@ -147,6 +148,28 @@ class Writer:
         event_type = classify(action, strip(old) if old else None, resource)
         return _Writes(self, principal, rt, doc, old, action, event_type, resource), revealed
 
+    async def set_panel(self, principal: PrincipalLike, session: AsyncClientSession | None, practitioner: str,
+                        add: list[str], remove: list[str], events: list[dict[str, Any]] | None = None) -> None:
+        """Practitioner ``practitioner``'s panel Group with ``add`` in and ``remove`` out (store/panels.py): a
+        write of its own, versioned and with its event; a concurrent change of the Group is re-read and retried."""
+        for _ in range(WRITE_RETRIES):
+            current = await self.db.Group.find_one({"_id": doc_id(principal.tenant, practitioner)}, session=session)
+            if current is not None and not current["_sys"].get("deleted") and not panels.is_panel(current):
+                return  # a Group of that id that is not a panel: not ours to change
+            group = panels.updated(practitioner, current, add, remove)
+            if group is None:
+                return
+            nested, _ = self.prepare(principal, "Group", group, old=current,
+                                     action="create" if current is None else "update")
+            try:
+                await nested.run(session)
+            except PreconditionFailed:
+                continue
+            if events is not None:
+                events.extend(nested.events)
+            return
+        raise PreconditionFailed(f"Group/{practitioner} is being changed concurrently; retry")
+
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
         doc = await self.db.counters.find_one_and_update(
@@ -170,6 +193,10 @@ class Writer:
             if rt in CLINICAL_TYPES:
                 prov = provenance(principal, res, "create")
                 by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
+        panel_adds: dict[str, list[str]] = {}
+        for res in resources:
+            for practitioner, (patient, _add) in panels.changes(res["resourceType"], "create", None, res).items():
+                panel_adds.setdefault(practitioner, []).extend([patient] if patient else [])
         for rt, docs in by_type.items():
             for collection, batch in ((rt, docs), (history(rt), [history_doc(d) for d in docs])):
                 try:
@@ -179,6 +206,11 @@ class Writer:
                     if errors and all(e.get("code") == 11000 for e in errors):
                         raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
                     raise unavailable(exc) from exc
+        for practitioner, patients in panel_adds.items():  # the panels these resources join (store/panels.py)
+            try:
+                await self.set_panel(principal, None, practitioner, patients, [])
+            except PyMongoError as exc:
+                raise unavailable(exc) from exc
 
 
 class _Writes:
@@ -239,6 +271,21 @@ class _Writes:
                 # Standalone: the appointment is committed; failing now would tell the client it was not.
                 log.error("Slot/%s status not set to %s after a committed %s write: %s", slot, status, self.rt,
                           described(exc))
+        await self._panels(session)
+
+    async def _panels(self, session: AsyncClientSession | None) -> None:
+        before = None if self.old is None or self.old["_sys"].get("deleted") else strip(self.old)
+        for practitioner, (patient, add) in panels.changes(self.rt, self.action, before, self.resource).items():
+            adds = [patient] if patient and add else []
+            removes = [patient] if patient and not add else []
+            if session is not None:
+                await self.writer.set_panel(self.principal, session, practitioner, adds, removes, self.events)
+                continue
+            try:
+                await self.writer.set_panel(self.principal, None, practitioner, adds, removes, self.events)
+            except (PyMongoError, DomainError) as exc:
+                log.error("Group/%s (a practitioner panel) not updated after a committed %s write: %s",
+                          practitioner, self.rt, described(exc))
 
     async def _bookable(self, session: AsyncClientSession | None) -> dict[str, Any] | None:
         """The stored Slot this write newly books (None: it books none, or one the store does not have — left

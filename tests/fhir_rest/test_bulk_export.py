@@ -192,3 +192,31 @@ def scoped_small(settings: Any) -> Any:
 
     with scoped_app(settings.model_copy(update={"export_file_max_bytes": 2048})) as app:
         yield app
+
+
+def members(group: dict[str, Any]) -> set[str]:
+    return {m["entity"]["reference"].split("/")[1] for m in group.get("member", [])}
+
+
+async def test_a_group_per_practitioner_kept_current_and_exportable(clinic: Clinic) -> None:
+    c = clinic.c
+    panel = (await c.get(f"/Group/{clinic.doc['id']}")).json()
+    assert panel["managingEntity"]["reference"] == f"Practitioner/{clinic.doc['id']}"
+    assert members(panel) == {clinic.p1["id"], clinic.p2["id"]}
+    other = await clinic.create(make_practitioner(family="Other"))
+    assert members((await c.get(f"/Group/{other['id']}")).json()) == set()  # every practitioner has one
+    # p2 moves to the other practitioner; p3 joins; p1 is deleted.
+    p2 = {**clinic.p2, "generalPractitioner": [{"reference": f"Practitioner/{other['id']}"}]}
+    assert (await c.put(f"/Patient/{clinic.p2['id']}", json=p2)).status_code == 200
+    p3 = {**clinic.p3, "generalPractitioner": [{"reference": f"Practitioner/{clinic.doc['id']}"}]}
+    assert (await c.put(f"/Patient/{clinic.p3['id']}", json=p3)).status_code == 200
+    assert (await c.delete(f"/Patient/{clinic.p1['id']}")).status_code == 204
+    assert members((await c.get(f"/Group/{clinic.doc['id']}")).json()) == {clinic.p3["id"]}
+    assert members((await c.get(f"/Group/{other['id']}")).json()) == {clinic.p2["id"]}
+    _, found = await BulkClient(c).export(f"/Group/{clinic.doc['id']}/$export")
+    assert ids(found, "Patient") == {clinic.p3["id"]}
+    assert {o["subject"]["reference"] for o in found["Observation"]} == {f"Patient/{clinic.p3['id']}"}
+    # A family Group a client keeps is left as it is.
+    family = (await c.post("/Group", json={"resourceType": "Group", "type": "person", "actual": True,
+                                           "member": [{"entity": {"reference": f"Patient/{clinic.p2['id']}"}}]}))
+    assert members((await c.get(f"/Group/{family.json()['id']}")).json()) == {clinic.p2["id"]}
