@@ -155,18 +155,20 @@ class ExportJobs:
         return doc
 
     async def checkpoint(self, job_id: str, owner: str, ttl: float, progress: dict[str, Any],
-                         output: list[dict[str, Any]]) -> bool:
-        """Move the job's checkpoint and renew the lease; False when the lease is no longer ``owner``'s or the
-        job is gone (cancelled): then nothing changes and the worker stops."""
-        res = await call(self._jobs.update_one(
-            {"_id": job_id, "owner": owner, "status": "in-progress"},
-            {"$set": {"progress": progress, "output": output, "until": self._clock() + ttl}}))
+                         closed: list[dict[str, Any]]) -> bool:
+        """Move the job's checkpoint, append the files ``closed`` since the last one to its output, and renew the
+        lease — one update; False when the lease is no longer ``owner``'s or the job is gone (cancelled): then
+        nothing changes and the worker stops."""
+        update: dict[str, Any] = {"$set": {"progress": progress, "until": self._clock() + ttl}}
+        if closed:
+            update["$push"] = {"output": {"$each": closed}}
+        res = await call(self._jobs.update_one({"_id": job_id, "owner": owner, "status": "in-progress"}, update))
         return res.matched_count == 1
 
-    async def finish(self, job_id: str, owner: str, output: list[dict[str, Any]], keep_s: float) -> bool:
+    async def finish(self, job_id: str, owner: str, keep_s: float) -> bool:
         res = await call(self._jobs.update_one(
             {"_id": job_id, "owner": owner, "status": "in-progress"},
-            {"$set": {"status": "completed", "output": output, "owner": None, "until": 0.0,
+            {"$set": {"status": "completed", "owner": None, "until": 0.0,
                       "completed": self._clock(), "expires": _expiry(keep_s)}}))
         if res.matched_count == 1:
             await call(self._chunks.update_many({"job": job_id}, {"$set": {"expires": _expiry(keep_s)}}))

@@ -113,7 +113,7 @@ class _Run:
         self.jobs = worker.jobs
         self.spec: dict[str, Any] = job["spec"]
         self.progress: dict[str, Any] = dict(job["progress"])
-        self.output: list[dict[str, Any]] = list(job["output"])
+        self.closed: list[dict[str, Any]] = []  # files finished since the last checkpoint
         self.lines: list[bytes] = []
         self.size = 0
 
@@ -124,7 +124,7 @@ class _Run:
             await self.jobs.drop_chunks(self.progress["file"], self.progress["chunk"])
         for index in range(self.progress["type"], len(types)):
             await self._export(index, types[index])
-        if not await self.jobs.finish(self.job["_id"], self.worker.instance, self.output, self.worker.keep_s):
+        if not await self.jobs.finish(self.job["_id"], self.worker.instance, self.worker.keep_s):
             raise Stopped
         audit = self.worker.audit
         if audit is not None:
@@ -173,13 +173,14 @@ class _Run:
 
     def _close(self, rt: str) -> None:
         if self.progress.get("file") and self.progress.get("file_count"):
-            self.output.append({"type": rt, "file": self.progress["file"], "count": self.progress["file_count"]})
+            self.closed.append({"type": rt, "file": self.progress["file"], "count": self.progress["file_count"]})
         self.progress.update(file=None, chunk=0, file_bytes=0, file_count=0)
 
     async def _checkpoint(self) -> None:
         if not await self.jobs.checkpoint(self.job["_id"], self.worker.instance, self.worker.lease_s,
-                                          self.progress, self.output):
+                                          self.progress, self.closed):
             raise Stopped
+        self.closed = []
 
 
 def _elements_for(rt: str, elements: list[str]) -> list[str] | None:

@@ -220,3 +220,15 @@ async def test_a_group_per_practitioner_kept_current_and_exportable(clinic: Clin
     family = (await c.post("/Group", json={"resourceType": "Group", "type": "person", "actual": True,
                                            "member": [{"entity": {"reference": f"Patient/{clinic.p2['id']}"}}]}))
     assert members((await c.get(f"/Group/{family.json()['id']}")).json()) == {clinic.p2["id"]}
+
+
+async def test_the_capability_statement_lists_what_works(clinic: Clinic) -> None:
+    rest = (await clinic.c.get("/metadata")).json()["rest"][0]
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+    assert {o["name"] for o in rest["operation"]} == {"export", "bulkdata-status"}
+    by_type = {r["type"]: r for r in rest["resource"]}
+    assert [o["name"] for o in by_type["Patient"]["operation"]] == ["export"]
+    assert [o["name"] for o in by_type["Group"]["operation"]] == ["export"]
+    assert "operation" not in by_type["Observation"]
+    assert by_type["Patient"]["conditionalUpdate"] is True and by_type["Patient"]["conditionalDelete"] == "single"
+    assert by_type["AuditEvent"]["conditionalDelete"] == "not-supported"
