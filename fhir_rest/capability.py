@@ -102,6 +102,7 @@ def _statement() -> dict[str, Any]:
             "interaction": [{"code": "transaction"}, {"code": "batch"}],
             "operation": [{"name": "export", "definition": bulk + "export"},
                           {"name": "bulkdata-status",
+                           "definition": "https://fhirgraph.dev/fhir/OperationDefinition/bulkdata-status",
                            "documentation": "Bulk Data status of a job: [base]/$bulkdata-status?job=ID (seed 004); "
                                             "DELETE cancels it. Files at [base]/Document/[id]/Binary"}],
             "searchParam": [{"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
