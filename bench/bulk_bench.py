@@ -41,8 +41,11 @@ def run(patients: int, entries: int, uri: str) -> None:
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_AUDIT": "false", "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0",
            "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_EXPORT_RETRY_AFTER_S": "1"}
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "app.cli", "demo-data", "--patients", str(patients), "--tenant", "bench"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    loaded = subprocess.run([sys.executable, "-m", "app.cli", "demo-data", "--patients", str(patients),
+                             "--tenant", "bench"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if loaded.returncode != 0:
+        print(f"\n{patients} patients: demo-data failed: {loaded.stderr.strip()[-300:]}")
+        return
     print(f"\n{patients} patients loaded in {time.monotonic() - started:.0f} s")
     port = free_port()
     app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
@@ -117,7 +120,11 @@ def main() -> None:
     finally:
         if devdb is not None:
             devdb.terminate()
-            devdb.wait(timeout=30)
+            try:
+                devdb.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                devdb.kill()
+                devdb.wait(timeout=30)
 
 
 if __name__ == "__main__":
