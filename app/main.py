@@ -37,6 +37,7 @@ from auth.middleware import OPEN_PATHS, AuthMiddleware
 from auth.principal import Principal
 from auth.routes import routes as oauth_routes
 from auth.startup import start_oauth
+from fhir_rest.bulk.worker import ExportWorker
 from fhir_rest.qapi.routes import linking as qapi_linking
 from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
@@ -56,7 +57,8 @@ log = logging.getLogger("fhirgraph")
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist", "Prefer",
                 "Idempotency-Key", "X-API-Key", "Api-Key"]
-CORS_EXPOSED = ["Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "RateLimit",
+CORS_EXPOSED = ["Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "X-Progress", "Expires",
+                "RateLimit",
                 "RateLimit-Policy", "WWW-Authenticate"]
 
 async def health(request: Request) -> Response:
@@ -131,6 +133,11 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             await trail.start(handle.repo.audit_log)
             services.oauth = await start_oauth(handle.repo, services.authenticator, settings)
             services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
+            services.exports = ExportWorker(handle.repo, lease_s=settings.export_lease_s,
+                                            scan_interval_s=settings.export_scan_interval_s,
+                                            file_max_bytes=settings.export_file_max_bytes,
+                                            keep_s=settings.export_keep_s, audit=trail)
+            await services.exports.start()
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
             # the collector's generations so full collections stay short under load.
@@ -143,6 +150,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         finally:
             with contextlib.suppress(Exception):
                 await limiter.stop()  # flushes what only this instance counted
+            if services.exports is not None:
+                await services.exports.stop()  # its job's lease given up: another instance resumes it at once
             if services.events is not None:
                 with contextlib.suppress(Exception):
                     await services.events.stop()

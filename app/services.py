@@ -11,6 +11,7 @@ from app.settings import Settings
 from auth.audit import AuditTrail
 from auth.authenticator import Authenticator
 from auth.oauth import OAuth
+from fhir_rest.bulk.worker import ExportWorker
 from store.client import StoreHandle
 from store.errors import Unavailable
 from store.repository import Repository
@@ -28,6 +29,7 @@ class Services:
     oauth: OAuth | None = None
     audit: AuditTrail | None = None
     limiter: Limiter | None = None  # the per-clinic rate limit, when one is set
+    exports: ExportWorker | None = None  # this instance's Bulk Data export worker
 
     async def admit(self, tenant: str) -> None:
         if self.limiter is not None and self.limiter.take(tenant) is None:

@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     api_keys: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
     default_page_size: int = 20
+    # FHIR transaction and batch Bundles (POST [base]): at most this many entries (over it → 400).
+    bundle_max_entries: int = Field(default=500, ge=1, le=10_000)
+    # Bulk Data export (fhir_rest/bulk/): files and jobs are kept this long after completion; the Retry-After
+    # clients are asked to wait between status requests; a file is split past this many bytes; a worker's lease
+    # on a job (renewed at every chunk; a dead worker's job is resumed by another once it lapses); how often
+    # each instance looks for a job to work.
+    export_keep_s: float = Field(default=3600.0, ge=10)
+    export_retry_after_s: float = Field(default=2.0, gt=0, le=3600)
+    export_file_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    export_lease_s: float = Field(default=30.0, ge=1)
+    export_scan_interval_s: float = Field(default=1.0, gt=0)
     max_page_size: int = 100
     log_level: str = "INFO"
     # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.

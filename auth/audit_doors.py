@@ -81,9 +81,14 @@ def classify(method: str, path: str, websocket: bool = False) -> Kind | None:
 def _fhir(method: str, rest: str) -> Kind | None:
     parts = rest.split("/")
     rt = parts[0]
+    n = len(parts)
+    if any(p.startswith("$") for p in parts):  # an operation ($export, $bulkdata-status …): named in _note
+        return ("operation", rt if rt in SUPPORTED_TYPES else None, parts[1] if n == 3 else None, None,
+                "R" if method == "GET" else None)
+    if rt == "Document" and n == 3 and parts[2] == "Binary":  # a Bulk Data file: PHI
+        return ("operation", None, None, None, "R")
     if rt not in SUPPORTED_TYPES:
         return None  # metadata, .well-known, an unknown type (404): no PHI
-    n = len(parts)
     if n == 1:
         found = {"GET": "search-type", "HEAD": "search-type", "POST": "create"}.get(method)
         return (found, rt, None, None, None) if found else None
@@ -157,12 +162,16 @@ class AuditMiddleware:
         # A websocket's connection_init credentials override its handshake's (graph/subscription.py).
         principal: Any = notes.get("principal") or scope.get("auth")
         query = None
-        if interaction.startswith(("search", "history")) or interaction == "qapi":
+        if interaction.startswith(("search", "history")) or interaction in ("qapi", "operation"):
             query = scope.get("query_string", b"").decode("latin-1")
             if "query" in notes:
                 query = f"{query}&{notes['query']}" if query else notes["query"]
         types: tuple[str, ...] = tuple(sorted(notes.get("types", ())))
         if interaction == "graphql-query" and notes.get("wrote"):
             interaction = "graphql-mutation"
+        description = None
+        if interaction == "operation":  # the operation's name, or what a Bulk Data file is
+            path: str = scope["path"]
+            description = next((p for p in path.split("/") if p.startswith("$")), "bulk-data-file")[:40]
         self.trail.note(Access(time.time(), principal, interaction, status, rt, rid, vid, query,
-                               notes.get("patient"), types, action, None))
+                               notes.get("patient"), types, action, description))

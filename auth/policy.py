@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from auth.scopes import INTERACTIONS, LETTERS, Grants, grants_for
+from auth.scopes import INTERACTIONS, LETTERS, Grants, grants_for, grants_operation
 from store.confinement import has_compartment
 from store.errors import Forbidden
 from store.params import SUPPORTED_TYPES
@@ -100,3 +100,57 @@ def _refusal(grants: Grants, interaction: str, rt: str) -> str:
             message += f" ({rt} is in no patient compartment: a patient/ scope cannot grant it)"
     return message
 
+
+
+# ---------------------------------------------------------------------------------------------- Bulk Data
+
+
+def authorize_export(principal: PrincipalLike, level: str, types: list[str], asked: bool) -> tuple[list[str], str]:
+    """Bulk Data kick-off (``level``: system, Patient or Group): the ``types`` the caller may export and how it
+    was granted — ``"operation"`` by seed 004's operation scope (``system/*.$export``; ``system/Patient.$export``
+    or ``system/Group.$export`` for those levels), every type; else ``"resources"``, the SMART equivalent the Bulk
+    Data IG names: search of each type over the whole tenant (a confined scope grants no export of it).
+    ``asked``: the client named the types (``_type``), so one it may not export is ``Forbidden``; otherwise
+    those are left out. ``Forbidden`` when nothing remains."""
+    scopes: frozenset[str] = getattr(principal, "scopes", None) or frozenset()
+    if grants_operation(scopes, "export", "*" if level == "system" else level):
+        return types, "operation"
+    allowed = [rt for rt in types if (d := may(principal, "search", rt)) is not None and d.within is None]
+    if asked and len(allowed) < len(types):
+        refused = next(rt for rt in types if rt not in allowed)
+        raise Forbidden(f"insufficient_scope: exporting {refused} requires system/{refused}.rs (or "
+                        f"system/*.$export)")
+    if not allowed:
+        raise Forbidden("insufficient_scope: an export requires system/*.$export or system/<type>.rs scopes")
+    return allowed, "resources"
+
+
+def job_owner(principal: PrincipalLike) -> str:
+    """Who a background job (an export) belongs to: the client (or API key subject) that asked for it."""
+    client = getattr(principal, "client_id", None)
+    return f"client:{client}" if client else f"subject:{principal.subject}"
+
+
+def authorize_job(principal: PrincipalLike, owner: str, granted: str, operation: str) -> None:
+    """A Bulk Data status request (``operation`` ``bulkdata-status``) or file download (``download``) on a job:
+    only its owner, with seed 004's scope for it (``system/*.$bulkdata-status``; ``system/Document.read`` for
+    files) unless the job was granted by resource scopes (the Bulk Data IG: the token that kicked it off suffices).
+    Anything else is ``NotFound`` to the caller: another client's job is not revealed."""
+    from store.errors import NotFound
+
+    if job_owner(principal) != owner:
+        raise NotFound("No such export job")
+    if granted == "resources":
+        return
+    scopes: frozenset[str] = getattr(principal, "scopes", None) or frozenset()
+    if operation == "download":
+        if may(principal, "read", "Binary") is None and not _scope_in(scopes, "Document.read", "Document.r",
+                                                                      "Document.rs", "*.read", "*.rs", "*.*"):
+            raise Forbidden("insufficient_scope: downloading export files requires system/Document.read")
+        return
+    if not grants_operation(scopes, "bulkdata-status", "*"):
+        raise Forbidden("insufficient_scope: export status requires system/*.$bulkdata-status")
+
+
+def _scope_in(scopes: frozenset[str], *tails: str) -> bool:
+    return any(f"{level}/{tail}" in scopes for level in ("system", "user") for tail in tails)

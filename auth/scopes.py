@@ -35,6 +35,10 @@ LEVELS = ("patient", "user", "system")
 CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "profile",
                             "offline_access", "online_access"})
 
+# Operation scopes (seed 004, Bulk Data as that EHR grants it): ``system/*.$export``, ``system/Group.$export``,
+# ``system/Patient.$export``, ``system/*.$bulkdata-status``; ``$docref`` likewise. Valid; they grant the operation
+# they name and no resource access (the SMART v2 equivalents are resource scopes: auth/policy.py).
+_OPERATION = re.compile(r"(system|user)/(\*|[A-Z][A-Za-z]{0,63})\.\$(export|bulkdata-status|docref)", re.ASCII)
 _SCOPE = re.compile(r"(patient|user|system)/(\*|[A-Z][A-Za-z]{0,63})\.([a-z*]{1,5})(?:\?(.{1,1000}))?", re.ASCII)
 _V2 = re.compile(r"c?r?u?d?s?")
 
@@ -56,7 +60,7 @@ class ResourceScope:
 def parse(scope: str) -> ResourceScope | str | None:
     """The resource scope ``scope`` spells; the string itself for a valid non-resource scope (``openid``…);
     None when it is not a valid SMART scope."""
-    if scope in CONTEXT_SCOPES:
+    if scope in CONTEXT_SCOPES or _OPERATION.fullmatch(scope):
         return scope
     m = _SCOPE.fullmatch(scope)
     if m is None:
@@ -78,6 +82,15 @@ def parse(scope: str) -> ResourceScope | str | None:
             return None
         params = tuple(pairs)
     return ResourceScope(level, rt, frozenset(perms), params)
+
+
+def grants_operation(scopes: frozenset[str], operation: str, rt: str) -> bool:
+    """Whether ``scopes`` hold an operation scope for ``$operation`` on ``rt`` (or on ``*``)."""
+    for scope in scopes:
+        m = _OPERATION.fullmatch(scope)
+        if m is not None and m.group(3) == operation and m.group(2) in ("*", rt):
+            return True
+    return False
 
 
 def is_valid(scope: str) -> bool:

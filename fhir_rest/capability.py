@@ -55,6 +55,10 @@ def security(origin: str) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _statement() -> dict[str, Any]:
     resources = []
+    bulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+    # Bulk Data (fhir_rest/bulk/): the type-level kick-offs beside the system one below.
+    operations = {"Patient": [{"name": "export", "definition": bulk + "patient-export"}],
+                  "Group": [{"name": "export", "definition": bulk + "group-export"}]}
     for rt in sorted(PARAMS):
         table = param_table(rt)
         refs = [p for p in table.values() if p.type == "reference"]
@@ -67,8 +71,8 @@ def _statement() -> dict[str, Any]:
             "updateCreate": rt not in APPEND_ONLY,
             "conditionalCreate": True,
             "conditionalRead": "not-supported",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
+            "conditionalUpdate": rt not in APPEND_ONLY,
+            "conditionalDelete": "not-supported" if rt in APPEND_ONLY else "single",
             "searchInclude": [f"{rt}:{p.name}" for p in refs],
             "searchRevInclude": sorted({f"{src}:{p.name}" for src in PARAMS for p in param_table(src).values()
                                         if p.type == "reference" and (not p.targets or rt in p.targets)}),
@@ -77,6 +81,7 @@ def _statement() -> dict[str, Any]:
                  **({"definition": SPEC_URLS[p.name]} if p.name in SPEC_URLS else {})}
                 for p in table.values()
             ],
+            **({"operation": operations[rt]} if rt in operations else {}),
         })
     return {
         "resourceType": "CapabilityStatement",
@@ -87,11 +92,19 @@ def _statement() -> dict[str, Any]:
         "software": {"name": "fhirgraph", "version": SOFTWARE_VERSION},
         "implementation": {"description": "fhirgraph FHIR R4 server", "url": ""},
         "fhirVersion": "4.0.1",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
             "resource": resources,
+            # POST [base] (fhir_rest/batches.py)
+            "interaction": [{"code": "transaction"}, {"code": "batch"}],
+            "operation": [{"name": "export", "definition": bulk + "export"},
+                          {"name": "bulkdata-status",
+                           "definition": "https://fhirgraph.dev/fhir/OperationDefinition/bulkdata-status",
+                           "documentation": "Bulk Data status of a job: [base]/$bulkdata-status?job=ID (seed 004); "
+                                            "DELETE cancels it. Files at [base]/Document/[id]/Binary"}],
             "searchParam": [{"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
                                                                 ("_summary", "token"), ("_elements", "string"),
                                                                 ("_total", "token"))],

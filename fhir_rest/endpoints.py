@@ -19,11 +19,11 @@ from starlette.responses import Response
 
 from auth.audit_doors import tell
 from auth.policy import authorize
-from fhir_rest import bundles
+from fhir_rest import batches, bundles
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
-from store.errors import Conflict, DomainError, Invalid, NotFound
+from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from store.repository import Repository
 from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -241,6 +241,41 @@ async def vread(request: Request) -> Response:
     return FhirResponse(resource, headers=_headers(resource))
 
 
+async def system(request: Request) -> Response:
+    """``POST [base]``: a transaction or batch Bundle (fhir_rest/batches.py)."""
+    body = await _body(request)
+    status, answer = await batches.bundle(request, _base(request), body)
+    return FhirResponse(answer, status_code=status)
+
+
+async def conditional_update(request: Request) -> Response:
+    """FHIR R4 §3.1.0.9.2 ``PUT [type]?[search parameters]``."""
+    rt = _type(request)
+    conditions = list(request.query_params.multi_items())
+    if not conditions:
+        raise NotAllowed("PUT needs [type]/[id], or search parameters for a conditional update", allow=("GET", "POST"))
+    body = await _body(request, rt=rt)
+    _check_body_type(body, rt)
+    if_match = _version_header(request.headers.get("if-match"), "If-Match")
+    principal = _principal(request)
+    result = await _repo(request).conditional_update(principal, rt, conditions, body, if_match=if_match,
+                                                     within=authorize(principal, "update", rt).within)
+    return _write_response(request, result, status=201 if result.created else 200)
+
+
+async def conditional_delete(request: Request) -> Response:
+    """FHIR R4 §3.1.0.12.1 ``DELETE [type]?[search parameters]`` (single: 412 when several match)."""
+    rt = _type(request)
+    conditions = list(request.query_params.multi_items())
+    if not conditions:
+        raise NotAllowed("DELETE needs [type]/[id], or search parameters for a conditional delete",
+                         allow=("GET", "POST"))
+    principal = _principal(request)
+    await _repo(request).conditional_delete(principal, rt, conditions,
+                                            within=authorize(principal, "delete", rt).within)
+    return Response(status_code=204)
+
+
 async def update(request: Request) -> Response:
     rt = _type(request)
     body = await _body(request, rt=rt)
@@ -396,7 +431,10 @@ async def search(request: Request) -> Response:
 
 
 async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> Response:
-    lenient = "handling=lenient" in request.headers.get("prefer", "")
+    # FHIR R4 §3.1.1.2: unknown parameters are ignored (the self link shows what was applied) unless the client
+    # asks for strict handling; lenient handling ignores invalid values of known parameters too.
+    prefer = request.headers.get("prefer", "")
+    strict, lenient = "handling=strict" in prefer, "handling=lenient" in prefer
     get = dict(params).get
     count = _count(request, get("_count"))
     summary = get("_summary")
@@ -417,7 +455,8 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
 
     page = await _repo(request).search(
         principal, rt, params, count=0 if summary == "count" else count,
-        after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=not lenient,
+        after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=strict,
+        lenient=lenient,
         include=include, revinclude=revinclude, within=within, within_of=readable)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     for name in ("_sort", "_summary", "_elements", "_total"):

@@ -18,6 +18,8 @@ ISSUE_TYPE: dict[type[DomainError], str] = {
     errors.NotFound: "not-found",
     errors.Gone: "deleted",
     errors.Invalid: "invalid",
+    errors.NotAcceptable: "not-supported",
+    errors.UnsupportedMediaType: "not-supported",
     errors.Conflict: "conflict",
     errors.PreconditionFailed: "conflict",
     errors.InvalidTransition: "business-rule",

@@ -3,10 +3,11 @@ no method of its route (405) is answered by the composition root's routing handl
 
 from __future__ import annotations
 
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest import endpoints as ep
+from fhir_rest.bulk import endpoints as bulk
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
@@ -15,6 +16,13 @@ ID = "{id:str}"
 
 ROUTES = [
     Route("/metadata", ep.metadata, methods=["GET"]),
+    # Bulk Data (fhir_rest/bulk/): before the type routes, which would take "$export" for a type or an id.
+    Route("/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route("/Patient/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route(f"/Group/{ID}/$export", bulk.kickoff, methods=["GET", "POST"]),
+    Route("/$bulkdata-status", bulk.status, methods=["GET"]),
+    Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
+    Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
     Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),
@@ -25,22 +33,31 @@ ROUTES = [
     Route(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
     Route(f"/{TYPE}", ep.search, methods=["GET"]),
     Route(f"/{TYPE}", ep.create, methods=["POST"]),
+    Route(f"/{TYPE}", ep.conditional_update, methods=["PUT"]),
+    Route(f"/{TYPE}", ep.conditional_delete, methods=["DELETE"]),
+    Route("/", ep.system, methods=["POST"]),
 ]
 
 
 class _Prefixed:
     """Records the mount prefix so links and Location headers use the door the client came through."""
 
-    def __init__(self, app: ASGIApp, prefix: str):
-        self.app, self.prefix = app, prefix
+    def __init__(self, app: ASGIApp, prefix: str, path: str | None = None):
+        self.app, self.prefix, self.path = app, prefix, path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["fhir_prefix"] = self.prefix
+        if self.path is not None:  # the bare base: routed as the mount would route "<prefix>/"
+            scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix, "path": self.prefix + self.path}
         await self.app(scope, receive, send)
 
 
-def mounts() -> list[Mount]:
+def mounts() -> list[BaseRoute]:
     from starlette.routing import Router
 
     router = Router(routes=ROUTES)
-    return [Mount(prefix, app=_Prefixed(router, prefix)) for prefix in PREFIXES]
+    # The base itself without its trailing slash (``POST [base]``: transactions and batches), answered in place
+    # rather than redirected: clients post to the base URL as they were given it.
+    bare: list[BaseRoute] = [Route(prefix, _Prefixed(router, prefix, path="/"), methods=["POST"])
+                             for prefix in PREFIXES]
+    return [*bare, *(Mount(prefix, app=_Prefixed(router, prefix)) for prefix in PREFIXES)]

@@ -8,6 +8,7 @@ from typing import Any, Protocol, cast
 from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
+from auth.audit import AuditTrail
 from store.repository import Repository
 
 
@@ -27,9 +28,25 @@ class RestSettings(Protocol):
     @property
     def qapi_linking_secrets(self) -> SecretStr: ...
 
+    @property
+    def bundle_max_entries(self) -> int: ...
+
+    @property
+    def db_timeout_s(self) -> float: ...
+
+    @property
+    def export_keep_s(self) -> float: ...
+
+    @property
+    def export_retry_after_s(self) -> float: ...
+
 
 class WebhookWaker(Protocol):
     def on_event(self, tenant: str, event: dict[str, Any]) -> None: ...
+
+
+class ExportWaker(Protocol):
+    def wake(self) -> None: ...
 
 
 class RestServices(Protocol):
@@ -41,6 +58,12 @@ class RestServices(Protocol):
 
     @property
     def webhooks(self) -> WebhookWaker | None: ...
+
+    @property
+    def audit(self) -> AuditTrail | None: ...
+
+    @property
+    def exports(self) -> ExportWaker | None: ...
 
 
 def services(connection: HTTPConnection) -> RestServices:

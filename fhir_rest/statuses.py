@@ -12,6 +12,7 @@ STATUS: dict[type[DomainError], int] = {
     errors.NotFound: 404,
     errors.Gone: 410,
     errors.Invalid: 400,
+    errors.NotAcceptable: 406,
     errors.UnsupportedMediaType: 415,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,

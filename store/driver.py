@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable
 from contextlib import AbstractContextManager
@@ -49,3 +51,14 @@ def current_deadline() -> float | None:
     """The ``time.monotonic()`` instant the caller's deadline ends, or None when it has none. (PyMongo keeps it
     in a context variable; it has no public getter.)"""
     return _csot.get_deadline() if _csot.get_timeout() else None
+
+
+async def detached(operation: Awaitable[T], seconds: float) -> T:
+    """Await ``operation`` outside the caller's deadline, under one of ``seconds`` of its own: each read of a long
+    streamed response (an export file) gets a whole deadline, not what is left of the request's."""
+
+    async def run() -> T:
+        with deadline(seconds):
+            return await operation
+
+    return await asyncio.create_task(run(), context=contextvars.Context())

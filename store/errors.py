@@ -8,7 +8,8 @@ DomainError
 ├── Gone                deleted
 ├── Invalid             malformed input (``unprocessable``: well-formed but invalid content), with the element
 │   │                   paths and one ``Issue`` per offending element
-│   └── UnsupportedMediaType  a body of a media type the endpoint does not take
+│   ├── NotAcceptable   no representation the client accepts (``Accept``, ``_format``)
+│   └── UnsupportedMediaType  a request body of a media type not taken here (``Content-Type``)
 ├── Conflict            the current state refuses it (a duplicate, a duplicate request still in flight)
 │   └── SlotTaken       the slot is already booked
 ├── PreconditionFailed  a stale version (If-Match, baseVersion)
@@ -69,6 +70,10 @@ class Invalid(DomainError):
     def __init__(self, message: str, *, unprocessable: bool = False, **kw: Any):
         super().__init__(message, **kw)
         self.unprocessable = unprocessable
+
+
+class NotAcceptable(Invalid):
+    pass
 
 
 class UnsupportedMediaType(Invalid):

@@ -134,7 +134,8 @@ EXT = {
 }
 SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",
                                     "email-group", "device-serial")}
-CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction")}
+CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction",
+                                  "group-kind")}
 
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"

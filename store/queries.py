@@ -53,11 +53,12 @@ class Queries:
 
     async def page(self, tenant: str, rt: str, params: Params | None, *, count: int, after: str | None = None,
                    before: str | None = None, sort: str | None = None, total: bool = False, strict: bool = True,
+                   lenient: bool | None = None,
                    include: list[str] | None = None, revinclude: list[str] | None = None,
                    extra: dict[str, Any] | None = None, from_end: bool = False,
                    within: Confinement | None = None, within_of: WithinOf | None = None) -> Page:
         """One keyset page (Repository.search); ``extra`` is one more filter clause."""
-        clauses, applied, _ignored = compile_params(rt, params or [], tenant, strict=strict)
+        clauses, applied, _ignored = compile_params(rt, params or [], tenant, strict=strict, lenient=lenient)
         base = live(tenant, [*clauses, *confinement.clauses(rt, within, tenant)], extra)
         sort_keys = parse_sort(rt, sort)
         order = full_sort(sort_keys)

@@ -17,16 +17,17 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import jsonpatch
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from store import transactions
 from store.audit import AuditLog
 from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
-from store.errors import Forbidden, Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
+from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
+from store.exports import ExportJobs
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip, version_doc_id
@@ -36,6 +37,7 @@ from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
 from store.queries import Queries, WithinOf
 from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
+from store.transactions import Entry, Outcome, apply_patch, check_update, check_within
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
 from store.writes import SEQUENCED, WRITE_RETRIES, EventHook, WriteGuard, Writer
@@ -61,6 +63,8 @@ class Repository:
         self.audit_log = AuditLog(db)  # the PHI audit trail's batch append (auth/audit.py)
         # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
         self.rate_counters = RateCounters(db)
+        # Bulk Data export jobs, their leases and files (store/exports.py; the worker is fhir_rest/bulk/).
+        self.exports = ExportJobs(db)
 
     # ------------------------------------------------------------------ reads
     #
@@ -116,6 +120,7 @@ class Repository:
         sort: str | None = None,
         total: bool = False,
         strict: bool = True,
+        lenient: bool | None = None,
         include: list[str] | None = None,
         revinclude: list[str] | None = None,
         from_end: bool = False,
@@ -124,12 +129,13 @@ class Repository:
     ) -> Page:
         """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total. Each row
         carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
-        ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order. ``include`` and
+        ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order. ``strict``/``lenient``:
+        unknown parameters / invalid values refused or ignored (search.py ``compile_params``). ``include`` and
         ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``;
         ``within_of`` gives the confinement of each type they read (its ``Forbidden``: that type is left out)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
-                                        sort=sort, total=total, strict=strict, include=include,
+                                        sort=sort, total=total, strict=strict, lenient=lenient, include=include,
                                         revinclude=revinclude, from_end=from_end, within=within,
                                         within_of=within_of)
 
@@ -199,7 +205,7 @@ class Repository:
         resource = dict(resource)
         if not keep_id or not resource.get("id"):
             resource["id"] = str(uuid.uuid4())
-        _check_within(rt, resource, within)
+        check_within(rt, resource, within)
         if if_none_exist is not None:
             page = await self.search(principal, rt, if_none_exist, count=2, within=within)
             if len(page.resources) == 1:
@@ -226,20 +232,13 @@ class Repository:
             old = await self._current(principal, rt, rid)
             if old is not None and within is not None and not admits(rt, old, within):
                 raise NotFound(f"{rt}/{rid} not found")
-            _check_within(rt, resource, within)
+            check_within(rt, resource, within)
+            check_update(rt, rid, old, if_match)
             if old is None:
-                if if_match is not None:
-                    raise NotFound(f"{rt}/{rid} not found")
                 try:
                     return await self._writer.write(principal, rt, resource, old=None, action="create")
                 except PreconditionFailed:
                     continue  # someone created it first: update it instead
-            if rt in APPEND_ONLY:
-                # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id
-                # but never changed afterwards.
-                raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed", allow=READ_ONLY)
-            if if_match is not None and str(old["_sys"]["v"]) != if_match:
-                raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}")
             try:
                 return await self._writer.write(principal, rt, resource, old=old, action="update")
             except PreconditionFailed:
@@ -259,14 +258,7 @@ class Repository:
         version = current.get("meta", {}).get("versionId")
         if if_match is not None and version != if_match:
             raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
-        try:
-            patched = jsonpatch.apply_patch(current, operations)
-        except jsonpatch.JsonPatchTestFailed:  # its text quotes the stored value: not for the caller to see
-            raise Invalid("A 'test' operation of the patch does not hold", unprocessable=True) from None
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
-            raise Invalid(f"JSON Patch could not be applied: {str(exc)[:200]}", unprocessable=True) from None
-        if not isinstance(patched, dict) or patched.get("resourceType") != rt or patched.get("id") != rid:
-            raise Invalid("A patch may not change resourceType or id", unprocessable=True)
+        patched = apply_patch(current, operations, rt, rid)
         return await self.update(principal, rt, rid, patched, if_match=version, within=within)
 
     async def delete(self, principal: PrincipalLike, rt: str, rid: str, *,
@@ -285,6 +277,31 @@ class Repository:
             except PreconditionFailed:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
+
+    async def transaction(self, principal: PrincipalLike, entries: list[Entry]) -> list[Outcome]:
+        """FHIR R4 §3.1.0.11 transaction (http.html#transaction): every entry's write, all or nothing, with
+        ``urn:uuid`` references resolved across entries and conditional create, update and delete; an error
+        names the entry that caused it and nothing is written (store/transactions.py)."""
+        return await transactions.run(self, principal, entries)
+
+    async def conditional_update(self, principal: PrincipalLike, rt: str, conditions: list[tuple[str, str]],
+                                 resource: Resource, *, if_match: str | None = None,
+                                 within: Confinement | None = None) -> WriteResult:
+        """FHIR R4 §3.1.0.9.2 conditional update: the one match of ``conditions`` is updated; none: created
+        (412 when several match)."""
+        [outcome] = await transactions.run(self, principal, [Entry(
+            0, "PUT", rt, conditions=conditions, resource=resource, if_match=if_match, within=within)], bundle=False)
+        if outcome.result is None:
+            raise NotFound(f"{rt} not written")
+        return outcome.result
+
+    async def conditional_delete(self, principal: PrincipalLike, rt: str, conditions: list[tuple[str, str]], *,
+                                 within: Confinement | None = None) -> bool:
+        """FHIR R4 §3.1.0.12.1 conditional delete (single): the one match of ``conditions`` is deleted (412
+        when several match); returns whether one was."""
+        [outcome] = await transactions.run(self, principal, [Entry(0, "DELETE", rt, conditions=conditions,
+                                                                   within=within)], bundle=False)
+        return outcome.rid is not None
 
     async def sealed(self, principal: PrincipalLike, rt: str, rid: str) -> dict[str, str]:
         """The sealed (secret) extension values of a resource, for the server's own use (webhook signing)."""
@@ -352,8 +369,3 @@ class Repository:
         design and without a principal: for the system's webhook workers (decision 7), never for a door."""
         return await self._queries.active_rest_hooks()
 
-
-def _check_within(rt: str, resource: Resource, within: Confinement | None) -> None:
-    if within is not None and not admits(rt, resource, within):
-        raise Forbidden(f"insufficient_scope: this {rt} is outside the patient compartment or the granular scope "
-                        "the credentials may write")

@@ -44,9 +44,14 @@ class Query:
 
 
 def compile_params(
-    resource_type: str, params: list[tuple[str, str]], tenant: str, *, strict: bool = True
+    resource_type: str, params: list[tuple[str, str]], tenant: str, *, strict: bool = True,
+    lenient: bool | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[tuple[str, str]]]:
-    """Filter clauses for ``params``; unknown parameters raise ``Invalid`` when strict, else are ignored."""
+    """Filter clauses for ``params``, and the parameters applied and ignored. Unknown parameters raise
+    ``Invalid`` when ``strict``, else are ignored; a known parameter's invalid value raises ``Invalid`` unless
+    ``lenient`` (by default: when not ``strict``), when it is ignored too (FHIR R4 §3.1.1.2 ``Prefer: handling``:
+    a server ignores what it does not know, ``strict`` refuses it)."""
+    lenient = not strict if lenient is None else lenient
     table = param_table(resource_type)
     clauses: list[dict[str, Any]] = []
     applied: list[tuple[str, str]] = []
@@ -65,7 +70,7 @@ def compile_params(
         try:
             clauses.append(_clause(p, modifier, value, tenant))
         except Invalid:
-            if strict:
+            if not lenient:
                 raise
             ignored.append((raw_name, value))
             continue

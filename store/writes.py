@@ -5,6 +5,12 @@ write of the current document (the lock: ``_sys.v`` must still be the base versi
 the provenance, then the sequence and the event, then the status of the Slot an Appointment books or frees (a
 failure there is logged: the appointment is written already). A crash between those steps can lose an event, a
 history entry or a Slot status, never a version of the resource; production runs on a replica set.
+
+Several writes at once (``Writer.commit``, a FHIR transaction: store/transactions.py) are one transaction on a
+replica set. On a standalone server every current document is written first (each ``stage``); when one of
+them fails, those already written are put back as they were (``undo``, from their history versions) and nothing
+else was written — no history, no provenance, no event, so nothing downstream saw them. Only once every current
+document is in place do the histories, provenances and events follow (each ``finish``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
+from store import panels
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken
@@ -70,28 +77,61 @@ class Writer:
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
+        writes = await self.staged(principal, rt, resource, old=old, action=action)
+        await self.commit([writes])
+        return writes.result()
+
+    async def staged(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
+                     action: str) -> _Writes:
+        """The documents of a write, validated and past the type's write guards, not yet written."""
         writes, revealed = self.prepare(principal, rt, resource, old=old, action=action)
+        writes.revealed = revealed
         if action != "delete":
             for guard in self.guards.get(rt, ()):
                 await guard(writes.resource)
+        return writes
+
+    async def commit(self, batch: list[_Writes]) -> None:
+        """Apply ``batch`` all or nothing (module docstring), then run the event hooks of every write."""
         try:
             if self.transactions:
                 # with_transaction retries on TransientTransactionError/UnknownTransactionCommitResult,
                 # so driver errors must reach it untranslated.
+                async def run_all(session: AsyncClientSession) -> None:
+                    for writes in batch:
+                        await writes.run(session)
+
                 async with self.db.client.start_session() as session:
-                    await session.with_transaction(writes.run)
+                    await session.with_transaction(run_all)
+            elif len(batch) == 1:
+                await batch[0].run(None)
             else:
-                await writes.run(None)
+                await self._staged_commit(batch)
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        for event in writes.events:
-            for hook in self.hooks:
-                maybe = hook(event)
-                if maybe is not None:
-                    await maybe
-        shown = reveal(writes.resource, revealed) if revealed else writes.resource
-        seq = int(writes.events[0]["seq"]) if writes.events else None
-        return WriteResult(resource=shown, created=old is None, event_seq=seq)
+        for writes in batch:
+            for event in writes.events:
+                for hook in self.hooks:
+                    maybe = hook(event)
+                    if maybe is not None:
+                        await maybe
+
+    async def _staged_commit(self, batch: list[_Writes]) -> None:
+        done: list[_Writes] = []
+        try:
+            for writes in batch:
+                await writes.stage(None)
+                done.append(writes)
+        except BaseException:
+            for writes in reversed(done):
+                try:
+                    await writes.undo()
+                except (PyMongoError, DomainError) as exc:
+                    log.error("%s/%s not put back after a failed transaction: %s", writes.rt,
+                              writes.resource["id"], described(exc))
+            raise
+        for writes in batch:
+            await writes.finish(None)
 
     def prepare(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                 action: str) -> tuple[_Writes, dict[str, str]]:
@@ -112,6 +152,28 @@ class Writer:
             doc["_sys"]["sealed"] = sealed
         event_type = classify(action, strip(old) if old else None, resource)
         return _Writes(self, principal, rt, doc, old, action, event_type, resource), revealed
+
+    async def set_panel(self, principal: PrincipalLike, session: AsyncClientSession | None, practitioner: str,
+                        add: list[str], remove: list[str], events: list[dict[str, Any]] | None = None) -> None:
+        """Practitioner ``practitioner``'s panel Group with ``add`` in and ``remove`` out (store/panels.py): a
+        write of its own, versioned and with its event; a concurrent change of the Group is re-read and retried."""
+        for _ in range(WRITE_RETRIES):
+            current = await self.db.Group.find_one({"_id": doc_id(principal.tenant, practitioner)}, session=session)
+            if current is not None and not current["_sys"].get("deleted") and not panels.is_panel(current):
+                return  # a Group of that id that is not a panel: not ours to change
+            group = panels.updated(practitioner, current, add, remove)
+            if group is None:
+                return
+            nested, _ = self.prepare(principal, "Group", group, old=current,
+                                     action="create" if current is None else "update")
+            try:
+                await nested.run(session)
+            except PreconditionFailed:
+                continue
+            if events is not None:
+                events.extend(nested.events)
+            return
+        raise PreconditionFailed(f"Group/{practitioner} is being changed concurrently; retry")
 
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
@@ -157,6 +219,10 @@ class Writer:
             if rt in CLINICAL_TYPES:
                 prov = provenance(principal, res, "create")
                 by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
+        panel_adds: dict[str, list[str]] = {}
+        for res in resources:
+            for practitioner, (patient, _add) in panels.changes(res["resourceType"], "create", None, res).items():
+                panel_adds.setdefault(practitioner, []).extend([patient] if patient else [])
         for rt, docs in by_type.items():
             batches = [(rt, docs)] + ([(history(rt), [history_doc(d) for d in docs])] if kept_twice(rt) else [])
             for collection, batch in batches:
@@ -167,6 +233,11 @@ class Writer:
                     if errors and all(e.get("code") == 11000 for e in errors):
                         raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
                     raise unavailable(exc) from exc
+        for practitioner, patients in panel_adds.items():  # the panels these resources join (store/panels.py)
+            try:
+                await self.set_panel(principal, None, practitioner, patients, [])
+            except PyMongoError as exc:
+                raise unavailable(exc) from exc
 
 
 class _Writes:
@@ -178,12 +249,40 @@ class _Writes:
         self.action, self.event_type, self.resource = action, event_type, resource
         # This write's event first, then those of the writes it caused (a Slot's status).
         self.events: list[dict[str, Any]] = []
+        self.revealed: dict[str, str] = {}  # sealed values shown in this write's response only
+        self._booked: dict[str, Any] | None = None
+
+    def result(self) -> WriteResult:
+        shown = reveal(self.resource, self.revealed) if self.revealed else self.resource
+        seq = int(self.events[0]["seq"]) if self.events else None
+        return WriteResult(resource=shown, created=self.old is None, event_seq=seq)
 
     async def run(self, session: AsyncClientSession | None) -> None:
+        await self.stage(session)
+        await self.finish(session)
+
+    async def stage(self, session: AsyncClientSession | None) -> None:
+        """The current document (the conditional write that is the lock), after the booking check."""
         self.events = []  # with_transaction may run this again
-        changes = slot_changes(self.principal.tenant, self.old, self.doc, self.resource)
-        booked = await self._bookable(session)
+        self._booked = await self._bookable(session)
         await self._current(session)
+
+    async def undo(self) -> None:
+        """Put the current document back as it was before ``stage`` (standalone servers only: module
+        docstring), if it is still this write's version."""
+        db, mine = self.writer.db[self.rt], {"_id": self.doc["_id"], "_sys.v": self.doc["_sys"]["v"]}
+        if self.old is None:
+            await db.delete_one(mine)
+            return
+        before = await self.writer.db[history(self.rt)].find_one({"_id": f"{self.doc['_id']}/{self.old['_sys']['v']}"})
+        if before is not None:
+            before["_id"] = self.doc["_id"]
+            await db.replace_one(mine, before)
+
+    async def finish(self, session: AsyncClientSession | None) -> None:
+        """What follows the current document: its history version, provenance, event and the Slot status."""
+        changes = slot_changes(self.principal.tenant, self.old, self.doc, self.resource)
+        booked = self._booked
         # The event goes last, so whoever reads it finds the version it names in the history.
         if kept_twice(self.rt):
             await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
@@ -200,6 +299,21 @@ class _Writes:
                 # Standalone: the appointment is committed; failing now would tell the client it was not.
                 log.error("Slot/%s status not set to %s after a committed %s write: %s", slot, status, self.rt,
                           described(exc))
+        await self._panels(session)
+
+    async def _panels(self, session: AsyncClientSession | None) -> None:
+        before = None if self.old is None or self.old["_sys"].get("deleted") else strip(self.old)
+        for practitioner, (patient, add) in panels.changes(self.rt, self.action, before, self.resource).items():
+            adds = [patient] if patient and add else []
+            removes = [patient] if patient and not add else []
+            if session is not None:
+                await self.writer.set_panel(self.principal, session, practitioner, adds, removes, self.events)
+                continue
+            try:
+                await self.writer.set_panel(self.principal, None, practitioner, adds, removes, self.events)
+            except (PyMongoError, DomainError) as exc:
+                log.error("Group/%s (a practitioner panel) not updated after a committed %s write: %s",
+                          practitioner, self.rt, described(exc))
 
     async def _bookable(self, session: AsyncClientSession | None) -> dict[str, Any] | None:
         """The stored Slot this write newly books (None: it books none, or one the store does not have — left

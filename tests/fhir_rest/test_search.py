@@ -164,14 +164,19 @@ async def test_summary_count_and_elements(fhir: httpx.AsyncClient, tag: str) -> 
     assert (await fhir.get("/Patient", params={"_summary": "maybe"})).status_code == 400
 
 
-async def test_unknown_param_400_or_lenient(fhir: httpx.AsyncClient, tag: str) -> None:
-    r = await fhir.get("/Patient", params={"nonsense": "1"})
+async def test_unknown_params_ignored_or_strict(fhir: httpx.AsyncClient, tag: str) -> None:
+    r = await fhir.get("/Patient", params={"nonsense": "1"}, headers={"Prefer": "handling=strict"})
     assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
-    lenient = await fhir.get("/Patient", params={"nonsense": "1", "_tag": f"{TAG_SYSTEM}|{tag}"},
+    assert "nonsense" in r.json()["issue"][0]["diagnostics"]
+    for prefer in ({}, {"Prefer": "handling=lenient"}):
+        ignored = await fhir.get("/Patient", params={"nonsense": "1", "_tag": f"{TAG_SYSTEM}|{tag}"},
+                                 headers=prefer)
+        assert ignored.status_code == 200
+        self_link = next(link["url"] for link in ignored.json()["link"] if link["relation"] == "self")
+        assert "nonsense" not in self_link and tag in self_link
+    lenient = await fhir.get("/Patient", params={"birthdate": "yesterday", "_tag": f"{TAG_SYSTEM}|{tag}"},
                              headers={"Prefer": "handling=lenient"})
     assert lenient.status_code == 200
-    self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
-    assert "nonsense" not in self_link
     for bad in ({"birthdate": "yesterday"}, {"_count": "-1"}, {"_sort": "nope"}, {"_cursor": "%%%"},
                 {"family": ""}, {"birthdate:exact": "1970"}, {"_count": "²"}, {"_count": "٣"}):
         r = await fhir.get("/Patient", params=bad)
