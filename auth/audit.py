@@ -43,6 +43,7 @@ from store.logs import described
 from store.types import PrincipalLike, Resource
 
 log = logging.getLogger("fhirgraph.audit")
+BUILD_CHUNK = 100  # AuditEvents built between two turns of the event loop
 
 WRITTEN = Counter("fhirgraph_audit_events_written", "AuditEvents stored")
 FAILED = Counter("fhirgraph_audit_write_failures", "Audit batch writes that failed (retried)")
@@ -209,7 +210,13 @@ class AuditTrail:
         if sink is None:
             raise Unavailable("The audit trail has no store yet")
         if not self._unsent:  # what failed last time goes first, as it was built
-            self._build(self.batch_size)
+            left = min(self.batch_size, len(self._queue))
+            while left > 0:
+                chunk = min(BUILD_CHUNK, left)
+                self._build(chunk)
+                left -= chunk
+                if left:
+                    await asyncio.sleep(0)  # requests run between chunks: a batch is milliseconds of CPU
         written = 0
         for tenant in list(self._unsent):
             events = self._unsent[tenant]

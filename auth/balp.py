@@ -61,6 +61,8 @@ SUBTYPES: dict[str, str] = {
 }
 TOKEN_ISSUED = "token-issued"
 REFUSED = {"system": DCM, "code": "110113", "display": "Security Alert"}
+REST_TYPE = {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
+LOGIN_TYPE = {"system": DCM, "code": "110114", "display": "User Authentication"}
 
 # Query parameters whose values are kept in the recorded query: paging, sorting, shaping. Every other value is
 # kept only when it is a search parameter of the type that cannot identify a person (``_keeps``).
@@ -93,24 +95,18 @@ def audit_event(access: Access, observer: str) -> Resource:
     """The BALP AuditEvent of ``access``, with a fresh id (module docstring)."""
     principal = access.principal
     refused = access.status in (401, 403)
-    subtype: list[dict[str, str]] = [
-        {"system": INTERACTION, "code": access.interaction} if access.interaction in INTERACTIONS
-        else {"system": SUBTYPE, "code": access.interaction}]
-    if refused:
-        subtype.append(REFUSED)
+    # What records share (their type, subtype, agents, source) is built once and shared between them, never
+    # changed: the store encodes it per record, and keys it once per batch (store/audit.py).
     event: Resource = {
         "resourceType": "AuditEvent",
         "id": str(uuid.uuid4()),
-        "type": ({"system": DCM, "code": "110114", "display": "User Authentication"}
-                 if access.interaction == TOKEN_ISSUED
-                 else {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}),
-        "subtype": subtype,
+        "type": LOGIN_TYPE if access.interaction == TOKEN_ISSUED else REST_TYPE,
+        "subtype": _subtype(access.interaction, refused),
         "action": access.action or INTERACTIONS.get(access.interaction) or SUBTYPES.get(access.interaction, "E"),
         "recorded": _instant(access.at),
         "outcome": outcome_of(access.status),
         "agent": _agents(principal),
-        "source": {"observer": {"display": observer},
-                   "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}]},
+        "source": _source(observer),
     }
     if event["outcome"] != "0":
         event["outcomeDesc"] = describe_status(access.status)
@@ -118,6 +114,18 @@ def audit_event(access: Access, observer: str) -> Resource:
     if entities:
         event["entity"] = entities
     return event
+
+
+@lru_cache(maxsize=256)
+def _subtype(interaction: str, refused: bool) -> list[dict[str, str]]:
+    system = INTERACTION if interaction in INTERACTIONS else SUBTYPE
+    return [{"system": system, "code": interaction}, *([REFUSED] if refused else [])]
+
+
+@lru_cache(maxsize=16)
+def _source(observer: str) -> Resource:
+    return {"observer": {"display": observer},
+            "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}]}
 
 
 def outcome_of(status: int) -> str:
@@ -223,8 +231,9 @@ def query_patient(query: str) -> str | None:
     return found if found and "/" not in found else None
 
 
+@lru_cache(maxsize=1024)
 def _code(system: str, code: str, display: str) -> dict[str, str]:
-    return {"system": system, "code": code, "display": display}
+    return {"system": system, "code": code, "display": display}  # shared: never changed (``audit_event``)
 
 
 def redact_query(rt: str | None, query: str) -> str:
