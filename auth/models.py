@@ -102,15 +102,17 @@ class GrantUser:
     fhir_user: str | None = None
     patient: str | None = None
     encounter: str | None = None
-    family: str | None = None  # the refresh-token family (rotation and replay detection)
+    family: str | None = None  # the token family of a grant (refresh rotation, replay detection)
     nonce: str | None = None
+    auth_time: int | None = None  # when the user signed in (OIDC ``auth_time``), kept across refreshes
 
     def get_user_id(self) -> str:
         return self.subject
 
     def context(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "subject": self.subject, "fhir_user": self.fhir_user,
-                "patient": self.patient, "encounter": self.encounter, "family": self.family}
+                "patient": self.patient, "encounter": self.encounter, "family": self.family,
+                "auth_time": self.auth_time}
 
 
 @dataclass

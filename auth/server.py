@@ -211,7 +211,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
     def _id_token(self, origin: str, client: Client, user: GrantUser, scopes: list[str]) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {"iss": origin + "/auth", "sub": user.subject, "aud": client.client_id,
-                                  "iat": now, "exp": now + self.lifetimes.access_s, "auth_time": now}
+                                  "iat": now, "exp": now + self.lifetimes.access_s,
+                                  "auth_time": user.auth_time or now}  # when the user signed in, not now
         if "fhirUser" in scopes and user.fhir_user:
             claims["fhirUser"] = f"{origin}/fhir/r4/{user.fhir_user}"
         if user.nonce:
@@ -284,8 +285,12 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     def save_authorization_code(self, code: str, request: Request) -> None:
         user: GrantUser = request.user
         server = _server(self)
+        # The code's grant is one token family from the start (refresh or not), so that a replayed code can end
+        # everything it yielded (``query_authorization_code``).
+        context = {**user.context(), "family": user.family or secrets.token_urlsafe(12),
+                   "auth_time": user.auth_time or int(time.time())}
         doc = {"client_id": request.client.client_id, "redirect_uri": request.payload.redirect_uri,
-               "scope": request.scope, "user": user.context(), "nonce": request.payload.data.get("nonce"),
+               "scope": request.scope, "user": context, "nonce": request.payload.data.get("nonce"),
                "code_challenge": request.payload.data.get("code_challenge"),
                "code_challenge_method": request.payload.data.get("code_challenge_method", "S256"),
                "auth_time": int(time.time())}
@@ -295,7 +300,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         if not isinstance(code, str) or not code or len(code) > 256:
             return None
         server = _server(self)
-        doc = server.wait(server.identity.take_code(code))  # taken now: a code is used once, even on failure
+        state, doc = server.wait(server.identity.spend_code(code))  # spent now: used once, even on failure
+        if state == "reused" and doc is not None:
+            # RFC 6749 §4.1.2: a code used twice was intercepted or replayed: what it yielded is revoked.
+            server.revoke_family(str(doc["user"]["family"]))
+            return None
         if doc is None or doc["client_id"] != client.client_id:
             return None
         return Code(doc)
@@ -344,7 +353,8 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_user(self, refresh_token: Token) -> GrantUser:
         d = refresh_token.data
         return GrantUser(tenant=d["tenant"], subject=d["subject"], fhir_user=d.get("fhir_user"),
-                         patient=d.get("patient"), encounter=d.get("encounter"), family=d.get("family"))
+                         patient=d.get("patient"), encounter=d.get("encounter"), family=d.get("family"),
+                         auth_time=d.get("auth_time"))
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         return None  # marked used when it was authenticated

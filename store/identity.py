@@ -117,21 +117,26 @@ class IdentityStore:
     async def add_code(self, code: str, doc: dict[str, Any], ttl_s: float) -> None:
         await call(self._db[CODES].insert_one({**doc, "_id": digest(code), "expireAt": _at(ttl_s)}))
 
-    async def take_code(self, code: str) -> dict[str, Any] | None:
-        """The code's document, deleted in the same step (a code is used once); None when unknown or expired."""
-        return await self._take(CODES, digest(code))
+    async def spend_code(self, code: str) -> tuple[str, dict[str, Any] | None]:
+        """``("fresh", doc)`` the first time a code is presented (marked spent in the same step: a code is used
+        once); ``("reused", doc)`` for a code spent before — RFC 6749 §4.1.2: refused, and what it yielded should
+        be revoked; ``("unknown", None)`` for a code never issued or expired. A spent code's document stays until
+        its expiry, so a replay is told from a guess."""
+        key = digest(code)
+        found: dict[str, Any] | None = await call(self._db[CODES].find_one_and_update(
+            {"_id": key, "used": {"$ne": True}}, {"$set": {"used": True}}))
+        if found is not None:
+            return ("fresh", found) if found["expireAt"] > datetime.now(UTC) else ("unknown", None)
+        spent: dict[str, Any] | None = await call(self._db[CODES].find_one({"_id": key}))
+        if spent is not None and spent.get("used") and spent["expireAt"] > datetime.now(UTC):
+            return "reused", spent
+        return "unknown", None
 
     async def add_launch(self, launch: str, doc: dict[str, Any], ttl_s: float) -> None:
         await call(self._db[LAUNCHES].insert_one({**doc, "_id": digest(launch), "expireAt": _at(ttl_s)}))
 
     async def launch(self, launch: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = await call(self._db[LAUNCHES].find_one({"_id": digest(launch)}))
-        if found is None or found["expireAt"] <= datetime.now(UTC):
-            return None
-        return found
-
-    async def _take(self, collection: str, key: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = await call(self._db[collection].find_one_and_delete({"_id": key}))
         if found is None or found["expireAt"] <= datetime.now(UTC):
             return None
         return found

@@ -153,6 +153,43 @@ async def test_codes_are_single_use(base_url: str, settings: Settings, fhir: htt
         assert again.headers["cache-control"] == "no-store"
 
 
+async def test_a_replayed_code_revokes_what_it_yielded(base_url: str, settings: Settings,
+                                                       fhir: httpx.AsyncClient) -> None:
+    # RFC 6749 §4.1.2: a code presented twice was intercepted; the tokens the first exchange gave stop working.
+    pid, app, user = await _patient_user(settings, fhir)
+    client = oauth_client(app, SCOPE, base_url)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
+                                             aud=f"{base_url}/fhir/r4")
+    before = int(time.time())
+    code = code_of((await sign_in(base_url, url, user)).headers["location"])["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": app.client_id,
+            "code_verifier": verifier}
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        first = await http.post("/auth/token", data=form)
+        assert first.status_code == 200, first.text
+        tokens = first.json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await http.get(f"/fhir/r4/Patient/{pid}", headers=bearer)).status_code == 200
+        keys = KeySet.import_key_set((await http.get("/auth/jwks")).json())
+        claims = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims
+        assert before - 5 <= claims["auth_time"] <= int(time.time())
+        await asyncio.sleep(1.1)  # a refreshed id_token keeps the sign-in's auth_time, not the refresh's
+        refreshed = await http.post("/auth/token", data={"grant_type": "refresh_token", "client_id": app.client_id,
+                                                         "refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        again = jwt.decode(refreshed.json()["id_token"], keys, algorithms=["RS256"]).claims
+        assert again["auth_time"] == claims["auth_time"] and again["iat"] > claims["iat"]
+        replay = await http.post("/auth/token", data=form)
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+        deadline = time.monotonic() + 3
+        while (await http.get(f"/fhir/r4/Patient/{pid}", headers=bearer)).status_code != 401:
+            assert time.monotonic() < deadline, "the first exchange's access token still works"
+            await asyncio.sleep(0.1)
+        later = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+        assert (await http.get(f"/fhir/r4/Patient/{pid}", headers=later)).status_code == 401
+
+
 async def test_refresh_rotates_and_a_replay_ends_the_family(base_url: str, settings: Settings,
                                                            fhir: httpx.AsyncClient) -> None:
     pid, app, user = await _patient_user(settings, fhir)
