@@ -10,36 +10,12 @@ import time
 
 from app.settings import Settings, get_settings
 
-# Logs never carry patient data or credentials, at any level. These libraries log whole documents (PyMongo's
-# command log), URLs with their query strings (httpx: webhook endpoints may hold a token), connection details or
-# websocket frames at DEBUG or INFO — authlib logs issued tokens and client records at DEBUG: they stay at least at
-# these levels, whatever FHIRGRAPH_LOG_LEVEL says.
-# uvicorn is held at INFO through its own log level (it sets its loggers' levels itself): at DEBUG the websocket
-# library logs each handshake, request line and headers included, on uvicorn's logger; TRACE adds whole scopes.
-LOG_FLOORS = {"pymongo": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING,
-              "websockets": logging.INFO, "authlib": logging.INFO}
-UVICORN_FLOOR = logging.INFO
 
+def _logging(settings: Settings) -> str:
+    """Configure logging (app/logs.py); returns the log level for uvicorn."""
+    from app.logs import configure
 
-class _NoWebsocketLines(logging.Filter):
-    """uvicorn logs each websocket handshake with its path and query string (where browsers put credentials),
-    access log or not; the app's own access log (``--access-log``) has a line for websockets without them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and '"WebSocket %s"' in record.msg)
-
-
-def _logging(level: str) -> str:
-    """Configure logging for ``level``; returns the log level for uvicorn."""
-    chosen = getattr(logging, level.upper(), logging.INFO)
-    chosen = chosen if isinstance(chosen, int) else logging.INFO
-    logging.basicConfig(level=chosen, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name, floor in LOG_FLOORS.items():
-        logging.getLogger(name).setLevel(max(chosen, floor))
-    logging.getLogger("uvicorn.error").addFilter(_NoWebsocketLines())
-    floors = ", ".join(f"{name} {logging.getLevelName(floor)}" for name, floor in LOG_FLOORS.items())
-    logging.getLogger("fhirgraph").debug("logging at %s; held at least at: %s", logging.getLevelName(chosen), floors)
-    return logging.getLevelName(max(chosen, UVICORN_FLOOR)).lower()
+    return configure(settings.log_level, settings.log_format)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -47,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = get_settings()
-    log_level = _logging(settings.log_level)
+    log_level = _logging(settings)
     if not settings.mongodb_uri:
         logging.getLogger("fhirgraph").warning(
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
@@ -67,7 +43,7 @@ def cmd_devdb(args: argparse.Namespace) -> int:
     from store.devdb import main_devdb
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     # devdb holds every document as Python objects: with the default thresholds, full collections over them
     # become pauses of hundreds of milliseconds once it holds tens of thousands of resources.
     gc.set_threshold(*settings.gc_thresholds)
@@ -81,7 +57,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from store.errors import DomainError
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if not settings.mongodb_uri:
         print("demo-data loads into the MongoDB at MONGODB_URI (or a running `fhirgraph devdb`); "
               "set MONGODB_URI. For a quick trial use `fhirgraph serve --demo N` instead.", file=sys.stderr)

@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
 from app.middleware import (
-    AccessLogMiddleware,
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
     BodyTimeoutMiddleware,
@@ -29,6 +28,7 @@ from app.middleware import (
 from app.ratelimit import Limiter, RateLimitMiddleware, parse_limits
 from app.services import Services
 from app.settings import Settings, get_settings
+from app.telemetry import RequestTelemetry
 from auth.api_keys import ApiKeys
 from auth.audit import AuditTrail
 from auth.audit_doors import AuditMiddleware
@@ -54,11 +54,19 @@ log = logging.getLogger("fhirgraph")
 
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist", "Prefer",
-                "Idempotency-Key", "X-API-Key", "Api-Key"]
-CORS_EXPOSED = ["Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "RateLimit",
+                "Idempotency-Key", "X-API-Key", "Api-Key", "X-Request-ID"]
+CORS_EXPOSED = ["X-Request-ID", "Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "RateLimit",
                 "RateLimit-Policy", "WWW-Authenticate"]
 
+async def live(request: Request) -> Response:
+    """Liveness: the process answers (restart it if not). Never asks the database: a database outage must not
+    make an orchestrator restart every app instance."""
+    return JSONResponse({"status": "ok"})
+
+
 async def health(request: Request) -> Response:
+    """Readiness (``/health/ready``, and ``/health``): started, and the database answers within
+    FHIRGRAPH_HEALTH_TIMEOUT_S — send traffic here only while this is 200."""
     services: Services = request.app.state.services
     store = services.store
     if store is None:
@@ -152,6 +160,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
+        Route("/health/ready", health, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *oauth_routes(),
         qapi_mount(),
@@ -164,7 +174,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            *([Middleware(AccessLogMiddleware)] if access_log else []),
+            # Request ids, metrics, the access log: outermost, so every answer is seen (the 500s too).
+            *([Middleware(RequestTelemetry, metrics=settings.metrics, access_log=access_log)]
+              if settings.metrics or access_log else []),
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),

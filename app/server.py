@@ -89,8 +89,9 @@ def server_config(app: Starlette, settings: Settings, *, host: str, port: int, l
     """The public listener. uvicorn's own access log is off: it prints query strings (the app has its own)."""
     return uvicorn.Config(app, host=host, port=port, loop="uvloop", http=http_protocol(settings.http_header_timeout_s),
                           ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
-                          log_level=log_level, proxy_headers=True, server_header=False,
-                          access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
+                          log_level=log_level, log_config=None, proxy_headers=True, server_header=False,
+                          access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+                          timeout_graceful_shutdown=settings.shutdown_timeout_s)
 
 
 def metrics_app() -> Starlette:
@@ -103,7 +104,7 @@ def metrics_app() -> Starlette:
 def metrics_config(settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(metrics_app(), host=host, port=port, loop="uvloop",
                           http=http_protocol(settings.http_header_timeout_s), ws="none", lifespan="off",
-                          log_level=log_level, server_header=False, access_log=False,
+                          log_level=log_level, log_config=None, server_header=False, access_log=False,
                           timeout_keep_alive=KEEP_ALIVE_S)
 
 

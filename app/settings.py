@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.ratelimit import parse_limits
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 100
     log_level: str = "INFO"
+    # production (the default with MONGODB_URI set) or trial (the embedded devdb): what the three settings
+    # below default to — JSON lines or readable text, GraphiQL and introspection off or on.
+    environment: Literal["production", "trial"] = "trial"
+    log_format: Literal["json", "text"] = "text"
     # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.
     metrics_public: bool = False
     # When set, `serve` also exposes /metrics (only) on this port, for a scraper on a private network.
@@ -49,6 +54,10 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = 60.0
     graphiql: bool = True
     introspection: bool = True
+    # `serve`: seconds a stop signal waits for open requests and websockets to finish before they are cut.
+    shutdown_timeout_s: int = Field(default=20, ge=0)
+    # Prometheus metrics of every request (off only for benches: /metrics still answers).
+    metrics: bool = True
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 5000
     graphql_max_aliases: int = 30
@@ -95,6 +104,19 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=1000, ge=0)
     rate_limits: str = ""
     rate_limit_sync_interval_s: float = Field(default=0.25, gt=0, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any) -> Any:
+        """What ``environment`` implies for the settings left unset."""
+        if not isinstance(data, dict):
+            return data
+        given = {str(k).lower(): v for k, v in data.items()}
+        environment = given.get("environment") or ("production" if given.get("mongodb_uri") else "trial")
+        production = environment == "production"
+        implied = {"environment": environment, "log_format": "json" if production else "text",
+                   "graphiql": not production, "introspection": not production}
+        return {**{k: v for k, v in implied.items() if k not in given}, **data}
 
     @field_validator("default_tenant")
     @classmethod

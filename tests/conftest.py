@@ -58,6 +58,9 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
         relay_poll_interval_s=0.05,
         rate_limit_per_minute=0,  # the suite's shared server is not throttled; tests/app/test_ratelimit.py is
         audit_interval_s=0.05,
+        # production defaults (MONGODB_URI is set) switch both off; the suite checks them served
+        graphiql=True,
+        introspection=True,
     )
     yield s
     drop_test_database(s)
