@@ -44,6 +44,9 @@ class GraphSettings(Protocol):
     @property
     def subscriptions_per_connection(self) -> int: ...
 
+    @property
+    def metrics(self) -> bool: ...
+
 
 class GraphServices(Protocol):
     @property
