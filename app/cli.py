@@ -18,11 +18,24 @@ def _logging(settings: Settings) -> str:
     return configure(settings.log_level, settings.log_format)
 
 
+DEVDB_EXTRA = 'the devdb extra: pip install "fhirgraph[devdb]" (from a checkout: pip install -e ".[devdb]")'
+
+
+def _devdb_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mongomock") is not None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from app import server
     from app.main import create_app
 
     settings = get_settings()
+    if not settings.mongodb_uri and not _devdb_installed():
+        print(f"fhirgraph serve: the embedded store (MONGODB_URI unset) needs {DEVDB_EXTRA}; or set MONGODB_URI",
+              file=sys.stderr)
+        return 2
     log_level = _logging(settings)
     if not settings.mongodb_uri:
         logging.getLogger("fhirgraph").warning(
@@ -43,6 +56,9 @@ def cmd_devdb(args: argparse.Namespace) -> int:
     from store.devdb import main_devdb
 
     settings = get_settings()
+    if not _devdb_installed():
+        print(f"fhirgraph devdb: needs {DEVDB_EXTRA}", file=sys.stderr)
+        return 2
     _logging(settings)
     # devdb holds every document as Python objects: with the default thresholds, full collections over them
     # become pauses of hundreds of milliseconds once it holds tens of thousands of resources.
@@ -96,7 +112,7 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     tenant = args.tenant or s.default_tenant
     principal = Principal(tenant, "demo-loader")
     try:
-        handle = await open_store(s.mongodb_uri, s.db_name, timeout_s=s.db_timeout_s)
+        handle = await open_store(s.mongodb_uri, s.db_name, timeout_s=s.db_timeout_s, password=s.mongo_password)
     except ValueError as exc:  # the driver's URI parser raises some malformed URIs as a plain ValueError
         raise InvalidURI("malformed MONGODB_URI") from exc
     try:

@@ -95,7 +95,8 @@ def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, A
     async def run() -> dict[str, Any]:
         from store.client import open_store
 
-        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
+                                  password=settings.mongo_password)
         try:
             return await work(handle.repo.identity, settings)
         finally:

@@ -58,6 +58,23 @@ class NoWebsocketLines(logging.Filter):
         return not (isinstance(record.msg, str) and '"WebSocket %s"' in record.msg)
 
 
+class CollapsedTracebacks(logging.Filter):
+    """A traceback already formatted into a message (Starlette hands uvicorn a failed start-up's that way) becomes
+    its last line's exception type: an expected failure (the database unreachable) is one line, and an
+    exception's message, which may quote a document, stays out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if isinstance(message, str) and message.startswith("Traceback (most recent call last)"):
+            last = message.rstrip().rpartition("\n")[2]
+            kind, _, detail = last.partition(":")
+            record.msg = f"start-up failed: {kind.rpartition('.')[2]}"
+            if kind.startswith("store.errors."):  # our own messages carry no patient data
+                record.msg += f":{detail}"
+            record.args = ()
+        return True
+
+
 def _trace_ids() -> tuple[str, str] | None:
     trace = sys.modules.get("opentelemetry.trace")  # only when tracing was set up (app/tracing.py)
     if trace is None:
@@ -122,6 +139,7 @@ def configure(level: str, fmt: str) -> str:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(Floors())
     handler.addFilter(NoWebsocketLines())
+    handler.addFilter(CollapsedTracebacks())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -29,6 +29,7 @@ from app.ratelimit import Limiter, RateLimitMiddleware, parse_limits
 from app.services import Services
 from app.settings import Settings, get_settings
 from app.telemetry import RequestTelemetry
+from app.tracing import wanted as otel_wanted
 from auth.api_keys import ApiKeys
 from auth.audit import AuditTrail
 from auth.audit_doors import AuditMiddleware
@@ -127,7 +128,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
+                                  password=settings.mongo_password)
         services.store = handle
         try:
             if limiter.enabled:
@@ -157,6 +159,10 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                 await services.oauth.watcher.stop()
             await trail.stop()  # before the store closes: a clean shutdown stores every record still held
             await handle.close()
+            if settings.tracing:  # the process ends by its stop signal, before any exit hook could export them
+                from app.tracing import shutdown as flush_spans
+
+                flush_spans()
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
@@ -169,14 +175,26 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         *fhir_mounts(),
     ]
     open_paths = (*OPEN_PATHS, "/metrics") if settings.metrics_public else OPEN_PATHS
+    tracing = settings.tracing
+    if tracing:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        from app import tracing as otel
+
+        otel.setup()
+    elif otel_wanted():
+        log.warning("OTEL_* variables ask for traces, but the otel extra is not installed "
+                    '(pip install "fhirgraph[otel]"): no traces')
     cors_origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            # The request's span (app/tracing.py), around everything else.
+            *([Middleware(OpenTelemetryMiddleware, **otel.middleware_options())] if tracing else []),
             # Request ids, metrics, the access log: outermost, so every answer is seen (the 500s too).
-            *([Middleware(RequestTelemetry, metrics=settings.metrics, access_log=access_log)]
-              if settings.metrics or access_log else []),
+            *([Middleware(RequestTelemetry, metrics=settings.metrics, access_log=access_log, tracing=tracing)]
+              if settings.metrics or access_log or tracing else []),
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),

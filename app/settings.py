@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.ratelimit import parse_limits
@@ -18,6 +19,9 @@ class Settings(BaseSettings):
 
     # Unset: `serve` starts the embedded devdb (trials and tests only).
     mongodb_uri: str | None = Field(default=None, validation_alias=AliasChoices("MONGODB_URI"))
+    # The password of MONGODB_URI's user, kept out of the URI: in production a file, FHIRGRAPH_SECRETS_DIR's
+    # fhirgraph_mongodb_password (a compose secret), like every other FHIRGRAPH_ setting may be.
+    mongodb_password: SecretStr | None = None
     db_name: str = "fhirgraph"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -105,6 +109,17 @@ class Settings(BaseSettings):
     rate_limits: str = ""
     rate_limit_sync_interval_s: float = Field(default=0.25, gt=0, le=10)
 
+    @property
+    def tracing(self) -> bool:
+        """OpenTelemetry traces: asked for by the standard OTEL_* variables, and the otel extra installed."""
+        from app import tracing
+
+        return tracing.wanted() and tracing.installed()
+
+    @property
+    def mongo_password(self) -> str | None:
+        return self.mongodb_password.get_secret_value() if self.mongodb_password is not None else None
+
     @model_validator(mode="before")
     @classmethod
     def _environment_defaults(cls, data: Any) -> Any:
@@ -162,4 +177,7 @@ def problems(error: ValidationError) -> list[str]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """From the environment and, when FHIRGRAPH_SECRETS_DIR names a directory (compose: /run/secrets), from files
+    in it named after the variables in lower case (``fhirgraph_api_keys``): secrets stay out of the environment."""
+    secrets_dir = os.environ.get("FHIRGRAPH_SECRETS_DIR") or None
+    return Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]

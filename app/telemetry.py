@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import GRAPHQL_PREFIX
 from app.logs import request_id
+from app.tracing import route_span
 from fhir_rest.read_lane import READ_PATH
 from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
 from store.metrics import AUTH_REFUSALS, HTTP_IN_FLIGHT, HTTP_REQUESTS, WEBSOCKETS, WEBSOCKETS_OPEN
@@ -66,10 +67,11 @@ def door_of(route: str) -> str:
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, *, metrics: bool = True, access_log: bool = False):
+    def __init__(self, app: ASGIApp, *, metrics: bool = True, access_log: bool = False, tracing: bool = False):
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.tracing = tracing
         # Labelled children, found once per label set (``labels()`` costs more than the observation itself).
         self._histograms: dict[tuple[str, str, str, str], Histogram] = {}
         self._in_flight = {door: HTTP_IN_FLIGHT.labels(door) for door in ("fhir", "graphql", "qapi", "auth",
@@ -97,9 +99,13 @@ class RequestTelemetry:
             if mtype == "http.response.start" or mtype == "websocket.http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
+                if self.tracing:  # now: the request's span ends with the response's last byte
+                    route_span(scope, route_of(scope))
             elif mtype == "websocket.accept":
                 status = 101
                 message["headers"] = [*message.get("headers", ()), header]
+                if self.tracing:
+                    route_span(scope, route_of(scope))
                 if self.metrics:
                     WEBSOCKETS_OPEN.labels(door_of(route_of(scope))).inc()
             elif mtype == "websocket.close" and not status:
@@ -118,6 +124,7 @@ class RequestTelemetry:
                 self._record(scope, route, status, seconds)
             if self.access_log:
                 _log(scope, route, status, seconds, rid)
+
 
     def _record(self, scope: Scope, route: str, status: int, seconds: float) -> None:
         door = door_of(route)

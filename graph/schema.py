@@ -75,6 +75,10 @@ def build_schema(settings: GraphSettings | None = None) -> Schema:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
         if settings.metrics:  # first: it sees the errors as ErrorCodes left them
             exts = [OperationMetrics, *exts]
+        if settings.tracing:
+            from graph.tracing import OperationSpans  # the otel extra: imported only when tracing is on
+
+            exts = [OperationSpans, *exts]
     schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts,
                     execution_context_class=SharedEventExecutor)
     _plain_fields_direct(schema)

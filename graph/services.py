@@ -47,6 +47,9 @@ class GraphSettings(Protocol):
     @property
     def metrics(self) -> bool: ...
 
+    @property
+    def tracing(self) -> bool: ...
+
 
 class GraphServices(Protocol):
     @property
