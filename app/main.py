@@ -231,7 +231,8 @@ async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients:
     from app.demo import load_demo
 
     counts: dict[str, Any] = await load_demo(handle.repo, principal, patients,
-                                             progress=lambda done, total: log.info("demo data: %s/%s", done, total))
+                                             progress=lambda phase, done, total: log.info(
+                                                 "demo data: %s %s/%s", phase, done, total))
     log.info("demo clinic loaded: %s resources", sum(counts.values()))
     await _demo_logins(handle, principal)
 
