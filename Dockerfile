@@ -24,4 +24,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
 # SIGTERM: stop accepting, finish open requests and close websockets (1012) within FHIRGRAPH_SHUTDOWN_TIMEOUT_S,
 # then flush the audit trail and close the store.
 STOPSIGNAL SIGTERM
-CMD ["fhirgraph", "serve", "--host", "0.0.0.0", "--port", "8000", "--access-log"]
+# Add --access-log for a JSON line per request (request id, door, route template, status, duration, tenant,
+# client): about 25 µs of CPU per request, a quarter of a cached read's; the request metrics cover the same.
+CMD ["fhirgraph", "serve", "--host", "0.0.0.0", "--port", "8000"]

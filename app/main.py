@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
+from app.logs import flush as flush_logs
 from app.middleware import (
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
@@ -159,7 +160,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                 await services.oauth.watcher.stop()
             await trail.stop()  # before the store closes: a clean shutdown stores every record still held
             await handle.close()
-            if settings.tracing:  # the process ends by its stop signal, before any exit hook could export them
+            flush_logs()  # the process ends by its stop signal, before any exit hook could write them
+            if settings.tracing:  # likewise for spans
                 from app.tracing import shutdown as flush_spans
 
                 flush_spans()

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app.logs import flush as flush_logs
 from app.settings import Settings
 
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
@@ -119,6 +120,15 @@ class _SideServer(uvicorn.Server):
 class _Server(uvicorn.Server):
     """The public listener, with ``side`` (the metrics port) beside it: started after it, stopped before it
     finishes (uvicorn ends by re-raising the stop signal, which ends the process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn ends by re-raising the stop signal once this exits: the log's last lines are written first.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                flush_logs()
 
     def __init__(self, config: uvicorn.Config, side: uvicorn.Config | None):
         super().__init__(config)

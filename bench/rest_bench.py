@@ -221,9 +221,9 @@ def main() -> int:
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
                          "of an API key; stack: the app's HTTP stack without a store call)")
-    ap.add_argument("--observability", choices=["on", "off"], default="on",
-                    help="on: metrics and logging as shipped (FHIRGRAPH_METRICS, --access-log at INFO, JSON lines to a "
-                         "file); off: no request metrics, no access log, WARNING")
+    ap.add_argument("--observability", choices=["on", "access-log", "off"], default="on",
+                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO to a file); "
+                         "access-log: the same with serve --access-log; off: no request metrics, WARNING")
     ap.add_argument("--audit", choices=["on", "off"], default="on",
                     help="the PHI audit trail (FHIRGRAPH_AUDIT): compare reads with it on and off")
     args = ap.parse_args()
@@ -234,8 +234,8 @@ def main() -> int:
            "FHIRGRAPH_DB_NAME": "fhirgraph_bench", "FHIRGRAPH_AUDIT": "true" if args.audit == "on" else "false",
            # The per-clinic limit counts every request but must not refuse the load (0 turns it off).
            "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000"),
-           "FHIRGRAPH_METRICS": "true" if args.observability == "on" else "false"}
-    observed = args.observability == "on"
+           "FHIRGRAPH_METRICS": "false" if args.observability == "off" else "true"}
+    observed = args.observability != "off"
     serve_log = tempfile.TemporaryFile() if observed else subprocess.DEVNULL  # noqa: SIM115 - lives for the run
     try:
         uri = os.environ.get("MONGODB_URI")
@@ -260,7 +260,7 @@ def main() -> int:
             loaded = time.perf_counter() - t
             app_port, ceil_port = free_port(), free_port()
             app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
-                                    *(["--access-log"] if observed else [])], cwd=ROOT,
+                                    *(["--access-log"] if args.observability == "access-log" else [])], cwd=ROOT,
                                    env={**env, "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"},
                                    stdout=subprocess.DEVNULL, stderr=serve_log)
             procs.append(app)
