@@ -10,36 +10,21 @@ import time
 
 from app.settings import Settings, get_settings
 
-# Logs never carry patient data or credentials, at any level. These libraries log whole documents (PyMongo's
-# command log), URLs with their query strings (httpx: webhook endpoints may hold a token), connection details or
-# websocket frames at DEBUG or INFO — authlib logs issued tokens and client records at DEBUG: they stay at least at
-# these levels, whatever FHIRGRAPH_LOG_LEVEL says.
-# uvicorn is held at INFO through its own log level (it sets its loggers' levels itself): at DEBUG the websocket
-# library logs each handshake, request line and headers included, on uvicorn's logger; TRACE adds whole scopes.
-LOG_FLOORS = {"pymongo": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING,
-              "websockets": logging.INFO, "authlib": logging.INFO}
-UVICORN_FLOOR = logging.INFO
+
+def _logging(settings: Settings) -> str:
+    """Configure logging (app/logs.py); returns the log level for uvicorn."""
+    from app.logs import configure
+
+    return configure(settings.log_level, settings.log_format)
 
 
-class _NoWebsocketLines(logging.Filter):
-    """uvicorn logs each websocket handshake with its path and query string (where browsers put credentials),
-    access log or not; the app's own access log (``--access-log``) has a line for websockets without them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and '"WebSocket %s"' in record.msg)
+DEVDB_EXTRA = 'the devdb extra: pip install "fhirgraph[devdb]" (from a checkout: pip install -e ".[devdb]")'
 
 
-def _logging(level: str) -> str:
-    """Configure logging for ``level``; returns the log level for uvicorn."""
-    chosen = getattr(logging, level.upper(), logging.INFO)
-    chosen = chosen if isinstance(chosen, int) else logging.INFO
-    logging.basicConfig(level=chosen, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name, floor in LOG_FLOORS.items():
-        logging.getLogger(name).setLevel(max(chosen, floor))
-    logging.getLogger("uvicorn.error").addFilter(_NoWebsocketLines())
-    floors = ", ".join(f"{name} {logging.getLevelName(floor)}" for name, floor in LOG_FLOORS.items())
-    logging.getLogger("fhirgraph").debug("logging at %s; held at least at: %s", logging.getLevelName(chosen), floors)
-    return logging.getLevelName(max(chosen, UVICORN_FLOOR)).lower()
+def _devdb_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mongomock") is not None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -47,7 +32,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = get_settings()
-    log_level = _logging(settings.log_level)
+    if not settings.mongodb_uri and not _devdb_installed():
+        print(f"fhirgraph serve: the embedded store (MONGODB_URI unset) needs {DEVDB_EXTRA}; or set MONGODB_URI",
+              file=sys.stderr)
+        return 2
+    log_level = _logging(settings)
     if not settings.mongodb_uri:
         logging.getLogger("fhirgraph").warning(
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
@@ -67,7 +56,10 @@ def cmd_devdb(args: argparse.Namespace) -> int:
     from store.devdb import main_devdb
 
     settings = get_settings()
-    _logging(settings.log_level)
+    if not _devdb_installed():
+        print(f"fhirgraph devdb: needs {DEVDB_EXTRA}", file=sys.stderr)
+        return 2
+    _logging(settings)
     # devdb holds every document as Python objects: with the default thresholds, full collections over them
     # become pauses of hundreds of milliseconds once it holds tens of thousands of resources.
     gc.set_threshold(*settings.gc_thresholds)
@@ -81,7 +73,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from store.errors import DomainError
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if not settings.mongodb_uri:
         print("demo-data loads into the MongoDB at MONGODB_URI (or a running `fhirgraph devdb`); "
               "set MONGODB_URI. For a quick trial use `fhirgraph serve --demo N` instead.", file=sys.stderr)
@@ -114,19 +106,22 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     from pymongo.errors import InvalidURI
 
     from app.demo import load_demo
+    from app.progress import Progress
     from auth.principal import Principal
     from store.client import open_store
 
     tenant = args.tenant or s.default_tenant
     principal = Principal(tenant, "demo-loader")
     try:
-        handle = await open_store(s.mongodb_uri, s.db_name, timeout_s=s.db_timeout_s)
+        handle = await open_store(s.mongodb_uri, s.db_name, timeout_s=s.db_timeout_s, password=s.mongo_password)
     except ValueError as exc:  # the driver's URI parser raises some malformed URIs as a plain ValueError
         raise InvalidURI("malformed MONGODB_URI") from exc
     try:
         if args.replace:
+            erasing = time.perf_counter()
             removed = await handle.repo.erase_tenant(principal)
-            print(f"erased {removed:,} resources of tenant {tenant!r}", file=sys.stderr)
+            print(f"erased {removed:,} resources of tenant {tenant!r} in {time.perf_counter() - erasing:.1f}s",
+                  file=sys.stderr)
         else:
             existing = await handle.repo.count(principal, "Patient")
             if existing:
@@ -134,19 +129,11 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
                       "(--replace erases the tenant and loads again)")
                 return 0
         started = time.perf_counter()
-        shown = False
-
-        def progress(done: int, total: int) -> None:
-            nonlocal shown
-            shown = True
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            print(f"\r  {done}/{total} patients  ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
-
+        progress = Progress()
         try:
             counts = await load_demo(handle.repo, principal, args.patients, seed=args.seed, progress=progress)
         finally:
-            if shown:  # end the progress line, also before an error's line
-                print(file=sys.stderr)
+            progress.end()  # end the progress line, also before an error's line
     finally:
         await handle.close()
     elapsed = time.perf_counter() - started
@@ -172,26 +159,56 @@ def _tenant(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already says it or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings
+                or isinstance(action, argparse._VersionAction)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fhirgraph")
+    except PackageNotFoundError:  # run from a checkout without being installed
+        return "unknown (not installed)"
+
+
+def _formatted(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _Help
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _formatted(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhirgraph", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"fhirgraph {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the API server (embedded devdb unless MONGODB_URI is set)")
-    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--host", default=None, help="bind address (default: FHIRGRAPH_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: FHIRGRAPH_PORT, else 8000)")
     serve.add_argument("--demo", type=int, default=0, metavar="N",
-                       help="load a demo clinic of N patients at start when the store is empty")
+                       help="load a demo clinic of N patients at start when the store is empty (default: none)")
     serve.add_argument("--access-log", action="store_true",
-                       help="log a line per request: method, route template, status, duration (never ids, query "
-                            "strings or headers)")
+                       help="log a line per request: request id, door, route template, status, duration, tenant, "
+                            "client (never ids, query strings or headers); default: off")
     serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                       help="also serve /metrics, without credentials, on this port (default FHIRGRAPH_METRICS_PORT; "
-                            "keep it off the public network)")
+                       help="also serve /metrics, without credentials, on this port (default: FHIRGRAPH_METRICS_PORT, "
+                            "else none; keep it off the public network)")
     serve.set_defaults(func=cmd_serve)
 
     devdb = sub.add_parser("devdb", help="run the embedded MongoDB-wire-protocol test server (not for production)")
-    devdb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    devdb.add_argument("--port", type=int, default=27017, help="port to listen on (default 27017)")
+    devdb.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    devdb.add_argument("--port", type=int, default=27017, help="port to listen on")
     devdb.set_defaults(func=cmd_devdb)
 
     demo = sub.add_parser("demo-data", help="load a demo clinic into the MongoDB at MONGODB_URI",
@@ -199,18 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
                                       "FHIRGRAPH_DB_NAME). A tenant that already has patients is left as it is "
                                       "unless --replace is given.")
     demo.add_argument("--patients", type=_patients, default=100, metavar="N",
-                      help="how many patients, in households (default 100)")
+                      help="how many patients, in households")
     demo.add_argument("--seed", type=int, default=7,
-                      help="random seed: the same seed gives the same clinic (default 7)")
+                      help="random seed: the same seed gives the same clinic")
     demo.add_argument("--tenant", default=None, type=_tenant,
                       help="tenant to load into (default: FHIRGRAPH_DEFAULT_TENANT, else 'default')")
     demo.add_argument("--replace", action="store_true",
-                      help="erase every resource of the tenant first, then load")
+                      help="erase every resource of the tenant first, then load (default: a tenant that has "
+                           "patients is left as it is)")
     demo.set_defaults(func=cmd_demo_data)
 
     from app.cli_identity import add_parsers
 
     add_parsers(sub, _tenant)
+    _formatted(parser)
     return parser
 
 

@@ -95,7 +95,8 @@ def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, A
     async def run() -> dict[str, Any]:
         from store.client import open_store
 
-        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
+                                  password=settings.mongo_password)
         try:
             return await work(handle.repo.identity, settings)
         finally:
@@ -113,46 +114,53 @@ def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, A
     return 0
 
 
+TENANT_HELP = "the tenant (clinic) (default: FHIRGRAPH_DEFAULT_TENANT, else 'default')"
+
+
 def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
     clients = sub.add_parser("clients", help="OAuth clients of the authorization server")
     clients_sub = clients.add_subparsers(dest="action", required=True)
     add = clients_sub.add_parser("add", help="register a client; prints it as JSON (a secret only once)")
-    add.add_argument("--name", required=True)
+    add.add_argument("--name", required=True, help="the client's name, shown on the consent page")
     add.add_argument("--redirect-uri", action="append", metavar="URI",
-                     help="an exact redirect URI (repeat for several); required for authorization_code")
-    add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
+                     help="an exact redirect URI (repeat for several); required for authorization_code (default: none)")
+    add.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only); default: "
+                                                           "confidential")
     add.add_argument("--grant", default="authorization_code",
                      choices=["authorization_code", "client_credentials", "api_key"],
                      help="api_key: a vendor-API integrator; prints its Api-Key once")
-    add.add_argument("--scope", default=None, help='the scopes it may ever be granted, e.g. "patient/*.rs launch"')
-    add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt")
-    add.add_argument("--jwks-url", default=None, help="where its public keys are published: private_key_jwt")
-    add.add_argument("--tenant", default=None, type=tenant)
+    add.add_argument("--scope", default=None,
+                     help='the scopes it may ever be granted, e.g. "patient/*.rs launch" (default: system/*.rs for '
+                          "client_credentials and api_key, the SMART app launch scopes otherwise)")
+    add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt (default: none)")
+    add.add_argument("--jwks-url", default=None,
+                     help="where its public keys are published: private_key_jwt (default: none)")
+    add.add_argument("--tenant", default=None, type=tenant, help=TENANT_HELP)
     add.set_defaults(func=cmd_clients_add)
     off = clients_sub.add_parser("disable", help="disable a client: every token of it ends within a second")
-    off.add_argument("--client-id", required=True)
-    off.add_argument("--tenant", default=None, type=tenant)
+    off.add_argument("--client-id", required=True, help="the client to disable")
+    off.add_argument("--tenant", default=None, type=tenant, help=TENANT_HELP)
     off.set_defaults(func=cmd_clients_disable)
 
     users = sub.add_parser("users", help="people who sign in at the authorization server")
     users_sub = users.add_subparsers(dest="action", required=True)
     uadd = users_sub.add_parser("add", help="add a user; the password is read from standard input")
-    uadd.add_argument("--username", required=True)
+    uadd.add_argument("--username", required=True, help="the name the user signs in with")
     uadd.add_argument("--fhir-user", required=True, metavar="TYPE/ID",
                       help="Practitioner/ID, Patient/ID or RelatedPerson/ID")
-    uadd.add_argument("--tenant", default=None, type=tenant)
+    uadd.add_argument("--tenant", default=None, type=tenant, help=TENANT_HELP)
     uadd.set_defaults(func=cmd_users_add)
     urev = users_sub.add_parser("revoke", help="end a user's authorization of a client (its tokens too)")
-    urev.add_argument("--username", required=True)
-    urev.add_argument("--client-id", required=True)
-    urev.add_argument("--tenant", default=None, type=tenant)
+    urev.add_argument("--username", required=True, help="the user whose authorization ends")
+    urev.add_argument("--client-id", required=True, help="the client it authorized")
+    urev.add_argument("--tenant", default=None, type=tenant, help=TENANT_HELP)
     urev.set_defaults(func=cmd_users_revoke)
 
     launch = sub.add_parser("launch", help="EHR launch contexts")
     launch_sub = launch.add_subparsers(dest="action", required=True)
     ladd = launch_sub.add_parser("add", help="issue a launch parameter for an EHR launch (valid one hour)")
-    ladd.add_argument("--patient", required=True, metavar="ID")
-    ladd.add_argument("--encounter", default=None, metavar="ID")
-    ladd.add_argument("--client-id", default=None, help="the app the EHR launches (others cannot use it)")
-    ladd.add_argument("--tenant", default=None, type=tenant)
+    ladd.add_argument("--patient", required=True, metavar="ID", help="the Patient in context")
+    ladd.add_argument("--encounter", default=None, metavar="ID", help="the Encounter in context (default: none)")
+    ladd.add_argument("--client-id", default=None, help="the app the EHR launches (others cannot use it; default: any)")
+    ladd.add_argument("--tenant", default=None, type=tenant, help=TENANT_HELP)
     ladd.set_defaults(func=cmd_launch_add)

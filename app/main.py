@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import error_reply
+from app.logs import flush as flush_logs
 from app.middleware import (
-    AccessLogMiddleware,
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
     BodyTimeoutMiddleware,
@@ -29,6 +29,8 @@ from app.middleware import (
 from app.ratelimit import Limiter, RateLimitMiddleware, parse_limits
 from app.services import Services
 from app.settings import Settings, get_settings
+from app.telemetry import RequestTelemetry
+from app.tracing import wanted as otel_wanted
 from auth.api_keys import ApiKeys
 from auth.audit import AuditTrail
 from auth.audit_doors import AuditMiddleware
@@ -56,12 +58,20 @@ log = logging.getLogger("fhirgraph")
 
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist", "Prefer",
-                "Idempotency-Key", "X-API-Key", "Api-Key"]
-CORS_EXPOSED = ["Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "X-Progress", "Expires",
-                "RateLimit",
+                "Idempotency-Key", "X-API-Key", "Api-Key", "X-Request-ID"]
+CORS_EXPOSED = ["X-Request-ID", "Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "X-Progress",
+                "Expires", "RateLimit",
                 "RateLimit-Policy", "WWW-Authenticate"]
 
+async def live(request: Request) -> Response:
+    """Liveness: the process answers (restart it if not). Never asks the database: a database outage must not
+    make an orchestrator restart every app instance."""
+    return JSONResponse({"status": "ok"})
+
+
 async def health(request: Request) -> Response:
+    """Readiness (``/health/ready``, and ``/health``): started, and the database answers within
+    FHIRGRAPH_HEALTH_TIMEOUT_S — send traffic here only while this is 200."""
     services: Services = request.app.state.services
     store = services.store
     if store is None:
@@ -122,7 +132,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
+                                  password=settings.mongo_password)
         services.store = handle
         try:
             if limiter.enabled:
@@ -159,9 +170,16 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                 await services.oauth.watcher.stop()
             await trail.stop()  # before the store closes: a clean shutdown stores every record still held
             await handle.close()
+            flush_logs()  # the process ends by its stop signal, before any exit hook could write them
+            if settings.tracing:  # likewise for spans
+                from app.tracing import shutdown as flush_spans
+
+                flush_spans()
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
+        Route("/health/ready", health, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *oauth_routes(),
         qapi_mount(),
@@ -170,12 +188,26 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         *fhir_mounts(),
     ]
     open_paths = (*OPEN_PATHS, "/metrics") if settings.metrics_public else OPEN_PATHS
+    tracing = settings.tracing
+    if tracing:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        from app import tracing as otel
+
+        otel.setup()
+    elif otel_wanted():
+        log.warning("OTEL_* variables ask for traces, but the otel extra is not installed "
+                    '(pip install "fhirgraph[otel]"): no traces')
     cors_origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            *([Middleware(AccessLogMiddleware)] if access_log else []),
+            # The request's span (app/tracing.py), around everything else.
+            *([Middleware(OpenTelemetryMiddleware, **otel.middleware_options())] if tracing else []),
+            # Request ids, metrics, the access log: outermost, so every answer is seen (the 500s too).
+            *([Middleware(RequestTelemetry, metrics=settings.metrics, access_log=access_log, tracing=tracing)]
+              if settings.metrics or access_log or tracing else []),
             # Domain errors raised below (by middleware or routes) reach this one net and leave in the door's shape.
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
@@ -212,7 +244,8 @@ async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients:
     from app.demo import load_demo
 
     counts: dict[str, Any] = await load_demo(handle.repo, principal, patients,
-                                             progress=lambda done, total: log.info("demo data: %s/%s", done, total))
+                                             progress=lambda phase, done, total: log.info(
+                                                 "demo data: %s %s/%s", phase, done, total))
     log.info("demo clinic loaded: %s resources", sum(counts.values()))
     await _demo_logins(handle, principal)
 

@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from urllib.parse import urlsplit
 
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import GRAPHQL_PREFIX, error_reply, internal_reply
-from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
+from app.errors import error_reply, internal_reply
+from app.telemetry import route_of
 from store.client import deadline
 from store.errors import DomainError, Invalid, TimedOut, TooLarge
 from store.logs import described
 
 log = logging.getLogger("fhirgraph")
-access_log = logging.getLogger("fhirgraph.access")
 
 
 async def send_reply(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -182,40 +179,6 @@ async def _read_body(receive: Receive) -> Receive | None:
     return replay
 
 
-class AccessLogMiddleware:
-    """One line per request: method, the matched route's template, status, duration. Never the raw path (it
-    carries ids), the query string (search values, sometimes credentials), headers or the client's address.
-    A websocket's line comes when it ends, with 101 once accepted."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind in ("http.response.start", "websocket.http.response.start"):
-                status = message["status"]
-            elif kind == "websocket.accept":
-                status = 101
-            elif kind == "websocket.close" and not status:
-                status = 403  # refused before the handshake
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched_send)
-        finally:
-            method = scope.get("method", "GET") if scope["type"] == "http" else "WEBSOCKET"
-            access_log.info("%s %s %s %.1fms", method, _route_of(scope), status or "-",
-                            (time.perf_counter() - started) * 1000)
-
-
 class SafeErrorsMiddleware:
     """The outermost net: a domain error raised anywhere below (middleware or route) leaves in the shape of the
     request's door; an unexpected exception becomes a 500 in that shape, and a log line with the exception type
@@ -235,31 +198,9 @@ class SafeErrorsMiddleware:
             if not tracked.started:
                 await send_reply(send, *error_reply(scope["path"], exc))
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
-            log.error("unhandled exception on %s %s: %s", scope.get("method"), _route_of(scope), described(exc))
+            log.error("unhandled exception on %s %s: %s", scope.get("method"), route_of(scope), described(exc))
             if not tracked.started:
                 await send_reply(send, *internal_reply(scope["path"]))
-
-
-_CONVERTER = re.compile(r"\{(\w+):\w+\}")
-_DOORS = (*FHIR_PREFIXES, GRAPHQL_PREFIX, "/qapi/v1")
-
-
-def _route_of(scope: Scope) -> str:
-    """The path without ids or values (logs must not carry patient data): the matched route's template when
-    routing got that far (``/fhir/r4/{type}/{id}``), else the door's prefix (``/fhir/r4/…``: the read lane answers
-    in front of the routes) — never a segment the client chose."""
-    route = scope.get("route")
-    root = scope.get("root_path", "")
-    if isinstance(route, Mount):  # matched the mount, then none of its routes; root_path includes the mount
-        return f"{root}/…"
-    template = getattr(route, "path", None)
-    if isinstance(template, str):
-        return _CONVERTER.sub(r"{\1}", f"{root}{template}")
-    path: str = scope["path"]
-    door = next((p for p in _DOORS if path == p or path.startswith(f"{p}/")), None)
-    if door is None:
-        return "(no route)"
-    return door if path == door else f"{door}/…"
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})

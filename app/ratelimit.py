@@ -73,6 +73,7 @@ from fhir_rest.statuses import RATE_LIMIT_POLICY
 from store.client import deadline
 from store.errors import DomainError, TooManyRequests
 from store.logs import described
+from store.metrics import RATE_LIMITED
 from store.ratelimits import Grant, Others, Synced, Window
 from store.types import check_tenant
 
@@ -194,9 +195,11 @@ class Limiter:
         f = (now - t.start) / WINDOW_S  # t.used(now), inlined: this runs for every request
         used = t.prev_total * (1.0 - f) + t.base + t.cur.pending if f >= 0.0 else t.base + t.cur.pending + t.prev_total
         if used > t.limit - 1:
+            RATE_LIMITED.inc()
             raise self._refused(t, now, f)
         if t.since >= t.allowance:  # this instance's grant is spent: until the next sync
             t.wanting = True
+            RATE_LIMITED.inc()
             raise TooManyRequests(MESSAGE.format(limit=t.limit), retry_after=self.interval_s, limit=t.limit,
                                   window_s=WINDOW_S)
         t.cur.pending += 1

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app.logs import flush as flush_logs
 from app.settings import Settings
 
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
@@ -89,8 +90,9 @@ def server_config(app: Starlette, settings: Settings, *, host: str, port: int, l
     """The public listener. uvicorn's own access log is off: it prints query strings (the app has its own)."""
     return uvicorn.Config(app, host=host, port=port, loop="uvloop", http=http_protocol(settings.http_header_timeout_s),
                           ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
-                          log_level=log_level, proxy_headers=True, server_header=False,
-                          access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
+                          log_level=log_level, log_config=None, proxy_headers=True, server_header=False,
+                          access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+                          timeout_graceful_shutdown=settings.shutdown_timeout_s)
 
 
 def metrics_app() -> Starlette:
@@ -103,7 +105,7 @@ def metrics_app() -> Starlette:
 def metrics_config(settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(metrics_app(), host=host, port=port, loop="uvloop",
                           http=http_protocol(settings.http_header_timeout_s), ws="none", lifespan="off",
-                          log_level=log_level, server_header=False, access_log=False,
+                          log_level=log_level, log_config=None, server_header=False, access_log=False,
                           timeout_keep_alive=KEEP_ALIVE_S)
 
 
@@ -118,6 +120,15 @@ class _SideServer(uvicorn.Server):
 class _Server(uvicorn.Server):
     """The public listener, with ``side`` (the metrics port) beside it: started after it, stopped before it
     finishes (uvicorn ends by re-raising the stop signal, which ends the process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn ends by re-raising the stop signal once this exits: the log's last lines are written first.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                flush_logs()
 
     def __init__(self, config: uvicorn.Config, side: uvicorn.Config | None):
         super().__init__(config)

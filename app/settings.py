@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.ratelimit import parse_limits
@@ -17,6 +19,9 @@ class Settings(BaseSettings):
 
     # Unset: `serve` starts the embedded devdb (trials and tests only).
     mongodb_uri: str | None = Field(default=None, validation_alias=AliasChoices("MONGODB_URI"))
+    # The password of MONGODB_URI's user, kept out of the URI: in production a file, FHIRGRAPH_SECRETS_DIR's
+    # fhirgraph_mongodb_password (a compose secret), like every other FHIRGRAPH_ setting may be.
+    mongodb_password: SecretStr | None = None
     db_name: str = "fhirgraph"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -48,6 +53,10 @@ class Settings(BaseSettings):
     export_scan_interval_s: float = Field(default=1.0, gt=0)
     max_page_size: int = 100
     log_level: str = "INFO"
+    # production (the default with MONGODB_URI set) or trial (the embedded devdb): what the three settings
+    # below default to — JSON lines or readable text, GraphiQL and introspection off or on.
+    environment: Literal["production", "trial"] = "trial"
+    log_format: Literal["json", "text"] = "text"
     # /metrics without credentials (a scraper on a private network); otherwise it needs an API key or token.
     metrics_public: bool = False
     # When set, `serve` also exposes /metrics (only) on this port, for a scraper on a private network.
@@ -60,6 +69,10 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = 60.0
     graphiql: bool = True
     introspection: bool = True
+    # `serve`: seconds a stop signal waits for open requests and websockets to finish before they are cut.
+    shutdown_timeout_s: int = Field(default=20, ge=0)
+    # Prometheus metrics of every request (off only for benches: /metrics still answers).
+    metrics: bool = True
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 5000
     graphql_max_aliases: int = 30
@@ -112,6 +125,30 @@ class Settings(BaseSettings):
     qapi_linking_secrets: SecretStr = SecretStr("")
     rate_limits: str = ""
     rate_limit_sync_interval_s: float = Field(default=0.25, gt=0, le=10)
+
+    @property
+    def tracing(self) -> bool:
+        """OpenTelemetry traces: asked for by the standard OTEL_* variables, and the otel extra installed."""
+        from app import tracing
+
+        return tracing.wanted() and tracing.installed()
+
+    @property
+    def mongo_password(self) -> str | None:
+        return self.mongodb_password.get_secret_value() if self.mongodb_password is not None else None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any) -> Any:
+        """What ``environment`` implies for the settings left unset."""
+        if not isinstance(data, dict):
+            return data
+        given = {str(k).lower(): v for k, v in data.items()}
+        environment = given.get("environment") or ("production" if given.get("mongodb_uri") else "trial")
+        production = environment == "production"
+        implied = {"environment": environment, "log_format": "json" if production else "text",
+                   "graphiql": not production, "introspection": not production}
+        return {**{k: v for k, v in implied.items() if k not in given}, **data}
 
     @field_validator("default_tenant")
     @classmethod
@@ -167,4 +204,7 @@ def problems(error: ValidationError) -> list[str]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """From the environment and, when FHIRGRAPH_SECRETS_DIR names a directory (compose: /run/secrets), from files
+    in it named after the variables in lower case (``fhirgraph_api_keys``): secrets stay out of the environment."""
+    secrets_dir = os.environ.get("FHIRGRAPH_SECRETS_DIR") or None
+    return Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]

@@ -22,6 +22,7 @@ from auth import pages
 from auth.oauth import OAuth
 from auth.passwords import verify_password
 from auth.server import ORIGIN, Request
+from store import metrics
 from store.errors import DomainError
 from store.logs import described
 
@@ -236,7 +237,9 @@ async def token(request: HttpRequest, oauth: OAuth) -> Response:
     fields = await _fields(request)
     req = _oauth_request(request, [], fields)
     result = await oauth.server.run(oauth.server.create_token_response, req)
-    _audit_issuance(request, oauth, result, dict(fields).get("grant_type", "")[:40])
+    grant = dict(fields).get("grant_type", "")[:40]
+    _audit_issuance(request, oauth, result, grant)
+    metrics.token(grant, "issued" if result[0] == 200 else "refused")
     response = _reply(result)
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="fhirgraph"'

@@ -78,10 +78,10 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
 
 
-async def run(patients: int, runs: int) -> None:
+async def run(patients: int, runs: int, metrics: bool = True) -> None:
     devdb = DevDB()
     devdb.start_in_thread()
-    settings = Settings(mongodb_uri=devdb.uri, db_name="bench", api_keys="")
+    settings = Settings(mongodb_uri=devdb.uri, db_name="bench", api_keys="", metrics=metrics)
     handle = await open_store(devdb.uri, "bench")
     principal = SystemPrincipal("bench", "bench")
     t0 = time.perf_counter()
@@ -156,8 +156,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patients", type=int, default=120)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--observability", choices=["on", "off"], default="on",
+                    help="the GraphQL operation metrics extension as shipped (on) or left out (off)")
     args = ap.parse_args()
-    asyncio.run(run(args.patients, args.runs))
+    print(f"observability: {args.observability}")
+    asyncio.run(run(args.patients, args.runs, metrics=args.observability == "on"))
 
 
 if __name__ == "__main__":

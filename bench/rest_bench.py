@@ -221,6 +221,9 @@ def main() -> int:
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
                          "of an API key; stack: the app's HTTP stack without a store call)")
+    ap.add_argument("--observability", choices=["on", "access-log", "off"], default="on",
+                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO to a file); "
+                         "access-log: the same with serve --access-log; off: no request metrics, WARNING")
     ap.add_argument("--audit", choices=["on", "off"], default="on",
                     help="the PHI audit trail (FHIRGRAPH_AUDIT): compare reads with it on and off")
     args = ap.parse_args()
@@ -230,7 +233,10 @@ def main() -> int:
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
            "FHIRGRAPH_DB_NAME": "fhirgraph_bench", "FHIRGRAPH_AUDIT": "true" if args.audit == "on" else "false",
            # The per-clinic limit counts every request but must not refuse the load (0 turns it off).
-           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000")}
+           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000"),
+           "FHIRGRAPH_METRICS": "false" if args.observability == "off" else "true"}
+    observed = args.observability != "off"
+    serve_log = tempfile.TemporaryFile() if observed else subprocess.DEVNULL  # noqa: SIM115 - lives for the run
     try:
         uri = os.environ.get("MONGODB_URI")
         engine = "mongodb"
@@ -242,7 +248,8 @@ def main() -> int:
             uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
             engine = "devdb"
         env["MONGODB_URI"] = uri
-        print(f"audit trail: {args.audit}; engine: {engine}; load: {'wrk' if shutil.which('wrk') else 'httpx'} "
+        print(f"observability: {args.observability}; audit trail: {args.audit}; engine: {engine}; "
+              f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{os.cpu_count()} cores\n")
         print(f"{'stored':>8}  {'operation':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs ceiling")
@@ -252,8 +259,10 @@ def main() -> int:
             bench_client = asyncio.run(register_client(uri, "fhirgraph_bench"))
             loaded = time.perf_counter() - t
             app_port, ceil_port = free_port(), free_port()
-            app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port)], cwd=ROOT,
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
+                                    *(["--access-log"] if args.observability == "access-log" else [])], cwd=ROOT,
+                                   env={**env, "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"},
+                                   stdout=subprocess.DEVNULL, stderr=serve_log)
             procs.append(app)
             base = f"http://127.0.0.1:{app_port}/fhir/r4"
             wait_http(f"http://127.0.0.1:{app_port}/health")

@@ -34,6 +34,7 @@ from graph.context import Context
 from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
 from graph.limits import extensions as limit_extensions
+from graph.metrics import OperationMetrics
 from graph.mutation import Mutation
 from graph.query import Query
 from graph.services import GraphSettings, services
@@ -76,6 +77,12 @@ def build_schema(settings: GraphSettings | None = None) -> Schema:
     exts: list[Callable[[], SchemaExtension]] = [partial(ParserCache, maxsize=256), ErrorCodes]
     if settings is not None:
         exts = [*limit_extensions(settings), partial(ValidationCache, maxsize=256), *exts]
+        if settings.metrics:  # first: it sees the errors as ErrorCodes left them
+            exts = [OperationMetrics, *exts]
+        if settings.tracing:
+            from graph.tracing import OperationSpans  # the otel extra: imported only when tracing is on
+
+            exts = [OperationSpans, *exts]
     schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=exts,
                     execution_context_class=SharedEventExecutor)
     _plain_fields_direct(schema)

@@ -44,6 +44,12 @@ class GraphSettings(Protocol):
     @property
     def subscriptions_per_connection(self) -> int: ...
 
+    @property
+    def metrics(self) -> bool: ...
+
+    @property
+    def tracing(self) -> bool: ...
+
 
 class GraphServices(Protocol):
     @property

@@ -27,18 +27,26 @@ from graph.types.event import Event
 from resolvers import event as event_r
 from resolvers.model.event import Event as EventRecord
 from store.errors import TooManyRequests, Unauthorized
+from store.metrics import EVENTS_DELIVERED, GRAPHQL_SUBSCRIPTIONS
+
+DELIVERED = EVENTS_DELIVERED.labels("websocket")
 
 
 async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
     sender = fanout.lane(info)
-    async for event in events:
-        if sender is None:
-            yield event
-            continue
-        # The transport's lane: the group's shared rendering goes out as a ready frame (graph/fanout.py).
-        lane, executor = sender
-        if not await lane.send(await fanout.payload(executor, event)):
-            return
+    GRAPHQL_SUBSCRIPTIONS.inc()
+    try:
+        async for event in events:
+            DELIVERED.inc()
+            if sender is None:
+                yield event
+                continue
+            # The transport's lane: the group's shared rendering goes out as a ready frame (graph/fanout.py).
+            lane, executor = sender
+            if not await lane.send(await fanout.payload(executor, event)):
+                return
+    finally:
+        GRAPHQL_SUBSCRIPTIONS.dec()
 
 
 async def events(info: Info, types: list[str] | None = None, patient_id: strawberry.ID | None = None,

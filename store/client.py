@@ -60,7 +60,8 @@ def _uri_option_names(uri: str) -> set[str]:
 
 
 async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = True,
-                     timeout_s: float = 5.0) -> StoreHandle:
+                     timeout_s: float = 5.0, password: str | None = None) -> StoreHandle:
+    """``password``: the URI user's, when it is kept out of the URI (a secret file, app/settings.py)."""
     devdb = None
     if not uri:
         from store.devdb import DevDB  # imported lazily: never on a production path
@@ -71,7 +72,8 @@ async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = Tr
         log.warning("MONGODB_URI is unset: using the embedded devdb at %s — an in-memory engine for trials "
                     "and tests, not for production; data is lost at exit", uri)
     client: AsyncMongoClient[Any] = AsyncMongoClient(
-        uri, event_listeners=[COUNTER], tz_aware=True, **client_options(uri, timeout_s))
+        uri, event_listeners=[COUNTER], tz_aware=True,
+        **client_options(uri, timeout_s) | ({"password": password} if password else {}))
     try:
         with deadline(timeout_s):
             hello = await client.admin.command("hello")

@@ -24,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from store.driver import call
+from store.metrics import AUTH_REVOCATIONS
 
 CLIENTS, USERS, CODES, REFRESH = "oauth_clients", "oauth_users", "oauth_codes", "oauth_refresh"
 REVOCATIONS, ASSERTIONS, FAILURES, KEYS, LAUNCHES, FAMILIES = (
@@ -197,6 +198,7 @@ class IdentityStore:
         ``ttl_s`` (the longest an access token it concerns can still be valid)."""
         await call(self._db[REVOCATIONS].insert_one({"kind": kind, "value": value, "at": datetime.now(UTC),
                                                      "expireAt": _at(ttl_s)}))
+        AUTH_REVOCATIONS.labels(kind).inc()
 
     async def revocations_since(self, since: datetime) -> list[dict[str, Any]]:
         """Revocations recorded at or after ``since`` (pollers overlap their windows: a revocation written

@@ -189,6 +189,11 @@ class OrderedEvents:
         return out
 
 
+def event_age(doc: Event) -> float:
+    """Seconds since ``doc`` was written (by its ``occurredAt``)."""
+    return _age(doc, utc_now())
+
+
 def _age(doc: Event, now: datetime) -> float:
     try:
         return (now - datetime.fromisoformat(str(doc.get("occurredAt")))).total_seconds()

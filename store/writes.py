@@ -33,6 +33,7 @@ from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, Slo
 from store.events import SILENT_TYPES, classify, make_event
 from store.layout import EVENTS, doc_id, document, history, history_doc, kept_twice, slot_id, strip
 from store.logs import described
+from store.metrics import EVENTS_WRITTEN
 from store.naming import EXT, SID
 from store.params import CLINICAL_TYPES, type_of
 from store.types import PrincipalLike, Resource, WriteResult
@@ -110,6 +111,8 @@ class Writer:
         except PyMongoError as exc:
             raise unavailable(exc) from exc
         for writes in batch:
+            if writes.events:
+                EVENTS_WRITTEN.inc(len(writes.events))
             for event in writes.events:
                 for hook in self.hooks:
                     maybe = hook(event)

@@ -25,7 +25,8 @@ from typing import Any
 
 from store.errors import DomainError
 from store.logs import described
-from store.outbox import OrderedEvents
+from store.metrics import EVENTS_RELAYED, RELAY_LAG
+from store.outbox import OrderedEvents, event_age
 from store.repository import Repository
 from store.types import SystemPrincipal
 from subscriptions.tasks import cancel_and_wait
@@ -284,6 +285,9 @@ class Relay:
             asyncio.get_running_loop().call_later(0.01, self._wake.set)
 
     def _fan_out(self, t: _Tenant, docs: list[dict[str, Any]]) -> None:
+        if docs:
+            EVENTS_RELAYED.inc(len(docs))
+            RELAY_LAG.observe(max(0.0, event_age(docs[-1])))  # a batch's newest: the lag the relay still has
         for doc in docs:
             event = LiveEvent(doc, self.repo)
             for sub in list(t.subscribers):

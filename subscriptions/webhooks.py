@@ -20,6 +20,7 @@ import httpx
 
 from store.errors import DomainError, Invalid
 from store.logs import described
+from store.metrics import EVENTS_DELIVERED, WEBHOOK_DEAD_LETTERS, WEBHOOK_DELIVERIES, WEBHOOK_RETRYING
 from store.queries import ACTIVE_SUBSCRIPTION
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -223,14 +224,22 @@ class WebhookService:
             if outcome.verdict == "ok" and cursor is not None:
                 # The log entry and the cursor move are independent writes: one round trip, not two.
                 await asyncio.gather(record, self._renew(key, cursor))
+                _count("ok")
                 return "ok", attempt, outcome.status, None
             await record
             if outcome.verdict in ("ok", "gone", "fail"):
+                _count(outcome.verdict)
                 return outcome.verdict, attempt, outcome.status, outcome.error
             if attempt >= s.webhook_max_attempts:
+                _count("fail")
                 return "fail", attempt, outcome.status, outcome.error
-            await self._sleep(key, backoff(attempt, s.webhook_retry_base_s, s.webhook_retry_max_s,
-                                           outcome.retry_after))
+            _count("retry")
+            WEBHOOK_RETRYING.inc()
+            try:
+                await self._sleep(key, backoff(attempt, s.webhook_retry_base_s, s.webhook_retry_max_s,
+                                               outcome.retry_after))
+            finally:
+                WEBHOOK_RETRYING.dec()
 
     async def _deliver(self, key: str, event: LiveEvent, doc: dict[str, Any], name: str, seq: int) -> None:
         """Deliver one event and move the cursor past it (a dead letter moves it too)."""
@@ -242,6 +251,7 @@ class WebhookService:
             await self._disable(webhook, error or "410 Gone")
             raise _Stopped
         if verdict == "fail":
+            WEBHOOK_DEAD_LETTERS.inc()
             await self.deliveries.bury(tenant=webhook.tenant, webhook=webhook.id, event=doc, name=name,
                               attempts=attempts, status=status, error=error)
         await self._renew(key, seq)
@@ -268,6 +278,13 @@ class WebhookService:
             log.warning("webhooks: could not disable %s: %s", webhook.key, exc)
         webhook.status = status
         self._rescan.set()
+
+
+def _count(verdict: str) -> None:
+    """One attempt's outcome (store/metrics.py); a delivered one is also an event delivered."""
+    WEBHOOK_DELIVERIES.labels(verdict).inc()
+    if verdict == "ok":
+        EVENTS_DELIVERED.labels("webhook").inc()
 
 
 def _prefetch(wanted: list[LiveEvent], current: LiveEvent, ahead: int = 4) -> None:

@@ -59,6 +59,9 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
         rate_limit_per_minute=0,  # the suite's shared server is not throttled; tests/app/test_ratelimit.py is
         audit_interval_s=0.05,
         export_retry_after_s=1.0,  # Bulk Data clients in tests poll every second
+        # production defaults (MONGODB_URI is set) switch both off; the suite checks them served
+        graphiql=True,
+        introspection=True,
     )
     yield s
     drop_test_database(s)

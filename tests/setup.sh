@@ -3,7 +3,7 @@
 # php-cli (seed 002's own PHP decryption snippet) and openssl — from Debian's packages where apt is available.
 # Node.js/npm peers (FHIR examples, graphql-ws, @apollo/composition) are fetched by the tests into tests/.cache.
 set -e
-pip install -e ".[test]"
+pip install -c constraints.txt -e ".[test,devdb,otel]"
 if ! command -v php >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends php-cli openssl >/dev/null; } ||

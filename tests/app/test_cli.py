@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -12,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from app import cli
 from app.cli import _error_line, build_parser
+from app.progress import WIDTH, Progress, render
 from app.settings import Settings
 from auth.principal import Principal
 from store.client import open_store
@@ -101,13 +105,97 @@ def test_error_lines_never_echo_driver_details() -> None:
     assert conflict == "1 Organization resource(s) already exist (--replace erases tenant 'clinic-a' first)"
 
 
-def test_every_devdb_and_demo_data_option_is_explained() -> None:
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    for name in ("devdb", "demo-data"):
-        options = [a for a in commands.choices[name]._actions if a.dest != "help"]
-        assert options, name
-        for action in options:
+def _commands(parser: argparse.ArgumentParser,
+              path: str = "fhirgraph") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _commands(child, f"{path} {name}")
+
+
+def test_every_command_and_option_is_explained_with_its_default() -> None:
+    commands = list(_commands(build_parser()))
+    assert {"fhirgraph serve", "fhirgraph devdb", "fhirgraph demo-data", "fhirgraph clients add",
+            "fhirgraph users revoke", "fhirgraph launch add"} <= {name for name, _ in commands}
+    for name, parser in commands:
+        helped = parser.format_help()
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            if isinstance(action, argparse._SubParsersAction):
+                assert all(choice.help for choice in action._choices_actions), f"{name}: a command has no help"
+                continue
             assert action.help, f"{name} {action.option_strings} has no help text"
+            if action.option_strings and not action.required and not isinstance(action, argparse._VersionAction):
+                assert "default" in parser._get_formatter()._format_action(action), \
+                    f"{name} {action.option_strings} does not say its default:\n{helped}"
+    demo = " ".join(dict(commands)["fhirgraph demo-data"].format_help().split())
+    assert "(default: 100)" in demo and "(default: 7)" in demo
+
+
+def test_version() -> None:
+    run = subprocess.run([sys.executable, "-m", "app.cli", "--version"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0 and re.fullmatch(r"fhirgraph \d+\.\d+\.\d+\S*\n", run.stdout), run.stdout
+
+
+def test_without_the_devdb_extra_serve_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_devdb_installed", lambda: False)
+    monkeypatch.setattr(cli, "get_settings", lambda: Settings(mongodb_uri=None))
+    assert cli.main(["serve"]) == 2
+    assert cli.main(["devdb"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all('pip install "fhirgraph[devdb]"' in line for line in lines)
+    assert lines[0].startswith("fhirgraph serve: the embedded store (MONGODB_URI unset) needs the devdb extra")
+
+
+def test_demo_data_shows_every_phase_with_rate_and_eta(mongo_uri: str, db_name: str) -> None:
+    run = demo_data(mongo_uri, db_name, "--patients", str(PATIENTS))
+    assert run.returncode == 0, run.stderr
+    phases = [line.split()[0] + (" " + line.split()[1] if line.split()[1] == "slots" else "")
+              for line in run.stderr.splitlines() if "ETA" in line]
+    assert phases == ["practice", "patients", "free slots"], run.stderr
+    assert re.search(rf"patients +\[#{{{WIDTH}}}\] +{PATIENTS}/{PATIENTS} 100% +[\d,]+/s  ETA 0:00", run.stderr)
+
+
+def test_the_progress_bar_shows_rate_and_eta() -> None:
+    assert render("patients", 250, 1000, 5.0) == (f"  patients    [{'#' * 6}{'.' * 18}]       250/1,000  25%"
+                                                  "       50/s  ETA 0:15")
+    out = io.StringIO()
+    clock = iter([0.0, 2.0, 4.0, 5.0])
+    bar = Progress(out, clock=lambda: next(clock), live=True)
+    bar("practice", 0, 10)
+    bar("practice", 10, 10)
+    bar("patients", 0, 100)
+    bar("patients", 100, 100)
+    bar.end()
+    lines = out.getvalue().split("\n")
+    assert lines[0].endswith("10/10 100%        5/s  ETA 0:00") and "\r" in lines[0]
+    assert lines[1].endswith("100/100 100%      100/s  ETA 0:00")
+
+
+def test_a_duplicate_is_one_line_and_exit_1(mongo_uri: str, db_name: str) -> None:
+    env = {**os.environ, "MONGODB_URI": mongo_uri, "FHIRGRAPH_DB_NAME": db_name}
+    add = [sys.executable, "-m", "app.cli", "users", "add", "--username", "dr-who", "--fhir-user", "Practitioner/1"]
+    first = subprocess.run(add, cwd=ROOT, env=env, input="a long password\n", capture_output=True, text=True,
+                           timeout=60)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(add, cwd=ROOT, env=env, input="another password\n", capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and again.stderr.startswith("users add: "), again.stderr
+
+
+def test_an_unreachable_database_at_serve_is_one_error_line_without_traceback() -> None:
+    env = {**os.environ, "MONGODB_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+           "FHIRGRAPH_LOG_FORMAT": "text", "FHIRGRAPH_DB_TIMEOUT_S": "0.5"}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", "1"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
+    assert errors[0].endswith("start-up failed: Unavailable: Cannot reach MongoDB: ServerSelectionTimeoutError")
 
 
 def test_patients_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:

@@ -331,7 +331,7 @@ class FakeStore:
 
 async def test_load_demo_streams_batches_into_the_store() -> None:
     store = FakeStore()
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[str, int, int]] = []
     counts = await load_demo(
         store,
         PRINCIPAL,
@@ -339,25 +339,31 @@ async def test_load_demo_streams_batches_into_the_store() -> None:
         seed=3,
         anchor=ANCHOR,
         batch_size=50,
-        progress=lambda done, total: calls.append((done, total)),
+        progress=lambda phase, done, total: calls.append((phase, done, total)),
     )
     loaded = [r for b in store.batches for r in b]
     assert loaded == list(generate_clinic(12, seed=3, anchor=ANCHOR))
-    assert all(len(b) == 50 for b in store.batches[:-1]) and 0 < len(store.batches[-1]) <= 50
+    assert all(0 < len(b) <= 50 for b in store.batches)  # full batches, and each phase's last
     assert counts == dict(Counter(r["resourceType"] for r in loaded))
     assert counts["Patient"] == 12
-    assert len(calls) == len(store.batches)
-    assert calls[-1] == (12, 12) and [c[0] for c in calls] == sorted(c[0] for c in calls)
     # the qapi counters are past the demo's SPIDs and SAIDs, so later ids never repeat one
     assert store.sequences == {("demo-tenant", "spid"): 12, ("demo-tenant", "said"): counts["Appointment"]}
+    phases = [c[0] for c in calls]
+    assert list(dict.fromkeys(phases)) == ["practice", "patients", "free slots"]
+    assert len(calls) == len(store.batches) + 3  # each batch, and each phase's start at 0
+    for phase in ("practice", "patients", "free slots"):
+        mine = [(done, total) for p, done, total in calls if p == phase]
+        assert mine[0][0] == 0 and mine[-1][0] == mine[-1][1] and [d for d, _ in mine] == sorted(d for d, _ in mine)
+    assert ("patients", 12, 12) in calls
 
 
 async def test_load_demo_accepts_an_async_progress_callback() -> None:
     store = FakeStore()
     seen: list[int] = []
 
-    async def progress(done: int, total: int) -> None:
-        seen.append(done)
+    async def progress(phase: str, done: int, total: int) -> None:
+        if phase == "patients":
+            seen.append(done)
 
     counts = await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, progress=progress)
-    assert len(store.batches) == 1 and seen == [3] and counts["Patient"] == 3
+    assert len(store.batches) == 3 and seen == [0, 3] and counts["Patient"] == 3  # one batch per phase

@@ -1,10 +1,12 @@
 """Logs never carry patient data or credentials, at any level: ``fhirgraph serve --access-log`` at DEBUG, every
-line it writes captured, sent requests full of patient data and keys."""
+line it writes captured, sent requests full of patient data and keys. In production (MONGODB_URI set) every line
+is a JSON object, the access lines with request id, door, route template, status, duration, tenant and client."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from app.logs import Floors, JsonFormatter, TextFormatter, request_id
+from app.settings import Settings
 from tests.app.serving import Served, serving
 from tests.factories import make_patient
 from tests.processes import shared_store
@@ -24,6 +28,7 @@ SSN = f"9{secrets.randbelow(10 ** 8):08d}"
 BIRTH = f"19{secrets.randbelow(80) + 10}-0{secrets.randbelow(9) + 1}-1{secrets.randbelow(9)}"
 KEY = "k" + secrets.token_hex(16)
 PASSWORD = "pw-" + secrets.token_hex(8)
+REQUEST_ID = "req-" + secrets.token_hex(8)
 DB = "fhirgraph_logs_" + secrets.token_hex(4)
 URI: list[str] = []
 SEEN: list[str] = []  # credentials the server handed out during the test: none may reach its log
@@ -100,6 +105,12 @@ async def send_phi(app: Served) -> list[str]:
         assert broken.status_code == 400
         assert (await c.get(f"/fhir/r4/{FAMILY}/{SSN}")).status_code == 404
         assert (await c.get(f"/{FAMILY}", params={"ssn": SSN})).status_code == 404
+        assert (await c.get("/qapi/v1/patients", params={"lastName": FAMILY, "dob": BIRTH})).status_code == 404
+        # a well-formed request id is the caller's; one that is not (here: a name) is replaced
+        mine = await c.get(f"/fhir/r4/Patient/{pid}", headers={"X-Request-ID": REQUEST_ID})
+        assert mine.headers["X-Request-ID"] == REQUEST_ID
+        theirs = await c.get(f"/fhir/r4/Patient/{pid}", headers={"X-Request-ID": f"{GIVEN} {FAMILY}"})
+        assert re.fullmatch("[0-9a-f]{32}", theirs.headers["X-Request-ID"])
     # a websocket with the key in its query string, as browsers must
     ws_url = app.url.replace("http", "ws") + f"/graphql?api_key={KEY}&patient={FAMILY}"
     async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
@@ -119,18 +130,77 @@ async def test_no_patient_data_or_key_reaches_the_logs_at_debug_with_the_access_
     assert len(SEEN) == 5
     for secret in (FAMILY, GIVEN, SSN, BIRTH, KEY, PASSWORD, *SEEN, *ids):
         assert secret not in output, f"{secret!r} in the log:\n{_around(output, secret)}"
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]  # one format: JSON lines
+    assert all(isinstance(line, dict) and {"ts", "level", "logger", "msg"} <= line.keys() for line in lines)
     # the access log is there, one line per request, by route template
-    access = [line for line in output.splitlines() if " fhirgraph.access: " in line]
-    assert any(re.search(r"POST /fhir/r4/\{type\} 201 [\d.]+ms$", line) for line in access), output
-    assert any(re.search(r"PUT /fhir/r4/\{type\}/\{id\} 200 ", line) for line in access)
-    assert any(re.search(r"GET /fhir/r4/… 401 ", line) for line in access)  # refused before routing
-    assert any(re.search(r"POST /graphql 200 ", line) for line in access)
-    assert any(re.search(r"GET \(no route\) 404 ", line) for line in access)
-    assert any(re.search(r"WEBSOCKET /graphql 101 ", line) for line in access)
+    access = [line for line in lines if line["logger"] == "fhirgraph.access"]
+
+    def seen(method: str, route: str, status: int) -> dict[str, object]:
+        found = [a for a in access if (a["method"], a["route"], a["status"]) == (method, route, status)]
+        assert found, f"no access line {method} {route} {status}:\n{output}"
+        return found[0]
+
+    created = seen("POST", "/fhir/r4/{type}", 201)
+    assert created["door"] == "fhir" and created["tenant"] == "tenant-logs" and created["duration_ms"] >= 0
+    assert re.fullmatch("[0-9a-f]{32}", str(created["request_id"]))
+    seen("PUT", "/fhir/r4/{type}/{id}", 200)
+    assert seen("GET", "/fhir/r4/…", 401)["tenant"] is None  # refused before routing
+    assert seen("POST", "/graphql", 200)["door"] == "graphql"
+    seen("GET", "(no route)", 404)
+    seen("GET", "/qapi/v1/…", 404)
+    assert seen("WEBSOCKET", "/graphql", 101)["door"] == "graphql"
+    assert any(a["request_id"] == REQUEST_ID and a["route"] == "/fhir/r4/{type}/{id}" for a in access)
+    assert seen("POST", "/auth/token", 200)["door"] == "auth"
+    assert len({a["request_id"] for a in access}) == len(access)
     # and DEBUG was on: the driver's command log would have shown documents had it not been held at INFO
-    assert " DEBUG fhirgraph: logging at DEBUG" in output
+    assert any(line["level"] == "DEBUG" and line["msg"].startswith("logging at DEBUG as json") for line in lines)
 
 
 def _around(text: str, needle: str) -> str:
     i = text.index(needle)
     return text[max(0, i - 400):i + 200]
+
+
+def _record(name: str, level: int, msg: str, exc: BaseException | None = None) -> logging.LogRecord:
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    return logging.LogRecord(name, level, __file__, 1, msg, (), exc_info)
+
+
+def test_an_exception_is_logged_without_its_message_in_either_format() -> None:
+    try:
+        raise ValueError(f"duplicate key {{family: {FAMILY!r}}}")
+    except ValueError as exc:
+        caught = exc
+    for formatter in (JsonFormatter(), TextFormatter()):
+        text = formatter.format(_record("pymongo.x", logging.ERROR, "failed", caught))
+        assert "ValueError" in text and "test_logs.py" in text  # the type and the stack's code locations
+        assert FAMILY not in text
+
+
+def test_floored_libraries_stay_below_their_floor_even_when_their_logger_is_opened() -> None:
+    floors = Floors()
+    assert not floors.filter(_record("pymongo.command", logging.DEBUG, '{"insert": "Patient", "documents": []}'))
+    assert not floors.filter(_record("httpx", logging.INFO, "POST https://hook.example/?token=x"))
+    assert not floors.filter(_record("uvicorn.asgi", 5, "ASGI receive {'body': b'...'}"))
+    assert floors.filter(_record("pymongo.serverSelection", logging.WARNING, "no server"))
+    assert floors.filter(_record("fhirgraph.store", logging.DEBUG, "store ready"))
+    assert floors.filter(_record("pymongonot", logging.DEBUG, "another library"))
+
+
+def test_a_line_carries_the_request_id_of_the_request_it_was_written_for() -> None:
+    token = request_id.set("req-0123456789")
+    try:
+        line = json.loads(JsonFormatter().format(_record("fhirgraph", logging.INFO, "hello")))
+        text = TextFormatter().format(_record("fhirgraph", logging.INFO, "hello"))
+    finally:
+        request_id.reset(token)
+    assert line["request_id"] == "req-0123456789" and line["msg"] == "hello" and line["level"] == "INFO"
+    assert text.endswith("INFO fhirgraph: hello request_id=req-0123456789")
+    assert "request_id" not in json.loads(JsonFormatter().format(_record("fhirgraph", logging.INFO, "later")))
+
+
+def test_production_logs_json_and_a_trial_readable_text() -> None:
+    assert Settings(mongodb_uri="mongodb://db.internal/?replicaSet=rs0").log_format == "json"
+    assert Settings(mongodb_uri=None).log_format == "text"
+    assert Settings(mongodb_uri="mongodb://db.internal/", log_format="text").log_format == "text"
+    assert Settings(mongodb_uri="mongodb://db.internal/", environment="trial").log_format == "text"

@@ -187,3 +187,48 @@ async def test_many_slow_connections_do_not_hold_the_server(app: Served) -> None
         writer.close()
     assert all(data.startswith(b"HTTP/1.1 408 ") for data in closed)
     assert all_closed_s < HEAD_S + MARGIN_S
+
+
+async def test_a_stop_drains_websockets_and_finishes_an_upload_in_flight() -> None:
+    """SIGTERM: a write whose body is still arriving completes (201); an open subscription's socket is closed by
+    the server with 1012 (service restart); the process ends cleanly within the shutdown timeout."""
+    import asyncio
+    import json
+    import signal
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.app.serving import serving
+    from tests.conftest import API_KEYS
+    from tests.factories import make_patient
+    from tests.processes import shared_store
+
+    with shared_store() as uri, serving(uri, env={"FHIRGRAPH_SHUTDOWN_TIMEOUT_S": "10"}) as app:
+        ws = await connect(app.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": API_KEYS["tenant-a"]}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": "subscription { events { id } }"}}))
+        body = json.dumps(make_patient()).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+        writer.write(b"POST /fhir/r4/Patient HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
+                     b"X-API-Key: " + API_KEYS["tenant-a"].encode() + b"\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        app.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        writer.write(body[10:])  # the rest of the body, after the stop signal
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        assert status_line.startswith(b"HTTP/1.1 201"), status_line
+        writer.close()
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1012
+        await asyncio.to_thread(app.proc.wait, 20)
+        output = app.output()
+    assert app.proc.returncode in (0, -signal.SIGTERM) and "Traceback" not in output

@@ -27,6 +27,8 @@ def graph_settings(mongo_uri: str) -> Iterator[Settings]:
         allow_anonymous=False,
         relay_poll_interval_s=0.5,
         rate_limit_per_minute=0,
+        graphiql=True,  # production defaults (MONGODB_URI is set) switch both off
+        introspection=True,
     )
     yield s
     drop_test_database(s)

@@ -101,5 +101,15 @@ async def test_introspection_can_be_switched_off() -> None:
     ctx = Context(principal=SystemPrincipal("t"), repo=Boom(), settings=settings)  # type: ignore[arg-type]
     result = await schema.execute("{ __schema { types { name } } }", context_value=ctx)
     assert result.errors and "introspection" in result.errors[0].message.lower()
-    on = await build_schema(Settings()).execute("{ __schema { queryType { name } } }", context_value=ctx)
+    on = await build_schema(Settings(introspection=True)).execute("{ __schema { queryType { name } } }",
+                                                                  context_value=ctx)
     assert not on.errors
+
+
+def test_graphiql_and_introspection_are_off_by_default_in_production() -> None:
+    production = Settings(mongodb_uri="mongodb://db.internal/?replicaSet=rs0")
+    assert production.environment == "production" and not production.graphiql and not production.introspection
+    trial = Settings(mongodb_uri=None)
+    assert trial.environment == "trial" and trial.graphiql and trial.introspection
+    opened = Settings(mongodb_uri="mongodb://db.internal/", graphiql=True)
+    assert opened.graphiql and not opened.introspection
