@@ -105,7 +105,7 @@ async def send_phi(app: Served) -> list[str]:
         assert broken.status_code == 400
         assert (await c.get(f"/fhir/r4/{FAMILY}/{SSN}")).status_code == 404
         assert (await c.get(f"/{FAMILY}", params={"ssn": SSN})).status_code == 404
-        assert (await c.get("/qapi/v1/patients", params={"lastName": FAMILY, "dob": BIRTH})).status_code == 404
+        assert (await c.get("/qapi/v1/no-such-route", params={"lastName": FAMILY, "dob": BIRTH})).status_code == 404
         # a well-formed request id is the caller's; one that is not (here: a name) is replaced
         mine = await c.get(f"/fhir/r4/Patient/{pid}", headers={"X-Request-ID": REQUEST_ID})
         assert mine.headers["X-Request-ID"] == REQUEST_ID
