@@ -133,8 +133,9 @@ EXT = {
     )
 }
 SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",
-                                    "email-group", "device-serial")}
-CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction")}
+                                    "email-group", "device-serial", "geolocation")}
+CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction",
+                                  "assistance-request")}
 
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"
