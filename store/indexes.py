@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store.deliveries import DEAD, LOG, LOG_TTL_S
 from store.identity import IdentityStore
+from store.jobs import Jobs
 from store.layout import EVENTS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
@@ -60,4 +61,5 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
         IndexModel([("tenant", ASCENDING), ("webhook", ASCENDING), ("state", ASCENDING)], name="tenant_webhook_state"),
     ])
     await IdentityStore(db).ensure_indexes()
+    await Jobs(db).ensure_indexes()
     return created

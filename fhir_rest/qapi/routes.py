@@ -16,6 +16,7 @@ from fhir_rest.qapi import (
     notes,
     patients,
     perfect_answer,
+    reports,
     rooms,
     webhooks,
 )
@@ -33,6 +34,7 @@ def operations() -> list[Op]:
         *notes.ops(),
         *attachments.ops(),
         *episodes.ops(),
+        *reports.ops(),
         *perfect_answer.ops(),
         *webhooks.ops(),
         *assistance.ops(),

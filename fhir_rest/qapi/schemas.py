@@ -231,3 +231,12 @@ PERFECT_ANSWER = obj({
     "patientLocation": STR, "consultType": {"type": "string", "enum": ["new", "update"]},
     "reason": {"type": "string", "enum": ["Stroke", "EEG Stat", "EEG Routine"]}, "caller": STR,
 }, required=("firstName", "lastName", "dob", "locationId", "mrn", "requestingProvider", "consultType", "reason"))
+
+# ---------------------------------------------------------------------------------------------- reports
+
+_ATOM = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$",
+         "description": 'ATOM format ("Y-m-d\\TH:i:sP")'}
+ENCOUNTER_REPORT = obj({"from": _ATOM, "to": _ATOM, "presetId": {"type": "string", "format": "uuid"},
+                        "password": {"type": "string", "minLength": 1, "maxLength": 128,
+                                     "description": "locks the zipped CSV (WinZip AES-256)"}},
+                       required=("from", "to", "presetId", "password"))
