@@ -40,6 +40,7 @@ from auth.principal import Principal
 from auth.routes import routes as oauth_routes
 from auth.startup import start_oauth
 from fhir_rest.bulk.worker import ExportWorker
+from fhir_rest.qapi.reports import ReportWorker
 from fhir_rest.qapi.routes import linking as qapi_linking
 from fhir_rest.qapi.routes import mount as qapi_mount
 from fhir_rest.read_lane import ReadLane
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
     limiter = Limiter(settings.rate_limit_per_minute, parse_limits(settings.rate_limits),
                       interval_s=settings.rate_limit_sync_interval_s)
     services.limiter = limiter if limiter.enabled else None
+    reports = ReportWorker()  # the qapi encounter reports of every tenant sharing the store (store/jobs.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,6 +151,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                                             file_max_bytes=settings.export_file_max_bytes,
                                             keep_s=settings.export_keep_s, audit=trail)
             await services.exports.start()
+            reports.repo = handle.repo
+            reports.start()
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
             # the collector's generations so full collections stay short under load.
@@ -159,6 +163,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             gc.set_threshold(*settings.gc_thresholds)
             yield
         finally:
+            await reports.stop()
             with contextlib.suppress(Exception):
                 await limiter.stop()  # flushes what only this instance counted
             if services.exports is not None:

@@ -101,6 +101,12 @@ _APPT_STATUS = {
 }
 
 
+# The qapi workflow (EXT["appointment-workflow-status"]) moving to one of these is that event, whether or not the
+# FHIR status moves with it (a front end may record "left without being seen" before closing the appointment).
+_FLOW_EVENTS = {"incomplete": "appointment.incomplete", "lwbs": "appointment.lwbs",
+                "not showed up": "appointment.noshow"}
+
+
 def _appointment(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if action == "delete":
         return "appointment.deleted"
@@ -110,10 +116,15 @@ def _appointment(action: str, old: dict[str, Any] | None, new: dict[str, Any]) -
         return "appointment.booked" if status in ("booked", "pending", "proposed", "waitlist") else \
             _APPT_STATUS.get(str(status), "appointment.updated")
     old = old or {}
+    flow_moved = workflow != ext(old, "appointment-workflow-status") and workflow in _FLOW_EVENTS
     if status != old.get("status"):
         if workflow in ("incomplete", "lwbs") and status in ("fulfilled", "noshow", "cancelled"):
             return f"appointment.{workflow}"
+        if flow_moved:
+            return _FLOW_EVENTS[str(workflow)]
         return _APPT_STATUS.get(str(status), "appointment.updated")
+    if flow_moved:
+        return _FLOW_EVENTS[str(workflow)]
     if status == "booked" and (new.get("start"), new.get("end")) != (old.get("start"), old.get("end")):
         return "appointment.rescheduled"
     return "appointment.updated"

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from store.deliveries import DEAD, LOG, LOG_TTL_S
 from store.exports import ExportJobs
 from store.identity import IdentityStore
+from store.jobs import Jobs
 from store.layout import EVENTS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
@@ -62,4 +63,5 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     ])
     await IdentityStore(db).ensure_indexes()
     await ExportJobs(db).ensure_indexes()
+    await Jobs(db).ensure_indexes()
     return created

@@ -133,9 +133,9 @@ EXT = {
     )
 }
 SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",
-                                    "email-group", "device-serial")}
+                                    "email-group", "device-serial", "geolocation")}
 CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction",
-                                  "group-kind")}
+                                  "group-kind", "assistance-request")}
 
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"

@@ -121,6 +121,7 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("type", "token", "type"),
         _p("category", "token", "category"),
         _p("author", "reference", "author", targets=("Practitioner", "Organization", "PractitionerRole")),
+        _p("related", "reference", "context.related", targets=("Appointment", "Encounter", "ServiceRequest")),
     ),
     "MedicationRequest": (
         _p("patient", "reference", "subject[Patient]", targets=PAT),
@@ -209,6 +210,8 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("identifier", "token", "identifier"),
         _p("organization", "reference", "managingOrganization", targets=("Organization",)),
         _p("status", "token", "status"),
+        _p("partof", "reference", "partOf", targets=("Location",)),
+        _p("type", "token", "type"),
     ),
     "HealthcareService": (
         _p("name", "string", "name", sortable=True),
@@ -263,8 +266,11 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("status", "token", "status"),
         _p("intent", "token", "intent"),
         _p("authored", "date", "authoredOn", sortable=True),
+        _p("performer", "reference", "performer", targets=("Device", "Practitioner", "Organization")),
+        _p("code", "token", "code"),
     ),
     "Device": (
+        _p("identifier", "token", "identifier"),
         _p("patient", "reference", "patient", targets=PAT),
         _p("status", "token", "status"),
         _p("location", "reference", "location", targets=("Location",)),

@@ -30,6 +30,7 @@ from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.exports import ExportJobs
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
+from store.jobs import Jobs
 from store.layout import EVENTS, NO_KEYS, doc_id, history, strip, version_doc_id
 from store.leases import WEBHOOK_STATE, Leases
 from store.outbox import Outbox
@@ -61,6 +62,7 @@ class Repository:
         self.deliveries = Deliveries(db)
         self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
         self.audit_log = AuditLog(db)  # the PHI audit trail's batch append (auth/audit.py)
+        self.jobs = Jobs(db)  # background jobs with leases and their files (qapi encounter reports)
         # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
         self.rate_counters = RateCounters(db)
         # Bulk Data export jobs, their leases and files (store/exports.py; the worker is fhir_rest/bulk/).

@@ -66,7 +66,8 @@ def _operation(op: Op) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": op.body_required, "content": {op.body_type: {"schema": op.body}}}
+        out["requestBody"] = {"required": op.body_required,
+                              "content": {kind: {"schema": op.body} for kind in op.body_type.split("|")}}
     ok: dict[str, Any] = {"description": "OK" if op.ok == 200 else "Created" if op.ok == 201 else "Done"}
     if op.reply is not None:
         ok["content"] = {op.reply_type: {"schema": op.reply}}

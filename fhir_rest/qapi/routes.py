@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from fhir_rest.qapi import appointments, notes, patients, rooms, webhooks
+from fhir_rest.qapi import (
+    appointments,
+    assistance,
+    attachments,
+    episodes,
+    notes,
+    patients,
+    perfect_answer,
+    reports,
+    rooms,
+    webhooks,
+)
 from fhir_rest.qapi.table import Op
 
 PREFIX = "/qapi/v1"
@@ -21,7 +32,12 @@ def operations() -> list[Op]:
         *appointments.ops(),
         *rooms.ops(),
         *notes.ops(),
+        *attachments.ops(),
+        *episodes.ops(),
+        *reports.ops(),
+        *perfect_answer.ops(),
         *webhooks.ops(),
+        *assistance.ops(),
     ]
 
 

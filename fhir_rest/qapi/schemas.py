@@ -159,3 +159,84 @@ VISIT_NOTE_UPDATE = obj({"name": {"type": "string", "minLength": 1, "description
                          "questions": array(obj({"id": {"type": "string", "minLength": 1},
                                                  "value": array(STR)}, required=("id", "value")), minItems=1)},
                         required=("name", "questions"))
+
+# ---------------------------------------------------------------------------------------------- attachments
+
+ATTACHMENT = obj({"id": STR, "appointmentId": nullable("string"), "title": STR, "mimeType": STR, "size": INT,
+                  "uploadedAt": nullable("string", format="date-time"), "deleted": BOOL},
+                 required=("id", "appointmentId", "title", "mimeType", "size", "uploadedAt", "deleted"))
+PATIENT_DOCUMENT = obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}, "dateTime": UNIX,
+                        "responses": array(obj({"question": {"type": "string", "minLength": 1},
+                                                "response": {"type": "string", "minLength": 1}},
+                                               required=("question", "response")), minItems=1)},
+                       required=("name", "dateTime", "responses"))
+
+# ---------------------------------------------------------------------------------------------- episodes
+
+DATE = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
+EPISODE_STATUS_IN = {"type": "string", "enum": ["PLANNING", "WAITLIST", "ACTIVE", "ONHOLD", "FINISHED", "CANCELED"]}
+EPISODE_STATUS = {"type": "string", "enum": ["planning", "waitlist", "active", "onhold", "finished", "canceled"]}
+EPISODE_INPUT = obj({"name": {"type": "string", "minLength": 1, "description": "episode name"},
+                     "type": {"type": "string", "minLength": 1, "description": "predefined string, episode type"},
+                     "from": DATE, "to": nullable("string", format="date"), "status": EPISODE_STATUS_IN,
+                     "objective": nullable("string"),
+                     "reasonIncomplete": nullable("string", description="reason if the episode is incomplete "
+                                                                         "(not for a FINISHED one)")},
+                    required=("name", "type", "from", "status"))
+_EPISODE = {"id": STR, "name": nullable("string"), "from": nullable("string"), "to": nullable("string"),
+            "type": nullable("string"), "status": EPISODE_STATUS, "objective": nullable("string"),
+            "reasonIncomplete": nullable("string")}
+EPISODE = obj({**_EPISODE, "patientId": nullable("string")}, required=(*_EPISODE, "patientId"))
+EPISODE_FULL = obj({**_EPISODE, "soloPatientId": nullable("integer"), "externalPatientId": nullable("string")},
+                   required=(*_EPISODE, "soloPatientId", "externalPatientId"))
+EPISODE_APPOINTMENTS = obj({"episode": EPISODE_FULL, "appointments": array(obj({
+    "appointmentId": SAID, "date": nullable("integer"), "reasons": array(STR), "hasNotes": BOOL,
+    "episodeOfCareId": STR}, required=("appointmentId", "date", "reasons", "hasNotes", "episodeOfCareId")))},
+    required=("episode", "appointments"))
+
+# ---------------------------------------------------------------------------------------------- assistance
+
+_LOOKUP_FIELD = {"type": "string", "minLength": 1, "maxLength": 200}
+ASSISTANCE_LOOKUP = obj({name: _LOOKUP_FIELD for name in ("deviceSerialNumber", "patientMrn", "building", "floor",
+                                                           "department", "room", "bed")},
+                        description="One of: {deviceSerialNumber}; {patientMrn}; {building, floor, room, bed?}; "
+                                    "{department, room, bed?}.")
+ASSISTANCE = obj({
+    "id": STR, "device": nullable("string"),
+    "careLocation": obj({"availability": STR, "id": STR, "name": nullable("string"), "status": STR,
+                         "video": obj({"type": nullable("string"), "clientId": {"type": "null"},
+                                       "serialNumber": nullable("string"), "careLocationId": STR,
+                                       "skipActivation": BOOL})}),
+    "practice": STR,
+    "patient": nullable("object", properties={"age": nullable("integer"), "id": STR,
+                                              "firstName": nullable("string"), "lastName": nullable("string"),
+                                              "middleName": nullable("string"), "dob": nullable("string"),
+                                              "mrn": nullable("string")}),
+    "assignedTo": {"type": "null"}, "room": nullable("string"),
+    "status": {"type": "string", "enum": ["incomplete", "completed", "cancelled"]},
+    "createdAt": nullable("string"), "finishedAt": nullable("string"),
+    "location": nullable("object", properties={"id": STR, "name": nullable("string")}),
+    "avSessions": array(ANY_OBJECT, maxItems=0), "createdFromExternalApi": BOOL,
+}, required=("id", "device", "careLocation", "practice", "patient", "assignedTo", "room", "status", "createdAt",
+             "finishedAt", "location", "avSessions", "createdFromExternalApi"))
+
+# ---------------------------------------------------------------------------------------------- perfect answer
+
+PERFECT_ANSWER = obj({
+    "firstName": STR, "lastName": STR, "dob": {"type": "string", "format": "date"},
+    "locationId": {"type": "string", "format": "uuid", "description": "ID of geolocation in FMS"},
+    "mrn": STR, "physicianCallbackNumber": STR, "requestingProvider": STR,
+    "callCenterNotified": {"type": "string", "format": "date-time"},
+    "physicianNotified": {"type": "string", "format": "date-time"},
+    "patientLocation": STR, "consultType": {"type": "string", "enum": ["new", "update"]},
+    "reason": {"type": "string", "enum": ["Stroke", "EEG Stat", "EEG Routine"]}, "caller": STR,
+}, required=("firstName", "lastName", "dob", "locationId", "mrn", "requestingProvider", "consultType", "reason"))
+
+# ---------------------------------------------------------------------------------------------- reports
+
+_ATOM = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$",
+         "description": 'ATOM format ("Y-m-d\\TH:i:sP")'}
+ENCOUNTER_REPORT = obj({"from": _ATOM, "to": _ATOM, "presetId": {"type": "string", "format": "uuid"},
+                        "password": {"type": "string", "minLength": 1, "maxLength": 128,
+                                     "description": "locks the zipped CSV (WinZip AES-256)"}},
+                       required=("from", "to", "presetId", "password"))

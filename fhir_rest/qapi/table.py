@@ -37,7 +37,7 @@ class Op:
     reply: Schema | None = None  # the JSON Schema of the answer; None: no body
     reply_type: str = "application/json"
     body: Schema | None = None  # the JSON Schema of a JSON body
-    body_type: str = "application/json"
+    body_type: str = "application/json"  # media types a body may have, "|"-separated
     body_required: bool = True
     params: tuple[Param, ...] = ()
     path_types: dict[str, Schema] = field(default_factory=dict)  # path parameter name → schema (default string)

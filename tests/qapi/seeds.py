@@ -63,3 +63,40 @@ def body(example: dict[str, Any], **changes: Any) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+PATIENT_DOCUMENT: dict[str, Any] = {
+    "name": "document name",
+    "dateTime": 1510367140,
+    "responses": [{"question": "question 1", "response": "response to question 1"}],
+}
+
+EPISODE: dict[str, Any] = {
+    "name": "covid care",
+    "type": "covid",
+    "from": "2023-03-29",
+    "to": "2023-04-29",
+    "status": "PLANNING",
+    "objective": "care covid patient",
+    "reasonIncomplete": "unknown",
+}
+
+PERFECT_ANSWER: dict[str, Any] = {
+    "firstName": "John",
+    "lastName": "Doe",
+    "dob": "2001-01-20",
+    "locationId": "123",
+    "mrn": "AA-00000001",
+    "physicianCallbackNumber": "+1-202-555-0150",
+    "requestingProvider": "Bob Dylan",
+    "callCenterNotified": "2019-12-03T14:32:12Z",
+    "physicianNotified": "2019-12-03T14:32:12Z",
+    "patientLocation": "Patient location",
+    "consultType": "new",
+    "reason": "EEG Stat",
+    "caller": "Caller name",
+}
+
+ASSISTANCE_BY_PLACE: dict[str, Any] = {"building": "hospital", "floor": "floor 2", "room": "431", "bed": "bed 2"}
+ASSISTANCE_BY_DEPARTMENT: dict[str, Any] = {"department": "emergency department", "room": "431", "bed": "bed 2"}
+ASSISTANCE_BY_MRN: dict[str, Any] = {"patientMrn": "1234"}
+ASSISTANCE_BY_DEVICE: dict[str, Any] = {"deviceSerialNumber": "123457"}

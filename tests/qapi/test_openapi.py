@@ -72,6 +72,12 @@ schema = schemathesis.pytest.from_fixture("qapi_schema")
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 def test_schemathesis_finds_nothing(case: Any, base_url: str) -> None:
-    case.call_and_validate(base_url=f"{base_url}/qapi/v1", headers={"Api-Key": API_KEYS["tenant-b"]},
-                           checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                                   response_schema_conformance])
+    headers = {"Api-Key": API_KEYS["tenant-b"]}
+    response = case.call_and_validate(base_url=f"{base_url}/qapi/v1", headers=headers,
+                                      checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                                              response_schema_conformance])
+    if case.operation.label == "POST /webhooks" and response.status_code == 201:
+        # Each active webhook has a worker reading its tenant's outbox; left behind, hundreds of them (to hosts
+        # that never resolve) load the suite's embedded store until a later request misses its 5 s deadline
+        # (a 503): the flake seen on POST /webhooks itself. Remove what the case registered.
+        httpx.delete(f"{base_url}/qapi/v1/webhooks/{response.json()['id']}", headers=headers, timeout=30)

@@ -1,63 +1,34 @@
-"""Event classification (store/events.py) through the real store: the outbox records what each write meant."""
+"""Appointment events of the qapi workflow (seed 002 appointment:incompleted, :no-show, :lwbs): the store names
+them whichever door wrote the change — a FHIR status move, or the workflow extension moving alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from store.client import StoreHandle
-from store.types import SystemPrincipal
+import pytest
+
+from store.events import classify
+from store.naming import EXT
 
 
-def claim(status: str) -> dict[str, Any]:
-    return {"resourceType": "Claim", "status": status, "use": "claim", "created": "2026-03-01",
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                                 "code": "professional"}]},
-            "patient": {"reference": "Patient/p1"}, "provider": {"reference": "Organization/o1"},
-            "priority": {"coding": [{"code": "normal"}]},
-            "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/c1"}}]}
+def _appt(status: str, flow: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"resourceType": "Appointment", "id": "a", "status": status}
+    if flow:
+        out["extension"] = [{"url": EXT["appointment-workflow-status"], "valueCode": flow}]
+    return out
 
 
-def payment_notice(status: str) -> dict[str, Any]:
-    return {"resourceType": "PaymentNotice", "status": status, "created": "2026-03-02",
-            "payment": {"reference": "PaymentReconciliation/r1"}, "recipient": {"reference": "Organization/o1"},
-            "amount": {"value": 120.0, "currency": "USD"}}
-
-
-async def event_types(store: StoreHandle, principal: SystemPrincipal, rt: str) -> list[str]:
-    events = await store.repo.db.events.find({"tenant": principal.tenant, "resourceType": rt}).sort("seq", 1) \
-        .to_list(None)
-    return [e["type"] for e in events]
-
-
-async def write_through(store: StoreHandle, principal: SystemPrincipal, first: dict[str, Any],
-                        *statuses: str) -> None:
-    created = (await store.repo.create(principal, first)).resource
-    for status in statuses:
-        await store.repo.update(principal, created["resourceType"], created["id"], {**created, "status": status})
-
-
-async def test_a_claim_is_submitted_when_it_becomes_active(store: StoreHandle, principal: SystemPrincipal) -> None:
-    await write_through(store, principal, claim("draft"), "draft", "active", "active", "cancelled")
-    assert await event_types(store, principal, "Claim") == [
-        "claim.created", "claim.updated", "claim.submitted", "claim.updated", "claim.updated"]
-
-
-async def test_a_claim_created_active_is_submitted(store: StoreHandle, principal: SystemPrincipal) -> None:
-    await write_through(store, principal, claim("active"))
-    assert await event_types(store, principal, "Claim") == ["claim.submitted"]
-
-
-async def test_only_an_active_payment_notice_is_a_payment(store: StoreHandle, principal: SystemPrincipal) -> None:
-    await write_through(store, principal, payment_notice("cancelled"))
-    await write_through(store, principal, payment_notice("draft"), "active", "cancelled", "active")
-    await write_through(store, principal, payment_notice("active"))
-    assert await event_types(store, principal, "PaymentNotice") == [
-        "paymentNotice.created",
-        "paymentNotice.created", "payment.received", "paymentNotice.updated", "payment.received",
-        "payment.received"]
-
-
-async def test_deleting_an_active_claim_is_no_submission(store: StoreHandle, principal: SystemPrincipal) -> None:
-    created = (await store.repo.create(principal, claim("active"))).resource
-    await store.repo.delete(principal, "Claim", created["id"])
-    assert await event_types(store, principal, "Claim") == ["claim.submitted", "claim.deleted"]
+@pytest.mark.parametrize(("old", "new", "event"), [
+    (_appt("booked", "scheduled"), _appt("noshow", "not showed up"), "appointment.noshow"),
+    (_appt("booked", "scheduled"), _appt("noshow"), "appointment.noshow"),
+    (_appt("booked", "scheduled"), _appt("booked", "not showed up"), "appointment.noshow"),
+    (_appt("arrived", "arrived"), _appt("fulfilled", "incomplete"), "appointment.incomplete"),
+    (_appt("arrived", "arrived"), _appt("arrived", "incomplete"), "appointment.incomplete"),
+    (_appt("arrived", "arrived"), _appt("cancelled", "lwbs"), "appointment.lwbs"),
+    (_appt("arrived", "arrived"), _appt("arrived", "lwbs"), "appointment.lwbs"),
+    (_appt("booked", "scheduled"), _appt("arrived", "lwbs"), "appointment.lwbs"),
+    (_appt("arrived", "lwbs"), _appt("arrived", "lwbs"), "appointment.updated"),  # no change: no second event
+    (_appt("arrived", "arrived"), _appt("fulfilled", "completed"), "appointment.completed"),
+])
+def test_workflow_events(old: dict[str, Any], new: dict[str, Any], event: str) -> None:
+    assert classify("update", old, new) == event

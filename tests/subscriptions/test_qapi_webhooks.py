@@ -163,3 +163,28 @@ async def test_seed_api_key_header(base_url: str, receiver: Receiver) -> None:
         assert (await c.get(f"/webhooks/{created.json()['id']}")).status_code == 404
     async with httpx.AsyncClient(base_url=f"{base_url}/qapi/v1", headers={"Api-Key": "nope"}) as c:
         assert (await c.get("/webhooks")).status_code == 401
+
+
+async def test_workflow_and_episode_events_fire(qapi: httpx.AsyncClient, fhir_a: httpx.AsyncClient,
+                                                receiver: Receiver) -> None:
+    """appointment:no-show, :lwbs, :incompleted on the workflow changes a FHIR client writes, and episode:created
+    / :updated for an episode written through qapi."""
+    from store.naming import EXT
+
+    endpoint = receiver.endpoint()
+    created = await _create(qapi, endpoint, ["appointment:no-show", "appointment:lwbs", "appointment:incompleted",
+                                             "episode:created", "episode:updated"])
+    p = (await fhir_a.post("/Patient", json=make_patient())).json()
+    appts = [(await fhir_a.post("/Appointment", json=make_appointment(p["id"]))).json() for _ in range(3)]
+    for appt, (status, flow) in zip(appts, (("noshow", "not showed up"), ("arrived", "lwbs"),
+                                            ("fulfilled", "incomplete")), strict=True):
+        changed = {**appt, "status": status,
+                   "extension": [{"url": EXT["appointment-workflow-status"], "valueCode": flow}]}
+        assert (await fhir_a.put(f"/Appointment/{appt['id']}", json=changed)).status_code == 200
+    episode = {"name": "covid care", "type": "covid", "from": "2023-03-29", "status": "PLANNING"}
+    eid = (await qapi.post(f"/patients/{p['id']}/episodes", json=episode)).json()["episodeId"]
+    assert (await qapi.put(f"/episodes/{eid}", json={**episode, "status": "ACTIVE"})).status_code == 200
+    got = await receiver.wait(endpoint, 5)
+    events = [reference_decrypt(created["encryptionKey"], g.body.decode())["event"]["type"] for g in got]
+    assert events == ["appointment:no-show", "appointment:lwbs", "appointment:incompleted", "episode:created",
+                      "episode:updated"]
