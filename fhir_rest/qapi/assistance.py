@@ -24,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_rest.qapi.http import allowed, json_object, opt_str, reply
+from fhir_rest.qapi.http import allowed, json_object, opt_str, reply, seed_stamp
 from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
 from store.clock import now_seconds
@@ -190,22 +190,12 @@ async def view(repo: Repository, principal: PrincipalLike, sr: Resource, device:
         "assignedTo": None,
         "room": (room or {}).get("name"),
         "status": status,
-        "createdAt": _stamp(sr.get("authoredOn")),
-        "finishedAt": _stamp((sr.get("occurrencePeriod") or {}).get("end")),
+        "createdAt": seed_stamp(sr.get("authoredOn")),
+        "finishedAt": seed_stamp((sr.get("occurrencePeriod") or {}).get("end")),
         "location": {"id": top["id"], "name": top.get("name")} if top is not None else None,
         "avSessions": [],
         "createdFromExternalApi": True,
     }
-
-
-def _stamp(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 async def create_request(request: Request) -> Response:
@@ -234,15 +224,21 @@ async def create_request(request: Request) -> Response:
 
 
 async def get_request(request: Request) -> Response:
-    principal, decisions = allowed(request, *READ)
+    repo, principal, within, device, found = await _open_request(request, READ)
+    return reply(await view(repo, principal, found, device, within))
+
+
+async def _open_request(request: Request, scopes: tuple[tuple[str, str], ...]
+                        ) -> tuple[Repository, PrincipalLike, dict[str, Any], Resource, Resource]:
+    """The device the request's lookup names and its open assistance request (``NotFound`` when either is not)."""
+    principal, decisions = allowed(request, *scopes)
     within = {rt: d.within for rt, d in decisions.items()}
     repo = services(request).repo
-    q = await _lookup(request)
-    device = await _device_or_none(repo, principal, q, within)
+    device = await _device_or_none(repo, principal, await _lookup(request), within)
     found = await _current(repo, principal, device, within["ServiceRequest"])
     if found is None:
         raise NotFound(NO_REQUEST)
-    return reply(await view(repo, principal, found, device, within))
+    return repo, principal, within, device, found
 
 
 async def _device_or_none(repo: Repository, principal: PrincipalLike, q: dict[str, str], within: dict[str, Any]
@@ -254,14 +250,7 @@ async def _device_or_none(repo: Repository, principal: PrincipalLike, q: dict[st
 
 
 async def cancel_request(request: Request) -> Response:
-    principal, decisions = allowed(request, *CANCEL)
-    within = {rt: d.within for rt, d in decisions.items()}
-    repo = services(request).repo
-    q = await _lookup(request)
-    device = await _device_or_none(repo, principal, q, within)
-    found = await _current(repo, principal, device, within["ServiceRequest"])
-    if found is None:
-        raise NotFound(NO_REQUEST)
+    repo, principal, within, device, found = await _open_request(request, CANCEL)
     changed = {**found, "status": "revoked",
                "occurrencePeriod": {"start": found.get("authoredOn") or now_seconds(), "end": now_seconds()}}
     try:

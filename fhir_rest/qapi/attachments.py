@@ -17,7 +17,6 @@ its name, ``date`` its dateTime, and its question/response pairs as a ``text/pla
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -25,7 +24,7 @@ from starlette.responses import Response
 
 from fhir_rest.qapi import appointment_map as amap
 from fhir_rest.qapi import appointments, patients
-from fhir_rest.qapi.http import MAX_UNIX, allowed, json_object, opt_int, reply, req_str, unix_instant
+from fhir_rest.qapi.http import MAX_UNIX, allowed, json_object, opt_int, reply, req_str, seed_stamp, unix_instant
 from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
 from store.clock import now_instant
@@ -68,25 +67,13 @@ def _file_name(request: Request, mime: str) -> str:
     return name
 
 
-def _stamp(value: Any) -> str | None:
-    """A FHIR dateTime as the seed's ``2022-07-22T09:43:53+00:00``."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.isoformat(timespec="seconds")
-
-
 def view(doc: Resource) -> dict[str, Any]:
     attachment = ((doc.get("content") or [{}])[0] or {}).get("attachment") or {}
     related = (doc.get("context") or {}).get("related") or ()
     appointment = next((rid for r in related if (rid := ref_id(r, "Appointment"))), None)
     return {"id": doc["id"], "appointmentId": appointment, "title": attachment.get("title") or "",
             "mimeType": attachment.get("contentType") or "", "size": attachment.get("size") or 0,
-            "uploadedAt": _stamp(attachment.get("creation") or doc.get("date")),
+            "uploadedAt": seed_stamp(attachment.get("creation") or doc.get("date")),
             "deleted": ext(doc, "attachment-deleted") is True}
 
 

@@ -130,14 +130,24 @@ def unix_instant(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def instant_unix(value: Any) -> int | None:
-    """A FHIR instant or dateTime as unix seconds (None when absent or unreadable)."""
+def instant(value: Any) -> datetime | None:
+    """A FHIR instant or dateTime as an aware UTC datetime (None when absent or unreadable; no zone: UTC)."""
     if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def seed_stamp(value: Any) -> str | None:
+    """A FHIR dateTime as seed 002 shows one: ``2022-07-22T09:43:53+00:00``."""
+    moment = instant(value)
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def instant_unix(value: Any) -> int | None:
+    """A FHIR instant or dateTime as unix seconds (None when absent or unreadable)."""
+    moment = instant(value)
+    return None if moment is None else int(moment.timestamp())

@@ -10,7 +10,6 @@ questions it names (a question the note does not have yet is added), creating th
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from starlette.responses import Response
 
 from fhir_rest.qapi import appointment_map as amap
 from fhir_rest.qapi import appointments
-from fhir_rest.qapi.http import allowed, json_object, reply, req_str
+from fhir_rest.qapi.http import allowed, instant, json_object, reply, req_str
 from fhir_rest.qapi.table import Op
 from fhir_rest.services import services
 from store.clock import now_seconds
@@ -53,13 +52,9 @@ def _questions(items: Any, section: str | None = None) -> list[tuple[str | None,
 
 
 def _when(value: Any) -> dict[str, Any] | None:
-    if not isinstance(value, str):
+    moment = instant(value)
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return {"date": moment.strftime("%Y-%m-%d %H:%M:%S.%f"), "timezone_type": 3, "timezone": "UTC"}
 
 
