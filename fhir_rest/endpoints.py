@@ -19,18 +19,19 @@ from starlette.responses import Response
 
 from auth.audit_doors import tell
 from auth.policy import authorize
-from fhir_rest import batches, bundles
+from fhir_rest import batches, bundles, negotiation
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
-from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, UnsupportedMediaType
 from store.repository import Repository
 from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
 
 # type/subtype (RFC 6838 restricted names), lower-cased
 MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
+PATCH_TYPES = frozenset({"application/json-patch+json"})
+FORM = frozenset({"application/x-www-form-urlencoded"})
 MAX_COUNT = 1000
 
 
@@ -59,11 +60,15 @@ def _type(request: Request) -> str:
 
 
 async def _body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
-    ctype = request.headers.get("content-type", "application/fhir+json").split(";")[0].strip().lower()
-    if ctype not in JSON_TYPES:
-        if rt == "Binary" and not patch:
+    ctype = negotiation.body_type(request.headers.get("content-type"))
+    if patch:
+        negotiation.require_body_type(request.headers.get("content-type"), PATCH_TYPES,
+                                      "a JSON Patch document (application/json-patch+json)", default="")
+    elif ctype not in negotiation.BODY_TYPES:
+        if rt == "Binary":
             return await _binary_body(request, ctype)
-        raise Invalid(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json")
+        raise UnsupportedMediaType(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json",
+                                   paths=["Content-Type"])
     raw = await request.body()
     if not raw:
         raise Invalid("The request body is empty")
@@ -206,6 +211,9 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
     matching If-None-Match, or the OperationOutcome of a domain error. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
+        native = _wants_native(rt, query, accept)
+        if not native:  # before the store is asked: a cached check of the header on the hot path
+            negotiation.negotiate(accept, query)
         # Refused: 403; outside the caller's compartment or granular scope: the store's 404.
         within = authorize(principal, "read", rt).within
         resource = await repo.read(principal, rt, rid, within=within)  # an unknown type is the store's NotFound
@@ -214,7 +222,7 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
         headers = _headers(resource)
         if if_none_match == headers["ETag"]:
             return 304, headers, b""
-        if _wants_native(rt, query, accept):
+        if native:
             return _native(resource, headers)
         if query:
             params = dict(parse_qsl(query.decode("latin-1")))
@@ -231,11 +239,14 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
 
 async def vread(request: Request) -> Response:
     rt = _type(request)
+    native = _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept"))
+    if not native:  # a Binary's route negotiates itself (fhir_rest/negotiation.py)
+        negotiation.negotiate(request.headers.get("accept"), request.scope.get("query_string", b""))
     principal = _principal(request)
     resource = await _repo(request).vread(principal, rt, request.path_params["id"], request.path_params["vid"],
                                           within=authorize(principal, "read", rt).within)
     tell(request.scope, resource=resource)
-    if _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept")):
+    if native:
         status, headers, body = _native(resource, _headers(resource))
         return Response(body, status_code=status, headers=headers)
     return FhirResponse(resource, headers=_headers(resource))
@@ -293,9 +304,6 @@ async def update(request: Request) -> Response:
 
 async def patch(request: Request) -> Response:
     rt = _type(request)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json-patch+json":
-        raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
     ops = await _body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
@@ -418,9 +426,8 @@ async def search(request: Request) -> Response:
     rt = _type(request)
     params = list(request.query_params.multi_items())
     if request.method == "POST":
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/x-www-form-urlencoded":
-            raise Invalid("POST _search takes application/x-www-form-urlencoded parameters")
+        negotiation.require_body_type(request.headers.get("content-type"), FORM,
+                                      "search parameters as application/x-www-form-urlencoded", default="")
         try:
             form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:

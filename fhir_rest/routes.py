@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest import endpoints as ep
 from fhir_rest.bulk import endpoints as bulk
+from fhir_rest.negotiation import Negotiated
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
@@ -58,6 +59,8 @@ def mounts() -> list[BaseRoute]:
     router = Router(routes=ROUTES)
     # The base itself without its trailing slash (``POST [base]``: transactions and batches), answered in place
     # rather than redirected: clients post to the base URL as they were given it.
-    bare: list[BaseRoute] = [Route(prefix, _Prefixed(router, prefix, path="/"), methods=["POST"])
+    # Every route's _format/Accept is checked in front of it (fhir_rest/negotiation.py).
+    negotiated = {prefix: Negotiated(router, prefix) for prefix in PREFIXES}
+    bare: list[BaseRoute] = [Route(prefix, _Prefixed(negotiated[prefix], prefix, path="/"), methods=["POST"])
                              for prefix in PREFIXES]
-    return [*bare, *(Mount(prefix, app=_Prefixed(router, prefix)) for prefix in PREFIXES)]
+    return [*bare, *(Mount(prefix, app=_Prefixed(negotiated[prefix], prefix)) for prefix in PREFIXES)]
