@@ -24,6 +24,7 @@ from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
 from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, UnsupportedMediaType
+from store.includes import ITERATE_MODIFIERS
 from store.repository import Repository
 from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -452,8 +453,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     if total_param not in (None, "none", "estimate", "accurate"):
         raise Invalid("_total takes none, estimate or accurate", paths=["_total"])
     want_total = summary == "count" or total_param in ("accurate", "estimate")
-    include = [v for k, v in params if k == "_include"]
-    revinclude = [v for k, v in params if k == "_revinclude"]
+    include, revinclude, include_iterate, revinclude_iterate = _include_specs(params)
     principal = _principal(request)
     within = authorize(principal, "search", rt).within
 
@@ -464,14 +464,28 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
         principal, rt, params, count=0 if summary == "count" else count,
         after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=strict,
         lenient=lenient,
-        include=include, revinclude=revinclude, within=within, within_of=readable)
+        include=include, revinclude=revinclude, include_iterate=include_iterate,
+        revinclude_iterate=revinclude_iterate, within=within, within_of=readable)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     for name in ("_sort", "_summary", "_elements", "_total"):
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
-    echo += [(k, v) for k, v in params if k in ("_include", "_revinclude")]
+    echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
     return FhirResponse(bundles.searchset(_base(request), rt, page, params=echo, count=count,
                                           elements=_elements(request, get("_elements")), summary=summary))
+
+
+def _include_specs(params: list[tuple[str, str]]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``_include``, ``_revinclude`` and their ``:iterate`` forms (R3's ``:recurse`` too)."""
+    found: dict[str, list[str]] = {"_include": [], "_revinclude": [], "_include:iterate": [],
+                                   "_revinclude:iterate": []}
+    for k, v in params:
+        name, _, modifier = k.partition(":")
+        if name in ("_include", "_revinclude"):
+            if modifier and modifier not in ITERATE_MODIFIERS:
+                raise Invalid(f"{name}:{modifier[:20]} is not supported (:iterate is)", paths=[k[:40]])
+            found[f"{name}:iterate" if modifier else name].append(v)
+    return found["_include"], found["_revinclude"], found["_include:iterate"], found["_revinclude:iterate"]
 
 
 def _count(request: Request, raw: str | None = None) -> int:

@@ -123,6 +123,8 @@ class Repository:
         lenient: bool | None = None,
         include: list[str] | None = None,
         revinclude: list[str] | None = None,
+        include_iterate: list[str] | None = None,
+        revinclude_iterate: list[str] | None = None,
         from_end: bool = False,
         within: Confinement | None = None,
         within_of: WithinOf | None = None,
@@ -131,12 +133,16 @@ class Repository:
         carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
         ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order. ``strict``/``lenient``:
         unknown parameters / invalid values refused or ignored (search.py ``compile_params``). ``include`` and
-        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``;
-        ``within_of`` gives the confinement of each type they read (its ``Forbidden``: that type is left out)."""
+        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``,
+        ``include_iterate``/``revinclude_iterate`` their ``:iterate`` forms (store/includes.py); ``within_of`` gives
+        the confinement of each type they read (its ``Forbidden``: that type is left out) and of each type a
+        chained parameter or ``_has`` searches (search.html#chaining, store/search_chains.py: there its
+        ``Forbidden`` refuses the search)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
                                         sort=sort, total=total, strict=strict, lenient=lenient, include=include,
-                                        revinclude=revinclude, from_end=from_end, within=within,
+                                        revinclude=revinclude, include_iterate=include_iterate,
+                                        revinclude_iterate=revinclude_iterate, from_end=from_end, within=within,
                                         within_of=within_of)
 
     async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
