@@ -45,7 +45,7 @@ def _principal(request: Request) -> PrincipalLike:
     return principal
 
 
-def _base(request: Request) -> str:
+def base_url(request: Request) -> str:
     configured = services(request).settings.base_url
     prefix: str = request.scope.get("fhir_prefix", "/fhir/r4")
     if configured:
@@ -60,7 +60,7 @@ def _type(request: Request) -> str:
     return rt
 
 
-async def _body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
+async def read_body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
     ctype = negotiation.body_type(request.headers.get("content-type"))
     if patch:
         negotiation.require_body_type(request.headers.get("content-type"), PATCH_TYPES,
@@ -173,7 +173,7 @@ def _http_date(instant: str) -> str:
 
 def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:
     tell(request.scope, resource=result.resource)
-    headers = _headers(result.resource, _base(request))
+    headers = _headers(result.resource, base_url(request))
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer:
         return FhirResponse(None, status_code=status, headers=headers)
@@ -188,7 +188,7 @@ def _write_response(request: Request, result: WriteResult, *, status: int) -> Re
 
 
 async def metadata(request: Request) -> Response:
-    base = _base(request)
+    base = base_url(request)
     return FhirResponse(capability_statement(base, base.removesuffix(request.scope.get("fhir_prefix", "/fhir/r4"))))
 
 
@@ -255,8 +255,8 @@ async def vread(request: Request) -> Response:
 
 async def system(request: Request) -> Response:
     """``POST [base]``: a transaction or batch Bundle (fhir_rest/batches.py)."""
-    body = await _body(request)
-    status, answer = await batches.bundle(request, _base(request), body)
+    body = await read_body(request)
+    status, answer = await batches.bundle(request, base_url(request), body)
     return FhirResponse(answer, status_code=status)
 
 
@@ -266,7 +266,7 @@ async def conditional_update(request: Request) -> Response:
     conditions = list(request.query_params.multi_items())
     if not conditions:
         raise NotAllowed("PUT needs [type]/[id], or search parameters for a conditional update", allow=("GET", "POST"))
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
@@ -290,7 +290,7 @@ async def conditional_delete(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if "id" not in body:
         # FHIR R4 §3.1.0.9.1: the body SHALL carry an id equal to the URL's (the store checks they agree).
@@ -305,7 +305,7 @@ async def update(request: Request) -> Response:
 
 async def patch(request: Request) -> Response:
     rt = _type(request)
-    ops = await _body(request, patch=True)
+    ops = await read_body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
     result = await _repo(request).patch(principal, rt, request.path_params["id"], ops, if_match=if_match,
@@ -324,24 +324,24 @@ async def delete(request: Request) -> Response:
 async def instance_history(request: Request) -> Response:
     rt = _type(request)
     rid = request.path_params["id"]
-    count = _count(request)
+    count = page_count(request)
     principal = _principal(request)
     page = await _repo(request).history(principal, rt, rid, count=count,
                                         after=request.query_params.get("_cursor"),
                                         since=request.query_params.get("_since"),
                                         within=authorize(principal, "read", rt).within)
-    return FhirResponse(bundles.history(_base(request), f"{rt}/{rid}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/{rid}/_history", page, count=count))
 
 
 async def type_history(request: Request) -> Response:
     rt = _type(request)
-    count = _count(request)
+    count = page_count(request)
     principal = _principal(request)
     page = await _repo(request).history(principal, rt, None, count=count,
                                         after=request.query_params.get("_cursor"),
                                         since=request.query_params.get("_since"),
                                         within=authorize(principal, "search", rt).within)
-    return FhirResponse(bundles.history(_base(request), f"{rt}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/_history", page, count=count))
 
 
 # ---------------------------------------------------------------------- type level
@@ -349,7 +349,7 @@ async def type_history(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     repo, principal = _repo(request), _principal(request)
     within = authorize(principal, "create", rt).within
@@ -444,7 +444,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     prefer = request.headers.get("prefer", "")
     strict, lenient = "handling=strict" in prefer, "handling=lenient" in prefer
     get = dict(params).get
-    count = _count(request, get("_count"))
+    count = page_count(request, get("_count"))
     summary = get("_summary")
     if summary is not None and summary not in bundles.SUMMARY_MODES:
         raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.SUMMARY_MODES)}",
@@ -471,7 +471,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
     echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
-    return FhirResponse(bundles.searchset(_base(request), rt, page, params=echo, count=count,
+    return FhirResponse(bundles.searchset(base_url(request), rt, page, params=echo, count=count,
                                           elements=_elements(request, get("_elements")), summary=summary))
 
 
@@ -488,7 +488,7 @@ def _include_specs(params: list[tuple[str, str]]) -> tuple[list[str], list[str],
     return found["_include"], found["_revinclude"], found["_include:iterate"], found["_revinclude:iterate"]
 
 
-def _count(request: Request, raw: str | None = None) -> int:
+def page_count(request: Request, raw: str | None = None) -> int:
     raw = raw if raw is not None else request.query_params.get("_count")
     default = services(request).settings.default_page_size
     if raw is None:

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_rest import endpoints as ep
+from fhir_rest import operations as ops
 from fhir_rest.bulk import endpoints as bulk
 from fhir_rest.negotiation import Negotiated
 
@@ -24,6 +25,10 @@ ROUTES = [
     Route("/$bulkdata-status", bulk.status, methods=["GET"]),
     Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
     Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
+    # Operations (fhir_rest/operations.py): before the type routes too.
+    Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET"]),
+    Route(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
+    Route(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),
     Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
     Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),

@@ -4,9 +4,11 @@ the resource type."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store import confinement, includes, search_chains
@@ -124,6 +126,34 @@ class Queries:
 
         return await includes.gather(rt, docs, specs, by_id, referencing)
 
+    async def compartment(self, tenant: str, patient: str, types: list[str], *, params: Params | None,
+                          count: int, cursor: str | None, within_of: WithinOf) -> Page:
+        """One page of the Patient/``patient`` compartment (FHIR R4 patient-operation-everything): the ``types``
+        in their order, each searched with ``params`` inside the compartment and the caller's confinement for it
+        (``within_of``; its ``Forbidden``: the type is left out). The cursor names the type to resume at and the
+        keyset cursor inside it."""
+        start, inner = _compartment_cursor(cursor, patient, len(types))
+        page = Page(resources=[])
+        remaining = count
+        for index in range(start, len(types)):
+            rt = types[index]
+            after, inner = inner, None
+            allowed, confined = _included(rt, within_of)
+            if not allowed:
+                continue
+            part = await self.page(tenant, rt, params, count=remaining, after=after,
+                                   within=confinement.narrowed(confined, patient))
+            page.resources += part.resources
+            remaining -= len(part.resources)
+            if part.next_cursor:
+                page.next_cursor = _encode_compartment(patient, index, part.next_cursor)
+                break
+            if remaining <= 0:
+                if index + 1 < len(types):
+                    page.next_cursor = _encode_compartment(patient, index + 1, None)
+                break
+        return page
+
     async def typeahead(self, tenant: str, rt: str, words: list[str], fields: list[str], params: Params | None,
                         *, count: int, sort: str | None, within: Confinement | None = None) -> Page:
         extra = {"$and": [prefix_any(rt, fields, w) for w in words]} if words else None
@@ -227,3 +257,26 @@ def _included(rt: str, within_of: WithinOf | None) -> tuple[bool, Confinement | 
         return True, within_of(rt)
     except Forbidden:
         return False, None
+
+
+def _encode_compartment(patient: str, index: int, inner: str | None) -> str:
+    raw = orjson.dumps({"p": patient, "i": index, "c": inner})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _compartment_cursor(cursor: str | None, patient: str, n: int) -> tuple[int, str | None]:
+    """(type index, keyset cursor inside it) of a compartment cursor; strict, like every cursor (store/search.py):
+    the inner one is checked again by the search it resumes."""
+    if cursor is None:
+        return 0, None
+    try:
+        if len(cursor) > 8192:
+            raise ValueError("size")
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        index, inner = data["i"], data["c"]
+        if (data["p"] != patient or not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n
+                or not (inner is None or isinstance(inner, str))):
+            raise ValueError("shape")
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise Invalid("Malformed or foreign pagination cursor", paths=["_cursor"]) from None
+    return index, inner
