@@ -33,6 +33,11 @@ TYPE_OPERATIONS: dict[str, list[dict[str, str]]] = {
                                   "next links); _since, _type (AuditEvent only when named). Each type under the "
                                   "caller's scopes for it"}],
     "Group": [{"name": "export", "definition": BULK + "group-export"}],
+    "DocumentReference": [{"name": "docref", "definition": "http://hl7.org/fhir/us/core/OperationDefinition/docref",
+                           "documentation": "GET|POST [base]/DocumentReference/$docref?patient=&start=&end=&type=: "
+                                            "the patient's CCD (C-CDA R2.1) generated on demand and stored as a "
+                                            "DocumentReference and Binary; start/end bound the encounter-related "
+                                            "sections (seed 004)"}],
 }
 SYSTEM_OPERATIONS = [
     {"name": "export", "definition": BULK + "export"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fhir_rest import docref
 from fhir_rest import endpoints as ep
 from fhir_rest import operations as ops
 from fhir_rest.bulk import endpoints as bulk
@@ -27,6 +28,7 @@ ROUTES = [
     Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     # Operations (fhir_rest/operations.py): before the type routes too.
     Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET"]),
+    Route("/DocumentReference/$docref", docref.docref, methods=["GET", "POST"]),
     Route(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),
     Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
