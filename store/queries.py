@@ -134,6 +134,8 @@ class Queries:
         keyset cursor inside it."""
         start, inner = _compartment_cursor(cursor, patient, len(types))
         page = Page(resources=[])
+        if count <= 0:
+            return page
         remaining = count
         for index in range(start, len(types)):
             rt = types[index]

@@ -67,6 +67,9 @@ async def test_everything_is_the_patients_compartment_paged(fhir: httpx.AsyncCli
     # paged by _count: every resource once, across type boundaries
     paged, pages = await walk(fhir, url, {"_count": "2"})
     assert sorted(paged) == sorted(whole) and len(paged) == len(set(paged)) and pages >= 4
+    # _count=0: no resources and no next link (not an endless walk of empty pages)
+    empty = (await fhir.get(url, params={"_count": "0"})).json()
+    assert empty["entry"] == [] and [link["relation"] for link in empty["link"]] == ["self"]
     # _type, _since
     typed, _ = await walk(fhir, url, {"_type": "Observation,Encounter"})
     assert set(typed) == {f"Observation/{i['obs1']}", f"Observation/{i['obs2']}", f"Encounter/{i['enc']}"}
