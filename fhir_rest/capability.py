@@ -21,6 +21,44 @@ SPEC_URLS = {
 }
 
 
+# The operations served (fhir_rest/routes.py), by the type they are invoked on (None: the system level), with their
+# definitions; tests/fhir_rest/test_capability.py holds this table and the route table to each other.
+BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+CORE = "http://hl7.org/fhir/OperationDefinition/"
+VALIDATE = {"name": "validate", "definition": CORE + "Resource-validate"}
+TYPE_OPERATIONS: dict[str, list[dict[str, str]]] = {
+    "Patient": [{"name": "export", "definition": BULK + "patient-export"},
+                {"name": "everything", "definition": CORE + "Patient-everything",
+                 "documentation": "GET [base]/Patient/[id]/$everything: the patient's compartment, paged (_count, "
+                                  "next links); _since, _type (AuditEvent only when named). Each type under the "
+                                  "caller's scopes for it"}],
+    "Group": [{"name": "export", "definition": BULK + "group-export"}],
+    "DocumentReference": [{"name": "docref", "definition": "http://hl7.org/fhir/us/core/OperationDefinition/docref",
+                           "documentation": "GET|POST [base]/DocumentReference/$docref?patient=&start=&end=&type=: "
+                                            "the patient's CCD (C-CDA R2.1) generated on demand and stored as a "
+                                            "DocumentReference and Binary; start/end bound the encounter-related "
+                                            "sections (seed 004)"}],
+}
+SYSTEM_OPERATIONS = [
+    {"name": "export", "definition": BULK + "export"},
+    {"name": "bulkdata-status", "definition": "https://fhirgraph.dev/fhir/OperationDefinition/bulkdata-status",
+     "documentation": "Bulk Data status of a job: [base]/$bulkdata-status?job=ID (seed 004); DELETE cancels it. "
+                      "Files at [base]/Document/[id]/Binary"},
+]
+SEARCH_DOCUMENTATION = (
+    "Chained parameters one level deep on every reference parameter ([reference]:[type].[parameter], or "
+    "[reference].[parameter] over every target type having it) and reverse chaining (_has:[type]:[reference]:"
+    "[parameter]), each resolving to at most 1,000 intermediate resources (more: 400); _include and _revinclude "
+    "with :iterate, three rounds deep. Unknown parameters are ignored (the self link shows what was applied) "
+    "unless Prefer: handling=strict. FHIR JSON only: another _format or Accept is a 406.")
+
+
+def _chainable(targets: tuple[str, ...]) -> str:
+    chained = [t for t in targets if t in PARAMS]
+    return ("Chainable one level to the parameters of " + ", ".join(chained) if chained else
+            "Chainable one level with the target type named ([name]:[type].[parameter])")
+
+
 def interactions_for(rt: str) -> tuple[str, ...]:
     if rt in APPEND_ONLY:
         return tuple(i for i in ALL_INTERACTIONS if i not in ("update", "patch", "delete"))
@@ -55,10 +93,6 @@ def security(origin: str) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _statement() -> dict[str, Any]:
     resources = []
-    bulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
-    # Bulk Data (fhir_rest/bulk/): the type-level kick-offs beside the system one below.
-    operations = {"Patient": [{"name": "export", "definition": bulk + "patient-export"}],
-                  "Group": [{"name": "export", "definition": bulk + "group-export"}]}
     for rt in sorted(PARAMS):
         table = param_table(rt)
         refs = [p for p in table.values() if p.type == "reference"]
@@ -78,10 +112,11 @@ def _statement() -> dict[str, Any]:
                                         if p.type == "reference" and (not p.targets or rt in p.targets)}),
             "searchParam": [
                 {"name": p.name, "type": p.type,
-                 **({"definition": SPEC_URLS[p.name]} if p.name in SPEC_URLS else {})}
+                 **({"definition": SPEC_URLS[p.name]} if p.name in SPEC_URLS else {}),
+                 **({"documentation": _chainable(p.targets)} if p.type == "reference" else {})}
                 for p in table.values()
             ],
-            **({"operation": operations[rt]} if rt in operations else {}),
+            "operation": [*TYPE_OPERATIONS.get(rt, ()), VALIDATE],
         })
     return {
         "resourceType": "CapabilityStatement",
@@ -100,13 +135,13 @@ def _statement() -> dict[str, Any]:
             "resource": resources,
             # POST [base] (fhir_rest/batches.py)
             "interaction": [{"code": "transaction"}, {"code": "batch"}],
-            "operation": [{"name": "export", "definition": bulk + "export"},
-                          {"name": "bulkdata-status",
-                           "definition": "https://fhirgraph.dev/fhir/OperationDefinition/bulkdata-status",
-                           "documentation": "Bulk Data status of a job: [base]/$bulkdata-status?job=ID (seed 004); "
-                                            "DELETE cancels it. Files at [base]/Document/[id]/Binary"}],
-            "searchParam": [{"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
-                                                                ("_summary", "token"), ("_elements", "string"),
-                                                                ("_total", "token"))],
+            "documentation": SEARCH_DOCUMENTATION,
+            "operation": SYSTEM_OPERATIONS,
+            "searchParam": [
+                *({"name": n, "type": t} for n, t in (("_count", "number"), ("_sort", "string"),
+                                                      ("_summary", "token"), ("_elements", "string"),
+                                                      ("_total", "token"))),
+                {"name": "_has", "type": "special", "definition": "http://hl7.org/fhir/R4/search.html#has",
+                 "documentation": "_has:[type]:[reference]:[parameter]=[value], one level"}],
         }],
     }

@@ -19,18 +19,20 @@ from starlette.responses import Response
 
 from auth.audit_doors import tell
 from auth.policy import authorize
-from fhir_rest import batches, bundles
+from fhir_rest import batches, bundles, negotiation
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
-from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, UnsupportedMediaType
+from store.includes import ITERATE_MODIFIERS
 from store.repository import Repository
 from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
 
 # type/subtype (RFC 6838 restricted names), lower-cased
 MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
+PATCH_TYPES = frozenset({"application/json-patch+json"})
+FORM = frozenset({"application/x-www-form-urlencoded"})
 MAX_COUNT = 1000
 
 
@@ -43,7 +45,7 @@ def _principal(request: Request) -> PrincipalLike:
     return principal
 
 
-def _base(request: Request) -> str:
+def base_url(request: Request) -> str:
     configured = services(request).settings.base_url
     prefix: str = request.scope.get("fhir_prefix", "/fhir/r4")
     if configured:
@@ -58,12 +60,16 @@ def _type(request: Request) -> str:
     return rt
 
 
-async def _body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
-    ctype = request.headers.get("content-type", "application/fhir+json").split(";")[0].strip().lower()
-    if ctype not in JSON_TYPES:
-        if rt == "Binary" and not patch:
+async def read_body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
+    ctype = negotiation.body_type(request.headers.get("content-type"))
+    if patch:
+        negotiation.require_body_type(request.headers.get("content-type"), PATCH_TYPES,
+                                      "a JSON Patch document (application/json-patch+json)", default="")
+    elif ctype not in negotiation.BODY_TYPES:
+        if rt == "Binary":
             return await _binary_body(request, ctype)
-        raise Invalid(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json")
+        raise UnsupportedMediaType(f"Unsupported Content-Type '{ctype[:60]}': send application/fhir+json",
+                                   paths=["Content-Type"])
     raw = await request.body()
     if not raw:
         raise Invalid("The request body is empty")
@@ -167,7 +173,7 @@ def _http_date(instant: str) -> str:
 
 def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:
     tell(request.scope, resource=result.resource)
-    headers = _headers(result.resource, _base(request))
+    headers = _headers(result.resource, base_url(request))
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer:
         return FhirResponse(None, status_code=status, headers=headers)
@@ -182,7 +188,7 @@ def _write_response(request: Request, result: WriteResult, *, status: int) -> Re
 
 
 async def metadata(request: Request) -> Response:
-    base = _base(request)
+    base = base_url(request)
     return FhirResponse(capability_statement(base, base.removesuffix(request.scope.get("fhir_prefix", "/fhir/r4"))))
 
 
@@ -206,6 +212,9 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
     matching If-None-Match, or the OperationOutcome of a domain error. ``_summary`` and ``_elements`` subset the
     resource; a Binary read whose Accept asks for other media types answers the Binary's content."""
     try:
+        native = _wants_native(rt, query, accept)
+        if not native:  # before the store is asked: a cached check of the header on the hot path
+            negotiation.negotiate(accept, query)
         # Refused: 403; outside the caller's compartment or granular scope: the store's 404.
         within = authorize(principal, "read", rt).within
         resource = await repo.read(principal, rt, rid, within=within)  # an unknown type is the store's NotFound
@@ -214,7 +223,7 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
         headers = _headers(resource)
         if if_none_match == headers["ETag"]:
             return 304, headers, b""
-        if _wants_native(rt, query, accept):
+        if native:
             return _native(resource, headers)
         if query:
             params = dict(parse_qsl(query.decode("latin-1")))
@@ -231,11 +240,14 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
 
 async def vread(request: Request) -> Response:
     rt = _type(request)
+    native = _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept"))
+    if not native:  # a Binary's route negotiates itself (fhir_rest/negotiation.py)
+        negotiation.negotiate(request.headers.get("accept"), request.scope.get("query_string", b""))
     principal = _principal(request)
     resource = await _repo(request).vread(principal, rt, request.path_params["id"], request.path_params["vid"],
                                           within=authorize(principal, "read", rt).within)
     tell(request.scope, resource=resource)
-    if _wants_native(rt, request.scope.get("query_string", b""), request.headers.get("accept")):
+    if native:
         status, headers, body = _native(resource, _headers(resource))
         return Response(body, status_code=status, headers=headers)
     return FhirResponse(resource, headers=_headers(resource))
@@ -243,8 +255,8 @@ async def vread(request: Request) -> Response:
 
 async def system(request: Request) -> Response:
     """``POST [base]``: a transaction or batch Bundle (fhir_rest/batches.py)."""
-    body = await _body(request)
-    status, answer = await batches.bundle(request, _base(request), body)
+    body = await read_body(request)
+    status, answer = await batches.bundle(request, base_url(request), body)
     return FhirResponse(answer, status_code=status)
 
 
@@ -254,7 +266,7 @@ async def conditional_update(request: Request) -> Response:
     conditions = list(request.query_params.multi_items())
     if not conditions:
         raise NotAllowed("PUT needs [type]/[id], or search parameters for a conditional update", allow=("GET", "POST"))
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
@@ -278,7 +290,7 @@ async def conditional_delete(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if "id" not in body:
         # FHIR R4 §3.1.0.9.1: the body SHALL carry an id equal to the URL's (the store checks they agree).
@@ -293,10 +305,7 @@ async def update(request: Request) -> Response:
 
 async def patch(request: Request) -> Response:
     rt = _type(request)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json-patch+json":
-        raise Invalid("PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)")
-    ops = await _body(request, patch=True)
+    ops = await read_body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
     result = await _repo(request).patch(principal, rt, request.path_params["id"], ops, if_match=if_match,
@@ -315,24 +324,24 @@ async def delete(request: Request) -> Response:
 async def instance_history(request: Request) -> Response:
     rt = _type(request)
     rid = request.path_params["id"]
-    count = _count(request)
+    count = page_count(request)
     principal = _principal(request)
     page = await _repo(request).history(principal, rt, rid, count=count,
                                         after=request.query_params.get("_cursor"),
                                         since=request.query_params.get("_since"),
                                         within=authorize(principal, "read", rt).within)
-    return FhirResponse(bundles.history(_base(request), f"{rt}/{rid}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/{rid}/_history", page, count=count))
 
 
 async def type_history(request: Request) -> Response:
     rt = _type(request)
-    count = _count(request)
+    count = page_count(request)
     principal = _principal(request)
     page = await _repo(request).history(principal, rt, None, count=count,
                                         after=request.query_params.get("_cursor"),
                                         since=request.query_params.get("_since"),
                                         within=authorize(principal, "search", rt).within)
-    return FhirResponse(bundles.history(_base(request), f"{rt}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/_history", page, count=count))
 
 
 # ---------------------------------------------------------------------- type level
@@ -340,7 +349,7 @@ async def type_history(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     rt = _type(request)
-    body = await _body(request, rt=rt)
+    body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     repo, principal = _repo(request), _principal(request)
     within = authorize(principal, "create", rt).within
@@ -418,9 +427,8 @@ async def search(request: Request) -> Response:
     rt = _type(request)
     params = list(request.query_params.multi_items())
     if request.method == "POST":
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/x-www-form-urlencoded":
-            raise Invalid("POST _search takes application/x-www-form-urlencoded parameters")
+        negotiation.require_body_type(request.headers.get("content-type"), FORM,
+                                      "search parameters as application/x-www-form-urlencoded", default="")
         try:
             form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
@@ -436,7 +444,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     prefer = request.headers.get("prefer", "")
     strict, lenient = "handling=strict" in prefer, "handling=lenient" in prefer
     get = dict(params).get
-    count = _count(request, get("_count"))
+    count = page_count(request, get("_count"))
     summary = get("_summary")
     if summary is not None and summary not in bundles.SUMMARY_MODES:
         raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.SUMMARY_MODES)}",
@@ -445,8 +453,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     if total_param not in (None, "none", "estimate", "accurate"):
         raise Invalid("_total takes none, estimate or accurate", paths=["_total"])
     want_total = summary == "count" or total_param in ("accurate", "estimate")
-    include = [v for k, v in params if k == "_include"]
-    revinclude = [v for k, v in params if k == "_revinclude"]
+    include, revinclude, include_iterate, revinclude_iterate = _include_specs(params)
     principal = _principal(request)
     within = authorize(principal, "search", rt).within
 
@@ -457,17 +464,31 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
         principal, rt, params, count=0 if summary == "count" else count,
         after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=strict,
         lenient=lenient,
-        include=include, revinclude=revinclude, within=within, within_of=readable)
+        include=include, revinclude=revinclude, include_iterate=include_iterate,
+        revinclude_iterate=revinclude_iterate, within=within, within_of=readable)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     for name in ("_sort", "_summary", "_elements", "_total"):
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
-    echo += [(k, v) for k, v in params if k in ("_include", "_revinclude")]
-    return FhirResponse(bundles.searchset(_base(request), rt, page, params=echo, count=count,
+    echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
+    return FhirResponse(bundles.searchset(base_url(request), rt, page, params=echo, count=count,
                                           elements=_elements(request, get("_elements")), summary=summary))
 
 
-def _count(request: Request, raw: str | None = None) -> int:
+def _include_specs(params: list[tuple[str, str]]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``_include``, ``_revinclude`` and their ``:iterate`` forms (R3's ``:recurse`` too)."""
+    found: dict[str, list[str]] = {"_include": [], "_revinclude": [], "_include:iterate": [],
+                                   "_revinclude:iterate": []}
+    for k, v in params:
+        name, _, modifier = k.partition(":")
+        if name in ("_include", "_revinclude"):
+            if modifier and modifier not in ITERATE_MODIFIERS:
+                raise Invalid(f"{name}:{modifier[:20]} is not supported (:iterate is)", paths=[k[:40]])
+            found[f"{name}:iterate" if modifier else name].append(v)
+    return found["_include"], found["_revinclude"], found["_include:iterate"], found["_revinclude:iterate"]
+
+
+def page_count(request: Request, raw: str | None = None) -> int:
     raw = raw if raw is not None else request.query_params.get("_count")
     default = services(request).settings.default_page_size
     if raw is None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fhir_rest import docref
 from fhir_rest import endpoints as ep
+from fhir_rest import operations as ops
 from fhir_rest.bulk import endpoints as bulk
+from fhir_rest.negotiation import Negotiated
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
@@ -23,6 +26,11 @@ ROUTES = [
     Route("/$bulkdata-status", bulk.status, methods=["GET"]),
     Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
     Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
+    # Operations (fhir_rest/operations.py): before the type routes too.
+    Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET"]),
+    Route("/DocumentReference/$docref", docref.docref, methods=["GET", "POST"]),
+    Route(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
+    Route(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),
     Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
     Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),
@@ -58,6 +66,8 @@ def mounts() -> list[BaseRoute]:
     router = Router(routes=ROUTES)
     # The base itself without its trailing slash (``POST [base]``: transactions and batches), answered in place
     # rather than redirected: clients post to the base URL as they were given it.
-    bare: list[BaseRoute] = [Route(prefix, _Prefixed(router, prefix, path="/"), methods=["POST"])
+    # Every route's _format/Accept is checked in front of it (fhir_rest/negotiation.py).
+    negotiated = {prefix: Negotiated(router, prefix) for prefix in PREFIXES}
+    bare: list[BaseRoute] = [Route(prefix, _Prefixed(negotiated[prefix], prefix, path="/"), methods=["POST"])
                              for prefix in PREFIXES]
-    return [*bare, *(Mount(prefix, app=_Prefixed(router, prefix)) for prefix in PREFIXES)]
+    return [*bare, *(Mount(prefix, app=_Prefixed(negotiated[prefix], prefix)) for prefix in PREFIXES)]

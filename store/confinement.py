@@ -152,6 +152,18 @@ def _matches(rt: str, resource: Resource, raw_name: str, value: str) -> bool:
     return False
 
 
+def compartment_types() -> tuple[str, ...]:
+    """The types a Patient compartment holds: the Patient first, then the others by name."""
+    return ("Patient", *sorted(COMPARTMENT))
+
+
+def narrowed(within: Confinement | None, patient: str) -> Confinement:
+    """``within`` further confined to the compartment of Patient/``patient``: each slice kept with that
+    compartment (a slice of another patient's compartment admits none of it)."""
+    slices = (within or Confinement((Slice(),))).any_of
+    return Confinement(tuple(Slice(patient, s.params) for s in slices if s.patient in (None, patient)))
+
+
 def only(patient: str | None = None, params: tuple[tuple[str, str], ...] = ()) -> Confinement:
     """A confinement of one slice (for tests and the store's own callers)."""
     return Confinement((Slice(patient, params),))

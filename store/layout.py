@@ -33,6 +33,8 @@ EVENTS = "events"
 # reads that do not need them leave them behind. A search page keeps the sort keys: its cursors are made of them.
 NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
 SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
+# Reads that follow references on (includes with :iterate) keep the reference keys only.
+KEYS_ONLY = {"_sys.e": 0, "_sys.s": 0}
 # An appointment in these statuses no longer holds its slot.
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 

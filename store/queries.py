@@ -4,19 +4,21 @@ the resource type."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from pymongo.asynchronous.database import AsyncDatabase
 
-from store import confinement
+from store import confinement, includes, search_chains
 from store.confinement import admits
 from store.driver import call
 from store.errors import Forbidden, Invalid, NotFound
-from store.includes import MAX_INCLUDES, included_ids, revinclude_source
+from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
-from store.layout import NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, strip
-from store.params import check_type, param_table
+from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, strip
+from store.params import param_table
 from store.reads import ReadCoalescer
 from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
 from store.types import Confinement, Page, Resource, TenantResource
@@ -39,30 +41,44 @@ class Queries:
                         within: Confinement | None = None) -> dict[str, Resource]:
         """The current resources of these ids by id, in one round trip; missing and deleted ones are absent, and
         so are those ``within`` does not admit."""
+        return {d["id"]: strip(d) for d in await self._docs(tenant, rt, ids, within, keys=False)}
+
+    async def _docs(self, tenant: str, rt: str, ids: Iterable[str], within: Confinement | None = None, *,
+                    keys: bool = True) -> list[dict[str, Any]]:
+        """``read_many``'s stored documents (with their reference keys when ``keys``)."""
         wanted = [doc_id(tenant, i) for i in dict.fromkeys(ids)]
         if not wanted or not is_resource_type(rt):
-            return {}
+            return []
         filt: dict[str, Any] = {"_id": {"$in": wanted}, "_sys.deleted": False}
         confined = confinement.clauses(rt, within, tenant)
         if confined:
             filt = {"$and": [filt, *confined]}
         # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
-        cursor = (self.db[rt].find(filt, NO_KEYS).limit(len(wanted)).batch_size(len(wanted)))
-        docs = await call(cursor.to_list(None))
-        return {d["id"]: strip(d) for d in docs}
+        cursor = (self.db[rt].find(filt, KEYS_ONLY if keys else NO_KEYS).limit(len(wanted)).batch_size(len(wanted)))
+        docs: list[dict[str, Any]] = await call(cursor.to_list(None))
+        return docs
 
     async def page(self, tenant: str, rt: str, params: Params | None, *, count: int, after: str | None = None,
                    before: str | None = None, sort: str | None = None, total: bool = False, strict: bool = True,
                    lenient: bool | None = None,
                    include: list[str] | None = None, revinclude: list[str] | None = None,
+                   include_iterate: list[str] | None = None, revinclude_iterate: list[str] | None = None,
                    extra: dict[str, Any] | None = None, from_end: bool = False,
                    within: Confinement | None = None, within_of: WithinOf | None = None) -> Page:
         """One keyset page (Repository.search); ``extra`` is one more filter clause."""
-        clauses, applied, _ignored = compile_params(rt, params or [], tenant, strict=strict, lenient=lenient)
-        base = live(tenant, [*clauses, *confinement.clauses(rt, within, tenant)], extra)
+        # Chains first (store/search_chains.py): each intermediate type inside the caller's confinement for it
+        # (without ``within_of``, inside this search's own: nothing wider than the caller's).
+        chains = await search_chains.resolve(self.db, tenant, rt, params or [], strict=strict,
+                                             confined=within_of or (lambda _t: within))
+        clauses, applied, _ignored = compile_params(rt, chains.params, tenant, strict=strict, lenient=lenient)
+        base = live(tenant, [*chains.clauses, *clauses, *confinement.clauses(rt, within, tenant)], extra)
+        specs = [*(includes.parse(s, reverse=False) for s in include or ()),
+                 *(includes.parse(s, reverse=True) for s in revinclude or ()),
+                 *(includes.parse(s, reverse=False, iterate=True) for s in include_iterate or ()),
+                 *(includes.parse(s, reverse=True, iterate=True) for s in revinclude_iterate or ())]
         sort_keys = parse_sort(rt, sort)
         order = full_sort(sort_keys)
-        page = Page(resources=[], applied=applied)
+        page = Page(resources=[], applied=[*chains.applied, *applied])
         if total or count == 0:
             page.total = await call(self.db[rt].count_documents(base))
         if count == 0:
@@ -74,7 +90,7 @@ class Queries:
             values, last_id = decode_cursor(cursor, sort_keys, rt, tenant)
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
-        projection = None if include else SEARCH_PROJECTION
+        projection = None if specs else SEARCH_PROJECTION
         docs = await call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1)
                           .batch_size(count + 1).to_list(None))
         more = len(docs) > count
@@ -89,19 +105,55 @@ class Queries:
             else:
                 page.next_cursor, page.prev_cursor = (last if more else None), (first if after else None)
         page.resources = [strip(d) for d in docs]
-        for spec in include or ():
-            for t, ids in included_ids(rt, docs, spec).items():
-                allowed, confined = _included(t, within_of)
-                if allowed:
-                    page.included.extend((await self.read_many(tenant, t, ids, confined)).values())
-        refs = [f"{rt}/{d['id']}" for d in docs]
-        for spec in revinclude or ():
-            src, param = revinclude_source(spec)
-            check_type(src)
+        if specs:
+            page.included = [strip(d) for d in await self._included(tenant, rt, docs, specs, within_of)]
+        return page
+
+    async def _included(self, tenant: str, rt: str, docs: list[dict[str, Any]], specs: list[Spec],
+                        within_of: WithinOf | None) -> list[dict[str, Any]]:
+        """What ``specs`` include for a page's stored ``docs`` (store/includes.py): only the types the caller may
+        read, inside its confinement for each."""
+
+        async def by_id(t: str, ids: list[str]) -> list[dict[str, Any]]:
+            allowed, confined = _included(t, within_of)
+            return await self._docs(tenant, t, ids, confined) if allowed else []
+
+        async def referencing(src: str, param: str, refs: list[str]) -> list[dict[str, Any]]:
             allowed, confined = _included(src, within_of)
-            if allowed:
-                found = await self.find_by_reference(tenant, src, param, refs, limit=MAX_INCLUDES, within=confined)
-                page.included.extend(r for r, _ in found)
+            if not allowed:
+                return []
+            return await self._referencing(tenant, src, param, refs, limit=MAX_INCLUDES, within=confined)
+
+        return await includes.gather(rt, docs, specs, by_id, referencing)
+
+    async def compartment(self, tenant: str, patient: str, types: list[str], *, params: Params | None,
+                          count: int, cursor: str | None, within_of: WithinOf) -> Page:
+        """One page of the Patient/``patient`` compartment (FHIR R4 patient-operation-everything): the ``types``
+        in their order, each searched with ``params`` inside the compartment and the caller's confinement for it
+        (``within_of``; its ``Forbidden``: the type is left out). The cursor names the type to resume at and the
+        keyset cursor inside it."""
+        start, inner = _compartment_cursor(cursor, patient, len(types))
+        page = Page(resources=[])
+        if count <= 0:
+            return page
+        remaining = count
+        for index in range(start, len(types)):
+            rt = types[index]
+            after, inner = inner, None
+            allowed, confined = _included(rt, within_of)
+            if not allowed:
+                continue
+            part = await self.page(tenant, rt, params, count=remaining, after=after,
+                                   within=confinement.narrowed(confined, patient))
+            page.resources += part.resources
+            remaining -= len(part.resources)
+            if part.next_cursor:
+                page.next_cursor = _encode_compartment(patient, index, part.next_cursor)
+                break
+            if remaining <= 0:
+                if index + 1 < len(types):
+                    page.next_cursor = _encode_compartment(patient, index + 1, None)
+                break
         return page
 
     async def typeahead(self, tenant: str, rt: str, words: list[str], fields: list[str], params: Params | None,
@@ -134,6 +186,14 @@ class Queries:
     async def find_by_reference(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
                                 *, sort: str | None = None, limit: int = 10_000,
                                 within: Confinement | None = None) -> list[tuple[Resource, list[str]]]:
+        docs = await self._referencing(tenant, rt, param, refs, params, sort=sort, limit=limit, within=within)
+        wanted = set(refs)
+        return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
+
+    async def _referencing(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
+                           *, sort: str | None = None, limit: int = 10_000,
+                           within: Confinement | None = None) -> list[dict[str, Any]]:
+        """``find_by_reference``'s stored documents, with their reference keys."""
         if not refs:
             return []
         clauses, _, _ = compile_params(rt, params or [], tenant)
@@ -141,10 +201,9 @@ class Queries:
         base = live(tenant, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}},
                              *confinement.clauses(rt, within, tenant)])
         order = full_sort(parse_sort(rt, sort))
-        docs = await call(self.db[rt].find(base, {"_sys.e": 0}).sort(order).limit(limit).batch_size(limit)
-                          .to_list(None))
-        wanted = set(refs)
-        return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
+        docs: list[dict[str, Any]] = await call(self.db[rt].find(base, KEYS_ONLY).sort(order).limit(limit)
+                                                .batch_size(limit).to_list(None))
+        return docs
 
     async def count(self, tenant: str, rt: str, params: Params | None, within: Confinement | None = None) -> int:
         clauses, _, _ = compile_params(rt, params or [], tenant)
@@ -200,3 +259,26 @@ def _included(rt: str, within_of: WithinOf | None) -> tuple[bool, Confinement | 
         return True, within_of(rt)
     except Forbidden:
         return False, None
+
+
+def _encode_compartment(patient: str, index: int, inner: str | None) -> str:
+    raw = orjson.dumps({"p": patient, "i": index, "c": inner})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _compartment_cursor(cursor: str | None, patient: str, n: int) -> tuple[int, str | None]:
+    """(type index, keyset cursor inside it) of a compartment cursor; strict, like every cursor (store/search.py):
+    the inner one is checked again by the search it resumes."""
+    if cursor is None:
+        return 0, None
+    try:
+        if len(cursor) > 8192:
+            raise ValueError("size")
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        index, inner = data["i"], data["c"]
+        if (data["p"] != patient or not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n
+                or not (inner is None or isinstance(inner, str))):
+            raise ValueError("shape")
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise Invalid("Malformed or foreign pagination cursor", paths=["_cursor"]) from None
+    return index, inner

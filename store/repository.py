@@ -125,6 +125,8 @@ class Repository:
         lenient: bool | None = None,
         include: list[str] | None = None,
         revinclude: list[str] | None = None,
+        include_iterate: list[str] | None = None,
+        revinclude_iterate: list[str] | None = None,
         from_end: bool = False,
         within: Confinement | None = None,
         within_of: WithinOf | None = None,
@@ -133,13 +135,29 @@ class Repository:
         carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
         ``count`` rows (a Relay ``last`` without ``before``), still in the sort's order. ``strict``/``lenient``:
         unknown parameters / invalid values refused or ignored (search.py ``compile_params``). ``include`` and
-        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``;
-        ``within_of`` gives the confinement of each type they read (its ``Forbidden``: that type is left out)."""
+        ``revinclude`` are FHIR ``_include`` / ``_revinclude`` (search.html#include), read into ``Page.included``,
+        ``include_iterate``/``revinclude_iterate`` their ``:iterate`` forms (store/includes.py); ``within_of`` gives
+        the confinement of each type they read (its ``Forbidden``: that type is left out) and of each type a
+        chained parameter or ``_has`` searches (search.html#chaining, store/search_chains.py: there its
+        ``Forbidden`` refuses the search)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
                                         sort=sort, total=total, strict=strict, lenient=lenient, include=include,
-                                        revinclude=revinclude, from_end=from_end, within=within,
+                                        revinclude=revinclude, include_iterate=include_iterate,
+                                        revinclude_iterate=revinclude_iterate, from_end=from_end, within=within,
                                         within_of=within_of)
+
+    async def compartment(self, principal: PrincipalLike, patient: str, types: list[str], *,
+                          params: list[tuple[str, str]] | None = None, count: int = 20, cursor: str | None = None,
+                          within_of: WithinOf) -> Page:
+        """One page of Patient/``patient``'s compartment (store/confinement.py ``COMPARTMENT``), type after type
+        in the order of ``types``, each matching ``params`` — FHIR R4 Patient/[id]/$everything
+        (https://hl7.org/fhir/R4/patient-operation-everything.html). ``within_of`` gives the caller's confinement
+        for each type (its ``Forbidden``: that type is left out); the page's ``next_cursor`` resumes it."""
+        for rt in types:
+            check_type(rt)
+        return await self._queries.compartment(principal.tenant, patient, types, params=params, count=count,
+                                               cursor=cursor, within_of=within_of)
 
     async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
                         params: list[tuple[str, str]] | None = None, *, count: int = 20,
@@ -279,6 +297,40 @@ class Repository:
             except PreconditionFailed:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
+
+    async def validate(self, principal: PrincipalLike, rt: str, resource: Resource | None, *, mode: str | None,
+                       rid: str | None = None, within: Confinement | None = None) -> None:
+        """FHIR R4 $validate (https://hl7.org/fhir/R4/operation-resource-validate.html): whether ``resource``
+        would be written — generally (``mode`` None), as a create, as an update of ``rt/rid`` (a create, when the
+        caller sees no such resource) or (``mode`` delete) whether ``rt/rid`` may be deleted — by the checks every
+        write passes (shape, FHIR validity, confinement, the type's write guards),
+        raising the error the write would raise. Nothing is written."""
+        check_type(rt)
+        if rid is not None:
+            check_id(rid)
+        old = None
+        if rid is not None and mode in ("update", "delete"):
+            old = await self._current(principal, rt, rid)
+            if old is not None and (old["_sys"].get("deleted") or not admits(rt, old, within)):
+                old = None  # absent to the caller: an update would create it, a delete delete nothing
+        if mode == "delete":
+            if rt in APPEND_ONLY:
+                raise NotAllowed(f"{rt} is append-only", allow=READ_ONLY)
+            return
+        if resource is None:
+            raise Invalid("$validate needs the resource to validate", paths=["resource"])
+        check_shape(resource)
+        if type_of(resource) != rt:
+            raise Invalid(f"Body resourceType '{resource.get('resourceType')}' does not match the URL's {rt}",
+                          paths=["resourceType"])
+        if mode == "update":
+            if resource.get("id") not in (None, rid):
+                raise Invalid(f"Body id '{str(resource.get('id'))[:64]}' does not match the URL id '{rid}'",
+                              paths=[f"{rt}.id"])
+            check_update(rt, str(rid), old, None)
+        resource = {**resource, "id": rid if mode == "update" else resource.get("id") or str(uuid.uuid4())}
+        check_within(rt, resource, within)
+        await self._writer.staged(principal, rt, resource, old=old, action="create" if old is None else "update")
 
     async def transaction(self, principal: PrincipalLike, entries: list[Entry]) -> list[Outcome]:
         """FHIR R4 §3.1.0.11 transaction (http.html#transaction): every entry's write, all or nothing, with

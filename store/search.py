@@ -2,7 +2,8 @@
 
 Implements FHIR R4 §3.1.1 (search): AND across repeated parameters, OR across comma-separated values,
 prefixes on dates (eq ne gt lt ge le sa eb), ``:exact``/``:contains`` on strings, ``system|code`` tokens,
-``Type/id`` or bare-id references, ``:missing`` on everything.
+``Type/id`` or bare-id references, ``:missing`` on everything. Chained parameters and ``_has`` need queries of
+their own: store/search_chains.py resolves them into clauses first.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RESULT_PARAMS = frozenset({
     "_count", "_sort", "_summary", "_elements", "_include", "_revinclude", "_total", "_format", "_pretty",
     "_cursor", "_before", "_contained", "_containedType",
 })
+INCLUDES = frozenset({"_include", "_revinclude"})
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 
 # A FHIR decimal as a search value: ASCII digits, an optional fraction and exponent.
@@ -57,9 +59,9 @@ def compile_params(
     applied: list[tuple[str, str]] = []
     ignored: list[tuple[str, str]] = []
     for raw_name, value in params:
-        if raw_name in RESULT_PARAMS:
-            continue
         name, _, modifier = raw_name.partition(":")
+        if raw_name in RESULT_PARAMS or name in INCLUDES:  # _include:iterate too
+            continue
         p = table.get(name)
         if p is None:
             if strict:

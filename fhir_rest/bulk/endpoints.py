@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from auth.policy import authorize_export, authorize_job, job_owner
+from fhir_rest.negotiation import JSON_TYPES, require_body_type
 from fhir_rest.outcomes import FhirResponse
 from fhir_rest.services import services
 from store.clock import now_instant
@@ -86,9 +87,7 @@ async def _params(request: Request) -> list[tuple[str, str]]:
     raw = await request.body()
     if not raw:
         return params
-    ctype = request.headers.get("content-type", "application/fhir+json").split(";")[0].strip().lower()
-    if ctype not in ("application/fhir+json", "application/json"):
-        raise Invalid(f"Unsupported Content-Type '{ctype[:60]}': a kick-off takes a Parameters resource")
+    require_body_type(request.headers.get("content-type"), JSON_TYPES, "a Parameters resource (application/fhir+json)")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

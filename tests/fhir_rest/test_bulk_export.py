@@ -227,8 +227,8 @@ async def test_the_capability_statement_lists_what_works(clinic: Clinic) -> None
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
     assert {o["name"] for o in rest["operation"]} == {"export", "bulkdata-status"}
     by_type = {r["type"]: r for r in rest["resource"]}
-    assert [o["name"] for o in by_type["Patient"]["operation"]] == ["export"]
-    assert [o["name"] for o in by_type["Group"]["operation"]] == ["export"]
-    assert "operation" not in by_type["Observation"]
+    assert [o["name"] for o in by_type["Patient"]["operation"]] == ["export", "everything", "validate"]
+    assert [o["name"] for o in by_type["Group"]["operation"]] == ["export", "validate"]
+    assert [o["name"] for o in by_type["Observation"]["operation"]] == ["validate"]
     assert by_type["Patient"]["conditionalUpdate"] is True and by_type["Patient"]["conditionalDelete"] == "single"
     assert by_type["AuditEvent"]["conditionalDelete"] == "not-supported"

@@ -227,8 +227,8 @@ async def test_binary_content_in_and_out(fhir: httpx.AsyncClient) -> None:
     assert served.content == b"<b>hi</b>" and served.headers["content-type"] == "application/octet-stream"
     bad = await fhir.post("/Binary", content=b"x", headers={"Content-Type": "not a type"})
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
-    # other types still take FHIR JSON only
-    assert (await fhir.post("/Patient", content=PNG, headers={"Content-Type": "image/png"})).status_code == 400
+    # other types still take FHIR JSON only (415 Unsupported Media Type)
+    assert (await fhir.post("/Patient", content=PNG, headers={"Content-Type": "image/png"})).status_code == 415
 
 
 async def test_provenance_written_for_clinical_writes(fhir: httpx.AsyncClient) -> None:

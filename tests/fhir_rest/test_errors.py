@@ -114,9 +114,9 @@ async def test_bodies_the_fuzzer_found_are_400_not_500(fhir: httpx.AsyncClient) 
         "Observation.valueQuantity.value"]
 
 
-async def test_wrong_content_type_is_400(fhir: httpx.AsyncClient) -> None:
+async def test_wrong_content_type_is_415(fhir: httpx.AsyncClient) -> None:
     assert_outcome(await fhir.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}),
-                   400)
+                   415)
 
 
 async def test_body_over_limit_is_413(fhir: httpx.AsyncClient) -> None:
@@ -140,8 +140,9 @@ async def test_unsupported_method_and_path(fhir: httpx.AsyncClient) -> None:
 
 async def test_patch_errors(fhir: httpx.AsyncClient) -> None:
     pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
+    # FHIRPath Patch (a Parameters body) is not taken: only JSON Patch
     assert_outcome(await fhir.patch(f"/Patient/{pid}", json=[{"op": "replace"}],
-                                    headers={"Content-Type": "application/fhir+json"}), 400)
+                                    headers={"Content-Type": "application/fhir+json"}), 415)
     r = await fhir.patch(f"/Patient/{pid}", content=b'[{"op":"remove","path":"/nope"}]',
                          headers={"Content-Type": "application/json-patch+json"})
     assert_outcome(r, 422)
