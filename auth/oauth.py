@@ -100,8 +100,11 @@ class OAuth:
         return ("launch/patient" in checked.scopes and checked.launch is None
                 and str(user.get("fhir_user", "")).startswith("Practitioner/"))
 
-    async def patients(self, tenant: str, count: int) -> list[tuple[str, str]]:
-        page = await self.repo.search(SystemPrincipal(tenant), "Patient", [], count=count, sort="family")
+    async def patients(self, tenant: str, count: int, name: str = "") -> list[tuple[str, str]]:
+        """The picker's choices: the tenant's patients by family name, the first ``count``, or those whose name
+        starts with ``name`` (FHIR ``name`` search) when the user searched."""
+        params = [("name", name.strip()[:64])] if name.strip() else []
+        page = await self.repo.search(SystemPrincipal(tenant), "Patient", params, count=count, sort="family")
         return [(str(p["id"]), _label(p)) for p in page.resources]
 
     @staticmethod

@@ -37,7 +37,7 @@ def login(*, client_name: str, request: str, csrf: str, error: str = "", usernam
 
 
 def consent(*, client_name: str, user: str, scopes: list[str], request: str, csrf: str, ticket: str,
-            patients: list[tuple[str, str]] | None, error: str = "") -> str:
+            patients: list[tuple[str, str]] | None, find: str = "", error: str = "") -> str:
     problem = f"<p class=error role=alert>{escape(error)}</p>" if error else ""
     items = "".join(
         f"<label><input type=checkbox name=scope value='{escape(s)}' checked> "
@@ -45,8 +45,12 @@ def consent(*, client_name: str, user: str, scopes: list[str], request: str, csr
     picker = ""
     if patients is not None:
         options = "".join(f"<option value='{escape(pid)}'>{escape(label)}</option>" for pid, label in patients)
-        picker = (f"<fieldset><legend>Patient</legend><label>Work with <select name=patient required>"
-                  f"{options}</select></label></fieldset>")
+        # The first patients by family name, or those the search found: a search is a submit of this same form
+        # (decision=find), so it works without JavaScript. ``patient`` is required only to allow.
+        picker = (f"<fieldset><legend>Patient</legend><label>Work with <select name=patient>"
+                  f"{options}</select></label> <label>or find by name <input name=find value='{escape(find)}' "
+                  f"maxlength=64 autocomplete=off></label> "
+                  f"<button type=submit name=decision value=find formnovalidate>Find</button></fieldset>")
     return _page("Allow access?", f"""<p>Signed in as <strong>{escape(user)}</strong>.
 <strong>{escape(client_name)}</strong> asks to:</p>{problem}
 <form method=post action=consent>{_hidden("csrf", csrf)}{_hidden("request", request)}{_hidden("ticket", ticket)}

@@ -183,6 +183,8 @@ async def consent(request: HttpRequest, oauth: OAuth) -> Response:
     user = await oauth.identity.user(*user_id.split("/", 1)) if user_id else None
     if user is None or user.get("disabled"):
         raise _Failure("access_denied", "The sign-in has expired: start again", 400)
+    if form.get("decision") == "find":  # the picker's search: the same page, the patients whose name matches
+        return await _consent_page(oauth, checked, user, form, form.get("ticket", ""))
     if form.get("decision") != "allow":
         return _reply(await oauth.server.run(oauth.server.create_authorization_response, req, None,
                                              checked.grant))
@@ -205,12 +207,15 @@ async def consent(request: HttpRequest, oauth: OAuth) -> Response:
 async def _consent_page(oauth: OAuth, checked: Any, user: dict[str, Any], form: dict[str, str], ticket: str,
                         error: str = "") -> Response:
     patients = None
+    find = form.get("find", "")
     if oauth.needs_picker(checked, user):
-        patients = await oauth.patients(checked.client.tenant, PICKER_SIZE)
+        patients = await oauth.patients(checked.client.tenant, PICKER_SIZE, find)
+        if find and not patients and not error:
+            error = "No patient's name starts with that."
     return HTMLResponse(pages.consent(client_name=checked.client.doc["name"], user=user["username"],
                                       scopes=oauth.offered(checked, user), request=form.get("request", ""),
-                                      csrf=form["csrf"],
-                                      ticket=ticket, patients=patients, error=error), headers=PAGE_HEADERS)
+                                      csrf=form["csrf"], ticket=ticket, patients=patients, find=find,
+                                      error=error), headers=PAGE_HEADERS)
 
 
 def _params(form: dict[str, str]) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ the login and consent forms, then the FHIR API with the tokens."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from typing import Any
@@ -246,6 +247,38 @@ async def test_a_practitioner_picks_the_patient(base_url: str, settings: Setting
     app = await register_app(settings)
     user = await register_user(settings, f"Practitioner/{made.json()['id']}")
     token, _ = await authorize(app, base_url, user, "launch/patient patient/*.rs openid fhirUser", patient=pid)
+    assert token["patient"] == pid
+
+
+async def test_the_picker_finds_a_patient_by_name(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    # A clinic with more patients than the picker lists: the practitioner searches by name, in the same form.
+    family = "Findme" + secrets.token_hex(4)
+    pid = await _patient(fhir, family)
+    made = await fhir.post("/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "Doc"}]})
+    app = await register_app(settings)
+    user = await register_user(settings, f"Practitioner/{made.json()['id']}")
+    client = oauth_client(app, "launch/patient patient/*.rs", base_url)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=verifier,
+                                             aud=f"{base_url}/fhir/r4")
+    async with httpx.AsyncClient(base_url=base_url) as browser:
+        fields = hidden_fields((await browser.get(url)).text)
+        consent = await browser.post("/auth/login", data={**fields, "username": user, "password": PASSWORD})
+        assert consent.status_code == 200 and "name=find" in consent.text
+        form = {**hidden_fields(consent.text), "scope": "launch/patient", "decision": "find", "find": family[:8]}
+        found = await browser.post("/auth/consent", data=form)
+        assert found.status_code == 200
+        options = re.findall(r"<option value='([^']+)'>", found.text)
+        assert pid in options and f"value='{family[:8]}'" in found.text
+        missing = await browser.post("/auth/consent", data={**form, "find": "Zz" + secrets.token_hex(6)})
+        assert missing.status_code == 200 and "No patient" in missing.text
+        form = [*hidden_fields(found.text).items(), ("scope", "launch/patient"), ("scope", "patient/*.rs"),
+                ("decision", "allow"), ("patient", pid)]
+        done = await browser.post("/auth/consent", data=dict(form) | {"scope": "launch/patient"})
+        assert done.status_code == 302 and "code=" in done.headers["location"], done.text
+    token = await client.fetch_token(f"{base_url}/auth/token", authorization_response=done.headers["location"],
+                                     code_verifier=verifier)
+    await client.aclose()
     assert token["patient"] == pid
 
 
