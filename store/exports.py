@@ -32,6 +32,7 @@ from store.confinement import COMPARTMENT
 from store.driver import call, detached, unavailable
 from store.keys import date_range
 from store.layout import NO_KEYS, live, strip
+from store.metrics import job as job_metric
 from store.search import compile_params
 from store.types import Resource
 
@@ -94,6 +95,7 @@ class ExportJobs:
                "output": [], "errors": [], "created": self._clock(), "polled": 0.0, "keep_s": keep_s,
                "expires": _expiry(keep_s)}
         await call(self._jobs.insert_one(doc))
+        job_metric("export", "queued")
         return doc
 
     async def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store.driver import call
+from store.metrics import job as job_metric
 
 JOBS = "jobs"
 CHUNKS = "job_chunks"
@@ -65,6 +66,7 @@ class Jobs:
                "status": "pending", "owner": None, "until": 0.0, "attempts": 0, "created": self._clock(),
                "keep_s": keep_s, "expires": _expiry(keep_s)}
         await call(self._jobs.insert_one(doc))
+        job_metric(kind, "queued")
         return doc
 
     async def get(self, tenant: str, job_id: str, kind: str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from fhir_rest.bundles import subset
 from store.errors import DomainError
 from store.exports import CHUNK_BYTES
 from store.logs import described
+from store.metrics import job as job_metric
 from store.repository import Repository
 from store.types import SystemPrincipal
 
@@ -94,15 +95,21 @@ class ExportWorker:
     async def work(self, job: dict[str, Any]) -> None:
         """Export ``job`` from its checkpoint to the end (or until its lease is lost)."""
         self._current = job["_id"]
+        progress = job.get("progress") or {}
+        job_metric("export", "resumed" if progress.get("exported") or progress.get("chunk") else "running")
+        ended = "cancelled"  # also when this instance stops working it (taken over, shutting down)
         try:
             await _Run(self, job).run()
+            ended = "completed"
         except Stopped:
             log.info("export %s: stopped (cancelled, or taken over)", job["_id"][:8])
         except DomainError as exc:
+            ended = "failed"
             await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")
             log.warning("export %s failed: %s", job["_id"][:8], described(exc))
         finally:
             self._current = None
+            job_metric("export", ended)
 
 
 class _Run:

@@ -44,6 +44,7 @@ from store.driver import deadline
 from store.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from store.fhirjson import ident
 from store.logs import described
+from store.metrics import job as job_metric
 from store.naming import SID
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, SystemPrincipal
@@ -282,9 +283,12 @@ class ReportWorker:
                 await asyncio.sleep(self.poll_s)
 
     async def work(self, job: dict[str, Any]) -> None:
+        job_metric(KIND, "resumed" if job.get("attempts", 0) > 1 else "running")
+        ended = "cancelled"  # this instance stopped working it (shutting down, the store failed: taken again)
         try:
             password = (await _box(self.repo)).decrypt(str(job.get("secret") or "").encode())
             size, chunks = await self._make(job, password)
+            ended = "completed"
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await self.repo.jobs.release(job["_id"], self.owner)
@@ -292,9 +296,12 @@ class ReportWorker:
         except (DomainError, LookupError):
             raise  # the store failed: the lease runs out and the job is taken again
         except Exception as exc:
+            ended = "failed"
             log.error("encounter report %s failed: %s", job["_id"], described(exc))
             await self.repo.jobs.finish(job["_id"], self.owner, "failed", error=type(exc).__name__)
             return
+        finally:
+            job_metric(KIND, ended)
         await self.repo.jobs.finish(job["_id"], self.owner, "completed", size=size, chunks=chunks)
 
     async def _make(self, job: dict[str, Any], password: bytes) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from store.metrics import JOBS
 from tests.factories import make_observation, make_patient, make_practitioner
 from tests.fhir_rest.bulk_client import BulkClient, BulkError
 from tests.scoped import Scoped
@@ -65,8 +66,11 @@ async def test_system_export_of_the_whole_clinic(clinic: Clinic, scoped: Scoped)
     async with http(scoped, scoped.key(f"other-{uuid.uuid4().hex[:6]}", "system/*.*")) as other:
         stranger = (await other.post("/Patient", json=make_patient(family="Stranger"))).json()
     bulk = BulkClient(clinic.c)
+    done_before = JOBS.labels("export", "completed")._value.get()
     manifest, found = await bulk.export(params={"_outputFormat": "application/fhir+ndjson"})
     assert manifest["requiresAccessToken"] is True and manifest["error"] == []
+    # the operator's view (/metrics): the job was counted through to its end (the app runs in this process)
+    assert JOBS.labels("export", "completed")._value.get() >= done_before + 1
     assert manifest["request"].endswith("/fhir/r4/$export?_outputFormat=application%2Ffhir%2Bndjson")
     assert manifest["transactionTime"]
     assert ids(found, "Patient") == clinic.ids["Patient"]
