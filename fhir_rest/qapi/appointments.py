@@ -33,7 +33,7 @@ from fhir_rest.qapi.http import (
 )
 from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
-from store.errors import Conflict, Gone, Invalid, NotFound, SlotTaken
+from store.errors import Conflict, DuplicateIdentifier, Gone, Invalid, NotFound, SlotTaken
 from store.fhirjson import ref_id, reference, set_ext
 from store.naming import SID
 from store.repository import Repository
@@ -134,9 +134,10 @@ async def _create(request: Request, locate: str) -> Response:
     seconds = duration or rooms.slot_seconds(room)
     if start + seconds > MAX_UNIX:
         raise Invalid("date is too far in the future", field="date")
+    # Read first for the common case; the store's unique index on the external id decides a race (below).
     if external and await by_identifier(repo, principal, SID["external-id"], external,
                                         decisions["Appointment"].within):
-        raise Conflict(f"An appointment with externalId {external[:100]} already exists")
+        raise _taken(external)
     if episode:
         await _check_episode(repo, principal, episode, patient["id"])
     taken: set[str] = set()
@@ -148,6 +149,8 @@ async def _create(request: Request, locate: str) -> Response:
         try:
             result = await repo.create(principal, appt, within=decisions["Appointment"].within)
             break
+        except DuplicateIdentifier:
+            raise _taken(external or "") from None
         except SlotTaken:
             if slot is None:
                 raise
@@ -157,6 +160,10 @@ async def _create(request: Request, locate: str) -> Response:
     created = result.resource
     return reply({"id": amap.said(created), "visitUrl": await links.visit_url(request, principal.tenant,
                                                                                  created["id"])}, 201)
+
+
+def _taken(external: str) -> Conflict:
+    return Conflict(f"An appointment with externalId {external[:100]} already exists", field="externalId")
 
 
 async def _check_episode(repo: Repository, principal: PrincipalLike, episode: str, patient_id: str) -> None:
@@ -254,7 +261,7 @@ async def update_appointment(request: Request) -> Response:
                 other = await by_identifier(repo, principal, SID["external-id"], value,
                                             decisions["Appointment"].within)
                 if other is not None and other["id"] != appt["id"]:
-                    raise Conflict(f"An appointment with externalId {value[:100]} already exists")
+                    raise _taken(value)
             amap.set_identifier(changed, name, value)
     if reasons is not None:
         if reasons:
@@ -275,6 +282,8 @@ async def update_appointment(request: Request) -> Response:
                               within=decisions["Appointment"].within)
         except SlotTaken:
             raise Conflict("The slot at that date was booked meanwhile; retry") from None
+        except DuplicateIdentifier:
+            raise _taken(_external(changed) or "") from None
     return reply({"id": amap.said(appt), "visitUrl": await links.visit_url(request, principal.tenant, appt["id"])})
 
 

@@ -3,6 +3,7 @@ Appointment that books its waiting room's slot; read back in the seed's shape; u
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -124,6 +125,27 @@ async def test_errors_in_the_seeds_shape(qapi: httpx.AsyncClient, fhir: httpx.As
     bad_status = await qapi.put(f"/appointments/{said}", json={"status": "completed"})
     assert bad_status.status_code == 400 and "only cancelled" in bad_status.json()["error"]["message"]
     assert (await qapi.get("/appointments/999999999999")).json() == {"error": {"message": "Appointment not found"}}
+
+
+async def test_concurrent_creates_with_one_external_id_make_one_appointment(qapi: httpx.AsyncClient,
+                                                                           fhir: httpx.AsyncClient) -> None:
+    room = await waiting_room(fhir)
+    pid, _ = await _patient(qapi, fhir)
+    ext = new_id()
+    sent = {"waitingRoom": room["name"], "externalId": ext, "date": T0}
+    answers = await asyncio.gather(*(qapi.post(f"/patients/{pid}/appointments", json=sent) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409], [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json() == {"error": {"message": f"An appointment with externalId {ext} already exists"}}
+    found = (await fhir.get("/Appointment", params={"identifier": f"{SID['external-id']}|{ext}"})).json()
+    assert len(found.get("entry", [])) == 1
+    # two updates moving two other appointments onto one new external id at once: one wins
+    made = [(await qapi.post(f"/patients/{pid}/appointments", json={"waitingRoom": room["name"]})).json()["id"]
+            for _ in range(2)]
+    moved = new_id()
+    puts = await asyncio.gather(*(qapi.put(f"/appointments/{said}", json={"externalId": moved}) for said in made))
+    assert sorted(r.status_code for r in puts) == [200, 409], [r.text for r in puts]
 
 
 async def test_links_are_stable_distinct_and_reveal_nothing(qapi: httpx.AsyncClient, fhir: httpx.AsyncClient) -> None:
