@@ -1,7 +1,7 @@
 """Vendor API (qapi) beside FHIR REST: create a patient, create an appointment, get an appointment — each
 through qapi and the same operation through FHIR REST, on one server; prints requests/s and the ratio.
 
-    python bench/qapi_bench.py [--duration 10] [--connections 16] [--warmup 2]
+    python bench/qapi_bench.py [--duration 10] [--connections 16] [--warmup 2] [--only 'get appointment' ...]
 
 Starts the embedded devdb (unless MONGODB_URI is set) and one `fhirgraph serve`, as separate processes; load
 comes from an httpx loop in this process (a floor of what the server does). The target: qapi at least 80 % of
@@ -99,6 +99,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--only", action="append", default=[], metavar="OPERATION",
+                    help="run only this operation (e.g. 'get appointment'); repeatable")
     args = ap.parse_args()
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{KEY}=qapi-bench", "FHIRGRAPH_ALLOW_ANONYMOUS": "false",
            "FHIRGRAPH_LOG_LEVEL": "WARNING", "FHIRGRAPH_DB_NAME": f"fhirgraph_qapi_bench_{uuid.uuid4().hex[:6]}",
@@ -124,6 +126,8 @@ def main() -> int:
         print(f"{'operation':<22}{'qapi req/s':>12}{'FHIR req/s':>12}{'ratio':>8}{'qapi p50':>10}{'FHIR p50':>10}"
               f"{'errors':>8}")
         for name, qapi, fhir in operations(ctx):
+            if args.only and name not in args.only:
+                continue
             out = []
             for make in (qapi, fhir):
                 asyncio.run(load(args.warmup, args.connections, make, base))

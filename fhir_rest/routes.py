@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fhir_rest import docref
+from fhir_rest import docref, openapi
 from fhir_rest import endpoints as ep
 from fhir_rest import operations as ops
 from fhir_rest.bulk import endpoints as bulk
@@ -19,6 +19,10 @@ ID = "{id:str}"
 
 ROUTES = [
     Route("/metadata", ep.metadata, methods=["GET"]),
+    # The OpenAPI description of this API and its page (fhir_rest/openapi.py): before the type routes.
+    Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+    Route("/docs", openapi.docs_page, methods=["GET"]),
+    Route("/docs/assets/{name:str}", openapi.docs_asset, methods=["GET"]),
     # Bulk Data (fhir_rest/bulk/): before the type routes, which would take "$export" for a type or an id.
     Route("/$export", bulk.kickoff, methods=["GET", "POST"]),
     Route("/Patient/$export", bulk.kickoff, methods=["GET", "POST"]),

@@ -11,7 +11,8 @@ DomainError
 │   ├── NotAcceptable   no representation the client accepts (``Accept``, ``_format``)
 │   └── UnsupportedMediaType  a request body of a media type not taken here (``Content-Type``)
 ├── Conflict            the current state refuses it (a duplicate, a duplicate request still in flight)
-│   └── SlotTaken       the slot is already booked
+│   ├── SlotTaken       the slot is already booked
+│   └── DuplicateIdentifier  another resource of the type already holds an identifier unique per tenant
 ├── PreconditionFailed  a stale version (If-Match, baseVersion)
 ├── InvalidTransition   a lifecycle refuses the move (status transitions)
 ├── NotAllowed          the interaction is never allowed on this target (append-only logs, a method)
@@ -85,6 +86,10 @@ class Conflict(DomainError):
 
 
 class SlotTaken(Conflict):
+    pass
+
+
+class DuplicateIdentifier(Conflict):
     pass
 
 

@@ -11,7 +11,7 @@ from store.deliveries import DEAD, LOG, LOG_TTL_S
 from store.exports import ExportJobs
 from store.identity import IdentityStore
 from store.jobs import Jobs
-from store.layout import EVENTS, history
+from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
@@ -31,6 +31,9 @@ def models_for(rt: str) -> list[IndexModel]:
     if rt == "Appointment":
         # Double booking of a slot is refused by the database itself (seed 000: 409), not by read-then-write.
         models.append(IndexModel([("_sys.slot", ASCENDING)], name="slot_unique", unique=True, sparse=True))
+    if rt in UNIQUE_IDENTIFIERS:
+        # An identifier unique per tenant (store/layout.py): a second holder is refused by the database itself.
+        models.append(IndexModel([("_sys.uid", ASCENDING)], name="identifier_unique", unique=True, sparse=True))
     return models
 
 

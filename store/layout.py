@@ -10,6 +10,8 @@ Collection ``<Type>`` holds the current version of each resource as the FHIR JSO
     _sys.sealed              secret extension values (store/writes.py), never returned by reads
     _sys.slot                ``<tenant>/Slot/<id>`` of the Slot an Appointment holds (``slot_key``): a unique
                              index refuses a second booking, whatever spelling its reference used
+    _sys.uid                 ``<tenant>/<system>|<value>`` of each identifier that is unique per tenant
+                             (``UNIQUE_IDENTIFIERS``, ``unique_keys``): a unique index refuses a second holder
 
 ``<Type>_history`` keeps every version (``_id = "<tenant>/<id>/<version>"``), except for the append-only types
 (``APPEND_ONLY``: AuditEvent, Communication, Provenance), which are never changed once written: their only version
@@ -25,6 +27,7 @@ from typing import Any
 from store.errors import Invalid
 from store.fhirjson import ref_id
 from store.keys import date_range, extract
+from store.naming import SID
 from store.params import APPEND_ONLY
 from store.types import Resource
 
@@ -35,6 +38,9 @@ NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
 SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 # Reads that follow references on (includes with :iterate) keep the reference keys only.
 KEYS_ONLY = {"_sys.e": 0, "_sys.s": 0}
+# Identifier systems whose values one resource of the type may hold per tenant (a deleted one frees its value):
+# the vendor API's appointment externalId (seed 002), refused twice by the database itself, not by read-then-write.
+UNIQUE_IDENTIFIERS: dict[str, frozenset[str]] = {"Appointment": frozenset({SID["external-id"]})}
 # An appointment in these statuses no longer holds its slot.
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 
@@ -96,6 +102,8 @@ def document(tenant: str, resource: Resource, version: int, created: str, *, del
         slot = slot_key(tenant, resource)
         if slot and resource.get("status") not in SLOT_RELEASING:
             sys["slot"] = slot
+    if not deleted and (unique := unique_keys(tenant, resource)):
+        sys["uid"] = unique
     return {"_id": doc_id(tenant, resource["id"]), **resource, "_sys": sys}
 
 
@@ -116,6 +124,17 @@ def slot_key(tenant: str, appointment: Resource) -> str | None:
                           paths=[f"Appointment.slot[{i}].reference"])
         key = key or f"{tenant}/Slot/{rid}"
     return key
+
+
+def unique_keys(tenant: str, resource: Resource) -> list[str]:
+    """``<tenant>/<system>|<value>`` of each identifier of ``resource`` in ``UNIQUE_IDENTIFIERS`` (the index on
+    ``_sys.uid`` is multikey: each entry is unique across the collection)."""
+    systems = UNIQUE_IDENTIFIERS.get(str(resource.get("resourceType")))
+    if not systems:
+        return []
+    keys = {f"{tenant}/{i['system']}|{i['value']}" for i in resource.get("identifier") or ()
+            if isinstance(i, dict) and i.get("system") in systems and isinstance(i.get("value"), str)}
+    return sorted(keys)
 
 
 def slot_id(tenant: str, key: str) -> str | None:

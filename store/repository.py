@@ -365,6 +365,14 @@ class Repository:
         found: dict[str, str] = doc["_sys"].get("sealed") or {}
         return found
 
+    async def numbered(self, principal: PrincipalLike, resource: Resource) -> Resource:
+        """``resource`` with its vendor number (qapi SPID of a Patient, SAID of an Appointment): the one it carries,
+        else the tenant's sequence's next. ``create`` numbers what it is given anyway; a caller that needs the
+        number before the write (to derive the id from it) asks here first."""
+        check_shape(resource)
+        rt = type_of(resource)
+        return await self._writer.numbered(principal.tenant, rt, resource) if rt in SEQUENCED else resource
+
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         """The next number of the per-tenant sequence ``name`` (the outbox's by default), from 1."""
         return await self._writer.next_seq(tenant, name, session)

@@ -29,7 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from store import panels
 from store.clock import now_instant
 from store.driver import unavailable
-from store.errors import Conflict, DomainError, Invalid, PreconditionFailed, SlotTaken
+from store.errors import Conflict, DomainError, DuplicateIdentifier, Invalid, PreconditionFailed, SlotTaken
 from store.events import SILENT_TYPES, classify, make_event
 from store.layout import EVENTS, doc_id, document, history, history_doc, kept_twice, slot_id, strip
 from store.logs import described
@@ -348,6 +348,9 @@ class _Writes:
             pattern = (exc.details or {}).get("keyPattern", {})
             if "_sys.slot" in pattern:
                 raise SlotTaken("That slot is already booked") from None
+            if "_sys.uid" in pattern:
+                raise DuplicateIdentifier(f"Another {self.rt} already holds that identifier",
+                                          paths=[f"{self.rt}.identifier"]) from None
             if self.old is None:
                 raise PreconditionFailed(f"{self.rt}/{self.resource['id']} already exists") from None
             raise Conflict("Unique constraint violated") from None

@@ -84,6 +84,12 @@ def set_identifier(appt: Resource, name: str, value: str | None) -> None:
         appt.pop("identifier", None)
 
 
+def said_id(said: int | str) -> str:
+    """The FHIR id qapi gives the Appointment it numbers ``said``, so that a read by SAID is a read by id (an
+    appointment written through another door keeps the id it was given, and is found by identifier)."""
+    return f"said-{said}"
+
+
 def said(appt: Resource) -> int | None:
     value = ident(appt, SID["said"])
     return int(value) if value and value.isdigit() else None

@@ -33,11 +33,11 @@ from fhir_rest.qapi.http import (
 )
 from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
-from store.errors import Conflict, Gone, Invalid, NotFound, SlotTaken
+from store.errors import Conflict, DuplicateIdentifier, Gone, Invalid, NotFound, PreconditionFailed, SlotTaken
 from store.fhirjson import ref_id, reference, set_ext
 from store.naming import SID
 from store.repository import Repository
-from store.types import PrincipalLike, Resource
+from store.types import PrincipalLike, Resource, WriteResult
 from store.validation import ID_RE
 
 BOOK_RETRIES = 3
@@ -65,10 +65,21 @@ async def by_identifier(repo: Repository, principal: PrincipalLike, system: str,
     return page.resources[0] if page.resources else None
 
 
+async def _by_said(repo: Repository, principal: PrincipalLike, number: int, within: Any) -> Resource | None:
+    """The appointment numbered ``number``: read by the id qapi derives from it, else found by identifier."""
+    try:
+        found = await repo.read(principal, "Appointment", amap.said_id(number), within=within)
+        if amap.said(found) == number:
+            return found
+    except (NotFound, Gone):
+        pass
+    return await by_identifier(repo, principal, SID["said"], str(number), within)
+
+
 async def find(repo: Repository, principal: PrincipalLike, appointment_id: str, within: Any = None) -> Resource:
     """The appointment ``appointment_id`` names: a SAID, else a FHIR id (``NotFound`` in the seed's words)."""
     if appointment_id.isdigit() and len(appointment_id) <= 18:
-        found = await by_identifier(repo, principal, SID["said"], str(int(appointment_id)), within)
+        found = await _by_said(repo, principal, int(appointment_id), within)
         if found is not None:
             return found
     if ID_RE.match(appointment_id):
@@ -80,7 +91,7 @@ async def find(repo: Repository, principal: PrincipalLike, appointment_id: str, 
 
 
 async def by_said(repo: Repository, principal: PrincipalLike, raw: str, within: Any = None) -> Resource:
-    found = await by_identifier(repo, principal, SID["said"], str(int_param(raw, "solo_appointment_id")), within)
+    found = await _by_said(repo, principal, int_param(raw, "solo_appointment_id"), within)
     if found is None:
         raise NotFound("Appointment not found")
     return found
@@ -110,17 +121,20 @@ async def _slot_at(repo: Repository, principal: PrincipalLike, room: Resource, s
 # ---------------------------------------------------------------------------------------------- create
 
 
+async def _patient(request: Request, locate: str, repo: Repository, principal: PrincipalLike,
+                   within: Any) -> Resource:
+    """The patient the create's path names: by id, HSID or SPID."""
+    raw = request.path_params.get("patient_id") or request.path_params.get("hsid") or request.path_params["spid"]
+    if locate == "id":
+        return await patients.by_id(repo, principal, raw, within)
+    if locate == "hsid":
+        return await patients.by_identifier(repo, principal, SID["hsid"], raw[:200], within)
+    return await patients.by_spid(repo, principal, raw, within)
+
+
 async def _create(request: Request, locate: str) -> Response:
     principal, decisions = allowed(request, *CREATE)
     repo = services(request).repo
-    raw = request.path_params.get("patient_id") or request.path_params.get("hsid") or request.path_params["spid"]
-    within = decisions["Patient"].within
-    if locate == "id":
-        patient = await patients.by_id(repo, principal, raw, within)
-    elif locate == "hsid":
-        patient = await patients.by_identifier(repo, principal, SID["hsid"], raw[:200], within)
-    else:
-        patient = await patients.by_spid(repo, principal, raw, within)
     body = await json_object(request)
     name = req_str(body, "waitingRoom", max_len=200)
     when = opt_int(body, "date", low=0, high=MAX_UNIX)
@@ -130,24 +144,39 @@ async def _create(request: Request, locate: str) -> Response:
     external = opt_str(body, "externalId", max_len=200)
     account = opt_str(body, "accountNumber", max_len=200)
     episode = opt_str(body, "episodeOfCareId", max_len=64)
-    room = await rooms.room_by_name(repo, principal, name, decisions["HealthcareService"].within)
+    # The patient and the waiting room are independent lookups: at once, the patient's error first.
+    found, room = await asyncio.gather(_patient(request, locate, repo, principal, decisions["Patient"].within),
+                                       rooms.room_by_name(repo, principal, name,
+                                                          decisions["HealthcareService"].within),
+                                       return_exceptions=True)
+    if isinstance(found, BaseException):
+        raise found
+    if isinstance(room, BaseException):
+        raise room
+    patient = found
     seconds = duration or rooms.slot_seconds(room)
     if start + seconds > MAX_UNIX:
         raise Invalid("date is too far in the future", field="date")
+    # Read first for the common case; the store's unique index on the external id decides a race (below).
     if external and await by_identifier(repo, principal, SID["external-id"], external,
                                         decisions["Appointment"].within):
-        raise Conflict(f"An appointment with externalId {external[:100]} already exists")
+        raise _taken(external)
     if episode:
         await _check_episode(repo, principal, episode, patient["id"])
     taken: set[str] = set()
+    number: int | None = None
     for _ in range(BOOK_RETRIES):
         slot, practitioner = await _slot_at(repo, principal, room, start, seconds, decisions, taken)
         appt = amap.build(patient, room, start=unix_instant(start), end=unix_instant(start + seconds),
                           seconds=seconds, reasons=reasons, external_id=external, account_number=account,
                           episode_id=episode, slot=slot, practitioner=practitioner)
+        if number is None:
+            number = amap.said(await repo.numbered(principal, appt))
         try:
-            result = await repo.create(principal, appt, within=decisions["Appointment"].within)
+            result = await _create_numbered(repo, principal, appt, number, decisions["Appointment"].within)
             break
+        except DuplicateIdentifier:
+            raise _taken(external or "") from None
         except SlotTaken:
             if slot is None:
                 raise
@@ -157,6 +186,23 @@ async def _create(request: Request, locate: str) -> Response:
     created = result.resource
     return reply({"id": amap.said(created), "visitUrl": await links.visit_url(request, principal.tenant,
                                                                                  created["id"])}, 201)
+
+
+async def _create_numbered(repo: Repository, principal: PrincipalLike, appt: Resource, number: int | None,
+                           within: Any) -> WriteResult:
+    """Create ``appt`` as SAID ``number`` under the id derived from it (``amap.said_id``); when another door took
+    that id, under an id of the store's."""
+    if number is None:
+        return await repo.create(principal, appt, within=within)
+    amap.set_identifier(appt, "said", str(number))
+    try:
+        return await repo.create(principal, {**appt, "id": amap.said_id(number)}, keep_id=True, within=within)
+    except PreconditionFailed:
+        return await repo.create(principal, appt, within=within)
+
+
+def _taken(external: str) -> Conflict:
+    return Conflict(f"An appointment with externalId {external[:100]} already exists", field="externalId")
 
 
 async def _check_episode(repo: Repository, principal: PrincipalLike, episode: str, patient_id: str) -> None:
@@ -195,11 +241,16 @@ async def view(request: Request, principal: Principal, decisions: dict[str, Deci
     async def patient() -> dict[str, Any] | None:
         if pid is None:
             return None
-        try:
-            found = await repo.read(principal, "Patient", pid, within=decisions["Patient"].within)
-        except (NotFound, Gone):
+        # The family group is asked beside the patient (one round trip of both): it needs only the id.
+        found, group = await asyncio.gather(repo.read(principal, "Patient", pid, within=decisions["Patient"].within),
+                                            patients.group_of(repo, principal, pid, decisions["Group"].within),
+                                            return_exceptions=True)
+        if isinstance(found, NotFound | Gone):
             return {"id": pid, "demographics": None}
-        group = await patients.group_of(repo, principal, pid, decisions["Group"].within)
+        if isinstance(found, BaseException):
+            raise found
+        if isinstance(group, BaseException):
+            raise group
         return {"id": pid, "demographics": patient_map.view(found, patients.group_label(group))}
 
     async def encounter() -> Resource | None:
@@ -209,6 +260,8 @@ async def view(request: Request, principal: Principal, decisions: dict[str, Deci
 
     async def providers() -> list[dict[str, Any]]:
         ids = amap.practitioner_ids(appt)
+        if not ids:
+            return []
         found = await repo.read_many(principal, "Practitioner", ids, within=decisions["Practitioner"].within)
         return [amap.provider(found[i]) for i in ids if i in found]
 
@@ -254,7 +307,7 @@ async def update_appointment(request: Request) -> Response:
                 other = await by_identifier(repo, principal, SID["external-id"], value,
                                             decisions["Appointment"].within)
                 if other is not None and other["id"] != appt["id"]:
-                    raise Conflict(f"An appointment with externalId {value[:100]} already exists")
+                    raise _taken(value)
             amap.set_identifier(changed, name, value)
     if reasons is not None:
         if reasons:
@@ -275,6 +328,8 @@ async def update_appointment(request: Request) -> Response:
                               within=decisions["Appointment"].within)
         except SlotTaken:
             raise Conflict("The slot at that date was booked meanwhile; retry") from None
+        except DuplicateIdentifier:
+            raise _taken(_external(changed) or "") from None
     return reply({"id": amap.said(appt), "visitUrl": await links.visit_url(request, principal.tenant, appt["id"])})
 
 

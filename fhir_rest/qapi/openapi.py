@@ -113,12 +113,17 @@ INIT = b"window.ui = SwaggerUIBundle({url: 'openapi.json', dom_id: '#ui', deepLi
 CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 
 
-async def docs_page(request: Request) -> Response:
+def page(title: str) -> Response:
+    """The Swagger UI page of the ``openapi.json`` beside it (the FHIR REST API's too: fhir_rest/openapi.py)."""
     if _assets() is None:
         return Response(b"The interactive page needs the swagger-ui-py package; the document is openapi.json",
                         status_code=503, media_type="text/plain")
-    body = PAGE.format(title=html.escape(TITLE)).encode()
+    body = PAGE.format(title=html.escape(title)).encode()
     return Response(body, media_type="text/html", headers={"Content-Security-Policy": CSP})
+
+
+async def docs_page(request: Request) -> Response:
+    return page(TITLE)
 
 
 async def docs_asset(request: Request) -> Response:

@@ -8,7 +8,10 @@ offered only while it is free: booking one (an Appointment referencing it) makes
 
 from __future__ import annotations
 
-from typing import Any
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +30,53 @@ MAX_RANGE_S = 92 * 86_400  # one slot search covers at most about a quarter
 MAX_ROOMS = 1000
 MAX_SLOTS = 2000
 UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86_400}
+LOOKUP_CACHE_S = 2.0
+LOOKUP_CACHE_MAX = 10_000
+T = TypeVar("T")
+
+
+class _Lookups:
+    """Waiting rooms by name and the schedules of a room, per tenant, remembered for ``LOOKUP_CACHE_S``: every
+    appointment create asks both, and they change rarely. A write of a HealthcareService or Schedule through this
+    process's store forgets its tenant's entries at once (``Repository.on_event``), one through another instance
+    is seen within ``LOOKUP_CACHE_S``; a lookup that overlapped such a write is not remembered. Misses are never
+    remembered (a room created a moment ago is found), nor lookups confined to a compartment."""
+
+    def __init__(self, repo: Repository):
+        self.entries: dict[tuple[str, str, str], tuple[float, Any]] = {}
+        self.generation: dict[str, int] = {}
+        repo.on_event.append(self._written)
+
+    def _written(self, event: dict[str, Any]) -> None:
+        if event.get("resourceType") in ("HealthcareService", "Schedule"):
+            tenant = str(event.get("tenant"))
+            self.generation[tenant] = self.generation.get(tenant, 0) + 1
+            for key in [k for k in self.entries if k[0] == tenant]:
+                del self.entries[key]
+
+    async def get(self, tenant: str, kind: str, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        hit = self.entries.get((tenant, kind, key))
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[no-any-return]
+        generation = self.generation.get(tenant, 0)
+        value = await load()
+        if value is not None and self.generation.get(tenant, 0) == generation:
+            if len(self.entries) >= LOOKUP_CACHE_MAX:
+                self.entries = {k: v for k, v in self.entries.items() if v[0] > now}
+            if len(self.entries) < LOOKUP_CACHE_MAX:
+                self.entries[(tenant, kind, key)] = (now + LOOKUP_CACHE_S, value)
+        return value
+
+
+_LOOKUPS: weakref.WeakKeyDictionary[Repository, _Lookups] = weakref.WeakKeyDictionary()
+
+
+def _lookups(repo: Repository) -> _Lookups:
+    found = _LOOKUPS.get(repo)
+    if found is None:
+        found = _LOOKUPS[repo] = _Lookups(repo)
+    return found
 
 
 def slot_seconds(room: Resource) -> int:
@@ -56,19 +106,29 @@ async def all_rooms(repo: Repository, principal: PrincipalLike, within: Any = No
 async def room_by_name(repo: Repository, principal: PrincipalLike, name: str, within: Any = None) -> Resource:
     """The practice's waiting room named ``name`` (case-insensitively, the active one first)."""
     wanted = name.strip().casefold()
-    # A FHIR string search is a prefix match on the folded name: the exact one is picked among its results.
-    found = [r for r in await all_rooms(repo, principal, within, [("name", name.strip()[:200])])
-             if str(r.get("name") or "").strip().casefold() == wanted]
-    if not found:
+
+    async def load() -> Resource | None:
+        # A FHIR string search is a prefix match on the folded name: the exact one is picked among its results.
+        found = [r for r in await all_rooms(repo, principal, within, [("name", name.strip()[:200])])
+                 if str(r.get("name") or "").strip().casefold() == wanted]
+        found.sort(key=lambda r: r.get("active") is False)
+        return found[0] if found else None
+
+    room = await load() if within is not None else await _lookups(repo).get(principal.tenant, "room", wanted, load)
+    if room is None:
         raise Invalid(f'Waiting room "{name[:100]}" not found', field="waitingRoom")
-    found.sort(key=lambda r: r.get("active") is False)
-    return found[0]
+    return room
 
 
 async def schedules_of(repo: Repository, principal: PrincipalLike, room: Resource, within: Any = None) -> list[str]:
-    page = await repo.search(principal, "Schedule", [("actor", f"HealthcareService/{room['id']}")], count=500,
-                             within=within)
-    return [f"Schedule/{s['id']}" for s in page.resources if s.get("active") is not False]
+    async def load() -> list[str]:
+        page = await repo.search(principal, "Schedule", [("actor", f"HealthcareService/{room['id']}")], count=500,
+                                 within=within)
+        return [f"Schedule/{s['id']}" for s in page.resources if s.get("active") is not False]
+
+    if within is not None:
+        return await load()
+    return list(await _lookups(repo).get(principal.tenant, "schedules", room["id"], load))
 
 
 async def free_slots(repo: Repository, principal: PrincipalLike, schedules: list[str], after: int, before: int,

@@ -48,13 +48,14 @@ async def test_missing_credentials_in_each_door_shape(closed: ServerThread) -> N
         qapi = await c.get("/qapi/v1/webhooks")
         graph = await c.post("/graphql", json={"query": "{ patients { totalCount } }"})
         metrics = await c.get("/metrics")
-        open_ = [await c.get("/health"), await c.get("/fhir/r4/metadata")]
+        open_ = [await c.get(path) for path in ("/health", "/fhir/r4/metadata", "/fhir/r4/openapi.json",
+                                                 "/r4/openapi.json", "/fhir/r4/docs", "/qapi/v1/openapi.json")]
     assert fhir.status_code == 401 and fhir.json()["issue"][0]["code"] == "login"
     assert fhir.headers["www-authenticate"].startswith("Bearer")
     assert qapi.status_code == 401 and set(qapi.json()["error"]) == {"message"}
     assert graph.status_code == 401 and graph.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert metrics.status_code == 401
-    assert [r.status_code for r in open_] == [200, 200]
+    assert [r.status_code for r in open_] == [200] * 6
 
 
 async def test_a_wrong_key_is_refused_even_where_anonymous_callers_are_served(client: httpx.AsyncClient) -> None:

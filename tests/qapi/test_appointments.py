@@ -3,6 +3,7 @@ Appointment that books its waiting room's slot; read back in the seed's shape; u
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -124,6 +125,66 @@ async def test_errors_in_the_seeds_shape(qapi: httpx.AsyncClient, fhir: httpx.As
     bad_status = await qapi.put(f"/appointments/{said}", json={"status": "completed"})
     assert bad_status.status_code == 400 and "only cancelled" in bad_status.json()["error"]["message"]
     assert (await qapi.get("/appointments/999999999999")).json() == {"error": {"message": "Appointment not found"}}
+
+
+async def test_concurrent_creates_with_one_external_id_make_one_appointment(qapi: httpx.AsyncClient,
+                                                                           fhir: httpx.AsyncClient) -> None:
+    room = await waiting_room(fhir)
+    pid, _ = await _patient(qapi, fhir)
+    ext = new_id()
+    sent = {"waitingRoom": room["name"], "externalId": ext, "date": T0}
+    answers = await asyncio.gather(*(qapi.post(f"/patients/{pid}/appointments", json=sent) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409], [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json() == {"error": {"message": f"An appointment with externalId {ext} already exists"}}
+    found = (await fhir.get("/Appointment", params={"identifier": f"{SID['external-id']}|{ext}"})).json()
+    assert len(found.get("entry", [])) == 1
+    # two updates moving two other appointments onto one new external id at once: one wins
+    made = [(await qapi.post(f"/patients/{pid}/appointments", json={"waitingRoom": room["name"]})).json()["id"]
+            for _ in range(2)]
+    moved = new_id()
+    puts = await asyncio.gather(*(qapi.put(f"/appointments/{said}", json={"externalId": moved}) for said in made))
+    assert sorted(r.status_code for r in puts) == [200, 409], [r.text for r in puts]
+
+
+async def test_a_said_names_the_appointment_whichever_door_wrote_it(qapi: httpx.AsyncClient,
+                                                                   fhir: httpx.AsyncClient) -> None:
+    room = await waiting_room(fhir)
+    pid, _ = await _patient(qapi, fhir)
+    said = (await qapi.post(f"/patients/{pid}/appointments", json={"waitingRoom": room["name"]})).json()["id"]
+    # qapi's own appointment has the id derived from its SAID: a read by SAID is a read by id
+    stored = (await fhir.get(f"/Appointment/said-{said}")).json()
+    assert _ident(stored, SID["said"]) == str(said)
+    # one written through FHIR REST keeps the store's id and is found by its SAID all the same
+    other = (await fhir.post("/Appointment", json={
+        "resourceType": "Appointment", "status": "booked", "start": "2031-01-01T09:00:00Z",
+        "end": "2031-01-01T09:15:00Z", "participant": [{"actor": {"reference": f"Patient/{pid}"},
+                                                         "status": "accepted"}]})).json()
+    other_said = int(_ident(other, SID["said"]) or 0)
+    assert not other["id"].startswith("said-")
+    assert (await qapi.get(f"/appointments/{other_said}")).json()["id"] == other_said
+    # an id that looks derived but holds another number does not answer for that number
+    lookalike = {k: v for k, v in other.items() if k not in ("identifier", "meta")}
+    put = await fhir.put(f"/Appointment/said-{other_said + 1000000}",
+                         json={**lookalike, "id": f"said-{other_said + 1000000}"})
+    assert put.status_code == 201 and _ident(put.json(), SID["said"]) != str(other_said + 1000000)
+    assert (await qapi.get(f"/appointments/{other_said + 1000000}")).status_code == 404
+    assert (await qapi.get(f"/appointments/{other_said}")).json()["id"] == other_said
+
+
+async def test_a_renamed_waiting_room_is_found_by_its_new_name_at_once(qapi: httpx.AsyncClient,
+                                                                       fhir: httpx.AsyncClient) -> None:
+    room = await waiting_room(fhir)
+    pid, _ = await _patient(qapi, fhir)
+    url = f"/patients/{pid}/appointments"
+    assert (await qapi.post(url, json={"waitingRoom": room["name"]})).status_code == 201
+    stored = (await fhir.get(f"/HealthcareService/{room['room']['id']}")).json()
+    renamed = f"{room['name']} renamed"
+    assert (await fhir.put(f"/HealthcareService/{stored['id']}", json={**stored, "name": renamed})).status_code == 200
+    assert (await qapi.post(url, json={"waitingRoom": renamed})).status_code == 201
+    old = await qapi.post(url, json={"waitingRoom": room["name"]})
+    assert old.status_code == 400 and "not found" in old.json()["error"]["message"]
 
 
 async def test_links_are_stable_distinct_and_reveal_nothing(qapi: httpx.AsyncClient, fhir: httpx.AsyncClient) -> None:
