@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,8 +26,8 @@ from auth.policy import authorize
 from fhir_rest import bundles, ccda
 from fhir_rest.ccda import Kind, Section, label
 from fhir_rest.endpoints import base_url
-from fhir_rest.negotiation import JSON_TYPES, require_body_type
 from fhir_rest.outcomes import FhirResponse
+from fhir_rest.parameters import operation_parameters
 from fhir_rest.services import services
 from store.clock import now_instant
 from store.errors import Forbidden, Invalid
@@ -79,7 +78,7 @@ NOT_KEPT = "Not recorded in this system"
 
 
 async def docref(request: Request) -> Response:
-    params = await _params(request)
+    params = dict(await operation_parameters(request, "$docref"))
     principal: PrincipalLike = request.scope["auth"]
     repo = services(request).repo
     for name in params:
@@ -135,37 +134,6 @@ async def docref(request: Request) -> Response:
     echo = [(k, v) for k, v in params.items() if k in ("patient", "start", "end", "type")]
     return FhirResponse(bundles.searchset(base, "DocumentReference/$docref", Page(resources=[stored]),
                                           params=echo, count=1))
-
-
-async def _params(request: Request) -> dict[str, str]:
-    """The operation's parameters: the query string, and for a POST a Parameters resource."""
-    params = dict(request.query_params)
-    if request.method != "POST":
-        return params
-    raw = await request.body()
-    if not raw:
-        return params
-    require_body_type(request.headers.get("content-type"), JSON_TYPES, "a Parameters resource (application/fhir+json)")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Invalid("The request body is not valid JSON") from None
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise Invalid("A POST $docref takes a Parameters resource", paths=["resourceType"])
-    for i, item in enumerate(body.get("parameter") or []):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise Invalid(f"Parameters.parameter[{i}] has no name", paths=[f"Parameters.parameter[{i}]"])
-        value = next((v for k, v in item.items() if k.startswith("value")), None)
-        if isinstance(value, dict):  # valueReference, valueCoding
-            value = value.get("reference") or (f"{value.get('system', '')}|{value['code']}" if value.get("code")
-                                               else None)
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        if not isinstance(value, str):
-            raise Invalid(f"Parameters.parameter[{i}] ({item['name'][:40]}) has no value",
-                          paths=[f"Parameters.parameter[{i}]"])
-        params[item["name"]] = value
-    return params
 
 
 def _patient_id(value: str | None) -> str:

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from auth.policy import authorize_export, authorize_job, job_owner
-from fhir_rest.negotiation import JSON_TYPES, require_body_type
 from fhir_rest.outcomes import FhirResponse
+from fhir_rest.parameters import operation_parameters
 from fhir_rest.services import services
 from store.clock import now_instant
 from store.confinement import has_compartment
@@ -64,7 +64,7 @@ async def kickoff(request: Request) -> Response:
     if not _accepts(request, "application/fhir+json", "application/json"):
         raise NotAcceptable("A Bulk Data kick-off answers application/fhir+json")
     lenient = "handling=lenient" in request.headers.get("prefer", "")
-    params = await _params(request)
+    params = await operation_parameters(request, "kick-off")
     principal: PrincipalLike = request.scope["auth"]
     spec = await _spec(request, principal, level, params, lenient)
     repo, settings = services(request).repo, services(request).settings
@@ -77,34 +77,6 @@ async def kickoff(request: Request) -> Response:
     return FhirResponse({"resourceType": "OperationOutcome", "issue": [
         {"severity": "information", "code": "informational", "diagnostics": "Export accepted"}]},
         status_code=202, headers={"Content-Location": location})
-
-
-async def _params(request: Request) -> list[tuple[str, str]]:
-    """The kick-off parameters: the query string, and for a POST a ``Parameters`` resource (IG v2)."""
-    params = list(request.query_params.multi_items())
-    if request.method != "POST":
-        return params
-    raw = await request.body()
-    if not raw:
-        return params
-    require_body_type(request.headers.get("content-type"), JSON_TYPES, "a Parameters resource (application/fhir+json)")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Invalid("The request body is not valid JSON") from None
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise Invalid("A POST kick-off takes a Parameters resource", paths=["resourceType"])
-    for i, item in enumerate(body.get("parameter") or []):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise Invalid(f"Parameters.parameter[{i}] has no name", paths=[f"Parameters.parameter[{i}]"])
-        value = next((v for k, v in item.items() if k.startswith("value")), None)
-        if isinstance(value, dict):  # valueReference
-            value = value.get("reference")
-        if not isinstance(value, str):
-            raise Invalid(f"Parameters.parameter[{i}] ({item['name'][:40]}) has no value",
-                          paths=[f"Parameters.parameter[{i}]"])
-        params.append((item["name"], value))
-    return params
 
 
 def _csv(params: list[tuple[str, str]], name: str) -> list[str]:
