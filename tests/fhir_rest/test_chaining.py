@@ -3,7 +3,6 @@ store/includes.py): one level, inside the tenant and the caller's confinement, b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -129,14 +128,6 @@ async def test_chains_stay_in_the_tenant(fhir: httpx.AsyncClient, fhir_b: httpx.
     b_obs = await create(fhir_b, make_observation(other, tag=tag))
     assert matches(await get(fhir_b, "Observation", [mine, ("subject:Patient.name", f"Foreign{tag}")])) == {b_obs}
     assert matches(await get(fhir_b, "Patient", [mine, ("_has:Observation:patient:code", "44249-1")])) == {other}
-
-
-@pytest.fixture
-async def clinic(scoped: Any) -> AsyncIterator[Clinic]:
-    async with httpx.AsyncClient(base_url=f"{scoped.url}/fhir/r4", timeout=30) as client:
-        seeded = Clinic(scoped, client)
-        await seeded.seed()
-        yield seeded
 
 
 async def test_chains_respect_the_patient_compartment(clinic: Clinic) -> None:

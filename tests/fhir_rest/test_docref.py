@@ -4,7 +4,6 @@ DocumentReference + Binary, downloaded from the attachment url; seed 004's date 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -113,14 +112,6 @@ async def test_docref_refusals(fhir: httpx.AsyncClient, fhir_b: httpx.AsyncClien
         assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome", params
     assert (await fhir.get("/DocumentReference/$docref", params={"patient": "nobody-here"})).status_code == 404
     assert (await fhir_b.get("/DocumentReference/$docref", params={"patient": pid})).status_code == 404
-
-
-@pytest.fixture
-async def clinic(scoped: Any) -> AsyncIterator[Clinic]:
-    async with httpx.AsyncClient(base_url=f"{scoped.url}/fhir/r4", timeout=30) as client:
-        seeded = Clinic(scoped, client)
-        await seeded.seed()
-        yield seeded
 
 
 async def test_docref_under_patient_scopes(clinic: Clinic) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -90,14 +89,6 @@ async def test_everything_is_the_patients_compartment_paged(fhir: httpx.AsyncCli
 
 async def test_everything_stays_in_the_tenant(fhir_b: httpx.AsyncClient, record: dict[str, str]) -> None:
     assert (await fhir_b.get(f"/Patient/{record['pid']}/$everything")).status_code == 404
-
-
-@pytest.fixture
-async def clinic(scoped: Any) -> AsyncIterator[Clinic]:
-    async with httpx.AsyncClient(base_url=f"{scoped.url}/fhir/r4", timeout=30) as client:
-        seeded = Clinic(scoped, client)
-        await seeded.seed()
-        yield seeded
 
 
 async def test_everything_checks_scopes_per_type(clinic: Clinic) -> None:

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.factories import make_appointment, make_observation, make_patient, make_practitioner
 
@@ -45,14 +43,6 @@ class Clinic:
 
     def key(self, *scopes: str, patient: str | None = None) -> dict[str, str]:
         return self.as_(self.scoped.key(self.tenant, *scopes, patient=patient))
-
-
-@pytest.fixture
-async def clinic(scoped: Any) -> AsyncIterator[Clinic]:
-    async with httpx.AsyncClient(base_url=f"{scoped.url}/fhir/r4", timeout=30) as client:
-        c = Clinic(scoped, client)
-        await c.seed()
-        yield c
 
 
 def ids(bundle: dict[str, Any], mode: str = "match") -> set[str]:
