@@ -11,6 +11,7 @@ import httpx
 from openapi_spec_validator import validate
 
 from fhir_rest.openapi import INSTANCE_OPERATIONS, OPERATION_METHODS
+from tests.pages import assert_served_offline
 
 # What each interaction of the statement is, as (method, path) under the base.
 PATHS = {"read": ("get", "/{rt}/{{id}}"), "vread": ("get", "/{rt}/{{id}}/_history/{{vid}}"),
@@ -74,13 +75,6 @@ async def test_document_is_valid_and_agrees_with_the_capability_statement(client
 async def test_both_mounts_and_the_page_need_no_internet_or_credentials(client: httpx.AsyncClient) -> None:
     r4 = (await client.get("/r4/openapi.json")).json()
     assert r4["servers"] == [{"url": "/r4"}] and "/Patient/{id}" in r4["paths"]
-    page = await client.get("/fhir/r4/docs")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources)
-    for source in sources:
-        asset = await client.get(f"/fhir/r4/{source}")
-        assert asset.status_code == 200 and asset.content, source
+    await assert_served_offline(client, "/fhir/r4")
     assert (await client.get("/fhir/r4/docs/assets/..%2Fopenapi.py")).status_code == 404
     # without credentials where anonymous callers are refused: tests/app/test_errors.py

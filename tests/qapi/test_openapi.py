@@ -4,7 +4,6 @@ run against it over loopback, finds no 500 and no answer contradicting it."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from schemathesis.checks import (
 )
 
 from tests.conftest import API_KEYS
+from tests.pages import assert_served_offline
 
 # schemathesis's own strategies draw from `random` (its negative-data generation); not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
@@ -43,14 +43,7 @@ async def test_document_is_valid_and_covers_every_route(client: httpx.AsyncClien
 
 
 async def test_interactive_page_is_served_without_internet(client: httpx.AsyncClient) -> None:
-    page = await client.get("/qapi/v1/docs")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources)
-    for src in sources:
-        asset = await client.get(f"/qapi/v1/{src}")
-        assert asset.status_code == 200 and asset.content, src
+    await assert_served_offline(client, "/qapi/v1")
     init = (await client.get("/qapi/v1/docs/assets/docs-init.js")).text
     assert "openapi.json" in init
     assert (await client.get("/qapi/v1/docs/assets/..%2Fsecret")).status_code == 404
