@@ -99,13 +99,6 @@ def kind_of(res: Resource) -> str | None:
     return kind if kind in KINDS else None
 
 
-def sort_key(res: Resource) -> tuple[str, str]:
-    """The catalog order: item order, then folded name (strings, as in-memory cursors want)."""
-    values = ext_map(res)
-    order = values.get(EXT["catalog-order"])
-    return f"{int(order) if isinstance(order, int) else 0:010d}", fold(str(values.get(EXT["catalog-name"]) or ""))
-
-
 def is_archived(res: Resource) -> bool:
     return bool(ext_map(res).get(EXT["catalog-archived-at"]))
 
@@ -138,10 +131,13 @@ def field_definition(res: Resource) -> FieldDefinition:
         field_type = FieldType(v.get(EXT["field-type"]))
     except ValueError:
         field_type = FieldType.TEXT
-    options = [str(e.get("valueString")) for e in res.get("extension") or ()
-               if e.get("url") == EXT["field-option"] and e.get("valueString")]
-    return FieldDefinition(**_common(res, v), field_type=field_type, dropdown_options=options,
+    return FieldDefinition(**_common(res, v), field_type=field_type, dropdown_options=_options(res),
                            is_required=bool(v.get(EXT["field-required"], False)))
+
+
+def _options(res: Resource) -> list[str]:
+    return [str(e.get("valueString")) for e in res.get("extension") or ()
+            if e.get("url") == EXT["field-option"] and e.get("valueString")]
 
 
 BUILD = {ALERT_KIND: alert_definition, TAG_KIND: tag_definition, FIELD_KIND: field_definition}
@@ -182,7 +178,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> None:
         ext_name, key = SCALARS[name]
         _set(res, EXT[ext_name], key, value.value if isinstance(value, Enum) else value)
     if kind_of(res) == FIELD_KIND:
-        _check_options(field_definition(res))
+        _check_options(res)
 
 
 def set_archived(res: Resource, at: str) -> None:
@@ -239,10 +235,11 @@ def _checked(name: str, value: Any) -> Any:
     return value
 
 
-def _check_options(d: FieldDefinition) -> None:
-    if d.field_type is FieldType.DROPDOWN and not d.dropdown_options:
+def _check_options(res: Resource) -> None:
+    dropdown, options = ext_map(res).get(EXT["field-type"]) == FieldType.DROPDOWN.value, _options(res)
+    if dropdown and not options:
         raise Invalid("A DROPDOWN field needs at least one of dropdownOptions", field="dropdownOptions")
-    if d.field_type is not FieldType.DROPDOWN and d.dropdown_options:
+    if not dropdown and options:
         raise Invalid("dropdownOptions are only for DROPDOWN fields", field="dropdownOptions")
 
 
