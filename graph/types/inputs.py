@@ -54,7 +54,7 @@ class PatientFilter:
     location_id: strawberry.ID | None = None
     dob_from: str | None = None
     dob_to: str | None = None
-    tag: str | None = strawberry.field(default=None, description="A patient tag code.")
+    tag: str | None = strawberry.field(default=None, description="A tag definition's id: only patients with that tag.")
 
 
 @strawberry.input
