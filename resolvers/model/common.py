@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import strawberry
 
+from store.naming import EXT
+
 
 @dataclass(eq=False, kw_only=True)
 class EntityRef:
@@ -16,8 +18,8 @@ class EntityRef:
 
 @dataclass(eq=False, kw_only=True)
 class Tag:
-    code: str
-    display: str | None = None
+    code: str = strawberry.field(description="The tag definition's id (older tags: a free code such as \"vip\").")
+    display: str | None = strawberry.field(default=None, description="The tag's name when it was assigned.")
 
 
 def provided(fields: dict[str, object]) -> dict[str, object]:
@@ -28,3 +30,14 @@ def provided(fields: dict[str, object]) -> dict[str, object]:
 def opt_id(value: str | None) -> strawberry.ID | None:
     """An id field's value: a GraphQL ID, or None for a missing or empty one."""
     return strawberry.ID(value) if value else None
+
+
+def created_at(res: dict[str, object]) -> str | None:
+    """When the resource was first written: the store's ``meta`` created stamp (else version 1's lastUpdated)."""
+    meta = res.get("meta")
+    if not isinstance(meta, dict):
+        return None
+    for e in meta.get("extension") or ():
+        if isinstance(e, dict) and e.get("url") == EXT["created"]:
+            return str(e.get("valueInstant")) if e.get("valueInstant") else None
+    return meta.get("lastUpdated") if meta.get("versionId") == "1" else None
