@@ -20,6 +20,7 @@ from store.clock import instant, now_seconds
 from store.errors import Invalid, InvalidTransition, NotFound
 from store.fhirjson import concept, extension, ref_id, reference, set_ext
 from store.naming import CS
+from store.transactions import Entry
 
 Resource = dict[str, Any]
 
@@ -58,8 +59,8 @@ def _alerts_of(rows: list[tuple[Resource, bool]], status: model.AlertStatus | No
                after: str | None) -> Connection[model.Alert]:
     # The default listing leaves archived (dismissed) alerts out; they are listed when asked for by status.
     rows = [(r, fam) for r, fam in rows
-            if (model.STATUS.get(r.get("status", "")) is status if status is not None
-                else model.STATUS.get(r.get("status", "")) is not model.AlertStatus.ARCHIVED)]
+            if (model.status_of(r) is status if status is not None
+                else model.status_of(r) is not model.AlertStatus.ARCHIVED)]
     return resolve_connection(rows, key=lambda t: str((t[0].get("period") or {}).get("start") or ""),
                               rid=lambda t: t[0]["id"], node=lambda t: model.from_fhir(t[0], from_family=t[1]),
                               first=first, after=after, descending=True)
@@ -74,8 +75,9 @@ def alert_definition(root: model.Alert, info: Info) -> Soon[catalog_m.AlertDefin
 # ---------------------------------------------------------------------------------------------- mutations
 
 BULK_MAX = 50
-# The alert's status → FHIR Flag.status (the inverse of model.STATUS).
-FLAG_STATUS = {v: k for k, v in model.STATUS.items()}
+# The alert's status → FHIR Flag.status (archived: inactive, with EXT["alert-archived-at"]).
+FLAG_STATUS = {model.AlertStatus.ACTIVE: "active", model.AlertStatus.DISABLED: "inactive",
+               model.AlertStatus.ARCHIVED: "inactive"}
 
 
 async def create_alert(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
@@ -113,7 +115,7 @@ async def update_alert(ctx: Scope, pid: str, aid: str, base_version: int, f: dic
 async def disable_alert(ctx: Scope, pid: str, aid: str, base_version: int) -> model.Alert:
     """Disable an active alert, recording now as its disabled time."""
     res = await _alert(ctx, pid, aid)
-    current = model.STATUS.get(res.get("status", ""), model.AlertStatus.ACTIVE)
+    current = model.status_of(res)
     if current is not model.AlertStatus.ACTIVE:
         raise InvalidTransition(f"Only an active alert can be disabled; this one is {current.value}",
                                 current=current.value, target="disabled")
@@ -124,7 +126,7 @@ async def disable_alert(ctx: Scope, pid: str, aid: str, base_version: int) -> mo
 async def archive_alert(ctx: Scope, pid: str, aid: str, base_version: int | None) -> model.Alert:
     """Archive (dismiss) the alert; an archived one is returned unchanged."""
     res = await _alert(ctx, pid, aid)
-    if res.get("status") == FLAG_STATUS[model.AlertStatus.ARCHIVED]:
+    if model.status_of(res) is model.AlertStatus.ARCHIVED:
         return model.from_fhir(res)
     _apply(res, {"status": model.AlertStatus.ARCHIVED})
     return await _save(ctx, res, base_version)
@@ -142,18 +144,19 @@ async def bulk_dismiss(ctx: Scope, pid: str, ids: list[str]) -> model.BulkDismis
     for n, aid in enumerate(ids):
         if aid not in found or ref_id(found[aid].get("subject"), "Patient") != str(pid):
             raise NotFound(f"Alert {aid} not found for this patient", field=f"alertIds[{n}]")
-    archived = FLAG_STATUS[model.AlertStatus.ARCHIVED]
-    out: list[model.Alert] = []
-    done = 0
+    # One transaction: every alert archived, or none (a concurrent change to any of them: VERSION_CONFLICT).
+    entries: list[Entry] = []
     for aid in ids:
         res = found[aid]
-        if res.get("status") == archived:
-            out.append(model.from_fhir(res))
-            continue
-        _apply(res, {"status": model.AlertStatus.ARCHIVED})
-        out.append(await _save(ctx, res, int(res["meta"]["versionId"])))
-        done += 1
-    return model.BulkDismissResult(alerts=out, archived_count=done, skipped_count=len(ids) - done)
+        if model.status_of(res) is not model.AlertStatus.ARCHIVED:
+            version = res["meta"]["versionId"]
+            _apply(res, {"status": model.AlertStatus.ARCHIVED})
+            entries.append(Entry(len(entries), "PUT", "Flag", rid=aid, resource=res, if_match=str(version)))
+    written = {o.result.resource["id"]: o.result.resource
+               for o in (await ctx.repo.transaction(ctx.who, entries) if entries else []) if o.result is not None}
+    out = [model.from_fhir(written.get(aid, found[aid])) for aid in ids]
+    ctx.loaders.forget(ctx.loaders.flags_by_patient, str(pid))
+    return model.BulkDismissResult(alerts=out, archived_count=len(entries), skipped_count=len(ids) - len(entries))
 
 
 async def _alert(ctx: Scope, pid: str, aid: str) -> Resource:
@@ -190,6 +193,8 @@ def _apply(res: Resource, f: dict[str, Any]) -> None:
         if status is None:
             raise Invalid("status cannot be cleared", field="status")
         res["status"] = FLAG_STATUS[status]
+        set_ext(res, "alert-archived-at", "valueDateTime",
+                now_seconds() if status is model.AlertStatus.ARCHIVED else None)
         if status is model.AlertStatus.ACTIVE:
             set_ext(res, "alert-disabled-at", "valueDateTime", None)
         elif status is model.AlertStatus.DISABLED and "date_disabled" not in f:

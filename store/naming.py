@@ -23,7 +23,8 @@ Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-defin
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
             custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
-            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"]
+            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"];
+            archived (dismissed): status inactive + EXT["alert-archived-at"]
 Tag link    Patient meta.tag system CS["patient-tag"], code = the tag definition's id, display = its name
 Field value Patient EXT["custom-field"] (complex): "definition" valueReference Basic/<id>, "value" value[x]
             (valueString|valueDecimal|valueDate|valueBoolean by field type), "updated" valueDateTime
@@ -128,6 +129,7 @@ EXT = {
         "alert-definition",
         "alert-note",
         "alert-disabled-at",
+        "alert-archived-at",
         "catalog-name",
         "catalog-description",
         "catalog-category",

@@ -33,6 +33,14 @@ class AlertScope(Enum):
 STATUS = {"active": AlertStatus.ACTIVE, "inactive": AlertStatus.DISABLED, "entered-in-error": AlertStatus.ARCHIVED}
 
 
+def status_of(res: dict[str, Any]) -> AlertStatus:
+    """An archived (dismissed) alert is an inactive Flag with EXT["alert-archived-at"] — not ``entered-in-error``,
+    which FHIR means as "recorded by mistake" (alerts archived before that extension are read as archived)."""
+    if res.get("status") == "inactive" and ext(res, "alert-archived-at"):
+        return AlertStatus.ARCHIVED
+    return STATUS.get(res.get("status", ""), AlertStatus.ACTIVE)
+
+
 @dataclass(eq=False, kw_only=True)
 class Alert:
     id: strawberry.ID = strawberry.field(description="Unique identifier of the patient alert.")
@@ -76,7 +84,7 @@ def from_fhir(res: dict[str, Any], *, from_family: bool = False) -> Alert:
     return Alert(
         id=res["id"], version=version(res), name=_name(res.get("code")), code=code_of(res.get("code")),
         category=next((code_of(c) for c in res.get("category") or ()), None),
-        status=STATUS.get(res.get("status", ""), AlertStatus.ACTIVE),
+        status=status_of(res),
         scope=AlertScope.FAMILY if is_family_scope(res) else AlertScope.PATIENT,
         is_urgent=bool(ext(res, "alert-urgent", False)),
         note=_note(res),

@@ -81,7 +81,7 @@ async def test_create_alert_errors(gql: GQL, tag: str) -> None:
     assert archived["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_update_disable_and_archive(gql: GQL, tag: str) -> None:
+async def test_update_disable_and_archive(gql: GQL, fhir_a: Any, tag: str) -> None:
     pid = await patient(gql, tag)
     did = await definition(gql, f"Billing hold {tag}")
     made = await alert(gql, pid, did, note="Old")
@@ -104,6 +104,10 @@ async def test_update_disable_and_archive(gql: GQL, tag: str) -> None:
 
     archived = (await gql.run(ARCHIVE, {"p": pid, "id": made["id"]}))["archiveAlert"]
     assert archived["status"] == "ARCHIVED"
+    # In FHIR a dismissed alert is an inactive Flag, not "entered-in-error" (which means recorded by mistake).
+    flag = (await fhir_a.get(f"/Flag/{made['id']}")).json()
+    assert flag["status"] == "inactive"
+    assert any(e["url"] == EXT["alert-archived-at"] and e["valueDateTime"] for e in flag["extension"])
     again = (await gql.run(ARCHIVE, {"p": pid, "id": made["id"]}))["archiveAlert"]
     assert again["version"] == archived["version"]  # already archived: unchanged
 
