@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.context import Info
@@ -10,7 +12,7 @@ from graph.types.appointment import Appointment
 from graph.types.encounter import Encounter
 from graph.types.episode import Episode
 from graph.types.inputs import AppointmentFilter, PatientFilter, PatientSort, fields_of
-from graph.types.patient import Patient, PatientCountsByLocation, PatientStatus, PatientSummary
+from graph.types.patient import Patient, PatientCountsByLocation, PatientPageType, PatientStatus, PatientSummary
 from graph.types.practitioner import Practitioner
 from resolvers import appointment as appointment_r
 from resolvers import encounter as encounter_r
@@ -43,6 +45,20 @@ async def list_patients(info: Info, first: int | None = None, after: str | None 
         sort_field=sort.field.value if sort is not None else None,
         descending=sort is not None and sort.direction.value == "desc",
         first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
+
+
+async def patient_page(
+    info: Info,
+    page: Annotated[int, strawberry.argument(description="Page number, from 1.")] = 1,
+    page_size: Annotated[int, strawberry.argument(
+        description="Patients per page, 1 up to the page cap (100 by default).")] = patient_r.DEFAULT_PAGE_SIZE,
+    filter: Annotated[PatientFilter | None, strawberry.argument(description="Filters; see PatientFilter.")] = None,
+    sort: Annotated[PatientSort | None, strawberry.argument(description="Sort (default last name, A→Z).")] = None,
+) -> patient_m.PatientPage:
+    return await patient_r.page_patients(
+        info.context, page=page, page_size=page_size, flt=fields_of(filter) if filter is not None else None,
+        sort_field=sort.field.value if sort is not None else None,
+        descending=sort is not None and sort.direction.value == "desc")
 
 
 async def search_patients(info: Info, query: str, limit: int = 20) -> list[patient_m.PatientSummary]:
@@ -94,6 +110,12 @@ class Query:
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
+    patient_page = strawberry.field(
+        graphql_type=PatientPageType, resolver=patient_page,
+        description="The classic numbered patient list: one page with page, pageSize and total (same filters and "
+                    "sorts as patients). For scrolling through many patients prefer the patients connection. "
+                    "Errors: VALIDATION (page < 1, pageSize out of range, malformed date), NOT_FOUND (unknown "
+                    "provider or location in the filter, extensions.field names it).")
     search_patients = strawberry.field(
         graphql_type=list[PatientSummary], resolver=search_patients,
         description="Typeahead over first, last, preferred name and chart number; empty → [].")

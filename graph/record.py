@@ -6,6 +6,7 @@ them there again."""
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -19,3 +20,16 @@ def object_type(record: T, **options: Any) -> T:
         if isinstance(field, StrawberryField) and field.name not in vars(record):
             setattr(record, field.name, field)
     return strawberry.type(record, **options)
+
+
+E = TypeVar("E", bound=type[Enum])
+
+
+def described_enum(cls: E, description: str, values: dict[str, str]) -> E:
+    """Declare the plain enum ``cls`` as a GraphQL enum with a description for each value (keyed by member
+    name). The records' enums stay plain Python enums: their values are read from FHIR before strawberry is
+    involved, which ``strawberry.enum_value`` members would not allow."""
+    strawberry.enum(cls, description=description)
+    for value in cls.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+    return cls

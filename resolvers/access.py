@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from store.errors import Forbidden
+from store.idempotency import Claim
 from store.repository import Repository
 from store.types import Confinement, Page, PrincipalLike, Resource, WriteResult
 
@@ -91,3 +92,16 @@ class Guarded:
 
     async def delete(self, principal: PrincipalLike, rt: str, rid: str) -> WriteResult | None:
         return await self.repo.delete(principal, rt, rid, within=self._within(principal, "delete", rt))
+
+    async def claim_idempotency(self, principal: PrincipalLike, rt: str, key: str, fingerprint: str) -> Claim:
+        """Reserve an idempotency key for a create of ``rt`` (store/idempotency.py); only for callers who may
+        create ``rt``."""
+        self.authorize(principal, "create", rt)
+        return await self.repo.claim_idempotency(principal, key, fingerprint)
+
+    async def complete_idempotency(self, principal: PrincipalLike, key: str, owner: str,
+                                   response: dict[str, Any]) -> None:
+        await self.repo.complete_idempotency(principal, key, owner, response)
+
+    async def release_idempotency(self, principal: PrincipalLike, key: str, owner: str) -> None:
+        await self.repo.release_idempotency(principal, key, owner)

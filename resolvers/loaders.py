@@ -71,6 +71,8 @@ class Loaders:
         self.appointments_by_id = by_id("Appointment")
         self.encounters_by_id = by_id("Encounter")
         self.episodes_by_id = by_id("EpisodeOfCare")
+        self.organizations_by_id = by_id("Organization")
+        self.basics_by_id = by_id("Basic")
 
         self.allergies_by_patient = by_ref("AllergyIntolerance", "patient")
         self.conditions_by_patient = by_ref("Condition", "patient")

@@ -28,3 +28,10 @@ def provided(fields: dict[str, object]) -> dict[str, object]:
 def opt_id(value: str | None) -> strawberry.ID | None:
     """An id field's value: a GraphQL ID, or None for a missing or empty one."""
     return strawberry.ID(value) if value else None
+
+
+def camel(name: str) -> str:
+    """The GraphQL name of a Python (snake_case) field or argument name: ``date_of_birth`` → ``dateOfBirth``
+    (strawberry's own conversion; a trailing ``_``, as in ``from_``, is dropped)."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
