@@ -224,4 +224,5 @@ async def assign_responsible_party(ctx: Scope, pid: str, party: str | None) -> N
     elif not any(ref_id(s, "Patient") == pid for s in target.get("subject") or ()):
         target["subject"] = [*(target.get("subject") or []), {"reference": f"Patient/{pid}"}]
         await ctx.repo.update(ctx.who, "Account", target["id"], target)
-    ctx.loaders.accounts_by_subject.clear(pid)
+    if ctx.loaders.accounts_by_subject.cache_map.get(pid) is not None:
+        ctx.loaders.accounts_by_subject.clear(pid)  # this request's later reads see the new family

@@ -61,8 +61,8 @@ _CONTACT = {s.value: s for s in ContactMethod}
 _PRONOUN = {s.value: s for s in Pronoun}
 
 
-def _f(description: str) -> Any:
-    return strawberry.field(description=description)
+def _f(description: str, name: str | None = None) -> Any:
+    return strawberry.field(description=description, name=name)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -126,9 +126,9 @@ class Patient:
         "Consent bitmask: 1 HIPAA notice, 2 consent to treat, 4 financial policy, 8 telehealth.")
     date_first_visit: str | None = _f("Date of the first visit, YYYY-MM-DD.")
     balance_total: float = _f("Total outstanding balance, in US dollars.")
-    balance_0_30: float = _f("Part of the balance 0–30 days old, in US dollars.")
-    balance_31_60: float = _f("Part of the balance 31–60 days old, in US dollars.")
-    balance_61_90: float = _f("Part of the balance 61–90 days old, in US dollars.")
+    balance_0_30: float = _f("Part of the balance 0–30 days old, in US dollars.", "balance0To30")
+    balance_31_60: float = _f("Part of the balance 31–60 days old, in US dollars.", "balance31To60")
+    balance_61_90: float = _f("Part of the balance 61–90 days old, in US dollars.", "balance61To90")
     balance_over_90: float = _f("Part of the balance more than 90 days old, in US dollars.")
     estimated_balance: float | None = _f(
         "What the patient is expected to owe once insurance has paid, in US dollars.")
