@@ -29,7 +29,7 @@ import orjson
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from resolvers.model.common import camel
+from resolvers.model.common import graphql_path
 from store import errors
 from store.errors import DomainError, mapped
 from store.logs import described
@@ -63,16 +63,9 @@ def code_of(error: DomainError) -> str:
 GATE_MESSAGE = "A value of the input is not valid."
 
 
-def graphql_path(path: Any) -> Any:
-    """``input.date_of_birth`` → ``input.dateOfBirth``: each segment in the schema's camelCase."""
-    if not isinstance(path, str):
-        return path
-    return ".".join(camel(p) for p in path.split("."))
-
-
 def extensions_of(error: DomainError) -> dict[str, Any]:
     ext = {**error.details, "code": code_of(error)}
-    if "field" in ext:
+    if isinstance(ext.get("field"), str):
         ext["field"] = graphql_path(ext["field"])
     return ext
 

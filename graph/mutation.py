@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.context import Info
+from graph.errors import code_of
 from graph.types.alert import Alert
 from graph.types.allergy import Allergy
 from graph.types.appointment import Appointment
@@ -27,6 +28,7 @@ from graph.types.inputs import (
 )
 from graph.types.medication import Medication
 from graph.types.patient import CreatePatientPayload, Patient, PatientStatus
+from graph.types.patient_import import ImportMode, PatientImport
 from graph.types.problem import Problem
 from graph.types.vital_signs import VitalSigns
 from resolvers import alert as alert_r
@@ -35,6 +37,7 @@ from resolvers import appointment as appointment_r
 from resolvers import episode as episode_r
 from resolvers import family as family_r
 from resolvers import medication as medication_r
+from resolvers import patient_import
 from resolvers import patient_write as patient_w
 from resolvers import problem as problem_r
 from resolvers import vital_signs as vital_signs_r
@@ -45,6 +48,7 @@ from resolvers.model import episode as episode_m
 from resolvers.model import family as family_m
 from resolvers.model import medication as medication_m
 from resolvers.model import patient as patient_m
+from resolvers.model import patient_import as import_m
 from resolvers.model import problem as problem_m
 from resolvers.model import vital_signs as vital_signs_m
 
@@ -64,6 +68,18 @@ async def create_patient(
                     "Kept 24 hours.")] = None,
 ) -> patient_m.CreatePatientPayload:
     return await patient_w.create_patient(info.context, fields_of(input), idempotency_key)
+
+
+async def import_patients(
+    info: Info,
+    rows: Annotated[list[PatientInput], strawberry.argument(
+        description=f"The patients, as createPatient's input (at most {patient_import.BULK_MAX}). Up to "
+                    f"{patient_import.SYNC_MAX} are imported at once; more become a background import.")],
+    mode: Annotated[ImportMode, strawberry.argument(
+        description="What to do with rows naming an existing patient (default SKIP_EXISTING).")
+    ] = ImportMode.SKIP_EXISTING,
+) -> import_m.PatientImport:
+    return await patient_import.import_patients(info.context, [fields_of(r) for r in rows], mode, code_of)
 
 
 async def update_patient(info: Info, id: _ID, base_version: _VERSION,
@@ -157,6 +173,12 @@ class Mutation:
                     "path, e.g. input.dateOfBirth), NOT_FOUND (unknown provider, location, catalog entry, "
                     "employer or responsible party), CONFLICT (chart number already used; idempotency key "
                     "reused).")
+    import_patients = strawberry.mutation(
+        resolver=import_patients, graphql_type=PatientImport,
+        description="Bulk import of patients with per-row results and counts; safe to run again (existing "
+                    "patients are matched, not duplicated). A row's error carries the code and the field "
+                    "(rows.<index>.<field>) createPatient would give. Errors of the whole call: VALIDATION (no "
+                    "rows, too many rows).")
     update_patient = strawberry.mutation(
         resolver=update_patient, graphql_type=Patient,
         description="PATCH a patient: only the fields sent change. Errors: as createPatient, plus NOT_FOUND "

@@ -25,11 +25,11 @@ def object_type(record: T, **options: Any) -> T:
 E = TypeVar("E", bound=type[Enum])
 
 
-def described_enum(cls: E, description: str, values: dict[str, str]) -> E:
+def described_enum(cls: E, description: str, values: dict[str, str], *, name: str | None = None) -> E:
     """Declare the plain enum ``cls`` as a GraphQL enum with a description for each value (keyed by member
     name). The records' enums stay plain Python enums: their values are read from FHIR before strawberry is
     involved, which ``strawberry.enum_value`` members would not allow."""
-    strawberry.enum(cls, description=description)
+    strawberry.enum(cls, name=name, description=description)
     for value in cls.__strawberry_definition__.values:  # type: ignore[attr-defined]
         value.description = values[value.name]
     return cls

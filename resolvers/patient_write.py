@@ -114,7 +114,7 @@ async def _create(ctx: Scope, f: dict[str, Any]) -> model.CreatePatientPayload:
     return model.CreatePatientPayload(patient=model.from_fhir(written), potential_duplicates=dups)
 
 
-async def _save(ctx: Scope, res: Resource, base_version: int | None, prefix: str = "input") -> model.Patient:
+async def save(ctx: Scope, res: Resource, base_version: int | None, prefix: str = "input") -> model.Patient:
     try:
         written = await ctx.repo.update(ctx.who, "Patient", res["id"], res,
                                         if_match=str(base_version) if base_version is not None else None)
@@ -143,7 +143,7 @@ async def prepare_update(ctx: Scope, res: Resource, f: dict[str, Any], prefix: s
 async def update_patient(ctx: Scope, pid: str, base_version: int, f: dict[str, Any]) -> model.Patient:
     """PATCH a patient: only the fields sent change."""
     res = await prepare_update(ctx, await current(ctx, pid), f)
-    saved = await _save(ctx, res, base_version)
+    saved = await save(ctx, res, base_version)
     if "responsible_party_id" in f:
         await assign_responsible_party(ctx, str(pid), f["responsible_party_id"])
     return saved
@@ -162,7 +162,7 @@ async def transition_status(ctx: Scope, pid: str, base_version: int, target_stat
     if target not in TRANSITIONS.get(now, set()):
         raise InvalidTransition(f"A patient cannot go from {now} to {target}", current=now, target=target)
     model.set_status(res, target)
-    return await _save(ctx, res, base_version)
+    return await save(ctx, res, base_version)
 
 
 async def archive_patient(ctx: Scope, pid: str, base_version: int | None) -> model.Patient:
@@ -180,7 +180,7 @@ async def archive_patient(ctx: Scope, pid: str, base_version: int | None) -> mod
             raise Invalid("The patient is the guarantor of active dependents; reassign the guarantor first",
                           dependents=len(active))
     model.set_status(res, "archived", now=_now())
-    return await _save(ctx, res, base_version)
+    return await save(ctx, res, base_version)
 
 
 async def restore_patient(ctx: Scope, pid: str, base_version: int | None) -> model.Patient:
@@ -189,7 +189,7 @@ async def restore_patient(ctx: Scope, pid: str, base_version: int | None) -> mod
     if model.lifecycle(res) != "archived":
         raise Invalid("The patient is not archived")
     model.set_status(res, "inactive")
-    return await _save(ctx, res, base_version)
+    return await save(ctx, res, base_version)
 
 
 # ---------------------------------------------------------------------------------------------- responsible party
