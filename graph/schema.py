@@ -192,12 +192,19 @@ class GraphQLView(GraphQL[Context, None]):
     # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
     graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
 
-    def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings):
+    def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings,
+                 allows_origin: Callable[[str], bool] | None = None):
         # Protocols, the connection-init timeout and the per-connection cap: the live-events side owns them.
         options = subscription_view_options(settings)
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True,
                          **options)
         self.settings = settings
+        self.allows_origin = allows_origin
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        # Asked for a browser page of another origin only (same-origin pages and non-browser clients pass): the
+        # composition root's CORS origins decide, as they do for HTTP (app/cors.py).
+        return self.allows_origin is not None and self.allows_origin(origin)
 
     async def on_ws_connect(self, context: Context) -> Any:
         await subscription_on_ws_connect(context)
@@ -251,6 +258,7 @@ class GraphQLView(GraphQL[Context, None]):
         return response
 
 
-def routes(settings: GraphSettings) -> list[BaseRoute]:
-    view = GraphQLView(build_schema(settings), settings)
+def routes(settings: GraphSettings, *, allows_origin: Callable[[str], bool] | None = None) -> list[BaseRoute]:
+    """``allows_origin``: whether a browser page of that origin may open the websocket (none when not given)."""
+    view = GraphQLView(build_schema(settings), settings, allows_origin)
     return [Route("/graphql", endpoint=view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
