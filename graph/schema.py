@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 
 from auth.audit_doors import tell
 from auth.policy import Decision, authorize
+from graph import ide
 from graph.context import Context
 from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
@@ -201,6 +202,10 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         self.allows_origin = allows_origin
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # strawberry's page loads GraphiQL from a CDN: ours is served from this server (graph/ide.py)
+        return ide.page(request, self.settings)
+
     def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
         # Asked for a browser page of another origin only (same-origin pages and non-browser clients pass): the
         # composition root's CORS origins decide, as they do for HTTP (app/cors.py).
@@ -261,4 +266,5 @@ class GraphQLView(GraphQL[Context, None]):
 def routes(settings: GraphSettings, *, allows_origin: Callable[[str], bool] | None = None) -> list[BaseRoute]:
     """``allows_origin``: whether a browser page of that origin may open the websocket (none when not given)."""
     view = GraphQLView(build_schema(settings), settings, allows_origin)
-    return [Route("/graphql", endpoint=view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
+    return [*ide.routes(settings), Route("/graphql", endpoint=view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view)]
