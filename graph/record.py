@@ -1,7 +1,7 @@
 """A plain record of resolvers/model/ declared as a GraphQL object type in place (for records without
 relation fields; the others are subclassed). Field descriptions given on the record with ``strawberry.field``
-are kept: the record's dataclass took those fields off the class, and strawberry's own dataclass pass needs
-them there again."""
+are kept: the record's dataclass took those fields off the class (or left their default there), and
+strawberry's own dataclass pass needs them there again."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ T = TypeVar("T", bound=type)
 
 def object_type(record: T, **options: Any) -> T:
     for field in dataclasses.fields(record):
-        if isinstance(field, StrawberryField) and field.name not in vars(record):
-            setattr(record, field.name, field)
+        if isinstance(field, StrawberryField) and vars(record).get(field.name) is not field:
+            setattr(record, field.name, field)  # a field with a default left the default there instead
     return strawberry.type(record, **options)

@@ -88,7 +88,44 @@ def build_schema(settings: GraphSettings | None = None) -> Schema:
                     execution_context_class=SharedEventExecutor)
     _plain_fields_direct(schema)
     _relations_direct(schema)
+    _federation_described(schema)
     return schema
+
+
+# What strawberry's Apollo Federation support adds to the schema, described for the front-end developer who meets
+# it in GraphiQL's docs: the gateway's, not theirs.
+GATEWAY_ONLY = "For the Apollo Federation gateway (the federation spec defines it); front ends do not use it."
+FEDERATION = {
+    "_Any": "An entity representation: {__typename, ...its key fields}. " + GATEWAY_ONLY,
+    "_Entity": "Any entity of this subgraph (Patient, Practitioner, Appointment, Encounter, Episode). " + GATEWAY_ONLY,
+    "_Service": "This subgraph's description. " + GATEWAY_ONLY,
+    "_Service.sdl": "This subgraph's schema in SDL, with its federation directives.",
+    "_FieldSet": "A selection of fields naming an entity's key, e.g. \"id\". " + GATEWAY_ONLY,
+    "link__Import": "A name imported by @link. " + GATEWAY_ONLY,
+    "link__Purpose": "Why a schema @links a specification. " + GATEWAY_ONLY,
+    "link__Purpose.SECURITY": "The linked specification's directives secure the schema.",
+    "link__Purpose.EXECUTION": "The linked specification's directives change how operations execute.",
+    "Query._entities": "The entities named by their representations, in order. " + GATEWAY_ONLY,
+    "Query._entities.representations": "Each entity's __typename and key fields.",
+    "Query._service": "This subgraph's SDL. " + GATEWAY_ONLY,
+}
+
+
+def _federation_described(schema: strawberry.federation.Schema) -> None:
+    types = schema._schema.type_map
+    for name, text in FEDERATION.items():
+        type_name, _, member = name.partition(".")
+        gtype = types.get(type_name)
+        if gtype is None:
+            continue
+        field, _, arg = member.partition(".")
+        if not field:
+            gtype.description = gtype.description or text
+        elif isinstance(gtype, GraphQLEnumType):
+            gtype.values[field].description = text
+        elif isinstance(gtype, GraphQLObjectType) and field in gtype.fields:
+            target: Any = gtype.fields[field].args[arg] if arg else gtype.fields[field]
+            target.description = target.description or text
 
 
 def _plain_fields_direct(schema: strawberry.federation.Schema) -> None:

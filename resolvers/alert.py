@@ -3,7 +3,9 @@ resolvers/model/alert.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers import family as family_r
@@ -11,7 +13,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import alert as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.naming import CS, EXT
 
@@ -35,8 +37,16 @@ def flags_with_family(per_patient: list[list[Resource]]) -> list[tuple[Resource,
     return out
 
 
-def patient_alerts(root: Patient, info: Info, status: model.AlertStatus | None = None, include_family: bool = False,
-                   first: int | None = None, after: str | None = None) -> Soon[Connection[model.Alert]]:
+def patient_alerts(
+    root: Patient,
+    info: Info,
+    status: Annotated[model.AlertStatus | None, strawberry.argument(
+        description="Only alerts with this status (default: any).")] = None,
+    include_family: Annotated[bool, strawberry.argument(
+        description="Also the family-scope alerts of the patient's family (default false).")] = False,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Alert]]:
     if include_family:
         return _family_alerts(info.context, str(root.id), status, first, after)
     return when_loaded(info.context.loaders.flags_by_patient, str(root.id),

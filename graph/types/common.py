@@ -6,6 +6,6 @@ from graph.record import object_type
 from resolvers.model.common import EntityRef, Tag
 
 object_type(EntityRef, description="A lightweight reference to a related entity: its id and, when known, its name.")
-object_type(Tag)
+object_type(Tag, description="A tag the practice put on a patient (e.g. vip).")
 
 __all__ = ["EntityRef", "Tag"]

@@ -62,10 +62,6 @@ if TYPE_CHECKING:
     from graph.types.family import Family, Relationship
     from graph.types.practitioner import Practitioner
 
-strawberry.enum(PatientStatus, description="Patient lifecycle status (seed 003).")
-strawberry.enum(AllergyReviewStatus)
-strawberry.enum(ContactMethod)
-strawberry.enum(Pronoun)
 
 
 # Types of other modules that refer back to Patient: resolved when the schema is built.
@@ -77,41 +73,87 @@ _Appointment = Annotated["Appointment", strawberry.lazy("graph.types.appointment
 _Encounter = Annotated["Encounter", strawberry.lazy("graph.types.encounter")]
 
 
-@strawberry.federation.type(keys=["id"], description="A patient record (seed 003), computed from FHIR Patient.")
+@strawberry.federation.type(keys=["id"], description="A patient of the practice: demographics, contact details, "
+                            "identifiers, preferences and balance, with the chart and schedule as relations.")
 class Patient(patient.Patient, Entity):
     record = patient.Patient
     find = patient_r.get_patient
-    primary_provider = strawberry.field(resolver=patient_r.primary_provider, graphql_type=_Practitioner | None)
-    secondary_provider = strawberry.field(resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None)
-    medical_summary = strawberry.field(resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary,
-                                       description="The chart header summary (seed 003 medical-summary).")
-    family = strawberry.field(resolver=family_r.family, graphql_type=_Family,
-                              description="Financial family (same guarantor), guardians, dependents, relationships.")
-    relationships = strawberry.field(resolver=family_r.relationships, graphql_type=list[_Relationship],
-                                     description="Relationships where this patient is the source.")
-    episodes = strawberry.field(resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode])
-    appointments = strawberry.field(resolver=appointment_r.patient_appointments, graphql_type=Connection[_Appointment])
-    encounters = strawberry.field(resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter])
-    vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns])
-    allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy])
-    medications = strawberry.field(resolver=medication_r.patient_medications, graphql_type=Connection[Medication])
-    problems = strawberry.field(resolver=problem_r.patient_problems, graphql_type=Connection[Problem])
-    alerts = strawberry.field(resolver=alert_r.patient_alerts, graphql_type=Connection[Alert])
-    communication_logs = strawberry.field(resolver=communication_log_r.patient_communication_logs,
-                                          graphql_type=Connection[CommunicationLog])
-    documents = strawberry.field(resolver=document_r.patient_documents, graphql_type=Connection[Document])
+    primary_provider = strawberry.field(
+        resolver=patient_r.primary_provider, graphql_type=_Practitioner | None, description="The patient's primary "
+                                                                                            "provider; null when none "
+                                                                                            "is assigned.")
+    secondary_provider = strawberry.field(
+        resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None, description="The patient's "
+                                                                                              "secondary provider; "
+                                                                                              "null when none is "
+                                                                                              "assigned.")
+    medical_summary = strawberry.field(
+        resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary, description="The chart header: "
+                                                                                             "allergies, medications, "
+                                                                                             "problems, latest "
+                                                                                             "vitals, social history, "
+                                                                                             "alerts.")
+    family = strawberry.field(
+        resolver=family_r.family, graphql_type=_Family, description="The financial family (patients sharing a "
+                                                                    "guarantor), guardians, dependents and "
+                                                                    "relationships.")
+    relationships = strawberry.field(
+        resolver=family_r.relationships, graphql_type=list[_Relationship], description="This patient's relationships "
+                                                                                       "to other patients (where this "
+                                                                                       "patient is the source).")
+    episodes = strawberry.field(
+        resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode], description="Episodes of care, newest "
+                                                                                            "first.")
+    appointments = strawberry.field(
+        resolver=appointment_r.patient_appointments,
+        graphql_type=Connection[_Appointment],
+        description="Appointments, latest start first; filter by date range and status.")
+    encounters = strawberry.field(
+        resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter], description="Encounters "
+                                                                                                  "(visits), newest "
+                                                                                                  "first.")
+    vital_signs = strawberry.field(
+        resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns], description="Vital-sign "
+                                                                                                     "readings, "
+                                                                                                     "newest first; "
+                                                                                                     "filter by date "
+                                                                                                     "range.")
+    allergies = strawberry.field(
+        resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy], description="Allergies and "
+                                                                                            "intolerances, newest "
+                                                                                            "first.")
+    medications = strawberry.field(
+        resolver=medication_r.patient_medications, graphql_type=Connection[Medication], description="Medications "
+                                                                                                    "(current and "
+                                                                                                    "past), newest "
+                                                                                                    "first.")
+    problems = strawberry.field(
+        resolver=problem_r.patient_problems, graphql_type=Connection[Problem], description="Problems and diagnoses, "
+                                                                                           "newest first.")
+    alerts = strawberry.field(
+        resolver=alert_r.patient_alerts, graphql_type=Connection[Alert], description="Alerts on the patient (and, "
+                                                                                     "with includeFamily, the "
+                                                                                     "family's), newest first.")
+    communication_logs = strawberry.field(
+        resolver=communication_log_r.patient_communication_logs,
+        graphql_type=Connection[CommunicationLog],
+        description="Communications with the patient (calls, emails, texts, letters), newest first.")
+    documents = strawberry.field(
+        resolver=document_r.patient_documents, graphql_type=Connection[Document], description="Documents (notes, "
+                                                                                              "letters, uploads), "
+                                                                                              "newest first.")
 
 
 
 object_type(PatientSummary, description="Lightweight patient fields for typeahead and duplicate checks.")
-object_type(LocationCount)
+object_type(LocationCount, description="How many matching patients one location has.")
 object_type(PatientCountsByLocation,
-            description="Patient counts per location (seed 003 counts/by-location): no patient rows.")
+            description="Patient counts per location, for dashboards: counts only, no patient rows.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of createPatient: the new patient and its possible duplicates.")
 class CreatePatientPayload(patient.CreatePatientPayload):
-    patient: PatientRecord = strawberry.field(graphql_type=Patient)
+    patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The patient created.")
 
 
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "LocationCount", "Patient",

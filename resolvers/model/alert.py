@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import enum_type, opt_id
 from store.fhirjson import code_of, date_part, ext, ref_id, text_of, version
 
 
@@ -19,9 +19,22 @@ class AlertStatus(Enum):
     ARCHIVED = "archived"
 
 
+enum_type(AlertStatus, description="Whether an alert is shown.", values={
+    "ACTIVE": "Shown.",
+    "DISABLED": "Kept, not shown.",
+    "ARCHIVED": "Withdrawn; hidden unless asked for.",
+})
+
+
 class AlertScope(Enum):
     PATIENT = "patient"
     FAMILY = "family"
+
+
+enum_type(AlertScope, description="Whom an alert concerns.", values={
+    "PATIENT": "The patient alone.",
+    "FAMILY": "Every member of the patient's family.",
+})
 
 
 # FHIR Flag.status → the alert's status.
@@ -30,18 +43,21 @@ STATUS = {"active": AlertStatus.ACTIVE, "inactive": AlertStatus.DISABLED, "enter
 
 @dataclass(eq=False, kw_only=True)
 class Alert:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    code: str | None
-    category: str | None
-    status: AlertStatus
-    scope: AlertScope
-    is_urgent: bool
-    note: str | None
-    start: str | None
-    disable_on: str | None
-    patient_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    version: int = strawberry.field(
+        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
+                    "it.")
+    name: str | None = strawberry.field(description="The alert's name, for display (e.g. Latex allergy).")
+    code: str | None = strawberry.field(description="The alert definition's code.")
+    category: str | None = strawberry.field(description="The alert's category (e.g. clinical, administrative).")
+    status: AlertStatus = strawberry.field(description="Whether it is shown.")
+    scope: AlertScope = strawberry.field(description="Whether it concerns the patient alone or the whole family.")
+    is_urgent: bool = strawberry.field(description="Urgent: show it prominently.")
+    note: str | None = strawberry.field(description="Free-text note.")
+    start: str | None = strawberry.field(
+        description="When it was raised, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    disable_on: str | None = strawberry.field(description="When it stops being shown, YYYY-MM-DD; null for no end.")
+    patient_id: strawberry.ID | None = strawberry.field(description="Id of the patient the alert was raised on.")
     from_family_member: bool = strawberry.field(description="Shown here because of a family-scope alert.")
 
 

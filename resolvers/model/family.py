@@ -29,15 +29,17 @@ CODE_TYPE = {v: k for k, v in TYPE_CODE.items()} | {
 
 @dataclass(eq=False, kw_only=True)
 class Relationship:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    version: int = strawberry.field(
+        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
+                    "it.")
     relationship_type: str = strawberry.field(
         description="What the related patient is to the patient: spouse, parent, child, guardian, ...")
     is_guardian: bool = strawberry.field(description="The related patient is the legal guardian of the patient.")
-    note: str | None
-    patient_id: strawberry.ID
-    related_patient_id: strawberry.ID | None
-    related_patient_name: str | None
+    note: str | None = strawberry.field(description="Free-text note on the relationship.")
+    patient_id: strawberry.ID = strawberry.field(description="Id of the patient the relationship is seen from.")
+    related_patient_id: strawberry.ID | None = strawberry.field(description="Id of the related patient.")
+    related_patient_name: str | None = strawberry.field(description="Name of the related patient, for display.")
 
 
 @dataclass(eq=False, kw_only=True)

@@ -17,16 +17,19 @@ STATUS_IN = {"active": "active", "discontinued": "stopped", "on_hold": "on-hold"
 
 @dataclass(eq=False, kw_only=True)
 class Medication:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    rx_cui: str | None
-    status: str = strawberry.field(description="active, discontinued, on_hold, completed, ...")
-    is_active: bool
-    dosage: str | None
-    date_start: str | None
-    date_stop: str | None
-    discontinuation_reason: str | None
+    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    version: int = strawberry.field(
+        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
+                    "it.")
+    name: str | None = strawberry.field(description="Medication name, e.g. Lisinopril 10 mg tablet.")
+    rx_cui: str | None = strawberry.field(description="RxNorm concept id (RXCUI).")
+    status: str = strawberry.field(description="active, on_hold, completed, discontinued, …")
+    is_active: bool = strawberry.field(description="The patient takes it now (active or on hold).")
+    dosage: str | None = strawberry.field(description="Dosage instructions as text, e.g. 1 tablet by mouth daily.")
+    date_start: str | None = strawberry.field(description="Start date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(description="Stop date, YYYY-MM-DD; null while ongoing.")
+    discontinuation_reason: str | None = strawberry.field(
+        description="Why it was discontinued; null unless discontinued.")
 
 
 def from_fhir(res: dict[str, Any]) -> Medication:

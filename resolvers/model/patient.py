@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, Tag
+from resolvers.model.common import EntityRef, Tag, enum_type
 from store.errors import Invalid
 from store.events import patient_status
 from store.fhirjson import ext_map, ident, ref_id, set_ext, version
@@ -32,10 +32,26 @@ class PatientStatus(Enum):
     ARCHIVED = "archived"
 
 
+enum_type(PatientStatus, description="Lifecycle status of a patient.", values={
+    "ACTIVE": "A current patient.",
+    "INACTIVE": "No longer seen; scheduling is restricted.",
+    "PROSPECTIVE": "Registered, not yet seen.",
+    "DECEASED": "Deceased.",
+    "ARCHIVED": "Archived (soft-deleted): hidden from lists unless asked for.",
+})
+
+
 class AllergyReviewStatus(Enum):
     NOT_REVIEWED = "not_reviewed"
     NKDA = "nkda"
     REVIEWED = "reviewed"
+
+
+enum_type(AllergyReviewStatus, description="Whether a patient's allergy list has been reviewed.", values={
+    "NOT_REVIEWED": "Not reviewed yet.",
+    "NKDA": "Reviewed: no known drug allergies.",
+    "REVIEWED": "Reviewed; the list is current.",
+})
 
 
 class ContactMethod(Enum):
@@ -46,12 +62,30 @@ class ContactMethod(Enum):
     TEXT = "text"
 
 
+enum_type(ContactMethod, description="A way of contacting a patient.", values={
+    "EMAIL": "By email.",
+    "MAIL": "By post.",
+    "NONE": "Do not contact.",
+    "PHONE": "By phone call.",
+    "TEXT": "By text message (SMS).",
+})
+
+
 class Pronoun(Enum):
     HE_HIM = "he_him"
     SHE_HER = "she_her"
     THEY_THEM = "they_them"
     OTHER = "other"
     NOT_SPECIFIED = "not_specified"
+
+
+enum_type(Pronoun, description="The pronouns a patient uses.", values={
+    "HE_HIM": "he/him",
+    "SHE_HER": "she/her",
+    "THEY_THEM": "they/them",
+    "OTHER": "Other pronouns.",
+    "NOT_SPECIFIED": "Not specified by the patient.",
+})
 
 
 _STATUS = {s.value: s for s in PatientStatus}
@@ -62,93 +96,112 @@ _PRONOUN = {s.value: s for s in Pronoun}
 
 @dataclass(eq=False, kw_only=True)
 class Patient:
-    id: strawberry.ID
-    version: int = strawberry.field(description="Optimistic concurrency version; pass it as baseVersion.")
-    created_at: str | None
-    updated_at: str | None
-    status: PatientStatus
-    first_name: str | None
-    middle_name: str | None
-    last_name: str | None
-    preferred_name: str | None
-    title: str | None
-    full_name: str
-    date_of_birth: str | None
-    gender: str | None = strawberry.field(description="FHIR administrative gender: male, female, other, unknown.")
-    pronoun: Pronoun | None
-    marital_status: str | None
-    preferred_language: str | None
-    email: str | None
-    mobile_phone: str | None
-    home_phone: str | None
-    work_phone: str | None
-    address_line1: str | None
-    address_line2: str | None
-    city: str | None
-    state: str | None
-    postal_code: str | None
-    country: str | None
-    chart_number: str | None
-    mrn: str | None
-    social_security_number: str | None
-    medicaid_id: str | None
-    spid: str | None = strawberry.field(description="The qapi numeric patient id (seed 002).")
-    hsid: str | None
-    account_number: str | None
-    location: EntityRef | None
-    premedication_required: bool
-    medical_urgent_note: str | None
-    allergy_review_status: AllergyReviewStatus
-    preferred_contact_method: ContactMethod | None
-    preferred_confirmation_method: ContactMethod | None
-    receives_email: bool
-    receives_sms: bool
-    consent_flags: int
-    date_first_visit: str | None
-    balance_total: float
+    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    version: int = strawberry.field(
+        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
+                    "it.")
+    created_at: str | None = strawberry.field(
+        description="When the patient was registered, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    updated_at: str | None = strawberry.field(
+        description="When the record last changed, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    status: PatientStatus = strawberry.field(
+        description="Lifecycle status; change it with transitionPatientStatus, archivePatient, restorePatient.")
+    first_name: str | None = strawberry.field(description="Legal first (given) name.")
+    middle_name: str | None = strawberry.field(description="Middle name(s), space-separated.")
+    last_name: str | None = strawberry.field(description="Legal last (family) name.")
+    preferred_name: str | None = strawberry.field(
+        description="The name the patient goes by (nickname), for display beside the legal name.")
+    title: str | None = strawberry.field(description="Name prefix, e.g. Mr, Ms, Dr.")
+    full_name: str = strawberry.field(description="First and last name for display; never null (may be empty).")
+    date_of_birth: str | None = strawberry.field(description="Date of birth, YYYY-MM-DD.")
+    gender: str | None = strawberry.field(description="Administrative gender: male, female, other or unknown.")
+    pronoun: Pronoun | None = strawberry.field(description="Pronouns to use; null when not recorded.")
+    marital_status: str | None = strawberry.field(
+        description="divorced, domestic_partner, married, other, separated, single or widowed; null when unknown.")
+    preferred_language: str | None = strawberry.field(
+        description="Preferred language, a BCP 47 tag such as en or es-MX.")
+    email: str | None = strawberry.field(description="Email address.")
+    mobile_phone: str | None = strawberry.field(description="Mobile phone number, as entered.")
+    home_phone: str | None = strawberry.field(description="Home phone number, as entered.")
+    work_phone: str | None = strawberry.field(description="Work phone number, as entered.")
+    address_line1: str | None = strawberry.field(description="Street address, first line.")
+    address_line2: str | None = strawberry.field(description="Street address, second line (apartment, suite).")
+    city: str | None = strawberry.field(description="City of the address.")
+    state: str | None = strawberry.field(
+        description="State or province of the address (e.g. a two-letter US state code).")
+    postal_code: str | None = strawberry.field(description="Postal (ZIP) code of the address.")
+    country: str | None = strawberry.field(description="Country of the address (ISO 3166 code or name, as entered).")
+    chart_number: str | None = strawberry.field(description="The practice's chart number, unique in your clinic.")
+    mrn: str | None = strawberry.field(description="Medical record number.")
+    social_security_number: str | None = strawberry.field(
+        description="US Social Security number, as entered (sensitive: show masked).")
+    medicaid_id: str | None = strawberry.field(description="Medicaid member id.")
+    spid: str | None = strawberry.field(description="The numeric patient id of the vendor API (SPID), as text.")
+    hsid: str | None = strawberry.field(description="The patient's id in the partner EHR (HSID).")
+    account_number: str | None = strawberry.field(description="Billing account number.")
+    location: EntityRef | None = strawberry.field(description="The patient's home location (clinic site): id and name.")
+    premedication_required: bool = strawberry.field(
+        description="Premedication is required before procedures (e.g. antibiotic prophylaxis).")
+    medical_urgent_note: str | None = strawberry.field(
+        description="Urgent medical note to show prominently on the chart; null when none.")
+    allergy_review_status: AllergyReviewStatus = strawberry.field(
+        description="Whether the allergy list has been reviewed (NKDA: no known drug allergies).")
+    preferred_contact_method: ContactMethod | None = strawberry.field(
+        description="How the patient prefers to be contacted; null when not recorded.")
+    preferred_confirmation_method: ContactMethod | None = strawberry.field(
+        description="How the patient prefers appointment confirmations; null when not recorded.")
+    receives_email: bool = strawberry.field(description="The patient agreed to receive email.")
+    receives_sms: bool = strawberry.field(description="The patient agreed to receive text messages (SMS).")
+    consent_flags: int = strawberry.field(description="Consent bit flags as recorded by the practice (0 when none).")
+    date_first_visit: str | None = strawberry.field(description="Date of the first visit, YYYY-MM-DD.")
+    balance_total: float = strawberry.field(description="Outstanding balance in US dollars (0 when none).")
     scheduling_restricted: bool = strawberry.field(
-        description="Scheduling hold: true when status is inactive or the balance exceeds $500.")
-    date_time_deceased: str | None
-    emergency_contact_name: str | None
-    emergency_contact_phone: str | None
-    tags: list[Tag]
+        description="Scheduling hold: true when the patient is inactive or the balance is over $500.")
+    date_time_deceased: str | None = strawberry.field(
+        description="Date and time of death, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z; null unless "
+                    "deceased.")
+    emergency_contact_name: str | None = strawberry.field(description="Name of the emergency contact.")
+    emergency_contact_phone: str | None = strawberry.field(description="Phone number of the emergency contact.")
+    tags: list[Tag] = strawberry.field(description="The practice's tags on this patient (e.g. vip).")
     primary_provider_id: strawberry.Private[str | None]
     secondary_provider_id: strawberry.Private[str | None]
 
 
 @dataclass(eq=False, kw_only=True)
 class PatientSummary:
-    id: strawberry.ID
-    first_name: str | None
-    last_name: str | None
-    preferred_name: str | None
-    date_of_birth: str | None
-    status: PatientStatus
-    mobile_phone: str | None
-    email: str | None
-    chart_number: str | None
+    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    first_name: str | None = strawberry.field(description="Legal first name.")
+    last_name: str | None = strawberry.field(description="Legal last name.")
+    preferred_name: str | None = strawberry.field(description="The name the patient goes by.")
+    date_of_birth: str | None = strawberry.field(description="Date of birth, YYYY-MM-DD.")
+    status: PatientStatus = strawberry.field(description="Lifecycle status.")
+    mobile_phone: str | None = strawberry.field(description="Mobile phone number, as entered.")
+    email: str | None = strawberry.field(description="Email address.")
+    chart_number: str | None = strawberry.field(description="The practice's chart number.")
 
 
 @dataclass(eq=False, kw_only=True)
 class LocationCount:
-    location: EntityRef
-    count: int
+    location: EntityRef = strawberry.field(description="The location (id and name).")
+    count: int = strawberry.field(description="Matching patients at that location.")
 
 
 @dataclass(eq=False, kw_only=True)
 class PatientCountsByLocation:
-    items: list[LocationCount]
-    total: int
-    excluded_count: int = strawberry.field(description="Matching patients not grouped under a location.")
-    statuses: list[PatientStatus]
-    date_from: str | None
-    date_to: str | None
+    items: list[LocationCount] = strawberry.field(description="One count per location, largest first.")
+    total: int = strawberry.field(description="All matching patients, with those of no location.")
+    excluded_count: int = strawberry.field(description="Matching patients without a location (not in items).")
+    statuses: list[PatientStatus] = strawberry.field(description="The statuses counted (as asked, or the default).")
+    date_from: str | None = strawberry.field(description="First-visit date range start, YYYY-MM-DD, as asked.")
+    date_to: str | None = strawberry.field(description="First-visit date range end, YYYY-MM-DD, as asked.")
 
 
 @dataclass(eq=False, kw_only=True)
 class CreatePatientPayload:
     patient: Patient
-    potential_duplicates: list[PatientSummary]
+    potential_duplicates: list[PatientSummary] = strawberry.field(
+        description="Existing patients that may be the same person (same last name and date of birth, email, mobile "
+                    "phone or SSN); empty when none.")
 
 
 # ---------------------------------------------------------------------------------------------- FHIR → record
