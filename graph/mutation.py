@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.catalog_roots import CatalogMutation
 from graph.context import Info
 from graph.types.alert import Alert
 from graph.types.allergy import Allergy
@@ -204,96 +205,75 @@ async def create_relationship(
 
 @strawberry.type(description="Writes. Each is validated, versioned and emits an event; failures carry "
                              "extensions.code (VALIDATION with extensions.field, NOT_FOUND, VERSION_CONFLICT, …).")
-class Mutation:
+class Mutation(CatalogMutation):
     create_patient = strawberry.mutation(
-        resolver=create_patient, graphql_type=CreatePatientPayload, description="Create a patient; the payload also "
-                                                                                "lists the existing patients it may "
-                                                                                "duplicate. Errors: VALIDATION "
-                                                                                "(firstName and lastName required, a "
-                                                                                "malformed value; extensions.field "
-                                                                                "names the input), NOT_FOUND (an "
-                                                                                "unknown provider or location id).")
+        resolver=create_patient, graphql_type=CreatePatientPayload,
+        description="Create a patient; the payload also lists the existing patients it may duplicate. Errors: "
+                    "VALIDATION (firstName and lastName required, a malformed value; extensions.field names the "
+                    "input), NOT_FOUND (an unknown provider or location id).")
     update_patient = strawberry.mutation(
-        resolver=update_patient, graphql_type=Patient, description="Change a patient: only the fields sent change, a "
-                                                                   "field sent as null is cleared. Errors: "
-                                                                   "VALIDATION, NOT_FOUND, VERSION_CONFLICT "
-                                                                   "(baseVersion is not the current version: reload "
-                                                                   "and retry).")
+        resolver=update_patient, graphql_type=Patient,
+        description="Change a patient: only the fields sent change, a field sent as null is cleared. Errors: "
+                    "VALIDATION, NOT_FOUND, VERSION_CONFLICT (baseVersion is not the current version: reload and "
+                    "retry).")
     transition_patient_status = strawberry.mutation(
-        resolver=transition_patient_status, graphql_type=Patient, description="Change the lifecycle status: "
-                                                                              "prospective → active, active → "
-                                                                              "inactive or deceased, inactive → "
-                                                                              "active. Errors: INVALID_TRANSITION "
-                                                                              "(extensions current and target), "
-                                                                              "NOT_FOUND, VERSION_CONFLICT.")
+        resolver=transition_patient_status, graphql_type=Patient,
+        description="Change the lifecycle status: prospective → active, active → inactive or deceased, inactive → "
+                    "active. Errors: INVALID_TRANSITION (extensions current and target), NOT_FOUND, VERSION_CONFLICT.")
     archive_patient = strawberry.mutation(
-        resolver=archive_patient, graphql_type=Patient, description="Archive (soft-delete) a patient: hidden from "
-                                                                    "lists unless asked for. Errors: VALIDATION "
-                                                                    "(already archived, or the guarantor of active "
-                                                                    "dependents), NOT_FOUND, VERSION_CONFLICT.")
+        resolver=archive_patient, graphql_type=Patient,
+        description="Archive (soft-delete) a patient: hidden from lists unless asked for. Errors: VALIDATION (already "
+                    "archived, or the guarantor of active dependents), NOT_FOUND, VERSION_CONFLICT.")
     restore_patient = strawberry.mutation(
-        resolver=restore_patient, graphql_type=Patient, description="Restore an archived patient; it comes back "
-                                                                    "inactive. Errors: VALIDATION (not archived), "
-                                                                    "NOT_FOUND, VERSION_CONFLICT.")
+        resolver=restore_patient, graphql_type=Patient,
+        description="Restore an archived patient; it comes back inactive. Errors: VALIDATION (not archived), "
+                    "NOT_FOUND, VERSION_CONFLICT.")
     create_episode = strawberry.mutation(
-        resolver=create_episode, graphql_type=Episode, description="Open an episode of care for a patient. Errors: "
-                                                                   "VALIDATION (name, type, from and status required; "
-                                                                   "extensions.field names the input), NOT_FOUND "
-                                                                   "(patient).")
+        resolver=create_episode, graphql_type=Episode,
+        description="Open an episode of care for a patient. Errors: VALIDATION (name, type, from and status required; "
+                    "extensions.field names the input), NOT_FOUND (patient).")
     update_episode = strawberry.mutation(
-        resolver=update_episode, graphql_type=Episode, description="Change an episode: only the fields sent change. "
-                                                                   "Errors: VALIDATION, NOT_FOUND, VERSION_CONFLICT "
-                                                                   "(baseVersion is not the current version).")
+        resolver=update_episode, graphql_type=Episode,
+        description="Change an episode: only the fields sent change. Errors: VALIDATION, NOT_FOUND, VERSION_CONFLICT "
+                    "(baseVersion is not the current version).")
     assign_appointment_to_episode = strawberry.mutation(
-        resolver=assign_appointment_to_episode, graphql_type=Appointment, description="Assign an appointment to an "
-                                                                                      "episode of care (episodeId "
-                                                                                      "null: unassign). Errors: "
-                                                                                      "VALIDATION (the episode is "
-                                                                                      "another patient's), NOT_FOUND "
-                                                                                      "(appointment, episode).")
+        resolver=assign_appointment_to_episode, graphql_type=Appointment,
+        description="Assign an appointment to an episode of care (episodeId null: unassign). Errors: VALIDATION (the "
+                    "episode is another patient's), NOT_FOUND (appointment, episode).")
     book_appointment = strawberry.mutation(
-        resolver=book_appointment, graphql_type=Appointment, description="Book an appointment. Errors: VALIDATION "
-                                                                         "(start or slotId required, end before "
-                                                                         "start), NOT_FOUND (patient, practitioner, "
-                                                                         "slot), SLOT_TAKEN (the slot is already "
-                                                                         "booked).")
+        resolver=book_appointment, graphql_type=Appointment,
+        description="Book an appointment. Errors: VALIDATION (start or slotId required, end before start), NOT_FOUND "
+                    "(patient, practitioner, slot), SLOT_TAKEN (the slot is already booked).")
     reschedule_appointment = strawberry.mutation(
-        resolver=reschedule_appointment, graphql_type=Appointment, description="Move an appointment to a new time "
-                                                                               "(and slot). Errors: VALIDATION (start "
-                                                                               "not an ISO date-time, end before "
-                                                                               "start, a cancelled or completed "
-                                                                               "appointment), NOT_FOUND (appointment, "
-                                                                               "slot), SLOT_TAKEN, VERSION_CONFLICT.")
+        resolver=reschedule_appointment, graphql_type=Appointment,
+        description="Move an appointment to a new time (and slot). Errors: VALIDATION (start not an ISO date-time, "
+                    "end before start, a cancelled or completed appointment), NOT_FOUND (appointment, slot), "
+                    "SLOT_TAKEN, VERSION_CONFLICT.")
     cancel_appointment = strawberry.mutation(
-        resolver=cancel_appointment, graphql_type=Appointment, description="Cancel an appointment, with an optional "
-                                                                           "reason. Errors: VALIDATION (already "
-                                                                           "cancelled or completed), NOT_FOUND, "
-                                                                           "VERSION_CONFLICT.")
+        resolver=cancel_appointment, graphql_type=Appointment,
+        description="Cancel an appointment, with an optional reason. Errors: VALIDATION (already cancelled or "
+                    "completed), NOT_FOUND, VERSION_CONFLICT.")
     record_vital_signs = strawberry.mutation(
-        resolver=record_vital_signs, graphql_type=VitalSigns, description="Record a vital-sign reading; abnormal "
-                                                                          "flags are computed on write. Errors: "
-                                                                          "VALIDATION (no value at all, a negative "
-                                                                          "value), NOT_FOUND (patient).")
+        resolver=record_vital_signs, graphql_type=VitalSigns,
+        description="Record a vital-sign reading; abnormal flags are computed on write. Errors: VALIDATION (no value "
+                    "at all, a negative value), NOT_FOUND (patient).")
     record_allergy = strawberry.mutation(
-        resolver=record_allergy, graphql_type=Allergy, description="Add an allergy to the patient's chart. Errors: "
-                                                                   "VALIDATION (severity not mild, moderate or "
-                                                                   "severe; extensions.field names the input), "
-                                                                   "NOT_FOUND (patient).")
+        resolver=record_allergy, graphql_type=Allergy,
+        description="Add an allergy to the patient's chart. Errors: VALIDATION (severity not mild, moderate or "
+                    "severe; extensions.field names the input), NOT_FOUND (patient).")
     record_medication = strawberry.mutation(
-        resolver=record_medication, graphql_type=Medication, description="Add a medication to the patient's list. "
-                                                                         "Errors: VALIDATION (neither name nor rxCui, "
-                                                                         "an unknown status), NOT_FOUND (patient).")
+        resolver=record_medication, graphql_type=Medication,
+        description="Add a medication to the patient's list. Errors: VALIDATION (neither name nor rxCui, an unknown "
+                    "status), NOT_FOUND (patient).")
     record_problem = strawberry.mutation(
-        resolver=record_problem, graphql_type=Problem, description="Add a problem or diagnosis to the patient's "
-                                                                   "chart. Errors: VALIDATION (an active problem with "
-                                                                   "a stop date), NOT_FOUND (patient).")
+        resolver=record_problem, graphql_type=Problem,
+        description="Add a problem or diagnosis to the patient's chart. Errors: VALIDATION (an active problem with a "
+                    "stop date), NOT_FOUND (patient).")
     create_alert = strawberry.mutation(
-        resolver=create_alert, graphql_type=Alert, description="Raise an alert on a patient (or the family, with "
-                                                               "scope FAMILY). Errors: VALIDATION, NOT_FOUND "
-                                                               "(patient).")
+        resolver=create_alert, graphql_type=Alert,
+        description="Add an alert of an org alert definition to a patient's chart (or the family's, with scope "
+                    "FAMILY). Errors: NOT_FOUND (patient, unknown or archived definition), VALIDATION.")
     create_relationship = strawberry.mutation(
-        resolver=create_relationship, graphql_type=Relationship, description="Relate the patient to another patient "
-                                                                             "(one direction: what the other is to "
-                                                                             "this one). Errors: VALIDATION (unknown "
-                                                                             "relationshipType, the patient itself), "
-                                                                             "NOT_FOUND (either patient).")
+        resolver=create_relationship, graphql_type=Relationship,
+        description="Relate the patient to another patient (one direction: what the other is to this one). Errors: "
+                    "VALIDATION (unknown relationshipType, the patient itself), NOT_FOUND (either patient).")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.catalog_roots import CatalogQuery
 from graph.context import Info
 from graph.pagination import Connection
 from graph.types.appointment import Appointment
@@ -139,10 +140,10 @@ async def get_encounter(
 
 @strawberry.type(description="Reads: patients and their charts, appointments, episodes, practitioners, "
                              "encounters.")
-class Query:
+class Query(CatalogQuery):
     patient = strawberry.field(
-        graphql_type=Patient | None, resolver=get_patient, description="One patient by id; null when there is none in "
-                                                                       "your clinic (or it is outside your access).")
+        graphql_type=Patient | None, resolver=get_patient,
+        description="One patient by id; null when there is none in your clinic (or it is outside your access).")
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
@@ -157,19 +158,17 @@ class Query:
         description="Existing patients matching any duplicate signal: last name + date of birth, email, mobile phone "
                     "or SSN.")
     appointment = strawberry.field(
-        graphql_type=Appointment | None, resolver=get_appointment, description="One appointment by id; null when "
-                                                                               "there is none in your clinic.")
+        graphql_type=Appointment | None, resolver=get_appointment,
+        description="One appointment by id; null when there is none in your clinic.")
     appointments = strawberry.field(
-        graphql_type=Connection[Appointment], resolver=list_appointments, description="Appointments of your clinic, "
-                                                                                      "optionally filtered, "
-                                                                                      "keyset-paginated (Relay).")
+        graphql_type=Connection[Appointment], resolver=list_appointments,
+        description="Appointments of your clinic, optionally filtered, keyset-paginated (Relay).")
     episode = strawberry.field(
-        graphql_type=Episode | None, resolver=get_episode, description="One episode of care by id; null when there is "
-                                                                       "none in your clinic.")
+        graphql_type=Episode | None, resolver=get_episode,
+        description="One episode of care by id; null when there is none in your clinic.")
     practitioner = strawberry.field(
-        graphql_type=Practitioner | None, resolver=get_practitioner, description="One practitioner (provider) by id; "
-                                                                                 "null when there is none in your "
-                                                                                 "clinic.")
+        graphql_type=Practitioner | None, resolver=get_practitioner,
+        description="One practitioner (provider) by id; null when there is none in your clinic.")
     encounter = strawberry.field(
-        graphql_type=Encounter | None, resolver=get_encounter, description="One encounter (visit) by id; null when "
-                                                                           "there is none in your clinic.")
+        graphql_type=Encounter | None, resolver=get_encounter,
+        description="One encounter (visit) by id; null when there is none in your clinic.")

@@ -18,8 +18,8 @@ _Patient = Annotated["Patient", strawberry.lazy("graph.types.patient")]
 @strawberry.type(description="A relationship from a patient to a related patient (FHIR RelatedPerson).")
 class Relationship(family.Relationship):
     patient = strawberry.field(
-        resolver=family_r.relationship_patient, graphql_type=_Patient | None, description="The patient the "
-                                                                                          "relationship is seen from.")
+        resolver=family_r.relationship_patient, graphql_type=_Patient | None,
+        description="The patient the relationship is seen from.")
     related_patient = strawberry.field(
         resolver=family_r.related_patient, graphql_type=_Patient | None, description="The related patient.")
 

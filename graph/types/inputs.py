@@ -32,13 +32,13 @@ class PatientSortField(Enum):
 
 
 enum_type(PatientSortField, description="What a patient list is sorted by.", values={
-    "LAST_NAME": "Last name, then first name.",
-    "FIRST_NAME": "First name.",
-    "DATE_OF_BIRTH": "Date of birth.",
-    "CHART_NUMBER": "Chart number.",
-    "CREATED": "Registration time.",
-    "UPDATED": "Time of the last change.",
-    "STATUS": "Lifecycle status.",
+    PatientSortField.LAST_NAME: "Last name, then first name.",
+    PatientSortField.FIRST_NAME: "First name.",
+    PatientSortField.DATE_OF_BIRTH: "Date of birth.",
+    PatientSortField.CHART_NUMBER: "Chart number.",
+    PatientSortField.CREATED: "Registration time.",
+    PatientSortField.UPDATED: "Time of the last change.",
+    PatientSortField.STATUS: "Lifecycle status.",
 })
 
 
@@ -48,8 +48,8 @@ class SortDirection(Enum):
 
 
 enum_type(SortDirection, description="Sort order.", values={
-    "ASC": "Ascending (A→Z, oldest first).",
-    "DESC": "Descending (Z→A, newest first).",
+    SortDirection.ASC: "Ascending (A→Z, oldest first).",
+    SortDirection.DESC: "Descending (Z→A, newest first).",
 })
 
 
@@ -73,7 +73,7 @@ class PatientFilter:
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Only patients of this location.")
     dob_from: str | None = strawberry.field(default=None, description="Born on or after this date, YYYY-MM-DD.")
     dob_to: str | None = strawberry.field(default=None, description="Born on or before this date, YYYY-MM-DD.")
-    tag: str | None = strawberry.field(default=None, description="Only patients with this tag code.")
+    tag: str | None = strawberry.field(default=None, description="A tag definition's id: only patients with that tag.")
 
 
 @strawberry.input(description="The patient fields shared by PatientInput and PatientPatch.")
@@ -253,15 +253,17 @@ class ProblemInput:
     note: str | None = strawberry.field(default=None, description="Free-text note.")
 
 
-@strawberry.input(description="An alert to raise on a patient.")
+@strawberry.input(description="A new patient alert, instantiating an org alert definition.")
 class AlertInput:
-    name: str = strawberry.field(description="The alert's name, for display.")
-    code: str = strawberry.field(description="The alert definition's code.")
+    alert_definition_id: strawberry.ID = strawberry.field(
+        description="Id of an active alert definition (unknown or archived → NOT_FOUND); its name is the alert's.")
     scope: AlertScope | None = strawberry.field(
-        default=None, description="The patient alone (default) or the whole family.")
-    is_urgent: bool | None = strawberry.field(default=None, description="Urgent: show it prominently (default false).")
-    note: str | None = strawberry.field(default=None, description="Free-text note.")
-    disable_on: str | None = strawberry.field(default=None, description="Stop showing it from this date, YYYY-MM-DD.")
+        default=None, description="PATIENT or FAMILY; default: the definition's defaultScope.")
+    is_urgent: bool | None = strawberry.field(
+        default=None, description="Display as an urgent warning; default: the definition's defaultIsUrgent.")
+    note: str | None = strawberry.field(default=None, description="Free-text note, up to 2,000 characters.")
+    disable_on: str | None = strawberry.field(
+        default=None, description="Date (YYYY-MM-DD) from which the alert no longer applies.")
 
 
 @strawberry.input(description="A relationship to another patient.")

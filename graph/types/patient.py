@@ -79,69 +79,52 @@ class Patient(patient.Patient, Entity):
     record = patient.Patient
     find = patient_r.get_patient
     primary_provider = strawberry.field(
-        resolver=patient_r.primary_provider, graphql_type=_Practitioner | None, description="The patient's primary "
-                                                                                            "provider; null when none "
-                                                                                            "is assigned.")
+        resolver=patient_r.primary_provider, graphql_type=_Practitioner | None,
+        description="The patient's primary provider; null when none is assigned.")
     secondary_provider = strawberry.field(
-        resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None, description="The patient's "
-                                                                                              "secondary provider; "
-                                                                                              "null when none is "
-                                                                                              "assigned.")
+        resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None,
+        description="The patient's secondary provider; null when none is assigned.")
     medical_summary = strawberry.field(
-        resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary, description="The chart header: "
-                                                                                             "allergies, medications, "
-                                                                                             "problems, latest "
-                                                                                             "vitals, social history, "
-                                                                                             "alerts.")
+        resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary,
+        description="The chart header: allergies, medications, problems, latest vitals, social history, alerts.")
     family = strawberry.field(
-        resolver=family_r.family, graphql_type=_Family, description="The financial family (patients sharing a "
-                                                                    "guarantor), guardians, dependents and "
-                                                                    "relationships.")
+        resolver=family_r.family, graphql_type=_Family,
+        description="The financial family (patients sharing a guarantor), guardians, dependents and relationships.")
     relationships = strawberry.field(
-        resolver=family_r.relationships, graphql_type=list[_Relationship], description="This patient's relationships "
-                                                                                       "to other patients (where this "
-                                                                                       "patient is the source).")
+        resolver=family_r.relationships, graphql_type=list[_Relationship],
+        description="This patient's relationships to other patients (where this patient is the source).")
     episodes = strawberry.field(
-        resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode], description="Episodes of care, newest "
-                                                                                            "first.")
+        resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode],
+        description="Episodes of care, newest first.")
     appointments = strawberry.field(
         resolver=appointment_r.patient_appointments,
         graphql_type=Connection[_Appointment],
         description="Appointments, latest start first; filter by date range and status.")
     encounters = strawberry.field(
-        resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter], description="Encounters "
-                                                                                                  "(visits), newest "
-                                                                                                  "first.")
+        resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter],
+        description="Encounters (visits), newest first.")
     vital_signs = strawberry.field(
-        resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns], description="Vital-sign "
-                                                                                                     "readings, "
-                                                                                                     "newest first; "
-                                                                                                     "filter by date "
-                                                                                                     "range.")
+        resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns],
+        description="Vital-sign readings, newest first; filter by date range.")
     allergies = strawberry.field(
-        resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy], description="Allergies and "
-                                                                                            "intolerances, newest "
-                                                                                            "first.")
+        resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy],
+        description="Allergies and intolerances, newest first.")
     medications = strawberry.field(
-        resolver=medication_r.patient_medications, graphql_type=Connection[Medication], description="Medications "
-                                                                                                    "(current and "
-                                                                                                    "past), newest "
-                                                                                                    "first.")
+        resolver=medication_r.patient_medications, graphql_type=Connection[Medication],
+        description="Medications (current and past), newest first.")
     problems = strawberry.field(
-        resolver=problem_r.patient_problems, graphql_type=Connection[Problem], description="Problems and diagnoses, "
-                                                                                           "newest first.")
+        resolver=problem_r.patient_problems, graphql_type=Connection[Problem],
+        description="Problems and diagnoses, newest first.")
     alerts = strawberry.field(
-        resolver=alert_r.patient_alerts, graphql_type=Connection[Alert], description="Alerts on the patient (and, "
-                                                                                     "with includeFamily, the "
-                                                                                     "family's), newest first.")
+        resolver=alert_r.patient_alerts, graphql_type=Connection[Alert],
+        description="Alerts on the patient (and, with includeFamily, the family's), newest first.")
     communication_logs = strawberry.field(
         resolver=communication_log_r.patient_communication_logs,
         graphql_type=Connection[CommunicationLog],
         description="Communications with the patient (calls, emails, texts, letters), newest first.")
     documents = strawberry.field(
-        resolver=document_r.patient_documents, graphql_type=Connection[Document], description="Documents (notes, "
-                                                                                              "letters, uploads), "
-                                                                                              "newest first.")
+        resolver=document_r.patient_documents, graphql_type=Connection[Document],
+        description="Documents (notes, letters, uploads), newest first.")
 
 
 

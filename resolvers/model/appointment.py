@@ -28,16 +28,16 @@ class AppointmentStatus(Enum):
 
 
 enum_type(AppointmentStatus, description="Booking status of an appointment (FHIR Appointment.status).", values={
-    "PROPOSED": "Suggested, not yet confirmed by the patient or the practice.",
-    "PENDING": "Some participants have yet to confirm.",
-    "BOOKED": "Confirmed by everyone.",
-    "ARRIVED": "The patient has arrived.",
-    "FULFILLED": "The visit took place (completed).",
-    "CANCELLED": "Cancelled before it took place.",
-    "NOSHOW": "The patient did not come.",
-    "ENTERED_IN_ERROR": "Created by mistake; ignore it.",
-    "CHECKED_IN": "The patient has checked in.",
-    "WAITLIST": "On the waiting list for an earlier time.",
+    AppointmentStatus.PROPOSED: "Suggested, not yet confirmed by the patient or the practice.",
+    AppointmentStatus.PENDING: "Some participants have yet to confirm.",
+    AppointmentStatus.BOOKED: "Confirmed by everyone.",
+    AppointmentStatus.ARRIVED: "The patient has arrived.",
+    AppointmentStatus.FULFILLED: "The visit took place (completed).",
+    AppointmentStatus.CANCELLED: "Cancelled before it took place.",
+    AppointmentStatus.NOSHOW: "The patient did not come.",
+    AppointmentStatus.ENTERED_IN_ERROR: "Created by mistake; ignore it.",
+    AppointmentStatus.CHECKED_IN: "The patient has checked in.",
+    AppointmentStatus.WAITLIST: "On the waiting list for an earlier time.",
 })
 
 

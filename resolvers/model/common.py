@@ -4,12 +4,14 @@
 # over these records in other modules, where strawberry could not resolve them as strings.
 
 from dataclasses import dataclass
-from enum import Enum
-from typing import TypeVar
+from enum import EnumMeta
+from typing import Any, TypeVar
 
 import strawberry
 
-E = TypeVar("E", bound=Enum)
+from store.naming import EXT
+
+E = TypeVar("E", bound=EnumMeta)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -20,9 +22,8 @@ class EntityRef:
 
 @dataclass(eq=False, kw_only=True)
 class Tag:
-    code: str = strawberry.field(description="The tag's code, e.g. vip.")
-    display: str | None = strawberry.field(
-        default=None, description="The tag's label for display, when the practice gave one.")
+    code: str = strawberry.field(description="The tag definition's id (older tags: a free code such as \"vip\").")
+    display: str | None = strawberry.field(default=None, description="The tag's name when it was assigned.")
 
 
 def provided(fields: dict[str, object]) -> dict[str, object]:
@@ -35,11 +36,24 @@ def opt_id(value: str | None) -> strawberry.ID | None:
     return strawberry.ID(value) if value else None
 
 
-def enum_type(enum: type[E], *, description: str, values: dict[str, str]) -> type[E]:
-    """``strawberry.enum`` with a description of each value, by member name: every member needs one (the schema
-    test checks that nothing is left undescribed). Registered here, beside the enum: a type declared before it
-    would meet the enum undescribed."""
+def enum_type(enum: E, description: str, values: dict[Any, str]) -> E:
+    """A Python enum of resolvers/model/ declared as a GraphQL enum, with a description for the type and for each
+    of its values (keyed by member; every member needs one), which strawberry otherwise only takes from
+    ``enum_value`` members — and those would change the records' plain enums. Call it beside the enum, or at
+    least before any type using it is declared: a type declared first would meet the enum undescribed."""
     strawberry.enum(enum, description=description)
+    by_value = {member.value: text for member, text in values.items()}
     for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
-        value.description = values[value.name]
+        value.description = by_value[value.value]
     return enum
+
+
+def created_at(res: dict[str, object]) -> str | None:
+    """When the resource was first written: the store's ``meta`` created stamp (else version 1's lastUpdated)."""
+    meta = res.get("meta")
+    if not isinstance(meta, dict):
+        return None
+    for e in meta.get("extension") or ():
+        if isinstance(e, dict) and e.get("url") == EXT["created"]:
+            return str(e.get("valueInstant")) if e.get("valueInstant") else None
+    return meta.get("lastUpdated") if meta.get("versionId") == "1" else None

@@ -21,9 +21,9 @@ class CommunicationDirection(Enum):
 
 
 enum_type(CommunicationDirection, description="Which way a communication went.", values={
-    "SENT": "From the practice to the patient.",
-    "RECEIVED": "From the patient to the practice.",
-    "NEITHER": "Neither (e.g. an in-person conversation).",
+    CommunicationDirection.SENT: "From the practice to the patient.",
+    CommunicationDirection.RECEIVED: "From the patient to the practice.",
+    CommunicationDirection.NEITHER: "Neither (e.g. an in-person conversation).",
 })
 
 

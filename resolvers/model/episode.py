@@ -25,12 +25,12 @@ class EpisodeStatus(Enum):
 
 
 enum_type(EpisodeStatus, description="Status of an episode of care.", values={
-    "PLANNED": "Planned, not started.",
-    "WAITLIST": "Waiting to start.",
-    "ACTIVE": "Under way.",
-    "ONHOLD": "Paused.",
-    "FINISHED": "Completed.",
-    "CANCELLED": "Cancelled before completion.",
+    EpisodeStatus.PLANNED: "Planned, not started.",
+    EpisodeStatus.WAITLIST: "Waiting to start.",
+    EpisodeStatus.ACTIVE: "Under way.",
+    EpisodeStatus.ONHOLD: "Paused.",
+    EpisodeStatus.FINISHED: "Completed.",
+    EpisodeStatus.CANCELLED: "Cancelled before completion.",
 })
 
 

@@ -33,11 +33,11 @@ class PatientStatus(Enum):
 
 
 enum_type(PatientStatus, description="Lifecycle status of a patient.", values={
-    "ACTIVE": "A current patient.",
-    "INACTIVE": "No longer seen; scheduling is restricted.",
-    "PROSPECTIVE": "Registered, not yet seen.",
-    "DECEASED": "Deceased.",
-    "ARCHIVED": "Archived (soft-deleted): hidden from lists unless asked for.",
+    PatientStatus.ACTIVE: "A current patient.",
+    PatientStatus.INACTIVE: "No longer seen; scheduling is restricted.",
+    PatientStatus.PROSPECTIVE: "Registered, not yet seen.",
+    PatientStatus.DECEASED: "Deceased.",
+    PatientStatus.ARCHIVED: "Archived (soft-deleted): hidden from lists unless asked for.",
 })
 
 
@@ -48,9 +48,9 @@ class AllergyReviewStatus(Enum):
 
 
 enum_type(AllergyReviewStatus, description="Whether a patient's allergy list has been reviewed.", values={
-    "NOT_REVIEWED": "Not reviewed yet.",
-    "NKDA": "Reviewed: no known drug allergies.",
-    "REVIEWED": "Reviewed; the list is current.",
+    AllergyReviewStatus.NOT_REVIEWED: "Not reviewed yet.",
+    AllergyReviewStatus.NKDA: "Reviewed: no known drug allergies.",
+    AllergyReviewStatus.REVIEWED: "Reviewed; the list is current.",
 })
 
 
@@ -63,11 +63,11 @@ class ContactMethod(Enum):
 
 
 enum_type(ContactMethod, description="A way of contacting a patient.", values={
-    "EMAIL": "By email.",
-    "MAIL": "By post.",
-    "NONE": "Do not contact.",
-    "PHONE": "By phone call.",
-    "TEXT": "By text message (SMS).",
+    ContactMethod.EMAIL: "By email.",
+    ContactMethod.MAIL: "By post.",
+    ContactMethod.NONE: "Do not contact.",
+    ContactMethod.PHONE: "By phone call.",
+    ContactMethod.TEXT: "By text message (SMS).",
 })
 
 
@@ -80,11 +80,11 @@ class Pronoun(Enum):
 
 
 enum_type(Pronoun, description="The pronouns a patient uses.", values={
-    "HE_HIM": "he/him",
-    "SHE_HER": "she/her",
-    "THEY_THEM": "they/them",
-    "OTHER": "Other pronouns.",
-    "NOT_SPECIFIED": "Not specified by the patient.",
+    Pronoun.HE_HIM: "he/him",
+    Pronoun.SHE_HER: "she/her",
+    Pronoun.THEY_THEM: "they/them",
+    Pronoun.OTHER: "Other pronouns.",
+    Pronoun.NOT_SPECIFIED: "Not specified by the patient.",
 })
 
 

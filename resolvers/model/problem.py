@@ -21,9 +21,9 @@ class ProblemStatus(Enum):
 
 
 enum_type(ProblemStatus, description="Clinical status of a problem or diagnosis.", values={
-    "ACTIVE": "Current.",
-    "RESOLVED": "Resolved.",
-    "INACTIVE": "No longer active, not resolved.",
+    ProblemStatus.ACTIVE: "Current.",
+    ProblemStatus.RESOLVED: "Resolved.",
+    ProblemStatus.INACTIVE: "No longer active, not resolved.",
 })
 
 

@@ -29,8 +29,8 @@ class FlagSeverity(Enum):
 
 
 enum_type(FlagSeverity, description="How far a vital sign is out of its normal range.", values={
-    "WARNING": "Outside the normal range.",
-    "CRITICAL": "In a critical range: procedures are blocked until a provider reviews it.",
+    FlagSeverity.WARNING: "Outside the normal range.",
+    FlagSeverity.CRITICAL: "In a critical range: procedures are blocked until a provider reviews it.",
 })
 
 
