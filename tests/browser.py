@@ -1,6 +1,7 @@
 """Headless Chromium for page tests, driven over the DevTools protocol (CDP), with the network off: host names
 other than loopback do not resolve and any other address goes to a proxy that is not there, so a page that
-needs the internet (a CDN) fails here as it would on an offline machine."""
+needs the internet (a CDN) fails here as it would on an offline machine. 127.0.0.1, 127.0.0.2 and localhost
+resolve: the server, and the origins of test pages (tests/app/test_cors.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2, EXCLUDE localhost",
            "--proxy-server=http://127.0.0.1:9"]  # loopback bypasses a proxy implicitly
 
 

@@ -8,16 +8,15 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION
 from store.fhirjson import code_of, date_part, system_of, text_of, version
 from store.naming import SNOMED
 
 
 @dataclass(eq=False, kw_only=True)
 class Allergy:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     allergen: str | None = strawberry.field(description="What the patient reacts to, as text (e.g. Penicillin).")
     code: str | None = strawberry.field(
         description="Code of the allergen in codeSystem (e.g. a SNOMED CT or RxNorm code).")

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, enum_type, opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, EntityRef, enum_type, opt_id
 from store.fhirjson import ext, ident, parse_reference, ref_id, text_of, version
 from store.naming import SID
 
@@ -46,10 +46,8 @@ _STATUS = {s.value: s for s in AppointmentStatus}
 
 @dataclass(eq=False, kw_only=True)
 class Appointment:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     status: AppointmentStatus = strawberry.field(description="Booking status (FHIR Appointment.status).")
     workflow_status: str | None = strawberry.field(
         description="Where the visit is in the clinic's workflow (intake, exam, discharge, …), beside the booking "

@@ -13,6 +13,11 @@ from store.naming import EXT
 
 E = TypeVar("E", bound=EnumMeta)
 
+# The descriptions every record's id and version share.
+ID_DESCRIPTION = "Opaque id; stable for the life of the record."
+VERSION_DESCRIPTION = ("Version of the record, increasing with every change; send it back as baseVersion when you "
+                       "change it.")
+
 
 @dataclass(eq=False, kw_only=True)
 class EntityRef:

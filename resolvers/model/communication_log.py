@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import enum_type, opt_id
+from resolvers.model.common import ID_DESCRIPTION, enum_type, opt_id
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -34,7 +34,7 @@ MODE = {"PHONE": "phone", "EMAILWRIT": "email", "SMSWRIT": "text", "MAILWRIT": "
 
 @dataclass(eq=False, kw_only=True)
 class CommunicationLog:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
     communication_datetime: str | None = strawberry.field(
         description="When it happened, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
     mode: str | None = strawberry.field(description="phone, email, text, mail, in_person or fax.")

@@ -8,15 +8,14 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION
 from store.fhirjson import text_of, version
 
 
 @dataclass(eq=False, kw_only=True)
 class Document:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     title: str | None = strawberry.field(description="The document's title.")
     description: str | None = strawberry.field(description="Short description.")
     type: str | None = strawberry.field(description="Kind of document, as text (e.g. Progress note).")

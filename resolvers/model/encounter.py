@@ -8,16 +8,14 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, opt_id
 from store.fhirjson import ref_id, text_of, version
 
 
 @dataclass(eq=False, kw_only=True)
 class Encounter:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     status: str = strawberry.field(
         description="planned, arrived, in-progress, finished, cancelled, … (FHIR Encounter.status).")
     class_code: str | None = strawberry.field(

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import enum_type, opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type, opt_id
 from store.errors import Invalid
 from store.fhirjson import code_of, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import CS
@@ -39,10 +39,8 @@ _STATUS = {s.value: s for s in EpisodeStatus}
 
 @dataclass(eq=False, kw_only=True)
 class Episode:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     name: str | None = strawberry.field(description="The episode's name, e.g. Knee rehabilitation.")
     type: str | None = strawberry.field(description="Episode type code, e.g. covid.")
     type_display: str | None = strawberry.field(description="The episode type for display.")

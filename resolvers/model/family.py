@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, opt_id
 from resolvers.model.patient import Patient
 from store.fhirjson import ext, ref_id, version
 
@@ -29,10 +29,8 @@ CODE_TYPE = {v: k for k, v in TYPE_CODE.items()} | {
 
 @dataclass(eq=False, kw_only=True)
 class Relationship:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     relationship_type: str = strawberry.field(
         description="What the related patient is to the patient: spouse, parent, child, guardian, ...")
     is_guardian: bool = strawberry.field(description="The related patient is the legal guardian of the patient.")

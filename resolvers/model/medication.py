@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION
 from store.fhirjson import code_of, date_part, text_of, version
 from store.naming import RXNORM
 
@@ -17,10 +18,8 @@ STATUS_IN = {"active": "active", "discontinued": "stopped", "on_hold": "on-hold"
 
 @dataclass(eq=False, kw_only=True)
 class Medication:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     name: str | None = strawberry.field(description="Medication name, e.g. Lisinopril 10 mg tablet.")
     rx_cui: str | None = strawberry.field(description="RxNorm concept id (RXCUI).")
     status: str = strawberry.field(description="active, on_hold, completed, discontinued, …")

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, Tag, enum_type
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, EntityRef, Tag, enum_type
 from store.errors import Invalid
 from store.events import patient_status
 from store.fhirjson import ext_map, ident, ref_id, set_ext, version
@@ -96,10 +96,8 @@ _PRONOUN = {s.value: s for s in Pronoun}
 
 @dataclass(eq=False, kw_only=True)
 class Patient:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     created_at: str | None = strawberry.field(
         description="When the patient was registered, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
     updated_at: str | None = strawberry.field(
@@ -169,7 +167,7 @@ class Patient:
 
 @dataclass(eq=False, kw_only=True)
 class PatientSummary:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
     first_name: str | None = strawberry.field(description="Legal first name.")
     last_name: str | None = strawberry.field(description="Legal last name.")
     preferred_name: str | None = strawberry.field(description="The name the patient goes by.")

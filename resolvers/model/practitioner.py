@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION
 from store.fhirjson import ident
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -15,7 +16,7 @@ NPI = "http://hl7.org/fhir/sid/us-npi"
 
 @dataclass(eq=False, kw_only=True)
 class Practitioner:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
     name: str = strawberry.field(
         description="Name for display, with prefix and credentials, e.g. Dr. Amelia Howard, DO.")
     first_name: str | None = strawberry.field(description="First (given) name.")

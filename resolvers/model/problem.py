@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import enum_type
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type
 from store.fhirjson import code_of, date_part, text_of, version
 from store.naming import SNOMED
 
@@ -34,10 +34,8 @@ ACTIVE_STATUSES = ("active", "recurrence", "relapse")
 
 @dataclass(eq=False, kw_only=True)
 class Problem:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     name: str | None = strawberry.field(description="The problem or diagnosis, as text.")
     snomed_code: str | None = strawberry.field(description="SNOMED CT code of the problem.")
     status: ProblemStatus | None = strawberry.field(description="Clinical status; null when not recorded.")

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import enum_type, opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type, opt_id
 from store.fhirjson import code_of, date_part, ext, ref_id, version
 from store.naming import LOINC, VITAL_CODES, VITALS_PANEL
 
@@ -43,10 +43,8 @@ class AbnormalFlag:
 
 @dataclass(eq=False, kw_only=True)
 class VitalSigns:
-    id: strawberry.ID = strawberry.field(description="Opaque id; stable for the life of the record.")
-    version: int = strawberry.field(
-        description="Version of the record, increasing with every change; send it back as baseVersion when you change "
-                    "it.")
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     date_taken: str | None = strawberry.field(description="Date of the reading, YYYY-MM-DD.")
     time_taken: str | None = strawberry.field(
         description="Time of the reading, HH:MM (24 h, clinic time); null when not recorded.")

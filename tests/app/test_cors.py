@@ -3,7 +3,11 @@ loopback from the real app (its own instance: credentials on)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from websockets.typing import Subprotocol
 
 from app.cors import parse_origins
 from app.settings import Settings
+from tests.browser import browser_page
 from tests.conftest import API_KEYS, ServerThread, running_app
 
 ALLOWED = "https://app.example"
@@ -121,3 +126,53 @@ async def test_websocket_handshakes_from_other_origins_are_refused(credentialed:
     for origin in (ALLOWED, credentialed.url, None):  # an allowed page, the server's own (GraphiQL), no browser
         async with connect(url, subprotocols=[PROTOCOL], origin=origin) as ws:  # type: ignore[arg-type]
             assert ws.subprotocol == "graphql-transport-ws"
+
+
+PAGE = """<!doctype html><html><body><pre id="out">waiting</pre><script>
+fetch(%(url)s, {method: "POST", headers: {"Content-Type": "application/json", "X-API-Key": %(key)s},
+                body: JSON.stringify({query: "{ __typename }"})})
+  .then(r => r.json()).then(b => { document.getElementById("out").textContent = "ok " + JSON.stringify(b); })
+  .catch(e => { document.getElementById("out").textContent = "refused " + e; });
+</script></body></html>"""
+
+
+@contextlib.contextmanager
+def page_server(host: str, body: bytes) -> Iterator[int]:
+    """A browser app's own origin: one static page served from ``host`` on a free port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer((host, 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_a_browser_enforces_the_answers(server: ServerThread) -> None:
+    """Chromium itself: a page on an allowed origin (http://localhost:*) preflights and reads the GraphQL answer;
+    the same page on another origin (http://127.0.0.2) is refused by the browser."""
+    body = (PAGE % {"url": json.dumps(f"{server.url}/graphql"), "key": json.dumps(API_KEYS["tenant-a"])}).encode()
+    outcome = ("(() => { const o = location.protocol === 'http:' && document.getElementById('out'); "
+               "return o && o.textContent !== 'waiting' ? o.textContent : ''; })()")
+    async with browser_page() as page:
+        with page_server("127.0.0.1", body) as port:
+            await page.goto(f"http://localhost:{port}/")
+            allowed = await page.wait_for(outcome)
+        with page_server("127.0.0.2", body) as port:
+            await page.goto(f"http://127.0.0.2:{port}/")
+            refused = await page.wait_for(outcome)
+    assert allowed == 'ok {"data":{"__typename":"Query"}}', allowed
+    assert refused.startswith("refused TypeError"), refused
