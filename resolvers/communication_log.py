@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers.context import Info
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 
 
-def patient_communication_logs(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
-                               mode: str | None = None, direction: model.CommunicationDirection | None = None,
-                               q: str | None = None, first: int | None = None, after: str | None = None
-                               ) -> Soon[Connection[model.CommunicationLog]]:
+def patient_communication_logs(
+    root: Patient,
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")] = None,
+    mode: Annotated[str | None, strawberry.argument(
+        description="Only this mode: phone, email, text, mail, in_person or fax.")] = None,
+    direction: Annotated[model.CommunicationDirection | None, strawberry.argument(
+        description="Only sent or only received ones.")] = None,
+    q: Annotated[str | None, strawberry.argument(description="Free text in the note.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.CommunicationLog]]:
     needle = q.casefold() if q else None
 
     def page(rows: list[dict[str, Any]]) -> Connection[model.CommunicationLog]:

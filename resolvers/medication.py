@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import medication as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid
 from store.fhirjson import concept
 from store.naming import RXNORM
 
 
-def patient_medications(root: Patient, info: Info, is_active: bool | None = None, first: int | None = None,
-                        after: str | None = None) -> Soon[Connection[model.Medication]]:
+def patient_medications(
+    root: Patient,
+    info: Info,
+    is_active: Annotated[bool | None, strawberry.argument(
+        description="true: current medications only; false: past ones only.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Medication]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Medication]:
         if is_active is not None:
             rows = [r for r in rows if (r.get("status") == "active") == is_active]

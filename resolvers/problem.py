@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid
 from store.fhirjson import code_of, concept
@@ -18,8 +20,14 @@ from store.naming import CONDITION_CLINICAL, SNOMED
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 
 
-def patient_problems(root: Patient, info: Info, status: model.ProblemStatus | None = None, first: int | None = None,
-                     after: str | None = None) -> Soon[Connection[model.Problem]]:
+def patient_problems(
+    root: Patient,
+    info: Info,
+    status: Annotated[model.ProblemStatus | None, strawberry.argument(
+        description="Only problems with this status.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Problem]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
         if status is not None:
             rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]

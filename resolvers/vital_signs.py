@@ -3,22 +3,31 @@ resolvers/model/vital_signs.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid
 from store.fhirjson import concept
 from store.naming import LOINC, OBS_CATEGORY, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
 from store.vitals import interpret
 
 
-def patient_vital_signs(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
-                        first: int | None = None, after: str | None = None) -> Soon[Connection[model.VitalSigns]]:
+def patient_vital_signs(
+    root: Patient,
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(
+        description="Taken on or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(description="Taken on or before this date, YYYY-MM-DD.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.VitalSigns]]:
     def page(observations: list[dict[str, Any]]) -> Connection[model.VitalSigns]:
         rows = [r for r in observations if model.is_vitals(r)]
         if date_from or date_to:

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import strawberry
-
 from graph.record import object_type
 from resolvers.model.problem import Problem, ProblemStatus
 
-strawberry.enum(ProblemStatus)
 object_type(Problem, description="A disease or problem (FHIR Condition).")
 
 __all__ = ["Problem", "ProblemStatus"]

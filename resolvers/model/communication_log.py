@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, enum_type, opt_id
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -20,6 +20,13 @@ class CommunicationDirection(Enum):
     NEITHER = "neither"
 
 
+enum_type(CommunicationDirection, description="Which way a communication went.", values={
+    CommunicationDirection.SENT: "From the practice to the patient.",
+    CommunicationDirection.RECEIVED: "From the patient to the practice.",
+    CommunicationDirection.NEITHER: "Neither (e.g. an in-person conversation).",
+})
+
+
 DIRECTION = {"outbound": CommunicationDirection.SENT, "inbound": CommunicationDirection.RECEIVED}
 MODE = {"PHONE": "phone", "EMAILWRIT": "email", "SMSWRIT": "text", "MAILWRIT": "mail", "FACE": "in_person",
         "FAXWRIT": "fax"}
@@ -27,14 +34,15 @@ MODE = {"PHONE": "phone", "EMAILWRIT": "email", "SMSWRIT": "text", "MAILWRIT": "
 
 @dataclass(eq=False, kw_only=True)
 class CommunicationLog:
-    id: strawberry.ID
-    communication_datetime: str | None
-    mode: str | None
-    direction: CommunicationDirection
-    source: str
-    category: str | None
-    note: str | None
-    appointment_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    communication_datetime: str | None = strawberry.field(
+        description="When it happened, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    mode: str | None = strawberry.field(description="phone, email, text, mail, in_person or fax.")
+    direction: CommunicationDirection = strawberry.field(description="Whether the practice sent it or received it.")
+    source: str = strawberry.field(description="Who logged it: manual (staff) or automated (reminders, confirmations).")
+    category: str | None = strawberry.field(description="What it was about, e.g. appointment reminder, billing.")
+    note: str | None = strawberry.field(description="Free-text content or summary.")
+    appointment_id: strawberry.ID | None = strawberry.field(description="Id of the appointment it concerns, if any.")
 
 
 def from_fhir(res: dict[str, Any]) -> CommunicationLog:

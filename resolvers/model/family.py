@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, opt_id
 from resolvers.model.patient import Patient
 from store.fhirjson import ext, ref_id, version
 
@@ -29,15 +29,15 @@ CODE_TYPE = {v: k for k, v in TYPE_CODE.items()} | {
 
 @dataclass(eq=False, kw_only=True)
 class Relationship:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     relationship_type: str = strawberry.field(
         description="What the related patient is to the patient: spouse, parent, child, guardian, ...")
     is_guardian: bool = strawberry.field(description="The related patient is the legal guardian of the patient.")
-    note: str | None
-    patient_id: strawberry.ID
-    related_patient_id: strawberry.ID | None
-    related_patient_name: str | None
+    note: str | None = strawberry.field(description="Free-text note on the relationship.")
+    patient_id: strawberry.ID = strawberry.field(description="Id of the patient the relationship is seen from.")
+    related_patient_id: strawberry.ID | None = strawberry.field(description="Id of the related patient.")
+    related_patient_name: str | None = strawberry.field(description="Name of the related patient, for display.")
 
 
 @dataclass(eq=False, kw_only=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION
 from store.fhirjson import code_of, date_part, text_of, version
 from store.naming import RXNORM
 
@@ -17,16 +18,17 @@ STATUS_IN = {"active": "active", "discontinued": "stopped", "on_hold": "on-hold"
 
 @dataclass(eq=False, kw_only=True)
 class Medication:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    rx_cui: str | None
-    status: str = strawberry.field(description="active, discontinued, on_hold, completed, ...")
-    is_active: bool
-    dosage: str | None
-    date_start: str | None
-    date_stop: str | None
-    discontinuation_reason: str | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    name: str | None = strawberry.field(description="Medication name, e.g. Lisinopril 10 mg tablet.")
+    rx_cui: str | None = strawberry.field(description="RxNorm concept id (RXCUI).")
+    status: str = strawberry.field(description="active, on_hold, completed, discontinued, …")
+    is_active: bool = strawberry.field(description="The patient takes it now (active or on hold).")
+    dosage: str | None = strawberry.field(description="Dosage instructions as text, e.g. 1 tablet by mouth daily.")
+    date_start: str | None = strawberry.field(description="Start date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(description="Stop date, YYYY-MM-DD; null while ongoing.")
+    discontinuation_reason: str | None = strawberry.field(
+        description="Why it was discontinued; null unless discontinued.")
 
 
 def from_fhir(res: dict[str, Any]) -> Medication:

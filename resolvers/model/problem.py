@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type
 from store.fhirjson import code_of, date_part, text_of, version
 from store.naming import SNOMED
 
@@ -19,6 +20,13 @@ class ProblemStatus(Enum):
     INACTIVE = "inactive"
 
 
+enum_type(ProblemStatus, description="Clinical status of a problem or diagnosis.", values={
+    ProblemStatus.ACTIVE: "Current.",
+    ProblemStatus.RESOLVED: "Resolved.",
+    ProblemStatus.INACTIVE: "No longer active, not resolved.",
+})
+
+
 _STATUS = {s.value: s for s in ProblemStatus}
 # Condition clinical statuses shown as active problems.
 ACTIVE_STATUSES = ("active", "recurrence", "relapse")
@@ -26,15 +34,15 @@ ACTIVE_STATUSES = ("active", "recurrence", "relapse")
 
 @dataclass(eq=False, kw_only=True)
 class Problem:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    snomed_code: str | None
-    status: ProblemStatus | None
-    category: str | None
-    date_start: str | None
-    date_stop: str | None
-    note: str | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    name: str | None = strawberry.field(description="The problem or diagnosis, as text.")
+    snomed_code: str | None = strawberry.field(description="SNOMED CT code of the problem.")
+    status: ProblemStatus | None = strawberry.field(description="Clinical status; null when not recorded.")
+    category: str | None = strawberry.field(description="problem-list-item or encounter-diagnosis.")
+    date_start: str | None = strawberry.field(description="Onset date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(description="Resolution date, YYYY-MM-DD; null while active.")
+    note: str | None = strawberry.field(description="Free-text note.")
 
 
 def from_fhir(res: dict[str, Any]) -> Problem:

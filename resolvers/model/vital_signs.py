@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type, opt_id
 from store.fhirjson import code_of, date_part, ext, ref_id, version
 from store.naming import LOINC, VITAL_CODES, VITALS_PANEL
 
@@ -28,33 +28,41 @@ class FlagSeverity(Enum):
     CRITICAL = "critical"
 
 
+enum_type(FlagSeverity, description="How far a vital sign is out of its normal range.", values={
+    FlagSeverity.WARNING: "Outside the normal range.",
+    FlagSeverity.CRITICAL: "In a critical range: procedures are blocked until a provider reviews it.",
+})
+
+
 @dataclass(eq=False, kw_only=True)
 class AbnormalFlag:
-    vital: str
-    message: str
-    severity: FlagSeverity
+    vital: str = strawberry.field(description="Which vital sign, by its field name (e.g. bpSystolic).")
+    message: str = strawberry.field(description="What is abnormal, for display (e.g. Systolic BP 182 mmHg is high).")
+    severity: FlagSeverity = strawberry.field(description="How far out of range.")
 
 
 @dataclass(eq=False, kw_only=True)
 class VitalSigns:
-    id: strawberry.ID
-    version: int
-    date_taken: str | None
-    time_taken: str | None
-    bp_systolic: float | None
-    bp_diastolic: float | None
-    pulse: float | None
-    temperature_f: float | None
-    respiration_rate: float | None
-    oxygen_saturation: float | None
-    height_inches: float | None
-    weight_lbs: float | None
-    bmi: float | None
-    note: str | None
-    abnormal_flags: list[AbnormalFlag]
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    date_taken: str | None = strawberry.field(description="Date of the reading, YYYY-MM-DD.")
+    time_taken: str | None = strawberry.field(
+        description="Time of the reading, HH:MM (24 h, clinic time); null when not recorded.")
+    bp_systolic: float | None = strawberry.field(description="Systolic blood pressure, mmHg.")
+    bp_diastolic: float | None = strawberry.field(description="Diastolic blood pressure, mmHg.")
+    pulse: float | None = strawberry.field(description="Heart rate, beats per minute.")
+    temperature_f: float | None = strawberry.field(description="Body temperature, °F.")
+    respiration_rate: float | None = strawberry.field(description="Respiratory rate, breaths per minute.")
+    oxygen_saturation: float | None = strawberry.field(description="Oxygen saturation (SpO2), percent.")
+    height_inches: float | None = strawberry.field(description="Body height, inches.")
+    weight_lbs: float | None = strawberry.field(description="Body weight, pounds.")
+    bmi: float | None = strawberry.field(description="Body mass index, kg/m².")
+    note: str | None = strawberry.field(description="Free-text note on the reading.")
+    abnormal_flags: list[AbnormalFlag] = strawberry.field(
+        description="The values outside their normal range, one flag each (empty when all normal).")
     is_procedure_blocking: bool = strawberry.field(
         description="A vital sign is in a critical range that blocks procedures until provider review.")
-    provider_id: strawberry.ID | None
+    provider_id: strawberry.ID | None = strawberry.field(description="Id of the practitioner who took the reading.")
 
 
 def is_vitals(res: dict[str, Any]) -> bool:
