@@ -30,6 +30,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,48 +87,30 @@ class Journal:
 
     def _recover(self, engine: Engine) -> str:
         started = time.perf_counter()
-        path, log_from, replayed, diverged = self.dir / "snapshot", 1, 0, 0
-        if path.exists():
-            reading = Reading()
-            bodies = records(path, SNAPSHOT_MAGIC, reading, may_be_torn=False)
-            header = bson.decode(next(bodies, bson.encode({})), CODEC)
-            if header.get("snapshot") != 1:
-                raise DataDirError(f"{path} has no snapshot header")
-            count = 0
-            for body in bodies:
-                engine.replay(_decoded(body)["db"], _decoded(body)["cmd"])
-                count += 1
-            if count != header["records"]:
-                raise DataDirError(f"{path} is damaged: {count} of its {header['records']} records")
-            log_from, self._snapshot_bytes = int(header["log_from"]), path.stat().st_size
-        logs = self._logs()
-        for generation, log_path in logs:
-            if generation < log_from:
-                log_path.unlink()  # covered by the snapshot (a crash came before they were deleted)
-        logs = [(g, p) for g, p in logs if g >= log_from]
-        torn = 0
-        for i, (_generation, log_path) in enumerate(logs):
-            reading = Reading()
-            for body in records(log_path, LOG_MAGIC, reading, may_be_torn=i == len(logs) - 1):
-                entry = _decoded(body)
-                reply = engine.replay(entry["db"], entry["cmd"])
+        found = _Found()
+        replayed = diverged = 0
+        for entry in _entries(self.dir, found):
+            reply = engine.replay(entry["db"], entry["cmd"])
+            if "outcome" in entry:  # a logged command (a snapshot's are rebuilding, and always succeed)
                 diverged += _outcome(reply) != entry["outcome"]
                 replayed += 1
-            if reading.torn:
-                torn = reading.torn
-                if reading.good_end == 0:
-                    log_path.unlink()
-                else:
-                    truncate(log_path, reading.good_end)
-            self._log_bytes += reading.good_end
-        self._generation = max([log_from - 1, *(g for g, _ in logs)]) + 1
+        for path in found.covered:
+            path.unlink()  # covered by the snapshot (a crash came before they were deleted)
+        if found.torn:
+            path, good_end = found.torn
+            if good_end == 0:
+                path.unlink()
+            else:
+                truncate(path, good_end)
+        self._snapshot_bytes, self._log_bytes = found.snapshot_bytes, found.log_bytes
+        self._generation = max([found.log_from - 1, *found.generations]) + 1
         self._log = AppendFile(self._log_path(self._generation), LOG_MAGIC)
         if diverged:
             log.warning("devdb: %d of %d logged commands did not repeat their outcome when replayed", diverged,
                         replayed)
-        return (f"{'snapshot and ' if path.exists() else ''}{replayed} logged commands read in "
-                f"{time.perf_counter() - started:.1f}s" + (f"; a torn last record ({torn} bytes) dropped" if torn
-                                                           else ""))
+        torn = f"; a torn last record ({found.torn_bytes} bytes) dropped" if found.torn else ""
+        return (f"{'snapshot and ' if found.snapshot_bytes else ''}{replayed} logged commands read in "
+                f"{time.perf_counter() - started:.1f}s{torn}")
 
     # --- the engine's hook -----------------------------------------------------------------------------------
 
@@ -253,8 +237,7 @@ class Journal:
             log.error("devdb: writing a snapshot to %s failed (%s)", self.dir, exc.strerror or type(exc).__name__)
 
     def _logs(self) -> list[tuple[int, Path]]:
-        found = [(int(p.name.split(".", 1)[1]), p) for p in self.dir.glob("log.*") if p.name[4:].isdigit()]
-        return sorted(found)
+        return _logs(self.dir)
 
     def _log_path(self, generation: int) -> Path:
         return self.dir / f"log.{generation:08d}"
@@ -270,6 +253,50 @@ def _decoded(body: bytes) -> Doc:
     return bson.decode(body, CODEC)
 
 
+@dataclass
+class _Found:
+    """What reading a data dir found besides its entries."""
+
+    log_from: int = 1  # the first log generation after the snapshot
+    snapshot_bytes: int = 0
+    log_bytes: int = 0
+    generations: list[int] = field(default_factory=list)  # of the logs read
+    covered: list[Path] = field(default_factory=list)  # logs the snapshot already holds
+    torn: tuple[Path, int] | None = None  # the last log, and where its good records end
+    torn_bytes: int = 0
+
+
+def _entries(data_dir: Path, found: _Found) -> Iterator[Doc]:
+    """Every entry of the snapshot, then of each log after it, in order; a damaged file raises DataDirError."""
+    path = data_dir / "snapshot"
+    if path.exists():
+        bodies = records(path, SNAPSHOT_MAGIC, Reading(), may_be_torn=False)
+        header = _decoded(next(bodies, bson.encode({})))
+        if header.get("snapshot") != 1:
+            raise DataDirError(f"{path} has no snapshot header")
+        count = 0
+        for body in bodies:
+            yield _decoded(body)
+            count += 1
+        if count != header["records"]:
+            raise DataDirError(f"{path} is damaged: {count} of its {header['records']} records")
+        found.log_from, found.snapshot_bytes = int(header["log_from"]), path.stat().st_size
+    logs = [(g, p) for g, p in _logs(data_dir) if g >= found.log_from]
+    found.covered = [p for g, p in _logs(data_dir) if g < found.log_from]
+    for i, (generation, log_path) in enumerate(logs):
+        reading = Reading()
+        for body in records(log_path, LOG_MAGIC, reading, may_be_torn=i == len(logs) - 1):
+            yield _decoded(body)
+        found.generations.append(generation)
+        found.log_bytes += reading.good_end
+        if reading.torn:
+            found.torn, found.torn_bytes = (log_path, reading.good_end), reading.torn
+
+
+def _logs(data_dir: Path) -> list[tuple[int, Path]]:
+    return sorted((int(p.name[4:]), p) for p in data_dir.glob("log.*") if p.name[4:].isdigit())
+
+
 def _outcome(reply: Doc | None) -> list[int]:
     """What a replay must repeat of a write's reply: whether it succeeded, how many documents it matched or
     changed, how many of its statements failed."""
@@ -280,8 +307,15 @@ def _outcome(reply: Doc | None) -> list[int]:
 
 
 def probe(data_dir: str | os.PathLike[str]) -> None:
-    """Raise the ``DataDirError`` that opening ``data_dir`` now would raise for its lock, if any."""
-    os.close(_lock(Path(data_dir).resolve()))
+    """Raise the ``DataDirError`` that opening ``data_dir`` now would raise, if any: its lock held, or a file
+    damaged (every record's checksum is checked; nothing is replayed, nothing changed)."""
+    path = Path(data_dir).resolve()
+    fd = _lock(path)
+    try:
+        for _ in _entries(path, _Found()):
+            pass
+    finally:
+        os.close(fd)
 
 
 def _lock(data_dir: Path) -> int:
