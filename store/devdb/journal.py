@@ -146,12 +146,12 @@ class Journal:
     async def flush(self) -> bool:
         """Wait until everything appended so far is on disk (False: it cannot be; the log is failed)."""
         target = self._written
-        while self._synced < target and self._failed is None:
+        while self._synced < target and self._failed is None and self._log is not None:
             if self._flushing is None or self._flushing.done():
                 self._flushing = asyncio.ensure_future(asyncio.to_thread(self._sync))
                 self._flushing.add_done_callback(self._flushed)
             await asyncio.shield(self._flushing)
-        return self._failed is None
+        return self._synced >= target
 
     def close(self) -> None:
         if self._snapshotting is not None:
@@ -182,7 +182,8 @@ class Journal:
     def _append(self, db: str, cmd: Doc, reply: Doc | None) -> None:
         entry = {"db": db, "cmd": cmd, "outcome": _outcome(reply)}
         data = frame(bson.encode(entry, codec_options=CODEC))
-        if self._log is None or self._failed is not None:
+        if self._log is None or self._failed is not None:  # the command ran: nothing may build on it now
+            self._failed = self._failed or "closed"
             raise CommandError(20, "devdb's data dir is closed")
         try:
             self._log.write(data)
