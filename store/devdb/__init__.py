@@ -39,7 +39,7 @@ What devdb does not do:
 - a cursor's result list is fixed when the query runs; later batches encode those documents as they are then
   (updates show, documents inserted since do not, a document deleted since is still returned);
 - $currentDate keeps microseconds in memory (mongomock) while replies carry milliseconds, so the value read
-  back does not match itself in a filter;
+  back does not match itself in a filter (with a data dir it is resolved to milliseconds before it runs);
 - durability, unless given a data dir: data lives in memory and is lost when the process exits. With one
   (``journal``: ``wal`` framing, ``replayable`` commands, ``snapshot``), every write is synced before its reply
   and replayed at start-up; a snapshot pauses every client while the state is read.

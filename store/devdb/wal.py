@@ -80,10 +80,11 @@ def _bad_record(f: BinaryIO, pos: int, size: int) -> str | None:
 def _torn(f: BinaryIO, pos: int, size: int) -> bool:
     """A bad record at ``pos`` is a torn append if it reaches the end of the file, or only zeros follow it."""
     header = _at(f, pos, FRAME.size)
-    if len(header) == FRAME.size:
-        length = FRAME.unpack(header)[0]
-        if 0 < length <= MAX_RECORD and pos + FRAME.size + length >= size:
-            return True
+    if len(header) < FRAME.size:
+        return True  # not even its header got written
+    length = FRAME.unpack(header)[0]
+    if 0 < length <= MAX_RECORD and pos + FRAME.size + length >= size:
+        return True
     f.seek(pos)
     while chunk := f.read(1 << 20):
         if chunk.count(0) != len(chunk):

@@ -134,6 +134,13 @@ def test_a_second_process_on_the_same_data_dir_is_refused_in_one_line(tmp_path: 
             client.t.c.insert_one({"_id": 1})
     finally:
         owner.stop()
+    assert b"Traceback" not in owner.log  # a clean stop: the log synced and closed, the lock given back
+    owner.start()  # ... so the next process takes the data dir over
+    try:
+        with _client(owner.uri) as client:
+            assert client.t.c.find_one() == {"_id": 1}
+    finally:
+        owner.stop()
 
 
 def test_a_torn_last_record_is_dropped_and_damage_elsewhere_is_one_line(tmp_path: Path,
