@@ -18,6 +18,9 @@ def _logging(settings: Settings) -> str:
     return configure(settings.log_level, settings.log_format)
 
 
+DATA_DIR_HELP = ("the embedded store keeps its data in directory D across restarts (a write-ahead log synced "
+                 "before each reply, and snapshots; one process per directory); still a trial/test engine "
+                 "(default: FHIRGRAPH_DATA_DIR, else in memory, lost at exit)")
 DEVDB_EXTRA = 'the devdb extra: pip install "fhirgraph[devdb]" (from a checkout: pip install -e ".[devdb]")'
 
 
@@ -36,11 +39,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"fhirgraph serve: the embedded store (MONGODB_URI unset) needs {DEVDB_EXTRA}; or set MONGODB_URI",
               file=sys.stderr)
         return 2
+    if args.data_dir is not None:
+        if settings.mongodb_uri:
+            print("fhirgraph serve: --data-dir is for the embedded store; MONGODB_URI is set", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    if not settings.mongodb_uri and settings.data_dir and (problem := _data_dir_problem(settings.data_dir)):
+        print(f"fhirgraph serve: {problem}", file=sys.stderr)
+        return 2
     log_level = _logging(settings)
     if not settings.mongodb_uri:
+        kept = (f"data kept in {settings.data_dir} (write-ahead log and snapshots)" if settings.data_dir
+                else "in memory, lost at exit (--data-dir D keeps it)")
         logging.getLogger("fhirgraph").warning(
             "Starting on the EMBEDDED devdb store (MONGODB_URI unset): for trying the product and for tests "
-            "only — in memory, single process, lost at exit. Set MONGODB_URI for a real MongoDB.")
+            "only — %s, single process. Set MONGODB_URI for a real MongoDB.", kept)
     app = create_app(settings, demo_patients=args.demo, access_log=args.access_log)
     host = args.host or settings.host
     metrics_port = args.metrics_port or settings.metrics_port
@@ -63,8 +76,26 @@ def cmd_devdb(args: argparse.Namespace) -> int:
     # devdb holds every document as Python objects: with the default thresholds, full collections over them
     # become pauses of hundreds of milliseconds once it holds tens of thousands of resources.
     gc.set_threshold(*settings.gc_thresholds)
-    main_devdb(args.host, args.port)
+    from store.devdb.wal import DataDirError
+
+    try:
+        main_devdb(args.host, args.port, args.data_dir or settings.data_dir)
+    except DataDirError as exc:
+        print(f"fhirgraph devdb: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _data_dir_problem(data_dir: str) -> str | None:
+    """Why the embedded store cannot take ``data_dir`` (another process owns it), said before the app starts."""
+    from store.devdb.journal import probe
+    from store.devdb.wal import DataDirError
+
+    try:
+        probe(data_dir)
+    except DataDirError as exc:
+        return str(exc)
+    return None
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -204,11 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                        help="also serve /metrics, without credentials, on this port (default: FHIRGRAPH_METRICS_PORT, "
                             "else none; keep it off the public network)")
+    serve.add_argument("--data-dir", default=None, metavar="D", help=DATA_DIR_HELP)
     serve.set_defaults(func=cmd_serve)
 
     devdb = sub.add_parser("devdb", help="run the embedded MongoDB-wire-protocol test server (not for production)")
     devdb.add_argument("--host", default="127.0.0.1", help="address to listen on")
     devdb.add_argument("--port", type=int, default=27017, help="port to listen on")
+    devdb.add_argument("--data-dir", default=None, metavar="D", help=DATA_DIR_HELP)
     devdb.set_defaults(func=cmd_devdb)
 
     demo = sub.add_parser("demo-data", help="load a demo clinic into the MongoDB at MONGODB_URI",

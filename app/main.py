@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
-                                  password=settings.mongo_password)
+                                  password=settings.mongo_password, data_dir=settings.data_dir)
         services.store = handle
         try:
             if limiter.enabled:

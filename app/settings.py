@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # The password of MONGODB_URI's user, kept out of the URI: in production a file, FHIRGRAPH_SECRETS_DIR's
     # fhirgraph_mongodb_password (a compose secret), like every other FHIRGRAPH_ setting may be.
     mongodb_password: SecretStr | None = None
+    # The embedded devdb's data directory (`serve --data-dir`, `devdb --data-dir`): its write-ahead log and
+    # snapshots, kept across restarts. Unset: in memory, lost at exit. Ignored with MONGODB_URI set.
+    data_dir: str | None = None
     db_name: str = "fhirgraph"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,8 +1,12 @@
-"""What the benchmarks share: free ports and waiting for the processes they start."""
+"""What the benchmarks share: free ports, waiting for the processes they start, and the load (wrk or httpx)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import shutil
 import socket
+import subprocess
 import time
 
 import httpx
@@ -34,3 +38,50 @@ def wait_http(url: str, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int, connections: int, *, threads: int = 1, script: str | None = None,
+        headers: dict[str, str] | None = None, cpu: int | None = None) -> dict[str, float]:
+    """One wrk run: req/s, p50/p99 ms, non-2xx answers. ``cpu``: pin wrk to that core (taskset)."""
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    if script:
+        cmd += ["-s", script]
+    if cpu is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    return {"rps": rps, "p50": ms(lat.get("50", "0ms")), "p99": ms(lat.get("99", "0ms")),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def ms(text: str) -> float:
+    """A wrk duration (``812.00us``, ``2.10ms``, ``1.02s``, ``1.5m``) in milliseconds."""
+    num, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+async def httpx_load(url: str, seconds: int, connections: int, body: bytes | None = None,
+                     headers: dict[str, str] | None = None) -> dict[str, float]:
+    """What wrk measures, from an httpx loop (slower than wrk: its numbers are a floor of the server's)."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            r = await (client.post(url, content=body) if body is not None else client.get(url))
+            latencies.append((time.perf_counter() - t) * 1000)
+            errors += r.status_code >= 400
+
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    latencies.sort()
+    return {"rps": len(latencies) / seconds, "p50": latencies[len(latencies) // 2],
+            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}

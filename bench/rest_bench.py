@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,8 @@ from typing import Any
 
 import httpx
 import orjson
-from common import free_port, wait_http, wait_port  # bench/ is the script's folder
+from common import free_port, wait_http, wait_port, wrk  # bench/ is the script's folder
+from common import httpx_load as common_httpx_load
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,42 +107,13 @@ wrk.body = [[%s]]
 
 def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
             auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"{auth[0]}: {auth[1]}"]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-    return {"rps": rps, "p50": _ms(lat.get("50", "0ms")), "p99": _ms(lat.get("99", "0ms")),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
-
-
-def _ms(text: str) -> float:
-    num, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+    return wrk(url, duration, connections, threads=2, script=script, headers={auth[0]: auth[1]})
 
 
 async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
                      auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + duration
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        while time.perf_counter() < stop:
-            t = time.perf_counter()
-            r = await (client.post(url, content=body) if body else client.get(url))
-            latencies.append((time.perf_counter() - t) * 1000)
-            errors += r.status_code >= 400
-
     headers = {"Content-Type": HEADERS["Content-Type"], auth[0]: auth[1]}
-    async with httpx.AsyncClient(headers=headers, limits=httpx.Limits(max_connections=connections)) as client:
-        await asyncio.gather(*(worker(client) for _ in range(connections)))
-    latencies.sort()
-    return {"rps": len(latencies) / duration, "p50": latencies[len(latencies) // 2],
-            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+    return await common_httpx_load(url, duration, connections, body, headers)
 
 
 async def register_client(uri: str, db: str) -> tuple[str, str]:

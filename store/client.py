@@ -60,17 +60,19 @@ def _uri_option_names(uri: str) -> set[str]:
 
 
 async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = True,
-                     timeout_s: float = 5.0, password: str | None = None) -> StoreHandle:
-    """``password``: the URI user's, when it is kept out of the URI (a secret file, app/settings.py)."""
+                     timeout_s: float = 5.0, password: str | None = None,
+                     data_dir: str | None = None) -> StoreHandle:
+    """``password``: the URI user's, when it is kept out of the URI (a secret file, app/settings.py).
+    ``data_dir``: where the embedded devdb keeps its data when ``uri`` is unset (None: in memory)."""
     devdb = None
     if not uri:
         from store.devdb import DevDB  # imported lazily: never on a production path
 
-        devdb = DevDB()
+        devdb = DevDB(data_dir=data_dir)
         devdb.start_in_thread()
         uri = devdb.uri
-        log.warning("MONGODB_URI is unset: using the embedded devdb at %s — an in-memory engine for trials "
-                    "and tests, not for production; data is lost at exit", uri)
+        log.warning("MONGODB_URI is unset: using the embedded devdb at %s — an engine for trials and tests, "
+                    "not for production; %s", uri, devdb.where())
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         uri, event_listeners=[COUNTER], tz_aware=True,
         **client_options(uri, timeout_s) | ({"password": password} if password else {}))

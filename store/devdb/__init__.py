@@ -7,6 +7,7 @@ MongoDB 6.0 server, and runs the commands against one in-memory ``mongomock`` cl
 
     devdb = DevDB(); devdb.start_in_thread(); AsyncMongoClient(devdb.uri)  # tests, `fhirgraph serve`
     main_devdb("127.0.0.1", 27018)                                         # `fhirgraph devdb --port 27018`
+    DevDB(data_dir="D")  # `--data-dir D`: kept across restarts (journal: a write-ahead log and snapshots)
 
 Every command runs to completion on the server's one event-loop thread, under one lock: mongomock is not
 thread-safe, and it makes each command atomic for every connected process, so findAndModify and conditional
@@ -15,7 +16,8 @@ updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succe
 Modules, from the socket inwards: ``server`` (DevDB, main_devdb) -> ``wire`` (framing) -> ``engine`` (the
 command table, the lock) -> ``reads`` / ``writes`` / ``admin`` (the commands) over ``context`` (the mongomock
 client, the ``cursor``s) and ``collection`` (mongomock's Collection with the fast paths of ``query`` and
-``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of them share.
+``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of them share; ``journal``
+(with ``wal``, ``replayable``, ``snapshot``) keeps the data in a directory when asked to.
 
 Fast paths over mongomock, which otherwise scans the whole collection for every query:
 - a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
@@ -37,8 +39,10 @@ What devdb does not do:
 - a cursor's result list is fixed when the query runs; later batches encode those documents as they are then
   (updates show, documents inserted since do not, a document deleted since is still returned);
 - $currentDate keeps microseconds in memory (mongomock) while replies carry milliseconds, so the value read
-  back does not match itself in a filter;
-- durability: data lives in memory and is lost when the process exits.
+  back does not match itself in a filter (with a data dir it is resolved to milliseconds before it runs);
+- durability, unless given a data dir: data lives in memory and is lost when the process exits. With one
+  (``journal``: ``wal`` framing, ``replayable`` commands, ``snapshot``), every write is synced before its reply
+  and replayed at start-up; a snapshot pauses every client while the state is read.
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from store.devdb import admin, reads, writes
 from store.devdb.codec import Doc
 from store.devdb.context import Command, Context
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
+
+if TYPE_CHECKING:
+    from store.devdb.journal import Journal
 
 TTL_SWEEP_S = 1.0
 
@@ -29,6 +34,8 @@ COMMANDS: dict[str, Command] = {
     "dropDatabase": admin.drop_database,
 }
 WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
+# What the journal logs: the writes, and what changes indexes and namespaces (an aggregate only with $out/$merge).
+LOGGED = WRITES | {"createIndexes", "dropIndexes", "create", "drop", "dropDatabase", "aggregate"}
 
 
 class Engine:
@@ -40,6 +47,8 @@ class Engine:
         self._last_ttl_sweep = 0.0
         # Set when devdb is a process of its own (main_devdb): keeps what it stores out of the collector's way.
         self.heap: HeapKeeper | None = None
+        # Set with --data-dir (store/devdb/journal.py): every write command is logged as it runs.
+        self.journal: Journal | None = None
 
     def run(self, db: str, cmd: Doc, conn_id: int = 0) -> Doc:
         """Execute one command and return its reply; every failure becomes an error reply."""
@@ -54,7 +63,7 @@ class Engine:
                 if "txnNumber" in cmd or "startTransaction" in cmd:
                     raise CommandError(20, admin.NO_TXN)
                 self._sweep_ttl()
-                reply = handler(self.context, db, cmd)
+                reply = self._execute(handler, db, name, cmd)
                 if self.heap is not None and name in WRITES:
                     self.heap.wrote()
             except Exception as exc:  # the protocol boundary: a failure is a reply, never a lost connection
@@ -62,13 +71,38 @@ class Engine:
         reply.setdefault("ok", 1.0)
         return reply
 
+    def replay(self, db: str, cmd: Doc) -> Doc:
+        """Run a logged command again (start-up): as ``run`` does, but with no TTL sweep (the log holds the
+        sweeps' deletes) and nothing logged."""
+        with self._lock:
+            try:
+                reply = COMMANDS[next(iter(cmd))](self.context, db, cmd)
+            except Exception as exc:
+                return error_reply(exc)
+        reply.setdefault("ok", 1.0)
+        return reply
+
+    def locked(self, action: Callable[[Context], None]) -> None:
+        with self._lock:
+            action(self.context)
+
+    def _execute(self, handler: Command, db: str, name: str, cmd: Doc) -> Doc:
+        if self.journal is not None and name in LOGGED:
+            return self.journal.run(self.context, db, name, cmd, handler)
+        return handler(self.context, db, cmd)
+
     def _sweep_ttl(self) -> None:
         now = time.monotonic()
         if now - self._last_ttl_sweep < TTL_SWEEP_S:
             return
         self._last_ttl_sweep = now
-        for db_store in self.context.client._store._databases.values():
-            for coll_store in db_store._collections.values():
+        for db_name, db_store in list(self.context.client._store._databases.items()):
+            for coll_name, coll_store in list(db_store._collections.items()):
                 for index in list(coll_store.indexes.values()):
-                    if index.get("expireAfterSeconds") is not None:
+                    if index.get("expireAfterSeconds") is None:
+                        continue
+                    if self.journal is None:
                         coll_store._expire_documents(index)
+                    elif (expiry := self.journal.expiry(coll_name, index)) is not None:
+                        # Logged like any delete, with its cutoff fixed: a replay removes the same documents.
+                        self.journal.run(self.context, db_name, "delete", expiry, writes.delete)

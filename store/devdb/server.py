@@ -17,6 +17,7 @@ from store.devdb import wire
 from store.devdb.engine import Engine
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
+from store.devdb.journal import Journal
 
 log = logging.getLogger("fhirgraph.devdb")
 
@@ -24,9 +25,12 @@ log = logging.getLogger("fhirgraph.devdb")
 class DevDB:
     """The devdb TCP server: in a background thread (``start_in_thread``) or as its own process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, data_dir: str | None = None):
+        """``data_dir``: keep the data there across restarts (store/devdb/journal.py); None: in memory only."""
         self.host, self.port = host, port
+        self.data_dir = data_dir
         self.engine = Engine()
+        self.recovered = ""  # what start-up read from the data dir
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -40,7 +44,15 @@ class DevDB:
         return f"mongodb://{host}:{self.port}/?directConnection=true"
 
     async def start(self) -> int:
-        """Listen (on the running loop) and return the bound port."""
+        """Read the data dir if any, listen (on the running loop) and return the bound port."""
+        if self.data_dir is not None and self.engine.journal is None:
+            journal = Journal(self.data_dir)
+            try:
+                self.recovered = journal.recover(self.engine)
+            except BaseException:
+                journal.close()
+                raise
+            self.engine.journal = journal
         self._server = await asyncio.start_server(self._serve_connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
@@ -65,6 +77,15 @@ class DevDB:
         await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        if self.engine.journal is not None:
+            self.engine.journal.close()
+            self.engine.journal = None
+
+    def where(self) -> str:
+        """Where the data lives, for the start-up log."""
+        if self.engine.journal is None:
+            return "in-memory: data is lost at exit"
+        return f"data is kept in {self.engine.journal.dir} ({self.recovered})"
 
     def start_in_thread(self) -> int:
         """Serve from a daemon thread with its own event loop; return once listening, with the port."""
@@ -110,6 +131,11 @@ class DevDB:
                     log.warning("devdb: dropping connection %d: message length %d", conn_id, length)
                     break
                 reply = self._respond(op_code, request_id, await reader.readexactly(length - 16), conn_id)
+                journal = self.engine.journal
+                # Nothing is acknowledged (nor shown) before what it rests on is on disk: one sync for all
+                # the commands that came meanwhile.
+                if reply is not None and journal is not None and journal.dirty and not await journal.flush():
+                    break  # the log cannot be written: no acknowledgement at all
                 if reply is not None:
                     writer.write(reply)
                     await writer.drain()
@@ -141,11 +167,11 @@ class DevDB:
         raise ValueError(f"unsupported opCode {op_code}")
 
 
-def main_devdb(host: str, port: int) -> None:
-    """Run devdb in the foreground until SIGINT or SIGTERM (`fhirgraph devdb --port P`)."""
+def main_devdb(host: str, port: int, data_dir: str | None = None) -> None:
+    """Run devdb in the foreground until SIGINT or SIGTERM (`fhirgraph devdb --port P [--data-dir D]`)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    devdb = DevDB(host, port)
+    devdb = DevDB(host, port, data_dir)
     devdb.engine.heap = HeapKeeper()  # this process is devdb's alone (store/devdb/heap.py)
     asyncio.run(_serve_until_signalled(devdb))
 
@@ -156,8 +182,7 @@ async def _serve_until_signalled(devdb: DevDB) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     port = await devdb.start()
-    log.warning("fhirgraph devdb listening on %s:%d (%s): an embedded, in-memory trial/test engine "
-                "(mongomock behind the MongoDB wire protocol), not for production; data is lost at exit",
-                devdb.host, port, devdb.uri)
+    log.warning("fhirgraph devdb listening on %s:%d (%s): an embedded trial/test engine (mongomock behind the "
+                "MongoDB wire protocol), not for production; %s", devdb.host, port, devdb.uri, devdb.where())
     await stop.wait()
     await devdb.aclose()
