@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.chart_roots import ChartMutation
 from graph.context import Info
 from graph.types.alert import Alert
 from graph.types.allergy import Allergy
@@ -131,7 +132,7 @@ async def create_relationship(info: Info, patient_id: strawberry.ID, input: Rela
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ChartMutation):
     create_patient = strawberry.mutation(
         resolver=create_patient, graphql_type=CreatePatientPayload,
         description="Create a patient; also returns the existing patients it may duplicate.")

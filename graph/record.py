@@ -6,6 +6,7 @@ them there again."""
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -19,3 +20,15 @@ def object_type(record: T, **options: Any) -> T:
         if isinstance(field, StrawberryField) and field.name not in vars(record):
             setattr(record, field.name, field)
     return strawberry.type(record, **options)
+
+
+E = TypeVar("E", bound=type[Enum])
+
+
+def enum_type(enum: E, description: str, values: dict[str, str]) -> E:
+    """A record's plain Enum declared as a GraphQL enum, with a description for itself and for each value
+    (``values`` by member name): the records stay plain Python enums, usable before the schema exists."""
+    strawberry.enum(enum, description=description)
+    for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+    return enum

@@ -1,20 +1,37 @@
-"""Communication logs: a patient's, with seed 003's filters (records: resolvers/model/communication_log.py)."""
+"""Communication logs: a patient's, with seed 003's filters, and logging a new entry (append-only; records and
+their FHIR mapping: resolvers/model/communication_log.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from resolvers.context import Info
+import strawberry
+
+from resolvers import chart
+from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
+from store.errors import Invalid, NotFound
+from store.fhirjson import concept, extension, reference
+from store.naming import COMM_CATEGORY, CS, V3_MODE
+
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
+HL7_CATEGORIES = ("alert", "notification", "reminder", "instruction")
 
 
-def patient_communication_logs(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
-                               mode: str | None = None, direction: model.CommunicationDirection | None = None,
-                               q: str | None = None, first: int | None = None, after: str | None = None
-                               ) -> Soon[Connection[model.CommunicationLog]]:
+def patient_communication_logs(
+    root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None, mode: str | None = None,
+    direction: model.CommunicationDirection | None = None, q: str | None = None, first: int | None = None,
+    after: str | None = None,
+    communication_source: Annotated[str | None, strawberry.argument(
+        description="Only entries of this source: user, automated or integration; another value → "
+                    "VALIDATION.")] = None,
+) -> Soon[Connection[model.CommunicationLog]]:
+    if communication_source is not None and communication_source not in model.SOURCES:
+        raise Invalid("communicationSource must be user, automated or integration", field="communicationSource")
     needle = q.casefold() if q else None
 
     def page(rows: list[dict[str, Any]]) -> Connection[model.CommunicationLog]:
@@ -22,8 +39,48 @@ def patient_communication_logs(root: Patient, info: Info, date_from: str | None 
                  if (not date_from or (n.communication_datetime or "") >= date_from)
                  and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
                  and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
+                 and (communication_source is None or n.source == communication_source)
                  and (needle is None or needle in (n.note or "").casefold())]
         return resolve_connection(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
                                   node=lambda t: t[1], first=first, after=after, descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
+
+
+def _check(f: dict[str, Any]) -> None:
+    if not DATETIME.fullmatch(f.get("communication_datetime") or ""):
+        raise Invalid("communicationDatetime must be an ISO 8601 date-time with its time zone "
+                      "(e.g. 2025-01-15T09:00:00Z)", field="communicationDatetime")
+    if f.get("mode") is not None and f["mode"] not in model.MODE_CODE:
+        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
+    if f.get("direction") is not None and f["direction"] not in model.DIRECTION_CODE:
+        raise Invalid("direction must be sent, received or neither", field="direction")
+
+
+async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
+    """Log a communication (source ``user``). Communications are append-only in the store: once written,
+    an entry is never changed or removed."""
+    _check(f)
+    subject = await chart.patient_reference(ctx, pid)
+    when = f["communication_datetime"]
+    if when[16] != ":":  # HH:MM without seconds
+        when = when[:16] + ":00" + when[16:]
+    res: dict[str, Any] = {"resourceType": "Communication", "status": "completed", "subject": subject, "sent": when,
+                           "extension": [extension("communication-source", "valueCode", "user")]}
+    direction = model.DIRECTION_CODE.get(f.get("direction") or "neither")
+    if direction:
+        res["extension"].append(extension("communication-direction", "valueCoding",
+                                          {"system": CS["communication-direction"], "code": direction}))
+    if f.get("mode"):
+        code = model.MODE_CODE[f["mode"]]
+        res["medium"] = [concept(V3_MODE, code, model.MODE_DISPLAY[code])]
+    if f.get("category"):
+        res["category"] = [concept(COMM_CATEGORY if f["category"] in HL7_CATEGORIES else CS["communication-type"],
+                                   f["category"])]
+    if f.get("note"):
+        res["payload"] = [{"contentString": f["note"]}]
+    if f.get("appointment_id"):
+        if await ctx.loaders.appointments_by_id.load(str(f["appointment_id"])) is None:
+            raise NotFound(f"Appointment {f['appointment_id']} not found", field="appointmentId")
+        res["about"] = [reference("Appointment", str(f["appointment_id"]))]
+    return model.from_fhir(await chart.create(ctx, res))

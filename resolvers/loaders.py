@@ -95,6 +95,11 @@ class Loaders:
         """After a write: later loads of ``key`` in this request see the new version."""
         loader.prime(key, value, force=True)
 
+    def forget(self, loader: DataLoader[str, Any], key: str) -> None:
+        """After a write: later loads of ``key`` in this request read the store again."""
+        if loader.cache_map.get(key) is not None:
+            loader.clear(key)
+
 
 MISSING: Any = object()
 

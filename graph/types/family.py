@@ -15,10 +15,19 @@ if TYPE_CHECKING:
 _Patient = Annotated["Patient", strawberry.lazy("graph.types.patient")]
 
 
-@strawberry.type(description="A relationship from a patient to a related patient (FHIR RelatedPerson).")
+@strawberry.type(description="A directed relationship from a source patient (`patient`, seed from_patient) to a "
+                             "related patient (seed to_patient): the source is the related patient's "
+                             "`relationshipType`, and its legal guardian when `isGuardian` (FHIR RelatedPerson).")
 class Relationship(family.Relationship):
-    patient = strawberry.field(resolver=family_r.relationship_patient, graphql_type=_Patient | None)
-    related_patient = strawberry.field(resolver=family_r.related_patient, graphql_type=_Patient | None)
+    patient = strawberry.field(resolver=family_r.relationship_patient, graphql_type=_Patient | None,
+                               description="The source patient.")
+    patient_name = strawberry.field(resolver=family_r.patient_name, graphql_type=str | None,
+                                    description="The source patient's first and last name (seed from_patient_name).")
+    related_patient = strawberry.field(resolver=family_r.related_patient, graphql_type=_Patient | None,
+                                       description="The target patient.")
+    related_patient_name = strawberry.field(
+        resolver=family_r.related_patient_name, graphql_type=str | None,
+        description="The target patient's first and last name (seed to_patient_name).")
 
 
 @strawberry.type(description="The patient's family: members sharing the guarantor, guardians, dependents.")
@@ -27,8 +36,10 @@ class Family(family.Family):
     members: list[PatientRecord] = strawberry.field(graphql_type=list[_Patient],
                                                      description="Patients sharing this patient's guarantor.")
     guardians: list[family.Relationship] = strawberry.field(
-        graphql_type=list[Relationship], description="Relationships to this patient's guardians.")
+        graphql_type=list[Relationship],
+        description="Relationships where another patient (`patient`) is this patient's legal guardian.")
     dependents: list[family.Relationship] = strawberry.field(
         graphql_type=list[Relationship],
-        description="Patients this patient is the guardian of (relationship seen from the dependent).")
-    relationships: list[family.Relationship] = strawberry.field(graphql_type=list[Relationship])
+        description="Relationships where this patient (`patient`) is the legal guardian of the related patient.")
+    relationships: list[family.Relationship] = strawberry.field(
+        graphql_type=list[Relationship], description="Relationships where this patient is the source.")

@@ -12,7 +12,7 @@ from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
-from graph.types.problem import ProblemStatus
+from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import provided
 
 
@@ -162,6 +162,10 @@ class VitalSignsInput:
     height_inches: float | None = None
     weight_lbs: float | None = None
     bmi: float | None = None
+    bmi_percentile: float | None = strawberry.field(
+        default=None, description="BMI percentile for age and sex (0–100), for children and teenagers.")
+    has_followup_plan: bool | None = strawberry.field(
+        default=None, description="An abnormal vital signs follow-up plan has been created.")
     note: str | None = None
     provider_id: strawberry.ID | None = None
 
@@ -188,6 +192,11 @@ class MedicationInput:
     date_start: str | None = None
     date_stop: str | None = None
     provider_id: strawberry.ID | None = None
+    frequency: str | None = strawberry.field(default=None, description="How often it is taken, e.g. `twice daily`.")
+    route: str | None = strawberry.field(default=None, description="How it is taken, e.g. `oral`.")
+    patient_note: str | None = strawberry.field(default=None, description="Free-text note for the patient.")
+    is_cpoe: bool | None = strawberry.field(
+        default=None, description="Entered through Computerized Provider Order Entry (default false).")
 
 
 @strawberry.input
@@ -195,6 +204,8 @@ class ProblemInput:
     name: str
     snomed_code: str | None = None
     status: ProblemStatus | None = None
+    function_status: FunctionStatus | None = strawberry.field(
+        default=None, description="Clinical function classification; PROBLEM when left out.")
     date_start: str | None = None
     date_stop: str | None = None
     note: str | None = None
@@ -214,7 +225,11 @@ class AlertInput:
 class RelationshipInput:
     related_patient_id: strawberry.ID
     relationship_type: str = strawberry.field(
-        description="What the related patient is to this patient: spouse, life_partner, parent, child, sibling, "
-                    "guardian, grandparent, grandchild, stepparent, stepchild, foster_child, caregiver, "
-                    "other_family, merge, clone.")
-    is_guardian: bool = False
+        description="What this patient (the source) is to the related patient (the target): spouse, life_partner, "
+                    "parent, child, sibling, guardian, grandparent, grandchild, stepparent, stepchild, foster_child, "
+                    "caregiver, other_family, merge, clone (e.g. parent: this patient is the related patient's "
+                    "parent).")
+    is_guardian: bool | None = strawberry.field(
+        default=None, description="This patient (the source) is the legal guardian of the related patient. "
+                                  "Left out: true for relationshipType guardian, else false.")
+    note: str | None = strawberry.field(default=None, description="Free-text note about the relationship.")

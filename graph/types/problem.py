@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.record import object_type
-from resolvers.model.problem import Problem, ProblemStatus
+from graph.record import enum_type, object_type
+from resolvers.model.problem import FunctionStatus, Problem, ProblemStatus
 
 strawberry.enum(ProblemStatus)
+enum_type(FunctionStatus, "Clinical function classification of a problem (Meaningful Use).", {
+    "PROBLEM": "A clinical problem or diagnosis (the default).",
+    "COGNITIVE_RESULT": "The result of a cognitive status assessment.",
+    "COGNITIVE_PROBLEM": "A cognitive problem (e.g. memory impairment).",
+    "FUNCTIONAL_RESULT": "The result of a functional status assessment.",
+    "FUNCTIONAL_PROBLEM": "A functional problem (e.g. difficulty walking).",
+})
 object_type(Problem, description="A disease or problem (FHIR Condition).")
 
-__all__ = ["Problem", "ProblemStatus"]
+__all__ = ["FunctionStatus", "Problem", "ProblemStatus"]

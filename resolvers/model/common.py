@@ -4,8 +4,11 @@
 # over these records in other modules, where strawberry could not resolve them as strings.
 
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
+
+from store.fhirjson import ext
 
 
 @dataclass(eq=False, kw_only=True)
@@ -28,3 +31,24 @@ def provided(fields: dict[str, object]) -> dict[str, object]:
 def opt_id(value: str | None) -> strawberry.ID | None:
     """An id field's value: a GraphQL ID, or None for a missing or empty one."""
     return strawberry.ID(value) if value else None
+
+
+def updated_at(res: dict[str, object]) -> str | None:
+    """When a resource's current version was written (``meta.lastUpdated``)."""
+    meta = res.get("meta")
+    value = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def deleted_at(res: dict[str, object]) -> str | None:
+    """When a chart record was archived (its ``archived-at`` extension), None while it is current."""
+    value = ext(res, "archived-at")
+    return value if isinstance(value, str) else None
+
+
+def put(obj: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key``, or remove it for an empty value (FHIR JSON has no empty strings, arrays, objects or nulls)."""
+    if value is None or value == "" or value == [] or value == {}:
+        obj.pop(key, None)
+    else:
+        obj[key] = value

@@ -21,8 +21,13 @@ class CommunicationDirection(Enum):
 
 
 DIRECTION = {"outbound": CommunicationDirection.SENT, "inbound": CommunicationDirection.RECEIVED}
+DIRECTION_CODE = {"sent": "outbound", "received": "inbound", "neither": None}
 MODE = {"PHONE": "phone", "EMAILWRIT": "email", "SMSWRIT": "text", "MAILWRIT": "mail", "FACE": "in_person",
         "FAXWRIT": "fax"}
+MODE_CODE = {v: k for k, v in MODE.items()}
+MODE_DISPLAY = {"PHONE": "telephone", "EMAILWRIT": "email", "SMSWRIT": "SMS message", "MAILWRIT": "mail",
+                "FACE": "face-to-face", "FAXWRIT": "fax"}
+SOURCES = ("user", "automated", "integration")
 
 
 @dataclass(eq=False, kw_only=True)
@@ -31,10 +36,26 @@ class CommunicationLog:
     communication_datetime: str | None
     mode: str | None
     direction: CommunicationDirection
-    source: str
+    source: str = strawberry.field(
+        description="Where the entry came from: user (logged by staff), automated (sent by the system, e.g. an "
+                    "appointment reminder) or integration (written by an external system).")
     category: str | None
     note: str | None
     appointment_id: strawberry.ID | None
+
+
+def source_of(res: dict[str, Any]) -> str:
+    """The entry's origin: its ``communication-source`` extension; without one, a Device sender or a reminder
+    (what the system sends by itself) is automated, a resource with ``meta.source`` (the sending system) came
+    from an integration, and anything else was logged by a user."""
+    written = ext(res, "communication-source")
+    if written in SOURCES:
+        return str(written)
+    if ref_id(res.get("sender"), "Device") or any(code_of(c) == "reminder" for c in res.get("category") or ()):
+        return "automated"
+    if (res.get("meta") or {}).get("source"):
+        return "integration"
+    return "user"
 
 
 def from_fhir(res: dict[str, Any]) -> CommunicationLog:
@@ -46,7 +67,7 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
     return CommunicationLog(
         id=res["id"], communication_datetime=res.get("sent"), mode=MODE.get(medium or "", medium),
         direction=DIRECTION.get(direction or "", CommunicationDirection.NEITHER),
-        source="user" if ext(res, "communication-direction") is None and res.get("sender") is None else "automated",
+        source=source_of(res),
         category=next((code_of(c) for c in res.get("category") or ()), None),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),

@@ -32,7 +32,11 @@ class MedicalSummary:
     allergies: list[Allergy] = strawberry.field(description="Active allergies with reaction details.")
     allergy_review_status: AllergyReviewStatus
     current_medications: list[Medication]
-    past_medications: list[Medication]
+    past_medications: list[Medication] = strawberry.field(
+        description="Medications the patient has stopped: discontinued or completed (on-hold ones are in "
+                    "onHoldMedications).")
+    on_hold_medications: list[Medication] = strawberry.field(
+        description="Medications paused for now (status on_hold): neither current nor past.")
     active_problems: list[Problem]
     latest_vitals: VitalSigns | None
     social_history: list[SocialHistoryEntry]
