@@ -47,6 +47,7 @@ PatientId = Annotated[strawberry.ID, strawberry.argument(description="The patien
 RecordId = Annotated[strawberry.ID, strawberry.argument(description="The record's id.")]
 BaseVersion = Annotated[int, strawberry.argument(
     description="The record's current `version`, as last read; another one → VERSION_CONFLICT.")]
+_CHANGES = strawberry.argument(description="The fields to change; those left out stay as they are.")
 ArchiveVersion = Annotated[int | None, strawberry.argument(
     description="When given, the record's current `version`; another one → VERSION_CONFLICT.")]
 
@@ -60,7 +61,7 @@ async def get_vital_signs(info: Info, patient_id: PatientId, id: RecordId) -> vi
 
 
 async def update_allergy(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
-                         input: AllergyPatch) -> allergy_m.Allergy:
+                         input: Annotated[AllergyPatch, _CHANGES]) -> allergy_m.Allergy:
     return await allergy_r.update_allergy(info.context, patient_id, id, base_version, fields_of(input))
 
 
@@ -70,7 +71,7 @@ async def archive_allergy(info: Info, patient_id: PatientId, id: RecordId,
 
 
 async def update_medication(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
-                            input: MedicationPatch) -> medication_m.Medication:
+                            input: Annotated[MedicationPatch, _CHANGES]) -> medication_m.Medication:
     return await medication_r.update_medication(info.context, patient_id, id, base_version, fields_of(input))
 
 
@@ -89,7 +90,7 @@ async def archive_medication(info: Info, patient_id: PatientId, id: RecordId,
 
 
 async def update_problem(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
-                         input: ProblemPatch) -> problem_m.Problem:
+                         input: Annotated[ProblemPatch, _CHANGES]) -> problem_m.Problem:
     return await problem_r.update_problem(info.context, patient_id, id, base_version, fields_of(input))
 
 
@@ -99,7 +100,7 @@ async def archive_problem(info: Info, patient_id: PatientId, id: RecordId,
 
 
 async def update_vital_signs(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
-                             input: VitalSignsPatch) -> vital_signs_m.VitalSigns:
+                             input: Annotated[VitalSignsPatch, _CHANGES]) -> vital_signs_m.VitalSigns:
     return await vital_signs_r.update_vital_signs(info.context, patient_id, id, base_version, fields_of(input))
 
 
@@ -109,7 +110,7 @@ async def archive_vital_signs(info: Info, patient_id: PatientId, id: RecordId,
 
 
 async def update_relationship(
-    info: Info, id: RecordId, base_version: BaseVersion, input: RelationshipPatch,
+    info: Info, id: RecordId, base_version: BaseVersion, input: Annotated[RelationshipPatch, _CHANGES],
     patient_id: Annotated[strawberry.ID, strawberry.argument(
         description="The relationship's source patient (the one it is listed under).")],
 ) -> family_m.Relationship:
@@ -125,8 +126,10 @@ async def archive_relationship(
     return await family_r.archive_relationship(info.context, patient_id, id, base_version)
 
 
-async def create_communication_log(info: Info, patient_id: PatientId,
-                                   input: CommunicationLogInput) -> communication_log_m.CommunicationLog:
+async def create_communication_log(
+    info: Info, patient_id: PatientId,
+    input: Annotated[CommunicationLogInput, strawberry.argument(description="The communication to log.")],
+) -> communication_log_m.CommunicationLog:
     return await communication_log_r.create_communication_log(info.context, patient_id, fields_of(input))
 
 

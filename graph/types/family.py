@@ -32,7 +32,9 @@ class Relationship(family.Relationship):
 
 @strawberry.type(description="The patient's family: members sharing the guarantor, guardians, dependents.")
 class Family(family.Family):
-    guarantor: PatientRecord | None = strawberry.field(graphql_type=_Patient | None)
+    guarantor: PatientRecord | None = strawberry.field(
+        graphql_type=_Patient | None,
+        description="The patient responsible for the family's bills, when the guarantor is a patient.")
     members: list[PatientRecord] = strawberry.field(graphql_type=list[_Patient],
                                                      description="Patients sharing this patient's guarantor.")
     guardians: list[family.Relationship] = strawberry.field(

@@ -35,8 +35,8 @@ class Relationship:
     source is the target's <relationship_type>, and, when ``is_guardian``, its legal guardian. In FHIR one
     RelatedPerson: the source is the related person (EXT["related-patient"]), the target its ``patient``."""
 
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description="The relationship's id.")
+    version: int = strawberry.field(description="The record's version: send it as baseVersion to change it.")
     relationship_type: str = strawberry.field(
         description="What the source patient (patient) is to the related patient: spouse, life_partner, parent, "
                     "child, sibling, guardian, grandparent, grandchild, stepparent, stepchild, foster_child, "
