@@ -10,7 +10,8 @@ change the lifecycle does not allow)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import strawberry
 
@@ -36,6 +37,7 @@ from resolvers import family as family_r
 from resolvers import medication as medication_r
 from resolvers import problem as problem_r
 from resolvers import vital_signs as vital_signs_r
+from resolvers.context import Scope
 from resolvers.model import allergy as allergy_m
 from resolvers.model import communication_log as communication_log_m
 from resolvers.model import family as family_m
@@ -56,6 +58,14 @@ _ARCHIVE = ("Archive (soft-delete): the record keeps its data and gets `deletedA
             "medical summary; later updates answer NOT_FOUND. Errors: NOT_FOUND, VERSION_CONFLICT.")
 
 
+def _archiver(archive: Callable[[Scope, str, str, int | None], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """The root resolver of an archive mutation: (patientId, id, baseVersion?) → the archived record."""
+    async def resolve(info: Info, patient_id: PatientId, id: RecordId, base_version: ArchiveVersion = None) -> Any:
+        return await archive(info.context, patient_id, id, base_version)
+
+    return resolve
+
+
 async def get_vital_signs(info: Info, patient_id: PatientId, id: RecordId) -> vital_signs_m.VitalSigns:
     return await vital_signs_r.get_vital_signs(info.context, patient_id, id)
 
@@ -63,11 +73,6 @@ async def get_vital_signs(info: Info, patient_id: PatientId, id: RecordId) -> vi
 async def update_allergy(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
                          input: Annotated[AllergyPatch, _CHANGES]) -> allergy_m.Allergy:
     return await allergy_r.update_allergy(info.context, patient_id, id, base_version, fields_of(input))
-
-
-async def archive_allergy(info: Info, patient_id: PatientId, id: RecordId,
-                          base_version: ArchiveVersion = None) -> allergy_m.Allergy:
-    return await allergy_r.archive_allergy(info.context, patient_id, id, base_version)
 
 
 async def update_medication(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
@@ -84,29 +89,14 @@ async def discontinue_medication(
     return await medication_r.discontinue_medication(info.context, patient_id, id, base_version, reason, date_stop)
 
 
-async def archive_medication(info: Info, patient_id: PatientId, id: RecordId,
-                             base_version: ArchiveVersion = None) -> medication_m.Medication:
-    return await medication_r.archive_medication(info.context, patient_id, id, base_version)
-
-
 async def update_problem(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
                          input: Annotated[ProblemPatch, _CHANGES]) -> problem_m.Problem:
     return await problem_r.update_problem(info.context, patient_id, id, base_version, fields_of(input))
 
 
-async def archive_problem(info: Info, patient_id: PatientId, id: RecordId,
-                          base_version: ArchiveVersion = None) -> problem_m.Problem:
-    return await problem_r.archive_problem(info.context, patient_id, id, base_version)
-
-
 async def update_vital_signs(info: Info, patient_id: PatientId, id: RecordId, base_version: BaseVersion,
                              input: Annotated[VitalSignsPatch, _CHANGES]) -> vital_signs_m.VitalSigns:
     return await vital_signs_r.update_vital_signs(info.context, patient_id, id, base_version, fields_of(input))
-
-
-async def archive_vital_signs(info: Info, patient_id: PatientId, id: RecordId,
-                              base_version: ArchiveVersion = None) -> vital_signs_m.VitalSigns:
-    return await vital_signs_r.archive_vital_signs(info.context, patient_id, id, base_version)
 
 
 async def update_relationship(
@@ -145,8 +135,8 @@ class ChartQuery:
 class ChartMutation:
     update_allergy = strawberry.mutation(resolver=update_allergy, graphql_type=Allergy,
                                          description=f"Update an allergy. {_UPDATE}")
-    archive_allergy = strawberry.mutation(resolver=archive_allergy, graphql_type=Allergy,
-                                          description=f"{_ARCHIVE}")
+    archive_allergy = strawberry.mutation(
+        resolver=_archiver(allergy_r.archive_allergy), graphql_type=Allergy, description=_ARCHIVE)
     update_medication = strawberry.mutation(resolver=update_medication, graphql_type=Medication,
                                             description=f"Update a medication. {_UPDATE}")
     discontinue_medication = strawberry.mutation(
@@ -155,19 +145,19 @@ class ChartMutation:
                     "date; it moves to the medical summary's past medications. Errors: NOT_FOUND, VALIDATION "
                     "(empty reason, stop before start), INVALID_TRANSITION (already discontinued or completed), "
                     "VERSION_CONFLICT.")
-    archive_medication = strawberry.mutation(resolver=archive_medication, graphql_type=Medication,
-                                             description=f"{_ARCHIVE}")
+    archive_medication = strawberry.mutation(
+        resolver=_archiver(medication_r.archive_medication), graphql_type=Medication, description=_ARCHIVE)
     update_problem = strawberry.mutation(
         resolver=update_problem, graphql_type=Problem,
         description=f"Update a problem, e.g. resolve it (status RESOLVED). {_UPDATE} INVALID_TRANSITION for a "
                     "status change against the lifecycle (see ProblemPatch).")
-    archive_problem = strawberry.mutation(resolver=archive_problem, graphql_type=Problem,
-                                          description=f"{_ARCHIVE}")
+    archive_problem = strawberry.mutation(
+        resolver=_archiver(problem_r.archive_problem), graphql_type=Problem, description=_ARCHIVE)
     update_vital_signs = strawberry.mutation(
         resolver=update_vital_signs, graphql_type=VitalSigns,
         description=f"Correct a set of vital signs; the abnormal flags are computed again. {_UPDATE}")
-    archive_vital_signs = strawberry.mutation(resolver=archive_vital_signs, graphql_type=VitalSigns,
-                                              description=f"{_ARCHIVE}")
+    archive_vital_signs = strawberry.mutation(
+        resolver=_archiver(vital_signs_r.archive_vital_signs), graphql_type=VitalSigns, description=_ARCHIVE)
     update_relationship = strawberry.mutation(
         resolver=update_relationship, graphql_type=Relationship,
         description=f"Change a relationship's type, guardian flag or note. {_UPDATE}")
