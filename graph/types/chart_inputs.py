@@ -60,6 +60,8 @@ class ProblemPatch:
     name: str | None = strawberry.field(default=UNSET, description="The problem, in words; cannot be cleared.")
     snomed_code: str | None = strawberry.field(default=UNSET, description="The problem's SNOMED CT code.")
     status: ProblemStatus | None = strawberry.field(default=UNSET, description="The new lifecycle status.")
+    snomed_problem_type: str | None = strawberry.field(
+        default=UNSET, description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis).")
     function_status: FunctionStatus | None = strawberry.field(
         default=UNSET, description="Clinical function classification; null → PROBLEM.")
     date_start: str | None = strawberry.field(default=UNSET, description=f"Onset {_DATE}.")

@@ -206,6 +206,8 @@ class ProblemInput:
     status: ProblemStatus | None = None
     function_status: FunctionStatus | None = strawberry.field(
         default=None, description="Clinical function classification; PROBLEM when left out.")
+    snomed_problem_type: str | None = strawberry.field(
+        default=None, description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis).")
     date_start: str | None = None
     date_stop: str | None = None
     note: str | None = None

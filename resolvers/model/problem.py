@@ -53,6 +53,8 @@ class Problem:
     function_status: FunctionStatus = strawberry.field(
         description="Clinical function classification (Meaningful Use); PROBLEM unless recorded otherwise.")
     category: str | None
+    snomed_problem_type: str | None = strawberry.field(
+        description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis, 404684003 clinical finding).")
     date_start: str | None
     date_stop: str | None
     note: str | None
@@ -73,6 +75,7 @@ def from_fhir(res: dict[str, Any]) -> Problem:
         name=text_of(res.get("code")), snomed_code=code_of(res.get("code"), SNOMED), status=status_of(res),
         function_status=_FUNCTION.get(ext(res, "problem-function-status") or "", FunctionStatus.PROBLEM),
         category=next((code_of(c) for c in res.get("category") or ()), None),
+        snomed_problem_type=next((x for x in (code_of(c, SNOMED) for c in res.get("category") or ()) if x), None),
         date_start=date_part(res.get("onsetDateTime")), date_stop=date_part(res.get("abatementDateTime")),
         note=next((n.get("text") for n in res.get("note") or () if n.get("text")), None),
         updated_at=updated_at(res), deleted_at=deleted_at(res),
@@ -93,6 +96,10 @@ def apply_fields(res: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
         fs = f["function_status"]
         set_ext(res, "problem-function-status", "valueCode",
                 fs.value if fs is not None and fs is not FunctionStatus.PROBLEM else None)
+    if "snomed_problem_type" in f:
+        kept = [c for c in res.get("category") or () if not code_of(c, SNOMED)]
+        code = f["snomed_problem_type"]
+        put(res, "category", [*kept, concept(SNOMED, code)] if code else kept)
     if "date_start" in f:
         put(res, "onsetDateTime", f["date_start"])
     if "date_stop" in f:

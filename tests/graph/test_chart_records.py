@@ -131,13 +131,14 @@ async def test_on_hold_medications_are_not_past(gql: GQL, fhir_a, tag: str) -> N
                  "onHoldMedications": [{"name": "Warfarin", "status": "on_hold"}]}
 
 
-PROBLEM = "id version name status functionStatus dateStart dateStop note"
+PROBLEM = "id version name status functionStatus snomedProblemType dateStart dateStop note"
 
 
 async def test_problem_status_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     pid = await patient(fhir_a, tag)
     made = (await gql.run("""mutation($p: ID!) { recordProblem(patientId: $p, input: {
-        name: "Bronchitis", dateStart: "2026-01-05", functionStatus: FUNCTIONAL_PROBLEM }) { SEL } }"""
+        name: "Bronchitis", dateStart: "2026-01-05", functionStatus: FUNCTIONAL_PROBLEM,
+        snomedProblemType: "282291009" }) { SEL } }"""
                           .replace("SEL", PROBLEM),
                           {"p": pid}))["recordProblem"]
     assert made["status"] == "ACTIVE" and made["functionStatus"] == "FUNCTIONAL_PROBLEM"
@@ -149,7 +150,7 @@ async def test_problem_status_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
                                     "i": {"status": "RESOLVED", "dateStop": "2026-02-01", "note": "Cleared"}}))
     assert resolved["updateProblem"] | {"id": None} == {
         "id": None, "version": 2, "name": "Bronchitis", "status": "RESOLVED", "functionStatus": "FUNCTIONAL_PROBLEM",
-        "dateStart": "2026-01-05", "dateStop": "2026-02-01", "note": "Cleared"}
+        "snomedProblemType": "282291009", "dateStart": "2026-01-05", "dateStop": "2026-02-01", "note": "Cleared"}
     listed = """query($p: ID!) { patient(id: $p) { active: problems(status: ACTIVE) { totalCount }
         resolved: problems(status: RESOLVED) { totalCount } medicalSummary { activeProblems { id } } } }"""
     assert (await gql.run(listed, {"p": pid}))["patient"] == {"active": {"totalCount": 0},
