@@ -44,7 +44,7 @@ def subject_of(res: Resource) -> str | None:
 
 
 def archived(res: Resource) -> bool:
-    return ext(res, "archived-at") is not None
+    return "extension" in res and ext(res, "archived-at") is not None  # most records carry no extension
 
 
 def current(rows: list[Resource]) -> list[Resource]:

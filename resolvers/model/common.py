@@ -42,7 +42,7 @@ def updated_at(res: dict[str, object]) -> str | None:
 
 def deleted_at(res: dict[str, object]) -> str | None:
     """When a chart record was archived (its ``archived-at`` extension), None while it is current."""
-    value = ext(res, "archived-at")
+    value = ext(res, "archived-at") if "extension" in res else None
     return value if isinstance(value, str) else None
 
 

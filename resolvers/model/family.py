@@ -9,10 +9,10 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import deleted_at, opt_id, updated_at
+from resolvers.model.common import opt_id, updated_at
 from resolvers.model.patient import Patient
-from store.fhirjson import ext, ref_id, set_ext, version
-from store.naming import V3_ROLE
+from store.fhirjson import ext, ext_map, ref_id, set_ext, version
+from store.naming import EXT, V3_ROLE
 
 Resource = dict[str, Any]
 
@@ -69,9 +69,13 @@ def is_current(res: Resource) -> bool:
     return res.get("active", True) is not False and ext(res, "archived-at") is None
 
 
-def is_guardian(res: Resource) -> bool:
-    codes = [c.get("code") for r in res.get("relationship") or () for c in r.get("coding") or ()]
-    return bool(ext(res, "is-guardian", False)) or "GUARD" in codes
+def _codes(res: Resource) -> list[str]:
+    return [c.get("code") for r in res.get("relationship") or () for c in r.get("coding") or ()]
+
+
+def is_guardian(res: Resource, exts: dict[str, Any] | None = None) -> bool:
+    flag = (exts if exts is not None else ext_map(res)).get(EXT["is-guardian"])
+    return bool(flag) or "GUARD" in _codes(res)
 
 
 def source_of(res: Resource) -> str | None:
@@ -80,16 +84,16 @@ def source_of(res: Resource) -> str | None:
 
 
 def relationship_from_fhir(res: Resource) -> Relationship:
-    codes = [c.get("code") for r in res.get("relationship") or () for c in r.get("coding") or ()]
-    rtype = next((CODE_TYPE[c] for c in codes if c in CODE_TYPE), "other_family")
-    source_ref = ext(res, "related-patient") or {}
+    rtype = next((CODE_TYPE[c] for c in _codes(res) if c in CODE_TYPE), "other_family")
+    exts = ext_map(res)  # one pass over the extensions
+    source_ref = exts.get(EXT["related-patient"]) or {}
     name = (res.get("name") or [{}])[0]
     return Relationship(
-        id=res["id"], version=version(res), relationship_type=rtype, is_guardian=is_guardian(res),
-        note=ext(res, "relationship-note"),
-        patient_id=strawberry.ID(source_of(res) or ""),
+        id=res["id"], version=version(res), relationship_type=rtype, is_guardian=is_guardian(res, exts),
+        note=exts.get(EXT["relationship-note"]),
+        patient_id=strawberry.ID(ref_id(source_ref, "Patient") or ""),
         related_patient_id=opt_id(ref_id(res.get("patient"), "Patient")),
-        updated_at=updated_at(res), deleted_at=deleted_at(res),
+        updated_at=updated_at(res), deleted_at=exts.get(EXT["archived-at"]),
         patient_display=source_ref.get("display") or " ".join(
             [*(name.get("given") or []), name.get("family") or ""]).strip() or None,
         related_display=(res.get("patient") or {}).get("display"),
