@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import deleted_at, opt_id, put, updated_at
+from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
 from resolvers.model.interaction import InteractionWarning
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, system_of, text_of, version
 from store.naming import ALLERGY_CLINICAL, SNOMED
@@ -35,6 +35,7 @@ class Allergy:
     snomed_reaction: str | None
     date_adverse_reaction: str | None
     recorded_date: str | None
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
@@ -62,7 +63,7 @@ def from_fhir(res: Resource) -> Allergy:
         severity=first_rx.get("severity") or ext(res, "allergy-severity"),
         snomed_reaction=next((code_of(m, SNOMED) for m in first_rx.get("manifestation") or ()), None),
         date_adverse_reaction=date_part(res.get("onsetDateTime")), recorded_date=res.get("recordedDate"),
-        updated_at=updated_at(res), deleted_at=deleted_at(res),
+        created_at=created_at(res), updated_at=updated_at(res), deleted_at=deleted_at(res),
     )
 
 

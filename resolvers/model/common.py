@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from store.fhirjson import ext
+from store.naming import EXT
 
 
 @dataclass(eq=False, kw_only=True)
@@ -31,6 +32,16 @@ def provided(fields: dict[str, object]) -> dict[str, object]:
 def opt_id(value: str | None) -> strawberry.ID | None:
     """An id field's value: a GraphQL ID, or None for a missing or empty one."""
     return strawberry.ID(value) if value else None
+
+
+def created_at(res: dict[str, Any]) -> str | None:
+    """When a resource was first written (the store's ``created`` meta extension)."""
+    meta = res.get("meta")
+    for e in (meta.get("extension") if isinstance(meta, dict) else None) or ():
+        if isinstance(e, dict) and e.get("url") == EXT["created"]:
+            value = e.get("valueInstant")
+            return value if isinstance(value, str) else None
+    return None
 
 
 def updated_at(res: dict[str, object]) -> str | None:

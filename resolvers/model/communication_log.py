@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import created_at, opt_id
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -42,6 +42,7 @@ class CommunicationLog:
     category: str | None
     note: str | None
     appointment_id: strawberry.ID | None
+    created_at: str | None = strawberry.field(description="When the entry was logged (ISO 8601 instant, UTC).")
 
 
 def source_of(res: dict[str, Any]) -> str:
@@ -71,4 +72,5 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
         category=next((code_of(c) for c in res.get("category") or ()), None),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
+        created_at=created_at(res),
     )

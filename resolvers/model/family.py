@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id, updated_at
+from resolvers.model.common import created_at, opt_id, updated_at
 from resolvers.model.patient import Patient
 from store.fhirjson import ext, ext_map, ref_id, set_ext, version
 from store.naming import EXT, V3_ROLE
@@ -48,6 +48,7 @@ class Relationship:
         description="The source patient (seed from_patient): the one this relationship is listed under.")
     related_patient_id: strawberry.ID | None = strawberry.field(
         description="The target patient (seed to_patient).")
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
         description="When the relationship was archived (ISO 8601 date-time); null while it is current.")
@@ -93,7 +94,7 @@ def relationship_from_fhir(res: Resource) -> Relationship:
         note=exts.get(EXT["relationship-note"]),
         patient_id=strawberry.ID(ref_id(source_ref, "Patient") or ""),
         related_patient_id=opt_id(ref_id(res.get("patient"), "Patient")),
-        updated_at=updated_at(res), deleted_at=exts.get(EXT["archived-at"]),
+        created_at=created_at(res), updated_at=updated_at(res), deleted_at=exts.get(EXT["archived-at"]),
         patient_display=source_ref.get("display") or " ".join(
             [*(name.get("given") or []), name.get("family") or ""]).strip() or None,
         related_display=(res.get("patient") or {}).get("display"),

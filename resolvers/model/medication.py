@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import deleted_at, opt_id, put, updated_at
+from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
 from resolvers.model.interaction import InteractionWarning
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import RXNORM
@@ -40,6 +40,7 @@ class Medication:
     date_start: str | None
     date_stop: str | None
     discontinuation_reason: str | None
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
@@ -67,7 +68,7 @@ def from_fhir(res: Resource) -> Medication:
         date_start=date_part(period.get("start") or res.get("effectiveDateTime")),
         date_stop=date_part(period.get("end")),
         discontinuation_reason=next((text_of(s) for s in res.get("statusReason") or ()), None),
-        updated_at=updated_at(res), deleted_at=deleted_at(res),
+        created_at=created_at(res), updated_at=updated_at(res), deleted_at=deleted_at(res),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import deleted_at, opt_id, put, updated_at
+from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import CONDITION_CLINICAL, SNOMED
 
@@ -58,6 +58,7 @@ class Problem:
     date_start: str | None
     date_stop: str | None
     note: str | None
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
@@ -78,7 +79,7 @@ def from_fhir(res: dict[str, Any]) -> Problem:
         snomed_problem_type=next((x for x in (code_of(c, SNOMED) for c in res.get("category") or ()) if x), None),
         date_start=date_part(res.get("onsetDateTime")), date_stop=date_part(res.get("abatementDateTime")),
         note=next((n.get("text") for n in res.get("note") or () if n.get("text")), None),
-        updated_at=updated_at(res), deleted_at=deleted_at(res),
+        created_at=created_at(res), updated_at=updated_at(res), deleted_at=deleted_at(res),
     )
 
 

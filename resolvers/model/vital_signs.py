@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import deleted_at, opt_id, put, updated_at
+from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, version
 from store.naming import LOINC, OBS_CATEGORY, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
 from store.vitals import interpret
@@ -62,6 +62,7 @@ class VitalSigns:
     is_procedure_blocking: bool = strawberry.field(
         description="A vital sign is in a critical range that blocks procedures until provider review.")
     provider_id: strawberry.ID | None
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
@@ -102,8 +103,8 @@ def from_fhir(res: dict[str, Any]) -> VitalSigns:
         oxygen_saturation=values.get("oxygen_saturation"), height_inches=values.get("height_inches"),
         weight_lbs=values.get("weight_lbs"), bmi=values.get("bmi"), bmi_percentile=values.get("bmi_percentile"),
         has_followup_plan=ext(res, "vitals-followup-plan") is True,
-        patient_id=opt_id(ref_id(res.get("subject"), "Patient")), updated_at=updated_at(res),
-        deleted_at=deleted_at(res),
+        patient_id=opt_id(ref_id(res.get("subject"), "Patient")), created_at=created_at(res),
+        updated_at=updated_at(res), deleted_at=deleted_at(res),
         note=next((n.get("text") for n in res.get("note") or () if n.get("text")), None),
         abnormal_flags=flags,
         is_procedure_blocking=bool(blocking) if blocking is not None else any(

@@ -11,7 +11,7 @@ from tests.factories import make_patient, make_practitioner
 from tests.graph.conftest import GQL
 from tests.graph.test_chart import post
 
-ALLERGY = "id version allergen severity reaction isActive category dateAdverseReaction deletedAt updatedAt"
+ALLERGY = "id version allergen severity reaction isActive category dateAdverseReaction createdAt updatedAt deletedAt"
 
 
 async def patient(fhir_a, tag: str, given: str = "Ana") -> str:
@@ -41,13 +41,15 @@ async def test_record_allergy_keeps_severity_without_reaction(gql: GQL, fhir_a, 
 async def test_update_and_archive_allergy(gql: GQL, fhir_a, tag: str) -> None:
     pid = await patient(fhir_a, tag)
     made = (await gql.run("""mutation($p: ID!) { recordAllergy(patientId: $p, input: {
-        allergen: "Latex", reaction: "Rash", severity: "mild" }) { id version } }""", {"p": pid}))["recordAllergy"]
+        allergen: "Latex", reaction: "Rash", severity: "mild" }) { id version createdAt } }""", {"p": pid}))
+    made = made["recordAllergy"]
     upd = """mutation($p: ID!, $id: ID!, $v: Int!, $i: AllergyPatch!) {
         updateAllergy(patientId: $p, id: $id, baseVersion: $v, input: $i) { SEL } }""".replace("SEL", ALLERGY)
     out = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 1,
                                "i": {"severity": "severe", "dateAdverseReaction": "2026-03-01"}}))["updateAllergy"]
     assert out["version"] == 2 and out["severity"] == "severe" and out["reaction"] == "Rash"
-    assert out["dateAdverseReaction"] == "2026-03-01" and out["allergen"] == "Latex" and out["updatedAt"]
+    assert out["dateAdverseReaction"] == "2026-03-01" and out["allergen"] == "Latex"
+    assert out["createdAt"] == made["createdAt"] and out["updatedAt"] > made["createdAt"]
     # the reaction is cleared: the severity stays, now without a reaction
     out = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 2, "i": {"reaction": None}}))["updateAllergy"]
     assert out["reaction"] is None and out["severity"] == "severe"
