@@ -30,6 +30,8 @@ def patient_communication_logs(
         description="Only entries of this source: user, automated or integration; another value → "
                     "VALIDATION.")] = None,
 ) -> Soon[Connection[model.CommunicationLog]]:
+    if mode is not None and mode not in model.MODE_CODE:
+        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
     if communication_source is not None and communication_source not in model.SOURCES:
         raise Invalid("communicationSource must be user, automated or integration", field="communicationSource")
     needle = q.casefold() if q else None

@@ -120,6 +120,12 @@ async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) 
     bad_filter = await gql.error('query($p: ID!) { patient(id: $p) { communicationLogs(communicationSource: "fax") '
                                  '{ totalCount } } }', {"p": pid})
     assert bad_filter["extensions"] == {"code": "VALIDATION", "field": "communicationSource"}
+    bad_mode = await gql.error('query($p: ID!) { patient(id: $p) { communicationLogs(mode: "pigeon") '
+                               '{ totalCount } } }', {"p": pid})
+    assert bad_mode["extensions"] == {"code": "VALIDATION", "field": "mode"}
+    by_mode = (await gql.run('query($p: ID!) { patient(id: $p) { communicationLogs(mode: "phone") '
+                             '{ edges { node { note } } } } }', {"p": pid}))["patient"]["communicationLogs"]
+    assert by_mode["edges"] == [{"node": {"note": "Asked about the bill"}}]
     for bad, field in (({"communicationDatetime": "yesterday"}, "communicationDatetime"),
                        ({"mode": "pigeon"}, "mode"), ({"direction": "sideways"}, "direction")):
         err = await gql.error(LOG, {"p": pid, "i": {"communicationDatetime": "2026-10-03T09:00:00Z", **bad}})
