@@ -22,7 +22,7 @@ def error_reply(path: str, error: DomainError) -> tuple[int, dict[str, str], byt
         return status_of(error), {**headers_of(error), "Content-Type": "application/json"}, \
             graph_errors.request_error_body(error)
     # The vendor API and the operational endpoints (/health, /metrics) share the plain JSON shape.
-    return qapi_errors.error_reply(error)
+    return qapi_errors.error_reply(error, path)
 
 
 def internal_reply(path: str) -> tuple[int, dict[str, str], bytes]:
@@ -31,4 +31,5 @@ def internal_reply(path: str) -> tuple[int, dict[str, str], bytes]:
         return 500, {"Content-Type": outcomes.FHIR_JSON}, outcomes.INTERNAL_ERROR
     if path.startswith(GRAPHQL_PREFIX):
         return 500, {"Content-Type": "application/json"}, graph_errors.INTERNAL_ERROR
-    return 500, {"Content-Type": qapi_errors.JSON}, qapi_errors.INTERNAL_ERROR
+    return 500, {"Content-Type": qapi_errors.JSON}, \
+        qapi_errors.error_body("Internal server error", bare=qapi_errors.bare(path))

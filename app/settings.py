@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_cost: int = 50000
     webhook_allow_private: bool = False
+    # Backend-services clients registered with a JWKS URL: may it resolve to a private or loopback address?
+    # Off: the URL must reach the public internet (as webhook endpoints), so a client cannot make us probe ours.
+    jwks_allow_private: bool = False
     subscriptions_per_connection: int = 50
     connection_init_timeout_s: float = 5.0
     relay_poll_interval_s: float = 0.2

@@ -47,7 +47,7 @@ class Checked:
 class OAuth:
     def __init__(self, *, identity: IdentityStore, signer: Signer, tokens: AccessTokens, repo: Repository,
                  authenticator: Authenticator, lifetimes: Lifetimes, watcher: RevocationWatcher,
-                 max_failures: int = 5, lockout_s: int = 900):
+                 max_failures: int = 5, lockout_s: int = 900, jwks_allow_private: bool = False):
         self.identity = identity
         self.signer = signer
         self.tokens = tokens
@@ -56,7 +56,8 @@ class OAuth:
         self.watcher = watcher
         self.max_failures = max_failures
         self.lockout_s = lockout_s
-        self.server = SmartServer(identity, tokens, lifetimes, asyncio.get_running_loop())
+        self.server = SmartServer(identity, tokens, lifetimes, asyncio.get_running_loop(),
+                                  jwks_allow_private=jwks_allow_private)
 
     def origin(self, request: HttpRequest) -> str:
         return self.authenticator.origin(request.url.scheme, request.scope.get("headers", ()))

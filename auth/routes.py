@@ -8,6 +8,7 @@ never a 500. Forms are parsed with the standard library from a body the app's li
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -29,6 +30,7 @@ from store.logs import described
 log = logging.getLogger("fhirgraph.auth")
 
 CSRF_COOKIE = "fhirgraph_csrf"
+CSRF_VALUE = re.compile(r"[A-Za-z0-9_-]{32}")  # what secrets.token_urlsafe(24) makes
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
@@ -131,7 +133,7 @@ async def authorize(request: HttpRequest, oauth: OAuth) -> Response:
     checked = await oauth.check_authorization(_oauth_request(request, params, [], "GET"), oauth.origin(request))
     if isinstance(checked, Response):
         return checked
-    csrf = secrets.token_urlsafe(24)
+    csrf = _csrf_of(request)
     response = HTMLResponse(pages.login(client_name=checked.client.doc["name"], request=urlencode(params),
                                         csrf=csrf), headers=PAGE_HEADERS)
     _set_csrf(request, response, csrf)
@@ -223,6 +225,13 @@ def _params(form: dict[str, str]) -> list[tuple[str, str]]:
         return parse_qsl(form.get("request", ""), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
         raise _Failure("invalid_request", "The authorization request could not be read") from None
+
+
+def _csrf_of(request: HttpRequest) -> str:
+    """The browser's CSRF secret (double-submit: the cookie and the form carry it): kept while the cookie lives,
+    so sign-ins in several tabs of one browser each keep a valid form; a new one for a new browser."""
+    kept = request.cookies.get(CSRF_COOKIE, "")
+    return kept if CSRF_VALUE.fullmatch(kept) else secrets.token_urlsafe(24)
 
 
 def _set_csrf(request: HttpRequest, response: Response, value: str) -> None:

@@ -94,7 +94,8 @@ class Request(OAuth2Request):  # type: ignore[misc]
 
 class SmartServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, identity: IdentityStore, tokens: AccessTokens, lifetimes: Lifetimes,
-                 loop: asyncio.AbstractEventLoop, *, store_timeout_s: float = 10.0):
+                 loop: asyncio.AbstractEventLoop, *, store_timeout_s: float = 10.0,
+                 jwks_allow_private: bool = False):
         super().__init__(scopes_supported=None)
         self.identity = identity
         self.tokens = tokens
@@ -102,6 +103,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         self.loop = loop
         self._timeout = store_timeout_s
         self._jwks: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._jwks_allow_private = jwks_allow_private
+        self._jwks_refreshed: dict[str, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=PROTOCOL_THREADS, thread_name_prefix="oauth")
         self.register_token_generator("default", self._generate)
         self.register_grant(CodeGrant, [S256Only(required=True)])
@@ -158,20 +161,27 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def public_key_set(self, client: Client) -> KeySet:
-        """The client's registered JWKS, or its JWKS URL's (fetched at most every five minutes)."""
+    def public_key_set(self, client: Client, *, refresh: bool = False) -> KeySet:
+        """The client's registered JWKS, or its JWKS URL's: fetched again after five minutes, or sooner when
+        ``refresh`` asks (an assertion signed by a key the cached set lacks: the client rotated its keys) — that at
+        most once per half minute, so unknown keys cannot make us fetch on every request."""
         if client.doc.get("jwks"):
             return key_set(client.doc["jwks"])
         url = str(client.doc.get("jwks_url") or "")
         cached = self._jwks.get(url)
-        if cached is None or cached[0] < time.time():
+        now = time.time()
+        refetch = refresh and self._jwks_refreshed.get(url, 0.0) < now - 30
+        if cached is None or cached[0] < now or refetch:
+            if refetch:
+                self._jwks_refreshed[url] = now
             try:
-                fetched: dict[str, Any] | None = self.wait(_fetch_jwks(url))
+                fetched: dict[str, Any] | None = self.wait(_fetch_jwks(url, allow_private=self._jwks_allow_private))
             except Exception:  # noqa: BLE001 - any failure to fetch is the client's; remembered a little while
                 fetched = None
             cached = (time.time() + (300 if fetched is not None else 30), fetched)
             if len(self._jwks) > 1000:
                 self._jwks.clear()
+                self._jwks_refreshed.clear()
             self._jwks[url] = cached
         if cached[1] is None:
             raise InvalidClientError(description="The client's JWKS URL could not be read")
@@ -246,11 +256,12 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 JWKS_MAX_BYTES = 64 * 1024
 
 
-async def _fetch_jwks(url: str) -> dict[str, Any]:
-    """A JWKS URL's keys: https only, to a public address (the webhook door's SSRF check), at most 64 KB."""
+async def _fetch_jwks(url: str, *, allow_private: bool) -> dict[str, Any]:
+    """A JWKS URL's keys: https only, to a public address unless allowed (the webhook door's SSRF check), at most
+    64 KB."""
     from subscriptions.ssrf import resolve_endpoint
 
-    await resolve_endpoint(url, allow_private=False)
+    await resolve_endpoint(url, allow_private=allow_private)
     async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as http, http.stream("GET", url) as response:
         response.raise_for_status()
         body = b""
@@ -382,6 +393,10 @@ class BackendGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
+# The client whose assertion is being verified (set in the protocol thread, per request).
+_asserting: contextvars.ContextVar[Client | None] = contextvars.ContextVar("asserting_client", default=None)
+
+
 class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
     """private_key_jwt (SMART Backend Services): RS384 or ES384, ``iss`` = ``sub`` = client id, ``aud`` our token
     endpoint, ``exp`` at most five minutes ahead, each ``jti`` once."""
@@ -397,13 +412,21 @@ class Assertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return [origin + "/auth/token"]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
+        _asserting.set(client)
         return self._server.public_key_set(client)
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
         except (JoseError, ValueError, TypeError) as exc:
-            raise InvalidClientError(description="The client assertion's signature does not verify") from exc
+            client = _asserting.get()
+            if client is None or not client.doc.get("jwks_url"):
+                raise InvalidClientError(description="The client assertion's signature does not verify") from exc
+            try:  # a key the cached set lacks: the client may have rotated its keys since we fetched them
+                token = jwt.decode(assertion, self._server.public_key_set(client, refresh=True),
+                                   algorithms=ASSERTION_ALGORITHMS)
+            except (JoseError, ValueError, TypeError) as again:
+                raise InvalidClientError(description="The client assertion's signature does not verify") from again
         self.verify_claims(token.claims)
         exp = token.claims.get("exp")
         if not isinstance(exp, int) or exp - time.time() > ASSERTION_MAX_S + self.leeway:

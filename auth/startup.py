@@ -29,6 +29,8 @@ class OAuthSettings(Protocol):
     def login_max_failures(self) -> int: ...
     @property
     def login_lockout_s(self) -> int: ...
+    @property
+    def jwks_allow_private(self) -> bool: ...
 
 
 async def start_oauth(repo: Repository, authenticator: Authenticator, settings: OAuthSettings) -> OAuth:
@@ -48,4 +50,4 @@ async def start_oauth(repo: Repository, authenticator: Authenticator, settings: 
     tokens.listeners.append(authenticator.client_keys.revoked)
     return OAuth(identity=identity, signer=signer, tokens=tokens, repo=repo, authenticator=authenticator,
                  lifetimes=lifetimes, watcher=watcher, max_failures=settings.login_max_failures,
-                 lockout_s=settings.login_lockout_s)
+                 lockout_s=settings.login_lockout_s, jwks_allow_private=settings.jwks_allow_private)

@@ -29,7 +29,7 @@ VALIDATE = {"name": "validate", "definition": CORE + "Resource-validate"}
 TYPE_OPERATIONS: dict[str, list[dict[str, str]]] = {
     "Patient": [{"name": "export", "definition": BULK + "patient-export"},
                 {"name": "everything", "definition": CORE + "Patient-everything",
-                 "documentation": "GET [base]/Patient/[id]/$everything: the patient's compartment, paged (_count, "
+                 "documentation": "GET|POST [base]/Patient/[id]/$everything: the patient's compartment, paged (_count, "
                                   "next links); _since, _type (AuditEvent only when named). Each type under the "
                                   "caller's scopes for it"}],
     "Group": [{"name": "export", "definition": BULK + "group-export"}],

@@ -26,7 +26,7 @@ FHIR_JSON = "application/fhir+json"
 # Operations invoked on an instance ([base]/[type]/[id]/$name); the others of a type on the type, and the
 # system's on the base. Methods: GET and POST unless listed (a status poll is read and cancelled).
 INSTANCE_OPERATIONS = frozenset({("Group", "export"), ("Patient", "everything")})
-OPERATION_METHODS = {"bulkdata-status": ("get", "delete"), "everything": ("get",), "validate": ("post",)}
+OPERATION_METHODS = {"bulkdata-status": ("get", "delete"), "everything": ("get", "post"), "validate": ("post",)}
 REASONS = {400: "Bad request (an OperationOutcome says why)", 401: "Missing or invalid credentials",
            403: "The token's scopes do not cover this interaction", 404: "Not found", 405: "Method not allowed",
            409: "Conflict with the current state", 410: "Deleted", 412: "Version conflict (If-Match)",

@@ -13,6 +13,7 @@ from auth.policy import authorize
 from fhir_rest import bundles
 from fhir_rest.endpoints import base_url, page_count, read_body
 from fhir_rest.outcomes import FhirResponse, operation_outcome
+from fhir_rest.parameters import operation_parameters
 from fhir_rest.services import services
 from store.confinement import compartment_types
 from store.errors import DomainError, Invalid, NotFound, TimedOut, TooManyRequests, Unavailable
@@ -36,22 +37,25 @@ def _principal(request: Request) -> PrincipalLike:
 
 
 async def everything(request: Request) -> Response:
-    """``GET [base]/Patient/[id]/$everything`` (https://hl7.org/fhir/R4/patient-operation-everything.html): the
+    """``GET|POST [base]/Patient/[id]/$everything`` (https://hl7.org/fhir/R4/patient-operation-everything.html): the
     patient's compartment (store/confinement.py ``COMPARTMENT``) as a searchset Bundle, the Patient first, paged
     with ``_count`` and ``next`` links; ``_since`` (changed at or after), ``_type`` (only these types; the audit
     trail, AuditEvent, only when named there). Each type
     is read under the caller's own scopes for it: one it may not search is left out, or refused when ``_type``
-    names it."""
+    names it. A POST takes them in a Parameters body (and the query string), as any operation."""
     pid = request.path_params["id"]
     principal, repo = _principal(request), services(request).repo
-    query = request.query_params
+    given = await operation_parameters(request, "$everything")
     if "handling=strict" in request.headers.get("prefer", ""):  # otherwise unknown parameters are ignored
-        for name in query:
+        for name, _ in given:
             if name not in EVERYTHING_PARAMS:
                 raise Invalid(f"$everything does not take '{name[:40]}'", paths=[name[:40]])
+    query: dict[str, list[str]] = {}
+    for name, value in given:
+        query.setdefault(name, []).append(value)
     patient = await repo.read(principal, "Patient", pid, within=authorize(principal, "read", "Patient").within)
     tell(request.scope, resource=patient)  # the audit trail records whose record it was
-    asked = [t.strip() for v in query.getlist("_type") for t in v.split(",") if t.strip()]
+    asked = [t.strip() for v in query.get("_type", ()) for t in v.split(",") if t.strip()]
     for t in asked:
         if t not in COMPARTMENT_TYPES:
             raise Invalid(f"_type: {t[:64]} is not a type of the Patient compartment" if t in PARAMS else
@@ -59,17 +63,18 @@ async def everything(request: Request) -> Response:
         authorize(principal, "search", t)  # asked for by name: refused (403) rather than left out
     types = [t for t in COMPARTMENT_TYPES if (t in asked if asked else t not in NOT_BY_DEFAULT)]
     params: list[tuple[str, str]] = []
-    since = query.get("_since")
+    since = next(iter(query.get("_since", ())), None)
     if since is not None:
         if date_range(since) is None or len(since) < 10:
             raise Invalid("_since must be a FHIR instant", paths=["_since"])
         params.append(("_lastUpdated", f"ge{since}"))
-    count = page_count(request)
+    count = page_count(request, next(iter(query.get("_count", ())), None))
 
     def within_of(t: str) -> Confinement | None:
         return authorize(principal, "read" if t == "Patient" else "search", t).within
 
-    page = await repo.compartment(principal, pid, types, params=params, count=count, cursor=query.get("_cursor"),
+    cursor = next(iter(query.get("_cursor", ())), None)
+    page = await repo.compartment(principal, pid, types, params=params, count=count, cursor=cursor,
                                   within_of=within_of)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     if since is not None:

@@ -13,7 +13,7 @@ from store.errors import Invalid
 async def operation_parameters(request: Request, operation: str) -> list[tuple[str, str]]:
     """``operation`` names the call in errors ("A POST $docref takes a Parameters resource"). Values are read
     as text: a primitive ``value[x]``, a Reference's ``reference``, a Coding as ``system|code``, a boolean as
-    ``true``/``false``; a parameter without one is ``Invalid``."""
+    ``true``/``false``, a number as its decimal text; a parameter without one is ``Invalid``."""
     params = list(request.query_params.multi_items())
     if request.method != "POST":
         return params
@@ -36,6 +36,8 @@ async def operation_parameters(request: Request, operation: str) -> list[tuple[s
                                                else None)
         if isinstance(value, bool):
             value = "true" if value else "false"
+        elif isinstance(value, (int, float)):  # valueInteger, valuePositiveInt, valueDecimal
+            value = str(value)
         if not isinstance(value, str):
             raise Invalid(f"Parameters.parameter[{i}] ({item['name'][:40]}) has no value",
                           paths=[f"Parameters.parameter[{i}]"])

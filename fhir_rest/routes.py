@@ -31,7 +31,7 @@ ROUTES = [
     Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
     Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     # Operations (fhir_rest/operations.py): before the type routes too.
-    Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET"]),
+    Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET", "POST"]),
     Route("/DocumentReference/$docref", docref.docref, methods=["GET", "POST"]),
     Route(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
     Route(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),

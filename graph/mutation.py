@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.catalog_roots import CatalogMutation
 from graph.chart_roots import ChartMutation
 from graph.context import Info
 from graph.types.alert import Alert
@@ -132,7 +133,7 @@ async def create_relationship(info: Info, patient_id: strawberry.ID, input: Rela
 
 
 @strawberry.type
-class Mutation(ChartMutation):
+class Mutation(CatalogMutation, ChartMutation):
     create_patient = strawberry.mutation(
         resolver=create_patient, graphql_type=CreatePatientPayload,
         description="Create a patient; also returns the existing patients it may duplicate.")
@@ -161,6 +162,9 @@ class Mutation(ChartMutation):
     record_allergy = strawberry.mutation(resolver=record_allergy, graphql_type=Allergy)
     record_medication = strawberry.mutation(resolver=record_medication, graphql_type=Medication)
     record_problem = strawberry.mutation(resolver=record_problem, graphql_type=Problem)
-    create_alert = strawberry.mutation(resolver=create_alert, graphql_type=Alert)
+    create_alert = strawberry.mutation(
+        resolver=create_alert, graphql_type=Alert,
+        description="Add an alert of an org alert definition to a patient's chart. Errors: NOT_FOUND (patient, "
+                    "unknown or archived definition), VALIDATION.")
     create_relationship = strawberry.mutation(resolver=create_relationship, graphql_type=Relationship,
                                               description="Relate the patient to another patient (one direction).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.catalog_roots import CatalogQuery
 from graph.chart_roots import ChartQuery
 from graph.context import Info
 from graph.pagination import Connection
@@ -90,7 +91,7 @@ async def get_encounter(info: Info, id: strawberry.ID) -> encounter_m.Encounter 
 
 
 @strawberry.type
-class Query(ChartQuery):
+class Query(CatalogQuery, ChartQuery):
     patient = strawberry.field(graphql_type=Patient | None, resolver=get_patient)
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,

@@ -10,11 +10,15 @@ the reverse references of relations are ``search``, mutations ``create``/``updat
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from store.errors import Forbidden
 from store.repository import Repository
+from store.transactions import Entry, Outcome
 from store.types import Confinement, Page, PrincipalLike, Resource, WriteResult
+
+WRITES = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 
 
 class Decided(Protocol):
@@ -91,3 +95,8 @@ class Guarded:
 
     async def delete(self, principal: PrincipalLike, rt: str, rid: str) -> WriteResult | None:
         return await self.repo.delete(principal, rt, rid, within=self._within(principal, "delete", rt))
+
+    async def transaction(self, principal: PrincipalLike, entries: list[Entry]) -> list[Outcome]:
+        """Several writes, all or nothing (``Repository.transaction``), each entry asked of the policy first."""
+        guarded = [replace(e, within=self._within(principal, WRITES[e.method], e.rt)) for e in entries]
+        return await self.repo.transaction(principal, guarded)

@@ -14,6 +14,8 @@ from typing import Any, TypeAlias, TypeVar, cast
 from strawberry.dataloader import DataLoader
 
 from resolvers.access import Guarded
+from store.fhirjson import code_of
+from store.naming import CS
 from store.types import PrincipalLike, Resource
 
 T = TypeVar("T")
@@ -54,6 +56,24 @@ def load_by_reference(repo: Guarded, principal: PrincipalLike, rt: str, param: s
     return batch
 
 
+def load_by_code(repo: Guarded, principal: PrincipalLike, rt: str, param: str, system: str,
+                 code_of: Callable[[Resource], str | None]) -> Callable[[list[str]], Awaitable[list[list[Resource]]]]:
+    """Batch: every ``rt`` whose token ``param`` is ``system|<key>``, in one search, grouped per key by
+    ``code_of`` (an org catalog by its kind: small lists, read whole)."""
+
+    async def batch(codes: list[str]) -> list[list[Resource]]:
+        page = await repo.search(principal, rt, [(param, ",".join(f"{system}|{c}" for c in codes))],
+                                 count=REVERSE_LIMIT)
+        grouped: dict[str, list[Resource]] = {c: [] for c in codes}
+        for resource in page.resources:
+            code = code_of(resource)
+            if code in grouped:
+                grouped[code].append(resource)
+        return [grouped[c] for c in codes]
+
+    return batch
+
+
 class Loaders:
     """The DataLoaders of one request. Names follow ``<things>_by_<key>``."""
 
@@ -71,6 +91,12 @@ class Loaders:
         self.appointments_by_id = by_id("Appointment")
         self.encounters_by_id = by_id("Encounter")
         self.episodes_by_id = by_id("EpisodeOfCare")
+        # Org catalog entries and referral attributions (resolvers/catalog.py, resolvers/referral.py)
+        self.basics_by_id = by_id("Basic")
+        self.catalogs_by_kind: DataLoader[str, list[Resource]] = DataLoader(load_fn=load_by_code(
+            repo, principal, "Basic", "code", CS["catalog"], lambda r: code_of(r.get("code"), CS["catalog"])))
+        self.attributions_by_patient = by_ref("Basic", "subject",
+                                              params=[("code", f"{CS['catalog']}|referral-attribution")])
 
         self.allergies_by_patient = by_ref("AllergyIntolerance", "patient")
         self.conditions_by_patient = by_ref("Condition", "patient")
@@ -96,7 +122,7 @@ class Loaders:
         loader.prime(key, value, force=True)
 
     def forget(self, loader: DataLoader[str, Any], key: str) -> None:
-        """After a write: later loads of ``key`` in this request read the store again."""
+        """After a write that changes a per-parent list: later loads of ``key`` in this request read it again."""
         if loader.cache_map.get(key) is not None:
             loader.clear(key)
 

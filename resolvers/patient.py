@@ -10,6 +10,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers import catalog as catalog_r
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, node_of, when_loaded
@@ -173,6 +174,7 @@ async def create_patient(ctx: Scope, f: dict[str, Any]) -> model.CreatePatientPa
     if status == "archived":
         raise Invalid("A patient cannot be created archived", field="status")
     res: Resource = {"resourceType": "Patient", "id": str(uuid.uuid4())}
+    await catalog_r.check_tags(ctx, f.get("tags"))  # tags are tag definition ids
     model.apply_fields(res, f)
     model.set_status(res, status)
     if "allergy_review_status" not in f:
@@ -204,6 +206,7 @@ async def update_patient(ctx: Scope, pid: str, base_version: int, f: dict[str, A
     for required in ("first_name", "last_name"):
         if required in f and not (f[required] or "").strip():
             raise Invalid(f"{required} cannot be cleared", field=required)
+    await catalog_r.check_tags(ctx, f.get("tags"))
     model.apply_fields(res, f)
     return await _save(ctx, res, base_version)
 

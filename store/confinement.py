@@ -5,7 +5,8 @@ The Patient compartment is FHIR R4's CompartmentDefinition ``patient``
 (https://hl7.org/fhir/R4/compartmentdefinition-patient.html), reduced to the types this server keeps and to the
 reference parameters it indexes (store/params.py): a resource is in Patient/<id>'s compartment when one of its
 type's parameters below references ``Patient/<id>``; the Patient itself is in it by its id. A type with no entry
-(Practitioner, Organization, Location, Slot, Device, Subscription, Binary …) is in no patient's compartment.
+(Practitioner, Organization, Location, Slot, Device, Subscription …) is in no patient's compartment; a
+Binary is in the compartment of the Patient its ``securityContext`` names (a fhirgraph addition).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMPARTMENT: dict[str, tuple[str, ...]] = {
     "Appointment": ("actor",),
     "AuditEvent": ("agent", "entity"),
     "Basic": ("subject",),
+    "Binary": ("security-context",),  # not in R4's definition: Binary has no search parameters there
     "Claim": ("patient",),
     "Communication": ("subject",),
     "Condition": ("patient",),

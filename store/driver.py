@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractContextManager
 from typing import TypeVar
 
@@ -62,3 +62,17 @@ async def detached(operation: Awaitable[T], seconds: float) -> T:
             return await operation
 
     return await asyncio.create_task(run(), context=contextvars.Context())
+
+
+async def paced(steps: AsyncIterator[T], seconds: float) -> AsyncIterator[T]:
+    """``steps`` with each step after the first awaited outside the caller's deadline, under one of ``seconds``
+    of its own (``detached``): a long streamed response (a report, page after page) is not cut at the request's
+    deadline, while its first step — before anything is sent — stays under it and can still fail cleanly."""
+    first = True
+    while True:
+        try:
+            item = await anext(steps) if first else await detached(anext(steps), seconds)
+        except StopAsyncIteration:
+            return
+        first = False
+        yield item

@@ -23,6 +23,18 @@ Archived    chart records (allergies, problems, medications, vitals, relationshi
             kept and visible through FHIR REST, left out of every GraphQL list
 Vitals      Observation category vital-signs, code LOINC 85353-1 (panel) with components; interpretation H/L/HH/LL
 Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent"] boolean)
+Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-definition, created, EXT["catalog-name"],
+            EXT["catalog-description"|"catalog-category"|"catalog-order"|"catalog-archived-at"], for alert
+            definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
+            custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
+Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
+            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"];
+            archived (dismissed): status inactive + EXT["alert-archived-at"]
+Tag link    Patient meta.tag system CS["patient-tag"], code = the tag definition's id, display = its name
+Field value Patient EXT["custom-field"] (complex): "definition" valueReference Basic/<id>, "value" value[x]
+            (valueString|valueDecimal|valueDate|valueBoolean by field type), "updated" valueDateTime
+Referral    Basic(code CS["catalog"] referral-attribution, subject Patient, author = the source, created,
+            EXT["attribution-role"|"attribution-source-kind"|"attribution-note"|"catalog-archived-at"])
 Episodes    EpisodeOfCare(EXT["episode-name"], type, period, status, EXT["episode-objective"],
             EXT["episode-reason-incomplete"]); an Appointment joins one by EXT["episode-of-care"] valueReference
 
@@ -127,6 +139,24 @@ EXT = {
         "is-guardian",
         "alert-scope",
         "alert-urgent",
+        "alert-definition",
+        "alert-note",
+        "alert-disabled-at",
+        "alert-archived-at",
+        "catalog-name",
+        "catalog-description",
+        "catalog-category",
+        "catalog-order",
+        "catalog-color",
+        "catalog-archived-at",
+        "alert-default-scope",
+        "alert-default-urgent",
+        "field-type",
+        "field-option",
+        "field-required",
+        "attribution-role",
+        "attribution-source-kind",
+        "attribution-note",
         "episode-name",
         "episode-objective",
         "episode-reason-incomplete",
@@ -156,7 +186,9 @@ SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid
                                     "email-group", "device-serial", "geolocation")}
 CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction",
                                   "communication-type",
-                                  "group-kind", "assistance-request")}
+                                  "group-kind", "assistance-request",
+                                  # Basic.code of the org catalogs and of referral attributions
+                                  "catalog")}
 
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"

@@ -308,7 +308,11 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("action", "token", "action"),
         _p("outcome", "token", "outcome"),
     ),
-    "Binary": (),
+    "Binary": (
+        # fhirgraph: whose data the Binary is (Binary.securityContext, FHIR R4 §2.47): puts a patient's documents'
+        # content ($docref's CCD) in that patient's compartment, so a patient-context token can download it.
+        _p("security-context", "reference", "securityContext", targets=PAT),
+    ),
 }
 
 # Types the server refuses to update or delete once written (append-only logs).

@@ -43,6 +43,14 @@ def test_no_secret_is_in_an_environment_variable(name: str) -> None:
         assert COMPOSE["secrets"][source]["file"].startswith("./secrets/")
 
 
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_health_check_puts_a_secret_on_a_command_line(name: str) -> None:
+    # A command line is readable by every process in the container (ps) and kept by docker inspect.
+    check = " ".join(SERVICES[name]["healthcheck"]["test"])
+    assert not re.search(r"(^|\s)(-p|--password)(\s|=)", check), f"{name}: a password on the command line"
+    assert "$(cat /run/secrets" not in check.replace("$$", "$")
+
+
 def test_the_app_reads_its_secrets_from_files_and_runs_several_replicas() -> None:
     app = SERVICES["app"]
     env = app["environment"]

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from app.demo.builders import quantity
+from app.demo.catalog import alert_definition_id
 from app.demo.communication import CommunicationWriter
 from app.demo.medication import MedicationWriter
 from app.demo.records import Member, Plan, Prac, Visit
@@ -151,13 +152,14 @@ class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
                 "id": self.id("flag"),
                 "status": "active" if active else "inactive",
                 "category": [concept(FLAG_CATEGORY, category, category.capitalize())],
-                "code": concept(CS["alert-type"], code, display, display),
+                "code": concept(CS["alert-type"], alert_definition_id(code), display, display),
                 "subject": pat,
                 "period": period,
                 "author": reference("Practitioner", primary.id, primary.name),
                 "extension": [
                     extension("alert-scope", "valueCode", scope),
                     extension("alert-urgent", "valueBoolean", urgent),
+                    extension("alert-definition", "valueReference", reference("Basic", alert_definition_id(code))),
                 ],
             }
         # Episodes of care, then the visits that may join them

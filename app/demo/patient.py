@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.demo.catalog import tag_definition_id
 from app.demo.records import Member, Plan, Prac, Visit
 from app.demo.state import ClinicState
 from app.demo.vocabulary import (
@@ -304,7 +305,8 @@ class PatientWriter(ClinicState):
             "managingOrganization": reference("Organization", self.org, self.org_name),
         }
         if tags:
-            res["meta"] = {"tag": [{"system": CS["patient-tag"], "code": c, "display": d} for c, d in tags]}
+            res["meta"] = {"tag": [{"system": CS["patient-tag"], "code": tag_definition_id(c), "display": d}
+                                   for c, d in tags]}
         if m.death:
             res["deceasedDateTime"] = instant(m.death)
         if m.age < 18 and guarantor is not m:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator
 
 from app.demo.builders import npi, quantity
+from app.demo.catalog import catalogs
 from app.demo.records import Grid, Prac, Room
 from app.demo.state import ClinicState
 from app.demo.vocabulary import FEMALE_NAMES, MALE_NAMES, NPI, ORG_TYPE, PHYSICAL_TYPE, PRAC_ROLE, SURNAMES, V2_DEGREE
@@ -124,6 +125,7 @@ class PracticeWriter(ClinicState):
                 ],
                 "extension": [extension("slot-duration", "valueDuration", quantity(minutes, "min"))],
             }
+        yield from catalogs()
         yield from self.practitioners()
 
     def practitioners(self) -> Iterator[Resource]:

@@ -270,12 +270,12 @@ def ops() -> list[Op]:
     params = tuple(Param(n, {"type": "string", "minLength": 1, "maxLength": 200}, "") for n in FIELDS)
     return [
         Op("POST", "/request-assistance", create_request, "Create Assistance Request", tag, ok=201,
-           body=s.ASSISTANCE_LOOKUP, reply=s.ASSISTANCE, errors=(400, 404, 409, 415),
+           body=s.ASSISTANCE_LOOKUP, reply=s.ASSISTANCE, errors=(400, 404, 409, 415), bare_errors=True,
            description=how + " A device has at most one open request (409)."),
         Op("GET", "/request-assistance", get_request, "Get Current Assistance Request", tag, reply=s.ASSISTANCE,
-           params=params, errors=(400, 404),
+           params=params, errors=(400, 404), bare_errors=True,
            description=how + " As query parameters (or, as the seed sends them, a JSON body)."),
         Op("DELETE", "/request-assistance", cancel_request, "Cancel Current Assistance Request", tag,
-           reply=s.ASSISTANCE, params=params, errors=(400, 404, 409, 415),
+           reply=s.ASSISTANCE, params=params, errors=(400, 404, 409, 415), bare_errors=True,
            description=how + " As query parameters or a JSON body. The request is kept, as cancelled."),
     ]

@@ -28,6 +28,7 @@ REASONS = {400: "Bad Request: a parameter or the body is invalid", 401: "Missing
 ALWAYS = (401, 403, 429, 503)
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}
+BARE_ERROR = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 ASSET = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
@@ -40,13 +41,14 @@ def document(ops: list[Op], *, server: str = "/qapi/v1") -> dict[str, Any]:
         "info": {"title": TITLE, "version": "1",
                  "description": "The vendor REST API of seed 002 over the FHIR store: every patient, appointment, "
                                 "note and webhook is an ordinary FHIR resource, visible through FHIR REST and "
-                                "GraphQL. Errors are {\"error\": {\"message\": ...}}."},
+                                "GraphQL. Errors are {\"error\": {\"message\": ...}} (the assistance routes: "
+                                "{\"message\": ...}, as seed 002 shows them)."},
         "servers": [{"url": server}],
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "Api-Key"}},
-            "schemas": {"Error": ERROR},
+            "schemas": {"Error": ERROR, "BareError": BARE_ERROR},
         },
     }
 
@@ -73,9 +75,10 @@ def _operation(op: Op) -> dict[str, Any]:
         ok["content"] = {op.reply_type: {"schema": op.reply}}
     responses: dict[str, Any] = {str(op.ok): ok}
     extra = (413,) if op.body is not None else ()
+    error_schema = "#/components/schemas/" + ("BareError" if op.bare_errors else "Error")
     for code in sorted({*op.errors, *ALWAYS, *extra}):
         responses[str(code)] = {"description": REASONS.get(code, "Error"),
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                                "content": {"application/json": {"schema": {"$ref": error_schema}}}}
     out["responses"] = responses
     return out
 

@@ -44,6 +44,8 @@ class Op:
     errors: tuple[int, ...] = (400, 404)
     description: str = ""
     extra: bool = False  # beyond seed 002 (operators' additions)
+    # Seed 002 answers most errors as {"error": {"message"}}, but the assistance routes as a bare {"message"}.
+    bare_errors: bool = False
 
     @property
     def path_params(self) -> list[str]:

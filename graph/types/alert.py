@@ -1,12 +1,34 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
-from graph.record import object_type
-from resolvers.model.alert import Alert, AlertScope, AlertStatus
+from graph.record import enum_type, object_type
+from resolvers import alert as alert_r
+from resolvers.model.alert import Alert, AlertScope, AlertStatus, BulkDismissResult
 
-strawberry.enum(AlertStatus)
-strawberry.enum(AlertScope)
-object_type(Alert, description="A patient alert (FHIR Flag).")
+if TYPE_CHECKING:
+    from graph.types.catalog import AlertDefinition
 
-__all__ = ["Alert", "AlertScope", "AlertStatus"]
+enum_type(AlertStatus, "Lifecycle status of a patient alert.", {
+    AlertStatus.ACTIVE: "Shown on the chart.",
+    AlertStatus.DISABLED: "Hidden from the chart but kept (disableAlert, or status DISABLED in updateAlert).",
+    AlertStatus.ARCHIVED: "Dismissed: left out of default listings; list with status: ARCHIVED to see them.",
+})
+enum_type(AlertScope, "Where a patient alert is shown.", {
+    AlertScope.PATIENT: "On this patient's chart only.",
+    AlertScope.FAMILY: "On the charts of every family member (patients sharing the guarantor).",
+})
+
+# The alert's definition, resolved through the per-request loader of catalog entries (one read per depth);
+# declared on the record in place, so that every list of alerts (the patient's, the medical summary's) has it.
+Alert.alert_definition = strawberry.field(  # type: ignore[attr-defined]
+    resolver=alert_r.alert_definition,
+    graphql_type=Annotated["AlertDefinition", strawberry.lazy("graph.types.catalog")] | None,
+    description="The org alert definition this alert instantiates (archived definitions included); null for "
+                "alerts recorded without one.")
+object_type(Alert, description="A patient alert (FHIR Flag) instantiating an org alert definition.")
+object_type(BulkDismissResult, description="What bulkDismissAlerts did.")
+
+__all__ = ["Alert", "AlertScope", "AlertStatus", "BulkDismissResult"]

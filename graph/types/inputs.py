@@ -54,7 +54,7 @@ class PatientFilter:
     location_id: strawberry.ID | None = None
     dob_from: str | None = None
     dob_to: str | None = None
-    tag: str | None = strawberry.field(default=None, description="A patient tag code.")
+    tag: str | None = strawberry.field(default=None, description="A tag definition's id: only patients with that tag.")
 
 
 @strawberry.input
@@ -213,14 +213,17 @@ class ProblemInput:
     note: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A new patient alert, instantiating an org alert definition.")
 class AlertInput:
-    name: str
-    code: str
-    scope: AlertScope | None = None
-    is_urgent: bool | None = None
-    note: str | None = None
-    disable_on: str | None = None
+    alert_definition_id: strawberry.ID = strawberry.field(
+        description="Id of an active alert definition (unknown or archived → NOT_FOUND); its name is the alert's.")
+    scope: AlertScope | None = strawberry.field(
+        default=None, description="PATIENT or FAMILY; default: the definition's defaultScope.")
+    is_urgent: bool | None = strawberry.field(
+        default=None, description="Display as an urgent warning; default: the definition's defaultIsUrgent.")
+    note: str | None = strawberry.field(default=None, description="Free-text note, up to 2,000 characters.")
+    disable_on: str | None = strawberry.field(
+        default=None, description="Date (YYYY-MM-DD) from which the alert no longer applies.")
 
 
 @strawberry.input

@@ -4,8 +4,10 @@ from graph.record import enum_type, object_type
 from resolvers.model.interaction import InteractionSeverity, InteractionWarning
 
 enum_type(InteractionSeverity, "How serious a drug–allergy interaction is.", {
-    "HIGH": "The medication belongs to the drug class the patient is allergic to: do not give it without review.",
-    "MODERATE": "The medication belongs to a class known to cross-react with the allergy's class: use caution.",
+    InteractionSeverity.HIGH: "The medication belongs to the drug class the patient is allergic to: do not give it "
+                              "without review.",
+    InteractionSeverity.MODERATE: "The medication belongs to a class known to cross-react with the allergy's class: "
+                                  "use caution.",
 })
 object_type(InteractionWarning,
             description="A drug–allergy interaction found when an allergy or a medication was recorded: the "

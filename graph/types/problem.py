@@ -7,11 +7,11 @@ from resolvers.model.problem import FunctionStatus, Problem, ProblemStatus
 
 strawberry.enum(ProblemStatus)
 enum_type(FunctionStatus, "Clinical function classification of a problem (Meaningful Use).", {
-    "PROBLEM": "A clinical problem or diagnosis (the default).",
-    "COGNITIVE_RESULT": "The result of a cognitive status assessment.",
-    "COGNITIVE_PROBLEM": "A cognitive problem (e.g. memory impairment).",
-    "FUNCTIONAL_RESULT": "The result of a functional status assessment.",
-    "FUNCTIONAL_PROBLEM": "A functional problem (e.g. difficulty walking).",
+    FunctionStatus.PROBLEM: "A clinical problem or diagnosis (the default).",
+    FunctionStatus.COGNITIVE_RESULT: "The result of a cognitive status assessment.",
+    FunctionStatus.COGNITIVE_PROBLEM: "A cognitive problem (e.g. memory impairment).",
+    FunctionStatus.FUNCTIONAL_RESULT: "The result of a functional status assessment.",
+    FunctionStatus.FUNCTIONAL_PROBLEM: "A functional problem (e.g. difficulty walking).",
 })
 object_type(Problem, description="A disease or problem (FHIR Condition).")
 

@@ -20,8 +20,8 @@ class EntityRef:
 
 @dataclass(eq=False, kw_only=True)
 class Tag:
-    code: str
-    display: str | None = None
+    code: str = strawberry.field(description="The tag definition's id (older tags: a free code such as \"vip\").")
+    display: str | None = strawberry.field(default=None, description="The tag's name when it was assigned.")
 
 
 def provided(fields: dict[str, object]) -> dict[str, object]:
@@ -34,14 +34,15 @@ def opt_id(value: str | None) -> strawberry.ID | None:
     return strawberry.ID(value) if value else None
 
 
-def created_at(res: dict[str, Any]) -> str | None:
-    """When a resource was first written (the store's ``created`` meta extension)."""
+def created_at(res: dict[str, object]) -> str | None:
+    """When the resource was first written: the store's ``meta`` created stamp (else version 1's lastUpdated)."""
     meta = res.get("meta")
-    for e in (meta.get("extension") if isinstance(meta, dict) else None) or ():
+    if not isinstance(meta, dict):
+        return None
+    for e in meta.get("extension") or ():
         if isinstance(e, dict) and e.get("url") == EXT["created"]:
-            value = e.get("valueInstant")
-            return value if isinstance(value, str) else None
-    return None
+            return str(e.get("valueInstant")) if e.get("valueInstant") else None
+    return meta.get("lastUpdated") if meta.get("versionId") == "1" else None
 
 
 def updated_at(res: dict[str, object]) -> str | None:

@@ -92,7 +92,26 @@ def test_generation_is_deterministic(clinic: list[Res]) -> None:
     assert list(generate_clinic(30, seed=7, anchor=ANCHOR)) == clinic
     other = list(generate_clinic(30, seed=8, anchor=ANCHOR))
     assert other != clinic
-    assert {r["id"] for r in other}.isdisjoint({r["id"] for r in clinic})
+    # Every demo clinic has the same org catalogs (tag, alert and custom-field definitions); the rest is its own.
+    catalog = {r["id"] for r in clinic if r["resourceType"] == "Basic"}
+    assert catalog and catalog == {r["id"] for r in other if r["resourceType"] == "Basic"}
+    assert {r["id"] for r in other}.isdisjoint({r["id"] for r in clinic} - catalog)
+
+
+def test_tags_and_alerts_refer_to_the_org_catalogs(clinic: list[Res]) -> None:
+    from store.naming import CS, EXT
+
+    basics = {r["id"]: r for r in clinic if r["resourceType"] == "Basic"}
+    tags = [t for r in clinic if r["resourceType"] == "Patient" for t in (r.get("meta") or {}).get("tag", ())
+            if t["system"] == CS["patient-tag"]]
+    flags = [r for r in clinic if r["resourceType"] == "Flag"]
+    assert tags and flags
+    assert all(basics[t["code"]]["code"]["coding"][0]["code"] == "tag-definition" for t in tags)
+    for flag in flags:
+        linked = next(e["valueReference"]["reference"] for e in flag["extension"]
+                      if e["url"] == EXT["alert-definition"])
+        assert basics[linked.removeprefix("Basic/")]["code"]["coding"][0]["code"] == "alert-definition"
+        assert flag["code"]["coding"][0]["code"] == linked.removeprefix("Basic/")
 
 
 def test_generation_streams() -> None:

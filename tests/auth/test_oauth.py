@@ -311,6 +311,22 @@ async def test_forms_without_their_csrf_token_are_refused(base_url: str, setting
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 
+async def test_two_sign_ins_in_one_browser_both_keep_valid_forms(base_url: str, settings: Settings,
+                                                                  fhir: httpx.AsyncClient) -> None:
+    # Two tabs of one browser (one cookie jar) open the login page; the first tab's form still works after the
+    # second opened, as it would with a per-browser CSRF secret, not one per page.
+    _, app, user = await _patient_user(settings, fhir)
+    client = oauth_client(app, SCOPE, base_url)
+    urls = [client.create_authorization_url(f"{base_url}/auth/authorize", code_verifier=secrets.token_urlsafe(48),
+                                            aud=f"{base_url}/fhir/r4")[0] for _ in range(2)]
+    async with httpx.AsyncClient(base_url=base_url) as browser:
+        first, second = [hidden_fields((await browser.get(url)).text) for url in urls]
+        for fields in (first, second):
+            consent = await browser.post("/auth/login", data={**fields, "username": user, "password": PASSWORD})
+            assert consent.status_code == 200, consent.text
+    await client.aclose()
+
+
 async def test_introspection_and_revocation(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
     pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE)

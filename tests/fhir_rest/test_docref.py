@@ -119,7 +119,15 @@ async def test_docref_under_patient_scopes(clinic: Clinic) -> None:
     me = clinic.key("patient/*.rs", "launch/patient", patient=i["p1"])
     r = await c.get("/DocumentReference/$docref", headers=me)  # the launch patient's own, without a parameter
     assert r.status_code == 200, r.text[:300]
-    assert r.json()["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{i['p1']}"
+    document = r.json()["entry"][0]["resource"]
+    assert document["subject"]["reference"] == f"Patient/{i['p1']}"
+    # The patient's app downloads the document it was given, as the attachment's URL says (Binary.securityContext).
+    url = document["content"][0]["attachment"]["url"]
+    got = await c.get(url, headers={**me, "Accept": "application/xml"})
+    assert got.status_code == 200 and got.content.startswith(b"<?xml") and b"ClinicalDocument" in got.content
+    binary = url.rsplit("/", 1)[1]
+    others = clinic.key("patient/*.rs", "launch/patient", patient=i["p2"])
+    assert (await c.get(f"/Binary/{binary}", headers=others)).status_code == 404  # another patient's: not there
     assert (await c.get("/DocumentReference/$docref", params={"patient": i["p2"]}, headers=me)).status_code == 404
     no_docs = clinic.key("patient/Patient.rs", patient=i["p1"])
     assert (await c.get("/DocumentReference/$docref", headers=no_docs)).status_code == 403

@@ -73,6 +73,14 @@ async def test_everything_is_the_patients_compartment_paged(fhir: httpx.AsyncCli
     typed, _ = await walk(fhir, url, {"_type": "Observation,Encounter"})
     assert set(typed) == {f"Observation/{i['obs1']}", f"Observation/{i['obs2']}", f"Encounter/{i['enc']}"}
     assert (await walk(fhir, url, {"_since": "2999-01-01T00:00:00Z"}))[0] == []
+    # POST: the same parameters in a Parameters body
+    posted = await fhir.post(url, json={"resourceType": "Parameters", "parameter": [
+        {"name": "_type", "valueString": "Observation"}, {"name": "_count", "valueInteger": 1}]})
+    assert posted.status_code == 200, posted.text
+    assert [e["resource"]["resourceType"] for e in posted.json()["entry"]] == ["Observation"]
+    assert any(link["relation"] == "next" for link in posted.json()["link"])
+    bad = await fhir.post(url, json={"resourceType": "Patient"})
+    assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
     assert set((await walk(fhir, url, {"_since": "2000-01-01T00:00:00Z"}))[0]) == set(whole)
     # refusals
     for params in ({"_type": "Unicorn"}, {"_type": "Practitioner"}, {"_since": "yesterday"},

@@ -25,12 +25,13 @@ async def create(gql: GQL, **fields: Any) -> dict[str, Any]:
 
 
 async def test_create_patient_and_see_it_through_fhir_rest(gql: GQL, fhir_a, tag: str) -> None:
+    vip = (await gql.run('mutation { createTagDefinition(input: {name: "VIP"}) { id } }'))["createTagDefinition"]["id"]
     made = await create(gql, lastName=f"Lima{tag}", preferredName="Annie", email=f"{tag}@example.com",
                         mobilePhone="614-555-0100", dateOfBirth="1990-02-03", addressLine1="1 Main St",
-                        city="Columbus", pronoun="SHE_HER", tags=["vip"], maritalStatus="single")
+                        city="Columbus", pronoun="SHE_HER", tags=[vip], maritalStatus="single")
     p = made["patient"]
     assert p["version"] == 1 and p["status"] == "ACTIVE" and p["preferredName"] == "Annie"
-    assert p["allergyReviewStatus"] == "NOT_REVIEWED" and p["tags"] == [{"code": "vip"}]
+    assert p["allergyReviewStatus"] == "NOT_REVIEWED" and p["tags"] == [{"code": vip}]
     assert p["maritalStatus"] == "single" and p["city"] == "Columbus"
     assert made["potentialDuplicates"] == []
     fhir = (await fhir_a.get(f"/Patient/{p['id']}")).json()
@@ -150,10 +151,12 @@ async def test_record_clinical_data(gql: GQL) -> None:
           name snomedCode status dateStart } }""", {"p": pid}))["recordProblem"]
     assert problem == {"name": "Essential hypertension", "snomedCode": "59621000", "status": "ACTIVE",
                        "dateStart": "2020-05-01"}
-    alert = (await gql.run("""mutation($p: ID!) { createAlert(patientId: $p, input: {
-        name: "Fall risk", code: "fall-risk", scope: FAMILY, isUrgent: true }) {
-          name code status scope isUrgent patientId } }""", {"p": pid}))["createAlert"]
-    assert alert == {"name": "Fall risk", "code": "fall-risk", "status": "ACTIVE", "scope": "FAMILY",
+    fall_risk = (await gql.run('mutation { createAlertDefinition(input: {name: "Fall risk"}) { id } }'))[
+        "createAlertDefinition"]["id"]
+    alert = (await gql.run("""mutation($p: ID!, $d: ID!) { createAlert(patientId: $p, input: {
+        alertDefinitionId: $d, scope: FAMILY, isUrgent: true }) {
+          name code status scope isUrgent patientId } }""", {"p": pid, "d": fall_risk}))["createAlert"]
+    assert alert == {"name": "Fall risk", "code": fall_risk, "status": "ACTIVE", "scope": "FAMILY",
                      "isUrgent": True, "patientId": pid}
     summary = (await gql.run("""query($p: ID!) { patient(id: $p) { medicalSummary {
         allergies { allergen } currentMedications { name } pastMedications { name } activeProblems { name }
