@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 5000
     graphql_max_aliases: int = 30
-    graphql_max_cost: int = 50000
+    # Objects an operation may build (graph/limits.py): a page of 100 patients with their relations at the default
+    # page sizes (about 60,000) passes; a million nested rows does not.
+    graphql_max_cost: int = 100_000
     webhook_allow_private: bool = False
     # Backend-services clients registered with a JWKS URL: may it resolve to a private or loopback address?
     # Off: the URL must reach the public internet (as webhook endpoints), so a client cannot make us probe ours.

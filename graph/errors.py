@@ -3,6 +3,21 @@
 Domain errors (store/errors.py) map to a code below, their ``details`` becoming further extensions; syntax,
 validation and limit errors keep the code our rules gave them; anything else is unexpected and masked — no
 message, stack trace or patient data leaves the process, and only the exception's type reaches the log.
+
+The convention for errors about an input (every resolver follows it):
+
+- ``extensions.field`` is the GraphQL path of the offending input: the argument, then input fields and list
+  indexes, in the schema's names — ``input.dateOfBirth``, ``filter.primaryProviderId``, ``rows.3.email``,
+  ``idempotencyKey``. A resolver may name it with the Python (snake_case) names of the input's fields:
+  ``field="input.date_of_birth"`` is written ``input.dateOfBirth`` here, so no error mixes ``last_name`` and
+  ``firstName``.
+- ``message`` speaks the schema's names too ("dateOfBirth must be a date written YYYY-MM-DD") and never the
+  store's: no FHIR element paths, search-parameter names or internal values. A resolver checks an input's
+  shape before the store sees it; what the store's FHIR gate still refuses (its ``issues``: element paths of
+  FHIR JSON the client never wrote) is answered with a neutral message.
+- The codes: ``VALIDATION`` (malformed or out-of-range input), ``NOT_FOUND`` (an id that names nothing the
+  caller can see, including ids inside inputs and filters), ``CONFLICT`` (a unique value already used, an
+  idempotency key reused), ``VERSION_CONFLICT`` (a stale ``baseVersion``), ``INVALID_TRANSITION``.
 """
 
 from __future__ import annotations
@@ -14,6 +29,7 @@ import orjson
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from resolvers.model.common import graphql_path
 from store import errors
 from store.errors import DomainError, mapped
 from store.logs import described
@@ -44,8 +60,20 @@ def code_of(error: DomainError) -> str:
     return "INTERNAL" if found is None else found
 
 
+GATE_MESSAGE = "A value of the input is not valid."
+
+
 def extensions_of(error: DomainError) -> dict[str, Any]:
-    return {**error.details, "code": code_of(error)}
+    ext = {**error.details, "code": code_of(error)}
+    if isinstance(ext.get("field"), str):
+        ext["field"] = graphql_path(ext["field"])
+    return ext
+
+
+def message_of(error: DomainError) -> str:
+    if isinstance(error, errors.Invalid) and error.issues and "field" not in error.details:
+        return GATE_MESSAGE  # the store's FHIR gate: its message is about FHIR JSON the client never wrote
+    return error.message
 
 
 def convert(error: GraphQLError) -> GraphQLError:
@@ -57,7 +85,7 @@ def convert(error: GraphQLError) -> GraphQLError:
             return error
         return _copy(error, error.message, {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"})
     if isinstance(original, DomainError):
-        return _copy(error, original.message, extensions_of(original))
+        return _copy(error, message_of(original), extensions_of(original))
     if isinstance(original, GraphQLError):  # raised by a resolver on purpose (e.g. strawberry permission)
         return convert(original) if original.original_error else _copy(error, original.message,
                                                                        {"code": "BAD_REQUEST"})

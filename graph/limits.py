@@ -1,8 +1,21 @@
 """Query protection, driven by settings: depth, tokens, aliases, a cost limit, introspection on/off.
 
-The cost of an operation: every field selected costs 1 per time it can be resolved; below a field taking
-``first``/``last`` everything is multiplied by the page size asked for (default when absent, the cap when it
-comes from a variable, since validation runs before variables are known).
+The cost of an operation estimates the work it can cause, in objects built (``operation_cost``):
+
+- every object the response can hold costs 1: an object-valued field costs the number of times it can be
+  resolved — its parents' count times its own rows: the page size for a paged field (``first``/``last``/
+  ``limit``/``pageSize``; the default page size for a connection without one; the cap when the size comes from a
+  variable, since validation runs before variables are known), ``LIST_ROWS`` for an unpaged list, 1 otherwise;
+- a connection's wrappers (``edges``, ``node``, ``nodes``, ``pageInfo``) cost nothing more: the row was counted
+  at the connection;
+- each object-valued field also costs ``ROUND`` once, wherever it sits, however many parents it has: relations
+  resolve through per-request DataLoaders, one store round trip per (loader, depth) (DESIGN.md decision 10);
+- scalar fields cost nothing: their number per object is bounded by the token limit, and a scalar is an
+  attribute read.
+
+So a page of 100 patients, each with its medical summary, family, appointments and episodes with their
+appointments, all at the default page size (20), costs about 60,000 (of which 40,000 are the episodes'
+appointments); 100 episodes each holding 100 appointments (a million appointments) about 1,000,000.
 """
 
 from __future__ import annotations
@@ -18,6 +31,11 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -26,6 +44,8 @@ from graphql import (
     ValidationRule,
     VariableNode,
     Visitor,
+    get_named_type,
+    get_nullable_type,
     visit,
 )
 from strawberry.extensions import (
@@ -39,44 +59,71 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from graph.services import GraphSettings
 
-PAGE_ARGS = ("first", "last", "limit")
+PAGE_ARGS = ("first", "last", "limit", "pageSize")
+WRAPPERS = ("edges", "node", "nodes", "pageInfo")
+# A store round trip (a DataLoader batch, one per relation and depth) weighs as much as building this many objects.
+ROUND = 50
+# Rows assumed per parent for a list that takes no page size (a patient's allergies, a family's members).
+LIST_ROWS = 10
 
 
-def operation_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], *,
-                   default: int, maximum: int, multiplier: int = 1, seen: frozenset[str] = frozenset()) -> int:
-    if selection_set is None:
-        return 0
-    total = 0
-    for sel in selection_set.selections:
-        if isinstance(sel, FieldNode):
-            total += multiplier
-            size = None
-            for arg in sel.arguments or ():
-                if arg.name.value in PAGE_ARGS:
-                    if isinstance(arg.value, IntValueNode):
-                        raw = arg.value.value  # any length: int() of 4,300+ digits raises
-                        size = maximum if len(raw) > 9 else min(max(int(raw), 0), maximum)
-                    elif isinstance(arg.value, VariableNode):
-                        size = maximum
-            if size is None and sel.selection_set is not None and _is_connection(sel):
-                size = default
-            total += operation_cost(sel.selection_set, fragments, default=default, maximum=maximum,
-                                    multiplier=multiplier * (size if size is not None else 1), seen=seen)
-        elif isinstance(sel, InlineFragmentNode):
-            total += operation_cost(sel.selection_set, fragments, default=default, maximum=maximum,
-                                    multiplier=multiplier, seen=seen)
-        elif isinstance(sel, FragmentSpreadNode):
-            name = sel.name.value
-            frag = fragments.get(name)
-            if frag is not None and name not in seen:
-                total += operation_cost(frag.selection_set, fragments, default=default, maximum=maximum,
-                                        multiplier=multiplier, seen=seen | {name})
-    return total
+class _Cost:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], default: int,
+                 maximum: int):
+        self.schema, self.fragments, self.default, self.maximum = schema, fragments, default, maximum
+
+    def page_size(self, node: FieldNode) -> int | None:
+        for arg in node.arguments or ():
+            if arg.name.value in PAGE_ARGS:
+                if isinstance(arg.value, IntValueNode):
+                    raw = arg.value.value  # any length: int() of 4,300+ digits raises
+                    return self.maximum if len(raw) > 9 else min(max(int(raw), 0), self.maximum)
+                if isinstance(arg.value, VariableNode):
+                    return self.maximum
+        if node.selection_set is not None and any(
+                isinstance(s, FieldNode) and s.name.value in WRAPPERS for s in node.selection_set.selections):
+            return self.default  # a connection asked without a size: the default page
+        return None
+
+    def of(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None, multiplier: int,
+           seen: frozenset[str] = frozenset()) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                if sel.selection_set is None or sel.name.value.startswith("__"):
+                    continue  # scalars and introspection: free
+                field = parent.fields.get(sel.name.value) if isinstance(
+                    parent, GraphQLObjectType | GraphQLInterfaceType) else None
+                child = get_named_type(field.type) if field is not None else None
+                if sel.name.value in WRAPPERS and parent is not None and parent.name.endswith(("Connection", "Edge")):
+                    total += self.of(sel.selection_set, child, multiplier, seen)
+                    continue
+                size = self.page_size(sel)
+                if size is None:
+                    listed = field is not None and isinstance(get_nullable_type(field.type), GraphQLList)
+                    size = LIST_ROWS if listed else 1
+                rows = multiplier * size
+                total += ROUND + rows + self.of(sel.selection_set, child, rows, seen)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                total += self.of(sel.selection_set, self.schema.get_type(cond.name.value) if cond else parent,
+                                 multiplier, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                frag = self.fragments.get(name)
+                if frag is not None and name not in seen:
+                    total += self.of(frag.selection_set, self.schema.get_type(frag.type_condition.name.value),
+                                     multiplier, seen | {name})
+        return total
 
 
-def _is_connection(node: FieldNode) -> bool:
-    return any(isinstance(s, FieldNode) and s.name.value in ("edges", "nodes", "pageInfo")
-               for s in node.selection_set.selections) if node.selection_set else False
+def operation_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
+                   fragments: dict[str, FragmentDefinitionNode], *, default: int, maximum: int) -> int:
+    """The estimated work of ``operation`` (see the module's docstring)."""
+    root = schema.get_root_type(operation.operation)
+    return _Cost(schema, fragments, default, maximum).of(operation.selection_set, root, 1)
 
 
 def cost_rule(max_cost: int, default: int, maximum: int) -> type[ValidationRule]:
@@ -87,10 +134,11 @@ def cost_rule(max_cost: int, default: int, maximum: int) -> type[ValidationRule]
             frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
             for d in doc.definitions:
                 if isinstance(d, OperationDefinitionNode):
-                    cost = operation_cost(d.selection_set, frags, default=default, maximum=maximum)
+                    cost = operation_cost(context.schema, d, frags, default=default, maximum=maximum)
                     if cost > max_cost:
                         context.report_error(GraphQLError(
-                            f"Query cost {cost} exceeds the limit of {max_cost}; ask for smaller pages.",
+                            f"Query cost {cost} exceeds the limit of {max_cost}; ask for smaller pages or fewer "
+                            "nested lists.",
                             d, extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": max_cost}))
 
     return CostLimit

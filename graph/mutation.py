@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.catalog_roots import CatalogMutation
 from graph.chart_roots import ChartMutation
 from graph.context import Info
+from graph.errors import code_of
 from graph.types.alert import Alert
 from graph.types.allergy import Allergy
 from graph.types.appointment import Appointment
@@ -27,6 +30,7 @@ from graph.types.inputs import (
 )
 from graph.types.medication import Medication
 from graph.types.patient import CreatePatientPayload, Patient, PatientStatus
+from graph.types.patient_import import ImportMode, PatientImport
 from graph.types.problem import Problem
 from graph.types.vital_signs import VitalSigns
 from resolvers import alert as alert_r
@@ -35,7 +39,8 @@ from resolvers import appointment as appointment_r
 from resolvers import episode as episode_r
 from resolvers import family as family_r
 from resolvers import medication as medication_r
-from resolvers import patient as patient_r
+from resolvers import patient_import
+from resolvers import patient_write as patient_w
 from resolvers import problem as problem_r
 from resolvers import vital_signs as vital_signs_r
 from resolvers.model import alert as alert_m
@@ -45,30 +50,59 @@ from resolvers.model import episode as episode_m
 from resolvers.model import family as family_m
 from resolvers.model import medication as medication_m
 from resolvers.model import patient as patient_m
+from resolvers.model import patient_import as import_m
 from resolvers.model import problem as problem_m
 from resolvers.model import vital_signs as vital_signs_m
 
+_ID = Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")]
+_VERSION = Annotated[int, strawberry.argument(
+    description="The version you last read (Patient.version); another version is VERSION_CONFLICT.")]
+_OPT_VERSION = Annotated[int | None, strawberry.argument(
+    description="The version you last read; when given, another version is VERSION_CONFLICT.")]
 
-async def create_patient(info: Info, input: PatientInput) -> patient_m.CreatePatientPayload:
-    return await patient_r.create_patient(info.context, fields_of(input))
+
+async def create_patient(
+    info: Info, input: Annotated[PatientInput, strawberry.argument(description="The new patient's fields.")],
+    idempotency_key: Annotated[str | None, strawberry.argument(
+        description="Any unique string (e.g. a UUID made when the form opens), at most 255 characters: sending "
+                    "the same key and input again answers the first call's patient instead of creating a "
+                    "second one. The key with a different input, or while the first call runs, is CONFLICT. "
+                    "Kept 24 hours.")] = None,
+) -> patient_m.CreatePatientPayload:
+    return await patient_w.create_patient(info.context, fields_of(input), idempotency_key)
 
 
-async def update_patient(info: Info, id: strawberry.ID, base_version: int, input: PatientPatch) -> patient_m.Patient:
-    return await patient_r.update_patient(info.context, id, base_version, fields_of(input))
+async def import_patients(
+    info: Info,
+    rows: Annotated[list[PatientInput], strawberry.argument(
+        description=f"The patients, as createPatient's input (at most {patient_import.BULK_MAX}). Up to "
+                    f"{patient_import.SYNC_MAX} are imported at once; more become a background import.")],
+    mode: Annotated[ImportMode, strawberry.argument(
+        description="What to do with rows naming an existing patient (default SKIP_EXISTING).")
+    ] = ImportMode.SKIP_EXISTING,
+) -> import_m.PatientImport:
+    return await patient_import.import_patients(info.context, [fields_of(r) for r in rows], mode, code_of)
+
+
+async def update_patient(info: Info, id: _ID, base_version: _VERSION,
+                         input: Annotated[PatientPatch, strawberry.argument(description="The fields to change.")]
+                         ) -> patient_m.Patient:
+    return await patient_w.update_patient(info.context, id, base_version, fields_of(input))
 
 
 async def transition_patient_status(
-    info: Info, id: strawberry.ID, base_version: int, new_status: PatientStatus
+    info: Info, id: _ID, base_version: _VERSION,
+    new_status: Annotated[PatientStatus, strawberry.argument(description="The status to move to.")],
 ) -> patient_m.Patient:
-    return await patient_r.transition_status(info.context, id, base_version, new_status)
+    return await patient_w.transition_status(info.context, id, base_version, new_status)
 
 
-async def archive_patient(info: Info, id: strawberry.ID, base_version: int | None = None) -> patient_m.Patient:
-    return await patient_r.archive_patient(info.context, id, base_version)
+async def archive_patient(info: Info, id: _ID, base_version: _OPT_VERSION = None) -> patient_m.Patient:
+    return await patient_w.archive_patient(info.context, id, base_version)
 
 
-async def restore_patient(info: Info, id: strawberry.ID, base_version: int | None = None) -> patient_m.Patient:
-    return await patient_r.restore_patient(info.context, id, base_version)
+async def restore_patient(info: Info, id: _ID, base_version: _OPT_VERSION = None) -> patient_m.Patient:
+    return await patient_w.restore_patient(info.context, id, base_version)
 
 
 async def create_episode(info: Info, patient_id: strawberry.ID, input: EpisodeInput) -> episode_m.Episode:
@@ -136,18 +170,33 @@ async def create_relationship(info: Info, patient_id: strawberry.ID, input: Rela
 class Mutation(CatalogMutation, ChartMutation):
     create_patient = strawberry.mutation(
         resolver=create_patient, graphql_type=CreatePatientPayload,
-        description="Create a patient; also returns the existing patients it may duplicate.")
+        description="Create a patient; also returns the existing patients it may duplicate. Errors: VALIDATION "
+                    "(blank name, malformed date or email, out-of-range number; extensions.field is the input "
+                    "path, e.g. input.dateOfBirth), NOT_FOUND (unknown provider, location, catalog entry, "
+                    "employer or responsible party), CONFLICT (chart number already used; idempotency key "
+                    "reused).")
+    import_patients = strawberry.mutation(
+        resolver=import_patients, graphql_type=PatientImport,
+        description="Bulk import of patients with per-row results and counts; safe to run again (existing "
+                    "patients are matched, not duplicated). A row's error carries the code and the field "
+                    "(rows.<index>.<field>) createPatient would give. Errors of the whole call: VALIDATION (no "
+                    "rows, too many rows).")
     update_patient = strawberry.mutation(
         resolver=update_patient, graphql_type=Patient,
-        description="PATCH a patient: only the fields sent change. baseVersion is required.")
+        description="PATCH a patient: only the fields sent change. Errors: as createPatient, plus NOT_FOUND "
+                    "(no such patient) and VERSION_CONFLICT (baseVersion is not the current version).")
     transition_patient_status = strawberry.mutation(
         resolver=transition_patient_status, graphql_type=Patient,
-        description="prospective→active, active→inactive|deceased, inactive→active.")
+        description="Move a patient's status: PROSPECTIVE→ACTIVE, ACTIVE→INACTIVE|DECEASED, INACTIVE→ACTIVE. "
+                    "Errors: INVALID_TRANSITION, NOT_FOUND, VERSION_CONFLICT.")
     archive_patient = strawberry.mutation(
         resolver=archive_patient, graphql_type=Patient,
-        description="Archive (soft-delete); refused while guarantor of active dependents.")
-    restore_patient = strawberry.mutation(resolver=restore_patient, graphql_type=Patient,
-                                          description="Restore an archived patient; it comes back inactive.")
+        description="Archive (soft-delete, sets deletedAt). Errors: VALIDATION (already archived, or guarantor of "
+                    "active dependents), NOT_FOUND, VERSION_CONFLICT.")
+    restore_patient = strawberry.mutation(
+        resolver=restore_patient, graphql_type=Patient,
+        description="Restore an archived patient; it comes back INACTIVE. Errors: VALIDATION (not archived), "
+                    "NOT_FOUND, VERSION_CONFLICT.")
     create_episode = strawberry.mutation(resolver=create_episode, graphql_type=Episode)
     update_episode = strawberry.mutation(resolver=update_episode, graphql_type=Episode)
     assign_appointment_to_episode = strawberry.mutation(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.catalog_roots import CatalogQuery
@@ -12,18 +14,21 @@ from graph.types.appointment import Appointment
 from graph.types.encounter import Encounter
 from graph.types.episode import Episode
 from graph.types.inputs import AppointmentFilter, PatientFilter, PatientSort, fields_of
-from graph.types.patient import Patient, PatientCountsByLocation, PatientStatus, PatientSummary
+from graph.types.patient import Patient, PatientCountsByLocation, PatientPageType, PatientStatus, PatientSummary
+from graph.types.patient_import import PatientImport
 from graph.types.practitioner import Practitioner
 from resolvers import appointment as appointment_r
 from resolvers import encounter as encounter_r
 from resolvers import episode as episode_r
 from resolvers import patient as patient_r
+from resolvers import patient_import as patient_import_r
 from resolvers import practitioner as practitioner_r
 from resolvers.loaders import settle
 from resolvers.model import appointment as appointment_m
 from resolvers.model import encounter as encounter_m
 from resolvers.model import episode as episode_m
 from resolvers.model import patient as patient_m
+from resolvers.model import patient_import as import_m
 from resolvers.model import practitioner as practitioner_m
 from resolvers.pagination import Connection as ConnectionRecord
 
@@ -45,6 +50,26 @@ async def list_patients(info: Info, first: int | None = None, after: str | None 
         sort_field=sort.field.value if sort is not None else None,
         descending=sort is not None and sort.direction.value == "desc",
         first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
+
+
+async def patient_page(
+    info: Info,
+    page: Annotated[int, strawberry.argument(description="Page number, from 1.")] = 1,
+    page_size: Annotated[int, strawberry.argument(
+        description="Patients per page, 1 up to the page cap (100 by default).")] = patient_r.DEFAULT_PAGE_SIZE,
+    filter: Annotated[PatientFilter | None, strawberry.argument(description="Filters; see PatientFilter.")] = None,
+    sort: Annotated[PatientSort | None, strawberry.argument(description="Sort (default last name, A→Z).")] = None,
+) -> patient_m.PatientPage:
+    return await patient_r.page_patients(
+        info.context, page=page, page_size=page_size, flt=fields_of(filter) if filter is not None else None,
+        sort_field=sort.field.value if sort is not None else None,
+        descending=sort is not None and sort.direction.value == "desc")
+
+
+async def patient_import(
+    info: Info, job_id: Annotated[strawberry.ID, strawberry.argument(description="The jobId importPatients gave.")]
+) -> import_m.PatientImport:
+    return await patient_import_r.get_import(info.context, job_id)
 
 
 async def search_patients(info: Info, query: str, limit: int = 20) -> list[patient_m.PatientSummary]:
@@ -96,6 +121,17 @@ class Query(CatalogQuery, ChartQuery):
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
+    patient_page = strawberry.field(
+        graphql_type=PatientPageType, resolver=patient_page,
+        description="The classic numbered patient list: one page with page, pageSize and total (same filters and "
+                    "sorts as patients). For scrolling through many patients prefer the patients connection. "
+                    "Errors: VALIDATION (page < 1, pageSize out of range, malformed date), NOT_FOUND (unknown "
+                    "provider or location in the filter, extensions.field names it).")
+    patient_import = strawberry.field(
+        graphql_type=PatientImport, resolver=patient_import,
+        description="A background patient import: progress (processed of total), counts and, once COMPLETED, "
+                    "the per-row results. Errors: NOT_FOUND (no such import in your practice; imports are kept "
+                    "24 hours).")
     search_patients = strawberry.field(
         graphql_type=list[PatientSummary], resolver=search_patients,
         description="Typeahead over first, last, preferred name and chart number; empty → [].")

@@ -6,7 +6,7 @@ them there again."""
 from __future__ import annotations
 
 import dataclasses
-from enum import EnumMeta
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -23,15 +23,15 @@ def object_type(record: T, **options: Any) -> T:
     return strawberry.type(record, **options)
 
 
-E = TypeVar("E", bound=EnumMeta)
+E = TypeVar("E", bound=type[Enum])
 
 
-def enum_type(enum: E, description: str, values: dict[Any, str]) -> E:
-    """A Python enum of resolvers/model/ declared as a GraphQL enum in place, with a description for the type
-    and for each of its values (keyed by member), which strawberry otherwise only takes from ``enum_value``
-    members — and those would change the records' plain enums."""
-    strawberry.enum(enum, description=description)
-    by_value = {member.value: text for member, text in values.items()}
-    for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
-        value.description = by_value[value.value]
-    return enum
+def described_enum(cls: E, description: str, values: dict[Any, str], *, name: str | None = None) -> E:
+    """Declare the plain enum ``cls`` as a GraphQL enum with a description for the type and for each value
+    (keyed by member or member name). The records' enums stay plain Python enums: their values are read from
+    FHIR before strawberry is involved, which ``strawberry.enum_value`` members would not allow."""
+    strawberry.enum(cls, name=name, description=description)
+    by_name = {(k.name if isinstance(k, Enum) else k): text for k, text in values.items()}
+    for value in cls.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = by_name[value.name]
+    return cls

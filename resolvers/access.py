@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from store.errors import Forbidden
+from store.idempotency import Claim
 from store.repository import Repository
 from store.transactions import Entry, Outcome
 from store.types import Confinement, Page, PrincipalLike, Resource, WriteResult
@@ -100,3 +101,16 @@ class Guarded:
         """Several writes, all or nothing (``Repository.transaction``), each entry asked of the policy first."""
         guarded = [replace(e, within=self._within(principal, WRITES[e.method], e.rt)) for e in entries]
         return await self.repo.transaction(principal, guarded)
+
+    async def claim_idempotency(self, principal: PrincipalLike, rt: str, key: str, fingerprint: str) -> Claim:
+        """Reserve an idempotency key for a create of ``rt`` (store/idempotency.py); only for callers who may
+        create ``rt``."""
+        self.authorize(principal, "create", rt)
+        return await self.repo.claim_idempotency(principal, key, fingerprint)
+
+    async def complete_idempotency(self, principal: PrincipalLike, key: str, owner: str,
+                                   response: dict[str, Any]) -> None:
+        await self.repo.complete_idempotency(principal, key, owner, response)
+
+    async def release_idempotency(self, principal: PrincipalLike, key: str, owner: str) -> None:
+        await self.repo.release_idempotency(principal, key, owner)

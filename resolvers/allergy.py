@@ -31,13 +31,13 @@ def patient_allergies(root: Patient, info: Info, is_active: bool | None = None, 
 
 def _check(f: dict[str, Any], *, creating: bool) -> None:
     if (creating or "allergen" in f) and not (f.get("allergen") or "").strip():
-        raise Invalid("allergen is required", field="allergen")
+        raise Invalid("allergen is required", field="input.allergen")
     if f.get("severity") and f["severity"] not in model.SEVERITIES:
-        raise Invalid("severity must be mild, moderate or severe", field="severity")
+        raise Invalid("severity must be mild, moderate or severe", field="input.severity")
     if f.get("category") and f["category"] not in model.CATEGORIES:
-        raise Invalid("category must be food, medication, environment or biologic", field="category")
+        raise Invalid("category must be food, medication, environment or biologic", field="input.category")
     if "is_active" in f and f["is_active"] is None:
-        raise Invalid("isActive cannot be cleared", field="isActive")
+        raise Invalid("isActive cannot be cleared", field="input.isActive")
 
 
 async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Allergy:

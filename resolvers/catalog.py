@@ -123,11 +123,11 @@ async def _save(ctx: Scope, kind: str, res: Resource, base_version: int) -> Any:
 # ---------------------------------------------------------------------------------------------- patient tags
 
 
-async def check_tags(ctx: Scope, tags: list[str] | None) -> list[dict[str, str]]:
+async def check_tags(ctx: Scope, tags: list[str] | None, field: str = "tags") -> list[dict[str, str]]:
     """The ``meta.tag`` codings of a patient's tags, given as tag definition ids: each must be an active tag
     definition (``NotFound`` naming the first that is not); the coding's display is the definition's name."""
     ids = list(dict.fromkeys(str(t) for t in tags or ()))
-    found = await require_definitions(ctx, model.TAG_KIND, ids, field="tags")
+    found = await require_definitions(ctx, model.TAG_KIND, ids, field=field)
     return [{"system": CS["patient-tag"], "code": i, "display": model.tag_definition(found[i]).name} for i in ids]
 
 

@@ -28,14 +28,14 @@ LABEL = {"AllergyIntolerance": "Allergy", "Condition": "Problem", "MedicationSta
 async def patient_reference(ctx: Scope, pid: str) -> dict[str, str]:
     """A reference to the patient ``pid``; ``NotFound`` when there is none."""
     if await ctx.loaders.patients_by_id.load(str(pid)) is None:
-        raise NotFound(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found", field="patientId")
     return {"reference": f"Patient/{pid}"}
 
 
 async def provider_exists(ctx: Scope, provider_id: str | None) -> None:
     """``NotFound`` (naming the ``providerId`` input field) when a provider id is given and names no one."""
     if provider_id and await ctx.loaders.practitioners_by_id.load(str(provider_id)) is None:
-        raise NotFound(f"Provider {provider_id} not found", field="providerId")
+        raise NotFound(f"Provider {provider_id} not found", field="input.providerId")
 
 
 def subject_of(res: Resource) -> str | None:
@@ -58,9 +58,9 @@ async def record_of(ctx: Scope, rt: str, pid: str, rid: str,
     archived, or on another patient's chart (``owner`` says whose it is)."""
     patient, res = await asyncio.gather(ctx.loaders.patients_by_id.load(str(pid)), _read(ctx, rt, str(rid)))
     if patient is None:
-        raise NotFound(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found", field="patientId")
     if res is None or archived(res) or owner(res) != str(pid):
-        raise NotFound(f"{LABEL.get(rt, rt)} {rid} not found")
+        raise NotFound(f"{LABEL.get(rt, rt)} {rid} not found", field="id")
     return res
 
 

@@ -52,11 +52,11 @@ def patient_communication_logs(
 def _check(f: dict[str, Any]) -> None:
     if not DATETIME.fullmatch(f.get("communication_datetime") or ""):
         raise Invalid("communicationDatetime must be an ISO 8601 date-time with its time zone "
-                      "(e.g. 2025-01-15T09:00:00Z)", field="communicationDatetime")
+                      "(e.g. 2025-01-15T09:00:00Z)", field="input.communicationDatetime")
     if f.get("mode") is not None and f["mode"] not in model.MODE_CODE:
-        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
+        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="input.mode")
     if f.get("direction") is not None and f["direction"] not in model.DIRECTION_CODE:
-        raise Invalid("direction must be sent, received or neither", field="direction")
+        raise Invalid("direction must be sent, received or neither", field="input.direction")
 
 
 async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
@@ -83,6 +83,6 @@ async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any]) -> m
         res["payload"] = [{"contentString": f["note"]}]
     if f.get("appointment_id"):
         if await ctx.loaders.appointments_by_id.load(str(f["appointment_id"])) is None:
-            raise NotFound(f"Appointment {f['appointment_id']} not found", field="appointmentId")
+            raise NotFound(f"Appointment {f['appointment_id']} not found", field="input.appointmentId")
         res["about"] = [reference("Appointment", str(f["appointment_id"]))]
     return model.from_fhir(await chart.create(ctx, res))

@@ -162,7 +162,7 @@ def _build_family(ctx: Scope, guarantor: str | None, ordered: list[str], found: 
 
 def _check_type(f: dict[str, Any]) -> None:
     if "relationship_type" in f and f["relationship_type"] not in model.TYPE_CODE:
-        raise Invalid(f"relationshipType must be one of {', '.join(model.TYPE_CODE)}", field="relationshipType")
+        raise Invalid(f"relationshipType must be one of {', '.join(model.TYPE_CODE)}", field="input.relationshipType")
 
 
 async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Relationship:
@@ -171,12 +171,12 @@ async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.
     _check_type(f)
     other_id = str(f["related_patient_id"])
     if other_id == str(pid):
-        raise Invalid("A patient cannot be related to itself", field="relatedPatientId")
+        raise Invalid("A patient cannot be related to itself", field="input.relatedPatientId")
     me, other = await ctx.loaders.patients_by_id.load_many([str(pid), other_id])
     if me is None:
-        raise NotFound(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found", field="patientId")
     if other is None:
-        raise NotFound(f"Patient {other_id} not found", field="relatedPatientId")
+        raise NotFound(f"Patient {other_id} not found", field="input.relatedPatientId")
     official, _ = patient_model.names(me)
     res: Resource = {
         "resourceType": "RelatedPerson", "id": str(uuid.uuid4()), "active": True,
@@ -198,7 +198,7 @@ async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.
 async def _relationship_of(ctx: Scope, pid: str, rid: str) -> Resource:
     res = await chart.record_of(ctx, "RelatedPerson", pid, rid, owner=model.source_of)
     if not model.is_current(res):
-        raise NotFound(f"Relationship {rid} not found")
+        raise NotFound(f"Relationship {rid} not found", field="id")
     return res
 
 
@@ -206,7 +206,7 @@ async def update_relationship(ctx: Scope, pid: str, rid: str, base_version: int,
                               f: dict[str, Any]) -> model.Relationship:
     """PATCH a relationship's type, guardian flag or note; ``base_version`` must be the current version."""
     if "relationship_type" in f and f["relationship_type"] is None:
-        raise Invalid("relationshipType cannot be cleared", field="relationshipType")
+        raise Invalid("relationshipType cannot be cleared", field="input.relationshipType")
     _check_type(f)
     res = await _relationship_of(ctx, pid, rid)
     return _written(ctx, await chart.save(ctx, model.apply_fields(res, f), base_version))

@@ -97,6 +97,7 @@ class Loaders:
             repo, principal, "Basic", "code", CS["catalog"], lambda r: code_of(r.get("code"), CS["catalog"])))
         self.attributions_by_patient = by_ref("Basic", "subject",
                                               params=[("code", f"{CS['catalog']}|referral-attribution")])
+        self.organizations_by_id = by_id("Organization")
 
         self.allergies_by_patient = by_ref("AllergyIntolerance", "patient")
         self.conditions_by_patient = by_ref("Condition", "patient")

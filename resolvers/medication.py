@@ -34,16 +34,16 @@ def patient_medications(root: Patient, info: Info, is_active: bool | None = None
 def _check(f: dict[str, Any]) -> None:
     status = f.get("status")
     if "status" in f and (status is None or status not in model.STATUS_IN):
-        raise Invalid("status must be active, discontinued, on_hold or completed", field="status")
+        raise Invalid("status must be active, discontinued, on_hold or completed", field="input.status")
     start, stop = f.get("date_start"), f.get("date_stop")
     if start and stop and stop < start:
-        raise Invalid("dateStop is before dateStart", field="dateStop")
+        raise Invalid("dateStop is before dateStart", field="input.dateStop")
 
 
 async def record_medication(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Medication:
     """Record a medication; the answer carries its interactions with the patient's active allergies."""
     if not f.get("name") and not f.get("rx_cui"):
-        raise Invalid("A medication needs a name or an RxNorm code", field="name")
+        raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
     f = {"status": "active", **{k: v for k, v in f.items() if v is not None}}
     _check(f)
     subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
@@ -61,7 +61,7 @@ async def update_medication(ctx: Scope, pid: str, rid: str, base_version: int,
     """PATCH a medication: only the fields sent change; ``base_version`` must be the current version."""
     _check(f)
     if ("name" in f or "rx_cui" in f) and not f.get("name") and not f.get("rx_cui"):
-        raise Invalid("A medication needs a name or an RxNorm code", field="name")
+        raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
     res, _ = await asyncio.gather(chart.record_of(ctx, RT, pid, rid), chart.provider_exists(ctx, f.get("provider_id")))
     period = res.get("effectivePeriod") or {}
     _check({"date_start": f.get("date_start", period.get("start")), "date_stop": f.get("date_stop", period.get("end"))})
@@ -79,7 +79,8 @@ async def discontinue_medication(ctx: Scope, pid: str, rid: str, base_version: i
         raise InvalidTransition(f"The medication is {was}, not active or on hold", current=was,
                                 target="discontinued")
     stop = date_stop or now_seconds()[:10]
-    _check({"date_start": (res.get("effectivePeriod") or {}).get("start"), "date_stop": stop})
+    if stop < str((res.get("effectivePeriod") or {}).get("start") or "")[:10]:
+        raise Invalid("dateStop is before the medication's dateStart", field="dateStop")
     model.apply_fields(res, {"status": "discontinued", "discontinuation_reason": reason.strip(), "date_stop": stop})
     return model.from_fhir(await chart.save(ctx, res, base_version))
 

@@ -1,11 +1,12 @@
-"""The patient domain (seed 003): finding patients (one, a keyset list with seed 003's filters and sorts,
-typeahead, counts by location, duplicate signals) and the patient mutations (create, PATCH update, status
-transitions, archive/restore). Records and their FHIR mapping: resolvers/model/patient.py."""
+"""The patient domain (seed 003), finding patients: one, the keyset list and the numbered list with seed 003's
+filters and sorts, typeahead, counts by location, duplicate signals; and the patient's relations (providers,
+location, catalogs, responsible party, smoking status). Mutations: resolvers/patient_write.py; bulk import:
+resolvers/patient_import.py. Records and their FHIR mapping: resolvers/model/patient.py."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import re
 from typing import Any
 
 import strawberry
@@ -13,25 +14,30 @@ import strawberry
 from resolvers import catalog as catalog_r
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
-from resolvers.loaders import Soon, node_of, when_loaded
+from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
-from resolvers.model.common import EntityRef
+from resolvers.model.catalog import TAG_KIND
+from resolvers.model.common import EntityRef, camel
+from resolvers.model.patient_input import check_date
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import Connection, store_connection
-from store.errors import Invalid, InvalidTransition, NotFound
-from store.fhirjson import ref_id, set_ext
-from store.keys import fold
-from store.naming import CS, SSN_SYSTEM
+from store.errors import Invalid, NotFound
+from store.fhirjson import code_of, ref_id
+from store.keys import digits, fold, phone_forms
+from store.naming import CS, SNOMED, SSN_SYSTEM
 from store.types import Page
 
 Resource = dict[str, Any]
 
-TRANSITIONS = {"prospective": {"active"}, "active": {"inactive", "deceased"}, "inactive": {"active"}}
 # Seed 003 sort fields → FHIR _sort.
 SORTS = {"LAST_NAME": "family,given", "FIRST_NAME": "given,family", "DATE_OF_BIRTH": "birthdate",
          "CHART_NUMBER": "chart-number", "CREATED": "_created", "UPDATED": "_lastUpdated",
          "STATUS": "lifecycle-status"}
 TYPEAHEAD_FIELDS = ["name", "preferred-name", "chart-number"]
+TOBACCO = "72166-2"  # LOINC tobacco smoking status (social history)
+# A search text made only of phone punctuation and at least seven digits is one phone number, however written.
+_PHONE_TEXT = re.compile(r"^\+?[0-9\s().-]+$")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 # ---------------------------------------------------------------------------------------------- finding patients
@@ -49,6 +55,60 @@ def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:
     return when_loaded(ctx.loaders.patients_by_id, str(pid), lambda res: node(ctx, res) if res else None)
 
 
+def phone_key(text: str) -> str | None:
+    """The search key of ``text`` when it is a phone number (store/keys.py ``phone_forms``): its national
+    digits ('+1 (614) 555-9012' → '6145559012'), or the seven-digit local number; else None."""
+    text = text.strip()
+    if not _PHONE_TEXT.match(text) or _DATE_TEXT.match(text):
+        return None
+    forms = phone_forms(text)
+    if not forms:
+        return None
+    d = digits(text)
+    return d[1:] if len(d) == 11 and d.startswith("1") else forms[0]
+
+
+def search_terms(text: str) -> list[str]:
+    """The words of a free-text search, a phone number in any spelling being one word of digits."""
+    phone = phone_key(text)
+    return [phone] if phone else text.replace(",", " ").split()
+
+
+async def check_filter(ctx: Scope, flt: dict[str, Any], prefix: str = "filter") -> None:
+    """Seed 003: a filter naming an unknown provider or location is 404 (``NOT_FOUND``), not an empty list; a
+    malformed date is ``VALIDATION``; so is a tag definition (the tag filter takes its id)."""
+    for key in ("dob_from", "dob_to"):
+        check_date(flt.get(key), key, prefix)
+    await require(ctx, {k: flt.get(k) for k in ("primary_provider_id", "location_id")}, prefix)
+    if flt.get("tag") and str(flt["tag"]) not in await catalog_r.definitions(ctx, TAG_KIND, [str(flt["tag"])]):
+        # an archived definition still filters: patients keep the tags they were given
+        raise NotFound(f"No tag definition with id '{str(flt['tag'])[:64]}'", field=f"{prefix}.tag")
+
+
+# What an id input refers to: its loader and what the error calls it.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "primary_provider_id": ("practitioners_by_id", "provider"),
+    "secondary_provider_id": ("practitioners_by_id", "provider"),
+    "location_id": ("locations_by_id", "location"),
+    "billing_type_id": ("basics_by_id", "billing type"),
+    "fee_schedule_id": ("basics_by_id", "fee schedule"),
+    "employer_id": ("organizations_by_id", "employer"),
+    "responsible_party_id": ("patients_by_id", "patient"),
+}
+
+
+async def require(ctx: Scope, ids: dict[str, Any], prefix: str = "input") -> None:
+    """Every id of ``ids`` (input field → id; None: not given) names an existing resource of the caller's
+    tenant, else ``NOT_FOUND`` naming the field. One batch per loader, whatever the number of ids."""
+    wanted = [(k, str(v)) for k, v in ids.items() if v]
+    if not wanted:
+        return
+    found = await asyncio.gather(*(getattr(ctx.loaders, REFERENCES[k][0]).load(v) for k, v in wanted))
+    for (key, value), res in zip(wanted, found, strict=True):
+        if res is None:
+            raise NotFound(f"No {REFERENCES[key][1]} with id '{value[:64]}'", field=f"{prefix}.{camel(key)}")
+
+
 def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
     """FHIR search parameters of a seed 003 patient list filter."""
     if not flt:
@@ -58,7 +118,7 @@ def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
         params.append(("lifecycle-status", ",".join(s.value for s in flt["status"])))
     elif not flt.get("include_archived"):
         params.append(("lifecycle-status:not", "archived"))
-    for word in (flt.get("search") or "").replace(",", " ").split():
+    for word in search_terms(flt.get("search") or ""):
         params.append(("_content", word))
     if flt.get("primary_provider_id"):
         params.append(("general-practitioner", f"Practitioner/{flt['primary_provider_id']}"))
@@ -73,21 +133,44 @@ def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
     return params
 
 
+def _sort_spec(sort_field: str | None, descending: bool) -> str:
+    spec = SORTS.get(sort_field or "LAST_NAME", SORTS["LAST_NAME"])
+    return ",".join(f"-{p}" for p in spec.split(",")) if descending else spec
+
+
 async def list_patients(ctx: Scope, *, flt: dict[str, Any] | None = None, sort_field: str | None = None,
                         descending: bool = False, first: int | None = None, after: str | None = None,
                         last: int | None = None, before: str | None = None,
                         want_total: bool = False) -> Connection[Any]:
-    spec = SORTS.get(sort_field or "LAST_NAME", SORTS["LAST_NAME"])
-    if descending:
-        spec = ",".join(f"-{p}" for p in spec.split(","))
+    if flt:
+        await check_filter(ctx, flt)
     params = filter_params(flt)
 
     async def search(**kw: Any) -> Page:
         return await ctx.repo.search(ctx.who, "Patient", params, total=want_total, **kw)
 
-    return await store_connection(search, sort=spec, node=lambda r: node(ctx, r), first=first, after=after,
-                                  last=last, before=before, default=ctx.settings.default_page_size,
-                                  maximum=ctx.settings.max_page_size)
+    return await store_connection(search, sort=_sort_spec(sort_field, descending), node=lambda r: node(ctx, r),
+                                  first=first, after=after, last=last, before=before,
+                                  default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+
+
+DEFAULT_PAGE_SIZE = 50  # seed 003 GET /patients
+
+
+async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
+                        flt: dict[str, Any] | None = None, sort_field: str | None = None,
+                        descending: bool = False) -> model.PatientPage:
+    """Seed 003 GET /patients: page ``page`` (from 1) of ``page_size`` (1 up to the page cap) and the total."""
+    if page < 1:
+        raise Invalid("page must be 1 or more", field="page")
+    if not 1 <= page_size <= ctx.settings.max_page_size:
+        raise Invalid(f"pageSize must be between 1 and {ctx.settings.max_page_size}", field="pageSize")
+    if flt:
+        await check_filter(ctx, flt)
+    found = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=page_size,
+                                  offset=(page - 1) * page_size, sort=_sort_spec(sort_field, descending), total=True)
+    return model.PatientPage(items=[node(ctx, r) for r in found.resources], page=page, page_size=page_size,
+                             total=found.total or 0)
 
 
 async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.PatientSummary]:
@@ -105,6 +188,8 @@ async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.Pati
 async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to: str | None,
                                      statuses: list[model.PatientStatus] | None) -> model.PatientCountsByLocation:
     """Seed 003 counts/by-location: patients per active location, by first-visit date range and statuses."""
+    check_date(date_from, "date_from", "")
+    check_date(date_to, "date_to", "")
     chosen = [s.value for s in statuses] if statuses else ["active"]
     params = [("lifecycle-status", ",".join(chosen))]
     if date_from:
@@ -128,22 +213,26 @@ async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to:
 
 async def check_duplicates(ctx: Scope, *, last_name: str, date_of_birth: str | None = None,
                            email: str | None = None, mobile_phone: str | None = None, ssn: str | None = None,
-                           exclude: str | None = None) -> list[model.PatientSummary]:
-    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient."""
+                           exclude: str | None = None, prefix: str = "") -> list[model.PatientSummary]:
+    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient. Emails
+    match whatever their case, phones and SSNs whatever their punctuation (the normalized keys of
+    store/keys.py)."""
+    check_date(date_of_birth, "date_of_birth", prefix)
     searches: list[list[tuple[str, str]]] = []
     if last_name and date_of_birth:
         searches.append([("family", last_name), ("birthdate", date_of_birth)])
-    if email:
-        searches.append([("email", email)])
-    if mobile_phone:
-        searches.append([("phone", mobile_phone)])
-    if ssn:
-        searches.append([("identifier", f"{SSN_SYSTEM}|{ssn}")])
+    if email and email.strip():
+        searches.append([("email", fold(email))])
+    phone = phone_key(mobile_phone or "")
+    if phone:
+        searches.append([("phone", phone)])
+    if ssn and len(digits(ssn)) == 9:
+        searches.append([("identifier", f"{SSN_SYSTEM}|{digits(ssn)}")])
     pages = await asyncio.gather(*(ctx.repo.search(ctx.who, "Patient", p, count=50) for p in searches))
     seen: dict[str, Resource] = {}
     folded = fold(last_name)
-    for params, page in zip(searches, pages, strict=True):
-        for r in page.resources:
+    for params, found in zip(searches, pages, strict=True):
+        for r in found.resources:
             if params[0][0] == "family" and fold(model.names(r)[0].get("family") or "") != folded:
                 continue  # FHIR string search is starts-with; the signal is the exact last name
             if r["id"] != exclude:
@@ -162,92 +251,94 @@ def secondary_provider(root: model.Patient, info: Info) -> Soon[Practitioner | N
     return practitioner_r.get_practitioner(info.context, root.secondary_provider_id)
 
 
-# ---------------------------------------------------------------------------------------------- mutations
+def entity_name(res: Resource) -> str | None:
+    """The display name of a referenced catalog entry, location, organization or patient."""
+    name = res.get("name")
+    if isinstance(name, str):
+        return name
+    if isinstance(name, list):  # a Patient's HumanNames
+        official = model.names(res)[0]
+        full = " ".join([*(official.get("given") or [])[:1], official.get("family") or ""]).strip()
+        return full or official.get("text")
+    code = res.get("code")
+    if isinstance(code, dict):
+        return code.get("text") or next((c.get("display") for c in code.get("coding") or () if c.get("display")),
+                                        None)
+    return None
 
 
-async def create_patient(ctx: Scope, f: dict[str, Any]) -> model.CreatePatientPayload:
-    """A new patient (seed 003 CreatePatientIn); the payload lists the existing patients it may duplicate."""
-    if not (f.get("first_name") or "").strip() or not (f.get("last_name") or "").strip():
-        raise Invalid("firstName and lastName are required", field="firstName")
-    f = dict(f)
-    status = getattr(f.pop("status", None), "value", None) or "active"
-    if status == "archived":
-        raise Invalid("A patient cannot be created archived", field="status")
-    res: Resource = {"resourceType": "Patient", "id": str(uuid.uuid4())}
-    await catalog_r.check_tags(ctx, f.get("tags"))  # tags are tag definition ids
-    model.apply_fields(res, f)
-    model.set_status(res, status)
-    if "allergy_review_status" not in f:
-        set_ext(res, "allergy-review-status", "valueCode", "not_reviewed")
-    dups = await check_duplicates(ctx, last_name=f["last_name"], date_of_birth=f.get("date_of_birth"),
-                                  email=f.get("email"), mobile_phone=f.get("mobile_phone"),
-                                  ssn=f.get("social_security_number"))
-    written = await ctx.repo.create(ctx.who, res, keep_id=True)
-    return model.CreatePatientPayload(patient=model.from_fhir(written.resource), potential_duplicates=dups)
+def _ref_to(info: Info, loader_name: str, rid: str | None, display: str | None = None) -> Soon[EntityRef | None]:
+    """``{id, name}`` of the referenced resource, its name read from it (one batch per loader); a reference to a
+    resource that is gone keeps its id and the display written beside it."""
+    if not rid:
+        return None
+    loader = getattr(info.context.loaders, loader_name)
+    return when_loaded(loader, rid, lambda res: EntityRef(id=strawberry.ID(rid),
+                                                          name=(entity_name(res) if res else None) or display))
 
 
-async def _save(ctx: Scope, res: Resource, base_version: int | None) -> model.Patient:
-    written = await ctx.repo.update(ctx.who, "Patient", res["id"], res,
-                                    if_match=str(base_version) if base_version is not None else None)
-    ctx.loaders.prime(ctx.loaders.patients_by_id, res["id"], written.resource)
-    return model.from_fhir(written.resource)
+def location(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
+    return _ref_to(info, "locations_by_id", root.location_id, root.location_display)
 
 
-async def _current(ctx: Scope, pid: str) -> Resource:
-    try:
-        return await ctx.repo.read(ctx.who, "Patient", str(pid))
-    except Invalid as exc:  # not even a FHIR id: no such patient
-        raise NotFound(f"Patient {pid} not found") from exc
+def billing_type(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
+    return _ref_to(info, "basics_by_id", root.billing_type_id)
 
 
-async def update_patient(ctx: Scope, pid: str, base_version: int, f: dict[str, Any]) -> model.Patient:
-    """PATCH a patient: only the fields sent change."""
-    res = await _current(ctx, pid)
-    for required in ("first_name", "last_name"):
-        if required in f and not (f[required] or "").strip():
-            raise Invalid(f"{required} cannot be cleared", field=required)
-    await catalog_r.check_tags(ctx, f.get("tags"))
-    model.apply_fields(res, f)
-    return await _save(ctx, res, base_version)
+def fee_schedule(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
+    return _ref_to(info, "basics_by_id", root.fee_schedule_id)
 
 
-async def transition_status(ctx: Scope, pid: str, base_version: int, target_status: model.PatientStatus
-                            ) -> model.Patient:
-    """prospective→active, active→inactive|deceased, inactive→active (seed 003 status transitions)."""
-    res = await _current(ctx, pid)
-    target = target_status.value
-    current = model.lifecycle(res)
-    if target == "archived":
-        raise InvalidTransition("Use archivePatient to archive a patient", current=current, target=target)
-    if target == current:
-        raise InvalidTransition(f"The patient is already {current}", current=current, target=target)
-    if target not in TRANSITIONS.get(current, set()):
-        raise InvalidTransition(f"A patient cannot go from {current} to {target}", current=current, target=target)
-    model.set_status(res, target)
-    return await _save(ctx, res, base_version)
+def employer(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
+    return _ref_to(info, "organizations_by_id", root.employer_id)
 
 
-async def archive_patient(ctx: Scope, pid: str, base_version: int | None) -> model.Patient:
-    """Archive (soft-delete); refused while the patient is the guarantor of active dependents."""
-    res = await _current(ctx, pid)
-    if model.lifecycle(res) == "archived":
-        raise Invalid("The patient is already archived")
-    page = await ctx.repo.search(ctx.who, "Account", [("guarantor", f"Patient/{pid}")], count=100)
-    dependents = {ref_id(s, "Patient") for acc in page.resources for s in acc.get("subject") or ()} - {pid, None}
-    if dependents:
-        found = await ctx.repo.read_many(ctx.who, "Patient", [d for d in dependents if d])
-        active = [d for d in found.values() if model.lifecycle(d) in ("active", "prospective")]
-        if active:
-            raise Invalid("The patient is the guarantor of active dependents; reassign the guarantor first",
-                          dependents=len(active))
-    model.set_status(res, "archived")
-    return await _save(ctx, res, base_version)
+def guarantor_of(accounts: list[Resource]) -> tuple[str, str, str | None] | None:
+    """(type, id, display) of the guarantor of the first active Account the patient belongs to."""
+    for acc in sorted(accounts, key=lambda a: (a.get("status") != "active", a["id"])):
+        for g in acc.get("guarantor") or ():
+            party = g.get("party") or {}
+            for rt in ("Patient", "RelatedPerson", "Organization"):
+                rid = ref_id(party, rt)
+                if rid:
+                    return rt, rid, party.get("display")
+    return None
 
 
-async def restore_patient(ctx: Scope, pid: str, base_version: int | None) -> model.Patient:
-    """Restore an archived patient; it comes back inactive."""
-    res = await _current(ctx, pid)
-    if model.lifecycle(res) != "archived":
-        raise Invalid("The patient is not archived")
-    model.set_status(res, "inactive")
-    return await _save(ctx, res, base_version)
+def responsible_party(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
+    """The guarantor of the patient's Account (the financial family's head, seed 003 ``responsible_party``)."""
+    accounts = ready(info.context.loaders.accounts_by_subject, str(root.id))
+    if accounts is MISSING:
+        return _responsible_party(root, info)
+    return _party(info, accounts)
+
+
+async def _responsible_party(root: model.Patient, info: Info) -> EntityRef | None:
+    accounts = await info.context.loaders.accounts_by_subject.load(str(root.id))
+    found: EntityRef | None = await settle(_party(info, accounts))
+    return found
+
+
+def _party(info: Info, accounts: list[Resource]) -> Soon[EntityRef | None]:
+    party = guarantor_of(accounts)
+    if party is None:
+        return None
+    rt, rid, display = party
+    if rt == "Patient":
+        return _ref_to(info, "patients_by_id", rid, display)
+    return EntityRef(id=strawberry.ID(rid), name=display)
+
+
+def smoking_snomed(root: model.Patient, info: Info) -> Soon[str | None]:
+    """The SNOMED CT code of the latest tobacco smoking status (social-history Observation LOINC 72166-2)."""
+    return when_loaded(info.context.loaders.observations_by_patient, str(root.id), _smoking)
+
+
+def _smoking(observations: list[Resource]) -> str | None:
+    rows = [o for o in observations if code_of(o.get("code")) == TOBACCO]
+    if not rows:
+        return None
+    latest = max(rows, key=lambda o: (str(o.get("effectiveDateTime") or ""), o["id"]))
+    value = latest.get("valueCodeableConcept") or {}
+    return next((c.get("code") for c in value.get("coding") or () if c.get("system") == SNOMED), None)
+

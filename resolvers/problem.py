@@ -33,14 +33,14 @@ def patient_problems(root: Patient, info: Info, status: model.ProblemStatus | No
 
 def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: str | None) -> None:
     if stop and status is model.ProblemStatus.ACTIVE:
-        raise Invalid("An active problem has no stop date", field="dateStop")
+        raise Invalid("An active problem has no stop date", field="input.dateStop")
     if start and stop and stop[:10] < start[:10]:
-        raise Invalid("dateStop is before dateStart", field="dateStop")
+        raise Invalid("dateStop is before dateStart", field="input.dateStop")
 
 
 async def record_problem(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Problem:
     if not (f.get("name") or "").strip():
-        raise Invalid("name is required", field="name")
+        raise Invalid("name is required", field="input.name")
     f = {k: v for k, v in f.items() if v is not None}
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
     _check_dates(status, f.get("date_start"), f.get("date_stop"))
@@ -54,9 +54,9 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
     """PATCH a problem: only the fields sent change; ``base_version`` must be the current version. A status
     change follows the lifecycle (``model.TRANSITIONS``); going back to active clears the stop date."""
     if "name" in f and not (f["name"] or "").strip():
-        raise Invalid("name cannot be cleared", field="name")
+        raise Invalid("name cannot be cleared", field="input.name")
     if "status" in f and f["status"] is None:
-        raise Invalid("status cannot be cleared", field="status")
+        raise Invalid("status cannot be cleared", field="input.status")
     res = await chart.record_of(ctx, RT, pid, rid)
     was, target = model.status_of(res), f.get("status")
     if target is not None and target is not was and was is not None and target not in model.TRANSITIONS[was]:

@@ -11,6 +11,7 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
+from resolvers.model.common import camel
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
 from store.errors import Invalid, NotFound
@@ -35,30 +36,25 @@ def patient_vital_signs(root: Patient, info: Info, date_from: str | None = None,
     return when_loaded(info.context.loaders.observations_by_patient, str(root.id), page)
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(p.capitalize() for p in rest)
-
-
 def _check(f: dict[str, Any], *, creating: bool) -> None:
     if (creating or "date_taken" in f) and not DATE.fullmatch(f.get("date_taken") or ""):
-        raise Invalid("dateTaken must be a date (YYYY-MM-DD)", field="dateTaken")
+        raise Invalid("dateTaken must be a date (YYYY-MM-DD)", field="input.dateTaken")
     if f.get("time_taken") and not TIME.fullmatch(f["time_taken"]):
-        raise Invalid("timeTaken must be a time of day (HH:MM or HH:MM:SS)", field="timeTaken")
+        raise Invalid("timeTaken must be a time of day (HH:MM or HH:MM:SS)", field="input.timeTaken")
     for key in VITAL_CODES:
         value = f.get(key)
         if value is None:
             continue
         if value < 0:
-            raise Invalid(f"{_camel(key)} must not be negative", field=_camel(key))
+            raise Invalid(f"{camel(key)} must not be negative", field=f"input.{camel(key)}")
         if key in PERCENT and value > 100:
-            raise Invalid(f"{_camel(key)} is a percentage (0–100)", field=_camel(key))
+            raise Invalid(f"{camel(key)} is a percentage (0–100)", field=f"input.{camel(key)}")
 
 
 async def _vitals_of(ctx: Scope, pid: str, rid: str) -> dict[str, Any]:
     res = await chart.record_of(ctx, RT, pid, rid)
     if not model.is_vitals(res):
-        raise NotFound(f"Vital signs record {rid} not found")
+        raise NotFound(f"Vital signs record {rid} not found", field="id")
     return res
 
 

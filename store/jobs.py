@@ -75,12 +75,15 @@ class Jobs:
                                                                     {"secret": 0}))
         return None if doc is None or _expired(doc) else doc
 
-    async def claim(self, kind: str, owner: str, ttl: float) -> dict[str, Any] | None:
-        """Take the lease of one pending job of ``kind`` that nobody holds (or whose holder's lease expired),
-        with its secret — one atomic find-and-modify; None when there is none."""
+    async def claim(self, kind: str, owner: str, ttl: float, *, job_id: str | None = None) -> dict[str, Any] | None:
+        """Take the lease of one pending job of ``kind`` (``job_id``: that one) that nobody holds (or whose
+        holder's lease expired), with its secret — one atomic find-and-modify; None when there is none."""
         now = self._clock()
+        which: dict[str, Any] = {"kind": kind, "status": "pending", "until": {"$lt": now}}
+        if job_id is not None:
+            which["_id"] = job_id
         doc: dict[str, Any] | None = await call(self._jobs.find_one_and_update(
-            {"kind": kind, "status": "pending", "until": {"$lt": now}},
+            which,
             {"$set": {"owner": owner, "until": now + ttl}, "$inc": {"attempts": 1}},
             sort=[("until", ASCENDING)], return_document=ReturnDocument.AFTER))
         if doc is not None and doc["attempts"] > MAX_ATTEMPTS:
@@ -98,6 +101,17 @@ class Jobs:
         """Give the lease up at once (a clean stop before the job is done): another worker may take it."""
         await call(self._jobs.update_one({"_id": job_id, "owner": owner, "status": "pending"},
                                          {"$set": {"owner": None, "until": 0.0}}))
+
+    async def progress(self, job_id: str, owner: str, ttl: float, *, push: dict[str, list[Any]] | None = None,
+                       **state: Any) -> bool:
+        """Store how far ``owner`` got (fields of the job document, e.g. ``processed``; ``push``: items appended
+        to its lists) and extend its lease, in one write; False when the job is no longer ``owner``'s (then stop
+        working it)."""
+        change: dict[str, Any] = {"$set": {**state, "until": self._clock() + ttl}}
+        if push:
+            change["$push"] = {k: {"$each": v} for k, v in push.items()}
+        res = await call(self._jobs.update_one({"_id": job_id, "owner": owner, "status": "pending"}, change))
+        return res.matched_count == 1
 
     async def put_chunk(self, job: dict[str, Any], n: int, data: bytes) -> None:
         await call(self._chunks.replace_one(

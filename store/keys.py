@@ -10,6 +10,12 @@ reserved key:
 
 Search then translates FHIR parameters into filters on those keys (store/search.py); nothing scans raw FHIR
 paths.
+
+Some values are also kept in a normalized form (``NORMALIZED``), beside the form as written: a Patient's phone
+numbers as their digits (``6145559012``, ``16145559012`` for ``+1 …``, and the seven-digit local number
+``5559012``) in ``phone``, ``telecom`` and ``_content``; its emails lower-cased in ``email`` and ``telecom``; its
+SSN as nine digits in ``identifier``. Whoever searches by a phone, email or SSN in any spelling normalizes the
+value the same way (``phone_forms``, ``fold``, ``digits``) and meets the stored key.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.fhirjson import parse_reference
+from store.naming import SSN_SYSTEM
 from store.params import P, param_table
 
 MIN_TS = "0001-01-01T00:00:00.000000"
@@ -179,6 +186,55 @@ def _ranges(value: Any) -> Iterator[dict[str, str]]:
         yield {"lo": start[0] if start else MIN_TS, "hi": end[1] if end else MAX_TS}
 
 
+# ---------------------------------------------------------------------------- normalized keys
+
+
+def digits(text: str) -> str:
+    """The ASCII digits of ``text``, in order ('(614) 555-9012' → '6145559012')."""
+    return "".join(c for c in text if "0" <= c <= "9")
+
+
+def phone_forms(text: str) -> list[str]:
+    """The digit keys of a phone number: all its digits, the national number without a leading US/Canada
+    country code, the seven-digit local number. Fewer than seven digits is no phone number: none."""
+    d = digits(text)
+    if len(d) < 7:
+        return []
+    forms = [d]
+    if len(d) == 11 and d.startswith("1"):
+        forms.append(d[1:])
+    forms.append(d[-7:])
+    return list(dict.fromkeys(forms))
+
+
+def _add(k: dict[str, Any], name: str, values: list[str]) -> None:
+    if values:
+        k[name] = list(dict.fromkeys([*k.get(name, []), *values]))
+
+
+def _patient_keys(resource: dict[str, Any], k: dict[str, Any]) -> None:
+    phones: list[str] = []
+    emails: list[str] = []
+    for t in resource.get("telecom") or ():
+        value = t.get("value") if isinstance(t, dict) else None
+        if not isinstance(value, str):
+            continue
+        if t.get("system") == "phone":
+            phones.extend(phone_forms(value))
+        elif t.get("system") == "email":
+            emails.append(fold(value))
+    _add(k, "phone", phones)
+    _add(k, "telecom", phones + emails)
+    _add(k, "_content", phones)
+    _add(k, "email", emails)
+    ssns = [f"{SSN_SYSTEM}|{digits(i['value'])}" for i in resource.get("identifier") or ()
+            if isinstance(i, dict) and i.get("system") == SSN_SYSTEM and isinstance(i.get("value"), str)]
+    _add(k, "identifier", ssns)
+
+
+NORMALIZED = {"Patient": _patient_keys}
+
+
 def extract(resource: dict[str, Any]) -> dict[str, Any]:
     """All search keys of ``resource``: {"k": {...}, "e": {...}, "s": {...}} for ``_sys``."""
     rt = resource.get("resourceType", "")
@@ -201,6 +257,9 @@ def extract(resource: dict[str, Any]) -> dict[str, Any]:
             k[p.name] = vals
         if p.sortable:
             s[p.name] = _sort_key(p, vals)
+    normalize = NORMALIZED.get(rt)
+    if normalize is not None:
+        normalize(resource, k)
     return {"k": k, "e": e, "s": s}
 
 

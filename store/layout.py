@@ -39,8 +39,10 @@ SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 # Reads that follow references on (includes with :iterate) keep the reference keys only.
 KEYS_ONLY = {"_sys.e": 0, "_sys.s": 0}
 # Identifier systems whose values one resource of the type may hold per tenant (a deleted one frees its value):
-# the vendor API's appointment externalId (seed 002), refused twice by the database itself, not by read-then-write.
-UNIQUE_IDENTIFIERS: dict[str, frozenset[str]] = {"Appointment": frozenset({SID["external-id"]})}
+# the vendor API's appointment externalId (seed 002) and a patient's chart number (seed 003: a duplicate is 409),
+# refused twice by the database itself, not by read-then-write.
+UNIQUE_IDENTIFIERS: dict[str, frozenset[str]] = {"Appointment": frozenset({SID["external-id"]}),
+                                                 "Patient": frozenset({SID["chart-number"]})}
 # An appointment in these statuses no longer holds its slot.
 SLOT_RELEASING = frozenset({"cancelled", "noshow", "entered-in-error"})
 

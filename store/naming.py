@@ -13,6 +13,15 @@ Patient
   pronouns, premedication, urgent note, allergy review status, contact preferences, consent flags,
   date of first visit, balance  extensions EXT[...] (see names below)
   tags                    meta.tag with system CS["patient-tag"]
+  aging balances, estimated balance, insurance estimate, payment plan due
+                          extensions valueDecimal beside balance-total (R4 Account has no balance element)
+  billing cycle day, arrive-early minutes  valueInteger; salutation, address/appointment-module/treatment
+                          notes, free-text medical summary valueString; deleted-at valueDateTime (archive time)
+  billing type, fee schedule  extension valueReference Basic; employer valueReference Organization
+  seed genders            gender male|female|other|unknown; non_binary → other, prefer_not_to_say → unknown,
+                          the seed's word kept in EXT["gender-detail"] valueCode
+  responsible party       the guarantor of the patient's Account (see Family)
+  smoking status          Observation social-history 72166-2, valueCodeableConcept SNOMED
 Family      Account(subject=[patients], guarantor[0].party=Patient/RelatedPerson) — same guarantor = same family
 Relations   RelatedPerson(patient=P, EXT["related-patient"]=Patient/Q, relationship=v3 RoleCode,
             EXT["is-guardian"]=true when Q is the legal guardian of P). Seed 003's directed relationship
@@ -134,6 +143,26 @@ EXT = {
         "consent-flags",
         "date-first-visit",
         "balance-total",
+        # seed 003 patient record, billing side (read-only here: written by billing) and registration notes
+        "balance-0-30",
+        "balance-31-60",
+        "balance-61-90",
+        "balance-over-90",
+        "estimated-balance",
+        "insurance-estimate",
+        "payment-plan-due",
+        "billing-cycle-day",
+        "billing-type",
+        "fee-schedule",
+        "employer",
+        "salutation",
+        "address-note",
+        "appointment-module-note",
+        "treatment-notes",
+        "arrive-early-minutes",
+        "medical-summary",
+        "gender-detail",
+        "deleted-at",
         "custom-field",
         "related-patient",
         "is-guardian",

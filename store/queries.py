@@ -63,9 +63,10 @@ class Queries:
                    lenient: bool | None = None,
                    include: list[str] | None = None, revinclude: list[str] | None = None,
                    include_iterate: list[str] | None = None, revinclude_iterate: list[str] | None = None,
-                   extra: dict[str, Any] | None = None, from_end: bool = False,
+                   extra: dict[str, Any] | None = None, from_end: bool = False, offset: int = 0,
                    within: Confinement | None = None, within_of: WithinOf | None = None) -> Page:
-        """One keyset page (Repository.search); ``extra`` is one more filter clause."""
+        """One keyset page (Repository.search); ``extra`` is one more filter clause, ``offset`` rows skipped
+        first (numbered pages only)."""
         # Chains first (store/search_chains.py): each intermediate type inside the caller's confinement for it
         # (without ``within_of``, inside this search's own: nothing wider than the caller's).
         chains = await search_chains.resolve(self.db, tenant, rt, params or [], strict=strict,
@@ -91,8 +92,10 @@ class Queries:
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if specs else SEARCH_PROJECTION
-        docs = await call(self.db[rt].find(filt, projection).sort(direction).limit(count + 1)
-                          .batch_size(count + 1).to_list(None))
+        found = self.db[rt].find(filt, projection).sort(direction)
+        if offset > 0:
+            found = found.skip(offset)
+        docs = await call(found.limit(count + 1).batch_size(count + 1).to_list(None))
         more = len(docs) > count
         docs = docs[:count]
         if backward:

@@ -128,6 +128,7 @@ class Repository:
         include_iterate: list[str] | None = None,
         revinclude_iterate: list[str] | None = None,
         from_end: bool = False,
+        offset: int = 0,
         within: Confinement | None = None,
         within_of: WithinOf | None = None,
     ) -> Page:
@@ -139,13 +140,15 @@ class Repository:
         ``include_iterate``/``revinclude_iterate`` their ``:iterate`` forms (store/includes.py); ``within_of`` gives
         the confinement of each type they read (its ``Forbidden``: that type is left out) and of each type a
         chained parameter or ``_has`` searches (search.html#chaining, store/search_chains.py: there its
-        ``Forbidden`` refuses the search)."""
+        ``Forbidden`` refuses the search). ``offset``: rows skipped before the page, for the numbered pages of
+        a classic list (seed 003 ``page``/``page_size``) — the database still walks them, so keep it off hot
+        paths (decision 5)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
                                         sort=sort, total=total, strict=strict, lenient=lenient, include=include,
                                         revinclude=revinclude, include_iterate=include_iterate,
-                                        revinclude_iterate=revinclude_iterate, from_end=from_end, within=within,
-                                        within_of=within_of)
+                                        revinclude_iterate=revinclude_iterate, from_end=from_end, offset=offset,
+                                        within=within, within_of=within_of)
 
     async def compartment(self, principal: PrincipalLike, patient: str, types: list[str], *,
                           params: list[tuple[str, str]] | None = None, count: int = 20, cursor: str | None = None,

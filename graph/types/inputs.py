@@ -4,10 +4,12 @@ PATCH semantics: a field left out is untouched, a field sent as null is cleared.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry import UNSET
 
+from graph.record import described_enum
 from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
@@ -21,7 +23,10 @@ def fields_of(value: object) -> dict[str, object]:
     return provided(vars(value))
 
 
-@strawberry.enum
+def _in(description: str, default: object = UNSET) -> Any:
+    return strawberry.field(default=default, description=description)
+
+
 class PatientSortField(Enum):
     LAST_NAME = "LAST_NAME"
     FIRST_NAME = "FIRST_NAME"
@@ -32,86 +37,114 @@ class PatientSortField(Enum):
     STATUS = "STATUS"
 
 
-@strawberry.enum
+described_enum(PatientSortField, "What a patient list is sorted by.", {
+    "LAST_NAME": "Last name, then first name.", "FIRST_NAME": "First name, then last name.",
+    "DATE_OF_BIRTH": "Date of birth.", "CHART_NUMBER": "Chart number (as text).",
+    "CREATED": "When the record was created.", "UPDATED": "When the record was last changed.",
+    "STATUS": "Lifecycle status."})
+
+
 class SortDirection(Enum):
     ASC = "asc"
     DESC = "desc"
 
 
-@strawberry.input
+described_enum(SortDirection, "Sort direction.", {"ASC": "Ascending: A→Z, oldest first.",
+                                                  "DESC": "Descending: Z→A, newest first."})
+
+
+@strawberry.input(description="How to sort a patient list.")
 class PatientSort:
-    field: PatientSortField = PatientSortField.LAST_NAME
-    direction: SortDirection = SortDirection.ASC
+    field: PatientSortField = _in("What to sort by (default LAST_NAME).", PatientSortField.LAST_NAME)
+    direction: SortDirection = _in("Sort direction (default ASC).", SortDirection.ASC)
 
 
-@strawberry.input(description="Seed 003 patient list filters.")
+@strawberry.input(description="Patient list filters; all given filters must match. Archived patients are left out "
+                              "unless status lists ARCHIVED or includeArchived is true.")
 class PatientFilter:
-    status: list[PatientStatus] | None = None
-    include_archived: bool = False
-    search: str | None = strawberry.field(
-        default=None, description="Free text over name, phone, email, chart number and date of birth.")
-    primary_provider_id: strawberry.ID | None = None
-    location_id: strawberry.ID | None = None
-    dob_from: str | None = None
-    dob_to: str | None = None
-    tag: str | None = strawberry.field(default=None, description="A tag definition's id: only patients with that tag.")
+    status: list[PatientStatus] | None = _in("Only patients in one of these statuses.", None)
+    include_archived: bool = _in("Also list archived patients (when status is not given).", False)
+    search: str | None = _in(
+        "Free text over name, phone, email, chart number and date of birth: every word must start one of them. A "
+        "phone number matches however it is written: '(614) 555-9012', '614-555-9012', '6145559012' and "
+        "'555-9012' find the same patient.", None)
+    primary_provider_id: strawberry.ID | None = _in("Only this provider's patients; an unknown id is NOT_FOUND.",
+                                                    None)
+    location_id: strawberry.ID | None = _in("Only this location's patients; an unknown id is NOT_FOUND.", None)
+    dob_from: str | None = _in("Born on or after this date, YYYY-MM-DD.", None)
+    dob_to: str | None = _in("Born on or before this date, YYYY-MM-DD.", None)
+    tag: str | None = _in("A tag definition's id: only patients with that tag; an unknown id is NOT_FOUND.", None)
 
 
-@strawberry.input
+@strawberry.input(description="Patient fields shared by create and update (only the fields sent are written; "
+                              "null clears a field).")
 class PatientFields:
-    middle_name: str | None = UNSET
-    preferred_name: str | None = UNSET
-    title: str | None = UNSET
-    date_of_birth: str | None = UNSET
-    gender: str | None = strawberry.field(default=UNSET, description="male, female, other or unknown.")
-    pronoun: Pronoun | None = UNSET
-    marital_status: str | None = strawberry.field(
-        default=UNSET, description="divorced, domestic_partner, married, other, separated, single, widowed.")
-    preferred_language: str | None = UNSET
-    email: str | None = UNSET
-    mobile_phone: str | None = UNSET
-    home_phone: str | None = UNSET
-    work_phone: str | None = UNSET
-    address_line1: str | None = UNSET
-    address_line2: str | None = UNSET
-    city: str | None = UNSET
-    state: str | None = UNSET
-    postal_code: str | None = UNSET
-    country: str | None = UNSET
-    chart_number: str | None = UNSET
-    mrn: str | None = UNSET
-    social_security_number: str | None = UNSET
-    medicaid_id: str | None = UNSET
-    hsid: str | None = UNSET
-    primary_provider_id: strawberry.ID | None = UNSET
-    secondary_provider_id: strawberry.ID | None = UNSET
-    location_id: strawberry.ID | None = UNSET
-    premedication_required: bool | None = UNSET
-    medical_urgent_note: str | None = UNSET
-    allergy_review_status: AllergyReviewStatus | None = UNSET
-    preferred_contact_method: ContactMethod | None = UNSET
-    preferred_confirmation_method: ContactMethod | None = UNSET
-    receives_email: bool | None = UNSET
-    receives_sms: bool | None = UNSET
-    consent_flags: int | None = UNSET
-    date_first_visit: str | None = UNSET
-    date_time_deceased: str | None = UNSET
-    emergency_contact_name: str | None = UNSET
-    emergency_contact_phone: str | None = UNSET
-    tags: list[str] | None = UNSET
+    middle_name: str | None = _in("Middle name(s).")
+    preferred_name: str | None = _in("The name the patient likes to be called.")
+    title: str | None = _in("Name prefix, e.g. 'Dr.'.")
+    salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'.")
+    date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD.")
+    gender: str | None = _in("male, female, non_binary, other, unknown or prefer_not_to_say.")
+    pronoun: Pronoun | None = _in("Pronouns the patient uses.")
+    marital_status: str | None = _in("divorced, domestic_partner, married, other, separated, single or widowed.")
+    preferred_language: str | None = _in("Preferred language, a BCP 47 code such as 'en' or 'es'.")
+    email: str | None = _in("Email address; a malformed one is VALIDATION.")
+    mobile_phone: str | None = _in("Mobile phone number, any punctuation.")
+    home_phone: str | None = _in("Home phone number, any punctuation.")
+    work_phone: str | None = _in("Work phone number, any punctuation.")
+    address_line1: str | None = _in("Street address, first line.")
+    address_line2: str | None = _in("Street address, second line.")
+    city: str | None = _in("City.")
+    state: str | None = _in("State or province.")
+    postal_code: str | None = _in("Postal (ZIP) code.")
+    country: str | None = _in("Country.")
+    address_note: str | None = _in("Free-text note about the address.")
+    chart_number: str | None = _in("Chart number, unique in the practice: one already used is CONFLICT.")
+    mrn: str | None = _in("Medical record number.")
+    social_security_number: str | None = _in("US SSN: nine digits, dashes optional.")
+    medicaid_id: str | None = _in("Medicaid member id.")
+    hsid: str | None = _in("The EHR's patient id.")
+    primary_provider_id: strawberry.ID | None = _in("The primary provider's id; unknown is NOT_FOUND.")
+    secondary_provider_id: strawberry.ID | None = _in("The secondary provider's id; unknown is NOT_FOUND.")
+    location_id: strawberry.ID | None = _in("The location's id; unknown is NOT_FOUND.")
+    billing_type_id: strawberry.ID | None = _in("The billing type's id (catalog entry); unknown is NOT_FOUND.")
+    fee_schedule_id: strawberry.ID | None = _in("The fee schedule's id (catalog entry); unknown is NOT_FOUND.")
+    employer_id: strawberry.ID | None = _in("The employer's id (an organization); unknown is NOT_FOUND.")
+    responsible_party_id: strawberry.ID | None = _in(
+        "The id of the patient financially responsible for this one (the guarantor; may be the patient itself); "
+        "unknown is NOT_FOUND. The patient joins that person's family.")
+    billing_cycle_day: int | None = _in("Day of the month (1–31) statements go out.")
+    premedication_required: bool | None = _in("Antibiotic premedication required before procedures.")
+    medical_urgent_note: str | None = _in("Urgent medical note for the chart header.")
+    medical_summary_text: str | None = _in("Free-text medical summary.")
+    treatment_notes: str | None = _in("Free-text treatment notes.")
+    appointment_module_note: str | None = _in("Note shown in the scheduler when the patient is booked.")
+    ask_to_arrive_early_mins: int | None = _in("Minutes to arrive early, 0–120; outside is VALIDATION.")
+    allergy_review_status: AllergyReviewStatus | None = _in("Allergy review status (new patients: NOT_REVIEWED).")
+    preferred_contact_method: ContactMethod | None = _in("How the patient prefers to be contacted.")
+    preferred_confirmation_method: ContactMethod | None = _in("How the patient prefers appointment confirmations.")
+    receives_email: bool | None = _in("Opted in to email.")
+    receives_sms: bool | None = _in("Opted in to SMS.")
+    consent_flags: int | None = _in("Consent bitmask: 1 HIPAA notice, 2 consent to treat, 4 financial policy, "
+                                    "8 telehealth.")
+    date_first_visit: str | None = _in("Date of the first visit, YYYY-MM-DD.")
+    date_time_deceased: str | None = _in("Date and time of death, ISO 8601 with a time zone.")
+    emergency_contact_name: str | None = _in("Emergency contact's name.")
+    emergency_contact_phone: str | None = _in("Emergency contact's phone.")
+    tags: list[str] | None = _in("Tag codes; replaces the patient's tags.")
 
 
-@strawberry.input(description="A new patient (seed 003 CreatePatientIn).")
+@strawberry.input(description="A new patient: firstName and lastName are required.")
 class PatientInput(PatientFields):
-    first_name: str
-    last_name: str
-    status: PatientStatus | None = UNSET
+    first_name: str = _in("Legal first name (not blank).", strawberry.UNSET)
+    last_name: str = _in("Legal last name (not blank).", strawberry.UNSET)
+    status: PatientStatus | None = _in("Initial status (default ACTIVE; not ARCHIVED).")
 
 
-@strawberry.input(description="Changes to a patient: only the fields sent are modified.")
+@strawberry.input(description="Changes to a patient: only the fields sent are modified; null clears a field.")
 class PatientPatch(PatientFields):
-    first_name: str | None = UNSET
-    last_name: str | None = UNSET
+    first_name: str | None = _in("Legal first name (cannot be cleared).")
+    last_name: str | None = _in("Legal last name (cannot be cleared).")
 
 
 @strawberry.input(description="Seed 002 episode fields; name, type, from and status are required on create.")

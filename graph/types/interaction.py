@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from graph.record import enum_type, object_type
+from graph.record import described_enum, object_type
 from resolvers.model.interaction import InteractionSeverity, InteractionWarning
 
-enum_type(InteractionSeverity, "How serious a drug–allergy interaction is.", {
+described_enum(InteractionSeverity, "How serious a drug–allergy interaction is.", {
     InteractionSeverity.HIGH: "The medication belongs to the drug class the patient is allergic to: do not give it "
                               "without review.",
     InteractionSeverity.MODERATE: "The medication belongs to a class known to cross-react with the allergy's class: "

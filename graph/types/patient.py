@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -36,6 +37,7 @@ from resolvers import vital_signs as vital_signs_r
 from resolvers.model import patient
 from resolvers.model.alert import Alert
 from resolvers.model.allergy import Allergy
+from resolvers.model.common import EntityRef
 from resolvers.model.communication_log import CommunicationLog
 from resolvers.model.document import Document
 from resolvers.model.medical_summary import MedicalSummary
@@ -45,6 +47,7 @@ from resolvers.model.patient import (
     ContactMethod,
     LocationCount,
     PatientCountsByLocation,
+    PatientPage,
     PatientStatus,
     PatientSummary,
     Pronoun,
@@ -62,12 +65,6 @@ if TYPE_CHECKING:
     from graph.types.family import Family, Relationship
     from graph.types.practitioner import Practitioner
 
-strawberry.enum(PatientStatus, description="Patient lifecycle status (seed 003).")
-strawberry.enum(AllergyReviewStatus)
-strawberry.enum(ContactMethod)
-strawberry.enum(Pronoun)
-
-
 # Types of other modules that refer back to Patient: resolved when the schema is built.
 _Practitioner = Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")]
 _Family = Annotated["Family", strawberry.lazy("graph.types.family")]
@@ -77,42 +74,77 @@ _Appointment = Annotated["Appointment", strawberry.lazy("graph.types.appointment
 _Encounter = Annotated["Encounter", strawberry.lazy("graph.types.encounter")]
 
 
-@strawberry.federation.type(keys=["id"], description="A patient record (seed 003), computed from FHIR Patient.")
+def _ref(resolver: Callable[..., Any], description: str) -> Any:
+    return strawberry.field(resolver=resolver, graphql_type=EntityRef | None, description=description)
+
+
+@strawberry.federation.type(keys=["id"], description="A patient record, as the practice-management screens show it.")
 class Patient(patient.Patient, Entity):
     record = patient.Patient
     find = patient_r.get_patient
-    primary_provider = strawberry.field(resolver=patient_r.primary_provider, graphql_type=_Practitioner | None)
-    secondary_provider = strawberry.field(resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None)
+    primary_provider = strawberry.field(resolver=patient_r.primary_provider, graphql_type=_Practitioner | None,
+                                        description="The patient's primary provider.")
+    secondary_provider = strawberry.field(resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None,
+                                          description="The patient's secondary provider.")
+    location = _ref(patient_r.location, "The practice location the patient belongs to, with its name.")
+    billing_type = _ref(patient_r.billing_type, "The patient's billing type (a practice catalog entry).")
+    fee_schedule = _ref(patient_r.fee_schedule, "The fee schedule applied to the patient (a practice catalog entry).")
+    employer = _ref(patient_r.employer, "The patient's employer (an organization).")
+    responsible_party = _ref(
+        patient_r.responsible_party,
+        "Who is financially responsible for the patient: the guarantor of the patient's billing account (often a "
+        "parent; the patient for themselves). Patients with the same responsible party form a family.")
+    smoking_snomed = strawberry.field(
+        resolver=patient_r.smoking_snomed, graphql_type=str | None,
+        description="Tobacco smoking status as a SNOMED CT code (e.g. 266919005 never smoked, 77176002 smoker), "
+                    "from the latest social-history entry; null when never recorded.")
     medical_summary = strawberry.field(resolver=medical_summary_r.medical_summary, graphql_type=MedicalSummary,
-                                       description="The chart header summary (seed 003 medical-summary).")
+                                       description="The chart header: allergies, medications, active problems, "
+                                                   "latest vitals, social history, alerts.")
     family = strawberry.field(resolver=family_r.family, graphql_type=_Family,
                               description="Financial family (same guarantor), guardians, dependents, relationships.")
     relationships = strawberry.field(resolver=family_r.relationships, graphql_type=list[_Relationship],
                                      description="Relationships where this patient is the source.")
-    episodes = strawberry.field(resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode])
-    appointments = strawberry.field(resolver=appointment_r.patient_appointments, graphql_type=Connection[_Appointment])
-    encounters = strawberry.field(resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter])
-    vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns])
-    allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy])
-    medications = strawberry.field(resolver=medication_r.patient_medications, graphql_type=Connection[Medication])
-    problems = strawberry.field(resolver=problem_r.patient_problems, graphql_type=Connection[Problem])
-    alerts = strawberry.field(resolver=alert_r.patient_alerts, graphql_type=Connection[Alert])
+    episodes = strawberry.field(resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode],
+                                description="The patient's episodes of care, newest first (Relay connection).")
+    appointments = strawberry.field(resolver=appointment_r.patient_appointments, graphql_type=Connection[_Appointment],
+                                    description="The patient's appointments (Relay connection).")
+    encounters = strawberry.field(resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter],
+                                  description="The patient's visits and video sessions (Relay connection).")
+    vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns],
+                                   description="Vital-signs readings, newest first (Relay connection).")
+    allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy],
+                                 description="Recorded allergies (Relay connection).")
+    medications = strawberry.field(resolver=medication_r.patient_medications, graphql_type=Connection[Medication],
+                                   description="The medication list (Relay connection).")
+    problems = strawberry.field(resolver=problem_r.patient_problems, graphql_type=Connection[Problem],
+                                description="Diseases and problems (Relay connection).")
+    alerts = strawberry.field(resolver=alert_r.patient_alerts, graphql_type=Connection[Alert],
+                              description="Patient alerts (Relay connection).")
     communication_logs = strawberry.field(resolver=communication_log_r.patient_communication_logs,
-                                          graphql_type=Connection[CommunicationLog])
-    documents = strawberry.field(resolver=document_r.patient_documents, graphql_type=Connection[Document])
-
+                                          graphql_type=Connection[CommunicationLog],
+                                          description="Calls, emails, texts and letters with the patient "
+                                                      "(Relay connection).")
+    documents = strawberry.field(resolver=document_r.patient_documents, graphql_type=Connection[Document],
+                                 description="Clinical notes and documents (Relay connection).")
 
 
 object_type(PatientSummary, description="Lightweight patient fields for typeahead and duplicate checks.")
-object_type(LocationCount)
-object_type(PatientCountsByLocation,
-            description="Patient counts per location (seed 003 counts/by-location): no patient rows.")
+object_type(LocationCount, description="How many patients one location has.")
+object_type(PatientCountsByLocation, description="Patient counts per active location; no patient rows.")
 
 
-@strawberry.type
+@strawberry.type(name="PatientPage",
+                 description="One numbered page of the classic patient list: page, pageSize and the total.")
+class PatientPageType(PatientPage):
+    items: list[PatientRecord] = strawberry.field(graphql_type=list[Patient],
+                                                  description="The patients of this page, in the order asked for.")
+
+
+@strawberry.type(description="What createPatient answers: the new patient and the patients it may duplicate.")
 class CreatePatientPayload(patient.CreatePatientPayload):
-    patient: PatientRecord = strawberry.field(graphql_type=Patient)
+    patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The new patient.")
 
 
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "LocationCount", "Patient",
-           "PatientCountsByLocation", "PatientStatus", "PatientSummary", "Pronoun"]
+           "PatientCountsByLocation", "PatientPageType", "PatientStatus", "PatientSummary", "Pronoun"]

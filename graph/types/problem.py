@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.record import enum_type, object_type
+from graph.record import described_enum, object_type
 from resolvers.model.problem import FunctionStatus, Problem, ProblemStatus
 
 strawberry.enum(ProblemStatus)
-enum_type(FunctionStatus, "Clinical function classification of a problem (Meaningful Use).", {
+described_enum(FunctionStatus, "Clinical function classification of a problem (Meaningful Use).", {
     FunctionStatus.PROBLEM: "A clinical problem or diagnosis (the default).",
     FunctionStatus.COGNITIVE_RESULT: "The result of a cognitive status assessment.",
     FunctionStatus.COGNITIVE_PROBLEM: "A cognitive problem (e.g. memory impairment).",

@@ -64,3 +64,15 @@ def put(obj: dict[str, Any], key: str, value: Any) -> None:
         obj.pop(key, None)
     else:
         obj[key] = value
+
+
+def camel(name: str) -> str:
+    """The GraphQL name of a Python (snake_case) field or argument name: ``date_of_birth`` → ``dateOfBirth``
+    (strawberry's own conversion; a trailing ``_``, as in ``from_``, is dropped)."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def graphql_path(path: str) -> str:
+    """``rows.3.date_of_birth`` → ``rows.3.dateOfBirth``: an input path in the schema's names."""
+    return ".".join(camel(p) for p in path.split("."))

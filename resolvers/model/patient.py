@@ -1,5 +1,5 @@
-"""The patient record (seed 003) computed from a FHIR Patient, and patient mutation inputs written back to it
-(store/naming.py says where each seed concept lands on FHIR)."""
+"""The patient record (seed 003) computed from a FHIR Patient (store/naming.py says where each seed concept lands
+on FHIR); mutation inputs are written back to FHIR by resolvers/model/patient_input.py."""
 
 # Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
 # over these records in other modules, where strawberry could not resolve them as strings.
@@ -11,16 +11,17 @@ from typing import Any
 import strawberry
 
 from resolvers.model.common import EntityRef, Tag
-from store.errors import Invalid
 from store.events import patient_status
-from store.fhirjson import ext_map, ident, ref_id, set_ext, version
-from store.naming import BCP47, CS, EXT, MARITAL, MARITAL_CODE, SID, SSN_SYSTEM, V3_MARITAL, sid
+from store.fhirjson import ext, ext_map, ident, ref_id, set_ext, version
+from store.naming import CS, EXT, MARITAL, SID, SSN_SYSTEM, sid
 
 Resource = dict[str, Any]
 
 MEDICAID_SYSTEM = sid("medicaid-id")
-V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
-GENDERS = ("male", "female", "other", "unknown")
+# The seed's six genders → FHIR administrative gender; the seed's own word is kept in EXT["gender-detail"] when
+# FHIR has no code of its own for it.
+GENDERS = {"male": "male", "female": "female", "non_binary": "other", "other": "other", "unknown": "unknown",
+           "prefer_not_to_say": "unknown"}
 BALANCE_HOLD = 500.0
 
 
@@ -60,95 +61,147 @@ _CONTACT = {s.value: s for s in ContactMethod}
 _PRONOUN = {s.value: s for s in Pronoun}
 
 
+def _f(description: str, name: str | None = None) -> Any:
+    return strawberry.field(description=description, name=name)
+
+
 @dataclass(eq=False, kw_only=True)
 class Patient:
-    id: strawberry.ID
-    version: int = strawberry.field(description="Optimistic concurrency version; pass it as baseVersion.")
-    created_at: str | None
-    updated_at: str | None
-    status: PatientStatus
-    first_name: str | None
-    middle_name: str | None
-    last_name: str | None
-    preferred_name: str | None
-    title: str | None
-    full_name: str
-    date_of_birth: str | None
-    gender: str | None = strawberry.field(description="FHIR administrative gender: male, female, other, unknown.")
-    pronoun: Pronoun | None
-    marital_status: str | None
-    preferred_language: str | None
-    email: str | None
-    mobile_phone: str | None
-    home_phone: str | None
-    work_phone: str | None
-    address_line1: str | None
-    address_line2: str | None
-    city: str | None
-    state: str | None
-    postal_code: str | None
-    country: str | None
-    chart_number: str | None
-    mrn: str | None
-    social_security_number: str | None
-    medicaid_id: str | None
-    spid: str | None = strawberry.field(description="The qapi numeric patient id (seed 002).")
-    hsid: str | None
-    account_number: str | None
-    location: EntityRef | None
-    premedication_required: bool
-    medical_urgent_note: str | None
-    allergy_review_status: AllergyReviewStatus
-    preferred_contact_method: ContactMethod | None
-    preferred_confirmation_method: ContactMethod | None
-    receives_email: bool
-    receives_sms: bool
-    consent_flags: int
-    date_first_visit: str | None
-    balance_total: float
-    scheduling_restricted: bool = strawberry.field(
-        description="Scheduling hold: true when status is inactive or the balance exceeds $500.")
-    date_time_deceased: str | None
-    emergency_contact_name: str | None
-    emergency_contact_phone: str | None
-    tags: list[Tag]
+    """One patient as the front end shows it. Where each value lives on FHIR: store/naming.py. The billing values
+    (aging balances, estimates) are extensions on the Patient beside ``balance-total``: FHIR R4's Account has no
+    balance element (R5 adds one), and the seed keeps them per patient, so one read of the Patient answers them."""
+
+    id: strawberry.ID = _f("The patient's id (a UUID).")
+    version: int = _f("Optimistic concurrency version; pass it as baseVersion when changing the patient.")
+    created_at: str | None = _f("When the record was created (ISO 8601 date-time, UTC).")
+    updated_at: str | None = _f("When the record was last changed (ISO 8601 date-time, UTC).")
+    deleted_at: str | None = _f("When the patient was archived (ISO 8601 date-time); null unless archived.")
+    status: PatientStatus = _f("Lifecycle status; change it with transitionPatientStatus / archivePatient.")
+    first_name: str | None = _f("Legal first name.")
+    middle_name: str | None = _f("Middle name(s), space-separated.")
+    last_name: str | None = _f("Legal last name (surname).")
+    preferred_name: str | None = _f("The name the patient likes to be called (nickname).")
+    title: str | None = _f("Name prefix, e.g. 'Dr.' or 'Ms.'.")
+    salutation: str | None = _f("How letters address the patient, e.g. 'Dear Maria'.")
+    full_name: str = _f("First and last name joined by a space, for display.")
+    date_of_birth: str | None = _f("Date of birth, YYYY-MM-DD.")
+    gender: str | None = _f("Administrative gender: male, female, non_binary, other, unknown or prefer_not_to_say.")
+    pronoun: Pronoun | None = _f("Pronouns the patient uses.")
+    marital_status: str | None = _f(
+        "divorced, domestic_partner, married, other, separated, single or widowed.")
+    preferred_language: str | None = _f("Preferred language as a BCP 47 code, e.g. 'en' or 'es'.")
+    email: str | None = _f("Email address.")
+    mobile_phone: str | None = _f("Mobile phone number, as entered.")
+    home_phone: str | None = _f("Home phone number, as entered.")
+    work_phone: str | None = _f("Work phone number, as entered.")
+    address_line1: str | None = _f("Street address, first line.")
+    address_line2: str | None = _f("Street address, second line (apartment, suite).")
+    city: str | None = _f("City.")
+    state: str | None = _f("State or province (e.g. 'OH').")
+    postal_code: str | None = _f("Postal (ZIP) code.")
+    country: str | None = _f("Country (e.g. 'US').")
+    address_note: str | None = _f("Free-text note about the address (gate code, mailing instructions).")
+    chart_number: str | None = _f("The practice's chart number; unique within the practice.")
+    mrn: str | None = _f("Medical record number.")
+    social_security_number: str | None = _f("US Social Security number, as entered (e.g. 123-45-6789).")
+    medicaid_id: str | None = _f("Medicaid member id.")
+    spid: str | None = _f("The qapi numeric patient id (vendor API).")
+    hsid: str | None = _f("The EHR's patient id.")
+    account_number: str | None = _f("The household billing account number.")
+    premedication_required: bool = _f("Whether antibiotic premedication is required before dental procedures.")
+    medical_urgent_note: str | None = _f("Urgent medical note shown in the chart header.")
+    medical_summary_text: str | None = _f(
+        "Free-text medical summary typed by staff (the structured chart header is medicalSummary).")
+    treatment_notes: str | None = _f("Free-text treatment notes.")
+    appointment_module_note: str | None = _f("Note shown in the scheduler whenever this patient is booked.")
+    ask_to_arrive_early_mins: int | None = _f(
+        "Minutes to ask the patient to arrive before each appointment (0–120).")
+    allergy_review_status: AllergyReviewStatus = _f("Whether allergies have been reviewed (NKDA: none known).")
+    preferred_contact_method: ContactMethod | None = _f("How the patient prefers to be contacted.")
+    preferred_confirmation_method: ContactMethod | None = _f(
+        "How the patient prefers appointment confirmations.")
+    receives_email: bool = _f("Opted in to email communications.")
+    receives_sms: bool = _f("Opted in to SMS messages.")
+    consent_flags: int = _f(
+        "Consent bitmask: 1 HIPAA notice, 2 consent to treat, 4 financial policy, 8 telehealth.")
+    date_first_visit: str | None = _f("Date of the first visit, YYYY-MM-DD.")
+    balance_total: float = _f("Total outstanding balance, in US dollars.")
+    balance_0_30: float = _f("Part of the balance 0–30 days old, in US dollars.", "balance0To30")
+    balance_31_60: float = _f("Part of the balance 31–60 days old, in US dollars.", "balance31To60")
+    balance_61_90: float = _f("Part of the balance 61–90 days old, in US dollars.", "balance61To90")
+    balance_over_90: float = _f("Part of the balance more than 90 days old, in US dollars.")
+    estimated_balance: float | None = _f(
+        "What the patient is expected to owe once insurance has paid, in US dollars.")
+    insurance_estimate: float | None = _f("What insurance is expected to pay, in US dollars.")
+    payment_plan_due: float | None = _f("Amount currently due on the patient's payment plan, in US dollars.")
+    billing_cycle_day: int | None = _f("Day of the month (1–31) on which the patient's statements go out.")
+    scheduling_restricted: bool = _f(
+        "Scheduling hold: true when status is INACTIVE or the balance exceeds $500.")
+    date_time_deceased: str | None = _f("Date and time of death (ISO 8601), when deceased.")
+    emergency_contact_name: str | None = _f("Emergency contact's name.")
+    emergency_contact_phone: str | None = _f("Emergency contact's phone number.")
+    tags: list[Tag] = _f("Tags assigned to the patient (their codes and display names).")
     primary_provider_id: strawberry.Private[str | None]
     secondary_provider_id: strawberry.Private[str | None]
+    location_id: strawberry.Private[str | None]
+    location_display: strawberry.Private[str | None]
+    billing_type_id: strawberry.Private[str | None]
+    fee_schedule_id: strawberry.Private[str | None]
+    employer_id: strawberry.Private[str | None]
 
 
 @dataclass(eq=False, kw_only=True)
 class PatientSummary:
-    id: strawberry.ID
-    first_name: str | None
-    last_name: str | None
-    preferred_name: str | None
-    date_of_birth: str | None
-    status: PatientStatus
-    mobile_phone: str | None
-    email: str | None
-    chart_number: str | None
+    """A few identifying fields, for typeahead lists and duplicate warnings."""
+
+    id: strawberry.ID = _f("The patient's id.")
+    first_name: str | None = _f("Legal first name.")
+    last_name: str | None = _f("Legal last name.")
+    preferred_name: str | None = _f("Preferred name (nickname).")
+    date_of_birth: str | None = _f("Date of birth, YYYY-MM-DD.")
+    status: PatientStatus = _f("Lifecycle status.")
+    mobile_phone: str | None = _f("Mobile phone number, as entered.")
+    email: str | None = _f("Email address.")
+    chart_number: str | None = _f("Chart number.")
+
+
+@dataclass(eq=False, kw_only=True)
+class PatientPage:
+    """One numbered page of the classic patient list (page / pageSize / total), beside the Relay cursors."""
+
+    items: list[Patient] = _f("The patients of this page, in the order asked for.")
+    page: int = _f("This page's number, from 1.")
+    page_size: int = _f("How many patients a page holds (the last one may hold fewer).")
+    total: int = _f("How many patients match the filters, over all pages.")
 
 
 @dataclass(eq=False, kw_only=True)
 class LocationCount:
-    location: EntityRef
-    count: int
+    """How many patients one location has."""
+
+    location: EntityRef = _f("The location.")
+    count: int = _f("Patients counted under it.")
 
 
 @dataclass(eq=False, kw_only=True)
 class PatientCountsByLocation:
-    items: list[LocationCount]
-    total: int
-    excluded_count: int = strawberry.field(description="Matching patients not grouped under a location.")
-    statuses: list[PatientStatus]
-    date_from: str | None
-    date_to: str | None
+    """Patient counts per active location, no patient rows."""
+
+    items: list[LocationCount] = _f("One entry per active location with patients, the largest first.")
+    total: int = _f("Sum of the counts in items.")
+    excluded_count: int = _f("Matching patients not grouped under an active location.")
+    statuses: list[PatientStatus] = _f("The statuses counted.")
+    date_from: str | None = _f("First-visit dates from this date (inclusive), YYYY-MM-DD.")
+    date_to: str | None = _f("First-visit dates before this date (exclusive), YYYY-MM-DD.")
 
 
 @dataclass(eq=False, kw_only=True)
 class CreatePatientPayload:
-    patient: Patient
-    potential_duplicates: list[PatientSummary]
+    """What createPatient answers."""
+
+    patient: Patient = _f("The new patient.")
+    potential_duplicates: list[PatientSummary] = _f(
+        "Existing patients the new one may duplicate (same last name and date of birth, email, mobile or SSN).")
 
 
 # ---------------------------------------------------------------------------------------------- FHIR → record
@@ -185,6 +238,52 @@ def lifecycle(res: Resource) -> str:
     return patient_status(res) or "active"
 
 
+def gender_of(res: Resource) -> str | None:
+    """The seed's gender word: the detail extension when it agrees with the FHIR gender, else the FHIR gender
+    (another door may have changed ``gender`` without knowing of the detail)."""
+    fhir = res.get("gender")
+    detail = ext(res, "gender-detail")
+    return detail if isinstance(detail, str) and GENDERS.get(detail) == fhir else fhir
+
+
+def _money(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _language(res: Resource) -> str | None:
+    lang = None
+    for c in res.get("communication") or ():
+        coding = (c.get("language") or {}).get("coding") or [{}]
+        lang = coding[0].get("code") or (c.get("language") or {}).get("text")
+        if c.get("preferred"):
+            break
+    return lang
+
+
+def _marital(res: Resource) -> str | None:
+    ms = res.get("maritalStatus")
+    if not isinstance(ms, dict):
+        return None
+    code = next((c.get("code") for c in ms.get("coding") or () if c.get("code")), None)
+    return MARITAL.get(code or "", "other" if code else None)
+
+
+def _emergency(res: Resource) -> tuple[str | None, str | None]:
+    for contact in res.get("contact") or ():
+        name = contact.get("name") or {}
+        full = name.get("text") or " ".join([*(name.get("given") or []), name.get("family") or ""]).strip()
+        return full or None, next((t.get("value") for t in contact.get("telecom") or () if t.get("value")), None)
+    return None, None
+
+
+def _ref(value: Any, rt: str) -> str | None:
+    return ref_id(value, rt) if isinstance(value, dict) else None
+
+
 def from_fhir(res: Resource) -> Patient:
     x = ext_map(res).get
     official, nickname = names(res)
@@ -193,26 +292,10 @@ def from_fhir(res: Resource) -> Patient:
     addr = (res.get("address") or [{}])[0]
     lines = addr.get("line") or []
     status = x(EXT["patient-status"]) or lifecycle(res)
-    balance = float(x(EXT["balance-total"], 0) or 0)
+    balance = _money(x(EXT["balance-total"])) or 0.0
     gp = res.get("generalPractitioner") or []
     loc = x(EXT["patient-location"])
-    lang = None
-    for c in res.get("communication") or ():
-        coding = (c.get("language") or {}).get("coding") or [{}]
-        lang = coding[0].get("code") or (c.get("language") or {}).get("text")
-        if c.get("preferred"):
-            break
-    marital = None
-    ms = res.get("maritalStatus")
-    if isinstance(ms, dict):
-        code = next((c.get("code") for c in ms.get("coding") or () if c.get("code")), None)
-        marital = MARITAL.get(code or "", "other" if code else None)
-    emergency_name = emergency_phone = None
-    for contact in res.get("contact") or ():
-        name = contact.get("name") or {}
-        emergency_name = name.get("text") or " ".join([*(name.get("given") or []), name.get("family") or ""]).strip()
-        emergency_phone = next((t.get("value") for t in contact.get("telecom") or () if t.get("value")), None)
-        break
+    emergency_name, emergency_phone = _emergency(res)
     meta = res.get("meta") or {}
     first = given[0] if given else None
     last = official.get("family")
@@ -222,18 +305,20 @@ def from_fhir(res: Resource) -> Patient:
         created_at=next((e.get("valueInstant") for e in meta.get("extension") or () if e.get("url") == EXT["created"]),
                         meta.get("lastUpdated") if meta.get("versionId") == "1" else None),
         updated_at=meta.get("lastUpdated"),
+        deleted_at=x(EXT["deleted-at"]) if status == "archived" else None,
         status=_STATUS.get(status, PatientStatus.ACTIVE),
         first_name=first,
         middle_name=" ".join(given[1:]) or None,
         last_name=last,
         preferred_name=(nickname.get("given") or [None])[0] if nickname else None,
         title=(official.get("prefix") or [None])[0],
+        salutation=x(EXT["salutation"]),
         full_name=" ".join(x for x in (first, last) if x) or official.get("text") or "",
         date_of_birth=res.get("birthDate"),
-        gender=res.get("gender"),
+        gender=gender_of(res),
         pronoun=_PRONOUN.get(x(EXT["pronouns"]) or ""),
-        marital_status=marital,
-        preferred_language=lang,
+        marital_status=_marital(res),
+        preferred_language=_language(res),
         email=tel.get("email"),
         mobile_phone=tel.get("mobile"),
         home_phone=tel.get("home"),
@@ -244,6 +329,7 @@ def from_fhir(res: Resource) -> Patient:
         state=addr.get("state"),
         postal_code=addr.get("postalCode"),
         country=addr.get("country"),
+        address_note=x(EXT["address-note"]),
         chart_number=ident(res, SID["chart-number"]),
         mrn=ident(res, SID["mrn"]),
         social_security_number=ident(res, SSN_SYSTEM),
@@ -251,9 +337,12 @@ def from_fhir(res: Resource) -> Patient:
         spid=ident(res, SID["spid"]),
         hsid=ident(res, SID["hsid"]),
         account_number=ident(res, SID["account-number"]),
-        location=EntityRef(id=strawberry.ID(lid), name=(loc or {}).get("display")) if (lid := ref_id(loc)) else None,
         premedication_required=bool(x(EXT["premedication-required"], False)),
         medical_urgent_note=x(EXT["medical-urgent-note"]),
+        medical_summary_text=x(EXT["medical-summary"]),
+        treatment_notes=x(EXT["treatment-notes"]),
+        appointment_module_note=x(EXT["appointment-module-note"]),
+        ask_to_arrive_early_mins=_int(x(EXT["arrive-early-minutes"])),
         allergy_review_status=_REVIEW.get(x(EXT["allergy-review-status"]) or "", AllergyReviewStatus.NOT_REVIEWED),
         preferred_contact_method=_CONTACT.get(x(EXT["preferred-contact-method"]) or ""),
         preferred_confirmation_method=_CONTACT.get(x(EXT["preferred-confirmation-method"]) or ""),
@@ -262,6 +351,14 @@ def from_fhir(res: Resource) -> Patient:
         consent_flags=int(x(EXT["consent-flags"], 0) or 0),
         date_first_visit=x(EXT["date-first-visit"]),
         balance_total=balance,
+        balance_0_30=_money(x(EXT["balance-0-30"])) or 0.0,
+        balance_31_60=_money(x(EXT["balance-31-60"])) or 0.0,
+        balance_61_90=_money(x(EXT["balance-61-90"])) or 0.0,
+        balance_over_90=_money(x(EXT["balance-over-90"])) or 0.0,
+        estimated_balance=_money(x(EXT["estimated-balance"])),
+        insurance_estimate=_money(x(EXT["insurance-estimate"])),
+        payment_plan_due=_money(x(EXT["payment-plan-due"])),
+        billing_cycle_day=_int(x(EXT["billing-cycle-day"])),
         scheduling_restricted=status == "inactive" or balance > BALANCE_HOLD,
         date_time_deceased=res.get("deceasedDateTime"),
         emergency_contact_name=emergency_name,
@@ -270,6 +367,11 @@ def from_fhir(res: Resource) -> Patient:
               if t.get("system") == CS["patient-tag"] and t.get("code")],
         primary_provider_id=ref_id(gp[0], "Practitioner") if gp else None,
         secondary_provider_id=ref_id(gp[1], "Practitioner") if len(gp) > 1 else None,
+        location_id=_ref(loc, "Location"),
+        location_display=loc.get("display") if isinstance(loc, dict) else None,
+        billing_type_id=_ref(x(EXT["billing-type"]), "Basic"),
+        fee_schedule_id=_ref(x(EXT["fee-schedule"]), "Basic"),
+        employer_id=_ref(x(EXT["employer"]), "Organization"),
     )
 
 
@@ -286,169 +388,10 @@ def summary_from_fhir(res: Resource) -> PatientSummary:
     )
 
 
-# ---------------------------------------------------------------------------------------------- input → FHIR
-
-
-def _set_name(res: Resource, f: dict[str, Any]) -> None:
-    names_ = res.setdefault("name", [])
-    official = next((n for n in names_ if n.get("use") in (None, "official")), None)
-    if official is None:
-        official = {"use": "official"}
-        names_.insert(0, official)
-    given = list(official.get("given") or [])
-    if "first_name" in f:
-        given = [f["first_name"] or "", *given[1:]]
-    if "middle_name" in f:
-        given = [given[0] if given else "", *([f["middle_name"]] if f["middle_name"] else [])]
-    given = [g for g in given if g]
-    _put(official, "given", given)
-    if "last_name" in f:
-        _put(official, "family", f["last_name"])
-    if "title" in f:
-        _put(official, "prefix", [f["title"]] if f["title"] else None)
-    if "preferred_name" in f:
-        res["name"] = names_ = [n for n in names_ if n.get("use") != "nickname"]
-        if f["preferred_name"]:
-            nick: Resource = {"use": "nickname", "given": [f["preferred_name"]]}
-            if official.get("family"):
-                nick["family"] = official["family"]
-            names_.append(nick)
-
-
-def _set_telecom(res: Resource, system: str, use: str | None, value: str | None) -> None:
-    tel = [t for t in res.get("telecom") or () if not (t.get("system") == system and
-                                                       (use is None or t.get("use") == use))]
-    if value:
-        entry = {"system": system, "value": value}
-        if use:
-            entry["use"] = use
-        tel.append(entry)
-    _put(res, "telecom", tel)
-
-
-def _set_ident(res: Resource, system: str, value: str | None) -> None:
-    ids = [i for i in res.get("identifier") or () if i.get("system") != system]
-    if value:
-        ids.append({"system": system, "value": value})
-    _put(res, "identifier", ids)
-
-
-def _enum(v: Any) -> Any:
-    return getattr(v, "value", v)
-
-
-def _set_address(res: Resource, f: dict[str, Any]) -> None:
-    addr = dict((res.get("address") or [{}])[0])
-    lines = list(addr.get("line") or [])
-    if "address_line1" in f:
-        lines = [f["address_line1"] or "", *lines[1:]]
-    if "address_line2" in f:
-        lines = [lines[0] if lines else "", *([f["address_line2"]] if f["address_line2"] else [])]
-    _put(addr, "line", [x for x in lines if x])
-    for key, fhir_key in (("city", "city"), ("state", "state"), ("postal_code", "postalCode"),
-                          ("country", "country")):
-        if key in f:
-            _put(addr, fhir_key, f[key])
-    rest = (res.get("address") or [])[1:]
-    _put(res, "address", [addr, *rest] if addr else rest)
-
-
-def _set_emergency_contact(res: Resource, f: dict[str, Any]) -> None:
-    contacts = [c for c in res.get("contact") or () if not _is_emergency(c)]
-    old: Resource = next((c for c in res.get("contact") or () if _is_emergency(c)), {})
-    name = f.get("emergency_contact_name", (old.get("name") or {}).get("text"))
-    phone = f.get("emergency_contact_phone", next((t.get("value") for t in old.get("telecom") or ()), None))
-    if name or phone:
-        c: Resource = {"relationship": [{"coding": [{"system": V2_CONTACT_ROLE, "code": "C",
-                                                     "display": "Emergency Contact"}]}]}
-        if name:
-            c["name"] = {"text": name}
-        if phone:
-            c["telecom"] = [{"system": "phone", "value": phone}]
-        contacts.append(c)
-    _put(res, "contact", contacts)
-
-
-_EXTENSIONS = (  # input field, our extension, its value[x]
-    ("pronoun", "pronouns", "valueCode"), ("premedication_required", "premedication-required", "valueBoolean"),
-    ("medical_urgent_note", "medical-urgent-note", "valueString"),
-    ("allergy_review_status", "allergy-review-status", "valueCode"),
-    ("preferred_contact_method", "preferred-contact-method", "valueCode"),
-    ("preferred_confirmation_method", "preferred-confirmation-method", "valueCode"),
-    ("receives_email", "receives-email", "valueBoolean"), ("receives_sms", "receives-sms", "valueBoolean"),
-    ("consent_flags", "consent-flags", "valueInteger"), ("date_first_visit", "date-first-visit", "valueDate"),
-)
-_IDENTIFIERS = (("chart_number", SID["chart-number"]), ("mrn", SID["mrn"]), ("social_security_number", SSN_SYSTEM),
-                ("medicaid_id", MEDICAID_SYSTEM), ("hsid", SID["hsid"]))
-_TELECOMS = (("email", "email", None), ("mobile_phone", "phone", "mobile"), ("home_phone", "phone", "home"),
-             ("work_phone", "phone", "work"))
-
-
-def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
-    """Apply the provided input fields (PATCH semantics: absent = untouched, None = cleared) to a FHIR Patient."""
-    _set_name(res, f)
-    if "date_of_birth" in f:
-        _put(res, "birthDate", f["date_of_birth"])
-    if "gender" in f:
-        if f["gender"] is not None and f["gender"] not in GENDERS:
-            raise Invalid(f"gender must be one of {', '.join(GENDERS)}", field="gender")
-        _put(res, "gender", f["gender"])
-    for key, system, use in _TELECOMS:
-        if key in f:
-            _set_telecom(res, system, use, f[key])
-    if {"address_line1", "address_line2", "city", "state", "postal_code", "country"} & f.keys():
-        _set_address(res, f)
-    if "marital_status" in f:
-        ms = f["marital_status"]
-        if ms is not None and ms not in MARITAL_CODE:
-            raise Invalid(f"maritalStatus must be one of {', '.join(sorted(MARITAL_CODE))}", field="maritalStatus")
-        _put(res, "maritalStatus", None if ms is None else
-             {"coding": [{"system": V3_MARITAL, "code": MARITAL_CODE[ms]}], "text": ms})
-    if "preferred_language" in f:
-        lang = f["preferred_language"]
-        _put(res, "communication", None if not lang else
-             [{"language": {"coding": [{"system": BCP47, "code": lang}]}, "preferred": True}])
-    for key, system in _IDENTIFIERS:
-        if key in f:
-            _set_ident(res, system, f[key])
-    if "primary_provider_id" in f or "secondary_provider_id" in f:
-        gp = list(res.get("generalPractitioner") or [])
-        prim = f.get("primary_provider_id", ref_id(gp[0]) if gp else None)
-        sec = f.get("secondary_provider_id", ref_id(gp[1]) if len(gp) > 1 else None)
-        _put(res, "generalPractitioner", [{"reference": f"Practitioner/{p}"} for p in (prim, sec) if p])
-    if "location_id" in f:
-        lid = f["location_id"]
-        set_ext(res, "patient-location", "valueReference", {"reference": f"Location/{lid}"} if lid else None)
-    for key, name, value_key in _EXTENSIONS:
-        if key in f:
-            set_ext(res, name, value_key, _enum(f[key]))
-    if "date_time_deceased" in f:
-        _put(res, "deceasedDateTime", f["date_time_deceased"])
-        if f["date_time_deceased"]:
-            res.pop("deceasedBoolean", None)
-    if "emergency_contact_name" in f or "emergency_contact_phone" in f:
-        _set_emergency_contact(res, f)
-    if "tags" in f:
-        meta = res.setdefault("meta", {})
-        kept = [t for t in meta.get("tag") or () if t.get("system") != CS["patient-tag"]]
-        _put(meta, "tag", kept + [{"system": CS["patient-tag"], "code": t} for t in f["tags"] or ()])
-    return res
-
-
-def _is_emergency(contact: Resource) -> bool:
-    return any(c.get("code") == "C" for r in contact.get("relationship") or () for c in r.get("coding") or ())
-
-
-def _put(obj: Resource, key: str, value: Any) -> None:
-    """Set ``key``, or remove it for an empty value (FHIR JSON has no empty strings, arrays or nulls)."""
-    if value is None or value == [] or value == "":
-        obj.pop(key, None)
-    else:
-        obj[key] = value
-
-
-def set_status(res: Resource, status: str) -> None:
+def set_status(res: Resource, status: str, *, now: str | None = None) -> None:
+    """Set the lifecycle status; archiving records when (``now``), anything else forgets it."""
     set_ext(res, "patient-status", "valueCode", status)
+    set_ext(res, "deleted-at", "valueDateTime", now if status == "archived" else None)
     res["active"] = status not in ("inactive", "archived")
     if status == "deceased" and not res.get("deceasedDateTime"):
         res["deceasedBoolean"] = True

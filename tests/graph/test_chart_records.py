@@ -35,7 +35,7 @@ async def test_record_allergy_keeps_severity_without_reaction(gql: GQL, fhir_a, 
     assert listed == [{"node": {"severity": "severe"}}]
     bad = await gql.error('mutation($p: ID!) { recordAllergy(patientId: $p, input: {allergen: "Dust", '
                           'severity: "deadly"}) { id } }', {"p": pid})
-    assert bad["extensions"] == {"code": "VALIDATION", "field": "severity"}
+    assert bad["extensions"] == {"code": "VALIDATION", "field": "input.severity"}
 
 
 async def test_update_and_archive_allergy(gql: GQL, fhir_a, tag: str) -> None:
@@ -56,13 +56,14 @@ async def test_update_and_archive_allergy(gql: GQL, fhir_a, tag: str) -> None:
     stale = await gql.error(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"isActive": False}})
     assert stale["extensions"]["code"] == "VERSION_CONFLICT"
     invalid = await gql.error(upd, {"p": pid, "id": made["id"], "v": 3, "i": {"allergen": " "}})
-    assert invalid["extensions"] == {"code": "VALIDATION", "field": "allergen"}
+    assert invalid["extensions"] == {"code": "VALIDATION", "field": "input.allergen"}
     other = await patient(fhir_a, tag, "Other")
     elsewhere = await gql.error(upd, {"p": other, "id": made["id"], "v": 3, "i": {"isActive": False}})
     assert elsewhere["extensions"]["code"] == "NOT_FOUND"
-    for missing in ({"p": pid, "id": "no-such-allergy"}, {"p": "no-such-patient", "id": made["id"]}):
+    for missing, field in (({"p": pid, "id": "no-such-allergy"}, "id"),
+                           ({"p": "no-such-patient", "id": made["id"]}, "patientId")):
         err = await gql.error(upd, {**missing, "v": 3, "i": {"isActive": False}})
-        assert err["extensions"]["code"] == "NOT_FOUND"
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": field}
     rest = (await fhir_a.get(f"/AllergyIntolerance/{made['id']}")).json()
     assert rest["meta"]["versionId"] == "3" and ext_value(rest, "allergy-severity") == "severe"
     arch = """mutation($p: ID!, $id: ID!) { archiveAllergy(patientId: $p, id: $id) { id deletedAt } }"""
@@ -94,9 +95,9 @@ async def test_update_discontinue_and_archive_medication(gql: GQL, fhir_a, tag: 
     assert out["updateMedication"]["frequency"] == "once daily" and out["updateMedication"]["version"] == 2
     for bad, field in (({"status": "paused"}, "status"), ({"dateStop": "2025-01-01"}, "dateStop")):
         err = await gql.error(upd, {"p": pid, "id": made["id"], "v": 2, "i": bad})
-        assert err["extensions"] == {"code": "VALIDATION", "field": field}
+        assert err["extensions"] == {"code": "VALIDATION", "field": f"input.{field}"}
     nobody = await gql.error(upd, {"p": pid, "id": made["id"], "v": 2, "i": {"providerId": "no-such-doc"}})
-    assert nobody["extensions"] == {"code": "NOT_FOUND", "field": "providerId"}
+    assert nobody["extensions"] == {"code": "NOT_FOUND", "field": "input.providerId"}
     stop = """mutation($p: ID!, $id: ID!, $v: Int!, $r: String!) {
         discontinueMedication(patientId: $p, id: $id, baseVersion: $v, reason: $r, dateStop: "2026-06-01") { SEL } }"""
     empty = await gql.error(stop.replace("SEL", MED), {"p": pid, "id": made["id"], "v": 2, "r": "  "})
@@ -147,7 +148,7 @@ async def test_problem_status_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     upd = """mutation($p: ID!, $id: ID!, $v: Int!, $i: ProblemPatch!) {
         updateProblem(patientId: $p, id: $id, baseVersion: $v, input: $i) { SEL } }""".replace("SEL", PROBLEM)
     active_stop = await gql.error(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"dateStop": "2026-02-01"}})
-    assert active_stop["extensions"] == {"code": "VALIDATION", "field": "dateStop"}
+    assert active_stop["extensions"] == {"code": "VALIDATION", "field": "input.dateStop"}
     resolved = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 1,
                                     "i": {"status": "RESOLVED", "dateStop": "2026-02-01", "note": "Cleared"}}))
     assert resolved["updateProblem"] | {"id": None} == {
@@ -201,7 +202,7 @@ async def test_vital_signs_by_id_update_and_archive(gql: GQL, fhir_a, tag: str) 
     for bad, field in (({"oxygenSaturation": 101}, "oxygenSaturation"), ({"pulse": -1}, "pulse"),
                        ({"dateTaken": "yesterday"}, "dateTaken"), ({"timeTaken": "25:00"}, "timeTaken")):
         err = await gql.error(upd, {"p": pid, "id": made["id"], "v": 2, "i": bad})
-        assert err["extensions"] == {"code": "VALIDATION", "field": field}
+        assert err["extensions"] == {"code": "VALIDATION", "field": f"input.{field}"}
     stale = await gql.error(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"pulse": 80}})
     assert stale["extensions"]["code"] == "VERSION_CONFLICT"
     rest = (await fhir_a.get(f"/Observation/{made['id']}")).json()

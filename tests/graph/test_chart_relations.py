@@ -52,7 +52,7 @@ async def test_relationship_direction_guardians_and_dependents(gql: GQL, fhir_a,
     guardians = (await gql.run(FAMILY, {"p": kid}))["patient"]["family"]["guardians"]
     assert sorted(g["patientId"] for g in guardians) == sorted([mom, aunt])
     missing = await gql.error(CREATE_REL, {"p": mom, "q": "no-such-patient", "t": "parent"})
-    assert missing["extensions"] == {"code": "NOT_FOUND", "field": "relatedPatientId"}
+    assert missing["extensions"] == {"code": "NOT_FOUND", "field": "input.relatedPatientId"}
 
 
 async def test_update_and_archive_relationship(gql: GQL, fhir_a, tag: str) -> None:
@@ -66,7 +66,7 @@ async def test_update_and_archive_relationship(gql: GQL, fhir_a, tag: str) -> No
     assert (out["version"], out["relationshipType"], out["isGuardian"], out["note"]) == (2, "caregiver", True, "POA")
     for bad in ({"relationshipType": "frenemy"}, {"relationshipType": None}):
         err = await gql.error(upd, {"p": a, "id": rel["id"], "v": 2, "i": bad})
-        assert err["extensions"] == {"code": "VALIDATION", "field": "relationshipType"}
+        assert err["extensions"] == {"code": "VALIDATION", "field": "input.relationshipType"}
     stale = await gql.error(upd, {"p": a, "id": rel["id"], "v": 1, "i": {"note": None}})
     assert stale["extensions"]["code"] == "VERSION_CONFLICT"
     # listed under its source only: the target cannot change it
@@ -129,9 +129,9 @@ async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) 
     for bad, field in (({"communicationDatetime": "yesterday"}, "communicationDatetime"),
                        ({"mode": "pigeon"}, "mode"), ({"direction": "sideways"}, "direction")):
         err = await gql.error(LOG, {"p": pid, "i": {"communicationDatetime": "2026-10-03T09:00:00Z", **bad}})
-        assert err["extensions"] == {"code": "VALIDATION", "field": field}
-    for missing, field in (({"p": "no-such-patient"}, None),
-                           ({"p": pid, "appointment": "no-such-appointment"}, "appointmentId")):
+        assert err["extensions"] == {"code": "VALIDATION", "field": f"input.{field}"}
+    for missing, field in (({"p": "no-such-patient"}, "patientId"),
+                           ({"p": pid, "appointment": "no-such-appointment"}, "input.appointmentId")):
         err = await gql.error(LOG, {"p": missing["p"], "i": {"communicationDatetime": "2026-10-03T09:00:00Z",
                                                              "appointmentId": missing.get("appointment")}})
         assert err["extensions"]["code"] == "NOT_FOUND" and err["extensions"].get("field") == field

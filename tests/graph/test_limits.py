@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphql import OperationDefinitionNode, parse
 
 from app.settings import Settings
 from graph.context import Context
+from graph.limits import operation_cost
 from graph.schema import build_schema
 from store.types import SystemPrincipal
 from tests.graph.conftest import GQL
+from tests.graph.queries import NESTED
 
 
 async def test_depth_limit(gql: GQL) -> None:
@@ -113,3 +116,39 @@ def test_graphiql_and_introspection_are_off_by_default_in_production() -> None:
     assert trial.environment == "trial" and trial.graphiql and trial.introspection
     opened = Settings(mongodb_uri="mongodb://db.internal/", graphiql=True)
     assert opened.graphiql and not opened.introspection
+
+
+DASHBOARD = NESTED.replace("episodes(first: 5)", "episodes").replace("appointments(first: 5)", "appointments") \
+    .replace("appointments(first: 10)", "appointments")
+
+
+async def test_a_page_cap_dashboard_is_admitted(demo: GQL) -> None:
+    """100 patients (the page cap), each with its summary, family, episodes and appointments at the default
+    page size: refused at cost 394,101 before the cost counted objects instead of field values."""
+    data = await demo.run(DASHBOARD % 100)
+    assert len(data["patients"]["edges"]) == 100
+    assert all(e["node"]["medicalSummary"] is not None for e in data["patients"]["edges"])
+
+
+def _cost(query: str) -> int:
+    doc = parse(query)
+    op = next(d for d in doc.definitions if isinstance(d, OperationDefinitionNode))
+    return operation_cost(build_schema()._schema, op, {}, default=20, maximum=100)
+
+
+def test_cost_counts_objects_and_store_rounds_not_scalars() -> None:
+    one = _cost("{ patients(first: 100) { edges { node { id } } } }")
+    many = _cost("{ patients(first: 100) { edges { node { id firstName lastName dateOfBirth email status } } } }")
+    assert one == many == 50 + 100  # one round, 100 patients; scalar fields are attribute reads
+    nested = _cost("{ patients(first: 100) { edges { node { appointments(first: 10) { edges { node { id } } } } } } }")
+    assert nested == 50 + 100 + 50 + 100 * 10  # the relation: one more round, not one per patient
+    capped = DASHBOARD.replace("episodes {", "episodes(first: 100) {") \
+        .replace("appointments {", "appointments(first: 100) {")
+    assert _cost(DASHBOARD % 100) < Settings().graphql_max_cost < _cost(capped % 100)
+
+
+async def test_abusive_aliases_are_refused(gql: GQL) -> None:
+    part = "{ edges { node { appointments(first: 100) { edges { node { id } } } } } }"
+    q = "{ " + " ".join(f"a{i}: patients(first: 100) {part}" for i in range(30)) + " }"
+    err = await gql.error(q)
+    assert err["extensions"]["code"] == "QUERY_TOO_COSTLY" and err["extensions"]["cost"] > 300_000

@@ -18,11 +18,13 @@ PATIENT_FIELDS = """id version status firstName middleName lastName preferredNam
 
 
 def rich_patient(tag: str, **over: Any) -> dict[str, Any]:
-    p = make_patient(family=over.pop("family", "Reyes"), given=["Maria", "Elena"], tag=tag)
+    family = over.pop("family", "Reyes")
+    p = make_patient(family=family, given=["Maria", "Elena"], tag=tag)
     p["name"].append({"use": "nickname", "given": ["Mari"]})
     p["name"][0]["prefix"] = ["Ms."]
     p["telecom"].append({"system": "phone", "value": "415-555-0199", "use": "home"})
-    p["identifier"] += [{"system": SID["chart-number"], "value": f"CH-{tag}"},
+    chart = f"CH-{tag}" if family == "Reyes" else f"CH-{tag}-{family}"  # unique in the practice
+    p["identifier"] += [{"system": SID["chart-number"], "value": chart},
                         {"system": SSN_SYSTEM, "value": "900-12-3456"}, {"system": SID["spid"], "value": "77"},
                         {"system": SID["account-number"], "value": "A-1"}]
     p["maritalStatus"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus",
@@ -182,12 +184,23 @@ async def test_sort_by_chart_number(gql: GQL, fhir_a, tag: str) -> None:
     assert [e["node"]["firstName"] for e in by_chart["patients"]["edges"]] == ["Vera", "Will", "Xena", "Yann", "Zoe"]
 
 
+async def vip_definition(fhir_a: Any) -> None:
+    """The tag definition the factory's "vip" tag names (a tag filter takes a definition's id)."""
+    from resolvers.model import catalog
+
+    res = catalog.new_basic(catalog.TAG_KIND)
+    catalog.apply_fields(res, {"name": "VIP"})
+    assert (await fhir_a.put("/Basic/vip", json={**res, "id": "vip"})).status_code in (200, 201)
+
+
 async def test_status_provider_location_and_tag_filters(gql: GQL, fhir_a, tag: str) -> None:
+    await vip_definition(fhir_a)
     prac = (await fhir_a.post("/Practitioner", json=make_practitioner(tag=tag))).json()["id"]
     a = rich_patient(tag, family=f"{tag}Fa", generalPractitioner=[{"reference": f"Practitioner/{prac}"}])
     b = rich_patient(tag, family=f"{tag}Fb", status="prospective")
     b["meta"]["tag"] = [t for t in b["meta"]["tag"] if t["code"] != "vip"]
-    b["extension"][1] = {"url": EXT["patient-location"], "valueReference": {"reference": "Location/loc-2"}}
+    loc = (await fhir_a.post("/Location", json={"resourceType": "Location", "name": f"East {tag}"})).json()["id"]
+    b["extension"][1] = {"url": EXT["patient-location"], "valueReference": {"reference": f"Location/{loc}"}}
     for body in (a, b):
         assert (await fhir_a.post("/Patient", json=body)).status_code == 201
 
@@ -197,11 +210,12 @@ async def test_status_provider_location_and_tag_filters(gql: GQL, fhir_a, tag: s
 
     assert await names(status=["PROSPECTIVE"]) == [f"{tag}Fb"]
     assert await names(primaryProviderId=prac) == [f"{tag}Fa"]
-    assert await names(locationId="loc-2") == [f"{tag}Fb"]
+    assert await names(locationId=loc) == [f"{tag}Fb"]
     assert await names(tag="vip") == [f"{tag}Fa"]
 
 
 async def test_tag_and_provider_filters(gql: GQL, fhir_a, tag: str) -> None:
+    await vip_definition(fhir_a)
     prac = (await fhir_a.post("/Practitioner", json=make_practitioner(tag=tag))).json()["id"]
     a = rich_patient(tag, family=f"{tag}Ga", generalPractitioner=[{"reference": f"Practitioner/{prac}"}])
     b = rich_patient(tag, family=f"{tag}Gb")
@@ -211,6 +225,9 @@ async def test_tag_and_provider_filters(gql: GQL, fhir_a, tag: str) -> None:
     for flt in ({"tag": "vip"}, {"primaryProviderId": prac}):
         out = (await gql.run(LIST, {"f": {"search": tag, **flt}}))["patients"]
         assert [e["node"]["lastName"] for e in out["edges"]] == [f"{tag}Ga"]
+    # an unknown tag definition is NOT_FOUND (seed 003: 404), not an empty list
+    unknown = await gql.error(LIST, {"f": {"search": tag, "tag": "no-such-tag"}})
+    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "filter.tag"}
 
 
 async def test_search_patients_typeahead(gql: GQL, fhir_a, tag: str) -> None:

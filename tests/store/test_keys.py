@@ -126,3 +126,16 @@ def test_a_number_search_value_is_a_fhir_decimal() -> None:
     for bad in ("nan", "inf", "1_0", "٣", "²", "1e400", "", "gt", "0x10"):
         with pytest.raises(Invalid):
             _one(p, "", bad, "t")
+
+
+def test_patient_phones_emails_and_ssns_are_also_kept_normalized() -> None:
+    from store.keys import extract, phone_forms
+
+    assert phone_forms("+1 (614) 555-9012") == ["16145559012", "6145559012", "5559012"]
+    assert phone_forms("555-12") == []
+    k = extract({"resourceType": "Patient", "id": "p",
+                 "telecom": [{"system": "phone", "value": "(614) 555-9012"}, {"system": "email", "value": "A@B.org"}],
+                 "identifier": [{"system": "http://hl7.org/fhir/sid/us-ssn", "value": "123-45-6789"}]})["k"]
+    assert {"6145559012", "5559012", "(614) 555-9012"} <= set(k["phone"]) and "6145559012" in k["_content"]
+    assert "a@b.org" in k["email"] and "A@B.org" in k["email"]
+    assert "http://hl7.org/fhir/sid/us-ssn|123456789" in k["identifier"]
