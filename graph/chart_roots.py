@@ -49,6 +49,10 @@ PatientId = Annotated[strawberry.ID, strawberry.argument(description="The patien
 RecordId = Annotated[strawberry.ID, strawberry.argument(description="The record's id.")]
 BaseVersion = Annotated[int, strawberry.argument(
     description="The record's current `version`, as last read; another one → VERSION_CONFLICT.")]
+IdempotencyKey = Annotated[str | None, strawberry.argument(
+    description="Any unique string (e.g. a UUID made when the form opens), at most 255 characters: sending the "
+                "same key and input again answers the first call's record instead of writing a second one. The "
+                "key with a different input, or while the first call runs, is CONFLICT. Kept 24 hours.")]
 _CHANGES = strawberry.argument(description="The fields to change; those left out stay as they are.")
 ArchiveVersion = Annotated[int | None, strawberry.argument(
     description="When given, the record's current `version`; another one → VERSION_CONFLICT.")]
@@ -119,8 +123,10 @@ async def archive_relationship(
 async def create_communication_log(
     info: Info, patient_id: PatientId,
     input: Annotated[CommunicationLogInput, strawberry.argument(description="The communication to log.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> communication_log_m.CommunicationLog:
-    return await communication_log_r.create_communication_log(info.context, patient_id, fields_of(input))
+    return await communication_log_r.create_communication_log(info.context, patient_id, fields_of(input),
+                                                              idempotency_key)
 
 
 @strawberry.type
@@ -168,4 +174,5 @@ class ChartMutation:
     create_communication_log = strawberry.mutation(
         resolver=create_communication_log, graphql_type=CommunicationLog,
         description="Log a communication with the patient (source `user`). Entries are append-only. Errors: "
-                    "NOT_FOUND (patient or appointment), VALIDATION (date-time, mode or direction).")
+                    "NOT_FOUND (patient or appointment), VALIDATION (date-time, mode or direction), CONFLICT "
+                    "(idempotencyKey misused).")

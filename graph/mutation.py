@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.catalog_roots import CatalogMutation
-from graph.chart_roots import ChartMutation
+from graph.chart_roots import ChartMutation, IdempotencyKey
 from graph.context import Info
 from graph.errors import code_of
 from graph.types.alert import Alert
@@ -142,28 +142,33 @@ async def cancel_appointment(
     return await appointment_r.cancel_appointment(info.context, id, base_version, reason)
 
 
-async def record_vital_signs(info: Info, patient_id: strawberry.ID, input: VitalSignsInput) -> vital_signs_m.VitalSigns:
-    return await vital_signs_r.record_vital_signs(info.context, patient_id, fields_of(input))
+async def record_vital_signs(info: Info, patient_id: strawberry.ID, input: VitalSignsInput,
+                             idempotency_key: IdempotencyKey = None) -> vital_signs_m.VitalSigns:
+    return await vital_signs_r.record_vital_signs(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_allergy(info: Info, patient_id: strawberry.ID, input: AllergyInput) -> allergy_m.Allergy:
-    return await allergy_r.record_allergy(info.context, patient_id, fields_of(input))
+async def record_allergy(info: Info, patient_id: strawberry.ID, input: AllergyInput,
+                         idempotency_key: IdempotencyKey = None) -> allergy_m.Allergy:
+    return await allergy_r.record_allergy(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_medication(info: Info, patient_id: strawberry.ID, input: MedicationInput) -> medication_m.Medication:
-    return await medication_r.record_medication(info.context, patient_id, fields_of(input))
+async def record_medication(info: Info, patient_id: strawberry.ID, input: MedicationInput,
+                            idempotency_key: IdempotencyKey = None) -> medication_m.Medication:
+    return await medication_r.record_medication(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_problem(info: Info, patient_id: strawberry.ID, input: ProblemInput) -> problem_m.Problem:
-    return await problem_r.record_problem(info.context, patient_id, fields_of(input))
+async def record_problem(info: Info, patient_id: strawberry.ID, input: ProblemInput,
+                         idempotency_key: IdempotencyKey = None) -> problem_m.Problem:
+    return await problem_r.record_problem(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def create_alert(info: Info, patient_id: strawberry.ID, input: AlertInput) -> alert_m.Alert:
     return await alert_r.create_alert(info.context, patient_id, fields_of(input))
 
 
-async def create_relationship(info: Info, patient_id: strawberry.ID, input: RelationshipInput) -> family_m.Relationship:
-    return await family_r.create_relationship(info.context, patient_id, fields_of(input))
+async def create_relationship(info: Info, patient_id: strawberry.ID, input: RelationshipInput,
+                              idempotency_key: IdempotencyKey = None) -> family_m.Relationship:
+    return await family_r.create_relationship(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 @strawberry.type

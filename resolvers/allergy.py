@@ -40,13 +40,22 @@ def _check(f: dict[str, Any], *, creating: bool) -> None:
         raise Invalid("isActive cannot be cleared", field="input.isActive")
 
 
-async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Allergy:
+async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                         ) -> model.Allergy:
     """Record an allergy; the answer carries its interactions with the patient's current medications."""
     f = {"is_active": True, **{k: v for k, v in f.items() if v is not None}}
     _check(f, creating=True)
-    subject = await chart.patient_reference(ctx, pid)
-    res = model.apply_fields({"resourceType": RT, "patient": subject, "recordedDate": now_seconds()}, f)
-    written = await chart.create(ctx, res)
+
+    async def create() -> model.Allergy:
+        subject = await chart.patient_reference(ctx, pid)
+        res = model.apply_fields({"resourceType": RT, "patient": subject, "recordedDate": now_seconds()}, f)
+        return await _with_warnings(ctx, pid, await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordAllergy", RT, pid, idempotency_key, f, create,
+                            lambda res: _with_warnings(ctx, pid, res))
+
+
+async def _with_warnings(ctx: Scope, pid: str, written: dict[str, Any]) -> model.Allergy:
     found = model.from_fhir(written)
     meds = chart.current(await ctx.loaders.medications_by_patient.load(str(pid)))
     found.interaction_warnings = drug_allergy.warnings([written], meds)

@@ -5,12 +5,14 @@ newest-first order of a dated list."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
+from resolvers import idempotency
 from resolvers.context import Scope
+from resolvers.loaders import settle
 from store.clock import now_seconds
-from store.errors import Invalid, NotFound
+from store.errors import Conflict, Invalid, NotFound
 from store.fhirjson import ext, ref_id, set_ext
 
 Resource = dict[str, Any]
@@ -100,6 +102,32 @@ async def archive(ctx: Scope, res: Resource, base_version: int | None) -> Resour
     leaves every list."""
     set_ext(res, "archived-at", "valueDateTime", now_seconds())
     return await save(ctx, res, base_version)
+
+
+class Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Record)
+
+
+async def once(ctx: Scope, operation: str, rt: str, pid: str, key: str | None, f: dict[str, Any],
+               create: Callable[[], Awaitable[R]], answer: Callable[[Resource], R | Awaitable[R]]) -> R:
+    """``create()`` once per idempotency key (resolvers/idempotency.py): a repeat with the same patient and
+    input answers ``answer(the record the first call wrote)``."""
+    async def first() -> tuple[R, dict[str, Any]]:
+        made = await create()
+        return made, {"id": str(made.id)}
+
+    async def again(earlier: dict[str, Any]) -> R:
+        res = await _read(ctx, rt, str(earlier.get("id")))
+        if res is None:
+            raise Conflict("The record this idempotencyKey created no longer exists", field="idempotencyKey")
+        found: R = await settle(answer(res))
+        return found
+
+    return await idempotency.once(ctx, operation, rt, key, {**f, "patient_id": str(pid)}, first, again)
 
 
 def by_date(field: str) -> Callable[[Resource], str]:

@@ -59,10 +59,16 @@ def _check(f: dict[str, Any]) -> None:
         raise Invalid("direction must be sent, received or neither", field="input.direction")
 
 
-async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
+async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                                   ) -> model.CommunicationLog:
     """Log a communication (source ``user``). Communications are append-only in the store: once written,
     an entry is never changed or removed."""
     _check(f)
+    return await chart.once(ctx, "createCommunicationLog", "Communication", pid, idempotency_key, f,
+                            lambda: _create(ctx, pid, f), model.from_fhir)
+
+
+async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
     subject = await chart.patient_reference(ctx, pid)
     when = f["communication_datetime"]
     if when[16] != ":":  # HH:MM without seconds

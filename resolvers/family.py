@@ -165,10 +165,16 @@ def _check_type(f: dict[str, Any]) -> None:
         raise Invalid(f"relationshipType must be one of {', '.join(model.TYPE_CODE)}", field="input.relationshipType")
 
 
-async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Relationship:
+async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                              ) -> model.Relationship:
     """Relate the patient (the source) to another patient (the target), in that one direction: the source is
     the target's ``relationship_type``, and its legal guardian when ``is_guardian``."""
     _check_type(f)
+    return await chart.once(ctx, "createRelationship", "RelatedPerson", pid, idempotency_key, f,
+                            lambda: _create_relationship(ctx, pid, f), model.relationship_from_fhir)
+
+
+async def _create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Relationship:
     other_id = str(f["related_patient_id"])
     if other_id == str(pid):
         raise Invalid("A patient cannot be related to itself", field="input.relatedPatientId")

@@ -40,16 +40,25 @@ def _check(f: dict[str, Any]) -> None:
         raise Invalid("dateStop is before dateStart", field="input.dateStop")
 
 
-async def record_medication(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Medication:
+async def record_medication(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                            ) -> model.Medication:
     """Record a medication; the answer carries its interactions with the patient's active allergies."""
     if not f.get("name") and not f.get("rx_cui"):
         raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
     f = {"status": "active", **{k: v for k, v in f.items() if v is not None}}
     _check(f)
-    subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
-                                      chart.provider_exists(ctx, f.get("provider_id")))
-    res = model.apply_fields({"resourceType": RT, "subject": subject, "dateAsserted": now_seconds()}, f)
-    written = await chart.create(ctx, res)
+
+    async def create() -> model.Medication:
+        subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
+                                          chart.provider_exists(ctx, f.get("provider_id")))
+        res = model.apply_fields({"resourceType": RT, "subject": subject, "dateAsserted": now_seconds()}, f)
+        return await _with_warnings(ctx, pid, await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordMedication", RT, pid, idempotency_key, f, create,
+                            lambda res: _with_warnings(ctx, pid, res))
+
+
+async def _with_warnings(ctx: Scope, pid: str, written: dict[str, Any]) -> model.Medication:
     found = model.from_fhir(written)
     allergies = chart.current(await ctx.loaders.allergies_by_patient.load(str(pid)))
     found.interaction_warnings = drug_allergy.warnings(allergies, [written])

@@ -38,16 +38,21 @@ def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: st
         raise Invalid("dateStop is before dateStart", field="input.dateStop")
 
 
-async def record_problem(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Problem:
+async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                         ) -> model.Problem:
     if not (f.get("name") or "").strip():
         raise Invalid("name is required", field="input.name")
     f = {k: v for k, v in f.items() if v is not None}
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
     _check_dates(status, f.get("date_start"), f.get("date_stop"))
-    subject = await chart.patient_reference(ctx, pid)
-    res = model.apply_fields({"resourceType": RT, "category": [concept(model.CONDITION_CATEGORY, "problem-list-item")],
-                              "subject": subject, "recordedDate": now_seconds()}, f)
-    return model.from_fhir(await chart.create(ctx, res))
+
+    async def create() -> model.Problem:
+        subject = await chart.patient_reference(ctx, pid)
+        res = model.apply_fields({"resourceType": RT, "subject": subject, "recordedDate": now_seconds(),
+                                  "category": [concept(model.CONDITION_CATEGORY, "problem-list-item")]}, f)
+        return model.from_fhir(await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordProblem", RT, pid, idempotency_key, f, create, model.from_fhir)
 
 
 async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: dict[str, Any]) -> model.Problem:

@@ -63,16 +63,21 @@ async def get_vital_signs(ctx: Scope, pid: str, rid: str) -> model.VitalSigns:
     return model.from_fhir(await _vitals_of(ctx, pid, rid))
 
 
-async def record_vital_signs(ctx: Scope, pid: str, f: dict[str, Any]) -> model.VitalSigns:
+async def record_vital_signs(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                             ) -> model.VitalSigns:
     """Record one set of vital signs; abnormal flags are computed on write."""
     f = {k: v for k, v in f.items() if v is not None}
     _check(f, creating=True)
     if not VITAL_CODES.keys() & f.keys():
-        raise Invalid("Record at least one vital sign")
-    subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
-                                      chart.provider_exists(ctx, f.get("provider_id")))
-    res = model.apply_fields({"resourceType": RT, "status": "final", "subject": subject}, f)
-    return model.from_fhir(await chart.create(ctx, res))
+        raise Invalid("Record at least one vital sign", field="input")
+
+    async def create() -> model.VitalSigns:
+        subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
+                                          chart.provider_exists(ctx, f.get("provider_id")))
+        res = model.apply_fields({"resourceType": RT, "status": "final", "subject": subject}, f)
+        return model.from_fhir(await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordVitalSigns", RT, pid, idempotency_key, f, create, model.from_fhir)
 
 
 async def update_vital_signs(ctx: Scope, pid: str, rid: str, base_version: int,

@@ -215,3 +215,23 @@ async def test_vital_signs_by_id_update_and_archive(gql: GQL, fhir_a, tag: str) 
     lists = (await gql.run("""query($p: ID!) { patient(id: $p) { vitalSigns { totalCount }
         medicalSummary { latestVitals { id } } } }""", {"p": pid}))["patient"]
     assert lists == {"vitalSigns": {"totalCount": 0}, "medicalSummary": {"latestVitals": None}}
+
+
+async def test_chart_creates_take_an_idempotency_key(gql: GQL, fhir_a, tag: str) -> None:
+    """Seed 003: a create repeated with the same key answers the first record (409 when the key is misused)."""
+    pid = await patient(fhir_a, tag)
+    rec = """mutation($p: ID!, $a: String!, $k: String) {
+        recordAllergy(patientId: $p, input: {allergen: $a}, idempotencyKey: $k) { id allergen } }"""
+    first = (await gql.run(rec, {"p": pid, "a": "Sulfa", "k": f"{tag}-a"}))["recordAllergy"]
+    again = (await gql.run(rec, {"p": pid, "a": "Sulfa", "k": f"{tag}-a"}))["recordAllergy"]
+    assert again == first
+    other = await gql.error(rec, {"p": pid, "a": "Latex", "k": f"{tag}-a"})
+    assert other["extensions"] == {"code": "CONFLICT", "field": "idempotencyKey"}
+    assert (await gql.error(rec, {"p": pid, "a": "Latex", "k": ""}))["extensions"]["code"] == "VALIDATION"
+    log = """mutation($p: ID!, $k: String) { createCommunicationLog(patientId: $p, idempotencyKey: $k,
+        input: {communicationDatetime: "2026-10-03T09:00:00Z", note: "Called"}) { id } }"""
+    logged = [(await gql.run(log, {"p": pid, "k": f"{tag}-c"}))["createCommunicationLog"]["id"] for _ in range(2)]
+    assert logged[0] == logged[1]
+    counts = (await gql.run("""query($p: ID!) { patient(id: $p) { allergies { totalCount }
+        communicationLogs { totalCount } } }""", {"p": pid}))["patient"]
+    assert counts == {"allergies": {"totalCount": 1}, "communicationLogs": {"totalCount": 1}}
