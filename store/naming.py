@@ -98,7 +98,8 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
                           valueCoding CS["communication-direction"] inbound|outbound; about = the Appointment
                           it concerns; EXT["communication-source"] valueCode user|automated|integration (when
                           absent: sender Device or category reminder → automated, meta.source set →
-                          integration, else user)
+                          integration, else user); EXT["communication-recorder"] valueReference who logged
+                          it (the caller's fhirUser when known, display its subject)
   Allergies               severity without a reaction: EXT["allergy-severity"] valueCode mild|moderate|severe
                           (FHIR keeps severity on a reaction, which needs a manifestation)
   Problems                EXT["problem-function-status"] valueCode problem|cognitive_result|...
@@ -197,6 +198,7 @@ EXT = {
         "slot-duration",
         "communication-direction",
         "communication-source",
+        "communication-recorder",
         "archived-at",
         "allergy-severity",
         "relationship-note",

@@ -43,6 +43,16 @@ class CommunicationLog:
     note: str | None
     appointment_id: strawberry.ID | None
     created_at: str | None = strawberry.field(description="When the entry was logged (ISO 8601 instant, UTC).")
+    created_by: str | None = strawberry.field(
+        description="Who logged it through this API: the signed-in user's FHIR record (e.g. `Practitioner/123`) "
+                    "or, for an API client, its name. Null for entries written by other systems.")
+
+
+def _recorder(ref: Any) -> str | None:
+    if not isinstance(ref, dict):
+        return None
+    value = ref.get("reference") or ref.get("display")
+    return str(value) if value else None
 
 
 def source_of(res: dict[str, Any]) -> str:
@@ -72,5 +82,5 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
         category=next((code_of(c) for c in res.get("category") or ()), None),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
-        created_at=created_at(res),
+        created_at=created_at(res), created_by=_recorder(ext(res, "communication-recorder")),
     )

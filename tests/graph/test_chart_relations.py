@@ -83,7 +83,7 @@ async def test_update_and_archive_relationship(gql: GQL, fhir_a, tag: str) -> No
 
 
 LOG = """mutation($p: ID!, $i: CommunicationLogInput!) { createCommunicationLog(patientId: $p, input: $i) {
-  id communicationDatetime mode direction source category note appointmentId createdAt } }"""
+  id communicationDatetime mode direction source category note appointmentId createdAt createdBy } }"""
 
 
 async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) -> None:
@@ -93,7 +93,8 @@ async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) 
                                                 "category": "billing"}}))["createCommunicationLog"]
     assert made["createdAt"]
     assert made | {"id": None, "createdAt": None} == {
-        "id": None, "createdAt": None, "communicationDatetime": "2026-10-03T09:00:00Z", "mode": "phone",
+        "id": None, "createdAt": None, "createdBy": "api-key:graph-a",
+        "communicationDatetime": "2026-10-03T09:00:00Z", "mode": "phone",
         "direction": "RECEIVED", "source": "user", "category": "billing", "note": "Asked about the bill",
         "appointmentId": None}
     # written elsewhere: a system reminder, and an external system's entry (meta.source)
