@@ -4,6 +4,7 @@ archiving it (records and their FHIR mapping: resolvers/model/medication.py)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from resolvers import chart, drug_allergy
@@ -13,7 +14,8 @@ from resolvers.model import medication as model
 from resolvers.model.patient import Patient
 from resolvers.pagination import Connection, resolve_connection
 from store.clock import now_seconds
-from store.errors import Invalid, InvalidTransition
+from store.errors import Invalid, InvalidTransition, NotFound
+from store.transactions import Entry, Outcome
 
 RT = "MedicationStatement"
 
@@ -52,10 +54,47 @@ async def record_medication(ctx: Scope, pid: str, f: dict[str, Any], idempotency
         subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
                                           chart.provider_exists(ctx, f.get("provider_id")))
         res = model.apply_fields({"resourceType": RT, "subject": subject, "dateAsserted": now_seconds()}, f)
-        return await _with_warnings(ctx, pid, await chart.create(ctx, res))
+        written = await _create_with_order(ctx, res) if f.get("is_cpoe") else await chart.create(ctx, res)
+        return await _with_warnings(ctx, pid, written)
 
     return await chart.once(ctx, "recordMedication", RT, pid, idempotency_key, f, create,
                             lambda res: _with_warnings(ctx, pid, res))
+
+
+async def _create_with_order(ctx: Scope, res: dict[str, Any]) -> dict[str, Any]:
+    """A CPOE entry: its order (MedicationRequest) and the MedicationStatement based on it, in one transaction."""
+    url = f"urn:uuid:{uuid.uuid4()}"
+    order = model.order_of(res)
+    res = {**res, "basedOn": [{"reference": url}]}
+    outcomes = await ctx.repo.transaction(ctx.who, [Entry(0, "POST", "MedicationRequest", resource=order, full_url=url),
+                                                    Entry(1, "POST", RT, resource=res)])
+    return _written(ctx, outcomes[1])
+
+
+async def _save(ctx: Scope, res: dict[str, Any], base_version: int | None) -> dict[str, Any]:
+    """Write a new version of a medication; a CPOE entry's order gets the same status (and reason) in the same
+    transaction."""
+    oid = model.order_id(res)
+    order = await ctx.loaders.medication_orders_by_id.load(oid) if oid else None
+    want = model.ORDER_STATUS.get(res.get("status", ""))
+    reason = model.order_reason(res)
+    if order is None or want is None or (order.get("status") == want and order.get("statusReason") == reason):
+        return await chart.save(ctx, res, base_version)
+    order = {**order, "status": want}
+    if reason:
+        order["statusReason"] = reason
+    outcomes = await ctx.repo.transaction(ctx.who, [
+        Entry(0, "PUT", "MedicationRequest", rid=order["id"], resource=order),
+        Entry(1, "PUT", RT, rid=res["id"], resource=res,
+              if_match=str(base_version) if base_version is not None else None)])
+    return _written(ctx, outcomes[1])
+
+
+def _written(ctx: Scope, outcome: Outcome) -> dict[str, Any]:
+    if outcome.result is None:  # a create or an update always answers its resource
+        raise NotFound("The medication was not written")
+    chart.forget(ctx, outcome.result.resource)
+    return outcome.result.resource
 
 
 async def _with_warnings(ctx: Scope, pid: str, written: dict[str, Any]) -> model.Medication:
@@ -74,7 +113,7 @@ async def update_medication(ctx: Scope, pid: str, rid: str, base_version: int,
     res, _ = await asyncio.gather(chart.record_of(ctx, RT, pid, rid), chart.provider_exists(ctx, f.get("provider_id")))
     period = res.get("effectivePeriod") or {}
     _check({"date_start": f.get("date_start", period.get("start")), "date_stop": f.get("date_stop", period.get("end"))})
-    return model.from_fhir(await chart.save(ctx, model.apply_fields(res, f), base_version))
+    return model.from_fhir(await _save(ctx, model.apply_fields(res, f), base_version))
 
 
 async def discontinue_medication(ctx: Scope, pid: str, rid: str, base_version: int, reason: str,
@@ -91,7 +130,7 @@ async def discontinue_medication(ctx: Scope, pid: str, rid: str, base_version: i
     if stop < str((res.get("effectivePeriod") or {}).get("start") or "")[:10]:
         raise Invalid("dateStop is before the medication's dateStart", field="dateStop")
     model.apply_fields(res, {"status": "discontinued", "discontinuation_reason": reason.strip(), "date_stop": stop})
-    return model.from_fhir(await chart.save(ctx, res, base_version))
+    return model.from_fhir(await _save(ctx, res, base_version))
 
 
 async def archive_medication(ctx: Scope, pid: str, rid: str, base_version: int | None) -> model.Medication:

@@ -108,7 +108,10 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
                           when prescribed here); MedicationRequest intent order, status
                           active|completed|stopped|on-hold; dosage[0] text (dosage), timing.code.text
                           (frequency), route.text; note[0] the patient note; statusReason[0].text the
-                          discontinuation reason; EXT["medication-cpoe"] valueBoolean entered through CPOE
+                          discontinuation reason; EXT["medication-cpoe"] valueBoolean entered through CPOE.
+                          A CPOE entry (GraphQL isCpoe) is written with its order in one transaction: a
+                          MedicationRequest (intent order) the MedicationStatement is basedOn, whose status
+                          (and statusReason) follows the statement's
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from store.naming import RXNORM
 Resource = dict[str, Any]
 STATUS_OUT = {"stopped": "discontinued", "on-hold": "on_hold"}
 STATUS_IN = {"active": "active", "discontinued": "stopped", "on_hold": "on-hold", "completed": "completed"}
+# A CPOE entry's MedicationRequest (the order) follows its MedicationStatement's status.
+ORDER_STATUS = {"active": "active", "on-hold": "on-hold", "stopped": "stopped", "completed": "completed"}
 # The seed's medical-summary lists: current = active; past = stopped or completed. On hold is neither.
 PAST_STATUSES = ("stopped", "completed")
 
@@ -36,7 +38,9 @@ class Medication:
     patient_note: str | None = strawberry.field(description="Free-text note about this medication for the patient.")
     provider_id: strawberry.ID | None = strawberry.field(
         description="The prescribing or recording provider (a Practitioner id), when known.")
-    is_cpoe: bool = strawberry.field(description="Entered through Computerized Provider Order Entry.")
+    is_cpoe: bool = strawberry.field(
+        description="Entered through Computerized Provider Order Entry: the medication has an order (FHIR "
+                    "MedicationRequest) whose status follows this entry's.")
     date_start: str | None
     date_stop: str | None
     discontinuation_reason: str | None
@@ -64,12 +68,37 @@ def from_fhir(res: Resource) -> Medication:
         frequency=text_of((dosage.get("timing") or {}).get("code")), route=text_of(dosage.get("route")),
         patient_note=next((n.get("text") for n in res.get("note") or () if n.get("text")), None),
         provider_id=opt_id(ref_id(res.get("informationSource"), "Practitioner")),
-        is_cpoe=ext(res, "medication-cpoe") is True,
+        is_cpoe=ext(res, "medication-cpoe") is True or order_id(res) is not None,
         date_start=date_part(period.get("start") or res.get("effectiveDateTime")),
         date_stop=date_part(period.get("end")),
         discontinuation_reason=next((text_of(s) for s in res.get("statusReason") or ()), None),
         created_at=created_at(res), updated_at=updated_at(res), deleted_at=deleted_at(res),
     )
+
+
+def order_id(res: Resource) -> str | None:
+    """The MedicationRequest (order) a MedicationStatement is based on, when it was prescribed here."""
+    return next((i for i in (ref_id(b, "MedicationRequest") for b in res.get("basedOn") or ()) if i), None)
+
+
+def order_of(statement: Resource) -> Resource:
+    """The MedicationRequest of a CPOE entry: the order the MedicationStatement is based on."""
+    order: Resource = {"resourceType": "MedicationRequest", "intent": "order",
+                       "status": ORDER_STATUS.get(statement.get("status", ""), "active"),
+                       "medicationCodeableConcept": statement["medicationCodeableConcept"],
+                       "subject": statement["subject"]}
+    for src, dst in (("dateAsserted", "authoredOn"), ("informationSource", "requester"),
+                     ("dosage", "dosageInstruction")):
+        if statement.get(src):
+            order[dst] = statement[src]
+    if statement.get("statusReason"):
+        order["statusReason"] = order_reason(statement)
+    return order
+
+
+def order_reason(statement: Resource) -> Any:
+    """The statement's first status reason, as the order's one (MedicationRequest.statusReason is 0..1)."""
+    return (statement.get("statusReason") or [None])[0]
 
 
 def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:

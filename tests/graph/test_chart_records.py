@@ -235,3 +235,26 @@ async def test_chart_creates_take_an_idempotency_key(gql: GQL, fhir_a, tag: str)
     counts = (await gql.run("""query($p: ID!) { patient(id: $p) { allergies { totalCount }
         communicationLogs { totalCount } } }""", {"p": pid}))["patient"]
     assert counts == {"allergies": {"totalCount": 1}, "communicationLogs": {"totalCount": 1}}
+
+
+async def test_cpoe_medication_has_an_order_that_follows_it(gql: GQL, fhir_a, tag: str) -> None:
+    """A CPOE entry is an order (MedicationRequest) and the list entry based on it (MedicationStatement)."""
+    pid = await patient(fhir_a, tag)
+    made = (await gql.run("""mutation($p: ID!) { recordMedication(patientId: $p, input: {name: "Amoxicillin 500 MG",
+        dosage: "500 mg", frequency: "three times daily", isCpoe: true}) { id version isCpoe } }""",
+                          {"p": pid}))["recordMedication"]
+    assert made["isCpoe"] is True
+    statement = (await fhir_a.get(f"/MedicationStatement/{made['id']}")).json()
+    [based_on] = statement["basedOn"]
+    order_id = based_on["reference"].removeprefix("MedicationRequest/")
+    order = (await fhir_a.get(f"/MedicationRequest/{order_id}")).json()
+    assert (order["status"], order["intent"], order["subject"]) == ("active", "order", {"reference": f"Patient/{pid}"})
+    assert order["dosageInstruction"][0]["text"] == "500 mg"
+    await gql.run("""mutation($p: ID!, $id: ID!) { discontinueMedication(patientId: $p, id: $id, baseVersion: 1,
+        reason: "Rash") { status } }""", {"p": pid, "id": made["id"]})
+    order = (await fhir_a.get(f"/MedicationRequest/{order_id}")).json()
+    assert order["status"] == "stopped" and order["statusReason"] == {"text": "Rash"}
+    plain = (await gql.run("""mutation($p: ID!) { recordMedication(patientId: $p, input: {name: "Vitamin D"}) {
+        id isCpoe } }""", {"p": pid}))["recordMedication"]
+    assert plain["isCpoe"] is False
+    assert "basedOn" not in (await fhir_a.get(f"/MedicationStatement/{plain['id']}")).json()
