@@ -36,6 +36,7 @@ from auth.audit import AuditTrail
 from auth.audit_doors import AuditMiddleware
 from auth.authenticator import Authenticator
 from auth.middleware import OPEN_PATHS, AuthMiddleware
+from auth.policy import authorize
 from auth.principal import Principal
 from auth.routes import routes as oauth_routes
 from auth.startup import start_oauth
@@ -47,8 +48,10 @@ from fhir_rest.read_lane import ReadLane
 from fhir_rest.routes import mounts as fhir_mounts
 from fhir_rest.services import RestServices
 from fhir_rest.statuses import status_of
+from graph.errors import code_of as graph_code_of
 from graph.schema import routes as graph_routes
 from graph.services import GraphServices
+from resolvers.patient_import import ImportWorker
 from store.client import StoreHandle, deadline, open_store
 from store.errors import DomainError, NotAllowed, NotFound
 from store.params import SUPPORTED_TYPES
@@ -131,6 +134,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                       interval_s=settings.rate_limit_sync_interval_s)
     services.limiter = limiter if limiter.enabled else None
     reports = ReportWorker()  # the qapi encounter reports of every tenant sharing the store (store/jobs.py)
+    # GraphQL bulk patient imports whose worker is gone (a crash, a restart): resumed here, as their caller
+    imports = ImportWorker(authorize=authorize, code_of=graph_code_of, settings=settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,6 +158,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             await services.exports.start()
             reports.repo = handle.repo
             reports.start()
+            imports.start(handle.repo)
             warm_models(SUPPORTED_TYPES)  # imported now, not on each type's first request
             # Everything built at start-up (schemas, FHIR models, settings) lives forever: keep it out of
             # the collector's generations so full collections stay short under load.
@@ -163,6 +169,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             gc.set_threshold(*settings.gc_thresholds)
             yield
         finally:
+            await imports.stop()
             await reports.stop()
             with contextlib.suppress(Exception):
                 await limiter.stop()  # flushes what only this instance counted

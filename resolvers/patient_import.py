@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from resolvers import patient_write as write
-from resolvers.context import Scope
+from resolvers.access import Authorize, Guarded
+from resolvers.context import PageSettings, Scope
 from resolvers.model import patient as patient_m
 from resolvers.model import patient_import as model
 from resolvers.model.common import graphql_path
@@ -30,7 +31,8 @@ from resolvers.model.patient_input import apply_fields
 from store.errors import DomainError, Invalid, NotFound
 from store.logs import described
 from store.naming import SID
-from store.types import Resource
+from store.repository import Repository
+from store.types import Resource, SystemPrincipal
 
 log = logging.getLogger("fhirgraph.import")
 
@@ -59,7 +61,7 @@ async def import_patients(ctx: Scope, rows: list[dict[str, Any]], mode: model.Im
         results = await _rows(ctx, rows, 0, mode, code_of)
         return model.summary(None, model.ImportStatus.COMPLETED, mode, len(rows), results)
     ctx.repo.authorize(ctx.who, "create", "Patient")  # refused now, not in the background
-    spec = {"mode": mode.value, "rows": [_jsonable(r) for r in rows]}
+    spec = {"mode": mode.value, "rows": [_jsonable(r) for r in rows], "by": _caller(ctx.who)}
     job = await ctx.repo.repo.jobs.create(ctx.who.tenant, KIND, spec, secret=None, keep_s=KEEP_S)
     task = asyncio.create_task(_work(Scope(principal=ctx.principal, repo=ctx.repo, settings=ctx.settings),
                                      job["_id"], code_of), name=f"patient-import-{job['_id']}")
@@ -81,11 +83,16 @@ async def get_import(ctx: Scope, job_id: str) -> model.PatientImport:
 
 
 async def _work(ctx: Scope, job_id: str, code_of: CodeOf) -> None:
-    jobs = ctx.repo.repo.jobs
     owner = f"patient-import-{uuid.uuid4()}"
-    job = await jobs.claim(KIND, owner, LEASE_S, job_id=job_id)
+    job = await ctx.repo.repo.jobs.claim(KIND, owner, LEASE_S, job_id=job_id)
     if job is None:
         return  # another worker holds it
+    await _resume(ctx, job, owner, code_of)
+
+
+async def _resume(ctx: Scope, job: dict[str, Any], owner: str, code_of: CodeOf) -> None:
+    """Import the job's rows after the last stored chunk of results, under ``owner``'s lease."""
+    jobs, job_id = ctx.repo.repo.jobs, job["_id"]
     rows: list[dict[str, Any]] = job["spec"]["rows"]
     mode = model.ImportMode(job["spec"]["mode"])
     start = len(job.get("results") or ())
@@ -191,3 +198,53 @@ async def _row(ctx: Scope, row: dict[str, Any], index: int, mode: model.ImportMo
 def _seen_as(res: Resource) -> dict[str, Any]:
     """What a client sees of a patient (writing a row rearranges FHIR lists without changing any of it)."""
     return dataclasses.asdict(patient_m.from_fhir(res))
+
+
+def _caller(principal: Any) -> dict[str, Any]:
+    """Who asked for the import, kept with the job: a worker that resumes it acts for them (same tenant, subject
+    and scopes, so the writes' Provenance and the audit trail name them), never with more rights."""
+    return {"tenant": principal.tenant, "subject": principal.subject, "scopes": sorted(principal.scopes),
+            "patient": getattr(principal, "patient", None)}
+
+
+class ImportWorker:
+    """Resumes the background imports whose worker is gone — the process that took the request crashed or was
+    restarted — on whichever instance polls first: a job whose lease is free or expired is claimed (one atomic
+    find-and-modify, store/jobs.py) and its rows continue after the last stored chunk of results. The policy
+    (``authorize``) and the error codes (``code_of``) are the GraphQL door's, passed in by the composition root."""
+
+    def __init__(self, *, authorize: Authorize, code_of: CodeOf, settings: PageSettings, poll_s: float = 5.0):
+        self.authorize, self.code_of, self.settings, self.poll_s = authorize, code_of, settings, poll_s
+        self.repo: Repository | None = None
+        self.owner = f"patient-import-{uuid.uuid4()}"
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, repo: Repository) -> None:
+        self.repo = repo
+        self._task = asyncio.create_task(self._run(), name="patient-imports")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        if self.repo is None:
+            raise RuntimeError("ImportWorker.start() gives it its store")
+        while True:
+            try:
+                job = await self.repo.jobs.claim(KIND, self.owner, LEASE_S)
+                if job is None:
+                    await asyncio.sleep(self.poll_s)
+                    continue
+                by = job["spec"].get("by") or {}
+                principal = SystemPrincipal(tenant=job["tenant"], subject=str(by.get("subject") or "system"),
+                                            scopes=frozenset(by.get("scopes") or ()), patient=by.get("patient"))
+                ctx = Scope(principal=principal, repo=Guarded(self.repo, self.authorize), settings=self.settings)
+                await _resume(ctx, job, self.owner, self.code_of)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store unavailable: try again at the next poll
+                log.warning("patient import worker: %s", described(exc))
+                await asyncio.sleep(self.poll_s)
