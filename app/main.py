@@ -12,11 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from app.cors import CorsMiddleware, parse_origins
 from app.errors import error_reply
 from app.logs import flush as flush_logs
 from app.middleware import (
@@ -59,13 +59,6 @@ from store.validation import warm_models
 from subscriptions.lifecycle import startup as events_startup
 
 log = logging.getLogger("fhirgraph")
-
-CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist", "Prefer",
-                "Idempotency-Key", "X-API-Key", "Api-Key", "X-Request-ID"]
-CORS_EXPOSED = ["X-Request-ID", "Location", "Content-Location", "ETag", "Last-Modified", "Retry-After", "X-Progress",
-                "Expires", "RateLimit",
-                "RateLimit-Policy", "WWW-Authenticate"]
 
 async def live(request: Request) -> Response:
     """Liveness: the process answers (restart it if not). Never asks the database: a database outage must not
@@ -188,6 +181,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
 
                 flush_spans()
 
+    cors_origins = parse_origins(settings.cors_origins)
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/health/ready", health, methods=["GET"]),
@@ -196,7 +190,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         *oauth_routes(),
         qapi_mount(),
         qapi_linking(),
-        *graph_routes(settings),
+        *graph_routes(settings, allows_origin=cors_origins.allows),
         *fhir_mounts(),
     ]
     open_paths = (*OPEN_PATHS, "/metrics") if settings.metrics_public else OPEN_PATHS
@@ -210,7 +204,6 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
     elif otel_wanted():
         log.warning("OTEL_* variables ask for traces, but the otel extra is not installed "
                     '(pip install "fhirgraph[otel]"): no traces')
-    cors_origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -224,11 +217,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             Middleware(SafeErrorsMiddleware),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts, base_url=settings.base_url),
             # Browser apps (SMART apps, GraphQL front ends) on other origins: preflights are answered before
-            # authentication. Credentials travel in headers (bearer tokens, keys), never cookies, so no
-            # Allow-Credentials; the sign-in pages are same-origin forms.
-            *([Middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=CORS_METHODS,
-                          allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=600)]
-              if cors_origins else []),
+            # authentication, and websocket handshakes from pages of other origins refused (app/cors.py).
+            Middleware(CorsMiddleware, origins=cors_origins, credentials=settings.cors_credentials,
+                       max_age=settings.cors_max_age_s),
             # The PHI audit trail: outside authentication, so that refusals are recorded too.
             Middleware(AuditMiddleware, trail=trail, status_of=status_of),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),

@@ -6,9 +6,18 @@ import os
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.cors import LOOPBACK, parse_origins
 from app.ratelimit import parse_limits
 from auth.api_keys import ApiKeys
 from store.types import check_tenant
@@ -30,8 +39,14 @@ class Settings(BaseSettings):
     base_url: str = ""
     # Host names (optionally host:port) the server answers to, comma-separated; others get 400.
     allowed_hosts: str = ""
-    # Browser origins allowed to call the APIs (CORS), comma-separated; "*" any, empty none.
-    cors_origins: str = "*"
+    # Browser origins allowed to call the APIs and open the GraphQL websocket (CORS, app/cors.py), comma-separated:
+    # "https://app.example", "http://localhost:*" (any port), "*" (any origin), empty none. Unset: none in
+    # production, this machine's loopback origins in trial. Credentials (cookies, fetch's credentials: "include")
+    # only for origins named one by one; bearer tokens and keys are headers and need none. Preflights are cached
+    # by browsers for cors_max_age_s.
+    cors_origins: str = ""
+    cors_credentials: bool = False
+    cors_max_age_s: int = Field(default=600, ge=0, le=86_400)
     default_tenant: str = "default"
     default_subject: str = "system"
     # Until OAuth lands: anonymous callers act as the default tenant (trials); set false in production.
@@ -152,7 +167,8 @@ class Settings(BaseSettings):
         environment = given.get("environment") or ("production" if given.get("mongodb_uri") else "trial")
         production = environment == "production"
         implied = {"environment": environment, "log_format": "json" if production else "text",
-                   "graphiql": not production, "introspection": not production}
+                   "graphiql": not production, "introspection": not production,
+                   "cors_origins": "" if production else LOOPBACK}
         return {**{k: v for k, v in implied.items() if k not in given}, **data}
 
     @field_validator("default_tenant")
@@ -172,6 +188,19 @@ class Settings(BaseSettings):
                 raise ValueError("cannot read the file") from None
             except Exception:  # noqa: BLE001 - whatever the key library says, the message must not quote the key
                 raise ValueError("not a private RSA key (a JWK or PEM)") from None
+        return value
+
+    @field_validator("cors_credentials")
+    @classmethod
+    def _cors_credentials(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and parse_origins(info.data.get("cors_origins", "")).any:
+            raise ValueError("credentials need FHIRGRAPH_CORS_ORIGINS named one by one, not *")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        parse_origins(value)
         return value
 
     @field_validator("api_keys")

@@ -16,7 +16,7 @@ from store.errors import Unauthorized
 
 OPEN_PATHS = ("/health", "/fhir/r4/metadata", "/r4/metadata", "/fhir/r4/.well-known", "/r4/.well-known", "/auth/",
               "/.well-known/", "/qapi/v1/openapi.json", "/qapi/v1/docs", "/fhir/r4/openapi.json", "/r4/openapi.json",
-              "/fhir/r4/docs", "/r4/docs",
+              "/fhir/r4/docs", "/r4/docs", "/graphql/ide",
               "/integrations/linking")
 
 

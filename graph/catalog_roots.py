@@ -158,13 +158,15 @@ class CatalogQuery:
 # ---------------------------------------------------------------------------------------------- mutation
 
 
-async def create_alert_definition(info: Info, input: AlertDefinitionInput) -> catalog_m.AlertDefinition:
+async def create_alert_definition(info: Info, input: Annotated[AlertDefinitionInput, strawberry.argument(
+        description="The new alert definition.")]) -> catalog_m.AlertDefinition:
     result: catalog_m.AlertDefinition = await catalog_r.create_definition(info.context, ALERT, fields_of(input))
     return result
 
 
 async def update_alert_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                  input: AlertDefinitionPatch) -> catalog_m.AlertDefinition:
+                                  input: Annotated[AlertDefinitionPatch, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]) -> catalog_m.AlertDefinition:
     result: catalog_m.AlertDefinition = await catalog_r.update_definition(info.context, ALERT, id, base_version,
                                                                           fields_of(input))
     return result
@@ -176,13 +178,15 @@ async def archive_alert_definition(info: Info, id: DefinitionId,
     return result
 
 
-async def create_tag_definition(info: Info, input: TagDefinitionInput) -> catalog_m.TagDefinition:
+async def create_tag_definition(info: Info, input: Annotated[TagDefinitionInput, strawberry.argument(
+        description="The new tag definition.")]) -> catalog_m.TagDefinition:
     result: catalog_m.TagDefinition = await catalog_r.create_definition(info.context, TAG, fields_of(input))
     return result
 
 
 async def update_tag_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                input: TagDefinitionPatch) -> catalog_m.TagDefinition:
+                                input: Annotated[TagDefinitionPatch, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]) -> catalog_m.TagDefinition:
     result: catalog_m.TagDefinition = await catalog_r.update_definition(info.context, TAG, id, base_version,
                                                                         fields_of(input))
     return result
@@ -193,13 +197,15 @@ async def archive_tag_definition(info: Info, id: DefinitionId, base_version: Bas
     return result
 
 
-async def create_field_definition(info: Info, input: FieldDefinitionInput) -> catalog_m.FieldDefinition:
+async def create_field_definition(info: Info, input: Annotated[FieldDefinitionInput, strawberry.argument(
+        description="The new custom-field definition.")]) -> catalog_m.FieldDefinition:
     result: catalog_m.FieldDefinition = await catalog_r.create_definition(info.context, FIELD, fields_of(input))
     return result
 
 
 async def update_field_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                  input: FieldDefinitionPatch) -> catalog_m.FieldDefinition:
+                                  input: Annotated[FieldDefinitionPatch, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]) -> catalog_m.FieldDefinition:
     result: catalog_m.FieldDefinition = await catalog_r.update_definition(info.context, FIELD, id, base_version,
                                                                           fields_of(input))
     return result
@@ -218,12 +224,14 @@ async def upsert_patient_field_values(info: Info, patient_id: PatientId, fields:
 
 
 async def create_referral_attribution(info: Info, patient_id: PatientId,
-                                      input: ReferralAttributionInput) -> referral_m.ReferralAttribution:
+                                      input: Annotated[ReferralAttributionInput, strawberry.argument(
+        description="The new referral attribution.")]) -> referral_m.ReferralAttribution:
     return await referral_r.create_attribution(info.context, patient_id, fields_of(input))
 
 
 async def update_referral_attribution(info: Info, patient_id: PatientId, id: AttributionId, base_version: BaseVersion,
-                                      input: ReferralAttributionPatch) -> referral_m.ReferralAttribution:
+                                      input: Annotated[ReferralAttributionPatch, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]) -> referral_m.ReferralAttribution:
     return await referral_r.update_attribution(info.context, patient_id, id, base_version, fields_of(input))
 
 
@@ -233,7 +241,8 @@ async def archive_referral_attribution(info: Info, patient_id: PatientId, id: At
 
 
 async def update_alert(info: Info, patient_id: PatientId, id: AlertId, base_version: BaseVersion,
-                       input: AlertPatch) -> alert_m.Alert:
+                       input: Annotated[AlertPatch, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]) -> alert_m.Alert:
     return await alert_r.update_alert(info.context, patient_id, id, base_version, fields_of(input))
 
 

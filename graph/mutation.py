@@ -105,73 +105,122 @@ async def restore_patient(info: Info, id: _ID, base_version: _OPT_VERSION = None
     return await patient_w.restore_patient(info.context, id, base_version)
 
 
-async def create_episode(info: Info, patient_id: strawberry.ID, input: EpisodeInput) -> episode_m.Episode:
+async def create_episode(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[EpisodeInput, strawberry.argument(description="The episode.")],
+) -> episode_m.Episode:
     return await episode_r.create_episode(info.context, patient_id, fields_of(input))
 
 
 async def update_episode(
-    info: Info, id: strawberry.ID, input: EpisodeInput, base_version: int | None = None
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The episode's id.")],
+    input: Annotated[EpisodeInput, strawberry.argument(description="The fields to change.")],
+    base_version: Annotated[int | None, strawberry.argument(
+        description="The version you read (Episode.version); optional.")] = None,
 ) -> episode_m.Episode:
     return await episode_r.update_episode(info.context, id, base_version, fields_of(input))
 
 
 async def assign_appointment_to_episode(
-    info: Info, appointment_id: strawberry.ID, episode_id: strawberry.ID | None = None
+    info: Info,
+    appointment_id: Annotated[strawberry.ID, strawberry.argument(description="The appointment's id.")],
+    episode_id: Annotated[strawberry.ID | None, strawberry.argument(
+        description="The episode's id; null to unassign.")] = None,
 ) -> appointment_m.Appointment:
     return await appointment_r.assign_to_episode(info.context, appointment_id, episode_id)
 
 
-async def book_appointment(info: Info, input: BookAppointmentInput) -> appointment_m.Appointment:
+async def book_appointment(
+    info: Info,
+    input: Annotated[BookAppointmentInput, strawberry.argument(description="The appointment to book.")],
+) -> appointment_m.Appointment:
     return await appointment_r.book_appointment(info.context, fields_of(input))
 
 
 async def reschedule_appointment(
     info: Info,
-    id: strawberry.ID,
-    start: str,
-    end: str | None = None,
-    slot_id: strawberry.ID | None = None,
-    base_version: int | None = None,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The appointment's id.")],
+    start: Annotated[str, strawberry.argument(
+        description="New start, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")],
+    end: Annotated[str | None, strawberry.argument(
+        description="New end, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z (default: the same length "
+                    "as before).")] = None,
+    slot_id: Annotated[strawberry.ID | None, strawberry.argument(description="A free slot to move into.")] = None,
+    base_version: Annotated[int | None, strawberry.argument(
+        description="The version you read (Appointment.version); optional.")] = None,
 ) -> appointment_m.Appointment:
     return await appointment_r.reschedule_appointment(info.context, id, base_version, start, end, slot_id)
 
 
 async def cancel_appointment(
-    info: Info, id: strawberry.ID, reason: str | None = None, base_version: int | None = None
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The appointment's id.")],
+    reason: Annotated[str | None, strawberry.argument(description="Why it is cancelled, as text.")] = None,
+    base_version: Annotated[int | None, strawberry.argument(
+        description="The version you read (Appointment.version); optional.")] = None,
 ) -> appointment_m.Appointment:
     return await appointment_r.cancel_appointment(info.context, id, base_version, reason)
 
 
-async def record_vital_signs(info: Info, patient_id: strawberry.ID, input: VitalSignsInput,
-                             idempotency_key: IdempotencyKey = None) -> vital_signs_m.VitalSigns:
+async def record_vital_signs(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[VitalSignsInput, strawberry.argument(description="The reading; at least one value.")],
+    idempotency_key: IdempotencyKey = None,
+) -> vital_signs_m.VitalSigns:
     return await vital_signs_r.record_vital_signs(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_allergy(info: Info, patient_id: strawberry.ID, input: AllergyInput,
-                         idempotency_key: IdempotencyKey = None) -> allergy_m.Allergy:
+async def record_allergy(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[AllergyInput, strawberry.argument(description="The allergy.")],
+    idempotency_key: IdempotencyKey = None,
+) -> allergy_m.Allergy:
     return await allergy_r.record_allergy(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_medication(info: Info, patient_id: strawberry.ID, input: MedicationInput,
-                            idempotency_key: IdempotencyKey = None) -> medication_m.Medication:
+async def record_medication(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[MedicationInput, strawberry.argument(description="The medication.")],
+    idempotency_key: IdempotencyKey = None,
+) -> medication_m.Medication:
     return await medication_r.record_medication(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def record_problem(info: Info, patient_id: strawberry.ID, input: ProblemInput,
-                         idempotency_key: IdempotencyKey = None) -> problem_m.Problem:
+async def record_problem(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[ProblemInput, strawberry.argument(description="The problem.")],
+    idempotency_key: IdempotencyKey = None,
+) -> problem_m.Problem:
     return await problem_r.record_problem(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-async def create_alert(info: Info, patient_id: strawberry.ID, input: AlertInput) -> alert_m.Alert:
+async def create_alert(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+    input: Annotated[AlertInput, strawberry.argument(description="The alert.")],
+) -> alert_m.Alert:
     return await alert_r.create_alert(info.context, patient_id, fields_of(input))
 
 
-async def create_relationship(info: Info, patient_id: strawberry.ID, input: RelationshipInput,
-                              idempotency_key: IdempotencyKey = None) -> family_m.Relationship:
+async def create_relationship(
+    info: Info,
+    patient_id: Annotated[strawberry.ID, strawberry.argument(
+        description="The source patient: the one the relationship is listed under.")],
+    input: Annotated[RelationshipInput, strawberry.argument(
+        description="The related patient and what the source patient is to them.")],
+    idempotency_key: IdempotencyKey = None,
+) -> family_m.Relationship:
     return await family_r.create_relationship(info.context, patient_id, fields_of(input), idempotency_key)
 
 
-@strawberry.type
+@strawberry.type(description="Writes. Each is validated, versioned and emits an event; failures carry "
+                             "extensions.code (VALIDATION with extensions.field, NOT_FOUND, VERSION_CONFLICT, …).")
 class Mutation(CatalogMutation, ChartMutation):
     create_patient = strawberry.mutation(
         resolver=create_patient, graphql_type=CreatePatientPayload,
@@ -202,23 +251,52 @@ class Mutation(CatalogMutation, ChartMutation):
         resolver=restore_patient, graphql_type=Patient,
         description="Restore an archived patient; it comes back INACTIVE. Errors: VALIDATION (not archived), "
                     "NOT_FOUND, VERSION_CONFLICT.")
-    create_episode = strawberry.mutation(resolver=create_episode, graphql_type=Episode)
-    update_episode = strawberry.mutation(resolver=update_episode, graphql_type=Episode)
+    create_episode = strawberry.mutation(
+        resolver=create_episode, graphql_type=Episode,
+        description="Open an episode of care for a patient. Errors: VALIDATION (name, type, from and status required; "
+                    "extensions.field names the input), NOT_FOUND (patient).")
+    update_episode = strawberry.mutation(
+        resolver=update_episode, graphql_type=Episode,
+        description="Change an episode: only the fields sent change. Errors: VALIDATION, NOT_FOUND, VERSION_CONFLICT "
+                    "(baseVersion is not the current version).")
     assign_appointment_to_episode = strawberry.mutation(
         resolver=assign_appointment_to_episode, graphql_type=Appointment,
-        description="Assign an appointment to an episode (episodeId null: unassign).")
-    book_appointment = strawberry.mutation(resolver=book_appointment, graphql_type=Appointment,
-                                           description="Book an appointment; a slot already booked → SLOT_TAKEN.")
-    reschedule_appointment = strawberry.mutation(resolver=reschedule_appointment, graphql_type=Appointment)
-    cancel_appointment = strawberry.mutation(resolver=cancel_appointment, graphql_type=Appointment)
-    record_vital_signs = strawberry.mutation(resolver=record_vital_signs, graphql_type=VitalSigns,
-                                             description="Record vital signs; abnormal flags are computed on write.")
-    record_allergy = strawberry.mutation(resolver=record_allergy, graphql_type=Allergy)
-    record_medication = strawberry.mutation(resolver=record_medication, graphql_type=Medication)
-    record_problem = strawberry.mutation(resolver=record_problem, graphql_type=Problem)
+        description="Assign an appointment to an episode of care (episodeId null: unassign). Errors: VALIDATION (the "
+                    "episode is another patient's), NOT_FOUND (appointment, episode).")
+    book_appointment = strawberry.mutation(
+        resolver=book_appointment, graphql_type=Appointment,
+        description="Book an appointment. Errors: VALIDATION (start or slotId required, end before start), NOT_FOUND "
+                    "(patient, practitioner, slot), SLOT_TAKEN (the slot is already booked).")
+    reschedule_appointment = strawberry.mutation(
+        resolver=reschedule_appointment, graphql_type=Appointment,
+        description="Move an appointment to a new time (and slot). Errors: VALIDATION (start not an ISO date-time, "
+                    "end before start, a cancelled or completed appointment), NOT_FOUND (appointment, slot), "
+                    "SLOT_TAKEN, VERSION_CONFLICT.")
+    cancel_appointment = strawberry.mutation(
+        resolver=cancel_appointment, graphql_type=Appointment,
+        description="Cancel an appointment, with an optional reason. Errors: VALIDATION (already cancelled or "
+                    "completed), NOT_FOUND, VERSION_CONFLICT.")
+    record_vital_signs = strawberry.mutation(
+        resolver=record_vital_signs, graphql_type=VitalSigns,
+        description="Record a vital-sign reading; abnormal flags are computed on write. Errors: VALIDATION (no value "
+                    "at all, a negative value), NOT_FOUND (patient).")
+    record_allergy = strawberry.mutation(
+        resolver=record_allergy, graphql_type=Allergy,
+        description="Add an allergy to the patient's chart. Errors: VALIDATION (severity not mild, moderate or "
+                    "severe; extensions.field names the input), NOT_FOUND (patient).")
+    record_medication = strawberry.mutation(
+        resolver=record_medication, graphql_type=Medication,
+        description="Add a medication to the patient's list. Errors: VALIDATION (neither name nor rxCui, an unknown "
+                    "status), NOT_FOUND (patient).")
+    record_problem = strawberry.mutation(
+        resolver=record_problem, graphql_type=Problem,
+        description="Add a problem or diagnosis to the patient's chart. Errors: VALIDATION (an active problem with a "
+                    "stop date), NOT_FOUND (patient).")
     create_alert = strawberry.mutation(
         resolver=create_alert, graphql_type=Alert,
-        description="Add an alert of an org alert definition to a patient's chart. Errors: NOT_FOUND (patient, "
-                    "unknown or archived definition), VALIDATION.")
-    create_relationship = strawberry.mutation(resolver=create_relationship, graphql_type=Relationship,
-                                              description="Relate the patient to another patient (one direction).")
+        description="Add an alert of an org alert definition to a patient's chart (or the family's, with scope "
+                    "FAMILY). Errors: NOT_FOUND (patient, unknown or archived definition), VALIDATION.")
+    create_relationship = strawberry.mutation(
+        resolver=create_relationship, graphql_type=Relationship,
+        description="Relate the patient to another patient (one direction: what the other is to this one). Errors: "
+                    "VALIDATION (unknown relationshipType, the patient itself), NOT_FOUND (either patient).")

@@ -30,6 +30,7 @@ from resolvers.model import episode as episode_m
 from resolvers.model import patient as patient_m
 from resolvers.model import patient_import as import_m
 from resolvers.model import practitioner as practitioner_m
+from resolvers.pagination import After, Before, First, Last
 from resolvers.pagination import Connection as ConnectionRecord
 
 
@@ -37,14 +38,25 @@ def _selected(info: Info, name: str) -> bool:
     return any(s.name == name for f in info.selected_fields for s in getattr(f, "selections", ()))
 
 
-async def get_patient(info: Info, id: strawberry.ID) -> patient_m.Patient | None:
+async def get_patient(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
+) -> patient_m.Patient | None:
     found: patient_m.Patient | None = await settle(patient_r.get_patient(info.context, id))
     return found
 
 
-async def list_patients(info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-                        before: str | None = None, filter: PatientFilter | None = None,
-                        sort: PatientSort | None = None) -> ConnectionRecord[patient_m.Patient]:
+async def list_patients(
+    info: Info,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+    filter: Annotated[PatientFilter | None, strawberry.argument(
+        description="Which patients (default: all but archived).")] = None,
+    sort: Annotated[PatientSort | None, strawberry.argument(
+        description="Order of the list (default: last name, ascending).")] = None,
+) -> ConnectionRecord[patient_m.Patient]:
     return await patient_r.list_patients(
         info.context, flt=fields_of(filter) if filter is not None else None,
         sort_field=sort.field.value if sort is not None else None,
@@ -72,52 +84,90 @@ async def patient_import(
     return await patient_import_r.get_import(info.context, job_id)
 
 
-async def search_patients(info: Info, query: str, limit: int = 20) -> list[patient_m.PatientSummary]:
+async def search_patients(
+    info: Info,
+    query: Annotated[str, strawberry.argument(description="Text typed so far; empty or blank gives an empty list.")],
+    limit: Annotated[int, strawberry.argument(description="At most this many results (default 20, at most 100).")] = 20,
+) -> list[patient_m.PatientSummary]:
     return await patient_r.search_patients(info.context, query, limit)
 
 
-async def patient_counts_by_location(info: Info, date_from: str | None = None, date_to: str | None = None,
-                                     statuses: list[PatientStatus] | None = None) -> patient_m.PatientCountsByLocation:
+async def patient_counts_by_location(
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(
+        description="First visit on or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(
+        description="First visit on or before this date, YYYY-MM-DD.")] = None,
+    statuses: Annotated[list[PatientStatus] | None, strawberry.argument(
+        description="Count only these statuses (default: active).")] = None,
+) -> patient_m.PatientCountsByLocation:
     return await patient_r.patient_counts_by_location(info.context, date_from, date_to, statuses)
 
 
-async def check_duplicate_patients(info: Info, last_name: str, date_of_birth: str | None = None,
-                                   email: str | None = None, mobile_phone: str | None = None,
-                                   ssn: str | None = None) -> list[patient_m.PatientSummary]:
+async def check_duplicate_patients(
+    info: Info,
+    last_name: Annotated[str, strawberry.argument(description="Last name of the patient about to be created.")],
+    date_of_birth: Annotated[str | None, strawberry.argument(
+        description="Their date of birth, YYYY-MM-DD (matched with lastName).")] = None,
+    email: Annotated[str | None, strawberry.argument(description="Their email address.")] = None,
+    mobile_phone: Annotated[str | None, strawberry.argument(description="Their mobile phone number.")] = None,
+    ssn: Annotated[str | None, strawberry.argument(description="Their US Social Security number.")] = None,
+) -> list[patient_m.PatientSummary]:
     return await patient_r.check_duplicates(info.context, last_name=last_name, date_of_birth=date_of_birth,
                                             email=email, mobile_phone=mobile_phone, ssn=ssn)
 
 
-async def get_appointment(info: Info, id: strawberry.ID) -> appointment_m.Appointment | None:
+async def get_appointment(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The appointment's id.")],
+) -> appointment_m.Appointment | None:
     found: appointment_m.Appointment | None = await settle(appointment_r.get_appointment(info.context, id))
     return found
 
 
-async def list_appointments(info: Info, filter: AppointmentFilter | None = None, first: int | None = None,
-                            after: str | None = None, last: int | None = None,
-                            before: str | None = None) -> ConnectionRecord[appointment_m.Appointment]:
+async def list_appointments(
+    info: Info,
+    filter: Annotated[AppointmentFilter | None, strawberry.argument(
+        description="Which appointments (default: all).")] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> ConnectionRecord[appointment_m.Appointment]:
     return await appointment_r.list_appointments(info.context, fields_of(filter) if filter is not None else None,
                                                  first, after, last, before)
 
 
-async def get_episode(info: Info, id: strawberry.ID) -> episode_m.Episode | None:
+async def get_episode(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The episode's id.")],
+) -> episode_m.Episode | None:
     found: episode_m.Episode | None = await settle(episode_r.get_episode(info.context, id))
     return found
 
 
-async def get_practitioner(info: Info, id: strawberry.ID) -> practitioner_m.Practitioner | None:
+async def get_practitioner(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The practitioner's id.")],
+) -> practitioner_m.Practitioner | None:
     found: practitioner_m.Practitioner | None = await settle(practitioner_r.get_practitioner(info.context, id))
     return found
 
 
-async def get_encounter(info: Info, id: strawberry.ID) -> encounter_m.Encounter | None:
+async def get_encounter(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The encounter's id.")],
+) -> encounter_m.Encounter | None:
     found: encounter_m.Encounter | None = await settle(encounter_r.get_encounter(info.context, id))
     return found
 
 
-@strawberry.type
+@strawberry.type(description="Reads: patients and their charts, appointments, episodes, practitioners, "
+                             "encounters.")
 class Query(CatalogQuery, ChartQuery):
-    patient = strawberry.field(graphql_type=Patient | None, resolver=get_patient)
+    patient = strawberry.field(
+        graphql_type=Patient | None, resolver=get_patient,
+        description="One patient by id; null when there is none in your clinic (or it is outside your access).")
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
@@ -142,8 +192,18 @@ class Query(CatalogQuery, ChartQuery):
         graphql_type=list[PatientSummary], resolver=check_duplicate_patients,
         description="Existing patients matching any duplicate signal: last name + date of birth, email, mobile phone "
                     "or SSN.")
-    appointment = strawberry.field(graphql_type=Appointment | None, resolver=get_appointment)
-    appointments = strawberry.field(graphql_type=Connection[Appointment], resolver=list_appointments)
-    episode = strawberry.field(graphql_type=Episode | None, resolver=get_episode)
-    practitioner = strawberry.field(graphql_type=Practitioner | None, resolver=get_practitioner)
-    encounter = strawberry.field(graphql_type=Encounter | None, resolver=get_encounter)
+    appointment = strawberry.field(
+        graphql_type=Appointment | None, resolver=get_appointment,
+        description="One appointment by id; null when there is none in your clinic.")
+    appointments = strawberry.field(
+        graphql_type=Connection[Appointment], resolver=list_appointments,
+        description="Appointments of your clinic, optionally filtered, keyset-paginated (Relay).")
+    episode = strawberry.field(
+        graphql_type=Episode | None, resolver=get_episode,
+        description="One episode of care by id; null when there is none in your clinic.")
+    practitioner = strawberry.field(
+        graphql_type=Practitioner | None, resolver=get_practitioner,
+        description="One practitioner (provider) by id; null when there is none in your clinic.")
+    encounter = strawberry.field(
+        graphql_type=Encounter | None, resolver=get_encounter,
+        description="One encounter (visit) by id; null when there is none in your clinic.")

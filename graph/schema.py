@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 
 from auth.audit_doors import tell
 from auth.policy import Decision, authorize
+from graph import ide
 from graph.context import Context
 from graph.errors import ErrorCodes, convert
 from graph.fanout import SharedEventExecutor, lane_handler
@@ -87,7 +88,44 @@ def build_schema(settings: GraphSettings | None = None) -> Schema:
                     execution_context_class=SharedEventExecutor)
     _plain_fields_direct(schema)
     _relations_direct(schema)
+    _federation_described(schema)
     return schema
+
+
+# What strawberry's Apollo Federation support adds to the schema, described for the front-end developer who meets
+# it in GraphiQL's docs: the gateway's, not theirs.
+GATEWAY_ONLY = "For the Apollo Federation gateway (the federation spec defines it); front ends do not use it."
+FEDERATION = {
+    "_Any": "An entity representation: {__typename, ...its key fields}. " + GATEWAY_ONLY,
+    "_Entity": "Any entity of this subgraph (Patient, Practitioner, Appointment, Encounter, Episode). " + GATEWAY_ONLY,
+    "_Service": "This subgraph's description. " + GATEWAY_ONLY,
+    "_Service.sdl": "This subgraph's schema in SDL, with its federation directives.",
+    "_FieldSet": "A selection of fields naming an entity's key, e.g. \"id\". " + GATEWAY_ONLY,
+    "link__Import": "A name imported by @link. " + GATEWAY_ONLY,
+    "link__Purpose": "Why a schema @links a specification. " + GATEWAY_ONLY,
+    "link__Purpose.SECURITY": "The linked specification's directives secure the schema.",
+    "link__Purpose.EXECUTION": "The linked specification's directives change how operations execute.",
+    "Query._entities": "The entities named by their representations, in order. " + GATEWAY_ONLY,
+    "Query._entities.representations": "Each entity's __typename and key fields.",
+    "Query._service": "This subgraph's SDL. " + GATEWAY_ONLY,
+}
+
+
+def _federation_described(schema: strawberry.federation.Schema) -> None:
+    types = schema._schema.type_map
+    for name, text in FEDERATION.items():
+        type_name, _, member = name.partition(".")
+        gtype = types.get(type_name)
+        if gtype is None:
+            continue
+        field, _, arg = member.partition(".")
+        if not field:
+            gtype.description = gtype.description or text
+        elif isinstance(gtype, GraphQLEnumType):
+            gtype.values[field].description = text
+        elif isinstance(gtype, GraphQLObjectType) and field in gtype.fields:
+            target: Any = gtype.fields[field].args[arg] if arg else gtype.fields[field]
+            target.description = target.description or text
 
 
 def _plain_fields_direct(schema: strawberry.federation.Schema) -> None:
@@ -192,12 +230,23 @@ class GraphQLView(GraphQL[Context, None]):
     # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
     graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
 
-    def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings):
+    def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings,
+                 allows_origin: Callable[[str], bool] | None = None):
         # Protocols, the connection-init timeout and the per-connection cap: the live-events side owns them.
         options = subscription_view_options(settings)
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True,
                          **options)
         self.settings = settings
+        self.allows_origin = allows_origin
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # strawberry's page loads GraphiQL from a CDN: ours is served from this server (graph/ide.py)
+        return ide.page(request, self.settings)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        # Asked for a browser page of another origin only (same-origin pages and non-browser clients pass): the
+        # composition root's CORS origins decide, as they do for HTTP (app/cors.py).
+        return self.allows_origin is not None and self.allows_origin(origin)
 
     async def on_ws_connect(self, context: Context) -> Any:
         await subscription_on_ws_connect(context)
@@ -251,6 +300,8 @@ class GraphQLView(GraphQL[Context, None]):
         return response
 
 
-def routes(settings: GraphSettings) -> list[BaseRoute]:
-    view = GraphQLView(build_schema(settings), settings)
-    return [Route("/graphql", endpoint=view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
+def routes(settings: GraphSettings, *, allows_origin: Callable[[str], bool] | None = None) -> list[BaseRoute]:
+    """``allows_origin``: whether a browser page of that origin may open the websocket (none when not given)."""
+    view = GraphQLView(build_schema(settings), settings, allows_origin)
+    return [*ide.routes(settings), Route("/graphql", endpoint=view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view)]

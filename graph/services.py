@@ -18,6 +18,9 @@ class GraphSettings(Protocol):
     def introspection(self) -> bool: ...
 
     @property
+    def allow_anonymous(self) -> bool: ...
+
+    @property
     def default_page_size(self) -> int: ...
 
     @property

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from starlette.websockets import WebSocketState
@@ -49,23 +49,38 @@ async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGener
         GRAPHQL_SUBSCRIPTIONS.dec()
 
 
-async def events(info: Info, types: list[str] | None = None, patient_id: strawberry.ID | None = None,
-                 after: str | None = None) -> AsyncGenerator[EventRecord, None]:
+async def events(
+    info: Info,
+    types: Annotated[list[str] | None, strawberry.argument(
+        description="Only these event types, e.g. [\"appointment.booked\", \"patient.created\"] "
+                    "(default: all).")] = None,
+    patient_id: Annotated[strawberry.ID | None, strawberry.argument(
+        description="Only events concerning this patient.")] = None,
+    after: Annotated[str | None, strawberry.argument(
+        description="Resume after this event (its cursor): the events missed since are sent first.")] = None,
+) -> AsyncGenerator[EventRecord, None]:
     stream = event_r.stream(info.context, event_r.events_matching(types, patient_id), after)
     async for event in _deliver(info, stream):
         yield event
 
 
-async def appointment_events(info: Info, practitioner_id: strawberry.ID | None = None,
-                             location_id: strawberry.ID | None = None,
-                             after: str | None = None) -> AsyncGenerator[EventRecord, None]:
+async def appointment_events(
+    info: Info,
+    practitioner_id: Annotated[strawberry.ID | None, strawberry.argument(
+        description="Only appointments of this practitioner.")] = None,
+    location_id: Annotated[strawberry.ID | None, strawberry.argument(
+        description="Only appointments at this location.")] = None,
+    after: Annotated[str | None, strawberry.argument(
+        description="Resume after this event (its cursor): the events missed since are sent first.")] = None,
+) -> AsyncGenerator[EventRecord, None]:
     stream = event_r.stream(info.context, event_r.appointment_events(), after,
                             event_r.appointment_participants(practitioner_id, location_id))
     async for event in _deliver(info, stream):
         yield event
 
 
-@strawberry.type
+@strawberry.type(description="Live events over a websocket (graphql-transport-ws at /graphql); resume with "
+                             "after: the cursor of the last event received.")
 class Subscription:
     events = strawberry.subscription(
         resolver=events, graphql_type=Event,

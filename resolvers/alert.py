@@ -5,7 +5,9 @@ asked; creating one from an org alert definition, updating, disabling, archiving
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import catalog as catalog_r
 from resolvers import chart
@@ -15,7 +17,7 @@ from resolvers.loaders import Soon, when_loaded
 from resolvers.model import alert as model
 from resolvers.model import catalog as catalog_m
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import instant, now_seconds
 from store.errors import Invalid, InvalidTransition, NotFound
 from store.fhirjson import concept, extension, ref_id, reference, set_ext
@@ -42,8 +44,17 @@ def flags_with_family(per_patient: list[list[Resource]]) -> list[tuple[Resource,
     return out
 
 
-def patient_alerts(root: Patient, info: Info, status: model.AlertStatus | None = None, include_family: bool = False,
-                   first: int | None = None, after: str | None = None) -> Soon[Connection[model.Alert]]:
+def patient_alerts(
+    root: Patient,
+    info: Info,
+    status: Annotated[model.AlertStatus | None, strawberry.argument(
+        description="Only alerts with this status (default: ACTIVE and DISABLED; ARCHIVED only when asked "
+                    "for).")] = None,
+    include_family: Annotated[bool, strawberry.argument(
+        description="Also the family-scope alerts of the patient's family (default false).")] = False,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Alert]]:
     if include_family:
         return _family_alerts(info.context, str(root.id), status, first, after)
     return when_loaded(info.context.loaders.flags_by_patient, str(root.id),

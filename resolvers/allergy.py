@@ -3,22 +3,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import allergy as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid
 
 RT = "AllergyIntolerance"
 
 
-def patient_allergies(root: Patient, info: Info, is_active: bool | None = None, first: int | None = None,
-                      after: str | None = None) -> Soon[Connection[model.Allergy]]:
+def patient_allergies(
+    root: Patient,
+    info: Info,
+    is_active: Annotated[bool | None, strawberry.argument(
+        description="true: current allergies only; false: resolved or inactive only.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Allergy]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Allergy]:
         rows = chart.current(rows)
         if is_active is not None:

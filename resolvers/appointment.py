@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import episode as episode_r
 from resolvers import patient as patient_r
@@ -16,7 +18,7 @@ from resolvers.model import appointment as model
 from resolvers.model.episode import Episode
 from resolvers.model.patient import Patient
 from resolvers.model.practitioner import Practitioner
-from resolvers.pagination import Connection, resolve_connection, store_connection
+from resolvers.pagination import After, Before, Connection, First, Last, resolve_connection, store_connection
 from store.clock import instant, now_seconds
 from store.errors import Invalid, NotFound
 from store.fhirjson import ext, ref_id, set_ext
@@ -36,10 +38,20 @@ def _start(r: Resource) -> str:
     return str(r.get("start") or "")
 
 
-def patient_appointments(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
-                         status: list[model.AppointmentStatus] | None = None, first: int | None = None,
-                         after: str | None = None, last: int | None = None, before: str | None = None
-                         ) -> Soon[Connection[model.Appointment]]:
+def patient_appointments(
+    root: Patient,
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(
+        description="Starting on or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(
+        description="Starting on or before this date, YYYY-MM-DD.")] = None,
+    status: Annotated[list[model.AppointmentStatus] | None, strawberry.argument(
+        description="Only appointments with one of these statuses.")] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> Soon[Connection[model.Appointment]]:
     loaders = info.context.loaders
     wanted = {s.value for s in status} if status else None
 
@@ -55,8 +67,12 @@ def patient_appointments(root: Patient, info: Info, date_from: str | None = None
     return when_loaded(loaders.appointments_by_patient, str(root.id), page)
 
 
-def episode_appointments(root: Episode, info: Info, first: int | None = None, after: str | None = None
-                         ) -> Soon[Connection[model.Appointment]]:
+def episode_appointments(
+    root: Episode,
+    info: Info,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Appointment]]:
     """An episode's appointments: its patient's appointments (one batched load for every episode's patient)
     that join it through the episode-of-care extension."""
     if not root.patient_id:

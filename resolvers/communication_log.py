@@ -13,7 +13,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
 from store.fhirjson import concept, extension, parse_reference, reference
 from store.naming import COMM_CATEGORY, CS, V3_MODE
@@ -23,9 +23,18 @@ HL7_CATEGORIES = ("alert", "notification", "reminder", "instruction")
 
 
 def patient_communication_logs(
-    root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None, mode: str | None = None,
-    direction: model.CommunicationDirection | None = None, q: str | None = None, first: int | None = None,
-    after: str | None = None,
+    root: Patient,
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")] = None,
+    mode: Annotated[str | None, strawberry.argument(
+        description="Only this mode: phone, email, text, mail, in_person or fax; another value → "
+                    "VALIDATION.")] = None,
+    direction: Annotated[model.CommunicationDirection | None, strawberry.argument(
+        description="Only sent or only received ones.")] = None,
+    q: Annotated[str | None, strawberry.argument(description="Free text in the note.")] = None,
+    first: First = None,
+    after: After = None,
     communication_source: Annotated[str | None, strawberry.argument(
         description="Only entries of this source: user, automated or integration; another value → "
                     "VALIDATION.")] = None,

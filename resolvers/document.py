@@ -7,11 +7,15 @@ from resolvers.context import Info
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import document as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 
 
-def patient_documents(root: Patient, info: Info, first: int | None = None, after: str | None = None
-                      ) -> Soon[Connection[model.Document]]:
+def patient_documents(
+    root: Patient,
+    info: Info,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Document]]:
     return when_loaded(info.context.loaders.documents_by_patient, str(root.id), lambda rows: resolve_connection(
         rows, key=chart.by_date("date"), rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
         descending=True))

@@ -13,7 +13,7 @@ from resolvers.model import encounter as model
 from resolvers.model.appointment import Appointment
 from resolvers.model.patient import Patient
 from resolvers.model.practitioner import Practitioner
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 
 
 def get_encounter(ctx: Scope, eid: str | None) -> Soon[model.Encounter | None]:
@@ -26,8 +26,12 @@ def _start(r: dict[str, Any]) -> str:
     return str((r.get("period") or {}).get("start") or "")
 
 
-def patient_encounters(root: Patient, info: Info, first: int | None = None, after: str | None = None
-                       ) -> Soon[Connection[model.Encounter]]:
+def patient_encounters(
+    root: Patient,
+    info: Info,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Encounter]]:
     return when_loaded(info.context.loaders.encounters_by_patient, str(root.id), lambda rows: resolve_connection(
         rows, key=_start, rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after, descending=True))
 

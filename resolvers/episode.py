@@ -4,14 +4,16 @@ mapping: resolvers/model/episode.py."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import patient as patient_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import episode as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
 
 REQUIRED = ("name", "type", "from_", "status")
@@ -23,8 +25,14 @@ def get_episode(ctx: Scope, eid: str | None) -> Soon[model.Episode | None]:
     return when_loaded(ctx.loaders.episodes_by_id, str(eid), lambda res: model.from_fhir(res) if res else None)
 
 
-def patient_episodes(root: Patient, info: Info, status: model.EpisodeStatus | None = None,
-                     first: int | None = None, after: str | None = None) -> Soon[Connection[model.Episode]]:
+def patient_episodes(
+    root: Patient,
+    info: Info,
+    status: Annotated[model.EpisodeStatus | None, strawberry.argument(
+        description="Only episodes with this status.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Episode]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Episode]:
         if status is not None:
             rows = [r for r in rows if r.get("status") == status.value]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import medication as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid, InvalidTransition, NotFound
 from store.transactions import Entry, Outcome
@@ -20,8 +22,14 @@ from store.transactions import Entry, Outcome
 RT = "MedicationStatement"
 
 
-def patient_medications(root: Patient, info: Info, is_active: bool | None = None, first: int | None = None,
-                        after: str | None = None) -> Soon[Connection[model.Medication]]:
+def patient_medications(
+    root: Patient,
+    info: Info,
+    is_active: Annotated[bool | None, strawberry.argument(
+        description="true: current medications only; false: past ones only.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Medication]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Medication]:
         rows = chart.current(rows)
         if is_active is not None:

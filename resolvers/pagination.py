@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -25,25 +25,39 @@ Item = TypeVar("Item")
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
+# The paging arguments of every connection field (Relay), described once for all of them.
+First = Annotated[int | None, strawberry.argument(
+    description=f"Page forward: at most this many items (default {DEFAULT_PAGE}, at most {MAX_PAGE}).")]
+After = Annotated[str | None, strawberry.argument(
+    description="Page forward: the items after this cursor (pageInfo.endCursor of the previous page).")]
+Last = Annotated[int | None, strawberry.argument(
+    description=f"Page backward: at most this many items (default {DEFAULT_PAGE}, at most {MAX_PAGE}).")]
+Before = Annotated[str | None, strawberry.argument(
+    description="Page backward: the items before this cursor (pageInfo.startCursor of the next page).")]
+
 
 @dataclass(eq=False, kw_only=True)
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow this page (page forward with after: endCursor).")
+    has_previous_page: bool = strawberry.field(
+        description="Items precede this page (page back with before: startCursor).")
+    start_cursor: str | None = strawberry.field(description="Cursor of the page's first item; null for an empty page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the page's last item; null for an empty page.")
 
 
 @dataclass(eq=False, kw_only=True)
 class Edge(Generic[T]):
-    cursor: str
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this item: pass it as after (or before) to page from here.")
     node: T
 
 
 @dataclass(eq=False, kw_only=True)
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(description="The page's items, each with its cursor.")
+    page_info: PageInfo = strawberry.field(
+        description="Where this page sits: whether there are more, and the cursors to get them.")
     total_count: int | None = strawberry.field(
         description="Number of items matching the filters (computed only when selected).")
 

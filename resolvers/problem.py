@@ -4,14 +4,16 @@ resolvers/model/problem.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid, InvalidTransition
 from store.fhirjson import code_of, concept
@@ -19,8 +21,14 @@ from store.fhirjson import code_of, concept
 RT = "Condition"
 
 
-def patient_problems(root: Patient, info: Info, status: model.ProblemStatus | None = None, first: int | None = None,
-                     after: str | None = None) -> Soon[Connection[model.Problem]]:
+def patient_problems(
+    root: Patient,
+    info: Info,
+    status: Annotated[model.ProblemStatus | None, strawberry.argument(
+        description="Only problems with this status.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.Problem]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
         rows = chart.current(rows)
         if status is not None:

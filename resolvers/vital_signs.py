@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Annotated, Any
+
+import strawberry
 
 from resolvers import chart
 from resolvers.context import Info, Scope
@@ -13,7 +15,7 @@ from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
 from resolvers.model.common import camel
 from resolvers.model.patient import Patient
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
 from store.naming import VITAL_CODES
 
@@ -23,8 +25,15 @@ TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?")
 PERCENT = ("oxygen_saturation", "bmi_percentile")
 
 
-def patient_vital_signs(root: Patient, info: Info, date_from: str | None = None, date_to: str | None = None,
-                        first: int | None = None, after: str | None = None) -> Soon[Connection[model.VitalSigns]]:
+def patient_vital_signs(
+    root: Patient,
+    info: Info,
+    date_from: Annotated[str | None, strawberry.argument(
+        description="Taken on or after this date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, strawberry.argument(description="Taken on or before this date, YYYY-MM-DD.")] = None,
+    first: First = None,
+    after: After = None,
+) -> Soon[Connection[model.VitalSigns]]:
     def page(observations: list[dict[str, Any]]) -> Connection[model.VitalSigns]:
         rows = [r for r in chart.current(observations) if model.is_vitals(r)]
         if date_from or date_to:

@@ -62,6 +62,8 @@ def settings(mongo_uri: str) -> Iterator[Settings]:
         # production defaults (MONGODB_URI is set) switch both off; the suite checks them served
         graphiql=True,
         introspection=True,
+        # none in production: the suite's browser apps come from these (tests/app/test_cors.py)
+        cors_origins="https://app.example,http://localhost:*",
     )
     yield s
     drop_test_database(s)

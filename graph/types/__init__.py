@@ -2,4 +2,3 @@
 resolvers/model/: in place for plain records, as a subclass adding relation fields (declared with
 ``strawberry.field(resolver=...)`` to resolvers/) and federation keys for the others."""
 
-from graph.types import patient_enums  # noqa: E402,F401 - before any type module meets the patient enums

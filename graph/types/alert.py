@@ -4,22 +4,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.record import described_enum, object_type
+from graph.record import object_type
 from resolvers import alert as alert_r
 from resolvers.model.alert import Alert, AlertScope, AlertStatus, BulkDismissResult
 
 if TYPE_CHECKING:
     from graph.types.catalog import AlertDefinition
 
-described_enum(AlertStatus, "Lifecycle status of a patient alert.", {
-    AlertStatus.ACTIVE: "Shown on the chart.",
-    AlertStatus.DISABLED: "Hidden from the chart but kept (disableAlert, or status DISABLED in updateAlert).",
-    AlertStatus.ARCHIVED: "Dismissed: left out of default listings; list with status: ARCHIVED to see them.",
-})
-described_enum(AlertScope, "Where a patient alert is shown.", {
-    AlertScope.PATIENT: "On this patient's chart only.",
-    AlertScope.FAMILY: "On the charts of every family member (patients sharing the guarantor).",
-})
 
 # The alert's definition, resolved through the per-request loader of catalog entries (one read per depth);
 # declared on the record in place, so that every list of alerts (the patient's, the medical summary's) has it.

@@ -3,20 +3,21 @@ referral attributions, over the records of resolvers/model/catalog.py, field_val
 
 from __future__ import annotations
 
-from graph.record import described_enum, object_type
+from graph.record import object_type
 from graph.types import alert  # noqa: F401 - AlertScope, the type of a field
 from resolvers.model.catalog import FIELD_TYPE_DESCRIPTIONS, AlertDefinition, FieldDefinition, FieldType, TagDefinition
+from resolvers.model.common import enum_type
 from resolvers.model.field_value import FieldForm, FieldValue
 from resolvers.model.referral import AttributionRole, ReferralAttribution, SourceKind
 
-described_enum(FieldType, "The kind of value a custom field holds, and the text form its values take.",
+enum_type(FieldType, "The kind of value a custom field holds, and the text form its values take.",
           FIELD_TYPE_DESCRIPTIONS)
-described_enum(AttributionRole, "Role of a referral attribution in the patient's acquisition.", {
+enum_type(AttributionRole, "Role of a referral attribution in the patient's acquisition.", {
     AttributionRole.PRIMARY: "First-touch attribution set at intake; at most one active per patient.",
     AttributionRole.SECONDARY: "An additional touchpoint.",
     AttributionRole.ASSIST: "A contributing factor.",
 })
-described_enum(SourceKind, "Which kind of source a referral attribution names.", {
+enum_type(SourceKind, "Which kind of source a referral attribution names.", {
     SourceKind.REFERRAL_SOURCE: "A marketing referral source (an organization).",
     SourceKind.REFERRAL_PARTNER: "A referral partner (an organization).",
     SourceKind.PROVIDER: "An in-house provider (a practitioner).",

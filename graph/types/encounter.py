@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 class Encounter(encounter.Encounter, Entity):
     record = encounter.Encounter
     find = encounter_r.get_encounter
-    patient = strawberry.field(resolver=encounter_r.patient,
-                               graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
+    patient = strawberry.field(
+        resolver=encounter_r.patient,
+        graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None,
+        description="The patient.")
     practitioner = strawberry.field(
         resolver=encounter_r.practitioner,
-        graphql_type=Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None)
+        graphql_type=Annotated["Practitioner", strawberry.lazy("graph.types.practitioner")] | None,
+        description="The practitioner who saw the patient.")
 

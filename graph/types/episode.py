@@ -16,18 +16,21 @@ if TYPE_CHECKING:
     from graph.types.patient import Patient
 
 
-strawberry.enum(EpisodeStatus, description="Episode status (seed 002; FHIR EpisodeOfCare.status 1:1).")
 
 
-@strawberry.federation.type(keys=["id"], description="An episode of care (seed 002; FHIR EpisodeOfCare).")
+@strawberry.federation.type(keys=["id"], description="An episode of care: a course of treatment grouping "
+                            "appointments (FHIR EpisodeOfCare).")
 class Episode(episode.Episode, Entity):
     record = episode.Episode
     find = episode_r.get_episode
-    patient = strawberry.field(resolver=episode_r.patient,
-                               graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None)
+    patient = strawberry.field(
+        resolver=episode_r.patient,
+        graphql_type=Annotated["Patient", strawberry.lazy("graph.types.patient")] | None,
+        description="The patient.")
     appointments = strawberry.field(
         resolver=appointment_r.episode_appointments,
-        graphql_type=Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]])
+        graphql_type=Connection[Annotated["Appointment", strawberry.lazy("graph.types.appointment")]],
+        description="The appointments assigned to this episode, in start order.")
 
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 
-@strawberry.type(description="A change in the clinic: one entry of the event outbox, in sequence order.")
+@strawberry.type(description="A change in your clinic's records, as a live event, in sequence order.")
 class Event(event.Event):
     appointment = strawberry.field(
         resolver=event_r.event_appointment, description="The appointment, as of this event (Appointment events).",

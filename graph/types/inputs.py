@@ -9,13 +9,12 @@ from typing import Any
 import strawberry
 from strawberry import UNSET
 
-from graph.record import described_enum
 from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
 from graph.types.problem import FunctionStatus, ProblemStatus
-from resolvers.model.common import provided
+from resolvers.model.common import enum_type, provided
 
 
 def fields_of(value: object) -> dict[str, object]:
@@ -37,7 +36,7 @@ class PatientSortField(Enum):
     STATUS = "STATUS"
 
 
-described_enum(PatientSortField, "What a patient list is sorted by.", {
+enum_type(PatientSortField, "What a patient list is sorted by.", {
     "LAST_NAME": "Last name, then first name.", "FIRST_NAME": "First name, then last name.",
     "DATE_OF_BIRTH": "Date of birth.", "CHART_NUMBER": "Chart number (as text).",
     "CREATED": "When the record was created.", "UPDATED": "When the record was last changed.",
@@ -49,7 +48,7 @@ class SortDirection(Enum):
     DESC = "desc"
 
 
-described_enum(SortDirection, "Sort direction.", {"ASC": "Ascending: A→Z, oldest first.",
+enum_type(SortDirection, "Sort direction.", {"ASC": "Ascending: A→Z, oldest first.",
                                                   "DESC": "Descending: Z→A, newest first."})
 
 
@@ -147,84 +146,103 @@ class PatientPatch(PatientFields):
     last_name: str | None = _in("Legal last name (cannot be cleared).")
 
 
-@strawberry.input(description="Seed 002 episode fields; name, type, from and status are required on create.")
+@strawberry.input(description="An episode of care: name, type, from and status are required to create one; "
+                              "on update only the fields sent change.")
 class EpisodeInput:
-    name: str | None = UNSET
-    type: str | None = UNSET
-    from_: str | None = strawberry.field(default=UNSET, name="from")
-    to: str | None = UNSET
-    status: EpisodeStatus | None = UNSET
-    objective: str | None = UNSET
-    reason_incomplete: str | None = UNSET
+    name: str | None = strawberry.field(default=UNSET, description="The episode's name (required on create).")
+    type: str | None = strawberry.field(
+        default=UNSET, description="Episode type code, e.g. covid (required on create).")
+    from_: str | None = strawberry.field(
+        default=UNSET, name="from", description="Start date, YYYY-MM-DD (required on create).")
+    to: str | None = strawberry.field(default=UNSET, description="End date, YYYY-MM-DD.")
+    status: EpisodeStatus | None = strawberry.field(
+        default=UNSET, description="Where the episode stands (required on create).")
+    objective: str | None = strawberry.field(default=UNSET, description="The goal of the episode.")
+    reason_incomplete: str | None = strawberry.field(
+        default=UNSET, description="Why it ended before its objective was met.")
 
 
-@strawberry.input
+@strawberry.input(description="Which appointments a list shows; the conditions given all apply.")
 class AppointmentFilter:
-    date_from: str | None = None
-    date_to: str | None = None
-    practitioner_id: strawberry.ID | None = None
-    patient_id: strawberry.ID | None = None
-    location_id: strawberry.ID | None = None
-    status: list[AppointmentStatus] | None = None
+    date_from: str | None = strawberry.field(default=None, description="Starting on or after this date, YYYY-MM-DD.")
+    date_to: str | None = strawberry.field(default=None, description="Starting on or before this date, YYYY-MM-DD.")
+    practitioner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this practitioner's appointments.")
+    patient_id: strawberry.ID | None = strawberry.field(default=None, description="Only this patient's appointments.")
+    location_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only appointments at this location.")
+    status: list[AppointmentStatus] | None = strawberry.field(
+        default=None, description="Only appointments with one of these statuses.")
 
 
-@strawberry.input
+@strawberry.input(description="An appointment to book: a patient, and a slot or a start time.")
 class BookAppointmentInput:
-    patient_id: strawberry.ID
-    practitioner_id: strawberry.ID | None = None
-    slot_id: strawberry.ID | None = strawberry.field(default=None, description="Booking a taken slot → SLOT_TAKEN.")
-    start: str | None = None
-    end: str | None = None
-    minutes_duration: int | None = None
-    reasons: list[str] | None = None
-    description: str | None = None
-    location_id: strawberry.ID | None = None
-    episode_id: strawberry.ID | None = None
+    patient_id: strawberry.ID = strawberry.field(description="Id of the patient to book.")
+    practitioner_id: strawberry.ID | None = strawberry.field(default=None, description="Id of the practitioner to see.")
+    slot_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A free schedule slot to book (gives the start and end); a taken slot → SLOT_TAKEN.")
+    start: str | None = strawberry.field(
+        default=None, description="Start, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z (required without "
+                                  "slotId).")
+    end: str | None = strawberry.field(
+        default=None, description="End, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z; after start.")
+    minutes_duration: int | None = strawberry.field(default=None, description="Planned length in minutes.")
+    reasons: list[str] | None = strawberry.field(default=None, description="Reasons for the visit, as text.")
+    description: str | None = strawberry.field(default=None, description="Free-text summary for the schedule.")
+    location_id: strawberry.ID | None = strawberry.field(default=None, description="Id of the location.")
+    episode_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of an episode of care of the same patient.")
 
 
-@strawberry.input
+@strawberry.input(description="A vital-sign reading: its date and at least one value (units as named).")
 class VitalSignsInput:
-    date_taken: str
-    time_taken: str | None = None
-    bp_systolic: float | None = None
-    bp_diastolic: float | None = None
-    pulse: float | None = None
-    temperature_f: float | None = None
-    respiration_rate: float | None = None
-    oxygen_saturation: float | None = None
-    height_inches: float | None = None
-    weight_lbs: float | None = None
-    bmi: float | None = None
+    date_taken: str = strawberry.field(description="Date of the reading, YYYY-MM-DD.")
+    time_taken: str | None = strawberry.field(default=None,
+                                              description="Time of the reading, HH:MM or HH:MM:SS (24 h, UTC).")
+    bp_systolic: float | None = strawberry.field(default=None, description="Systolic blood pressure, mmHg.")
+    bp_diastolic: float | None = strawberry.field(default=None, description="Diastolic blood pressure, mmHg.")
+    pulse: float | None = strawberry.field(default=None, description="Heart rate, beats per minute.")
+    temperature_f: float | None = strawberry.field(default=None, description="Body temperature, °F.")
+    respiration_rate: float | None = strawberry.field(default=None, description="Respiratory rate, breaths per minute.")
+    oxygen_saturation: float | None = strawberry.field(default=None, description="Oxygen saturation (SpO2), percent.")
+    height_inches: float | None = strawberry.field(default=None, description="Body height, inches.")
+    weight_lbs: float | None = strawberry.field(default=None, description="Body weight, pounds.")
+    bmi: float | None = strawberry.field(
+        default=None, description="Body mass index, kg/m² (computed from height and weight when left out).")
     bmi_percentile: float | None = strawberry.field(
         default=None, description="BMI percentile for age and sex (0–100), for children and teenagers.")
     has_followup_plan: bool | None = strawberry.field(
         default=None, description="An abnormal vital signs follow-up plan has been created.")
-    note: str | None = None
-    provider_id: strawberry.ID | None = None
+    note: str | None = strawberry.field(default=None, description="Free-text note.")
+    provider_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the practitioner who took the reading.")
 
 
-@strawberry.input
+@strawberry.input(description="An allergy or intolerance to record.")
 class AllergyInput:
-    allergen: str
-    code: str | None = None
-    code_system: str | None = None
-    category: str | None = strawberry.field(default=None, description="food, medication, environment, biologic.")
-    reaction: str | None = None
-    snomed_reaction: str | None = None
+    allergen: str = strawberry.field(description="What the patient reacts to, as text.")
+    code: str | None = strawberry.field(default=None, description="Code of the allergen in codeSystem.")
+    code_system: str | None = strawberry.field(
+        default=None, description="Code system URI of code (default http://snomed.info/sct).")
+    category: str | None = strawberry.field(default=None, description="food, medication, environment or biologic.")
+    reaction: str | None = strawberry.field(default=None, description="The reaction, as text (e.g. Hives).")
+    snomed_reaction: str | None = strawberry.field(default=None, description="SNOMED CT code of the reaction.")
     severity: str | None = strawberry.field(default=None, description="mild, moderate or severe.")
-    date_adverse_reaction: str | None = None
-    is_active: bool | None = None
+    date_adverse_reaction: str | None = strawberry.field(
+        default=None, description="When the reaction happened, YYYY-MM-DD.")
+    is_active: bool | None = strawberry.field(default=None, description="The allergy is current (default true).")
 
 
-@strawberry.input
+@strawberry.input(description="A medication to add to the patient's list: a name or an RxNorm code.")
 class MedicationInput:
-    name: str | None = None
-    rx_cui: str | None = None
+    name: str | None = strawberry.field(default=None, description="Medication name (name or rxCui required).")
+    rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI).")
     status: str | None = strawberry.field(default=None, description="active, discontinued, on_hold, completed.")
-    dosage: str | None = None
-    date_start: str | None = None
-    date_stop: str | None = None
-    provider_id: strawberry.ID | None = None
+    dosage: str | None = strawberry.field(default=None, description="Dosage instructions as text.")
+    date_start: str | None = strawberry.field(default=None, description="Start date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(default=None, description="Stop date, YYYY-MM-DD.")
+    provider_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the prescribing practitioner.")
     frequency: str | None = strawberry.field(default=None, description="How often it is taken, e.g. `twice daily`.")
     route: str | None = strawberry.field(default=None, description="How it is taken, e.g. `oral`.")
     patient_note: str | None = strawberry.field(default=None, description="Free-text note for the patient.")
@@ -232,18 +250,19 @@ class MedicationInput:
         default=None, description="Entered through Computerized Provider Order Entry (default false).")
 
 
-@strawberry.input
+@strawberry.input(description="A problem or diagnosis to record.")
 class ProblemInput:
-    name: str
-    snomed_code: str | None = None
-    status: ProblemStatus | None = None
+    name: str = strawberry.field(description="The problem or diagnosis, as text.")
+    snomed_code: str | None = strawberry.field(default=None, description="SNOMED CT code.")
+    status: ProblemStatus | None = strawberry.field(default=None, description="Clinical status (default ACTIVE).")
     function_status: FunctionStatus | None = strawberry.field(
         default=None, description="Clinical function classification; PROBLEM when left out.")
     snomed_problem_type: str | None = strawberry.field(
         default=None, description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis).")
-    date_start: str | None = None
-    date_stop: str | None = None
-    note: str | None = None
+    date_start: str | None = strawberry.field(default=None, description="Onset date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(
+        default=None, description="Resolution date, YYYY-MM-DD; not for an active problem.")
+    note: str | None = strawberry.field(default=None, description="Free-text note.")
 
 
 @strawberry.input(description="A new patient alert, instantiating an org alert definition.")
@@ -259,9 +278,9 @@ class AlertInput:
         default=None, description="Date (YYYY-MM-DD) from which the alert no longer applies.")
 
 
-@strawberry.input
+@strawberry.input(description="A relationship to another patient.")
 class RelationshipInput:
-    related_patient_id: strawberry.ID
+    related_patient_id: strawberry.ID = strawberry.field(description="Id of the related patient.")
     relationship_type: str = strawberry.field(
         description="What this patient (the source) is to the related patient (the target): spouse, life_partner, "
                     "parent, child, sibling, guardian, grandparent, grandchild, stepparent, stepchild, foster_child, "

@@ -6,6 +6,6 @@ from resolvers.model.medical_summary import MedicalSummary, SocialHistoryEntry
 
 object_type(SocialHistoryEntry,
             description="Social history, one entry per category (tobacco, alcohol, occupation, ...).")
-object_type(MedicalSummary, description="The chart header (seed 003 medical-summary).")
+object_type(MedicalSummary, description="The chart header of a patient, in one read.")
 
 __all__ = ["MedicalSummary", "SocialHistoryEntry"]

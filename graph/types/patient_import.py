@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from graph.record import described_enum, object_type
+from graph.record import object_type
+from resolvers.model.common import enum_type
 from resolvers.model.patient_import import ImportMode, ImportStatus, PatientImport, RowError, RowResult, RowStatus
 
-described_enum(ImportMode, "How importPatients treats rows naming a patient already there (same chart number, or "
+enum_type(ImportMode, "How importPatients treats rows naming a patient already there (same chart number, or "
                            "without one the same first name, last name and date of birth).", {
     "VALIDATE_ONLY": "Check every row and write nothing: each row comes back VALIDATED or FAILED.",
     "SKIP_EXISTING": "Create the new patients; leave existing ones as they are (SKIPPED).",
     "UPDATE_EXISTING": "Create the new patients; change existing ones to the row's fields (UPDATED, or SKIPPED "
                        "when nothing differs).",
 }, name="PatientImportMode")
-described_enum(RowStatus, "What happened to one row of an import.", {
+enum_type(RowStatus, "What happened to one row of an import.", {
     "CREATED": "A new patient was created.", "UPDATED": "The existing patient was changed.",
     "SKIPPED": "The existing patient was left as it was.", "VALIDATED": "The row is valid (VALIDATE_ONLY).",
     "FAILED": "The row was refused; see its error.",
 }, name="PatientImportRowStatus")
-described_enum(ImportStatus, "Where an import stands.", {
+enum_type(ImportStatus, "Where an import stands.", {
     "PENDING": "A background import still running: follow it with patientImport(jobId).",
     "COMPLETED": "Every row was handled.", "FAILED": "The import stopped before handling every row.",
 }, name="PatientImportStatus")

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import strawberry
-
 from graph.record import object_type
 from resolvers.model.vital_signs import AbnormalFlag, FlagSeverity, VitalSigns
 
-strawberry.enum(FlagSeverity)
 object_type(AbnormalFlag, description="One out-of-range vital sign.")
 object_type(VitalSigns, description="One set of vital signs (FHIR Observation, LOINC 85353-1 panel).")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import enum_type, opt_id
 from store.fhirjson import code_of, date_part, ext, ref_id, text_of, version
 
 
@@ -22,11 +22,24 @@ class AlertStatus(Enum):
     ARCHIVED = "archived"
 
 
+enum_type(AlertStatus, "Lifecycle status of a patient alert.", {
+    AlertStatus.ACTIVE: "Shown on the chart.",
+    AlertStatus.DISABLED: "Hidden from the chart but kept (disableAlert, or status DISABLED in updateAlert).",
+    AlertStatus.ARCHIVED: "Dismissed: left out of default listings; list with status: ARCHIVED to see them.",
+})
+
+
 class AlertScope(Enum):
     """Where an alert shows: PATIENT (this chart only) or FAMILY (all family members' charts)."""
 
     PATIENT = "patient"
     FAMILY = "family"
+
+
+enum_type(AlertScope, "Where a patient alert is shown.", {
+    AlertScope.PATIENT: "On this patient's chart only.",
+    AlertScope.FAMILY: "On the charts of every family member (patients sharing the guarantor).",
+})
 
 
 # FHIR Flag.status → the alert's status.

@@ -8,7 +8,15 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
+from resolvers.model.common import (
+    ID_DESCRIPTION,
+    VERSION_DESCRIPTION,
+    created_at,
+    deleted_at,
+    opt_id,
+    put,
+    updated_at,
+)
 from resolvers.model.interaction import InteractionWarning
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, system_of, text_of, version
 from store.naming import ALLERGY_CLINICAL, SNOMED
@@ -20,21 +28,23 @@ CATEGORIES = ("food", "medication", "environment", "biologic")
 
 @dataclass(eq=False, kw_only=True)
 class Allergy:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     patient_id: strawberry.ID | None = strawberry.field(description="The patient whose chart holds this allergy.")
-    allergen: str | None
-    code: str | None
-    code_system: str | None
-    category: str | None
-    criticality: str | None
-    is_active: bool
+    allergen: str | None = strawberry.field(description="What the patient reacts to, as text (e.g. Penicillin).")
+    code: str | None = strawberry.field(
+        description="Code of the allergen in codeSystem (e.g. a SNOMED CT or RxNorm code).")
+    code_system: str | None = strawberry.field(description="Code system URI of code, e.g. http://snomed.info/sct.")
+    category: str | None = strawberry.field(description="food, medication, environment or biologic.")
+    criticality: str | None = strawberry.field(description="Risk of a severe reaction: low, high or unable-to-assess.")
+    is_active: bool = strawberry.field(description="The allergy is current (not resolved or inactive).")
     reaction: str | None = strawberry.field(description="Reactions, comma separated.")
-    reactions: list[str]
-    severity: str | None
-    snomed_reaction: str | None
-    date_adverse_reaction: str | None
-    recorded_date: str | None
+    reactions: list[str] = strawberry.field(description="Reactions, one entry each.")
+    severity: str | None = strawberry.field(description="Severity of the reaction: mild, moderate or severe.")
+    snomed_reaction: str | None = strawberry.field(description="SNOMED CT code of the first reaction.")
+    date_adverse_reaction: str | None = strawberry.field(description="When the reaction happened, YYYY-MM-DD.")
+    recorded_date: str | None = strawberry.field(
+        description="When the allergy was recorded, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
     created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")

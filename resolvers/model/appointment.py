@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, EntityRef, enum_type, opt_id
 from store.fhirjson import ext, ident, parse_reference, ref_id, text_of, version
 from store.naming import SID
 
@@ -27,31 +27,52 @@ class AppointmentStatus(Enum):
     WAITLIST = "waitlist"
 
 
+enum_type(AppointmentStatus, description="Booking status of an appointment (FHIR Appointment.status).", values={
+    AppointmentStatus.PROPOSED: "Suggested, not yet confirmed by the patient or the practice.",
+    AppointmentStatus.PENDING: "Some participants have yet to confirm.",
+    AppointmentStatus.BOOKED: "Confirmed by everyone.",
+    AppointmentStatus.ARRIVED: "The patient has arrived.",
+    AppointmentStatus.FULFILLED: "The visit took place (completed).",
+    AppointmentStatus.CANCELLED: "Cancelled before it took place.",
+    AppointmentStatus.NOSHOW: "The patient did not come.",
+    AppointmentStatus.ENTERED_IN_ERROR: "Created by mistake; ignore it.",
+    AppointmentStatus.CHECKED_IN: "The patient has checked in.",
+    AppointmentStatus.WAITLIST: "On the waiting list for an earlier time.",
+})
+
+
 _STATUS = {s.value: s for s in AppointmentStatus}
 
 
 @dataclass(eq=False, kw_only=True)
 class Appointment:
-    id: strawberry.ID
-    version: int
-    status: AppointmentStatus
-    workflow_status: str | None = strawberry.field(description="qapi workflow status (intake, exam, ...).")
-    start: str | None
-    end: str | None
-    minutes_duration: int | None
-    description: str | None
-    reasons: list[str]
-    service_type: str | None
-    appointment_type: str | None
-    cancelation_reason: str | None
-    said: str | None = strawberry.field(description="The qapi numeric appointment id (seed 002).")
-    external_id: str | None
-    created: str | None
-    location: EntityRef | None
-    slot_id: strawberry.ID | None
-    patient_id: strawberry.ID | None
-    practitioner_id: strawberry.ID | None
-    episode_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    status: AppointmentStatus = strawberry.field(description="Booking status (FHIR Appointment.status).")
+    workflow_status: str | None = strawberry.field(
+        description="Where the visit is in the clinic's workflow (intake, exam, discharge, …), beside the booking "
+                    "status; null when not tracked.")
+    start: str | None = strawberry.field(
+        description="Start, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z; null while only proposed.")
+    end: str | None = strawberry.field(description="End, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    minutes_duration: int | None = strawberry.field(description="Planned length in minutes.")
+    description: str | None = strawberry.field(description="Free-text summary shown on the schedule.")
+    reasons: list[str] = strawberry.field(description="Reasons for the visit, as text (empty when none).")
+    service_type: str | None = strawberry.field(
+        description="The service booked (display text), e.g. General consultation.")
+    appointment_type: str | None = strawberry.field(
+        description="Kind of appointment (display text), e.g. FOLLOWUP, WALKIN.")
+    cancelation_reason: str | None = strawberry.field(description="Why it was cancelled; null unless cancelled.")
+    said: str | None = strawberry.field(description="The numeric appointment id of the vendor API (SAID), as text.")
+    external_id: str | None = strawberry.field(
+        description="The id a partner system gave this appointment, when booked through one.")
+    created: str | None = strawberry.field(
+        description="When it was booked, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    location: EntityRef | None = strawberry.field(description="Where it takes place (id and name).")
+    slot_id: strawberry.ID | None = strawberry.field(description="The schedule slot it occupies, when booked into one.")
+    patient_id: strawberry.ID | None = strawberry.field(description="Id of the patient seen.")
+    practitioner_id: strawberry.ID | None = strawberry.field(description="Id of the practitioner seeing the patient.")
+    episode_id: strawberry.ID | None = strawberry.field(description="Id of the episode of care it belongs to, if any.")
 
 
 def from_fhir(res: dict[str, Any]) -> Appointment:

@@ -4,18 +4,26 @@
 # over these records in other modules, where strawberry could not resolve them as strings.
 
 from dataclasses import dataclass
-from typing import Any
+from enum import EnumMeta
+from typing import Any, TypeVar
 
 import strawberry
 
 from store.fhirjson import ext
 from store.naming import EXT
 
+E = TypeVar("E", bound=EnumMeta)
+
+# The descriptions every record's id and version share.
+ID_DESCRIPTION = "Opaque id; stable for the life of the record."
+VERSION_DESCRIPTION = ("Version of the record, increasing with every change; send it back as baseVersion when you "
+                       "change it.")
+
 
 @dataclass(eq=False, kw_only=True)
 class EntityRef:
-    id: strawberry.ID
-    name: str | None = None
+    id: strawberry.ID = strawberry.field(description="Id of the referenced record (a location, provider, …).")
+    name: str | None = strawberry.field(default=None, description="Its display name, when known.")
 
 
 @dataclass(eq=False, kw_only=True)
@@ -32,6 +40,19 @@ def provided(fields: dict[str, object]) -> dict[str, object]:
 def opt_id(value: str | None) -> strawberry.ID | None:
     """An id field's value: a GraphQL ID, or None for a missing or empty one."""
     return strawberry.ID(value) if value else None
+
+
+def enum_type(enum: E, description: str, values: dict[Any, str], *, name: str | None = None) -> E:
+    """A Python enum of resolvers/model/ declared as a GraphQL enum (``name``: another name than the class's),
+    with a description for the type and for each of its values (keyed by member or member name; every member
+    needs one), which strawberry otherwise only takes from ``enum_value`` members — and those would change the
+    records' plain enums. Call it beside the enum, or at least before any type using it is declared: a type
+    declared first would meet the enum undescribed."""
+    strawberry.enum(enum, name=name, description=description)
+    by_name = {getattr(key, "name", key): text for key, text in values.items()}
+    for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = by_name[value.name]
+    return enum
 
 
 def created_at(res: dict[str, object]) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import created_at, opt_id
+from resolvers.model.common import ID_DESCRIPTION, created_at, enum_type, opt_id
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -18,6 +18,13 @@ class CommunicationDirection(Enum):
     SENT = "sent"
     RECEIVED = "received"
     NEITHER = "neither"
+
+
+enum_type(CommunicationDirection, description="Which way a communication went.", values={
+    CommunicationDirection.SENT: "From the practice to the patient.",
+    CommunicationDirection.RECEIVED: "From the patient to the practice.",
+    CommunicationDirection.NEITHER: "Neither (e.g. an in-person conversation).",
+})
 
 
 DIRECTION = {"outbound": CommunicationDirection.SENT, "inbound": CommunicationDirection.RECEIVED}
@@ -32,16 +39,17 @@ SOURCES = ("user", "automated", "integration")
 
 @dataclass(eq=False, kw_only=True)
 class CommunicationLog:
-    id: strawberry.ID
-    communication_datetime: str | None
-    mode: str | None
-    direction: CommunicationDirection
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    communication_datetime: str | None = strawberry.field(
+        description="When it happened, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    mode: str | None = strawberry.field(description="phone, email, text, mail, in_person or fax.")
+    direction: CommunicationDirection = strawberry.field(description="Whether the practice sent it or received it.")
     source: str = strawberry.field(
         description="Where the entry came from: user (logged by staff), automated (sent by the system, e.g. an "
                     "appointment reminder) or integration (written by an external system).")
-    category: str | None
-    note: str | None
-    appointment_id: strawberry.ID | None
+    category: str | None = strawberry.field(description="What it was about, e.g. appointment reminder, billing.")
+    note: str | None = strawberry.field(description="Free-text content or summary.")
+    appointment_id: strawberry.ID | None = strawberry.field(description="Id of the appointment it concerns, if any.")
     created_at: str | None = strawberry.field(description="When the entry was logged (ISO 8601 instant, UTC).")
     created_by: str | None = strawberry.field(
         description="Who logged it through this API: the signed-in user's FHIR record (e.g. `Practitioner/123`) "

@@ -8,21 +8,23 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION
 from store.fhirjson import text_of, version
 
 
 @dataclass(eq=False, kw_only=True)
 class Document:
-    id: strawberry.ID
-    version: int
-    title: str | None
-    description: str | None
-    type: str | None
-    status: str | None
-    doc_status: str | None
-    date: str | None
-    signed: bool
-    content_type: str | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    title: str | None = strawberry.field(description="The document's title.")
+    description: str | None = strawberry.field(description="Short description.")
+    type: str | None = strawberry.field(description="Kind of document, as text (e.g. Progress note).")
+    status: str | None = strawberry.field(description="current, superseded or entered-in-error.")
+    doc_status: str | None = strawberry.field(description="Authoring status: preliminary, final, amended, …")
+    date: str | None = strawberry.field(
+        description="When it was written, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    signed: bool = strawberry.field(description="The document is signed (final).")
+    content_type: str | None = strawberry.field(description="Media type of the attachment, e.g. application/pdf.")
 
 
 def from_fhir(res: dict[str, Any]) -> Document:

@@ -8,24 +8,29 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, opt_id
 from store.fhirjson import ref_id, text_of, version
 
 
 @dataclass(eq=False, kw_only=True)
 class Encounter:
-    id: strawberry.ID
-    version: int
-    status: str
-    class_code: str | None
-    start: str | None
-    end: str | None
-    reason: str | None
-    service_type: str | None
-    patient_id: strawberry.ID | None
-    practitioner_id: strawberry.ID | None
-    appointment_id: strawberry.ID | None
-    episode_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    status: str = strawberry.field(
+        description="planned, arrived, in-progress, finished, cancelled, … (FHIR Encounter.status).")
+    class_code: str | None = strawberry.field(
+        description="AMB (office visit), VR (virtual, video), HH (home health), …")
+    start: str | None = strawberry.field(
+        description="When it started, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
+    end: str | None = strawberry.field(
+        description="When it ended, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z; null while in progress.")
+    reason: str | None = strawberry.field(description="Reason for the visit, as text.")
+    service_type: str | None = strawberry.field(description="The service provided, as text.")
+    patient_id: strawberry.ID | None = strawberry.field(description="Id of the patient.")
+    practitioner_id: strawberry.ID | None = strawberry.field(description="Id of the practitioner who saw the patient.")
+    appointment_id: strawberry.ID | None = strawberry.field(
+        description="Id of the appointment it was held for, if any.")
+    episode_id: strawberry.ID | None = strawberry.field(description="Id of the episode of care it belongs to, if any.")
 
 
 def from_fhir(res: dict[str, Any]) -> Encounter:

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import opt_id
+from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, enum_type, opt_id
 from store.errors import Invalid
 from store.fhirjson import code_of, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import CS
@@ -24,22 +24,33 @@ class EpisodeStatus(Enum):
     CANCELLED = "cancelled"
 
 
+enum_type(EpisodeStatus, description="Status of an episode of care.", values={
+    EpisodeStatus.PLANNED: "Planned, not started.",
+    EpisodeStatus.WAITLIST: "Waiting to start.",
+    EpisodeStatus.ACTIVE: "Under way.",
+    EpisodeStatus.ONHOLD: "Paused.",
+    EpisodeStatus.FINISHED: "Completed.",
+    EpisodeStatus.CANCELLED: "Cancelled before completion.",
+})
+
+
 _STATUS = {s.value: s for s in EpisodeStatus}
 
 
 @dataclass(eq=False, kw_only=True)
 class Episode:
-    id: strawberry.ID
-    version: int
-    name: str | None
-    type: str | None = strawberry.field(description="Predefined episode type code, e.g. covid.")
-    type_display: str | None
-    from_: str | None = strawberry.field(name="from", description="Start date (YYYY-MM-DD).")
-    to: str | None = strawberry.field(description="End date (YYYY-MM-DD).")
-    status: EpisodeStatus
-    objective: str | None
-    reason_incomplete: str | None
-    patient_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    name: str | None = strawberry.field(description="The episode's name, e.g. Knee rehabilitation.")
+    type: str | None = strawberry.field(description="Episode type code, e.g. covid.")
+    type_display: str | None = strawberry.field(description="The episode type for display.")
+    from_: str | None = strawberry.field(name="from", description="Start date, YYYY-MM-DD.")
+    to: str | None = strawberry.field(description="End date, YYYY-MM-DD; null while open.")
+    status: EpisodeStatus = strawberry.field(description="Where the episode stands.")
+    objective: str | None = strawberry.field(description="The goal of the episode, as text.")
+    reason_incomplete: str | None = strawberry.field(
+        description="Why it ended before its objective was met; null otherwise.")
+    patient_id: strawberry.ID | None = strawberry.field(description="Id of the patient.")
 
 
 def from_fhir(res: dict[str, Any]) -> Episode:

@@ -17,13 +17,14 @@ class Event:
     id: strawberry.ID = strawberry.field(description="Event id (stable across redeliveries; use it to deduplicate).")
     type: str = strawberry.field(description="Internal event name, e.g. appointment.booked, patient.created.")
     action: str = strawberry.field(description="create | update | delete")
-    occurred_at: str
+    occurred_at: str = strawberry.field(
+        description="When the change happened, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
     cursor: str = strawberry.field(description="Opaque: pass as `after` to resume right after this event.")
     sequence: int = strawberry.field(description="Per-clinic increasing sequence (gaps are possible).")
-    resource_type: str
-    resource_id: strawberry.ID
-    version_id: str
-    patient_id: strawberry.ID | None
+    resource_type: str = strawberry.field(description="Kind of record changed, e.g. Patient, Appointment.")
+    resource_id: strawberry.ID = strawberry.field(description="Id of the record changed.")
+    version_id: str = strawberry.field(description="The record's version after the change.")
+    patient_id: strawberry.ID | None = strawberry.field(description="Id of the patient concerned, when there is one.")
     live: strawberry.Private[LiveEvent]
 
     async def resource(self, rt: str) -> dict[str, Any] | None:

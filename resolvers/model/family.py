@@ -45,9 +45,9 @@ class Relationship:
         description="The source patient (patient) is the legal guardian of the related patient.")
     note: str | None = strawberry.field(description="Free-text note about the relationship.")
     patient_id: strawberry.ID = strawberry.field(
-        description="The source patient (seed from_patient): the one this relationship is listed under.")
+        description="The source patient: the one this relationship is listed under.")
     related_patient_id: strawberry.ID | None = strawberry.field(
-        description="The target patient (seed to_patient).")
+        description="The target patient.")
     created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(

@@ -9,10 +9,20 @@ from enum import Enum
 
 import strawberry
 
+from resolvers.model.common import enum_type
+
 
 class InteractionSeverity(Enum):
     HIGH = "high"
     MODERATE = "moderate"
+
+
+enum_type(InteractionSeverity, "How serious a drug–allergy interaction is.", {
+    InteractionSeverity.HIGH: "The medication belongs to the drug class the patient is allergic to: do not give it "
+                              "without review.",
+    InteractionSeverity.MODERATE: "The medication belongs to a class known to cross-react with the allergy's class: "
+                                  "use caution.",
+})
 
 
 @dataclass(eq=False, kw_only=True)

@@ -9,7 +9,15 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
+from resolvers.model.common import (
+    ID_DESCRIPTION,
+    VERSION_DESCRIPTION,
+    created_at,
+    deleted_at,
+    opt_id,
+    put,
+    updated_at,
+)
 from resolvers.model.interaction import InteractionWarning
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import RXNORM
@@ -25,14 +33,14 @@ PAST_STATUSES = ("stopped", "completed")
 
 @dataclass(eq=False, kw_only=True)
 class Medication:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     patient_id: strawberry.ID | None = strawberry.field(description="The patient whose chart holds this medication.")
-    name: str | None
-    rx_cui: str | None
+    name: str | None = strawberry.field(description="Medication name, e.g. Lisinopril 10 mg tablet.")
+    rx_cui: str | None = strawberry.field(description="RxNorm concept id (RXCUI).")
     status: str = strawberry.field(description="active, discontinued, on_hold, completed, ...")
-    is_active: bool
-    dosage: str | None
+    is_active: bool = strawberry.field(description="The status is active (on-hold ones are not).")
+    dosage: str | None = strawberry.field(description="Dosage instructions as text, e.g. 1 tablet by mouth daily.")
     frequency: str | None = strawberry.field(description="How often it is taken, as entered (e.g. `twice daily`).")
     route: str | None = strawberry.field(description="How it is taken, as entered (e.g. `oral`).")
     patient_note: str | None = strawberry.field(description="Free-text note about this medication for the patient.")
@@ -41,9 +49,10 @@ class Medication:
     is_cpoe: bool = strawberry.field(
         description="Entered through Computerized Provider Order Entry: the medication has an order (FHIR "
                     "MedicationRequest) whose status follows this entry's.")
-    date_start: str | None
-    date_stop: str | None
-    discontinuation_reason: str | None
+    date_start: str | None = strawberry.field(description="Start date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(description="Stop date, YYYY-MM-DD; null while ongoing.")
+    discontinuation_reason: str | None = strawberry.field(
+        description="Why it was discontinued; null unless discontinued.")
     created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")

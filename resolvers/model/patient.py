@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, Tag
+from resolvers.model.common import EntityRef, Tag, enum_type
 from store.events import patient_status
 from store.fhirjson import ext, ext_map, ident, ref_id, set_ext, version
 from store.naming import CS, EXT, MARITAL, SID, SSN_SYSTEM, sid
@@ -33,10 +33,28 @@ class PatientStatus(Enum):
     ARCHIVED = "archived"
 
 
+enum_type(PatientStatus, description="Patient lifecycle status. New patients are ACTIVE unless created PROSPECTIVE.",
+          values={
+    PatientStatus.ACTIVE: "A current patient.",
+    PatientStatus.INACTIVE: "No longer seen; scheduling is restricted. Can be made ACTIVE again.",
+    PatientStatus.PROSPECTIVE: "Registered but not yet seen (e.g. an online booking); becomes ACTIVE.",
+    PatientStatus.DECEASED: "The patient has died (dateTimeDeceased when known).",
+    PatientStatus.ARCHIVED: "Soft-deleted (archivePatient); hidden from lists unless asked for; restorePatient "
+                            "brings it back.",
+})
+
+
 class AllergyReviewStatus(Enum):
     NOT_REVIEWED = "not_reviewed"
     NKDA = "nkda"
     REVIEWED = "reviewed"
+
+
+enum_type(AllergyReviewStatus, description="Whether a patient's allergy list has been reviewed.", values={
+    AllergyReviewStatus.NOT_REVIEWED: "Not reviewed yet.",
+    AllergyReviewStatus.NKDA: "Reviewed: no known drug allergies.",
+    AllergyReviewStatus.REVIEWED: "Reviewed; the list is current.",
+})
 
 
 class ContactMethod(Enum):
@@ -47,12 +65,30 @@ class ContactMethod(Enum):
     TEXT = "text"
 
 
+enum_type(ContactMethod, description="A way of contacting a patient.", values={
+    ContactMethod.EMAIL: "By email.",
+    ContactMethod.MAIL: "By post.",
+    ContactMethod.NONE: "Do not contact.",
+    ContactMethod.PHONE: "By phone call.",
+    ContactMethod.TEXT: "By text message (SMS).",
+})
+
+
 class Pronoun(Enum):
     HE_HIM = "he_him"
     SHE_HER = "she_her"
     THEY_THEM = "they_them"
     OTHER = "other"
     NOT_SPECIFIED = "not_specified"
+
+
+enum_type(Pronoun, description="The pronouns a patient uses.", values={
+    Pronoun.HE_HIM: "he/him",
+    Pronoun.SHE_HER: "she/her",
+    Pronoun.THEY_THEM: "they/them",
+    Pronoun.OTHER: "Other pronouns.",
+    Pronoun.NOT_SPECIFIED: "Not specified by the patient.",
+})
 
 
 _STATUS = {s.value: s for s in PatientStatus}

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.model.common import ID_DESCRIPTION
 from store.fhirjson import ident
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -15,15 +16,16 @@ NPI = "http://hl7.org/fhir/sid/us-npi"
 
 @dataclass(eq=False, kw_only=True)
 class Practitioner:
-    id: strawberry.ID
-    name: str
-    first_name: str | None
-    last_name: str | None
-    prefix: str | None
-    npi: str | None
-    email: str | None
-    phone: str | None
-    active: bool
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    name: str = strawberry.field(
+        description="Name for display, with prefix and credentials, e.g. Dr. Amelia Howard, DO.")
+    first_name: str | None = strawberry.field(description="First (given) name.")
+    last_name: str | None = strawberry.field(description="Last (family) name.")
+    prefix: str | None = strawberry.field(description="Name prefix, e.g. Dr.")
+    npi: str | None = strawberry.field(description="US National Provider Identifier (10 digits).")
+    email: str | None = strawberry.field(description="Work email address.")
+    phone: str | None = strawberry.field(description="Work phone number.")
+    active: bool = strawberry.field(description="The practitioner is active (can be booked).")
 
 
 def from_fhir(res: dict[str, Any]) -> Practitioner:

@@ -9,7 +9,16 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
+from resolvers.model.common import (
+    ID_DESCRIPTION,
+    VERSION_DESCRIPTION,
+    created_at,
+    deleted_at,
+    enum_type,
+    opt_id,
+    put,
+    updated_at,
+)
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, text_of, version
 from store.naming import CONDITION_CLINICAL, SNOMED
 
@@ -20,12 +29,28 @@ class ProblemStatus(Enum):
     INACTIVE = "inactive"
 
 
+enum_type(ProblemStatus, description="Clinical status of a problem or diagnosis.", values={
+    ProblemStatus.ACTIVE: "Current.",
+    ProblemStatus.RESOLVED: "Resolved.",
+    ProblemStatus.INACTIVE: "No longer active, not resolved.",
+})
+
+
 class FunctionStatus(Enum):
     PROBLEM = "problem"
     COGNITIVE_RESULT = "cognitive_result"
     COGNITIVE_PROBLEM = "cognitive_problem"
     FUNCTIONAL_RESULT = "functional_result"
     FUNCTIONAL_PROBLEM = "functional_problem"
+
+
+enum_type(FunctionStatus, "Clinical function classification of a problem (Meaningful Use).", {
+    FunctionStatus.PROBLEM: "A clinical problem or diagnosis (the default).",
+    FunctionStatus.COGNITIVE_RESULT: "The result of a cognitive status assessment.",
+    FunctionStatus.COGNITIVE_PROBLEM: "A cognitive problem (e.g. memory impairment).",
+    FunctionStatus.FUNCTIONAL_RESULT: "The result of a functional status assessment.",
+    FunctionStatus.FUNCTIONAL_PROBLEM: "A functional problem (e.g. difficulty walking).",
+})
 
 
 _STATUS = {s.value: s for s in ProblemStatus}
@@ -44,20 +69,20 @@ CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 
 @dataclass(eq=False, kw_only=True)
 class Problem:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     patient_id: strawberry.ID | None = strawberry.field(description="The patient whose chart holds this problem.")
-    name: str | None
-    snomed_code: str | None
-    status: ProblemStatus | None
+    name: str | None = strawberry.field(description="The problem or diagnosis, as text.")
+    snomed_code: str | None = strawberry.field(description="SNOMED CT code of the problem.")
+    status: ProblemStatus | None = strawberry.field(description="Clinical status; null when not recorded.")
     function_status: FunctionStatus = strawberry.field(
         description="Clinical function classification (Meaningful Use); PROBLEM unless recorded otherwise.")
-    category: str | None
+    category: str | None = strawberry.field(description="problem-list-item or encounter-diagnosis.")
     snomed_problem_type: str | None = strawberry.field(
         description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis, 404684003 clinical finding).")
-    date_start: str | None
-    date_stop: str | None
-    note: str | None
+    date_start: str | None = strawberry.field(description="Onset date, YYYY-MM-DD.")
+    date_stop: str | None = strawberry.field(description="Resolution date, YYYY-MM-DD; null while active.")
+    note: str | None = strawberry.field(description="Free-text note.")
     created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")

@@ -10,7 +10,16 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import created_at, deleted_at, opt_id, put, updated_at
+from resolvers.model.common import (
+    ID_DESCRIPTION,
+    VERSION_DESCRIPTION,
+    created_at,
+    deleted_at,
+    enum_type,
+    opt_id,
+    put,
+    updated_at,
+)
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, version
 from store.naming import LOINC, OBS_CATEGORY, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
 from store.vitals import interpret
@@ -30,38 +39,46 @@ class FlagSeverity(Enum):
     CRITICAL = "critical"
 
 
+enum_type(FlagSeverity, description="How far a vital sign is out of its normal range.", values={
+    FlagSeverity.WARNING: "Outside the normal range.",
+    FlagSeverity.CRITICAL: "In a critical range: procedures are blocked until a provider reviews it.",
+})
+
+
 @dataclass(eq=False, kw_only=True)
 class AbnormalFlag:
-    vital: str
-    message: str
-    severity: FlagSeverity
+    vital: str = strawberry.field(description="Which vital sign, by its field name (e.g. bpSystolic).")
+    message: str = strawberry.field(description="What is abnormal, for display (e.g. Systolic BP 182 mmHg is high).")
+    severity: FlagSeverity = strawberry.field(description="How far out of range.")
 
 
 @dataclass(eq=False, kw_only=True)
 class VitalSigns:
-    id: strawberry.ID
-    version: int
+    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    version: int = strawberry.field(description=VERSION_DESCRIPTION)
     patient_id: strawberry.ID | None = strawberry.field(description="The patient these vital signs were taken of.")
-    date_taken: str | None
-    time_taken: str | None
-    bp_systolic: float | None
-    bp_diastolic: float | None
-    pulse: float | None
-    temperature_f: float | None
-    respiration_rate: float | None
-    oxygen_saturation: float | None
-    height_inches: float | None
-    weight_lbs: float | None
-    bmi: float | None
+    date_taken: str | None = strawberry.field(description="Date of the reading, YYYY-MM-DD.")
+    time_taken: str | None = strawberry.field(
+        description="Time of the reading, HH:MM:SS (24 h, UTC); null when not recorded.")
+    bp_systolic: float | None = strawberry.field(description="Systolic blood pressure, mmHg.")
+    bp_diastolic: float | None = strawberry.field(description="Diastolic blood pressure, mmHg.")
+    pulse: float | None = strawberry.field(description="Heart rate, beats per minute.")
+    temperature_f: float | None = strawberry.field(description="Body temperature, °F.")
+    respiration_rate: float | None = strawberry.field(description="Respiratory rate, breaths per minute.")
+    oxygen_saturation: float | None = strawberry.field(description="Oxygen saturation (SpO2), percent.")
+    height_inches: float | None = strawberry.field(description="Body height, inches.")
+    weight_lbs: float | None = strawberry.field(description="Body weight, pounds.")
+    bmi: float | None = strawberry.field(description="Body mass index, kg/m².")
     bmi_percentile: float | None = strawberry.field(
         description="BMI percentile for age and sex (0–100), for children and teenagers.")
     has_followup_plan: bool = strawberry.field(
         description="An abnormal vital signs follow-up plan has been created.")
-    note: str | None
-    abnormal_flags: list[AbnormalFlag]
+    note: str | None = strawberry.field(description="Free-text note on the reading.")
+    abnormal_flags: list[AbnormalFlag] = strawberry.field(
+        description="The values outside their normal range, one flag each (empty when all normal).")
     is_procedure_blocking: bool = strawberry.field(
         description="A vital sign is in a critical range that blocks procedures until provider review.")
-    provider_id: strawberry.ID | None
+    provider_id: strawberry.ID | None = strawberry.field(description="Id of the practitioner who took the reading.")
     created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
     updated_at: str | None = strawberry.field(
         description="When this version was written (ISO 8601 instant, UTC).")
@@ -126,6 +143,9 @@ def apply_fields(res: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
     (``interpretation``) by store/vitals.py; components of codes not listed in ``VITAL_CODES`` are kept."""
     if VITAL_CODES.keys() & f.keys():
         values = {**values_of(res), **{k: f[k] for k in VITAL_CODES if k in f}}
+        height, weight = values.get("height_inches"), values.get("weight_lbs")
+        if "bmi" not in f and {"height_inches", "weight_lbs"} & f.keys() and height and weight:
+            values["bmi"] = round(703 * weight / (height * height), 1)  # the CDC's formula in pounds and inches
         known = set(VITAL_CODES.values())
         kept = [c for c in res.get("component") or () if code_of(c.get("code"), LOINC) not in known]
         put(res, "component", [*(_component(k, v) for k, v in values.items() if v is not None), *kept])

@@ -16,6 +16,7 @@ from tests.conftest import ServerThread, drop_test_database, running_app
 
 KEYS = {"graph-a": "graph-key-a", "graph-b": "graph-key-b", "graph-demo": "graph-key-demo"}
 DEMO_PATIENTS = 120
+FRONT_END = "https://front.example"
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,7 @@ def graph_settings(mongo_uri: str) -> Iterator[Settings]:
         rate_limit_per_minute=0,
         graphiql=True,  # production defaults (MONGODB_URI is set) switch both off
         introspection=True,
+        cors_origins=FRONT_END,  # the browser app of tests/graph/test_cross_origin.py
     )
     yield s
     drop_test_database(s)

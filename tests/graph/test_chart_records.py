@@ -258,3 +258,16 @@ async def test_cpoe_medication_has_an_order_that_follows_it(gql: GQL, fhir_a, ta
         id isCpoe } }""", {"p": pid}))["recordMedication"]
     assert plain["isCpoe"] is False
     assert "basedOn" not in (await fhir_a.get(f"/MedicationStatement/{plain['id']}")).json()
+
+
+async def test_bmi_is_computed_from_height_and_weight(gql: GQL, fhir_a, tag: str) -> None:
+    pid = await patient(fhir_a, tag)
+    made = (await gql.run("""mutation($p: ID!) { recordVitalSigns(patientId: $p, input: {dateTaken: "2026-10-01",
+        heightInches: 70, weightLbs: 154}) { id bmi } }""", {"p": pid}))["recordVitalSigns"]
+    assert made["bmi"] == 22.1  # 703 × 154 lb / (70 in)²
+    heavier = (await gql.run("""mutation($p: ID!, $id: ID!) { updateVitalSigns(patientId: $p, id: $id, baseVersion: 1,
+        input: {weightLbs: 230}) { bmi abnormalFlags { vital severity } } }""", {"p": pid, "id": made["id"]}))
+    assert heavier["updateVitalSigns"] == {"bmi": 33.0, "abnormalFlags": [{"vital": "bmi", "severity": "WARNING"}]}
+    given = (await gql.run("""mutation($p: ID!) { recordVitalSigns(patientId: $p, input: {dateTaken: "2026-10-02",
+        heightInches: 70, weightLbs: 154, bmi: 25}) { bmi } }""", {"p": pid}))["recordVitalSigns"]
+    assert given["bmi"] == 25
