@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.catalog_roots import CatalogQuery
+from graph.chart_roots import ChartQuery
 from graph.context import Info
 from graph.pagination import Connection
 from graph.types.appointment import Appointment
@@ -163,7 +164,7 @@ async def get_encounter(
 
 @strawberry.type(description="Reads: patients and their charts, appointments, episodes, practitioners, "
                              "encounters.")
-class Query(CatalogQuery):
+class Query(CatalogQuery, ChartQuery):
     patient = strawberry.field(
         graphql_type=Patient | None, resolver=get_patient,
         description="One patient by id; null when there is none in your clinic (or it is outside your access).")

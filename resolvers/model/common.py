@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from store.fhirjson import ext
 from store.naming import EXT
 
 E = TypeVar("E", bound=EnumMeta)
@@ -63,6 +64,27 @@ def created_at(res: dict[str, object]) -> str | None:
         if isinstance(e, dict) and e.get("url") == EXT["created"]:
             return str(e.get("valueInstant")) if e.get("valueInstant") else None
     return meta.get("lastUpdated") if meta.get("versionId") == "1" else None
+
+
+def updated_at(res: dict[str, object]) -> str | None:
+    """When a resource's current version was written (``meta.lastUpdated``)."""
+    meta = res.get("meta")
+    value = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def deleted_at(res: dict[str, object]) -> str | None:
+    """When a chart record was archived (its ``archived-at`` extension), None while it is current."""
+    value = ext(res, "archived-at") if "extension" in res else None
+    return value if isinstance(value, str) else None
+
+
+def put(obj: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key``, or remove it for an empty value (FHIR JSON has no empty strings, arrays, objects or nulls)."""
+    if value is None or value == "" or value == [] or value == {}:
+        obj.pop(key, None)
+    else:
+        obj[key] = value
 
 
 def camel(name: str) -> str:
