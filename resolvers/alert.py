@@ -86,7 +86,7 @@ def alert_definition(root: model.Alert, info: Info) -> Soon[catalog_m.AlertDefin
 # ---------------------------------------------------------------------------------------------- mutations
 
 BULK_MAX = 50
-# The alert's status → FHIR Flag.status (archived: inactive, with EXT["alert-archived-at"]).
+# The alert's status → FHIR Flag.status (archived: inactive, with EXT["archived-at"]).
 FLAG_STATUS = {model.AlertStatus.ACTIVE: "active", model.AlertStatus.DISABLED: "inactive",
                model.AlertStatus.ARCHIVED: "inactive"}
 
@@ -204,7 +204,7 @@ def _apply(res: Resource, f: dict[str, Any]) -> None:
         if status is None:
             raise Invalid("status cannot be cleared", field="status")
         res["status"] = FLAG_STATUS[status]
-        set_ext(res, "alert-archived-at", "valueDateTime",
+        set_ext(res, "archived-at", "valueDateTime",
                 now_seconds() if status is model.AlertStatus.ARCHIVED else None)
         if status is model.AlertStatus.ACTIVE:
             set_ext(res, "alert-disabled-at", "valueDateTime", None)

@@ -82,7 +82,7 @@ async def archive_attribution(ctx: Scope, pid: str, aid: str, base_version: int)
     res = await _attribution(ctx, pid, aid)
     if catalog_m.is_archived(res):
         raise Invalid(f"Attribution {aid} is already archived", field="attributionId")
-    set_ext(res, "catalog-archived-at", "valueDateTime", now_seconds())
+    set_ext(res, "archived-at", "valueDateTime", now_seconds())
     return await _save(ctx, pid, res, base_version)
 
 

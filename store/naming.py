@@ -33,17 +33,17 @@ Archived    chart records (allergies, problems, medications, vitals, relationshi
 Vitals      Observation category vital-signs, code LOINC 85353-1 (panel) with components; interpretation H/L/HH/LL
 Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent"] boolean)
 Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-definition, created, EXT["catalog-name"],
-            EXT["catalog-description"|"catalog-category"|"catalog-order"|"catalog-archived-at"], for alert
+            EXT["catalog-description"|"catalog-category"|"catalog-order"|"archived-at"], for alert
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
             custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
             display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"];
-            archived (dismissed): status inactive + EXT["alert-archived-at"]
+            archived (dismissed): status inactive + EXT["archived-at"]
 Tag link    Patient meta.tag system CS["patient-tag"], code = the tag definition's id, display = its name
 Field value Patient EXT["custom-field"] (complex): "definition" valueReference Basic/<id>, "value" value[x]
             (valueString|valueDecimal|valueDate|valueBoolean by field type), "updated" valueDateTime
 Referral    Basic(code CS["catalog"] referral-attribution, subject Patient, author = the source, created,
-            EXT["attribution-role"|"attribution-source-kind"|"attribution-note"|"catalog-archived-at"])
+            EXT["attribution-role"|"attribution-source-kind"|"attribution-note"|"archived-at"])
 Episodes    EpisodeOfCare(EXT["episode-name"], type, period, status, EXT["episode-objective"],
             EXT["episode-reason-incomplete"]); an Appointment joins one by EXT["episode-of-care"] valueReference
 
@@ -175,13 +175,11 @@ EXT = {
         "alert-definition",
         "alert-note",
         "alert-disabled-at",
-        "alert-archived-at",
         "catalog-name",
         "catalog-description",
         "catalog-category",
         "catalog-order",
         "catalog-color",
-        "catalog-archived-at",
         "alert-default-scope",
         "alert-default-urgent",
         "field-type",

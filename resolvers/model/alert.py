@@ -47,9 +47,9 @@ STATUS = {"active": AlertStatus.ACTIVE, "inactive": AlertStatus.DISABLED, "enter
 
 
 def status_of(res: dict[str, Any]) -> AlertStatus:
-    """An archived (dismissed) alert is an inactive Flag with EXT["alert-archived-at"] — not ``entered-in-error``,
+    """An archived (dismissed) alert is an inactive Flag with EXT["archived-at"] — not ``entered-in-error``,
     which FHIR means as "recorded by mistake" (alerts archived before that extension are read as archived)."""
-    if res.get("status") == "inactive" and ext(res, "alert-archived-at"):
+    if res.get("status") == "inactive" and ext(res, "archived-at"):
         return AlertStatus.ARCHIVED
     return STATUS.get(res.get("status", ""), AlertStatus.ACTIVE)
 

@@ -100,7 +100,7 @@ def kind_of(res: Resource) -> str | None:
 
 
 def is_archived(res: Resource) -> bool:
-    return bool(ext_map(res).get(EXT["catalog-archived-at"]))
+    return bool(ext_map(res).get(EXT["archived-at"]))
 
 
 def _common(res: Resource, values: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def _common(res: Resource, values: dict[str, Any]) -> dict[str, Any]:
             "description": values.get(EXT["catalog-description"]),
             "item_order": order if isinstance(order, int) else 0,
             "created_at": created_at(res), "updated_at": (res.get("meta") or {}).get("lastUpdated"),
-            "archived_at": values.get(EXT["catalog-archived-at"])}
+            "archived_at": values.get(EXT["archived-at"])}
 
 
 def alert_definition(res: Resource) -> AlertDefinition:
@@ -182,7 +182,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> None:
 
 
 def set_archived(res: Resource, at: str) -> None:
-    _set(res, EXT["catalog-archived-at"], "valueDateTime", at)
+    _set(res, EXT["archived-at"], "valueDateTime", at)
 
 
 def _set(res: Resource, url: str, key: str, value: Any) -> None:

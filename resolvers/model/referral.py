@@ -96,4 +96,4 @@ def from_fhir(res: Resource) -> ReferralAttribution:
         referral_source=refs[SourceKind.REFERRAL_SOURCE], referral_partner=refs[SourceKind.REFERRAL_PARTNER],
         provider=refs[SourceKind.PROVIDER], referring_patient=refs[SourceKind.REFERRING_PATIENT],
         source_note=v.get(EXT["attribution-note"]), attributed_at=created_at(res),
-        updated_at=(res.get("meta") or {}).get("lastUpdated"), archived_at=v.get(EXT["catalog-archived-at"]))
+        updated_at=(res.get("meta") or {}).get("lastUpdated"), archived_at=v.get(EXT["archived-at"]))

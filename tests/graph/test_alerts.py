@@ -107,7 +107,7 @@ async def test_update_disable_and_archive(gql: GQL, fhir_a: Any, tag: str) -> No
     # In FHIR a dismissed alert is an inactive Flag, not "entered-in-error" (which means recorded by mistake).
     flag = (await fhir_a.get(f"/Flag/{made['id']}")).json()
     assert flag["status"] == "inactive"
-    assert any(e["url"] == EXT["alert-archived-at"] and e["valueDateTime"] for e in flag["extension"])
+    assert any(e["url"] == EXT["archived-at"] and e["valueDateTime"] for e in flag["extension"])
     again = (await gql.run(ARCHIVE, {"p": pid, "id": made["id"]}))["archiveAlert"]
     assert again["version"] == archived["version"]  # already archived: unchanged
 
