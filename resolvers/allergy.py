@@ -11,6 +11,7 @@ from resolvers import chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import allergy as model
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
@@ -46,6 +47,7 @@ def _check(f: dict[str, Any], *, creating: bool) -> None:
         raise Invalid("category must be food, medication, environment or biologic", field="input.category")
     if "is_active" in f and f["is_active"] is None:
         raise Invalid("isActive cannot be cleared", field="input.isActive")
+    check_date(f.get("date_adverse_reaction"), "date_adverse_reaction")
 
 
 async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None

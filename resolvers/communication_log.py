@@ -12,6 +12,7 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
+from resolvers.model.common import check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
@@ -71,6 +72,7 @@ def _check(f: dict[str, Any]) -> None:
     if not DATETIME.fullmatch(f.get("communication_datetime") or ""):
         raise Invalid("communicationDatetime must be an ISO 8601 date-time with its time zone "
                       "(e.g. 2025-01-15T09:00:00Z)", field="input.communicationDatetime")
+    check_datetime(f["communication_datetime"], "communication_datetime")  # a calendar date and a time of day
     if f.get("mode") is not None and f["mode"] not in model.MODE_CODE:
         raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="input.mode")
     if f.get("direction") is not None and f["direction"] not in model.DIRECTION_CODE:

@@ -13,6 +13,7 @@ from resolvers import chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import medication as model
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
@@ -45,8 +46,13 @@ def _check(f: dict[str, Any]) -> None:
     status = f.get("status")
     if "status" in f and (status is None or status not in model.STATUS_IN):
         raise Invalid("status must be active, discontinued, on_hold or completed", field="input.status")
-    start, stop = f.get("date_start"), f.get("date_stop")
-    if start and stop and stop < start:
+    for key in ("date_start", "date_stop"):
+        check_date(f.get(key), key)
+    _check_order(f.get("date_start"), f.get("date_stop"))
+
+
+def _check_order(start: str | None, stop: str | None) -> None:
+    if start and stop and stop[:10] < start[:10]:
         raise Invalid("dateStop is before dateStart", field="input.dateStop")
 
 
@@ -120,7 +126,7 @@ async def update_medication(ctx: Scope, pid: str, rid: str, base_version: int,
         raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
     res, _ = await asyncio.gather(chart.record_of(ctx, RT, pid, rid), chart.provider_exists(ctx, f.get("provider_id")))
     period = res.get("effectivePeriod") or {}
-    _check({"date_start": f.get("date_start", period.get("start")), "date_stop": f.get("date_stop", period.get("end"))})
+    _check_order(f.get("date_start", period.get("start")), f.get("date_stop", period.get("end")))
     return model.from_fhir(await _save(ctx, model.apply_fields(res, f), base_version))
 
 
@@ -129,6 +135,7 @@ async def discontinue_medication(ctx: Scope, pid: str, rid: str, base_version: i
     """Stop an active or on-hold medication, with the reason; it moves to the past medications."""
     if not reason.strip():
         raise Invalid("A reason is required to discontinue a medication", field="reason")
+    check_date(date_stop, "date_stop", "")
     res = await chart.record_of(ctx, RT, pid, rid)
     if res.get("status") not in ("active", "on-hold", "intended"):
         was = model.STATUS_OUT.get(res.get("status", ""), res.get("status"))

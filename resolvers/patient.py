@@ -17,8 +17,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
-from resolvers.model.common import EntityRef, camel
-from resolvers.model.patient_input import check_date
+from resolvers.model.common import EntityRef, camel, check_date
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import Connection, store_connection
 from store.errors import Invalid, NotFound

@@ -12,6 +12,7 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
@@ -39,6 +40,11 @@ def patient_problems(
     return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 
 
+def _check_format(f: dict[str, Any]) -> None:
+    for key in ("date_start", "date_stop"):
+        check_date(f.get(key), key)
+
+
 def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: str | None) -> None:
     if stop and status is model.ProblemStatus.ACTIVE:
         raise Invalid("An active problem has no stop date", field="input.dateStop")
@@ -51,6 +57,7 @@ async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_ke
     if not (f.get("name") or "").strip():
         raise Invalid("name is required", field="input.name")
     f = {k: v for k, v in f.items() if v is not None}
+    _check_format(f)
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
     _check_dates(status, f.get("date_start"), f.get("date_stop"))
 
@@ -70,6 +77,7 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
         raise Invalid("name cannot be cleared", field="input.name")
     if "status" in f and f["status"] is None:
         raise Invalid("status cannot be cleared", field="input.status")
+    _check_format(f)
     res = await chart.record_of(ctx, RT, pid, rid)
     was, target = model.status_of(res), f.get("status")
     if target is not None and target is not was and was is not None and target not in model.TRANSITIONS[was]:

@@ -13,14 +13,13 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
-from resolvers.model.common import camel
+from resolvers.model.common import camel, check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
 from store.naming import VITAL_CODES
 
 RT = "Observation"
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?")
 PERCENT = ("oxygen_saturation", "bmi_percentile")
 
@@ -46,8 +45,9 @@ def patient_vital_signs(
 
 
 def _check(f: dict[str, Any], *, creating: bool) -> None:
-    if (creating or "date_taken" in f) and not DATE.fullmatch(f.get("date_taken") or ""):
-        raise Invalid("dateTaken must be a date (YYYY-MM-DD)", field="input.dateTaken")
+    if (creating or "date_taken" in f) and not f.get("date_taken"):
+        raise Invalid("dateTaken is required, a date written YYYY-MM-DD", field="input.dateTaken")
+    check_date(f.get("date_taken"), "date_taken")
     if f.get("time_taken") and not TIME.fullmatch(f["time_taken"]):
         raise Invalid("timeTaken must be a time of day (HH:MM or HH:MM:SS)", field="input.timeTaken")
     for key in VITAL_CODES:

@@ -3,16 +3,20 @@
 # Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
 # over these records in other modules, where strawberry could not resolve them as strings.
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import EnumMeta
 from typing import Any, TypeVar
 
 import strawberry
 
+from store.errors import Invalid
 from store.fhirjson import ext
 from store.naming import EXT
 
 E = TypeVar("E", bound=EnumMeta)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # fromisoformat alone also takes 20240501 and 2024-W01-1
 
 # The descriptions every record's id and version share.
 ID_DESCRIPTION = "Opaque id; stable for the life of the record."
@@ -97,3 +101,36 @@ def camel(name: str) -> str:
 def graphql_path(path: str) -> str:
     """``rows.3.date_of_birth`` → ``rows.3.dateOfBirth``: an input path in the schema's names."""
     return ".".join(camel(p) for p in path.split("."))
+
+
+def invalid(field: str, message: str, prefix: str = "input") -> Invalid:
+    """A VALIDATION error naming the input field (snake_case name) by its GraphQL path."""
+    return Invalid(message, field=f"{prefix}.{camel(field)}" if prefix else camel(field))
+
+
+def check_date(value: Any, field: str, prefix: str = "input") -> None:
+    """VALIDATION naming the input ``prefix.field`` (snake_case ``field``; no prefix: an argument) unless
+    ``value`` is absent or a calendar date written YYYY-MM-DD."""
+    if value is None:
+        return
+    try:
+        if not isinstance(value, str) or not DATE.fullmatch(value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, f"{camel(field)} must be a date written YYYY-MM-DD", prefix) from None
+
+
+def check_datetime(value: Any, field: str, prefix: str = "input") -> None:
+    """VALIDATION (naming the input) unless ``value`` is absent or an ISO 8601 date-time with a time zone."""
+    if value is None:
+        return
+    try:
+        if not isinstance(value, str) or "T" not in value:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+    except ValueError:
+        raise invalid(field, f"{camel(field)} must be an ISO 8601 date-time with a time zone, "
+                             "e.g. 2024-05-01T14:30:00Z", prefix) from None
