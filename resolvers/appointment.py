@@ -15,6 +15,7 @@ from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, node_of, when_loaded
 from resolvers.model import appointment as model
+from resolvers.model.common import check_dates
 from resolvers.model.episode import Episode
 from resolvers.model.patient import Patient
 from resolvers.model.practitioner import Practitioner
@@ -52,6 +53,7 @@ def patient_appointments(
     last: Last = None,
     before: Before = None,
 ) -> Soon[Connection[model.Appointment]]:
+    check_dates(date_from=date_from, date_to=date_to)
     loaders = info.context.loaders
     wanted = {s.value for s in status} if status else None
 
@@ -92,6 +94,7 @@ async def list_appointments(ctx: Scope, flt: dict[str, Any] | None, first: int |
                             last: int | None, before: str | None) -> Connection[model.Appointment]:
     """The clinic's schedule, keyset-paged by start time."""
     flt = flt or {}
+    check_dates("filter", date_from=flt.get("date_from"), date_to=flt.get("date_to"))
     params: list[tuple[str, str]] = []
     if flt.get("date_from"):
         params.append(("date", f"ge{flt['date_from']}"))

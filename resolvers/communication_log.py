@@ -12,7 +12,7 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
-from resolvers.model.common import check_datetime
+from resolvers.model.common import check_dates, check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
@@ -40,6 +40,7 @@ def patient_communication_logs(
         description="Only entries of this source: user, automated or integration; another value → "
                     "VALIDATION.")] = None,
 ) -> Soon[Connection[model.CommunicationLog]]:
+    check_dates(date_from=date_from, date_to=date_to)
     if mode is not None and mode not in model.MODE_CODE:
         raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
     if communication_source is not None and communication_source not in model.SOURCES:

@@ -17,7 +17,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
-from resolvers.model.common import EntityRef, camel, check_date
+from resolvers.model.common import EntityRef, camel, check_date, check_dates
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import Connection, store_connection
 from store.errors import Invalid, NotFound
@@ -187,8 +187,7 @@ async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.Pati
 async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to: str | None,
                                      statuses: list[model.PatientStatus] | None) -> model.PatientCountsByLocation:
     """Seed 003 counts/by-location: patients per active location, by first-visit date range and statuses."""
-    check_date(date_from, "date_from", "")
-    check_date(date_to, "date_to", "")
+    check_dates(date_from=date_from, date_to=date_to)
     chosen = [s.value for s in statuses] if statuses else ["active"]
     params = [("lifecycle-status", ",".join(chosen))]
     if date_from:

@@ -13,7 +13,7 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
-from resolvers.model.common import camel, check_date
+from resolvers.model.common import camel, check_date, check_dates
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
@@ -33,6 +33,8 @@ def patient_vital_signs(
     first: First = None,
     after: After = None,
 ) -> Soon[Connection[model.VitalSigns]]:
+    check_dates(date_from=date_from, date_to=date_to)
+
     def page(observations: list[dict[str, Any]]) -> Connection[model.VitalSigns]:
         rows = [r for r in chart.current(observations) if model.is_vitals(r)]
         if date_from or date_to:

@@ -121,6 +121,12 @@ def check_date(value: Any, field: str, prefix: str = "input") -> None:
         raise invalid(field, f"{camel(field)} must be a date written YYYY-MM-DD", prefix) from None
 
 
+def check_dates(prefix: str = "", **dates: str | None) -> None:
+    """``check_date`` for each of a filter's dates (by default: arguments), named by their snake_case names."""
+    for field, value in dates.items():
+        check_date(value, field, prefix)
+
+
 def check_datetime(value: Any, field: str, prefix: str = "input") -> None:
     """VALIDATION (naming the input) unless ``value`` is absent or an ISO 8601 date-time with a time zone."""
     if value is None:

@@ -68,3 +68,19 @@ async def test_discontinue_and_log_check_their_dates(gql: GQL, fhir_a, tag: str)
     err = await gql.error("""mutation($p: ID!) { createCommunicationLog(patientId: $p,
         input: {communicationDatetime: "2026-13-45T09:00:00Z", note: "x"}) { id } }""", {"p": pid})
     assert err["extensions"] == {"code": "VALIDATION", "field": "input.communicationDatetime"}
+
+
+async def test_a_malformed_date_filter_is_refused_not_an_empty_list(gql: GQL, fhir_a, tag: str) -> None:
+    pid = await patient(fhir_a, tag)
+    for field in ("vitalSigns", "communicationLogs", "appointments"):
+        for arg in ("dateFrom", "dateTo"):
+            query = f'query($p: ID!) {{ patient(id: $p) {{ {field}({arg}: "bogus") {{ totalCount }} }} }}'
+            err = await gql.error(query, {"p": pid})
+            assert err["extensions"] == {"code": "VALIDATION", "field": arg}, (field, err)
+            assert err["message"] == f"{arg} must be a date written YYYY-MM-DD"
+    for arg in ("dateFrom", "dateTo"):
+        err = await gql.error(f'{{ appointments(filter: {{{arg}: "2026-13-01"}}) {{ totalCount }} }}')
+        assert err["extensions"] == {"code": "VALIDATION", "field": f"filter.{arg}"}
+    fine = await gql.run('query($p: ID!) { patient(id: $p) { vitalSigns(dateFrom: "2026-01-01") { totalCount } } }',
+                         {"p": pid})
+    assert fine["patient"]["vitalSigns"]["totalCount"] == 0
