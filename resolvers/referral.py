@@ -26,6 +26,9 @@ SOURCE_FIELDS = {model.SourceKind.REFERRAL_SOURCE: "referral_source_id",
                  model.SourceKind.REFERRAL_PARTNER: "referral_partner_id",
                  model.SourceKind.PROVIDER: "provider_id",
                  model.SourceKind.REFERRING_PATIENT: "referring_patient_id"}
+# What each source is called in a NOT_FOUND message (the API's words, not the FHIR type it is stored as).
+_LABEL = {model.SourceKind.REFERRAL_SOURCE: "referral source", model.SourceKind.REFERRAL_PARTNER: "referral partner",
+          model.SourceKind.PROVIDER: "provider", model.SourceKind.REFERRING_PATIENT: "referring patient"}
 _CAMEL = {"referral_source_id": "referralSourceId", "referral_partner_id": "referralPartnerId",
           "provider_id": "providerId", "referring_patient_id": "referringPatientId"}
 
@@ -108,7 +111,7 @@ async def _source(ctx: Scope, kind: model.SourceKind, sid: str) -> dict[str, str
     rt = model.SOURCE_TYPES[kind]
     found = (await ctx.repo.read_many(ctx.who, rt, [sid])).get(sid)
     if found is None:
-        raise NotFound(f"{rt} {sid} not found", field=_CAMEL[SOURCE_FIELDS[kind]])
+        raise NotFound(f"No {_LABEL[kind]} with id '{sid}'", field=_CAMEL[SOURCE_FIELDS[kind]])
     return reference(rt, sid, _name(rt, found))
 
 

@@ -280,7 +280,7 @@ class Repository:
         current = await self.read(principal, rt, rid, within=within)
         version = current.get("meta", {}).get("versionId")
         if if_match is not None and version != if_match:
-            raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
+            raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}", current=version)
         patched = apply_patch(current, operations, rt, rid)
         return await self.update(principal, rt, rid, patched, if_match=version, within=within)
 
