@@ -151,14 +151,14 @@ async def book_appointment(ctx: Scope, f: dict[str, Any]) -> model.Appointment:
             raise NotFound(f"Slot {f['slot_id']} not found")
         start, end = start or slot.get("start"), end or slot.get("end")
     if not start:
-        raise Invalid("start (or a slotId) is required", field="start")
+        raise Invalid("start (or a slotId) is required", field="input.start")
     minutes = f.get("minutes_duration") or 30
     try:
         end = end or _end(start, minutes)
     except ValueError:
-        raise Invalid("start must be an ISO date-time", field="start") from None
+        raise Invalid("start must be an ISO date-time", field="input.start") from None
     if end <= start:
-        raise Invalid("end must be after start", field="end")
+        raise Invalid("end must be after start", field="input.end")
     participants = [_participant("Patient", str(f["patient_id"]))]
     if f.get("practitioner_id"):
         if await ctx.loaders.practitioners_by_id.load(str(f["practitioner_id"])) is None:

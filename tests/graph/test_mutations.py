@@ -206,7 +206,7 @@ async def test_episodes_and_appointments(gql: GQL, fhir_a, tag: str) -> None:
     assert ep["patient"] == {"id": pid}
     missing = await gql.error('mutation($p: ID!) { createEpisode(patientId: $p, input: {name: "x"}) { id } }',
                               {"p": pid})
-    assert missing["extensions"]["code"] == "VALIDATION"
+    assert missing["extensions"] == {"code": "VALIDATION", "field": "input.type"}
     upd = (await gql.run("""mutation($e: ID!) { updateEpisode(id: $e, baseVersion: 1, input: {
         status: CANCELLED, to: "2026-11-20", reasonIncomplete: "Patient moved" }) {
           version status to reasonIncomplete name } }""", {"e": ep["id"]}))["updateEpisode"]
@@ -225,6 +225,10 @@ async def test_episodes_and_appointments(gql: GQL, fhir_a, tag: str) -> None:
                                                                  "2026-12-01T09:30:00Z", ["Cough"])
     assert a["practitioner"] == {"id": prac} and a["patient"] == {"id": pid} and a["episode"] == {"id": ep["id"]}
     second = (await gql.run(book, {"i": {"patientId": pid, "start": "2026-12-02T10:00:00Z"}}))["bookAppointment"]
+    for bad, field in (({"start": "soon"}, "input.start"), ({}, "input.start"),
+                       ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T09:00:00Z"}, "input.end")):
+        err = await gql.error(book, {"i": {"patientId": pid, **bad}})
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, bad
     assign = (await gql.run("""mutation($a: ID!, $e: ID) { assignAppointmentToEpisode(appointmentId: $a, episodeId: $e)
         { id episode { id name } } }""", {"a": second["id"], "e": ep["id"]}))["assignAppointmentToEpisode"]
     assert assign["episode"] == {"id": ep["id"], "name": "Covid care"}
