@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from resolvers import idempotency
-from resolvers.context import Scope
-from resolvers.loaders import settle
+from resolvers.context import Info, Scope
+from resolvers.loaders import Soon, settle
+from resolvers.model.common import EntityRef
+from resolvers.patient import ref_to
 from store.clock import now_seconds
 from store.errors import Conflict, Invalid, NotFound
 from store.fhirjson import ext, ref_id, set_ext
@@ -128,6 +130,26 @@ async def once(ctx: Scope, operation: str, rt: str, pid: str, key: str | None, f
         return found
 
     return await idempotency.once(ctx, operation, rt, key, {**f, "patient_id": str(pid)}, first, again)
+
+
+class OfPatient(Protocol):
+    @property
+    def patient_id(self) -> str | None: ...
+
+
+class ByProvider(Protocol):
+    @property
+    def provider_id(self) -> str | None: ...
+
+
+def patient_ref(root: OfPatient, info: Info) -> Soon[EntityRef | None]:
+    """``{id, name}`` of the patient a chart record is about (one batched read for every record's patient)."""
+    return ref_to(info, "patients_by_id", root.patient_id)
+
+
+def provider_ref(root: ByProvider, info: Info) -> Soon[EntityRef | None]:
+    """``{id, name}`` of a chart record's provider (one batched read for every record's provider)."""
+    return ref_to(info, "practitioners_by_id", root.provider_id)
 
 
 def by_date(field: str) -> Callable[[Resource], str]:

@@ -43,7 +43,9 @@ _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 def node(ctx: Scope, res: Resource) -> model.Patient:
-    """The record of ``res``, built once per request however many times the patient appears."""
+    """The record of ``res``, built once per request however many times the patient appears; a patient read
+    by a search is also what later loads of it by id answer (a chart record's ``patient``, say)."""
+    ctx.loaders.patients_by_id.prime(str(res["id"]), res)  # no-op when the request already has it
     return node_of(ctx.loaders, res, model.from_fhir)
 
 
@@ -265,7 +267,7 @@ def entity_name(res: Resource) -> str | None:
     return None
 
 
-def _ref_to(info: Info, loader_name: str, rid: str | None, display: str | None = None) -> Soon[EntityRef | None]:
+def ref_to(info: Info, loader_name: str, rid: str | None, display: str | None = None) -> Soon[EntityRef | None]:
     """``{id, name}`` of the referenced resource, its name read from it (one batch per loader); a reference to a
     resource that is gone keeps its id and the display written beside it."""
     if not rid:
@@ -276,19 +278,19 @@ def _ref_to(info: Info, loader_name: str, rid: str | None, display: str | None =
 
 
 def location(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "locations_by_id", root.location_id, root.location_display)
+    return ref_to(info, "locations_by_id", root.location_id, root.location_display)
 
 
 def billing_type(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "basics_by_id", root.billing_type_id)
+    return ref_to(info, "basics_by_id", root.billing_type_id)
 
 
 def fee_schedule(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "basics_by_id", root.fee_schedule_id)
+    return ref_to(info, "basics_by_id", root.fee_schedule_id)
 
 
 def employer(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "organizations_by_id", root.employer_id)
+    return ref_to(info, "organizations_by_id", root.employer_id)
 
 
 def guarantor_of(accounts: list[Resource]) -> tuple[str, str, str | None] | None:
@@ -323,7 +325,7 @@ def _party(info: Info, accounts: list[Resource]) -> Soon[EntityRef | None]:
         return None
     rt, rid, display = party
     if rt == "Patient":
-        return _ref_to(info, "patients_by_id", rid, display)
+        return ref_to(info, "patients_by_id", rid, display)
     return EntityRef(id=strawberry.ID(rid), name=display)
 
 

@@ -46,6 +46,15 @@ def patient_vital_signs(
     return when_loaded(info.context.loaders.observations_by_patient, str(root.id), page)
 
 
+def latest_vitals_date(root: Patient, info: Info) -> Soon[str | None]:
+    """The date of the patient's most recent vital signs, from the same batched load as their list."""
+    def latest(observations: list[dict[str, Any]]) -> str | None:
+        return max((str(r.get("effectiveDateTime"))[:10] for r in chart.current(observations)
+                    if model.is_vitals(r) and r.get("effectiveDateTime")), default=None)
+
+    return when_loaded(info.context.loaders.observations_by_patient, str(root.id), latest)
+
+
 def _check(f: dict[str, Any], *, creating: bool) -> None:
     if (creating or "date_taken" in f) and not f.get("date_taken"):
         raise Invalid("dateTaken is required, a date written YYYY-MM-DD", field="input.dateTaken")

@@ -111,6 +111,9 @@ class Patient(patient.Patient, Entity):
                                     description="The patient's appointments (Relay connection).")
     encounters = strawberry.field(resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter],
                                   description="The patient's visits and video sessions (Relay connection).")
+    latest_vitals_date = strawberry.field(
+        resolver=vital_signs_r.latest_vitals_date, graphql_type=str | None,
+        description="Date (YYYY-MM-DD) of the patient's most recent vital signs; null when none are recorded.")
     vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns],
                                    description="Vital-signs readings, newest first (Relay connection).")
     allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy],

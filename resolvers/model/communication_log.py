@@ -40,6 +40,7 @@ SOURCES = ("user", "automated", "integration")
 @dataclass(eq=False, kw_only=True)
 class CommunicationLog:
     id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
+    patient_id: strawberry.ID | None = strawberry.field(description="The patient this communication was with.")
     communication_datetime: str | None = strawberry.field(
         description="When it happened, ISO 8601 date-time with offset, e.g. 2026-05-01T14:30:00Z.")
     mode: str | None = strawberry.field(description="phone, email, text, mail, in_person or fax.")
@@ -84,7 +85,8 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
             direction = (e.get("valueCoding") or {}).get("code") or e.get("valueCode")
     medium = next((code_of(m) for m in res.get("medium") or ()), None)
     return CommunicationLog(
-        id=res["id"], communication_datetime=res.get("sent"), mode=MODE.get(medium or "", medium),
+        id=res["id"], patient_id=opt_id(ref_id(res.get("subject"), "Patient")),
+        communication_datetime=res.get("sent"), mode=MODE.get(medium or "", medium),
         direction=DIRECTION.get(direction or "", CommunicationDirection.NEITHER),
         source=source_of(res),
         category=next((code_of(c) for c in res.get("category") or ()), None),
