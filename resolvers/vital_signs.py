@@ -22,6 +22,8 @@ from store.naming import VITAL_CODES
 RT = "Observation"
 TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?")
 PERCENT = ("oxygen_saturation", "bmi_percentile")
+# The seed's integer vital signs (the GraphQL inputs are Float: a whole number is checked here).
+INTEGER = ("bp_systolic", "bp_diastolic", "pulse", "oxygen_saturation", "respiration_rate", "bmi_percentile")
 
 
 def patient_vital_signs(
@@ -69,6 +71,10 @@ def _check(f: dict[str, Any], *, creating: bool) -> None:
             raise Invalid(f"{camel(key)} must not be negative", field=f"input.{camel(key)}")
         if key in PERCENT and value > 100:
             raise Invalid(f"{camel(key)} is a percentage (0–100)", field=f"input.{camel(key)}")
+        if key in INTEGER:
+            if value != int(value):
+                raise Invalid(f"{camel(key)} must be a whole number", field=f"input.{camel(key)}")
+            f[key] = int(value)  # stored as the integer it is
 
 
 async def _vitals_of(ctx: Scope, pid: str, rid: str) -> dict[str, Any]:

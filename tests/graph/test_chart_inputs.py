@@ -84,3 +84,22 @@ async def test_a_malformed_date_filter_is_refused_not_an_empty_list(gql: GQL, fh
     fine = await gql.run('query($p: ID!) { patient(id: $p) { vitalSigns(dateFrom: "2026-01-01") { totalCount } } }',
                          {"p": pid})
     assert fine["patient"]["vitalSigns"]["totalCount"] == 0
+
+
+async def test_integer_vital_signs_must_be_whole_numbers(gql: GQL, fhir_a, tag: str) -> None:
+    pid = await patient(fhir_a, tag)
+    rec = """mutation($p: ID!, $i: VitalSignsInput!) { recordVitalSigns(patientId: $p, input: $i) {
+        id pulse bpSystolic temperatureF } }"""
+    for field in ("bpSystolic", "bpDiastolic", "pulse", "oxygenSaturation", "respirationRate", "bmiPercentile"):
+        err = await gql.error(rec, {"p": pid, "i": {"dateTaken": "2026-01-02", field: 72.5}})
+        assert err["extensions"] == {"code": "VALIDATION", "field": f"input.{field}"}, field
+        assert err["message"] == f"{field} must be a whole number"
+    made = (await gql.run(rec, {"p": pid, "i": {"dateTaken": "2026-01-02", "pulse": 72.0, "bpSystolic": 120,
+                                                "temperatureF": 98.6}}))["recordVitalSigns"]
+    assert (made["pulse"], made["bpSystolic"], made["temperatureF"]) == (72, 120, 98.6)
+    pulse = next(c for c in (await fhir_a.get(f"/Observation/{made['id']}")).json()["component"]
+                 if c["code"]["coding"][0]["code"] == "8867-4")
+    assert pulse["valueQuantity"]["value"] == 72 and isinstance(pulse["valueQuantity"]["value"], int)
+    err = await gql.error("""mutation($p: ID!, $id: ID!) { updateVitalSigns(patientId: $p, id: $id, baseVersion: 1,
+        input: {pulse: 80.2}) { id } }""", {"p": pid, "id": made["id"]})
+    assert err["extensions"] == {"code": "VALIDATION", "field": "input.pulse"}
