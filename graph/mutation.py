@@ -204,8 +204,9 @@ async def create_alert(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[AlertInput, strawberry.argument(description="The alert.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> alert_m.Alert:
-    return await alert_r.create_alert(info.context, patient_id, fields_of(input))
+    return await alert_r.create_alert(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def create_relationship(

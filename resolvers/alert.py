@@ -92,9 +92,14 @@ FLAG_STATUS = {model.AlertStatus.ACTIVE: "active", model.AlertStatus.DISABLED: "
                model.AlertStatus.ARCHIVED: "inactive"}
 
 
-async def create_alert(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
+async def create_alert(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None) -> model.Alert:
     """A new alert of an active alert definition (its name is the alert's name; ``note`` stays the note);
-    scope and urgency default to the definition's."""
+    scope and urgency default to the definition's. Once per ``idempotency_key`` (resolvers/idempotency.py)."""
+    return await chart.once(ctx, "createAlert", "Flag", pid, idempotency_key, f, lambda: _create(ctx, pid, f),
+                            model.from_fhir)
+
+
+async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
     subject = await chart.patient_reference(ctx, pid)
     did = str(f["alert_definition_id"])
     found = await catalog_r.require_definitions(ctx, catalog_m.ALERT_KIND, [did],
@@ -108,7 +113,8 @@ async def create_alert(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
         "extension": [extension("alert-definition", "valueReference", reference("Basic", did, definition.name)),
                       extension("alert-scope", "valueCode", scope.value),
                       extension("alert-urgent", "valueBoolean",
-                                definition.default_is_urgent if urgent is None else bool(urgent))],
+                                definition.default_is_urgent if urgent is None else bool(urgent)),
+                      extension("alert-created-by", "valueReference", chart.recorder(ctx))],
     }
     if definition.category:
         res["category"] = [{"text": definition.category}]

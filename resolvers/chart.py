@@ -15,7 +15,7 @@ from resolvers.model.common import EntityRef
 from resolvers.patient import ref_to
 from store.clock import now_seconds
 from store.errors import Conflict, Invalid, NotFound
-from store.fhirjson import ext, ref_id, set_ext
+from store.fhirjson import ext, parse_reference, ref_id, set_ext
 
 Resource = dict[str, Any]
 
@@ -27,6 +27,16 @@ LIST_LOADER = {"AllergyIntolerance": "allergies_by_patient", "Condition": "condi
 # What each chart record is called in a NOT_FOUND message.
 LABEL = {"AllergyIntolerance": "Allergy", "Condition": "Problem", "MedicationStatement": "Medication",
          "Observation": "Vital signs record", "RelatedPerson": "Relationship", "Communication": "Communication log"}
+
+
+def recorder(ctx: Scope) -> dict[str, str]:
+    """Who writes a record (a communication log, an alert): the caller's fhirUser (a Practitioner, say) when it
+    has one, shown by its subject."""
+    user = getattr(ctx.who, "user", None)
+    ref = {"display": ctx.who.subject}
+    if isinstance(user, str) and parse_reference(user):
+        ref["reference"] = user
+    return ref
 
 
 async def patient_reference(ctx: Scope, pid: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from resolvers.model.common import check_dates, check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
-from store.fhirjson import concept, extension, parse_reference, reference
+from store.fhirjson import concept, extension, reference
 from store.naming import COMM_CATEGORY, CS, V3_MODE
 
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
@@ -60,15 +60,6 @@ def patient_communication_logs(
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
 
 
-def _recorder(ctx: Scope) -> dict[str, str]:
-    """Who logs the entry: the caller's fhirUser (a Practitioner, say) when it has one, shown by its subject."""
-    user = getattr(ctx.who, "user", None)
-    ref = {"display": ctx.who.subject}
-    if isinstance(user, str) and parse_reference(user):
-        ref["reference"] = user
-    return ref
-
-
 def _check(f: dict[str, Any]) -> None:
     if not DATETIME.fullmatch(f.get("communication_datetime") or ""):
         raise Invalid("communicationDatetime must be an ISO 8601 date-time with its time zone "
@@ -96,7 +87,7 @@ async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Communicatio
         when = when[:16] + ":00" + when[16:]
     res: dict[str, Any] = {"resourceType": "Communication", "status": "completed", "subject": subject, "sent": when,
                            "extension": [extension("communication-source", "valueCode", "user"),
-                                         extension("communication-recorder", "valueReference", _recorder(ctx))]}
+                                         extension("communication-recorder", "valueReference", chart.recorder(ctx))]}
     direction = model.DIRECTION_CODE.get(f.get("direction") or "neither")
     if direction:
         res["extension"].append(extension("communication-direction", "valueCoding",

@@ -37,7 +37,8 @@ Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-defin
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
             custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
-            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"];
+            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"],
+            EXT["alert-created-by"] valueReference (who created it, as EXT["communication-recorder"]);
             archived (dismissed): status inactive + EXT["archived-at"]
 Tag link    Patient meta.tag system CS["patient-tag"], code = the tag definition's id, display = its name
 Field value Patient EXT["custom-field"] (complex): "definition" valueReference Basic/<id>, "value" value[x]
@@ -200,11 +201,13 @@ EXT = {
         "communication-direction",
         "communication-source",
         "communication-recorder",
+        "alert-created-by",
         "archived-at",
         "allergy-severity",
         "relationship-note",
         "problem-function-status",
         "vitals-followup-plan",
+        "vitals-weight-code",
         "medication-cpoe",
         "name-alias",
         "address-apartment",

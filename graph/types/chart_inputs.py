@@ -84,6 +84,9 @@ class VitalSignsPatch:
     oxygen_saturation: float | None = strawberry.field(default=UNSET, description="SpO2, percent (0–100).")
     height_inches: float | None = strawberry.field(default=UNSET, description="Height, inches.")
     weight_lbs: float | None = strawberry.field(default=UNSET, description="Weight, pounds.")
+    weight_code: str | None = strawberry.field(
+        default=UNSET, description="The practice's code qualifying the weight reading, kept as sent; null clears "
+                                   "it.")
     bmi: float | None = strawberry.field(default=UNSET, description="Body mass index, kg/m².")
     bmi_percentile: float | None = strawberry.field(default=UNSET, description="BMI percentile for age and sex "
                                                                               "(0–100).")

@@ -207,6 +207,8 @@ class VitalSignsInput:
     oxygen_saturation: float | None = strawberry.field(default=None, description="Oxygen saturation (SpO2), percent.")
     height_inches: float | None = strawberry.field(default=None, description="Body height, inches.")
     weight_lbs: float | None = strawberry.field(default=None, description="Body weight, pounds.")
+    weight_code: str | None = strawberry.field(
+        default=None, description="The practice's code qualifying the weight reading, kept as sent.")
     bmi: float | None = strawberry.field(
         default=None, description="Body mass index, kg/m² (computed from height and weight when left out).")
     bmi_percentile: float | None = strawberry.field(

@@ -70,6 +70,15 @@ def created_at(res: dict[str, object]) -> str | None:
     return meta.get("lastUpdated") if meta.get("versionId") == "1" else None
 
 
+def recorded_by(ref: Any) -> str | None:
+    """Who wrote a record, from the reference the API kept (resolvers/chart.py ``recorder``): the user's FHIR
+    record (``Practitioner/123``) or, for an API client, its name."""
+    if not isinstance(ref, dict):
+        return None
+    value = ref.get("reference") or ref.get("display")
+    return str(value) if value else None
+
+
 def updated_at(res: dict[str, object]) -> str | None:
     """When a resource's current version was written (``meta.lastUpdated``)."""
     meta = res.get("meta")

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import ID_DESCRIPTION, created_at, enum_type, opt_id
+from resolvers.model.common import ID_DESCRIPTION, created_at, enum_type, opt_id, recorded_by
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -57,13 +57,6 @@ class CommunicationLog:
                     "or, for an API client, its name. Null for entries written by other systems.")
 
 
-def _recorder(ref: Any) -> str | None:
-    if not isinstance(ref, dict):
-        return None
-    value = ref.get("reference") or ref.get("display")
-    return str(value) if value else None
-
-
 def source_of(res: dict[str, Any]) -> str:
     """The entry's origin: its ``communication-source`` extension; without one, a Device sender or a reminder
     (what the system sends by itself) is automated, a resource with ``meta.source`` (the sending system) came
@@ -92,5 +85,5 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
         category=next((code_of(c) for c in res.get("category") or ()), None),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
-        created_at=created_at(res), created_by=_recorder(ext(res, "communication-recorder")),
+        created_at=created_at(res), created_by=recorded_by(ext(res, "communication-recorder")),
     )

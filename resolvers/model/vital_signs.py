@@ -68,6 +68,8 @@ class VitalSigns:
     oxygen_saturation: float | None = strawberry.field(description="Oxygen saturation (SpO2), percent.")
     height_inches: float | None = strawberry.field(description="Body height, inches.")
     weight_lbs: float | None = strawberry.field(description="Body weight, pounds.")
+    weight_code: str | None = strawberry.field(
+        description="The practice's code qualifying the weight reading, as recorded; null when none.")
     bmi: float | None = strawberry.field(description="Body mass index, kg/m².")
     bmi_percentile: float | None = strawberry.field(
         description="BMI percentile for age and sex (0–100), for children and teenagers.")
@@ -118,7 +120,8 @@ def from_fhir(res: dict[str, Any]) -> VitalSigns:
         bp_systolic=values.get("bp_systolic"), bp_diastolic=values.get("bp_diastolic"), pulse=values.get("pulse"),
         temperature_f=values.get("temperature_f"), respiration_rate=values.get("respiration_rate"),
         oxygen_saturation=values.get("oxygen_saturation"), height_inches=values.get("height_inches"),
-        weight_lbs=values.get("weight_lbs"), bmi=values.get("bmi"), bmi_percentile=values.get("bmi_percentile"),
+        weight_lbs=values.get("weight_lbs"), weight_code=ext(res, "vitals-weight-code"), bmi=values.get("bmi"),
+        bmi_percentile=values.get("bmi_percentile"),
         has_followup_plan=ext(res, "vitals-followup-plan") is True,
         patient_id=opt_id(ref_id(res.get("subject"), "Patient")), created_at=created_at(res),
         updated_at=updated_at(res), deleted_at=deleted_at(res),
@@ -163,6 +166,8 @@ def apply_fields(res: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
         put(res, "performer", [{"reference": f"Practitioner/{f['provider_id']}"}] if f["provider_id"] else None)
     if "note" in f:
         put(res, "note", [{"text": f["note"]}] if f["note"] else None)
+    if "weight_code" in f:
+        set_ext(res, "vitals-weight-code", "valueString", (f["weight_code"] or "").strip() or None)
     if "has_followup_plan" in f:
         set_ext(res, "vitals-followup-plan", "valueBoolean", True if f["has_followup_plan"] else None)
     return res

@@ -157,3 +157,23 @@ async def test_bulk_dismiss(gql: GQL, tag: str) -> None:
     assert too_many["extensions"] == {"code": "VALIDATION", "field": "alertIds", "max": 50}
     fifty = (await gql.run(DISMISS, {"p": pid, "ids": [ids[3]] * 50}))["bulkDismissAlerts"]
     assert fifty["archivedCount"] == 1  # 50 is allowed; repeated ids count once
+
+
+async def test_create_alert_records_when_and_who_and_takes_an_idempotency_key(gql: GQL, fhir_a, tag: str) -> None:
+    pid = await patient(gql, tag)
+    did = await definition(gql, f"Wanders {tag}")
+    create = """mutation($p: ID!, $d: ID!, $n: String, $k: String) { createAlert(patientId: $p,
+        input: {alertDefinitionId: $d, note: $n}, idempotencyKey: $k) { id createdAt createdBy updatedAt } }"""
+    first = (await gql.run(create, {"p": pid, "d": did, "n": "Door code", "k": f"{tag}-alert"}))["createAlert"]
+    assert first["createdAt"] and first["createdAt"] == first["updatedAt"] and first["createdBy"]
+    again = (await gql.run(create, {"p": pid, "d": did, "n": "Door code", "k": f"{tag}-alert"}))["createAlert"]
+    assert again == first
+    misuse = await gql.error(create, {"p": pid, "d": did, "n": "Other", "k": f"{tag}-alert"})
+    assert misuse["extensions"] == {"code": "CONFLICT", "field": "idempotencyKey"}
+    assert await listed(gql, pid) == [first["id"]]
+    changed = (await gql.run(UPDATE.replace(ALERT_FIELDS, "createdAt createdBy updatedAt"),
+                             {"p": pid, "id": first["id"], "v": 1, "i": {"note": "New code"}}))["updateAlert"]
+    assert changed["createdAt"] == first["createdAt"] and changed["createdBy"] == first["createdBy"]
+    assert changed["updatedAt"] >= first["updatedAt"]
+    fhir = (await fhir_a.get(f"/Flag/{first['id']}")).json()
+    assert any(e["url"] == EXT["alert-created-by"] for e in fhir["extension"])

@@ -205,11 +205,17 @@ async def test_vital_signs_by_id_update_and_archive(gql: GQL, fhir_a, tag: str) 
         assert err["extensions"] == {"code": "VALIDATION", "field": f"input.{field}"}
     stale = await gql.error(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"pulse": 80}})
     assert stale["extensions"]["code"] == "VERSION_CONFLICT"
+    coded = (await gql.run(upd.replace(VITALS, "weightCode weightLbs"),
+                           {"p": pid, "id": made["id"], "v": 2, "i": {"weightLbs": 150, "weightCode": "W2"}}))
+    assert coded["updateVitalSigns"] == {"weightCode": "W2", "weightLbs": 150}
+    cleared = (await gql.run(upd.replace(VITALS, "weightCode version"),
+                             {"p": pid, "id": made["id"], "v": 3, "i": {"weightCode": None}}))["updateVitalSigns"]
+    assert cleared == {"weightCode": None, "version": 4}
     rest = (await fhir_a.get(f"/Observation/{made['id']}")).json()
-    assert rest["status"] == "amended" and rest["meta"]["versionId"] == "2"
+    assert rest["status"] == "amended" and rest["meta"]["versionId"] == "4"
     assert not any("interpretation" in c for c in rest["component"])
     archived = (await gql.run("""mutation($p: ID!, $id: ID!) { archiveVitalSigns(patientId: $p, id: $id,
-        baseVersion: 2) { deletedAt } }""", {"p": pid, "id": made["id"]}))["archiveVitalSigns"]
+        baseVersion: 4) { deletedAt } }""", {"p": pid, "id": made["id"]}))["archiveVitalSigns"]
     assert archived["deletedAt"]
     assert (await gql.error(one, {"p": pid, "id": made["id"]}))["extensions"]["code"] == "NOT_FOUND"
     lists = (await gql.run("""query($p: ID!) { patient(id: $p) { vitalSigns { totalCount }

@@ -9,7 +9,7 @@ from store.naming import CS
 from tests.factories import make_practitioner
 from tests.graph.conftest import GQL
 
-FIELDS = ("id version patientId attributionRole sourceKind sourceNote attributedAt archivedAt "
+FIELDS = ("id version patientId attributionRole sourceKind sourceNote attributedAt createdAt archivedAt "
           "provider { id name } referralPartner { id name } referralSource { id } referringPatient { id name }")
 CREATE = f"""mutation($p: ID!, $i: ReferralAttributionInput!) {{
   createReferralAttribution(patientId: $p, input: $i) {{ {FIELDS} }} }}"""
@@ -51,6 +51,7 @@ async def test_attributions_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     assert first["sourceKind"] == "PROVIDER" and first["provider"]["id"] == doc and first["provider"]["name"]
     assert first["attributionRole"] == "PRIMARY" and first["sourceNote"] == "Intake form"
     assert first["patientId"] == pid and first["attributedAt"] and first["referralPartner"] is None
+    assert first["createdAt"] == first["attributedAt"]
     second = (await gql.run(CREATE, {"p": pid, "i": {"referralPartnerId": partner, "attributionRole": "ASSIST"}}))[
         "createReferralAttribution"]
     assert second["referralPartner"] == {"id": partner, "name": f"Main St Chiro {tag}"}
