@@ -177,13 +177,20 @@ async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_P
 async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.PatientSummary]:
     """Typeahead (seed 003 /patients/search): every word starts a first, last or preferred name or the chart
     number; archived patients are left out; empty → []."""
+    return (await search_patients_page(ctx, query, limit, want_total=False)).items
+
+
+async def search_patients_page(ctx: Scope, query: str, limit: int, *, want_total: bool = True
+                               ) -> model.PatientSearchPage:
+    """``search_patients`` and how many patients match in all (counted in the same store call)."""
     words = query.replace(",", " ").split()
     if not words:
-        return []
+        return model.PatientSearchPage(items=[], total=0)
     limit = max(0, min(limit, ctx.settings.max_page_size))
     page = await ctx.repo.typeahead(ctx.who, "Patient", words, TYPEAHEAD_FIELDS, [("lifecycle-status:not", "archived")],
-                                    count=limit, sort="family,given")
-    return [model.summary_from_fhir(r) for r in page.resources]
+                                    count=limit, sort="family,given", total=want_total)
+    return model.PatientSearchPage(items=[model.summary_from_fhir(r) for r in page.resources],
+                                   total=page.total if page.total is not None else len(page.resources))
 
 
 async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to: str | None,

@@ -164,12 +164,13 @@ class Repository:
 
     async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
                         params: list[tuple[str, str]] | None = None, *, count: int = 20,
-                        sort: str | None = None, within: Confinement | None = None) -> Page:
+                        sort: str | None = None, total: bool = False, within: Confinement | None = None) -> Page:
         """The rows matching ``params`` where every one of ``words`` starts a value of one of the search
-        parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match."""
+        parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match;
+        ``total``: also how many match in all."""
         check_type(rt)
         return await self._queries.typeahead(principal.tenant, rt, words, fields, params, count=count, sort=sort,
-                                             within=within)
+                                             total=total, within=within)
 
     async def count_by(self, principal: PrincipalLike, rt: str, by: str,
                        params: list[tuple[str, str]] | None = None, *,

@@ -48,6 +48,7 @@ from resolvers.model.patient import (
     LocationCount,
     PatientCountsByLocation,
     PatientPage,
+    PatientSearchPage,
     PatientStatus,
     PatientSummary,
     Pronoun,
@@ -133,6 +134,7 @@ class Patient(patient.Patient, Entity):
 
 
 object_type(PatientSummary, description="Lightweight patient fields for typeahead and duplicate checks.")
+object_type(PatientSearchPage, description="Typeahead results and how many patients match in all.")
 object_type(LocationCount, description="How many patients one location has.")
 object_type(PatientCountsByLocation, description="Patient counts per active location; no patient rows.")
 
@@ -150,4 +152,5 @@ class CreatePatientPayload(patient.CreatePatientPayload):
 
 
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "LocationCount", "Patient",
-           "PatientCountsByLocation", "PatientPageType", "PatientStatus", "PatientSummary", "Pronoun"]
+           "PatientCountsByLocation", "PatientPageType", "PatientSearchPage", "PatientStatus", "PatientSummary",
+           "Pronoun"]
