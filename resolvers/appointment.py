@@ -148,7 +148,7 @@ async def book_appointment(ctx: Scope, f: dict[str, Any]) -> model.Appointment:
     if f.get("slot_id"):
         slot = (await ctx.repo.read_many(ctx.who, "Slot", [str(f["slot_id"])])).get(str(f["slot_id"]))
         if slot is None:
-            raise NotFound(f"Slot {f['slot_id']} not found")
+            raise NotFound(f"Slot {f['slot_id']} not found", field="input.slotId")
         start, end = start or slot.get("start"), end or slot.get("end")
     if not start:
         raise Invalid("start (or a slotId) is required", field="input.start")
@@ -162,7 +162,7 @@ async def book_appointment(ctx: Scope, f: dict[str, Any]) -> model.Appointment:
     participants = [_participant("Patient", str(f["patient_id"]))]
     if f.get("practitioner_id"):
         if await ctx.loaders.practitioners_by_id.load(str(f["practitioner_id"])) is None:
-            raise NotFound(f"Practitioner {f['practitioner_id']} not found")
+            raise NotFound(f"Practitioner {f['practitioner_id']} not found", field="input.practitionerId")
         participants.append(_participant("Practitioner", str(f["practitioner_id"])))
     if f.get("location_id"):
         participants.append(_participant("Location", str(f["location_id"]), "information-only"))
@@ -211,7 +211,7 @@ async def reschedule_appointment(ctx: Scope, aid: str, base_version: int | None,
     if slot_id:
         found = await ctx.repo.read_many(ctx.who, "Slot", [str(slot_id)])
         if str(slot_id) not in found:
-            raise NotFound(f"Slot {slot_id} not found")
+            raise NotFound(f"Slot {slot_id} not found", field="slotId")
         res["slot"] = [{"reference": f"Slot/{slot_id}"}]
     else:
         res.pop("slot", None)

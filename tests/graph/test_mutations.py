@@ -229,6 +229,9 @@ async def test_episodes_and_appointments(gql: GQL, fhir_a, tag: str) -> None:
                        ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T09:00:00Z"}, "input.end")):
         err = await gql.error(book, {"i": {"patientId": pid, **bad}})
         assert err["extensions"] == {"code": "VALIDATION", "field": field}, bad
+    for unknown in ("slotId", "practitionerId"):
+        err = await gql.error(book, {"i": {"patientId": pid, "start": "2026-12-03T10:00:00Z", unknown: "nope"}})
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": f"input.{unknown}"}, unknown
     assign = (await gql.run("""mutation($a: ID!, $e: ID) { assignAppointmentToEpisode(appointmentId: $a, episodeId: $e)
         { id episode { id name } } }""", {"a": second["id"], "e": ep["id"]}))["assignAppointmentToEpisode"]
     assert assign["episode"] == {"id": ep["id"], "name": "Covid care"}
