@@ -18,6 +18,8 @@ The convention for errors about an input (every resolver follows it):
 - The codes: ``VALIDATION`` (malformed or out-of-range input), ``NOT_FOUND`` (an id that names nothing the
   caller can see, including ids inside inputs and filters), ``CONFLICT`` (a unique value already used, an
   idempotency key reused), ``VERSION_CONFLICT`` (a stale ``baseVersion``), ``INVALID_TRANSITION``.
+- A VERSION_CONFLICT's message names the record by the GraphQL type its mutation answers ("The alert changed
+  since you read it: version 3 is current; reload and retry"), never the FHIR resource it is stored as.
 """
 
 from __future__ import annotations
