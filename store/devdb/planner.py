@@ -265,8 +265,28 @@ def _merge(con: Conjunction, branch: Mapping[str, Any]) -> Conjunction:
     return merged
 
 
+def _depth(ix: Index, con: Conjunction) -> tuple[int, int]:
+    """(leading fields pinned by an equality, leading fields constrained at all) of ``ix`` under ``con``."""
+    pinned = 0
+    for name in ix.fields:
+        found = con.on.get(name)
+        if not found:
+            return pinned, pinned
+        if not any(isinstance(c, Eq) for c in found):
+            return pinned, pinned + 1
+        pinned += 1
+    return pinned, pinned
+
+
 def _best(indexes: Indexes, con: Conjunction) -> Access | None:
-    found = [a for ix in indexes.by_name.values() if ix.usable and (a := access(ix, con)) is not None]
+    # Only the indexes that constrain the most leading fields are counted: a shorter prefix of the same
+    # equalities never holds fewer entries, and planning stays cheap with the store's forty indexes a type.
+    depths = {name: _depth(ix, con)[1] for name, ix in indexes.by_name.items() if ix.usable}
+    deepest = max(depths.values(), default=0)
+    if deepest == 0:
+        return None
+    found = [a for name, d in depths.items() if d == deepest
+             and (a := access(indexes.by_name[name], con)) is not None]
     return min(found, key=lambda a: a.count) if found else None
 
 
@@ -274,18 +294,19 @@ def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]]) -> tuple[Acc
     """The access of ``ix`` walked in ``sort`` order (and whether backwards), if its order is the sort's."""
     if ix.odd:
         return None
-    found = access(ix, con, full=True)
-    if found is None:
-        return None
-    pinned = set(ix.fields[:found.pinned]) if found.single else set()
-    rest = [(f, d) for f, d in sort if not (f in pinned and not ix.multikey[ix.fields.index(f)])]
+    pinned_at, _ = _depth(ix, con)
+    single = {f for f in ix.fields[:pinned_at] if any(isinstance(c, Eq) and len(c.values) == 1 for c in con.on[f])}
+    rest = [(f, d) for f, d in sort if not (f in single and not ix.multikey[ix.fields.index(f)])]
     directions = {d for _, d in rest}
-    if len(directions) > 1 or [f for f, _ in rest] != list(ix.fields[found.pinned:found.pinned + len(rest)]):
+    if len(directions) > 1 or [f for f, _ in rest] != list(ix.fields[pinned_at:pinned_at + len(rest)]):
         return None
     for f, _ in rest:
         i = ix.fields.index(f)
         if ix.multikey[i] or len(ix.kinds[i] - {1}) > 1:
             return None
+    found = access(ix, con, full=True)
+    if found is None or found.pinned != pinned_at:
+        return None
     if rest:  # a keyset $or bounds the first sort field
         found = _hull(found, con, ix.fields[found.pinned], found.pinned)
     return found, directions == {-1}
