@@ -1,11 +1,48 @@
 """How a query reaches its documents without scanning them all, as mongomock otherwise does for every query.
 
-- a filter pinning ``_id`` fetches by key (``lookup``);
-- a limited find, sorted by ``_id`` alone or not sorted, walks the documents in that order and stops at the
-  limit (``matching``), the ``_id`` order being kept sorted as documents are inserted;
-- anything else is mongomock's scan, then a sort.
+- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK);
+- otherwise the planner (store/devdb/planner.py) picks an index built from the collection's createIndexes
+  (store/devdb/index.py) and reads candidates from it (IXSCAN), walking it in the sort's order up to the limit
+  when it can; every candidate still passes mongomock's full filter;
+- anything no index narrows is mongomock's scan (COLLSCAN), then a sort; unsorted with a limit, the scan
+  stops at the limit. ``explain`` tells which one answers a query (also the ``explain`` command).
 
-Every access path lives here, so an index planner has one place to slot in.
+The query shapes the store sends, and how they are answered:
+
+indexed (IXSCAN; the index the store creates for them in store/indexes.py and its modules):
+- search pages, store/queries.py ``page`` and ``compartment``: ``live()`` (``_sys.tenant``, ``_sys.deleted``) and
+  clauses from store/search.py, sorted by ``_id`` or ``_sys.s.<p>`` + ``_id``, keyset ``$or`` after a cursor, a
+  limit — token and reference equalities and their ``$or`` of values, string prefixes (anchored regex),
+  numbers (ranges), date ``eq``/``lt``/``le``/``sa`` (``$elemMatch`` bounds on ``lo``) on ``k_<p>``; the sort
+  walked on ``s_<p>``, on a ``k_<p>`` pinned by an equality, or on ``_id_``; compartment and confinement clauses
+  (``_sys.k.<p>`` equalities, ``$or`` across parameters) alike;
+- reverse references and includes, ``_referencing``: ``$in`` on ``_sys.k.<p>`` sorted by ``_id`` (the ranges of
+  ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
+- counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered;
+- history: ``_sys.tenant`` + ``_sys.id`` (``tenant_id_lu``), ``_sys.tenant`` alone with ``_since`` (``tenant_lu``),
+  both walked by ``_sys.lu`` descending + ``_id``;
+- the outbox, store/outbox.py: ``tenant`` + ``seq`` ranges sorted by ``seq`` (``tenant_seq``, both directions);
+- deliveries: the log by ``tenant`` + ``webhook`` walked by ``at``, ``_id`` descending; dead letters by
+  ``tenant`` + ``webhook`` (+ ``state``), then sorted by ``seq``;
+- jobs and exports: claims by ``kind`` + ``status`` + ``until`` range (``claim``), ``status`` + ``until``
+  (``status_until``), chunks by ``job`` / ``file`` + ``n``, TTL sweeps by ``expires``;
+- ``delete_many`` of a tenant (``erase_tenant``: ``tenant_lu``), idempotency keys by ``_id`` prefix regex.
+
+known scans (no index the store creates leads with what they constrain; MongoDB would scan them too, except
+where noted):
+- ``active_rest_hooks``: Subscriptions by ``status``/``channel.type`` across tenants (a small collection);
+- ``first_seq``: the outbox by ``resourceType``/``resourceId`` — a walk of the tenant's ``tenant_seq`` range
+  that stops at the first match;
+- clauses that bound nothing an index leads with — ``:missing`` (``$exists``), ``:not`` (``$ne``),
+  ``:contains`` (unanchored regex), ``:exact`` (``_sys.e``), date ``gt``/``ge``/``eb`` (bounds on ``hi`` only):
+  the tenant's range of whichever index the other clauses narrow, each candidate filtered;
+- identity lookups other than by ``_id`` (clients by ``api_key``, codes and refresh tokens by subject, revocations
+  by ``at``), webhook state and leases by anything but ``_id``: those collections declare no such index.
+
+What the planner leaves to the scan, to stay exact: ``null`` equality, ObjectIds outside ``_id`` (mongomock also
+matches their string form), embedded-document and array equality, regexes with options or alternation.
+A sort without a unique last key (the store always ends with ``_id``, or sorts the outbox by its unique
+``seq``) breaks ties in ``_id`` order through an index; MongoDB leaves that order unspecified.
 """
 
 # mongomock has no type annotations; everything else here is checked strictly.

@@ -11,7 +11,8 @@ from mongomock.collection import _copy_field
 from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
-from store.devdb.errors import reject
+from store.devdb.errors import CommandError, reject
+from store.devdb.query import explain as explain_query
 from store.devdb.query import matching
 
 
@@ -60,3 +61,25 @@ def count(ctx: Context, db: str, cmd: Doc) -> Doc:
 def distinct(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["distinct"])
     return {"values": coll.find(cmd.get("query") or {}).distinct(cmd["key"])}
+
+
+def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
+    """Which access path answers a find, count, findAndModify or aggregate's first ``$match``: IDHACK, IXSCAN
+    (with the index's name) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
+    inner = cmd["explain"]
+    name = next(iter(inner), "") if isinstance(inner, dict) else ""
+    if name == "find":
+        filt, sort, limit = inner.get("filter") or {}, inner.get("sort"), abs(inner.get("limit") or 0)
+    elif name == "count":
+        filt, sort, limit = inner.get("query") or {}, None, 0
+    elif name == "findAndModify":
+        filt, sort, limit = inner.get("query") or {}, inner.get("sort"), 1
+    elif name == "aggregate":
+        first = (inner.get("pipeline") or [{}])[0]
+        filt, sort, limit = (first.get("$match") or {}) if list(first) == ["$match"] else {}, None, 0
+    else:
+        raise CommandError(59, f"devdb explains find, count, findAndModify and aggregate, not '{name}'")
+    coll = ctx.coll(db, inner[name])
+    plan = explain_query(coll, filt, sort, limit)
+    return {"queryPlanner": {"namespace": coll.full_name, "parsedQuery": filt, "winningPlan": plan},
+            "explainVersion": "1"}

@@ -136,3 +136,17 @@ def test_a_keyset_page_examines_what_it_returns(engine: Engine, monkeypatch: pyt
     tested[0] = 0
     assert ids(engine, base, {"_id": 1}, 51) == [f"t/{i:03d}" for i in range(1, 100, 2)] + ["t/100"]
     assert tested[0] <= 51 + 2
+
+
+def test_the_explain_command_names_the_index(engine: Engine) -> None:
+    def winning(inner: dict[str, Any]) -> Any:
+        return run(engine, {"explain": inner, "verbosity": "queryPlanner"})["queryPlanner"]["winningPlan"]
+
+    page = {"find": "c", "filter": {"_sys.tenant": "t", "_sys.k.code": {"$in": ["a", "zz"]}}, "sort": {"_id": 1},
+            "limit": 10}
+    assert winning(page) | {"candidates": 0} == {"stage": "IXSCAN", "indexName": "k_code", "order": "index",
+                                                 "ranges": 2, "candidates": 0}
+    assert winning({"count": "c", "query": {"_sys.tenant": "t", "_sys.s.name": "n1"}})["indexName"] == "s_name"
+    assert winning({"find": "c", "filter": {"_id": "t/001"}}) == {"stage": "IDHACK", "indexName": "_id_"}
+    assert winning({"aggregate": "c", "pipeline": [{"$match": {"other": 1}}], "cursor": {}}) == {"stage": "COLLSCAN"}
+    assert engine.run("d", {"explain": {"insert": "c"}})["code"] == 59
