@@ -78,13 +78,15 @@ class Plan:
     """How a query reads its candidates: ``accesses`` (their union), walked in order when ``walk``."""
 
     accesses: list[Access]
-    order: str = "sort"  # "index": walked in the sort's order; "sort": all candidates, then sorted; "none"
+    # "index": walked in the sort's order; "groups": walked in the order of the sort's first keys, each group of
+    # equal ones sorted; "sort": all candidates, then sorted; "none": not sorted
+    order: str = "sort"
     reverse: bool = False
     cost: int = 0
 
     @property
     def walk(self) -> bool:
-        return self.order == "index"
+        return self.order in ("index", "groups")
 
     def describe(self) -> Doc:
         names = list(dict.fromkeys(a.index.name for a in self.accesses))
@@ -290,26 +292,30 @@ def _best(indexes: Indexes, con: Conjunction) -> Access | None:
     return min(found, key=lambda a: a.count) if found else None
 
 
-def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]]) -> tuple[Access, bool] | None:
-    """The access of ``ix`` walked in ``sort`` order (and whether backwards), if its order is the sort's."""
+def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]], limit: int) -> tuple[Access, bool, bool] | None:
+    """The access of ``ix`` walked in ``sort`` order, whether backwards and whether in the whole sort's order (else
+    in the order of its first keys: ``groups``), if the index's order is the sort's."""
     if ix.odd:
         return None
     pinned_at, _ = _depth(ix, con)
     single = {f for f in ix.fields[:pinned_at] if any(isinstance(c, Eq) and len(c.values) == 1 for c in con.on[f])}
     rest = [(f, d) for f, d in sort if not (f in single and not ix.multikey[ix.fields.index(f)])]
-    directions = {d for _, d in rest}
-    if len(directions) > 1 or [f for f, _ in rest] != list(ix.fields[pinned_at:pinned_at + len(rest)]):
+    # The longest head of the sort that is the index's order after its pinned prefix (in one direction, on
+    # fields holding one scalar of one type each): all of it is a walk, a part of it a walk in groups.
+    matched = 0
+    for (f, d), name in zip(rest, ix.fields[pinned_at:], strict=False):
+        i = ix.fields.index(name)
+        if f != name or d != rest[0][1] or ix.multikey[i] or len(ix.kinds[i] - {1}) > 1:
+            break
+        matched += 1
+    if matched < len(rest) and (matched == 0 or not limit):
         return None
-    for f, _ in rest:
-        i = ix.fields.index(f)
-        if ix.multikey[i] or len(ix.kinds[i] - {1}) > 1:
-            return None
     found = access(ix, con, full=True)
     if found is None or found.pinned != pinned_at:
         return None
     if rest:  # a keyset $or bounds the first sort field
         found = _hull(found, con, ix.fields[found.pinned], found.pinned)
-    return found, directions == {-1}
+    return found, bool(rest) and rest[0][1] == -1, matched == len(rest)
 
 
 def _hull(found: Access, con: Conjunction, name: str, at: int) -> Access:
@@ -350,11 +356,11 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
     floor = min((p.cost for p in options), default=total)
     if sort:
         for ix in indexes.by_name.values():
-            walked = _walk(ix, con, sort) if ix.usable else None
+            walked = _walk(ix, con, sort, limit) if ix.usable else None
             if walked is not None:
-                found, reverse = walked
+                found, reverse, whole = walked
                 cost = found.count if not limit else min(found.count, -(-limit * found.count // max(floor, 1)))
-                options.append(Plan([found], "index", reverse, cost))
+                options.append(Plan([found], "index" if whole else "groups", reverse, cost))
     else:  # not sorted: candidates in index order, read lazily up to a limit
         for p in options:
             p.order = "none"
@@ -366,6 +372,11 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
 
 def candidates(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[Doc]:
     """The candidate documents of a plan, once each, in index order for a walk."""
+    return (doc for _, doc in grouped(p, documents))
+
+
+def grouped(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[tuple[Tail, Doc]]:
+    """``candidates`` with, for a walk, the value of its first walked field (the group a "groups" walk sorts)."""
     seen: set[Any] = set()
     if p.walk:
         (a,) = p.accesses
@@ -373,15 +384,16 @@ def candidates(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[Doc]:
         streams = [a.index.scan(lo, hi, p.reverse) for lo, hi in a.ranges]
         ordered: Iterator[Entry] = (streams[0] if len(streams) == 1 else
                                     heapq.merge(*streams, key=lambda e: e[at:], reverse=p.reverse))
-        keys: Iterator[Any] = (e[-1] for e in ordered)
+        pairs: Iterator[tuple[Tail, Any]] = ((e[at:at + 2], e[-1]) for e in ordered)
     else:
-        keys = itertools.chain.from_iterable(
-            itertools.chain((e[-1] for lo, hi in a.ranges for e in a.index.scan(lo, hi)), a.index.odd)
+        pairs = itertools.chain.from_iterable(
+            itertools.chain((((), e[-1]) for lo, hi in a.ranges for e in a.index.scan(lo, hi)),
+                            (((), key) for key in a.index.odd))
             for a in p.accesses)
-    for key in keys:
+    for group, key in pairs:
         if key in seen:
             continue
         seen.add(key)
         doc = documents.get(key)
         if doc is not None:
-            yield doc
+            yield group, doc

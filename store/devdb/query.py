@@ -131,6 +131,8 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         store = coll._store
         found = planner.plan(index.indexes_of(store), filter, spec or None, needed, len(store._documents))
         if found is not None:
+            if found.order == "groups":
+                return sort_documents(_in_groups(found, store._documents, filter, needed), sort)[:needed]
             docs = _filtered(filter, planner.candidates(found, store._documents))
             if found.order != "sort":  # walked in the sort's order, or not sorted: stop at the limit
                 return list(itertools.islice(docs, needed or None))
@@ -138,6 +140,22 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         if needed > 0 and not spec:
             return list(itertools.islice(_filtered(filter, store._documents.values()), needed))
     return sort_documents(list(coll._iter_documents(filter)), sort)[: needed or None]
+
+
+def _in_groups(found: planner.Plan, documents: Mapping[Any, Doc], filter: Doc, needed: int) -> list[Doc]:
+    """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
+    keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
+    filtering.filter_applies(filter, {})
+    docs: list[Doc] = []
+    boundary: Any = None
+    for group, doc in planner.grouped(found, documents):
+        if boundary is not None and group != boundary:
+            break
+        if filtering.filter_applies(filter, doc):
+            docs.append(doc)
+            if len(docs) >= needed and boundary is None:
+                boundary = group
+    return docs
 
 
 def planned(coll: MockCollection, filter: Doc) -> Iterator[Doc] | None:

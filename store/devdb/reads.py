@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mongomock import aggregate as mm_aggregate
 from mongomock.collection import _copy_field
 
@@ -44,10 +46,30 @@ def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
         docs = list(coll._iter_documents(pipeline.pop(0)["$match"]))
     else:
         docs = list(coll._store.documents)
+    counted = _counting(pipeline)
+    if counted is not None:  # count_documents: nothing to copy, nothing to group
+        key, fields = counted
+        result = [{"_id": key, **dict.fromkeys(fields, len(docs))}] if docs else []
+        return ctx.cursors.reply(Cursor(coll.full_name, result), (cmd.get("cursor") or {}).get("batchSize"))
     docs = [_copy_field(doc, dict) for doc in docs]  # stages may edit their input in place
     result = list(mm_aggregate.process_pipeline(docs, coll.database, pipeline, None))
     batch_size = (cmd.get("cursor") or {}).get("batchSize")
     return ctx.cursors.reply(Cursor(coll.full_name, result), batch_size)
+
+
+def _counting(pipeline: list[Doc]) -> tuple[Any, list[str]] | None:
+    """(the group's constant ``_id``, its fields) when ``pipeline`` only counts its input (count_documents'
+    ``$group`` of ``{$sum: 1}`` by a constant), else None."""
+    if len(pipeline) != 1 or list(pipeline[0]) != ["$group"] or not isinstance(pipeline[0]["$group"], dict):
+        return None
+    group = pipeline[0]["$group"]
+    key = group.get("_id")
+    if isinstance(key, (dict, list)) or (isinstance(key, str) and key.startswith("$")):
+        return None
+    fields = {k: v for k, v in group.items() if k != "_id"}
+    if not fields or any(v != {"$sum": 1} for v in fields.values()):
+        return None
+    return key, list(fields)
 
 
 def count(ctx: Context, db: str, cmd: Doc) -> Doc:
