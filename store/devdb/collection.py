@@ -7,7 +7,7 @@ insert and exclusion projections that copy only what they change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import bson
 from mongomock.collection import Collection as MockCollection
@@ -26,9 +26,7 @@ class Collection(MockCollection):
         if docs is not None:
             return iter(docs)
         planned = query.planned(self, filter)
-        if planned is not None:
-            return planned
-        return cast(Iterator[Doc], super()._iter_documents(filter))
+        return planned if planned is not None else query.scanned(self, filter)
 
     def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         # Documents arrive decoded from BSON (valid, naive-UTC datetimes at ms precision), so mongomock's

@@ -62,7 +62,7 @@ from mongomock import filtering
 from mongomock import helpers as mm_helpers
 from mongomock.collection import Collection as MockCollection
 
-from store.devdb import index, planner
+from store.devdb import index, matcher, planner
 from store.devdb.codec import Doc
 
 _by_id = operator.itemgetter("_id")
@@ -146,12 +146,13 @@ def _in_groups(found: planner.Plan, documents: Mapping[Any, Doc], filter: Doc, n
     """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
     keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
     filtering.filter_applies(filter, {})
+    applies = matcher.applies(filter)
     docs: list[Doc] = []
     boundary: Any = None
     for group, doc in planner.grouped(found, documents):
         if boundary is not None and group != boundary:
             break
-        if filtering.filter_applies(filter, doc):
+        if applies(doc):
             docs.append(doc)
             if len(docs) >= needed and boundary is None:
                 boundary = group
@@ -180,7 +181,13 @@ def explain(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None = 
 
 def _filtered(filter: Doc, docs: Iterable[Doc]) -> Iterator[Doc]:
     filtering.filter_applies(filter, {})  # reject a bad filter even if no document gets to be tested
-    return (d for d in docs if filtering.filter_applies(filter, d))
+    applies = matcher.applies(filter)
+    return (d for d in docs if applies(d))
+
+
+def scanned(coll: MockCollection, filter: Doc) -> Iterator[Doc]:
+    """Every document matching ``filter``, read from the whole collection (read out first, as ``planned``)."""
+    return _filtered(filter, list(coll._store._documents.values()))
 
 
 def sort_documents(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
