@@ -89,6 +89,8 @@ class Plan:
         return self.order in ("index", "groups")
 
     def describe(self) -> Doc:
+        """What ``explain`` shows: the index, the order (``index``, ``groups``, ``sort``, ``none``), the ranges
+        read, and the candidates (entries in the ranges; for a walk with a limit, the expected reads)."""
         names = list(dict.fromkeys(a.index.name for a in self.accesses))
         return {"stage": "IXSCAN", "indexName": names[0] if len(names) == 1 else names, "order": self.order,
                 "ranges": sum(len(a.ranges) for a in self.accesses), "candidates": self.cost}

@@ -76,7 +76,8 @@ def find_and_modify(ctx: Context, db: str, cmd: Doc) -> Doc:
             coll.delete_key(store_key(old["_id"]))
             last_error, value = {"n": 1}, old
     elif old is not None or upsert:
-        before = _copy_field(old, dict) if old is not None else None
+        # The document as it was, for a reply that wants it (an update changes the stored one in place).
+        before = _copy_field(old, dict) if old is not None and not cmd.get("new") else None
         # Re-target the matched document by _id: the query may not match it any more after the update.
         target = {"_id": old["_id"]} if old is not None else query
         result = coll._update(target, update, upsert=old is None)
