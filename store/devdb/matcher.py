@@ -17,7 +17,7 @@ import datetime as dt
 import functools
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import bson
@@ -99,29 +99,28 @@ def _conjunction(filter: Mapping[str, Any]) -> Test | None:
 
 
 def _all(tests: list[Test]) -> Test:
-    def test(doc: Any) -> Any:
-        result = True
-        for t in tests:
-            r = t(doc)
-            if r is False:
-                return False
-            if r is UNKNOWN:
-                result = UNKNOWN
-        return result
-    return test
+    return _combine(tests, False)
 
 
 def _any(tests: list[Test]) -> Test:
-    def test(doc: Any) -> Any:
-        result = False
-        for t in tests:
-            r = t(doc)
-            if r is True:
-                return True
-            if r is UNKNOWN:
-                result = UNKNOWN
-        return result
-    return test
+    return _combine(tests, True)
+
+
+def _combine(tests: list[Test], decisive: bool) -> Test:
+    return lambda doc: _fold(tests, lambda t: t(doc), decisive)
+
+
+def _fold(items: Iterable[Any], judge: Callable[[Any], Any], decisive: bool) -> Any:
+    """Whether ``judge`` holds for all ``items`` (``decisive`` False: the first False decides) or for any (True
+    decides), in three-valued logic: UNKNOWN when nothing decided and one of them did not know."""
+    result = not decisive
+    for item in items:
+        r = judge(item)
+        if r is decisive:
+            return decisive
+        if r is UNKNOWN:
+            result = UNKNOWN
+    return result
 
 
 def _field(parts: list[str], cond: Any) -> Test | None:
@@ -137,6 +136,8 @@ def _field(parts: list[str], cond: Any) -> Test | None:
     else:
         return None
 
+    every = _all(ops)
+
     def test(doc: Any) -> Any:
         value = doc
         for part in parts:
@@ -146,14 +147,7 @@ def _field(parts: list[str], cond: Any) -> Test | None:
                 break
             else:
                 return UNKNOWN  # an array (or a scalar) along the path: mongomock's rules for those
-        result = True
-        for op in ops:
-            r = op(value)
-            if r is False:
-                return False
-            if r is UNKNOWN:
-                result = UNKNOWN
-        return result
+        return every(value)
     return test
 
 
@@ -212,12 +206,5 @@ def _range(compare: Callable[[Any, Any], bool], v: Any) -> Callable[[Any], Any]:
             return False
         if type(value) is not list:
             return one(value)
-        result = False
-        for x in value:
-            r = one(x)
-            if r is True:
-                return True
-            if r is UNKNOWN:
-                result = UNKNOWN
-        return result
+        return _fold(value, one, True)  # any element: mongomock's rule for arrays
     return test
