@@ -121,6 +121,12 @@ class Index:
         self.unique = bool(spec.get("unique"))
         self.usable = all(not f.startswith("$") and not any(p.isdigit() for p in f.split("."))
                           for f in self.fields)
+        # A document without a value at the lead field (the first after a leading one, or the only one) is not
+        # filed at all, as in a sparse index: most of the store's indexes are on search keys a resource lacks.
+        # Then only plans that constrain the lead field may use the index (they cannot match such a document).
+        lead = 1 if len(declared) > 1 else 0
+        self.lead: int | None = None if self.fields[lead] == "_id" else lead
+        self.complete = True  # no document left out so far
         self.entries: SortedList = SortedList()
         self.held: dict[Any, tuple[Entry, ...]] = {}  # store key -> its entries
         self.odd: set[Any] = set()
@@ -128,7 +134,8 @@ class Index:
         self.kinds: list[set[int]] = [set() for _ in self.fields]
 
     def entries_of(self, doc: Doc, cache: dict[str, Any]) -> tuple[Entry, ...] | None:
-        """The entries of ``doc`` (None: it is odd); ``cache`` shares path values between indexes."""
+        """The entries of ``doc`` (None: it is odd; none: it is left out); ``cache`` shares path values between
+        indexes."""
         per_field: list[list[tuple[int, Any]]] = []
         for i, field in enumerate(self.fields):
             got = cache.get(field)
@@ -136,12 +143,14 @@ class Index:
                 try:
                     values, through = path_values(doc, field)
                     encoded = list(dict.fromkeys(encode(v) for v in values)) or [(NULL, 0)]
-                    got = cache[field] = (encoded, through, {kind(r, v) for r, v in encoded})
+                    got = cache[field] = (encoded, through, {kind(r, v) for r, v in encoded}, not values)
                 except Odd:
                     got = cache[field] = ()
             if not got:
                 return None
-            encoded, through, kinds = got
+            encoded, through, kinds, missing = got
+            if missing and i == self.lead:
+                return ()
             if through or len(encoded) > 1:
                 self.multikey[i] = True
             self.kinds[i] |= kinds
@@ -157,6 +166,9 @@ class Index:
         entries = self.entries_of(doc, cache)
         if entries is None:
             self.odd.add(key)
+            return
+        if not entries:
+            self.complete = False
             return
         self.held[key] = entries
         self.entries.update(entries)

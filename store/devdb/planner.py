@@ -251,8 +251,11 @@ def access(ix: Index, con: Conjunction, full: bool = False) -> Access | None:
         if options:
             tails = [min(options, key=lambda t: _count(ix, prefixes, t))]
         break
-    if pinned == 0 and tails[0] == ((), (AFTER,)) and not full:
+    narrowed = pinned + (tails[0] != ((), (AFTER,)))
+    if narrowed == 0 and not full:
         return None
+    if not ix.complete and (ix.lead is None or narrowed <= ix.lead):
+        return None  # the documents left out of the index (no value at its lead field) could match
     ranges = [(p + lo, p + hi) for p in prefixes for lo, hi in tails]
     return Access(ix, ranges, sum(ix.count(lo, hi) for lo, hi in ranges) + len(ix.odd), pinned, single)
 

@@ -219,5 +219,5 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
         counted = engine.run("d", {"aggregate": "c", "pipeline": pipeline, "cursor": {}})["cursor"]["firstBatch"]
         assert [bson.decode(r.raw) for r in counted] == ([{"_id": 1, "n": len(matches)}] if matches else []), context
     # The index path really answered most of them, walks included (else this test proves nothing).
-    assert stages["IXSCAN/index"] > 300 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
+    assert stages["IXSCAN/index"] > 200 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
     assert stages["IXSCAN/groups"] > 30, stages
