@@ -33,8 +33,8 @@ What devdb does not do:
   ignored), renameCollection;
 - collation: find, update, delete and findAndModify fail with code 238, but aggregate (so count_documents),
   count and distinct ignore it; a find's min, max and hint are ignored too;
-- index options: sparse and partial indexes hold every document (they only narrow; the full filter decides),
-  hint is ignored, and a filter no index leads with scans the collection;
+- index options: sparse and partial ones do not change what an index holds (it only narrows; the full filter
+  decides), hint is ignored, and a filter no index leads with scans the collection;
 - sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
 - what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
 - a cursor's result list is fixed when the query runs; later batches encode those documents as they are then
