@@ -153,12 +153,15 @@ class Index:
                 return ()
             if through or len(encoded) > 1:
                 self.multikey[i] = True
-            self.kinds[i] |= kinds
+            if not kinds <= self.kinds[i]:
+                self.kinds[i] |= kinds
             per_field.append(encoded)
-        if math.prod(len(values) for values in per_field) > MAX_ENTRIES:
-            return None
         if per_field[-1][0][0] == NULL:
             return None  # no _id (never stored so): nothing to file it under
+        if all(len(values) == 1 for values in per_field):  # the usual case: one entry
+            return (tuple(itertools.chain.from_iterable(values[0] for values in per_field)),)
+        if math.prod(len(values) for values in per_field) > MAX_ENTRIES:
+            return None
         return tuple(tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*per_field))
 
     def add(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
@@ -171,7 +174,8 @@ class Index:
             self.complete = False
             return
         self.held[key] = entries
-        self.entries.update(entries)
+        for entry in entries:  # (SortedList.update re-sorts what it is given: dearer for a few)
+            self.entries.add(entry)
 
     def remove(self, key: Any) -> None:
         self.odd.discard(key)
