@@ -191,11 +191,17 @@ class Index:
 
 
 class Indexes:
-    """The indexes of one collection, for the documents dict they were built from."""
+    """The indexes of one collection, for the documents dict they were built from.
+
+    Writes do not file documents at once: they note the key (``pending``), and the next query of the collection
+    files every noted document as it is then (or drops it when it is gone). A write costs a set insertion, and a
+    collection that is written far more than it is queried (the audit trail, the outbox) pays for its indexes
+    only when it is queried — the same work, done once per key however often the document changed meanwhile."""
 
     def __init__(self, documents: Any):
         self.documents = documents
         self.by_name: dict[str, Index] = {}
+        self.pending: set[Any] = set()
 
     def sync(self, specs: dict[str, Doc]) -> None:
         """Build what is missing, drop what was dropped, rebuild what was re-created."""
@@ -211,14 +217,24 @@ class Indexes:
                     ix.add(key, doc, cache)
 
     def added(self, key: Any, doc: Doc) -> None:
-        cache: dict[str, Any] = {}
-        for ix in self.by_name.values():
-            if ix.usable:
-                ix.add(key, doc, cache)
+        self.pending.add(key)
 
     def removed(self, key: Any) -> None:
-        for ix in self.by_name.values():
-            ix.remove(key)
+        self.pending.add(key)
+
+    def flush(self) -> None:
+        """File the documents written since the last query (their current state), drop the deleted ones."""
+        pending, self.pending = self.pending, set()
+        usable = [ix for ix in self.by_name.values() if ix.usable]
+        for key in pending:
+            doc = self.documents.get(key)
+            if doc is None:
+                for ix in self.by_name.values():
+                    ix.remove(key)
+                continue
+            cache: dict[str, Any] = {}
+            for ix in usable:
+                ix.add(key, doc, cache)
 
 
 def indexes_of(store: Any) -> Indexes:
@@ -230,6 +246,8 @@ def indexes_of(store: Any) -> Indexes:
     if len(state.by_name) != len(specs) or any(
             state.by_name.get(n) is None or state.by_name[n].spec is not s for n, s in specs.items()):
         state.sync(specs)
+    if state.pending:
+        state.flush()
     return state
 
 
