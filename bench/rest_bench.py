@@ -305,7 +305,6 @@ def main() -> int:
                 show(size, CEILING, "", ceil, ceil["rps"])
                 for op in ops:
                     for variant, (app, origin) in servers.items():
-                        settle(f"{origin}/health")
                         base = f"{origin}/fhir/r4"
                         pids = (app.pid, *db_pids)
                         if op == "read":
