@@ -24,6 +24,7 @@ from app.errors import GRAPHQL_PREFIX
 from app.logs import request_id
 from app.tracing import route_span
 from fhir_rest.read_lane import READ_PATH
+from fhir_rest.read_lane import ROUTE as READ_ROUTE
 from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
 from store.metrics import AUTH_REFUSALS, HTTP_IN_FLIGHT, HTTP_REQUESTS, WEBSOCKETS, WEBSOCKETS_OPEN
 
@@ -46,6 +47,9 @@ def route_of(scope: Scope) -> str:
     """The path without ids or values (logs and metric labels must not carry patient data): the matched route's
     template when routing got that far (``/fhir/r4/{type}/{id}``; the read lane's reads too, answered in front of
     the routes), else the door's prefix (``/fhir/r4/…``) — never a segment the client chose."""
+    lane: str | None = scope.get(READ_ROUTE)  # a read the read lane answered
+    if lane is not None:
+        return lane
     route = scope.get("route")
     root = scope.get("root_path", "")
     if isinstance(route, Mount):  # matched the mount, then none of its routes; root_path includes the mount

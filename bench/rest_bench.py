@@ -204,7 +204,7 @@ def variant_env(env: dict[str, str], observability: str, audit: str) -> dict[str
 
 def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
     ratio = f"{100 * r['rps'] / ceil:5.1f}%" if name != CEILING else ""
-    print(f"{size:>8}  {name:<22}{variant:<14}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
+    print(f"{size:>8}  {name:<22}{variant:<26}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
           f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('cpu1', 0):>7.0f}  {ratio}", flush=True)
 
 
@@ -230,13 +230,17 @@ def main() -> int:
     ap.add_argument("--audit", default="on",
                     help="the PHI audit trail (FHIRGRAPH_AUDIT), on or off; both (off,on): one server each, "
                          "measured in alternation")
+    ap.add_argument("--trees", default="",
+                    help="checkouts to serve from, comma-separated (default: this one): e.g. before and after a "
+                         "change, served side by side against one devdb and measured in alternation")
     ap.add_argument("--rounds", type=int, default=1,
                     help="rounds of every row; with several, the medians are printed last (a shared machine moves "
                          "req/s by ±20 %% from one run to the next: CPU per request moves far less)")
     args = ap.parse_args()
     ops = [op for op in ("read", "bearer", "search", "create", "stack") if op in args.ops.split(",")]
-    variants = [(o, a) for o in args.observability.split(",") for a in args.audit.split(",")]
-    for o, a in variants:
+    trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
+    variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
+    for _, o, a in variants:
         if o not in ("on", "access-log", "off") or a not in ("on", "off"):
             ap.error(f"no such variant: observability {o}, audit {a}")
     procs: list[subprocess.Popen[bytes]] = []
@@ -265,7 +269,7 @@ def main() -> int:
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{args.rounds} round(s); {os.cpu_count()} cores\n")
         print("CPU µs/req: the server process's user+system time per request (app; and devdb)\n")
-        print(f"{'stored':>8}  {'operation':<22}{'variant':<14}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
               f"{'errors':>7}{'app µs':>8}{'db µs':>7}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()
@@ -273,16 +277,19 @@ def main() -> int:
             bench_client = asyncio.run(register_client(uri, "fhirgraph_bench"))
             loaded = time.perf_counter() - t
             servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
-            for o, a in variants:
+            for tree, o, a in variants:
                 app_port = free_port()
                 log = tempfile.TemporaryFile() if o != "off" else None  # noqa: SIM115 - lives for the run
                 logs.append(log)
                 app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
-                                        *(["--access-log"] if o == "access-log" else [])], cwd=ROOT,
+                                        *(["--access-log"] if o == "access-log" else [])], cwd=tree,
                                        env=variant_env(env, o, a), stdout=subprocess.DEVNULL,
                                        stderr=log or subprocess.DEVNULL)
                 procs.append(app)
-                servers[f"obs {o}, audit {a}" if len(variants) > 1 else ""] = (app, f"http://127.0.0.1:{app_port}")
+                label = " ".join([*([tree.name] if len(trees) > 1 else []),
+                                  *([f"obs {o}"] if "," in args.observability else []),
+                                  *([f"audit {a}"] if "," in args.audit else [])])
+                servers[label] = (app, f"http://127.0.0.1:{app_port}")
             for _, origin in servers.values():
                 wait_http(f"{origin}/health")
             rid = f"bench-{size // 2:07d}"
