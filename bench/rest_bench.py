@@ -1,13 +1,18 @@
 """FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
-                               [--ops read,search,create,stack]
+                               [--ops read,bearer,search,create,stack] [--observability off,on] [--audit off,on]
+                               [--trees BEFORE,AFTER] [--rounds 3]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
 and a bare Starlette+orjson app that answers the same bytes as the read (the ceiling: what the HTTP stack
 alone costs). Load comes from `wrk` when installed (apt-get install wrk), else from an httpx loop (slower,
-so its numbers are a floor of what the server does). Prints requests/s and p50/p99 per operation.
+so its numbers are a floor of what the server does). Prints requests/s and p50/p99 per operation, and the CPU
+time (user + system, /proc/<pid>/stat) the app and devdb spent per request — on a shared machine req/s moves by
+±20 % from one run to the next, CPU per request far less. Several variants (``--observability off,on``,
+``--audit off,on``, ``--trees`` of two checkouts) are served side by side against one devdb and measured in
+alternation, ``--rounds`` times; the medians and each variant's ratio to the first are printed last.
 """
 
 from __future__ import annotations
