@@ -1,11 +1,15 @@
-"""The operator's walk through the deployment files, by reading them (no Docker daemon here): every service is
+"""The operator's walk through the deployment files, by reading them and with docker-compose's own check (no
+Docker daemon here): every service is
 health-checked, no secret is in an environment variable or the image, the proxy sends HSTS, the dashboard
 charts metrics the app exports."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +72,12 @@ def test_mongodb_runs_with_authentication_as_a_replica_set() -> None:
     mongo = SERVICES["mongo"]
     assert "--keyFile" in str(mongo["entrypoint"]) and "--replSet" in str(mongo["entrypoint"])
     assert mongo["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"].startswith("/run/secrets/")
-    assert "createUser" in COMPOSE["configs"]["mongo_app_user"]["content"]
+    assert "createUser" in (ROOT / COMPOSE["configs"]["mongo_app_user"]["file"]).read_text()
     assert "ports" not in mongo
 
 
 def test_the_proxy_terminates_tls_with_hsts_and_checks_readiness() -> None:
-    caddyfile = COMPOSE["configs"]["caddyfile"]["content"]
+    caddyfile = (ROOT / COMPOSE["configs"]["caddyfile"]["file"]).read_text()
     assert re.search(r'Strict-Transport-Security "max-age=\d{8,}', caddyfile)
     assert "health_uri /health/ready" in caddyfile and "dynamic a app 8000" in caddyfile
     assert set(SERVICES["caddy"]["ports"]) >= {"80:80", "443:443"}
@@ -107,3 +111,20 @@ def test_grafana_is_provisioned_with_a_dashboard_of_metrics_the_app_exports() ->
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     [job] = prometheus["scrape_configs"]
     assert job["dns_sd_configs"][0]["port"] == int(SERVICES["app"]["environment"]["FHIRGRAPH_METRICS_PORT"])
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian's package) not installed")
+def test_compose_validates_the_file(tmp_path: Path) -> None:
+    # Compose itself reads the file (no daemon needed): the files it names exist, interpolation is complete.
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    (tmp_path / "secrets").mkdir()
+    for secret in COMPOSE["secrets"].values():
+        (tmp_path / secret["file"]).write_text("placeholder\n")
+    checked = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "FHIRGRAPH_DOMAIN": "fhir.example.org"}, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    unset = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "FHIRGRAPH_DOMAIN"}, timeout=60)
+    assert unset.returncode != 0 and "FHIRGRAPH_DOMAIN" in unset.stderr  # the one setting an operator must give
+
