@@ -1,7 +1,6 @@
 """The operator's walk through the deployment files, by reading them and with docker-compose's own check (no
-Docker daemon here): every service is
-health-checked, no secret is in an environment variable or the image, the proxy sends HSTS, the dashboard
-charts metrics the app exports."""
+Docker daemon here): every service is health-checked, no secret is in an environment variable or the image, the
+proxy sends HSTS, the dashboard charts metrics the app exports."""
 
 from __future__ import annotations
 
