@@ -113,20 +113,38 @@ class LiveEvent:
 
 
 Match = Callable[[LiveEvent], bool]
+# Delivers an event synchronously, from the relay's fan-out, when it can (True); False: the stream delivers it.
+Direct = Callable[[LiveEvent], bool]
 
 
 class Subscriber:
-    __slots__ = ("match", "overflowed", "queue", "ready")
+    """One stream's place in the fan-out. ``last``: the newest sequence delivered (by the stream or ``direct``).
+    ``parked``: the stream has delivered everything it was given and waits for more — only then may ``direct``
+    deliver an event, so that an event never overtakes one the stream still holds."""
 
-    def __init__(self, match: Match):
+    __slots__ = ("direct", "last", "match", "overflowed", "parked", "queue", "ready")
+
+    def __init__(self, match: Match, direct: Direct | None = None):
         self.match = match
+        self.direct = direct
         self.queue: deque[LiveEvent] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
+        self.parked = False
+        self.last = 0
 
     def push(self, event: LiveEvent) -> None:
         if self.overflowed or not self.match(event):
             return
+        if self.parked and self.direct is not None and event.seq > self.last:
+            try:
+                done = self.direct(event)
+            except Exception:  # noqa: BLE001 - the stream delivers it, and reports what fails there
+                done = False
+            if done:
+                self.last = event.seq
+                return
+        self.parked = False
         if len(self.queue) >= QUEUE_LIMIT:
             self.overflowed = True  # the subscriber re-reads from the outbox (Relay.stream)
         else:
@@ -189,38 +207,43 @@ class Relay:
 
     # ------------------------------------------------------------------ subscribers
 
-    async def stream(self, tenant: str, match: Match, after: int | None = None) -> AsyncIterator[LiveEvent]:
+    async def stream(self, tenant: str, match: Match, after: int | None = None,
+                     direct: Direct | None = None) -> AsyncIterator[LiveEvent]:
         """Events of ``tenant`` accepted by ``match`` (a cheap, synchronous pre-filter), in sequence order:
-        those after ``after`` (replayed from the outbox), then live ones."""
+        those after ``after`` (replayed from the outbox), then live ones. While the consumer waits for the next
+        event, ``direct`` is offered each live one first (synchronously, in the fan-out: no wake-up of this
+        stream); the events it takes are not yielded."""
         t = await self._tenant(tenant)
-        sub = Subscriber(match)
+        sub = Subscriber(match, direct)
         # No await between registering and reading the head: replay covers (after, head], live (head, ∞).
         t.subscribers.add(sub)
-        last = t.head
+        sub.last = t.head
         try:
-            if after is not None and after < last:
-                async for event in self.replay(tenant, after, last):
+            if after is not None and after < sub.last:
+                async for event in self.replay(tenant, after, sub.last):
                     if match(event):
                         yield event
             elif after is not None:
-                last = after
+                sub.last = after
             while True:
                 while sub.queue:
                     event = sub.queue.popleft()
-                    if event.seq > last:
-                        last = event.seq
+                    if event.seq > sub.last:
+                        sub.last = event.seq
                         yield event
                 if sub.overflowed:
                     head = t.head
                     sub.overflowed = False
                     sub.queue.clear()
-                    async for event in self.replay(tenant, last, head):
+                    async for event in self.replay(tenant, sub.last, head):
                         if match(event):
                             yield event
-                    last = max(last, head)
+                    sub.last = max(sub.last, head)
                     continue
                 sub.ready.clear()
+                sub.parked = True
                 await sub.ready.wait()
+                sub.parked = False
         finally:
             t.subscribers.discard(sub)
 
