@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
 from app.logs import flush as flush_logs
 from app.settings import Settings
@@ -94,24 +94,46 @@ def http_protocol(head_timeout_s: float) -> type[HeadTimeoutProtocol]:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    paused = False  # the transport's buffer is over its high-water mark (uvicorn's ``writable`` is clear)
+
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope["extensions"]
         extensions[SEND_NOWAIT] = self.send_text_nowait
         await super().run_asgi()
 
+    def pause_writing(self) -> None:
+        self.paused = True
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        super().resume_writing()
+
     def send_text_nowait(self, text: bytes) -> bool:
         """Write one text frame now; False where the ASGI ``websocket.send`` would wait (the transport's buffer
         is over its high-water mark: the caller's slow path waits, and the relay's queue bounds what waits) or
         fail (not accepted, closing, closed)."""
-        if (not self.handshake_complete or self.close_sent or self.disconnected or self.initial_response is not None
-                or not self.writable.is_set() or self.transport.is_closing()):
+        if (self.paused or self.close_sent or self.disconnected or not self.handshake_complete
+                or self.initial_response is not None or self.transport.is_closing()):
             return False
-        try:
-            self.conn.send_text(text)
-        except InvalidState:
+        conn = self.conn
+        if conn.state is not State.OPEN or conn.expect_continuation_frame:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        if conn.extensions:  # permessage-deflate: websockets compresses (and keeps its context)
+            conn.send_text(text)
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:  # what websockets' Frame.serialize writes for an unmasked final text frame (RFC 6455 §5.2)
+            self.transport.write(text_frame_head(len(text)) + text)
         return True
+
+
+def text_frame_head(length: int) -> bytes:
+    """FIN + text opcode, then the payload length, unmasked (a server's frame)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 0x10000:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
 
 
 def server_config(app: Starlette, settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import time
 from collections import OrderedDict
 from typing import Any, cast
@@ -196,19 +197,15 @@ class Lane:
     by the task otherwise. Only ``next`` frames take that way, past the ASGI middleware: none of them looks at
     a ``websocket.send`` (they watch the handshake and the close, which stay on the ASGI path)."""
 
-    __slots__ = ("_head", "_write", "executor", "operation", "ws")
+    __slots__ = ("_head", "_write", "delivered", "executor", "operation", "ws")
 
     def __init__(self, operation: Any, ws: Any):
         self.operation, self.ws = operation, ws
         self.executor: SharedEventExecutor | None = None
+        self.delivered: Any = None  # the metric ``send_nowait`` counts into (set by the subscription root)
         self._head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
         extensions = getattr(ws, "scope", {}).get("extensions") or {}
         self._write: Any = extensions.get(SEND_NOWAIT)
-
-    def _open(self) -> bool:
-        # The client may have completed the operation: Strawberry then cancels its task (not yet run).
-        task = self.operation.task
-        return not self.operation.completed and task is not None and not task.done() and not task.cancelling()
 
     async def send(self, payload: bytes) -> bool:
         """Send one event; False once the operation is complete (the client said so), when nothing may follow."""
@@ -226,26 +223,70 @@ class Lane:
 
     def send_nowait(self, live: Any) -> bool:
         """Send the live event ``live`` now, if its group's rendering is ready or renders without an await and
-        the connection takes the frame without waiting; False: the subscriber's task must deliver it."""
-        if self._write is None or self.executor is None or not self._open():
+        the connection takes the frame without waiting; False: the subscriber's task must deliver it. Called
+        once per subscriber and event by the relay's fan-out: kept flat."""
+        write, executor, operation = self._write, self.executor, self.operation
+        if write is None or executor is None or operation.completed:
             return False
-        rendered = ready(self.executor, live)
-        return rendered is not None and bool(self._write(self._head + rendered + b"}"))
+        # The client may have completed the operation: Strawberry then cancels its task (not yet run).
+        task = operation.task
+        if task is None or task.done() or task.cancelling():
+            return False
+        found = live.memo.get(executor._group)
+        rendered = found[1] if found is not None and found[0] is operation else ready(executor, live)
+        if rendered is None or not write(self._head + rendered + b"}"):
+            return False
+        if self.delivered is not None:
+            _tally.add(self.delivered)
+        return True
+
+
+class _Tally(threading.local):
+    """Deliveries made in a fan-out, counted into their metrics once, after it (a thousand ``inc()`` each take
+    the metric's lock). Per thread: each runs its own event loop (tests run servers in threads)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, int] = {}
+
+    def add(self, counter: Any) -> None:
+        pending = self.pending
+        if not pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        pending[counter] = pending.get(counter, 0) + 1
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for counter, n in pending.items():
+            counter.inc(n)
+
+
+_tally = _Tally()
 
 
 def ready(executor: SharedEventExecutor, live: Any) -> bytes | None:
-    """The group's payload for the relay event ``live`` if it is (or becomes, without an await) ready."""
-    group = executor._group
+    """The group's payload for the relay event ``live`` if it is (or becomes, without an await) ready; kept
+    on the event (``live.memo``) for the rest of the group's subscribers in the same fan-out."""
+    group, operation = executor._group, executor.operation
     if group is not None:
-        found = _RENDERS.get((*group, live.id), executor.operation)
-        if found is not None:
-            return _done(found)
+        found = live.memo.get(group)
+        if found is not None and found[0] is operation:
+            return found[1]  # type: ignore[no-any-return]
+        fut = _RENDERS.get((*group, live.id), operation)
+        if fut is not None:
+            return _remember(live, group, operation, fut)
     context = executor.context_value
     context.reset_loaders()  # as the stream does before each event: related records are read afresh
     per_event = executor.build_per_event_executor(of(live))
     if per_event._group is None:  # rendered alone: the task's way
         return None
-    return _done(per_event._shared(False))
+    return _remember(live, per_event._group, operation, per_event._shared(False))
+
+
+def _remember(live: Any, group: tuple[Any, ...], operation: Any, fut: asyncio.Future[_Rendered]) -> bytes | None:
+    payload = _done(fut)
+    if payload is not None:
+        live.memo[group] = (operation, payload)  # the operation: the group's id() part is only unique while it lives
+    return payload
 
 
 def _done(fut: asyncio.Future[_Rendered]) -> bytes | None:

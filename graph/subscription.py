@@ -54,15 +54,8 @@ def _direct(lane: fanout.Lane | None) -> Callable[[LiveEvent], bool] | None:
     """The lane's synchronous send, for the relay to deliver ready events without waking the stream."""
     if lane is None:
         return None
-    send = lane.send_nowait
-
-    def direct(event: LiveEvent) -> bool:
-        if send(event):
-            DELIVERED.inc()
-            return True
-        return False
-
-    return direct
+    lane.delivered = DELIVERED
+    return lane.send_nowait
 
 
 async def events(

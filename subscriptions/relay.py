@@ -10,6 +10,12 @@ steps leaves a permanent gap).
 Subscribers resume from an opaque cursor: events up to the relay's head at registration are replayed from
 the outbox, later ones come live; the boundary is taken without an ``await`` in between, so there is no gap
 and no duplicate. A subscriber that falls too far behind is not dropped: it re-reads from the outbox.
+
+A stream may hand the relay a synchronous ``direct`` delivery (a GraphQL subscription's ready frame,
+graph/fanout.py): while the stream's consumer is idle, the fan-out offers it each live event and, when it
+takes it, the stream is not woken at all — a thousand subscribers cost a thousand socket writes per event,
+not a thousand task wake-ups. Whatever it refuses goes through the queue, and so does everything after it
+until the stream is idle again: no event overtakes another, none is delivered twice (``Subscriber.last``).
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ def decode_cursor(cursor: str, tenant: str) -> int:
 
 class LiveEvent:
     """One outbox event as fanned out: shared by every subscriber of the process, so the resource it is
-    about is read once (at the event's version) however many subscribers resolve it."""
+    about is read once (at the event's version) however many subscribers resolve it. ``memo``: where
+    consumers keep what they derive from the event once for many subscribers (renderings), under their own
+    keys."""
 
-    __slots__ = ("_resource", "_repo", "action", "cursor", "id", "occurred_at", "patient", "resource_id",
+    __slots__ = ("_resource", "_repo", "action", "cursor", "id", "memo", "occurred_at", "patient", "resource_id",
                  "resource_type", "seq", "tenant", "type", "version_id")
 
     def __init__(self, doc: dict[str, Any], repo: Repository):
@@ -79,6 +87,7 @@ class LiveEvent:
         self.cursor = encode_cursor(self.tenant, self.seq)
         self._repo = repo
         self._resource: asyncio.Future[dict[str, Any] | None] | None = None
+        self.memo: dict[Any, Any] = {}
 
     @property
     def patient_id(self) -> str | None:
