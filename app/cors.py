@@ -20,11 +20,12 @@ preflights and decorates the responses; this module adds what it leaves open:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Trial servers (the embedded devdb) answer front ends developed on this machine; production none until named.
 LOOPBACK = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*"
@@ -97,6 +98,27 @@ class CorsMiddleware(CORSMiddleware):
                          allow_credentials=credentials, expose_headers=EXPOSED, max_age=max_age)
         self.origins = origins
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Most requests (every server-to-server client) carry no Origin: nothing to answer or decorate but
+        # ``Vary: Origin``, so they skip Starlette's header parsing (a tenth of the CPU of a whole request).
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    break
+            else:
+                if self.origins.any:
+                    await self.app(scope, receive, send)
+                    return
+
+                async def send_with_vary(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        message["headers"] = vary_origin(message.get("headers", ()))
+                    await send(message)
+
+                await self.app(scope, receive, send_with_vary)
+                return
+        await super().__call__(scope, receive, send)
+
     async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
         if message["type"] != "http.response.start":
             await send(message)
@@ -106,7 +128,20 @@ class CorsMiddleware(CORSMiddleware):
             await super().send(message, send, request_headers)
             return
         if not self.origins.any:
-            message.setdefault("headers", [])
-            headers = MutableHeaders(scope=message)
-            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+            message["headers"] = vary_origin(message.get("headers", ()))
         await send(message)
+
+
+def vary_origin(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``raw`` response headers with ``Origin`` added to ``Vary`` (as Starlette's ``MutableHeaders`` would set it:
+    the ``Vary`` values joined into the first one, ``Origin`` last), on the raw list."""
+    headers = list(raw)
+    found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]
+    if not found:
+        headers.append((b"vary", b"Origin"))
+        return headers
+    value = b", ".join([*(headers[i][1] for i in found), b"Origin"])
+    for i in reversed(found[1:]):
+        del headers[i]
+    headers[found[0]] = (b"vary", value)
+    return headers

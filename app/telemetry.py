@@ -24,6 +24,7 @@ from app.errors import GRAPHQL_PREFIX
 from app.logs import request_id
 from app.tracing import route_span
 from fhir_rest.read_lane import READ_PATH
+from fhir_rest.read_lane import ROUTE as READ_ROUTE
 from fhir_rest.routes import PREFIXES as FHIR_PREFIXES
 from store.metrics import AUTH_REFUSALS, HTTP_IN_FLIGHT, HTTP_REQUESTS, WEBSOCKETS, WEBSOCKETS_OPEN
 
@@ -36,28 +37,43 @@ _DOORS = ((FHIR_PREFIXES, "fhir"), ((GRAPHQL_PREFIX,), "graphql"), (("/qapi/",),
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
 _FALLBACK_DOORS = (*FHIR_PREFIXES, GRAPHQL_PREFIX, "/qapi/v1", "/auth")
 _OPERATIONS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
+# Per fallback door: itself, what is under it, its label for that, and the read lane's label (FHIR doors).
+_DOOR_ROUTES = tuple((p, f"{p}/", f"{p}/…", f"{p}/{{type}}/{{id}}" if p in FHIR_PREFIXES else None)
+                     for p in _FALLBACK_DOORS)
+_TEMPLATES: dict[str, str] = {}  # route path → label
 
 
 def route_of(scope: Scope) -> str:
     """The path without ids or values (logs and metric labels must not carry patient data): the matched route's
     template when routing got that far (``/fhir/r4/{type}/{id}``; the read lane's reads too, answered in front of
     the routes), else the door's prefix (``/fhir/r4/…``) — never a segment the client chose."""
+    lane: str | None = scope.get(READ_ROUTE)  # a read the read lane answered
+    if lane is not None:
+        return lane
     route = scope.get("route")
     root = scope.get("root_path", "")
     if isinstance(route, Mount):  # matched the mount, then none of its routes; root_path includes the mount
         return f"{root}/…"
     template = getattr(route, "path", None)
     if isinstance(template, str):
-        return _CONVERTER.sub(r"{\1}", f"{root}{template}")
+        full = f"{root}{template}"
+        found = _TEMPLATES.get(full)
+        if found is None:
+            found = _CONVERTER.sub(r"{\1}", full)
+            if len(_TEMPLATES) < 1024:  # the app's routes (root paths come from a proxy's configuration)
+                _TEMPLATES[full] = found
+        return found
     path: str = scope["path"]
     if path in _OPERATIONS:
         return path
-    door = next((p for p in _FALLBACK_DOORS if path == p or path.startswith(f"{p}/")), None)
-    if door is None:
-        return "(no route)"
-    if door in FHIR_PREFIXES and scope.get("method") == "GET" and READ_PATH.fullmatch(path):
-        return f"{door}/{{type}}/{{id}}"
-    return door if path == door else f"{door}/…"
+    for door, under, rest, read in _DOOR_ROUTES:  # the first door the path is, or is under
+        if path.startswith(under):
+            if read is not None and scope.get("method") == "GET" and READ_PATH.fullmatch(path):
+                return read
+            return rest
+        if path == door:
+            return door
+    return "(no route)"
 
 
 def door_of(route: str) -> str:
@@ -73,8 +89,9 @@ class RequestTelemetry:
         self.metrics = metrics
         self.access_log = access_log
         self.tracing = tracing
-        # Labelled children, found once per label set (``labels()`` costs more than the observation itself).
-        self._histograms: dict[tuple[str, str, str, str], Histogram] = {}
+        # Labelled children, found once per (route, method, status) (``labels()`` costs more than the observation
+        # itself, and so do the door and status class it is labelled by).
+        self._histograms: dict[tuple[str, str, int], Histogram] = {}
         self._in_flight = {door: HTTP_IN_FLIGHT.labels(door) for door in ("fhir", "graphql", "qapi", "auth",
                                                                            "ops", "other")}
         self._refusals: dict[str, Counter] = {}
@@ -128,20 +145,21 @@ class RequestTelemetry:
 
 
     def _record(self, scope: Scope, route: str, status: int, seconds: float) -> None:
-        door = door_of(route)
         if scope["type"] == "websocket":
+            door = door_of(route)
             if status == 101:
                 WEBSOCKETS_OPEN.labels(door).dec()
             WEBSOCKETS.labels(door, "accepted" if status == 101 else "refused").inc()
             return
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        status_class = f"{status // 100}xx" if status else "none"  # none: the client left before an answer
-        key = (door, route, method, status_class)
+        key = (route, method, status)
         child = self._histograms.get(key)
         if child is None:
-            child = self._histograms[key] = HTTP_REQUESTS.labels(*key)
+            status_class = f"{status // 100}xx" if status else "none"  # none: the client left before an answer
+            child = self._histograms[key] = HTTP_REQUESTS.labels(door_of(route), route, method, status_class)
         child.observe(seconds)
         if status == 401:
+            door = door_of(route)
             counter = self._refusals.get(door)
             if counter is None:
                 counter = self._refusals[door] = AUTH_REFUSALS.labels(door)

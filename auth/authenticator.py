@@ -29,14 +29,24 @@ class Authenticator:
         self.tokens: AccessTokens | None = None
         self.client_keys: ClientKeys | None = None  # registered clients' API keys, once the store is open
         self._audiences: dict[str, tuple[str, ...]] = {}
+        self._origins: dict[tuple[bool, bytes], str] = {}
 
     def origin(self, scope_scheme: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
         """The public origin of a request: the configured base, else scheme and Host."""
         if self.base_url:
             return self.base_url
-        host = next((value for name, value in headers if name == b"host"), b"localhost").decode("latin-1")
-        scheme = "https" if scope_scheme in ("https", "wss") else "http"
-        return f"{scheme}://{host}"
+        host = b"localhost"
+        for name, value in headers:  # every request asks: a plain loop, and the answer remembered
+            if name == b"host":
+                host = value
+                break
+        secure = scope_scheme == "https" or scope_scheme == "wss"
+        found = self._origins.get((secure, host))
+        if found is None:
+            found = f"{'https' if secure else 'http'}://{host.decode('latin-1')}"
+            if len(self._origins) < 1024:  # the few names the server answers to (a client may send any)
+                self._origins[(secure, host)] = found
+        return found
 
     def audiences(self, origin: str) -> tuple[str, ...]:
         found = self._audiences.get(origin)

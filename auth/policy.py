@@ -46,12 +46,19 @@ def authorize(principal: PrincipalLike, interaction: str, resource_type: str) ->
     scope that would grant it. A principal carrying no scopes is granted nothing."""
     scopes: frozenset[str] = getattr(principal, "scopes", None) or frozenset()
     patient: str | None = getattr(principal, "patient", None)
-    found = _table(scopes, patient).get((interaction, resource_type))
+    table = _table(scopes, patient)
+    found = table.get((interaction, resource_type))
     if found is None:  # a type the server does not keep (the store answers 404) or an unknown interaction
         found = _decide(grants_for(scopes, patient), interaction, resource_type)
+        if len(table) < _TABLE_MAX:  # remembered too, within a bound: the client chooses these names
+            table[(interaction, resource_type)] = found
     if isinstance(found, str):
         raise Forbidden(found)
     return found
+
+
+# Decisions one scope set's table holds: every supported (interaction, type), then this many others.
+_TABLE_MAX = len(INTERACTIONS) * len(SUPPORTED_TYPES) + 2 + 256
 
 
 def may(principal: PrincipalLike, interaction: str, resource_type: str) -> Decision | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import socket
@@ -52,10 +53,36 @@ def wrk(url: str, seconds: int, connections: int, *, threads: int = 1, script: s
         cmd = ["taskset", "-c", str(cpu), *cmd]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    count = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     return {"rps": rps, "p50": ms(lat.get("50", "0ms")), "p99": ms(lat.get("99", "0ms")),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+            "errors": float(non2xx.group(1)) if non2xx else 0.0,
+            "requests": float(count.group(1)) if count else rps * seconds}
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(*pids: int, timeout: float = 30.0) -> None:
+    """Until these processes stop burning CPU (at most 20 ms in half a second): wrk leaves accepted requests
+    behind, and the app's background work (the audit trail's batches) ends after the load does."""
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}/stat")]
+    if not alive:
+        time.sleep(1)
+        return
+    before = sum(map(cpu_seconds, alive))
+    stop = time.monotonic() + timeout
+    while time.monotonic() < stop:
+        time.sleep(0.5)
+        now = sum(map(cpu_seconds, alive))
+        if now - before <= 0.02:
+            return
+        before = now
 
 
 def ms(text: str) -> float:
@@ -84,4 +111,4 @@ async def httpx_load(url: str, seconds: int, connections: int, body: bytes | Non
         await asyncio.gather(*(worker(client) for _ in range(connections)))
     latencies.sort()
     return {"rps": len(latencies) / seconds, "p50": latencies[len(latencies) // 2],
-            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors), "requests": float(len(latencies))}

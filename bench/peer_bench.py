@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, httpx_load, wait_http, wrk  # bench/ is the script's folder
+from common import free_port, httpx_load, wait_http, wait_idle, wrk  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,25 +120,6 @@ def check(server: Server, path: str, query: str | None) -> bytes:
     elif "_count=50" in path and len(data.get("entry", [])) != 50:
         raise RuntimeError(f"{server.name} {path}: {len(data.get('entry', []))} entries, not 50")
     return r.content
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def wait_idle(pid: int) -> None:
-    """Until the server stops burning CPU (wrk leaves accepted requests behind on slow routes)."""
-    if not Path(f"/proc/{pid}/stat").exists():
-        time.sleep(1)
-        return
-    before = cpu_ticks(pid)
-    while True:
-        time.sleep(0.5)
-        now = cpu_ticks(pid)
-        if now - before <= 2:
-            return
-        before = now
 
 
 def load(server: Server, path: str, query: str | None, seconds: int, connections: int) -> dict[str, float]:

@@ -1,13 +1,18 @@
 """FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
-                               [--ops read,search,create,stack]
+                               [--ops read,bearer,search,create,stack] [--observability off,on] [--audit off,on]
+                               [--trees BEFORE,AFTER] [--rounds 3]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
 and a bare Starlette+orjson app that answers the same bytes as the read (the ceiling: what the HTTP stack
 alone costs). Load comes from `wrk` when installed (apt-get install wrk), else from an httpx loop (slower,
-so its numbers are a floor of what the server does). Prints requests/s and p50/p99 per operation.
+so its numbers are a floor of what the server does). Prints requests/s and p50/p99 per operation, and the CPU
+time (user + system, /proc/<pid>/stat) the app and devdb spent per request — on a shared machine req/s moves by
+±20 % from one run to the next, CPU per request far less. Several variants (``--observability off,on``,
+``--audit off,on``, ``--trees`` of two checkouts) are served side by side against one devdb and measured in
+alternation, ``--rounds`` times; the medians and each variant's ratio to the first are printed last.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 import httpx
 import orjson
-from common import free_port, wait_http, wait_port, wrk  # bench/ is the script's folder
+from common import cpu_seconds, free_port, wait_http, wait_idle, wait_port, wrk  # bench/ is the script's folder
 from common import httpx_load as common_httpx_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,9 +165,12 @@ def settle(health_url: str, timeout: float = 60.0) -> None:
 
 def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             random_ids: tuple[str, int] | None = None, expect_errors: bool = False,
-            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
+            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), pids: tuple[int, ...] = ()) -> dict[str, float]:
     """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured, with the credential
-    ``auth`` (header, value). Random ids need wrk (the httpx loop reads ``url`` itself)."""
+    ``auth`` (header, value). Random ids need wrk (the httpx loop reads ``url`` itself). ``pids``: the server's
+    processes (the app first, then its store), whose CPU time per request is added as ``cpu0``, ``cpu1`` … (µs),
+    counted from the measured load's start until they are idle again, so that work a request leaves behind (the
+    audit trail's batches) counts too."""
     if shutil.which("wrk"):
         script = None
         if body is not None:
@@ -177,10 +185,38 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             return asyncio.run(httpx_load(url, seconds, args.connections, body, auth))
     if args.warmup:  # connections, pools and the interpreter's specialisations settle first
         load(args.warmup)
+        wait_idle(*pids)
+    before = [cpu_seconds(p) for p in pids]
     result = load(args.duration)
+    wait_idle(*pids)
+    for i, (pid, then) in enumerate(zip(pids, before, strict=True)):
+        result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / max(result["requests"], 1.0)
     if expect_errors:
         result["errors"] = 0.0  # the row measures an error answer on purpose (checked to be a 404 beforehand)
     return result
+
+
+CEILING = "ceiling (same bytes)"
+
+
+def variant_env(env: dict[str, str], observability: str, audit: str) -> dict[str, str]:
+    """The server's environment for one variant (``--observability`` × ``--audit``)."""
+    observed = observability != "off"
+    return {**env, "FHIRGRAPH_AUDIT": "true" if audit == "on" else "false",
+            "FHIRGRAPH_METRICS": "true" if observed else "false",
+            "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"}
+
+
+def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
+    ratio = f"{100 * r['rps'] / ceil:5.1f}%" if name != CEILING else ""
+    print(f"{size:>8}  {name:<22}{variant:<26}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
+          f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('cpu1', 0):>7.0f}  {ratio}", flush=True)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def main() -> int:
@@ -192,29 +228,43 @@ def main() -> int:
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
                          "of an API key; stack: the app's HTTP stack without a store call)")
-    ap.add_argument("--observability", choices=["on", "access-log", "off"], default="on",
+    ap.add_argument("--observability", default="on",
                     help="on: metrics and logging as shipped (request metrics, JSON lines at INFO to a file); "
-                         "access-log: the same with serve --access-log; off: no request metrics, WARNING")
-    ap.add_argument("--audit", choices=["on", "off"], default="on",
-                    help="the PHI audit trail (FHIRGRAPH_AUDIT): compare reads with it on and off")
+                         "access-log: the same with serve --access-log; off: no request metrics, WARNING. "
+                         "Several, comma-separated (off,on): one server each, measured in alternation")
+    ap.add_argument("--audit", default="on",
+                    help="the PHI audit trail (FHIRGRAPH_AUDIT), on or off; both (off,on): one server each, "
+                         "measured in alternation")
+    ap.add_argument("--trees", default="",
+                    help="checkouts to serve from, comma-separated (default: this one): e.g. before and after a "
+                         "change, served side by side against one devdb and measured in alternation")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of every row; with several, the medians are printed last (a shared machine moves "
+                         "req/s by ±20 %% from one run to the next: CPU per request moves far less)")
     args = ap.parse_args()
-    ops = set(args.ops.split(","))
+    ops = [op for op in ("read", "bearer", "search", "create", "stack") if op in args.ops.split(",")]
+    trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
+    variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
+    for _, o, a in variants:
+        if o not in ("on", "access-log", "off") or a not in ("on", "off"):
+            ap.error(f"no such variant: observability {o}, audit {a}")
     procs: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
-           "FHIRGRAPH_DB_NAME": "fhirgraph_bench", "FHIRGRAPH_AUDIT": "true" if args.audit == "on" else "false",
+           "FHIRGRAPH_DB_NAME": "fhirgraph_bench",
            # The per-clinic limit counts every request but must not refuse the load (0 turns it off).
-           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000"),
-           "FHIRGRAPH_METRICS": "false" if args.observability == "off" else "true"}
-    observed = args.observability != "off"
-    serve_log = tempfile.TemporaryFile() if observed else subprocess.DEVNULL  # noqa: SIM115 - lives for the run
+           "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": os.environ.get("FHIRGRAPH_RATE_LIMIT_PER_MINUTE", "1000000000")}
+    logs = []  # the observed servers' JSON lines: a file, as a deployment's collector would read
     try:
         uri = os.environ.get("MONGODB_URI")
         engine = "mongodb"
+        db_pids: tuple[int, ...] = ()
         if not uri:
             port = free_port()
-            procs.append(subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)],
-                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)],
+                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(devdb)
+            db_pids = (devdb.pid,)
             wait_port(port)
             uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
             engine = "devdb"
@@ -222,65 +272,94 @@ def main() -> int:
         print(f"observability: {args.observability}; audit trail: {args.audit}; engine: {engine}; "
               f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
-              f"{os.cpu_count()} cores\n")
-        print(f"{'stored':>8}  {'operation':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs ceiling")
+              f"{args.rounds} round(s); {os.cpu_count()} cores\n")
+        print("CPU µs/req: the server process's user+system time per request (app; and devdb)\n")
+        print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+              f"{'errors':>7}{'app µs':>8}{'db µs':>7}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()
             asyncio.run(load(uri, "fhirgraph_bench", size))
             bench_client = asyncio.run(register_client(uri, "fhirgraph_bench"))
             loaded = time.perf_counter() - t
-            app_port, ceil_port = free_port(), free_port()
-            app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
-                                    *(["--access-log"] if args.observability == "access-log" else [])], cwd=ROOT,
-                                   env={**env, "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"},
-                                   stdout=subprocess.DEVNULL, stderr=serve_log)
-            procs.append(app)
-            base = f"http://127.0.0.1:{app_port}/fhir/r4"
-            wait_http(f"http://127.0.0.1:{app_port}/health")
+            servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+            for tree, o, a in variants:
+                app_port = free_port()
+                log = tempfile.TemporaryFile() if o != "off" else None  # noqa: SIM115 - lives for the run
+                logs.append(log)
+                app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
+                                        *(["--access-log"] if o == "access-log" else [])], cwd=tree,
+                                       env=variant_env(env, o, a), stdout=subprocess.DEVNULL,
+                                       stderr=log or subprocess.DEVNULL)
+                procs.append(app)
+                label = " ".join([*([tree.name] if len(trees) > 1 else []),
+                                  *([f"obs {o}"] if "," in args.observability else []),
+                                  *([f"audit {a}"] if "," in args.audit else [])])
+                servers[label] = (app, f"http://127.0.0.1:{app_port}")
+            for _, origin in servers.values():
+                wait_http(f"{origin}/health")
             rid = f"bench-{size // 2:07d}"
-            sample = httpx.get(f"{base}/Patient/{rid}", headers=HEADERS).content
+            first = next(iter(servers.values()))[1]
+            sample = httpx.get(f"{first}/fhir/r4/Patient/{rid}", headers=HEADERS).content
             fd, body_file = tempfile.mkstemp()
             os.write(fd, sample)
             os.close(fd)
+            ceil_port = free_port()
             ceiling = subprocess.Popen([sys.executable, "-c", CEILING_APP, str(ceil_port), body_file],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(ceiling)
             wait_http(f"http://127.0.0.1:{ceil_port}/x")
-            ceil = measure(f"http://127.0.0.1:{ceil_port}/Patient/{rid}", args)
-            rows = []
-            health = f"http://127.0.0.1:{app_port}/health"
-            if "read" in ops:
-                rows.append(("read by id", measure(f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size))))
-            if "bearer" in ops:
-                settle(health)
-                token = access_token(f"http://127.0.0.1:{app_port}", bench_client)
-                rows.append(("read, bearer token", measure(f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size),
-                                                           auth=("Authorization", f"Bearer {token}"))))
-            if "search" in ops:
-                settle(health)
-                rows.append(("search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args)))
-            if "create" in ops:
-                settle(health)
-                rows.append(("create", measure(f"{base}/Patient", args,
-                                               body=orjson.dumps({k: v for k, v in patient(0).items() if k != "id"}))))
-            if "stack" in ops:
-                settle(health)
-                # The whole request path — uvicorn, middleware, authentication, the read lane, an OperationOutcome
-                # — for a read that needs no store call (an unknown type is a 404 before the store): what the
-                # app costs beside the ceiling when the store is left out.
-                assert httpx.get(f"{base}/Unicorn/{rid}", headers=HEADERS).status_code == 404
-                rows.append(("stack, no store (404)", measure(f"{base}/Unicorn/{rid}", args, expect_errors=True)))
-            rows.append(("ceiling (same bytes)", ceil))
-            for name, r in rows:
-                ratio = f"{100 * r['rps'] / ceil['rps']:5.1f}%" if name != "ceiling (same bytes)" else ""
-                print(f"{size:>8}  {name:<22}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}  "
-                      f"{ratio}")
-            named = dict(rows)
-            if "read by id" in named and "read, bearer token" in named:
-                share = 100 * named["read, bearer token"]["rps"] / named["read by id"]["rps"]
-                print(f"{'':>8}  (reads with a bearer token: {share:.1f}% of reads with an API key)")
+            tokens = {name: access_token(origin, bench_client) for name, (_, origin) in servers.items()}
+            table: dict[tuple[str, str], list[dict[str, float]]] = {}
+
+            for _ in range(args.rounds):
+                ceil = measure(f"http://127.0.0.1:{ceil_port}/Patient/{rid}", args, pids=(ceiling.pid,))
+                table.setdefault((CEILING, ""), []).append(ceil)
+                show(size, CEILING, "", ceil, ceil["rps"])
+                for op in ops:
+                    for variant, (app, origin) in servers.items():
+                        base = f"{origin}/fhir/r4"
+                        pids = (app.pid, *db_pids)
+                        if op == "read":
+                            name, r = "read by id", measure(f"{base}/Patient/{rid}", args,
+                                                            random_ids=("/fhir/r4", size), pids=pids)
+                        elif op == "bearer":
+                            name, r = "read, bearer token", measure(
+                                f"{base}/Patient/{rid}", args, random_ids=("/fhir/r4", size), pids=pids,
+                                auth=("Authorization", f"Bearer {tokens[variant]}"))
+                        elif op == "search":
+                            name, r = "search page of 50", measure(f"{base}/Patient?_count=50&gender=male", args,
+                                                                   pids=pids)
+                        elif op == "create":
+                            name, r = "create", measure(f"{base}/Patient", args, pids=pids, body=orjson.dumps(
+                                {k: v for k, v in patient(0).items() if k != "id"}))
+                        else:
+                            # The whole request path — uvicorn, middleware, authentication, the read lane, an
+                            # OperationOutcome — for a read that needs no store call (an unknown type is a 404
+                            # before the store): what the app costs beside the ceiling when the store is left out.
+                            assert httpx.get(f"{base}/Unicorn/{rid}", headers=HEADERS).status_code == 404
+                            name, r = "stack, no store (404)", measure(f"{base}/Unicorn/{rid}", args,
+                                                                       expect_errors=True, pids=pids)
+                        table.setdefault((name, variant), []).append(r)
+                        show(size, name, variant, r, ceil["rps"])
+            if args.rounds > 1:
+                print(f"{'':>8}  medians of {args.rounds} rounds:")
+                ceil_rps = median([r["rps"] for r in table[(CEILING, "")]])
+                for (name, variant), rs in table.items():
+                    show(size, name, variant, {k: median([r.get(k, 0.0) for r in rs]) for k in rs[0]}, ceil_rps)
+            reference = next(iter(servers))
+            for (name, variant), rs in table.items():
+                if variant and variant != reference and (name, reference) in table:
+                    ref = table[(name, reference)]
+                    rps = 100 * median([r["rps"] for r in rs]) / median([r["rps"] for r in ref])
+                    cpu = 100 * median([r["cpu0"] for r in rs]) / median([r["cpu0"] for r in ref])
+                    print(f"{'':>8}  {name}, {variant} ÷ {reference}: req/s {rps:.1f}%, app CPU/req {cpu:.1f}%")
+            reads = [(v, table.get(("read by id", v)), table.get(("read, bearer token", v))) for v in servers]
+            for variant, key_rows, bearer_rows in reads:
+                if key_rows and bearer_rows:
+                    share = 100 * median([r["rps"] for r in bearer_rows]) / median([r["rps"] for r in key_rows])
+                    print(f"{'':>8}  (reads with a bearer token: {share:.1f}% of reads with an API key {variant})")
             print(f"{'':>8}  (loaded to {size} patients in {loaded:.1f}s)")
-            for p in (app, ceiling):
+            for p in (*(app for app, _ in servers.values()), ceiling):
                 p.send_signal(signal.SIGINT)
                 p.wait(timeout=20)
                 procs.remove(p)

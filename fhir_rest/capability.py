@@ -46,17 +46,18 @@ SYSTEM_OPERATIONS = [
                       "Files at [base]/Document/[id]/Binary"},
 ]
 SEARCH_DOCUMENTATION = (
-    "Chained parameters one level deep on every reference parameter ([reference]:[type].[parameter], or "
-    "[reference].[parameter] over every target type having it) and reverse chaining (_has:[type]:[reference]:"
-    "[parameter]), each resolving to at most 1,000 intermediate resources (more: 400); _include and _revinclude "
+    "Chained parameters up to three references deep on every reference parameter ([reference]:[type].[parameter], "
+    "or [reference].[parameter] over every target type having it; e.g. subject:Patient.general-practitioner.name) "
+    "and reverse chaining one level (_has:[type]:[reference]:[parameter]), each level resolving to at most 1,000 "
+    "intermediate resources (more: 400); _include and _revinclude "
     "with :iterate, three rounds deep. Unknown parameters are ignored (the self link shows what was applied) "
     "unless Prefer: handling=strict. FHIR JSON only: another _format or Accept is a 406.")
 
 
 def _chainable(targets: tuple[str, ...]) -> str:
     chained = [t for t in targets if t in PARAMS]
-    return ("Chainable one level to the parameters of " + ", ".join(chained) if chained else
-            "Chainable one level with the target type named ([name]:[type].[parameter])")
+    return ("Chainable (up to three references deep) to the parameters of " + ", ".join(chained) if chained else
+            "Chainable with the target type named ([name]:[type].[parameter])")
 
 
 def interactions_for(rt: str) -> tuple[str, ...]:

@@ -154,6 +154,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+_DAY_PARTS: dict[str, str] = {}  # "2026-11-21" → "Sat, 21 Nov 2026"
 _UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT[0-5]\d:[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z", re.ASCII)
 
 
@@ -161,14 +162,18 @@ def _http_date(instant: str) -> str:
     """An RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) of a FHIR instant, in English whatever the
     process locale (what ``email.utils.format_datetime(usegmt=True)`` gives, a few times faster)."""
     if _UTC_STAMP.fullmatch(instant) and instant[11:13] < "24":
-        # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: their digits are the date's.
-        year, month, day, clock = instant[:4], int(instant[5:7]), instant[8:10], instant[11:19]
-        weekday = date(int(year), month, int(day)).weekday()
-    else:
-        moment = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
-        year, month, day, clock = f"{moment.year:04d}", moment.month, f"{moment.day:02d}", f"{moment:%H:%M:%S}"
-        weekday = moment.weekday()
-    return f"{_DAYS[weekday]}, {day} {_MONTHS[month - 1]} {year} {clock} GMT"
+        # The server's own stamps (``2026-11-21T21:08:04.534Z``) are UTC already: their digits are the date's,
+        # and the day's part (``Sat, 21 Nov 2026``) is shared by every stamp of that day.
+        day_part = _DAY_PARTS.get(instant[:10])
+        if day_part is None:
+            year, month, day = instant[:4], int(instant[5:7]), instant[8:10]
+            day_part = f"{_DAYS[date(int(year), month, int(day)).weekday()]}, {day} {_MONTHS[month - 1]} {year}"
+            if len(_DAY_PARTS) < 4096:
+                _DAY_PARTS[instant[:10]] = day_part
+        return f"{day_part} {instant[11:19]} GMT"
+    moment = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
+    return (f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year:04d} "
+            f"{moment:%H:%M:%S} GMT")
 
 
 def _write_response(request: Request, result: WriteResult, *, status: int) -> Response:

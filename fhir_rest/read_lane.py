@@ -28,6 +28,11 @@ from store.params import PARAMS
 READ_PATH = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")/([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})")
 
 
+# The route label of a read the lane answered (app/telemetry.py ``route_of``), left in the scope: what the label
+# would be found to be from the path, without matching it again.
+ROUTE = "fhirgraph.read_route"
+_ROUTES = tuple((f"{prefix}/", f"{prefix}/{{type}}/{{id}}") for prefix in PREFIXES)
+
 # ASGI header names are lower-case bytes; these are on every read.
 _NAMES = {"ETag": b"etag", "Last-Modified": b"last-modified", "Content-Type": b"content-type"}
 
@@ -47,6 +52,11 @@ class ReadLane:
             match = READ_PATH.fullmatch(path)
             principal = scope.get("auth")
             if match is not None and principal is not None:
+                if not root:
+                    for under, label in _ROUTES:  # a plain loop: every read passes here
+                        if path.startswith(under):
+                            scope[ROUTE] = label
+                            break
                 if_none_match = accept = None
                 for name, value in scope["headers"]:
                     if name == b"if-none-match":

@@ -18,15 +18,18 @@ The convention for errors about an input (every resolver follows it):
 - The codes: ``VALIDATION`` (malformed or out-of-range input), ``NOT_FOUND`` (an id that names nothing the
   caller can see, including ids inside inputs and filters), ``CONFLICT`` (a unique value already used, an
   idempotency key reused), ``VERSION_CONFLICT`` (a stale ``baseVersion``), ``INVALID_TRANSITION``.
+- A VERSION_CONFLICT's message names the record by the GraphQL type its mutation answers ("The alert changed
+  since you read it: version 3 is current; reload and retry"), never the FHIR resource it is stored as.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, GraphQLSchema, get_named_type
 from strawberry.extensions import MaskErrors
 
 from resolvers.model.common import graphql_path
@@ -76,18 +79,45 @@ def message_of(error: DomainError) -> str:
     return error.message
 
 
-def convert(error: GraphQLError) -> GraphQLError:
-    """The error a client sees for ``error``."""
+# What a mutation answering these types changes, when it is not the type itself (updateAlert: an alert).
+RECORD_OF = {"BulkDismissResult": "alert", "CreatePatientPayload": "patient", "FieldValue": "patient"}
+
+
+def record_of(schema: GraphQLSchema | None, error: GraphQLError) -> str:
+    """The record the operation field that raised ``error`` answers, in words: the GraphQL type of updateAlert
+    (Alert) is "alert", of updateVitalSigns "vital signs"."""
+    node = error.nodes[0] if error.nodes else None
+    roots = (schema.mutation_type, schema.query_type) if schema is not None else ()
+    for root in roots:
+        if isinstance(node, FieldNode) and root is not None and node.name.value in root.fields:
+            name = get_named_type(root.fields[node.name.value].type).name
+            return RECORD_OF.get(name) or re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    return "record"
+
+
+def version_message(error: errors.PreconditionFailed, record: str) -> str:
+    """A stale baseVersion (or a write lost to a concurrent one) in the API's words, not the store's
+    ("Flag/… is at version 3")."""
+    if error.current is not None:
+        return f"The {record} changed since you read it: version {error.current} is current; reload and retry"
+    return f"The {record} was changed by someone else at the same time; reload and retry"
+
+
+def convert(error: GraphQLError, schema: GraphQLSchema | None = None) -> GraphQLError:
+    """The error a client sees for ``error`` (``schema``: the executing one, naming the record of a
+    VERSION_CONFLICT)."""
     original = error.original_error
     if original is None:
         # Syntax, validation and limit errors: written by graphql-core or our rules, safe to show.
         if error.extensions and "code" in error.extensions:
             return error
         return _copy(error, error.message, {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"})
+    if isinstance(original, errors.PreconditionFailed):
+        return _copy(error, version_message(original, record_of(schema, error)), extensions_of(original))
     if isinstance(original, DomainError):
         return _copy(error, message_of(original), extensions_of(original))
     if isinstance(original, GraphQLError):  # raised by a resolver on purpose (e.g. strawberry permission)
-        return convert(original) if original.original_error else _copy(error, original.message,
+        return convert(original, schema) if original.original_error else _copy(error, original.message,
                                                                        {"code": "BAD_REQUEST"})
     # The exception's message (and the values in its frames) may carry patient data: its type, the field path
     # and the stack's code locations only.
@@ -112,7 +142,8 @@ class ErrorCodes(MaskErrors):
         super().__init__(error_message=MASKED_MESSAGE)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [convert(e) for e in errors]
+        schema = self.execution_context.schema._schema
+        return [convert(e, schema) for e in errors]
 
 
 def request_error_body(error: DomainError) -> bytes:

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.catalog_roots import CatalogMutation
+from graph.chart_roots import ChartMutation, IdempotencyKey
 from graph.context import Info
 from graph.errors import code_of
 from graph.types.alert import Alert
@@ -167,54 +168,61 @@ async def record_vital_signs(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[VitalSignsInput, strawberry.argument(description="The reading; at least one value.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> vital_signs_m.VitalSigns:
-    return await vital_signs_r.record_vital_signs(info.context, patient_id, fields_of(input))
+    return await vital_signs_r.record_vital_signs(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def record_allergy(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[AllergyInput, strawberry.argument(description="The allergy.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> allergy_m.Allergy:
-    return await allergy_r.record_allergy(info.context, patient_id, fields_of(input))
+    return await allergy_r.record_allergy(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def record_medication(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[MedicationInput, strawberry.argument(description="The medication.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> medication_m.Medication:
-    return await medication_r.record_medication(info.context, patient_id, fields_of(input))
+    return await medication_r.record_medication(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def record_problem(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[ProblemInput, strawberry.argument(description="The problem.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> problem_m.Problem:
-    return await problem_r.record_problem(info.context, patient_id, fields_of(input))
+    return await problem_r.record_problem(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def create_alert(
     info: Info,
     patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
     input: Annotated[AlertInput, strawberry.argument(description="The alert.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> alert_m.Alert:
-    return await alert_r.create_alert(info.context, patient_id, fields_of(input))
+    return await alert_r.create_alert(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 async def create_relationship(
     info: Info,
-    patient_id: Annotated[strawberry.ID, strawberry.argument(description="The patient the relationship is seen from.")],
+    patient_id: Annotated[strawberry.ID, strawberry.argument(
+        description="The source patient: the one the relationship is listed under.")],
     input: Annotated[RelationshipInput, strawberry.argument(
-        description="The related patient and what they are to this patient.")],
+        description="The related patient and what the source patient is to them.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> family_m.Relationship:
-    return await family_r.create_relationship(info.context, patient_id, fields_of(input))
+    return await family_r.create_relationship(info.context, patient_id, fields_of(input), idempotency_key)
 
 
 @strawberry.type(description="Writes. Each is validated, versioned and emits an event; failures carry "
                              "extensions.code (VALIDATION with extensions.field, NOT_FOUND, VERSION_CONFLICT, …).")
-class Mutation(CatalogMutation):
+class Mutation(CatalogMutation, ChartMutation):
     create_patient = strawberry.mutation(
         resolver=create_patient, graphql_type=CreatePatientPayload,
         description="Create a patient; also returns the existing patients it may duplicate. Errors: VALIDATION "

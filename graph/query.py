@@ -7,13 +7,21 @@ from typing import Annotated
 import strawberry
 
 from graph.catalog_roots import CatalogQuery
+from graph.chart_roots import ChartQuery
 from graph.context import Info
 from graph.pagination import Connection
 from graph.types.appointment import Appointment
 from graph.types.encounter import Encounter
 from graph.types.episode import Episode
 from graph.types.inputs import AppointmentFilter, PatientFilter, PatientSort, fields_of
-from graph.types.patient import Patient, PatientCountsByLocation, PatientPageType, PatientStatus, PatientSummary
+from graph.types.patient import (
+    Patient,
+    PatientCountsByLocation,
+    PatientPageType,
+    PatientSearchPage,
+    PatientStatus,
+    PatientSummary,
+)
 from graph.types.patient_import import PatientImport
 from graph.types.practitioner import Practitioner
 from resolvers import appointment as appointment_r
@@ -83,12 +91,16 @@ async def patient_import(
     return await patient_import_r.get_import(info.context, job_id)
 
 
-async def search_patients(
-    info: Info,
-    query: Annotated[str, strawberry.argument(description="Text typed so far; empty or blank gives an empty list.")],
-    limit: Annotated[int, strawberry.argument(description="At most this many results (default 20, at most 100).")] = 20,
-) -> list[patient_m.PatientSummary]:
+_QUERY = Annotated[str, strawberry.argument(description="Text typed so far; empty or blank gives an empty list.")]
+_LIMIT = Annotated[int, strawberry.argument(description="At most this many results (default 20, at most 100).")]
+
+
+async def search_patients(info: Info, query: _QUERY, limit: _LIMIT = 20) -> list[patient_m.PatientSummary]:
     return await patient_r.search_patients(info.context, query, limit)
+
+
+async def search_patients_page(info: Info, query: _QUERY, limit: _LIMIT = 20) -> patient_m.PatientSearchPage:
+    return await patient_r.search_patients_page(info.context, query, limit)
 
 
 async def patient_counts_by_location(
@@ -163,7 +175,7 @@ async def get_encounter(
 
 @strawberry.type(description="Reads: patients and their charts, appointments, episodes, practitioners, "
                              "encounters.")
-class Query(CatalogQuery):
+class Query(CatalogQuery, ChartQuery):
     patient = strawberry.field(
         graphql_type=Patient | None, resolver=get_patient,
         description="One patient by id; null when there is none in your clinic (or it is outside your access).")
@@ -184,6 +196,9 @@ class Query(CatalogQuery):
     search_patients = strawberry.field(
         graphql_type=list[PatientSummary], resolver=search_patients,
         description="Typeahead over first, last, preferred name and chart number; empty → [].")
+    search_patients_page = strawberry.field(
+        graphql_type=PatientSearchPage, resolver=search_patients_page,
+        description="searchPatients with the number of patients matching in all, to show \"12 of 240\".")
     patient_counts_by_location = strawberry.field(
         graphql_type=PatientCountsByLocation, resolver=patient_counts_by_location,
         description="Patient counts per location, by first-visit date range and statuses.")

@@ -16,6 +16,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import alert as model
 from resolvers.model import catalog as catalog_m
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import instant, now_seconds
@@ -86,17 +87,23 @@ def alert_definition(root: model.Alert, info: Info) -> Soon[catalog_m.AlertDefin
 # ---------------------------------------------------------------------------------------------- mutations
 
 BULK_MAX = 50
-# The alert's status → FHIR Flag.status (archived: inactive, with EXT["alert-archived-at"]).
+# The alert's status → FHIR Flag.status (archived: inactive, with EXT["archived-at"]).
 FLAG_STATUS = {model.AlertStatus.ACTIVE: "active", model.AlertStatus.DISABLED: "inactive",
                model.AlertStatus.ARCHIVED: "inactive"}
 
 
-async def create_alert(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
+async def create_alert(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None) -> model.Alert:
     """A new alert of an active alert definition (its name is the alert's name; ``note`` stays the note);
-    scope and urgency default to the definition's."""
+    scope and urgency default to the definition's. Once per ``idempotency_key`` (resolvers/idempotency.py)."""
+    return await chart.once(ctx, "createAlert", "Flag", pid, idempotency_key, f, lambda: _create(ctx, pid, f),
+                            model.from_fhir)
+
+
+async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
     subject = await chart.patient_reference(ctx, pid)
     did = str(f["alert_definition_id"])
-    found = await catalog_r.require_definitions(ctx, catalog_m.ALERT_KIND, [did], field="alertDefinitionId")
+    found = await catalog_r.require_definitions(ctx, catalog_m.ALERT_KIND, [did],
+                                               field="input.alertDefinitionId", indexed=False)
     definition = catalog_m.alert_definition(found[did])
     scope = f.get("scope") or definition.default_scope
     urgent = f.get("is_urgent")
@@ -106,7 +113,8 @@ async def create_alert(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Alert:
         "extension": [extension("alert-definition", "valueReference", reference("Basic", did, definition.name)),
                       extension("alert-scope", "valueCode", scope.value),
                       extension("alert-urgent", "valueBoolean",
-                                definition.default_is_urgent if urgent is None else bool(urgent))],
+                                definition.default_is_urgent if urgent is None else bool(urgent)),
+                      extension("alert-created-by", "valueReference", chart.recorder(ctx))],
     }
     if definition.category:
         res["category"] = [{"text": definition.category}]
@@ -154,7 +162,7 @@ async def bulk_dismiss(ctx: Scope, pid: str, ids: list[str]) -> model.BulkDismis
     found = await ctx.repo.read_many(ctx.who, "Flag", ids)
     for n, aid in enumerate(ids):
         if aid not in found or ref_id(found[aid].get("subject"), "Patient") != str(pid):
-            raise NotFound(f"Alert {aid} not found for this patient", field=f"alertIds[{n}]")
+            raise NotFound(f"Alert {aid} not found for this patient", field=f"alertIds.{n}")
     # One transaction: every alert archived, or none (a concurrent change to any of them: VERSION_CONFLICT).
     entries: list[Entry] = []
     for aid in ids:
@@ -177,34 +185,35 @@ async def _alert(ctx: Scope, pid: str, aid: str) -> Resource:
     found = await ctx.repo.read_many(ctx.who, "Flag", [str(aid)])
     res = found.get(str(aid))
     if res is None or ref_id(res.get("subject"), "Patient") != str(pid):
-        raise NotFound(f"Alert {aid} not found for this patient", field="alertId")
+        raise NotFound(f"Alert {aid} not found for this patient", field="id")
     return res
 
 
 def _apply(res: Resource, f: dict[str, Any]) -> None:
     if "scope" in f:
         if f["scope"] is None:
-            raise Invalid("scope cannot be cleared", field="scope")
+            raise Invalid("scope cannot be cleared", field="input.scope")
         set_ext(res, "alert-scope", "valueCode", f["scope"].value)
     if "is_urgent" in f:
         set_ext(res, "alert-urgent", "valueBoolean", bool(f["is_urgent"]))
     if "note" in f:
         note = (f["note"] or "").strip() or None
         if note is not None and len(note) > NOTE_MAX:
-            raise Invalid(f"note is longer than {NOTE_MAX} characters", field="note")
+            raise Invalid(f"note is longer than {NOTE_MAX} characters", field="input.note")
         set_ext(res, "alert-note", "valueString", note)
     if "disable_on" in f:
         period = res.setdefault("period", {})
         if f["disable_on"] is None:
             period.pop("end", None)
         else:
-            period["end"] = _date(f["disable_on"], "disableOn")
+            check_date(f["disable_on"], "disable_on")
+            period["end"] = f["disable_on"]
     if "status" in f:
         status = f["status"]
         if status is None:
-            raise Invalid("status cannot be cleared", field="status")
+            raise Invalid("status cannot be cleared", field="input.status")
         res["status"] = FLAG_STATUS[status]
-        set_ext(res, "alert-archived-at", "valueDateTime",
+        set_ext(res, "archived-at", "valueDateTime",
                 now_seconds() if status is model.AlertStatus.ARCHIVED else None)
         if status is model.AlertStatus.ACTIVE:
             set_ext(res, "alert-disabled-at", "valueDateTime", None)
@@ -218,20 +227,14 @@ def _apply(res: Resource, f: dict[str, Any]) -> None:
 NOTE_MAX = 2000
 
 
-def _date(value: Any, field: str) -> str:
-    try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise Invalid(f"{field} must be a date, YYYY-MM-DD", field=field) from None
-
-
 def _instant(value: Any, field: str) -> str:
     try:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
-        raise Invalid(f"{field} must be an ISO 8601 date-time, e.g. 2026-05-01T09:30:00Z", field=field) from None
+        raise Invalid(f"{field} must be an ISO 8601 date-time, e.g. 2026-05-01T09:30:00Z",
+                      field=f"input.{field}") from None
     if moment.tzinfo is None:
-        raise Invalid(f"{field} needs a time zone, e.g. 2026-05-01T09:30:00Z", field=field)
+        raise Invalid(f"{field} needs a time zone, e.g. 2026-05-01T09:30:00Z", field=f"input.{field}")
     return instant(moment)
 
 

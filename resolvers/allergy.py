@@ -1,4 +1,5 @@
-"""Allergies: a patient's list and recording a new one (records: resolvers/model/allergy.py)."""
+"""Allergies: a patient's list, recording one (with its drug–allergy warnings), updating and archiving it
+(records and their FHIR mapping: resolvers/model/allergy.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,17 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import chart
+from resolvers import chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import allergy as model
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
 from store.errors import Invalid
-from store.fhirjson import concept
-from store.naming import ALLERGY_CLINICAL, SNOMED
 
-SEVERITIES = ("mild", "moderate", "severe")
+RT = "AllergyIntolerance"
 
 
 def patient_allergies(
@@ -29,6 +29,7 @@ def patient_allergies(
     after: After = None,
 ) -> Soon[Connection[model.Allergy]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Allergy]:
+        rows = chart.current(rows)
         if is_active is not None:
             rows = [r for r in rows if model.is_active(r) == is_active]
         return resolve_connection(rows, key=chart.by_date("recordedDate"), rid=lambda r: r["id"],
@@ -37,27 +38,48 @@ def patient_allergies(
     return when_loaded(info.context.loaders.allergies_by_patient, str(root.id), page)
 
 
-async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Allergy:
-    subject = await chart.patient_reference(ctx, pid)
-    code = concept(f.get("code_system") or SNOMED, f["code"], f["allergen"], f["allergen"]) if f.get("code") \
-        else {"text": f["allergen"]}
-    active = f.get("is_active") is not False
-    res: dict[str, Any] = {
-        "resourceType": "AllergyIntolerance",
-        "clinicalStatus": concept(ALLERGY_CLINICAL, "active" if active else "inactive"),
-        "code": code, "patient": subject, "recordedDate": now_seconds(),
-    }
-    if f.get("category"):
-        res["category"] = [f["category"]]
-    if f.get("date_adverse_reaction"):
-        res["onsetDateTime"] = f["date_adverse_reaction"]
-    if f.get("reaction") or f.get("snomed_reaction"):
-        manifestation = concept(SNOMED, f["snomed_reaction"], f.get("reaction"), f.get("reaction")) \
-            if f.get("snomed_reaction") else {"text": f["reaction"]}
-        rx: dict[str, Any] = {"manifestation": [manifestation]}
-        if f.get("severity"):
-            if f["severity"] not in SEVERITIES:
-                raise Invalid("severity must be mild, moderate or severe", field="severity")
-            rx["severity"] = f["severity"]
-        res["reaction"] = [rx]
-    return model.from_fhir(await chart.create(ctx, res))
+def _check(f: dict[str, Any], *, creating: bool) -> None:
+    if (creating or "allergen" in f) and not (f.get("allergen") or "").strip():
+        raise Invalid("allergen is required", field="input.allergen")
+    if f.get("severity") and f["severity"] not in model.SEVERITIES:
+        raise Invalid("severity must be mild, moderate or severe", field="input.severity")
+    if f.get("category") and f["category"] not in model.CATEGORIES:
+        raise Invalid("category must be food, medication, environment or biologic", field="input.category")
+    if "is_active" in f and f["is_active"] is None:
+        raise Invalid("isActive cannot be cleared", field="input.isActive")
+    check_date(f.get("date_adverse_reaction"), "date_adverse_reaction")
+
+
+async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                         ) -> model.Allergy:
+    """Record an allergy; the answer carries its interactions with the patient's current medications."""
+    f = {"is_active": True, **{k: v for k, v in f.items() if v is not None}}
+    _check(f, creating=True)
+
+    async def create() -> model.Allergy:
+        subject = await chart.patient_reference(ctx, pid)
+        res = model.apply_fields({"resourceType": RT, "patient": subject, "recordedDate": now_seconds()}, f)
+        return await _with_warnings(ctx, pid, await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordAllergy", RT, pid, idempotency_key, f, create,
+                            lambda res: _with_warnings(ctx, pid, res))
+
+
+async def _with_warnings(ctx: Scope, pid: str, written: dict[str, Any]) -> model.Allergy:
+    found = model.from_fhir(written)
+    meds = chart.current(await ctx.loaders.medications_by_patient.load(str(pid)))
+    found.interaction_warnings = drug_allergy.warnings([written], meds)
+    return found
+
+
+async def update_allergy(ctx: Scope, pid: str, rid: str, base_version: int, f: dict[str, Any]) -> model.Allergy:
+    """PATCH an allergy: only the fields sent change; ``base_version`` must be the current version."""
+    _check(f, creating=False)
+    res = await chart.record_of(ctx, RT, pid, rid)
+    return model.from_fhir(await chart.save(ctx, model.apply_fields(res, f), base_version))
+
+
+async def archive_allergy(ctx: Scope, pid: str, rid: str, base_version: int | None) -> model.Allergy:
+    """Soft-delete an allergy: it leaves the lists and the medical summary."""
+    res = await chart.record_of(ctx, RT, pid, rid)
+    return model.from_fhir(await chart.archive(ctx, res, base_version))

@@ -15,6 +15,7 @@ from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, node_of, when_loaded
 from resolvers.model import appointment as model
+from resolvers.model.common import check_dates
 from resolvers.model.episode import Episode
 from resolvers.model.patient import Patient
 from resolvers.model.practitioner import Practitioner
@@ -52,6 +53,7 @@ def patient_appointments(
     last: Last = None,
     before: Before = None,
 ) -> Soon[Connection[model.Appointment]]:
+    check_dates(date_from=date_from, date_to=date_to)
     loaders = info.context.loaders
     wanted = {s.value for s in status} if status else None
 
@@ -92,6 +94,7 @@ async def list_appointments(ctx: Scope, flt: dict[str, Any] | None, first: int |
                             last: int | None, before: str | None) -> Connection[model.Appointment]:
     """The clinic's schedule, keyset-paged by start time."""
     flt = flt or {}
+    check_dates("filter", date_from=flt.get("date_from"), date_to=flt.get("date_to"))
     params: list[tuple[str, str]] = []
     if flt.get("date_from"):
         params.append(("date", f"ge{flt['date_from']}"))
@@ -145,21 +148,21 @@ async def book_appointment(ctx: Scope, f: dict[str, Any]) -> model.Appointment:
     if f.get("slot_id"):
         slot = (await ctx.repo.read_many(ctx.who, "Slot", [str(f["slot_id"])])).get(str(f["slot_id"]))
         if slot is None:
-            raise NotFound(f"Slot {f['slot_id']} not found")
+            raise NotFound(f"Slot {f['slot_id']} not found", field="input.slotId")
         start, end = start or slot.get("start"), end or slot.get("end")
     if not start:
-        raise Invalid("start (or a slotId) is required", field="start")
+        raise Invalid("start (or a slotId) is required", field="input.start")
     minutes = f.get("minutes_duration") or 30
     try:
         end = end or _end(start, minutes)
     except ValueError:
-        raise Invalid("start must be an ISO date-time", field="start") from None
+        raise Invalid("start must be an ISO date-time", field="input.start") from None
     if end <= start:
-        raise Invalid("end must be after start", field="end")
+        raise Invalid("end must be after start", field="input.end")
     participants = [_participant("Patient", str(f["patient_id"]))]
     if f.get("practitioner_id"):
         if await ctx.loaders.practitioners_by_id.load(str(f["practitioner_id"])) is None:
-            raise NotFound(f"Practitioner {f['practitioner_id']} not found")
+            raise NotFound(f"Practitioner {f['practitioner_id']} not found", field="input.practitionerId")
         participants.append(_participant("Practitioner", str(f["practitioner_id"])))
     if f.get("location_id"):
         participants.append(_participant("Location", str(f["location_id"]), "information-only"))
@@ -208,7 +211,7 @@ async def reschedule_appointment(ctx: Scope, aid: str, base_version: int | None,
     if slot_id:
         found = await ctx.repo.read_many(ctx.who, "Slot", [str(slot_id)])
         if str(slot_id) not in found:
-            raise NotFound(f"Slot {slot_id} not found")
+            raise NotFound(f"Slot {slot_id} not found", field="slotId")
         res["slot"] = [{"reference": f"Slot/{slot_id}"}]
     else:
         res.pop("slot", None)

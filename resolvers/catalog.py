@@ -65,13 +65,15 @@ async def definitions(ctx: Scope, kind: str, ids: list[str]) -> dict[str, Resour
     return {str(i): r for i, r in zip(ids, found, strict=True) if r is not None and model.kind_of(r) == kind}
 
 
-async def require_definitions(ctx: Scope, kind: str, ids: list[str], *, field: str) -> dict[str, Resource]:
+async def require_definitions(ctx: Scope, kind: str, ids: list[str], *, field: str,
+                              indexed: bool = True) -> dict[str, Resource]:
     """The active entries ``ids`` of the catalog ``kind``; ``NotFound`` naming the first unknown or archived
-    one (to be assigned to a patient, a definition must exist and be active)."""
+    one (to be assigned to a patient, a definition must exist and be active): the list input ``field`` and its
+    index (``input.tags.1``), or ``field`` alone when not ``indexed`` (the ids of one scalar input)."""
     found = await definitions(ctx, kind, ids)
     for n, did in enumerate(ids):
         res = found.get(str(did))
-        where = f"{field}[{n}]" if len(ids) > 1 else field
+        where = f"{field}.{n}" if indexed else field
         if res is None:
             raise NotFound(f"{model.NAMES[kind]} {did} not found", field=where)
         if model.is_archived(res):

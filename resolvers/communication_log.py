@@ -1,16 +1,26 @@
-"""Communication logs: a patient's, with seed 003's filters (records: resolvers/model/communication_log.py)."""
+"""Communication logs: a patient's, with seed 003's filters, and logging a new entry (append-only; records and
+their FHIR mapping: resolvers/model/communication_log.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import strawberry
 
-from resolvers.context import Info
+from resolvers import chart
+from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
+from resolvers.model.common import check_dates, check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
+from store.errors import Invalid, NotFound
+from store.fhirjson import concept, extension, reference
+from store.naming import COMM_CATEGORY, CS, V3_MODE
+
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
+HL7_CATEGORIES = ("alert", "notification", "reminder", "instruction")
 
 
 def patient_communication_logs(
@@ -19,13 +29,22 @@ def patient_communication_logs(
     date_from: Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")] = None,
     mode: Annotated[str | None, strawberry.argument(
-        description="Only this mode: phone, email, text, mail, in_person or fax.")] = None,
+        description="Only this mode: phone, email, text, mail, in_person or fax; another value → "
+                    "VALIDATION.")] = None,
     direction: Annotated[model.CommunicationDirection | None, strawberry.argument(
         description="Only sent or only received ones.")] = None,
     q: Annotated[str | None, strawberry.argument(description="Free text in the note.")] = None,
     first: First = None,
     after: After = None,
+    communication_source: Annotated[str | None, strawberry.argument(
+        description="Only entries of this source: user, automated or integration; another value → "
+                    "VALIDATION.")] = None,
 ) -> Soon[Connection[model.CommunicationLog]]:
+    check_dates(date_from=date_from, date_to=date_to)
+    if mode is not None and mode not in model.MODE_CODE:
+        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
+    if communication_source is not None and communication_source not in model.SOURCES:
+        raise Invalid("communicationSource must be user, automated or integration", field="communicationSource")
     needle = q.casefold() if q else None
 
     def page(rows: list[dict[str, Any]]) -> Connection[model.CommunicationLog]:
@@ -33,8 +52,56 @@ def patient_communication_logs(
                  if (not date_from or (n.communication_datetime or "") >= date_from)
                  and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
                  and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
+                 and (communication_source is None or n.source == communication_source)
                  and (needle is None or needle in (n.note or "").casefold())]
         return resolve_connection(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
                                   node=lambda t: t[1], first=first, after=after, descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
+
+
+def _check(f: dict[str, Any]) -> None:
+    if not DATETIME.fullmatch(f.get("communication_datetime") or ""):
+        raise Invalid("communicationDatetime must be an ISO 8601 date-time with its time zone "
+                      "(e.g. 2025-01-15T09:00:00Z)", field="input.communicationDatetime")
+    check_datetime(f["communication_datetime"], "communication_datetime")  # a calendar date and a time of day
+    if f.get("mode") is not None and f["mode"] not in model.MODE_CODE:
+        raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="input.mode")
+    if f.get("direction") is not None and f["direction"] not in model.DIRECTION_CODE:
+        raise Invalid("direction must be sent, received or neither", field="input.direction")
+
+
+async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                                   ) -> model.CommunicationLog:
+    """Log a communication (source ``user``). Communications are append-only in the store: once written,
+    an entry is never changed or removed."""
+    _check(f)
+    return await chart.once(ctx, "createCommunicationLog", "Communication", pid, idempotency_key, f,
+                            lambda: _create(ctx, pid, f), model.from_fhir)
+
+
+async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
+    subject = await chart.patient_reference(ctx, pid)
+    when = f["communication_datetime"]
+    if when[16] != ":":  # HH:MM without seconds
+        when = when[:16] + ":00" + when[16:]
+    res: dict[str, Any] = {"resourceType": "Communication", "status": "completed", "subject": subject, "sent": when,
+                           "extension": [extension("communication-source", "valueCode", "user"),
+                                         extension("communication-recorder", "valueReference", chart.recorder(ctx))]}
+    direction = model.DIRECTION_CODE.get(f.get("direction") or "neither")
+    if direction:
+        res["extension"].append(extension("communication-direction", "valueCoding",
+                                          {"system": CS["communication-direction"], "code": direction}))
+    if f.get("mode"):
+        code = model.MODE_CODE[f["mode"]]
+        res["medium"] = [concept(V3_MODE, code, model.MODE_DISPLAY[code])]
+    if f.get("category"):
+        res["category"] = [concept(COMM_CATEGORY if f["category"] in HL7_CATEGORIES else CS["communication-type"],
+                                   f["category"])]
+    if f.get("note"):
+        res["payload"] = [{"contentString": f["note"]}]
+    if f.get("appointment_id"):
+        if await ctx.loaders.appointments_by_id.load(str(f["appointment_id"])) is None:
+            raise NotFound(f"Appointment {f['appointment_id']} not found", field="input.appointmentId")
+        res["about"] = [reference("Appointment", str(f["appointment_id"]))]
+    return model.from_fhir(await chart.create(ctx, res))

@@ -52,7 +52,7 @@ async def create_episode(ctx: Scope, patient_id: str, f: dict[str, Any]) -> mode
         raise NotFound(f"Patient {patient_id} not found")
     for required in REQUIRED:
         if not f.get(required):
-            raise Invalid(f"'{required.rstrip('_')}' is required", field=required.rstrip("_"))
+            raise Invalid(f"'{required.rstrip('_')}' is required", field=f"input.{required}")
     res: dict[str, Any] = {"resourceType": "EpisodeOfCare", "id": str(uuid.uuid4()), "status": "planned",
                            "patient": {"reference": f"Patient/{patient_id}"}}
     model.apply_fields(res, f)

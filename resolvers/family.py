@@ -1,5 +1,11 @@
 """Family (seed 003): members sharing a guarantor (FHIR Account.guarantor), guardians, dependents and
-relationships (records and their FHIR mapping: resolvers/model/family.py); relationship creation."""
+relationships (records and their FHIR mapping: resolvers/model/family.py); creating, updating and archiving a
+relationship.
+
+A relationship goes from a source patient to a target: "the source is the target's parent (and guardian)".
+Patient X's relationships and dependents are those where X is the source (RelatedPerson with
+related-patient = X: ``relations_by_related_patient``); its guardians are the guardian relationships whose
+target is X (RelatedPerson.patient = X: ``relations_by_patient``)."""
 
 from __future__ import annotations
 
@@ -7,26 +13,26 @@ import asyncio
 import uuid
 from typing import Any
 
+from resolvers import chart
 from resolvers import patient as patient_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import MISSING, Soon, ready, when_loaded
 from resolvers.model import family as model
+from resolvers.model import patient as patient_model
 from resolvers.model.patient import Patient
 from store.errors import Invalid, NotFound
-from store.fhirjson import ext, ref_id
-from store.naming import EXT, V3_ROLE
+from store.fhirjson import extension, ref_id, reference
 
 Resource = dict[str, Any]
 
 
-def _active(res: Resource) -> bool:
-    return res.get("active", True) is not False
-
-
 def relationships(root: Patient, info: Info) -> Soon[list[model.Relationship]]:
     """Relationships where this patient is the source."""
-    return when_loaded(info.context.loaders.relations_by_patient, str(root.id),
-                       lambda rows: [model.relationship_from_fhir(r) for r in rows if _active(r)])
+    return when_loaded(info.context.loaders.relations_by_related_patient, str(root.id), _listed)
+
+
+def _listed(rows: list[Resource]) -> list[model.Relationship]:
+    return [model.relationship_from_fhir(r) for r in sorted(rows, key=lambda r: r["id"]) if model.is_current(r)]
 
 
 def relationship_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:
@@ -35,6 +41,30 @@ def relationship_patient(root: model.Relationship, info: Info) -> Soon[Patient |
 
 def related_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:
     return patient_r.get_patient(info.context, root.related_patient_id)
+
+
+def display_name(res: Resource | None) -> str | None:
+    """A patient's name as lists show it: first and last name."""
+    if res is None:
+        return None
+    official, _ = patient_model.names(res)
+    return " ".join(x for x in ((official.get("given") or [None])[0], official.get("family")) if x) or None
+
+
+def patient_name(root: model.Relationship, info: Info) -> Soon[str | None]:
+    return _name(info, root.patient_id, root.patient_display)
+
+
+def related_patient_name(root: model.Relationship, info: Info) -> Soon[str | None]:
+    return _name(info, root.related_patient_id, root.related_display)
+
+
+def _name(info: Info, pid: str | None, written: str | None) -> Soon[str | None]:
+    # Read from the patient (batched with the other patients of the operation), so that it is never stale;
+    # the name written on the relationship when the patient cannot be read.
+    if not pid:
+        return written
+    return when_loaded(info.context.loaders.patients_by_id, str(pid), lambda res: display_name(res) or written)
 
 
 def _ordered(guarantor: str | None, members: set[str], pid: str) -> list[str]:
@@ -97,67 +127,107 @@ def family(root: Patient, info: Info) -> Soon[model.Family]:
     pid = str(root.id)
     loaders = ctx.loaders
     fam = _family_ready(ctx, pid)
-    own = ready(loaders.relations_by_patient, pid)
-    as_related = ready(loaders.relations_by_related_patient, pid)
-    if fam is MISSING or own is MISSING or as_related is MISSING:
+    as_target = ready(loaders.relations_by_patient, pid)
+    as_source = ready(loaders.relations_by_related_patient, pid)
+    if fam is MISSING or as_target is MISSING or as_source is MISSING:
         return _load_family(ctx, pid)
     ordered = sorted(fam[1])
     found = [ready(loaders.patients_by_id, m) for m in ordered]
     if any(f is MISSING for f in found):
         return _load_family(ctx, pid)
-    return _build_family(ctx, fam[0], ordered, found, own, as_related)
+    return _build_family(ctx, fam[0], ordered, found, as_target, as_source)
 
 
 async def _load_family(ctx: Scope, pid: str) -> model.Family:
     loaders = ctx.loaders
-    (guarantor, members), own, as_related = await asyncio.gather(
+    (guarantor, members), as_target, as_source = await asyncio.gather(
         _family(ctx, pid), loaders.relations_by_patient.load(pid), loaders.relations_by_related_patient.load(pid))
     ordered = sorted(members)
     found = await loaders.patients_by_id.load_many(ordered)
-    return _build_family(ctx, guarantor, ordered, found, own, as_related)
+    return _build_family(ctx, guarantor, ordered, found, as_target, as_source)
 
 
-def _build_family(ctx: Scope, guarantor: str | None, ordered: list[str], found: list[Any], own: list[Resource],
-                  as_related: list[Resource]) -> model.Family:
+def _build_family(ctx: Scope, guarantor: str | None, ordered: list[str], found: list[Any], as_target: list[Resource],
+                  as_source: list[Resource]) -> model.Family:
     nodes = {m: patient_r.node(ctx, r) for m, r in zip(ordered, found, strict=True) if r is not None}
-    rels = [model.relationship_from_fhir(r) for r in own if _active(r)]
-    dependents = [model.relationship_from_fhir(r, seen_from_related=True) for r in as_related
-                  if _active(r) and ext(r, "is-guardian", False)]
+    rels = _listed(as_source)
     return model.Family(
         guarantor=nodes.get(guarantor) if guarantor else None,
         members=[nodes[m] for m in ordered if m in nodes],
-        guardians=[r for r in rels if r.is_guardian],
-        dependents=dependents,
+        guardians=[r for r in _listed(as_target) if r.is_guardian],
+        dependents=[r for r in rels if r.is_guardian],
         relationships=rels,
     )
 
 
-async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Relationship:
-    """Relate the patient to another patient (one direction)."""
-    rtype = f["relationship_type"]
-    if rtype not in model.TYPE_CODE:
-        raise Invalid(f"relationshipType must be one of {', '.join(model.TYPE_CODE)}", field="relationshipType")
+def _check_type(f: dict[str, Any]) -> None:
+    if "relationship_type" in f and f["relationship_type"] not in model.TYPE_CODE:
+        raise Invalid(f"relationshipType must be one of {', '.join(model.TYPE_CODE)}", field="input.relationshipType")
+
+
+async def create_relationship(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                              ) -> model.Relationship:
+    """Relate the patient (the source) to another patient (the target), in that one direction: the source is
+    the target's ``relationship_type``, and its legal guardian when ``is_guardian``."""
+    _check_type(f)
+    return await chart.once(ctx, "createRelationship", "RelatedPerson", pid, idempotency_key, f,
+                            lambda: _create_relationship(ctx, pid, f), model.relationship_from_fhir)
+
+
+async def _create_relationship(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Relationship:
     other_id = str(f["related_patient_id"])
     if other_id == str(pid):
-        raise Invalid("A patient cannot be related to itself", field="relatedPatientId")
+        raise Invalid("A patient cannot be related to itself", field="input.relatedPatientId")
     me, other = await ctx.loaders.patients_by_id.load_many([str(pid), other_id])
     if me is None:
-        raise NotFound(f"Patient {pid} not found")
+        raise NotFound(f"Patient {pid} not found", field="patientId")
     if other is None:
-        raise NotFound(f"Patient {other_id} not found")
-    name = next((n for n in other.get("name") or () if n.get("use") in (None, "official")), None) or {}
-    coding = {"system": V3_ROLE, "code": model.TYPE_CODE[rtype], "display": rtype.replace("_", " ")}
+        raise NotFound(f"Patient {other_id} not found", field="input.relatedPatientId")
+    official, _ = patient_model.names(me)
     res: Resource = {
         "resourceType": "RelatedPerson", "id": str(uuid.uuid4()), "active": True,
-        "patient": {"reference": f"Patient/{pid}"},
-        "relationship": [{"coding": [coding], "text": rtype.replace("_", " ")}],
-        "extension": [{"url": EXT["related-patient"], "valueReference": {"reference": f"Patient/{other['id']}"}},
-                      {"url": EXT["is-guardian"], "valueBoolean": bool(f.get("is_guardian"))}],
+        "patient": reference("Patient", other["id"], display_name(other)),
+        "extension": [extension("related-patient", "valueReference", reference("Patient", me["id"], display_name(me)))],
     }
-    if name.get("family") or name.get("given"):
-        res["name"] = [{k: v for k, v in name.items() if k in ("use", "family", "given")}]
+    if official.get("family") or official.get("given"):
+        res["name"] = [{k: v for k, v in official.items() if k in ("use", "family", "given")}]
     for key in ("gender", "birthDate"):
-        if other.get(key):
-            res[key] = other[key]
+        if me.get(key):
+            res[key] = me[key]
+    guardian = f.get("is_guardian")
+    model.apply_fields(res, {"relationship_type": f["relationship_type"], "note": f.get("note"),
+                             "is_guardian": f["relationship_type"] == "guardian" if guardian is None else guardian})
     written = await ctx.repo.create(ctx.who, res, keep_id=True)
-    return model.relationship_from_fhir(written.resource)
+    return _written(ctx, written.resource)
+
+
+async def _relationship_of(ctx: Scope, pid: str, rid: str) -> Resource:
+    res = await chart.record_of(ctx, "RelatedPerson", pid, rid, owner=model.source_of)
+    if not model.is_current(res):
+        raise NotFound(f"Relationship {rid} not found", field="id")
+    return res
+
+
+async def update_relationship(ctx: Scope, pid: str, rid: str, base_version: int,
+                              f: dict[str, Any]) -> model.Relationship:
+    """PATCH a relationship's type, guardian flag or note; ``base_version`` must be the current version."""
+    if "relationship_type" in f and f["relationship_type"] is None:
+        raise Invalid("relationshipType cannot be cleared", field="input.relationshipType")
+    _check_type(f)
+    res = await _relationship_of(ctx, pid, rid)
+    return _written(ctx, await chart.save(ctx, model.apply_fields(res, f), base_version))
+
+
+async def archive_relationship(ctx: Scope, pid: str, rid: str, base_version: int | None) -> model.Relationship:
+    """Soft-delete a relationship (``active`` false, ``archived-at``): it leaves every list."""
+    res = await _relationship_of(ctx, pid, rid)
+    res["active"] = False
+    return _written(ctx, await chart.archive(ctx, res, base_version))
+
+
+def _written(ctx: Scope, res: Resource) -> model.Relationship:
+    """After a write: both patients' relationship lists are read afresh later in the operation."""
+    loaders = ctx.loaders
+    loaders.forget(loaders.relations_by_related_patient, model.source_of(res) or "")
+    loaders.forget(loaders.relations_by_patient, ref_id(res.get("patient"), "Patient") or "")
+    return model.relationship_from_fhir(res)

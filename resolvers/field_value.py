@@ -75,12 +75,12 @@ async def upsert_field_values(ctx: Scope, pid: str, entries: list[dict[str, Any]
     ids = [str(e["field_definition_id"]) for e in entries]
     for n, did in enumerate(ids):
         if did in ids[:n]:
-            raise Invalid("A field can be set only once per call", field=f"fields[{n}].fieldDefinitionId")
+            raise Invalid("A field can be set only once per call", field=f"fields.{n}.fieldDefinitionId")
     await _patient(ctx, pid)
     found = await catalog_r.definitions(ctx, catalog_m.FIELD_KIND, ids)
     changes: list[tuple[catalog_m.FieldDefinition, Any]] = []
     for n, (did, entry) in enumerate(zip(ids, entries, strict=True)):
-        where = f"fields[{n}]"
+        where = f"fields.{n}"
         if did not in found:
             raise NotFound(f"Field definition {did} not found", field=f"{where}.fieldDefinitionId")
         if catalog_m.is_archived(found[did]):

@@ -91,6 +91,7 @@ class Loaders:
         self.appointments_by_id = by_id("Appointment")
         self.encounters_by_id = by_id("Encounter")
         self.episodes_by_id = by_id("EpisodeOfCare")
+        self.medication_orders_by_id = by_id("MedicationRequest")
         # Org catalog entries and referral attributions (resolvers/catalog.py, resolvers/referral.py)
         self.basics_by_id = by_id("Basic")
         self.catalogs_by_kind: DataLoader[str, list[Resource]] = DataLoader(load_fn=load_by_code(

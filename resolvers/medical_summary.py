@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from resolvers import alert as alert_r
+from resolvers import chart
 from resolvers import family as family_r
 from resolvers.context import Info, Scope
 from resolvers.loaders import MISSING, Soon, ready
@@ -16,7 +17,6 @@ from resolvers.model.patient import Patient
 from store.fhirjson import code_of, text_of
 
 Resource = dict[str, Any]
-PAST_MEDICATION = ("stopped", "completed", "on-hold", "not-taken")
 
 
 def _value(res: Resource) -> str | None:
@@ -61,6 +61,8 @@ async def _load_summary(ctx: Scope, patient: Patient) -> MedicalSummary:
 
 def _build(patient: Patient, allergies: list[Resource], meds: list[Resource], conditions: list[Resource],
            observations: list[Resource], flags: list[tuple[Resource, bool]]) -> MedicalSummary:
+    allergies, meds, conditions, observations = (chart.current(rows)
+                                                 for rows in (allergies, meds, conditions, observations))
     vitals = [o for o in observations if vital_signs.is_vitals(o)]
     latest = max(vitals, key=lambda o: (str(o.get("effectiveDateTime") or ""), o["id"])) if vitals else None
     social: dict[str, Resource] = {}
@@ -77,7 +79,8 @@ def _build(patient: Patient, allergies: list[Resource], meds: list[Resource], co
                    if allergy.is_active(a)],
         allergy_review_status=patient.allergy_review_status,
         current_medications=[medication.from_fhir(m) for m in meds if m.get("status") == "active"],
-        past_medications=[medication.from_fhir(m) for m in meds if m.get("status") in PAST_MEDICATION],
+        past_medications=[medication.from_fhir(m) for m in meds if m.get("status") in medication.PAST_STATUSES],
+        on_hold_medications=[medication.from_fhir(m) for m in meds if m.get("status") == "on-hold"],
         active_problems=[problem.from_fhir(c) for c in conditions
                          if code_of(c.get("clinicalStatus")) in problem.ACTIVE_STATUSES],
         latest_vitals=vital_signs.from_fhir(latest) if latest else None,

@@ -17,8 +17,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
-from resolvers.model.common import EntityRef, camel
-from resolvers.model.patient_input import check_date
+from resolvers.model.common import EntityRef, camel, check_date, check_dates
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import Connection, store_connection
 from store.errors import Invalid, NotFound
@@ -44,7 +43,9 @@ _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 def node(ctx: Scope, res: Resource) -> model.Patient:
-    """The record of ``res``, built once per request however many times the patient appears."""
+    """The record of ``res``, built once per request however many times the patient appears; a patient read
+    by a search is also what later loads of it by id answer (a chart record's ``patient``, say)."""
+    ctx.loaders.patients_by_id.prime(str(res["id"]), res)  # no-op when the request already has it
     return node_of(ctx.loaders, res, model.from_fhir)
 
 
@@ -176,20 +177,26 @@ async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_P
 async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.PatientSummary]:
     """Typeahead (seed 003 /patients/search): every word starts a first, last or preferred name or the chart
     number; archived patients are left out; empty → []."""
+    return (await search_patients_page(ctx, query, limit, want_total=False)).items
+
+
+async def search_patients_page(ctx: Scope, query: str, limit: int, *, want_total: bool = True
+                               ) -> model.PatientSearchPage:
+    """``search_patients`` and how many patients match in all (counted in the same store call)."""
     words = query.replace(",", " ").split()
     if not words:
-        return []
+        return model.PatientSearchPage(items=[], total=0)
     limit = max(0, min(limit, ctx.settings.max_page_size))
     page = await ctx.repo.typeahead(ctx.who, "Patient", words, TYPEAHEAD_FIELDS, [("lifecycle-status:not", "archived")],
-                                    count=limit, sort="family,given")
-    return [model.summary_from_fhir(r) for r in page.resources]
+                                    count=limit, sort="family,given", total=want_total)
+    return model.PatientSearchPage(items=[model.summary_from_fhir(r) for r in page.resources],
+                                   total=page.total if page.total is not None else len(page.resources))
 
 
 async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to: str | None,
                                      statuses: list[model.PatientStatus] | None) -> model.PatientCountsByLocation:
     """Seed 003 counts/by-location: patients per active location, by first-visit date range and statuses."""
-    check_date(date_from, "date_from", "")
-    check_date(date_to, "date_to", "")
+    check_dates(date_from=date_from, date_to=date_to)
     chosen = [s.value for s in statuses] if statuses else ["active"]
     params = [("lifecycle-status", ",".join(chosen))]
     if date_from:
@@ -267,7 +274,7 @@ def entity_name(res: Resource) -> str | None:
     return None
 
 
-def _ref_to(info: Info, loader_name: str, rid: str | None, display: str | None = None) -> Soon[EntityRef | None]:
+def ref_to(info: Info, loader_name: str, rid: str | None, display: str | None = None) -> Soon[EntityRef | None]:
     """``{id, name}`` of the referenced resource, its name read from it (one batch per loader); a reference to a
     resource that is gone keeps its id and the display written beside it."""
     if not rid:
@@ -278,19 +285,19 @@ def _ref_to(info: Info, loader_name: str, rid: str | None, display: str | None =
 
 
 def location(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "locations_by_id", root.location_id, root.location_display)
+    return ref_to(info, "locations_by_id", root.location_id, root.location_display)
 
 
 def billing_type(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "basics_by_id", root.billing_type_id)
+    return ref_to(info, "basics_by_id", root.billing_type_id)
 
 
 def fee_schedule(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "basics_by_id", root.fee_schedule_id)
+    return ref_to(info, "basics_by_id", root.fee_schedule_id)
 
 
 def employer(root: model.Patient, info: Info) -> Soon[EntityRef | None]:
-    return _ref_to(info, "organizations_by_id", root.employer_id)
+    return ref_to(info, "organizations_by_id", root.employer_id)
 
 
 def guarantor_of(accounts: list[Resource]) -> tuple[str, str, str | None] | None:
@@ -325,7 +332,7 @@ def _party(info: Info, accounts: list[Resource]) -> Soon[EntityRef | None]:
         return None
     rt, rid, display = party
     if rt == "Patient":
-        return _ref_to(info, "patients_by_id", rid, display)
+        return ref_to(info, "patients_by_id", rid, display)
     return EntityRef(id=strawberry.ID(rid), name=display)
 
 

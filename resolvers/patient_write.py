@@ -4,13 +4,11 @@ offending input by its GraphQL path in ``field`` (graph/errors.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
-import orjson
-
 from resolvers import catalog as catalog_r
+from resolvers import idempotency
 from resolvers import patient as find
 from resolvers.context import Scope
 from resolvers.model import patient as model
@@ -21,9 +19,6 @@ from store.fhirjson import ref_id, set_ext
 from store.types import Resource
 
 TRANSITIONS = {"prospective": {"active"}, "active": {"inactive", "deceased"}, "inactive": {"active"}}
-MAX_KEY = 255
-# Keys of this door's creates live beside the REST door's Idempotency-Key values: a prefix keeps them apart.
-KEY_SCOPE = "graphql:createPatient:"
 
 
 def _now() -> str:
@@ -61,39 +56,18 @@ async def write_new(ctx: Scope, res: Resource, f: dict[str, Any], prefix: str = 
     return written.resource
 
 
-def fingerprint(f: dict[str, Any]) -> str:
-    """What makes two createPatient calls under one key the same request: their input."""
-    canonical = orjson.dumps({k: getattr(v, "value", v) for k, v in f.items()}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
-
-
 async def create_patient(ctx: Scope, f: dict[str, Any], idempotency_key: str | None = None
                          ) -> model.CreatePatientPayload:
     """A new patient (seed 003 CreatePatientIn); the payload lists the existing patients it may duplicate.
     With ``idempotency_key``, a repeat of the same input answers the first call's patient instead of creating
     another; the key reused with another input, or while the first call still runs, is ``CONFLICT`` (seed 409)."""
-    if idempotency_key is None:
-        return await _create(ctx, f)
-    if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY:
-        raise Invalid(f"idempotencyKey must be 1 to {MAX_KEY} characters", field="idempotencyKey")
-    key, fp = KEY_SCOPE + idempotency_key, fingerprint(f)
-    claim = await ctx.repo.claim_idempotency(ctx.who, "Patient", key, fp)
-    if claim.owner is None:
-        earlier = claim.earlier or {}
-        if earlier.get("fp") != fp:
-            raise Conflict("This idempotencyKey was used with a different input", field="idempotencyKey")
-        if earlier.get("state") != "done":
-            raise Conflict("A createPatient with this idempotencyKey is still in progress; retry shortly",
-                           field="idempotencyKey")
-        return await _replay(ctx, earlier)
-    try:
+    async def create() -> tuple[model.CreatePatientPayload, dict[str, Any]]:
         payload = await _create(ctx, f)
-    except BaseException:
-        await ctx.repo.release_idempotency(ctx.who, key, claim.owner)
-        raise
-    await ctx.repo.complete_idempotency(ctx.who, key, claim.owner, {
-        "patient": str(payload.patient.id), "duplicates": [str(d.id) for d in payload.potential_duplicates]})
-    return payload
+        return payload, {"patient": str(payload.patient.id),
+                         "duplicates": [str(d.id) for d in payload.potential_duplicates]}
+
+    return await idempotency.once(ctx, "createPatient", "Patient", idempotency_key, f, create,
+                                  lambda earlier: _replay(ctx, earlier))
 
 
 async def _replay(ctx: Scope, earlier: dict[str, Any]) -> model.CreatePatientPayload:

@@ -1,4 +1,6 @@
-"""Problems (diseases): a patient's list and recording a new one (records: resolvers/model/problem.py)."""
+"""Problems (diseases): a patient's list, recording one, updating it (status transitions active → resolved →
+inactive, and back to active when it recurs) and archiving it (records and their FHIR mapping:
+resolvers/model/problem.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from resolvers import chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
+from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.clock import now_seconds
-from store.errors import Invalid
+from store.errors import Invalid, InvalidTransition
 from store.fhirjson import code_of, concept
-from store.naming import CONDITION_CLINICAL, SNOMED
 
-CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+RT = "Condition"
 
 
 def patient_problems(
@@ -29,6 +31,7 @@ def patient_problems(
     after: After = None,
 ) -> Soon[Connection[model.Problem]]:
     def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
+        rows = chart.current(rows)
         if status is not None:
             rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
         return resolve_connection(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"],
@@ -37,22 +40,58 @@ def patient_problems(
     return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 
 
-async def record_problem(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Problem:
-    subject = await chart.patient_reference(ctx, pid)
-    status = (f.get("status") or model.ProblemStatus.ACTIVE).value
-    res: dict[str, Any] = {
-        "resourceType": "Condition", "clinicalStatus": concept(CONDITION_CLINICAL, status),
-        "category": [concept(CONDITION_CATEGORY, "problem-list-item")],
-        "code": (concept(SNOMED, f["snomed_code"], f["name"], f["name"]) if f.get("snomed_code")
-                 else {"text": f["name"]}),
-        "subject": subject, "recordedDate": now_seconds(),
-    }
-    if f.get("date_start"):
-        res["onsetDateTime"] = f["date_start"]
-    if f.get("date_stop"):
-        if status == "active":
-            raise Invalid("An active problem has no stop date", field="dateStop")
-        res["abatementDateTime"] = f["date_stop"]
-    if f.get("note"):
-        res["note"] = [{"text": f["note"]}]
-    return model.from_fhir(await chart.create(ctx, res))
+def _check_format(f: dict[str, Any]) -> None:
+    for key in ("date_start", "date_stop"):
+        check_date(f.get(key), key)
+
+
+def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: str | None) -> None:
+    if stop and status is model.ProblemStatus.ACTIVE:
+        raise Invalid("An active problem has no stop date", field="input.dateStop")
+    if start and stop and stop[:10] < start[:10]:
+        raise Invalid("dateStop is before dateStart", field="input.dateStop")
+
+
+async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
+                         ) -> model.Problem:
+    if not (f.get("name") or "").strip():
+        raise Invalid("name is required", field="input.name")
+    f = {k: v for k, v in f.items() if v is not None}
+    _check_format(f)
+    status = f.setdefault("status", model.ProblemStatus.ACTIVE)
+    _check_dates(status, f.get("date_start"), f.get("date_stop"))
+
+    async def create() -> model.Problem:
+        subject = await chart.patient_reference(ctx, pid)
+        res = model.apply_fields({"resourceType": RT, "subject": subject, "recordedDate": now_seconds(),
+                                  "category": [concept(model.CONDITION_CATEGORY, "problem-list-item")]}, f)
+        return model.from_fhir(await chart.create(ctx, res))
+
+    return await chart.once(ctx, "recordProblem", RT, pid, idempotency_key, f, create, model.from_fhir)
+
+
+async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: dict[str, Any]) -> model.Problem:
+    """PATCH a problem: only the fields sent change; ``base_version`` must be the current version. A status
+    change follows the lifecycle (``model.TRANSITIONS``); going back to active clears the stop date."""
+    if "name" in f and not (f["name"] or "").strip():
+        raise Invalid("name cannot be cleared", field="input.name")
+    if "status" in f and f["status"] is None:
+        raise Invalid("status cannot be cleared", field="input.status")
+    _check_format(f)
+    res = await chart.record_of(ctx, RT, pid, rid)
+    was, target = model.status_of(res), f.get("status")
+    if target is not None and target is not was and was is not None and target not in model.TRANSITIONS[was]:
+        raise InvalidTransition(f"A problem cannot go from {was.value} to {target.value}", current=was.value,
+                                target=target.value)
+    if target is model.ProblemStatus.ACTIVE and was is not model.ProblemStatus.ACTIVE and "date_stop" not in f:
+        f = {**f, "date_stop": None}
+    status = target or was
+    _check_dates(status, f.get("date_start", res.get("onsetDateTime")),
+                 f.get("date_stop", res.get("abatementDateTime")))
+    return model.from_fhir(await chart.save(ctx, model.apply_fields(res, f), base_version))
+
+
+async def archive_problem(ctx: Scope, pid: str, rid: str, base_version: int | None) -> model.Problem:
+    """Soft-delete a problem: it leaves the lists and the medical summary."""
+    res = await chart.record_of(ctx, RT, pid, rid)
+    return model.from_fhir(await chart.archive(ctx, res, base_version))

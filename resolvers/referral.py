@@ -21,13 +21,14 @@ from store.naming import CS
 Resource = dict[str, Any]
 
 NOTE_MAX = 2000
-# Input field of each source kind (the seed's *_uuid fields, camelCase).
+# Input field of each source kind (the seed's *_uuid fields).
 SOURCE_FIELDS = {model.SourceKind.REFERRAL_SOURCE: "referral_source_id",
                  model.SourceKind.REFERRAL_PARTNER: "referral_partner_id",
                  model.SourceKind.PROVIDER: "provider_id",
                  model.SourceKind.REFERRING_PATIENT: "referring_patient_id"}
-_CAMEL = {"referral_source_id": "referralSourceId", "referral_partner_id": "referralPartnerId",
-          "provider_id": "providerId", "referring_patient_id": "referringPatientId"}
+# What each source is called in a NOT_FOUND message (the API's words, not the FHIR type it is stored as).
+_LABEL = {model.SourceKind.REFERRAL_SOURCE: "referral source", model.SourceKind.REFERRAL_PARTNER: "referral partner",
+          model.SourceKind.PROVIDER: "provider", model.SourceKind.REFERRING_PATIENT: "referring patient"}
 
 
 async def _attributions(ctx: Scope, pid: str) -> list[Resource]:
@@ -51,10 +52,10 @@ async def create_attribution(ctx: Scope, pid: str, f: dict[str, Any]) -> model.R
     given = [(kind, str(f[field])) for kind, field in SOURCE_FIELDS.items() if f.get(field)]
     if len(given) != 1:
         raise Invalid("Give exactly one source: referralSourceId, referralPartnerId, providerId or "
-                      "referringPatientId", field="source", sources=len(given))
+                      "referringPatientId", field="input", sources=len(given))
     kind, sid = given[0]
     if kind is model.SourceKind.REFERRING_PATIENT and sid == str(pid):
-        raise Invalid("A patient cannot refer themselves", field="referringPatientId")
+        raise Invalid("A patient cannot refer themselves", field="input.referringPatientId")
     author = await _source(ctx, kind, sid)
     role: model.AttributionRole | None = f.get("attribution_role")
     if role is model.AttributionRole.PRIMARY:
@@ -81,8 +82,8 @@ async def update_attribution(ctx: Scope, pid: str, aid: str, base_version: int,
 async def archive_attribution(ctx: Scope, pid: str, aid: str, base_version: int) -> model.ReferralAttribution:
     res = await _attribution(ctx, pid, aid)
     if catalog_m.is_archived(res):
-        raise Invalid(f"Attribution {aid} is already archived", field="attributionId")
-    set_ext(res, "catalog-archived-at", "valueDateTime", now_seconds())
+        raise Invalid(f"Attribution {aid} is already archived", field="id")
+    set_ext(res, "archived-at", "valueDateTime", now_seconds())
     return await _save(ctx, pid, res, base_version)
 
 
@@ -91,7 +92,7 @@ async def _attribution(ctx: Scope, pid: str, aid: str) -> Resource:
     patient's."""
     found = {r["id"]: r for r in await _attributions(ctx, pid)}
     if str(aid) not in found:
-        raise NotFound(f"Attribution {aid} not found for this patient", field="attributionId")
+        raise NotFound(f"Attribution {aid} not found for this patient", field="id")
     return dict(found[str(aid)])
 
 
@@ -99,7 +100,7 @@ async def _check_one_primary(ctx: Scope, pid: str, other_than: str | None) -> No
     for r in await _attributions(ctx, pid):
         if r["id"] != other_than and not catalog_m.is_archived(r) and \
                 model.role_of(r) is model.AttributionRole.PRIMARY:
-            raise Conflict("The patient already has a primary attribution", field="attributionRole",
+            raise Conflict("The patient already has a primary attribution", field="input.attributionRole",
                            existing=r["id"])
 
 
@@ -108,7 +109,7 @@ async def _source(ctx: Scope, kind: model.SourceKind, sid: str) -> dict[str, str
     rt = model.SOURCE_TYPES[kind]
     found = (await ctx.repo.read_many(ctx.who, rt, [sid])).get(sid)
     if found is None:
-        raise NotFound(f"{rt} {sid} not found", field=_CAMEL[SOURCE_FIELDS[kind]])
+        raise NotFound(f"No {_LABEL[kind]} with id '{sid}'", field=f"input.{SOURCE_FIELDS[kind]}")
     return reference(rt, sid, _name(rt, found))
 
 
@@ -128,7 +129,7 @@ def _apply(res: Resource, f: dict[str, Any]) -> None:
     if "source_note" in f:
         note = (f["source_note"] or "").strip() or None
         if note is not None and len(note) > NOTE_MAX:
-            raise Invalid(f"sourceNote is longer than {NOTE_MAX} characters", field="sourceNote")
+            raise Invalid(f"sourceNote is longer than {NOTE_MAX} characters", field="input.sourceNote")
         set_ext(res, "attribution-note", "valueString", note)
 
 

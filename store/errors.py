@@ -94,7 +94,12 @@ class DuplicateIdentifier(Conflict):
 
 
 class PreconditionFailed(DomainError):
-    pass
+    """``current``: the stored version, when the failure is a stale If-Match (None: a concurrent change or another
+    precondition). The message names the record the FHIR way; the GraphQL API says it in its own words."""
+
+    def __init__(self, message: str, *, current: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.current = current
 
 
 class InvalidTransition(DomainError):

@@ -24,21 +24,27 @@ Patient
   smoking status          Observation social-history 72166-2, valueCodeableConcept SNOMED
 Family      Account(subject=[patients], guarantor[0].party=Patient/RelatedPerson) — same guarantor = same family
 Relations   RelatedPerson(patient=P, EXT["related-patient"]=Patient/Q, relationship=v3 RoleCode,
-            EXT["is-guardian"]=true when Q is the legal guardian of P)
+            EXT["is-guardian"]=true when Q is the legal guardian of P). Seed 003's directed relationship
+            "from Q to P" (Q is P's <type>; is_guardian: Q is P's guardian) is this one resource: the source
+            Q is the related person, the target P its patient; EXT["relationship-note"] valueString its note
+Archived    chart records (allergies, problems, medications, vitals, relationships) are soft-deleted with
+            EXT["archived-at"] valueDateTime (the seed's deleted_at; RelatedPerson also gets active=false):
+            kept and visible through FHIR REST, left out of every GraphQL list
 Vitals      Observation category vital-signs, code LOINC 85353-1 (panel) with components; interpretation H/L/HH/LL
 Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent"] boolean)
 Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-definition, created, EXT["catalog-name"],
-            EXT["catalog-description"|"catalog-category"|"catalog-order"|"catalog-archived-at"], for alert
+            EXT["catalog-description"|"catalog-category"|"catalog-order"|"archived-at"], for alert
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
             custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
-            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"];
-            archived (dismissed): status inactive + EXT["alert-archived-at"]
+            display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"],
+            EXT["alert-created-by"] valueReference (who created it, as EXT["communication-recorder"]);
+            archived (dismissed): status inactive + EXT["archived-at"]
 Tag link    Patient meta.tag system CS["patient-tag"], code = the tag definition's id, display = its name
 Field value Patient EXT["custom-field"] (complex): "definition" valueReference Basic/<id>, "value" value[x]
             (valueString|valueDecimal|valueDate|valueBoolean by field type), "updated" valueDateTime
 Referral    Basic(code CS["catalog"] referral-attribution, subject Patient, author = the source, created,
-            EXT["attribution-role"|"attribution-source-kind"|"attribution-note"|"catalog-archived-at"])
+            EXT["attribution-role"|"attribution-source-kind"|"attribution-note"|"archived-at"])
 Episodes    EpisodeOfCare(EXT["episode-name"], type, period, status, EXT["episode-objective"],
             EXT["episode-reason-incomplete"]); an Appointment joins one by EXT["episode-of-care"] valueReference
 
@@ -91,10 +97,22 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
   Communication log       status completed; medium v3-ParticipationMode (PHONE, EMAILWRIT, SMSWRIT, MAILWRIT,
                           FACE, FAXWRIT); category communication-category; EXT["communication-direction"]
                           valueCoding CS["communication-direction"] inbound|outbound; about = the Appointment
-                          it concerns
+                          it concerns; EXT["communication-source"] valueCode user|automated|integration (when
+                          absent: sender Device or category reminder → automated, meta.source set →
+                          integration, else user); EXT["communication-recorder"] valueReference who logged
+                          it (the caller's fhirUser when known, display its subject)
+  Allergies               severity without a reaction: EXT["allergy-severity"] valueCode mild|moderate|severe
+                          (FHIR keeps severity on a reaction, which needs a manifestation)
+  Problems                EXT["problem-function-status"] valueCode problem|cognitive_result|...
+  Vitals                  EXT["vitals-followup-plan"] valueBoolean (an abnormal-vitals follow-up plan exists)
   Medications             MedicationStatement status active|completed|stopped (basedOn the MedicationRequest
                           when prescribed here); MedicationRequest intent order, status
-                          active|completed|stopped
+                          active|completed|stopped|on-hold; dosage[0] text (dosage), timing.code.text
+                          (frequency), route.text; note[0] the patient note; statusReason[0].text the
+                          discontinuation reason; EXT["medication-cpoe"] valueBoolean entered through CPOE.
+                          A CPOE entry (GraphQL isCpoe) is written with its order in one transaction: a
+                          MedicationRequest (intent order) the MedicationStatement is basedOn, whose status
+                          (and statusReason) follows the statement's
 """
 
 from __future__ import annotations
@@ -158,13 +176,11 @@ EXT = {
         "alert-definition",
         "alert-note",
         "alert-disabled-at",
-        "alert-archived-at",
         "catalog-name",
         "catalog-description",
         "catalog-category",
         "catalog-order",
         "catalog-color",
-        "catalog-archived-at",
         "alert-default-scope",
         "alert-default-urgent",
         "field-type",
@@ -183,6 +199,16 @@ EXT = {
         "created",
         "slot-duration",
         "communication-direction",
+        "communication-source",
+        "communication-recorder",
+        "alert-created-by",
+        "archived-at",
+        "allergy-severity",
+        "relationship-note",
+        "problem-function-status",
+        "vitals-followup-plan",
+        "vitals-weight-code",
+        "medication-cpoe",
         "name-alias",
         "address-apartment",
         "assistance-bed",
@@ -194,6 +220,7 @@ EXT = {
 SID = {name: sid(name) for name in ("mrn", "chart-number", "spid", "said", "hsid", "account-number", "external-id",
                                     "email-group", "device-serial", "geolocation")}
 CS = {name: cs(name) for name in ("patient-tag", "alert-type", "episode-type", "communication-direction",
+                                  "communication-type",
                                   "group-kind", "assistance-request",
                                   # Basic.code of the org catalogs and of referral attributions
                                   "catalog")}
@@ -204,6 +231,8 @@ SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+V3_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
+COMM_CATEGORY = "http://terminology.hl7.org/CodeSystem/communication-category"
 V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
@@ -233,6 +262,7 @@ VITAL_CODES = {
     "height_inches": "8302-2",
     "weight_lbs": "29463-7",
     "bmi": "39156-5",
+    "bmi_percentile": "59576-9",
 }
 PHQ9 = "44249-1"
 GAD7 = "69737-5"

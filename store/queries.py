@@ -160,9 +160,10 @@ class Queries:
         return page
 
     async def typeahead(self, tenant: str, rt: str, words: list[str], fields: list[str], params: Params | None,
-                        *, count: int, sort: str | None, within: Confinement | None = None) -> Page:
+                        *, count: int, sort: str | None, total: bool = False,
+                        within: Confinement | None = None) -> Page:
         extra = {"$and": [prefix_any(rt, fields, w) for w in words]} if words else None
-        return await self.page(tenant, rt, params, count=count, sort=sort, extra=extra, within=within)
+        return await self.page(tenant, rt, params, count=count, sort=sort, total=total, extra=extra, within=within)
 
     async def count_by(self, tenant: str, rt: str, by: str, params: Params | None,
                        within: Confinement | None = None) -> tuple[dict[str, int], int]:

@@ -164,12 +164,13 @@ class Repository:
 
     async def typeahead(self, principal: PrincipalLike, rt: str, words: list[str], fields: list[str],
                         params: list[tuple[str, str]] | None = None, *, count: int = 20,
-                        sort: str | None = None, within: Confinement | None = None) -> Page:
+                        sort: str | None = None, total: bool = False, within: Confinement | None = None) -> Page:
         """The rows matching ``params`` where every one of ``words`` starts a value of one of the search
-        parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match."""
+        parameters ``fields`` (string parameters case- and accent-insensitively) — an indexed prefix match;
+        ``total``: also how many match in all."""
         check_type(rt)
         return await self._queries.typeahead(principal.tenant, rt, words, fields, params, count=count, sort=sort,
-                                             within=within)
+                                             total=total, within=within)
 
     async def count_by(self, principal: PrincipalLike, rt: str, by: str,
                        params: list[tuple[str, str]] | None = None, *,
@@ -280,7 +281,7 @@ class Repository:
         current = await self.read(principal, rt, rid, within=within)
         version = current.get("meta", {}).get("versionId")
         if if_match is not None and version != if_match:
-            raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}")
+            raise PreconditionFailed(f"{rt}/{rid} is at version {version}, not {if_match}", current=version)
         patched = apply_patch(current, operations, rt, rid)
         return await self.update(principal, rt, rid, patched, if_match=version, within=within)
 

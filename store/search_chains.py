@@ -1,5 +1,5 @@
-"""Chained parameters and reverse chaining (https://hl7.org/fhir/R4/search.html#chaining, #has), one level deep,
-over the reference parameters the store indexes (store/params.py).
+"""Chained parameters and reverse chaining (https://hl7.org/fhir/R4/search.html#chaining, #has) over the reference
+parameters the store indexes (store/params.py): chains up to ``MAX_DEPTH`` references deep, reverse chains one.
 
 Each is a two-step query: the ids of the intermediate resources are found with one query on their type — inside
 the caller's tenant and confinement for that type — bounded by ``MAX_CHAINED`` (past it the search is refused:
@@ -7,7 +7,9 @@ the client narrows it), then the search itself filters on them:
 
 - ``Observation?subject:Patient.name=peter``: the Patients named peter, then the Observations whose ``subject``
   key is one of ``Patient/<id>`` (``$in`` on the indexed reference key). Without ``:Type``, every target type of the
-  reference parameter that has the chained parameter is asked.
+  reference parameter that has the chained parameter is asked. A longer chain
+  (``Observation?subject:Patient.general-practitioner.name=smith``) resolves from its far end inwards: the
+  Practitioners named smith, the Patients whose general-practitioner is one of them, then the Observations.
 - ``Patient?_has:Observation:patient:code=1234-5``: the ``patient`` references of the Observations coded 1234-5
   (distinct, through one aggregation), then the Patients of those ids (by primary key).
 
@@ -16,6 +18,7 @@ Nothing here needs more of MongoDB than ``find`` and a ``$match/$project/$unwind
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +33,10 @@ from store.params import PARAMS, P, param_table
 from store.search import RESULT_PARAMS, compile_params
 from store.types import Confinement
 
-# The most intermediate resources one chained parameter may resolve to.
+# The most intermediate resources one chained parameter may resolve to, at each of its levels.
 MAX_CHAINED = 1000
+# The most references one chain may follow (``a.b.c.name`` follows three).
+MAX_DEPTH = 3
 
 # The confinement of each intermediate type (the caller's, for reading it); Forbidden: it may not read that type.
 ConfinementOf = Callable[[str], Confinement | None]
@@ -92,13 +97,15 @@ def _reference(rt: str, name: str) -> P:
 
 
 async def _forward(db: AsyncDatabase[Any], tenant: str, rt: str, raw_name: str, value: str,
-                   confined: ConfinementOf) -> dict[str, Any]:
+                   confined: ConfinementOf, depth: int = 1) -> dict[str, Any]:
     left, _, chained = raw_name.partition(".")
     name, _, target = left.partition(":")
     p = _reference(rt, name)
-    chained_name = chained.partition(":")[0]
-    if "." in chained or not chained_name:
-        raise _Unsupported(f"'{raw_name[:100]}': chains of one level only (reference.parameter)")
+    chained_name = re.split(r"[.:]", chained, maxsplit=1)[0]
+    if not chained_name:
+        raise _Unsupported(f"'{raw_name[:100]}': a chain is reference[:type].parameter")
+    if "." in chained and depth >= MAX_DEPTH:
+        raise _Unsupported(f"'{raw_name[:100]}': chains follow at most {MAX_DEPTH} references")
     if target:
         if target not in PARAMS or (p.targets and target not in p.targets):
             raise _Unsupported(f"{rt}.{name} cannot refer to a {target[:64]}")
@@ -112,7 +119,11 @@ async def _forward(db: AsyncDatabase[Any], tenant: str, rt: str, raw_name: str, 
         raise _Unsupported(f"No type {rt}.{name} refers to has the search parameter '{chained_name[:64]}'")
     refs: list[str] = []
     for t in types:
-        filt = _filter(tenant, t, [(chained, value)], confined)
+        if "." in chained:  # the chain goes on from t: resolved first, from its far end
+            inner = await _forward(db, tenant, t, chained, value, confined, depth + 1)
+            filt = live(tenant, [inner, *confinement.clauses(t, confined(t), tenant)])
+        else:
+            filt = _filter(tenant, t, [(chained, value)], confined)
         docs = await call(db[t].find(filt, {"_sys.id": 1}).limit(MAX_CHAINED - len(refs) + 1)
                           .to_list(None))
         refs += [f"{t}/{d['_sys']['id']}" for d in docs]

@@ -243,7 +243,8 @@ def check_update(rt: str, rid: str, old: dict[str, Any] | None, if_match: str | 
         # changed afterwards.
         raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed", allow=READ_ONLY)
     if if_match is not None and str(old["_sys"]["v"]) != if_match:
-        raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}")
+        raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}",
+                                 current=str(old["_sys"]["v"]))
 
 
 def check_within(rt: str, resource: Resource, within: Confinement | None) -> None:

@@ -31,6 +31,9 @@ from store.clock import instant
 from store.fhirjson import Resource, concept, extension, reference
 from store.naming import CS, SID, SSN_SYSTEM
 
+# An archived patient's last visit is 450 days back (``visits``); it was archived some weeks after.
+ARCHIVED_AGO = dt.timedelta(days=400)
+
 
 class PatientWriter(ClinicState):
     # -- planning one patient's history (kept until the household is written) --
@@ -87,7 +90,7 @@ class PatientWriter(ClinicState):
         if m.status == "inactive":
             hi = self.now - dt.timedelta(days=300)
         elif m.status == "archived":
-            hi = self.now - dt.timedelta(days=450)
+            hi = self.now - ARCHIVED_AGO - dt.timedelta(days=50)
         elif m.status == "deceased" and m.death:
             hi = m.death - dt.timedelta(days=2)
 
@@ -249,6 +252,8 @@ class PatientWriter(ClinicState):
             extensions.append(extension("medical-urgent-note", "valueString", rng.choice(URGENT_NOTES)))
         if plan["first_visit"]:
             extensions.append(extension("date-first-visit", "valueDate", plan["first_visit"].isoformat()))
+        if m.status == "archived":  # when, as archivePatient records it (resolvers/model/patient.py set_status)
+            extensions.append(extension("deleted-at", "valueDateTime", instant(self.now - ARCHIVED_AGO)))
         extensions.append(
             {
                 "url": US_CORE_RACE,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graph.record import object_type
 from resolvers import catalog as catalog_r
+from resolvers import chart as chart_r
 from resolvers.model.common import EntityRef, Tag
 
 if TYPE_CHECKING:
@@ -28,4 +29,19 @@ Tag.color = strawberry.field(  # type: ignore[attr-defined]
     description="The tag definition's display colour, CSS hex (#RGB or #RRGGBB), when set.")
 object_type(Tag, description="A tag assigned to a patient, referring to an org tag definition.")
 
-__all__ = ["EntityRef", "Tag"]
+
+
+def chart_refs(record: type, what: str, *, provider: str | None = None) -> None:
+    """Declare on a chart record, in place, ``patient`` (and, given its description, ``provider``) as ``{id
+    name}`` beside its ``patientId`` / ``providerId``: read through the operation's batched loaders."""
+    fields: dict[str, Any] = {"patient": strawberry.field(
+        resolver=chart_r.patient_ref, graphql_type=EntityRef | None,
+        description=f"The patient {what}, with their first and last name (its id is patientId).")}
+    if provider is not None:
+        fields["provider"] = strawberry.field(resolver=chart_r.provider_ref, graphql_type=EntityRef | None,
+                                              description=f"{provider}, with their name (its id is providerId).")
+    for name, field in fields.items():
+        setattr(record, name, field)
+
+
+__all__ = ["EntityRef", "Tag", "chart_refs"]

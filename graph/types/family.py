@@ -15,13 +15,19 @@ if TYPE_CHECKING:
 _Patient = Annotated["Patient", strawberry.lazy("graph.types.patient")]
 
 
-@strawberry.type(description="A relationship from a patient to a related patient (FHIR RelatedPerson).")
+@strawberry.type(description="A directed relationship from a source patient (`patient`) to a "
+                             "related patient: the source is the related patient's "
+                             "`relationshipType`, and its legal guardian when `isGuardian` (FHIR RelatedPerson).")
 class Relationship(family.Relationship):
-    patient = strawberry.field(
-        resolver=family_r.relationship_patient, graphql_type=_Patient | None,
-        description="The patient the relationship is seen from.")
-    related_patient = strawberry.field(
-        resolver=family_r.related_patient, graphql_type=_Patient | None, description="The related patient.")
+    patient = strawberry.field(resolver=family_r.relationship_patient, graphql_type=_Patient | None,
+                               description="The source patient.")
+    patient_name = strawberry.field(resolver=family_r.patient_name, graphql_type=str | None,
+                                    description="The source patient's first and last name.")
+    related_patient = strawberry.field(resolver=family_r.related_patient, graphql_type=_Patient | None,
+                                       description="The target patient.")
+    related_patient_name = strawberry.field(
+        resolver=family_r.related_patient_name, graphql_type=str | None,
+        description="The target patient's first and last name.")
 
 
 @strawberry.type(description="The patient's family: members sharing the guarantor, guardians, dependents.")
@@ -33,8 +39,10 @@ class Family(family.Family):
         graphql_type=list[_Patient], description="The patients sharing the guarantor (the financial family), this "
                                                  "patient included.")
     guardians: list[family.Relationship] = strawberry.field(
-        graphql_type=list[Relationship], description="This patient's legal guardians.")
+        graphql_type=list[Relationship],
+        description="Relationships where another patient (`patient`) is this patient's legal guardian.")
     dependents: list[family.Relationship] = strawberry.field(
-        graphql_type=list[Relationship], description="The patients this patient is the legal guardian of.")
+        graphql_type=list[Relationship],
+        description="Relationships where this patient (`patient`) is the legal guardian of the related patient.")
     relationships: list[family.Relationship] = strawberry.field(
-        graphql_type=list[Relationship], description="Every relationship of this patient to other patients.")
+        graphql_type=list[Relationship], description="Relationships where this patient is the source.")

@@ -13,7 +13,7 @@ from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
-from graph.types.problem import ProblemStatus
+from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import enum_type, provided
 
 
@@ -197,7 +197,8 @@ class BookAppointmentInput:
 @strawberry.input(description="A vital-sign reading: its date and at least one value (units as named).")
 class VitalSignsInput:
     date_taken: str = strawberry.field(description="Date of the reading, YYYY-MM-DD.")
-    time_taken: str | None = strawberry.field(default=None, description="Time of the reading, HH:MM (24 h).")
+    time_taken: str | None = strawberry.field(default=None,
+                                              description="Time of the reading, HH:MM or HH:MM:SS (24 h, UTC).")
     bp_systolic: float | None = strawberry.field(default=None, description="Systolic blood pressure, mmHg.")
     bp_diastolic: float | None = strawberry.field(default=None, description="Diastolic blood pressure, mmHg.")
     pulse: float | None = strawberry.field(default=None, description="Heart rate, beats per minute.")
@@ -206,8 +207,14 @@ class VitalSignsInput:
     oxygen_saturation: float | None = strawberry.field(default=None, description="Oxygen saturation (SpO2), percent.")
     height_inches: float | None = strawberry.field(default=None, description="Body height, inches.")
     weight_lbs: float | None = strawberry.field(default=None, description="Body weight, pounds.")
+    weight_code: str | None = strawberry.field(
+        default=None, description="The practice's code qualifying the weight reading, kept as sent.")
     bmi: float | None = strawberry.field(
         default=None, description="Body mass index, kg/m² (computed from height and weight when left out).")
+    bmi_percentile: float | None = strawberry.field(
+        default=None, description="BMI percentile for age and sex (0–100), for children and teenagers.")
+    has_followup_plan: bool | None = strawberry.field(
+        default=None, description="An abnormal vital signs follow-up plan has been created.")
     note: str | None = strawberry.field(default=None, description="Free-text note.")
     provider_id: strawberry.ID | None = strawberry.field(
         default=None, description="Id of the practitioner who took the reading.")
@@ -232,13 +239,17 @@ class AllergyInput:
 class MedicationInput:
     name: str | None = strawberry.field(default=None, description="Medication name (name or rxCui required).")
     rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI).")
-    status: str | None = strawberry.field(
-        default=None, description="active, discontinued, on_hold or completed (default active).")
+    status: str | None = strawberry.field(default=None, description="active, discontinued, on_hold, completed.")
     dosage: str | None = strawberry.field(default=None, description="Dosage instructions as text.")
     date_start: str | None = strawberry.field(default=None, description="Start date, YYYY-MM-DD.")
     date_stop: str | None = strawberry.field(default=None, description="Stop date, YYYY-MM-DD.")
     provider_id: strawberry.ID | None = strawberry.field(
         default=None, description="Id of the prescribing practitioner.")
+    frequency: str | None = strawberry.field(default=None, description="How often it is taken, e.g. `twice daily`.")
+    route: str | None = strawberry.field(default=None, description="How it is taken, e.g. `oral`.")
+    patient_note: str | None = strawberry.field(default=None, description="Free-text note for the patient.")
+    is_cpoe: bool | None = strawberry.field(
+        default=None, description="Entered through Computerized Provider Order Entry (default false).")
 
 
 @strawberry.input(description="A problem or diagnosis to record.")
@@ -246,6 +257,10 @@ class ProblemInput:
     name: str = strawberry.field(description="The problem or diagnosis, as text.")
     snomed_code: str | None = strawberry.field(default=None, description="SNOMED CT code.")
     status: ProblemStatus | None = strawberry.field(default=None, description="Clinical status (default ACTIVE).")
+    function_status: FunctionStatus | None = strawberry.field(
+        default=None, description="Clinical function classification; PROBLEM when left out.")
+    snomed_problem_type: str | None = strawberry.field(
+        default=None, description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis).")
     date_start: str | None = strawberry.field(default=None, description="Onset date, YYYY-MM-DD.")
     date_stop: str | None = strawberry.field(
         default=None, description="Resolution date, YYYY-MM-DD; not for an active problem.")
@@ -269,8 +284,11 @@ class AlertInput:
 class RelationshipInput:
     related_patient_id: strawberry.ID = strawberry.field(description="Id of the related patient.")
     relationship_type: str = strawberry.field(
-        description="What the related patient is to this patient: spouse, life_partner, parent, child, sibling, "
-                    "guardian, grandparent, grandchild, stepparent, stepchild, foster_child, caregiver, "
-                    "other_family, merge, clone.")
-    is_guardian: bool = strawberry.field(
-        default=False, description="The related patient is the legal guardian of this patient (default false).")
+        description="What this patient (the source) is to the related patient (the target): spouse, life_partner, "
+                    "parent, child, sibling, guardian, grandparent, grandchild, stepparent, stepchild, foster_child, "
+                    "caregiver, other_family, merge, clone (e.g. parent: this patient is the related patient's "
+                    "parent).")
+    is_guardian: bool | None = strawberry.field(
+        default=None, description="This patient (the source) is the legal guardian of the related patient. "
+                                  "Left out: true for relationshipType guardian, else false.")
+    note: str | None = strawberry.field(default=None, description="Free-text note about the relationship.")

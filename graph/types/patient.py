@@ -48,6 +48,7 @@ from resolvers.model.patient import (
     LocationCount,
     PatientCountsByLocation,
     PatientPage,
+    PatientSearchPage,
     PatientStatus,
     PatientSummary,
     Pronoun,
@@ -111,6 +112,9 @@ class Patient(patient.Patient, Entity):
                                     description="The patient's appointments (Relay connection).")
     encounters = strawberry.field(resolver=encounter_r.patient_encounters, graphql_type=Connection[_Encounter],
                                   description="The patient's visits and video sessions (Relay connection).")
+    latest_vitals_date = strawberry.field(
+        resolver=vital_signs_r.latest_vitals_date, graphql_type=str | None,
+        description="Date (YYYY-MM-DD) of the patient's most recent vital signs; null when none are recorded.")
     vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns],
                                    description="Vital-signs readings, newest first (Relay connection).")
     allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy],
@@ -130,6 +134,7 @@ class Patient(patient.Patient, Entity):
 
 
 object_type(PatientSummary, description="Lightweight patient fields for typeahead and duplicate checks.")
+object_type(PatientSearchPage, description="Typeahead results and how many patients match in all.")
 object_type(LocationCount, description="How many patients one location has.")
 object_type(PatientCountsByLocation, description="Patient counts per active location; no patient rows.")
 
@@ -147,4 +152,5 @@ class CreatePatientPayload(patient.CreatePatientPayload):
 
 
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "LocationCount", "Patient",
-           "PatientCountsByLocation", "PatientPageType", "PatientStatus", "PatientSummary", "Pronoun"]
+           "PatientCountsByLocation", "PatientPageType", "PatientSearchPage", "PatientStatus", "PatientSummary",
+           "Pronoun"]

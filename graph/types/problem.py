@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from graph.record import object_type
-from resolvers.model.problem import Problem, ProblemStatus
+from graph.types.common import chart_refs
+from resolvers.model.problem import FunctionStatus, Problem, ProblemStatus
 
+chart_refs(Problem, "whose chart holds this problem")
 object_type(Problem, description="A disease or problem (FHIR Condition).")
 
-__all__ = ["Problem", "ProblemStatus"]
+__all__ = ["FunctionStatus", "Problem", "ProblemStatus"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import enum_type, opt_id
+from resolvers.model.common import created_at, enum_type, opt_id, recorded_by
 from store.fhirjson import code_of, date_part, ext, ref_id, text_of, version
 
 
@@ -47,9 +47,9 @@ STATUS = {"active": AlertStatus.ACTIVE, "inactive": AlertStatus.DISABLED, "enter
 
 
 def status_of(res: dict[str, Any]) -> AlertStatus:
-    """An archived (dismissed) alert is an inactive Flag with EXT["alert-archived-at"] — not ``entered-in-error``,
+    """An archived (dismissed) alert is an inactive Flag with EXT["archived-at"] — not ``entered-in-error``,
     which FHIR means as "recorded by mistake" (alerts archived before that extension are read as archived)."""
-    if res.get("status") == "inactive" and ext(res, "alert-archived-at"):
+    if res.get("status") == "inactive" and ext(res, "archived-at"):
         return AlertStatus.ARCHIVED
     return STATUS.get(res.get("status", ""), AlertStatus.ACTIVE)
 
@@ -78,6 +78,10 @@ class Alert:
                     "definitions existed).")
     date_disabled: str | None = strawberry.field(
         description="When the alert was disabled (ISO 8601 instant); null while active.")
+    created_at: str | None = strawberry.field(description="When the alert was created (ISO 8601 instant, UTC).")
+    created_by: str | None = strawberry.field(
+        description="Who created it through this API: the signed-in user's FHIR record (e.g. `Practitioner/123`) "
+                    "or, for an API client, its name. Null for alerts written by other systems.")
     updated_at: str | None = strawberry.field(description="When the alert was last changed (ISO 8601 instant).")
 
 
@@ -104,7 +108,9 @@ def from_fhir(res: dict[str, Any], *, from_family: bool = False) -> Alert:
         start=period.get("start"), disable_on=date_part(period.get("end")),
         patient_id=opt_id(ref_id(res.get("subject"), "Patient")), from_family_member=from_family,
         alert_definition_id=opt_id(ref_id(ext(res, "alert-definition"), "Basic")),
-        date_disabled=ext(res, "alert-disabled-at"), updated_at=(res.get("meta") or {}).get("lastUpdated"),
+        date_disabled=ext(res, "alert-disabled-at"), created_at=created_at(res),
+        created_by=recorded_by(ext(res, "alert-created-by")),
+        updated_at=(res.get("meta") or {}).get("lastUpdated"),
     )
 
 

@@ -100,7 +100,7 @@ def kind_of(res: Resource) -> str | None:
 
 
 def is_archived(res: Resource) -> bool:
-    return bool(ext_map(res).get(EXT["catalog-archived-at"]))
+    return bool(ext_map(res).get(EXT["archived-at"]))
 
 
 def _common(res: Resource, values: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def _common(res: Resource, values: dict[str, Any]) -> dict[str, Any]:
             "description": values.get(EXT["catalog-description"]),
             "item_order": order if isinstance(order, int) else 0,
             "created_at": created_at(res), "updated_at": (res.get("meta") or {}).get("lastUpdated"),
-            "archived_at": values.get(EXT["catalog-archived-at"])}
+            "archived_at": values.get(EXT["archived-at"])}
 
 
 def alert_definition(res: Resource) -> AlertDefinition:
@@ -182,7 +182,7 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> None:
 
 
 def set_archived(res: Resource, at: str) -> None:
-    _set(res, EXT["catalog-archived-at"], "valueDateTime", at)
+    _set(res, EXT["archived-at"], "valueDateTime", at)
 
 
 def _set(res: Resource, url: str, key: str, value: Any) -> None:
@@ -208,39 +208,40 @@ def _put_extensions(res: Resource, extensions: list[Resource]) -> None:
 def _checked(name: str, value: Any) -> Any:
     """The input value as stored (trimmed text, None for blank optional text), or ``Invalid`` naming the field."""
     field = _CAMEL.get(name, name)
+    path = f"input.{field}"
     if isinstance(value, str):
         value = value.strip() or None
     if name == "name":
         if not value:
-            raise Invalid("name is required and cannot be blank", field=field)
+            raise Invalid("name is required and cannot be blank", field=path)
         if len(value) > NAME_MAX:
-            raise Invalid(f"name is longer than {NAME_MAX} characters", field=field)
+            raise Invalid(f"name is longer than {NAME_MAX} characters", field=path)
     elif name in ("description", "category") and value and len(value) > DESCRIPTION_MAX:
-        raise Invalid(f"{field} is longer than {DESCRIPTION_MAX} characters", field=field)
+        raise Invalid(f"{field} is longer than {DESCRIPTION_MAX} characters", field=path)
     elif name == "item_order" and value is not None and value < 0:
-        raise Invalid("itemOrder must be 0 or more", field=field)
+        raise Invalid("itemOrder must be 0 or more", field=path)
     elif name == "color" and value is not None and not _is_hex_color(value):
-        raise Invalid("color must be a CSS hex colour such as #1E90FF", field=field)
+        raise Invalid("color must be a CSS hex colour such as #1E90FF", field=path)
     elif name in ("field_type", "default_scope") and value is None:
-        raise Invalid(f"{field} cannot be cleared", field=field)
+        raise Invalid(f"{field} cannot be cleared", field=path)
     elif name == "dropdown_options" and value is not None:
         value = [o.strip() if isinstance(o, str) else o for o in value]
         if any(not o for o in value):
-            raise Invalid("dropdownOptions cannot hold blank options", field=field)
+            raise Invalid("dropdownOptions cannot hold blank options", field=path)
         if len(value) > OPTIONS_MAX or any(len(o) > OPTION_MAX for o in value):
             raise Invalid(f"dropdownOptions holds at most {OPTIONS_MAX} options of {OPTION_MAX} characters",
-                          field=field)
+                          field=path)
         if len({fold(o) for o in value}) != len(value):
-            raise Invalid("dropdownOptions cannot repeat an option", field=field)
+            raise Invalid("dropdownOptions cannot repeat an option", field=path)
     return value
 
 
 def _check_options(res: Resource) -> None:
     dropdown, options = ext_map(res).get(EXT["field-type"]) == FieldType.DROPDOWN.value, _options(res)
     if dropdown and not options:
-        raise Invalid("A DROPDOWN field needs at least one of dropdownOptions", field="dropdownOptions")
+        raise Invalid("A DROPDOWN field needs at least one of dropdownOptions", field="input.dropdownOptions")
     if not dropdown and options:
-        raise Invalid("dropdownOptions are only for DROPDOWN fields", field="dropdownOptions")
+        raise Invalid("dropdownOptions are only for DROPDOWN fields", field="input.dropdownOptions")
 
 
 def _is_hex_color(value: str) -> bool:

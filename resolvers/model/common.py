@@ -3,15 +3,20 @@
 # Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
 # over these records in other modules, where strawberry could not resolve them as strings.
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import EnumMeta
 from typing import Any, TypeVar
 
 import strawberry
 
+from store.errors import Invalid
+from store.fhirjson import ext
 from store.naming import EXT
 
 E = TypeVar("E", bound=EnumMeta)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # fromisoformat alone also takes 20240501 and 2024-W01-1
 
 # The descriptions every record's id and version share.
 ID_DESCRIPTION = "Opaque id; stable for the life of the record."
@@ -65,6 +70,36 @@ def created_at(res: dict[str, object]) -> str | None:
     return meta.get("lastUpdated") if meta.get("versionId") == "1" else None
 
 
+def recorded_by(ref: Any) -> str | None:
+    """Who wrote a record, from the reference the API kept (resolvers/chart.py ``recorder``): the user's FHIR
+    record (``Practitioner/123``) or, for an API client, its name."""
+    if not isinstance(ref, dict):
+        return None
+    value = ref.get("reference") or ref.get("display")
+    return str(value) if value else None
+
+
+def updated_at(res: dict[str, object]) -> str | None:
+    """When a resource's current version was written (``meta.lastUpdated``)."""
+    meta = res.get("meta")
+    value = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def deleted_at(res: dict[str, object]) -> str | None:
+    """When a chart record was archived (its ``archived-at`` extension), None while it is current."""
+    value = ext(res, "archived-at") if "extension" in res else None
+    return value if isinstance(value, str) else None
+
+
+def put(obj: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key``, or remove it for an empty value (FHIR JSON has no empty strings, arrays, objects or nulls)."""
+    if value is None or value == "" or value == [] or value == {}:
+        obj.pop(key, None)
+    else:
+        obj[key] = value
+
+
 def camel(name: str) -> str:
     """The GraphQL name of a Python (snake_case) field or argument name: ``date_of_birth`` → ``dateOfBirth``
     (strawberry's own conversion; a trailing ``_``, as in ``from_``, is dropped)."""
@@ -75,3 +110,42 @@ def camel(name: str) -> str:
 def graphql_path(path: str) -> str:
     """``rows.3.date_of_birth`` → ``rows.3.dateOfBirth``: an input path in the schema's names."""
     return ".".join(camel(p) for p in path.split("."))
+
+
+def invalid(field: str, message: str, prefix: str = "input") -> Invalid:
+    """A VALIDATION error naming the input field (snake_case name) by its GraphQL path."""
+    return Invalid(message, field=f"{prefix}.{camel(field)}" if prefix else camel(field))
+
+
+def check_date(value: Any, field: str, prefix: str = "input") -> None:
+    """VALIDATION naming the input ``prefix.field`` (snake_case ``field``; no prefix: an argument) unless
+    ``value`` is absent or a calendar date written YYYY-MM-DD."""
+    if value is None:
+        return
+    try:
+        if not isinstance(value, str) or not DATE.fullmatch(value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, f"{camel(field)} must be a date written YYYY-MM-DD", prefix) from None
+
+
+def check_dates(prefix: str = "", **dates: str | None) -> None:
+    """``check_date`` for each of a filter's dates (by default: arguments), named by their snake_case names."""
+    for field, value in dates.items():
+        check_date(value, field, prefix)
+
+
+def check_datetime(value: Any, field: str, prefix: str = "input") -> None:
+    """VALIDATION (naming the input) unless ``value`` is absent or an ISO 8601 date-time with a time zone."""
+    if value is None:
+        return
+    try:
+        if not isinstance(value, str) or "T" not in value:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+    except ValueError:
+        raise invalid(field, f"{camel(field)} must be an ISO 8601 date-time with a time zone, "
+                             "e.g. 2024-05-01T14:30:00Z", prefix) from None

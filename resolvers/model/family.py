@@ -9,13 +9,15 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import ID_DESCRIPTION, VERSION_DESCRIPTION, opt_id
+from resolvers.model.common import created_at, opt_id, updated_at
 from resolvers.model.patient import Patient
-from store.fhirjson import ext, ref_id, version
+from store.fhirjson import ext, ext_map, ref_id, set_ext, version
+from store.naming import EXT, V3_ROLE
 
 Resource = dict[str, Any]
 
-# seed 003 relationship type ↔ v3 RoleCode (what the related patient is to the patient)
+# seed 003 relationship type ↔ v3 RoleCode: what the source patient (the RelatedPerson) is to the target (its
+# patient), e.g. PRN: the source is the target's parent
 TYPE_CODE = {"spouse": "SPS", "life_partner": "DOMPART", "parent": "PRN", "child": "CHILD", "sibling": "SIB",
              "guardian": "GUARD", "grandparent": "GRPRN", "grandchild": "GRNDCHILD", "stepparent": "STPPRN",
              "stepchild": "STPCHLD", "foster_child": "CHLDFOST", "caregiver": "CAREGIVER",
@@ -29,15 +31,30 @@ CODE_TYPE = {v: k for k, v in TYPE_CODE.items()} | {
 
 @dataclass(eq=False, kw_only=True)
 class Relationship:
-    id: strawberry.ID = strawberry.field(description=ID_DESCRIPTION)
-    version: int = strawberry.field(description=VERSION_DESCRIPTION)
+    """Seed 003's directed relationship from a source patient (``patient``) to a target (``related``): the
+    source is the target's <relationship_type>, and, when ``is_guardian``, its legal guardian. In FHIR one
+    RelatedPerson: the source is the related person (EXT["related-patient"]), the target its ``patient``."""
+
+    id: strawberry.ID = strawberry.field(description="The relationship's id.")
+    version: int = strawberry.field(description="The record's version: send it as baseVersion to change it.")
     relationship_type: str = strawberry.field(
-        description="What the related patient is to the patient: spouse, parent, child, guardian, ...")
-    is_guardian: bool = strawberry.field(description="The related patient is the legal guardian of the patient.")
-    note: str | None = strawberry.field(description="Free-text note on the relationship.")
-    patient_id: strawberry.ID = strawberry.field(description="Id of the patient the relationship is seen from.")
-    related_patient_id: strawberry.ID | None = strawberry.field(description="Id of the related patient.")
-    related_patient_name: str | None = strawberry.field(description="Name of the related patient, for display.")
+        description="What the source patient (patient) is to the related patient: spouse, life_partner, parent, "
+                    "child, sibling, guardian, grandparent, grandchild, stepparent, stepchild, foster_child, "
+                    "caregiver, other_family, merge, clone (parent: the source is the related patient's parent).")
+    is_guardian: bool = strawberry.field(
+        description="The source patient (patient) is the legal guardian of the related patient.")
+    note: str | None = strawberry.field(description="Free-text note about the relationship.")
+    patient_id: strawberry.ID = strawberry.field(
+        description="The source patient: the one this relationship is listed under.")
+    related_patient_id: strawberry.ID | None = strawberry.field(
+        description="The target patient.")
+    created_at: str | None = strawberry.field(description="When the record was first written (ISO 8601 instant, UTC).")
+    updated_at: str | None = strawberry.field(description="When this version was written (ISO 8601 instant, UTC).")
+    deleted_at: str | None = strawberry.field(
+        description="When the relationship was archived (ISO 8601 date-time); null while it is current.")
+    # names as written on the resource, shown when the patient itself cannot be read
+    patient_display: strawberry.Private[str | None]
+    related_display: strawberry.Private[str | None]
 
 
 @dataclass(eq=False, kw_only=True)
@@ -49,22 +66,49 @@ class Family:
     relationships: list[Relationship]
 
 
-def relationship_from_fhir(res: Resource, *, seen_from_related: bool = False) -> Relationship:
-    """``seen_from_related``: show the relationship from the related patient's side (a dependent as seen by
-    its guardian): the ``relatedPatient`` is then the RelatedPerson's patient."""
-    codes = [c.get("code") for r in res.get("relationship") or () for c in r.get("coding") or ()]
-    rtype = next((CODE_TYPE[c] for c in codes if c in CODE_TYPE), "other_family")
-    patient = ref_id(res.get("patient"), "Patient") or ""
-    related_ref = ext(res, "related-patient")
-    related = ref_id(related_ref, "Patient")
+def is_current(res: Resource) -> bool:
+    return res.get("active", True) is not False and ext(res, "archived-at") is None
+
+
+def _codes(res: Resource) -> list[str]:
+    return [c.get("code") for r in res.get("relationship") or () for c in r.get("coding") or ()]
+
+
+def is_guardian(res: Resource, exts: dict[str, Any] | None = None) -> bool:
+    flag = (exts if exts is not None else ext_map(res)).get(EXT["is-guardian"])
+    return bool(flag) or "GUARD" in _codes(res)
+
+
+def source_of(res: Resource) -> str | None:
+    """The relationship's source patient: the RelatedPerson's own Patient record."""
+    return ref_id(ext(res, "related-patient"), "Patient")
+
+
+def relationship_from_fhir(res: Resource) -> Relationship:
+    rtype = next((CODE_TYPE[c] for c in _codes(res) if c in CODE_TYPE), "other_family")
+    exts = ext_map(res)  # one pass over the extensions
+    source_ref = exts.get(EXT["related-patient"]) or {}
     name = (res.get("name") or [{}])[0]
-    related_name = (related_ref or {}).get("display") or " ".join(
-        [*(name.get("given") or []), name.get("family") or ""]).strip() or None
-    if seen_from_related:
-        patient, related = related or "", patient
-        related_name = (res.get("patient") or {}).get("display")
     return Relationship(
-        id=res["id"], version=version(res), relationship_type=rtype,
-        is_guardian=bool(ext(res, "is-guardian", False)) or "GUARD" in codes,
-        note=None,
-        patient_id=strawberry.ID(patient), related_patient_id=opt_id(related), related_patient_name=related_name)
+        id=res["id"], version=version(res), relationship_type=rtype, is_guardian=is_guardian(res, exts),
+        note=exts.get(EXT["relationship-note"]),
+        patient_id=strawberry.ID(ref_id(source_ref, "Patient") or ""),
+        related_patient_id=opt_id(ref_id(res.get("patient"), "Patient")),
+        created_at=created_at(res), updated_at=updated_at(res), deleted_at=exts.get(EXT["archived-at"]),
+        patient_display=source_ref.get("display") or " ".join(
+            [*(name.get("given") or []), name.get("family") or ""]).strip() or None,
+        related_display=(res.get("patient") or {}).get("display"),
+    )
+
+
+def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
+    """Write the mutation fields present in ``f`` onto the RelatedPerson ``res`` (PATCH semantics)."""
+    if f.get("relationship_type"):
+        rtype = f["relationship_type"]
+        coding = {"system": V3_ROLE, "code": TYPE_CODE[rtype], "display": rtype.replace("_", " ")}
+        res["relationship"] = [{"coding": [coding], "text": rtype.replace("_", " ")}]
+    if "is_guardian" in f:
+        set_ext(res, "is-guardian", "valueBoolean", bool(f["is_guardian"]))
+    if "note" in f:
+        set_ext(res, "relationship-note", "valueString", f["note"] or None)
+    return res

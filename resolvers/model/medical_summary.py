@@ -33,14 +33,18 @@ class MedicalSummary:
     allergy_review_status: AllergyReviewStatus = strawberry.field(
         description="Whether the allergy list has been reviewed.")
     current_medications: list[Medication] = strawberry.field(
-        description="Medications the patient takes now (active or on hold).")
-    past_medications: list[Medication] = strawberry.field(description="Medications stopped, completed or discontinued.")
+        description="Medications the patient takes now (status active).")
+    past_medications: list[Medication] = strawberry.field(
+        description="Medications the patient has stopped: discontinued or completed (on-hold ones are in "
+                    "onHoldMedications).")
+    on_hold_medications: list[Medication] = strawberry.field(
+        description="Medications paused for now (status on_hold): neither current nor past.")
     active_problems: list[Problem] = strawberry.field(description="Problems and diagnoses still active.")
     latest_vitals: VitalSigns | None = strawberry.field(
         description="The most recent vital-sign reading; null when none.")
     social_history: list[SocialHistoryEntry] = strawberry.field(
         description="Social history (smoking, alcohol, …), latest entry per item.")
-    alerts: list[Alert] = strawberry.field(description="Active alerts, with the family-scope alerts of the family.")
+    alerts: list[Alert] = strawberry.field(description="Active alerts, with family-scope alerts of the family.")
     medical_urgent_note: str | None = strawberry.field(
         description="Urgent medical note to show prominently; null when none.")
     premedication_required: bool = strawberry.field(description="Premedication is required before procedures.")

@@ -212,6 +212,14 @@ class PatientPage:
 
 
 @dataclass(eq=False, kw_only=True)
+class PatientSearchPage:
+    """Typeahead results and how many patients match in all (to show "12 of 240")."""
+
+    items: list[PatientSummary] = _f("The first matches, by last then first name (at most the limit asked for).")
+    total: int = _f("How many patients match the text in all, archived ones left out.")
+
+
+@dataclass(eq=False, kw_only=True)
 class LocationCount:
     """How many patients one location has."""
 

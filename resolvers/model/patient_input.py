@@ -8,12 +8,10 @@ the GraphQL names, never FHIR element or search-parameter names.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from typing import Any
 
-from resolvers.model.common import camel
+from resolvers.model.common import camel, check_date, check_datetime, invalid
 from resolvers.model.patient import GENDERS, MEDICAID_SYSTEM
-from store.errors import Invalid
 from store.fhirjson import ref_id, set_ext
 from store.naming import BCP47, CS, MARITAL_CODE, SID, SSN_SYSTEM, V3_MARITAL
 
@@ -23,36 +21,6 @@ V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the mail server's question.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 ARRIVE_EARLY_MAX = 120
-
-
-def invalid(field: str, message: str, prefix: str = "input") -> Invalid:
-    """A VALIDATION error naming the input field (snake_case name) by its GraphQL path."""
-    return Invalid(message, field=f"{prefix}.{camel(field)}" if prefix else camel(field))
-
-
-def check_date(value: Any, field: str, prefix: str = "input") -> None:
-    if value is None:
-        return
-    try:
-        if not isinstance(value, str) or len(value) != 10:
-            raise ValueError(value)
-        date.fromisoformat(value)
-    except ValueError:
-        raise invalid(field, f"{camel(field)} must be a date written YYYY-MM-DD", prefix) from None
-
-
-def _check_datetime(value: Any, field: str, prefix: str) -> None:
-    if value is None:
-        return
-    try:
-        if not isinstance(value, str) or "T" not in value:
-            raise ValueError(value)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            raise ValueError(value)
-    except ValueError:
-        raise invalid(field, f"{camel(field)} must be an ISO 8601 date-time with a time zone, "
-                             "e.g. 2024-05-01T14:30:00Z", prefix) from None
 
 
 def _check_range(f: dict[str, Any], field: str, low: int, high: int, prefix: str) -> None:
@@ -72,7 +40,7 @@ def validate(f: dict[str, Any], *, creating: bool, prefix: str = "input") -> Non
             raise invalid(required, f"{camel(required)} is required and cannot be blank", prefix)
     for field in ("date_of_birth", "date_first_visit"):
         check_date(f.get(field), field, prefix)
-    _check_datetime(f.get("date_time_deceased"), "date_time_deceased", prefix)
+    check_datetime(f.get("date_time_deceased"), "date_time_deceased", prefix)
     gender = f.get("gender")
     if gender is not None and gender not in GENDERS:
         raise invalid("gender", f"gender must be one of {', '.join(GENDERS)}", prefix)

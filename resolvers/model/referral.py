@@ -67,6 +67,8 @@ class ReferralAttribution:
         description="The existing patient who referred this one, when that is the source.")
     source_note: str | None = strawberry.field(description="Free-text note about the referral.")
     attributed_at: str | None = strawberry.field(description="When the attribution was recorded (ISO 8601 instant).")
+    created_at: str | None = strawberry.field(
+        description="When the attribution was created (ISO 8601 instant); the same as attributedAt.")
     updated_at: str | None = strawberry.field(description="When it was last changed (ISO 8601 instant).")
     archived_at: str | None = strawberry.field(
         description="When it was archived (ISO 8601 instant); null while active. Archived attributions are left out "
@@ -95,5 +97,5 @@ def from_fhir(res: Resource) -> ReferralAttribution:
         attribution_role=role_of(res), source_kind=kind,
         referral_source=refs[SourceKind.REFERRAL_SOURCE], referral_partner=refs[SourceKind.REFERRAL_PARTNER],
         provider=refs[SourceKind.PROVIDER], referring_patient=refs[SourceKind.REFERRING_PATIENT],
-        source_note=v.get(EXT["attribution-note"]), attributed_at=created_at(res),
-        updated_at=(res.get("meta") or {}).get("lastUpdated"), archived_at=v.get(EXT["catalog-archived-at"]))
+        source_note=v.get(EXT["attribution-note"]), attributed_at=created_at(res), created_at=created_at(res),
+        updated_at=(res.get("meta") or {}).get("lastUpdated"), archived_at=v.get(EXT["archived-at"]))

@@ -15,25 +15,27 @@ updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succe
 
 Modules, from the socket inwards: ``server`` (DevDB, main_devdb) -> ``wire`` (framing) -> ``engine`` (the
 command table, the lock) -> ``reads`` / ``writes`` / ``admin`` (the commands) over ``context`` (the mongomock
-client, the ``cursor``s) and ``collection`` (mongomock's Collection with the fast paths of ``query`` and
-``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of them share; ``journal``
-(with ``wal``, ``replayable``, ``snapshot``) keeps the data in a directory when asked to.
+client, the ``cursor``s) and ``collection`` (mongomock's Collection with the fast paths of ``query``,
+``planner``/``index`` and ``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of
+them share; ``journal`` (with ``wal``, ``replayable``, ``snapshot``) keeps the data in a directory when asked to.
 
 Fast paths over mongomock, which otherwise scans the whole collection for every query:
 - a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
-- a find or findAndModify with a limit, sorted by ``_id`` alone (the store's keyset pages) or not sorted,
-  walks the documents in that order and stops at the limit, instead of filtering and sorting them all;
+- every other query reads candidates from in-memory indexes built from the collection's createIndexes (and
+  ``_id``), kept by every write: equality, ``$in``, ranges, prefixes, compound prefixes; a limited query sorted
+  in an index's order (the store's keyset pages) walks it and stops at the limit (store/devdb/query.py lists
+  each shape the store sends and how it is answered; ``explain`` tells);
 - unique indexes keep a hash of their keys, so inserts and updates check uniqueness without a scan;
 - TTL indexes are swept at most once a second (MongoDB: every 60 s) instead of on every access.
 
 What devdb does not do:
 - transactions (it is a standalone: txnNumber, commitTransaction, abortTransaction fail with code 20),
   change streams, tailable cursors, authentication, compression, create options (validators, capped:
-  ignored), renameCollection, explain;
+  ignored), renameCollection;
 - collation: find, update, delete and findAndModify fail with code 238, but aggregate (so count_documents),
   count and distinct ignore it; a find's min, max and hint are ignored too;
-- indexes: every query not pinned by ``_id`` scans the collection (indexes are metadata; unique ones and TTL
-  ones are enforced);
+- index options: sparse and partial ones do not change what an index holds (it only narrows; the full filter
+  decides), hint is ignored, and a filter no index leads with scans the collection;
 - sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
 - what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
 - a cursor's result list is fixed when the query runs; later batches encode those documents as they are then

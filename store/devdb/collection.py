@@ -7,13 +7,13 @@ insert and exclusion projections that copy only what they change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import bson
 from mongomock.collection import Collection as MockCollection
 from pymongo.errors import DuplicateKeyError
 
-from store.devdb import query, unique
+from store.devdb import index, query, unique
 from store.devdb.codec import Doc
 from store.devdb.errors import duplicate_key
 
@@ -23,9 +23,10 @@ class Collection(MockCollection):
 
     def _iter_documents(self, filter: Doc) -> Iterator[Doc]:
         docs = query.lookup(self._store._documents, filter)
-        if docs is None:
-            return cast(Iterator[Doc], super()._iter_documents(filter))
-        return iter(docs)
+        if docs is not None:
+            return iter(docs)
+        planned = query.planned(self, filter)
+        return planned if planned is not None else query.scanned(self, filter)
 
     def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         # Documents arrive decoded from BSON (valid, naive-UTC datetimes at ms precision), so mongomock's
@@ -43,12 +44,18 @@ class Collection(MockCollection):
         except DuplicateKeyError:
             del documents[key]
             raise
-        query.add_to_id_order(self._store, key)
         return data["_id"]
 
     def _ensure_uniques(self, new_data: Doc) -> None:
-        # Called by mongomock after it has stored an inserted or updated document.
+        # Called by mongomock after it has stored an inserted or updated document (and by _insert above): once
+        # it is known to stay, the indexes file it again (a refused one is rolled back to what they hold).
         unique.ensure_unique(self._store, self.full_name, new_data)
+        index.added(self._store, query.store_key(new_data["_id"]), new_data)
+
+    def delete_key(self, key: Any) -> None:
+        """Delete the document filed under store key ``key``, from the indexes too."""
+        del self._store[key]
+        index.removed(self._store, key)
 
     def project(self, doc: Doc, projection: Doc) -> Doc:
         """``doc`` as ``projection`` shows it, for encoding (never for changing)."""

@@ -27,7 +27,7 @@ COMMANDS: dict[str, Command] = {
     "abortTransaction": admin.no_txn, "commitTransaction": admin.no_txn,
     "find": reads.find, "getMore": reads.get_more, "killCursors": reads.kill_cursors, "insert": writes.insert,
     "update": writes.update, "delete": writes.delete, "findAndModify": writes.find_and_modify,
-    "aggregate": reads.aggregate, "count": reads.count, "distinct": reads.distinct,
+    "aggregate": reads.aggregate, "count": reads.count, "distinct": reads.distinct, "explain": reads.explain,
     "createIndexes": admin.create_indexes, "listIndexes": admin.list_indexes,
     "dropIndexes": admin.drop_indexes,
     "listCollections": admin.list_collections, "create": admin.create, "drop": admin.drop,

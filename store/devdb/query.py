@@ -1,11 +1,48 @@
 """How a query reaches its documents without scanning them all, as mongomock otherwise does for every query.
 
-- a filter pinning ``_id`` fetches by key (``lookup``);
-- a limited find, sorted by ``_id`` alone or not sorted, walks the documents in that order and stops at the
-  limit (``matching``), the ``_id`` order being kept sorted as documents are inserted;
-- anything else is mongomock's scan, then a sort.
+- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK);
+- otherwise the planner (store/devdb/planner.py) picks an index built from the collection's createIndexes
+  (store/devdb/index.py) and reads candidates from it (IXSCAN), walking it in the sort's order up to the limit
+  when it can; every candidate still passes mongomock's full filter;
+- anything no index narrows is mongomock's scan (COLLSCAN), then a sort; unsorted with a limit, the scan
+  stops at the limit. ``explain`` tells which one answers a query (also the ``explain`` command).
 
-Every access path lives here, so an index planner has one place to slot in.
+The query shapes the store sends, and how they are answered:
+
+indexed (IXSCAN; the index the store creates for them in store/indexes.py and its modules):
+- search pages, store/queries.py ``page`` and ``compartment``: ``live()`` (``_sys.tenant``, ``_sys.deleted``) and
+  clauses from store/search.py, sorted by ``_id`` or ``_sys.s.<p>`` + ``_id``, keyset ``$or`` after a cursor, a
+  limit — token and reference equalities and their ``$or`` of values, string prefixes (anchored regex),
+  numbers (ranges), date ``eq``/``lt``/``le``/``sa`` (``$elemMatch`` bounds on ``lo``) on ``k_<p>``; the sort
+  walked on ``s_<p>``, on a ``k_<p>`` pinned by an equality, or on ``_id_``; compartment and confinement clauses
+  (``_sys.k.<p>`` equalities, ``$or`` across parameters) alike;
+- reverse references and includes, ``_referencing``: ``$in`` on ``_sys.k.<p>`` sorted by ``_id`` (the ranges of
+  ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
+- counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered;
+- history: ``_sys.tenant`` + ``_sys.id`` (``tenant_id_lu``), ``_sys.tenant`` alone with ``_since`` (``tenant_lu``),
+  both walked by ``_sys.lu`` descending + ``_id``;
+- the outbox, store/outbox.py: ``tenant`` + ``seq`` ranges sorted by ``seq`` (``tenant_seq``, both directions);
+- deliveries: the log by ``tenant`` + ``webhook`` walked by ``at``, ``_id`` descending; dead letters by
+  ``tenant`` + ``webhook`` (+ ``state``), then sorted by ``seq``;
+- jobs and exports: claims by ``kind`` + ``status`` + ``until`` range (``claim``), ``status`` + ``until``
+  (``status_until``), chunks by ``job`` / ``file`` + ``n``, TTL sweeps by ``expires``;
+- ``delete_many`` of a tenant (``erase_tenant``: ``tenant_lu``), idempotency keys by ``_id`` prefix regex.
+
+known scans (no index the store creates leads with what they constrain; MongoDB would scan them too, except
+where noted):
+- ``active_rest_hooks``: Subscriptions by ``status``/``channel.type`` across tenants (a small collection);
+- ``first_seq``: the outbox by ``resourceType``/``resourceId`` — a walk of the tenant's ``tenant_seq`` range
+  that stops at the first match;
+- clauses that bound nothing an index leads with — ``:missing`` (``$exists``), ``:not`` (``$ne``),
+  ``:contains`` (unanchored regex), ``:exact`` (``_sys.e``), date ``gt``/``ge``/``eb`` (bounds on ``hi`` only):
+  the tenant's range of whichever index the other clauses narrow, each candidate filtered;
+- identity lookups other than by ``_id`` (clients by ``api_key``, codes and refresh tokens by subject, revocations
+  by ``at``), webhook state and leases by anything but ``_id``: those collections declare no such index.
+
+What the planner leaves to the scan, to stay exact: ``null`` equality, ObjectIds outside ``_id`` (mongomock also
+matches their string form), embedded-document and array equality, regexes with options or alternation.
+A sort without a unique last key (the store always ends with ``_id``, or sorts the outbox by its unique
+``seq``) breaks ties in ``_id`` order through an index; MongoDB leaves that order unspecified.
 """
 
 # mongomock has no type annotations; everything else here is checked strictly.
@@ -13,21 +50,19 @@ Every access path lives here, so an index planner has one place to slot in.
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
 import functools
 import itertools
 import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import bson
 from bson.regex import Regex
 from mongomock import filtering
 from mongomock import helpers as mm_helpers
 from mongomock.collection import Collection as MockCollection
 
+from store.devdb import index, matcher, planner
 from store.devdb.codec import Doc
 
 _by_id = operator.itemgetter("_id")
@@ -89,21 +124,70 @@ def _only_pins_id(filter: Doc) -> bool:
 
 
 def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, needed: int = 0) -> list[Doc]:
-    """Documents matching ``filter`` in ``sort`` order; with ``needed`` > 0, only the first ``needed``.
-
-    With a limit and no sort, or a sort on ``_id`` alone, documents are visited in that order until enough
-    match, so a page costs what it reads rather than the collection size."""
+    """Documents matching ``filter`` in ``sort`` order; with ``needed`` > 0, only the first ``needed``."""
     spec = list((sort or {}).items())
-    if needed > 0 and id_lookup(filter) is None:
-        filtering.filter_applies(filter, {})  # reject a bad filter even if no document gets to be tested
-        ordered: Iterator[Doc] | None = iter(coll._store._documents.values())
-        if spec and (len(spec) > 1 or spec[0][0] != "_id" or spec[0][1] not in (1, -1)):
-            ordered = None
-        elif spec:
-            ordered = in_id_order(coll._store, reverse=spec[0][1] == -1)
-        if ordered is not None:
-            return list(itertools.islice((d for d in ordered if filtering.filter_applies(filter, d)), needed))
+    if id_lookup(filter) is None and all(isinstance(k, str) and not k.startswith("$") and d in (1, -1)
+                                         for k, d in spec):
+        store = coll._store
+        found = planner.plan(index.indexes_of(store), filter, spec or None, needed, len(store._documents))
+        if found is not None:
+            if found.order == "groups":
+                return sort_documents(_in_groups(found, store._documents, filter, needed), sort)[:needed]
+            docs = _filtered(filter, planner.candidates(found, store._documents))
+            if found.order != "sort":  # walked in the sort's order, or not sorted: stop at the limit
+                return list(itertools.islice(docs, needed or None))
+            return sort_documents(list(docs), sort)[: needed or None]
+        if needed > 0 and not spec:
+            return list(itertools.islice(_filtered(filter, store._documents.values()), needed))
     return sort_documents(list(coll._iter_documents(filter)), sort)[: needed or None]
+
+
+def _in_groups(found: planner.Plan, documents: Mapping[Any, Doc], filter: Doc, needed: int) -> list[Doc]:
+    """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
+    keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
+    filtering.filter_applies(filter, {})
+    applies = matcher.applies(filter)
+    docs: list[Doc] = []
+    boundary: Any = None
+    for group, doc in planner.grouped(found, documents):
+        if boundary is not None and group != boundary:
+            break
+        if applies(doc):
+            docs.append(doc)
+            if len(docs) >= needed and boundary is None:
+                boundary = group
+    return docs
+
+
+def planned(coll: MockCollection, filter: Doc) -> Iterator[Doc] | None:
+    """The documents matching ``filter`` through an index (not sorted); None when no index narrows it."""
+    store = coll._store
+    found = planner.plan(index.indexes_of(store), filter, None, 0, len(store._documents))
+    if found is None:
+        return None
+    # Read the candidates out before anyone changes them: an update re-files each document as it goes.
+    return _filtered(filter, list(planner.candidates(found, store._documents)))
+
+
+def explain(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None = None, limit: int = 0) -> Doc:
+    """How ``matching`` answers this query: by ``_id`` key (IDHACK), an index (IXSCAN) or a scan (COLLSCAN)."""
+    if id_lookup(filter) is not None:
+        return {"stage": "IDHACK", "indexName": "_id_"}
+    store = coll._store
+    spec = list((sort or {}).items())
+    found = planner.plan(index.indexes_of(store), filter, spec or None, limit, len(store._documents))
+    return found.describe() if found is not None else {"stage": "COLLSCAN"}
+
+
+def _filtered(filter: Doc, docs: Iterable[Doc]) -> Iterator[Doc]:
+    filtering.filter_applies(filter, {})  # reject a bad filter even if no document gets to be tested
+    applies = matcher.applies(filter)
+    return (d for d in docs if applies(d))
+
+
+def scanned(coll: MockCollection, filter: Doc) -> Iterator[Doc]:
+    """Every document matching ``filter``, read from the whole collection (read out first, as ``planned``)."""
+    return _filtered(filter, list(coll._store._documents.values()))
 
 
 def sort_documents(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
@@ -117,55 +201,3 @@ def sort_documents(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]
             raise NotImplementedError(f"sort by {key}: {direction}")
         docs.sort(key=functools.partial(filtering.resolve_sort_key, key), reverse=direction < 0)
     return docs
-
-
-# --- the _id order, kept on mongomock's collection store -------------------------------------------------
-
-_TYPE_RANKS: tuple[tuple[type | tuple[type, ...], int], ...] = (
-    (bool, 8), ((int, float), 2), (str, 3), (bson.ObjectId, 7), (dt.datetime, 9))
-
-
-def _order_key(value: Any) -> tuple[int, Any] | None:
-    """A sort key following BSON's order of types; None for an _id this fast path does not order."""
-    for types, rank in _TYPE_RANKS:
-        if isinstance(value, types):
-            return (rank, value)
-    return None
-
-
-def in_id_order(store: Any, reverse: bool = False) -> Iterator[Doc] | None:
-    """The documents in ``_id`` order, or None when some ``_id`` has no order here (then sort instead)."""
-    keys = _id_order(store)
-    if keys is None:
-        return None
-    documents = store._documents
-    pairs = reversed(keys) if reverse else keys
-    return (doc for _, key in pairs if (doc := documents.get(key)) is not None)
-
-
-def _id_order(store: Any) -> list[tuple[Any, Any]] | None:
-    """(order key, store key) of every document, sorted; built on first use, then kept by inserts.
-
-    Deletes leave stale pairs (skipped when read); a drop (new document dict) or too many stale pairs
-    rebuild it."""
-    documents = store._documents
-    state = store.__dict__.get("_devdb_order")
-    if state is None or state[0] is not documents or len(state[1] or ()) > 2 * len(documents) + 64:
-        pairs = [(_order_key(key), key) for key in documents]
-        state = (documents, None if any(k is None for k, _ in pairs) else sorted(pairs))
-        store.__dict__["_devdb_order"] = state
-    return state[1]  # type: ignore[no-any-return]
-
-
-def add_to_id_order(store: Any, key: Any) -> None:
-    """Keep the ``_id`` order up to date with a newly inserted document's store key."""
-    state = store.__dict__.get("_devdb_order")
-    if state is None or state[0] is not store._documents or state[1] is None:
-        return  # not built yet (or not orderable): nothing to keep up to date
-    order_key, keys = _order_key(key), state[1]
-    if order_key is None:
-        store.__dict__["_devdb_order"] = (state[0], None)
-        return
-    at = bisect.bisect_left(keys, (order_key,))
-    if at == len(keys) or keys[at][0] != order_key:  # else a stale pair for this very _id is back in use
-        keys.insert(at, (order_key, key))

@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mongomock import aggregate as mm_aggregate
 from mongomock.collection import _copy_field
 
 from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
-from store.devdb.errors import reject
+from store.devdb.errors import CommandError, reject
+from store.devdb.query import explain as explain_query
 from store.devdb.query import matching
 
 
@@ -43,10 +46,30 @@ def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
         docs = list(coll._iter_documents(pipeline.pop(0)["$match"]))
     else:
         docs = list(coll._store.documents)
+    counted = _counting(pipeline)
+    if counted is not None:  # count_documents: nothing to copy, nothing to group
+        key, fields = counted
+        result = [{"_id": key, **dict.fromkeys(fields, len(docs))}] if docs else []
+        return ctx.cursors.reply(Cursor(coll.full_name, result), (cmd.get("cursor") or {}).get("batchSize"))
     docs = [_copy_field(doc, dict) for doc in docs]  # stages may edit their input in place
     result = list(mm_aggregate.process_pipeline(docs, coll.database, pipeline, None))
     batch_size = (cmd.get("cursor") or {}).get("batchSize")
     return ctx.cursors.reply(Cursor(coll.full_name, result), batch_size)
+
+
+def _counting(pipeline: list[Doc]) -> tuple[Any, list[str]] | None:
+    """(the group's constant ``_id``, its fields) when ``pipeline`` only counts its input (count_documents'
+    ``$group`` of ``{$sum: 1}`` by a constant), else None."""
+    if len(pipeline) != 1 or list(pipeline[0]) != ["$group"] or not isinstance(pipeline[0]["$group"], dict):
+        return None
+    group = pipeline[0]["$group"]
+    key = group.get("_id")
+    if isinstance(key, (dict, list)) or (isinstance(key, str) and key.startswith("$")):
+        return None
+    fields = {k: v for k, v in group.items() if k != "_id"}
+    if not fields or any(v != {"$sum": 1} for v in fields.values()):
+        return None
+    return key, list(fields)
 
 
 def count(ctx: Context, db: str, cmd: Doc) -> Doc:
@@ -60,3 +83,25 @@ def count(ctx: Context, db: str, cmd: Doc) -> Doc:
 def distinct(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["distinct"])
     return {"values": coll.find(cmd.get("query") or {}).distinct(cmd["key"])}
+
+
+def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
+    """Which access path answers a find, count, findAndModify or aggregate's first ``$match``: IDHACK, IXSCAN
+    (with the index's name) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
+    inner = cmd["explain"]
+    name = next(iter(inner), "") if isinstance(inner, dict) else ""
+    if name == "find":
+        filt, sort, limit = inner.get("filter") or {}, inner.get("sort"), abs(inner.get("limit") or 0)
+    elif name == "count":
+        filt, sort, limit = inner.get("query") or {}, None, 0
+    elif name == "findAndModify":
+        filt, sort, limit = inner.get("query") or {}, inner.get("sort"), 1
+    elif name == "aggregate":
+        first = (inner.get("pipeline") or [{}])[0]
+        filt, sort, limit = (first.get("$match") or {}) if list(first) == ["$match"] else {}, None, 0
+    else:
+        raise CommandError(59, f"devdb explains find, count, findAndModify and aggregate, not '{name}'")
+    coll = ctx.coll(db, inner[name])
+    plan = explain_query(coll, filt, sort, limit)
+    return {"queryPlanner": {"namespace": coll.full_name, "parsedQuery": filt, "winningPlan": plan},
+            "explainVersion": "1"}

@@ -53,7 +53,7 @@ def delete(ctx: Context, db: str, cmd: Doc) -> Doc:
         reject(st, "collation")
         docs = list(coll._iter_documents(st.get("q") or {}))
         for doc in docs[:1] if st.get("limit") else docs:
-            del coll._store[store_key(doc["_id"])]
+            coll.delete_key(store_key(doc["_id"]))
             deleted[0] += 1
 
     errors = _each(cmd.get("deletes") or [], cmd.get("ordered", True), apply)
@@ -73,10 +73,11 @@ def find_and_modify(ctx: Context, db: str, cmd: Doc) -> Doc:
     value = None
     if remove:
         if old is not None:
-            del coll._store[store_key(old["_id"])]
+            coll.delete_key(store_key(old["_id"]))
             last_error, value = {"n": 1}, old
     elif old is not None or upsert:
-        before = _copy_field(old, dict) if old is not None else None
+        # The document as it was, for a reply that wants it (an update changes the stored one in place).
+        before = _copy_field(old, dict) if old is not None and not cmd.get("new") else None
         # Re-target the matched document by _id: the query may not match it any more after the update.
         target = {"_id": old["_id"]} if old is not None else query
         result = coll._update(target, update, upsert=old is None)

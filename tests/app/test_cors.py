@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from app.cors import parse_origins
+from app.cors import parse_origins, vary_origin
 from app.settings import Settings
 from tests.browser import browser_page
 from tests.conftest import API_KEYS, ServerThread, running_app
@@ -24,6 +24,14 @@ from tests.conftest import API_KEYS, ServerThread, running_app
 ALLOWED = "https://app.example"
 OTHER = "https://evil.example"
 PROTOCOL = Subprotocol("graphql-transport-ws")
+
+
+def test_vary_gains_origin_as_starlette_would_set_it() -> None:
+    """Origin is added to the response's Vary: a new field last, else joined into the first Vary (others dropped)."""
+    assert vary_origin([(b"etag", b'W/"1"')]) == [(b"etag", b'W/"1"'), (b"vary", b"Origin")]
+    assert vary_origin([(b"vary", b"Accept"), (b"etag", b"x"), (b"vary", b"Accept-Encoding")]) == [
+        (b"vary", b"Accept, Accept-Encoding, Origin"), (b"etag", b"x")]
+    assert vary_origin(()) == [(b"vary", b"Origin")]
 
 
 def test_origin_list() -> None:

@@ -169,6 +169,8 @@ def test_every_patient_status_is_present_and_consistent(clinic: list[Res]) -> No
         status = ext(p, "patient-status")
         assert p["active"] is (status not in ("inactive", "archived"))
         assert ("deceasedDateTime" in p) is (status == "deceased")
+        # archived as archivePatient archives (resolvers/model/patient.py set_status): when, beside the status
+        assert (ext(p, "deleted-at") is not None) is (status == "archived"), p["id"]
 
 
 def test_families_guarantors_and_guardians(clinic: list[Res]) -> None:

@@ -80,6 +80,7 @@ async def test_metrics_after_a_mixed_load_have_histograms_with_sane_labels(base_
                                                                            receiver: Receiver) -> None:
     pid = await mixed_load(base_url, receiver)
     async with httpx.AsyncClient(base_url=base_url, headers=KEY, timeout=30) as c:
+        assert (await c.get(f"/r4/Patient/{pid}")).status_code == 200  # the read lane, under the other base
         r = await c.get("/metrics")
     assert r.status_code == 200
     metrics = scrape(r.text)
@@ -94,6 +95,7 @@ async def test_metrics_after_a_mixed_load_have_histograms_with_sane_labels(base_
         assert pid not in str(sample.labels)
     count = "fhirgraph_http_request_duration_seconds_count"
     assert value(http, count, door="fhir", route="/fhir/r4/{type}/{id}", method="GET", status="2xx") >= 1
+    assert value(http, count, door="fhir", route="/r4/{type}/{id}", method="GET", status="2xx") >= 1
     assert value(http, count, door="fhir", route="/fhir/r4/{type}/{id}/_history", status="2xx") >= 1
     assert value(http, count, door="fhir", route="/fhir/r4/{type}", method="POST", status="2xx") >= 1
     assert value(http, count, door="graphql", route="/graphql", method="POST", status="2xx") >= 2

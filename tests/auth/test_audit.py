@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from pymongo import AsyncMongoClient
 
 from app.settings import Settings
-from auth.balp import Access, audit_event, redact_query
+from auth.balp import Access, audit_event, fresh_id, redact_query
 from auth.principal import Principal
 from tests.conftest import API_KEYS, drop_test_database, running_app
 
@@ -45,6 +47,31 @@ def test_balp_shape_is_a_valid_auditevent() -> None:
     refused = audit_event(Access(time.time(), None, "search-type", 401, "Patient", None, None, "name=x"), "f")
     AuditEvent.model_validate(refused)
     assert refused["outcome"] == "4" and refused["subtype"][1]["code"] == "110113"
+
+
+def test_record_ids_are_fresh_random_uuids_and_recorded_times_are_utc_milliseconds() -> None:
+    ids = [fresh_id() for _ in range(2000)]  # several pools' worth
+    assert len(set(ids)) == len(ids)
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122
+               for i in ids)
+    for at in (0.0, 1764660943.0005, 1764660943.9996, 1764660944.25, 4102444799.999):
+        recorded = audit_event(Access(at, None, "read", 200), "f")["recorded"]
+        assert recorded == datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_a_forked_worker_never_makes_its_parents_ids() -> None:
+    """Workers forked from one process (several per port) draw ids from pools of their own."""
+    fresh_id()  # the parent's pool is filled
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.write(write, fresh_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as f:
+        theirs = f.read()
+    assert theirs and theirs != fresh_id()
 
 
 def test_queries_are_recorded_without_what_identifies_a_person() -> None:

@@ -64,3 +64,21 @@ def test_unknown_types_are_decided_by_the_wildcard_without_being_remembered() ->
     assert authorize(who("system/*.*"), "read", "NoSuchType").within is None
     with pytest.raises(Forbidden):
         authorize(who("patient/*.rs", patient="p1"), "read", "NoSuchType")
+
+
+def test_types_the_server_does_not_keep_are_decided_the_same_each_time_and_kept_within_a_bound() -> None:
+    """A decision on an unknown type (the store's 404) or interaction is remembered with the scope set's table,
+    and client-chosen names never grow that table without bound."""
+    from auth import policy
+
+    granted, refused = who("system/*.*", "bound-test"), who("user/Patient.rs", "bound-test")
+    assert authorize(granted, "read", "Unicorn") == authorize(granted, "read", "Unicorn") == Decision(
+        "read", "Unicorn", None)
+    for _ in range(2):
+        with pytest.raises(Forbidden, match="requires user/Unicorn.r or system/Unicorn.r"):
+            authorize(refused, "read", "Unicorn")
+    for i in range(policy._TABLE_MAX + 50):
+        authorize(granted, "read", f"Unicorn{i}")
+    assert len(policy._table(granted.scopes, None)) == policy._TABLE_MAX
+    assert authorize(granted, "read", f"Unicorn{policy._TABLE_MAX + 49}").resource_type == \
+        f"Unicorn{policy._TABLE_MAX + 49}"

@@ -1,5 +1,6 @@
 """Chained search, reverse chaining (_has) and _include:iterate / _revinclude:iterate (store/search_chains.py,
-store/includes.py): one level, inside the tenant and the caller's confinement, bounded."""
+store/includes.py): chains up to three references deep, _has one level, inside the tenant and the caller's
+confinement, bounded."""
 
 from __future__ import annotations
 
@@ -78,6 +79,22 @@ async def test_chained_parameters(fhir: httpx.AsyncClient, tag: str, two_patient
     assert matches(paged) | matches(second) == {ids["enc_a"], ids["enc_b"]}
 
 
+async def test_chains_of_several_references(fhir: httpx.AsyncClient, tag: str) -> None:
+    # Observation → its Patient → the Patient's general practitioner, by name; and → the managing Organization
+    doctor = await create(fhir, make_practitioner(tag=tag, family=f"Gp{tag}"))
+    org = await create(fhir, {"resourceType": "Organization", "name": f"Clinic{tag}"})
+    mine = await create(fhir, make_patient(tag=tag, generalPractitioner=[{"reference": f"Practitioner/{doctor}"}],
+                                           managingOrganization={"reference": f"Organization/{org}"}))
+    other = await create(fhir, make_patient(tag=tag))
+    obs = [await create(fhir, make_observation(pid, tag=tag)) for pid in (mine, other)]
+    tagged = ("_tag", f"{TAG_SYSTEM}|{tag}")
+    for name, value in (("subject:Patient.general-practitioner.name", f"Gp{tag}"),
+                        ("patient.general-practitioner:Practitioner.family", f"Gp{tag}"),
+                        ("subject.organization.name", f"Clinic{tag}")):
+        assert matches(await get(fhir, "Observation", [tagged, (name, value)])) == {obs[0]}, name
+    assert matches(await get(fhir, "Observation", [tagged, ("subject.general-practitioner.name", "nobody")])) == set()
+
+
 async def test_reverse_chaining(fhir: httpx.AsyncClient, tag: str, two_patients: dict[str, str]) -> None:
     ids, mine = two_patients, ("_tag", f"{TAG_SYSTEM}|{tag}")
     assert matches(await get(fhir, "Patient", [mine, ("_has:Observation:patient:code", "1234-5")])) == {ids["a"]}
@@ -94,7 +111,7 @@ async def test_unsupported_chains_are_ignored_or_refused(fhir: httpx.AsyncClient
                                                          two_patients: dict[str, str]) -> None:
     mine = ("_tag", f"{TAG_SYSTEM}|{tag}")
     strict = {"Prefer": "handling=strict"}
-    odd = ("subject:Patient.bogus", "subject.organization.name", "status.name", "subject:Slot.name",
+    odd = ("subject:Patient.bogus", "subject.organization.partof.partof.name", "status.name", "subject:Slot.name",
            "_has:Observation", "_has:Observation:patient:bogus", "_has:Unicorn:patient:code",
            "_has:Observation:encounter:code", "_has:Observation:patient:_has:Encounter:patient:status")
     for name in odd:

@@ -71,11 +71,11 @@ async def test_create_alert_errors(gql: GQL, tag: str) -> None:
     pid = await patient(gql, tag)
     did = await definition(gql, f"Fall risk {tag}")
     unknown = await gql.error(CREATE, {"p": pid, "i": {"alertDefinitionId": "no-such-definition"}})
-    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "alertDefinitionId"}
+    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "input.alertDefinitionId"}
     nobody = await gql.error(CREATE, {"p": "no-such-patient", "i": {"alertDefinitionId": did}})
     assert nobody["extensions"]["code"] == "NOT_FOUND"
     bad_date = await gql.error(CREATE, {"p": pid, "i": {"alertDefinitionId": did, "disableOn": "31/01/2027"}})
-    assert bad_date["extensions"] == {"code": "VALIDATION", "field": "disableOn"}
+    assert bad_date["extensions"] == {"code": "VALIDATION", "field": "input.disableOn"}
     await gql.run("mutation($id: ID!) { archiveAlertDefinition(id: $id, baseVersion: 1) { id } }", {"id": did})
     archived = await gql.error(CREATE, {"p": pid, "i": {"alertDefinitionId": did}})
     assert archived["extensions"]["code"] == "NOT_FOUND"
@@ -93,7 +93,7 @@ async def test_update_disable_and_archive(gql: GQL, fhir_a: Any, tag: str) -> No
     stale = await gql.error(UPDATE, {"p": pid, "id": made["id"], "v": 1, "i": {"note": "x"}})
     assert stale["extensions"]["code"] == "VERSION_CONFLICT"
     cleared = await gql.error(UPDATE, {"p": pid, "id": made["id"], "v": 2, "i": {"scope": None}})
-    assert cleared["extensions"] == {"code": "VALIDATION", "field": "scope"}
+    assert cleared["extensions"] == {"code": "VALIDATION", "field": "input.scope"}
 
     off = (await gql.run(DISABLE, {"p": pid, "id": made["id"], "v": 2}))["disableAlert"]
     assert off["status"] == "DISABLED" and off["dateDisabled"] and off["version"] == 3
@@ -107,13 +107,13 @@ async def test_update_disable_and_archive(gql: GQL, fhir_a: Any, tag: str) -> No
     # In FHIR a dismissed alert is an inactive Flag, not "entered-in-error" (which means recorded by mistake).
     flag = (await fhir_a.get(f"/Flag/{made['id']}")).json()
     assert flag["status"] == "inactive"
-    assert any(e["url"] == EXT["alert-archived-at"] and e["valueDateTime"] for e in flag["extension"])
+    assert any(e["url"] == EXT["archived-at"] and e["valueDateTime"] for e in flag["extension"])
     again = (await gql.run(ARCHIVE, {"p": pid, "id": made["id"]}))["archiveAlert"]
     assert again["version"] == archived["version"]  # already archived: unchanged
 
     someone_else = await patient(gql, tag)
     foreign = await gql.error(DISABLE, {"p": someone_else, "id": made["id"], "v": 5})
-    assert foreign["extensions"] == {"code": "NOT_FOUND", "field": "alertId"}
+    assert foreign["extensions"] == {"code": "NOT_FOUND", "field": "id"}
     missing = await gql.error(ARCHIVE, {"p": pid, "id": "no-such-alert"})
     assert missing["extensions"]["code"] == "NOT_FOUND"
 
@@ -146,7 +146,7 @@ async def test_bulk_dismiss(gql: GQL, tag: str) -> None:
     other = await patient(gql, tag)
     theirs = (await alert(gql, other, did))["id"]
     err = await gql.error(DISMISS, {"p": pid, "ids": [ids[3], theirs]})
-    assert err["extensions"] == {"code": "NOT_FOUND", "field": "alertIds[1]"}
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "alertIds.1"}
     assert await listed(gql, pid) == [ids[3]]
     unknown = await gql.error(DISMISS, {"p": pid, "ids": ["no-such-alert"]})
     assert unknown["extensions"]["code"] == "NOT_FOUND"
@@ -157,3 +157,23 @@ async def test_bulk_dismiss(gql: GQL, tag: str) -> None:
     assert too_many["extensions"] == {"code": "VALIDATION", "field": "alertIds", "max": 50}
     fifty = (await gql.run(DISMISS, {"p": pid, "ids": [ids[3]] * 50}))["bulkDismissAlerts"]
     assert fifty["archivedCount"] == 1  # 50 is allowed; repeated ids count once
+
+
+async def test_create_alert_records_when_and_who_and_takes_an_idempotency_key(gql: GQL, fhir_a, tag: str) -> None:
+    pid = await patient(gql, tag)
+    did = await definition(gql, f"Wanders {tag}")
+    create = """mutation($p: ID!, $d: ID!, $n: String, $k: String) { createAlert(patientId: $p,
+        input: {alertDefinitionId: $d, note: $n}, idempotencyKey: $k) { id createdAt createdBy updatedAt } }"""
+    first = (await gql.run(create, {"p": pid, "d": did, "n": "Door code", "k": f"{tag}-alert"}))["createAlert"]
+    assert first["createdAt"] and first["createdAt"] == first["updatedAt"] and first["createdBy"]
+    again = (await gql.run(create, {"p": pid, "d": did, "n": "Door code", "k": f"{tag}-alert"}))["createAlert"]
+    assert again == first
+    misuse = await gql.error(create, {"p": pid, "d": did, "n": "Other", "k": f"{tag}-alert"})
+    assert misuse["extensions"] == {"code": "CONFLICT", "field": "idempotencyKey"}
+    assert await listed(gql, pid) == [first["id"]]
+    changed = (await gql.run(UPDATE.replace(ALERT_FIELDS, "createdAt createdBy updatedAt"),
+                             {"p": pid, "id": first["id"], "v": 1, "i": {"note": "New code"}}))["updateAlert"]
+    assert changed["createdAt"] == first["createdAt"] and changed["createdBy"] == first["createdBy"]
+    assert changed["updatedAt"] >= first["updatedAt"]
+    fhir = (await fhir_a.get(f"/Flag/{first['id']}")).json()
+    assert any(e["url"] == EXT["alert-created-by"] for e in fhir["extension"])

@@ -26,11 +26,15 @@ async def test_nested_query_round_trips_are_flat(demo: GQL) -> None:
         # getMore continues a large result of the same command (see the report: batch size), so the round
         # trips per (loader, depth) are the commands themselves
         per_n[n] = {k: v for k, v in delta.items() if k[0] != "getMore"}
+    # Patients read by the page answer later loads of them by id (resolvers/patient.py node): the family
+    # members' read finds nothing to do when they are all on the page, as in a short one.
+    patients = {n: calls.pop(("find", "Patient")) for n, calls in per_n.items()}
     assert per_n[10] == per_n[50] == per_n[100], per_n
+    assert patients[10] <= patients[50] == patients[100] == 2, patients
     # the patients page and its count, then 13 (loader, depth) calls: allergies, medications, conditions,
     # observations, accounts by subject then by guarantor, family members, flags of the family, relations
     # (both directions), episodes, appointments (of patients and, through them, of episodes), practitioners
-    assert sum(per_n[100].values()) == 15, per_n[100]
+    assert sum(per_n[100].values()) + patients[100] == 15, per_n[100]
     assert all(v <= 2 for v in per_n[100].values())
 
 
@@ -95,3 +99,39 @@ async def test_demo_scheduling_queries(demo: GQL) -> None:
                if e["node"]["episodes"]["edges"])
     got = await demo.run('query($e: ID!) { episode(id: $e) { id name status patient { id } } }', {"e": eid})
     assert got["episode"]["id"] == eid and got["episode"]["patient"]
+
+
+CHART_REFS = """{ patients(first: %d) { edges { node { id name: lastName latestVitalsDate
+  vitalSigns(first: 1) { edges { node { dateTaken patientId patient { id name } provider { id name } } } }
+  medications(first: 2) { edges { node { patient { id name } providerId provider { id name } } } }
+  allergies(first: 2) { edges { node { patient { id name } } } }
+  problems(first: 2) { edges { node { patient { id name } } } }
+  communicationLogs(first: 2) { edges { node { patientId patient { id name } } } } } } } }"""
+
+
+async def test_latest_vitals_date_and_chart_refs_are_batched(demo: GQL) -> None:
+    """latestVitalsDate comes from the vitals list's own load, and each record's patient and provider from one
+    batched read per loader: no store call per patient."""
+    per_n = {}
+    for n in (5, 25):
+        delta, data = await count_calls(demo, CHART_REFS % n)
+        per_n[n] = {k: v for k, v in delta.items() if k[0] != "getMore"}
+        nodes = [e["node"] for e in data["patients"]["edges"]]
+        assert len(nodes) == n
+    # the providers of two lists are read when each list is in: one batch, or two when they arrive apart
+    providers = [calls.pop(("find", "Practitioner"), 0) for calls in per_n.values()]
+    assert per_n[5] == per_n[25] and max(providers) <= 2, (per_n, providers)
+    assert ("find", "Patient") in per_n[25] and per_n[25][("find", "Patient")] == 1  # the page only
+    with_vitals = [p for p in nodes if p["vitalSigns"]["edges"]]
+    assert with_vitals
+    for p in nodes:
+        newest = p["vitalSigns"]["edges"][0]["node"] if p["vitalSigns"]["edges"] else None
+        assert p["latestVitalsDate"] == (newest["dateTaken"] if newest else None)
+        for field in ("vitalSigns", "medications", "allergies", "problems", "communicationLogs"):
+            for e in p[field]["edges"]:
+                ref = e["node"]["patient"]
+                assert ref["id"] == p["id"] and p["name"] in ref["name"], (field, ref)
+    refs = [e["node"] for p in nodes for f in ("vitalSigns", "medications") for e in p[f]["edges"]
+            if e["node"].get("providerId")]
+    for node in refs:
+        assert node["provider"]["id"] == node["providerId"] and node["provider"]["name"]

@@ -95,10 +95,10 @@ async def test_catalog_validation_names_the_field(gql: GQL, tag: str) -> None:
                           ({"name": tag, "itemOrder": -1}, "itemOrder")):
         err = await gql.error(CREATE_TAG, {"i": fields})
         assert err["extensions"]["code"] == "VALIDATION", fields
-        assert err["extensions"]["field"] == field
+        assert err["extensions"]["field"] == f"input.{field}"
     made = await tag_def(gql, f"T {tag}")
     err = await gql.error(UPDATE_TAG, {"id": made["id"], "v": 1, "i": {"name": None}})
-    assert err["extensions"] == {"code": "VALIDATION", "field": "name"}
+    assert err["extensions"] == {"code": "VALIDATION", "field": "input.name"}
     err = await gql.error(CREATE_ALERT_DEF, {"i": {"name": ""}})
     assert err["extensions"]["code"] == "VALIDATION"
 
@@ -154,11 +154,11 @@ async def test_patient_tags_refer_to_tag_definitions(gql: GQL, fhir_a, tag: str)
     assert {"system": CS["patient-tag"], "code": late["id"]} in fhir["meta"]["tag"]
 
     unknown = await gql.error(CREATE_PATIENT, {"i": {"firstName": "A", "lastName": tag, "tags": ["no-such-tag"]}})
-    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "input.tags"}
+    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "input.tags.0"}
     await gql.run(ARCHIVE_TAG, {"id": late["id"], "v": 1})
     archived = await gql.error("""mutation($id: ID!, $t: [String!]) { updatePatient(id: $id, baseVersion: 1,
         input: {tags: $t}) { id } }""", {"id": p["id"], "t": [vip["id"], late["id"]]})
-    assert archived["extensions"] == {"code": "NOT_FOUND", "field": "input.tags[1]"}
+    assert archived["extensions"] == {"code": "NOT_FOUND", "field": "input.tags.1"}
     # the archived definition still resolves on the patient who has it
     still = await gql.run("query($id: ID!) { patient(id: $id) { tags { name definition { archivedAt } } } }",
                           {"id": p["id"]})

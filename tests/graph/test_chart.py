@@ -161,23 +161,30 @@ async def test_medical_summary(gql: GQL, fhir_a, tag: str) -> None:
 
 
 async def test_family(gql: GQL, fhir_a, tag: str) -> None:
+    # household(): a RelatedPerson written through FHIR REST saying the parent is the child's mother and guardian,
+    # i.e. the seed's relationship from the parent (source) to the child (target)
     ids = await household(fhir_a, tag)
     q = """query($id: ID!) { patient(id: $id) { family {
       guarantor { id firstName } members { id firstName }
-      guardians { relationshipType isGuardian relatedPatient { id firstName } relatedPatientId }
+      guardians { relationshipType isGuardian patient { id firstName } patientName relatedPatientId }
+      dependents { relationshipType relatedPatient { firstName } relatedPatientName }
       relationships { relationshipType isGuardian } } } }"""
     kid = (await gql.run(q, {"id": ids["child"]}))["patient"]["family"]
     assert kid["guarantor"] == {"id": ids["parent"], "firstName": "Pat"}
     assert sorted(m["firstName"] for m in kid["members"]) == ["Kim", "Pat"]
     assert kid["guardians"] == [{"relationshipType": "parent", "isGuardian": True,
-                                 "relatedPatient": {"id": ids["parent"], "firstName": "Pat"},
-                                 "relatedPatientId": ids["parent"]}]
-    assert kid["relationships"] == [{"relationshipType": "parent", "isGuardian": True}]
+                                 "patient": {"id": ids["parent"], "firstName": "Pat"},
+                                 "patientName": f"Pat Home{tag}", "relatedPatientId": ids["child"]}]
+    assert kid["relationships"] == [] and kid["dependents"] == []
     parent = (await gql.run(q, {"id": ids["parent"]}))["patient"]["family"]
     assert parent["guarantor"]["id"] == ids["parent"] and len(parent["members"]) == 2
+    assert parent["relationships"] == [{"relationshipType": "parent", "isGuardian": True}]
+    assert parent["dependents"] == [{"relationshipType": "parent", "relatedPatient": {"firstName": "Kim"},
+                                     "relatedPatientName": f"Kim Home{tag}"}]
+    assert parent["guardians"] == []
     loner = (await gql.run(q, {"id": ids["other"]}))["patient"]["family"]
     assert loner == {"guarantor": None, "members": [{"id": ids["other"], "firstName": "Out"}], "guardians": [],
-                     "relationships": []}
+                     "dependents": [], "relationships": []}
 
 
 async def test_encounters_documents_and_communication_logs(gql: GQL, fhir_a, tag: str) -> None:

@@ -41,7 +41,7 @@ async def test_field_definition_type_rules(gql: GQL, tag: str) -> None:
                    {"fieldType": "DROPDOWN", "dropdownOptions": ["a", "A"]},
                    {"fieldType": "DROPDOWN", "dropdownOptions": ["a", " "]}):
         err = await gql.error(CREATE_DEF, {"i": {"name": f"Bad {tag}", **fields}})
-        assert err["extensions"] == {"code": "VALIDATION", "field": "dropdownOptions"}, fields
+        assert err["extensions"] == {"code": "VALIDATION", "field": "input.dropdownOptions"}, fields
     # turning a DROPDOWN into TEXT needs its options cleared in the same PATCH
     patch = """mutation($id: ID!, $v: Int!, $i: FieldDefinitionPatch!) {
       updateFieldDefinition(id: $id, baseVersion: $v, input: $i) { version fieldType dropdownOptions } }"""
@@ -101,13 +101,13 @@ async def test_upsert_validation(gql: GQL, tag: str) -> None:
                        (pick, "C"), (must, None), (must, "  ")):
         err = await gql.error(UPSERT, {"p": pid, "f": [ok, {"fieldDefinitionId": bad, "value": value}]})
         assert err["extensions"]["code"] == "VALIDATION", (bad, value)
-        assert err["extensions"]["field"] == "fields[1].value"
+        assert err["extensions"]["field"] == "fields.1.value"
     twice = await gql.error(UPSERT, {"p": pid, "f": [ok, ok]})
-    assert twice["extensions"] == {"code": "VALIDATION", "field": "fields[1].fieldDefinitionId"}
+    assert twice["extensions"] == {"code": "VALIDATION", "field": "fields.1.fieldDefinitionId"}
     empty = await gql.error(UPSERT, {"p": pid, "f": []})
     assert empty["extensions"]["code"] == "VALIDATION"
     unknown = await gql.error(UPSERT, {"p": pid, "f": [{"fieldDefinitionId": "nope", "value": "x"}]})
-    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "fields[0].fieldDefinitionId"}
+    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "fields.0.fieldDefinitionId"}
     nobody = await gql.error(UPSERT, {"p": "no-such-patient", "f": [ok]})
     assert nobody["extensions"]["code"] == "NOT_FOUND"
     # nothing was written by the refused calls

@@ -243,6 +243,16 @@ async def test_search_patients_typeahead(gql: GQL, fhir_a, tag: str) -> None:
     assert [h["id"] for h in by_nick] == [pid]
 
 
+async def test_search_patients_page_counts_every_match(gql: GQL, fhir_a, tag: str) -> None:
+    ids = [(await fhir_a.post("/Patient", json=make_patient(family=f"Paged{tag}", given=[given], tag=tag))).json()["id"]
+           for given in ("Ann", "Bob", "Cy")]
+    q = "query($q: String!) { searchPatientsPage(query: $q, limit: 2) { total items { id firstName } } }"
+    page = (await gql.run(q, {"q": f"paged{tag}"}))["searchPatientsPage"]
+    assert page["total"] == 3 and [i["firstName"] for i in page["items"]] == ["Ann", "Bob"]
+    assert {i["id"] for i in page["items"]} < set(ids)
+    assert (await gql.run(q, {"q": " "}))["searchPatientsPage"] == {"total": 0, "items": []}
+
+
 async def test_search_patients_by_chart_number(gql: GQL, fhir_a, tag: str) -> None:
     pid = (await fhir_a.post("/Patient", json=rich_patient(tag, family=f"Chart{tag}"))).json()["id"]
     hit = (await gql.run('query($q: String!) { searchPatients(query: $q) { id } }', {"q": f"CH-{tag}"}))

@@ -9,7 +9,7 @@ from store.naming import CS
 from tests.factories import make_practitioner
 from tests.graph.conftest import GQL
 
-FIELDS = ("id version patientId attributionRole sourceKind sourceNote attributedAt archivedAt "
+FIELDS = ("id version patientId attributionRole sourceKind sourceNote attributedAt createdAt archivedAt "
           "provider { id name } referralPartner { id name } referralSource { id } referringPatient { id name }")
 CREATE = f"""mutation($p: ID!, $i: ReferralAttributionInput!) {{
   createReferralAttribution(patientId: $p, input: $i) {{ {FIELDS} }} }}"""
@@ -51,6 +51,7 @@ async def test_attributions_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     assert first["sourceKind"] == "PROVIDER" and first["provider"]["id"] == doc and first["provider"]["name"]
     assert first["attributionRole"] == "PRIMARY" and first["sourceNote"] == "Intake form"
     assert first["patientId"] == pid and first["attributedAt"] and first["referralPartner"] is None
+    assert first["createdAt"] == first["attributedAt"]
     second = (await gql.run(CREATE, {"p": pid, "i": {"referralPartnerId": partner, "attributionRole": "ASSIST"}}))[
         "createReferralAttribution"]
     assert second["referralPartner"] == {"id": partner, "name": f"Main St Chiro {tag}"}
@@ -98,18 +99,18 @@ async def test_attribution_errors(gql: GQL, fhir_a, tag: str) -> None:
     doc = await post(fhir_a, make_practitioner(family=f"Doc{tag}"))
     for sources in ({}, {"providerId": doc, "referringPatientId": other}):
         err = await gql.error(CREATE, {"p": pid, "i": sources})
-        assert err["extensions"]["code"] == "VALIDATION" and err["extensions"]["field"] == "source", sources
+        assert err["extensions"]["code"] == "VALIDATION" and err["extensions"]["field"] == "input", sources
     self_ref = await gql.error(CREATE, {"p": pid, "i": {"referringPatientId": pid}})
-    assert self_ref["extensions"] == {"code": "VALIDATION", "field": "referringPatientId"}
+    assert self_ref["extensions"] == {"code": "VALIDATION", "field": "input.referringPatientId"}
     for sources, field in (({"providerId": "nope"}, "providerId"), ({"referralPartnerId": "nope"}, "referralPartnerId"),
                            ({"referralSourceId": doc}, "referralSourceId"),  # a practitioner is no organization
                            ({"referringPatientId": "nope"}, "referringPatientId")):
         err = await gql.error(CREATE, {"p": pid, "i": sources})
-        assert err["extensions"] == {"code": "NOT_FOUND", "field": field}, sources
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": f"input.{field}"}, sources
     nobody = await gql.error(CREATE, {"p": "no-such-patient", "i": {"providerId": doc}})
     assert nobody["extensions"]["code"] == "NOT_FOUND"
     made = (await gql.run(CREATE, {"p": pid, "i": {"providerId": doc}}))["createReferralAttribution"]
     foreign = await gql.error(UPDATE, {"p": other, "id": made["id"], "v": 1, "i": {"sourceNote": "x"}})
-    assert foreign["extensions"] == {"code": "NOT_FOUND", "field": "attributionId"}
+    assert foreign["extensions"] == {"code": "NOT_FOUND", "field": "id"}
     listing = await gql.error(LIST, {"p": "no-such-patient"})
     assert listing["extensions"]["code"] == "NOT_FOUND"

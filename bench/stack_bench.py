@@ -1,0 +1,125 @@
+"""The app's own CPU per request, in-process: its ASGI stack driven directly, without a server, sockets or wrk.
+
+    python bench/stack_bench.py [--requests 20000] [--rounds 5] [--variants off,on,audit,all] 2>/dev/null
+
+A shared machine moves a load test's req/s by ±20 %; the CPU time of this thread per request, taken over
+many calls, moves far less, so layer costs of a few µs can be told apart. It opens the app as `serve` does
+(lifespan, the embedded devdb in a thread of its own — not counted: ``time.thread_time``) and calls it with a
+scope shaped like uvicorn's, for
+
+- ``stack``: ``GET /fhir/r4/Unicorn/x`` with an API key, the read lane's 404 without a store call (the
+  ``stack`` row of rest_bench.py);
+- ``read``: ``GET /fhir/r4/Patient/<id>``, 32 at a time (the coalescer batches them), random stored ids.
+
+Variants: ``off`` — request metrics off, audit off; ``on`` — metrics on (what ships), audit off; ``audit`` —
+metrics off, audit on; ``all`` — metrics, audit and the access log on. Rounds alternate the variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+KEY = "stack-bench-key"
+PATIENTS = 2000
+VARIANTS = {"off": dict(metrics=False, audit=False, access_log=False),
+            "on": dict(metrics=True, audit=False, access_log=False),
+            "audit": dict(metrics=False, audit=True, access_log=False),
+            "all": dict(metrics=True, audit=True, access_log=True)}
+
+
+def scope_of(path: str) -> dict[str, Any]:
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+            "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000), "scheme": "http", "method": "GET",
+            "root_path": "", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"x-api-key", KEY.encode()), (b"user-agent", b"wrk"),
+                        (b"accept", b"*/*")], "state": {}}
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.status = 0
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+
+
+async def run_variant(name: str, requests: int, rounds: int, out: dict[tuple[str, str], list[float]]) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+    from auth.principal import Principal
+
+    flags = VARIANTS[name]
+    settings = Settings(api_keys=f"{KEY}=bench", allow_anonymous=False, metrics=flags["metrics"],
+                        audit=flags["audit"], rate_limit_per_minute=1_000_000_000, db_name=f"stack_{name}")
+    app = create_app(settings, access_log=bool(flags["access_log"]))
+    async with app.router.lifespan_context(app):
+        repo = app.state.services.repo
+        principal = Principal("bench", "bench")
+        if await repo.count(principal, "Patient") < PATIENTS:
+            await repo.bulk_load(principal, [{"resourceType": "Patient", "id": f"p{i}", "active": True,
+                                              "name": [{"family": f"F{i}", "given": ["G"]}]}
+                                             for i in range(PATIENTS)])
+        sink = Sink()
+
+        async def stack(n: int) -> None:
+            for _ in range(n):
+                await app(scope_of("/fhir/r4/Unicorn/x"), _receive, sink)
+            assert sink.status == 404, sink.status
+
+        async def reads(n: int) -> None:
+            async def one() -> None:
+                await app(scope_of(f"/fhir/r4/Patient/p{random.randrange(PATIENTS)}"), _receive, sink)
+            for _ in range(n // 32):
+                await asyncio.gather(*(one() for _ in range(32)))
+            assert sink.status == 200, sink.status
+
+        for label, work in (("stack", stack), ("read", reads)):
+            await work(requests // 10)  # warm-up
+            for _ in range(rounds):
+                t = time.thread_time()
+                await work(requests)
+                out.setdefault((label, name), []).append(1e6 * (time.thread_time() - t) / requests)
+        if flags["audit"]:
+            await app.state.services.audit.flush()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=5, help="measured rounds per variant and row")
+    ap.add_argument("--variants", default="off,on,audit,all")
+    args = ap.parse_args()
+    os.environ.pop("MONGODB_URI", None)  # the embedded devdb, in a thread of its own
+    from app.logs import configure
+
+    configure("INFO", "json")  # as serve logs in production (JSON lines at INFO): send standard error to a file
+    out: dict[tuple[str, str], list[float]] = {}
+    names = args.variants.split(",")
+    for _ in range(2):  # two passes over the variants, alternating, each with rounds // 2 (at least 1)
+        for name in names:
+            asyncio.run(run_variant(name, args.requests, max(1, args.rounds // 2), out))
+    print(f"CPU µs per request of the app's thread (median of {len(next(iter(out.values())))} rounds of "
+          f"{args.requests} requests; min–max)")
+    for (label, name), values in sorted(out.items()):
+        print(f"  {label:<6} {name:<6} {statistics.median(values):7.1f}   ({min(values):.1f}–{max(values):.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""The query planner: which index (store/devdb/index.py) answers a filter, a sort and a limit, and how.
+
+A filter is read as a conjunction of constraints on paths — equality and ``$in`` on scalars, ranges
+(``$gt``/``$gte``/``$lt``/``$lte``), anchored literal regexes (``^abc``: a prefix range), the conditions inside an
+``$elemMatch`` on the paths they name — plus ``$or`` groups; everything else (``$ne``, ``$nin``, ``$exists``,
+``$nor``, ``$not``, ``null``, embedded documents, ObjectIds outside ``_id`` ...) narrows nothing. For each index,
+the leading fields with an equality (each value of an ``$in`` a range of its own), then at most one range,
+give the index ranges to read; bisecting the sorted entries counts them exactly, and the smallest wins. An
+``$or`` may be answered as the union of one plan per branch.
+
+When the sort (stripped of fields pinned to one value) is the order of the index's fields after its pinned
+prefix, in one direction, the index is *walked* in that order (several ranges merged) and the walk stops at
+the limit: the store's keyset pages (``sort`` + ``_id`` + limit) cost what they return. A keyset ``$or`` gives
+the walk its start (the hull of its branches' bounds on the first sort field). A walk is refused when a sort
+field holds arrays or values of more than one type anywhere in the index, or the index has odd documents.
+
+Every candidate still passes mongomock's full filter, so an index only ever narrows; a filter none of the
+indexes narrows is the caller's scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson.regex import Regex
+
+from store.devdb.codec import Doc
+from store.devdb.index import AFTER, STRING, Entry, Index, Indexes, encode
+
+MAX_RANGES = 1000  # an $in product beyond this stops narrowing at the previous field
+_RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
+_META = set(".^$*+?{}[]|()\\")
+
+Tail = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Eq:
+    values: tuple[Tail, ...]  # encoded (rank, value) pairs
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: Tail  # bound tails: compared with the part of an entry from the field on
+    hi: Tail
+    joint: bool  # both bounds hold for one and the same value (a prefix); else only on single-valued fields
+
+
+Constraint = Eq | Range
+
+
+@dataclass
+class Conjunction:
+    on: dict[str, list[Constraint]] = field(default_factory=dict)
+    ors: list[list[Doc]] = field(default_factory=list)
+
+
+@dataclass
+class Access:
+    """Ranges of one index."""
+
+    index: Index
+    ranges: list[tuple[Entry, Entry]]
+    count: int
+    pinned: int  # leading fields fixed by equality
+    single: bool  # each of them to one value
+
+
+@dataclass
+class Plan:
+    """How a query reads its candidates: ``accesses`` (their union), walked in order when ``walk``."""
+
+    accesses: list[Access]
+    # "index": walked in the sort's order; "groups": walked in the order of the sort's first keys, each group of
+    # equal ones sorted; "sort": all candidates, then sorted; "none": not sorted
+    order: str = "sort"
+    reverse: bool = False
+    cost: int = 0
+
+    @property
+    def walk(self) -> bool:
+        return self.order in ("index", "groups")
+
+    def describe(self) -> Doc:
+        """What ``explain`` shows: the index, the order (``index``, ``groups``, ``sort``, ``none``), the ranges
+        read, and the candidates (entries in the ranges; for a walk with a limit, the expected reads)."""
+        names = list(dict.fromkeys(a.index.name for a in self.accesses))
+        return {"stage": "IXSCAN", "indexName": names[0] if len(names) == 1 else names, "order": self.order,
+                "ranges": sum(len(a.ranges) for a in self.accesses), "candidates": self.cost}
+
+
+# --- reading a filter -------------------------------------------------------------------------------------
+
+
+def conjunction(filter: Mapping[str, Any]) -> Conjunction:
+    out = Conjunction()
+    _read(filter, out, "", top=True)
+    return out
+
+
+def _read(filter: Mapping[str, Any], out: Conjunction, prefix: str, top: bool) -> None:
+    for key, cond in filter.items():
+        if key == "$and" and isinstance(cond, list):
+            for part in cond:
+                if isinstance(part, Mapping):
+                    _read(part, out, prefix, top)
+        elif key == "$or" and top and isinstance(cond, list) and cond and all(isinstance(b, Mapping) for b in cond):
+            out.ors.append(list(cond))
+        elif not key.startswith("$"):
+            for constraint in _constraints(cond, out, prefix + key):
+                out.on.setdefault(prefix + key, []).append(constraint)
+
+
+def _constraints(cond: Any, out: Conjunction, path: str) -> list[Constraint]:
+    if isinstance(cond, (Regex, re.Pattern)):
+        rx = _prefix_range(cond)
+        return [rx] if rx else []
+    if isinstance(cond, Mapping):
+        if not any(str(k).startswith("$") for k in cond):
+            return []  # an embedded document's equality
+        found: list[Constraint] = []
+        if "$eq" in cond and (eq := _eq([cond["$eq"]])) is not None:
+            found.append(eq)
+        if isinstance(cond.get("$in"), list) and (eq := _eq(cond["$in"])) is not None:
+            found.append(eq)
+        found += _ranges({op: cond[op] for op in _RANGE_OPS if op in cond})
+        if "$regex" in cond and not cond.get("$options") and (rx := _prefix_range(cond["$regex"])):
+            found.append(rx)
+        match = cond.get("$elemMatch")
+        if isinstance(match, Mapping) and match and not any(str(k).startswith("$") for k in match):
+            _read(match, out, path + ".", top=False)
+        return found
+    eq = _eq([cond])
+    return [eq] if eq is not None else []
+
+
+def _plannable(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isnan(value)
+    if isinstance(value, dt.datetime):
+        return value.tzinfo is None
+    return isinstance(value, (str, int))  # bool is an int
+
+
+def _eq(values: list[Any]) -> Eq | None:
+    if not values or not all(_plannable(v) for v in values):
+        return None  # null, documents, arrays, regexes, ObjectIds (mongomock also matches their strings)
+    return Eq(tuple(dict.fromkeys(encode(v) for v in values)))
+
+
+def _ranges(ops: dict[str, Any]) -> list[Range]:
+    bounds = [(op, v) for op, v in ops.items() if _plannable(v) and not isinstance(v, bool)]
+    ranks = {encode(v)[0] for _, v in bounds}
+    if len(ranks) > 1:  # type brackets apart: each bound alone
+        return [r for b in bounds for r in _ranges(dict([b]))]
+    if not bounds:
+        return []
+    rank = ranks.pop()
+    lo: Tail = (rank,)
+    hi: Tail = (rank + 1,)
+    for op, v in bounds:
+        if op == "$gt":
+            lo = max(lo, (rank, v, AFTER))
+        elif op == "$gte":
+            lo = max(lo, (rank, v))
+        elif op == "$lt":
+            hi = min(hi, (rank, v))
+        else:
+            hi = min(hi, (rank, v, AFTER))
+    return [Range(lo, hi, joint=False)]
+
+
+def literal_prefix(pattern: str) -> str | None:
+    """The literal text every match of an anchored pattern (``^abc``) starts with; None if not anchored."""
+    if not pattern.startswith("^") or "|" in pattern:
+        return None
+    out, i = [], 1
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1].isalnum():
+                break
+            c, i = pattern[i + 1], i + 2
+        elif c in _META:
+            break
+        else:
+            i += 1
+        if i < len(pattern) and pattern[i] in "*?{":
+            break  # the character is optional
+        out.append(c)
+    return "".join(out)
+
+
+def _prefix_range(rx: Any) -> Range | None:
+    if isinstance(rx, Regex):
+        if rx.flags:
+            return None
+        pattern = rx.pattern
+    elif isinstance(rx, re.Pattern):
+        if rx.flags & ~re.UNICODE:
+            return None
+        pattern = rx.pattern
+    else:
+        pattern = rx
+    if not isinstance(pattern, str):
+        return None
+    prefix = literal_prefix(pattern)
+    if prefix is None:
+        return None
+    if not prefix:
+        return Range((STRING,), (STRING + 1,), joint=True)
+    last = ord(prefix[-1])
+    hi = (STRING, prefix[:-1] + chr(last + 1)) if last < 0x10FFFF else (STRING + 1,)
+    return Range((STRING, prefix), hi, joint=True)
+
+
+# --- choosing ---------------------------------------------------------------------------------------------
+
+
+def access(ix: Index, con: Conjunction, full: bool = False) -> Access | None:
+    """The ranges of ``ix`` that hold every document ``con`` can match; None if it narrows nothing (unless
+    ``full``: then the whole index)."""
+    prefixes: list[Tail] = [()]
+    pinned, single = 0, True
+    tails: list[tuple[Tail, Tail]] = [((), (AFTER,))]
+    for i, name in enumerate(ix.fields):
+        found = con.on.get(name, ())
+        eqs = [c for c in found if isinstance(c, Eq)]
+        if eqs:
+            best = min(eqs, key=lambda c: len(c.values))
+            if len(prefixes) * len(best.values) > MAX_RANGES:
+                break
+            prefixes = [p + v for p in prefixes for v in best.values]
+            pinned, single = i + 1, single and len(best.values) == 1
+            continue
+        options: list[tuple[Tail, Tail]] = []
+        for r in found:
+            if not isinstance(r, Range):
+                continue
+            if r.joint or not ix.multikey[i]:
+                options.append((r.lo, r.hi))
+            else:  # on a multikey field the two bounds may hold for two different values: each alone
+                options += [(r.lo, (r.lo[0] + 1,)), ((r.lo[0],), r.hi)]
+        if options:
+            tails = [min(options, key=lambda t: _count(ix, prefixes, t))]
+        break
+    narrowed = pinned + (tails[0] != ((), (AFTER,)))
+    if narrowed == 0 and not full:
+        return None
+    if not ix.complete and (ix.lead is None or narrowed <= ix.lead):
+        return None  # the documents left out of the index (no value at its lead field) could match
+    ranges = [(p + lo, p + hi) for p in prefixes for lo, hi in tails]
+    return Access(ix, ranges, sum(ix.count(lo, hi) for lo, hi in ranges) + len(ix.odd), pinned, single)
+
+
+def _count(ix: Index, prefixes: list[Tail], tail: tuple[Tail, Tail]) -> int:
+    return sum(ix.count(p + tail[0], p + tail[1]) for p in prefixes)
+
+
+def _merge(con: Conjunction, branch: Mapping[str, Any]) -> Conjunction:
+    inner = conjunction(branch)
+    merged = Conjunction({k: list(v) for k, v in con.on.items()})
+    for name, found in inner.on.items():
+        merged.on.setdefault(name, []).extend(found)
+    return merged
+
+
+def _depth(ix: Index, con: Conjunction) -> tuple[int, int]:
+    """(leading fields pinned by an equality, leading fields constrained at all) of ``ix`` under ``con``."""
+    pinned = 0
+    for name in ix.fields:
+        found = con.on.get(name)
+        if not found:
+            return pinned, pinned
+        if not any(isinstance(c, Eq) for c in found):
+            return pinned, pinned + 1
+        pinned += 1
+    return pinned, pinned
+
+
+def _best(indexes: Indexes, con: Conjunction) -> Access | None:
+    # Only the indexes that constrain the most leading fields are counted: a shorter prefix of the same
+    # equalities never holds fewer entries, and planning stays cheap with the store's forty indexes a type.
+    depths = {name: _depth(ix, con)[1] for name, ix in indexes.by_name.items() if ix.usable}
+    deepest = max(depths.values(), default=0)
+    if deepest == 0:
+        return None
+    found = [a for name, d in depths.items() if d == deepest
+             and (a := access(indexes.by_name[name], con)) is not None]
+    return min(found, key=lambda a: a.count) if found else None
+
+
+def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]], limit: int) -> tuple[Access, bool, bool] | None:
+    """The access of ``ix`` walked in ``sort`` order, whether backwards and whether in the whole sort's order (else
+    in the order of its first keys: ``groups``), if the index's order is the sort's."""
+    if ix.odd:
+        return None
+    pinned_at, _ = _depth(ix, con)
+    single = {f for f in ix.fields[:pinned_at] if any(isinstance(c, Eq) and len(c.values) == 1 for c in con.on[f])}
+    rest = [(f, d) for f, d in sort if not (f in single and not ix.multikey[ix.fields.index(f)])]
+    # The longest head of the sort that is the index's order after its pinned prefix (in one direction, on
+    # fields holding one scalar of one type each): all of it is a walk, a part of it a walk in groups.
+    matched = 0
+    for (f, d), name in zip(rest, ix.fields[pinned_at:], strict=False):
+        i = ix.fields.index(name)
+        if f != name or d != rest[0][1] or ix.multikey[i] or len(ix.kinds[i] - {1}) > 1:
+            break
+        matched += 1
+    if matched < len(rest) and (matched == 0 or not limit):
+        return None
+    found = access(ix, con, full=True)
+    if found is None or found.pinned != pinned_at:
+        return None
+    if rest:  # a keyset $or bounds the first sort field
+        found = _hull(found, con, ix.fields[found.pinned], found.pinned)
+    return found, bool(rest) and rest[0][1] == -1, matched == len(rest)
+
+
+def _hull(found: Access, con: Conjunction, name: str, at: int) -> Access:
+    ranges = found.ranges
+    for group in con.ors:
+        los, his = [], []
+        for branch in group:
+            tails: list[tuple[Tail, Tail]] = []
+            for c in conjunction(branch).on.get(name, ()):
+                if isinstance(c, Eq):
+                    tails.append((min(c.values), max(c.values) + (AFTER,)))
+                else:
+                    tails.append((c.lo, c.hi))
+            if not tails:
+                break  # a branch that does not bound the field: the group bounds nothing
+            los.append(max(t[0] for t in tails))
+            his.append(min(t[1] for t in tails))
+        else:
+            lo, hi = min(los), max(his)
+            ranges = [(max(a, a[:2 * at] + lo), min(b, b[:2 * at] + hi)) for a, b in ranges]
+    count = sum(found.index.count(lo, hi) for lo, hi in ranges)
+    return Access(found.index, ranges, count, found.pinned, found.single)
+
+
+def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]] | None, limit: int,
+         total: int) -> Plan | None:
+    """The cheapest plan for ``filter`` (``total`` documents stored); None: scan."""
+    con = conjunction(filter)
+    best = _best(indexes, con)
+    options: list[Plan] = []
+    if best is not None:
+        options.append(Plan([best], cost=best.count))
+    for group in con.ors:
+        branches = [_best(indexes, _merge(con, b)) for b in group]
+        if all(b is not None for b in branches):
+            union = [b for b in branches if b is not None]
+            options.append(Plan(union, cost=sum(a.count for a in union)))
+    floor = min((p.cost for p in options), default=total)
+    if sort:
+        for ix in indexes.by_name.values():
+            walked = _walk(ix, con, sort, limit) if ix.usable else None
+            if walked is not None:
+                found, reverse, whole = walked
+                cost = found.count if not limit else min(found.count, -(-limit * found.count // max(floor, 1)))
+                options.append(Plan([found], "index" if whole else "groups", reverse, cost))
+    else:  # not sorted: candidates in index order, read lazily up to a limit
+        for p in options:
+            p.order = "none"
+    if not options:
+        return None
+    chosen = min(options, key=lambda p: (p.cost, not p.walk))
+    return chosen if chosen.cost < total or chosen.walk else None
+
+
+def candidates(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[Doc]:
+    """The candidate documents of a plan, once each, in index order for a walk."""
+    return (doc for _, doc in grouped(p, documents))
+
+
+def grouped(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[tuple[Tail, Doc]]:
+    """``candidates`` with, for a walk, the value of its first walked field (the group a "groups" walk sorts)."""
+    seen: set[Any] = set()
+    if p.walk:
+        (a,) = p.accesses
+        at = 2 * a.pinned
+        streams = [a.index.scan(lo, hi, p.reverse) for lo, hi in a.ranges]
+        ordered: Iterator[Entry] = (streams[0] if len(streams) == 1 else
+                                    heapq.merge(*streams, key=lambda e: e[at:], reverse=p.reverse))
+        pairs: Iterator[tuple[Tail, Any]] = ((e[at:at + 2], e[-1]) for e in ordered)
+    else:
+        pairs = itertools.chain.from_iterable(
+            itertools.chain((((), e[-1]) for lo, hi in a.ranges for e in a.index.scan(lo, hi)),
+                            (((), key) for key in a.index.odd))
+            for a in p.accesses)
+    for group, key in pairs:
+        if key in seen:
+            continue
+        seen.add(key)
+        doc = documents.get(key)
+        if doc is not None:
+            yield group, doc
