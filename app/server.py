@@ -5,6 +5,10 @@ connection, or started a request, as long as it likes to finish the request head
 trickling header bytes hold the server's sockets for good. ``HeadTimeoutProtocol`` closes a connection whose
 request head is not complete ``head_timeout_s`` after it opened, or after the request's first byte.
 httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``).
+
+``WebSocketProtocol`` is uvicorn's sans-I/O websocket protocol offering the app one more thing: a synchronous
+send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), with which the relay's fan-out writes
+a live event to a thousand sockets without waking a thousand tasks.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from app.logs import flush as flush_logs
 from app.settings import Settings
+from graph.fanout import SEND_NOWAIT
 
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
 # docker-compose.yml), or it may send a request on a connection the app is just closing.
@@ -86,10 +93,53 @@ def http_protocol(head_timeout_s: float) -> type[HeadTimeoutProtocol]:
     return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), {"head_timeout_s": head_timeout_s})
 
 
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    paused = False  # the transport's buffer is over its high-water mark (uvicorn's ``writable`` is clear)
+
+    async def run_asgi(self) -> None:
+        extensions: dict[str, Any] = self.scope["extensions"]
+        extensions[SEND_NOWAIT] = self.send_text_nowait
+        await super().run_asgi()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        super().resume_writing()
+
+    def send_text_nowait(self, text: bytes) -> bool:
+        """Write one text frame now; False where the ASGI ``websocket.send`` would wait (the transport's buffer
+        is over its high-water mark: the caller's slow path waits, and the relay's queue bounds what waits) or
+        fail (not accepted, closing, closed)."""
+        if (self.paused or self.close_sent or self.disconnected or not self.handshake_complete
+                or self.initial_response is not None or self.transport.is_closing()):
+            return False
+        conn = self.conn
+        if conn.state is not State.OPEN or conn.expect_continuation_frame:
+            return False
+        if conn.extensions:  # permessage-deflate: websockets compresses (and keeps its context)
+            conn.send_text(text)
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:  # what websockets' Frame.serialize writes for an unmasked final text frame (RFC 6455 §5.2)
+            self.transport.write(text_frame_head(len(text)) + text)
+        return True
+
+
+def text_frame_head(length: int) -> bytes:
+    """FIN + text opcode, then the payload length, unmasked (a server's frame)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 0x10000:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
+
+
 def server_config(app: Starlette, settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:
     """The public listener. uvicorn's own access log is off: it prints query strings (the app has its own)."""
     return uvicorn.Config(app, host=host, port=port, loop="uvloop", http=http_protocol(settings.http_header_timeout_s),
-                          ws="websockets-sansio", ws_per_message_deflate=settings.ws_compression,
+                          ws=WebSocketProtocol, ws_per_message_deflate=settings.ws_compression,
                           log_level=log_level, log_config=None, proxy_headers=True, server_header=False,
                           access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
                           timeout_graceful_shutdown=settings.shutdown_timeout_s)

@@ -1,6 +1,6 @@
 """Live-events benchmark: write→receive latency of GraphQL subscriptions, and webhook deliveries per second.
 
-    python bench/events_bench.py [--subscribers 1,100,1000] [--writes 100] [--rate 20] [--webhook-events 500]
+    python bench/events_bench.py [--subscribers 1,100,1000] [--writes 100] [--rate 20] [--webhook-events 500] [--cpu]
 
 Starts, as separate processes, a `fhirgraph devdb` and one `fhirgraph serve` (so this load generator does
 not share an event loop with the server). For each subscriber count it opens that many graphql-transport-ws
@@ -8,6 +8,11 @@ connections, each with one `events(types: ["patient.created"])` subscription, th
 FHIR REST at a steady rate and measures, per received event, the time from just before the POST to its
 arrival; delivered ÷ written counts every (subscriber, event) pair. Then it registers a webhook to a local
 receiver, writes a burst of events and reports deliveries per second.
+
+``--cpu`` adds, per subscriber count, the CPU time (user + system, from /proc/<pid>/stat) the server process
+spent from the first measured write until the last delivery, divided by the (subscriber, event) pairs
+delivered — a cost that, unlike latency on a shared machine, does not depend on what else runs — and the
+share of one core this client used meanwhile (near 100 % means the client, not the server, sets the pace).
 """
 
 from __future__ import annotations
@@ -119,7 +124,13 @@ class Subscriber(asyncio.Protocol):
             self.transport.close()
 
 
-async def subscribers_round(base: str, n: int, writes: int, rate: float) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process ``pid`` (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def subscribers_round(base: str, n: int, writes: int, rate: float, server_pid: int) -> dict[str, Any]:
     sent: dict[str, float] = {}
     latencies: list[float] = []
     url = base.replace("http://", "ws://") + "/graphql"
@@ -141,6 +152,7 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float) -> dict
             s.count = 0
         latencies.clear()
         await asyncio.sleep(0.5)
+        server_cpu, client_cpu, wall = cpu_seconds(server_pid), cpu_seconds(os.getpid()), time.perf_counter()
         for i in range(writes):
             tick = time.perf_counter()
             body = patient(i)
@@ -156,12 +168,15 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float) -> dict
         if got != seen:
             seen, idle_since = got, time.monotonic()
         await asyncio.sleep(0.05)
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    client_share = (cpu_seconds(os.getpid()) - client_cpu) / (time.perf_counter() - wall)
     for s in subs:
         await s.close()
     lat = sorted(latencies)
     return {"subscribers": n, "written": writes, "received": len(lat),
             "ratio": len(lat) / (n * writes), "p50_ms": _pct(lat, 50) * 1000, "p99_ms": _pct(lat, 99) * 1000,
-            "max_ms": (lat[-1] if lat else 0) * 1000}
+            "max_ms": (lat[-1] if lat else 0) * 1000,
+            "cpu_us": server_cpu / len(lat) * 1e6 if lat else float("nan"), "client_cpu": client_share * 100}
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -242,13 +257,15 @@ def start_stack() -> tuple[str, list[subprocess.Popen[bytes]]]:
     return f"http://127.0.0.1:{app_port}", procs
 
 
-async def main_async(args: argparse.Namespace, base: str) -> None:
+async def main_async(args: argparse.Namespace, base: str, server_pid: int) -> None:
+    cpu_head = f" {'server CPU us/delivery':>22} {'client CPU %':>12}" if args.cpu else ""
     print(f"{'subscribers':>11} {'written':>7} {'received':>9} {'delivered/written':>17} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}{cpu_head}")
     for n in args.subscribers:
-        r = await subscribers_round(base, n, args.writes, args.rate)
+        r = await subscribers_round(base, n, args.writes, args.rate, server_pid)
+        cpu = f" {r['cpu_us']:>22.1f} {r['client_cpu']:>12.0f}" if args.cpu else ""
         print(f"{r['subscribers']:>11} {r['written']:>7} {r['received']:>9} {r['ratio']:>17.4f} "
-              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}", flush=True)
+              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}{cpu}", flush=True)
     if args.webhook_events:
         print()
         for hooks in (1, 4):
@@ -264,6 +281,8 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
     parser.add_argument("--webhook-events", type=int, default=500)
+    parser.add_argument("--cpu", action="store_true",
+                        help="also report the server's CPU time per delivered event and this client's CPU share")
     args = parser.parse_args()
     base, procs = start_stack()
     try:
@@ -273,7 +292,7 @@ def main() -> None:
             uvloop.install()
         except ImportError:
             pass
-        asyncio.run(main_async(args, base))
+        asyncio.run(main_async(args, base, procs[1].pid))
     finally:
         for p in reversed(procs):
             p.terminate()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import time
 from collections import OrderedDict
 from typing import Any, cast
@@ -38,6 +39,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.errors import convert
+from resolvers.model.event import of
 
 RENDERS = Counter("fhirgraph_subscription_renders", "Subscription events executed (shared renders counted once)")
 MAX_ENTRIES = 4096
@@ -182,34 +184,125 @@ def _copy(rendered: _Rendered) -> Any:
                         extensions=result.extensions)
 
 
-class Lane:
-    """One graphql-transport-ws subscription operation, to which its resolver sends ``next`` frames itself."""
+SEND_NOWAIT = "fhirgraph.websocket.send_nowait"
+"""The ASGI scope extension a server may offer on a websocket: ``send(text: bytes) -> bool`` writes one text
+frame now, or answers False when an ordinary send would have to wait or fail (app/server.py offers it)."""
 
-    __slots__ = ("_head", "operation", "ws")
+
+class Lane:
+    """One graphql-transport-ws subscription operation, to which its resolver sends ``next`` frames itself.
+
+    Where the server offers ``SEND_NOWAIT``, a frame is written synchronously: by the relay's fan-out for an
+    event whose group rendering is ready (``send_nowait``: no wake-up of the subscriber's task, no await), and
+    by the task otherwise. Only ``next`` frames take that way, past the ASGI middleware: none of them looks at
+    a ``websocket.send`` (they watch the handshake and the close, which stay on the ASGI path)."""
+
+    __slots__ = ("_head", "_write", "delivered", "executor", "operation", "ws")
 
     def __init__(self, operation: Any, ws: Any):
         self.operation, self.ws = operation, ws
+        self.executor: SharedEventExecutor | None = None
+        self.delivered: Any = None  # the metric ``send_nowait`` counts into (set by the subscription root)
         self._head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
+        extensions = getattr(ws, "scope", {}).get("extensions") or {}
+        self._write: Any = extensions.get(SEND_NOWAIT)
 
     async def send(self, payload: bytes) -> bool:
         """Send one event; False once the operation is complete (the client said so), when nothing may follow."""
         if self.operation.completed:
             return False
+        frame = self._head + payload + b"}"
+        if self._write is not None and self._write(frame):
+            return True
         try:
             # Text frames: graphql-transport-ws clients (gql, graphql-ws) accept only text.
-            await self.ws.send_text((self._head + payload + b"}").decode())
+            await self.ws.send_text(frame.decode())
         except WebSocketDisconnect as exc:  # what Strawberry's own send raises on a closed connection
             raise WebSocketDisconnected from exc
         return True
 
+    def send_nowait(self, live: Any) -> bool:
+        """Send the live event ``live`` now, if its group's rendering is ready or renders without an await and
+        the connection takes the frame without waiting; False: the subscriber's task must deliver it. Called
+        once per subscriber and event by the relay's fan-out: kept flat."""
+        write, executor, operation = self._write, self.executor, self.operation
+        if write is None or executor is None or operation.completed:
+            return False
+        # The client may have completed the operation: Strawberry then cancels its task (not yet run).
+        task = operation.task
+        if task is None or task.done() or task.cancelling():
+            return False
+        found = live.memo.get(executor._group)
+        rendered = found[1] if found is not None and found[0] is operation else ready(executor, live)
+        if rendered is None or not write(self._head + rendered + b"}"):
+            return False
+        if self.delivered is not None:
+            _tally.add(self.delivered)
+        return True
 
-def lane(info: Any) -> tuple[Lane, SharedEventExecutor] | None:
-    """The lane and executor of the subscription operation ``info`` belongs to, if its transport offers one."""
+
+class _Tally(threading.local):
+    """Deliveries made in a fan-out, counted into their metrics once, after it (a thousand ``inc()`` each take
+    the metric's lock). Per thread: each runs its own event loop (tests run servers in threads)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, int] = {}
+
+    def add(self, counter: Any) -> None:
+        pending = self.pending
+        if not pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        pending[counter] = pending.get(counter, 0) + 1
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for counter, n in pending.items():
+            counter.inc(n)
+
+
+_tally = _Tally()
+
+
+def ready(executor: SharedEventExecutor, live: Any) -> bytes | None:
+    """The group's payload for the relay event ``live`` if it is (or becomes, without an await) ready; kept
+    on the event (``live.memo``) for the rest of the group's subscribers in the same fan-out."""
+    group, operation = executor._group, executor.operation
+    if group is not None:
+        found = live.memo.get(group)
+        if found is not None and found[0] is operation:
+            return found[1]  # type: ignore[no-any-return]
+        fut = _RENDERS.get((*group, live.id), operation)
+        if fut is not None:
+            return _remember(live, group, operation, fut)
+    context = executor.context_value
+    context.reset_loaders()  # as the stream does before each event: related records are read afresh
+    per_event = executor.build_per_event_executor(of(live))
+    if per_event._group is None:  # rendered alone: the task's way
+        return None
+    return _remember(live, per_event._group, operation, per_event._shared(False))
+
+
+def _remember(live: Any, group: tuple[Any, ...], operation: Any, fut: asyncio.Future[_Rendered]) -> bytes | None:
+    payload = _done(fut)
+    if payload is not None:
+        live.memo[group] = (operation, payload)  # the operation: the group's id() part is only unique while it lives
+    return payload
+
+
+def _done(fut: asyncio.Future[_Rendered]) -> bytes | None:
+    if fut.done() and not fut.cancelled() and fut.exception() is None:
+        return fut.result().payload
+    return None
+
+
+def lane(info: Any) -> Lane | None:
+    """The lane of the subscription operation ``info`` belongs to, if its transport offers one."""
     current, executor = _LANE.get(), _EXECUTOR.get()
     if current is None or executor is None or executor.operation is not info.operation \
             or executor.context_value is not info.context:
         return None
-    return current, executor
+    current.executor = executor
+    return current
 
 
 async def payload(executor: SharedEventExecutor, event: Any) -> bytes:
@@ -217,8 +310,8 @@ async def payload(executor: SharedEventExecutor, event: Any) -> bytes:
     group = executor._group
     if group is not None:  # the group's rendering, when there is one, without building an executor to ask
         found = _RENDERS.get((*group, event.live.id), executor.operation)
-        if found is not None and found.done() and not found.cancelled() and found.exception() is None:
-            return found.result().payload  # type: ignore[no-any-return]
+        if found is not None and (ready_now := _done(found)) is not None:
+            return ready_now
     per_event = executor.build_per_event_executor(event)
     if per_event._group is None:  # not shareable (no principal, unencodable variables): render alone
         result = per_event.execute_operation(False)
@@ -243,4 +336,4 @@ def lane_handler(base: type[Any]) -> type[Any]:
     return LaneHandler
 
 
-__all__ = ["RENDERS", "Lane", "SharedEventExecutor", "lane", "lane_handler", "payload"]
+__all__ = ["RENDERS", "SEND_NOWAIT", "Lane", "SharedEventExecutor", "lane", "lane_handler", "payload", "ready"]

@@ -2,14 +2,16 @@
 
 A connection authenticates with its handshake headers or in ``connection_init`` (``on_ws_connect``), read by the
 one credential parser (auth/credentials.py). Each event goes to the connection's lane when it has one: one
-rendering of the selection set per subscription group, sent as a ready ``next`` frame (graph/fanout.py).
+rendering of the selection set per subscription group, sent as a ready ``next`` frame (graph/fanout.py) — by
+the relay's fan-out itself while the subscriber is idle and the rendering and the socket are ready, else by
+the subscription's task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -28,25 +30,32 @@ from resolvers import event as event_r
 from resolvers.model.event import Event as EventRecord
 from store.errors import TooManyRequests, Unauthorized
 from store.metrics import EVENTS_DELIVERED, GRAPHQL_SUBSCRIPTIONS
+from subscriptions.relay import LiveEvent
 
 DELIVERED = EVENTS_DELIVERED.labels("websocket")
 
 
-async def _deliver(info: Info, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
-    sender = fanout.lane(info)
+async def _deliver(lane: fanout.Lane | None, events: AsyncIterator[EventRecord]) -> AsyncGenerator[EventRecord, None]:
     GRAPHQL_SUBSCRIPTIONS.inc()
     try:
         async for event in events:
             DELIVERED.inc()
-            if sender is None:
+            if lane is None or lane.executor is None:
                 yield event
                 continue
             # The transport's lane: the group's shared rendering goes out as a ready frame (graph/fanout.py).
-            lane, executor = sender
-            if not await lane.send(await fanout.payload(executor, event)):
+            if not await lane.send(await fanout.payload(lane.executor, event)):
                 return
     finally:
         GRAPHQL_SUBSCRIPTIONS.dec()
+
+
+def _direct(lane: fanout.Lane | None) -> Callable[[LiveEvent], bool] | None:
+    """The lane's synchronous send, for the relay to deliver ready events without waking the stream."""
+    if lane is None:
+        return None
+    lane.delivered = DELIVERED
+    return lane.send_nowait
 
 
 async def events(
@@ -59,8 +68,9 @@ async def events(
     after: Annotated[str | None, strawberry.argument(
         description="Resume after this event (its cursor): the events missed since are sent first.")] = None,
 ) -> AsyncGenerator[EventRecord, None]:
-    stream = event_r.stream(info.context, event_r.events_matching(types, patient_id), after)
-    async for event in _deliver(info, stream):
+    lane = fanout.lane(info)
+    stream = event_r.stream(info.context, event_r.events_matching(types, patient_id), after, direct=_direct(lane))
+    async for event in _deliver(lane, stream):
         yield event
 
 
@@ -73,9 +83,10 @@ async def appointment_events(
     after: Annotated[str | None, strawberry.argument(
         description="Resume after this event (its cursor): the events missed since are sent first.")] = None,
 ) -> AsyncGenerator[EventRecord, None]:
+    lane = fanout.lane(info)
     stream = event_r.stream(info.context, event_r.appointment_events(), after,
-                            event_r.appointment_participants(practitioner_id, location_id))
-    async for event in _deliver(info, stream):
+                            event_r.appointment_participants(practitioner_id, location_id), direct=_direct(lane))
+    async for event in _deliver(lane, stream):
         yield event
 
 

@@ -17,7 +17,7 @@ from resolvers.model.event import Event, of
 from store.confinement import admits
 from store.errors import Invalid, Unavailable
 from store.fhirjson import ref_id
-from subscriptions.relay import InvalidCursor, LiveEvent, decode_cursor
+from subscriptions.relay import Direct, InvalidCursor, LiveEvent, decode_cursor
 from subscriptions.taxonomy import APPOINTMENT_EVENTS
 
 Match = Callable[[LiveEvent], bool]
@@ -33,19 +33,26 @@ def _after(ctx: Scope, after: str | None) -> int | None:
         raise Invalid("Invalid cursor for `after`", field="after") from None
 
 
-async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None = None) -> AsyncIterator[Event]:
+async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None = None,
+                 direct: Direct | None = None) -> AsyncIterator[Event]:
     """The clinic's events accepted by ``match`` (cheap, synchronous) and then ``post`` (may read the resource),
     in sequence order, as records — only those about what the caller may read (``visible``). Related records
-    are resolved afresh for each event."""
+    are resolved afresh for each event. ``direct`` (the transport's synchronous send, graph/fanout.py) is
+    offered the live events it may take without an ``await``: visible by the type alone, with no ``post``."""
     if ctx.relay is None:
         raise Unavailable("Live events are not available")
     start = _after(ctx, after)
-    readable, admitted = visible(ctx)
+    readable, admitted, unconfined = visible(ctx)
 
     def accepted(e: LiveEvent) -> bool:
         return readable(e) and match(e)
 
-    async for event in ctx.relay.stream(ctx.who.tenant, accepted, start):
+    offer: Direct | None = None
+    if direct is not None and post is None:
+        def offer(e: LiveEvent) -> bool:
+            return unconfined(e) and direct(e)
+
+    async for event in ctx.relay.stream(ctx.who.tenant, accepted, start, offer):
         if not await admitted(event) or (post is not None and not await post(event)):
             continue
         # The websocket's context lives as long as the connection: related records resolved for one event must
@@ -54,11 +61,12 @@ async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None 
         yield of(event)
 
 
-def visible(ctx: Scope) -> tuple[Match, Post]:
+def visible(ctx: Scope) -> tuple[Match, Post, Match]:
     """What the caller may see of the event stream, by the policy (``read`` of the event's resource type): a
     cheap check of the type, then — for a confined caller only — of the resource at the event's version
     (store/confinement.py ``admits``); a deletion, which has no readable version, by the patient the event
-    names, and only when no granular parameter must be judged."""
+    names, and only when no granular parameter must be judged. The third answer: whether the type alone
+    admits the event (the caller is not confined for it), with no read."""
     who = ctx.who
     decisions: dict[str, Decided | None] = {}
 
@@ -81,7 +89,11 @@ def visible(ctx: Scope) -> tuple[Match, Post]:
         about = e.resource_id if e.resource_type == "Patient" else e.patient_id
         return any(not part.params and part.patient in (None, about) for part in within.any_of)
 
-    return readable, admitted
+    def unconfined(e: LiveEvent) -> bool:
+        decision = decided(e.resource_type)
+        return decision is not None and decision.within is None
+
+    return readable, admitted, unconfined
 
 
 def events_matching(types: list[str] | None, patient_id: str | None) -> Match:

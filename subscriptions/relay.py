@@ -10,6 +10,12 @@ steps leaves a permanent gap).
 Subscribers resume from an opaque cursor: events up to the relay's head at registration are replayed from
 the outbox, later ones come live; the boundary is taken without an ``await`` in between, so there is no gap
 and no duplicate. A subscriber that falls too far behind is not dropped: it re-reads from the outbox.
+
+A stream may hand the relay a synchronous ``direct`` delivery (a GraphQL subscription's ready frame,
+graph/fanout.py): while the stream's consumer is idle, the fan-out offers it each live event and, when it
+takes it, the stream is not woken at all — a thousand subscribers cost a thousand socket writes per event,
+not a thousand task wake-ups. Whatever it refuses goes through the queue, and so does everything after it
+until the stream is idle again: no event overtakes another, none is delivered twice (``Subscriber.last``).
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ def decode_cursor(cursor: str, tenant: str) -> int:
 
 class LiveEvent:
     """One outbox event as fanned out: shared by every subscriber of the process, so the resource it is
-    about is read once (at the event's version) however many subscribers resolve it."""
+    about is read once (at the event's version) however many subscribers resolve it. ``memo``: where
+    consumers keep what they derive from the event once for many subscribers (renderings), under their own
+    keys."""
 
-    __slots__ = ("_resource", "_repo", "action", "cursor", "id", "occurred_at", "patient", "resource_id",
+    __slots__ = ("_resource", "_repo", "action", "cursor", "id", "memo", "occurred_at", "patient", "resource_id",
                  "resource_type", "seq", "tenant", "type", "version_id")
 
     def __init__(self, doc: dict[str, Any], repo: Repository):
@@ -79,6 +87,7 @@ class LiveEvent:
         self.cursor = encode_cursor(self.tenant, self.seq)
         self._repo = repo
         self._resource: asyncio.Future[dict[str, Any] | None] | None = None
+        self.memo: dict[Any, Any] = {}
 
     @property
     def patient_id(self) -> str | None:
@@ -113,20 +122,38 @@ class LiveEvent:
 
 
 Match = Callable[[LiveEvent], bool]
+# Delivers an event synchronously, from the relay's fan-out, when it can (True); False: the stream delivers it.
+Direct = Callable[[LiveEvent], bool]
 
 
 class Subscriber:
-    __slots__ = ("match", "overflowed", "queue", "ready")
+    """One stream's place in the fan-out. ``last``: the newest sequence delivered (by the stream or ``direct``).
+    ``parked``: the stream has delivered everything it was given and waits for more — only then may ``direct``
+    deliver an event, so that an event never overtakes one the stream still holds."""
 
-    def __init__(self, match: Match):
+    __slots__ = ("direct", "last", "match", "overflowed", "parked", "queue", "ready")
+
+    def __init__(self, match: Match, direct: Direct | None = None):
         self.match = match
+        self.direct = direct
         self.queue: deque[LiveEvent] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
+        self.parked = False
+        self.last = 0
 
     def push(self, event: LiveEvent) -> None:
         if self.overflowed or not self.match(event):
             return
+        if self.parked and self.direct is not None and event.seq > self.last:
+            try:
+                done = self.direct(event)
+            except Exception:  # noqa: BLE001 - the stream delivers it, and reports what fails there
+                done = False
+            if done:
+                self.last = event.seq
+                return
+        self.parked = False
         if len(self.queue) >= QUEUE_LIMIT:
             self.overflowed = True  # the subscriber re-reads from the outbox (Relay.stream)
         else:
@@ -189,38 +216,43 @@ class Relay:
 
     # ------------------------------------------------------------------ subscribers
 
-    async def stream(self, tenant: str, match: Match, after: int | None = None) -> AsyncIterator[LiveEvent]:
+    async def stream(self, tenant: str, match: Match, after: int | None = None,
+                     direct: Direct | None = None) -> AsyncIterator[LiveEvent]:
         """Events of ``tenant`` accepted by ``match`` (a cheap, synchronous pre-filter), in sequence order:
-        those after ``after`` (replayed from the outbox), then live ones."""
+        those after ``after`` (replayed from the outbox), then live ones. While the consumer waits for the next
+        event, ``direct`` is offered each live one first (synchronously, in the fan-out: no wake-up of this
+        stream); the events it takes are not yielded."""
         t = await self._tenant(tenant)
-        sub = Subscriber(match)
+        sub = Subscriber(match, direct)
         # No await between registering and reading the head: replay covers (after, head], live (head, ∞).
         t.subscribers.add(sub)
-        last = t.head
+        sub.last = t.head
         try:
-            if after is not None and after < last:
-                async for event in self.replay(tenant, after, last):
+            if after is not None and after < sub.last:
+                async for event in self.replay(tenant, after, sub.last):
                     if match(event):
                         yield event
             elif after is not None:
-                last = after
+                sub.last = after
             while True:
                 while sub.queue:
                     event = sub.queue.popleft()
-                    if event.seq > last:
-                        last = event.seq
+                    if event.seq > sub.last:
+                        sub.last = event.seq
                         yield event
                 if sub.overflowed:
                     head = t.head
                     sub.overflowed = False
                     sub.queue.clear()
-                    async for event in self.replay(tenant, last, head):
+                    async for event in self.replay(tenant, sub.last, head):
                         if match(event):
                             yield event
-                    last = max(last, head)
+                    sub.last = max(sub.last, head)
                     continue
                 sub.ready.clear()
+                sub.parked = True
                 await sub.ready.wait()
+                sub.parked = False
         finally:
             t.subscribers.discard(sub)
 

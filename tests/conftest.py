@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 
+from app.server import WebSocketProtocol
 from app.settings import Settings
 
 API_KEYS = {"tenant-a": "test-key-tenant-a", "tenant-b": "test-key-tenant-b"}
@@ -81,7 +82,7 @@ def drop_test_database(settings: Settings) -> None:
 class ServerThread:
     def __init__(self, app: object, port: int):
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                ws="websockets-sansio")
+                                ws=WebSocketProtocol)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"

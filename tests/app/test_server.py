@@ -232,3 +232,14 @@ async def test_a_stop_drains_websockets_and_finishes_an_upload_in_flight() -> No
         await asyncio.to_thread(app.proc.wait, 20)
         output = app.output()
     assert app.proc.returncode in (0, -signal.SIGTERM) and "Traceback" not in output
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_text_frame_written_directly_is_the_frame_websockets_writes(length: int) -> None:
+    """The relay's direct send (app/server.py ``WebSocketProtocol``) frames a text message as websockets does."""
+    from websockets.frames import Frame, Opcode
+
+    from app.server import text_frame_head
+
+    text = b"x" * length
+    assert text_frame_head(length) + text == Frame(Opcode.TEXT, text).serialize(mask=False, extensions=[])

@@ -311,11 +311,31 @@ async def test_legacy_graphql_ws_subprotocol_is_off(events_url: str) -> None:
         await asyncio.wait_for(ws.recv(), 3)
 
 
-async def _renders(base: str) -> float:
+async def _renders(base: str, metric: str = "fhirgraph_subscription_renders_total") -> float:
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": API_KEYS["tenant-a"]}) as c:
         text = (await c.get("/metrics")).text
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith("fhirgraph_subscription_renders_total"))
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(metric))
+
+
+async def test_a_burst_reaches_every_subscriber_once_in_order(events_url: str, fhir_a: httpx.AsyncClient) -> None:
+    """Concurrent writes while several subscribers listen: frames written by the relay's fan-out (an idle
+    subscriber, a ready rendering) and by the subscriber's task (one still busy, or a rendering that reads the
+    patient) interleave without reordering, loss or repeat; the delivery metric counts each frame once."""
+    delivered = 'fhirgraph_events_delivered_total{channel="websocket"}'
+    query = "subscription { events(types: [\"patient.created\"]) { resourceId sequence patient { id } } }"
+    async with Feed(events_url, query, {}) as f1, Feed(events_url, query, {}) as f2, \
+            Feed(events_url, query, {}) as f3:
+        before = await _renders(events_url, delivered)
+        created = await asyncio.gather(*(fhir_a.post("/Patient", json=make_patient()) for _ in range(24)))
+        got = [[g["events"] for g in await f.take(24, within=5.0)] for f in (f1, f2, f3)]
+        assert all([await f.nothing(0.3) for f in (f1, f2, f3)])
+        counted = await _renders(events_url, delivered) - before
+    ids = {r.json()["id"] for r in created}
+    for events in got:
+        assert {e["resourceId"] for e in events} == ids == {e["patient"]["id"] for e in events}
+        assert [e["sequence"] for e in events] == sorted({e["sequence"] for e in events})
+    assert got[0] == got[1] == got[2]
+    assert counted == 3 * 24
 
 
 async def test_one_rendering_per_event_for_identical_subscriptions(events_url: str, fhir_a: httpx.AsyncClient,

@@ -171,3 +171,92 @@ async def test_a_fresh_gap_at_start_is_not_lost_on_resume(relay: Relay) -> None:
     await relay.repo.db.events.insert_one(e3)
     assert await sub.until(3) == [2, 3, 4]
     await sub.close()
+
+
+async def test_direct_takes_events_only_while_the_stream_is_idle_and_never_twice(
+        relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``direct`` is offered live events while the consumer waits; what it refuses, and everything after it until
+    the consumer is idle again, comes through the stream in order — also across an overflow's re-read."""
+    monkeypatch.setattr(relay_mod, "QUEUE_LIMIT", 3)
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    direct_seqs: list[int] = []
+    streamed: list[int] = []
+    refuse = {3}
+    gate = asyncio.Event()
+    gate.set()
+
+    def direct(event: LiveEvent) -> bool:
+        if event.seq in refuse:
+            return False
+        direct_seqs.append(event.seq)
+        return True
+
+    async def consume() -> None:
+        async for event in relay.stream(tenant, lambda e: True, None, direct):
+            streamed.append(event.seq)
+            await gate.wait()
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+
+    async def write(seqs: range) -> None:
+        events = [_event(tenant, s) for s in seqs]
+        await relay.repo.db.events.insert_many(events)
+        for e in events:
+            relay.notify(e)
+
+    await write(range(1, 3))  # idle: both go direct
+    for _ in range(100):
+        if len(direct_seqs) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert direct_seqs == [1, 2] and streamed == []
+    gate.clear()
+    await write(range(3, 5))  # 3 refused: the stream takes it, and 4 queues behind it (the stream is busy)
+    await asyncio.sleep(0.1)
+    assert streamed == [3] and direct_seqs == [1, 2]
+    await write(range(5, 12))  # the busy stream's queue overflows: it re-reads the outbox after 3
+    await asyncio.sleep(0.1)
+    gate.set()
+    for _ in range(300):
+        if sorted(direct_seqs + streamed) == list(range(1, 12)):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert streamed == list(range(3, 12))  # in order, after the refused one; nothing direct-delivered again
+    assert direct_seqs == [1, 2]
+    await write(range(12, 14))  # idle again: direct once more
+    for _ in range(100):
+        if len(direct_seqs) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert direct_seqs == [1, 2, 12, 13] and streamed == list(range(3, 12))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_failing_direct_leaves_the_event_to_the_stream(relay: Relay) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    streamed: list[int] = []
+
+    def direct(event: LiveEvent) -> bool:
+        raise RuntimeError("render failed")
+
+    async def consume() -> None:
+        async for event in relay.stream(tenant, lambda e: True, None, direct):
+            streamed.append(event.seq)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+    e1 = _event(tenant, 1)
+    await relay.repo.db.events.insert_one(e1)
+    relay.notify(e1)
+    for _ in range(100):
+        if streamed:
+            break
+        await asyncio.sleep(0.01)
+    assert streamed == [1]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
