@@ -29,6 +29,7 @@ from resolvers.model import patient_import as model
 from resolvers.model.common import graphql_path
 from resolvers.model.patient_input import apply_fields
 from store.errors import DomainError, Invalid, NotFound
+from store.jobs import work_jobs
 from store.logs import described
 from store.naming import SID
 from store.repository import Repository
@@ -232,19 +233,13 @@ class ImportWorker:
     async def _run(self) -> None:
         if self.repo is None:
             raise RuntimeError("ImportWorker.start() gives it its store")
-        while True:
-            try:
-                job = await self.repo.jobs.claim(KIND, self.owner, LEASE_S)
-                if job is None:
-                    await asyncio.sleep(self.poll_s)
-                    continue
-                by = job["spec"].get("by") or {}
-                principal = SystemPrincipal(tenant=job["tenant"], subject=str(by.get("subject") or "system"),
-                                            scopes=frozenset(by.get("scopes") or ()), patient=by.get("patient"))
-                ctx = Scope(principal=principal, repo=Guarded(self.repo, self.authorize), settings=self.settings)
-                await _resume(ctx, job, self.owner, self.code_of)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store unavailable: try again at the next poll
-                log.warning("patient import worker: %s", described(exc))
-                await asyncio.sleep(self.poll_s)
+        repo = self.repo
+
+        async def resume(job: dict[str, Any]) -> None:
+            by = job["spec"].get("by") or {}
+            principal = SystemPrincipal(tenant=job["tenant"], subject=str(by.get("subject") or "system"),
+                                        scopes=frozenset(by.get("scopes") or ()), patient=by.get("patient"))
+            ctx = Scope(principal=principal, repo=Guarded(repo, self.authorize), settings=self.settings)
+            await _resume(ctx, job, self.owner, self.code_of)
+
+        await work_jobs(repo.jobs, KIND, self.owner, resume, lease_s=LEASE_S, poll_s=self.poll_s)

@@ -15,9 +15,11 @@ chunks a successor overwrites. ``expires``: a TTL index removes them with their 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +27,10 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store.driver import call
+from store.logs import described
 from store.metrics import job as job_metric
+
+log = logging.getLogger("fhirgraph.jobs")
 
 JOBS = "jobs"
 CHUNKS = "job_chunks"
@@ -135,3 +140,23 @@ class Jobs:
             if doc is None:
                 raise LookupError(f"chunk {n} of job {job['_id']} is missing")
             yield bytes(doc["data"])
+
+
+async def work_jobs(jobs: Jobs, kind: str, owner: str, work: Callable[[dict[str, Any]], Awaitable[None]], *,
+                    lease_s: float, poll_s: float) -> None:
+    """A worker's loop, forever: claim a pending job of ``kind`` whose lease is free or expired and ``work`` it;
+    none waiting, look again after ``poll_s``. A failure (the store unavailable) is logged and retried at the
+    next poll; cancellation ends the loop."""
+    while True:
+        try:
+            job = await jobs.claim(kind, owner, lease_s)
+            if job is None:
+                await asyncio.sleep(poll_s)
+                continue
+            await work(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the store unavailable: try again at the next poll
+            log.warning("%s worker: %s", kind, described(exc))
+            await asyncio.sleep(poll_s)
+

@@ -43,6 +43,7 @@ from fhir_rest.services import services
 from store.driver import deadline, paced
 from store.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from store.fhirjson import ident
+from store.jobs import work_jobs
 from store.logs import described
 from store.metrics import job as job_metric
 from store.naming import SID
@@ -270,18 +271,7 @@ class ReportWorker:
                 await self._task
 
     async def _run(self) -> None:
-        while True:
-            try:
-                job = await self.repo.jobs.claim(KIND, self.owner, self.lease_s)
-                if job is None:
-                    await asyncio.sleep(self.poll_s)
-                    continue
-                await self.work(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store unavailable: try again at the next poll
-                log.warning("encounter report worker: %s", described(exc))
-                await asyncio.sleep(self.poll_s)
+        await work_jobs(self.repo.jobs, KIND, self.owner, self.work, lease_s=self.lease_s, poll_s=self.poll_s)
 
     async def work(self, job: dict[str, Any]) -> None:
         job_metric(KIND, "resumed" if job.get("attempts", 0) > 1 else "running")
