@@ -10,7 +10,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,7 +103,8 @@ async def browser_page(width: int = 1280, height: int = 800) -> AsyncIterator[Pa
             chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--no-default-browser-check", f"--user-data-dir={profile}", "--remote-debugging-port=0",
             f"--window-size={width},{height}", *OFFLINE, "about:blank",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: its helpers (renderer, crashpad) end with it
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             for _ in range(150):
@@ -127,3 +130,13 @@ async def browser_page(width: int = 1280, height: int = 800) -> AsyncIterator[Pa
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+            # Chromium's helper processes outlive the browser by a moment and still write to the profile, which
+            # the temporary directory then could not remove: end the whole group before it is cleaned up.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            for _ in range(50):
+                try:
+                    os.killpg(proc.pid, 0)
+                except ProcessLookupError:
+                    break
+                await asyncio.sleep(0.05)
