@@ -187,7 +187,7 @@ class Limiter:
         """Admit one request of ``tenant``: its quota, ``UNLIMITED``, or None when the tenant's counts are not
         known yet (then await ``first``). Raises ``TooManyRequests`` over the limit."""
         t = self._tenants.get(tenant)
-        if t is None:
+        if t is None or t.fresh:  # unknown, or its counts learnt but its first grant not declared yet
             return UNLIMITED if self.limit_of(tenant) == 0 else None
         now = self._clock()
         if now >= t.start + WINDOW_S:
@@ -222,8 +222,8 @@ class Limiter:
             if t is not None and t.fresh:
                 await self._sync()
         if tenant not in self._tenants:  # dropped meanwhile: count it locally until the next sync
-            self._tenants[tenant] = _Tenant(limit, int(self._clock() // WINDOW_S))
-            self._tenants[tenant].allowance = 1
+            t = self._tenants[tenant] = _Tenant(limit, int(self._clock() // WINDOW_S))
+            t.allowance, t.fresh = 1, False
         quota = self.take(tenant)
         return UNLIMITED if quota is None else quota
 
@@ -275,6 +275,7 @@ class Limiter:
             return
         now = self._clock()
         window = int(now // WINDOW_S)
+        cold = set(self._cold)
         increments: dict[Window, int] = {}
         records: dict[Window, _Count] = {}
         grants: dict[str, Grant] = {}
@@ -311,7 +312,7 @@ class Limiter:
                 self._failing = True
                 log.warning("rate limit: the store cannot be reached (%s); counting locally until it answers",
                             type(exc).__name__)
-            self._settle(self._clock(), None, grants)
+            self._settle(self._clock(), None, grants, cold)
             return
         if self._failing:
             self._failing = False
@@ -321,9 +322,9 @@ class Limiter:
             if key in increments:
                 count.inflight = 0
                 count.pending += synced.unapplied.get(key, 0)
-        self._settle(self._clock(), synced, grants)
+        self._settle(self._clock(), synced, grants, cold)
 
-    def _settle(self, now: float, synced: Synced | None, grants: Mapping[str, Grant]) -> None:
+    def _settle(self, now: float, synced: Synced | None, grants: Mapping[str, Grant], cold: set[str]) -> None:
         """After a sync: trim each grant to what the others' leave. Without an answer (``synced`` None), the
         local view alone decides (fail open)."""
         if synced is not None:
@@ -343,7 +344,7 @@ class Limiter:
             t.others, t.others_active = others.granted, others.active
             if name not in grants:
                 continue
-            if grants[name][0] == 0 and t.fresh and t.allowance == 0:
+            if name in cold:
                 continue  # learnt the counts; its first grant comes with the next sync
             t.fresh = False
             t.allowance = min(grants[name][0], t.since + max(0, math.floor(t.room(now))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Iterable, Mapping
@@ -249,3 +250,31 @@ async def test_an_idle_tenant_keeps_a_burst_between_syncs() -> None:
         await limiter.sync()
     assert await admitted(limiter, "quiet", 12) == 12
     assert await admitted(limiter, "quiet", 100) == 1000 // 20 - 12
+
+
+class SlowCounters(MemoryCounters):
+    """A store that takes a while to answer: requests keep arriving while a sync is under way."""
+
+    async def sync(self, increments: Mapping[Window, int], grants: Mapping[str, Grant], wanted: Iterable[Window],
+                   *, instance: str, now: float) -> Synced:
+        await asyncio.sleep(0.01)
+        return await super().sync(increments, grants, wanted, instance=instance, now=now)
+
+
+async def test_requests_arriving_while_a_new_tenant_is_learnt_wait_for_its_grant_instead_of_a_429() -> None:
+    # A dashboard opening many subscriptions at once as a clinic's first traffic on this instance: the ones that
+    # arrive between the sync that learns the counts and the one that declares the grant used to be refused.
+    limiter = Limiter(1000, counters=SlowCounters(), interval_s=60)
+
+    async def request(delay: float) -> bool:
+        await asyncio.sleep(delay)
+        try:
+            if limiter.take("clinic-a") is None:
+                await limiter.first("clinic-a")
+        except TooManyRequests:
+            return False
+        return True
+
+    results = await asyncio.gather(*(request(i * 0.002) for i in range(30)))
+    assert all(results)
+    assert limiter.take("clinic-a")  # and counted: the tenant is known, its grant declared
