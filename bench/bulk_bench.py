@@ -1,6 +1,6 @@
 """Bulk Data export throughput and the app's peak memory, and a transaction beside separate creates.
 
-    python bench/bulk_bench.py [--patients 1000,10000] [--entries 100]
+    python bench/bulk_bench.py [--patients 1000,10000] [--entries 100] [--app-log FILE]
 
 For each size: a fresh database (devdb unless MONGODB_URI is set) loaded with the demo clinic by
 `fhirgraph demo-data`, one `fhirgraph serve` process, a system export kicked off and polled to the end, every
@@ -35,7 +35,7 @@ def peak_kib(pid: int) -> int:
     return 0
 
 
-def run(patients: int, entries: int, uri: str) -> None:
+def run(patients: int, entries: int, uri: str, app_log: str | None = None) -> None:
     db = f"fhirgraph_bulkbench_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "MONGODB_URI": uri, "FHIRGRAPH_DB_NAME": db, "FHIRGRAPH_API_KEYS": f"{KEY}=bench",
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_AUDIT": "false", "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0",
@@ -48,8 +48,9 @@ def run(patients: int, entries: int, uri: str) -> None:
         return
     print(f"\n{patients} patients loaded in {time.monotonic() - started:.0f} s")
     port = free_port()
+    log = open(app_log, "ab") if app_log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
     app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}/fhir/r4"
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
@@ -103,12 +104,15 @@ def run(patients: int, entries: int, uri: str) -> None:
     finally:
         app.terminate()
         app.wait(timeout=30)
+        if not isinstance(log, int):
+            log.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", default="1000,10000")
     parser.add_argument("--entries", type=int, default=100)
+    parser.add_argument("--app-log", help="append the app's log to this file (default: discarded)")
     args = parser.parse_args()
     uri = os.environ.get("MONGODB_URI")
     devdb = None
@@ -120,7 +124,7 @@ def main() -> None:
         uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
     try:
         for n in (int(x) for x in args.patients.split(",")):
-            run(n, args.entries, uri)
+            run(n, args.entries, uri, args.app_log)
     finally:
         if devdb is not None:
             devdb.terminate()

@@ -39,6 +39,8 @@ from store.types import Resource
 JOBS = "export_jobs"
 CHUNKS = "export_chunks"
 CHUNK_BYTES = 512 * 1024
+# Claims of one job before a store error fails it (each resumes from the checkpoint; a restart counts too).
+MAX_ATTEMPTS = 8
 # A group or patient list is matched this many patients per $in (a query stays well under 16 MB).
 PATIENTS_PER_QUERY = 2000
 
@@ -181,9 +183,11 @@ class ExportJobs:
             {"_id": job_id, "owner": owner, "status": "in-progress"},
             {"$set": {"status": "failed", "owner": None, "until": 0.0, "failure": message}}))
 
-    async def release(self, job_id: str, owner: str) -> None:
-        """Give the lease up at once (a clean shutdown): another instance, or this one restarted, resumes."""
-        await call(self._jobs.update_one({"_id": job_id, "owner": owner}, {"$set": {"owner": None, "until": 0.0}}))
+    async def release(self, job_id: str, owner: str, *, pause_s: float = 0.0) -> None:
+        """Give the lease up: at once (a clean shutdown; another instance, or this one restarted, resumes), or
+        claimable again only after ``pause_s`` (a store error: resumed from the checkpoint after a pause)."""
+        until = self._clock() + pause_s if pause_s else 0.0
+        await call(self._jobs.update_one({"_id": job_id, "owner": owner}, {"$set": {"owner": None, "until": until}}))
 
     async def put_chunk(self, job: dict[str, Any], file_id: str, n: int, data: bytes) -> None:
         await call(self._chunks.replace_one(

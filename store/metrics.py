@@ -56,7 +56,7 @@ WEBHOOK_DEAD_LETTERS = Counter("fhirgraph_webhook_dead_letters", "Events given u
 # ---------------------------------------------------------------------------------------------------- jobs
 JOBS = Counter("fhirgraph_jobs", "Background job transitions by kind and state", ["kind", "state"])
 JOBS_ACTIVE = Gauge("fhirgraph_jobs_active", "Background jobs this process is working now", ["kind"])
-JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled", "resumed"})
+JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled", "resumed", "paused"})
 
 # ---------------------------------------------------------------------------------------------------- auth
 AUTH_TOKENS = Counter("fhirgraph_auth_tokens", "Token requests by grant type and outcome (issued, refused)",
@@ -85,7 +85,7 @@ def job(kind: str, state: str) -> None:
     JOBS.labels(kind, state).inc()
     if state in ("running", "resumed"):
         JOBS_ACTIVE.labels(kind).inc()
-    elif state in ("completed", "failed", "cancelled"):
+    elif state in ("completed", "failed", "cancelled", "paused"):
         JOBS_ACTIVE.labels(kind).dec()
 
 

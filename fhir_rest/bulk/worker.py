@@ -22,8 +22,8 @@ import orjson
 
 from auth.audit import AuditTrail
 from fhir_rest.bundles import subset
-from store.errors import DomainError
-from store.exports import CHUNK_BYTES
+from store.errors import DomainError, TimedOut, Unavailable
+from store.exports import CHUNK_BYTES, MAX_ATTEMPTS
 from store.logs import described
 from store.metrics import job as job_metric
 from store.repository import Repository
@@ -103,6 +103,21 @@ class ExportWorker:
             ended = "completed"
         except Stopped:
             log.info("export %s: stopped (cancelled, or taken over)", job["_id"][:8])
+        except (Unavailable, TimedOut) as exc:
+            # The store was busy or away for a moment: resumed from the checkpoint after a pause, up to
+            # MAX_ATTEMPTS claims; only then failed.
+            if job.get("attempts", 1) >= MAX_ATTEMPTS:
+                ended = "failed"
+                await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")
+                log.warning("export %s failed after %d attempts: %s", job["_id"][:8], job.get("attempts", 1),
+                            described(exc))
+            else:
+                ended = "paused"
+                pause = min(60.0, self.scan_interval_s * 2 ** job.get("attempts", 1))
+                with contextlib.suppress(DomainError):
+                    await self.jobs.release(job["_id"], self.instance, pause_s=pause)
+                log.warning("export %s paused %.0f s after a store error, resumed from its checkpoint then: %s",
+                            job["_id"][:8], pause, described(exc))
         except DomainError as exc:
             ended = "failed"
             await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")

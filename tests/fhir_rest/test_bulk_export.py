@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from store.errors import Unavailable
+from store.exports import ExportJobs
 from store.metrics import JOBS
 from tests.factories import make_observation, make_patient, make_practitioner
 from tests.fhir_rest.bulk_client import BulkClient, BulkError
@@ -236,3 +239,25 @@ async def test_the_capability_statement_lists_what_works(clinic: Clinic) -> None
     assert [o["name"] for o in by_type["Observation"]["operation"]] == ["validate"]
     assert by_type["Patient"]["conditionalUpdate"] is True and by_type["Patient"]["conditionalDelete"] == "single"
     assert by_type["AuditEvent"]["conditionalDelete"] == "not-supported"
+
+
+async def test_a_store_error_mid_export_pauses_the_job_which_resumes_from_its_checkpoint(
+        clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A busy store timing one write out must not fail a long export for good: it is paused, then resumed.
+    real = ExportJobs.put_chunk
+    failures: list[str] = []
+
+    async def flaky(self: ExportJobs, job: dict[str, Any], file_id: str, n: int, data: bytes) -> None:
+        if not failures and job["tenant"] == clinic.tenant:
+            failures.append(file_id)
+            raise Unavailable()
+        await real(self, job, file_id, n, data)
+
+    monkeypatch.setattr(ExportJobs, "put_chunk", flaky)
+    paused_before = JOBS.labels("export", "paused")._value.get()
+    manifest, found = await BulkClient(clinic.c).export()
+    assert failures and manifest["error"] == []
+    assert JOBS.labels("export", "paused")._value.get() == paused_before + 1
+    assert ids(found, "Patient") == clinic.ids["Patient"]
+    assert ids(found, "Observation") == clinic.ids["Observation"]
+    assert all(n == 1 for n in Counter(r["id"] for r in found["Observation"]).values())  # each once
