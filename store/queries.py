@@ -17,7 +17,7 @@ from store.driver import call
 from store.errors import Forbidden, Invalid, NotFound
 from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
-from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, doc_id, history, live, strip
+from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, doc_id, history, keys_of, live, strip
 from store.params import param_table
 from store.reads import ReadCoalescer
 from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
@@ -125,7 +125,8 @@ class Queries:
             allowed, confined = _included(src, within_of)
             if not allowed:
                 return []
-            return await self._referencing(tenant, src, param, refs, limit=MAX_INCLUDES, within=confined)
+            return await self._referencing(tenant, src, param, refs, limit=MAX_INCLUDES, within=confined,
+                                           all_keys=True)
 
         return await includes.gather(rt, docs, specs, by_id, referencing)
 
@@ -196,8 +197,9 @@ class Queries:
 
     async def _referencing(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
                            *, sort: str | None = None, limit: int = 10_000,
-                           within: Confinement | None = None) -> list[dict[str, Any]]:
-        """``find_by_reference``'s stored documents, with their reference keys."""
+                           within: Confinement | None = None, all_keys: bool = False) -> list[dict[str, Any]]:
+        """``find_by_reference``'s stored documents, with the keys of ``param`` (``all_keys``: every reference
+        key, for includes that iterate on)."""
         if not refs:
             return []
         clauses, _, _ = compile_params(rt, params or [], tenant)
@@ -205,7 +207,8 @@ class Queries:
         base = live(tenant, [*clauses, {key: {"$in": list(dict.fromkeys(refs))}},
                              *confinement.clauses(rt, within, tenant)])
         order = full_sort(parse_sort(rt, sort))
-        docs: list[dict[str, Any]] = await call(self.db[rt].find(base, KEYS_ONLY).sort(order).limit(limit)
+        projection = KEYS_ONLY if all_keys else keys_of(rt, param)
+        docs: list[dict[str, Any]] = await call(self.db[rt].find(base, projection).sort(order).limit(limit)
                                                 .batch_size(limit).to_list(None))
         return docs
 

@@ -79,19 +79,47 @@ def _without(doc: Doc, projection: Doc) -> Doc | None:
     """``doc`` with the fields of an exclusion-only projection (``{"a.b": 0, ...}``) left out, copying only the
     documents along the excluded paths (the result is encoded, never changed); None for any other projection
     or when a path crosses an array (mongomock applies those)."""
-    if not all(v in (0, False) and not k.startswith("$") for k, v in projection.items()):
+    paths = _exclusions(projection)
+    if paths is None:
         return None
     out = dict(doc)
-    for path in projection:
-        *parents, leaf = path.split(".")
+    copied: dict[tuple[str, ...], Doc] = {(): out}  # each document along the paths copied once
+    for parents, leaf in paths:
         node = out
-        for part in parents:
-            child = node.get(part)
-            if isinstance(child, list):
-                return None
-            if not isinstance(child, dict):
-                break  # nothing at this path to leave out
-            node[part] = node = dict(child)
+        for depth, part in enumerate(parents, 1):
+            prefix = parents[:depth]
+            copy = copied.get(prefix)
+            if copy is None:
+                child = node.get(part)
+                if isinstance(child, list):
+                    return None
+                if not isinstance(child, dict):
+                    break  # nothing at this path to leave out
+                node[part] = copy = copied[prefix] = dict(child)
+            node = copy
         else:
             node.pop(leaf, None)
     return out
+
+
+_EXCLUSIONS: dict[tuple[Any, ...], list[tuple[tuple[str, ...], str]] | None] = {}
+
+
+def _exclusions(projection: Doc) -> list[tuple[tuple[str, ...], str]] | None:
+    """The (parent path, leaf) of each field of an exclusion-only projection, None for any other; the store
+    sends a few projections over and over, so they are split once."""
+    key: tuple[Any, ...] | None = tuple(projection.items())
+    try:
+        if key in _EXCLUSIONS:
+            return _EXCLUSIONS[key]
+    except TypeError:  # a value that is a document ($slice, $elemMatch): not kept
+        key = None
+    paths: list[tuple[tuple[str, ...], str]] | None = None
+    if all(v in (0, False) and not k.startswith("$") for k, v in projection.items()):
+        paths = []
+        for path in projection:
+            *parents, leaf = path.split(".")
+            paths.append((tuple(parents), leaf))
+    if key is not None and len(_EXCLUSIONS) < 4096:
+        _EXCLUSIONS[key] = paths
+    return paths
