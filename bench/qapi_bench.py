@@ -4,8 +4,11 @@ through qapi and the same operation through FHIR REST, on one server; prints req
     python bench/qapi_bench.py [--duration 10] [--connections 16] [--warmup 2] [--only 'get appointment' ...]
 
 Starts the embedded devdb (unless MONGODB_URI is set) and one `fhirgraph serve`, as separate processes; load
-comes from an httpx loop in this process (a floor of what the server does). The target: qapi at least 80 % of
-FHIR REST's throughput for each operation. qapi does more per request than the bare FHIR interaction (a create
+comes from an httpx loop in this process (a floor of what the server does). Both doors are driven alike: the
+same client, connections and Api-Key, and the get reads the same stored Appointment. The target: qapi at least
+80 % of FHIR REST's throughput for each operation. Beside req/s each row shows what is independent of the
+machine's load: store commands per request (the driver's count, from /metrics; the app's background work —
+the audit trail's batches — included) and the CPU µs per request of the app and of devdb. qapi does more per request than the bare FHIR interaction (a create
 of an appointment finds the waiting room by name and its free slot; a get joins the patient, their family
 group, the encounter and the practitioners), so the ratio is what that mapping costs.
 """
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import re
 import subprocess
 import sys
 import time
@@ -25,12 +29,36 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, wait_http, wait_port  # bench/ is the script's folder
+from common import cpu_seconds, free_port, wait_http, wait_idle, wait_port  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "qapi-bench-key"
 ROOM = "Bench waiting room"
 Request = Callable[[httpx.AsyncClient, int], Any]
+
+
+def store_calls(base: str) -> dict[str, float]:
+    """The app's store commands so far, by ``operation collection`` (its /metrics counter)."""
+    text = httpx.get(f"{base}/metrics", headers={"Api-Key": KEY}, timeout=30).text
+    out: dict[str, float] = {}
+    for op, coll, value in re.findall(
+            r'^fhirgraph_store_calls_total\{collection="([^"]*)",operation="([^"]*)"\} (\S+)$', text, re.M):
+        out[f"{coll} {op}"] = float(value)
+    return out
+
+
+def measured(duration: float, connections: int, make: Request, base: str, pids: list[int]) -> dict[str, Any]:
+    """One row's load, with the store commands and CPU it cost per request (after the processes went idle)."""
+    wait_idle(*pids)
+    calls, cpu = store_calls(base), [cpu_seconds(p) for p in pids]
+    result: dict[str, Any] = asyncio.run(load(duration, connections, make, base))
+    wait_idle(*pids)
+    after = store_calls(base)
+    n = max(result["requests"], 1.0)
+    # The scrape itself is not a store command; the diff is the load's (and what it left for the background).
+    result["calls"] = {k: (v - calls.get(k, 0.0)) / n for k, v in after.items() if v - calls.get(k, 0.0) > 0}
+    result["cpu"] = [1e6 * (cpu_seconds(p) - c) / n for p, c in zip(pids, cpu, strict=True)]
+    return result
 
 
 async def load(duration: float, connections: int, make: Request, base: str) -> dict[str, float]:
@@ -52,7 +80,7 @@ async def load(duration: float, connections: int, make: Request, base: str) -> d
         await asyncio.gather(*(worker(client) for _ in range(connections)))
     latencies.sort()
     return {"rps": len(latencies) / duration, "p50": latencies[len(latencies) // 2] if latencies else 0.0,
-            "errors": float(errors)}
+            "errors": float(errors), "requests": float(len(latencies))}
 
 
 async def prepare(base: str) -> dict[str, Any]:
@@ -94,6 +122,10 @@ def operations(ctx: dict[str, Any]) -> list[tuple[str, Request, Request]]:
     ]
 
 
+def cpu_names(procs: list[subprocess.Popen[bytes]]) -> list[str]:
+    return ["devdb", "app"] if len(procs) == 2 else ["app"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=10)
@@ -121,20 +153,26 @@ def main() -> int:
         base = f"http://127.0.0.1:{app_port}"
         wait_http(f"{base}/health")
         ctx = asyncio.run(prepare(base))
+        pids = [p.pid for p in procs]  # devdb (when started here) and the app
         print(f"httpx -c{args.connections}, {args.duration:g}s per row after {args.warmup:g}s of warm-up; "
-              f"{os.cpu_count()} cores\n")
+              f"{os.cpu_count()} cores; store calls and CPU µs per request, {' + '.join(cpu_names(procs))}\n")
         print(f"{'operation':<22}{'qapi req/s':>12}{'FHIR req/s':>12}{'ratio':>8}{'qapi p50':>10}{'FHIR p50':>10}"
-              f"{'errors':>8}")
+              f"{'errors':>8}{'qapi calls':>12}{'FHIR calls':>12}{'qapi CPU µs':>16}{'FHIR CPU µs':>16}")
         for name, qapi, fhir in operations(ctx):
             if args.only and name not in args.only:
                 continue
             out = []
             for make in (qapi, fhir):
                 asyncio.run(load(args.warmup, args.connections, make, base))
-                out.append(asyncio.run(load(args.duration, args.connections, make, base)))
+                out.append(measured(args.duration, args.connections, make, base, pids))
             q, f = out
             print(f"{name:<22}{q['rps']:>12.0f}{f['rps']:>12.0f}{q['rps'] / max(f['rps'], 1e-9):>8.0%}"
-                  f"{q['p50']:>9.1f}ms{f['p50']:>8.1f}ms{q['errors'] + f['errors']:>8.0f}", flush=True)
+                  f"{q['p50']:>9.1f}ms{f['p50']:>8.1f}ms{q['errors'] + f['errors']:>8.0f}"
+                  f"{sum(q['calls'].values()):>12.2f}{sum(f['calls'].values()):>12.2f}"
+                  f"{' + '.join(f'{c:.0f}' for c in q['cpu']):>16}{' + '.join(f'{c:.0f}' for c in f['cpu']):>16}",
+                  flush=True)
+            for door, row in (("qapi", q), ("FHIR", f)):
+                print(f"    {door} calls/request: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(row["calls"].items())))
         return 0
     finally:
         for p in procs:
