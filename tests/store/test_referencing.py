@@ -55,8 +55,8 @@ async def test_concurrent_lookups_share_one_command_and_answer_as_a_search(store
 
 async def test_refs_a_full_command_left_unanswered_are_asked_again_after_its_last_row(
         store: StoreHandle, principal: SystemPrincipal, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With one row per ref, a's three encounters fill the first command; b's, later in the order, is found by
-    the next one, which starts after the last row seen."""
+    """With one row per ref, a's three encounters fill the first (unsorted) command; asked again in order, they
+    fill the second; b's, later in the order, is found by the third, which starts after the last row seen."""
     monkeypatch.setattr(referencing, "ROWS_PER_REF", 1)
     for rid in ("e1", "e2", "e3"):
         await put(store, principal, encounter("a"), rid)
@@ -65,7 +65,7 @@ async def test_refs_a_full_command_left_unanswered_are_asked_again_after_its_las
     a, b, none = await asyncio.gather(*(store.repo.first_referencing(principal, "Encounter", "appointment", r)
                                         for r in ("Appointment/a", "Appointment/b", "Appointment/x")))
     assert (a and a["id"], b and b["id"], none) == ("e1", "e9", None)
-    assert finds(before, "Encounter") == 2
+    assert finds(before, "Encounter") == 3
 
 
 async def test_the_other_parameters_the_tenant_and_the_confinement_narrow_the_lookup(
