@@ -4,6 +4,7 @@ the resource type."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,6 +42,12 @@ class Queries:
                         within: Confinement | None = None) -> dict[str, Resource]:
         """The current resources of these ids by id, in one round trip; missing and deleted ones are absent, and
         so are those ``within`` does not admit."""
+        if within is None and is_resource_type(rt):
+            # Through the read coalescer: concurrent requests' reads of the type share its command (reads.py).
+            wanted = list(dict.fromkeys(ids))
+            docs = await asyncio.gather(*(self._reads.get(rt, doc_id(tenant, i)) for i in wanted))
+            return {i: strip(d) for i, d in zip(wanted, docs, strict=True)
+                    if d is not None and not d["_sys"].get("deleted")}
         return {d["id"]: strip(d) for d in await self._docs(tenant, rt, ids, within, keys=False)}
 
     async def _docs(self, tenant: str, rt: str, ids: Iterable[str], within: Confinement | None = None, *,

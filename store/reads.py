@@ -1,4 +1,5 @@
-"""Reads by id, coalesced: the hottest path of every door (FHIR read, DataLoaders, the event relay's vreads)."""
+"""Reads by id, coalesced: the hottest path of every door (FHIR read, DataLoaders, the event relay's vreads);
+the coalescing itself (``Coalescer``), which store/referencing.py shares."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextvars
 import copy
 import functools
 import time
+from collections.abc import Hashable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -18,12 +20,14 @@ from store.errors import Unavailable
 from store.layout import NO_KEYS
 
 
-class ReadCoalescer:
-    """Coalesces concurrent reads by ``_id`` into one ``$in`` query per collection.
+class Coalescer:
+    """Coalesces concurrent lookups of one *lane* (a collection and the shape of a query on it) into one command
+    for many keys; ``ReadCoalescer`` (reads by ``_id``) and store/referencing.py (the first row referencing a
+    resource) are its lanes.
 
     Under concurrent load most of a read's cost is the driver's per-command work, not the database's; one
     round trip for the reads of every request that arrived together divides it among them. A read asked for
-    when the collection has no command in flight goes out on the next event-loop tick (no added latency when
+    when the lane has no command in flight goes out on the next event-loop tick (no added latency when
     idle). While a command is out, the next one waits one more loop turn, so that the reads of requests that
     arrived in the same burst share it; while ``max_in_flight`` commands are out, new reads wait for the first of
     them to come back and then go out together — so batches grow with the load instead of with a timer.
@@ -39,38 +43,43 @@ class ReadCoalescer:
         self.max_in_flight = max_in_flight
         # A command sent as such does not take the database's read concern the way a driver cursor would.
         self.read_concern = {"readConcern": db.read_concern.document} if db.read_concern.document else {}
-        self.pending: dict[str, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        self.pending: dict[Hashable, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
         # Per pending batch: the deadline of each waiter (None: it has none), in asking order.
-        self.deadlines: dict[str, list[tuple[asyncio.Future[dict[str, Any] | None], float | None]]] = {}
-        self.scheduled: set[str] = set()
-        self.in_flight: dict[str, int] = {}
+        self.deadlines: dict[Hashable, list[tuple[asyncio.Future[dict[str, Any] | None], float | None]]] = {}
+        self.scheduled: set[Hashable] = set()
+        self.in_flight: dict[Hashable, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def get(self, collection: str, key: str) -> asyncio.Future[dict[str, Any] | None]:
-        """A future of the stored document with ``_id`` ``key`` (None when absent); driver errors arrive as
-        ``Unavailable``."""
+    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored document answering each of ``keys`` in ``lane`` (absent: none), in as few commands as the
+        lane can; a document may answer several keys."""
+        raise NotImplementedError
+
+    def want(self, lane: Hashable, key: str) -> asyncio.Future[dict[str, Any] | None]:
+        """A future of the stored document answering ``key`` in ``lane`` (None when there is none); driver
+        errors arrive as ``Unavailable``."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[dict[str, Any] | None] = loop.create_future()
-        batch = self.pending.get(collection)
+        batch = self.pending.get(lane)
         if batch is None:
-            batch = self.pending[collection] = {}
+            batch = self.pending[lane] = {}
         batch.setdefault(key, []).append(fut)
-        self.deadlines.setdefault(collection, []).append((fut, current_deadline()))
-        busy = self.in_flight.get(collection, 0)
-        if collection not in self.scheduled and busy < self.max_in_flight:
-            self.scheduled.add(collection)
+        self.deadlines.setdefault(lane, []).append((fut, current_deadline()))
+        busy = self.in_flight.get(lane, 0)
+        if lane not in self.scheduled and busy < self.max_in_flight:
+            self.scheduled.add(lane)
             if busy:
-                # The store is already busy with this collection: the reads of requests arriving in the same
-                # burst (those the loop reads from its sockets on its next turn) get that turn to join.
-                loop.call_soon(loop.call_soon, self._flush, collection)
+                # The store is already busy with this lane: the reads of requests arriving in the same burst
+                # (those the loop reads from its sockets on its next turn) get that turn to join.
+                loop.call_soon(loop.call_soon, self._flush, lane)
             else:
-                loop.call_soon(self._flush, collection)
+                loop.call_soon(self._flush, lane)
         return fut
 
-    def _flush(self, collection: str) -> None:
-        self.scheduled.discard(collection)
-        batch = self.pending.pop(collection, None)
-        waiters = self.deadlines.pop(collection, [])
+    def _flush(self, lane: Hashable) -> None:
+        self.scheduled.discard(lane)
+        batch = self.pending.pop(lane, None)
+        waiters = self.deadlines.pop(lane, [])
         if not batch:
             return
         until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
@@ -80,17 +89,89 @@ class ReadCoalescer:
             if own is not None and (until is None or own < until - LATE_S):
                 timer = loop.call_later(max(0.0, own - now), _expire, fut)
                 fut.add_done_callback(functools.partial(_cancel, timer))
-        self.in_flight[collection] = self.in_flight.get(collection, 0) + 1
+        self.in_flight[lane] = self.in_flight.get(lane, 0) + 1
         # A fresh context: the batch's deadline, not the context (and deadline) of the caller that opened it.
-        task = loop.create_task(self._fetch(collection, batch, None if until is None else until - now),
+        task = loop.create_task(self._fetch(lane, batch, None if until is None else until - now),
                                 context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _landed(self, collection: str) -> None:
-        self.in_flight[collection] -= 1
-        if self.pending.get(collection) and collection not in self.scheduled:
-            self._flush(collection)
+    def _landed(self, lane: Hashable) -> None:
+        self.in_flight[lane] -= 1
+        if self.pending.get(lane) and lane not in self.scheduled:
+            self._flush(lane)
+
+    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
+        # As a cursor would: the database's read preference and codec options (a command's default is primary
+        # and the driver's default codec options).
+        return await self.db.command(command, read_preference=self.db.read_preference,
+                                     codec_options=self.db.codec_options)
+
+    async def _find_command(self, find: dict[str, Any]) -> dict[str, Any]:
+        """The reply to a ``find`` command sent as such (with the database's read concern), retried once as the
+        driver retries a cursor's find."""
+        find = {**find, **self.read_concern}
+        try:
+            return await self._command(find)
+        except (AutoReconnect, OperationFailure) as exc:
+            # A cursor's find is retried once by the driver after a network error or a primary's step-down
+            # (retryable reads); a command sent as such is not, so the same single retry is made here.
+            if not retryable_read_error(exc) or not self.db.client.options.retry_reads:
+                raise
+            return await self._command(find)
+
+    async def _close(self, collection: str, reply: dict[str, Any]) -> bool:
+        """Close the cursor ``reply`` left open (its documents passed the 16 MB reply limit); whether it had one.
+        (Else the server closes it when it has been idle a while.)"""
+        cursor_id = reply["cursor"]["id"]
+        if cursor_id:
+            with contextlib.suppress(PyMongoError):
+                await self._command({"killCursors": collection, "cursors": [cursor_id]})
+        return bool(cursor_id)
+
+    async def _fetch(self, lane: Hashable, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]],
+                     seconds: float | None) -> None:
+        try:
+            with deadline(None if seconds is None else max(seconds, 0.001)):
+                found = await self._lookup(lane, list(batch))
+        except BaseException as exc:  # every waiter learns of the failure; none hangs
+            if isinstance(exc, PyMongoError):
+                exc = unavailable(exc)
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc)
+            self._landed(lane)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._landed(lane)
+        handed: set[int] = set()
+        for key, futures in batch.items():
+            doc = found.get(key)
+            for f in futures:
+                if f.done():
+                    continue
+                # Waiters each get their own document (a caller may change what it read): the first to get one
+                # gets it, the others a copy.
+                if doc is not None and id(doc) in handed:
+                    f.set_result(copy.deepcopy(doc))
+                else:
+                    f.set_result(doc)
+                    if doc is not None:
+                        handed.add(id(doc))
+
+
+class ReadCoalescer(Coalescer):
+    """Reads by ``_id``, one lane per collection: concurrent reads of a collection share one ``$in`` command."""
+
+    def get(self, collection: str, key: str) -> asyncio.Future[dict[str, Any] | None]:
+        """A future of the stored document with ``_id`` ``key`` (None when absent); driver errors arrive as
+        ``Unavailable``."""
+        return self.want(collection, key)
+
+    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d for d in await self._find(lane, keys)}
 
     async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
         """The documents with these ``_id``s, as one ``find`` command.
@@ -102,54 +183,14 @@ class ReadCoalescer:
         cursor keeps)."""
         # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
         # for a getMore that finds nothing: there is at most one document per _id).
-        find: dict[str, Any] = {"find": collection, "filter": {"_id": {"$in": keys}}, "projection": NO_KEYS,
-                                "limit": len(keys), "batchSize": len(keys), **self.read_concern}
-        try:
-            reply = await self._command(find)
-        except (AutoReconnect, OperationFailure) as exc:
-            # A cursor's find is retried once by the driver after a network error or a primary's step-down
-            # (retryable reads); a command sent as such is not, so the same single retry is made here.
-            if not retryable_read_error(exc) or not self.db.client.options.retry_reads:
-                raise
-            reply = await self._command(find)
+        reply = await self._find_command({"find": collection, "filter": {"_id": {"$in": keys}},
+                                          "projection": NO_KEYS, "limit": len(keys), "batchSize": len(keys)})
         docs: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
-        if cursor_id := reply["cursor"]["id"]:
-            with contextlib.suppress(PyMongoError):  # else the server closes it when it has been idle a while
-                await self._command({"killCursors": collection, "cursors": [cursor_id]})
+        if await self._close(collection, reply):
             have = {d["_id"] for d in docs}
             rest = [k for k in keys if k not in have]
             docs.extend(await self.db[collection].find({"_id": {"$in": rest}}, NO_KEYS).to_list(None))
         return docs
-
-    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
-        # As a cursor would: the database's read preference and codec options (a command's default is primary
-        # and the driver's default codec options).
-        return await self.db.command(command, read_preference=self.db.read_preference,
-                                     codec_options=self.db.codec_options)
-
-    async def _fetch(self, collection: str, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]],
-                     seconds: float | None) -> None:
-        try:
-            with deadline(None if seconds is None else max(seconds, 0.001)):
-                found = {d["_id"]: d for d in await self._find(collection, list(batch))}
-        except BaseException as exc:  # every waiter learns of the failure; none hangs
-            if isinstance(exc, PyMongoError):
-                exc = unavailable(exc)
-            for futures in batch.values():
-                for f in futures:
-                    if not f.done():
-                        f.set_exception(exc)
-            self._landed(collection)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self._landed(collection)
-        for key, futures in batch.items():
-            doc = found.get(key)
-            for i, f in enumerate(futures):
-                if not f.done():
-                    # Waiters for the same id each get their own document: a caller may change what it read.
-                    f.set_result(doc if i == 0 or doc is None else copy.deepcopy(doc))
 
 
 # A waiter's own deadline this much before its batch's gets a timer of its own; closer ones ride with the batch.

@@ -21,13 +21,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from store import transactions
+from store import referencing, transactions
 from store.audit import AuditLog
 from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
 from store.exports import ExportJobs
+from store.fhirjson import parse_reference
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
 from store.jobs import Jobs
@@ -38,6 +39,7 @@ from store.params import APPEND_ONLY, PARAMS, READ_ONLY, check_type, type_of
 from store.queries import Queries, WithinOf
 from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
+from store.referencing import ReferenceCoalescer
 from store.transactions import Entry, Outcome, apply_patch, check_update, check_within
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
@@ -50,6 +52,7 @@ class Repository:
         self.transactions = transactions
         self._reads = ReadCoalescer(db)
         self._queries = Queries(db, self._reads)
+        self._referencing = ReferenceCoalescer(db)
         self._idempotency = IdempotencyKeys(db)
         # Called after every committed write with the event, so the relay can wake at once (decision 6/7).
         self.on_event: list[EventHook] = []
@@ -197,6 +200,21 @@ class Repository:
         check_type(rt)
         return await self._queries.find_by_reference(principal.tenant, rt, param, refs, params, sort=sort,
                                                      limit=limit, within=within)
+
+    async def first_referencing(self, principal: PrincipalLike, rt: str, param: str, ref: str,
+                                params: list[tuple[str, str]] | None = None, *,
+                                within: Confinement | None = None) -> Resource | None:
+        """The first row of ``search(rt, [(param, ref), *params], count=1)`` (FHIR R4 §3.1.1, default order), or
+        None — the concurrent calls of one shape sharing one round trip (store/referencing.py), for the reverse
+        reference a view of one resource joins on every request. ``param``: a reference parameter of ``rt``;
+        ``ref``: ``Type/id``."""
+        check_type(rt)
+        parsed = parse_reference(ref)
+        if parsed is None:
+            raise Invalid(f"Not a literal reference: '{ref[:64]}'")
+        shape = referencing.lane(rt, principal.tenant, param, params, within)
+        doc = await self._referencing.first(shape, f"{parsed[0]}/{parsed[1]}")
+        return None if doc is None else strip(doc)
 
     async def count(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None, *,
                     within: Confinement | None = None) -> int:

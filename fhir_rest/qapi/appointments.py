@@ -253,11 +253,6 @@ async def view(request: Request, principal: Principal, decisions: dict[str, Deci
             raise group
         return {"id": pid, "demographics": patient_map.view(found, patients.group_label(group))}
 
-    async def encounter() -> Resource | None:
-        page = await repo.search(principal, "Encounter", [("appointment", f"Appointment/{appt['id']}")], count=1,
-                                 within=decisions["Encounter"].within)
-        return page.resources[0] if page.resources else None
-
     async def providers() -> list[dict[str, Any]]:
         ids = amap.practitioner_ids(appt)
         if not ids:
@@ -265,7 +260,10 @@ async def view(request: Request, principal: Principal, decisions: dict[str, Deci
         found = await repo.read_many(principal, "Practitioner", ids, within=decisions["Practitioner"].within)
         return [amap.provider(found[i]) for i in ids if i in found]
 
-    person, visit, staff = await asyncio.gather(patient(), encounter(), providers())
+    # The video call is the appointment's Encounter: a lookup concurrent requests share (store/referencing.py).
+    encounter = repo.first_referencing(principal, "Encounter", "appointment", f"Appointment/{appt['id']}",
+                                       within=decisions["Encounter"].within)
+    person, visit, staff = await asyncio.gather(patient(), encounter, providers())
     start, end = instant_unix(appt.get("start")), instant_unix(appt.get("end"))
     return {
         "id": amap.said(appt),

@@ -75,10 +75,9 @@ async def by_spid(repo: Repository, principal: PrincipalLike, spid: str, within:
 
 async def group_of(repo: Repository, principal: PrincipalLike, patient_id: str,
                    within: Any = None) -> Resource | None:
-    """The shared-email family Group ``patient_id`` belongs to, if any."""
-    page = await repo.search(principal, "Group", [("member", f"Patient/{patient_id}"),
-                                                  ("identifier", f"{GROUP_SYSTEM}|")], count=1, within=within)
-    return page.resources[0] if page.resources else None
+    """The shared-email family Group ``patient_id`` belongs to, if any (concurrent requests share the lookup)."""
+    return await repo.first_referencing(principal, "Group", "member", f"Patient/{patient_id}",
+                                        [("identifier", f"{GROUP_SYSTEM}|")], within=within)
 
 
 def group_label(group: Resource | None) -> tuple[str, str] | None:

@@ -17,8 +17,8 @@ T0 = 1_905_053_400  # a future weekday morning, on the quarter hour
 
 async def _patient(qapi: httpx.AsyncClient, fhir: httpx.AsyncClient, **changes: Any) -> tuple[str, int]:
     pid = new_id()
-    r = await qapi.post("/patients", json=body(PATIENT_CREATE, id=pid, deceased=False, deceasedAt=None,
-                                               isLinkedByEmail=False, **changes))
+    r = await qapi.post("/patients", json=body(PATIENT_CREATE, **{"id": pid, "deceased": False, "deceasedAt": None,
+                                                                  "isLinkedByEmail": False, **changes}))
     assert r.status_code == 201, r.text
     return pid, r.json()
 
@@ -99,6 +99,35 @@ async def test_create_by_hsid_and_spid_and_the_default_duration(qapi: httpx.Asyn
     assert by_spid.status_code == 201, by_spid.text
     got = (await qapi.get(f"/appointments/{by_spid.json()['id']}")).json()
     assert got["patient"]["id"] == patient["id"] and got["providers"] == []
+
+
+async def test_gets_at_once_each_show_their_own_video_call_and_family_group(qapi: httpx.AsyncClient,
+                                                                              fhir: httpx.AsyncClient) -> None:
+    """Concurrent gets share the lookups of encounters and family groups (store/referencing.py); each still gets
+    its own appointment's: the video call of its Encounter (none when it has none), its patient's group."""
+    room = await waiting_room(fhir, practitioner=False)
+    family = f"Family {new_id()}"
+    linked, _ = await _patient(qapi, fhir, isLinkedByEmail=True, groupType="family", groupName=family)
+    alone, _ = await _patient(qapi, fhir)
+    saids = []
+    for pid in (linked, alone, linked):
+        r = await qapi.post(f"/patients/{pid}/appointments", json={"waitingRoom": room["name"], "date": T0})
+        assert r.status_code == 201, r.text
+        saids.append(r.json()["id"])
+    ids = [(await fhir.get("/Appointment", params={"identifier": f"{SID['said']}|{n}"})).json()["entry"][0]
+           ["resource"]["id"] for n in saids]
+    encounters = []
+    for appt, status in ((ids[0], "in-progress"), (ids[1], "finished")):
+        r = await fhir.post("/Encounter", json={
+            "resourceType": "Encounter", "status": status, "appointment": [{"reference": f"Appointment/{appt}"}],
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"}})
+        assert r.status_code == 201, r.text
+        encounters.append(r.json()["id"])
+    got = [r.json() for r in await asyncio.gather(*(qapi.get(f"/appointments/{n}") for n in saids * 2))]
+    assert [g["videoCall"] for g in got] == [{"id": encounters[0], "status": "on call"},
+                                             {"id": encounters[1], "status": "complete"}, None] * 2
+    groups = [g["patient"]["demographics"]["sharedEmailGroup"] for g in got]
+    assert groups == [{"type": "family", "name": family}, None, {"type": "family", "name": family}] * 2
 
 
 async def test_errors_in_the_seeds_shape(qapi: httpx.AsyncClient, fhir: httpx.AsyncClient) -> None:

@@ -234,3 +234,18 @@ async def test_a_waiter_without_a_deadline_leaves_the_batch_without_one() -> Non
     gate.set()
     got = await asyncio.wait_for(unhurried, 1)
     assert got and got["_id"] == "t/b"
+
+
+async def test_read_many_of_concurrent_callers_share_one_command(store: StoreHandle,
+                                                                 principal: SystemPrincipal) -> None:
+    """Unconfined batch reads go through the coalescer: two requests' DataLoader batches, one command; missing
+    and deleted ids are absent."""
+    pats = [(await store.repo.create(principal, make_patient())).resource["id"] for _ in range(4)]
+    await store.repo.delete(principal, "Patient", pats[3])
+    before = fhir_call_count()
+    first, second = await asyncio.gather(store.repo.read_many(principal, "Patient", [pats[0], pats[1], "nope"]),
+                                         store.repo.read_many(principal, "Patient", [pats[1], pats[2], pats[3]]))
+    assert fhir_call_count() - before == 1
+    assert sorted(first) == sorted(pats[:2]) and sorted(second) == sorted(pats[1:3])
+    first[pats[1]]["name"][0]["family"] = "Changed"
+    assert second[pats[1]]["name"][0]["family"] == "Reyes"  # each caller its own copy
