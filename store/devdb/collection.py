@@ -52,7 +52,7 @@ class Collection(MockCollection):
 
     def _store_new(self, key: Any, _id: Any, raw: bytes, doc: Doc | None) -> None:
         documents = self.documents
-        if key in documents.raw:
+        if key in documents:
             raise duplicate_key(self.full_name, "_id_", {"_id": 1}, {"_id": _id})
         documents.put(key, raw)  # mongomock's own lock is moot: the engine runs one command at a time
         if unique.has_unique(self._store):

@@ -38,7 +38,7 @@ import bson
 from sortedcontainers import SortedList
 
 from store.devdb.codec import CODEC, Doc
-from store.devdb.documents import Documents
+from store.devdb.documents import Documents, full
 
 # Ranks in BSON's comparison order (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
 NULL, NUMBER, STRING, OBJECT_ID, DATE = 1, 2, 3, 7, 9
@@ -319,8 +319,8 @@ class Indexes:
         self.by_name.update((ix.name, ix) for ix in fresh)  # an unusable one too: it is not re-examined
         fresh = [ix for ix in fresh if ix.usable]
         if fresh:
-            for key, raw in self.documents.raw.items():
-                doc = bson.decode(raw, CODEC)
+            for key, held in self.documents.held.items():
+                doc = bson.decode(full(held), CODEC)
                 cache: dict[str, Any] = {}
                 for ix in fresh:
                     ix.add(key, doc, cache)
@@ -330,18 +330,18 @@ class Indexes:
         changes = self.documents.changes or {}
         self.documents.changes = {}
         usable = [ix for ix in self.by_name.values() if ix.usable]
-        current = self.documents.raw
+        current = self.documents.held
         for key, old in changes.items():
             new = current.get(key)
             if new is old:
                 continue
             cache: dict[str, Any] = {}
             if old is not None:
-                before = bson.decode(old, CODEC)
+                before = bson.decode(full(old), CODEC)
                 for ix in usable:
                     ix.remove(key, before, cache)
             if new is not None:
-                doc = bson.decode(new, CODEC)
+                doc = bson.decode(full(new), CODEC)
                 cache = {}
                 for ix in usable:
                     ix.add(key, doc, cache)

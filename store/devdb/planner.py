@@ -25,7 +25,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ _RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
 _META = set(".^$*+?{}[]|()\\")
 
 Tail = tuple[Any, ...]
+Fetch = Callable[[Any], bytes | None]  # a document's stored bytes by its store key
 
 
 @dataclass(frozen=True)
@@ -377,13 +378,13 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
     return chosen if chosen.cost < total or chosen.walk else None
 
 
-def candidates(p: Plan, documents: Mapping[Any, bytes]) -> Iterator[bytes]:
-    """The candidate documents of a plan (``documents``: the stored bytes by store key), once each, in index
-    order for a walk."""
-    return (raw for _, raw in grouped(p, documents))
+def candidates(p: Plan, fetch: Fetch) -> Iterator[bytes]:
+    """The candidate documents of a plan (``fetch``: the stored bytes by store key), once each, in index order
+    for a walk."""
+    return (raw for _, raw in grouped(p, fetch))
 
 
-def grouped(p: Plan, documents: Mapping[Any, bytes]) -> Iterator[tuple[Any, bytes]]:
+def grouped(p: Plan, fetch: Fetch) -> Iterator[tuple[Any, bytes]]:
     """``candidates`` with, for a walk, the value of its first walked field (the group a "groups" walk sorts)."""
     seen: set[Any] = set()
     pairs: Iterator[tuple[Any, Any]]
@@ -403,6 +404,6 @@ def grouped(p: Plan, documents: Mapping[Any, bytes]) -> Iterator[tuple[Any, byte
         if key in seen:
             continue
         seen.add(key)
-        raw = documents.get(key)
+        raw = fetch(key)
         if raw is not None:
             yield group, raw

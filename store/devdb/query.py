@@ -111,8 +111,8 @@ def lookup(documents: Documents, filter: Doc) -> list[Row] | None:
         # (strings compare alike in BSON and Python: UTF-8 byte order is code point order)
         keys.sort()
         if _only_pins_id(filter):  # string _ids found by key are exact matches: nothing to decode
-            return [(found, None) for key in keys if (found := raw.get(key)) is not None]
-    rows: list[Row] = list(_filtered(filter, (found for key in keys if (found := raw.get(key)) is not None)))
+            return [(found, None) for key in keys if (found := raw(key)) is not None]
+    rows: list[Row] = list(_filtered(filter, (found for key in keys if (found := raw(key)) is not None)))
     if len(rows) > 1 and not strings:
         rows.sort(key=lambda row: filtering.resolve_sort_key("_id", row[1]))
     return rows
@@ -143,7 +143,7 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
                 return list(itertools.islice(rows, needed or None))
             return sort_rows(list(rows), sort)[: needed or None]
         if needed > 0 and not spec:
-            return list(itertools.islice(_filtered(filter, documents.raw.values()), needed))
+            return list(itertools.islice(_filtered(filter, documents.raws()), needed))
     return sort_rows(list(scanned(coll, filter)), sort)[: needed or None]
 
 
@@ -160,14 +160,14 @@ def rows(coll: MockCollection, filter: Doc) -> Iterator[Match]:
     return _filtered(filter, list(planner.candidates(found, documents.raw)))
 
 
-def _in_groups(found: planner.Plan, documents: Mapping[Any, bytes], filter: Doc, needed: int) -> list[Row]:
+def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int) -> list[Row]:
     """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
     keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
     filtering.filter_applies(filter, {})
     applies = matcher.applies(filter)
     out: list[Row] = []
     boundary: Any = None
-    for group, raw in planner.grouped(found, documents):
+    for group, raw in planner.grouped(found, fetch):
         if boundary is not None and group != boundary:
             break
         doc = decode(raw)
@@ -199,7 +199,7 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
 
 def scanned(coll: MockCollection, filter: Doc) -> Iterator[Match]:
     """Every document matching ``filter``, read from the whole collection (read out first, as ``rows``)."""
-    return _filtered(filter, list(coll._store._documents.raw.values()))
+    return _filtered(filter, coll._store._documents.raws())
 
 
 def sort_rows(found: list[Row], sort: Mapping[str, Any] | None) -> list[Row]:
