@@ -74,10 +74,27 @@ class Collection(MockCollection):
 
     def project(self, raw: bytes, projection: Doc) -> bytes:
         """Document ``raw`` as ``projection`` shows it."""
-        tree = rawbson.exclusion_tree(projection)
+        tree = _exclusion_tree(projection)
         if tree is not None and (cut := rawbson.without(raw, tree)) is not None:
             return cut
         return encode(self._copy_only_fields(decode(raw), dict(projection), dict))
+
+
+_TREES: dict[Any, rawbson.Tree | None] = {}
+
+
+def _exclusion_tree(projection: Doc) -> rawbson.Tree | None:
+    """``rawbson.exclusion_tree``, remembered: a cursor's every document, every read, has the same projection."""
+    try:
+        key = tuple(projection.items())
+        return _TREES[key]
+    except TypeError:  # unhashable values: not an exclusion anyway
+        return None
+    except KeyError:
+        if len(_TREES) >= 256:
+            _TREES.clear()
+        tree = _TREES[key] = rawbson.exclusion_tree(projection)
+        return tree
 
 
 def fast_collection(database: Any, name: str) -> Collection:

@@ -1,13 +1,14 @@
 """In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily.
 
 An ``Index`` holds, for each stored document, one entry per combination of the values its key paths hold (a
-multikey index: arrays along a path are expanded, as MongoDB does), in a sorted list. Each value is taken with
+multikey index: arrays along a path are expanded, as MongoDB does), in order (store/devdb/entries.py: grouped by
+value). Each value is taken with
 its rank in BSON's order of types (``encode``: numbers and booleans share one rank so that a candidate range
 holds everything mongomock's ``==`` equates, ``1 == 1.0 == True``). An entry is a pair ``(key bytes, _id)``: the
 ranks and values of every field but the last packed into bytes that sort as the values do (``pack``), followed
 by the rank of the ``_id`` (appended to the index's fields when it does not end in ``_id``), and then the
 document's store key itself — shared with the documents dict, and keeping entries with equal values in ``_id``
-order. Entries with equal values share one bytes object. The planner (store/devdb/planner.py) speaks of keys
+order. The planner (store/devdb/planner.py) speaks of keys
 as flat tuples ``(rank0, value0, rank1, value1, ...)`` with ``AFTER`` as a bound past every entry holding the
 values before it; ``Index.bound`` turns one into the entries' form.
 
@@ -35,10 +36,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import bson
-from sortedcontainers import SortedList
 
 from store.devdb.codec import CODEC, Doc
 from store.devdb.documents import Documents, full
+from store.devdb.entries import Entries
 
 # Ranks in BSON's comparison order (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
 NULL, NUMBER, STRING, OBJECT_ID, DATE = 1, 2, 3, 7, 9
@@ -168,7 +169,7 @@ class Index:
         lead = 1 if len(declared) > 1 else 0
         self.lead: int | None = None if self.fields[lead] == "_id" else lead
         self.complete = True  # no document left out so far
-        self.entries: SortedList = SortedList()
+        self.entries = Entries()
         self.odd: set[Any] = set()
         self.multikey = [False] * len(self.fields)  # an array met on the way: no ordered walk on the field
         self.kinds: list[set[int]] = [set() for _ in self.fields]
@@ -215,21 +216,16 @@ class Index:
         if not entries:
             self.complete = False
             return
-        for entry in entries:
-            # An entry with the same values shares their bytes (equal entries are neighbours).
-            prefix = entry[0]
-            for near in self.entries.irange((prefix,), (prefix + b"\x00",), inclusive=(True, False)):
-                entry = (near[0], key)
-                break
-            self.entries.add(entry)
+        for value, _ in entries:
+            self.entries.add(value, key)
 
     def remove(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
         """Take out what ``doc`` (the version filed under ``key``) put in."""
         if key in self.odd:
             self.odd.discard(key)
             return
-        for entry in self.entries_of(key, doc, cache) or ():
-            self.entries.discard(entry)
+        for value, _ in self.entries_of(key, doc, cache) or ():
+            self.entries.remove(value, key)
 
     def bound(self, flat: Entry) -> Entry:
         """A planner's key ``(rank0, value0, ..., [AFTER])`` as a bound among the entries."""
@@ -247,12 +243,12 @@ class Index:
         return (b"".join(parts),)
 
     def count(self, lo: Entry, hi: Entry) -> int:
-        start = self.entries.bisect_left(self.bound(lo))
-        return max(0, int(self.entries.bisect_left(self.bound(hi))) - int(start))
+        """How many entries lie from ``lo`` up to (not including) ``hi`` (for many values, an estimate)."""
+        return self.entries.count(self.bound(lo), self.bound(hi))
 
     def scan(self, lo: Entry, hi: Entry, reverse: bool = False) -> Iterator[Entry]:
         """The entries from ``lo`` up to (not including) ``hi``."""
-        return iter(self.entries.irange(self.bound(lo), self.bound(hi), inclusive=(True, False), reverse=reverse))
+        return self.entries.scan(self.bound(lo), self.bound(hi), reverse)
 
     def tails(self, lo: Entry, hi: Entry, pinned: int, reverse: bool = False) -> Iterator[Entry]:
         """``scan`` of a range whose first ``pinned`` fields are fixed (``lo`` and ``hi`` begin with their values),

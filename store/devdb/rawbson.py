@@ -99,7 +99,7 @@ def _without(raw: bytes, start: int, tree: Tree) -> bytes | None:
     pos = start + 4
     parts: list[bytes] = []
     copied_to = pos  # the bytes before this position are taken as they are
-    index, startswith, fixed = raw.index, raw.startswith, _FIXED
+    index, fixed, lengths = raw.index, _FIXED, {len(name) for name in tree}
     while pos < end:
         kind = raw[pos]
         name_end = index(0, pos + 1)
@@ -112,27 +112,26 @@ def _without(raw: bytes, start: int, tree: Tree) -> bytes | None:
             next_pos = value_at + known
         else:
             next_pos = value_end(raw, kind, value_at)
-        for name, sub in tree.items():
-            if name_end - pos - 1 != len(name) or not startswith(name, pos + 1):
-                continue
+        if name_end - pos - 1 in lengths and (sub := tree.get(raw[pos + 1:name_end], _KEEP)) is not _KEEP:
             if sub is None:
-                replaced = b""
+                replaced: bytes | None = b""
             elif kind == EMBEDDED:
                 inner = _without(raw, value_at, sub)
-                if inner is None:
-                    break
-                replaced = raw[pos:value_at] + inner
+                replaced = None if inner is None else raw[pos:value_at] + inner
             elif kind == ARRAY:
                 raise _ThroughArray
             else:
-                break  # a scalar where the path goes on: nothing under it to leave out
-            parts.append(raw[copied_to:pos])
-            parts.append(replaced)
-            copied_to = next_pos
-            break
+                replaced = None  # a scalar where the path goes on: nothing under it to leave out
+            if replaced is not None:
+                parts.append(raw[copied_to:pos])
+                parts.append(replaced)
+                copied_to = next_pos
         pos = next_pos
     if not parts:
         return None
     parts.append(raw[copied_to:end + 1])
     body = b"".join(parts)
     return _pack_int32(len(body) + 4) + body
+
+
+_KEEP: Any = object()
