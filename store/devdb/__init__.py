@@ -16,8 +16,14 @@ updates such as ``{_id: x, "_sys.v": 3}`` (the store's optimistic locking) succe
 Modules, from the socket inwards: ``server`` (DevDB, main_devdb) -> ``wire`` (framing) -> ``engine`` (the
 command table, the lock) -> ``reads`` / ``writes`` / ``admin`` (the commands) over ``context`` (the mongomock
 client, the ``cursor``s) and ``collection`` (mongomock's Collection with the fast paths of ``query``,
-``planner``/``index`` and ``unique`` hooked in); ``errors`` holds MongoDB's error shapes, ``codec`` what all of
-them share; ``journal`` (with ``wal``, ``replayable``, ``snapshot``) keeps the data in a directory when asked to.
+``planner``/``index`` and ``unique`` hooked in) over ``documents`` (each document held as its BSON bytes, cut
+as bytes by ``rawbson``); ``errors`` holds MongoDB's error shapes, ``codec`` what all of them share;
+``journal`` (with ``wal``, ``replayable``, ``snapshot``) keeps the data in a directory when asked to.
+
+Documents are held compactly: as the BSON bytes an insert carried (store/devdb/documents.py), decoded only when a
+query needs their fields (a filter the indexes do not settle, a sort, an update); a find returns the stored
+bytes, less what an exclusion projection leaves out, without decoding them; index entries are packed bytes and
+the document's key (store/devdb/index.py).
 
 Fast paths over mongomock, which otherwise scans the whole collection for every query:
 - a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key, in O(1);
@@ -38,8 +44,7 @@ What devdb does not do:
   decides), hint is ignored, and a filter no index leads with scans the collection;
 - sort on an array path uses the array's first element (mongomock), not its min/max as MongoDB does;
 - what mongomock lacks ($lookup with let/pipeline, $merge, arrayFilters, ...) fails with code 238;
-- a cursor's result list is fixed when the query runs; later batches encode those documents as they are then
-  (updates show, documents inserted since do not, a document deleted since is still returned);
+- a cursor's results are fixed when the query runs: later batches return the documents as they were then;
 - $currentDate keeps microseconds in memory (mongomock) while replies carry milliseconds, so the value read
   back does not match itself in a filter (with a data dir it is resolved to milliseconds before it runs);
 - durability, unless given a data dir: data lives in memory and is lost when the process exits. With one

@@ -1,4 +1,5 @@
-"""What a command runs against: the one mongomock client, the open cursors, and who is asking."""
+"""What a command runs against: the one mongomock client (over devdb's document stores), the open cursors, and
+who is asking."""
 
 # mongomock has no type annotations; everything else here is checked strictly.
 # mypy: disable-error-code="no-untyped-call"
@@ -14,12 +15,13 @@ import mongomock
 from store.devdb.codec import Doc
 from store.devdb.collection import Collection, fast_collection
 from store.devdb.cursor import Cursors
+from store.devdb.documents import ServerStore
 from store.devdb.errors import CommandError
 
 
 class Context:
     def __init__(self) -> None:
-        self.client: Any = mongomock.MongoClient()
+        self.client: Any = mongomock.MongoClient(_store=ServerStore())  # documents as BSON bytes
         self.cursors = Cursors()
         self.started = time.monotonic()
         self.conn_id = 0  # the connection of the command being run

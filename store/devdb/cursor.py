@@ -1,10 +1,14 @@
-"""Cursors: a query's result list handed out in batches (firstBatch, then getMore), within a reply's size."""
+"""Cursors: a query's result list handed out in batches (firstBatch, then getMore), within a reply's size.
+
+A find's results are the stored bytes of its documents as they were when it ran (store/devdb/documents.py):
+they go into the reply as they are, less what an exclusion projection leaves out."""
 
 from __future__ import annotations
 
 import itertools
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import bson
@@ -23,7 +27,7 @@ MAX_CURSORS, CURSOR_IDLE_S = 1000, 600.0
 @dataclass
 class Cursor:
     ns: str
-    docs: list[Doc]
+    docs: Sequence[bytes | Doc]  # stored bytes (a find's), or documents to encode (any other command's)
     coll: Collection | None = None
     projection: Doc | None = None
     pos: int = 0
@@ -77,17 +81,17 @@ class Cursors:
 
 
 def _next_batch(cursor: Cursor, size: int, first: bool = False) -> list[RawBSONDocument]:
-    """Encode up to ``size`` documents (0: no count limit; the byte budget always applies)."""
+    """Up to ``size`` documents (0: no count limit; the byte budget always applies), as BSON."""
     batch: list[RawBSONDocument] = []
     used = 0
     while cursor.pos < len(cursor.docs) and (len(batch) < size or (size <= 0 and not first)):
         doc = cursor.docs[cursor.pos]
+        raw = doc if isinstance(doc, bytes) else bson.encode(doc, codec_options=CODEC)
         if cursor.projection and cursor.coll is not None:
-            doc = cursor.coll.project(doc, cursor.projection)
-        raw = bson.encode(doc, codec_options=CODEC)
+            raw = cursor.coll.project(raw, cursor.projection)
         if batch and used + len(raw) > BATCH_BYTES:
             break
-        batch.append(RawBSONDocument(raw))  # embedded as is: each document is encoded once
+        batch.append(RawBSONDocument(raw))  # embedded in the reply as they are
         used += len(raw)
         cursor.pos += 1
     return batch

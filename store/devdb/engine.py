@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from store.devdb import admin, reads, writes
+from store.devdb import admin, reads, replayable, writes
 from store.devdb.codec import Doc
 from store.devdb.context import Command, Context
 from store.devdb.errors import CommandError, error_reply
@@ -101,8 +102,11 @@ class Engine:
                 for index in list(coll_store.indexes.values()):
                     if index.get("expireAfterSeconds") is None:
                         continue
+                    # A delete of what is older than a fixed cutoff, through the index (with a data dir logged
+                    # like any delete: a replay removes the same documents).
                     if self.journal is None:
-                        coll_store._expire_documents(index)
+                        at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                        if (expiry := replayable.expiry(coll_name, index, at)) is not None:
+                            writes.delete(self.context, db_name, expiry)
                     elif (expiry := self.journal.expiry(coll_name, index)) is not None:
-                        # Logged like any delete, with its cutoff fixed: a replay removes the same documents.
                         self.journal.run(self.context, db_name, "delete", expiry, writes.delete)

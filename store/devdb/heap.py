@@ -1,10 +1,12 @@
 """Keeping devdb's stored documents out of the cyclic garbage collector's way, when devdb has a process of its own.
 
-devdb holds every stored document as Python dicts and lists, and a document lives until it is deleted: every
-one survives every young collection it meets. The collector still walks each of them, once in each young
-generation, before it settles in the old one — with the audit trail appending two thousand documents a second,
+Whatever devdb holds lives until it is deleted: each object survives every young collection it meets. When
+devdb held its documents as Python dicts and lists, the collector walked each of them, once in each young
+generation, before it settled in the old one — with the audit trail appending two thousand documents a second,
 that was a quarter of devdb's CPU time, and each second-generation collection (millions of survivors) was a
 pause of more than a second that every client of the store waited out (reads at p99 1.4 s under the bench).
+Documents are bytes now (store/devdb/documents.py), which the collector does not track, but the index entries
+(tuples) and mongomock's own state still are containers.
 
 So ``fhirgraph devdb`` (its own process: ``main_devdb``) moves what it holds into the collector's permanent
 generation after the writes of each second (``gc.freeze``: constant time), and the young collections see only

@@ -1,21 +1,26 @@
-"""In-memory index structures for the indexes a collection declares (createIndexes), kept by every write.
+"""In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily.
 
 An ``Index`` holds, for each stored document, one entry per combination of the values its key paths hold (a
-multikey index: arrays along a path are expanded, as MongoDB does), in a sorted list. An entry is a flat tuple
-``(rank0, value0, rank1, value1, ..., rank_id, _id)``: each value behind its rank in BSON's order of types,
-numbers and booleans sharing one rank so that a candidate range holds everything mongomock's ``==`` equates
-(``1 == 1.0 == True``), and the document's ``_id`` last (appended when the index does not end in ``_id``), so
-entries with equal keys come in ``_id`` order and an ``_id`` is also the document's store key.
+multikey index: arrays along a path are expanded, as MongoDB does), in order (store/devdb/entries.py: grouped by
+value). Each value is taken with
+its rank in BSON's order of types (``encode``: numbers and booleans share one rank so that a candidate range
+holds everything mongomock's ``==`` equates, ``1 == 1.0 == True``). An entry is a pair ``(key bytes, _id)``: the
+ranks and values of every field but the last packed into bytes that sort as the values do (``pack``), followed
+by the rank of the ``_id`` (appended to the index's fields when it does not end in ``_id``), and then the
+document's store key itself — shared with the documents dict, and keeping entries with equal values in ``_id``
+order. The planner (store/devdb/planner.py) speaks of keys
+as flat tuples ``(rank0, value0, rank1, value1, ...)`` with ``AFTER`` as a bound past every entry holding the
+values before it; ``Index.bound`` turns one into the entries' form.
 
-The index only ever narrows: the planner (store/devdb/planner.py) reads candidate store keys from it and the
-full filter is still applied to each candidate. What it cannot place in the order — a value of another type
-(embedded documents, ObjectIds in a key other than ``_id``, Decimal128, NaN, regexes ...), arrays in arrays, a
-path through an array index — puts the document in the index's ``odd`` set, which every plan adds to its
+The index only ever narrows: the planner reads candidate store keys from it and the full filter is still
+applied to each candidate. What it cannot place in the order — a value of another type (embedded documents,
+ObjectIds in a key other than ``_id``, Decimal128, NaN, integers beyond 2**53, regexes ...), arrays in arrays,
+a path through an array index — puts the document in the index's ``odd`` set, which every plan adds to its
 candidates and which disables ordered walks.
 
 The set of a collection's indexes (``indexes_of``) lives on mongomock's collection store beside the documents
-it describes; it is built on first use from the documents and then kept by ``added`` / ``removed`` (called by
-the write paths); a drop (a new document dict) or a changed index definition rebuilds it.
+it describes; it is built on first use from the documents and then kept from what the documents record of
+their changes (store/devdb/documents.py); a drop (new documents) or a changed index definition rebuilds it.
 """
 
 # mongomock has no type annotations; everything else here is checked strictly.
@@ -26,21 +31,29 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import struct
 from collections.abc import Iterator
 from typing import Any
 
 import bson
-from sortedcontainers import SortedList
 
-from store.devdb.codec import Doc
+from store.devdb.codec import CODEC, Doc
+from store.devdb.documents import Documents, full
+from store.devdb.entries import Entries
 
 # Ranks in BSON's comparison order (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
 NULL, NUMBER, STRING, OBJECT_ID, DATE = 1, 2, 3, 7, 9
-AFTER = 99  # greater than any rank: (..., rank, value, AFTER) bounds every entry holding that value
+AFTER = 0xFF  # greater than any rank: (..., rank, value, AFTER) bounds every entry holding that value
 MAX_ENTRIES = 256  # a document with more combinations than this in one compound index is kept as odd
+MAX_EXACT_INT = 2**53  # integers up to this are exact as doubles, the form numbers are packed in
 
 Entry = tuple[Any, ...]
 ID_SPEC: Doc = {"key": [("_id", 1)], "unique": True}  # implicit in every collection (mongomock lists it not)
+
+_DOUBLE, _BITS = struct.Struct(">d"), struct.Struct(">Q")
+_EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_RANK_BYTES = [bytes([r]) for r in range(256)]
 
 
 class Odd(Exception):
@@ -54,7 +67,9 @@ def encode(value: Any) -> tuple[int, Any]:
     if isinstance(value, bool):
         return NUMBER, value  # mongomock's == equates True and 1: one rank keeps both in one candidate range
     if isinstance(value, int):
-        return NUMBER, value
+        if -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+            return NUMBER, value
+        raise Odd
     if isinstance(value, float):
         if math.isnan(value):
             raise Odd
@@ -66,6 +81,33 @@ def encode(value: Any) -> tuple[int, Any]:
     if value is None:
         return NULL, 0
     raise Odd
+
+
+def pack(rank: int, value: Any) -> bytes:
+    """An encoded value as bytes that compare as the (rank, value) pairs do, and delimit themselves."""
+    if rank == STRING:
+        # UTF-8 orders as code points do; NUL escaped, so that the terminator sorts before any continuation.
+        text: bytes = value.encode("utf-8", "surrogatepass")
+        return b"\x03" + text.replace(b"\x00", b"\x00\xff") + b"\x00\x01"
+    if rank == NUMBER:
+        bits: int = _BITS.unpack(_DOUBLE.pack(float(value) + 0.0))[0]  # (+ 0.0: -0.0 is 0.0)
+        bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
+        return b"\x02" + bits.to_bytes(8, "big")
+    if rank == DATE:
+        micros: int = (value - _EPOCH) // _MICROSECOND
+        return b"\x09" + (micros + (1 << 63)).to_bytes(8, "big")
+    if rank == OBJECT_ID:
+        oid: bytes = value.binary
+        return b"\x07" + oid
+    return b"\x01"  # null
+
+
+def packed_end(key: bytes, at: int) -> int:
+    """Where the packed value starting at ``at`` ends."""
+    rank = key[at]
+    if rank == STRING:
+        return key.index(b"\x00\x01", at + 1) + 2
+    return at + {NUMBER: 9, DATE: 9, OBJECT_ID: 13}.get(rank, 1)
 
 
 def kind(rank: int, value: Any) -> int:
@@ -111,7 +153,7 @@ def path_values(doc: Doc, path: str) -> tuple[list[Any], bool]:
 
 
 class Index:
-    """One index's entries, sorted, with what each document holds in it."""
+    """One index's entries, sorted."""
 
     def __init__(self, name: str, spec: Doc):
         self.name = name
@@ -127,15 +169,14 @@ class Index:
         lead = 1 if len(declared) > 1 else 0
         self.lead: int | None = None if self.fields[lead] == "_id" else lead
         self.complete = True  # no document left out so far
-        self.entries: SortedList = SortedList()
-        self.held: dict[Any, tuple[Entry, ...]] = {}  # store key -> its entries
+        self.entries = Entries()
         self.odd: set[Any] = set()
         self.multikey = [False] * len(self.fields)  # an array met on the way: no ordered walk on the field
         self.kinds: list[set[int]] = [set() for _ in self.fields]
 
-    def entries_of(self, doc: Doc, cache: dict[str, Any]) -> tuple[Entry, ...] | None:
-        """The entries of ``doc`` (None: it is odd; none: it is left out); ``cache`` shares path values between
-        indexes."""
+    def entries_of(self, key: Any, doc: Doc, cache: dict[str, Any]) -> list[Entry] | None:
+        """The entries of ``doc``, filed under store key ``key`` (None: it is odd; none: it is left out);
+        ``cache`` shares path values between the indexes of one document."""
         per_field: list[list[tuple[int, Any]]] = []
         for i, field in enumerate(self.fields):
             got = cache.get(field)
@@ -150,58 +191,121 @@ class Index:
                 return None
             encoded, through, kinds, missing = got
             if missing and i == self.lead:
-                return ()
+                return []
             if through or len(encoded) > 1:
                 self.multikey[i] = True
             if not kinds <= self.kinds[i]:
                 self.kinds[i] |= kinds
             per_field.append(encoded)
-        if per_field[-1][0][0] == NULL:
+        *values, ids = per_field
+        if ids[0][0] == NULL or len(ids) > 1:
             return None  # no _id (never stored so): nothing to file it under
-        if all(len(values) == 1 for values in per_field):  # the usual case: one entry
-            return (tuple(itertools.chain.from_iterable(values[0] for values in per_field)),)
-        if math.prod(len(values) for values in per_field) > MAX_ENTRIES:
+        id_rank = _RANK_BYTES[ids[0][0]]
+        if all(len(v) == 1 for v in values):  # the usual case: one entry
+            return [(b"".join([*(pack(*v[0]) for v in values), id_rank]), key)]
+        if math.prod(len(v) for v in values) > MAX_ENTRIES:
             return None
-        return tuple(tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*per_field))
+        packed = [[pack(*v) for v in field_values] for field_values in values]
+        return [(b"".join([*combo, id_rank]), key) for combo in itertools.product(*packed)]
 
     def add(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
-        self.remove(key)
-        entries = self.entries_of(doc, cache)
+        entries = self.entries_of(key, doc, cache)
         if entries is None:
             self.odd.add(key)
             return
         if not entries:
             self.complete = False
             return
-        self.held[key] = entries
-        for entry in entries:  # (SortedList.update re-sorts what it is given: dearer for a few)
-            self.entries.add(entry)
+        for value, _ in entries:
+            self.entries.add(value, key)
 
-    def remove(self, key: Any) -> None:
-        self.odd.discard(key)
-        for entry in self.held.pop(key, ()):
-            self.entries.discard(entry)
+    def remove(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
+        """Take out what ``doc`` (the version filed under ``key``) put in."""
+        if key in self.odd:
+            self.odd.discard(key)
+            return
+        for value, _ in self.entries_of(key, doc, cache) or ():
+            self.entries.remove(value, key)
+
+    def bound(self, flat: Entry) -> Entry:
+        """A planner's key ``(rank0, value0, ..., [AFTER])`` as a bound among the entries."""
+        parts: list[bytes] = []
+        last = len(self.fields) - 1
+        for field, at in enumerate(range(0, len(flat), 2)):
+            rank = flat[at]
+            if rank == AFTER or at + 1 == len(flat):
+                parts.append(_RANK_BYTES[rank])
+                break
+            if field == last:  # the _id: its rank in the bytes, its value beside them
+                parts.append(_RANK_BYTES[rank])
+                return (b"".join(parts), *flat[at + 1:])
+            parts.append(pack(rank, flat[at + 1]))
+        return (b"".join(parts),)
 
     def count(self, lo: Entry, hi: Entry) -> int:
-        return max(0, int(self.entries.bisect_left(hi)) - int(self.entries.bisect_left(lo)))
+        """How many entries lie from ``lo`` up to (not including) ``hi`` (for many values, an estimate)."""
+        return self.entries.count(self.bound(lo), self.bound(hi))
 
     def scan(self, lo: Entry, hi: Entry, reverse: bool = False) -> Iterator[Entry]:
-        start, stop = self.entries.bisect_left(lo), self.entries.bisect_left(hi)
-        return iter(self.entries.islice(start, stop, reverse=reverse)) if start < stop else iter(())
+        """The entries from ``lo`` up to (not including) ``hi``."""
+        return self.entries.scan(self.bound(lo), self.bound(hi), reverse)
+
+    def tails(self, lo: Entry, hi: Entry, pinned: int, reverse: bool = False) -> Iterator[Entry]:
+        """``scan`` of a range whose first ``pinned`` fields are fixed (``lo`` and ``hi`` begin with their values),
+        each entry less those fields: what the entries of several such ranges are merged by."""
+        skip = len(self.bound(lo[:2 * pinned])[0]) if pinned else 0
+        if not skip:
+            return self.scan(lo, hi, reverse)
+        return ((e[0][skip:], e[1]) for e in self.scan(lo, hi, reverse))
+
+    def group(self, tail: Entry, pinned: int) -> Any:
+        """The value of the first field of a ``tails`` entry (for the ``_id``, the entry itself)."""
+        if pinned >= len(self.fields) - 1:
+            return tail
+        return tail[0][:packed_end(tail[0], 0)]
+
+    def held(self, key: Any) -> list[Entry]:
+        """The entries of the document under ``key``, as the planner's flat keys (for tests: a scan)."""
+        return [unpack(e[0]) + (e[1],) for e in self.entries if e[1] == key]
+
+
+def unpack(packed: bytes) -> Entry:
+    """The flat ``(rank, value, ..., id rank)`` of an entry's bytes (for tests and diagnostics)."""
+    out: list[Any] = []
+    at, end_of_values = 0, len(packed) - 1  # the last byte is the _id's rank
+    while at < end_of_values:
+        rank, end = packed[at], packed_end(packed, at)
+        body = packed[at + 1:end]
+        if rank == STRING:
+            value: Any = body[:-2].replace(b"\x00\xff", b"\x00").decode("utf-8", "surrogatepass")
+        elif rank == NUMBER:
+            bits = int.from_bytes(body, "big")
+            bits = bits ^ 1 << 63 if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
+            value = _DOUBLE.unpack(bits.to_bytes(8, "big"))[0]
+        elif rank == DATE:
+            value = _EPOCH + (int.from_bytes(body, "big") - (1 << 63)) * _MICROSECOND
+        elif rank == OBJECT_ID:
+            value = bson.ObjectId(body)
+        else:
+            value = 0
+        out += [rank, value]
+        at = end
+    return (*out, packed[-1])
 
 
 class Indexes:
-    """The indexes of one collection, for the documents dict they were built from.
+    """The indexes of one collection, for the documents they were built from.
 
-    Writes do not file documents at once: they note the key (``pending``), and the next query of the collection
-    files every noted document as it is then (or drops it when it is gone). A write costs a set insertion, and a
+    Writes do not file documents at once: the documents note what changed (the version each key held when the
+    indexes last looked, store/devdb/documents.py), and the next query of the collection takes out what those
+    versions put in and files every changed document as it is then. A write costs a dict insertion, and a
     collection that is written far more than it is queried (the audit trail, the outbox) pays for its indexes
     only when it is queried — the same work, done once per key however often the document changed meanwhile."""
 
-    def __init__(self, documents: Any):
+    def __init__(self, documents: Documents):
         self.documents = documents
         self.by_name: dict[str, Index] = {}
-        self.pending: set[Any] = set()
+        documents.changes = {}
 
     def sync(self, specs: dict[str, Doc]) -> None:
         """Build what is missing, drop what was dropped, rebuild what was re-created."""
@@ -211,30 +315,32 @@ class Indexes:
         self.by_name.update((ix.name, ix) for ix in fresh)  # an unusable one too: it is not re-examined
         fresh = [ix for ix in fresh if ix.usable]
         if fresh:
-            for key, doc in self.documents.items():
+            for key, held in self.documents.held.items():
+                doc = bson.decode(full(held), CODEC)
                 cache: dict[str, Any] = {}
                 for ix in fresh:
                     ix.add(key, doc, cache)
 
-    def added(self, key: Any, doc: Doc) -> None:
-        self.pending.add(key)
-
-    def removed(self, key: Any) -> None:
-        self.pending.add(key)
-
     def flush(self) -> None:
         """File the documents written since the last query (their current state), drop the deleted ones."""
-        pending, self.pending = self.pending, set()
+        changes = self.documents.changes or {}
+        self.documents.changes = {}
         usable = [ix for ix in self.by_name.values() if ix.usable]
-        for key in pending:
-            doc = self.documents.get(key)
-            if doc is None:
-                for ix in self.by_name.values():
-                    ix.remove(key)
+        current = self.documents.held
+        for key, old in changes.items():
+            new = current.get(key)
+            if new is old:
                 continue
             cache: dict[str, Any] = {}
-            for ix in usable:
-                ix.add(key, doc, cache)
+            if old is not None:
+                before = bson.decode(full(old), CODEC)
+                for ix in usable:
+                    ix.remove(key, before, cache)
+            if new is not None:
+                doc = bson.decode(full(new), CODEC)
+                cache = {}
+                for ix in usable:
+                    ix.add(key, doc, cache)
 
 
 def indexes_of(store: Any) -> Indexes:
@@ -242,30 +348,10 @@ def indexes_of(store: Any) -> Indexes:
     state: Indexes | None = store.__dict__.get("_devdb_indexes")
     if state is None or state.documents is not store._documents:
         state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
+    if state.documents.changes:
+        state.flush()  # before any index is built afresh from the documents as they are now
     specs = {"_id_": ID_SPEC, **store.indexes}
     if len(state.by_name) != len(specs) or any(
             state.by_name.get(n) is None or state.by_name[n].spec is not s for n, s in specs.items()):
         state.sync(specs)
-    if state.pending:
-        state.flush()
     return state
-
-
-def _kept(store: Any) -> Indexes | None:
-    """The indexes to keep up to date on a write, if they were built (else they are built when first read)."""
-    state: Indexes | None = store.__dict__.get("_devdb_indexes")
-    return state if state is not None and state.documents is store._documents else None
-
-
-def added(store: Any, key: Any, doc: Doc) -> None:
-    """``doc`` was inserted under ``key``, or changed in place: file it again."""
-    state = _kept(store)
-    if state is not None:
-        state.added(key, doc)
-
-
-def removed(store: Any, key: Any) -> None:
-    """The document under ``key`` was deleted."""
-    state = _kept(store)
-    if state is not None:
-        state.removed(key)

@@ -25,20 +25,21 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson.regex import Regex
 
 from store.devdb.codec import Doc
-from store.devdb.index import AFTER, STRING, Entry, Index, Indexes, encode
+from store.devdb.index import AFTER, MAX_EXACT_INT, STRING, Entry, Index, Indexes, encode
 
 MAX_RANGES = 1000  # an $in product beyond this stops narrowing at the previous field
 _RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
 _META = set(".^$*+?{}[]|()\\")
 
 Tail = tuple[Any, ...]
+Fetch = Callable[[Any], bytes | None]  # a document's stored bytes by its store key
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ def _plannable(value: Any) -> bool:
         return not math.isnan(value)
     if isinstance(value, dt.datetime):
         return value.tzinfo is None
-    return isinstance(value, (str, int))  # bool is an int
+    if isinstance(value, int):  # bool is an int
+        return -MAX_EXACT_INT <= value <= MAX_EXACT_INT
+    return isinstance(value, str)
 
 
 def _eq(values: list[Any]) -> Eq | None:
@@ -375,21 +378,23 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
     return chosen if chosen.cost < total or chosen.walk else None
 
 
-def candidates(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[Doc]:
-    """The candidate documents of a plan, once each, in index order for a walk."""
-    return (doc for _, doc in grouped(p, documents))
+def candidates(p: Plan, fetch: Fetch) -> Iterator[bytes]:
+    """The candidate documents of a plan (``fetch``: the stored bytes by store key), once each, in index order
+    for a walk."""
+    return (raw for _, raw in grouped(p, fetch))
 
 
-def grouped(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[tuple[Tail, Doc]]:
+def grouped(p: Plan, fetch: Fetch) -> Iterator[tuple[Any, bytes]]:
     """``candidates`` with, for a walk, the value of its first walked field (the group a "groups" walk sorts)."""
     seen: set[Any] = set()
+    pairs: Iterator[tuple[Any, Any]]
     if p.walk:
         (a,) = p.accesses
-        at = 2 * a.pinned
-        streams = [a.index.scan(lo, hi, p.reverse) for lo, hi in a.ranges]
-        ordered: Iterator[Entry] = (streams[0] if len(streams) == 1 else
-                                    heapq.merge(*streams, key=lambda e: e[at:], reverse=p.reverse))
-        pairs: Iterator[tuple[Tail, Any]] = ((e[at:at + 2], e[-1]) for e in ordered)
+        ix, pinned = a.index, a.pinned
+        # Each range's entries less the fields it pins: the ranges of an $in merged in the order of the rest.
+        streams = [ix.tails(lo, hi, pinned, p.reverse) for lo, hi in a.ranges]
+        ordered: Iterator[Entry] = streams[0] if len(streams) == 1 else heapq.merge(*streams, reverse=p.reverse)
+        pairs = ((ix.group(tail, pinned), tail[-1]) for tail in ordered)
     else:
         pairs = itertools.chain.from_iterable(
             itertools.chain((((), e[-1]) for lo, hi in a.ranges for e in a.index.scan(lo, hi)),
@@ -399,6 +404,6 @@ def grouped(p: Plan, documents: Mapping[Any, Doc]) -> Iterator[tuple[Tail, Doc]]
         if key in seen:
             continue
         seen.add(key)
-        doc = documents.get(key)
-        if doc is not None:
-            yield group, doc
+        raw = fetch(key)
+        if raw is not None:
+            yield group, raw

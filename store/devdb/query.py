@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -64,8 +63,11 @@ from mongomock.collection import Collection as MockCollection
 
 from store.devdb import index, matcher, planner
 from store.devdb.codec import Doc
+from store.devdb.documents import Documents, decode
 
-_by_id = operator.itemgetter("_id")
+# A result: the stored bytes, and the decoded document when something had to look into it (None: nothing did).
+Row = tuple[bytes, Doc | None]
+Match = tuple[bytes, Doc]
 
 
 def store_key(value: Any) -> Any:
@@ -98,21 +100,22 @@ def id_lookup(filter: Any) -> list[Any] | None:
         return None
 
 
-def lookup(documents: Mapping[Any, Doc], filter: Doc) -> list[Doc] | None:
+def lookup(documents: Documents, filter: Doc) -> list[Row] | None:
     """The documents matching ``filter``, fetched by key in ``_id`` order; None when it does not pin ``_id``."""
     keys = id_lookup(filter)
     if keys is None:
         return None
-    found = (documents.get(key) for key in keys)
+    raw = documents.raw
     strings = all(type(k) is str for k in keys)
-    if strings and _only_pins_id(filter):
-        docs = [doc for doc in found if doc is not None]  # string _ids found by key are exact matches
-    else:
-        docs = [doc for doc in found if doc is not None and filtering.filter_applies(filter, doc)]
-    if len(docs) > 1:  # in the order of MongoDB's _id index, as an $in read through it would be
+    if strings:  # in the order of MongoDB's _id index, as an $in read through it would be
         # (strings compare alike in BSON and Python: UTF-8 byte order is code point order)
-        docs.sort(key=_by_id if strings else functools.partial(filtering.resolve_sort_key, "_id"))
-    return docs
+        keys.sort()
+        if _only_pins_id(filter):  # string _ids found by key are exact matches: nothing to decode
+            return [(found, None) for key in keys if (found := raw(key)) is not None]
+    rows: list[Row] = list(_filtered(filter, (found for key in keys if (found := raw(key)) is not None)))
+    if len(rows) > 1 and not strings:
+        rows.sort(key=lambda row: filtering.resolve_sort_key("_id", row[1]))
+    return rows
 
 
 def _only_pins_id(filter: Doc) -> bool:
@@ -123,50 +126,56 @@ def _only_pins_id(filter: Doc) -> bool:
     return not isinstance(cond, Mapping) or list(cond) in (["$eq"], ["$in"])
 
 
-def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, needed: int = 0) -> list[Doc]:
+def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, needed: int = 0) -> list[Row]:
     """Documents matching ``filter`` in ``sort`` order; with ``needed`` > 0, only the first ``needed``."""
+    documents: Documents = coll._store._documents
+    found_by_id = lookup(documents, filter)
+    if found_by_id is not None:
+        return sort_rows(found_by_id, sort)[: needed or None]
     spec = list((sort or {}).items())
-    if id_lookup(filter) is None and all(isinstance(k, str) and not k.startswith("$") and d in (1, -1)
-                                         for k, d in spec):
-        store = coll._store
-        found = planner.plan(index.indexes_of(store), filter, spec or None, needed, len(store._documents))
+    if all(isinstance(k, str) and not k.startswith("$") and d in (1, -1) for k, d in spec):
+        found = planner.plan(index.indexes_of(coll._store), filter, spec or None, needed, len(documents))
         if found is not None:
             if found.order == "groups":
-                return sort_documents(_in_groups(found, store._documents, filter, needed), sort)[:needed]
-            docs = _filtered(filter, planner.candidates(found, store._documents))
+                return sort_rows(_in_groups(found, documents.raw, filter, needed), sort)[:needed]
+            rows = _filtered(filter, planner.candidates(found, documents.raw))
             if found.order != "sort":  # walked in the sort's order, or not sorted: stop at the limit
-                return list(itertools.islice(docs, needed or None))
-            return sort_documents(list(docs), sort)[: needed or None]
+                return list(itertools.islice(rows, needed or None))
+            return sort_rows(list(rows), sort)[: needed or None]
         if needed > 0 and not spec:
-            return list(itertools.islice(_filtered(filter, store._documents.values()), needed))
-    return sort_documents(list(coll._iter_documents(filter)), sort)[: needed or None]
+            return list(itertools.islice(_filtered(filter, documents.raws()), needed))
+    return sort_rows(list(scanned(coll, filter)), sort)[: needed or None]
 
 
-def _in_groups(found: planner.Plan, documents: Mapping[Any, Doc], filter: Doc, needed: int) -> list[Doc]:
+def rows(coll: MockCollection, filter: Doc) -> Iterator[Match]:
+    """The documents matching ``filter`` (not sorted), each decoded, read out before the first is returned (an
+    update may change them as it goes)."""
+    documents: Documents = coll._store._documents
+    by_id = lookup(documents, filter)
+    if by_id is not None:
+        return ((raw, doc if doc is not None else decode(raw)) for raw, doc in by_id)
+    found = planner.plan(index.indexes_of(coll._store), filter, None, 0, len(documents))
+    if found is None:
+        return scanned(coll, filter)
+    return _filtered(filter, list(planner.candidates(found, documents.raw)))
+
+
+def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int) -> list[Row]:
     """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
     keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
     filtering.filter_applies(filter, {})
     applies = matcher.applies(filter)
-    docs: list[Doc] = []
+    out: list[Row] = []
     boundary: Any = None
-    for group, doc in planner.grouped(found, documents):
+    for group, raw in planner.grouped(found, fetch):
         if boundary is not None and group != boundary:
             break
+        doc = decode(raw)
         if applies(doc):
-            docs.append(doc)
-            if len(docs) >= needed and boundary is None:
+            out.append((raw, doc))
+            if len(out) >= needed and boundary is None:
                 boundary = group
-    return docs
-
-
-def planned(coll: MockCollection, filter: Doc) -> Iterator[Doc] | None:
-    """The documents matching ``filter`` through an index (not sorted); None when no index narrows it."""
-    store = coll._store
-    found = planner.plan(index.indexes_of(store), filter, None, 0, len(store._documents))
-    if found is None:
-        return None
-    # Read the candidates out before anyone changes them: an update re-files each document as it goes.
-    return _filtered(filter, list(planner.candidates(found, store._documents)))
+    return out
 
 
 def explain(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None = None, limit: int = 0) -> Doc:
@@ -179,25 +188,40 @@ def explain(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None = 
     return found.describe() if found is not None else {"stage": "COLLSCAN"}
 
 
-def _filtered(filter: Doc, docs: Iterable[Doc]) -> Iterator[Doc]:
+def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
+    """Each of ``raws`` that matches ``filter``, with its decoded document."""
     filtering.filter_applies(filter, {})  # reject a bad filter even if no document gets to be tested
+    if not filter:
+        return ((raw, decode(raw)) for raw in raws)
     applies = matcher.applies(filter)
-    return (d for d in docs if applies(d))
+    return (row for row in ((raw, decode(raw)) for raw in raws) if applies(row[1]))
 
 
-def scanned(coll: MockCollection, filter: Doc) -> Iterator[Doc]:
-    """Every document matching ``filter``, read from the whole collection (read out first, as ``planned``)."""
-    return _filtered(filter, list(coll._store._documents.values()))
+def scanned(coll: MockCollection, filter: Doc) -> Iterator[Match]:
+    """Every document matching ``filter``, read from the whole collection (read out first, as ``rows``)."""
+    return _filtered(filter, coll._store._documents.raws())
 
 
-def sort_documents(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
-    """Sort like mongomock does (stable, last key first), without copying the documents."""
-    for key, direction in reversed(list((sort or {}).items())):
+def sort_rows(found: list[Row], sort: Mapping[str, Any] | None) -> list[Row]:
+    """Sort like mongomock does (stable, last key first)."""
+    keys = list((sort or {}).items())
+    if any(not k.startswith("$") for k, _ in keys):
+        found = [(raw, doc if doc is not None else decode(raw)) for raw, doc in found]
+    for key, direction in reversed(keys):
         if key == "$natural":
             if direction < 0:
-                docs.reverse()
+                found.reverse()
             continue
         if key.startswith("$") or not isinstance(direction, (int, float)):
             raise NotImplementedError(f"sort by {key}: {direction}")
-        docs.sort(key=functools.partial(filtering.resolve_sort_key, key), reverse=direction < 0)
-    return docs
+        found.sort(key=functools.partial(_sort_key, key), reverse=direction < 0)
+    return found
+
+
+def _sort_key(key: str, row: Row) -> Any:
+    return filtering.resolve_sort_key(key, row[1])
+
+
+def sort_documents(docs: list[Doc], sort: Mapping[str, Any] | None) -> list[Doc]:
+    """Sort decoded documents like mongomock does (stable, last key first), without copying them."""
+    return [doc for _, doc in sort_rows([(b"", doc) for doc in docs], sort) if doc is not None]

@@ -8,23 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from mongomock import aggregate as mm_aggregate
-from mongomock.collection import _copy_field
 
 from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
 from store.devdb.errors import CommandError, reject
 from store.devdb.query import explain as explain_query
-from store.devdb.query import matching
+from store.devdb.query import matching, rows
 
 
 def find(ctx: Context, db: str, cmd: Doc) -> Doc:
     reject(cmd, "collation", "tailable", "awaitData")
     coll = ctx.coll(db, cmd["find"])
     skip, limit = cmd.get("skip") or 0, abs(cmd.get("limit") or 0)
-    docs = matching(coll, cmd.get("filter") or {}, cmd.get("sort"), skip + limit if limit else 0)[skip:]
+    found = matching(coll, cmd.get("filter") or {}, cmd.get("sort"), skip + limit if limit else 0)[skip:]
     single = bool(cmd.get("singleBatch")) or (cmd.get("limit") or 0) < 0
-    cursor = Cursor(coll.full_name, docs, coll, cmd.get("projection") or None)
+    cursor = Cursor(coll.full_name, [raw for raw, _ in found], coll, cmd.get("projection") or None)
     return ctx.cursors.reply(cursor, cmd.get("batchSize"), single)
 
 
@@ -42,16 +41,14 @@ def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
         raise NotImplementedError("database-level aggregate")
     coll = ctx.coll(db, cmd["aggregate"])
     pipeline = list(cmd.get("pipeline") or [])
-    if pipeline and list(pipeline[0]) == ["$match"]:  # let the _id fast path choose the input
-        docs = list(coll._iter_documents(pipeline.pop(0)["$match"]))
-    else:
-        docs = list(coll._store.documents)
+    match = pipeline.pop(0)["$match"] if pipeline and list(pipeline[0]) == ["$match"] else {}
     counted = _counting(pipeline)
-    if counted is not None:  # count_documents: nothing to copy, nothing to group
+    if counted is not None:  # count_documents: nothing to group
         key, fields = counted
-        result = [{"_id": key, **dict.fromkeys(fields, len(docs))}] if docs else []
+        n = sum(1 for _ in rows(coll, match))
+        result = [{"_id": key, **dict.fromkeys(fields, n)}] if n else []
         return ctx.cursors.reply(Cursor(coll.full_name, result), (cmd.get("cursor") or {}).get("batchSize"))
-    docs = [_copy_field(doc, dict) for doc in docs]  # stages may edit their input in place
+    docs = [doc for _, doc in rows(coll, match)]  # each decoded afresh: the stages may change them
     result = list(mm_aggregate.process_pipeline(docs, coll.database, pipeline, None))
     batch_size = (cmd.get("cursor") or {}).get("batchSize")
     return ctx.cursors.reply(Cursor(coll.full_name, result), batch_size)
@@ -74,7 +71,7 @@ def _counting(pipeline: list[Doc]) -> tuple[Any, list[str]] | None:
 
 def count(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["count"])
-    n = sum(1 for _ in coll._iter_documents(cmd.get("query") or {}))
+    n = sum(1 for _ in rows(coll, cmd.get("query") or {}))
     n = max(0, n - (cmd.get("skip") or 0))
     limit = abs(cmd.get("limit") or 0)
     return {"n": min(n, limit) if limit else n}

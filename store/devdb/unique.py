@@ -15,6 +15,11 @@ from store.devdb.errors import duplicate_key
 from store.devdb.query import store_key
 
 
+def has_unique(store: Any) -> bool:
+    """Whether mongomock's collection ``store`` has a unique index besides ``_id``'s."""
+    return any(index.get("unique") for index in store.indexes.values())
+
+
 def ensure_unique(store: Any, namespace: str, new_data: Doc) -> None:
     """Raise DuplicateKeyError if a unique index of mongomock's collection ``store`` already holds an entry of
     ``new_data`` (just stored, inserted or updated) for another document."""

@@ -6,9 +6,10 @@ https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
 from __future__ import annotations
 
 import struct
-from typing import cast
+from typing import Any, cast
 
 import bson
+from bson.raw_bson import RawBSONDocument
 
 from store.devdb.codec import CODEC, Doc
 
@@ -16,13 +17,14 @@ OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
 HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 CHECKSUM_PRESENT, MORE_TO_COME = 1 << 0, 1 << 1
 MAX_MESSAGE_SIZE = 48_000_000
+RAW = CODEC.with_options(document_class=RawBSONDocument)
 
 
 def parse_op_msg(payload: bytes) -> tuple[int, Doc]:
     """(flagBits, command): the kind-0 body, each kind-1 document sequence merged in under its identifier."""
     (flags,) = struct.unpack_from("<I", payload)
     end = len(payload) - (4 if flags & CHECKSUM_PRESENT else 0)
-    pos, body, sequences = 4, None, cast(dict[str, list[Doc]], {})
+    pos, body, sequences = 4, None, cast(dict[str, list[Any]], {})
     while pos < end:
         kind = payload[pos]
         (size,) = struct.unpack_from("<i", payload, pos + 1)
@@ -31,7 +33,11 @@ def parse_op_msg(payload: bytes) -> tuple[int, Doc]:
         elif kind == 1:
             name_end = payload.index(b"\x00", pos + 5)
             name = payload[pos + 5 : name_end].decode()
-            docs = bson.decode_all(payload[name_end + 1 : pos + 1 + size], CODEC)
+            docs: list[Any]
+            if name == "documents":  # an insert's: stored as they came (store/devdb/documents.py)
+                docs = raw_documents(payload, name_end + 1, pos + 1 + size)
+            else:
+                docs = bson.decode_all(payload[name_end + 1 : pos + 1 + size], CODEC)
             sequences.setdefault(name, []).extend(docs)
         else:
             raise ValueError(f"unknown OP_MSG section kind {kind}")
@@ -39,6 +45,18 @@ def parse_op_msg(payload: bytes) -> tuple[int, Doc]:
     if body is None:
         raise ValueError("OP_MSG without a body section")
     return flags, body | sequences
+
+
+def raw_documents(data: bytes, start: int, end: int) -> list[RawBSONDocument]:
+    """The BSON documents one after the other in ``data[start:end]``, each as bytes of its own."""
+    docs = []
+    while start < end:
+        (size,) = struct.unpack_from("<i", data, start)
+        if size < 5 or start + size > end:
+            raise ValueError("malformed document sequence")
+        docs.append(RawBSONDocument(data[start : start + size], RAW))
+        start += size
+    return docs
 
 
 def parse_op_query(payload: bytes) -> tuple[str, Doc]:

@@ -8,19 +8,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mongomock.collection import _copy_field
+from bson.raw_bson import RawBSONDocument
 
 from store.devdb.codec import Doc
 from store.devdb.context import Context
+from store.devdb.documents import decode
 from store.devdb.errors import CommandError, error_fields, reject
-from store.devdb.query import matching, store_key
+from store.devdb.query import matching, rows, store_key
 
 
 def insert(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["insert"])
+    documents = cmd.get("documents") or []
     inserted = []
-    errors = _each(cmd.get("documents") or [], cmd.get("ordered", True),
-                   lambda i, doc: inserted.append(coll.insert_one(doc)))
+
+    def apply(i: int, doc: Any) -> None:
+        if isinstance(doc, RawBSONDocument):  # as the wire carried it (store/devdb/wire.py)
+            _id = coll.insert_raw(bytes(doc.raw))
+            if _id is not None:
+                inserted.append(_id)
+                return
+            # Without an _id first: decoded, and given one in the command itself (which the journal logs).
+            doc = documents[i] = decode(bytes(doc.raw))
+        inserted.append(coll.insert_one(doc))
+
+    errors = _each(documents, cmd.get("ordered", True), apply)
     return _write_reply(len(inserted), errors)
 
 
@@ -51,9 +63,9 @@ def delete(ctx: Context, db: str, cmd: Doc) -> Doc:
 
     def apply(index: int, st: Doc) -> None:
         reject(st, "collation")
-        docs = list(coll._iter_documents(st.get("q") or {}))
-        for doc in docs[:1] if st.get("limit") else docs:
-            coll.delete_key(store_key(doc["_id"]))
+        found = [doc["_id"] for _, doc in rows(coll, st.get("q") or {})]
+        for _id in found[:1] if st.get("limit") else found:
+            coll.delete_key(store_key(_id))
             deleted[0] += 1
 
     errors = _each(cmd.get("deletes") or [], cmd.get("ordered", True), apply)
@@ -68,7 +80,7 @@ def find_and_modify(ctx: Context, db: str, cmd: Doc) -> Doc:
         raise CommandError(9, "Either an update or remove=true must be specified")
     reject(cmd, "arrayFilters", "collation")
     matches = matching(coll, query, cmd.get("sort"), 1)
-    old = matches[0] if matches else None
+    old = None if not matches else matches[0][1] if matches[0][1] is not None else decode(matches[0][0])
     last_error: Doc = {"n": 0}
     value = None
     if remove:
@@ -76,8 +88,7 @@ def find_and_modify(ctx: Context, db: str, cmd: Doc) -> Doc:
             coll.delete_key(store_key(old["_id"]))
             last_error, value = {"n": 1}, old
     elif old is not None or upsert:
-        # The document as it was, for a reply that wants it (an update changes the stored one in place).
-        before = _copy_field(old, dict) if old is not None and not cmd.get("new") else None
+        before = old if not cmd.get("new") else None  # (a copy of its own: the update changes another one)
         # Re-target the matched document by _id: the query may not match it any more after the update.
         target = {"_id": old["_id"]} if old is not None else query
         result = coll._update(target, update, upsert=old is None)

@@ -40,7 +40,7 @@ def explain(engine: Engine, filt: dict[str, Any], sort: dict[str, int] | None = 
 def held(engine: Engine, name: str, key: str) -> set[Any]:
     """What index ``name`` holds for the document under ``key`` (the value of its second field)."""
     ix = index.indexes_of(engine.context.coll("d", "c")._store).by_name[name]
-    return {entry[3] for entry in ix.held.get(key, ())}
+    return {entry[3] for entry in ix.held(key)}
 
 
 @pytest.fixture

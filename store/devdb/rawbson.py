@@ -1,0 +1,137 @@
+"""Stored documents as BSON bytes: reading their elements, and leaving fields out, without decoding them.
+
+https://bsonspec.org/spec.html: a document is ``<int32 size><elements>\\x00``, an element ``<type byte><name
+cstring><value>``; every value's size follows from its type and at most its first bytes, so a document can be
+walked element by element and cut and spliced as bytes. ``without`` does so for the exclusion projections the
+store sends with every read (``{"_sys.k": 0, ...}``): the reply carries the stored bytes less the excluded
+elements, and nothing is decoded or encoded again.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+_INT32 = struct.Struct("<i")
+_unpack_int32 = _INT32.unpack_from
+_pack_int32 = _INT32.pack
+
+EMBEDDED, ARRAY = 0x03, 0x04
+# Value sizes of the fixed-size types: double, ObjectId, bool, date, null, undefined, int32, timestamp, int64,
+# decimal128, min and max key.
+_FIXED = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x06: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16,
+          0x7F: 0, 0xFF: 0}
+_LENGTH_PREFIXED = frozenset({0x02, 0x0D, 0x0E})  # string, JavaScript code, symbol: int32 size, then the bytes
+
+# A projection's excluded paths as a tree: name (UTF-8) -> None (left out) or the tree under it.
+Tree = dict[bytes, "Tree | None"]
+
+
+def value_end(raw: bytes, kind: int, at: int) -> int:
+    """Where the value of type ``kind`` starting at ``at`` ends."""
+    fixed = _FIXED.get(kind)
+    if fixed is not None:
+        return at + fixed
+    if kind == 0x0B:  # regex: two cstrings
+        return raw.index(0, raw.index(0, at) + 1) + 1
+    size: int = _unpack_int32(raw, at)[0]
+    if kind in _LENGTH_PREFIXED:
+        return at + 4 + size
+    if kind in (EMBEDDED, ARRAY, 0x0F):  # documents, arrays and code with scope start with their own size
+        return at + size
+    if kind == 0x05:  # binary: size, subtype, bytes
+        return at + 5 + size
+    if kind == 0x0C:  # DBPointer: a string and an ObjectId
+        return at + 4 + size + 12
+    raise ValueError(f"unknown BSON type {kind:#x}")
+
+
+def first_element_end(raw: bytes) -> int:
+    """Where the first element of document ``raw`` ends (the stored ``_id``: the encoder writes it first)."""
+    name_end = raw.index(0, 5)
+    return value_end(raw, raw[4], name_end + 1)
+
+
+def document(elements: bytes) -> bytes:
+    """The document made of ``elements`` (encoded elements, one after the other)."""
+    return _pack_int32(len(elements) + 5) + elements + b"\x00"
+
+
+def exclusion_tree(projection: Mapping[str, Any]) -> Tree | None:
+    """The tree of an exclusion-only projection (``{"a.b": 0, "c": False}``); None for any other."""
+    tree: Tree = {}
+    for path, flag in projection.items():
+        if flag not in (0, False) or not isinstance(path, str) or not path or path.startswith("$"):
+            return None
+        parts = path.encode().split(b".")
+        if any(not p or p.isdigit() for p in parts):
+            return None  # positional paths: mongomock's rules
+        node: Tree = tree
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if child is None:
+                break  # an ancestor is excluded already
+            node = child
+        else:
+            node[parts[-1]] = None
+    return tree
+
+
+def without(raw: bytes, tree: Tree) -> bytes | None:
+    """Document ``raw`` with the paths of ``tree`` left out (the same bytes when none is there); None when an
+    excluded path runs through an array (MongoDB applies it to each element: the caller decodes)."""
+    try:
+        cut = _without(raw, 0, tree)
+    except _ThroughArray:
+        return None
+    return raw if cut is None else cut
+
+
+class _ThroughArray(Exception):
+    pass
+
+
+def _without(raw: bytes, start: int, tree: Tree) -> bytes | None:
+    """The (embedded) document at ``start`` less ``tree``; None when nothing was left out."""
+    size: int = _unpack_int32(raw, start)[0]
+    end = start + size - 1  # the terminating NUL
+    pos = start + 4
+    parts: list[bytes] = []
+    copied_to = pos  # the bytes before this position are taken as they are
+    index, fixed, lengths = raw.index, _FIXED, {len(name) for name in tree}
+    while pos < end:
+        kind = raw[pos]
+        name_end = index(0, pos + 1)
+        value_at = name_end + 1
+        # value_end, inlined for the common types (this loop is the read path's)
+        if kind in (0x02, EMBEDDED, ARRAY):
+            size = _unpack_int32(raw, value_at)[0]
+            next_pos = value_at + size + (4 if kind == 0x02 else 0)
+        elif (known := fixed.get(kind)) is not None:
+            next_pos = value_at + known
+        else:
+            next_pos = value_end(raw, kind, value_at)
+        if name_end - pos - 1 in lengths and (sub := tree.get(raw[pos + 1:name_end], _KEEP)) is not _KEEP:
+            if sub is None:
+                replaced: bytes | None = b""
+            elif kind == EMBEDDED:
+                inner = _without(raw, value_at, sub)
+                replaced = None if inner is None else raw[pos:value_at] + inner
+            elif kind == ARRAY:
+                raise _ThroughArray
+            else:
+                replaced = None  # a scalar where the path goes on: nothing under it to leave out
+            if replaced is not None:
+                parts.append(raw[copied_to:pos])
+                parts.append(replaced)
+                copied_to = next_pos
+        pos = next_pos
+    if not parts:
+        return None
+    parts.append(raw[copied_to:end + 1])
+    body = b"".join(parts)
+    return _pack_int32(len(body) + 4) + body
+
+
+_KEEP: Any = object()
