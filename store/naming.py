@@ -35,7 +35,15 @@ Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent
 Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-definition, created, EXT["catalog-name"],
             EXT["catalog-description"|"catalog-category"|"catalog-order"|"archived-at"], for alert
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
-            custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
+            custom fields EXT["field-type"|"field-option" (one per option)|"field-required"]); the clinical
+            catalogs allergy-definition|medication-definition|disease-definition|communication-type keep their
+            codes as EXT["definition-code"] valueCoding (allergen: SNOMED CT or the system given; medication:
+            RxNorm; disease: SNOMED CT and ICD-10-CM; communication type: communication-category or
+            CS["communication-type"]), allergy definitions EXT["allergy-category"] valueCode
+Def. link   a chart record recorded from a clinical definition copies its codings and name into its own
+            code (AllergyIntolerance.code, MedicationStatement.medicationCodeableConcept, Condition.code,
+            Communication.category) and refers to it by EXT["allergy-definition"|"medication-definition"|
+            "disease-definition"|"communication-type"] valueReference Basic/<id> (display: its name)
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
             display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"],
             EXT["alert-created-by"] valueReference (who created it, as EXT["communication-recorder"]);
@@ -186,6 +194,12 @@ EXT = {
         "field-type",
         "field-option",
         "field-required",
+        "definition-code",
+        "allergy-category",
+        "allergy-definition",
+        "medication-definition",
+        "disease-definition",
+        "communication-type",
         "attribution-role",
         "attribution-source-kind",
         "attribution-note",
@@ -229,6 +243,7 @@ SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 V3_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
