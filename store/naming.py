@@ -252,10 +252,19 @@ V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpr
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 BCP47 = "urn:ietf:bcp:47"
-# Patient.maritalStatus: v3 MaritalStatus codes and the words the seeds use for them (GraphQL, qapi).
+# Patient.maritalStatus: v3 MaritalStatus codes and the words the seeds use for them (GraphQL, qapi); "other",
+# which v3 MaritalStatus lacks, is v3 NullFlavor OTH (the value set's binding is extensible). Any other code read
+# (A, C, I, P, U, NullFlavor UNK …) is "other".
 V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+V3_NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 MARITAL = {"D": "divorced", "M": "married", "S": "single", "W": "widowed", "L": "separated", "T": "domestic_partner"}
-MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "UNK"}
+MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "OTH"}
+
+
+def marital_status(word: str) -> dict[str, object]:
+    """Patient.maritalStatus for one of the seeds' words (a key of ``MARITAL_CODE``)."""
+    code = MARITAL_CODE[word]
+    return {"coding": [{"system": V3_NULL_FLAVOR if code == "OTH" else V3_MARITAL, "code": code}], "text": word}
 # US Core race and ethnicity (complex extensions: ombCategory codings of OMB_RACE and a required text).
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"

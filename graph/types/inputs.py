@@ -12,7 +12,7 @@ from strawberry import UNSET
 from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
-from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
+from graph.types.patient import AllergyReviewStatus, ContactMethod, Gender, MaritalStatus, PatientStatus, Pronoun
 from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import enum_type, provided
 
@@ -83,9 +83,9 @@ class PatientFields:
     title: str | None = _in("Name prefix, e.g. 'Dr.'.")
     salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'.")
     date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD.")
-    gender: str | None = _in("male, female, non_binary, other, unknown or prefer_not_to_say.")
+    gender: Gender | None = _in("Administrative gender.")
     pronoun: Pronoun | None = _in("Pronouns the patient uses.")
-    marital_status: str | None = _in("divorced, domestic_partner, married, other, separated, single or widowed.")
+    marital_status: MaritalStatus | None = _in("Marital status.")
     preferred_language: str | None = _in("Preferred language, a BCP 47 code such as 'en' or 'es'.")
     email: str | None = _in("Email address; a malformed one is VALIDATION.")
     mobile_phone: str | None = _in("Mobile phone number, any punctuation.")

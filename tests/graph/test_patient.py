@@ -59,14 +59,14 @@ async def test_patient_fields(gql: GQL, fhir_a, tag: str) -> None:
     assert p["status"] == "ACTIVE" and p["version"] == 1
     assert (p["firstName"], p["middleName"], p["lastName"], p["preferredName"], p["title"]) == \
         ("Maria", "Elena", "Reyes", "Mari", "Ms.")
-    assert p["fullName"] == "Maria Reyes" and p["dateOfBirth"] == "1988-03-14" and p["gender"] == "female"
+    assert p["fullName"] == "Maria Reyes" and p["dateOfBirth"] == "1988-03-14" and p["gender"] == "FEMALE"
     assert (p["email"], p["mobilePhone"], p["homePhone"]) == ("maria.reyes@example.com", "415-555-0101",
                                                               "415-555-0199")
     assert (p["addressLine1"], p["city"], p["state"], p["postalCode"]) == ("342 Haight St", "San Francisco", "CA",
                                                                           "94103")
     assert p["chartNumber"] == f"CH-{tag}" and p["mrn"] == "MRN-1" and p["socialSecurityNumber"] == "900-12-3456"
     assert p["spid"] == "77" and p["accountNumber"] == "A-1" and p["location"] == {"id": "loc-1"}
-    assert p["maritalStatus"] == "married" and p["preferredLanguage"] == "es" and p["pronoun"] == "SHE_HER"
+    assert p["maritalStatus"] == "MARRIED" and p["preferredLanguage"] == "es" and p["pronoun"] == "SHE_HER"
     assert p["premedicationRequired"] is True and p["medicalUrgentNote"] == "Latex allergy"
     assert p["allergyReviewStatus"] == "REVIEWED" and p["preferredContactMethod"] == "TEXT"
     assert p["receivesSms"] is True and p["receivesEmail"] is False and p["consentFlags"] == 7
