@@ -1,6 +1,10 @@
-"""Root fields of the org catalogs (alert, tag and custom-field definitions), a patient's custom field values
-and referral attributions, and the alert changes (update, disable, archive, bulk dismiss). ``Query`` and
-``Mutation`` (graph/query.py, graph/mutation.py) inherit them."""
+"""Root fields of the org catalogs (alert, tag and custom-field definitions; allergy, medication, disease and
+communication-type definitions), a patient's custom field values and referral attributions, and the alert
+changes (update, disable, archive, bulk dismiss). ``Query`` and ``Mutation`` (graph/query.py, graph/mutation.py)
+inherit them.
+
+Every catalog has the same five root fields (``_catalog``): a list in catalog order, one by id, create (once per
+idempotency key), update with baseVersion, archive."""
 
 from __future__ import annotations
 
@@ -9,14 +13,19 @@ from typing import Annotated, Any
 
 import strawberry
 
+from graph.chart_roots import IdempotencyKey
 from graph.context import Info
 from graph.pagination import Connection
 from graph.types.alert import Alert, BulkDismissResult
 from graph.types.catalog import (
     AlertDefinition,
+    AllergyDefinition,
+    CommunicationTypeDefinition,
+    DiseaseDefinition,
     FieldDefinition,
     FieldForm,
     FieldValue,
+    MedicationDefinition,
     ReferralAttribution,
     TagDefinition,
 )
@@ -24,9 +33,17 @@ from graph.types.catalog_inputs import (
     AlertDefinitionInput,
     AlertDefinitionPatch,
     AlertPatch,
+    AllergyDefinitionInput,
+    AllergyDefinitionPatch,
+    CommunicationTypeDefinitionInput,
+    CommunicationTypeDefinitionPatch,
+    DiseaseDefinitionInput,
+    DiseaseDefinitionPatch,
     FieldDefinitionInput,
     FieldDefinitionPatch,
     FieldValueInput,
+    MedicationDefinitionInput,
+    MedicationDefinitionPatch,
     ReferralAttributionInput,
     ReferralAttributionPatch,
     TagDefinitionInput,
@@ -37,7 +54,6 @@ from resolvers import alert as alert_r
 from resolvers import catalog as catalog_r
 from resolvers import field_value as field_value_r
 from resolvers import referral as referral_r
-from resolvers.loaders import settle
 from resolvers.model import alert as alert_m
 from resolvers.model import catalog as catalog_m
 from resolvers.model import field_value as field_value_m
@@ -45,7 +61,6 @@ from resolvers.model import referral as referral_m
 from resolvers.pagination import Connection as ConnectionRecord
 
 Resolver = Callable[..., Awaitable[Any]]
-ALERT, TAG, FIELD = catalog_m.ALERT_KIND, catalog_m.TAG_KIND, catalog_m.FIELD_KIND
 
 Search = Annotated[str | None, strawberry.argument(
     description="Only definitions whose name contains this text (case- and accent-insensitive).")]
@@ -54,7 +69,8 @@ Category = Annotated[str | None, strawberry.argument(
 IncludeArchived = Annotated[bool, strawberry.argument(description="Also list archived entries (default false).")]
 First = Annotated[int | None, strawberry.argument(description="Page size (default 20, at most 100).")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the last edge of the previous page.")]
-DefinitionId = Annotated[strawberry.ID, strawberry.argument(description="Id of the definition.")]
+DefinitionId = Annotated[strawberry.ID, strawberry.argument(
+    description="Id of the definition (unknown, or of another catalog → NOT_FOUND).")]
 BaseVersion = Annotated[int, strawberry.argument(
     description="The version you last read; a stale one → VERSION_CONFLICT (re-read, then retry).")]
 PatientId = Annotated[strawberry.ID, strawberry.argument(description="Id of the patient (unknown → NOT_FOUND).")]
@@ -65,44 +81,116 @@ AttributionId = Annotated[strawberry.ID, strawberry.argument(
 
 _CATALOG_ERRORS = " Errors: VALIDATION (extensions.field names the input field), NOT_FOUND"
 _VERSIONED_ERRORS = _CATALOG_ERRORS + ", VERSION_CONFLICT (stale baseVersion)."
+_CREATE_ERRORS = " Errors: VALIDATION (extensions.field names the input field), CONFLICT (idempotencyKey misused)."
+
+
+# ---------------------------------------------------------------------------------------------- catalogs
+
+
+def _lister(kind: str, *, by_category: bool) -> Resolver:
+    if by_category:
+        async def categorized(info: Info, search: Search = None, category: Category = None,
+                              include_archived: IncludeArchived = False, first: First = None,
+                              after: After = None) -> ConnectionRecord[Any]:
+            return await catalog_r.list_definitions(info.context, kind, search=search, category=category,
+                                                    include_archived=include_archived, first=first, after=after)
+        return categorized
+
+    async def plain(info: Info, search: Search = None, include_archived: IncludeArchived = False,
+                    first: First = None, after: After = None) -> ConnectionRecord[Any]:
+        return await catalog_r.list_definitions(info.context, kind, search=search, include_archived=include_archived,
+                                                first=first, after=after)
+    return plain
+
+
+def _getter(kind: str) -> Resolver:
+    async def get(info: Info, id: DefinitionId) -> Any:
+        return await catalog_r.find_definition(info.context, kind, id)
+    return get
+
+
+def _creator(kind: str, input_type: type, label: str) -> Resolver:
+    async def create(info: Info, input: Any, idempotency_key: IdempotencyKey = None) -> Any:
+        return await catalog_r.create_definition(info.context, kind, fields_of(input), idempotency_key)
+    # the input's type is the catalog's: set on the annotations strawberry reads (the others are this module's)
+    create.__annotations__["input"] = Annotated[input_type, strawberry.argument(description=f"The new {label}.")]
+    return create
+
+
+def _updater(kind: str, patch_type: type) -> Resolver:
+    async def update(info: Info, id: DefinitionId, base_version: BaseVersion, input: Any) -> Any:
+        return await catalog_r.update_definition(info.context, kind, id, base_version, fields_of(input))
+    update.__annotations__["input"] = Annotated[patch_type, strawberry.argument(
+        description="The fields to change; the others stay as they are.")]
+    return update
+
+
+def _archiver(kind: str) -> Resolver:
+    async def archive(info: Info, id: DefinitionId, base_version: BaseVersion) -> Any:
+        return await catalog_r.archive_definition(info.context, kind, id, base_version)
+    return archive
+
+
+def _catalog(kind: str, record: Any, label: str, order: str, *, by_category: bool = True) -> tuple[Any, Any]:
+    """The list and get fields of one catalog, described alike."""
+    listed = strawberry.field(
+        resolver=_lister(kind, by_category=by_category), graphql_type=Connection[record],
+        description=f"The org's {label}s in {order} order (itemOrder, then name); archived ones only with "
+                    f"includeArchived.")
+    one = strawberry.field(
+        resolver=_getter(kind), graphql_type=record | None,
+        description=f"One {label} by id (archived ones included). Errors: NOT_FOUND (no such {label} in your "
+                    f"practice: the field is null, the error names `id`).")
+    return listed, one
+
+
+def _catalog_mutations(kind: str, record: Any, label: str, input_type: type, patch_type: type,
+                       create_note: str = "") -> tuple[Any, Any, Any]:
+    """The create, update and archive mutations of one catalog, described alike."""
+    article = "an" if label[0] in "aeiou" else "a"
+    return (
+        strawberry.mutation(resolver=_creator(kind, input_type, label), graphql_type=record,
+                            description=f"Create {article} {label}; sent again with the same idempotencyKey and "
+                                        f"input, it answers the first call's.{create_note}{_CREATE_ERRORS}"),
+        strawberry.mutation(resolver=_updater(kind, patch_type), graphql_type=record,
+                            description=f"PATCH the {label}: only the fields sent change.{_VERSIONED_ERRORS}"),
+        strawberry.mutation(resolver=_archiver(kind), graphql_type=record,
+                            description=f"Archive (soft-delete) the {label}: hidden from lists by default, no longer "
+                                        f"assignable; what already refers to it keeps resolving. Archiving it "
+                                        f"again → VALIDATION.{_VERSIONED_ERRORS}"),
+    )
+
+
+# (kind, record type, label, list order, its list filters by category, input, patch, a note on create)
+CATALOGS = {
+    "alert": (catalog_m.ALERT_KIND, AlertDefinition, "alert definition", "catalog", True, AlertDefinitionInput,
+              AlertDefinitionPatch, ""),
+    "tag": (catalog_m.TAG_KIND, TagDefinition, "tag definition", "catalog", True, TagDefinitionInput,
+            TagDefinitionPatch, ""),
+    "field": (catalog_m.FIELD_KIND, FieldDefinition, "custom field definition", "form", False, FieldDefinitionInput,
+              FieldDefinitionPatch, " A DROPDOWN field needs dropdownOptions; other types refuse them."),
+    "allergy": (catalog_m.ALLERGY_KIND, AllergyDefinition, "allergy definition", "picker", False,
+                AllergyDefinitionInput, AllergyDefinitionPatch, ""),
+    "medication": (catalog_m.MEDICATION_KIND, MedicationDefinition, "medication definition", "picker", True,
+                   MedicationDefinitionInput, MedicationDefinitionPatch, ""),
+    "disease": (catalog_m.DISEASE_KIND, DiseaseDefinition, "disease definition", "picker", True,
+                DiseaseDefinitionInput, DiseaseDefinitionPatch, ""),
+    "communication_type": (catalog_m.COMMUNICATION_TYPE_KIND, CommunicationTypeDefinition, "communication type",
+                           "picker", False, CommunicationTypeDefinitionInput, CommunicationTypeDefinitionPatch, ""),
+}
+
+
+def _queries(name: str) -> tuple[Any, Any]:
+    kind, record, label, order, by_category, *_ = CATALOGS[name]
+    return _catalog(kind, record, label, order, by_category=by_category)
+
+
+def _mutations(name: str) -> tuple[Any, Any, Any]:
+    kind, record, label, _, _, input_type, patch_type, note = CATALOGS[name]
+    return _catalog_mutations(kind, record, label, input_type, patch_type, note)
 
 
 # ---------------------------------------------------------------------------------------------- query
-
-
-async def alert_definitions(info: Info, search: Search = None, category: Category = None,
-                            include_archived: IncludeArchived = False, first: First = None,
-                            after: After = None) -> ConnectionRecord[catalog_m.AlertDefinition]:
-    return await catalog_r.list_definitions(info.context, ALERT, search=search, category=category,
-                                            include_archived=include_archived, first=first, after=after)
-
-
-async def tag_definitions(info: Info, search: Search = None, category: Category = None,
-                          include_archived: IncludeArchived = False, first: First = None,
-                          after: After = None) -> ConnectionRecord[catalog_m.TagDefinition]:
-    return await catalog_r.list_definitions(info.context, TAG, search=search, category=category,
-                                            include_archived=include_archived, first=first, after=after)
-
-
-async def field_definitions(info: Info, search: Search = None, include_archived: IncludeArchived = False,
-                            first: First = None, after: After = None) -> ConnectionRecord[catalog_m.FieldDefinition]:
-    return await catalog_r.list_definitions(info.context, FIELD, search=search, include_archived=include_archived,
-                                            first=first, after=after)
-
-
-async def alert_definition(info: Info, id: DefinitionId) -> catalog_m.AlertDefinition | None:
-    found: catalog_m.AlertDefinition | None = await settle(catalog_r.get_definition(info.context, ALERT, id))
-    return found
-
-
-async def tag_definition(info: Info, id: DefinitionId) -> catalog_m.TagDefinition | None:
-    found: catalog_m.TagDefinition | None = await settle(catalog_r.get_definition(info.context, TAG, id))
-    return found
-
-
-async def field_definition(info: Info, id: DefinitionId) -> catalog_m.FieldDefinition | None:
-    found: catalog_m.FieldDefinition | None = await settle(catalog_r.get_definition(info.context, FIELD, id))
-    return found
 
 
 async def patient_field_values(info: Info, patient_id: PatientId, first: Annotated[int | None, strawberry.argument(
@@ -124,23 +212,13 @@ async def patient_referral_attributions(info: Info, patient_id: PatientId, inclu
 
 @strawberry.type
 class CatalogQuery:
-    alert_definitions = strawberry.field(
-        resolver=alert_definitions, graphql_type=Connection[AlertDefinition],
-        description="The org's alert definitions in catalog order (itemOrder, then name); archived ones only with "
-                    "includeArchived.")
-    alert_definition = strawberry.field(resolver=alert_definition, graphql_type=AlertDefinition | None,
-                                        description="One alert definition (archived included); null when unknown.")
-    tag_definitions = strawberry.field(
-        resolver=tag_definitions, graphql_type=Connection[TagDefinition],
-        description="The org's tag definitions in catalog order; archived ones only with includeArchived.")
-    tag_definition = strawberry.field(resolver=tag_definition, graphql_type=TagDefinition | None,
-                                      description="One tag definition (archived included); null when unknown.")
-    field_definitions = strawberry.field(
-        resolver=field_definitions, graphql_type=Connection[FieldDefinition],
-        description="The org's custom field definitions in form order; archived ones only with includeArchived.")
-    field_definition = strawberry.field(resolver=field_definition, graphql_type=FieldDefinition | None,
-                                        description="One custom field definition (archived included); null when "
-                                                    "unknown.")
+    alert_definitions, alert_definition = _queries("alert")
+    tag_definitions, tag_definition = _queries("tag")
+    field_definitions, field_definition = _queries("field")
+    allergy_definitions, allergy_definition = _queries("allergy")
+    medication_definitions, medication_definition = _queries("medication")
+    disease_definitions, disease_definition = _queries("disease")
+    communication_type_definitions, communication_type_definition = _queries("communication_type")
     patient_field_values = strawberry.field(
         resolver=patient_field_values, graphql_type=Connection[FieldValue],
         description="The custom field values set on a patient, in form order (unset fields left out). "
@@ -156,65 +234,6 @@ class CatalogQuery:
 
 
 # ---------------------------------------------------------------------------------------------- mutation
-
-
-async def create_alert_definition(info: Info, input: Annotated[AlertDefinitionInput, strawberry.argument(
-        description="The new alert definition.")]) -> catalog_m.AlertDefinition:
-    result: catalog_m.AlertDefinition = await catalog_r.create_definition(info.context, ALERT, fields_of(input))
-    return result
-
-
-async def update_alert_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                  input: Annotated[AlertDefinitionPatch, strawberry.argument(
-        description="The fields to change; the others stay as they are.")]) -> catalog_m.AlertDefinition:
-    result: catalog_m.AlertDefinition = await catalog_r.update_definition(info.context, ALERT, id, base_version,
-                                                                          fields_of(input))
-    return result
-
-
-async def archive_alert_definition(info: Info, id: DefinitionId,
-                                   base_version: BaseVersion) -> catalog_m.AlertDefinition:
-    result: catalog_m.AlertDefinition = await catalog_r.archive_definition(info.context, ALERT, id, base_version)
-    return result
-
-
-async def create_tag_definition(info: Info, input: Annotated[TagDefinitionInput, strawberry.argument(
-        description="The new tag definition.")]) -> catalog_m.TagDefinition:
-    result: catalog_m.TagDefinition = await catalog_r.create_definition(info.context, TAG, fields_of(input))
-    return result
-
-
-async def update_tag_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                input: Annotated[TagDefinitionPatch, strawberry.argument(
-        description="The fields to change; the others stay as they are.")]) -> catalog_m.TagDefinition:
-    result: catalog_m.TagDefinition = await catalog_r.update_definition(info.context, TAG, id, base_version,
-                                                                        fields_of(input))
-    return result
-
-
-async def archive_tag_definition(info: Info, id: DefinitionId, base_version: BaseVersion) -> catalog_m.TagDefinition:
-    result: catalog_m.TagDefinition = await catalog_r.archive_definition(info.context, TAG, id, base_version)
-    return result
-
-
-async def create_field_definition(info: Info, input: Annotated[FieldDefinitionInput, strawberry.argument(
-        description="The new custom-field definition.")]) -> catalog_m.FieldDefinition:
-    result: catalog_m.FieldDefinition = await catalog_r.create_definition(info.context, FIELD, fields_of(input))
-    return result
-
-
-async def update_field_definition(info: Info, id: DefinitionId, base_version: BaseVersion,
-                                  input: Annotated[FieldDefinitionPatch, strawberry.argument(
-        description="The fields to change; the others stay as they are.")]) -> catalog_m.FieldDefinition:
-    result: catalog_m.FieldDefinition = await catalog_r.update_definition(info.context, FIELD, id, base_version,
-                                                                          fields_of(input))
-    return result
-
-
-async def archive_field_definition(info: Info, id: DefinitionId,
-                                   base_version: BaseVersion) -> catalog_m.FieldDefinition:
-    result: catalog_m.FieldDefinition = await catalog_r.archive_definition(info.context, FIELD, id, base_version)
-    return result
 
 
 async def upsert_patient_field_values(info: Info, patient_id: PatientId, fields: Annotated[
@@ -262,32 +281,17 @@ async def bulk_dismiss_alerts(info: Info, patient_id: PatientId, alert_ids: Anno
     return await alert_r.bulk_dismiss(info.context, patient_id, [str(i) for i in alert_ids])
 
 
-def _catalog_mutations(label: str, record: Any, create: Resolver, update: Resolver, archive: Resolver,
-                       create_note: str = "") -> tuple[Any, Any, Any]:
-    """The create, update and archive mutations of one catalog, described alike."""
-    article = "an" if label[0] in "aeiou" else "a"
-    return (
-        strawberry.mutation(resolver=create, graphql_type=record,
-                            description=f"Create {article} {label}.{create_note}{_CATALOG_ERRORS}."),
-        strawberry.mutation(resolver=update, graphql_type=record,
-                            description=f"PATCH the {label}: only the fields sent change.{_VERSIONED_ERRORS}"),
-        strawberry.mutation(resolver=archive, graphql_type=record,
-                            description=f"Archive (soft-delete) the {label}: hidden from lists by default, no longer "
-                                        f"assignable; what already refers to it keeps resolving. Archiving it "
-                                        f"again → VALIDATION.{_VERSIONED_ERRORS}"),
-    )
-
-
 @strawberry.type
 class CatalogMutation:
-    create_alert_definition, update_alert_definition, archive_alert_definition = _catalog_mutations(
-        "alert definition", AlertDefinition, create_alert_definition, update_alert_definition,
-        archive_alert_definition)
-    create_tag_definition, update_tag_definition, archive_tag_definition = _catalog_mutations(
-        "tag definition", TagDefinition, create_tag_definition, update_tag_definition, archive_tag_definition)
-    create_field_definition, update_field_definition, archive_field_definition = _catalog_mutations(
-        "custom field definition", FieldDefinition, create_field_definition, update_field_definition,
-        archive_field_definition, " A DROPDOWN field needs dropdownOptions; other types refuse them.")
+    create_alert_definition, update_alert_definition, archive_alert_definition = _mutations("alert")
+    create_tag_definition, update_tag_definition, archive_tag_definition = _mutations("tag")
+    create_field_definition, update_field_definition, archive_field_definition = _mutations("field")
+    create_allergy_definition, update_allergy_definition, archive_allergy_definition = _mutations("allergy")
+    create_medication_definition, update_medication_definition, archive_medication_definition = _mutations(
+        "medication")
+    create_disease_definition, update_disease_definition, archive_disease_definition = _mutations("disease")
+    (create_communication_type_definition, update_communication_type_definition,
+     archive_communication_type_definition) = _mutations("communication_type")
     upsert_patient_field_values = strawberry.mutation(
         resolver=upsert_patient_field_values, graphql_type=list[FieldValue],
         description="Set or clear several custom field values of a patient at once (all checked, then one write). "

@@ -70,7 +70,7 @@ def _archiver(archive: Callable[[Scope, str, str, int | None], Awaitable[Any]]) 
     return resolve
 
 
-async def get_vital_signs(info: Info, patient_id: PatientId, id: RecordId) -> vital_signs_m.VitalSigns:
+async def get_vital_signs(info: Info, patient_id: PatientId, id: RecordId) -> vital_signs_m.VitalSigns | None:
     return await vital_signs_r.get_vital_signs(info.context, patient_id, id)
 
 
@@ -132,9 +132,10 @@ async def create_communication_log(
 @strawberry.type
 class ChartQuery:
     vital_signs = strawberry.field(
-        resolver=get_vital_signs, graphql_type=VitalSigns,
-        description="One set of the patient's vital signs by id. NOT_FOUND when the patient or the record is "
-                    "unknown, archived, or on another patient's chart.")
+        resolver=get_vital_signs, graphql_type=VitalSigns | None,
+        description="One set of the patient's vital signs by id. Errors: NOT_FOUND when the patient or the "
+                    "record is unknown, archived, or on another patient's chart: the field is null, the error "
+                    "names `patientId` or `id`.")
 
 
 @strawberry.type

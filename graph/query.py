@@ -30,7 +30,7 @@ from resolvers import episode as episode_r
 from resolvers import patient as patient_r
 from resolvers import patient_import as patient_import_r
 from resolvers import practitioner as practitioner_r
-from resolvers.loaders import settle
+from resolvers.loaders import settle_found
 from resolvers.model import appointment as appointment_m
 from resolvers.model import encounter as encounter_m
 from resolvers.model import episode as episode_m
@@ -49,7 +49,7 @@ async def get_patient(
     info: Info,
     id: Annotated[strawberry.ID, strawberry.argument(description="The patient's id.")],
 ) -> patient_m.Patient | None:
-    found: patient_m.Patient | None = await settle(patient_r.get_patient(info.context, id))
+    found: patient_m.Patient = await settle_found(patient_r.get_patient(info.context, id), "Patient", id)
     return found
 
 
@@ -87,7 +87,7 @@ async def patient_page(
 
 async def patient_import(
     info: Info, job_id: Annotated[strawberry.ID, strawberry.argument(description="The jobId importPatients gave.")]
-) -> import_m.PatientImport:
+) -> import_m.PatientImport | None:
     return await patient_import_r.get_import(info.context, job_id)
 
 
@@ -132,7 +132,8 @@ async def get_appointment(
     info: Info,
     id: Annotated[strawberry.ID, strawberry.argument(description="The appointment's id.")],
 ) -> appointment_m.Appointment | None:
-    found: appointment_m.Appointment | None = await settle(appointment_r.get_appointment(info.context, id))
+    found: appointment_m.Appointment = await settle_found(appointment_r.get_appointment(info.context, id),
+                                                          "Appointment", id)
     return found
 
 
@@ -153,7 +154,7 @@ async def get_episode(
     info: Info,
     id: Annotated[strawberry.ID, strawberry.argument(description="The episode's id.")],
 ) -> episode_m.Episode | None:
-    found: episode_m.Episode | None = await settle(episode_r.get_episode(info.context, id))
+    found: episode_m.Episode = await settle_found(episode_r.get_episode(info.context, id), "Episode", id)
     return found
 
 
@@ -161,7 +162,8 @@ async def get_practitioner(
     info: Info,
     id: Annotated[strawberry.ID, strawberry.argument(description="The practitioner's id.")],
 ) -> practitioner_m.Practitioner | None:
-    found: practitioner_m.Practitioner | None = await settle(practitioner_r.get_practitioner(info.context, id))
+    found: practitioner_m.Practitioner = await settle_found(practitioner_r.get_practitioner(info.context, id),
+                                                            "Practitioner", id)
     return found
 
 
@@ -169,16 +171,19 @@ async def get_encounter(
     info: Info,
     id: Annotated[strawberry.ID, strawberry.argument(description="The encounter's id.")],
 ) -> encounter_m.Encounter | None:
-    found: encounter_m.Encounter | None = await settle(encounter_r.get_encounter(info.context, id))
+    found: encounter_m.Encounter = await settle_found(encounter_r.get_encounter(info.context, id), "Encounter", id)
     return found
 
 
 @strawberry.type(description="Reads: patients and their charts, appointments, episodes, practitioners, "
-                             "encounters.")
+                             "encounters, the org catalogs. A field answering one record by id is nullable: an id "
+                             "naming nothing you can see answers null there, with a NOT_FOUND error naming the "
+                             "argument (extensions.field), and the other fields of the request still answer.")
 class Query(CatalogQuery, ChartQuery):
     patient = strawberry.field(
         graphql_type=Patient | None, resolver=get_patient,
-        description="One patient by id; null when there is none in your clinic (or it is outside your access).")
+        description="One patient by id. Errors: NOT_FOUND (none in your clinic, or outside your access): the field "
+                    "is null, the error names `id`.")
     patients = strawberry.field(
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
@@ -189,10 +194,10 @@ class Query(CatalogQuery, ChartQuery):
                     "Errors: VALIDATION (page < 1, pageSize out of range, malformed date), NOT_FOUND (unknown "
                     "provider or location in the filter, extensions.field names it).")
     patient_import = strawberry.field(
-        graphql_type=PatientImport, resolver=patient_import,
+        graphql_type=PatientImport | None, resolver=patient_import,
         description="A background patient import: progress (processed of total), counts and, once COMPLETED, "
                     "the per-row results. Errors: NOT_FOUND (no such import in your practice; imports are kept "
-                    "24 hours).")
+                    "24 hours): the field is null, the error names `jobId`.")
     search_patients = strawberry.field(
         graphql_type=list[PatientSummary], resolver=search_patients,
         description="Typeahead over first, last, preferred name and chart number; empty → [].")
@@ -208,16 +213,20 @@ class Query(CatalogQuery, ChartQuery):
                     "or SSN.")
     appointment = strawberry.field(
         graphql_type=Appointment | None, resolver=get_appointment,
-        description="One appointment by id; null when there is none in your clinic.")
+        description="One appointment by id. Errors: NOT_FOUND (none in your clinic): the field is null, the error "
+                    "names `id`.")
     appointments = strawberry.field(
         graphql_type=Connection[Appointment], resolver=list_appointments,
         description="Appointments of your clinic, optionally filtered, keyset-paginated (Relay).")
     episode = strawberry.field(
         graphql_type=Episode | None, resolver=get_episode,
-        description="One episode of care by id; null when there is none in your clinic.")
+        description="One episode of care by id. Errors: NOT_FOUND (none in your clinic): the field is null, the "
+                    "error names `id`.")
     practitioner = strawberry.field(
         graphql_type=Practitioner | None, resolver=get_practitioner,
-        description="One practitioner (provider) by id; null when there is none in your clinic.")
+        description="One practitioner (provider) by id. Errors: NOT_FOUND (none in your clinic): the field is null, "
+                    "the error names `id`.")
     encounter = strawberry.field(
         graphql_type=Encounter | None, resolver=get_encounter,
-        description="One encounter (visit) by id; null when there is none in your clinic.")
+        description="One encounter (visit) by id. Errors: NOT_FOUND (none in your clinic): the field is null, the "
+                    "error names `id`.")

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import chart, drug_allergy
+from resolvers import catalog, chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import allergy as model
+from resolvers.model.catalog import ALLERGY_KIND
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
@@ -39,8 +40,9 @@ def patient_allergies(
 
 
 def _check(f: dict[str, Any], *, creating: bool) -> None:
-    if (creating or "allergen" in f) and not (f.get("allergen") or "").strip():
-        raise Invalid("allergen is required", field="input.allergen")
+    if (creating and not f.get("allergy_definition_id") or "allergen" in f) and not (f.get("allergen") or "").strip():
+        raise Invalid("allergen or allergyDefinitionId is required" if creating else "allergen cannot be cleared",
+                      field="input.allergen")
     if f.get("severity") and f["severity"] not in model.SEVERITIES:
         raise Invalid("severity must be mild, moderate or severe", field="input.severity")
     if f.get("category") and f["category"] not in model.CATEGORIES:
@@ -52,13 +54,15 @@ def _check(f: dict[str, Any], *, creating: bool) -> None:
 
 async def record_allergy(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
                          ) -> model.Allergy:
-    """Record an allergy; the answer carries its interactions with the patient's current medications."""
+    """Record an allergy, of an allergy definition (its name and code) or free text; the answer carries its
+    interactions with the patient's current medications."""
     f = {"is_active": True, **{k: v for k, v in f.items() if v is not None}}
     _check(f, creating=True)
 
     async def create() -> model.Allergy:
         subject = await chart.patient_reference(ctx, pid)
-        res = model.apply_fields({"resourceType": RT, "patient": subject, "recordedDate": now_seconds()}, f)
+        fields = await catalog.with_definition(ctx, ALLERGY_KIND, f)
+        res = model.apply_fields({"resourceType": RT, "patient": subject, "recordedDate": now_seconds()}, fields)
         return await _with_warnings(ctx, pid, await chart.create(ctx, res))
 
     return await chart.once(ctx, "recordAllergy", RT, pid, idempotency_key, f, create,
@@ -73,9 +77,11 @@ async def _with_warnings(ctx: Scope, pid: str, written: dict[str, Any]) -> model
 
 
 async def update_allergy(ctx: Scope, pid: str, rid: str, base_version: int, f: dict[str, Any]) -> model.Allergy:
-    """PATCH an allergy: only the fields sent change; ``base_version`` must be the current version."""
+    """PATCH an allergy: only the fields sent change; ``base_version`` must be the current version. Naming
+    another allergy definition rewrites the allergen (and its category, unless sent)."""
     _check(f, creating=False)
     res = await chart.record_of(ctx, RT, pid, rid)
+    f = await catalog.with_definition(ctx, ALLERGY_KIND, f, model.from_fhir(res).allergy_definition_id)
     return model.from_fhir(await chart.save(ctx, model.apply_fields(res, f), base_version))
 
 

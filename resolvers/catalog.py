@@ -1,21 +1,25 @@
-"""The org catalogs (seed 003 patient-alert-, patient-tag- and patient-field-definitions): list, get, create,
-update with baseVersion, archive; and the look-ups the chart uses to refer to a definition (an alert's, a
-patient tag's, a custom field value's). Records and their FHIR Basic mapping: resolvers/model/catalog.py.
+"""The org catalogs (seed 003 patient-alert-, patient-tag- and patient-field-definitions, and the allergy,
+medication, disease and communication-type definitions its chart records are recorded from): list, get, create
+(once per idempotency key), update with baseVersion, archive; and the look-ups the chart uses to refer to a
+definition (an alert's, a patient tag's, a custom field value's, an allergy's…). Records and their FHIR Basic
+mapping: resolvers/model/catalog.py.
 
 A catalog is read whole, in one batched search per request (``Loaders.catalogs_by_kind``): an org keeps tens
 to hundreds of definitions, and its order (item order, then name) and text search are computed here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from resolvers import idempotency
 from resolvers.context import Info, Scope
-from resolvers.loaders import Soon, when_loaded
+from resolvers.loaders import Soon, settle_found, when_loaded
 from resolvers.model import catalog as model
-from resolvers.model.common import Tag
+from resolvers.model.common import Tag, camel
 from resolvers.pagination import Connection, resolve_connection
 from store.clock import now_seconds
-from store.errors import Invalid, NotFound
+from store.errors import Conflict, Invalid, NotFound
 from store.keys import fold
 from store.naming import CS
 
@@ -26,7 +30,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     model.ALERT_KIND: {"item_order": 0, "default_scope": "patient", "default_is_urgent": False},
     model.TAG_KIND: {"item_order": 0},
     model.FIELD_KIND: {"item_order": 0, "is_required": False},
+    **{kind: {"item_order": 0} for kind in model.RECORDS},
 }
+# The createXDefinition operation of each catalog, naming its idempotency keys.
+OPERATIONS = {model.ALERT_KIND: "createAlertDefinition", model.TAG_KIND: "createTagDefinition",
+              model.FIELD_KIND: "createFieldDefinition", model.ALLERGY_KIND: "createAllergyDefinition",
+              model.MEDICATION_KIND: "createMedicationDefinition", model.DISEASE_KIND: "createDiseaseDefinition",
+              model.COMMUNICATION_TYPE_KIND: "createCommunicationTypeDefinition"}
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -57,6 +67,11 @@ def get_definition(ctx: Scope, kind: str, did: str | None) -> Soon[Any]:
         return None
     return when_loaded(ctx.loaders.basics_by_id, str(did),
                        lambda res: model.BUILD[kind](res) if res and model.kind_of(res) == kind else None)
+
+
+async def find_definition(ctx: Scope, kind: str, did: str) -> Any:
+    """The definition ``did`` of the catalog ``kind`` (archived ones too); ``NotFound`` when there is none."""
+    return await settle_found(get_definition(ctx, kind, did), model.NAMES[kind], did)
 
 
 async def definitions(ctx: Scope, kind: str, ids: list[str]) -> dict[str, Resource]:
@@ -91,13 +106,24 @@ async def _current(ctx: Scope, kind: str, did: str) -> Resource:
 # ---------------------------------------------------------------------------------------------- writing
 
 
-async def create_definition(ctx: Scope, kind: str, f: dict[str, Any]) -> Any:
+async def create_definition(ctx: Scope, kind: str, f: dict[str, Any], idempotency_key: str | None = None) -> Any:
+    """A new definition; once per ``idempotency_key`` (resolvers/idempotency.py): a repeat answers the first."""
     res = model.new_basic(kind)
     res["created"] = now_seconds()[:10]
     model.apply_fields(res, {**DEFAULTS[kind], **{k: v for k, v in f.items() if v is not None}})
-    written = await ctx.repo.create(ctx.who, res)
-    ctx.loaders.prime(ctx.loaders.basics_by_id, written.resource["id"], written.resource)
-    return model.BUILD[kind](written.resource)
+
+    async def create() -> tuple[Any, dict[str, Any]]:
+        written = await ctx.repo.create(ctx.who, res)
+        ctx.loaders.prime(ctx.loaders.basics_by_id, written.resource["id"], written.resource)
+        return model.BUILD[kind](written.resource), {"id": written.resource["id"]}
+
+    async def replay(earlier: dict[str, Any]) -> Any:
+        found = await definitions(ctx, kind, [str(earlier.get("id"))])
+        if not found:
+            raise Conflict("The definition this idempotencyKey created no longer exists", field="idempotencyKey")
+        return model.BUILD[kind](next(iter(found.values())))
+
+    return await idempotency.once(ctx, OPERATIONS[kind], "Basic", idempotency_key, f, create, replay)
 
 
 async def update_definition(ctx: Scope, kind: str, did: str, base_version: int, f: dict[str, Any]) -> Any:
@@ -120,6 +146,46 @@ async def _save(ctx: Scope, kind: str, res: Resource, base_version: int) -> Any:
     written = await ctx.repo.update(ctx.who, "Basic", res["id"], res, if_match=str(base_version))
     ctx.loaders.prime(ctx.loaders.basics_by_id, res["id"], written.resource)
     return model.BUILD[kind](written.resource)
+
+
+# ---------------------------------------------------------------------------------------------- chart records
+
+
+async def with_definition(ctx: Scope, kind: str, f: dict[str, Any], linked: str | None = None) -> dict[str, Any]:
+    """The chart-record input ``f`` with what its definition supplies (``model.RECORDS``): when ``f`` names an
+    active definition of ``kind``, its name and codes (which ``f`` may not also send: VALIDATION), its defaults
+    under ``f``'s own values, and ``definition``, the record's link to it; the definition sent as null unlinks
+    the record (``definition`` None), keeping its text and codes. ``linked``: the definition the record has
+    (an update), whose name and codes are only changed by naming another definition or null."""
+    id_field, supplied = model.RECORDS[kind]
+    if id_field not in f:
+        sent = next((k for k in supplied if k in f), None)
+        if linked and sent:
+            raise Invalid(f"{camel(sent)} comes from the record's {model.NAMES[kind].lower()}; send "
+                          f"{camel(id_field)}: null with it to write your own", field=f"input.{sent}")
+        return f
+    rest = {k: v for k, v in f.items() if k != id_field}
+    did = f[id_field]
+    if did is None:
+        return {**rest, "definition": None}
+    sent = next((k for k in supplied if k in rest), None)
+    if sent:
+        raise Invalid(f"{camel(sent)} comes from the {model.NAMES[kind].lower()}; leave it out",
+                      field=f"input.{sent}")
+    found = await require_definitions(ctx, kind, [str(did)], field=f"input.{id_field}", indexed=False)
+    fields, defaults = model.record_fields(kind, found[str(did)])
+    return {**defaults, **rest, **fields}
+
+
+def record_definition(kind: str) -> Callable[[Any, Info], Soon[Any]]:
+    """The relation resolver of a chart record's definition of ``kind`` (archived ones too; None for a record
+    written without one): one batched read for every record's."""
+    id_field = model.RECORDS[kind][0]
+
+    def definition(root: Any, info: Info) -> Soon[Any]:
+        return get_definition(info.context, kind, getattr(root, id_field))
+
+    return definition
 
 
 # ---------------------------------------------------------------------------------------------- patient tags

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import chart
+from resolvers import catalog, chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
+from resolvers.model.catalog import COMMUNICATION_TYPE_KIND, HL7_COMM_CATEGORIES
 from resolvers.model.common import check_dates, check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
@@ -20,7 +21,6 @@ from store.fhirjson import concept, extension, reference
 from store.naming import COMM_CATEGORY, CS, V3_MODE
 
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
-HL7_CATEGORIES = ("alert", "notification", "reminder", "instruction")
 
 
 def patient_communication_logs(
@@ -73,8 +73,9 @@ def _check(f: dict[str, Any]) -> None:
 
 async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
                                    ) -> model.CommunicationLog:
-    """Log a communication (source ``user``). Communications are append-only in the store: once written,
-    an entry is never changed or removed."""
+    """Log a communication (source ``user``), of a communication type (its code is the entry's category) or
+    with a free category. Communications are append-only in the store: once written, an entry is never
+    changed or removed."""
     _check(f)
     return await chart.once(ctx, "createCommunicationLog", "Communication", pid, idempotency_key, f,
                             lambda: _create(ctx, pid, f), model.from_fhir)
@@ -82,6 +83,7 @@ async def create_communication_log(ctx: Scope, pid: str, f: dict[str, Any], idem
 
 async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.CommunicationLog:
     subject = await chart.patient_reference(ctx, pid)
+    f = await catalog.with_definition(ctx, COMMUNICATION_TYPE_KIND, {k: v for k, v in f.items() if v is not None})
     when = f["communication_datetime"]
     if when[16] != ":":  # HH:MM without seconds
         when = when[:16] + ":00" + when[16:]
@@ -95,9 +97,14 @@ async def _create(ctx: Scope, pid: str, f: dict[str, Any]) -> model.Communicatio
     if f.get("mode"):
         code = model.MODE_CODE[f["mode"]]
         res["medium"] = [concept(V3_MODE, code, model.MODE_DISPLAY[code])]
+    if f.get("definition"):
+        res["extension"].append(extension("communication-type", "valueReference", f["definition"]))
+    display = f.get("category_display")
     if f.get("category"):
-        res["category"] = [concept(COMM_CATEGORY if f["category"] in HL7_CATEGORIES else CS["communication-type"],
-                                   f["category"])]
+        system = COMM_CATEGORY if f["category"] in HL7_COMM_CATEGORIES else CS["communication-type"]
+        res["category"] = [concept(system, f["category"], display, display)]
+    elif display:
+        res["category"] = [{"text": display}]
     if f.get("note"):
         res["payload"] = [{"contentString": f["note"]}]
     if f.get("appointment_id"):

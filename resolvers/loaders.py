@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 from strawberry.dataloader import DataLoader
 
 from resolvers.access import Guarded
+from store.errors import NotFound
 from store.fhirjson import code_of
 from store.naming import CS
 from store.types import PrincipalLike, Resource
@@ -170,3 +171,12 @@ async def settle(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+async def settle_found(value: Any, what: str, rid: str, field: str = "id") -> Any:
+    """``settle`` for a look-up by id (a root query's): the record, or ``NotFound`` naming the argument ``field``
+    when there is none the caller can see."""
+    found = await settle(value)
+    if found is None:
+        raise NotFound(f"{what} {rid} not found", field=field)
+    return found

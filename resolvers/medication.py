@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import chart, drug_allergy
+from resolvers import catalog, chart, drug_allergy
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import medication as model
+from resolvers.model.catalog import MEDICATION_KIND
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
@@ -58,16 +59,18 @@ def _check_order(start: str | None, stop: str | None) -> None:
 
 async def record_medication(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
                             ) -> model.Medication:
-    """Record a medication; the answer carries its interactions with the patient's active allergies."""
-    if not f.get("name") and not f.get("rx_cui"):
-        raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
+    """Record a medication, of a medication definition (its name and RxNorm code) or free text; the answer
+    carries its interactions with the patient's active allergies."""
+    if not f.get("name") and not f.get("rx_cui") and not f.get("medication_definition_id"):
+        raise Invalid("A medication needs a medicationDefinitionId, a name or an RxNorm code", field="input.name")
     f = {"status": "active", **{k: v for k, v in f.items() if v is not None}}
     _check(f)
 
     async def create() -> model.Medication:
         subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
                                           chart.provider_exists(ctx, f.get("provider_id")))
-        res = model.apply_fields({"resourceType": RT, "subject": subject, "dateAsserted": now_seconds()}, f)
+        fields = await catalog.with_definition(ctx, MEDICATION_KIND, f)
+        res = model.apply_fields({"resourceType": RT, "subject": subject, "dateAsserted": now_seconds()}, fields)
         written = await _create_with_order(ctx, res) if f.get("is_cpoe") else await chart.create(ctx, res)
         return await _with_warnings(ctx, pid, written)
 
@@ -125,6 +128,7 @@ async def update_medication(ctx: Scope, pid: str, rid: str, base_version: int,
     if ("name" in f or "rx_cui" in f) and not f.get("name") and not f.get("rx_cui"):
         raise Invalid("A medication needs a name or an RxNorm code", field="input.name")
     res, _ = await asyncio.gather(chart.record_of(ctx, RT, pid, rid), chart.provider_exists(ctx, f.get("provider_id")))
+    f = await catalog.with_definition(ctx, MEDICATION_KIND, f, model.from_fhir(res).medication_definition_id)
     period = res.get("effectivePeriod") or {}
     _check_order(f.get("date_start", period.get("start")), f.get("date_stop", period.get("end")))
     return model.from_fhir(await _save(ctx, model.apply_fields(res, f), base_version))

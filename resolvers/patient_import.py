@@ -118,6 +118,7 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row back as the input's values (its enums)."""
     out = dict(row)
     for key, enum in (("status", patient_m.PatientStatus), ("pronoun", patient_m.Pronoun),
+                      ("gender", patient_m.Gender), ("marital_status", patient_m.MaritalStatus),
                       ("allergy_review_status", patient_m.AllergyReviewStatus),
                       ("preferred_contact_method", patient_m.ContactMethod),
                       ("preferred_confirmation_method", patient_m.ContactMethod)):

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import chart
+from resolvers import catalog, chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
+from resolvers.model.catalog import DISEASE_KIND
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
@@ -54,8 +55,8 @@ def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: st
 
 async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_key: str | None = None
                          ) -> model.Problem:
-    if not (f.get("name") or "").strip():
-        raise Invalid("name is required", field="input.name")
+    if not (f.get("name") or "").strip() and not f.get("disease_definition_id"):
+        raise Invalid("name or diseaseDefinitionId is required", field="input.name")
     f = {k: v for k, v in f.items() if v is not None}
     _check_format(f)
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
@@ -63,8 +64,9 @@ async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_ke
 
     async def create() -> model.Problem:
         subject = await chart.patient_reference(ctx, pid)
+        fields = await catalog.with_definition(ctx, DISEASE_KIND, f)
         res = model.apply_fields({"resourceType": RT, "subject": subject, "recordedDate": now_seconds(),
-                                  "category": [concept(model.CONDITION_CATEGORY, "problem-list-item")]}, f)
+                                  "category": [concept(model.CONDITION_CATEGORY, "problem-list-item")]}, fields)
         return model.from_fhir(await chart.create(ctx, res))
 
     return await chart.once(ctx, "recordProblem", RT, pid, idempotency_key, f, create, model.from_fhir)
@@ -79,6 +81,7 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
         raise Invalid("status cannot be cleared", field="input.status")
     _check_format(f)
     res = await chart.record_of(ctx, RT, pid, rid)
+    f = await catalog.with_definition(ctx, DISEASE_KIND, f, model.from_fhir(res).disease_definition_id)
     was, target = model.status_of(res), f.get("status")
     if target is not None and target is not was and was is not None and target not in model.TRANSITIONS[was]:
         raise InvalidTransition(f"A problem cannot go from {was.value} to {target.value}", current=was.value,

@@ -35,7 +35,15 @@ Alerts      Flag(subject=P, EXT["alert-scope"] patient|family, EXT["alert-urgent
 Catalogs    Basic(code CS["catalog"] alert-definition|tag-definition|field-definition, created, EXT["catalog-name"],
             EXT["catalog-description"|"catalog-category"|"catalog-order"|"archived-at"], for alert
             definitions EXT["alert-default-scope"|"alert-default-urgent"], for tags EXT["catalog-color"], for
-            custom fields EXT["field-type"|"field-option" (one per option)|"field-required"])
+            custom fields EXT["field-type"|"field-option" (one per option)|"field-required"]); the clinical
+            catalogs allergy-definition|medication-definition|disease-definition|communication-type keep their
+            codes as EXT["definition-code"] valueCoding (allergen: SNOMED CT or the system given; medication:
+            RxNorm; disease: SNOMED CT and ICD-10-CM; communication type: communication-category or
+            CS["communication-type"]), allergy definitions EXT["allergy-category"] valueCode
+Def. link   a chart record recorded from a clinical definition copies its codings and name into its own
+            code (AllergyIntolerance.code, MedicationStatement.medicationCodeableConcept, Condition.code,
+            Communication.category) and refers to it by EXT["allergy-definition"|"medication-definition"|
+            "disease-definition"|"communication-type"] valueReference Basic/<id> (display: its name)
 Alert link  Flag EXT["alert-definition"] valueReference Basic/<id>; Flag.code coding CS["alert-type"] code = that id,
             display and text = the definition's name; EXT["alert-note"], EXT["alert-disabled-at"],
             EXT["alert-created-by"] valueReference (who created it, as EXT["communication-recorder"]);
@@ -186,6 +194,12 @@ EXT = {
         "field-type",
         "field-option",
         "field-required",
+        "definition-code",
+        "allergy-category",
+        "allergy-definition",
+        "medication-definition",
+        "disease-definition",
+        "communication-type",
         "attribution-role",
         "attribution-source-kind",
         "attribution-note",
@@ -229,6 +243,7 @@ SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 V3_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
@@ -237,10 +252,19 @@ V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpr
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 BCP47 = "urn:ietf:bcp:47"
-# Patient.maritalStatus: v3 MaritalStatus codes and the words the seeds use for them (GraphQL, qapi).
+# Patient.maritalStatus: v3 MaritalStatus codes and the words the seeds use for them (GraphQL, qapi); "other",
+# which v3 MaritalStatus lacks, is v3 NullFlavor OTH (the value set's binding is extensible). Any other code read
+# (A, C, I, P, U, NullFlavor UNK …) is "other".
 V3_MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+V3_NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 MARITAL = {"D": "divorced", "M": "married", "S": "single", "W": "widowed", "L": "separated", "T": "domestic_partner"}
-MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "UNK"}
+MARITAL_CODE = {v: k for k, v in MARITAL.items()} | {"other": "OTH"}
+
+
+def marital_status(word: str) -> dict[str, object]:
+    """Patient.maritalStatus for one of the seeds' words (a key of ``MARITAL_CODE``)."""
+    code = MARITAL_CODE[word]
+    return {"coding": [{"system": V3_NULL_FLAVOR if code == "OTH" else V3_MARITAL, "code": code}], "text": word}
 # US Core race and ethnicity (complex extensions: ombCategory codings of OMB_RACE and a required text).
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from app.demo.builders import quantity
-from app.demo.catalog import alert_definition_id
+from app.demo.catalog import alert_definition_id, allergy_definition, disease_definition
 from app.demo.communication import CommunicationWriter
 from app.demo.medication import MedicationWriter
 from app.demo.records import Member, Plan, Prac, Visit
@@ -22,6 +22,7 @@ from app.demo.vocabulary import (
     CONDITIONS,
     EPISODE_TYPES,
     FLAG_CATEGORY,
+    ICD10,
     INCOMPLETE_REASONS,
     OCCUPATIONS,
     REACTIONS,
@@ -29,7 +30,7 @@ from app.demo.vocabulary import (
 )
 from store.clock import instant
 from store.fhirjson import Resource, concept, extension, reference
-from store.naming import ALLERGY_CLINICAL, CONDITION_CLINICAL, CS, LOINC, OBS_CATEGORY, SNOMED
+from store.naming import ALLERGY_CLINICAL, CONDITION_CLINICAL, CS, ICD10CM, LOINC, OBS_CATEGORY, SNOMED
 
 
 class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
@@ -64,13 +65,14 @@ class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
                 "clinicalStatus": concept(CONDITION_CLINICAL, status, status.capitalize()),
                 "verificationStatus": concept(CONDITION_VER, "confirmed", "Confirmed"),
                 "category": [concept(CONDITION_CATEGORY, "problem-list-item", "Problem List Item")],
-                "code": concept(SNOMED, code, display, display.rsplit(" (", 1)[0]),
+                "code": _disease_code(code, display),
                 "subject": pat,
                 "onsetDateTime": onset.isoformat(),
                 "recordedDate": instant(
                     min(self.now, max(start_of_care, dt.datetime.combine(onset, dt.time(10))))
                 ),
                 "recorder": reference("Practitioner", primary.id, primary.name),
+                "extension": [extension("disease-definition", "valueReference", disease_definition(code))],
             }
             if status != "active":
                 c["abatementDateTime"] = (
@@ -89,8 +91,9 @@ class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
                         "clinicalStatus": concept(CONDITION_CLINICAL, "resolved", "Resolved"),
                         "verificationStatus": concept(CONDITION_VER, "confirmed", "Confirmed"),
                         "category": [concept(CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis")],
-                        "code": concept(SNOMED, code, display, display.rsplit(" (", 1)[0]),
+                        "code": _disease_code(code, display),
                         "subject": pat,
+                        "extension": [extension("disease-definition", "valueReference", disease_definition(code))],
                         "onsetDateTime": (
                             v.start.date() - dt.timedelta(days=rng.randrange(1, 6))
                         ).isoformat(),
@@ -120,6 +123,7 @@ class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
                     "criticality": "high" if severe else rng.choice(("low", "low", "unable-to-assess")),
                     "code": concept(system, code, display, display.split(" (")[0]),
                     "patient": pat,
+                    "extension": [extension("allergy-definition", "valueReference", allergy_definition(code))],
                     "onsetDateTime": (
                         m.birth + dt.timedelta(days=rng.randrange(365, max(366, m.age * 365)))
                     ).isoformat()
@@ -313,3 +317,9 @@ class ChartWriter(VisitWriter, MedicationWriter, CommunicationWriter):
             if v.status != "entered-in-error" and self.chance(0.8):
                 v.episode = eid
 
+
+def _disease_code(code: str, display: str) -> Resource:
+    """Condition.code of a demo condition: its SNOMED CT and ICD-10-CM codings, as its disease definition has."""
+    out = concept(SNOMED, code, display, display.rsplit(" (", 1)[0])
+    out["coding"].append({"system": ICD10CM, "code": ICD10[code]})
+    return out

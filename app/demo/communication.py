@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from app.demo.catalog import communication_type
 from app.demo.records import Member, Visit
 from app.demo.state import ClinicState
 from app.demo.vocabulary import COMM_CATEGORY, MODES, V3_MODE
@@ -112,7 +113,8 @@ class CommunicationWriter(ClinicState):
                         "communication-direction",
                         "valueCoding",
                         {"system": CS["communication-direction"], "code": direction, "display": direction.capitalize()},
-                    )
+                    ),
+                    extension("communication-type", "valueReference", communication_type(category)),
                 ],
             }
             if about is not None:

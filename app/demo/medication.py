@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from app.demo.catalog import medication_definition
 from app.demo.records import Med, Member, Visit
 from app.demo.state import ClinicState
 from app.demo.vocabulary import CONDITION_MEDS, MED_REQ_CATEGORY, MEDS, UCUM
 from store.clock import instant
-from store.fhirjson import Resource, concept, reference
+from store.fhirjson import Resource, concept, extension, reference
 from store.naming import RXNORM
 
 
@@ -122,6 +123,7 @@ class MedicationWriter(ClinicState):
             if med["request_id"] is None or prescribed is None
             else reference("Practitioner", prescribed.prac.id),
             "dosage": [{"text": sig}],
+            "extension": [extension("medication-definition", "valueReference", medication_definition(med["key"]))],
         }
         if med["request_id"]:
             res["basedOn"] = [reference("MedicationRequest", med["request_id"])]

@@ -199,6 +199,13 @@ CONDITIONS: dict[str, tuple[str, str, int, float]] = {
     "migraine": ("37796009", "Migraine (disorder)", 12, 0.06),
     "sleep_apnea": ("73430006", "Sleep apnea (disorder)", 30, 0.05),
 }
+# ICD-10-CM code of each condition above and below, by SNOMED CT code (the demo's disease definitions carry both).
+ICD10 = {
+    "59621000": "I10", "44054006": "E11.9", "15777000": "R73.03", "55822004": "E78.5", "40930008": "E03.9",
+    "35489007": "F32.A", "197480006": "F41.9", "195967001": "J45.909", "61582004": "J30.9", "53741008": "I25.10",
+    "239873007": "M17.9", "235595009": "K21.9", "37796009": "G43.909", "73430006": "G47.30",
+    "444814009": "J01.90", "10509002": "J20.9", "43878008": "J02.0", "65363002": "H66.90", "195662009": "J02.9",
+}
 ACUTE_CONDITIONS = (  # (SNOMED code, display, max age or 200)
     ("444814009", "Viral sinusitis (disorder)", 200),
     ("10509002", "Acute bronchitis (disorder)", 200),
@@ -377,6 +384,12 @@ WORKFLOW = {  # FHIR status -> qapi workflow status (EXT["appointment-workflow-s
     "noshow": ("not showed up",),
     "entered-in-error": ("cancelled",),
 }
+COMMUNICATION_TYPES = (  # (code, name): the org communication types; the demo's entries use the first two
+    ("reminder", "Reminder"),
+    ("notification", "Notification"),
+    ("billing", "Billing"),
+    ("recall", "Recall"),
+)
 MODES = {  # seed communication mode -> v3 ParticipationMode
     "phone": ("PHONE", "telephone"),
     "email": ("EMAILWRIT", "email"),

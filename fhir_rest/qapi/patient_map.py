@@ -36,7 +36,7 @@ from store.naming import (
     SID,
     US_CORE_ETHNICITY,
     US_CORE_RACE,
-    V3_MARITAL,
+    marital_status,
 )
 
 Resource = dict[str, Any]
@@ -292,7 +292,7 @@ def _marital(word: str | None) -> Resource | None:
     code = MARITAL_CODE.get(word.lower())
     if code is None:
         raise Invalid(f"maritalStatus must be one of {', '.join(sorted(MARITAL_CODE))}", field="maritalStatus")
-    return {"coding": [{"system": V3_MARITAL, "code": code}], "text": word.lower()}
+    return marital_status(word.lower())
 
 
 def _language(text: str | None) -> list[Resource] | None:

@@ -121,3 +121,95 @@ class ReferralAttributionPatch:
     attribution_role: AttributionRole | None = strawberry.field(
         default=UNSET, description="New role (null clears it); a second active PRIMARY → CONFLICT.")
     source_note: str | None = strawberry.field(default=UNSET, description="New note; null clears it.")
+
+
+_ALLERGY_CATEGORY = ("food, medication, environment or biologic: the category an allergy recorded from it gets "
+                     "unless the allergy sets its own.")
+_SNOMED = "SNOMED CT concept id, 6–18 digits."
+
+
+@strawberry.input(description="A new org allergy definition: an allergen staff pick when recording an allergy.")
+class AllergyDefinitionInput:
+    name: str = strawberry.field(description=_NAME + " Recorded allergies show it as their allergen.")
+    code: str | None = strawberry.field(
+        default=None, description="Code of the allergen in codeSystem, up to 100 characters without spaces.")
+    code_system: str | None = strawberry.field(
+        default=None, description="Code system URI of code (http://, https:// or urn:); default SNOMED CT "
+                                  "(http://snomed.info/sct). Needs a code.")
+    allergy_category: str | None = strawberry.field(default=None, description=_ALLERGY_CATEGORY)
+    description: str | None = strawberry.field(default=None, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=None, description=_ORDER + " Default 0.")
+
+
+@strawberry.input(description="Changes to an allergy definition: only the fields sent are modified. Allergies "
+                              "already recorded keep the allergen and code they were recorded with.")
+class AllergyDefinitionPatch:
+    name: str | None = strawberry.field(default=UNSET, description=_NAME + " Cannot be cleared.")
+    code: str | None = strawberry.field(default=UNSET, description="New allergen code; null clears it.")
+    code_system: str | None = strawberry.field(
+        default=UNSET, description="New code system URI of the code; null: SNOMED CT.")
+    allergy_category: str | None = strawberry.field(default=UNSET, description=_ALLERGY_CATEGORY)
+    description: str | None = strawberry.field(default=UNSET, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=UNSET, description=_ORDER)
+
+
+@strawberry.input(description="A new org medication definition: a medication staff pick when recording one.")
+class MedicationDefinitionInput:
+    name: str = strawberry.field(description=_NAME + " Recorded medications show it as their name.")
+    rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI), 1–10 digits.")
+    category: str | None = strawberry.field(default=None, description=_CATEGORY)
+    description: str | None = strawberry.field(default=None, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=None, description=_ORDER + " Default 0.")
+
+
+@strawberry.input(description="Changes to a medication definition: only the fields sent are modified. "
+                              "Medications already recorded keep the name and code they were recorded with.")
+class MedicationDefinitionPatch:
+    name: str | None = strawberry.field(default=UNSET, description=_NAME + " Cannot be cleared.")
+    rx_cui: str | None = strawberry.field(default=UNSET, description="New RXCUI; null clears it.")
+    category: str | None = strawberry.field(default=UNSET, description=_CATEGORY)
+    description: str | None = strawberry.field(default=UNSET, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=UNSET, description=_ORDER)
+
+
+@strawberry.input(description="A new org disease definition: a disease or problem staff pick when recording one.")
+class DiseaseDefinitionInput:
+    name: str = strawberry.field(description=_NAME + " Recorded problems show it as their name.")
+    snomed_code: str | None = strawberry.field(default=None, description=_SNOMED)
+    icd10_code: str | None = strawberry.field(
+        default=None, description="ICD-10-CM code, e.g. E11.9 (letters are upper-cased).")
+    category: str | None = strawberry.field(default=None, description=_CATEGORY)
+    description: str | None = strawberry.field(default=None, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=None, description=_ORDER + " Default 0.")
+
+
+@strawberry.input(description="Changes to a disease definition: only the fields sent are modified. Problems "
+                              "already recorded keep the name and codes they were recorded with.")
+class DiseaseDefinitionPatch:
+    name: str | None = strawberry.field(default=UNSET, description=_NAME + " Cannot be cleared.")
+    snomed_code: str | None = strawberry.field(default=UNSET, description=_SNOMED + " Null clears it.")
+    icd10_code: str | None = strawberry.field(default=UNSET, description="ICD-10-CM code; null clears it.")
+    category: str | None = strawberry.field(default=UNSET, description=_CATEGORY)
+    description: str | None = strawberry.field(default=UNSET, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=UNSET, description=_ORDER)
+
+
+_COMM_CODE = ("Category code of communications logged with this type: lower-case letters, digits, - and _, at "
+              "most 40 (e.g. reminder, billing).")
+
+
+@strawberry.input(description="A new org communication type: what staff pick when logging a communication.")
+class CommunicationTypeDefinitionInput:
+    name: str = strawberry.field(description=_NAME)
+    code: str | None = strawberry.field(default=None, description=_COMM_CODE)
+    description: str | None = strawberry.field(default=None, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=None, description=_ORDER + " Default 0.")
+
+
+@strawberry.input(description="Changes to a communication type: only the fields sent are modified. Entries "
+                              "already logged keep the category they were logged with.")
+class CommunicationTypeDefinitionPatch:
+    name: str | None = strawberry.field(default=UNSET, description=_NAME + " Cannot be cleared.")
+    code: str | None = strawberry.field(default=UNSET, description=_COMM_CODE + " Null clears it.")
+    description: str | None = strawberry.field(default=UNSET, description=_DESCRIPTION)
+    item_order: int | None = strawberry.field(default=UNSET, description=_ORDER)

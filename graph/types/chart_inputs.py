@@ -14,6 +14,11 @@ _DATE = "(YYYY-MM-DD)"
 
 @strawberry.input(description="Changes to an allergy: only the fields sent are modified.")
 class AllergyPatch:
+    allergy_definition_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Another active allergy definition (unknown or archived → NOT_FOUND): the "
+                                   "allergen, its code and (unless sent) category become its own. Null unlinks the "
+                                   "allergy, keeping its allergen; only then (or for a free-text allergy) may "
+                                   "allergen, code and codeSystem change (else VALIDATION).")
     allergen: str | None = strawberry.field(default=UNSET, description="What the patient is allergic to; "
                                                                        "cannot be cleared.")
     code: str | None = strawberry.field(default=UNSET, description="The allergen's code in codeSystem.")
@@ -33,6 +38,10 @@ class AllergyPatch:
 @strawberry.input(description="Changes to a medication: only the fields sent are modified. To stop one, "
                               "prefer discontinueMedication (it records the reason and the stop date).")
 class MedicationPatch:
+    medication_definition_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Another active medication definition (unknown or archived → NOT_FOUND): name "
+                                   "and rxCui become its own. Null unlinks the medication, keeping them; only then "
+                                   "(or for a free-text entry) may name and rxCui change (else VALIDATION).")
     name: str | None = strawberry.field(default=UNSET, description="The medication as it should be shown "
                                                                    "(free text when no RxNorm code applies).")
     rx_cui: str | None = strawberry.field(default=UNSET, description="RxNorm concept id (RXCUI).")
@@ -57,6 +66,10 @@ class MedicationPatch:
                               "comes back may become active again (its stop date is then cleared). "
                               "inactive → resolved is refused with INVALID_TRANSITION.")
 class ProblemPatch:
+    disease_definition_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Another active disease definition (unknown or archived → NOT_FOUND): name and "
+                                   "codes become its own. Null unlinks the problem, keeping them; only then (or for "
+                                   "a free-text problem) may name and snomedCode change (else VALIDATION).")
     name: str | None = strawberry.field(default=UNSET, description="The problem, in words; cannot be cleared.")
     snomed_code: str | None = strawberry.field(default=UNSET, description="The problem's SNOMED CT code.")
     status: ProblemStatus | None = strawberry.field(default=UNSET, description="The new lifecycle status.")
@@ -117,8 +130,11 @@ class CommunicationLogInput:
     direction: str | None = strawberry.field(
         default=None, description="sent (to the patient), received (from the patient) or neither (default).")
     note: str | None = strawberry.field(default=None, description="What was said or sent.")
+    communication_type_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of an active org communication type (unknown or archived → NOT_FOUND): "
+                                  "its code becomes the entry's category.")
     category: str | None = strawberry.field(
         default=None, description="The kind of communication as a short code (e.g. `reminder`, `notification`, "
-                                  "`billing`).")
+                                  "`billing`); left out with communicationTypeId (sending both → VALIDATION).")
     appointment_id: strawberry.ID | None = strawberry.field(
         default=None, description="The appointment it was about; unknown → NOT_FOUND.")

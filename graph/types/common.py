@@ -31,15 +31,23 @@ object_type(Tag, description="A tag assigned to a patient, referring to an org t
 
 
 
-def chart_refs(record: type, what: str, *, provider: str | None = None) -> None:
+def chart_refs(record: type, what: str, *, provider: str | None = None,
+               definition: tuple[str, str, str, str] | None = None) -> None:
     """Declare on a chart record, in place, ``patient`` (and, given its description, ``provider``) as ``{id
-    name}`` beside its ``patientId`` / ``providerId``: read through the operation's batched loaders."""
+    name}`` beside its ``patientId`` / ``providerId``, and, given ``definition`` (field name, catalog kind, GraphQL
+    type, description), the org definition it was recorded from: read through the operation's batched loaders
+    (one read per depth), in every list holding the record."""
     fields: dict[str, Any] = {"patient": strawberry.field(
         resolver=chart_r.patient_ref, graphql_type=EntityRef | None,
         description=f"The patient {what}, with their first and last name (its id is patientId).")}
     if provider is not None:
         fields["provider"] = strawberry.field(resolver=chart_r.provider_ref, graphql_type=EntityRef | None,
                                               description=f"{provider}, with their name (its id is providerId).")
+    if definition is not None:
+        name, kind, type_name, description = definition
+        fields[name] = strawberry.field(
+            resolver=catalog_r.record_definition(kind), description=description,
+            graphql_type=Annotated[type_name, strawberry.lazy("graph.types.catalog")] | None)
     for name, field in fields.items():
         setattr(record, name, field)
 

@@ -12,7 +12,7 @@ from strawberry import UNSET
 from graph.types.alert import AlertScope
 from graph.types.appointment import AppointmentStatus
 from graph.types.episode import EpisodeStatus
-from graph.types.patient import AllergyReviewStatus, ContactMethod, PatientStatus, Pronoun
+from graph.types.patient import AllergyReviewStatus, ContactMethod, Gender, MaritalStatus, PatientStatus, Pronoun
 from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import enum_type, provided
 
@@ -83,9 +83,9 @@ class PatientFields:
     title: str | None = _in("Name prefix, e.g. 'Dr.'.")
     salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'.")
     date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD.")
-    gender: str | None = _in("male, female, non_binary, other, unknown or prefer_not_to_say.")
+    gender: Gender | None = _in("Administrative gender.")
     pronoun: Pronoun | None = _in("Pronouns the patient uses.")
-    marital_status: str | None = _in("divorced, domestic_partner, married, other, separated, single or widowed.")
+    marital_status: MaritalStatus | None = _in("Marital status.")
     preferred_language: str | None = _in("Preferred language, a BCP 47 code such as 'en' or 'es'.")
     email: str | None = _in("Email address; a malformed one is VALIDATION.")
     mobile_phone: str | None = _in("Mobile phone number, any punctuation.")
@@ -220,13 +220,25 @@ class VitalSignsInput:
         default=None, description="Id of the practitioner who took the reading.")
 
 
-@strawberry.input(description="An allergy or intolerance to record.")
+_FROM_DEFINITION = "; left out when a definition is named (it supplies it: sending both → VALIDATION)."
+
+
+@strawberry.input(description="An allergy or intolerance to record: an org allergy definition (allergyDefinitionId, "
+                              "which gives the allergen, its code and category) or a free-text allergen.")
 class AllergyInput:
-    allergen: str = strawberry.field(description="What the patient reacts to, as text.")
-    code: str | None = strawberry.field(default=None, description="Code of the allergen in codeSystem.")
+    allergy_definition_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of an active allergy definition (unknown or archived → NOT_FOUND): the "
+                                  "allergy gets its name as allergen, its code and its allergyCategory.")
+    allergen: str | None = strawberry.field(
+        default=None, description="What the patient reacts to, as text; required without allergyDefinitionId"
+                                  + _FROM_DEFINITION)
+    code: str | None = strawberry.field(default=None, description="Code of the allergen in codeSystem"
+                                                                  + _FROM_DEFINITION)
     code_system: str | None = strawberry.field(
-        default=None, description="Code system URI of code (default http://snomed.info/sct).")
-    category: str | None = strawberry.field(default=None, description="food, medication, environment or biologic.")
+        default=None, description="Code system URI of code (default http://snomed.info/sct)" + _FROM_DEFINITION)
+    category: str | None = strawberry.field(
+        default=None, description="food, medication, environment or biologic (default: the definition's "
+                                  "allergyCategory).")
     reaction: str | None = strawberry.field(default=None, description="The reaction, as text (e.g. Hives).")
     snomed_reaction: str | None = strawberry.field(default=None, description="SNOMED CT code of the reaction.")
     severity: str | None = strawberry.field(default=None, description="mild, moderate or severe.")
@@ -235,10 +247,16 @@ class AllergyInput:
     is_active: bool | None = strawberry.field(default=None, description="The allergy is current (default true).")
 
 
-@strawberry.input(description="A medication to add to the patient's list: a name or an RxNorm code.")
+@strawberry.input(description="A medication to add to the patient's list: an org medication definition "
+                              "(medicationDefinitionId), or free text: a name or an RxNorm code.")
 class MedicationInput:
-    name: str | None = strawberry.field(default=None, description="Medication name (name or rxCui required).")
-    rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI).")
+    medication_definition_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of an active medication definition (unknown or archived → NOT_FOUND): the "
+                                  "medication gets its name and RXCUI.")
+    name: str | None = strawberry.field(
+        default=None, description="Medication name (without a definition, name or rxCui is required)"
+                                  + _FROM_DEFINITION)
+    rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI)" + _FROM_DEFINITION)
     status: str | None = strawberry.field(default=None, description="active, discontinued, on_hold, completed.")
     dosage: str | None = strawberry.field(default=None, description="Dosage instructions as text.")
     date_start: str | None = strawberry.field(default=None, description="Start date, YYYY-MM-DD.")
@@ -252,10 +270,16 @@ class MedicationInput:
         default=None, description="Entered through Computerized Provider Order Entry (default false).")
 
 
-@strawberry.input(description="A problem or diagnosis to record.")
+@strawberry.input(description="A problem or diagnosis to record: an org disease definition (diseaseDefinitionId, "
+                              "which gives its name, SNOMED CT and ICD-10-CM codes) or free text.")
 class ProblemInput:
-    name: str = strawberry.field(description="The problem or diagnosis, as text.")
-    snomed_code: str | None = strawberry.field(default=None, description="SNOMED CT code.")
+    disease_definition_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of an active disease definition (unknown or archived → NOT_FOUND): the "
+                                  "problem gets its name and codes.")
+    name: str | None = strawberry.field(
+        default=None, description="The problem or diagnosis, as text; required without diseaseDefinitionId"
+                                  + _FROM_DEFINITION)
+    snomed_code: str | None = strawberry.field(default=None, description="SNOMED CT code" + _FROM_DEFINITION)
     status: ProblemStatus | None = strawberry.field(default=None, description="Clinical status (default ACTIVE).")
     function_status: FunctionStatus | None = strawberry.field(
         default=None, description="Clinical function classification; PROBLEM when left out.")

@@ -45,7 +45,9 @@ from resolvers.model.medication import Medication
 from resolvers.model.patient import (
     AllergyReviewStatus,
     ContactMethod,
+    Gender,
     LocationCount,
+    MaritalStatus,
     PatientCountsByLocation,
     PatientPage,
     PatientSearchPage,
@@ -151,6 +153,7 @@ class CreatePatientPayload(patient.CreatePatientPayload):
     patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The new patient.")
 
 
-__all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "LocationCount", "Patient",
+__all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "Gender", "LocationCount", "MaritalStatus",
+           "Patient",
            "PatientCountsByLocation", "PatientPageType", "PatientSearchPage", "PatientStatus", "PatientSummary",
            "Pronoun"]

@@ -38,6 +38,8 @@ class Allergy:
     category: str | None = strawberry.field(description="food, medication, environment or biologic.")
     criticality: str | None = strawberry.field(description="Risk of a severe reaction: low, high or unable-to-assess.")
     is_active: bool = strawberry.field(description="The allergy is current (not resolved or inactive).")
+    allergy_definition_id: strawberry.ID | None = strawberry.field(
+        description="Id of the org allergy definition it was recorded from; null for a free-text allergen.")
     reaction: str | None = strawberry.field(description="Reactions, comma separated.")
     reactions: list[str] = strawberry.field(description="Reactions, one entry each.")
     severity: str | None = strawberry.field(description="Severity of the reaction: mild, moderate or severe.")
@@ -69,6 +71,7 @@ def from_fhir(res: Resource) -> Allergy:
         allergen=text_of(res.get("code")), code=code_of(res.get("code")),
         code_system=system_of(res.get("code")), category=(res.get("category") or [None])[0],
         criticality=res.get("criticality"), is_active=is_active(res),
+        allergy_definition_id=opt_id(ref_id(ext(res, "allergy-definition"), "Basic")),
         reaction=", ".join(reactions) or first_rx.get("description"), reactions=reactions,
         severity=first_rx.get("severity") or ext(res, "allergy-severity"),
         snomed_reaction=next((code_of(m, SNOMED) for m in first_rx.get("manifestation") or ()), None),
@@ -79,8 +82,11 @@ def from_fhir(res: Resource) -> Allergy:
 
 def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
     """Write the mutation fields present in ``f`` onto the AllergyIntolerance ``res`` (create: an empty one;
-    update: the stored one, PATCH semantics: absent fields are left alone, None clears)."""
+    update: the stored one, PATCH semantics: absent fields are left alone, None clears); ``definition``: the
+    link to the allergy definition (resolvers/catalog.py ``with_definition``), None unlinks."""
     was = from_fhir({"id": "", **res})
+    if "definition" in f:
+        set_ext(res, "allergy-definition", "valueReference", f["definition"])
     if {"allergen", "code", "code_system"} & f.keys():
         allergen = f.get("allergen", was.allergen)
         code = f.get("code", was.code if "allergen" not in f else None)

@@ -49,6 +49,8 @@ class CommunicationLog:
         description="Where the entry came from: user (logged by staff), automated (sent by the system, e.g. an "
                     "appointment reminder) or integration (written by an external system).")
     category: str | None = strawberry.field(description="What it was about, e.g. appointment reminder, billing.")
+    communication_type_id: strawberry.ID | None = strawberry.field(
+        description="Id of the org communication type it was logged with; null when logged without one.")
     note: str | None = strawberry.field(description="Free-text content or summary.")
     appointment_id: strawberry.ID | None = strawberry.field(description="Id of the appointment it concerns, if any.")
     created_at: str | None = strawberry.field(description="When the entry was logged (ISO 8601 instant, UTC).")
@@ -83,6 +85,7 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
         direction=DIRECTION.get(direction or "", CommunicationDirection.NEITHER),
         source=source_of(res),
         category=next((code_of(c) for c in res.get("category") or ()), None),
+        communication_type_id=opt_id(ref_id(ext(res, "communication-type"), "Basic")),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
         created_at=created_at(res), created_by=recorded_by(ext(res, "communication-recorder")),

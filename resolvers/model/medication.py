@@ -38,6 +38,8 @@ class Medication:
     patient_id: strawberry.ID | None = strawberry.field(description="The patient whose chart holds this medication.")
     name: str | None = strawberry.field(description="Medication name, e.g. Lisinopril 10 mg tablet.")
     rx_cui: str | None = strawberry.field(description="RxNorm concept id (RXCUI).")
+    medication_definition_id: strawberry.ID | None = strawberry.field(
+        description="Id of the org medication definition it was recorded from; null for a free-text entry.")
     status: str = strawberry.field(description="active, discontinued, on_hold, completed, ...")
     is_active: bool = strawberry.field(description="The status is active (on-hold ones are not).")
     dosage: str | None = strawberry.field(description="Dosage instructions as text, e.g. 1 tablet by mouth daily.")
@@ -72,6 +74,7 @@ def from_fhir(res: Resource) -> Medication:
     return Medication(
         id=res["id"], version=version(res), patient_id=opt_id(ref_id(res.get("subject"), "Patient")),
         name=text_of(concept_), rx_cui=code_of(concept_, RXNORM),
+        medication_definition_id=opt_id(ref_id(ext(res, "medication-definition"), "Basic")),
         status=str(STATUS_OUT.get(status, status)), is_active=status == "active",
         dosage=next((d.get("text") for d in res.get("dosage") or () if d.get("text")), None),
         frequency=text_of((dosage.get("timing") or {}).get("code")), route=text_of(dosage.get("route")),
@@ -112,7 +115,10 @@ def order_reason(statement: Resource) -> Any:
 
 def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
     """Write the mutation fields present in ``f`` onto the MedicationStatement ``res`` (PATCH semantics:
-    absent fields are left alone, None clears). ``status`` is the seed's word (active, discontinued, ...)."""
+    absent fields are left alone, None clears). ``status`` is the seed's word (active, discontinued, ...);
+    ``definition``: the link to the medication definition (resolvers/catalog.py ``with_definition``)."""
+    if "definition" in f:
+        set_ext(res, "medication-definition", "valueReference", f["definition"])
     if {"name", "rx_cui"} & f.keys():
         was = res.get("medicationCodeableConcept")
         name = f.get("name", text_of(was))

@@ -91,7 +91,50 @@ enum_type(Pronoun, description="The pronouns a patient uses.", values={
 })
 
 
+class Gender(Enum):
+    MALE = "male"
+    FEMALE = "female"
+    NON_BINARY = "non_binary"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+enum_type(Gender, description="Administrative gender for clinical records. FHIR REST shows it as Patient.gender "
+                              "(male, female, other, unknown) with the exact value in an extension.", values={
+    Gender.MALE: "Male.",
+    Gender.FEMALE: "Female.",
+    Gender.NON_BINARY: "Non-binary (FHIR gender: other).",
+    Gender.OTHER: "Another gender.",
+    Gender.UNKNOWN: "Not known.",
+    Gender.PREFER_NOT_TO_SAY: "The patient prefers not to say (FHIR gender: unknown).",
+})
+
+
+class MaritalStatus(Enum):
+    DIVORCED = "divorced"
+    DOMESTIC_PARTNER = "domestic_partner"
+    MARRIED = "married"
+    OTHER = "other"
+    SEPARATED = "separated"
+    SINGLE = "single"
+    WIDOWED = "widowed"
+
+
+enum_type(MaritalStatus, description="Marital status (HL7 v3 MaritalStatus codes in FHIR REST).", values={
+    MaritalStatus.DIVORCED: "Divorced (v3 D).",
+    MaritalStatus.DOMESTIC_PARTNER: "In a domestic partnership (v3 T).",
+    MaritalStatus.MARRIED: "Married (v3 M).",
+    MaritalStatus.OTHER: "Another status, or one recorded elsewhere with a code not listed here.",
+    MaritalStatus.SEPARATED: "Legally separated (v3 L).",
+    MaritalStatus.SINGLE: "Never married (v3 S).",
+    MaritalStatus.WIDOWED: "Widowed (v3 W).",
+})
+
+
 _STATUS = {s.value: s for s in PatientStatus}
+_GENDER = {g.value: g for g in Gender}
+_MARITAL = {m.value: m for m in MaritalStatus}
 _REVIEW = {s.value: s for s in AllergyReviewStatus}
 _CONTACT = {s.value: s for s in ContactMethod}
 _PRONOUN = {s.value: s for s in Pronoun}
@@ -121,10 +164,9 @@ class Patient:
     salutation: str | None = _f("How letters address the patient, e.g. 'Dear Maria'.")
     full_name: str = _f("First and last name joined by a space, for display.")
     date_of_birth: str | None = _f("Date of birth, YYYY-MM-DD.")
-    gender: str | None = _f("Administrative gender: male, female, non_binary, other, unknown or prefer_not_to_say.")
+    gender: Gender | None = _f("Administrative gender; null when not recorded.")
     pronoun: Pronoun | None = _f("Pronouns the patient uses.")
-    marital_status: str | None = _f(
-        "divorced, domestic_partner, married, other, separated, single or widowed.")
+    marital_status: MaritalStatus | None = _f("Marital status; null when not recorded.")
     preferred_language: str | None = _f("Preferred language as a BCP 47 code, e.g. 'en' or 'es'.")
     email: str | None = _f("Email address.")
     mobile_phone: str | None = _f("Mobile phone number, as entered.")
@@ -359,9 +401,9 @@ def from_fhir(res: Resource) -> Patient:
         salutation=x(EXT["salutation"]),
         full_name=" ".join(x for x in (first, last) if x) or official.get("text") or "",
         date_of_birth=res.get("birthDate"),
-        gender=gender_of(res),
+        gender=_GENDER.get(gender_of(res) or ""),
         pronoun=_PRONOUN.get(x(EXT["pronouns"]) or ""),
-        marital_status=_marital(res),
+        marital_status=_MARITAL.get(_marital(res) or ""),
         preferred_language=_language(res),
         email=tel.get("email"),
         mobile_phone=tel.get("mobile"),

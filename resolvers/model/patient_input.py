@@ -13,7 +13,7 @@ from typing import Any
 from resolvers.model.common import camel, check_date, check_datetime, invalid
 from resolvers.model.patient import GENDERS, MEDICAID_SYSTEM
 from store.fhirjson import ref_id, set_ext
-from store.naming import BCP47, CS, MARITAL_CODE, SID, SSN_SYSTEM, V3_MARITAL
+from store.naming import BCP47, CS, MARITAL_CODE, SID, SSN_SYSTEM, marital_status
 
 Resource = dict[str, Any]
 
@@ -41,10 +41,10 @@ def validate(f: dict[str, Any], *, creating: bool, prefix: str = "input") -> Non
     for field in ("date_of_birth", "date_first_visit"):
         check_date(f.get(field), field, prefix)
     check_datetime(f.get("date_time_deceased"), "date_time_deceased", prefix)
-    gender = f.get("gender")
+    gender = _enum(f.get("gender"))
     if gender is not None and gender not in GENDERS:
         raise invalid("gender", f"gender must be one of {', '.join(GENDERS)}", prefix)
-    ms = f.get("marital_status")
+    ms = _enum(f.get("marital_status"))
     if ms is not None and ms not in MARITAL_CODE:
         raise invalid("marital_status", f"maritalStatus must be one of {', '.join(sorted(MARITAL_CODE))}", prefix)
     email = f.get("email")
@@ -176,16 +176,15 @@ def apply_fields(res: Resource, f: dict[str, Any]) -> Resource:
     if "date_of_birth" in f:
         _put(res, "birthDate", f["date_of_birth"])
     if "gender" in f:
-        _set_gender(res, f["gender"])
+        _set_gender(res, _enum(f["gender"]))
     for key, system, use in _TELECOMS:
         if key in f:
             _set_telecom(res, system, use, f[key])
     if {"address_line1", "address_line2", "city", "state", "postal_code", "country"} & f.keys():
         _set_address(res, f)
     if "marital_status" in f:
-        ms = f["marital_status"]
-        _put(res, "maritalStatus", None if ms is None else
-             {"coding": [{"system": V3_MARITAL, "code": MARITAL_CODE[ms]}], "text": ms})
+        ms = _enum(f["marital_status"])
+        _put(res, "maritalStatus", None if ms is None else marital_status(ms))
     if "preferred_language" in f:
         lang = f["preferred_language"]
         _put(res, "communication", None if not lang else

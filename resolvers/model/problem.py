@@ -20,7 +20,7 @@ from resolvers.model.common import (
     updated_at,
 )
 from store.fhirjson import code_of, concept, date_part, ext, ref_id, set_ext, text_of, version
-from store.naming import CONDITION_CLINICAL, SNOMED
+from store.naming import CONDITION_CLINICAL, ICD10CM, SNOMED
 
 
 class ProblemStatus(Enum):
@@ -74,6 +74,10 @@ class Problem:
     patient_id: strawberry.ID | None = strawberry.field(description="The patient whose chart holds this problem.")
     name: str | None = strawberry.field(description="The problem or diagnosis, as text.")
     snomed_code: str | None = strawberry.field(description="SNOMED CT code of the problem.")
+    icd10_code: str | None = strawberry.field(
+        description="ICD-10-CM code of the problem (e.g. E11.9), when it has one (from its disease definition).")
+    disease_definition_id: strawberry.ID | None = strawberry.field(
+        description="Id of the org disease definition it was recorded from; null for a free-text problem.")
     status: ProblemStatus | None = strawberry.field(description="Clinical status; null when not recorded.")
     function_status: FunctionStatus = strawberry.field(
         description="Clinical function classification (Meaningful Use); PROBLEM unless recorded otherwise.")
@@ -98,7 +102,9 @@ def status_of(res: dict[str, Any]) -> ProblemStatus | None:
 def from_fhir(res: dict[str, Any]) -> Problem:
     return Problem(
         id=res["id"], version=version(res), patient_id=opt_id(ref_id(res.get("subject"), "Patient")),
-        name=text_of(res.get("code")), snomed_code=code_of(res.get("code"), SNOMED), status=status_of(res),
+        name=text_of(res.get("code")), snomed_code=code_of(res.get("code"), SNOMED),
+        icd10_code=code_of(res.get("code"), ICD10CM),
+        disease_definition_id=opt_id(ref_id(ext(res, "disease-definition"), "Basic")), status=status_of(res),
         function_status=_FUNCTION.get(ext(res, "problem-function-status") or "", FunctionStatus.PROBLEM),
         category=next((code_of(c) for c in res.get("category") or ()), None),
         snomed_problem_type=next((x for x in (code_of(c, SNOMED) for c in res.get("category") or ()) if x), None),
@@ -110,12 +116,17 @@ def from_fhir(res: dict[str, Any]) -> Problem:
 
 def apply_fields(res: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
     """Write the mutation fields present in ``f`` onto the Condition ``res`` (PATCH semantics: absent fields are
-    left alone, None clears). Enums arrive as ``ProblemStatus`` / ``FunctionStatus``."""
-    if {"name", "snomed_code"} & f.keys():
+    left alone, None clears). Enums arrive as ``ProblemStatus`` / ``FunctionStatus``; ``definition``: the link
+    to the disease definition (resolvers/catalog.py ``with_definition``), whose ICD-10-CM code comes too."""
+    if "definition" in f:
+        set_ext(res, "disease-definition", "valueReference", f["definition"])
+    if {"name", "snomed_code", "icd10_code"} & f.keys():
         was = res.get("code")
         name = f.get("name", text_of(was))
         code = f.get("snomed_code", code_of(was, SNOMED) if "name" not in f else None)
-        res["code"] = concept(SNOMED, code, name, name) if code else {"text": name}
+        icd = f.get("icd10_code", code_of(was, ICD10CM) if "name" not in f else None)
+        codings = [{"system": s, "code": c, "display": name} for s, c in ((SNOMED, code), (ICD10CM, icd)) if c]
+        res["code"] = {"coding": codings, "text": name} if codings else {"text": name}
     if f.get("status") is not None:
         res["clinicalStatus"] = concept(CONDITION_CLINICAL, f["status"].value)
     if "function_status" in f:

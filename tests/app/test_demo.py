@@ -114,6 +114,31 @@ def test_tags_and_alerts_refer_to_the_org_catalogs(clinic: list[Res]) -> None:
         assert flag["code"]["coding"][0]["code"] == linked.removeprefix("Basic/")
 
 
+def test_chart_records_refer_to_the_clinical_catalogs(clinic: list[Res]) -> None:
+    """Every demo allergy, condition, medication-list entry and communication links to an existing definition of
+    its catalog, whose code it carries (as a record written through recordAllergy & co. would)."""
+    from store.naming import EXT
+
+    basics = {r["id"]: r for r in clinic if r["resourceType"] == "Basic"}
+    links = {"AllergyIntolerance": ("allergy-definition", "allergy-definition", "code"),
+             "Condition": ("disease-definition", "disease-definition", "code"),
+             "MedicationStatement": ("medication-definition", "medication-definition", "medicationCodeableConcept"),
+             "Communication": ("communication-type", "communication-type", "category")}
+    for rt, (ext_name, kind, element) in links.items():
+        records = [r for r in clinic if r["resourceType"] == rt]
+        assert records, rt
+        for r in records:
+            ref = next(e["valueReference"] for e in r["extension"] if e["url"] == EXT[ext_name])
+            definition = basics[ref["reference"].removeprefix("Basic/")]
+            assert definition["code"]["coding"][0]["code"] == kind
+            concept = r[element][0] if isinstance(r[element], list) else r[element]
+            mine = {(c["system"], c["code"]) for c in concept["coding"]}
+            theirs = {(e["valueCoding"]["system"], e["valueCoding"]["code"]) for e in definition["extension"]
+                      if e["url"] == EXT["definition-code"]}
+            assert theirs <= mine, (rt, mine, theirs)
+            assert ref["display"]
+
+
 def test_generation_streams() -> None:
     first = list(itertools.islice(generate_clinic(1_000_000, seed=1, anchor=ANCHOR), 3))
     assert first[0]["resourceType"] == "Organization"
@@ -304,8 +329,10 @@ def test_medical_summary_resources(bigger: list[Res]) -> None:
         assert (ext(e, "episode-reason-incomplete") is not None) is (e["status"] == "cancelled")
     comms = of(bigger, "Communication")
     assert comms and all(c["status"] == "completed" and c["sent"] < NOW for c in comms)
-    directions = {e["valueCoding"]["code"] for c in comms for e in c["extension"]}
+    directions = {e["valueCoding"]["code"] for c in comms for e in c["extension"] if "valueCoding" in e}
     assert directions == {"inbound", "outbound"}
+    # every demo communication is of an org communication type (app/demo/catalog.py)
+    assert all(ext(c, "communication-type")["reference"].startswith("Basic/commtype-") for c in comms)
 
 
 def test_nothing_happens_to_a_patient_after_death() -> None:

@@ -71,6 +71,13 @@ class GQL:
         data: dict[str, Any] = out["data"]
         return data
 
+    async def partial(self, query: str, variables: dict[str, Any] | None = None
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """``data`` and ``errors`` of an answer that has both (a field null with its error)."""
+        out = await self.raw(query, variables)
+        assert out.get("errors") and out.get("data"), out
+        return out["data"], out["errors"]
+
     async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         out = await self.raw(query, variables)
         assert out.get("errors"), out

@@ -87,9 +87,10 @@ async def test_demo_scheduling_queries(demo: GQL) -> None:
                          'status: [BOOKED]}) { edges { node { start } } } }', {"a": appts["pageInfo"]["endCursor"]})
     assert nxt["appointments"]["edges"][0]["node"]["start"] >= starts[-1]
     one = appts["edges"][0]["node"]
-    prac = await demo.run('query($id: ID!) { practitioner(id: $id) { id name npi } '
-                          'appointment(id: "nope") { id } }', {"id": one["practitioner"]["id"]})
+    prac, errors = await demo.partial('query($id: ID!) { practitioner(id: $id) { id name npi } '
+                                      'appointment(id: "nope") { id } }', {"id": one["practitioner"]["id"]})
     assert prac["practitioner"]["name"] == one["practitioner"]["name"] and prac["appointment"] is None
+    assert [(e["path"], e["extensions"]) for e in errors] == [(["appointment"], {"code": "NOT_FOUND", "field": "id"})]
     by_prac = await demo.run('query($p: ID!) { appointments(first: 3, filter: {practitionerId: $p}) '
                              '{ edges { node { practitioner { id } } } } }', {"p": one["practitioner"]["id"]})
     assert all(e["node"]["practitioner"]["id"] == one["practitioner"]["id"]

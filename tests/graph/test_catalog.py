@@ -53,11 +53,12 @@ async def test_tag_definitions_crud_through_fhir_basic(gql: GQL, fhir_a, graph_s
 
     got = (await gql.run("query($id: ID!) { tagDefinition(id: $id) { name color } }", {"id": made["id"]}))
     assert got["tagDefinition"] == {"name": f"VIP {tag}", "color": "#1E90FF"}
-    assert (await gql.run('{ tagDefinition(id: "nope") { id } }'))["tagDefinition"] is None
+    unknown = await gql.error('{ tagDefinition(id: "nope") { id } }')
+    assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "id"} and unknown["path"] == ["tagDefinition"]
     # an alert definition id is not a tag definition
     alert = (await gql.run(CREATE_ALERT_DEF, {"i": {"name": f"A {tag}"}}))["createAlertDefinition"]
-    assert (await gql.run("query($id: ID!) { tagDefinition(id: $id) { id } }", {"id": alert["id"]}))[
-        "tagDefinition"] is None
+    other = await gql.error("query($id: ID!) { tagDefinition(id: $id) { id } }", {"id": alert["id"]})
+    assert other["extensions"]["code"] == "NOT_FOUND"
 
     # PATCH with baseVersion: only the fields sent change; null clears
     upd = (await gql.run(UPDATE_TAG, {"id": made["id"], "v": 1, "i": {"name": f"VIP+ {tag}", "color": None}}))[

@@ -59,14 +59,14 @@ async def test_patient_fields(gql: GQL, fhir_a, tag: str) -> None:
     assert p["status"] == "ACTIVE" and p["version"] == 1
     assert (p["firstName"], p["middleName"], p["lastName"], p["preferredName"], p["title"]) == \
         ("Maria", "Elena", "Reyes", "Mari", "Ms.")
-    assert p["fullName"] == "Maria Reyes" and p["dateOfBirth"] == "1988-03-14" and p["gender"] == "female"
+    assert p["fullName"] == "Maria Reyes" and p["dateOfBirth"] == "1988-03-14" and p["gender"] == "FEMALE"
     assert (p["email"], p["mobilePhone"], p["homePhone"]) == ("maria.reyes@example.com", "415-555-0101",
                                                               "415-555-0199")
     assert (p["addressLine1"], p["city"], p["state"], p["postalCode"]) == ("342 Haight St", "San Francisco", "CA",
                                                                           "94103")
     assert p["chartNumber"] == f"CH-{tag}" and p["mrn"] == "MRN-1" and p["socialSecurityNumber"] == "900-12-3456"
     assert p["spid"] == "77" and p["accountNumber"] == "A-1" and p["location"] == {"id": "loc-1"}
-    assert p["maritalStatus"] == "married" and p["preferredLanguage"] == "es" and p["pronoun"] == "SHE_HER"
+    assert p["maritalStatus"] == "MARRIED" and p["preferredLanguage"] == "es" and p["pronoun"] == "SHE_HER"
     assert p["premedicationRequired"] is True and p["medicalUrgentNote"] == "Latex allergy"
     assert p["allergyReviewStatus"] == "REVIEWED" and p["preferredContactMethod"] == "TEXT"
     assert p["receivesSms"] is True and p["receivesEmail"] is False and p["consentFlags"] == 7
@@ -85,10 +85,13 @@ async def test_scheduling_restricted_when_inactive(gql: GQL, fhir_a, tag: str) -
     assert p == {"status": "INACTIVE", "schedulingRestricted": True}
 
 
-async def test_unknown_and_foreign_patients_are_null(gql: GQL, gql_b: GQL, fhir_a, tag: str) -> None:
+async def test_unknown_and_foreign_patients_are_not_found(gql: GQL, gql_b: GQL, fhir_a, tag: str) -> None:
+    """Seed 003's 404: the field is null with a NOT_FOUND error; another clinic's patient is no different."""
     pid = (await fhir_a.post("/Patient", json=make_patient(tag=tag))).json()["id"]
-    assert (await gql.run('{ patient(id: "nope") { id } }'))["patient"] is None
-    assert (await gql_b.run(f'{{ patient(id: "{pid}") {{ id }} }}'))["patient"] is None
+    for client, rid in ((gql, "nope"), (gql_b, pid)):
+        err = await client.error(f'{{ patient(id: "{rid}") {{ id }} }}')
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": "id"} and err["path"] == ["patient"]
+    assert (await gql.raw('{ patient(id: "nope") { id } }'))["data"] == {"patient": None}
 
 
 async def _make_family_of_names(fhir_a, tag: str) -> list[str]:
@@ -297,3 +300,23 @@ async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     assert both["patientCountsByLocation"]["total"] == 3
     excl = (await gql.run(q, {"from": "2031-01-10", "to": "2031-01-10"}))["patientCountsByLocation"]
     assert excl["total"] == 0  # dateTo is exclusive
+
+
+ONE_BY_ID = {  # root field → (its arguments, the argument a NOT_FOUND names)
+    "patient": ('id: "nope"', "id"), "appointment": ('id: "nope"', "id"), "episode": ('id: "nope"', "id"),
+    "practitioner": ('id: "nope"', "id"), "encounter": ('id: "nope"', "id"),
+    "vitalSigns": ('patientId: "nope", id: "nope"', "patientId"), "patientImport": ('jobId: "nope"', "jobId"),
+    **{f"{c}Definition": ('id: "nope"', "id") for c in ("alert", "tag", "field", "allergy", "medication", "disease",
+                                                         "communicationType")},
+}
+
+
+async def test_every_single_object_query_answers_not_found_for_an_unknown_id(gql: GQL) -> None:
+    """Seed 003's 404 on every get: the field is null with a NOT_FOUND error naming the argument; the other root
+    fields of the same request still answer."""
+    fields = " ".join(f"{name}({args}) {{ __typename }}" for name, (args, _) in ONE_BY_ID.items())
+    data, errors = await gql.partial(f"{{ {fields} patients(first: 1) {{ totalCount }} }}")
+    assert {k: v for k, v in data.items() if k != "patients"} == dict.fromkeys(ONE_BY_ID)
+    assert data["patients"]["totalCount"] is not None
+    assert sorted((e["path"][0], e["extensions"]["code"], e["extensions"]["field"]) for e in errors) == \
+        sorted((name, "NOT_FOUND", field) for name, (_, field) in ONE_BY_ID.items())

@@ -45,14 +45,14 @@ async def test_new_fields_are_written_and_read_back_from_fhir(gql: GQL, fhir_a: 
     fee = await post(fhir_a, {"resourceType": "Basic", "code": {"text": "Standard fees"}})
     btype = await post(fhir_a, {"resourceType": "Basic", "code": {"text": "Cash"}})
     head = (await create(gql, tag, lastName=f"Head{tag}"))["patient"]["id"]
-    made = await create(gql, tag, gender="non_binary", salutation="Dear Ana", addressNote="Gate 4",
+    made = await create(gql, tag, gender="NON_BINARY", salutation="Dear Ana", addressNote="Gate 4",
                         appointmentModuleNote="Needs wheelchair", treatmentNotes="Sensitive molars",
                         medicalSummaryText="Healthy adult", askToArriveEarlyMins=15, billingCycleDay=10,
                         locationId=loc, employerId=emp, feeScheduleId=fee, billingTypeId=btype,
                         responsiblePartyId=head)
     pid = made["patient"]["id"]
     p = (await gql.run(RECORD, {"id": pid}))["patient"]
-    assert p["gender"] == "non_binary" and p["salutation"] == "Dear Ana" and p["addressNote"] == "Gate 4"
+    assert p["gender"] == "NON_BINARY" and p["salutation"] == "Dear Ana" and p["addressNote"] == "Gate 4"
     assert (p["appointmentModuleNote"], p["treatmentNotes"], p["medicalSummaryText"]) == \
         ("Needs wheelchair", "Sensitive molars", "Healthy adult")
     assert p["askToArriveEarlyMins"] == 15 and p["billingCycleDay"] == 10
@@ -68,7 +68,7 @@ async def test_new_fields_are_written_and_read_back_from_fhir(gql: GQL, fhir_a: 
     accounts = (await fhir_a.get("/Account", params={"subject": f"Patient/{pid}"})).json()["entry"]
     assert [a["resource"]["guarantor"][0]["party"]["reference"] for a in accounts] == [f"Patient/{head}"]
     # the other genders, and prefer_not_to_say round trip
-    for gender in ("male", "female", "other", "unknown", "prefer_not_to_say"):
+    for gender in ("MALE", "FEMALE", "OTHER", "UNKNOWN", "PREFER_NOT_TO_SAY"):
         pid2 = (await create(gql, tag, gender=gender))["patient"]["id"]
         assert (await gql.run(RECORD, {"id": pid2}))["patient"]["gender"] == gender
 
@@ -103,7 +103,7 @@ async def test_validation_errors_name_the_input_in_graphql_terms(gql: GQL, tag: 
     cases = [({"dateOfBirth": "genot-a-date"}, "input.dateOfBirth"), ({"email": "not-an-email"}, "input.email"),
              ({"askToArriveEarlyMins": 121}, "input.askToArriveEarlyMins"),
              ({"askToArriveEarlyMins": -1}, "input.askToArriveEarlyMins"),
-             ({"billingCycleDay": 32}, "input.billingCycleDay"), ({"gender": "robot"}, "input.gender"),
+             ({"billingCycleDay": 32}, "input.billingCycleDay"),
              ({"lastName": " "}, "input.lastName"), ({"socialSecurityNumber": "12-34"}, "input.socialSecurityNumber"),
              ({"dateTimeDeceased": "yesterday"}, "input.dateTimeDeceased")]
     for fields, path in cases:
@@ -205,3 +205,44 @@ async def test_numbered_pages(gql: GQL, fhir_a: Any, tag: str) -> None:
     for args, field in (({"p": 0, "n": 2}, "page"), ({"p": 1, "n": 0}, "pageSize"), ({"p": 1, "n": 101}, "pageSize")):
         err = await gql.error(q, {**args, "s": f"Pg{tag}"})
         assert err["extensions"] == {"code": "VALIDATION", "field": field}
+
+
+async def test_gender_and_marital_status_are_enums_mapped_to_fhir(gql: GQL, fhir_a: Any, tag: str) -> None:
+    """Seed 003's six genders and seven marital statuses: GraphQL enums, stored as FHIR Patient.gender (the seed's
+    word in an extension where FHIR has no code) and maritalStatus v3 codes (other: v3 NullFlavor OTH)."""
+    fhir_gender = {"MALE": ("male", None), "FEMALE": ("female", None), "NON_BINARY": ("other", "non_binary"),
+                   "OTHER": ("other", None), "UNKNOWN": ("unknown", None),
+                   "PREFER_NOT_TO_SAY": ("unknown", "prefer_not_to_say")}
+    marital = {"DIVORCED": ("D", "v3-MaritalStatus"), "DOMESTIC_PARTNER": ("T", "v3-MaritalStatus"),
+               "MARRIED": ("M", "v3-MaritalStatus"), "SEPARATED": ("L", "v3-MaritalStatus"),
+               "SINGLE": ("S", "v3-MaritalStatus"), "WIDOWED": ("W", "v3-MaritalStatus"),
+               "OTHER": ("OTH", "v3-NullFlavor")}
+    read = "query($id: ID!) { patient(id: $id) { gender maritalStatus } }"
+    for (gender, (code, detail)), (status, (ms_code, ms_system)) in zip(fhir_gender.items(), marital.items(),
+                                                                         strict=False):
+        pid = (await create(gql, tag, gender=gender, maritalStatus=status))["patient"]["id"]
+        assert (await gql.run(read, {"id": pid}))["patient"] == {"gender": gender, "maritalStatus": status}
+        fhir = (await fhir_a.get(f"/Patient/{pid}")).json()
+        assert fhir["gender"] == code
+        assert [e.get("valueCode") for e in fhir.get("extension", ()) if e["url"] == EXT["gender-detail"]] == \
+            ([detail] if detail else [])
+        coding = fhir["maritalStatus"]["coding"][0]
+        assert coding["code"] == ms_code and coding["system"].endswith(ms_system)
+    pid = (await create(gql, tag, maritalStatus="OTHER"))["patient"]["id"]
+    other = (await fhir_a.get(f"/Patient/{pid}")).json()
+    assert other["maritalStatus"]["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+                                                   "code": "OTH"}
+    # null clears both; codes written by other doors that the seed has no word for read as OTHER
+    made = (await create(gql, tag, gender="NON_BINARY", maritalStatus="MARRIED"))["patient"]
+    await gql.run(UPDATE, {"id": made["id"], "v": 1, "i": {"gender": None, "maritalStatus": None}})
+    cleared = (await fhir_a.get(f"/Patient/{made['id']}")).json()
+    assert "gender" not in cleared and "maritalStatus" not in cleared
+    assert EXT["gender-detail"] not in {e["url"] for e in cleared.get("extension", ())}
+    for code in ("U", "A", "UNK"):
+        body = make_patient(tag=tag, maritalStatus={"coding": [{"system": "urn:x", "code": code}]})
+        pid = (await fhir_a.post("/Patient", json=body)).json()["id"]
+        assert (await gql.run(read, {"id": pid}))["patient"]["maritalStatus"] == "OTHER"
+    # a gender another door changed without its detail reads as FHIR's own code
+    body = make_patient(tag=tag, gender="unknown", extension=[{"url": EXT["gender-detail"], "valueCode": "non_binary"}])
+    pid = (await fhir_a.post("/Patient", json=body)).json()["id"]
+    assert (await gql.run(read, {"id": pid}))["patient"]["gender"] == "UNKNOWN"

@@ -81,11 +81,11 @@ async def test_a_patient_context_sees_only_its_compartment(clinic: Clinic) -> No
     me = clinic.gql("patient/*.rs", "launch/patient", patient=i["p1"])
     data = await me.run(ALLERGIES)
     assert node_ids(data) == {i["p1"]}
-    assert (await me.run(f'{{ patient(id: "{i["p2"]}") {{ id }} }}'))["patient"] is None
+    assert (await me.error(f'{{ patient(id: "{i["p2"]}") {{ id }} }}'))["extensions"]["code"] == "NOT_FOUND"
     assert (await me.run(f'{{ patient(id: "{i["p1"]}") {{ id }} }}'))["patient"]["id"] == i["p1"]
     appointments = await me.run("{ appointments(first: 10) { edges { node { id } } } }")
     assert {e["node"]["id"] for e in appointments["appointments"]["edges"]} == {i["a1"]}
-    assert (await me.run(f'{{ appointment(id: "{i["a2"]}") {{ id }} }}'))["appointment"] is None
+    assert (await me.error(f'{{ appointment(id: "{i["a2"]}") {{ id }} }}'))["extensions"]["code"] == "NOT_FOUND"
     refused = await me.error(f'{{ practitioner(id: "{i["doc"]}") {{ id }} }}')
     assert refused["extensions"]["code"] == "FORBIDDEN"
     # A write for another patient is refused, one for its own goes through.

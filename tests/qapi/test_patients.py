@@ -44,7 +44,7 @@ async def test_create_as_the_seed_shows_then_read_it_everywhere(qapi: httpx.Asyn
     data = await graphql("query($id: ID!) { patient(id: $id) { spid firstName lastName mrn status "
                          "maritalStatus } }", id=pid)
     assert data["patient"] == {"spid": str(spid), "firstName": "Mike", "lastName": "Shinoda", "mrn": "MRN-123",
-                               "status": "DECEASED", "maritalStatus": "married"}
+                               "status": "DECEASED", "maritalStatus": "MARRIED"}
 
 
 async def test_spids_are_per_practice_and_distinct_under_concurrency(qapi: httpx.AsyncClient) -> None:
