@@ -22,6 +22,7 @@ outbox (read through store/outbox.py); ``counters`` hands out per-tenant sequenc
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from store.errors import Invalid
@@ -38,19 +39,17 @@ NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
 SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 # Reads that follow references on (includes with :iterate) keep the reference keys only.
 KEYS_ONLY = {"_sys.e": 0, "_sys.s": 0}
-_KEYS_OF: dict[tuple[str, str], dict[str, int]] = {}
 
 
+@functools.cache
 def keys_of(rt: str, param: str) -> dict[str, int]:
     """The projection of reverse-reference reads (DataLoaders): ``rt``'s resources with the keys of ``param``
     only — every other search key left behind, which is most of what the database would send and the driver
     decode. (An exclusion per other parameter: MongoDB projections cannot exclude ``_sys.k`` and keep one of its
-    fields. A key outside the parameter table, if any, is merely sent along.)"""
-    projection = _KEYS_OF.get((rt, param))
-    if projection is None:
-        projection = {"_sys.e": 0, "_sys.s": 0, **{f"_sys.k.{name}": 0 for name in param_table(rt) if name != param}}
-        _KEYS_OF[(rt, param)] = projection
-    return projection
+    fields. A key outside the parameter table, if any, is merely sent along.) One dict per pair, never changed."""
+    return {"_sys.e": 0, "_sys.s": 0, **{f"_sys.k.{name}": 0 for name in param_table(rt) if name != param}}
+
+
 # Identifier systems whose values one resource of the type may hold per tenant (a deleted one frees its value):
 # the vendor API's appointment externalId (seed 002) and a patient's chart number (seed 003: a duplicate is 409),
 # refused twice by the database itself, not by read-then-write.

@@ -103,25 +103,21 @@ class ExportWorker:
             ended = "completed"
         except Stopped:
             log.info("export %s: stopped (cancelled, or taken over)", job["_id"][:8])
-        except (Unavailable, TimedOut) as exc:
-            # The store was busy or away for a moment: resumed from the checkpoint after a pause, up to
-            # MAX_ATTEMPTS claims; only then failed.
-            if job.get("attempts", 1) >= MAX_ATTEMPTS:
-                ended = "failed"
-                await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")
-                log.warning("export %s failed after %d attempts: %s", job["_id"][:8], job.get("attempts", 1),
-                            described(exc))
-            else:
+        except DomainError as exc:
+            attempts = job.get("attempts", 1)
+            if isinstance(exc, Unavailable | TimedOut) and attempts < MAX_ATTEMPTS:
+                # The store was busy or away for a moment: resumed from the checkpoint after a pause, up to
+                # MAX_ATTEMPTS claims; only then failed.
                 ended = "paused"
-                pause = min(60.0, self.scan_interval_s * 2 ** job.get("attempts", 1))
+                pause = min(60.0, self.scan_interval_s * 2 ** attempts)
                 with contextlib.suppress(DomainError):
                     await self.jobs.release(job["_id"], self.instance, pause_s=pause)
                 log.warning("export %s paused %.0f s after a store error, resumed from its checkpoint then: %s",
                             job["_id"][:8], pause, described(exc))
-        except DomainError as exc:
-            ended = "failed"
-            await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")
-            log.warning("export %s failed: %s", job["_id"][:8], described(exc))
+            else:
+                ended = "failed"
+                await self.jobs.fail(job["_id"], self.instance, "The export could not be completed; retry it")
+                log.warning("export %s failed (attempt %d): %s", job["_id"][:8], attempts, described(exc))
         finally:
             self._current = None
             job_metric("export", ended)
