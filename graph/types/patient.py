@@ -153,7 +153,13 @@ class CreatePatientPayload(patient.CreatePatientPayload):
     patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The new patient.")
 
 
+@strawberry.type(description="What updatePatient answers: the patient as updated and the other patients it may "
+                             "duplicate.")
+class UpdatePatientPayload(patient.UpdatePatientPayload):
+    patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The patient as updated.")
+
+
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "Gender", "LocationCount", "MaritalStatus",
            "Patient",
            "PatientCountsByLocation", "PatientPageType", "PatientSearchPage", "PatientStatus", "PatientSummary",
-           "Pronoun"]
+           "Pronoun", "UpdatePatientPayload"]

@@ -282,12 +282,24 @@ class PatientCountsByLocation:
 
 
 @dataclass(eq=False, kw_only=True)
-class CreatePatientPayload:
+class PatientWritePayload:
+    """What a patient write answers: the patient and the other patients it may duplicate."""
+
+    patient: Patient = _f("The patient as written.")
+    potential_duplicates: list[PatientSummary] = _f(
+        "Other existing patients this one may duplicate: same last name and date of birth, same email (whatever "
+        "its case), same mobile phone (whatever its punctuation) or same SSN (with or without dashes). A "
+        "warning only: the write happened.")
+
+
+@dataclass(eq=False, kw_only=True)
+class CreatePatientPayload(PatientWritePayload):
     """What createPatient answers."""
 
-    patient: Patient = _f("The new patient.")
-    potential_duplicates: list[PatientSummary] = _f(
-        "Existing patients the new one may duplicate (same last name and date of birth, email, mobile or SSN).")
+
+@dataclass(eq=False, kw_only=True)
+class UpdatePatientPayload(PatientWritePayload):
+    """What updatePatient answers."""
 
 
 # ---------------------------------------------------------------------------------------------- FHIR → record
