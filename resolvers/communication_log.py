@@ -13,7 +13,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.catalog import COMMUNICATION_TYPE_KIND, HL7_COMM_CATEGORIES
-from resolvers.model.common import check_dates, check_datetime
+from resolvers.model.common import EntityRef, check_dates, check_datetime
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
 from store.errors import Invalid, NotFound
@@ -58,6 +58,11 @@ def patient_communication_logs(
                                   node=lambda t: t[1], first=first, after=after, descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
+
+
+def created_by(root: model.CommunicationLog, info: Info) -> Soon[EntityRef | None]:
+    """``{id, name}`` of who logged the entry (one batched read for every entry's practitioner)."""
+    return chart.recorder_ref(info, root.recorded_by)
 
 
 def _check(f: dict[str, Any]) -> None:
