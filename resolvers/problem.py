@@ -12,7 +12,7 @@ from resolvers import catalog, chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
-from resolvers.model.catalog import DISEASE_KIND
+from resolvers.model.catalog import DISEASE_KIND, checked_code
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
 from resolvers.pagination import After, Connection, First, resolve_connection
@@ -41,9 +41,13 @@ def patient_problems(
     return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 
 
-def _check_format(f: dict[str, Any]) -> None:
+def _check_format(f: dict[str, Any]) -> dict[str, Any]:
+    """``f`` with its ICD-10-CM code as stored (upper-cased), after checking the dates' and the code's format."""
     for key in ("date_start", "date_stop"):
         check_date(f.get(key), key)
+    if "icd10_code" in f:
+        f = {**f, "icd10_code": checked_code("icd10_code", f["icd10_code"])}
+    return f
 
 
 def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: str | None) -> None:
@@ -57,8 +61,7 @@ async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_ke
                          ) -> model.Problem:
     if not (f.get("name") or "").strip() and not f.get("disease_definition_id"):
         raise Invalid("name or diseaseDefinitionId is required", field="input.name")
-    f = {k: v for k, v in f.items() if v is not None}
-    _check_format(f)
+    f = _check_format({k: v for k, v in f.items() if v is not None})
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
     _check_dates(status, f.get("date_start"), f.get("date_stop"))
 
@@ -79,7 +82,7 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
         raise Invalid("name cannot be cleared", field="input.name")
     if "status" in f and f["status"] is None:
         raise Invalid("status cannot be cleared", field="input.status")
-    _check_format(f)
+    f = _check_format(f)
     res = await chart.record_of(ctx, RT, pid, rid)
     f = await catalog.with_definition(ctx, DISEASE_KIND, f, model.from_fhir(res).disease_definition_id)
     was, target = model.status_of(res), f.get("status")
