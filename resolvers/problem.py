@@ -15,7 +15,19 @@ from resolvers.model import problem as model
 from resolvers.model.catalog import DISEASE_KIND, checked_code
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.clock import now_seconds
 from store.errors import Invalid, InvalidTransition
 from store.fhirjson import code_of, concept
@@ -23,20 +35,27 @@ from store.fhirjson import code_of, concept
 RT = "Condition"
 
 
-def patient_problems(
-    root: Patient,
-    info: Info,
-    status: Annotated[model.ProblemStatus | None, strawberry.argument(
-        description="Only problems with this status.")] = None,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.Problem]]:
-    def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
+Status = Annotated[model.ProblemStatus | None, strawberry.argument(description="Only problems with this status.")]
+
+
+def patient_problems(root: Patient, info: Info, status: Status = None, first: First = None,
+                     after: After = None) -> Soon[Connection[model.Problem]]:
+    return _problems(root, info, status, Relay(first, after))
+
+
+def patient_problem_page(root: Patient, info: Info, status: Status = None, page: PageNumber = 1,
+                         page_size: PageSize = DEFAULT_PAGE_SIZE) -> Soon[NumberedPage[model.Problem]]:
+    return _problems(root, info, status, numbered(info.context, page, page_size))
+
+
+def _problems(root: Patient, info: Info, status: model.ProblemStatus | None, paging: Paging[Out]) -> Soon[Out]:
+    """The patient's problems, the latest onset first."""
+    def page(rows: list[dict[str, Any]]) -> Out:
         rows = chart.current(rows)
         if status is not None:
             rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
-        return resolve_connection(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"],
-                                  node=model.from_fhir, first=first, after=after, descending=True)
+        return paging(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"], node=model.from_fhir,
+                      descending=True)
 
     return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 

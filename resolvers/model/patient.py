@@ -244,16 +244,6 @@ class PatientSummary:
 
 
 @dataclass(eq=False, kw_only=True)
-class PatientPage:
-    """One numbered page of the classic patient list (page / pageSize / total), beside the Relay cursors."""
-
-    items: list[Patient] = _f("The patients of this page, in the order asked for.")
-    page: int = _f("This page's number, from 1.")
-    page_size: int = _f("How many patients a page holds (the last one may hold fewer).")
-    total: int = _f("How many patients match the filters, over all pages.")
-
-
-@dataclass(eq=False, kw_only=True)
 class PatientSearchPage:
     """Typeahead results and how many patients match in all (to show "12 of 240")."""
 
