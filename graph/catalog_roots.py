@@ -3,8 +3,8 @@ communication-type definitions), a patient's custom field values and referral at
 changes (update, disable, archive, bulk dismiss). ``Query`` and ``Mutation`` (graph/query.py, graph/mutation.py)
 inherit them.
 
-Every catalog has the same five root fields (``_catalog``): a list in catalog order, one by id, create (once per
-idempotency key), update with baseVersion, archive."""
+Every catalog has the same six root fields (``_catalog``): a list in catalog order (a Relay connection, and its
+numbered pages), one by id, create (once per idempotency key), update with baseVersion, archive."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import strawberry
 
 from graph.chart_roots import IdempotencyKey
 from graph.context import Info
-from graph.pagination import Connection
+from graph.pagination import Connection, Page
 from graph.types.alert import Alert, BulkDismissResult
 from graph.types.catalog import (
     AlertDefinition,
@@ -58,6 +58,7 @@ from resolvers.model import alert as alert_m
 from resolvers.model import catalog as catalog_m
 from resolvers.model import field_value as field_value_m
 from resolvers.model import referral as referral_m
+from resolvers.pagination import DEFAULT_PAGE_SIZE, NumberedPage, PageNumber, PageSize, Relay, numbered
 from resolvers.pagination import Connection as ConnectionRecord
 
 Resolver = Callable[..., Awaitable[Any]]
@@ -92,14 +93,32 @@ def _lister(kind: str, *, by_category: bool) -> Resolver:
         async def categorized(info: Info, search: Search = None, category: Category = None,
                               include_archived: IncludeArchived = False, first: First = None,
                               after: After = None) -> ConnectionRecord[Any]:
-            return await catalog_r.list_definitions(info.context, kind, search=search, category=category,
-                                                    include_archived=include_archived, first=first, after=after)
+            return await catalog_r.list_definitions(info.context, kind, Relay(first, after), search=search,
+                                                    category=category, include_archived=include_archived)
         return categorized
 
     async def plain(info: Info, search: Search = None, include_archived: IncludeArchived = False,
                     first: First = None, after: After = None) -> ConnectionRecord[Any]:
-        return await catalog_r.list_definitions(info.context, kind, search=search, include_archived=include_archived,
-                                                first=first, after=after)
+        return await catalog_r.list_definitions(info.context, kind, Relay(first, after), search=search,
+                                                include_archived=include_archived)
+    return plain
+
+
+def _page_lister(kind: str, *, by_category: bool) -> Resolver:
+    """The numbered twin of ``_lister``: the same filters, page and pageSize instead of the cursors."""
+    if by_category:
+        async def categorized(info: Info, search: Search = None, category: Category = None,
+                              include_archived: IncludeArchived = False, page: PageNumber = 1,
+                              page_size: PageSize = DEFAULT_PAGE_SIZE) -> NumberedPage[Any]:
+            return await catalog_r.list_definitions(info.context, kind, numbered(info.context, page, page_size),
+                                                    search=search, category=category,
+                                                    include_archived=include_archived)
+        return categorized
+
+    async def plain(info: Info, search: Search = None, include_archived: IncludeArchived = False,
+                    page: PageNumber = 1, page_size: PageSize = DEFAULT_PAGE_SIZE) -> NumberedPage[Any]:
+        return await catalog_r.list_definitions(info.context, kind, numbered(info.context, page, page_size),
+                                                search=search, include_archived=include_archived)
     return plain
 
 
@@ -131,17 +150,21 @@ def _archiver(kind: str) -> Resolver:
     return archive
 
 
-def _catalog(kind: str, record: Any, label: str, order: str, *, by_category: bool = True) -> tuple[Any, Any]:
-    """The list and get fields of one catalog, described alike."""
-    listed = strawberry.field(
-        resolver=_lister(kind, by_category=by_category), graphql_type=Connection[record],
-        description=f"The org's {label}s in {order} order (itemOrder, then name); archived ones only with "
-                    f"includeArchived.")
+def _catalog(kind: str, record: Any, label: str, order: str, *, by_category: bool = True) -> tuple[Any, Any, Any]:
+    """The list (as a connection and as numbered pages) and get fields of one catalog, described alike."""
+    what = (f"The org's {label}s in {order} order (itemOrder, then name); archived ones only with "
+            f"includeArchived")
+    listed = strawberry.field(resolver=_lister(kind, by_category=by_category), graphql_type=Connection[record],
+                              description=f"{what}.")
+    paged = strawberry.field(
+        resolver=_page_lister(kind, by_category=by_category), graphql_type=Page[record],
+        description=f"{what}: one numbered page (page, pageSize, total). Errors: VALIDATION (page or pageSize "
+                    f"out of range).")
     one = strawberry.field(
         resolver=_getter(kind), graphql_type=record | None,
         description=f"One {label} by id (archived ones included). Errors: NOT_FOUND (no such {label} in your "
                     f"practice: the field is null, the error names `id`).")
-    return listed, one
+    return listed, paged, one
 
 
 def _catalog_mutations(kind: str, record: Any, label: str, input_type: type, patch_type: type,
@@ -180,7 +203,7 @@ CATALOGS = {
 }
 
 
-def _queries(name: str) -> tuple[Any, Any]:
+def _queries(name: str) -> tuple[Any, Any, Any]:
     kind, record, label, order, by_category, *_ = CATALOGS[name]
     return _catalog(kind, record, label, order, by_category=by_category)
 
@@ -196,7 +219,12 @@ def _mutations(name: str) -> tuple[Any, Any, Any]:
 async def patient_field_values(info: Info, patient_id: PatientId, first: Annotated[int | None, strawberry.argument(
         description="Page size (default and maximum 100).")] = None,
         after: After = None) -> ConnectionRecord[field_value_m.FieldValue]:
-    return await field_value_r.field_values(info.context, patient_id, first, after)
+    return await field_value_r.field_values(info.context, patient_id, Relay(first, after))
+
+
+async def patient_field_value_page(info: Info, patient_id: PatientId, page: PageNumber = 1,
+                                   page_size: PageSize = DEFAULT_PAGE_SIZE) -> NumberedPage[field_value_m.FieldValue]:
+    return await field_value_r.field_values(info.context, patient_id, numbered(info.context, page, page_size))
 
 
 async def patient_field_form(info: Info, patient_id: PatientId) -> field_value_m.FieldForm:
@@ -206,23 +234,36 @@ async def patient_field_form(info: Info, patient_id: PatientId) -> field_value_m
 async def patient_referral_attributions(info: Info, patient_id: PatientId, include_archived: IncludeArchived = False,
                                         first: First = None,
                                         after: After = None) -> ConnectionRecord[referral_m.ReferralAttribution]:
-    return await referral_r.list_attributions(info.context, patient_id, include_archived=include_archived,
-                                              first=first, after=after)
+    return await referral_r.list_attributions(info.context, patient_id, Relay(first, after),
+                                              include_archived=include_archived)
+
+
+async def patient_referral_attribution_page(info: Info, patient_id: PatientId,
+                                            include_archived: IncludeArchived = False, page: PageNumber = 1,
+                                            page_size: PageSize = DEFAULT_PAGE_SIZE
+                                            ) -> NumberedPage[referral_m.ReferralAttribution]:
+    return await referral_r.list_attributions(info.context, patient_id, numbered(info.context, page, page_size),
+                                              include_archived=include_archived)
 
 
 @strawberry.type
 class CatalogQuery:
-    alert_definitions, alert_definition = _queries("alert")
-    tag_definitions, tag_definition = _queries("tag")
-    field_definitions, field_definition = _queries("field")
-    allergy_definitions, allergy_definition = _queries("allergy")
-    medication_definitions, medication_definition = _queries("medication")
-    disease_definitions, disease_definition = _queries("disease")
-    communication_type_definitions, communication_type_definition = _queries("communication_type")
+    alert_definitions, alert_definition_page, alert_definition = _queries("alert")
+    tag_definitions, tag_definition_page, tag_definition = _queries("tag")
+    field_definitions, field_definition_page, field_definition = _queries("field")
+    allergy_definitions, allergy_definition_page, allergy_definition = _queries("allergy")
+    medication_definitions, medication_definition_page, medication_definition = _queries("medication")
+    disease_definitions, disease_definition_page, disease_definition = _queries("disease")
+    (communication_type_definitions, communication_type_definition_page,
+     communication_type_definition) = _queries("communication_type")
     patient_field_values = strawberry.field(
         resolver=patient_field_values, graphql_type=Connection[FieldValue],
         description="The custom field values set on a patient, in form order (unset fields left out). "
                     "Errors: NOT_FOUND (patient).")
+    patient_field_value_page = strawberry.field(
+        resolver=patient_field_value_page, graphql_type=Page[FieldValue],
+        description="The custom field values set on a patient, in form order: one numbered page (page, pageSize, "
+                    "total). Errors: NOT_FOUND (patient), VALIDATION (page or pageSize out of range).")
     patient_field_form = strawberry.field(
         resolver=patient_field_form, graphql_type=FieldForm,
         description="Every active custom field definition with the patient's current value (or null), in order: "
@@ -231,6 +272,11 @@ class CatalogQuery:
         resolver=patient_referral_attributions, graphql_type=Connection[ReferralAttribution],
         description="How the patient was acquired, newest first; archived attributions only with "
                     "includeArchived. Errors: NOT_FOUND (patient).")
+    patient_referral_attribution_page = strawberry.field(
+        resolver=patient_referral_attribution_page, graphql_type=Page[ReferralAttribution],
+        description="How the patient was acquired, newest first: one numbered page (page, pageSize, total); "
+                    "archived attributions only with includeArchived. Errors: NOT_FOUND (patient), VALIDATION "
+                    "(page or pageSize out of range).")
 
 
 # ---------------------------------------------------------------------------------------------- mutation

@@ -80,7 +80,8 @@ def message_of(error: DomainError) -> str:
 
 
 # What a mutation answering these types changes, when it is not the type itself (updateAlert: an alert).
-RECORD_OF = {"BulkDismissResult": "alert", "CreatePatientPayload": "patient", "FieldValue": "patient"}
+RECORD_OF = {"BulkDismissResult": "alert", "CreatePatientPayload": "patient", "FieldValue": "patient",
+             "UpdatePatientPayload": "patient"}
 
 
 def record_of(schema: GraphQLSchema | None, error: GraphQLError) -> str:

@@ -4,10 +4,11 @@ The cost of an operation estimates the work it can cause, in objects built (``op
 
 - every object the response can hold costs 1: an object-valued field costs the number of times it can be
   resolved — its parents' count times its own rows: the page size for a paged field (``first``/``last``/
-  ``limit``/``pageSize``; the default page size for a connection without one; the cap when the size comes from a
-  variable, since validation runs before variables are known), ``LIST_ROWS`` for an unpaged list, 1 otherwise;
-- a connection's wrappers (``edges``, ``node``, ``nodes``, ``pageInfo``) cost nothing more: the row was counted
-  at the connection;
+  ``limit``/``pageSize``; without one, the argument's own default — a numbered page's 50 — else the default page
+  size for a connection; the cap when the size comes from a variable, since validation runs before variables are
+  known), ``LIST_ROWS`` for an unpaged list, 1 otherwise;
+- a connection's wrappers (``edges``, ``node``, ``nodes``, ``pageInfo``) and a numbered page's ``items`` cost
+  nothing more: the row was counted at the connection or page;
 - each object-valued field also costs ``ROUND`` once, wherever it sits, however many parents it has: relations
   resolve through per-request DataLoaders, one store round trip per (loader, depth) (DESIGN.md decision 10);
 - scalar fields cost nothing: their number per object is bounded by the token limit, and a scalar is an
@@ -31,6 +32,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
@@ -61,6 +63,8 @@ from graph.services import GraphSettings
 
 PAGE_ARGS = ("first", "last", "limit", "pageSize")
 WRAPPERS = ("edges", "node", "nodes", "pageInfo")
+# What holds the rows of a paged type (``<T>Connection``, ``<T>Edge``, a numbered ``<T>Page``).
+HOLDERS = {"Connection": WRAPPERS, "Edge": WRAPPERS, "Page": ("items",)}
 # A store round trip (a DataLoader batch, one per relation and depth) weighs as much as building this many objects.
 ROUND = 50
 # Rows assumed per parent for a list that takes no page size (a patient's allergies, a family's members).
@@ -72,7 +76,7 @@ class _Cost:
                  maximum: int):
         self.schema, self.fragments, self.default, self.maximum = schema, fragments, default, maximum
 
-    def page_size(self, node: FieldNode) -> int | None:
+    def page_size(self, node: FieldNode, field: GraphQLField | None) -> int | None:
         for arg in node.arguments or ():
             if arg.name.value in PAGE_ARGS:
                 if isinstance(arg.value, IntValueNode):
@@ -80,6 +84,10 @@ class _Cost:
                     return self.maximum if len(raw) > 9 else min(max(int(raw), 0), self.maximum)
                 if isinstance(arg.value, VariableNode):
                     return self.maximum
+        for name in PAGE_ARGS:  # left out: the size the field itself defaults to (pageSize: 50)
+            declared = field.args.get(name) if field is not None else None
+            if declared is not None and type(declared.default_value) is int:
+                return min(max(declared.default_value, 0), self.maximum)
         if node.selection_set is not None and any(
                 isinstance(s, FieldNode) and s.name.value in WRAPPERS for s in node.selection_set.selections):
             return self.default  # a connection asked without a size: the default page
@@ -97,10 +105,10 @@ class _Cost:
                 field = parent.fields.get(sel.name.value) if isinstance(
                     parent, GraphQLObjectType | GraphQLInterfaceType) else None
                 child = get_named_type(field.type) if field is not None else None
-                if sel.name.value in WRAPPERS and parent is not None and parent.name.endswith(("Connection", "Edge")):
+                if parent is not None and sel.name.value in _holders(parent.name):
                     total += self.of(sel.selection_set, child, multiplier, seen)
                     continue
-                size = self.page_size(sel)
+                size = self.page_size(sel, field)
                 if size is None:
                     listed = field is not None and isinstance(get_nullable_type(field.type), GraphQLList)
                     size = LIST_ROWS if listed else 1
@@ -117,6 +125,10 @@ class _Cost:
                     total += self.of(frag.selection_set, self.schema.get_type(frag.type_condition.name.value),
                                      multiplier, seen | {name})
         return total
+
+
+def _holders(type_name: str) -> tuple[str, ...]:
+    return next((fields for suffix, fields in HOLDERS.items() if type_name.endswith(suffix)), ())
 
 
 def operation_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,

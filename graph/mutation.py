@@ -29,7 +29,7 @@ from graph.types.inputs import (
     fields_of,
 )
 from graph.types.medication import Medication
-from graph.types.patient import CreatePatientPayload, Patient, PatientStatus
+from graph.types.patient import CreatePatientPayload, Patient, PatientStatus, UpdatePatientPayload
 from graph.types.patient_import import ImportMode, PatientImport
 from graph.types.problem import Problem
 from graph.types.vital_signs import VitalSigns
@@ -86,7 +86,7 @@ async def import_patients(
 
 async def update_patient(info: Info, id: _ID, base_version: _VERSION,
                          input: Annotated[PatientPatch, strawberry.argument(description="The fields to change.")]
-                         ) -> patient_m.Patient:
+                         ) -> patient_m.UpdatePatientPayload:
     return await patient_w.update_patient(info.context, id, base_version, fields_of(input))
 
 
@@ -237,9 +237,10 @@ class Mutation(CatalogMutation, ChartMutation):
                     "(rows.<index>.<field>) createPatient would give. Errors of the whole call: VALIDATION (no "
                     "rows, too many rows).")
     update_patient = strawberry.mutation(
-        resolver=update_patient, graphql_type=Patient,
-        description="PATCH a patient: only the fields sent change. Errors: as createPatient, plus NOT_FOUND "
-                    "(no such patient) and VERSION_CONFLICT (baseVersion is not the current version).")
+        resolver=update_patient, graphql_type=UpdatePatientPayload,
+        description="PATCH a patient: only the fields sent change; also returns the other existing patients the "
+                    "updated one may duplicate (never itself). Errors: as createPatient, plus NOT_FOUND (no such "
+                    "patient) and VERSION_CONFLICT (baseVersion is not the current version).")
     transition_patient_status = strawberry.mutation(
         resolver=transition_patient_status, graphql_type=Patient,
         description="Move a patient's status: PROSPECTIVE→ACTIVE, ACTIVE→INACTIVE|DECEASED, INACTIVE→ACTIVE. "

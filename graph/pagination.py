@@ -1,5 +1,5 @@
 """The GraphQL face of the Relay records (resolvers/pagination.py): ``PageInfo``, ``<Type>Edge`` and
-``<Type>Connection`` (with ``nodes``, a shortcut for ``edges { node }``)."""
+``<Type>Connection`` (with ``nodes``, a shortcut for ``edges { node }``); and ``<Type>Page``, a numbered page."""
 
 from __future__ import annotations
 
@@ -29,4 +29,10 @@ class Connection(pagination.Connection[T], Generic[T]):
         return [e.node for e in self.edges]
 
 
-__all__ = ["Connection", "Edge", "PageInfo"]
+@strawberry.type(description="One numbered page of a list (classic paging: page, pageSize and the total), beside "
+                             "its Relay connection.")
+class Page(pagination.NumberedPage[T], Generic[T]):
+    pass
+
+
+__all__ = ["Connection", "Edge", "Page", "PageInfo"]

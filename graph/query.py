@@ -9,7 +9,7 @@ import strawberry
 from graph.catalog_roots import CatalogQuery
 from graph.chart_roots import ChartQuery
 from graph.context import Info
-from graph.pagination import Connection
+from graph.pagination import Connection, Page
 from graph.types.appointment import Appointment
 from graph.types.encounter import Encounter
 from graph.types.episode import Episode
@@ -17,7 +17,6 @@ from graph.types.inputs import AppointmentFilter, PatientFilter, PatientSort, fi
 from graph.types.patient import (
     Patient,
     PatientCountsByLocation,
-    PatientPageType,
     PatientSearchPage,
     PatientStatus,
     PatientSummary,
@@ -37,7 +36,7 @@ from resolvers.model import episode as episode_m
 from resolvers.model import patient as patient_m
 from resolvers.model import patient_import as import_m
 from resolvers.model import practitioner as practitioner_m
-from resolvers.pagination import After, Before, First, Last
+from resolvers.pagination import DEFAULT_PAGE_SIZE, After, Before, First, Last, NumberedPage, PageNumber, PageSize
 from resolvers.pagination import Connection as ConnectionRecord
 
 
@@ -73,12 +72,11 @@ async def list_patients(
 
 async def patient_page(
     info: Info,
-    page: Annotated[int, strawberry.argument(description="Page number, from 1.")] = 1,
-    page_size: Annotated[int, strawberry.argument(
-        description="Patients per page, 1 up to the page cap (100 by default).")] = patient_r.DEFAULT_PAGE_SIZE,
+    page: PageNumber = 1,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
     filter: Annotated[PatientFilter | None, strawberry.argument(description="Filters; see PatientFilter.")] = None,
     sort: Annotated[PatientSort | None, strawberry.argument(description="Sort (default last name, A→Z).")] = None,
-) -> patient_m.PatientPage:
+) -> NumberedPage[patient_m.Patient]:
     return await patient_r.page_patients(
         info.context, page=page, page_size=page_size, flt=fields_of(filter) if filter is not None else None,
         sort_field=sort.field.value if sort is not None else None,
@@ -188,7 +186,7 @@ class Query(CatalogQuery, ChartQuery):
         graphql_type=Connection[Patient], resolver=list_patients,
         description="Patients, keyset-paginated (Relay). Archived patients only when asked for.")
     patient_page = strawberry.field(
-        graphql_type=PatientPageType, resolver=patient_page,
+        graphql_type=Page[Patient], resolver=patient_page,
         description="The classic numbered patient list: one page with page, pageSize and total (same filters and "
                     "sorts as patients). For scrolling through many patients prefer the patients connection. "
                     "Errors: VALIDATION (page < 1, pageSize out of range, malformed date), NOT_FOUND (unknown "

@@ -18,7 +18,19 @@ from resolvers.model import alert as model
 from resolvers.model import catalog as catalog_m
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.clock import instant, now_seconds
 from store.errors import Invalid, InvalidTransition, NotFound
 from store.fhirjson import concept, extension, ref_id, reference, set_ext
@@ -45,37 +57,43 @@ def flags_with_family(per_patient: list[list[Resource]]) -> list[tuple[Resource,
     return out
 
 
-def patient_alerts(
-    root: Patient,
-    info: Info,
-    status: Annotated[model.AlertStatus | None, strawberry.argument(
-        description="Only alerts with this status (default: ACTIVE and DISABLED; ARCHIVED only when asked "
-                    "for).")] = None,
-    include_family: Annotated[bool, strawberry.argument(
-        description="Also the family-scope alerts of the patient's family (default false).")] = False,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.Alert]]:
+Status = Annotated[model.AlertStatus | None, strawberry.argument(
+    description="Only alerts with this status (default: ACTIVE and DISABLED; ARCHIVED only when asked for).")]
+IncludeFamily = Annotated[bool, strawberry.argument(
+    description="Also the family-scope alerts of the patient's family (default false).")]
+
+
+def patient_alerts(root: Patient, info: Info, status: Status = None, include_family: IncludeFamily = False,
+                   first: First = None, after: After = None) -> Soon[Connection[model.Alert]]:
+    return _alerts(root, info, status, include_family, Relay(first, after))
+
+
+def patient_alert_page(root: Patient, info: Info, status: Status = None, include_family: IncludeFamily = False,
+                       page: PageNumber = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
+                       ) -> Soon[NumberedPage[model.Alert]]:
+    return _alerts(root, info, status, include_family, numbered(info.context, page, page_size))
+
+
+def _alerts(root: Patient, info: Info, status: model.AlertStatus | None, include_family: bool,
+            paging: Paging[Out]) -> Soon[Out]:
+    """The patient's alerts (and its family's family-scope ones), the latest started first."""
     if include_family:
-        return _family_alerts(info.context, str(root.id), status, first, after)
+        return _family_alerts(info.context, str(root.id), status, paging)
     return when_loaded(info.context.loaders.flags_by_patient, str(root.id),
-                       lambda own: _alerts_of([(r, False) for r in own], status, first, after))
+                       lambda own: _alerts_of([(r, False) for r in own], status, paging))
 
 
-async def _family_alerts(ctx: Scope, pid: str, status: model.AlertStatus | None, first: int | None,
-                         after: str | None) -> Connection[model.Alert]:
-    return _alerts_of(await family_flags(ctx, pid), status, first, after)
+async def _family_alerts(ctx: Scope, pid: str, status: model.AlertStatus | None, paging: Paging[Out]) -> Out:
+    return _alerts_of(await family_flags(ctx, pid), status, paging)
 
 
-def _alerts_of(rows: list[tuple[Resource, bool]], status: model.AlertStatus | None, first: int | None,
-               after: str | None) -> Connection[model.Alert]:
+def _alerts_of(rows: list[tuple[Resource, bool]], status: model.AlertStatus | None, paging: Paging[Out]) -> Out:
     # The default listing leaves archived (dismissed) alerts out; they are listed when asked for by status.
     rows = [(r, fam) for r, fam in rows
             if (model.status_of(r) is status if status is not None
                 else model.status_of(r) is not model.AlertStatus.ARCHIVED)]
-    return resolve_connection(rows, key=lambda t: str((t[0].get("period") or {}).get("start") or ""),
-                              rid=lambda t: t[0]["id"], node=lambda t: model.from_fhir(t[0], from_family=t[1]),
-                              first=first, after=after, descending=True)
+    return paging(rows, key=lambda t: str((t[0].get("period") or {}).get("start") or ""), rid=lambda t: t[0]["id"],
+                  node=lambda t: model.from_fhir(t[0], from_family=t[1]), descending=True)
 
 
 def alert_definition(root: model.Alert, info: Info) -> Soon[catalog_m.AlertDefinition | None]:

@@ -14,27 +14,47 @@ from resolvers.model import allergy as model
 from resolvers.model.catalog import ALLERGY_KIND
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.clock import now_seconds
 from store.errors import Invalid
 
 RT = "AllergyIntolerance"
 
 
-def patient_allergies(
-    root: Patient,
-    info: Info,
-    is_active: Annotated[bool | None, strawberry.argument(
-        description="true: current allergies only; false: resolved or inactive only.")] = None,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.Allergy]]:
-    def page(rows: list[dict[str, Any]]) -> Connection[model.Allergy]:
+IsActive = Annotated[bool | None, strawberry.argument(
+    description="true: current allergies only; false: resolved or inactive only.")]
+
+
+def patient_allergies(root: Patient, info: Info, is_active: IsActive = None, first: First = None,
+                      after: After = None) -> Soon[Connection[model.Allergy]]:
+    return _allergies(root, info, is_active, Relay(first, after))
+
+
+def patient_allergy_page(root: Patient, info: Info, is_active: IsActive = None, page: PageNumber = 1,
+                         page_size: PageSize = DEFAULT_PAGE_SIZE) -> Soon[NumberedPage[model.Allergy]]:
+    return _allergies(root, info, is_active, numbered(info.context, page, page_size))
+
+
+def _allergies(root: Patient, info: Info, is_active: bool | None, paging: Paging[Out]) -> Soon[Out]:
+    """The patient's allergies, newest first."""
+    def page(rows: list[dict[str, Any]]) -> Out:
         rows = chart.current(rows)
         if is_active is not None:
             rows = [r for r in rows if model.is_active(r) == is_active]
-        return resolve_connection(rows, key=chart.by_date("recordedDate"), rid=lambda r: r["id"],
-                                  node=model.from_fhir, first=first, after=after, descending=True)
+        return paging(rows, key=chart.by_date("recordedDate"), rid=lambda r: r["id"], node=model.from_fhir,
+                      descending=True)
 
     return when_loaded(info.context.loaders.allergies_by_patient, str(root.id), page)
 

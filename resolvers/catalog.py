@@ -17,7 +17,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, settle_found, when_loaded
 from resolvers.model import catalog as model
 from resolvers.model.common import Tag, camel
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import Out, Paging
 from store.clock import now_seconds
 from store.errors import Conflict, Invalid, NotFound
 from store.keys import fold
@@ -42,9 +42,8 @@ OPERATIONS = {model.ALERT_KIND: "createAlertDefinition", model.TAG_KIND: "create
 # ---------------------------------------------------------------------------------------------- reading
 
 
-async def list_definitions(ctx: Scope, kind: str, *, search: str | None = None, category: str | None = None,
-                           include_archived: bool = False, first: int | None = None,
-                           after: str | None = None) -> Connection[Any]:
+async def list_definitions(ctx: Scope, kind: str, paging: Paging[Out], *, search: str | None = None,
+                           category: str | None = None, include_archived: bool = False) -> Out:
     """One catalog in its order; archived entries only when asked for; ``search`` matches any part of the name
     (case- and accent-insensitively), ``category`` exactly (case-insensitively)."""
     rows = await ctx.loaders.catalogs_by_kind.load(kind)
@@ -56,9 +55,8 @@ async def list_definitions(ctx: Scope, kind: str, *, search: str | None = None, 
     if category and category.strip():
         wanted = fold(category.strip())
         records = [d for d in records if fold(getattr(d, "category", None) or "") == wanted]
-    return resolve_connection(records, key=lambda d: (f"{d.item_order:010d}", fold(d.name)), rid=lambda d: str(d.id),
-                              node=lambda d: d, first=first, after=after, default=ctx.settings.default_page_size,
-                              maximum=ctx.settings.max_page_size)
+    return paging(records, key=lambda d: (f"{d.item_order:010d}", fold(d.name)), rid=lambda d: str(d.id),
+                  node=lambda d: d, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
 
 def get_definition(ctx: Scope, kind: str, did: str | None) -> Soon[Any]:

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+import strawberry
+
 from resolvers import idempotency
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, settle
@@ -37,6 +39,27 @@ def recorder(ctx: Scope) -> dict[str, str]:
     if isinstance(user, str) and parse_reference(user):
         ref["reference"] = user
     return ref
+
+
+# The loader that reads each kind of record a ``recorder`` reference may name (resolvers/loaders.py).
+RECORDER_LOADER = {"Practitioner": "practitioners_by_id", "Patient": "patients_by_id"}
+
+
+def recorder_ref(info: Info, ref: dict[str, Any] | None) -> Soon[EntityRef | None]:
+    """``{id, name}`` of who wrote a record, from the reference ``recorder`` kept: a practitioner or patient with
+    their current name (one batched read for every record's), another FHIR record with the display written
+    beside it, and an API client with no user record by its name (as id and name). None when nobody is named."""
+    if not ref:
+        return None
+    display = ref.get("display") if isinstance(ref.get("display"), str) else None
+    parsed = parse_reference(ref)
+    if parsed is None:
+        return EntityRef(id=strawberry.ID(display), name=display) if display else None
+    rt, rid = parsed
+    loader = RECORDER_LOADER.get(rt)
+    if loader is None:
+        return EntityRef(id=strawberry.ID(rid), name=display)
+    return ref_to(info, loader, rid, display)
 
 
 async def patient_reference(ctx: Scope, pid: str) -> dict[str, str]:

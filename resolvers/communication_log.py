@@ -13,9 +13,21 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.catalog import COMMUNICATION_TYPE_KIND, HL7_COMM_CATEGORIES
-from resolvers.model.common import check_dates, check_datetime
+from resolvers.model.common import EntityRef, check_dates, check_datetime
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.errors import Invalid, NotFound
 from store.fhirjson import concept, extension, reference
 from store.naming import COMM_CATEGORY, CS, V3_MODE
@@ -23,23 +35,38 @@ from store.naming import COMM_CATEGORY, CS, V3_MODE
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
 
 
-def patient_communication_logs(
-    root: Patient,
-    info: Info,
-    date_from: Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")] = None,
-    date_to: Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")] = None,
-    mode: Annotated[str | None, strawberry.argument(
-        description="Only this mode: phone, email, text, mail, in_person or fax; another value → "
-                    "VALIDATION.")] = None,
-    direction: Annotated[model.CommunicationDirection | None, strawberry.argument(
-        description="Only sent or only received ones.")] = None,
-    q: Annotated[str | None, strawberry.argument(description="Free text in the note.")] = None,
-    first: First = None,
-    after: After = None,
-    communication_source: Annotated[str | None, strawberry.argument(
-        description="Only entries of this source: user, automated or integration; another value → "
-                    "VALIDATION.")] = None,
-) -> Soon[Connection[model.CommunicationLog]]:
+DateFrom = Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")]
+DateTo = Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")]
+Mode = Annotated[str | None, strawberry.argument(
+    description="Only this mode: phone, email, text, mail, in_person or fax; another value → VALIDATION.")]
+Direction = Annotated[model.CommunicationDirection | None, strawberry.argument(
+    description="Only sent or only received ones.")]
+Text = Annotated[str | None, strawberry.argument(description="Free text in the note.")]
+Source = Annotated[str | None, strawberry.argument(
+    description="Only entries of this source: user, automated or integration; another value → VALIDATION.")]
+
+
+def patient_communication_logs(root: Patient, info: Info, date_from: DateFrom = None, date_to: DateTo = None,
+                               mode: Mode = None, direction: Direction = None, q: Text = None, first: First = None,
+                               after: After = None, communication_source: Source = None
+                               ) -> Soon[Connection[model.CommunicationLog]]:
+    return _communication_logs(root, info, date_from, date_to, mode, direction, q, communication_source,
+                               Relay(first, after))
+
+
+def patient_communication_log_page(root: Patient, info: Info, date_from: DateFrom = None, date_to: DateTo = None,
+                                   mode: Mode = None, direction: Direction = None, q: Text = None,
+                                   communication_source: Source = None, page: PageNumber = 1,
+                                   page_size: PageSize = DEFAULT_PAGE_SIZE
+                                   ) -> Soon[NumberedPage[model.CommunicationLog]]:
+    return _communication_logs(root, info, date_from, date_to, mode, direction, q, communication_source,
+                               numbered(info.context, page, page_size))
+
+
+def _communication_logs(root: Patient, info: Info, date_from: str | None, date_to: str | None, mode: str | None,
+                        direction: model.CommunicationDirection | None, q: str | None,
+                        communication_source: str | None, paging: Paging[Out]) -> Soon[Out]:
+    """The patient's communication log, the latest first, with seed 003's filters."""
     check_dates(date_from=date_from, date_to=date_to)
     if mode is not None and mode not in model.MODE_CODE:
         raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
@@ -47,17 +74,22 @@ def patient_communication_logs(
         raise Invalid("communicationSource must be user, automated or integration", field="communicationSource")
     needle = q.casefold() if q else None
 
-    def page(rows: list[dict[str, Any]]) -> Connection[model.CommunicationLog]:
+    def page(rows: list[dict[str, Any]]) -> Out:
         nodes = [(r, n) for r, n in ((r, model.from_fhir(r)) for r in rows)
                  if (not date_from or (n.communication_datetime or "") >= date_from)
                  and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
                  and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
                  and (communication_source is None or n.source == communication_source)
                  and (needle is None or needle in (n.note or "").casefold())]
-        return resolve_connection(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
-                                  node=lambda t: t[1], first=first, after=after, descending=True)
+        return paging(nodes, key=lambda t: t[1].communication_datetime or "", rid=lambda t: t[0]["id"],
+                      node=lambda t: t[1], descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
+
+
+def created_by(root: model.CommunicationLog, info: Info) -> Soon[EntityRef | None]:
+    """``{id, name}`` of who logged the entry (one batched read for every entry's practitioner)."""
+    return chart.recorder_ref(info, root.recorded_by)
 
 
 def _check(f: dict[str, Any]) -> None:

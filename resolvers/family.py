@@ -20,6 +20,7 @@ from resolvers.loaders import MISSING, Soon, ready, when_loaded
 from resolvers.model import family as model
 from resolvers.model import patient as patient_model
 from resolvers.model.patient import Patient
+from resolvers.pagination import DEFAULT_PAGE_SIZE, NumberedPage, PageNumber, PageSize, numbered
 from store.errors import Invalid, NotFound
 from store.fhirjson import extension, ref_id, reference
 
@@ -29,6 +30,15 @@ Resource = dict[str, Any]
 def relationships(root: Patient, info: Info) -> Soon[list[model.Relationship]]:
     """Relationships where this patient is the source."""
     return when_loaded(info.context.loaders.relations_by_related_patient, str(root.id), _listed)
+
+
+def relationship_page(root: Patient, info: Info, page: PageNumber = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
+                      ) -> Soon[NumberedPage[model.Relationship]]:
+    """One numbered page of the relationships where this patient is the source, in the same order."""
+    paging = numbered(info.context, page, page_size)
+    return when_loaded(info.context.loaders.relations_by_related_patient, str(root.id), lambda rows: paging(
+        [r for r in rows if model.is_current(r)], key=lambda r: "", rid=lambda r: r["id"],
+        node=model.relationship_from_fhir))
 
 
 def _listed(rows: list[Resource]) -> list[model.Relationship]:

@@ -10,7 +10,7 @@ from resolvers import catalog as catalog_r
 from resolvers.context import Scope
 from resolvers.model import catalog as catalog_m
 from resolvers.model import field_value as model
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import Out, Paging
 from store.clock import now_seconds
 from store.errors import Invalid, NotFound, PreconditionFailed
 
@@ -39,13 +39,11 @@ async def _values(ctx: Scope, patient: Resource) -> list[model.FieldValue]:
             for did, s in stored.items() if did in found]
 
 
-async def field_values(ctx: Scope, pid: str, first: int | None = None,
-                       after: str | None = None) -> Connection[model.FieldValue]:
+async def field_values(ctx: Scope, pid: str, paging: Paging[Out]) -> Out:
     """The values set on the patient (fields without a value are left out), in form order."""
     values = await _values(ctx, await _patient(ctx, pid))
-    return resolve_connection(values, key=_order, rid=lambda v: str(v.definition.id), node=lambda v: v,
-                              first=first, after=after, default=ctx.settings.max_page_size,
-                              maximum=ctx.settings.max_page_size)
+    return paging(values, key=_order, rid=lambda v: str(v.definition.id), node=lambda v: v,
+                  default=ctx.settings.max_page_size, maximum=ctx.settings.max_page_size)
 
 
 async def field_form(ctx: Scope, pid: str) -> model.FieldForm:

@@ -16,7 +16,19 @@ from resolvers.model import medication as model
 from resolvers.model.catalog import MEDICATION_KIND
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.clock import now_seconds
 from store.errors import Invalid, InvalidTransition, NotFound
 from store.transactions import Entry, Outcome
@@ -24,21 +36,28 @@ from store.transactions import Entry, Outcome
 RT = "MedicationStatement"
 
 
-def patient_medications(
-    root: Patient,
-    info: Info,
-    is_active: Annotated[bool | None, strawberry.argument(
-        description="true: current medications only; false: past ones only.")] = None,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.Medication]]:
-    def page(rows: list[dict[str, Any]]) -> Connection[model.Medication]:
+IsActive = Annotated[bool | None, strawberry.argument(
+    description="true: current medications only; false: past ones only.")]
+
+
+def patient_medications(root: Patient, info: Info, is_active: IsActive = None, first: First = None,
+                        after: After = None) -> Soon[Connection[model.Medication]]:
+    return _medications(root, info, is_active, Relay(first, after))
+
+
+def patient_medication_page(root: Patient, info: Info, is_active: IsActive = None, page: PageNumber = 1,
+                            page_size: PageSize = DEFAULT_PAGE_SIZE) -> Soon[NumberedPage[model.Medication]]:
+    return _medications(root, info, is_active, numbered(info.context, page, page_size))
+
+
+def _medications(root: Patient, info: Info, is_active: bool | None, paging: Paging[Out]) -> Soon[Out]:
+    """The patient's medication list, the latest started first."""
+    def page(rows: list[dict[str, Any]]) -> Out:
         rows = chart.current(rows)
         if is_active is not None:
             rows = [r for r in rows if (r.get("status") == "active") == is_active]
-        return resolve_connection(rows, key=lambda r: str((r.get("effectivePeriod") or {}).get("start") or ""),
-                                  rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
-                                  descending=True)
+        return paging(rows, key=lambda r: str((r.get("effectivePeriod") or {}).get("start") or ""),
+                      rid=lambda r: r["id"], node=model.from_fhir, descending=True)
 
     return when_loaded(info.context.loaders.medications_by_patient, str(root.id), page)
 

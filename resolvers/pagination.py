@@ -1,9 +1,15 @@
-"""Relay connections (DESIGN.md decision 5: keyset cursors only) and the one ``resolve_connection``.
+"""Relay connections (DESIGN.md decision 5: keyset cursors only) and the one ``resolve_connection``; beside
+them, the classic numbered pages of seed 003's lists (``NumberedPage``: page, pageSize, total).
 
 Two sources feed a connection: a store ``Page`` (each row carries the store's own cursor) and a per-parent list
 loaded in one batch by a DataLoader, paged here in memory with cursors that encode the sort key and the id —
 still keyset (opaque base64 of ``[key, id]``, strictly typed on decode), never an offset. The GraphQL door
 exposes these records as ``PageInfo``, ``<Type>Edge`` and ``<Type>Connection`` (graph/pagination.py).
+
+A list offered both ways is written once, taking a ``Paging`` (``Relay(first, after)`` or ``numbered(ctx, page,
+page_size)``) that shapes its sorted rows into a connection or a numbered page (``<Type>Page``): its two
+resolvers differ only in their paging arguments. A numbered page of an in-memory list is a slice of the rows
+the batch loaded anyway; the patient list's is an offset page of the store (resolvers/patient.py).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import orjson
 import strawberry
@@ -19,8 +25,12 @@ import strawberry
 from store.errors import Invalid
 from store.types import Page
 
+if TYPE_CHECKING:
+    from resolvers.context import Scope
+
 T = TypeVar("T")
 Item = TypeVar("Item")
+Out = TypeVar("Out", covariant=True)
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -34,6 +44,13 @@ Last = Annotated[int | None, strawberry.argument(
     description=f"Page backward: at most this many items (default {DEFAULT_PAGE}, at most {MAX_PAGE}).")]
 Before = Annotated[str | None, strawberry.argument(
     description="Page backward: the items before this cursor (pageInfo.startCursor of the next page).")]
+# The arguments of every numbered page field (seed 003's page / page_size).
+DEFAULT_PAGE_SIZE = 50
+PageNumber = Annotated[int, strawberry.argument(
+    description="Page number, from 1 (below 1 → VALIDATION); a page past the last one is empty.")]
+PageSize = Annotated[int, strawberry.argument(
+    description=f"Items per page (default {DEFAULT_PAGE_SIZE}), 1 up to the page cap (100 unless the server "
+                "sets another); outside that → VALIDATION.")]
 
 
 @dataclass(eq=False, kw_only=True)
@@ -60,6 +77,14 @@ class Connection(Generic[T]):
         description="Where this page sits: whether there are more, and the cursors to get them.")
     total_count: int | None = strawberry.field(
         description="Number of items matching the filters (computed only when selected).")
+
+
+@dataclass(eq=False, kw_only=True)
+class NumberedPage(Generic[T]):
+    items: list[T] = strawberry.field(description="The items of this page, in the list's order.")
+    page: int = strawberry.field(description="This page's number, from 1.")
+    page_size: int = strawberry.field(description="How many items a page holds (the last one may hold fewer).")
+    total: int = strawberry.field(description="How many items match the filters, over all pages.")
 
 
 def page_size(first: int | None, last: int | None, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
@@ -93,6 +118,11 @@ def decode_cursor(cursor: str) -> tuple[str | tuple[str, ...], str]:
     return key, rid
 
 
+def _ordered(items: Sequence[Item], key: Callable[[Item], Any], rid: Callable[[Item], str],
+             descending: bool) -> list[tuple[Any, str, Item]]:
+    return sorted(((key(i), rid(i), i) for i in items), key=lambda r: (r[0], r[1]), reverse=descending)
+
+
 def resolve_connection(
     items: Sequence[Item],
     *,
@@ -109,7 +139,7 @@ def resolve_connection(
 ) -> Connection[Any]:
     """Keyset-page ``items`` (already loaded for one parent) ordered by ``(key, id)``."""
     size = page_size(first, last, default=default, maximum=maximum)
-    rows = sorted(((key(i), rid(i), i) for i in items), key=lambda r: (r[0], r[1]), reverse=descending)
+    rows = _ordered(items, key, rid, descending)
     total = len(rows)
     lo, hi = 0, total
     if after is not None:
@@ -134,6 +164,59 @@ def resolve_connection(
                            end_cursor=edges[-1].cursor if edges else None),
         total_count=total,
     )
+
+
+class Paging(Protocol[Out]):
+    """How a list is answered: a Relay connection (``Relay``) or a numbered page (``Numbered``)."""
+
+    def __call__(self, items: Sequence[Item], *, key: Callable[[Item], Any], rid: Callable[[Item], str],
+                 node: Callable[[Item], Any], descending: bool = False, default: int = DEFAULT_PAGE,
+                 maximum: int = MAX_PAGE) -> Out: ...
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Keyset paging by ``first`` / ``after`` (``resolve_connection``)."""
+
+    first: int | None = None
+    after: str | None = None
+
+    def __call__(self, items: Sequence[Item], *, key: Callable[[Item], Any], rid: Callable[[Item], str],
+                 node: Callable[[Item], Any], descending: bool = False, default: int = DEFAULT_PAGE,
+                 maximum: int = MAX_PAGE) -> Connection[Any]:
+        return resolve_connection(items, key=key, rid=rid, node=node, first=self.first, after=self.after,
+                                  descending=descending, default=default, maximum=maximum)
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """Page ``page`` (from 1) of ``page_size`` items, checked by ``numbered``."""
+
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    def __call__(self, items: Sequence[Item], *, key: Callable[[Item], Any], rid: Callable[[Item], str],
+                 node: Callable[[Item], Any], descending: bool = False, default: int = DEFAULT_PAGE,
+                 maximum: int = MAX_PAGE) -> NumberedPage[Any]:
+        rows = _ordered(items, key, rid, descending)
+        chosen = rows[self.offset:self.offset + self.page_size]
+        return NumberedPage(items=[node(it) for _, _, it in chosen], page=self.page, page_size=self.page_size,
+                            total=len(rows))
+
+
+def numbered(ctx: Scope, page: int, page_size: int) -> Numbered:
+    """The numbered paging asked for: ``page`` from 1, ``page_size`` from 1 up to the server's page cap, else
+    ``Invalid`` naming the argument."""
+    if page < 1:
+        raise Invalid("page must be 1 or more", field="page")
+    cap = ctx.settings.max_page_size
+    if not 1 <= page_size <= cap:
+        raise Invalid(f"pageSize must be between 1 and {cap}", field="pageSize")
+    return Numbered(page, page_size)
 
 
 class LazyEdge:

@@ -19,8 +19,8 @@ from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
 from resolvers.model.common import EntityRef, camel, check_date, check_dates
 from resolvers.model.practitioner import Practitioner
-from resolvers.pagination import Connection, store_connection
-from store.errors import Invalid, NotFound
+from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, NumberedPage, numbered, store_connection
+from store.errors import NotFound
 from store.fhirjson import code_of, ref_id
 from store.keys import digits, fold, phone_forms
 from store.naming import CS, SNOMED, SSN_SYSTEM
@@ -155,23 +155,18 @@ async def list_patients(ctx: Scope, *, flt: dict[str, Any] | None = None, sort_f
                                   default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
 
-DEFAULT_PAGE_SIZE = 50  # seed 003 GET /patients
-
-
 async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
                         flt: dict[str, Any] | None = None, sort_field: str | None = None,
-                        descending: bool = False) -> model.PatientPage:
-    """Seed 003 GET /patients: page ``page`` (from 1) of ``page_size`` (1 up to the page cap) and the total."""
-    if page < 1:
-        raise Invalid("page must be 1 or more", field="page")
-    if not 1 <= page_size <= ctx.settings.max_page_size:
-        raise Invalid(f"pageSize must be between 1 and {ctx.settings.max_page_size}", field="pageSize")
+                        descending: bool = False) -> NumberedPage[model.Patient]:
+    """Seed 003 GET /patients: page ``page`` (from 1) of ``page_size`` (1 up to the page cap) and the total: an
+    offset page of the store (the list is too long to load whole)."""
+    paging = numbered(ctx, page, page_size)
     if flt:
         await check_filter(ctx, flt)
-    found = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=page_size,
-                                  offset=(page - 1) * page_size, sort=_sort_spec(sort_field, descending), total=True)
-    return model.PatientPage(items=[node(ctx, r) for r in found.resources], page=page, page_size=page_size,
-                             total=found.total or 0)
+    found = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=paging.page_size,
+                                  offset=paging.offset, sort=_sort_spec(sort_field, descending), total=True)
+    return NumberedPage(items=[node(ctx, r) for r in found.resources], page=paging.page,
+                        page_size=paging.page_size, total=found.total or 0)
 
 
 async def search_patients(ctx: Scope, query: str, limit: int) -> list[model.PatientSummary]:

@@ -83,11 +83,17 @@ async def _replay(ctx: Scope, earlier: dict[str, Any]) -> model.CreatePatientPay
 
 async def _create(ctx: Scope, f: dict[str, Any]) -> model.CreatePatientPayload:
     res = await prepare_new(ctx, f)
-    dups = await find.check_duplicates(ctx, last_name=f["last_name"], date_of_birth=f.get("date_of_birth"),
-                                       email=f.get("email"), mobile_phone=f.get("mobile_phone"),
-                                       ssn=f.get("social_security_number"), prefix="input")
+    dups = await possible_duplicates(ctx, model.from_fhir(res))
     written = await write_new(ctx, res, f)
     return model.CreatePatientPayload(patient=model.from_fhir(written), potential_duplicates=dups)
+
+
+async def possible_duplicates(ctx: Scope, patient: model.Patient) -> list[model.PatientSummary]:
+    """The other patients ``patient`` (as it is, or is about to be, written) may duplicate: seed 003's
+    ``potential_duplicates`` of a create or an update, by the check-duplicates signals."""
+    return await find.check_duplicates(ctx, last_name=patient.last_name or "", date_of_birth=patient.date_of_birth,
+                                       email=patient.email, mobile_phone=patient.mobile_phone,
+                                       ssn=patient.social_security_number, exclude=str(patient.id), prefix="input")
 
 
 async def save(ctx: Scope, res: Resource, base_version: int | None, prefix: str = "input") -> model.Patient:
@@ -117,13 +123,15 @@ async def prepare_update(ctx: Scope, res: Resource, f: dict[str, Any], prefix: s
     return apply_fields(res, f)
 
 
-async def update_patient(ctx: Scope, pid: str, base_version: int, f: dict[str, Any]) -> model.Patient:
-    """PATCH a patient: only the fields sent change."""
+async def update_patient(ctx: Scope, pid: str, base_version: int, f: dict[str, Any]
+                         ) -> model.UpdatePatientPayload:
+    """PATCH a patient: only the fields sent change. The payload lists the other patients the updated one may
+    duplicate (seed 003 returns ``potential_duplicates`` on update too)."""
     res = await prepare_update(ctx, await current(ctx, pid), f)
     saved = await save(ctx, res, base_version)
     if "responsible_party_id" in f:
         await assign_responsible_party(ctx, str(pid), f["responsible_party_id"])
-    return saved
+    return model.UpdatePatientPayload(patient=saved, potential_duplicates=await possible_duplicates(ctx, saved))
 
 
 async def transition_status(ctx: Scope, pid: str, base_version: int, target_status: model.PatientStatus

@@ -12,10 +12,22 @@ from resolvers import catalog, chart
 from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import problem as model
-from resolvers.model.catalog import DISEASE_KIND
+from resolvers.model.catalog import DISEASE_KIND, checked_code
 from resolvers.model.common import check_date
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.clock import now_seconds
 from store.errors import Invalid, InvalidTransition
 from store.fhirjson import code_of, concept
@@ -23,27 +35,38 @@ from store.fhirjson import code_of, concept
 RT = "Condition"
 
 
-def patient_problems(
-    root: Patient,
-    info: Info,
-    status: Annotated[model.ProblemStatus | None, strawberry.argument(
-        description="Only problems with this status.")] = None,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.Problem]]:
-    def page(rows: list[dict[str, Any]]) -> Connection[model.Problem]:
+Status = Annotated[model.ProblemStatus | None, strawberry.argument(description="Only problems with this status.")]
+
+
+def patient_problems(root: Patient, info: Info, status: Status = None, first: First = None,
+                     after: After = None) -> Soon[Connection[model.Problem]]:
+    return _problems(root, info, status, Relay(first, after))
+
+
+def patient_problem_page(root: Patient, info: Info, status: Status = None, page: PageNumber = 1,
+                         page_size: PageSize = DEFAULT_PAGE_SIZE) -> Soon[NumberedPage[model.Problem]]:
+    return _problems(root, info, status, numbered(info.context, page, page_size))
+
+
+def _problems(root: Patient, info: Info, status: model.ProblemStatus | None, paging: Paging[Out]) -> Soon[Out]:
+    """The patient's problems, the latest onset first."""
+    def page(rows: list[dict[str, Any]]) -> Out:
         rows = chart.current(rows)
         if status is not None:
             rows = [r for r in rows if code_of(r.get("clinicalStatus")) == status.value]
-        return resolve_connection(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"],
-                                  node=model.from_fhir, first=first, after=after, descending=True)
+        return paging(rows, key=chart.by_date("onsetDateTime"), rid=lambda r: r["id"], node=model.from_fhir,
+                      descending=True)
 
     return when_loaded(info.context.loaders.conditions_by_patient, str(root.id), page)
 
 
-def _check_format(f: dict[str, Any]) -> None:
+def _check_format(f: dict[str, Any]) -> dict[str, Any]:
+    """``f`` with its ICD-10-CM code as stored (upper-cased), after checking the dates' and the code's format."""
     for key in ("date_start", "date_stop"):
         check_date(f.get(key), key)
+    if "icd10_code" in f:
+        f = {**f, "icd10_code": checked_code("icd10_code", f["icd10_code"])}
+    return f
 
 
 def _check_dates(status: model.ProblemStatus | None, start: str | None, stop: str | None) -> None:
@@ -57,8 +80,7 @@ async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_ke
                          ) -> model.Problem:
     if not (f.get("name") or "").strip() and not f.get("disease_definition_id"):
         raise Invalid("name or diseaseDefinitionId is required", field="input.name")
-    f = {k: v for k, v in f.items() if v is not None}
-    _check_format(f)
+    f = _check_format({k: v for k, v in f.items() if v is not None})
     status = f.setdefault("status", model.ProblemStatus.ACTIVE)
     _check_dates(status, f.get("date_start"), f.get("date_stop"))
 
@@ -79,7 +101,7 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
         raise Invalid("name cannot be cleared", field="input.name")
     if "status" in f and f["status"] is None:
         raise Invalid("status cannot be cleared", field="input.status")
-    _check_format(f)
+    f = _check_format(f)
     res = await chart.record_of(ctx, RT, pid, rid)
     f = await catalog.with_definition(ctx, DISEASE_KIND, f, model.from_fhir(res).disease_definition_id)
     was, target = model.status_of(res), f.get("status")

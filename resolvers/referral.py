@@ -12,7 +12,7 @@ from resolvers.model import catalog as catalog_m
 from resolvers.model import practitioner as practitioner_m
 from resolvers.model import referral as model
 from resolvers.model.patient import names
-from resolvers.pagination import Connection, resolve_connection
+from resolvers.pagination import Out, Paging
 from store.clock import now_seconds
 from store.errors import Conflict, Invalid, NotFound
 from store.fhirjson import concept, extension, reference, set_ext
@@ -37,14 +37,12 @@ async def _attributions(ctx: Scope, pid: str) -> list[Resource]:
     return rows
 
 
-async def list_attributions(ctx: Scope, pid: str, *, include_archived: bool = False, first: int | None = None,
-                            after: str | None = None) -> Connection[model.ReferralAttribution]:
+async def list_attributions(ctx: Scope, pid: str, paging: Paging[Out], *, include_archived: bool = False) -> Out:
     """The patient's attributions, newest first; archived ones only when asked for."""
     rows = [r for r in await _attributions(ctx, pid) if include_archived or not catalog_m.is_archived(r)]
-    return resolve_connection(rows, key=lambda r: str((r.get("meta") or {}).get("lastUpdated") or ""),
-                              rid=lambda r: r["id"], node=model.from_fhir, first=first, after=after,
-                              descending=True, default=ctx.settings.default_page_size,
-                              maximum=ctx.settings.max_page_size)
+    return paging(rows, key=lambda r: str((r.get("meta") or {}).get("lastUpdated") or ""), rid=lambda r: r["id"],
+                  node=model.from_fhir, descending=True, default=ctx.settings.default_page_size,
+                  maximum=ctx.settings.max_page_size)
 
 
 async def create_attribution(ctx: Scope, pid: str, f: dict[str, Any]) -> model.ReferralAttribution:

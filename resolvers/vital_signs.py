@@ -15,7 +15,19 @@ from resolvers.loaders import Soon, when_loaded
 from resolvers.model import vital_signs as model
 from resolvers.model.common import camel, check_date, check_dates
 from resolvers.model.patient import Patient
-from resolvers.pagination import After, Connection, First, resolve_connection
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    First,
+    NumberedPage,
+    Out,
+    PageNumber,
+    PageSize,
+    Paging,
+    Relay,
+    numbered,
+)
 from store.errors import Invalid, NotFound
 from store.naming import VITAL_CODES
 
@@ -26,24 +38,33 @@ PERCENT = ("oxygen_saturation", "bmi_percentile")
 INTEGER = ("bp_systolic", "bp_diastolic", "pulse", "oxygen_saturation", "respiration_rate", "bmi_percentile")
 
 
-def patient_vital_signs(
-    root: Patient,
-    info: Info,
-    date_from: Annotated[str | None, strawberry.argument(
-        description="Taken on or after this date, YYYY-MM-DD.")] = None,
-    date_to: Annotated[str | None, strawberry.argument(description="Taken on or before this date, YYYY-MM-DD.")] = None,
-    first: First = None,
-    after: After = None,
-) -> Soon[Connection[model.VitalSigns]]:
+DateFrom = Annotated[str | None, strawberry.argument(description="Taken on or after this date, YYYY-MM-DD.")]
+DateTo = Annotated[str | None, strawberry.argument(description="Taken on or before this date, YYYY-MM-DD.")]
+
+
+def patient_vital_signs(root: Patient, info: Info, date_from: DateFrom = None, date_to: DateTo = None,
+                        first: First = None, after: After = None) -> Soon[Connection[model.VitalSigns]]:
+    return _vital_signs(root, info, date_from, date_to, Relay(first, after))
+
+
+def patient_vital_signs_page(root: Patient, info: Info, date_from: DateFrom = None, date_to: DateTo = None,
+                             page: PageNumber = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
+                             ) -> Soon[NumberedPage[model.VitalSigns]]:
+    return _vital_signs(root, info, date_from, date_to, numbered(info.context, page, page_size))
+
+
+def _vital_signs(root: Patient, info: Info, date_from: str | None, date_to: str | None,
+                 paging: Paging[Out]) -> Soon[Out]:
+    """The patient's vital signs, newest first."""
     check_dates(date_from=date_from, date_to=date_to)
 
-    def page(observations: list[dict[str, Any]]) -> Connection[model.VitalSigns]:
+    def page(observations: list[dict[str, Any]]) -> Out:
         rows = [r for r in chart.current(observations) if model.is_vitals(r)]
         if date_from or date_to:
             rows = [r for r in rows if (not date_from or str(r.get("effectiveDateTime") or "")[:10] >= date_from)
                     and (not date_to or str(r.get("effectiveDateTime") or "")[:10] <= date_to)]
-        return resolve_connection(rows, key=chart.by_date("effectiveDateTime"), rid=lambda r: r["id"],
-                                  node=model.from_fhir, first=first, after=after, descending=True)
+        return paging(rows, key=chart.by_date("effectiveDateTime"), rid=lambda r: r["id"], node=model.from_fhir,
+                      descending=True)
 
     return when_loaded(info.context.loaders.observations_by_patient, str(root.id), page)
 

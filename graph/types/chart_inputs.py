@@ -69,9 +69,14 @@ class ProblemPatch:
     disease_definition_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="Another active disease definition (unknown or archived → NOT_FOUND): name and "
                                    "codes become its own. Null unlinks the problem, keeping them; only then (or for "
-                                   "a free-text problem) may name and snomedCode change (else VALIDATION).")
-    name: str | None = strawberry.field(default=UNSET, description="The problem, in words; cannot be cleared.")
+                                   "a free-text problem) may name, snomedCode and icd10Code change (else "
+                                   "VALIDATION).")
+    name: str | None = strawberry.field(default=UNSET, description="The problem, in words; cannot be cleared. "
+                                                                   "A new name without codes clears the old codes.")
     snomed_code: str | None = strawberry.field(default=UNSET, description="The problem's SNOMED CT code.")
+    icd10_code: str | None = strawberry.field(
+        default=UNSET, description="The problem's ICD-10-CM code, e.g. E11.9 (another shape → VALIDATION; stored "
+                                   "upper-case); null clears it.")
     status: ProblemStatus | None = strawberry.field(default=UNSET, description="The new lifecycle status.")
     snomed_problem_type: str | None = strawberry.field(
         default=UNSET, description="SNOMED CT code of the kind of problem (e.g. 282291009 diagnosis).")

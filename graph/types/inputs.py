@@ -280,6 +280,9 @@ class ProblemInput:
         default=None, description="The problem or diagnosis, as text; required without diseaseDefinitionId"
                                   + _FROM_DEFINITION)
     snomed_code: str | None = strawberry.field(default=None, description="SNOMED CT code" + _FROM_DEFINITION)
+    icd10_code: str | None = strawberry.field(
+        default=None, description="ICD-10-CM code, e.g. E11.9 (letter, two characters, optionally a dot and 1–4 "
+                                  "more; stored upper-case; another shape → VALIDATION)" + _FROM_DEFINITION)
     status: ProblemStatus | None = strawberry.field(default=None, description="Clinical status (default ACTIVE).")
     function_status: FunctionStatus | None = strawberry.field(
         default=None, description="Clinical function classification; PROBLEM when left out.")

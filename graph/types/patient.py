@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from graph.entity import Entity
-from graph.pagination import Connection
+from graph.pagination import Connection, Page
 from graph.record import object_type
 from graph.types import (  # noqa: F401 - the types of its fields
     alert,
@@ -49,7 +49,6 @@ from resolvers.model.patient import (
     LocationCount,
     MaritalStatus,
     PatientCountsByLocation,
-    PatientPage,
     PatientSearchPage,
     PatientStatus,
     PatientSummary,
@@ -81,6 +80,16 @@ def _ref(resolver: Callable[..., Any], description: str) -> Any:
     return strawberry.field(resolver=resolver, graphql_type=EntityRef | None, description=description)
 
 
+_PAGE_ERRORS = " Errors: VALIDATION (page or pageSize out of range)."
+
+
+def _page(resolver: Callable[..., Any], item: Any, what: str) -> Any:
+    """A chart list's numbered twin of its Relay connection: the same filters, page and pageSize for cursors."""
+    return strawberry.field(resolver=resolver, graphql_type=Page[item],
+                            description=f"{what}: one numbered page (page, pageSize, total) with the connection's "
+                                        f"filters.{_PAGE_ERRORS}")
+
+
 @strawberry.federation.type(keys=["id"], description="A patient record, as the practice-management screens show it.")
 class Patient(patient.Patient, Entity):
     record = patient.Patient
@@ -108,6 +117,10 @@ class Patient(patient.Patient, Entity):
                               description="Financial family (same guarantor), guardians, dependents, relationships.")
     relationships = strawberry.field(resolver=family_r.relationships, graphql_type=list[_Relationship],
                                      description="Relationships where this patient is the source.")
+    relationship_page = strawberry.field(
+        resolver=family_r.relationship_page, graphql_type=Page[_Relationship],
+        description="Relationships where this patient is the source: one numbered page (page, pageSize, total)." +
+                    _PAGE_ERRORS)
     episodes = strawberry.field(resolver=episode_r.patient_episodes, graphql_type=Connection[_Episode],
                                 description="The patient's episodes of care, newest first (Relay connection).")
     appointments = strawberry.field(resolver=appointment_r.patient_appointments, graphql_type=Connection[_Appointment],
@@ -119,18 +132,26 @@ class Patient(patient.Patient, Entity):
         description="Date (YYYY-MM-DD) of the patient's most recent vital signs; null when none are recorded.")
     vital_signs = strawberry.field(resolver=vital_signs_r.patient_vital_signs, graphql_type=Connection[VitalSigns],
                                    description="Vital-signs readings, newest first (Relay connection).")
+    vital_signs_page = _page(vital_signs_r.patient_vital_signs_page, VitalSigns, "Vital-signs readings, newest first")
     allergies = strawberry.field(resolver=allergy_r.patient_allergies, graphql_type=Connection[Allergy],
                                  description="Recorded allergies (Relay connection).")
+    allergy_page = _page(allergy_r.patient_allergy_page, Allergy, "Recorded allergies, newest first")
     medications = strawberry.field(resolver=medication_r.patient_medications, graphql_type=Connection[Medication],
                                    description="The medication list (Relay connection).")
+    medication_page = _page(medication_r.patient_medication_page, Medication,
+                            "The medication list, the latest started first")
     problems = strawberry.field(resolver=problem_r.patient_problems, graphql_type=Connection[Problem],
                                 description="Diseases and problems (Relay connection).")
+    problem_page = _page(problem_r.patient_problem_page, Problem, "Diseases and problems, the latest onset first")
     alerts = strawberry.field(resolver=alert_r.patient_alerts, graphql_type=Connection[Alert],
                               description="Patient alerts (Relay connection).")
+    alert_page = _page(alert_r.patient_alert_page, Alert, "Patient alerts, the latest started first")
     communication_logs = strawberry.field(resolver=communication_log_r.patient_communication_logs,
                                           graphql_type=Connection[CommunicationLog],
                                           description="Calls, emails, texts and letters with the patient "
                                                       "(Relay connection).")
+    communication_log_page = _page(communication_log_r.patient_communication_log_page, CommunicationLog,
+                                   "Calls, emails, texts and letters with the patient, the latest first")
     documents = strawberry.field(resolver=document_r.patient_documents, graphql_type=Connection[Document],
                                  description="Clinical notes and documents (Relay connection).")
 
@@ -141,19 +162,18 @@ object_type(LocationCount, description="How many patients one location has.")
 object_type(PatientCountsByLocation, description="Patient counts per active location; no patient rows.")
 
 
-@strawberry.type(name="PatientPage",
-                 description="One numbered page of the classic patient list: page, pageSize and the total.")
-class PatientPageType(PatientPage):
-    items: list[PatientRecord] = strawberry.field(graphql_type=list[Patient],
-                                                  description="The patients of this page, in the order asked for.")
-
-
 @strawberry.type(description="What createPatient answers: the new patient and the patients it may duplicate.")
 class CreatePatientPayload(patient.CreatePatientPayload):
     patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The new patient.")
 
 
+@strawberry.type(description="What updatePatient answers: the patient as updated and the other patients it may "
+                             "duplicate.")
+class UpdatePatientPayload(patient.UpdatePatientPayload):
+    patient: PatientRecord = strawberry.field(graphql_type=Patient, description="The patient as updated.")
+
+
 __all__ = ["AllergyReviewStatus", "ContactMethod", "CreatePatientPayload", "Gender", "LocationCount", "MaritalStatus",
            "Patient",
-           "PatientCountsByLocation", "PatientPageType", "PatientSearchPage", "PatientStatus", "PatientSummary",
-           "Pronoun"]
+           "PatientCountsByLocation", "PatientSearchPage", "PatientStatus", "PatientSummary",
+           "Pronoun", "UpdatePatientPayload"]

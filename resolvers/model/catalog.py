@@ -240,7 +240,7 @@ BUILD: dict[str, Any] = {ALERT_KIND: alert_definition, TAG_KIND: tag_definition,
 RECORDS = {
     ALLERGY_KIND: ("allergy_definition_id", ("allergen", "code", "code_system")),
     MEDICATION_KIND: ("medication_definition_id", ("name", "rx_cui")),
-    DISEASE_KIND: ("disease_definition_id", ("name", "snomed_code")),
+    DISEASE_KIND: ("disease_definition_id", ("name", "snomed_code", "icd10_code")),
     COMMUNICATION_TYPE_KIND: ("communication_type_id", ("category",)),
 }
 
@@ -365,17 +365,26 @@ def _put_extensions(res: Resource, extensions: list[Resource]) -> None:
         res.pop("extension", None)
 
 
-def _checked(name: str, value: Any, kind: str | None = None) -> Any:
-    """The input value as stored (trimmed text, None for blank optional text), or ``Invalid`` naming the field."""
+def checked_code(name: str, value: Any, kind: str | None = None) -> Any:
+    """A code input (``CODE_PATTERNS``) as stored: trimmed, None when blank, an ICD-10-CM code upper-cased;
+    ``Invalid`` naming ``input.<field>`` when it does not have its system's shape. Definitions and the chart
+    records that carry codes of their own (a free-text problem's ICD-10-CM code) check them here alike."""
     field = _CAMEL.get(name, name)
-    path = f"input.{field}"
     if isinstance(value, str):
         value = value.strip() or None
     if name == "icd10_code" and value:
         value = value.upper()
     pattern = CODE_PATTERNS.get("comm_code" if name == "code" and kind == COMMUNICATION_TYPE_KIND else name)
     if pattern is not None and value is not None and not pattern[0].fullmatch(value):
-        raise Invalid(f"{field} must be {pattern[1]}", field=path)
+        raise Invalid(f"{field} must be {pattern[1]}", field=f"input.{field}")
+    return value
+
+
+def _checked(name: str, value: Any, kind: str | None = None) -> Any:
+    """The input value as stored (trimmed text, None for blank optional text), or ``Invalid`` naming the field."""
+    field = _CAMEL.get(name, name)
+    path = f"input.{field}"
+    value = checked_code(name, value, kind)
     if name == "name":
         if not value:
             raise Invalid("name is required and cannot be blank", field=path)

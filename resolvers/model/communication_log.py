@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import ID_DESCRIPTION, created_at, enum_type, opt_id, recorded_by
+from resolvers.model.common import ID_DESCRIPTION, created_at, enum_type, opt_id
 from store.fhirjson import code_of, ext, ref_id
 from store.naming import EXT
 
@@ -54,9 +54,9 @@ class CommunicationLog:
     note: str | None = strawberry.field(description="Free-text content or summary.")
     appointment_id: strawberry.ID | None = strawberry.field(description="Id of the appointment it concerns, if any.")
     created_at: str | None = strawberry.field(description="When the entry was logged (ISO 8601 instant, UTC).")
-    created_by: str | None = strawberry.field(
-        description="Who logged it through this API: the signed-in user's FHIR record (e.g. `Practitioner/123`) "
-                    "or, for an API client, its name. Null for entries written by other systems.")
+    # Who logged it (the reference the API kept beside it, else a practitioner sender); the GraphQL type
+    # resolves it to ``createdBy { id name }`` (resolvers/chart.py ``recorder_ref``).
+    recorded_by: strawberry.Private[dict[str, Any] | None]
 
 
 def source_of(res: dict[str, Any]) -> str:
@@ -88,5 +88,16 @@ def from_fhir(res: dict[str, Any]) -> CommunicationLog:
         communication_type_id=opt_id(ref_id(ext(res, "communication-type"), "Basic")),
         note=next((p.get("contentString") for p in res.get("payload") or () if p.get("contentString")), None),
         appointment_id=opt_id(next((ref_id(a, "Appointment") for a in res.get("about") or ()), None)),
-        created_at=created_at(res), created_by=recorded_by(ext(res, "communication-recorder")),
+        created_at=created_at(res), recorded_by=recorder_of(res),
     )
+
+
+def recorder_of(res: dict[str, Any]) -> dict[str, Any] | None:
+    """Who logged the entry: the ``communication-recorder`` reference the API wrote (resolvers/chart.py
+    ``recorder``), else the Communication's ``sender`` when a practitioner sent it (an entry written by another
+    system through FHIR); None when neither says."""
+    recorder = ext(res, "communication-recorder")
+    if isinstance(recorder, dict) and (recorder.get("reference") or recorder.get("display")):
+        return recorder
+    sender = res.get("sender")
+    return sender if ref_id(sender, "Practitioner") else None

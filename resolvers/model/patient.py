@@ -244,16 +244,6 @@ class PatientSummary:
 
 
 @dataclass(eq=False, kw_only=True)
-class PatientPage:
-    """One numbered page of the classic patient list (page / pageSize / total), beside the Relay cursors."""
-
-    items: list[Patient] = _f("The patients of this page, in the order asked for.")
-    page: int = _f("This page's number, from 1.")
-    page_size: int = _f("How many patients a page holds (the last one may hold fewer).")
-    total: int = _f("How many patients match the filters, over all pages.")
-
-
-@dataclass(eq=False, kw_only=True)
 class PatientSearchPage:
     """Typeahead results and how many patients match in all (to show "12 of 240")."""
 
@@ -282,12 +272,24 @@ class PatientCountsByLocation:
 
 
 @dataclass(eq=False, kw_only=True)
-class CreatePatientPayload:
+class PatientWritePayload:
+    """What a patient write answers: the patient and the other patients it may duplicate."""
+
+    patient: Patient = _f("The patient as written.")
+    potential_duplicates: list[PatientSummary] = _f(
+        "Other existing patients this one may duplicate: same last name and date of birth, same email (whatever "
+        "its case), same mobile phone (whatever its punctuation) or same SSN (with or without dashes). A "
+        "warning only: the write happened.")
+
+
+@dataclass(eq=False, kw_only=True)
+class CreatePatientPayload(PatientWritePayload):
     """What createPatient answers."""
 
-    patient: Patient = _f("The new patient.")
-    potential_duplicates: list[PatientSummary] = _f(
-        "Existing patients the new one may duplicate (same last name and date of birth, email, mobile or SSN).")
+
+@dataclass(eq=False, kw_only=True)
+class UpdatePatientPayload(PatientWritePayload):
+    """What updatePatient answers."""
 
 
 # ---------------------------------------------------------------------------------------------- FHIR → record

@@ -75,7 +75,8 @@ class Problem:
     name: str | None = strawberry.field(description="The problem or diagnosis, as text.")
     snomed_code: str | None = strawberry.field(description="SNOMED CT code of the problem.")
     icd10_code: str | None = strawberry.field(
-        description="ICD-10-CM code of the problem (e.g. E11.9), when it has one (from its disease definition).")
+        description="ICD-10-CM code of the problem (e.g. E11.9): its disease definition's, or the one recorded "
+                    "with a free-text problem; null when it has none.")
     disease_definition_id: strawberry.ID | None = strawberry.field(
         description="Id of the org disease definition it was recorded from; null for a free-text problem.")
     status: ProblemStatus | None = strawberry.field(description="Clinical status; null when not recorded.")

@@ -175,6 +175,41 @@ async def test_problem_status_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     assert gone["extensions"]["code"] == "NOT_FOUND"
 
 
+async def test_a_free_text_problem_carries_an_icd10_code(gql: GQL, fhir_a, tag: str) -> None:
+    """Regression: an ICD-10-CM code could only come from a disease definition."""
+    pid = await patient(fhir_a, tag)
+    rec = """mutation($p: ID!, $i: ProblemInput!) { recordProblem(patientId: $p, input: $i) {
+        id name snomedCode icd10Code } }"""
+    made = (await gql.run(rec, {"p": pid, "i": {"name": "Essential hypertension", "icd10Code": " i10 "}}))
+    made = made["recordProblem"]
+    assert (made["name"], made["snomedCode"], made["icd10Code"]) == ("Essential hypertension", None, "I10")
+    code = (await fhir_a.get(f"/Condition/{made['id']}")).json()["code"]
+    assert code == {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10",
+                                "display": "Essential hypertension"}], "text": "Essential hypertension"}
+    read = """query($p: ID!) { patient(id: $p) { problems { nodes { id icd10Code } }
+        medicalSummary { activeProblems { icd10Code } } } }"""
+    got = (await gql.run(read, {"p": pid}))["patient"]
+    assert got == {"problems": {"nodes": [{"id": made["id"], "icd10Code": "I10"}]},
+                   "medicalSummary": {"activeProblems": [{"icd10Code": "I10"}]}}
+    for bad in ("hypertension", "I", "U07.1", "E11.12345"):
+        err = await gql.error(rec, {"p": pid, "i": {"name": "X", "icd10Code": bad}})
+        assert err["extensions"] == {"code": "VALIDATION", "field": "input.icd10Code"}, bad
+    upd = """mutation($p: ID!, $id: ID!, $v: Int!, $i: ProblemPatch!) {
+        updateProblem(patientId: $p, id: $id, baseVersion: $v, input: $i) { version snomedCode icd10Code } }"""
+    changed = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"icd10Code": "i11.9",
+                                                                             "snomedCode": "38341003"}}))
+    assert changed["updateProblem"] == {"version": 2, "snomedCode": "38341003", "icd10Code": "I11.9"}
+    bad = await gql.error(upd, {"p": pid, "id": made["id"], "v": 2, "i": {"icd10Code": "11.9"}})
+    assert bad["extensions"] == {"code": "VALIDATION", "field": "input.icd10Code"}
+    cleared = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 2, "i": {"icd10Code": None}}))
+    assert cleared["updateProblem"] == {"version": 3, "snomedCode": "38341003", "icd10Code": None}
+    # a definition supplies its own code: sending one beside it is refused, as its name and SNOMED CT code are
+    disease = (await gql.run('mutation($n: String!) { createDiseaseDefinition(input: {name: $n, icd10Code: "E11.9"}) '
+                             '{ id } }', {"n": f"Diabetes {tag}"}))["createDiseaseDefinition"]
+    both = await gql.error(rec, {"p": pid, "i": {"diseaseDefinitionId": disease["id"], "icd10Code": "E11.65"}})
+    assert both["extensions"] == {"code": "VALIDATION", "field": "input.icd10Code"}
+
+
 VITALS = "id version dateTaken timeTaken bpSystolic bpDiastolic pulse bmiPercentile hasFollowupPlan " \
          "isProcedureBlocking abnormalFlags { vital severity } deletedAt"
 

@@ -5,6 +5,8 @@ drug–allergy interaction warnings on recording an allergy or a medication."""
 from __future__ import annotations
 
 from store.naming import CS, EXT
+from tests.conftest import fhir_calls
+from tests.factories import make_practitioner
 from tests.graph.conftest import GQL
 from tests.graph.test_chart import cc, post
 from tests.graph.test_chart_records import patient
@@ -83,7 +85,34 @@ async def test_update_and_archive_relationship(gql: GQL, fhir_a, tag: str) -> No
 
 
 LOG = """mutation($p: ID!, $i: CommunicationLogInput!) { createCommunicationLog(patientId: $p, input: $i) {
-  id communicationDatetime mode direction source category note appointmentId createdAt createdBy } }"""
+  id communicationDatetime mode direction source category note appointmentId createdAt createdBy { id name } } }"""
+
+
+async def test_communication_log_created_by_is_the_practitioner_read_in_one_batch(gql: GQL, fhir_a, tag: str
+                                                                                   ) -> None:
+    """createdBy is {id, name} (seed 003), the name read from the practitioner the entry's recorder (or, for an
+    entry written elsewhere, its practitioner sender) names: one batched read for every entry's."""
+    docs = [await post(fhir_a, make_practitioner(family=f"Doc{i}{tag}", tag=tag)) for i in range(3)]
+    pids = [await patient(fhir_a, tag, f"Log{i}") for i in range(3)]
+
+    def entry(pid: str, **more: object) -> dict[str, object]:
+        return {"resourceType": "Communication", "status": "completed", "subject": {"reference": f"Patient/{pid}"},
+                "sent": "2026-10-01T08:00:00Z", **more}
+
+    for pid, doc in zip(pids, docs, strict=True):
+        await post(fhir_a, entry(pid, extension=[{"url": EXT["communication-recorder"], "valueReference": {
+            "reference": f"Practitioner/{doc}", "display": "staff-login"}}]))
+    await post(fhir_a, entry(pids[0], sent="2026-10-02T08:00:00Z", sender={"reference": f"Practitioner/{docs[1]}"}))
+    await post(fhir_a, entry(pids[0], sent="2026-10-03T08:00:00Z", sender={"reference": f"Patient/{pids[0]}"}))
+    q = "query { " + " ".join(f'p{i}: patient(id: "{pid}") {{ communicationLogs {{ nodes {{ createdBy {{ id name }} '
+                              '} } }' for i, pid in enumerate(pids)) + " }"
+    before = fhir_calls()
+    data = await gql.run(q)
+    after = fhir_calls()
+    assert after.get(("find", "Practitioner"), 0) - before.get(("find", "Practitioner"), 0) == 1
+    by = [[n["createdBy"] for n in data[f"p{i}"]["communicationLogs"]["nodes"]] for i in range(3)]
+    assert by[0] == [None, {"id": docs[1], "name": f"Wei Doc1{tag}"}, {"id": docs[0], "name": f"Wei Doc0{tag}"}]
+    assert by[1] == [{"id": docs[1], "name": f"Wei Doc1{tag}"}] and by[2] == [{"id": docs[2], "name": f"Wei Doc2{tag}"}]
 
 
 async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) -> None:
@@ -93,7 +122,7 @@ async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) 
                                                 "category": "billing"}}))["createCommunicationLog"]
     assert made["createdAt"]
     assert made | {"id": None, "createdAt": None} == {
-        "id": None, "createdAt": None, "createdBy": "api-key:graph-a",
+        "id": None, "createdAt": None, "createdBy": {"id": "api-key:graph-a", "name": "api-key:graph-a"},
         "communicationDatetime": "2026-10-03T09:00:00Z", "mode": "phone",
         "direction": "RECEIVED", "source": "user", "category": "billing", "note": "Asked about the bill",
         "appointmentId": None}

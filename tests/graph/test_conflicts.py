@@ -49,7 +49,8 @@ async def test_a_stale_base_version_names_the_record_in_graphql_words(gql: GQL, 
         await gql.run(query, {"p": pid, "id": made[record], "v": 1, "i": change})
         stale(await gql.error(query, {"p": pid, "id": made[record], "v": 1, "i": change}), record)
     # an alias does not change what the record is called
-    patch = 'mutation($id: ID!, $n: String) { ALIAS(id: $id, baseVersion: 1, input: {treatmentNotes: $n}) { id } }'
+    patch = ('mutation($id: ID!, $n: String) { ALIAS(id: $id, baseVersion: 1, input: {treatmentNotes: $n}) '
+             '{ patient { id } } }')
     await gql.run(patch.replace("ALIAS", "updatePatient"), {"id": pid, "n": "a"})
     stale(await gql.error(patch.replace("ALIAS", "x: updatePatient"), {"id": pid, "n": "b"}), "patient")
 

@@ -147,6 +147,16 @@ def test_cost_counts_objects_and_store_rounds_not_scalars() -> None:
     assert _cost(DASHBOARD % 100) < Settings().graphql_max_cost < _cost(capped % 100)
 
 
+def test_a_numbered_page_costs_its_page_size_once() -> None:
+    """A numbered page counts its rows at the page (pageSize, else its default 50), not again at items."""
+    sized = _cost("{ patientPage(pageSize: 100) { total items { id } } }")
+    assert sized == 50 + 100
+    assert _cost("{ patientPage { items { id } } }") == 50 + 50
+    nested = _cost("{ patientPage(pageSize: 100) { items { allergyPage(pageSize: 10) { items { id } } } } }")
+    assert nested == 50 + 100 + 50 + 100 * 10  # as the same connections cost
+    assert nested == _cost("{ patients(first: 100) { nodes { allergies(first: 10) { nodes { id } } } } }")
+
+
 async def test_abusive_aliases_are_refused(gql: GQL) -> None:
     part = "{ edges { node { appointments(first: 100) { edges { node { id } } } } } }"
     q = "{ " + " ".join(f"a{i}: patients(first: 100) {part}" for i in range(30)) + " }"

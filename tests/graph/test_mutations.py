@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from store.naming import EXT
@@ -14,7 +15,8 @@ CREATE = """mutation($i: PatientInput!) { createPatient(input: $i) {
             allergyReviewStatus pronoun tags { code } maritalStatus }
   potentialDuplicates { id } } }"""
 UPDATE = """mutation($id: ID!, $v: Int!, $i: PatientPatch!) { updatePatient(id: $id, baseVersion: $v, input: $i) {
-  id version firstName lastName email mobilePhone city premedicationRequired medicalUrgentNote } }"""
+  patient { id version firstName lastName email mobilePhone city premedicationRequired medicalUrgentNote }
+  potentialDuplicates { id } } }"""
 TRANSITION = """mutation($id: ID!, $v: Int!, $s: PatientStatus!) {
   transitionPatientStatus(id: $id, baseVersion: $v, newStatus: $s) { id version status schedulingRestricted } }"""
 
@@ -58,7 +60,8 @@ async def test_update_patient_is_a_patch_with_optimistic_locking(gql: GQL, fhir_
     p = (await create(gql, lastName=f"Patch{tag}", email="a@example.com", mobilePhone="614-555-0101"))["patient"]
     out = (await gql.run(UPDATE, {"id": p["id"], "v": 1, "i": {"city": "Dublin", "email": None,
                                                              "premedicationRequired": True,
-                                                             "medicalUrgentNote": "On warfarin"}}))["updatePatient"]
+                                                             "medicalUrgentNote": "On warfarin"}})
+           )["updatePatient"]["patient"]
     assert out["version"] == 2 and out["city"] == "Dublin" and out["email"] is None
     assert out["mobilePhone"] == "614-555-0101" and out["lastName"] == f"Patch{tag}"  # untouched
     assert out["premedicationRequired"] is True and out["medicalUrgentNote"] == "On warfarin"
@@ -70,6 +73,31 @@ async def test_update_patient_is_a_patch_with_optimistic_locking(gql: GQL, fhir_
     assert cleared["extensions"]["code"] == "VALIDATION"
     history = (await fhir_a.get(f"/Patient/{p['id']}/_history")).json()
     assert history["total"] == 2 if "total" in history else len(history["entry"]) == 2
+
+
+async def test_update_patient_warns_of_potential_duplicates_but_never_itself(gql: GQL, tag: str) -> None:
+    n = uuid.uuid4().int
+    phone, area = f"{n % 9000 + 1000}", f"{n % 900 + 100}"
+    a = (await create(gql, lastName=f"Dup{tag}", dateOfBirth="1980-04-05", email=f"Dup.{tag}@Example.com",
+                      mobilePhone=f"(614) 555-{phone}", socialSecurityNumber=f"{area}-12-3456"))["patient"]
+    b = (await create(gql, lastName=f"Other{tag}"))["patient"]
+
+    async def update(pid: str, v: int, **fields: Any) -> list[str]:
+        out = (await gql.run(UPDATE, {"id": pid, "v": v, "i": fields}))["updatePatient"]
+        assert out["patient"]["version"] == v + 1
+        return [d["id"] for d in out["potentialDuplicates"]]
+
+    # a patient matching no one else gets no warning, not even about itself
+    assert await update(a["id"], 1, city="Dublin") == []
+    # each signal of the seed, the same matching rules as on create
+    assert await update(b["id"], 1, email=f"DUP.{tag}@example.COM") == [a["id"]]
+    assert await update(b["id"], 2, email=None, mobilePhone=f"614555{phone}") == [a["id"]]
+    assert await update(b["id"], 3, mobilePhone=None, socialSecurityNumber=f"{area}123456") == [a["id"]]
+    assert await update(b["id"], 4, socialSecurityNumber=None, lastName=f"dup{tag}",
+                        dateOfBirth="1980-04-05") == [a["id"]]
+    assert await update(b["id"], 5, lastName=f"Other{tag}") == []
+    # the write happened: the warning does not refuse it
+    assert await update(a["id"], 2, email=None, mobilePhone=None, socialSecurityNumber=None) == []
 
 
 async def test_status_transitions(gql: GQL) -> None:
@@ -292,6 +320,6 @@ async def test_tenant_isolation_on_writes(gql: GQL, gql_b: GQL) -> None:
 async def test_fhir_rest_and_graphql_agree(gql: GQL, fhir_a, tag: str) -> None:
     r = await fhir_a.post("/Patient", json=make_patient(family=f"Agree{tag}", tag=tag))
     pid, etag = r.json()["id"], r.headers.get("etag")
-    out = (await gql.run(UPDATE, {"id": pid, "v": 1, "i": {"firstName": "Changed"}}))["updatePatient"]
+    out = (await gql.run(UPDATE, {"id": pid, "v": 1, "i": {"firstName": "Changed"}}))["updatePatient"]["patient"]
     assert out["version"] == 2 and etag
     assert (await fhir_a.get(f"/Patient/{pid}")).json()["name"][0]["given"][0] == "Changed"

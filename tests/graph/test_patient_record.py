@@ -14,7 +14,7 @@ from tests.graph.conftest import GQL
 CREATE = """mutation($i: PatientInput!, $k: String) { createPatient(input: $i, idempotencyKey: $k) {
   patient { id version chartNumber } potentialDuplicates { id } } }"""
 UPDATE = """mutation($id: ID!, $v: Int!, $i: PatientPatch!) { updatePatient(id: $id, baseVersion: $v, input: $i) {
-  id version } }"""
+  patient { id version } } }"""
 RECORD = """query($id: ID!) { patient(id: $id) {
   gender salutation addressNote appointmentModuleNote treatmentNotes medicalSummaryText askToArriveEarlyMins
   billingCycleDay balance0To30 balance31To60 balance61To90 balanceOver90 estimatedBalance insuranceEstimate
