@@ -146,8 +146,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
             services.exports = ExportWorker(handle.repo, lease_s=settings.export_lease_s,
                                             scan_interval_s=settings.export_scan_interval_s,
-                                            file_max_bytes=settings.export_file_max_bytes,
-                                            keep_s=settings.export_keep_s, audit=trail)
+                                            file_max_bytes=settings.export_file_max_bytes, audit=trail)
             await services.exports.start()
             reports.repo = handle.repo
             reports.start()

@@ -5,19 +5,17 @@ one — by the same first name, last name and date of birth; so a batch run twic
 second run skips or, with nothing to change, leaves them), which is what makes a retried import safe.
 
 Up to ``SYNC_MAX`` rows are imported at once. A larger batch is a background job (DESIGN.md decision 14,
-store/jobs.py): the mutation answers its ``jobId`` at once and ``patientImport(jobId)`` follows its progress
-(``processed`` of ``total``) and, when done, its results; the job holds a lease renewed with every stored chunk of
-results, and work resumes after the last stored chunk.
+store/jobs.py, kind ``patient-import``): the mutation answers its ``jobId`` at once and ``patientImport(jobId)``
+follows its progress (``processed`` of ``total``) and, when done, its results; the job holds a lease renewed with
+every stored chunk of results (its checkpoint), and work resumes after the last stored chunk — on this instance
+after a transient store error (a pause), on any instance's ``ImportWorker`` when this one died.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import dataclasses
-import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,19 +27,18 @@ from resolvers.model import patient_import as model
 from resolvers.model.common import graphql_path
 from resolvers.model.patient_input import apply_fields
 from store.errors import DomainError, Invalid, NotFound
-from store.jobs import work_jobs
-from store.logs import described
+from store.jobs import JobWorker, Lease
 from store.naming import SID
 from store.repository import Repository
 from store.types import Resource, SystemPrincipal
-
-log = logging.getLogger("fhirgraph.import")
 
 KIND = "patient-import"
 SYNC_MAX = 100
 BULK_MAX = 5000
 CHUNK = 50
 LEASE_S = 60.0
+POLL_S = 5.0
+FAILED = "The import could not be completed; retry it"
 KEEP_S = 24 * 3600.0
 CodeOf = Callable[[DomainError], str]
 # Background imports running in this process (kept referenced until done).
@@ -63,9 +60,14 @@ async def import_patients(ctx: Scope, rows: list[dict[str, Any]], mode: model.Im
         return model.summary(None, model.ImportStatus.COMPLETED, mode, len(rows), results)
     ctx.repo.authorize(ctx.who, "create", "Patient")  # refused now, not in the background
     spec = {"mode": mode.value, "rows": [_jsonable(r) for r in rows], "by": _caller(ctx.who)}
-    job = await ctx.repo.repo.jobs.create(ctx.who.tenant, KIND, spec, secret=None, keep_s=KEEP_S)
-    task = asyncio.create_task(_work(Scope(principal=ctx.principal, repo=ctx.repo, settings=ctx.settings),
-                                     job["_id"], code_of), name=f"patient-import-{job['_id']}")
+    job = await ctx.repo.repo.jobs.create(ctx.who.tenant, KIND, spec, keep_s=KEEP_S)
+    scope = Scope(principal=ctx.principal, repo=ctx.repo, settings=ctx.settings)
+
+    async def work(lease: Lease) -> None:
+        await _resume(scope, lease, code_of)
+
+    worker = JobWorker(ctx.repo.repo.jobs, KIND, work, lease_s=LEASE_S, poll_s=POLL_S, failure=FAILED)
+    task = asyncio.create_task(worker.take(job["_id"]), name=f"patient-import-{job['_id']}")
     _running.add(task)
     task.add_done_callback(_running.discard)
     return model.summary(job["_id"], model.ImportStatus.PENDING, mode, len(rows), [], processed=0)
@@ -83,35 +85,16 @@ async def get_import(ctx: Scope, job_id: str) -> model.PatientImport:
     return model.summary(job["_id"], status, model.ImportMode(job["spec"]["mode"]), len(job["spec"]["rows"]), results)
 
 
-async def _work(ctx: Scope, job_id: str, code_of: CodeOf) -> None:
-    owner = f"patient-import-{uuid.uuid4()}"
-    job = await ctx.repo.repo.jobs.claim(KIND, owner, LEASE_S, job_id=job_id)
-    if job is None:
-        return  # another worker holds it
-    await _resume(ctx, job, owner, code_of)
-
-
-async def _resume(ctx: Scope, job: dict[str, Any], owner: str, code_of: CodeOf) -> None:
-    """Import the job's rows after the last stored chunk of results, under ``owner``'s lease."""
-    jobs, job_id = ctx.repo.repo.jobs, job["_id"]
-    rows: list[dict[str, Any]] = job["spec"]["rows"]
-    mode = model.ImportMode(job["spec"]["mode"])
-    start = len(job.get("results") or ())
-    try:
-        for at in range(start, len(rows), CHUNK):
-            ctx.reset_loaders()
-            chunk = [_typed(r) for r in rows[at:at + CHUNK]]
-            done = await _rows(ctx, chunk, at, mode, code_of)
-            if not await jobs.progress(job_id, owner, LEASE_S, processed=at + len(chunk),
-                                       push={"results": [model.to_doc(r) for r in done]}):
-                return  # the lease went to another worker
-        await jobs.finish(job_id, owner, "completed")
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await jobs.release(job_id, owner)
-        raise
-    except Exception as exc:  # the store failed: the lease runs out and the job can be taken again
-        log.warning("patient import %s stopped: %s", job_id, described(exc))
+async def _resume(ctx: Scope, lease: Lease, code_of: CodeOf) -> None:
+    """Import the job's rows after the last stored chunk of results, under its lease."""
+    rows: list[dict[str, Any]] = lease.job["spec"]["rows"]
+    mode = model.ImportMode(lease.job["spec"]["mode"])
+    for at in range(len(lease.job.get("results") or ()), len(rows), CHUNK):
+        ctx.reset_loaders()
+        chunk = [_typed(r) for r in rows[at:at + CHUNK]]
+        done = await _rows(ctx, chunk, at, mode, code_of)
+        await lease.checkpoint(processed=at + len(chunk), push={"results": [model.to_doc(r) for r in done]})
+    await lease.finish()
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
@@ -211,36 +194,31 @@ def _caller(principal: Any) -> dict[str, Any]:
 
 class ImportWorker:
     """Resumes the background imports whose worker is gone — the process that took the request crashed or was
-    restarted — on whichever instance polls first: a job whose lease is free or expired is claimed (one atomic
-    find-and-modify, store/jobs.py) and its rows continue after the last stored chunk of results. The policy
-    (``authorize``) and the error codes (``code_of``) are the GraphQL door's, passed in by the composition root."""
+    restarted — or paused after a transient store error, on whichever instance polls first: a job whose lease is
+    free or expired is claimed (store/jobs.py's ``JobWorker``) and its rows continue after the last stored chunk of
+    results. The policy (``authorize``) and the error codes (``code_of``) are the GraphQL door's, passed in by the
+    composition root."""
 
-    def __init__(self, *, authorize: Authorize, code_of: CodeOf, settings: PageSettings, poll_s: float = 5.0):
+    def __init__(self, *, authorize: Authorize, code_of: CodeOf, settings: PageSettings, poll_s: float = POLL_S):
         self.authorize, self.code_of, self.settings, self.poll_s = authorize, code_of, settings, poll_s
         self.repo: Repository | None = None
-        self.owner = f"patient-import-{uuid.uuid4()}"
-        self._task: asyncio.Task[None] | None = None
+        self._worker: JobWorker | None = None
 
     def start(self, repo: Repository) -> None:
         self.repo = repo
-        self._task = asyncio.create_task(self._run(), name="patient-imports")
+        self._worker = JobWorker(repo.jobs, KIND, self._resume, lease_s=LEASE_S, poll_s=self.poll_s, failure=FAILED)
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._worker is not None:
+            await self._worker.stop()
 
-    async def _run(self) -> None:
+    async def _resume(self, lease: Lease) -> None:
+        """The job, worked as the caller who asked for it (``_caller``)."""
         if self.repo is None:
             raise RuntimeError("ImportWorker.start() gives it its store")
-        repo = self.repo
-
-        async def resume(job: dict[str, Any]) -> None:
-            by = job["spec"].get("by") or {}
-            principal = SystemPrincipal(tenant=job["tenant"], subject=str(by.get("subject") or "system"),
-                                        scopes=frozenset(by.get("scopes") or ()), patient=by.get("patient"))
-            ctx = Scope(principal=principal, repo=Guarded(repo, self.authorize), settings=self.settings)
-            await _resume(ctx, job, self.owner, self.code_of)
-
-        await work_jobs(repo.jobs, KIND, self.owner, resume, lease_s=LEASE_S, poll_s=self.poll_s)
+        by = lease.job["spec"].get("by") or {}
+        principal = SystemPrincipal(tenant=lease.job["tenant"], subject=str(by.get("subject") or "system"),
+                                    scopes=frozenset(by.get("scopes") or ()), patient=by.get("patient"))
+        ctx = Scope(principal=principal, repo=Guarded(self.repo, self.authorize), settings=self.settings)
+        await _resume(ctx, lease, self.code_of)

@@ -8,7 +8,6 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store.deliveries import DEAD, LOG, LOG_TTL_S
-from store.exports import ExportJobs
 from store.identity import IdentityStore
 from store.jobs import Jobs
 from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
@@ -65,6 +64,5 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
         IndexModel([("tenant", ASCENDING), ("webhook", ASCENDING), ("state", ASCENDING)], name="tenant_webhook_state"),
     ])
     await IdentityStore(db).ensure_indexes()
-    await ExportJobs(db).ensure_indexes()
-    await Jobs(db).ensure_indexes()
+    await Jobs(db).ensure_indexes()  # and moves the export jobs of an older version there
     return created

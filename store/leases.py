@@ -5,7 +5,8 @@ sequence handled) and a lease (``owner``, ``until`` in wall-clock seconds, share
 lease owner works the key, and every renewal or cursor move is conditional on still owning it, so an instance
 that lost the lease learns so at its next step and stops. A SIGKILLed owner's lease simply expires and another
 (or the restarted) instance resumes from the cursor: at-least-once, in order. Webhook delivery state
-(``webhook_state``) is one such collection; background jobs (bulk export) are meant to be others.
+(``webhook_state``) is one such collection. Background jobs, whose state is a document of their own, are
+store/jobs.py's.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
 from store.errors import Gone, Invalid, NotAllowed, NotFound, PreconditionFailed
-from store.exports import ExportJobs
+from store.exports import ExportRows
 from store.fhirjson import parse_reference
 from store.idempotency import Claim, IdempotencyKeys
 from store.identity import IdentityStore
@@ -65,11 +65,13 @@ class Repository:
         self.deliveries = Deliveries(db)
         self.identity = IdentityStore(db)  # the authorization server's documents (auth/)
         self.audit_log = AuditLog(db)  # the PHI audit trail's batch append (auth/audit.py)
-        self.jobs = Jobs(db)  # background jobs with leases and their files (qapi encounter reports)
+        # Background jobs with leases, checkpoints and their files (store/jobs.py): Bulk Data exports, qapi
+        # encounter reports, GraphQL bulk patient imports.
+        self.jobs = Jobs(db)
         # The per-clinic rate limit's shared counters (the limiter is app/ratelimit.py).
         self.rate_counters = RateCounters(db)
-        # Bulk Data export jobs, their leases and files (store/exports.py; the worker is fhir_rest/bulk/).
-        self.exports = ExportJobs(db)
+        # What a Bulk Data export reads (store/exports.py; the worker is fhir_rest/bulk/).
+        self.exports = ExportRows(db)
 
     # ------------------------------------------------------------------ reads
     #

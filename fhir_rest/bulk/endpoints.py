@@ -2,7 +2,7 @@
 ``[base]/$export``, ``[base]/Patient/$export`` and ``[base]/Group/[id]/$export``; the status at
 ``[base]/$bulkdata-status?job=ID`` (the kick-off's ``Content-Location``; ``DELETE`` cancels); the files at
 ``[base]/Document/[id]/Binary``. The work itself is the worker's (fhir_rest/bulk/worker.py), on store documents
-(store/exports.py)."""
+(store/jobs.py, kind ``export``)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from auth.policy import authorize_export, authorize_job, job_owner
+from fhir_rest.bulk.worker import START
 from fhir_rest.outcomes import FhirResponse
 from fhir_rest.parameters import operation_parameters
 from fhir_rest.services import services
 from store.clock import now_instant
 from store.confinement import has_compartment
 from store.errors import Invalid, NotAcceptable, NotFound, TooManyRequests
+from store.exports import KIND
 from store.fhirjson import ref_id
 from store.keys import date_range
 from store.params import PARAMS
@@ -68,8 +70,9 @@ async def kickoff(request: Request) -> Response:
     principal: PrincipalLike = request.scope["auth"]
     spec = await _spec(request, principal, level, params, lenient)
     repo, settings = services(request).repo, services(request).settings
-    job = await repo.exports.create(principal.tenant, job_owner(principal), spec, transaction_time=now_instant(),
-                                    request=str(request.url), keep_s=settings.export_keep_s)
+    job = await repo.jobs.create(principal.tenant, KIND, spec, keep_s=settings.export_keep_s,
+                                 job_owner=job_owner(principal), transactionTime=now_instant(),
+                                 request=str(request.url), polled=0.0, output=[], errors=[], progress=dict(START))
     worker = services(request).exports
     if worker is not None:
         worker.wake()
@@ -161,7 +164,7 @@ async def _job(request: Request, operation: str) -> dict[str, Any]:
     if not job_id:
         raise Invalid("$bulkdata-status needs the job parameter", paths=["job"])
     principal: PrincipalLike = request.scope["auth"]
-    job = await services(request).repo.exports.get(principal.tenant, job_id[:64])
+    job = await services(request).repo.jobs.get(principal.tenant, job_id[:64], KIND)
     if job is None:
         raise NotFound("No such export job")
     authorize_job(principal, job["job_owner"], job["spec"]["granted"], operation)
@@ -174,16 +177,16 @@ async def status(request: Request) -> Response:
     job = await _job(request, "bulkdata-status")
     settings = services(request).settings
     wait = settings.export_retry_after_s
-    if job["status"] == "in-progress":
+    if job["status"] == "pending":
         now = time.time()
-        previous = await services(request).repo.exports.polled(job["_id"], now, now - wait / 2)
+        previous = await services(request).repo.jobs.polled(job["_id"], now, now - wait / 2)
         if previous is not None:
             raise TooManyRequests("Polled sooner than Retry-After asked", retry_after=max(1.0, previous + wait - now))
         return Response(status_code=202, headers={"X-Progress": _progress(job),
                                                   "Retry-After": str(max(1, math.ceil(wait)))})
     if job["status"] == "failed":
         return FhirResponse({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "fatal", "code": "exception", "diagnostics": job.get("failure") or "The export failed"}]},
+            {"severity": "fatal", "code": "exception", "diagnostics": job.get("error") or "The export failed"}]},
             status_code=500)
     base = _base(request)
     manifest = {
@@ -216,7 +219,7 @@ async def cancel(request: Request) -> Response:
     """IG §Bulk Data Delete Request: 202, and the job is gone (its status 404)."""
     job = await _job(request, "bulkdata-status")
     principal: PrincipalLike = request.scope["auth"]
-    if not await services(request).repo.exports.cancel(principal.tenant, job["_id"]):
+    if not await services(request).repo.jobs.cancel(principal.tenant, job["_id"], KIND):
         raise NotFound("No such export job")
     return FhirResponse({"resourceType": "OperationOutcome", "issue": [
         {"severity": "information", "code": "informational", "diagnostics": "Export cancelled"}]}, status_code=202)
@@ -231,11 +234,11 @@ async def download(request: Request) -> Response:
         raise NotAcceptable(f"Export files are {NDJSON}")
     principal: PrincipalLike = request.scope["auth"]
     repo = services(request).repo
-    found = await repo.exports.file(principal.tenant, request.path_params["id"][:64])
+    found = await repo.jobs.file(principal.tenant, KIND, request.path_params["id"][:64])
     if found is None:
         raise NotFound("No such export file")
     job = found["job"]
     authorize_job(principal, job["job_owner"], job["spec"]["granted"], "download")
     timeout = services(request).settings.db_timeout_s
-    return StreamingResponse(repo.exports.chunks(found["entry"]["file"], timeout_s=timeout), media_type=NDJSON)
+    return StreamingResponse(repo.jobs.chunks(found["entry"]["file"], timeout_s=timeout), media_type=NDJSON)
 

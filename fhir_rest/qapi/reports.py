@@ -9,7 +9,8 @@ The CSV dump streams as it is read. The encounter report is a background job (st
 at once (``pending``); one instance's ``ReportWorker`` takes the job's lease, writes the CSV into a zip locked
 with the caller's password under WinZip AES-256 (pyzipper; never legacy ZipCrypto) in a temporary file (never
 the whole file in memory), then stores the zip in chunks in the store, so any instance serves the download; a
-worker that dies mid-job loses its lease and another makes the report again. The password is kept only for the
+worker that dies mid-job loses its lease and another makes the report again (and one that meets a transient
+store error pauses it, to be made again after a backoff). The password is kept only for the
 worker, encrypted (Fernet) under a key shared through the store, and removed when the job ends. ``presetId``
 is recorded: the report's columns are the one preset this server has.
 """
@@ -22,7 +23,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import logging
 import re
 import secrets
 import tempfile
@@ -41,16 +41,12 @@ from fhir_rest.qapi.http import allowed, json_object, reply, req_str
 from fhir_rest.qapi.table import Op, Param
 from fhir_rest.services import services
 from store.driver import deadline, paced
-from store.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from store.errors import Conflict, Forbidden, Invalid, NotFound
 from store.fhirjson import ident
-from store.jobs import work_jobs
-from store.logs import described
-from store.metrics import job as job_metric
+from store.jobs import JobWorker, Lease
 from store.naming import SID
 from store.repository import Repository
 from store.types import PrincipalLike, Resource, SystemPrincipal
-
-log = logging.getLogger("fhirgraph.qapi")
 
 KIND = "encounter-report"
 COLUMNS = ("appointmentId", "appointmentFhirId", "externalId", "date", "durationSeconds", "status",
@@ -241,7 +237,9 @@ async def download(request: Request) -> Response:
     job = await _job(request)
     if job["status"] != "completed":
         raise Conflict(f"The report is {job['status']}: there is nothing to download")
-    chunks = services(request).repo.jobs.chunks(job)
+    # The file is named by its job; a chunk missing before the last is an error, not a short download.
+    chunks = services(request).repo.jobs.chunks(job["_id"], count=int(job.get("chunks") or 0),
+                                                timeout_s=services(request).settings.db_timeout_s)
     name = f"encounter-report-{job['_id']}.zip"
     return StreamingResponse(chunks, media_type="application/octet-stream",
                              headers={"Content-Disposition": f'attachment; filename="{name}"',
@@ -250,52 +248,33 @@ async def download(request: Request) -> Response:
 
 
 class ReportWorker:
-    """Works the encounter reports of every tenant sharing the store, one job at a time, with a lease."""
+    """Works the encounter reports of every tenant sharing the store, one job at a time, with a lease
+    (store/jobs.py's ``JobWorker``: a transient store error pauses the job, which is made again from the start)."""
 
     def __init__(self, repo: Repository | None = None, *, poll_s: float = POLL_S, lease_s: float = LEASE_S):
         self.repo: Repository = repo  # type: ignore[assignment]  # set by the lifespan before start()
         self.poll_s = poll_s
         self.lease_s = lease_s
-        self.owner = f"reports-{uuid.uuid4()}"
-        self._task: asyncio.Task[None] | None = None
+        self._worker: JobWorker | None = None
 
     def start(self) -> None:
         if self.repo is None:
             raise RuntimeError("ReportWorker.start() before its store is open")
-        self._task = asyncio.create_task(self._run(), name="qapi-encounter-reports")
+        self._worker = JobWorker(self.repo.jobs, KIND, self.work, lease_s=self.lease_s, poll_s=self.poll_s,
+                                 failure="The report could not be made; order it again")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._worker is not None:
+            await self._worker.stop()
 
-    async def _run(self) -> None:
-        await work_jobs(self.repo.jobs, KIND, self.owner, self.work, lease_s=self.lease_s, poll_s=self.poll_s)
+    async def work(self, lease: Lease) -> None:
+        password = (await _box(self.repo)).decrypt(str(lease.job.get("secret") or "").encode())
+        size, chunks = await self._make(lease, password)
+        await lease.finish(size=size, chunks=chunks)
 
-    async def work(self, job: dict[str, Any]) -> None:
-        job_metric(KIND, "resumed" if job.get("attempts", 0) > 1 else "running")
-        ended = "cancelled"  # this instance stopped working it (shutting down, the store failed: taken again)
-        try:
-            password = (await _box(self.repo)).decrypt(str(job.get("secret") or "").encode())
-            size, chunks = await self._make(job, password)
-            ended = "completed"
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await self.repo.jobs.release(job["_id"], self.owner)
-            raise
-        except (DomainError, LookupError):
-            raise  # the store failed: the lease runs out and the job is taken again
-        except Exception as exc:
-            ended = "failed"
-            log.error("encounter report %s failed: %s", job["_id"], described(exc))
-            await self.repo.jobs.finish(job["_id"], self.owner, "failed", error=type(exc).__name__)
-            return
-        finally:
-            job_metric(KIND, ended)
-        await self.repo.jobs.finish(job["_id"], self.owner, "completed", size=size, chunks=chunks)
-
-    async def _make(self, job: dict[str, Any], password: bytes) -> tuple[int, int]:
+    async def _make(self, lease: Lease, password: bytes) -> tuple[int, int]:
+        job = lease.job
         spec = job["spec"]
         principal = SystemPrincipal(job["tenant"])
         start, end = datetime.fromisoformat(spec["from"]), datetime.fromisoformat(spec["to"])
@@ -308,14 +287,13 @@ class ReportWorker:
                     async for rows in visit_rows(self.repo, principal, start, end + timedelta(seconds=1),
                                                  PAGE_DEADLINE_S):
                         await asyncio.to_thread(entry.write, rows)  # compression and AES off the loop
-                        if not await self.repo.jobs.renew(job["_id"], self.owner, self.lease_s):
-                            raise LookupError("the report's lease was lost")
+                        await lease.checkpoint()  # the lease renewed; Stopped when it was lost
             size = out.tell()
             out.seek(0)
             n = 0
             while data := out.read(CHUNK):
                 with deadline(PAGE_DEADLINE_S):
-                    await self.repo.jobs.put_chunk(job, n, data)
+                    await lease.put_chunk(lease.id, n, data)
                 n += 1
         return size, n
 

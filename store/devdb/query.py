@@ -24,8 +24,8 @@ indexed (IXSCAN; the index the store creates for them in store/indexes.py and it
 - the outbox, store/outbox.py: ``tenant`` + ``seq`` ranges sorted by ``seq`` (``tenant_seq``, both directions);
 - deliveries: the log by ``tenant`` + ``webhook`` walked by ``at``, ``_id`` descending; dead letters by
   ``tenant`` + ``webhook`` (+ ``state``), then sorted by ``seq``;
-- jobs and exports: claims by ``kind`` + ``status`` + ``until`` range (``claim``), ``status`` + ``until``
-  (``status_until``), chunks by ``job`` / ``file`` + ``n``, TTL sweeps by ``expires``;
+- background jobs: claims by ``kind`` + ``status`` + ``until`` range (``claim``), chunks by ``job`` (``job_n``) /
+  ``file`` + ``n`` (``file_n``), TTL sweeps by ``expires``;
 - ``delete_many`` of a tenant (``erase_tenant``: ``tenant_lu``), idempotency keys by ``_id`` prefix regex.
 
 known scans (no index the store creates leads with what they constrain; MongoDB would scan them too, except

@@ -1,4 +1,4 @@
-"""Bulk Data export (fhir_rest/bulk/, store/exports.py) end to end, with a client written from the IG."""
+"""Bulk Data export (fhir_rest/bulk/, store/jobs.py, store/exports.py) end to end, with a client written from the IG."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from store.errors import Unavailable
-from store.exports import ExportJobs
+from store.jobs import Jobs
 from store.metrics import JOBS
 from tests.factories import make_observation, make_patient, make_practitioner
 from tests.fhir_rest.bulk_client import BulkClient, BulkError
@@ -244,16 +244,16 @@ async def test_the_capability_statement_lists_what_works(clinic: Clinic) -> None
 async def test_a_store_error_mid_export_pauses_the_job_which_resumes_from_its_checkpoint(
         clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
     # A busy store timing one write out must not fail a long export for good: it is paused, then resumed.
-    real = ExportJobs.put_chunk
+    real = Jobs.put_chunk
     failures: list[str] = []
 
-    async def flaky(self: ExportJobs, job: dict[str, Any], file_id: str, n: int, data: bytes) -> None:
+    async def flaky(self: Jobs, job: dict[str, Any], file_id: str, n: int, data: bytes) -> None:
         if not failures and job["tenant"] == clinic.tenant:
             failures.append(file_id)
             raise Unavailable()
         await real(self, job, file_id, n, data)
 
-    monkeypatch.setattr(ExportJobs, "put_chunk", flaky)
+    monkeypatch.setattr(Jobs, "put_chunk", flaky)
     paused_before = JOBS.labels("export", "paused")._value.get()
     manifest, found = await BulkClient(clinic.c).export()
     assert failures and manifest["error"] == []

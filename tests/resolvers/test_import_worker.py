@@ -36,12 +36,12 @@ async def test_a_job_left_by_a_dead_worker_is_resumed_as_its_caller(store: Store
              "date_of_birth": "1990-02-03"} for i in range(patient_import.CHUNK + 7)]
     by = {"tenant": tenant, "subject": "Practitioner/front-desk", "scopes": ["user/Patient.cruds"], "patient": None}
     job = await repo.jobs.create(tenant, patient_import.KIND, {"mode": "skip_existing", "rows": rows, "by": by},
-                                 secret=None, keep_s=3600)
+                                 keep_s=3600)
     # The process that took the request claimed it, stored its first chunk of results, and died.
     assert await repo.jobs.claim(patient_import.KIND, "dead-worker", 0.2, job_id=job["_id"]) is not None
     first = [{"i": i, "s": "created", "p": None, "e": None} for i in range(patient_import.CHUNK)]
-    assert await repo.jobs.progress(job["_id"], "dead-worker", 0.2, processed=patient_import.CHUNK,
-                                    push={"results": first})
+    assert await repo.jobs.checkpoint(job["_id"], "dead-worker", 0.2, processed=patient_import.CHUNK,
+                                      push={"results": first})
 
     worker = patient_import.ImportWorker(authorize=authorize, code_of=code_of, settings=Pages(), poll_s=0.05)
     worker.start(repo)
