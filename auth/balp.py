@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import UTC, datetime
+import time
 from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, NamedTuple
@@ -283,11 +283,8 @@ _SECOND: list[Any] = [None, ""]  # the last second formatted, and its text
 
 
 def _instant(at: float) -> str:
-    """``2026-12-02T07:35:43.123Z``: the records of a batch share their second's text."""
-    moment = datetime.fromtimestamp(at, UTC)
-    second = moment.replace(microsecond=0)
-    known, text = _SECOND
-    if second != known:
-        text = second.strftime("%Y-%m-%dT%H:%M:%S")
-        _SECOND[:] = second, text
-    return f"{text}.{moment.microsecond // 1000:03d}Z"
+    """``2026-12-02T07:35:43.123Z`` (UTC, milliseconds): the records of a batch share their second's text."""
+    second = int(at // 1)
+    if second != _SECOND[0]:
+        _SECOND[:] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_SECOND[1]}.{min(int((at - second) * 1000), 999):03d}Z"

@@ -62,8 +62,9 @@ class AuditLog:
             if not isinstance(event, dict) or event.get("resourceType") != AUDIT:
                 raise Invalid("The audit trail takes AuditEvents only")
             check_id(str(event.get("id")))
-            resources.append({"resourceType": AUDIT, "id": event["id"], "meta": meta,
-                              **{k: v for k, v in event.items() if k not in ("resourceType", "id", "meta")}})
+            resource = {"resourceType": AUDIT, "id": event["id"], "meta": meta, **event}  # the order of FHIR's JSON
+            resource["meta"] = meta  # the server's, whatever the event held
+            resources.append(resource)
         memo: dict[tuple[str, object], list[Any]] = {}
         encoder = BatchEncoder()
         docs: list[RawBSONDocument] = []
