@@ -24,20 +24,17 @@ counts the rest (duplicate keys, code 11000) as already stored.
 from __future__ import annotations
 
 import asyncio
-import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-import bson
-from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Invalid
-from store.keys import date_keys, date_range, extract, reference_keys, token_keys
-from store.layout import doc_id
+from store.keys import date_keys, extract, reference_keys, token_keys
+from store.layout import document
 from store.types import Resource
 from store.validation import check_id
 from store.writes import server_meta
@@ -66,18 +63,16 @@ class AuditLog:
             resource["meta"] = meta  # the server's, whatever the event held
             resources.append(resource)
         memo: dict[tuple[str, object], list[Any]] = {}
-        encoder = BatchEncoder()
-        docs: list[RawBSONDocument] = []
+        docs: list[dict[str, Any]] = []
         for start in range(0, len(resources), CHUNK):
             if start:
                 await asyncio.sleep(0)  # let requests run between chunks: a batch is milliseconds of CPU
-            docs += [RawBSONDocument(encoder.document(tenant, r, stamp, audit_keys(r, memo)))
-                     for r in resources[start:start + CHUNK]]
+            docs += [document(tenant, r, 1, stamp, keys=audit_keys(r, memo)) for r in resources[start:start + CHUNK]]
         return await self._insert(AUDIT, docs)
 
-    async def _insert(self, collection: str, docs: list[RawBSONDocument]) -> int:
+    async def _insert(self, collection: str, docs: list[dict[str, Any]]) -> int:
         try:
-            await self.db[collection].insert_many(docs, ordered=False)
+            result = await self.db[collection].insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if errors and all(e.get("code") == 11000 for e in errors):
@@ -85,47 +80,7 @@ class AuditLog:
             raise unavailable(exc) from exc
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        return len(docs)  # (``inserted_ids`` lists none of them: pymongo leaves a raw document's ``_id`` unread)
-
-
-class BatchEncoder:
-    """The BSON of a batch's stored documents, as ``store.layout.document`` lays them out, with what records share
-    encoded once per batch.
-
-    The recorder's records share most of their parts (the batch's ``meta``; each client's ``agent``; each
-    interaction's ``type`` and ``subtype``; ``source``; the search keys ``audit_keys`` memoizes), and encoding a
-    record whole (2.6 KB of BSON) was most of an audited read's extra cost. Each element is encoded by ``bson``
-    itself, once per (name, value object) in the batch; a document is its elements' bytes joined in order, inside
-    BSON's framing (an int32 length, the elements, a NUL: https://bsonspec.org/spec.html). The memo holds the
-    values it encoded, so no id it is keyed by can be reused by another object while it lives (one batch).
-    tests/store/test_audit_keys.py holds the bytes equal to ``bson.encode(document(...))``."""
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[str, int], tuple[Any, bytes]] = {}
-
-    def document(self, tenant: str, resource: Resource, created: str, keys: dict[str, Any]) -> bytes:
-        """``store.layout.document(tenant, resource, 1, created, keys=keys)``, encoded."""
-        sys = {"tenant": tenant, "id": resource["id"], "v": 1, "deleted": False, "created": created,
-               "lu": date_range(resource["meta"]["lastUpdated"])[0], **keys}  # type: ignore[index]
-        return _framed(self._elements((("_id", doc_id(tenant, resource["id"])), *resource.items(), ("_sys", sys))))
-
-    def _elements(self, items: Iterable[tuple[str, Any]]) -> bytes:
-        return b"".join([self._element(name, value) for name, value in items])
-
-    def _element(self, name: str, value: Any) -> bytes:
-        if not isinstance(value, (dict, list)):
-            return bson.encode({name: value})[4:-1]
-        sig = (name, id(value))
-        found = self._memo.get(sig)
-        if found is None:
-            items = value.items() if isinstance(value, dict) else ((str(i), v) for i, v in enumerate(value))
-            kind = b"\x03" if isinstance(value, dict) else b"\x04"  # an embedded document, an array
-            found = self._memo[sig] = (value, kind + name.encode() + b"\x00" + _framed(self._elements(items)))
-        return found[1]
-
-
-def _framed(elements: bytes) -> bytes:
-    return struct.pack("<i", len(elements) + 5) + elements + b"\x00"
+        return len(result.inserted_ids)
 
 
 # What the recorder's AuditEvents hold (auth/balp.py): ``audit_keys`` knows where each search parameter of

@@ -1,20 +1,17 @@
 """The audit trail's own search-key path (store/audit.py ``audit_keys``) keeps exactly the keys the general
-extraction (store/keys.py ``extract``) would, and its encoder (``BatchEncoder``) exactly the bytes ``bson`` makes of
-the stored document (store/layout.py ``document``), for every shape of AuditEvent the recorder (auth/balp.py) makes."""
+extraction (store/keys.py ``extract``) would, for every shape of AuditEvent the recorder (auth/balp.py) makes."""
 
 from __future__ import annotations
 
 import itertools
 import time
 
-import bson
 import pytest
 
 from auth.balp import TOKEN_ISSUED, Access, audit_event
 from auth.principal import Principal
-from store.audit import BatchEncoder, audit_keys
+from store.audit import audit_keys
 from store.keys import extract
-from store.layout import document
 from store.writes import server_meta
 
 PRINCIPALS = [
@@ -54,22 +51,6 @@ def test_audit_keys_equal_the_general_extraction_for_every_recorded_shape(monkey
         assert audit_keys(resource, memo) == extract(resource), resource
     assert len(batch) == len(PRINCIPALS) * len(ACCESSES) * 6
     assert len(memo) < len(batch)  # shared parts were keyed once
-
-
-def test_a_batch_is_encoded_as_bson_encodes_each_stored_document() -> None:
-    stamp = "2026-12-02T03:00:00.123Z"
-    meta = server_meta({}, 1, stamp, stamp)
-    batch = [{**audit_event(Access(time.time(), principal, status=status, **access), "fhirgraph"),  # type: ignore[arg-type]
-              "meta": meta}
-             for principal, access, status in itertools.product(PRINCIPALS, ACCESSES, (200, 403, 500))]
-    odd = {**batch[0], "meta": {"lastUpdated": "2026-12-02T03:00:00Z", "tag": [{"system": "s", "code": "c"}]},
-           "agent": {"who": {"reference": "Device/d"}, "altId": "d", "n": 7, "ok": True, "x": None}}
-    encoder, memo = BatchEncoder(), {}  # type: ignore[var-annotated]
-    for resource in [*batch, odd, batch[0]]:  # the last one again: every part of it from the memo
-        keys = audit_keys(resource, memo)
-        raw = encoder.document("clinic-a", resource, stamp, keys)
-        assert raw == bson.encode(document("clinic-a", resource, 1, stamp, keys=keys)), resource
-        assert bson.decode(raw)["_sys"]["k"] == extract(resource)["k"]
 
 
 def _no_fallback(resource: object) -> None:
