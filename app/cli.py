@@ -278,7 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems(exc):
             print(f"fhirgraph: invalid setting {line}", file=sys.stderr)
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        # Ctrl+C (SIGINT) is an expected stop: serve has shut down gracefully and uvicorn re-raised the signal,
+        # or a command was cut short. The shell's usual 128 + SIGINT, without a traceback.
+        return 130
     return code
 
 

@@ -28,7 +28,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
@@ -199,12 +199,13 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
 CEILING = "ceiling (same bytes)"
 
 
-def variant_env(env: dict[str, str], observability: str, audit: str) -> dict[str, str]:
-    """The server's environment for one variant (``--observability`` × ``--audit``)."""
+def variant_env(env: dict[str, str], observability: str, audit: str, level: str = "INFO") -> dict[str, str]:
+    """The server's environment for one variant (``--observability`` × ``--audit``); ``level``: an observed
+    variant's log level (FHIRGRAPH_LOG_LEVEL as the bench was started with, else INFO as shipped)."""
     observed = observability != "off"
     return {**env, "FHIRGRAPH_AUDIT": "true" if audit == "on" else "false",
             "FHIRGRAPH_METRICS": "true" if observed else "false",
-            "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"}
+            "FHIRGRAPH_LOG_LEVEL": level if observed else "WARNING"}
 
 
 def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
@@ -229,9 +230,13 @@ def main() -> int:
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
                          "of an API key; stack: the app's HTTP stack without a store call)")
     ap.add_argument("--observability", default="on",
-                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO to a file); "
-                         "access-log: the same with serve --access-log; off: no request metrics, WARNING. "
-                         "Several, comma-separated (off,on): one server each, measured in alternation")
+                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO, or at "
+                         "FHIRGRAPH_LOG_LEVEL when set, to a file); access-log: the same with serve --access-log; "
+                         "off: no request metrics, WARNING. Several, comma-separated (off,on): one server each, "
+                         "measured in alternation")
+    ap.add_argument("--server-log", type=Path, default=None,
+                    help="append the observed servers' log lines to this file (default: a temporary file, "
+                         "dropped at the end), e.g. to check what an operator's collector would receive")
     ap.add_argument("--audit", default="on",
                     help="the PHI audit trail (FHIRGRAPH_AUDIT), on or off; both (off,on): one server each, "
                          "measured in alternation")
@@ -249,6 +254,7 @@ def main() -> int:
         if o not in ("on", "access-log", "off") or a not in ("on", "off"):
             ap.error(f"no such variant: observability {o}, audit {a}")
     procs: list[subprocess.Popen[bytes]] = []
+    level = os.environ.get("FHIRGRAPH_LOG_LEVEL", "INFO")
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
            "FHIRGRAPH_DB_NAME": "fhirgraph_bench",
@@ -284,11 +290,13 @@ def main() -> int:
             servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
             for tree, o, a in variants:
                 app_port = free_port()
-                log = tempfile.TemporaryFile() if o != "off" else None  # noqa: SIM115 - lives for the run
+                log: IO[bytes] | None = None  # the file lives for the run
+                if o != "off":
+                    log = args.server_log.open("ab") if args.server_log else tempfile.TemporaryFile()  # noqa: SIM115
                 logs.append(log)
                 app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
                                         *(["--access-log"] if o == "access-log" else [])], cwd=tree,
-                                       env=variant_env(env, o, a), stdout=subprocess.DEVNULL,
+                                       env=variant_env(env, o, a, level), stdout=subprocess.DEVNULL,
                                        stderr=log or subprocess.DEVNULL)
                 procs.append(app)
                 label = " ".join([*([tree.name] if len(trees) > 1 else []),
