@@ -150,7 +150,11 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     try:
         if args.replace:
             erasing = time.perf_counter()
-            removed = await handle.repo.erase_tenant(principal)
+            bar = Progress()
+            try:
+                removed = await handle.repo.erase_tenant(principal, lambda done, total: bar("erasing", done, total))
+            finally:
+                bar.end()
             print(f"erased {removed:,} resources of tenant {tenant!r} in {time.perf_counter() - erasing:.1f}s",
                   file=sys.stderr)
         else:
