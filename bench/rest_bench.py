@@ -358,7 +358,7 @@ def main() -> int:
                             answer = httpx.post(f"{origin}/graphql", content=body, headers={
                                 "X-API-Key": TENANT_KEY, "Content-Type": "application/json"}).json()
                             assert "errors" not in answer and answer["data"]["patient"], answer
-                            name, r = "graphql: patient+search", measure(f"{origin}/graphql", args, pids=pids,
+                            name, r = "graphql, named query", measure(f"{origin}/graphql", args, pids=pids,
                                                                         body=body,
                                                                         poster=(TENANT_KEY, "application/json"))
                         else:
