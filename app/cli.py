@@ -150,7 +150,11 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     try:
         if args.replace:
             erasing = time.perf_counter()
-            removed = await handle.repo.erase_tenant(principal)
+            bar = Progress()
+            try:
+                removed = await handle.repo.erase_tenant(principal, lambda done, total: bar("erasing", done, total))
+            finally:
+                bar.end()
             print(f"erased {removed:,} resources of tenant {tenant!r} in {time.perf_counter() - erasing:.1f}s",
                   file=sys.stderr)
         else:
@@ -278,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems(exc):
             print(f"fhirgraph: invalid setting {line}", file=sys.stderr)
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        # Ctrl+C (SIGINT) is an expected stop: serve has shut down gracefully and uvicorn re-raised the signal,
+        # or a command was cut short. The shell's usual 128 + SIGINT, without a traceback.
+        return 130
     return code
 
 

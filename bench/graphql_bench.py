@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from graphql import build_client_schema, execute, introspection_from_schema, parse  # noqa: E402
 
 from app.demo import load_demo  # noqa: E402
+from app.logs import configure as configure_logs  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from graph.context import Context  # noqa: E402
 from graph.schema import build_schema  # noqa: E402
@@ -82,6 +83,8 @@ async def run(patients: int, runs: int, metrics: bool = True) -> None:
     devdb = DevDB()
     devdb.start_in_thread()
     settings = Settings(mongodb_uri=devdb.uri, db_name="bench", api_keys="", metrics=metrics)
+    if metrics:  # logging as serve sets it up: JSON lines on stderr at INFO, or at FHIRGRAPH_LOG_LEVEL when set
+        configure_logs(settings.log_level, settings.log_format)
     handle = await open_store(devdb.uri, "bench")
     principal = SystemPrincipal("bench", "bench")
     t0 = time.perf_counter()
@@ -157,7 +160,8 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=120)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--observability", choices=["on", "off"], default="on",
-                    help="the GraphQL operation metrics extension as shipped (on) or left out (off)")
+                    help="the GraphQL operation metrics extension and logging (JSON lines on stderr at INFO, "
+                         "or at FHIRGRAPH_LOG_LEVEL) as shipped (on), or both left out (off)")
     args = ap.parse_args()
     print(f"observability: {args.observability}")
     asyncio.run(run(args.patients, args.runs, metrics=args.observability == "on"))

@@ -1,8 +1,8 @@
 """FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
-                               [--ops read,bearer,search,create,stack] [--observability off,on] [--audit off,on]
-                               [--trees BEFORE,AFTER] [--rounds 3]
+                               [--ops read,bearer,search,create,graphql,stack] [--observability off,on]
+                               [--audit off,on] [--trees BEFORE,AFTER] [--rounds 3] [--server-log FILE]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
@@ -28,7 +28,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
@@ -104,10 +104,19 @@ end
 
 POST_LUA = """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/fhir+json"
+wrk.headers["Content-Type"] = "%s"
 wrk.headers["X-API-Key"] = "%s"
 wrk.body = [[%s]]
 """
+
+
+def graphql_body(rid: str, size: int) -> bytes:
+    """A named operation (its metrics are labelled by name) whose variables carry patient data, as an app's
+    would: the logs must show the operation's name and never these values."""
+    body = orjson.dumps({"query": "query BenchPatient($id: ID!, $q: String!) { patient(id: $id) { id firstName "
+                                  "lastName dateOfBirth } searchPatients(query: $q) { id } }",
+                         "variables": {"id": rid, "q": patient(size // 2)["name"][0]["family"]}})
+    return body
 
 
 def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
@@ -116,8 +125,9 @@ def run_wrk(url: str, duration: int, connections: int, script: str | None = None
 
 
 async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
-                     auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
-    headers = {"Content-Type": HEADERS["Content-Type"], auth[0]: auth[1]}
+                     auth: tuple[str, str] = ("X-API-Key", TENANT_KEY),
+                     content_type: str = HEADERS["Content-Type"]) -> dict[str, float]:
+    headers = {"Content-Type": content_type, auth[0]: auth[1]}
     return await common_httpx_load(url, duration, connections, body, headers)
 
 
@@ -165,16 +175,17 @@ def settle(health_url: str, timeout: float = 60.0) -> None:
 
 def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             random_ids: tuple[str, int] | None = None, expect_errors: bool = False,
-            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), pids: tuple[int, ...] = ()) -> dict[str, float]:
+            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), pids: tuple[int, ...] = (),
+            poster: tuple[str, str] = (WRITER_KEY, HEADERS["Content-Type"])) -> dict[str, float]:
     """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured, with the credential
-    ``auth`` (header, value). Random ids need wrk (the httpx loop reads ``url`` itself). ``pids``: the server's
-    processes (the app first, then its store), whose CPU time per request is added as ``cpu0``, ``cpu1`` … (µs),
-    counted from the measured load's start until they are idle again, so that work a request leaves behind (the
-    audit trail's batches) counts too."""
+    ``auth`` (header, value); a ``body`` is POSTed with ``poster`` (API key, content type). Random ids need wrk
+    (the httpx loop reads ``url`` itself). ``pids``: the server's processes (the app first, then its store), whose
+    CPU time per request is added as ``cpu0``, ``cpu1`` … (µs), counted from the measured load's start until they
+    are idle again, so that work a request leaves behind (the audit trail's batches) counts too."""
     if shutil.which("wrk"):
         script = None
         if body is not None:
-            script = lua(POST_LUA % (WRITER_KEY, body.decode()))
+            script = lua(POST_LUA % (poster[1], poster[0], body.decode()))
         elif random_ids is not None:
             script = lua(READ_LUA % (random_ids[0], random_ids[1], auth[0], auth[1]))
 
@@ -182,7 +193,8 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             return run_wrk(url, seconds, args.connections, script, auth)
     else:
         def load(seconds: int) -> dict[str, float]:
-            return asyncio.run(httpx_load(url, seconds, args.connections, body, auth))
+            return asyncio.run(httpx_load(url, seconds, args.connections, body,
+                                          ("X-API-Key", poster[0]) if body is not None else auth, poster[1]))
     if args.warmup:  # connections, pools and the interpreter's specialisations settle first
         load(args.warmup)
         wait_idle(*pids)
@@ -199,12 +211,13 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
 CEILING = "ceiling (same bytes)"
 
 
-def variant_env(env: dict[str, str], observability: str, audit: str) -> dict[str, str]:
-    """The server's environment for one variant (``--observability`` × ``--audit``)."""
+def variant_env(env: dict[str, str], observability: str, audit: str, level: str = "INFO") -> dict[str, str]:
+    """The server's environment for one variant (``--observability`` × ``--audit``); ``level``: an observed
+    variant's log level (FHIRGRAPH_LOG_LEVEL as the bench was started with, else INFO as shipped)."""
     observed = observability != "off"
     return {**env, "FHIRGRAPH_AUDIT": "true" if audit == "on" else "false",
             "FHIRGRAPH_METRICS": "true" if observed else "false",
-            "FHIRGRAPH_LOG_LEVEL": "INFO" if observed else "WARNING"}
+            "FHIRGRAPH_LOG_LEVEL": level if observed else "WARNING"}
 
 
 def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
@@ -227,11 +240,16 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2, help="seconds of the same load before each measured row")
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
-                         "of an API key; stack: the app's HTTP stack without a store call)")
+                         "of an API key; graphql: a named GraphQL query over HTTP, one patient by id and a search "
+                         "by family name; stack: the app's HTTP stack without a store call)")
     ap.add_argument("--observability", default="on",
-                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO to a file); "
-                         "access-log: the same with serve --access-log; off: no request metrics, WARNING. "
-                         "Several, comma-separated (off,on): one server each, measured in alternation")
+                    help="on: metrics and logging as shipped (request metrics, JSON lines at INFO, or at "
+                         "FHIRGRAPH_LOG_LEVEL when set, to a file); access-log: the same with serve --access-log; "
+                         "off: no request metrics, WARNING. Several, comma-separated (off,on): one server each, "
+                         "measured in alternation")
+    ap.add_argument("--server-log", type=Path, default=None,
+                    help="append the observed servers' log lines to this file (default: a temporary file, "
+                         "dropped at the end), e.g. to check what an operator's collector would receive")
     ap.add_argument("--audit", default="on",
                     help="the PHI audit trail (FHIRGRAPH_AUDIT), on or off; both (off,on): one server each, "
                          "measured in alternation")
@@ -242,13 +260,14 @@ def main() -> int:
                     help="rounds of every row; with several, the medians are printed last (a shared machine moves "
                          "req/s by ±20 %% from one run to the next: CPU per request moves far less)")
     args = ap.parse_args()
-    ops = [op for op in ("read", "bearer", "search", "create", "stack") if op in args.ops.split(",")]
+    ops = [op for op in ("read", "bearer", "search", "create", "graphql", "stack") if op in args.ops.split(",")]
     trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
     variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
     for _, o, a in variants:
         if o not in ("on", "access-log", "off") or a not in ("on", "off"):
             ap.error(f"no such variant: observability {o}, audit {a}")
     procs: list[subprocess.Popen[bytes]] = []
+    level = os.environ.get("FHIRGRAPH_LOG_LEVEL", "INFO")
     env = {**os.environ, "FHIRGRAPH_API_KEYS": f"{TENANT_KEY}=bench,{WRITER_KEY}=bench-writes",
            "FHIRGRAPH_ALLOW_ANONYMOUS": "false", "FHIRGRAPH_LOG_LEVEL": "WARNING",
            "FHIRGRAPH_DB_NAME": "fhirgraph_bench",
@@ -284,11 +303,13 @@ def main() -> int:
             servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
             for tree, o, a in variants:
                 app_port = free_port()
-                log = tempfile.TemporaryFile() if o != "off" else None  # noqa: SIM115 - lives for the run
+                log: IO[bytes] | None = None  # the file lives for the run
+                if o != "off":
+                    log = args.server_log.open("ab") if args.server_log else tempfile.TemporaryFile()  # noqa: SIM115
                 logs.append(log)
                 app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
                                         *(["--access-log"] if o == "access-log" else [])], cwd=tree,
-                                       env=variant_env(env, o, a), stdout=subprocess.DEVNULL,
+                                       env=variant_env(env, o, a, level), stdout=subprocess.DEVNULL,
                                        stderr=log or subprocess.DEVNULL)
                 procs.append(app)
                 label = " ".join([*([tree.name] if len(trees) > 1 else []),
@@ -332,6 +353,14 @@ def main() -> int:
                         elif op == "create":
                             name, r = "create", measure(f"{base}/Patient", args, pids=pids, body=orjson.dumps(
                                 {k: v for k, v in patient(0).items() if k != "id"}))
+                        elif op == "graphql":
+                            body = graphql_body(rid, size)
+                            answer = httpx.post(f"{origin}/graphql", content=body, headers={
+                                "X-API-Key": TENANT_KEY, "Content-Type": "application/json"}).json()
+                            assert "errors" not in answer and answer["data"]["patient"], answer
+                            name, r = "graphql, named query", measure(f"{origin}/graphql", args, pids=pids,
+                                                                        body=body,
+                                                                        poster=(TENANT_KEY, "application/json"))
                         else:
                             # The whole request path — uvicorn, middleware, authentication, the read lane, an
                             # OperationOutcome — for a read that needs no store call (an unknown type is a 404

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -413,19 +413,31 @@ class Repository:
         with one ``insert_many`` per collection. Emits no events: an import is not a stream of clinical acts."""
         await self._writer.bulk_load(principal, resources)
 
-    async def erase_tenant(self, principal: PrincipalLike) -> int:
+    async def erase_tenant(self, principal: PrincipalLike,
+                           progress: Callable[[int, int], object] | None = None) -> int:
         """Remove every document of ``principal``'s tenant: resources, their history, events and idempotency
         records (sequence counters are kept, so event sequences stay increasing for running relays and webhook
         cursors). An administrative operation for demo and test data (``fhirgraph demo-data --replace``), never
-        reachable through an API door. Returns how many current resources were removed."""
+        reachable through an API door. ``progress(done, total)``: documents removed so far of those counted
+        first, after each collection. Returns how many current resources were removed."""
         tenant = principal.tenant
-        removed = 0
+        # an append-only type's history is its own collection: each collection once
+        names = dict.fromkeys(name for rt in PARAMS for name in (rt, history(rt)))
+        targets = [(name, {"_sys.tenant": tenant}) for name in names]
+        targets.append((EVENTS, {"tenant": tenant}))
+        current = set(PARAMS)
+        removed = done = total = 0
         try:
-            for rt in PARAMS:
-                res = await self.db[rt].delete_many({"_sys.tenant": tenant})
-                removed += res.deleted_count
-                await self.db[history(rt)].delete_many({"_sys.tenant": tenant})
-            await self.db[EVENTS].delete_many({"tenant": tenant})
+            if progress is not None:
+                for name, where in targets:
+                    total += await self.db[name].count_documents(where)
+                progress(0, total)
+            for name, where in targets:
+                res = await self.db[name].delete_many(where)
+                done += res.deleted_count
+                removed += res.deleted_count if name in current else 0
+                if progress is not None:
+                    progress(done, max(done, total))  # writes may have landed since the count
             await self._idempotency.erase(tenant)
         except PyMongoError as exc:
             raise unavailable(exc) from exc

@@ -87,6 +87,11 @@ def test_the_image_has_no_test_engine_and_pinned_versions() -> None:
     install = next(line for line in dockerfile.splitlines() if line.startswith("RUN pip install"))
     assert "-c constraints.txt" in install and "devdb" not in install and "test" not in install
     assert "COPY tests" not in dockerfile and "secrets" not in dockerfile.lower().replace("/run/secrets", "")
+    # the build context leaves out the compose secrets and .env, whatever a later COPY names
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {"secrets/", ".env", "tests/"} <= ignored
+    copied = [src for line in dockerfile.splitlines() if line.startswith("COPY ") for src in line.split()[1:-1]]
+    assert not any(path.rstrip("/") + "/" in ignored for path in copied), copied
     constraints = (ROOT / "constraints.txt").read_text()
     pins = [line for line in constraints.splitlines() if line and not line.startswith("#")]
     assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^\s]+", line) for line in pins), pins[:5]

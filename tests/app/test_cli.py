@@ -77,6 +77,14 @@ async def test_replace_erases_the_tenant_and_loads_again(mongo_uri: str, db_name
     again = demo_data(mongo_uri, db_name, "--patients", str(PATIENTS), "--tenant", "clinic-a", "--replace")
     assert again.returncode == 0, again.stderr
     assert "erased" in again.stderr and "'clinic-a'" in again.stderr
+    # the erase is a phase like the others: its bar counts every document of the tenant (resources, their
+    # history, events), each counted first
+    phases = [line.split()[0] for line in again.stderr.splitlines() if "ETA" in line]
+    assert phases == ["erasing", "practice", "patients", "free"], again.stderr
+    erased = re.search(rf"erasing +\[#{{{WIDTH}}}\] +([\d,]+)/([\d,]+) 100% +[\d,]+/s  ETA 0:00", again.stderr)
+    assert erased and erased[1] == erased[2], again.stderr
+    first_total = int(first.stdout.splitlines()[-1].split()[1].replace(",", ""))
+    assert int(erased[1].replace(",", "")) >= first_total  # the resources and, besides them, their history
     assert loaded(again) == loaded(first)  # the same seed: the same clinic, resource for resource
     assert await patient_count(mongo_uri, db_name, "clinic-a") == PATIENTS
     assert await patient_count(mongo_uri, db_name, "clinic-b") == 3  # another tenant is left alone

@@ -43,17 +43,21 @@ async def test_the_public_port_still_asks_for_credentials(app: Served) -> None:
         assert r.status_code == 200 and "fhirgraph_store_calls_total" in r.text
 
 
-def test_a_stop_signal_ends_both_listeners_gracefully() -> None:
+@pytest.mark.parametrize("stop,code", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_stop_signal_ends_both_listeners_gracefully(stop: signal.Signals, code: int) -> None:
+    # SIGTERM: docker stop; SIGINT: Ctrl+C in a terminal. Either way the log ends with its own lines (JSON
+    # lines in production), not a traceback.
     port = free_port()
     with shared_store() as uri, serving(uri, "--metrics-port", str(port),
                                         env={"FHIRGRAPH_LOG_LEVEL": "INFO"}) as served:
         assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
-        served.proc.send_signal(signal.SIGTERM)
-        served.proc.wait(timeout=20)
+        served.proc.send_signal(stop)
+        assert served.proc.wait(timeout=20) == code
         output = served.output()
         assert "Application shutdown complete" in output
         assert output.count("Finished server process") == 2, output  # the public listener and the metrics one
-        assert "Traceback" not in output
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+        assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output
     for closed in (served.port, port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", closed)) != 0
