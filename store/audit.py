@@ -113,23 +113,42 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         return found
 
     whats = [w for e in _each(event.get("entity")) if isinstance(e, dict) for w in _each(e.get("what"))]
-    agent = event.get("agent")
+    agent, kind, subtype, action, outcome = (event.get(name) for name in ("agent", "type", "subtype", "action",
+                                                                          "outcome"))
+    # What a record shares with the batch's others of its client and interaction, keyed once for all of them.
+    sig = ("shared", (id(meta), id(agent), id(kind), id(subtype), _code_or_id(action), _code_or_id(outcome)))
+    shared = memo.get(sig)
+    if shared is None:
+        shared = memo[sig] = [
+            kept("_lastUpdated", meta, lambda m: date_keys(_each(m.get("lastUpdated")))),
+            kept("agent", agent, lambda a: reference_keys([w for x in _agents(a) for w in _each(x.get("who"))])),
+            kept("altid", agent, lambda a: token_keys([i for x in _agents(a) for i in _each(x.get("altId"))])),
+            kept("type", kind, lambda v: token_keys(_each(v))),
+            kept("subtype", subtype, lambda v: token_keys(_each(v))),
+            kept("action", action, lambda v: token_keys(_each(v))),
+            kept("outcome", outcome, lambda v: token_keys(_each(v))),
+        ]
+    last_updated, agents, altids, kinds, subtypes, actions, outcomes = shared
     lineup: tuple[tuple[str, list[Any]], ...] = (
-        ("_lastUpdated", kept("_lastUpdated", meta, lambda m: date_keys(_each(m.get("lastUpdated"))))),
+        ("_lastUpdated", last_updated),
         ("date", date_keys(_each(event.get("recorded")))),
-        ("agent", kept("agent", agent, lambda a: reference_keys([w for x in _agents(a) for w in _each(x.get("who"))]))),
-        ("altid", kept("altid", agent, lambda a: token_keys([i for x in _agents(a) for i in _each(x.get("altId"))]))),
+        ("agent", agents),
+        ("altid", altids),
         ("entity", reference_keys(whats)),
-        ("type", kept("type", event.get("type"), lambda v: token_keys(_each(v)))),
-        ("subtype", kept("subtype", event.get("subtype"), lambda v: token_keys(_each(v)))),
-        ("action", kept("action", event.get("action"), lambda v: token_keys(_each(v)))),
-        ("outcome", kept("outcome", event.get("outcome"), lambda v: token_keys(_each(v)))),
+        ("type", kinds),
+        ("subtype", subtypes),
+        ("action", actions),
+        ("outcome", outcomes),
     )
     k = {name: vals for name, vals in lineup if vals}
     if "entity" in k:
         k["patient"] = k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
     return {"k": k, "e": {}, "s": sort}
+
+
+def _code_or_id(value: Any) -> object:
+    return value if isinstance(value, str) else id(value)
 
 
 def _agents(value: Any) -> list[dict[str, Any]]:
