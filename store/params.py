@@ -112,6 +112,29 @@ PARAMS: dict[str, tuple[P, ...]] = {
         _p("status", "token", "status"),
         _p("component-code", "token", "component.code"),
     ),
+    # https://hl7.org/fhir/R4/diagnosticreport.html#search (US Core's DiagnosticReport profiles search these)
+    "DiagnosticReport": (
+        _p("patient", "reference", "subject[Patient]", targets=PAT),
+        _p("subject", "reference", "subject", targets=("Patient", "Group", "Device", "Location")),
+        _p("code", "token", "code"),
+        _p("category", "token", "category"),
+        _p("date", "date", "effectiveDateTime", "effectivePeriod", sortable=True),
+        _p("issued", "date", "issued", sortable=True),
+        _p("encounter", "reference", "encounter", targets=("Encounter",)),
+        _p("status", "token", "status"),
+        _p("identifier", "token", "identifier"),
+        _p("result", "reference", "result", targets=("Observation",)),
+        _p("based-on", "reference", "basedOn", targets=("ServiceRequest", "MedicationRequest")),
+        _p("performer", "reference", "performer", targets=("Practitioner", "PractitionerRole", "Organization")),
+        _p("conclusion", "token", "conclusionCode"),
+    ),
+    # https://hl7.org/fhir/R4/molecularsequence.html#search
+    "MolecularSequence": (
+        _p("patient", "reference", "patient", targets=PAT),
+        _p("identifier", "token", "identifier"),
+        _p("type", "token", "type"),
+        _p("referenceseqid", "token", "referenceSeq.referenceSeqId"),
+    ),
     "DocumentReference": (
         _p("patient", "reference", "subject[Patient]", targets=PAT),
         _p("subject", "reference", "subject", targets=("Patient", "Group", "Practitioner", "Device")),

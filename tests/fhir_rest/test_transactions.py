@@ -283,3 +283,23 @@ async def test_the_official_batch_examples(scoped: Scoped) -> None:
             # Every entry answered; unknown parameters (_list, notgiven) are ignored, as FHIR's default says.
             assert all(e["response"]["status"] == "200 OK" for e in entries), entries
             assert entries[0]["resource"]["id"] == "example"
+
+
+async def test_the_official_hla_transaction_is_accepted_with_references_rewired(scoped: Scoped) -> None:
+    """hl7.fhir.r4.examples Bundle-hla-1: a DiagnosticReport, its MolecularSequences and Observations, each
+    referring to the others by ``urn:uuid``."""
+    key = scoped.key(f"t-{uuid.uuid4().hex[:8]}", "system/*.*")
+    async with httpx.AsyncClient(base_url=f"{scoped.url}/fhir/r4", headers={"X-API-Key": key}, timeout=30) as c:
+        bundle = official("hla-1")
+        r = await c.post("", json=bundle)
+        assert r.status_code == 200, r.text
+        entries = r.json()["entry"]
+        assert [e["response"]["status"] for e in entries] == ["201 Created"] * len(bundle["entry"])
+        report = entries[0]["resource"]
+        ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries}
+        results = [ref["reference"] for ref in report.get("result", [])]
+        assert results and all(ref in ids for ref in results)  # urn:uuid references rewired to the new ids
+        stored = (await c.get(f"/DiagnosticReport/{report['id']}")).json()
+        assert stored["result"] == report["result"]
+        found = (await c.get("/MolecularSequence", params={"_summary": "count"})).json()["total"]
+        assert found == sum(e["resource"]["resourceType"] == "MolecularSequence" for e in bundle["entry"])
