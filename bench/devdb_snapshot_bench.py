@@ -6,7 +6,8 @@ document by ``_id`` in a loop.
 
 Prints the documents the snapshot holds, its size, how long it took to reach the disk, and the longest a single
 read waited while it was taken (the store's longest unavailability) beside the longest one in as long a time
-before it (and the journal's own lines: how long the capture held the store's lock); and the CPU time the snapshot cost the process (CPU-µs per stored document).
+before it; the journal's own lines (how long the capture held the store's lock, how long the write took); and
+the CPU time the snapshot cost the process (CPU-µs per stored document).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from store.types import SystemPrincipal  # noqa: E402
 def longest_wait(uri: str, stop: threading.Event) -> float:
     """The longest single ``find_one`` by ``_id`` (seconds) until ``stop`` is set."""
     longest = 0.0
+    client: MongoClient[dict[str, Any]]
     with MongoClient(uri, serverSelectionTimeoutMS=60_000, socketTimeoutMS=120_000) as client:
         coll = client.bench.probe
         coll.find_one({"_id": 0})

@@ -1,9 +1,9 @@
 """Loading the demo clinic into a store, batch by batch, as it is generated.
 
-A batch the store could not take (``Unavailable`` or ``TimedOut``: a timeout, a lost connection — the embedded store busy on a
-loaded laptop) is tried again after a pause, a few times, before the load fails with one line. A repeat is safe:
-each batch is stamped once, and the store's ``bulk_load`` given the same stamp writes the same documents and
-takes those the failed try already stored as written (store/writes.py).
+A batch the store could not take (``Unavailable`` or ``TimedOut``: a timeout, a lost connection — the embedded
+store busy on a loaded laptop) is tried again after a pause, a few times, before the load fails with one line. A
+repeat is safe: each batch is stamped once, and the store's ``bulk_load`` given the same stamp writes the same
+documents and takes those the failed try already stored as written (store/writes.py).
 """
 
 from __future__ import annotations
