@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import inspect
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app.demo.clinic import clinic_phases
@@ -77,21 +78,27 @@ async def load_demo(
             await report(phase.name, done, phase.total)
     # The store's counters move past the demo's numbers, so that ids assigned later never repeat one.
     for name, last in highest.items():
-        await store.raise_seq(principal.tenant, name, last)
+        await _tried(functools.partial(store.raise_seq, principal.tenant, name, last), "the demo's counters",
+                     retry_pauses_s)
     return dict(counts)
 
 
 async def _load(store: Any, principal: Any, batch: list[Resource], pauses: Sequence[float]) -> None:
     stamp = now_instant()  # one for every try: a repeat writes the same documents
+    await _tried(functools.partial(store.bulk_load, principal, batch, stamp=stamp), "a batch of demo data", pauses)
+
+
+async def _tried(call: Callable[[], Awaitable[Any]], what: str, pauses: Sequence[float]) -> None:
+    """``call()`` (an idempotent write), tried again after each of ``pauses`` while the store is unavailable."""
     for tried, pause in enumerate([*pauses, None], 1):
         try:
-            await store.bulk_load(principal, batch, stamp=stamp)
+            await call()
             return
         except (Unavailable, TimedOut):
             if pause is None:
                 break
-            log.warning("demo data: the store did not take a batch (try %d of %d); trying again in %.0fs", tried,
+            log.warning("demo data: the store did not take %s (try %d of %d); trying again in %.0fs", what, tried,
                         len(pauses) + 1, pause)
             await asyncio.sleep(pause)
-    raise Unavailable(f"The database did not take a batch of demo data in {len(pauses) + 1} tries over "
-                      f"{sum(pauses):.0f}s; retry later") from None
+    raise Unavailable(f"The database did not take {what} in {len(pauses) + 1} tries over {sum(pauses):.0f}s; "
+                      "retry later") from None

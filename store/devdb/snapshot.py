@@ -9,7 +9,10 @@ stores a new bytes object, it never changes one), so one consistent state is che
 under the engine's lock, copies each collection's references to its documents' bytes (a list of pointers) with
 the database and collection names and the index specs — milliseconds for a 1,000-patient demo clinic — and
 everything else, encoding the records and writing them (``write``: a temporary file, fsync, an atomic rename,
-the directory synced), runs outside the lock while the store keeps serving.
+the directory synced), runs outside the lock while the store keeps serving. Meanwhile the bytes of documents
+changed or deleted since the capture stay in memory, until the snapshot is written. The insert records are joined
+as bytes by hand (``_insert_record``): encoding them through ``bson`` wanted a ``RawBSONDocument`` per document,
+and those allocations set off full collections of the whole process that held every other thread up.
 """
 
 # mongomock has no type annotations; everything else here is checked strictly.
