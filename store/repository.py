@@ -408,10 +408,13 @@ class Repository:
 
     # ------------------------------------------------------------------ bulk
 
-    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
+    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource], stamp: str | None = None) -> None:
         """Load many new resources at once (demo data, imports): validated and keyed like any write, inserted
-        with one ``insert_many`` per collection. Emits no events: an import is not a stream of clinical acts."""
-        await self._writer.bulk_load(principal, resources)
+        with one ``insert_many`` per collection. Emits no events: an import is not a stream of clinical acts.
+        ``stamp`` (a FHIR instant: their ``meta.lastUpdated``; default now) makes the call repeatable: after a
+        failure, the same call with the same stamp writes what the first did not and the same documents as it
+        did (what the first stored is not a conflict)."""
+        await self._writer.bulk_load(principal, resources, stamp)
 
     async def erase_tenant(self, principal: PrincipalLike,
                            progress: Callable[[int, int], object] | None = None) -> int:

@@ -206,9 +206,11 @@ class Writer:
         except PyMongoError as exc:
             raise unavailable(exc) from exc
 
-    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource]) -> None:
-        """Repository.bulk_load: every resource validated and keyed as a write would, no events."""
-        stamp = now_instant()
+    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource], stamp: str | None = None) -> None:
+        """Repository.bulk_load: every resource validated and keyed as a write would, no events. Given the same
+        ``stamp`` again, a repeat writes the very same documents, and those already stored with that stamp (by
+        an earlier try that failed part-way) are taken as written, not as a conflict."""
+        stamp = stamp or now_instant()
         by_type: dict[str, list[dict[str, Any]]] = {}
         for res in resources:
             check_shape(res)
@@ -221,6 +223,7 @@ class Writer:
             by_type.setdefault(rt, []).append(document(principal.tenant, res, 1, stamp))
             if rt in CLINICAL_TYPES:
                 prov = provenance(principal, res, "create")
+                prov["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.tenant}/{rt}/{res['id']}/{stamp}"))
                 by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
         panel_adds: dict[str, list[str]] = {}
         for res in resources:
@@ -233,14 +236,25 @@ class Writer:
                     await self.db[collection].insert_many(batch, ordered=False)
                 except PyMongoError as exc:
                     errors = exc.details.get("writeErrors", []) if isinstance(exc, BulkWriteError) else []
-                    if errors and all(e.get("code") == 11000 for e in errors):
+                    if not errors or any(e.get("code") != 11000 for e in errors):
+                        raise unavailable(exc) from exc
+                    if not await self._loaded_before(collection, [batch[e["index"]]["_id"] for e in errors], stamp):
                         raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
-                    raise unavailable(exc) from exc
         for practitioner, patients in panel_adds.items():  # the panels these resources join (store/panels.py)
             try:
                 await self.set_panel(principal, None, practitioner, patients, [])
             except PyMongoError as exc:
                 raise unavailable(exc) from exc
+
+
+    async def _loaded_before(self, collection: str, ids: list[Any], stamp: str) -> bool:
+        """Whether every one of ``ids`` is stored in ``collection`` stamped ``stamp``: the same bulk load, tried
+        before, wrote them."""
+        try:
+            found = await self.db[collection].find({"_id": {"$in": ids}}, {"meta.lastUpdated": 1}).to_list(None)
+        except PyMongoError as exc:
+            raise unavailable(exc) from exc
+        return len(found) == len(set(ids)) and all((d.get("meta") or {}).get("lastUpdated") == stamp for d in found)
 
 
 class _Writes:

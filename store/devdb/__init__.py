@@ -49,7 +49,8 @@ What devdb does not do:
   back does not match itself in a filter (with a data dir it is resolved to milliseconds before it runs);
 - durability, unless given a data dir: data lives in memory and is lost when the process exits. With one
   (``journal``: ``wal`` framing, ``replayable`` commands, ``snapshot``), every write is synced before its reply
-  and replayed at start-up; a snapshot pauses every client while the state is read.
+  and replayed at start-up; a snapshot holds the lock only while it captures references to the stored bytes
+  (milliseconds), and is encoded and written in the background while the store serves.
 """
 
 from __future__ import annotations

@@ -7,11 +7,15 @@ its reply is sent. The server sends no reply while anything appended is not yet 
 fdatasync for all the commands that arrived meanwhile (group commit), so what a client saw acknowledged —
 and anything it read — survives ``kill -9``.
 
-Once the log has grown to twice the last snapshot's size (at least ``SNAPSHOT_MIN_BYTES``), the engine's state
-is read under its lock (store/devdb/snapshot.py; a pause for every client, of seconds for a 1,000-patient demo
-clinic), the log moves on to its next file, and a background thread writes the snapshot (temporary file, fsync,
-rename) and then deletes the logs it covers. Starting replays the snapshot and then the logs after it through
-the engine's own commands; a torn last record is dropped.
+Once the log has grown to twice the last snapshot's size (at least ``SNAPSHOT_MIN_BYTES``), a snapshot is taken
+without stopping the store: under the engine's lock, in the same instant, the state is captured
+(store/devdb/snapshot.py: references to the stored documents' immutable bytes, milliseconds for a 1,000-patient
+demo clinic) and the log moves on to its next file; then a background thread encodes and writes the snapshot
+(temporary file, fsync, rename) while the store keeps serving, and only once it is durable deletes the logs it
+covers. Writes made meanwhile go to the new log, which the snapshot's header names as the first one to replay
+after it, so a crash at any point (before the rename: the old snapshot and every log; after it: the new snapshot
+and the logs after it) loses nothing acknowledged. Starting replays the snapshot and then the logs after it
+through the engine's own commands; a torn last record is dropped.
 
 Why the sync: a process killed with ``kill -9`` loses nothing the kernel already has, but a machine that stops
 (power, a VM killed) loses what was not synced; syncing before replying makes both cases the same.
@@ -48,8 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fhirgraph.devdb")
 
-# A snapshot once the log has grown to twice the last one (at least 32 MiB): its pause (the state read under
-# the lock) comes at most once per that much writing, and a restart replays at most that much log.
+# A snapshot once the log has grown to twice the last one (at least 32 MiB): its cost (encoding and writing the
+# whole state, in the background) comes at most once per that much writing, and a restart replays at most that
+# much log.
 SNAPSHOT_MIN_BYTES, SNAPSHOT_EVERY = 32 * 1024 * 1024, 2
 
 
@@ -206,14 +211,15 @@ class Journal:
         except OSError as exc:  # the command was logged: it stands; only the log switch failed
             self._fail(exc)
         except Exception:  # a snapshot is an optimisation: the log alone still holds everything
-            log.exception("devdb: reading a snapshot failed")
+            log.exception("devdb: capturing a snapshot failed")
 
     def _snapshot(self, ctx: Context) -> None:
-        """Read the state now (the engine's lock is held), move the log on, write it to disk in the background."""
+        """Capture the state now and move the log on (the engine's lock is held: both at one instant), then
+        write the snapshot in the background."""
         if self._snapshotting is not None and self._snapshotting.is_alive():
             return
         started = time.perf_counter()
-        bodies = snapshot.capture(ctx)
+        view = snapshot.capture(ctx)
         generation = self._generation + 1
         with self._io:
             old, self._log = self._log, None
@@ -222,20 +228,27 @@ class Journal:
                 old.close()
             self._log = AppendFile(self._log_path(generation), LOG_MAGIC)
             self._generation, self._synced, self._log_bytes = generation, self._written, 0
-        log.info("devdb: snapshot of %d records read in %.2fs", len(bodies), time.perf_counter() - started)
-        self._snapshotting = threading.Thread(target=self._write_snapshot, args=(bodies, generation),
+        log.info("devdb: snapshot of %d documents captured in %.1f ms (the store's pause); writing it in the "
+                 "background", view.documents, (time.perf_counter() - started) * 1000)
+        self._snapshotting = threading.Thread(target=self._write_snapshot, args=(view, generation),
                                               name="fhirgraph-devdb-snapshot", daemon=True)
         self._snapshotting.start()
 
-    def _write_snapshot(self, bodies: list[bytes], generation: int) -> None:
+    def _write_snapshot(self, view: snapshot.View, generation: int) -> None:
+        started = time.perf_counter()
         try:
             header = {"snapshot": 1, "log_from": generation, "at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-            self._snapshot_bytes = snapshot.write(self.dir / "snapshot", header, bodies)
-            for old, path in self._logs():
+            self._snapshot_bytes = snapshot.write(self.dir / "snapshot", header, view)
+            for old, path in self._logs():  # only now: until the rename, a restart needs them
                 if old < generation:
                     path.unlink()
         except OSError as exc:  # the logs it would have replaced are all still there: nothing is lost
             log.error("devdb: writing a snapshot to %s failed (%s)", self.dir, exc.strerror or type(exc).__name__)
+        except Exception:  # likewise; a snapshot is an optimisation
+            log.exception("devdb: writing a snapshot failed")
+        else:
+            log.info("devdb: snapshot written (%d bytes) in %.2fs", self._snapshot_bytes,
+                     time.perf_counter() - started)
 
     def _logs(self) -> list[tuple[int, Path]]:
         return _logs(self.dir)

@@ -12,6 +12,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from app.demo import generate_clinic, load_demo
+from store.errors import Unavailable
 from store.naming import CS, EXT, GAD7, PHQ9, SID, SSN_SYSTEM, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
 from store.types import SystemPrincipal
 
@@ -369,8 +370,8 @@ class FakeStore:
         self.batches: list[list[Res]] = []
         self.sequences: dict[tuple[str, str], int] = {}
 
-    async def bulk_load(self, principal: object, batch: list[Res]) -> None:
-        assert principal is PRINCIPAL
+    async def bulk_load(self, principal: object, batch: list[Res], stamp: str | None = None) -> None:
+        assert principal is PRINCIPAL and stamp is not None
         self.batches.append(list(batch))
 
     async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
@@ -415,3 +416,35 @@ async def test_load_demo_accepts_an_async_progress_callback() -> None:
 
     counts = await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, progress=progress)
     assert len(store.batches) == 3 and seen == [0, 3] and counts["Patient"] == 3  # one batch per phase
+
+
+class FlakyStore(FakeStore):
+    """Unavailable for the first ``failures`` tries of every batch."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.tries: list[tuple[str, str | None]] = []  # (first id of the batch, its stamp), per try
+
+    async def bulk_load(self, principal: object, batch: list[Res], stamp: str | None = None) -> None:
+        self.tries.append((batch[0]["id"], stamp))
+        if sum(first == batch[0]["id"] for first, _ in self.tries) <= self.failures:
+            raise Unavailable()
+        await super().bulk_load(principal, batch, stamp)
+
+
+async def test_a_batch_the_store_is_unavailable_for_is_tried_again_with_its_stamp() -> None:
+    store = FlakyStore(failures=2)
+    counts = await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, retry_pauses_s=(0, 0, 0))
+    assert [r for b in store.batches for r in b] == list(generate_clinic(3, anchor=ANCHOR))
+    assert counts["Patient"] == 3 and len(store.batches) == 3 and len(store.tries) == 9  # each batch: 2 failed
+    for first in {f for f, _ in store.tries}:
+        assert len({stamp for f, stamp in store.tries if f == first}) == 1  # one stamp for every try of a batch
+
+
+async def test_a_store_that_stays_unavailable_fails_the_load_in_one_line() -> None:
+    store = FlakyStore(failures=99)
+    with pytest.raises(Unavailable) as failed:
+        await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, retry_pauses_s=(0, 0))
+    assert len(store.tries) == 3 and not store.batches
+    assert str(failed.value) == "The database did not take a batch of demo data in 3 tries over 0s; retry later"

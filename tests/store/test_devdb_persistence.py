@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ import pytest
 from pymongo import MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from store.devdb import DevDB
+from store.devdb import DevDB, snapshot
 from store.devdb.wal import FRAME, DataDirError
 from tests.processes import ROOT, AppProcess, DevdbProcess
 
@@ -245,3 +246,63 @@ def test_serve_with_a_data_dir_keeps_resources_across_kill_9(tmp_path: Path) -> 
         assert read.status_code == 200 and read.json()["gender"] == "female"
     finally:
         app.stop()
+
+
+def test_writes_while_a_snapshot_is_written_are_served_and_survive_a_crash_at_any_point(
+        tmp_path: Path, in_thread: list[DevDB], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    devdb = _start(in_thread, data)
+    journal = devdb.engine.journal
+    assert journal is not None
+    # The snapshot's records are encoded in its background thread: held there until the writes below are done.
+    encoding, release = threading.Event(), threading.Event()
+    record = snapshot._record
+
+    def held_record(db: str, cmd: dict[str, Any]) -> bytes:
+        if threading.current_thread().name == "fhirgraph-devdb-snapshot":
+            encoding.set()
+            assert release.wait(60)
+        return record(db, cmd)
+
+    monkeypatch.setattr(snapshot, "_record", held_record)
+
+    def crashed_now(name: str) -> dict[str, Any]:
+        """The state a restart reads from the data dir's files as they are at this instant (a kill -9 now)."""
+        copy = tmp_path / name
+        shutil.copytree(data, copy, ignore=shutil.ignore_patterns("LOCK"))
+        other = _start(in_thread, copy)
+        try:
+            with _client(other.uri) as client:
+                return _state(client)
+        finally:
+            other.stop()
+            in_thread.remove(other)
+
+    with _client(devdb.uri) as client:
+        _writes(client)
+        captured = _state(client)
+        devdb.engine.locked(journal._snapshot)  # captured and the log moved on; its writer waits in the background
+        assert encoding.wait(30)
+        # The store serves while the snapshot is being written: writes to what it captured, and new ones.
+        patients = client.clinic.patients
+        patients.update_one({"_id": "p1"}, {"$set": {"during": "snapshot"}})
+        patients.delete_one({"_id": "p2"})
+        patients.insert_one({"_id": "new", "mrn": 10_000, "name": "during"})
+        client.clinic.fresh.insert_one({"_id": 1})
+        patients.create_index("during", name="during")
+        with pytest.raises(DuplicateKeyError):
+            patients.insert_one({"_id": "dup", "mrn": 1})
+        acknowledged = _state(client)
+        assert acknowledged != captured and acknowledged["clinic.patients"][0][1]["during"] == "snapshot"
+        assert not (data / "snapshot").exists() and (data / "log.00000001").exists()
+        assert crashed_now("before-rename") == acknowledged  # the old log and the new one
+
+        release.set()
+        assert journal._snapshotting is not None
+        journal._snapshotting.join(60)
+        assert (data / "snapshot").exists() and [p.name for p in data.glob("log.*")] == ["log.00000002"]
+        assert crashed_now("after-rename") == acknowledged  # the snapshot, then the writes made during it
+    devdb = _restart(in_thread, devdb, data)
+    assert "snapshot and 6 logged commands read" in devdb.where()
+    with _client(devdb.uri) as client:
+        assert _state(client) == acknowledged

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from store.client import StoreHandle
-from store.errors import Gone, Invalid, NotFound, PreconditionFailed, SlotTaken
+from store.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, SlotTaken
 from store.naming import EXT
 from store.types import SystemPrincipal
 from tests.conftest import fhir_call_count
@@ -143,6 +143,21 @@ async def test_bulk_load_validates_and_indexes(store: StoreHandle, principal: Sy
     assert (await store.repo.vread(principal, "Patient", "bulk-3", "1"))["id"] == "bulk-3"
     with pytest.raises(Invalid):
         await store.repo.bulk_load(principal, [make_patient(id="bad-1", birthDate="never")])
+
+
+async def test_a_bulk_load_repeated_with_its_stamp_completes_what_a_failed_try_stored(
+        store: StoreHandle, principal: SystemPrincipal) -> None:
+    batch = [make_patient(id=f"again-{i}") for i in range(10)]
+    stamp = "2026-11-02T10:00:00.000Z"
+    await store.repo.bulk_load(principal, batch[:4], stamp=stamp)  # what a try that failed part-way had stored
+    await store.repo.bulk_load(principal, batch, stamp=stamp)  # the repeat: no conflict with its own documents
+    assert await store.repo.count(principal, "Patient") == 10
+    assert await store.repo.count(principal, "Provenance") == 10  # one each: the repeat wrote the same ones
+    read = await store.repo.vread(principal, "Patient", "again-2", "1")
+    assert read["meta"]["lastUpdated"] == stamp
+    with pytest.raises(Conflict, match="1 Patient resource"):  # another load (its own stamp): a conflict
+        await store.repo.bulk_load(principal, [*batch[:1], make_patient(id="again-new")])
+    assert await store.repo.count(principal, "Patient") == 11  # ordered=False: the new one went in
 
 
 async def test_large_batches_come_back_in_one_round_trip(store: StoreHandle, principal: SystemPrincipal) -> None:
