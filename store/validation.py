@@ -47,7 +47,8 @@ def summary_elements(resource_type: str) -> frozenset[str]:
 
 @lru_cache(maxsize=256)
 def required_elements(resource_type: str) -> frozenset[str]:
-    """JSON names of the top-level elements with a minimum cardinality of 1 (``_summary=text`` keeps them)."""
+    """JSON names of the top-level elements with a minimum cardinality of 1 (``_summary=text`` and ``_elements``
+    keep them), every type of a required choice element (``medication[x]``) included."""
     return _top_level(resource_type, "element_required")
 
 
@@ -59,7 +60,8 @@ def _top_level(resource_type: str, flag: str) -> frozenset[str]:
     for _name, alias, extra, info in _fields(model):
         # fhir.resources flags required primitives with element_required, required complex elements as
         # required pydantic fields
-        if extra.get(flag) or (flag == "element_required" and info.is_required()):
+        if extra.get(flag) or (flag == "element_required" and (info.is_required() or (
+                extra.get("one_of_many") and extra.get("one_of_many_required")))):
             names.update((alias, f"_{alias}"))
     return frozenset(names)
 
