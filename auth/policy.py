@@ -97,7 +97,7 @@ def _decide(grants: Grants, interaction: str, rt: str) -> Decision | str:
 
 def _refusal(grants: Grants, interaction: str, rt: str) -> str:
     letter = LETTERS[interaction]
-    levels = ("patient", "user") if grants.patient is not None else ("user", "system")
+    levels: tuple[str, ...] = ("patient", "user") if grants.patient is not None else ("user", "system")
     # The scope family the caller holds first: a system client is told system/Patient.c, not user/ first.
     held = {s.level for s in grants.scopes}
     levels = tuple(sorted(levels, key=lambda level: level not in held))
