@@ -346,6 +346,23 @@ OPEN_ENDED_BINDINGS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+_TERMINOLOGY = "http://terminology.hl7.org/CodeSystem/"
+# Required bindings of CodeableConcept elements of the supported types (R4 4.0.1, the value set named beside
+# each): a coding of the value set's code system must carry one of its codes. (A concept of only other systems
+# or only text is let through: that "at least one coding is from the value set" is not checked.)
+CONCEPT_BINDINGS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("Condition", "clinicalStatus"): (f"{_TERMINOLOGY}condition-clinical", (
+        "active", "recurrence", "relapse", "inactive", "remission", "resolved")),  # condition-clinical
+    ("Condition", "verificationStatus"): (f"{_TERMINOLOGY}condition-ver-status", (
+        "unconfirmed", "provisional", "differential", "confirmed", "refuted",
+        "entered-in-error")),  # condition-ver-status
+    ("AllergyIntolerance", "clinicalStatus"): (f"{_TERMINOLOGY}allergyintolerance-clinical", (
+        "active", "inactive", "resolved")),  # allergyintolerance-clinical
+    ("AllergyIntolerance", "verificationStatus"): (f"{_TERMINOLOGY}allergyintolerance-verification", (
+        "unconfirmed", "confirmed", "refuted", "entered-in-error")),  # allergyintolerance-verification
+}
+
+
 @cache
 def _coded_fields(model: type[BaseModel]) -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
     """(attribute, JSON name, codes of its required binding or None) of each field of ``model``."""
@@ -369,12 +386,18 @@ def _unbound_codes(obj: BaseModel, path: str) -> Iterator[tuple[str, tuple[str, 
         if value is None:
             continue
         items = value if isinstance(value, list) else (value,)
+        concept = CONCEPT_BINDINGS.get((type(obj).__name__, alias))
         for i, item in enumerate(items):
             where = f"{path}.{alias}[{i}]" if isinstance(value, list) else f"{path}.{alias}"
             if codes is not None and isinstance(item, str):
                 if item not in codes:
                     yield where, codes
             elif isinstance(item, BaseModel):
+                if concept is not None:
+                    system, allowed = concept
+                    for j, coding in enumerate(getattr(item, "coding", None) or ()):
+                        if getattr(coding, "system", None) == system and getattr(coding, "code", None) not in allowed:
+                            yield f"{where}.coding[{j}].code", allowed
                 yield from _unbound_codes(item, where)
 
 

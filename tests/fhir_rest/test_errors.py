@@ -52,6 +52,10 @@ async def test_codes_outside_required_bindings_are_422(fhir: httpx.AsyncClient) 
     assert (await fhir.post("/Observation", json=obs)).status_code == 201
     body = assert_outcome(await fhir.post("/Observation", json={**obs, "status": "banana"}), 422)
     assert body["issue"][0]["expression"] == ["Observation.status"] and "entered-in-error" in str(body)
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}, "clinicalStatus": {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "banana"}]}}
+    body = assert_outcome(await fhir.post("/Condition", json=condition), 422)
+    assert body["issue"][0]["expression"] == ["Condition.clinicalStatus.coding[0].code"]
 
 
 async def test_json_primitives_of_another_type_are_422(fhir: httpx.AsyncClient) -> None:

@@ -203,3 +203,16 @@ def test_json_primitives_of_their_type_pass() -> None:
     validate({"resourceType": "Patient", "active": False, "multipleBirthInteger": 2})
     validate({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
               "valueQuantity": {"value": 3}, "component": [{"code": {"text": "y"}, "valueQuantity": {"value": 3.5}}]})
+
+
+def test_codings_of_a_required_concept_binding_carry_its_codes() -> None:
+    clinical = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}}
+    error = _invalid({**condition, "clinicalStatus": {"coding": [{"system": clinical, "code": "banana"}]}})
+    assert error.paths == ["Condition.clinicalStatus.coding[0].code"] and error.issues[0].kind == "code-invalid"
+    validate({**condition, "clinicalStatus": {"coding": [{"system": clinical, "code": "remission"}]}})
+    validate({**condition, "clinicalStatus": {"coding": [{"system": "http://example.org/local", "code": "x"}]}})
+    allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p1"}, "verificationStatus": {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": "maybe"}]}}
+    assert _invalid(allergy).paths == ["AllergyIntolerance.verificationStatus.coding[0].code"]
