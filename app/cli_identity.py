@@ -89,7 +89,8 @@ def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, A
     settings = get_settings()
     if not settings.mongodb_uri:
         print(f"{name}: set MONGODB_URI to the store the server uses (or a running `fhirgraph devdb`); "
-              "`fhirgraph serve --demo N` creates a demo client and logins by itself", file=sys.stderr)
+              "`fhirgraph serve` on the embedded store prints the line to run (\"embedded store: ...\"), and "
+              "`--demo N` creates a demo client and logins by itself", file=sys.stderr)
         return 2
 
     async def run() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import shlex
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
         handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
                                   password=settings.mongo_password, data_dir=settings.data_dir)
         services.store = handle
+        if handle.devdb is not None:
+            print(devdb_hint(handle.devdb.uri, settings), flush=True)
         try:
             if limiter.enabled:
                 limiter.counters = handle.repo.rate_counters
@@ -250,6 +253,16 @@ async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients:
                                                  "demo data: %s %s/%s", phase, done, total))
     log.info("demo clinic loaded: %s resources", sum(counts.values()))
     await _demo_logins(handle, principal)
+
+
+def devdb_hint(uri: str, settings: Settings) -> str:
+    """How to reach the embedded store from another shell while ``serve`` runs (the identity commands need it):
+    one line, on the console. The URI is a loopback address without credentials."""
+    env = f"MONGODB_URI={shlex.quote(uri)}"
+    if settings.db_name != Settings.model_fields["db_name"].default:
+        env += f" FHIRGRAPH_DB_NAME={shlex.quote(settings.db_name)}"
+    return (f"embedded store: register clients and users from another shell while this runs, e.g. "
+            f"{env} fhirgraph clients add --name \"My app\" --redirect-uri https://app.example/callback --public")
 
 
 async def _demo_logins(handle: StoreHandle, principal: Principal) -> None:

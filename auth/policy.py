@@ -97,7 +97,10 @@ def _decide(grants: Grants, interaction: str, rt: str) -> Decision | str:
 
 def _refusal(grants: Grants, interaction: str, rt: str) -> str:
     letter = LETTERS[interaction]
-    levels = ("patient", "user") if grants.patient is not None else ("user", "system")
+    levels: tuple[str, ...] = ("patient", "user") if grants.patient is not None else ("user", "system")
+    # The scope family the caller holds first: a system client is told system/Patient.c, not user/ first.
+    held = {s.level for s in grants.scopes}
+    levels = tuple(sorted(levels, key=lambda level: level not in held))
     message = f"insufficient_scope: {interaction} of {rt} requires " + " or ".join(
         f"{level}/{rt}.{letter}" for level in levels)
     if grants.would_need_compartment(interaction, rt):

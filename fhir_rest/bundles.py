@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +29,7 @@ def subset(resource: Resource, elements: list[str] | None, summary: str | None) 
     elif summary == "data":
         out = {k: v for k, v in resource.items() if k != "text"}
     elif elements:
-        keep = frozenset(elements) | set(MANDATORY)
+        keep = _elements_kept(resource.get("resourceType", ""), tuple(elements))
         out = {k: v for k, v in resource.items() if k in keep}
     else:
         return resource
@@ -40,6 +41,14 @@ def subset(resource: Resource, elements: list[str] | None, summary: str | None) 
         [tags, SUBSETTED] if isinstance(tags, dict) else [SUBSETTED]
     out["meta"] = meta
     return out
+
+
+@lru_cache(maxsize=1024)
+def _elements_kept(resource_type: str, elements: tuple[str, ...]) -> frozenset[str]:
+    """What ``_elements`` keeps: the elements asked for (with their primitive extensions, ``_status``) and,
+    asked or not, the mandatory ones (R4 §3.1.1.5.9 "servers SHOULD always return mandatory elements"; the Bulk
+    Data IG's ``_elements`` the same), so a subset still validates."""
+    return frozenset((*elements, *(f"_{e}" for e in elements), *MANDATORY)) | required_elements(resource_type)
 
 
 def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], count: int,

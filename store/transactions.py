@@ -218,6 +218,12 @@ async def _prepare(repo: Repository, principal: PrincipalLike, plan: _Plan, ids:
     if plan.action == "update" and entry.rid is not None and resource.get("id") not in (None, rid):
         raise Invalid(f"The resource's id '{str(resource.get('id'))[:64]}' is not the URL's '{rid}'", paths=["id"])
     resource = rewire({**resource, "id": rid}, ids)
+    dangling = list(_urn_references(resource, rt, []))
+    if dangling:
+        # Bundle §2.36.4.1: a urn: reference means another entry of this Bundle; left unresolved it would be
+        # stored pointing at nothing.
+        raise Invalid(f"{', '.join(ref[:80] for _, ref in dangling[:5])} matches no entry's fullUrl",
+                      paths=[path for path, _ in dangling])
     resource = await _conditional_references(repo, principal, resource)
     check_within(rt, resource, entry.within)
     if plan.action == "create":
@@ -285,6 +291,20 @@ def rewire(node: Any, ids: dict[str, str]) -> Any:
     if isinstance(node, list):
         return [rewire(v, ids) if isinstance(v, (dict, list)) else v for v in node]
     return node
+
+
+def _urn_references(node: Any, path: str, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(element path, reference) of every ``urn:`` reference left in ``node`` (after ``rewire``)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value.startswith("urn:"):
+                found.append((f"{path}.reference", value))
+            elif isinstance(value, (dict, list)):
+                _urn_references(value, f"{path}.{key}", found)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _urn_references(v, f"{path}[{i}]", found)
+    return found
 
 
 def _conditional_refs(node: Any, found: list[str]) -> list[str]:

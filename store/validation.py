@@ -5,8 +5,10 @@ Uses the ``fhir.resources.R4B`` models (the closest to R4 4.0.1 that run on pyda
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import re
+import types
 import typing
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -45,7 +47,8 @@ def summary_elements(resource_type: str) -> frozenset[str]:
 
 @lru_cache(maxsize=256)
 def required_elements(resource_type: str) -> frozenset[str]:
-    """JSON names of the top-level elements with a minimum cardinality of 1 (``_summary=text`` keeps them)."""
+    """JSON names of the top-level elements with a minimum cardinality of 1 (``_summary=text`` and ``_elements``
+    keep them), every type of a required choice element (``medication[x]``) included."""
     return _top_level(resource_type, "element_required")
 
 
@@ -57,7 +60,8 @@ def _top_level(resource_type: str, flag: str) -> frozenset[str]:
     for _name, alias, extra, info in _fields(model):
         # fhir.resources flags required primitives with element_required, required complex elements as
         # required pydantic fields
-        if extra.get(flag) or (flag == "element_required" and info.is_required()):
+        if extra.get(flag) or (flag == "element_required" and (info.is_required() or (
+                extra.get("one_of_many") and extra.get("one_of_many_required")))):
             names.update((alias, f"_{alias}"))
     return frozenset(names)
 
@@ -207,7 +211,17 @@ MAX_ISSUES = 50
 CHOICE_MESSAGE = "Expect any of field value from this list"
 
 
-Requirements = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, Any], ...]]
+Requirements = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, Any], ...],
+                     tuple[tuple[str, str], ...]]
+
+# FHIR JSON's primitive types that are not strings (R4 §2.6.2: "boolean: JSON boolean", "integer: JSON number",
+# "decimal: JSON number"), by the Python type fhir.resources gives them; the models would coerce "yes", 1 or "3".
+JSON_PRIMITIVES: dict[Any, str] = {bool: "boolean", int: "integer", decimal.Decimal: "decimal"}
+_JSON_CHECKS: dict[str, tuple[str, Any]] = {
+    "boolean": ("a JSON boolean (true or false)", lambda v: type(v) is bool),
+    "integer": ("a JSON integer", lambda v: type(v) is int),
+    "decimal": ("a JSON number", lambda v: type(v) in (int, float, decimal.Decimal)),
+}
 
 
 @cache
@@ -218,7 +232,11 @@ def _requirements(model: type[BaseModel]) -> Requirements:
     required: list[tuple[str, tuple[str, ...]]] = []
     choices: dict[str, list[str]] = {}
     children: list[tuple[str, Any]] = []
+    primitives: list[tuple[str, str]] = []
     for _name, alias, extra, info in _fields(model):
+        kind = _json_primitive(info.annotation)
+        if kind is not None:
+            primitives.append((alias, kind))
         if extra.get("one_of_many") and extra.get("one_of_many_required"):
             choices.setdefault(str(extra["one_of_many"]), []).append(alias)
         elif extra.get("element_required") or info.is_required():
@@ -227,7 +245,19 @@ def _requirements(model: type[BaseModel]) -> Requirements:
         if child is not None:
             children.append((alias, None if child.__name__ in ("Resource", "DomainResource") else child))
     required.extend((f"{choice}[x]", tuple(names)) for choice, names in choices.items())
-    return tuple(required), tuple(children)
+    return tuple(required), tuple(children), tuple(primitives)
+
+
+def _json_primitive(annotation: Any) -> str | None:
+    """"boolean", "integer" or "decimal" for a field of that FHIR type (or a list of it), else None."""
+    if annotation in JSON_PRIMITIVES:
+        return JSON_PRIMITIVES[annotation]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _json_primitive(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        kinds = {_json_primitive(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -244,15 +274,27 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def _missing_required(model: type[BaseModel], resource: dict[str, Any], root: str) -> Iterator[Issue]:
     """An issue per required element absent from ``resource`` or from any element of a complex type in it
-    (contained resources included). A primitive is present with a value or with only its ``_element``
-    extensions; an empty array is absent. Iterative: deep bodies cannot exhaust the stack."""
+    (contained resources included), and per boolean, integer or decimal that is not of its JSON type (the models
+    coerce). A primitive is present with a value or with only its ``_element`` extensions; an empty array is
+    absent. Iterative: deep bodies cannot exhaust the stack."""
     queue: deque[tuple[type[BaseModel], dict[str, Any], str]] = deque([(model, resource, root)])
     while queue:
         current, obj, path = queue.popleft()
-        required, children = _requirements(current)
+        required, children, primitives = _requirements(current)
         for label, names in required:
             if not any(_present(obj, name) for name in names):
                 yield Issue(f"{path}.{label}", "a required element is missing", "required")
+        for alias, kind in primitives:
+            value = obj.get(alias)
+            if value is None:
+                continue
+            expected, ok = _JSON_CHECKS[kind]
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is not None and not ok(item):
+                        yield Issue(f"{path}.{alias}[{i}]", f"must be {expected}", "value")
+            elif not ok(value):
+                yield Issue(f"{path}.{alias}", f"must be {expected}", "value")
         for alias, child in children:
             value = obj.get(alias)
             items = value if isinstance(value, list) else [value]
@@ -270,16 +312,69 @@ def _present(obj: dict[str, Any], name: str) -> bool:
     return (value is not None and value != []) or (extensions is not None and extensions != [])
 
 
+_OBSERVATION_STATUS = ("registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                       "entered-in-error", "unknown")
+_ENCOUNTER_STATUS = ("planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+                     "entered-in-error", "unknown")
+# The whole value set of each required binding that fhir.resources abbreviates with a trailing "+"
+# (Observation.status: "registered | preliminary | final | amended +"), keyed by (model, JSON name). Source: the
+# R4 4.0.1 value sets (hl7.org/fhir/R4/valueset-<name>.html, named beside each); every "+" list of the R4B models
+# is here (tests/store/test_validation.py checks that none is left out).
+OPEN_ENDED_BINDINGS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Observation", "status"): _OBSERVATION_STATUS,  # observation-status
+    ("DetectedIssue", "status"): _OBSERVATION_STATUS,  # observation-status
+    ("RiskAssessment", "status"): _OBSERVATION_STATUS,  # observation-status
+    ("DiagnosticReport", "status"): ("registered", "partial", "preliminary", "final", "amended", "corrected",
+                                     "appended", "cancelled", "entered-in-error",
+                                     "unknown"),  # diagnostic-report-status
+    ("Encounter", "status"): _ENCOUNTER_STATUS,  # encounter-status
+    ("EncounterStatusHistory", "status"): _ENCOUNTER_STATUS,  # encounter-status
+    ("DeviceUdiCarrier", "entryType"): ("barcode", "rfid", "manual", "card", "self-reported",
+                                        "unknown"),  # udi-entry-type
+    ("DeviceUseStatement", "status"): ("active", "completed", "entered-in-error", "intended", "stopped",
+                                       "on-hold"),  # device-statement-status
+    ("QuestionnaireItem", "type"): ("group", "display", "question", "boolean", "decimal", "integer", "date",
+                                    "dateTime", "time", "string", "text", "url", "choice", "open-choice",
+                                    "attachment", "reference", "quantity"),  # item-type
+    ("StructureMapGroupRuleTarget", "transform"): ("create", "copy", "truncate", "escape", "cast", "append",
+                                                   "translate", "reference", "dateOp", "uuid", "pointer",
+                                                   "evaluate", "cc", "c", "qty", "id", "cp"),  # map-transform
+    ("SupplyRequest", "status"): ("draft", "active", "suspended", "cancelled", "completed", "entered-in-error",
+                                  "unknown"),  # supplyrequest-status
+    ("Task", "status"): ("draft", "requested", "received", "accepted", "rejected", "ready", "cancelled",
+                         "in-progress", "on-hold", "failed", "completed", "entered-in-error"),  # task-status
+}
+
+
+_TERMINOLOGY = "http://terminology.hl7.org/CodeSystem/"
+# Required bindings of CodeableConcept elements of the supported types (R4 4.0.1, the value set named beside
+# each): a coding of the value set's code system must carry one of its codes. (A concept of only other systems
+# or only text is let through: that "at least one coding is from the value set" is not checked.)
+CONCEPT_BINDINGS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("Condition", "clinicalStatus"): (f"{_TERMINOLOGY}condition-clinical", (
+        "active", "recurrence", "relapse", "inactive", "remission", "resolved")),  # condition-clinical
+    ("Condition", "verificationStatus"): (f"{_TERMINOLOGY}condition-ver-status", (
+        "unconfirmed", "provisional", "differential", "confirmed", "refuted",
+        "entered-in-error")),  # condition-ver-status
+    ("AllergyIntolerance", "clinicalStatus"): (f"{_TERMINOLOGY}allergyintolerance-clinical", (
+        "active", "inactive", "resolved")),  # allergyintolerance-clinical
+    ("AllergyIntolerance", "verificationStatus"): (f"{_TERMINOLOGY}allergyintolerance-verification", (
+        "unconfirmed", "confirmed", "refuted", "entered-in-error")),  # allergyintolerance-verification
+}
+
+
 @cache
 def _coded_fields(model: type[BaseModel]) -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
     """(attribute, JSON name, codes of its required binding or None) of each field of ``model``."""
     out: list[tuple[str, str, tuple[str, ...] | None]] = []
     for name, alias, extra, _info in _fields(model):
         codes = extra.get("enum_values")
-        # A trailing "+" (Observation.status: "registered | preliminary | final | amended +") marks a list the
-        # value set extends with more codes: not enforceable from here.
-        closed = isinstance(codes, list) and bool(codes) and "+" not in codes
-        out.append((name, alias, tuple(map(str, codes)) if closed else None))  # type: ignore[arg-type]
+        if not isinstance(codes, list) or not codes:
+            out.append((name, alias, None))
+        elif "+" in codes:  # abbreviated: the whole value set from the table, unchecked if it lacks one
+            out.append((name, alias, OPEN_ENDED_BINDINGS.get((model.__name__, alias))))
+        else:
+            out.append((name, alias, tuple(map(str, codes))))
     return tuple(out)
 
 
@@ -291,12 +386,18 @@ def _unbound_codes(obj: BaseModel, path: str) -> Iterator[tuple[str, tuple[str, 
         if value is None:
             continue
         items = value if isinstance(value, list) else (value,)
+        concept = CONCEPT_BINDINGS.get((type(obj).__name__, alias))
         for i, item in enumerate(items):
             where = f"{path}.{alias}[{i}]" if isinstance(value, list) else f"{path}.{alias}"
             if codes is not None and isinstance(item, str):
                 if item not in codes:
                     yield where, codes
             elif isinstance(item, BaseModel):
+                if concept is not None:
+                    system, allowed = concept
+                    for j, coding in enumerate(getattr(item, "coding", None) or ()):
+                        if getattr(coding, "system", None) == system and getattr(coding, "code", None) not in allowed:
+                            yield f"{where}.coding[{j}].code", allowed
                 yield from _unbound_codes(item, where)
 
 

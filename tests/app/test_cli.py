@@ -236,3 +236,23 @@ def test_tenant_names_are_checked_wherever_they_come_from(name: str, capsys: pyt
         build_parser().parse_args(["demo-data", f"--tenant={name}"])
     assert "--tenant: a tenant name is" in capsys.readouterr().err
     assert Principal("clinic-a.b_1", "x").tenant == "clinic-a.b_1"
+
+
+def test_serve_on_the_embedded_store_prints_the_line_that_registers_clients_in_it() -> None:
+    import shlex
+
+    from tests.app.serving import serving
+
+    with serving("") as served:  # MONGODB_URI empty: the embedded store
+        hints = [line for line in served.output().splitlines() if line.startswith("embedded store: ")]
+        assert len(hints) == 1, served.output()[-2000:]
+        words = shlex.split(hints[0].partition(", e.g. ")[2])
+        at = words.index("fhirgraph")
+        assignments = dict(w.split("=", 1) for w in words[:at])
+        command = words[at:]
+        assert command[:3] == ["fhirgraph", "clients", "add"] and "MONGODB_URI" in assignments
+        assert assignments["MONGODB_URI"].startswith("mongodb://127.0.0.1:")
+        run = subprocess.run([sys.executable, "-m", "app.cli", *command[1:]], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, env={**os.environ, **assignments})
+        assert run.returncode == 0, run.stderr[-1000:]
+        assert "client_id" in run.stdout

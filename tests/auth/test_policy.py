@@ -42,6 +42,8 @@ def test_granular_filters_are_carried() -> None:
     (who("patient/*.rs", patient="p1"), "read", "Practitioner", "Practitioner is in no patient compartment"),
     (who("patient/*.rs"), "read", "Observation", "a patient/ scope needs a launch patient"),
     (who(), "read", "Patient", "requires user/Patient.r or system/Patient.r"),
+    (who("system/*.rs"), "create", "Patient", "requires system/Patient.c or user/Patient.c"),
+    (who("user/*.rs", "system/Patient.r"), "create", "Patient", "requires user/Patient.c or system/Patient.c"),
     (who("openid", "fhirUser", "not a scope"), "search", "Patient", "requires user/Patient.s"),
 ])
 def test_refusals_name_the_scope_that_would_grant(principal: Principal, interaction: str, rt: str,

@@ -14,6 +14,7 @@ import pytest
 from store.errors import Unavailable
 from store.jobs import Jobs
 from store.metrics import JOBS
+from store.validation import validate
 from tests.factories import make_observation, make_patient, make_practitioner
 from tests.fhir_rest.bulk_client import BulkClient, BulkError
 from tests.scoped import Scoped
@@ -116,6 +117,12 @@ async def test_kickoff_parameters(clinic: Clinic) -> None:
     for p in found["Patient"]:
         assert set(p) <= {"resourceType", "id", "meta", "gender", "birthDate"}
         assert any(t["code"] == "SUBSETTED" for t in p["meta"]["tag"])
+    # the mandatory elements stay, asked for or not (Observation.status, 1..1): each line still validates
+    _, found = await bulk.export(params={"_type": "Observation", "_elements": "code"})
+    assert found["Observation"]
+    for o in found["Observation"]:
+        assert set(o) == {"resourceType", "id", "meta", "status", "code"}
+        validate(o)
     _, found = await bulk.export(params={"_type": "Patient", "_typeFilter": "Patient?family=One"})
     assert ids(found, "Patient") == {clinic.p1["id"]}
     since = (await clinic.c.get(f"/Patient/{clinic.p3['id']}")).json()["meta"]["lastUpdated"]

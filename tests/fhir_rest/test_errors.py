@@ -47,9 +47,22 @@ async def test_codes_outside_required_bindings_are_422(fhir: httpx.AsyncClient) 
     assert set(body["issue"][0]["expression"]) == {"Patient.name[0].use", "Patient.contained[0].gender"}
     assert_outcome(await fhir.post("/Appointment", json={"resourceType": "Appointment", "status": "maybe",
                                                          "participant": [{"status": "accepted"}]}), 422)
-    # Observation.status ("registered | preliminary | final | amended +") is open-ended: its other codes pass
+    # Observation.status ("registered | preliminary | final | amended +" in the models): its whole value set
     obs = {"resourceType": "Observation", "status": "cancelled", "code": {"text": "Weight"}}
     assert (await fhir.post("/Observation", json=obs)).status_code == 201
+    body = assert_outcome(await fhir.post("/Observation", json={**obs, "status": "banana"}), 422)
+    assert body["issue"][0]["expression"] == ["Observation.status"] and "entered-in-error" in str(body)
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}, "clinicalStatus": {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "banana"}]}}
+    body = assert_outcome(await fhir.post("/Condition", json=condition), 422)
+    assert body["issue"][0]["expression"] == ["Condition.clinicalStatus.coding[0].code"]
+
+
+async def test_json_primitives_of_another_type_are_422(fhir: httpx.AsyncClient) -> None:
+    body = assert_outcome(await fhir.post("/Patient", json=make_patient(active="yes")), 422)
+    assert body["issue"][0]["expression"] == ["Patient.active"] and "yes" not in str(body)
+    body = assert_outcome(await fhir.post("/Patient", json=make_patient(multipleBirthInteger="2")), 422)
+    assert body["issue"][0]["expression"] == ["Patient.multipleBirthInteger"]
 
 
 async def test_every_missing_required_element_is_named_in_one_422(fhir: httpx.AsyncClient) -> None:

@@ -156,6 +156,11 @@ async def test_validate_names_every_offending_element_and_writes_nothing(fhir: h
     assert {"Patient.birthDate", "Patient.bogus"} <= paths
     coded = errors(outcome(await fhir.post("/Patient/$validate", json=make_patient(gender="feminine"))))
     assert any(i["code"] == "code-invalid" and i["expression"] == ["Patient.gender"] for i in coded)
+    status = errors(outcome(await fhir.post("/Observation/$validate", json={
+        "resourceType": "Observation", "status": "banana", "code": {"text": "Weight"}})))
+    assert any(i["code"] == "code-invalid" and i["expression"] == ["Observation.status"] for i in status)
+    strict = errors(outcome(await fhir.post("/Patient/$validate", json={"resourceType": "Patient", "active": "yes"})))
+    assert {p for i in strict for p in i["expression"]} == {"Patient.active"}
     # the same answer a create gets, as a finding rather than a 422
     created = await fhir.post("/Patient", json=bad)
     assert created.status_code == 422

@@ -70,6 +70,9 @@ async def test_each_interaction_needs_its_scope(clinic: Clinic) -> None:
     assert_forbidden(await c.get("/Observation", headers=reader), "user/Observation.s")
     assert_forbidden(await c.get("/Observation/_history", headers=reader), "user/Observation.s")
     assert_forbidden(await c.post("/Patient", json=make_patient(), headers=reader), "user/Patient.c")
+    # a system client is told the system/ scope first
+    assert_forbidden(await c.post("/Patient/$validate", json=make_patient(), headers=clinic.key("system/*.rs")),
+                     "requires system/Patient.c or user/Patient.c")
     assert_forbidden(await c.put(f"/Patient/{p1}", json={**make_patient(), "id": p1}, headers=reader),
                      "user/Patient.u")
     assert_forbidden(await c.patch(f"/Patient/{p1}", content=b"[]", headers={

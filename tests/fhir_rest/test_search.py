@@ -144,6 +144,10 @@ async def test_summary_count_and_elements(fhir: httpx.AsyncClient, tag: str) -> 
     res = slim["entry"][0]["resource"]
     assert set(res) == {"resourceType", "id", "meta", "gender"}
     assert any(t["code"] == "SUBSETTED" for t in res["meta"]["tag"])
+    # mandatory elements are kept, asked for or not (R4 §3.1.1.5.9): Observation.status and code
+    await create(fhir, make_observation("x", tag=tag))
+    obs = (await search(fhir, "Observation", tag, _elements="valueInteger"))["entry"][0]["resource"]
+    assert set(obs) == {"resourceType", "id", "meta", "status", "code", "valueInteger"}
     # _summary=true: the elements FHIR marks as summary (Patient.name, gender...), not contact or photo
     div = '<div xmlns="http://www.w3.org/1999/xhtml">M</div>'
     full = make_patient(tag=tag, text={"status": "generated", "div": div},

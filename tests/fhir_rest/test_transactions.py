@@ -81,6 +81,29 @@ async def test_one_invalid_entry_writes_nothing_and_is_named(fhir: httpx.AsyncCl
     assert await count(fhir, "Observation", tag) == 2
 
 
+async def test_a_urn_reference_to_no_entry_writes_nothing_and_is_named(fhir: httpx.AsyncClient, tag: str) -> None:
+    pid, stray = urn(), urn()
+    entries = [post(make_patient(family=tag, tag=tag), pid),
+               post(make_observation("x", tag=tag, subject={"reference": pid},
+                                     performer=[{"reference": pid}, {"reference": stray}]))]
+    r = await fhir.post("/", json=transaction(*entries))
+    assert r.status_code == 400, r.text
+    issue = r.json()["issue"][0]
+    assert "Bundle.entry[1]" in issue["diagnostics"] and stray in issue["diagnostics"]
+    assert "Bundle.entry[1].resource.Observation.performer[1].reference" in issue["expression"]
+    assert await count(fhir, "Patient", tag) == 0
+    assert await count(fhir, "Observation", tag) == 0
+
+
+async def test_a_code_outside_its_required_binding_fails_the_transaction(fhir: httpx.AsyncClient, tag: str) -> None:
+    entries = [post(make_patient(family=tag, tag=tag)), post(make_observation("x", tag=tag, status="banana"))]
+    r = await fhir.post("/", json=transaction(*entries))
+    assert r.status_code == 422, r.text
+    assert "Bundle.entry[1].resource.Observation.status" in r.json()["issue"][0]["expression"]
+    assert await count(fhir, "Patient", tag) == 0
+    assert await count(fhir, "Observation", tag) == 0
+
+
 async def test_conditional_create_update_and_delete_inside_a_transaction(fhir: httpx.AsyncClient, tag: str) -> None:
     ident = {"system": "https://example.org/mrn", "value": tag}
     existing = (await fhir.post("/Patient", json=make_patient(family=tag, tag=tag, identifier=[ident]))).json()

@@ -139,3 +139,80 @@ def test_missing_and_malformed_elements_are_reported_together() -> None:
 def test_a_primitive_with_only_extensions_is_present() -> None:
     validate({"resourceType": "Appointment", "participant": [{"status": "accepted"}],
               "_status": {"extension": [{"url": "http://example.org/why", "valueString": "unknown"}]}})
+
+
+def _invalid(body: dict[str, object]) -> Invalid:
+    with pytest.raises(Invalid) as caught:
+        validate(body)
+    assert caught.value.unprocessable
+    return caught.value
+
+
+def test_every_abbreviated_required_binding_of_the_models_has_its_whole_value_set() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import fhir.resources.R4B as r4b
+    from pydantic import BaseModel
+
+    from store.validation import OPEN_ENDED_BINDINGS
+
+    abbreviated = set()
+    for module in pkgutil.iter_modules(r4b.__path__):
+        if module.name.startswith(("fhirtypes", "tests")):
+            continue
+        mod = importlib.import_module(f"fhir.resources.R4B.{module.name}")
+        for klass in vars(mod).values():
+            if inspect.isclass(klass) and issubclass(klass, BaseModel) and klass.__module__ == mod.__name__:
+                for name, info in klass.model_fields.items():
+                    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+                    codes = extra.get("enum_values")
+                    if isinstance(codes, list) and "+" in codes:
+                        abbreviated.add((klass.__name__, info.alias or name))
+                        assert set(codes) - {"+"} <= set(OPEN_ENDED_BINDINGS[(klass.__name__, info.alias or name)])
+    assert abbreviated == set(OPEN_ENDED_BINDINGS)
+
+
+def test_codes_of_abbreviated_required_bindings_are_checked() -> None:
+    error = _invalid({"resourceType": "Observation", "status": "banana", "code": {"text": "Weight"}})
+    assert error.paths == ["Observation.status"] and error.issues[0].kind == "code-invalid"
+    assert "entered-in-error" in error.issues[0].message and "banana" not in error.issues[0].message
+    validate({"resourceType": "Observation", "status": "cancelled", "code": {"text": "Weight"}})  # beyond the "+"
+    error = _invalid({"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                      "statusHistory": [{"status": "done", "period": {"start": "2024-01-01"}}]})
+    assert error.paths == ["Encounter.statusHistory[0].status"]
+
+
+@pytest.mark.parametrize(("body", "path"), [
+    ({"resourceType": "Patient", "active": "yes"}, "Patient.active"),
+    ({"resourceType": "Patient", "active": 1}, "Patient.active"),
+    ({"resourceType": "Patient", "multipleBirthInteger": "3"}, "Patient.multipleBirthInteger"),
+    ({"resourceType": "Patient", "multipleBirthInteger": 3.0}, "Patient.multipleBirthInteger"),
+    ({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueQuantity": {"value": "3.5"}},
+     "Observation.valueQuantity.value"),
+    ({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueBoolean": True,
+      "component": [{"code": {"text": "y"}, "valueInteger": True}]}, "Observation.component[0].valueInteger"),
+])
+def test_booleans_integers_and_decimals_must_be_of_their_json_type(body: dict[str, object], path: str) -> None:
+    error = _invalid(body)
+    assert error.paths == [path] and error.issues[0].kind == "value"
+
+
+def test_json_primitives_of_their_type_pass() -> None:
+    validate({"resourceType": "Patient", "active": False, "multipleBirthInteger": 2})
+    validate({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+              "valueQuantity": {"value": 3}, "component": [{"code": {"text": "y"}, "valueQuantity": {"value": 3.5}}]})
+
+
+def test_codings_of_a_required_concept_binding_carry_its_codes() -> None:
+    clinical = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}}
+    error = _invalid({**condition, "clinicalStatus": {"coding": [{"system": clinical, "code": "banana"}]}})
+    assert error.paths == ["Condition.clinicalStatus.coding[0].code"] and error.issues[0].kind == "code-invalid"
+    validate({**condition, "clinicalStatus": {"coding": [{"system": clinical, "code": "remission"}]}})
+    validate({**condition, "clinicalStatus": {"coding": [{"system": "http://example.org/local", "code": "x"}]}})
+    allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p1"}, "verificationStatus": {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": "maybe"}]}}
+    assert _invalid(allergy).paths == ["AllergyIntolerance.verificationStatus.coding[0].code"]
