@@ -107,10 +107,12 @@ async def save(ctx: Scope, res: Resource, base_version: int | None, prefix: str 
 
 
 async def current(ctx: Scope, pid: str) -> Resource:
+    """The patient ``pid`` to change; NOT_FOUND in the words of every other patient lookup (not the store's
+    ``Patient/<id>``), naming the mutation's ``id`` argument."""
     try:
         return await ctx.repo.read(ctx.who, "Patient", str(pid))
-    except Invalid as exc:  # not even a FHIR id: no such patient
-        raise NotFound("Patient not found", field="id") from exc
+    except (Invalid, NotFound) as exc:  # Invalid: not even a FHIR id, so no such patient
+        raise NotFound(f"Patient {str(pid)[:64]} not found", field="id") from exc
 
 
 async def prepare_update(ctx: Scope, res: Resource, f: dict[str, Any], prefix: str = "input") -> Resource:

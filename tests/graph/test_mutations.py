@@ -317,6 +317,18 @@ async def test_tenant_isolation_on_writes(gql: GQL, gql_b: GQL) -> None:
     assert (await gql.run('query($id: ID!) { patient(id: $id) { city } }', {"id": pid}))["patient"]["city"] is None
 
 
+async def test_patient_mutations_on_an_unknown_id_say_not_found_like_every_other_lookup(gql: GQL) -> None:
+    """Seen by a review: these four answered the store's "Patient/pat-nope not found" with no field."""
+    mutations = [(UPDATE, {"id": "pat-nope", "v": 1, "i": {"city": "x"}}),
+                 (TRANSITION, {"id": "pat-nope", "v": 1, "s": "INACTIVE"}),
+                 ('mutation { archivePatient(id: "pat-nope") { id } }', None),
+                 ('mutation { restorePatient(id: "pat-nope") { id } }', None)]
+    for query, variables in mutations:
+        err = await gql.error(query, variables)
+        assert err["message"] == "Patient pat-nope not found"
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": "id"}
+
+
 async def test_fhir_rest_and_graphql_agree(gql: GQL, fhir_a, tag: str) -> None:
     r = await fhir_a.post("/Patient", json=make_patient(family=f"Agree{tag}", tag=tag))
     pid, etag = r.json()["id"], r.headers.get("etag")
