@@ -104,9 +104,9 @@ async def search_patients_page(info: Info, query: _QUERY, limit: _LIMIT = 20) ->
 async def patient_counts_by_location(
     info: Info,
     date_from: Annotated[str | None, strawberry.argument(
-        description="First visit on or after this date, YYYY-MM-DD.")] = None,
+        description="First visit on or after this date (inclusive), YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, strawberry.argument(
-        description="First visit on or before this date, YYYY-MM-DD.")] = None,
+        description="First visit before this date (exclusive: the day itself is not counted), YYYY-MM-DD.")] = None,
     statuses: Annotated[list[PatientStatus] | None, strawberry.argument(
         description="Count only these statuses (default: active).")] = None,
 ) -> patient_m.PatientCountsByLocation:

@@ -282,9 +282,9 @@ async def test_check_duplicate_patients(gql: GQL, fhir_a, tag: str) -> None:
 async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     q = """query($from: String, $to: String, $st: [PatientStatus!]) {
       patientCountsByLocation(dateFrom: $from, dateTo: $to, statuses: $st) {
-        total excludedCount statuses items { location { id } count } } }"""
+        total excludedCount statuses groupBy items { location { id } count } } }"""
     before = (await gql.run(q, {"from": "2031-01-01", "to": "2031-02-01"}))["patientCountsByLocation"]
-    assert before["total"] == 0 and before["statuses"] == ["ACTIVE"]
+    assert before["total"] == 0 and before["statuses"] == ["ACTIVE"] and before["groupBy"] == "location"
     loc = (await fhir_a.post("/Location", json={"resourceType": "Location", "status": "active",
                                                 "name": f"Clinic {tag}"})).json()["id"]
     for i, status in enumerate(("active", "active", "inactive")):
@@ -299,7 +299,9 @@ async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     both = (await gql.run(q, {"from": "2031-01-01", "to": "2031-02-01", "st": ["ACTIVE", "INACTIVE"]}))
     assert both["patientCountsByLocation"]["total"] == 3
     excl = (await gql.run(q, {"from": "2031-01-10", "to": "2031-01-10"}))["patientCountsByLocation"]
-    assert excl["total"] == 0  # dateTo is exclusive
+    assert excl["total"] == 0  # dateTo is exclusive (seed 003: "Exclusive first-visit end date")
+    day = (await gql.run(q, {"from": "2031-01-10", "to": "2031-01-11"}))["patientCountsByLocation"]
+    assert day["total"] == 2  # dateFrom is inclusive
 
 
 ONE_BY_ID = {  # root field → (its arguments, the argument a NOT_FOUND names)
