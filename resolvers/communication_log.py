@@ -12,7 +12,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.catalog import COMMUNICATION_TYPE_KIND, HL7_COMM_CATEGORIES
-from resolvers.model.common import DATETIME, EntityRef, check_datetime, date_or_instant, within
+from resolvers.model.common import DATETIME, check_datetime, date_or_instant, within
 from resolvers.model.patient import Patient
 from resolvers.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -84,11 +84,6 @@ def _communication_logs(root: Patient, info: Info, date_from: str | None, date_t
                       node=lambda t: t[1], descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
-
-
-def created_by(root: model.CommunicationLog, info: Info) -> Soon[EntityRef | None]:
-    """``{id, name}`` of who logged the entry (one batched read for every entry's practitioner)."""
-    return chart.recorder_ref(info, root.recorded_by)
 
 
 def _check(f: dict[str, Any]) -> None:

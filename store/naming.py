@@ -112,7 +112,8 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
   Allergies               severity without a reaction: EXT["allergy-severity"] valueCode mild|moderate|severe
                           (FHIR keeps severity on a reaction, which needs a manifestation)
   Problems                EXT["problem-function-status"] valueCode problem|cognitive_result|...
-  Vitals                  EXT["vitals-followup-plan"] valueBoolean (an abnormal-vitals follow-up plan exists)
+  Vitals                  EXT["vitals-followup-plan"] valueBoolean (an abnormal-vitals follow-up plan exists);
+                          EXT["vitals-recorder"] valueReference who recorded it (as EXT["communication-recorder"])
   Medications             MedicationStatement status active|completed|stopped (basedOn the MedicationRequest
                           when prescribed here); MedicationRequest intent order, status
                           active|completed|stopped|on-hold; dosage[0] text (dosage), timing.code.text
@@ -221,6 +222,7 @@ EXT = {
         "relationship-note",
         "problem-function-status",
         "vitals-followup-plan",
+        "vitals-recorder",
         "vitals-weight-code",
         "medication-cpoe",
         "name-alias",
