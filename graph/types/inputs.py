@@ -220,7 +220,8 @@ class VitalSignsInput:
         default=None, description="Id of the practitioner who took the reading.")
 
 
-_FROM_DEFINITION = "; left out when a definition is named (it supplies it: sending both → VALIDATION)."
+_FROM_DEFINITION = ("; a named definition supplies it: sent too, it must be the definition's own (else VALIDATION), "
+                    "or it fills in one the definition lacks.")
 
 
 @strawberry.input(description="An allergy or intolerance to record: an org allergy definition (allergyDefinitionId, "
@@ -254,7 +255,8 @@ class MedicationInput:
         default=None, description="Id of an active medication definition (unknown or archived → NOT_FOUND): the "
                                   "medication gets its name and RXCUI.")
     name: str | None = strawberry.field(
-        default=None, description="Medication name (without a definition, name or rxCui is required)"
+        default=None, description="Medication name, free text when no definition applies (without a definition, "
+                                  "required: an RxNorm code alone is not a name)"
                                   + _FROM_DEFINITION)
     rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI)" + _FROM_DEFINITION)
     status: str | None = strawberry.field(default=None, description="active, discontinued, on_hold, completed.")
