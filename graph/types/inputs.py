@@ -15,6 +15,7 @@ from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, Gender, MaritalStatus, PatientStatus, Pronoun
 from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import enum_type, provided
+from resolvers.model.patient_input import NAME_MAX
 
 
 def fields_of(value: object) -> dict[str, object]:
@@ -75,14 +76,17 @@ class PatientFilter:
     tag: str | None = _in("A tag definition's id: only patients with that tag; an unknown id is NOT_FOUND.", None)
 
 
+_NAME_MAX = f"; at most {NAME_MAX} characters (longer: VALIDATION)."
+
+
 @strawberry.input(description="Patient fields shared by create and update (only the fields sent are written; "
                               "null clears a field).")
 class PatientFields:
-    middle_name: str | None = _in("Middle name(s).")
-    preferred_name: str | None = _in("The name the patient likes to be called.")
-    title: str | None = _in("Name prefix, e.g. 'Dr.'.")
-    salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'.")
-    date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD.")
+    middle_name: str | None = _in("Middle name(s)" + _NAME_MAX)
+    preferred_name: str | None = _in("The name the patient likes to be called" + _NAME_MAX)
+    title: str | None = _in("Name prefix, e.g. 'Dr.'" + _NAME_MAX)
+    salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'" + _NAME_MAX)
+    date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD; a date in the future is VALIDATION.")
     gender: Gender | None = _in("Administrative gender.")
     pronoun: Pronoun | None = _in("Pronouns the patient uses.")
     marital_status: MaritalStatus | None = _in("Marital status.")
@@ -128,22 +132,22 @@ class PatientFields:
                                     "8 telehealth.")
     date_first_visit: str | None = _in("Date of the first visit, YYYY-MM-DD.")
     date_time_deceased: str | None = _in("Date and time of death, ISO 8601 with a time zone.")
-    emergency_contact_name: str | None = _in("Emergency contact's name.")
+    emergency_contact_name: str | None = _in("Emergency contact's name" + _NAME_MAX)
     emergency_contact_phone: str | None = _in("Emergency contact's phone.")
     tags: list[str] | None = _in("Tag codes; replaces the patient's tags.")
 
 
 @strawberry.input(description="A new patient: firstName and lastName are required.")
 class PatientInput(PatientFields):
-    first_name: str = _in("Legal first name (not blank).", strawberry.UNSET)
-    last_name: str = _in("Legal last name (not blank).", strawberry.UNSET)
+    first_name: str = _in("Legal first name (not blank)" + _NAME_MAX, strawberry.UNSET)
+    last_name: str = _in("Legal last name (not blank)" + _NAME_MAX, strawberry.UNSET)
     status: PatientStatus | None = _in("Initial status (default ACTIVE; not ARCHIVED).")
 
 
 @strawberry.input(description="Changes to a patient: only the fields sent are modified; null clears a field.")
 class PatientPatch(PatientFields):
-    first_name: str | None = _in("Legal first name (cannot be cleared).")
-    last_name: str | None = _in("Legal last name (cannot be cleared).")
+    first_name: str | None = _in("Legal first name (cannot be cleared)" + _NAME_MAX)
+    last_name: str | None = _in("Legal last name (cannot be cleared)" + _NAME_MAX)
 
 
 @strawberry.input(description="An episode of care: name, type, from and status are required to create one; "

@@ -56,6 +56,22 @@ async def test_create_patient_validation(gql: GQL) -> None:
     assert err["extensions"]["code"] == "VALIDATION"  # FHIR validation at the store's one gate
 
 
+async def test_future_birth_dates_and_overlong_names_are_refused(gql: GQL) -> None:
+    """Seen by a review: dateOfBirth 2999-01-01 and a 100,000-character firstName were accepted."""
+    for fields, field in (({"dateOfBirth": "2999-01-01"}, "input.dateOfBirth"),
+                          ({"firstName": "A" * 100_000}, "input.firstName"),
+                          ({"lastName": "B" * 101}, "input.lastName"),
+                          ({"preferredName": "C" * 101}, "input.preferredName")):
+        err = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", **fields}})
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, fields
+    p = (await create(gql, firstName="A" * 100, dateOfBirth="2020-02-29"))["patient"]
+    assert len(p["firstName"]) == 100
+    for fields, field in (({"dateOfBirth": "2999-01-01"}, "input.dateOfBirth"),
+                          ({"firstName": "A" * 101}, "input.firstName")):
+        err = await gql.error(UPDATE, {"id": p["id"], "v": 1, "i": fields})
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, fields
+
+
 async def test_update_patient_is_a_patch_with_optimistic_locking(gql: GQL, fhir_a, tag: str) -> None:
     p = (await create(gql, lastName=f"Patch{tag}", email="a@example.com", mobilePhone="614-555-0101"))["patient"]
     out = (await gql.run(UPDATE, {"id": p["id"], "v": 1, "i": {"city": "Dublin", "email": None,
