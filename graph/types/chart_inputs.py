@@ -64,9 +64,9 @@ class MedicationPatch:
 
 
 @strawberry.input(description="Changes to a problem: only the fields sent are modified. A status change follows "
-                              "the lifecycle active → resolved → inactive; a resolved or inactive problem that "
-                              "comes back may become active again (its stop date is then cleared). "
-                              "inactive → resolved is refused with INVALID_TRANSITION.")
+                              "the lifecycle active → resolved → inactive (active → inactive too), forward only: "
+                              "any other change (back to active, inactive → resolved) is INVALID_TRANSITION; a "
+                              "problem that comes back is recorded again with recordProblem.")
 class ProblemPatch:
     disease_definition_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="Another active disease definition (unknown or archived → NOT_FOUND): name and "
