@@ -90,7 +90,9 @@ async def patient_import(
 
 
 _QUERY = Annotated[str, strawberry.argument(description="Text typed so far; empty or blank gives an empty list.")]
-_LIMIT = Annotated[int, strawberry.argument(description="At most this many results (default 20, at most 100).")]
+_LIMIT = Annotated[int, strawberry.argument(
+    description="At most this many results (default 20); 0 up to the page cap (100 unless the server sets another), "
+                "outside that → VALIDATION.")]
 
 
 async def search_patients(info: Info, query: _QUERY, limit: _LIMIT = 20) -> list[patient_m.PatientSummary]:

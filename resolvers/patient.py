@@ -20,7 +20,7 @@ from resolvers.model.catalog import TAG_KIND
 from resolvers.model.common import EntityRef, camel, check_date, check_dates
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, NumberedPage, numbered, store_connection
-from store.errors import NotFound
+from store.errors import Invalid, NotFound
 from store.fhirjson import code_of, ref_id
 from store.keys import digits, fold, phone_forms
 from store.naming import CS, SNOMED, SSN_SYSTEM
@@ -181,7 +181,8 @@ async def search_patients_page(ctx: Scope, query: str, limit: int, *, want_total
     words = query.replace(",", " ").split()
     if not words:
         return model.PatientSearchPage(items=[], total=0)
-    limit = max(0, min(limit, ctx.settings.max_page_size))
+    if not 0 <= limit <= ctx.settings.max_page_size:
+        raise Invalid(f"limit must be between 0 and {ctx.settings.max_page_size}", field="limit")
     page = await ctx.repo.typeahead(ctx.who, "Patient", words, TYPEAHEAD_FIELDS, [("lifecycle-status:not", "archived")],
                                     count=limit, sort="family,given", total=want_total)
     return model.PatientSearchPage(items=[model.summary_from_fhir(r) for r in page.resources],
