@@ -6,14 +6,15 @@ resolvers/patient_import.py. Records and their FHIR mapping: resolvers/model/pat
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import strawberry
 
 from resolvers import catalog as catalog_r
+from resolvers import duplicate
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
+from resolvers.duplicate import phone_key
 from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
@@ -22,8 +23,7 @@ from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, NumberedPage, numbered, store_connection
 from store.errors import Invalid, NotFound
 from store.fhirjson import code_of, ref_id
-from store.keys import digits, fold, phone_forms
-from store.naming import CS, SNOMED, SSN_SYSTEM
+from store.naming import CS, SNOMED
 from store.types import Page
 
 Resource = dict[str, Any]
@@ -34,9 +34,6 @@ SORTS = {"LAST_NAME": "family,given", "FIRST_NAME": "given,family", "DATE_OF_BIR
          "STATUS": "lifecycle-status"}
 TYPEAHEAD_FIELDS = ["name", "preferred-name", "chart-number"]
 TOBACCO = "72166-2"  # LOINC tobacco smoking status (social history)
-# A search text made only of phone punctuation and at least seven digits is one phone number, however written.
-_PHONE_TEXT = re.compile(r"^\+?[0-9\s().-]+$")
-_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 # ---------------------------------------------------------------------------------------------- finding patients
@@ -54,19 +51,6 @@ def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:
     if not pid:
         return None
     return when_loaded(ctx.loaders.patients_by_id, str(pid), lambda res: node(ctx, res) if res else None)
-
-
-def phone_key(text: str) -> str | None:
-    """The search key of ``text`` when it is a phone number (store/keys.py ``phone_forms``): its national
-    digits ('+1 (614) 555-9012' → '6145559012'), or the seven-digit local number; else None."""
-    text = text.strip()
-    if not _PHONE_TEXT.match(text) or _DATE_TEXT.match(text):
-        return None
-    forms = phone_forms(text)
-    if not forms:
-        return None
-    d = digits(text)
-    return d[1:] if len(d) == 11 and d.startswith("1") else forms[0]
 
 
 def search_terms(text: str) -> list[str]:
@@ -217,30 +201,18 @@ async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to:
 async def check_duplicates(ctx: Scope, *, last_name: str, date_of_birth: str | None = None,
                            email: str | None = None, mobile_phone: str | None = None, ssn: str | None = None,
                            exclude: str | None = None, prefix: str = "") -> list[model.PatientSummary]:
-    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient. Emails
-    match whatever their case, phones and SSNs whatever their punctuation (the normalized keys of
-    store/keys.py)."""
+    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient
+    (resolvers/duplicate.py)."""
     check_date(date_of_birth, "date_of_birth", prefix)
-    searches: list[list[tuple[str, str]]] = []
-    if last_name and date_of_birth:
-        searches.append([("family", last_name), ("birthdate", date_of_birth)])
-    if email and email.strip():
-        searches.append([("email", fold(email))])
-    phone = phone_key(mobile_phone or "")
-    if phone:
-        searches.append([("phone", phone)])
-    if ssn and len(digits(ssn)) == 9:
-        searches.append([("identifier", f"{SSN_SYSTEM}|{digits(ssn)}")])
-    pages = await asyncio.gather(*(ctx.repo.search(ctx.who, "Patient", p, count=50) for p in searches))
-    seen: dict[str, Resource] = {}
-    folded = fold(last_name)
-    for params, found in zip(searches, pages, strict=True):
-        for r in found.resources:
-            if params[0][0] == "family" and fold(model.names(r)[0].get("family") or "") != folded:
-                continue  # FHIR string search is starts-with; the signal is the exact last name
-            if r["id"] != exclude:
-                seen.setdefault(r["id"], r)
-    return [model.summary_from_fhir(r) for r in seen.values()]
+    wanted = duplicate.Signals(last_name=last_name, date_of_birth=date_of_birth, email=email,
+                               mobile_phone=mobile_phone, ssn=ssn, exclude=exclude)
+    return duplicate.summaries((await duplicate.find(ctx.repo, ctx.who, [wanted]))[0])
+
+
+def potential_duplicates(root: model.Patient, info: Info) -> Soon[list[model.PatientSummary]]:
+    """The other patients this one may duplicate (as createPatient answers them), one batch of searches for
+    every patient of the query."""
+    return when_loaded(info.context.loaders.duplicates_by_signals, duplicate.signals_of(root), duplicate.summaries)
 
 
 # ---------------------------------------------------------------------------------------------- relations

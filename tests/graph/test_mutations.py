@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from store.naming import EXT
+from tests.conftest import fhir_calls
 from tests.factories import make_patient, make_practitioner
 from tests.graph.conftest import GQL
 
@@ -114,6 +115,37 @@ async def test_update_patient_warns_of_potential_duplicates_but_never_itself(gql
     assert await update(b["id"], 5, lastName=f"Other{tag}") == []
     # the write happened: the warning does not refuse it
     assert await update(a["id"], 2, email=None, mobilePhone=None, socialSecurityNumber=None) == []
+
+
+async def test_every_patient_read_carries_its_potential_duplicates_in_one_batch(gql: GQL, tag: str) -> None:
+    """Seed 003's get-patient (and archive, restore, transition) answer potential_duplicates: Patient has them,
+    by the same signals as createPatient's, never the patient itself, and a list of patients asks the store
+    once per signal kind, not once per patient."""
+    n = uuid.uuid4().int
+    phone = f"{n % 9000 + 1000}"
+    a = (await create(gql, lastName=f"Twin{tag}", dateOfBirth="1970-01-02", email=f"twin.{tag}@example.com"))
+    b = (await create(gql, lastName=f"TWIN{tag}", dateOfBirth="1970-01-02", mobilePhone=f"614-555-{phone}"))
+    c = (await create(gql, lastName=f"Phone{tag}", mobilePhone=f"(614) 555 {phone}",
+                      email=f"TWIN.{tag}@Example.com"))
+    d = (await create(gql, lastName=f"Alone{tag}"))
+    ids = [x["patient"]["id"] for x in (a, b, c, d)]
+    q = "query { " + " ".join(f'p{i}: patient(id: "{pid}") {{ potentialDuplicates {{ id }} }}'
+                              for i, pid in enumerate(ids)) + " }"
+    before = fhir_calls()
+    data = await gql.run(q)
+    after = fhir_calls()
+    assert after.get(("find", "Patient"), 0) - before.get(("find", "Patient"), 0) <= 4 + 1  # + the reads by id
+    got = [sorted(x["id"] for x in data[f"p{i}"]["potentialDuplicates"]) for i in range(4)]
+    assert got == [sorted([ids[1], ids[2]]), sorted([ids[0], ids[2]]), sorted([ids[0], ids[1]]), []]
+    arch = (await gql.run('mutation($id: ID!) { archivePatient(id: $id) { potentialDuplicates { id } } }',
+                          {"id": ids[0]}))["archivePatient"]
+    assert sorted(x["id"] for x in arch["potentialDuplicates"]) == sorted([ids[1], ids[2]])
+    back = (await gql.run('mutation($id: ID!) { restorePatient(id: $id) { status potentialDuplicates { id } } }',
+                          {"id": ids[0]}))["restorePatient"]
+    assert back["status"] == "INACTIVE" and len(back["potentialDuplicates"]) == 2
+    moved = (await gql.run("""mutation($id: ID!) { transitionPatientStatus(id: $id, baseVersion: 3,
+        newStatus: ACTIVE) { status potentialDuplicates { id } } }""", {"id": ids[0]}))["transitionPatientStatus"]
+    assert moved["status"] == "ACTIVE" and len(moved["potentialDuplicates"]) == 2
 
 
 async def test_status_transitions(gql: GQL) -> None:
