@@ -61,11 +61,11 @@ async def list_patients(
     filter: Annotated[PatientFilter | None, strawberry.argument(
         description="Which patients (default: all but archived).")] = None,
     sort: Annotated[PatientSort | None, strawberry.argument(
-        description="Order of the list (default: last name, ascending).")] = None,
+        description="Order of the list (default: first name, then last name, ascending).")] = None,
 ) -> ConnectionRecord[patient_m.Patient]:
     return await patient_r.list_patients(
         info.context, flt=fields_of(filter) if filter is not None else None,
-        sort_field=sort.field.value if sort is not None else None,
+        sort_field=sort.field.value if sort is not None and sort.field is not None else None,
         descending=sort is not None and sort.direction.value == "desc",
         first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
 
@@ -75,11 +75,12 @@ async def patient_page(
     page: PageNumber = 1,
     page_size: PageSize = DEFAULT_PAGE_SIZE,
     filter: Annotated[PatientFilter | None, strawberry.argument(description="Filters; see PatientFilter.")] = None,
-    sort: Annotated[PatientSort | None, strawberry.argument(description="Sort (default last name, A→Z).")] = None,
+    sort: Annotated[PatientSort | None, strawberry.argument(
+        description="Sort (default last name, then first name, A→Z).")] = None,
 ) -> NumberedPage[patient_m.Patient]:
     return await patient_r.page_patients(
         info.context, page=page, page_size=page_size, flt=fields_of(filter) if filter is not None else None,
-        sort_field=sort.field.value if sort is not None else None,
+        sort_field=sort.field.value if sort is not None and sort.field is not None else None,
         descending=sort is not None and sort.direction.value == "desc")
 
 

@@ -118,8 +118,8 @@ def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
     return params
 
 
-def _sort_spec(sort_field: str | None, descending: bool) -> str:
-    spec = SORTS.get(sort_field or "LAST_NAME", SORTS["LAST_NAME"])
+def _sort_spec(sort_field: str | None, descending: bool, default: str) -> str:
+    spec = SORTS.get(sort_field or default, SORTS[default])
     return ",".join(f"-{p}" for p in spec.split(",")) if descending else spec
 
 
@@ -134,7 +134,9 @@ async def list_patients(ctx: Scope, *, flt: dict[str, Any] | None = None, sort_f
     async def search(**kw: Any) -> Page:
         return await ctx.repo.search(ctx.who, "Patient", params, total=want_total, **kw)
 
-    return await store_connection(search, sort=_sort_spec(sort_field, descending), node=lambda r: node(ctx, r),
+    # seed 003: the cursor list "defaults to first_name when not specified", the numbered one to last_name
+    return await store_connection(search, sort=_sort_spec(sort_field, descending, "FIRST_NAME"),
+                                  node=lambda r: node(ctx, r),
                                   first=first, after=after, last=last, before=before,
                                   default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
@@ -148,7 +150,8 @@ async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_P
     if flt:
         await check_filter(ctx, flt)
     found = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=paging.page_size,
-                                  offset=paging.offset, sort=_sort_spec(sort_field, descending), total=True)
+                                  offset=paging.offset, sort=_sort_spec(sort_field, descending, "LAST_NAME"),
+                                  total=True)
     return NumberedPage(items=[node(ctx, r) for r in found.resources], page=paging.page,
                         page_size=paging.page_size, total=found.total or 0)
 

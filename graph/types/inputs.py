@@ -55,7 +55,9 @@ enum_type(SortDirection, "Sort direction.", {"ASC": "Ascending: A→Z, oldest fi
 
 @strawberry.input(description="How to sort a patient list.")
 class PatientSort:
-    field: PatientSortField = _in("What to sort by (default LAST_NAME).", PatientSortField.LAST_NAME)
+    field: PatientSortField | None = _in(
+        "What to sort by; left out or null: the list's default (FIRST_NAME for patients, LAST_NAME for patientPage).",
+        None)
     direction: SortDirection = _in("Sort direction (default ASC).", SortDirection.ASC)
 
 
