@@ -132,7 +132,8 @@ async def test_patients_keyset_pagination_both_ways(gql: GQL, fhir_a, tag: str) 
     tail = (await gql.run(LIST, {"f": f, "s": by_last, "last": 2}))["patients"]
     assert [e["node"]["lastName"] for e in tail["edges"]] == [f"{tag}Davis", f"{tag}Evans"]
     assert tail["pageInfo"]["hasPreviousPage"] is True and tail["pageInfo"]["hasNextPage"] is False
-    before_tail = (await gql.run(LIST, {"f": f, "s": by_last, "last": 5, "before": tail["pageInfo"]["startCursor"]}))["patients"]
+    before_tail = (await gql.run(LIST, {"f": f, "s": by_last, "last": 5,
+                                        "before": tail["pageInfo"]["startCursor"]}))["patients"]
     assert [e["node"]["lastName"] for e in before_tail["edges"]] == [f"{tag}{n}" for n in ("Adams", "Baker", "Clark")]
     # every edge cursor resumes right after its row
     page = (await gql.run(LIST, {"f": f, "s": by_last, "first": 5}))["patients"]
