@@ -21,6 +21,8 @@ Patient
   seed genders            gender male|female|other|unknown; non_binary → other, prefer_not_to_say → unknown,
                           the seed's word kept in EXT["gender-detail"] valueCode
   responsible party       the guarantor of the patient's Account (see Family)
+  billing account (create) createPatient billingAccount: OWN = an Account of its own (guarantor = the patient,
+                          name as given), JOIN = the Account guaranteed by guarantorId (as responsible party)
   smoking status          Observation social-history 72166-2, valueCodeableConcept SNOMED
 Family      Account(subject=[patients], guarantor[0].party=Patient/RelatedPerson) — same guarantor = same family
 Relations   RelatedPerson(patient=P, EXT["related-patient"]=Patient/Q, relationship=v3 RoleCode,

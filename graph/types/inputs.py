@@ -19,8 +19,13 @@ from resolvers.model.patient_input import NAME_MAX
 
 
 def fields_of(value: object) -> dict[str, object]:
-    """An input object as a dict of the fields the client sent (PATCH semantics for UNSET defaults)."""
-    return provided(vars(value))
+    """An input object as a dict of the fields the client sent (PATCH semantics for UNSET defaults); a nested
+    input object (createPatient's billingAccount) becomes a dict too, its enums their values."""
+    out = provided(vars(value))
+    for key, v in out.items():
+        if isinstance(v, BillingAccountInput):
+            out[key] = {k: getattr(x, "value", x) for k, x in fields_of(v).items()}
+    return out
 
 
 def _in(description: str, default: object = UNSET) -> Any:
@@ -139,11 +144,40 @@ class PatientFields:
     tags: list[str] | None = _in("Tag codes; replaces the patient's tags.")
 
 
+class BillingAccountChoice(Enum):
+    OWN = "own"
+    JOIN = "join"
+
+
+enum_type(BillingAccountChoice, "The billing-account decision taken at registration.", {
+    "OWN": "Open a billing account of the patient's own, the patient its guarantor (who pays).",
+    "JOIN": "Join the billing account of another patient, its guarantor (guarantorId), and so that patient's "
+            "family; that patient's account is opened when they have none yet.",
+})
+
+
+@strawberry.input(description="Which billing account a new patient is assigned to (a FHIR Account: the patient "
+                              "is one of its subjects, its guarantor pays). The family of a patient is everyone "
+                              "sharing its guarantor.")
+class BillingAccountInput:
+    choice: BillingAccountChoice = strawberry.field(description="Own account, or join another patient's.")
+    guarantor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="With JOIN (required there, refused with OWN: VALIDATION): the patient "
+                                  "whose account to join; unknown is NOT_FOUND.")
+    name: str | None = strawberry.field(
+        default=None, description="With OWN: the new account's name (default '<last name> household'), at "
+                                  "most 100 characters; refused with JOIN (VALIDATION).")
+
+
 @strawberry.input(description="A new patient: firstName and lastName are required.")
 class PatientInput(PatientFields):
     first_name: str = _in("Legal first name (not blank)" + _NAME_MAX, strawberry.UNSET)
     last_name: str = _in("Legal last name (not blank)" + _NAME_MAX, strawberry.UNSET)
     status: PatientStatus | None = _in("Initial status (default ACTIVE; not ARCHIVED).")
+    billing_account: BillingAccountInput | None = _in(
+        "The billing-account decision taken at registration: an account of the patient's own or another "
+        "patient's. Not with responsiblePartyId, which takes the same decision (both: VALIDATION). Left out: "
+        "no account is assigned.")
 
 
 @strawberry.input(description="Changes to a patient: only the fields sent are modified; null clears a field.")

@@ -148,6 +148,35 @@ async def test_every_patient_read_carries_its_potential_duplicates_in_one_batch(
     assert moved["status"] == "ACTIVE" and len(moved["potentialDuplicates"]) == 2
 
 
+async def test_create_patient_takes_the_billing_account_decision(gql: GQL, fhir_a, tag: str) -> None:
+    """Seed 003's createPatient takes billing_account (the billing-account decision at registration): an
+    account of the patient's own (a FHIR Account, the patient its guarantor) or another patient's."""
+    family = 'query($id: ID!) { patient(id: $id) { family { guarantor { id } members { id } } } }'
+    own = (await create(gql, lastName=f"Own{tag}",
+                        billingAccount={"choice": "OWN", "name": f"Own {tag} account"}))["patient"]["id"]
+    got = (await gql.run(family, {"id": own}))["patient"]["family"]
+    assert got == {"guarantor": {"id": own}, "members": [{"id": own}]}
+    accounts = (await fhir_a.get("/Account", params={"guarantor": f"Patient/{own}"})).json()["entry"]
+    assert [e["resource"]["name"] for e in accounts] == [f"Own {tag} account"]
+    kid = (await create(gql, lastName=f"Own{tag}",
+                        billingAccount={"choice": "JOIN", "guarantorId": own}))["patient"]["id"]
+    got = (await gql.run(family, {"id": kid}))["patient"]["family"]
+    assert got["guarantor"] == {"id": own} and sorted(m["id"] for m in got["members"]) == sorted([own, kid])
+    for account, field, code in (({"choice": "JOIN"}, "input.billingAccount.guarantorId", "VALIDATION"),
+                                 ({"choice": "JOIN", "guarantorId": "nobody"}, "input.billingAccount.guarantorId",
+                                  "NOT_FOUND"),
+                                 ({"choice": "OWN", "guarantorId": own}, "input.billingAccount.guarantorId",
+                                  "VALIDATION"),
+                                 ({"choice": "JOIN", "guarantorId": own, "name": "x"}, "input.billingAccount.name",
+                                  "VALIDATION"),
+                                 ({"choice": "OWN", "name": "x" * 101}, "input.billingAccount.name", "VALIDATION")):
+        err = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", "billingAccount": account}})
+        assert err["extensions"] == {"code": code, "field": field}, account
+    both = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", "responsiblePartyId": own,
+                                          "billingAccount": {"choice": "OWN"}}})
+    assert both["extensions"] == {"code": "VALIDATION", "field": "input.billingAccount"}
+
+
 async def test_status_transitions(gql: GQL) -> None:
     p = (await create(gql, status="PROSPECTIVE"))["patient"]
     assert p["status"] == "PROSPECTIVE"
