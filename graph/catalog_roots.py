@@ -58,7 +58,7 @@ from resolvers.model import alert as alert_m
 from resolvers.model import catalog as catalog_m
 from resolvers.model import field_value as field_value_m
 from resolvers.model import referral as referral_m
-from resolvers.pagination import DEFAULT_PAGE_SIZE, NumberedPage, PageNumber, PageSize, Relay, numbered
+from resolvers.pagination import DEFAULT_PAGE_SIZE, First, NumberedPage, PageNumber, PageSize, Relay, numbered
 from resolvers.pagination import Connection as ConnectionRecord
 
 Resolver = Callable[..., Awaitable[Any]]
@@ -68,7 +68,6 @@ Search = Annotated[str | None, strawberry.argument(
 Category = Annotated[str | None, strawberry.argument(
     description="Only definitions of this category (exact, any case).")]
 IncludeArchived = Annotated[bool, strawberry.argument(description="Also list archived entries (default false).")]
-First = Annotated[int | None, strawberry.argument(description="Page size (default 20, at most 100).")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the last edge of the previous page.")]
 DefinitionId = Annotated[strawberry.ID, strawberry.argument(
     description="Id of the definition (unknown, or of another catalog → NOT_FOUND).")]

@@ -17,7 +17,9 @@ The convention for errors about an input (every resolver follows it):
   FHIR JSON the client never wrote) is answered with a neutral message.
 - The codes: ``VALIDATION`` (malformed or out-of-range input), ``NOT_FOUND`` (an id that names nothing the
   caller can see, including ids inside inputs and filters), ``CONFLICT`` (a unique value already used, an
-  idempotency key reused), ``VERSION_CONFLICT`` (a stale ``baseVersion``), ``INVALID_TRANSITION``.
+  idempotency key reused), ``VERSION_CONFLICT`` (a stale ``baseVersion``), ``INVALID_TRANSITION``;
+  ``BAD_REQUEST`` for an HTTP request that cannot be read as GraphQL (not JSON, no query, variables not an
+  object), answered with its 4xx status by the view (graph/schema.py).
 - A VERSION_CONFLICT's message names the record by the GraphQL type its mutation answers ("The alert changed
   since you read it: version 3 is current; reload and retry"), never the FHIR resource it is stored as.
 """

@@ -61,11 +61,11 @@ async def list_patients(
     filter: Annotated[PatientFilter | None, strawberry.argument(
         description="Which patients (default: all but archived).")] = None,
     sort: Annotated[PatientSort | None, strawberry.argument(
-        description="Order of the list (default: last name, ascending).")] = None,
+        description="Order of the list (default: first name, then last name, ascending).")] = None,
 ) -> ConnectionRecord[patient_m.Patient]:
     return await patient_r.list_patients(
         info.context, flt=fields_of(filter) if filter is not None else None,
-        sort_field=sort.field.value if sort is not None else None,
+        sort_field=sort.field.value if sort is not None and sort.field is not None else None,
         descending=sort is not None and sort.direction.value == "desc",
         first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
 
@@ -75,11 +75,12 @@ async def patient_page(
     page: PageNumber = 1,
     page_size: PageSize = DEFAULT_PAGE_SIZE,
     filter: Annotated[PatientFilter | None, strawberry.argument(description="Filters; see PatientFilter.")] = None,
-    sort: Annotated[PatientSort | None, strawberry.argument(description="Sort (default last name, A→Z).")] = None,
+    sort: Annotated[PatientSort | None, strawberry.argument(
+        description="Sort (default last name, then first name, A→Z).")] = None,
 ) -> NumberedPage[patient_m.Patient]:
     return await patient_r.page_patients(
         info.context, page=page, page_size=page_size, flt=fields_of(filter) if filter is not None else None,
-        sort_field=sort.field.value if sort is not None else None,
+        sort_field=sort.field.value if sort is not None and sort.field is not None else None,
         descending=sort is not None and sort.direction.value == "desc")
 
 
@@ -90,7 +91,9 @@ async def patient_import(
 
 
 _QUERY = Annotated[str, strawberry.argument(description="Text typed so far; empty or blank gives an empty list.")]
-_LIMIT = Annotated[int, strawberry.argument(description="At most this many results (default 20, at most 100).")]
+_LIMIT = Annotated[int, strawberry.argument(
+    description="At most this many results (default 20); 0 up to the page cap (100 unless the server sets another), "
+                "outside that → VALIDATION.")]
 
 
 async def search_patients(info: Info, query: _QUERY, limit: _LIMIT = 20) -> list[patient_m.PatientSummary]:
@@ -104,9 +107,9 @@ async def search_patients_page(info: Info, query: _QUERY, limit: _LIMIT = 20) ->
 async def patient_counts_by_location(
     info: Info,
     date_from: Annotated[str | None, strawberry.argument(
-        description="First visit on or after this date, YYYY-MM-DD.")] = None,
+        description="First visit on or after this date (inclusive), YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, strawberry.argument(
-        description="First visit on or before this date, YYYY-MM-DD.")] = None,
+        description="First visit before this date (exclusive: the day itself is not counted), YYYY-MM-DD.")] = None,
     statuses: Annotated[list[PatientStatus] | None, strawberry.argument(
         description="Count only these statuses (default: active).")] = None,
 ) -> patient_m.PatientCountsByLocation:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from cross_web import HTTPException
 from graphql import (
     GraphQLEnumType,
     GraphQLError,
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.http import GraphQLHTTPResponse
@@ -226,6 +228,10 @@ def _negotiate(accept: str) -> str:
     return best
 
 
+# extensions.code of a request refused before it is read as GraphQL (any other status: BAD_REQUEST).
+_HTTP_CODES = {404: "NOT_FOUND"}
+
+
 class GraphQLView(GraphQL[Context, None]):
     # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
     graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
@@ -258,6 +264,19 @@ class GraphQLView(GraphQL[Context, None]):
             _accept.set(_negotiate(headers.get(b"accept", b"").decode("latin-1")))
             _request_error.set(False)
         await super().__call__(scope, receive, send)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        # strawberry answers a request it cannot read (not JSON, no query, variables not an object) with a
+        # plain-text body: GraphQL over HTTP wants a JSON errors list there too, with the same status.
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as e:
+            if isinstance(request, WebSocket):
+                raise
+            code = _HTTP_CODES.get(e.status_code, "BAD_REQUEST")
+            media = GRAPHQL_RESPONSE if _accept.get() == GRAPHQL_RESPONSE else "application/json"
+            return Response(orjson.dumps({"errors": [{"message": e.reason, "extensions": {"code": code}}]}),
+                            status_code=e.status_code, media_type=media)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         door = services(request.app)

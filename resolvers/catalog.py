@@ -151,28 +151,39 @@ async def _save(ctx: Scope, kind: str, res: Resource, base_version: int) -> Any:
 
 async def with_definition(ctx: Scope, kind: str, f: dict[str, Any], linked: str | None = None) -> dict[str, Any]:
     """The chart-record input ``f`` with what its definition supplies (``model.RECORDS``): when ``f`` names an
-    active definition of ``kind``, its name and codes (which ``f`` may not also send: VALIDATION), its defaults
-    under ``f``'s own values, and ``definition``, the record's link to it; the definition sent as null unlinks
-    the record (``definition`` None), keeping its text and codes. ``linked``: the definition the record has
-    (an update), whose name and codes are only changed by naming another definition or null."""
+    active definition of ``kind``, its name and codes, its defaults under ``f``'s own values, and
+    ``definition``, the record's link to it; the definition sent as null unlinks the record (``definition``
+    None), keeping its text and codes. ``linked``: the definition the record has (an update), whose name and
+    codes are only changed by naming another definition or null.
+
+    A supplied value ``f`` also sends (seed 003 takes ``rx_cui`` beside ``medication_definition_uuid``) is
+    accepted when the definition has the same one or none (then it is the record's own); one that contradicts
+    the definition is VALIDATION, so a record never says other than the definition it links to."""
     id_field, supplied = model.RECORDS[kind]
     if id_field not in f:
-        sent = next((k for k in supplied if k in f), None)
-        if linked and sent:
-            raise Invalid(f"{camel(sent)} comes from the record's {model.NAMES[kind].lower()}; send "
-                          f"{camel(id_field)}: null with it to write your own", field=f"input.{sent}")
+        if linked and any(k in f for k in supplied):
+            found = await definitions(ctx, kind, [str(linked)])
+            if str(linked) in found:
+                _agrees(kind, f, model.record_fields(kind, found[str(linked)])[0],
+                        f"; send {camel(id_field)}: null with it to write your own")
         return f
     rest = {k: v for k, v in f.items() if k != id_field}
     did = f[id_field]
     if did is None:
         return {**rest, "definition": None}
-    sent = next((k for k in supplied if k in rest), None)
-    if sent:
-        raise Invalid(f"{camel(sent)} comes from the {model.NAMES[kind].lower()}; leave it out",
-                      field=f"input.{sent}")
     found = await require_definitions(ctx, kind, [str(did)], field=f"input.{id_field}", indexed=False)
     fields, defaults = model.record_fields(kind, found[str(did)])
-    return {**defaults, **rest, **fields}
+    _agrees(kind, rest, fields, "; leave it out or send the same")
+    own = {k: v for k, v in fields.items() if v is not None or k not in rest}
+    return {**defaults, **rest, **own}
+
+
+def _agrees(kind: str, sent: dict[str, Any], fields: dict[str, Any], advice: str) -> None:
+    """VALIDATION naming the first value of ``sent`` that the definition supplies otherwise."""
+    for key in model.RECORDS[kind][1]:
+        if key in sent and fields.get(key) is not None and sent[key] != fields[key]:
+            raise Invalid(f"{camel(key)} {str(sent[key])[:64]!r} is not the {model.NAMES[kind].lower()}'s "
+                          f"({fields[key]}){advice}", field=f"input.{key}")
 
 
 def record_definition(kind: str) -> Callable[[Any, Info], Soon[Any]]:

@@ -45,6 +45,16 @@ def recorder(ctx: Scope) -> dict[str, str]:
 RECORDER_LOADER = {"Practitioner": "practitioners_by_id", "Patient": "patients_by_id"}
 
 
+class Recorded(Protocol):
+    recorded_by: dict[str, Any] | None  # the reference ``recorder`` kept, read by the record's from_fhir
+
+
+def created_by(root: Recorded, info: Info) -> Soon[EntityRef | None]:
+    """``{id, name}`` of who wrote a record (communication log entry, vital signs): one batched read for every
+    record's practitioner or patient."""
+    return recorder_ref(info, root.recorded_by)
+
+
 def recorder_ref(info: Info, ref: dict[str, Any] | None) -> Soon[EntityRef | None]:
     """``{id, name}`` of who wrote a record, from the reference ``recorder`` kept: a practitioner or patient with
     their current name (one batched read for every record's), another FHIR record with the display written

@@ -3,7 +3,6 @@ their FHIR mapping: resolvers/model/communication_log.py)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import strawberry
@@ -13,7 +12,7 @@ from resolvers.context import Info, Scope
 from resolvers.loaders import Soon, when_loaded
 from resolvers.model import communication_log as model
 from resolvers.model.catalog import COMMUNICATION_TYPE_KIND, HL7_COMM_CATEGORIES
-from resolvers.model.common import EntityRef, check_dates, check_datetime
+from resolvers.model.common import DATETIME, check_datetime, date_or_instant, within
 from resolvers.model.patient import Patient
 from resolvers.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -32,11 +31,12 @@ from store.errors import Invalid, NotFound
 from store.fhirjson import concept, extension, reference
 from store.naming import COMM_CATEGORY, CS, V3_MODE
 
-DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
-
-
-DateFrom = Annotated[str | None, strawberry.argument(description="On or after this date, YYYY-MM-DD.")]
-DateTo = Annotated[str | None, strawberry.argument(description="On or before this date, YYYY-MM-DD.")]
+DateFrom = Annotated[str | None, strawberry.argument(
+    description="Sent on or after this moment: an ISO 8601 date-time with offset (e.g. 2026-01-01T00:00:00Z) or a "
+                "date YYYY-MM-DD (from the start of that day).")]
+DateTo = Annotated[str | None, strawberry.argument(
+    description="Sent on or before this moment: an ISO 8601 date-time with offset or a date YYYY-MM-DD (the whole "
+                "of that day included).")]
 Mode = Annotated[str | None, strawberry.argument(
     description="Only this mode: phone, email, text, mail, in_person or fax; another value → VALIDATION.")]
 Direction = Annotated[model.CommunicationDirection | None, strawberry.argument(
@@ -67,7 +67,7 @@ def _communication_logs(root: Patient, info: Info, date_from: str | None, date_t
                         direction: model.CommunicationDirection | None, q: str | None,
                         communication_source: str | None, paging: Paging[Out]) -> Soon[Out]:
     """The patient's communication log, the latest first, with seed 003's filters."""
-    check_dates(date_from=date_from, date_to=date_to)
+    start, end = date_or_instant(date_from, "date_from"), date_or_instant(date_to, "date_to")
     if mode is not None and mode not in model.MODE_CODE:
         raise Invalid("mode must be phone, email, mail, in_person, text or fax", field="mode")
     if communication_source is not None and communication_source not in model.SOURCES:
@@ -76,8 +76,7 @@ def _communication_logs(root: Patient, info: Info, date_from: str | None, date_t
 
     def page(rows: list[dict[str, Any]]) -> Out:
         nodes = [(r, n) for r, n in ((r, model.from_fhir(r)) for r in rows)
-                 if (not date_from or (n.communication_datetime or "") >= date_from)
-                 and (not date_to or (n.communication_datetime or "")[:len(date_to)] <= date_to)
+                 if within(n.communication_datetime, start, end)
                  and (not mode or n.mode == mode) and (direction is None or n.direction is direction)
                  and (communication_source is None or n.source == communication_source)
                  and (needle is None or needle in (n.note or "").casefold())]
@@ -85,11 +84,6 @@ def _communication_logs(root: Patient, info: Info, date_from: str | None, date_t
                       node=lambda t: t[1], descending=True)
 
     return when_loaded(info.context.loaders.communications_by_patient, str(root.id), page)
-
-
-def created_by(root: model.CommunicationLog, info: Info) -> Soon[EntityRef | None]:
-    """``{id, name}`` of who logged the entry (one batched read for every entry's practitioner)."""
-    return chart.recorder_ref(info, root.recorded_by)
 
 
 def _check(f: dict[str, Any]) -> None:

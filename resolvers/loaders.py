@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 from strawberry.dataloader import DataLoader
 
 from resolvers.access import Guarded
+from resolvers.duplicate import Signals, load_duplicates
 from store.errors import NotFound
 from store.fhirjson import code_of
 from store.naming import CS
@@ -116,6 +117,8 @@ class Loaders:
         self.accounts_by_guarantor = by_ref("Account", "guarantor")
         self.relations_by_patient = by_ref("RelatedPerson", "patient")
         self.relations_by_related_patient = by_ref("RelatedPerson", "related-patient")
+        self.duplicates_by_signals: DataLoader[Signals, list[Resource]] = DataLoader(
+            load_fn=load_duplicates(repo, principal))
         # GraphQL nodes already built from a loaded resource version, per request: a resource reached many
         # times (a practitioner of 1,000 appointments, a family member) is mapped once.
         self.nodes: dict[tuple[str, str, str | None], Any] = {}

@@ -80,8 +80,10 @@ async def record_medication(ctx: Scope, pid: str, f: dict[str, Any], idempotency
                             ) -> model.Medication:
     """Record a medication, of a medication definition (its name and RxNorm code) or free text; the answer
     carries its interactions with the patient's active allergies."""
-    if not f.get("name") and not f.get("rx_cui") and not f.get("medication_definition_id"):
-        raise Invalid("A medication needs a medicationDefinitionId, a name or an RxNorm code", field="input.name")
+    # seed 003: linked to a medication definition, free text (med_descript) the fallback; an RXCUI is tracked
+    # beside either, never shown as the name
+    if not f.get("name") and not f.get("medication_definition_id"):
+        raise Invalid("A medication needs a medicationDefinitionId or a name", field="input.name")
     f = {"status": "active", **{k: v for k, v in f.items() if v is not None}}
     _check(f)
 

@@ -36,12 +36,14 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 # The paging arguments of every connection field (Relay), described once for all of them.
+_CAP = (f"0 up to the page cap ({MAX_PAGE} unless the server sets another); outside that → VALIDATION, as pageSize "
+        "of a numbered page")
 First = Annotated[int | None, strawberry.argument(
-    description=f"Page forward: at most this many items (default {DEFAULT_PAGE}, at most {MAX_PAGE}).")]
+    description=f"Page forward: at most this many items (default {DEFAULT_PAGE}); {_CAP}.")]
 After = Annotated[str | None, strawberry.argument(
     description="Page forward: the items after this cursor (pageInfo.endCursor of the previous page).")]
 Last = Annotated[int | None, strawberry.argument(
-    description=f"Page backward: at most this many items (default {DEFAULT_PAGE}, at most {MAX_PAGE}).")]
+    description=f"Page backward: at most this many items (default {DEFAULT_PAGE}); {_CAP}.")]
 Before = Annotated[str | None, strawberry.argument(
     description="Page backward: the items before this cursor (pageInfo.startCursor of the next page).")]
 # The arguments of every numbered page field (seed 003's page / page_size).
@@ -88,14 +90,15 @@ class NumberedPage(Generic[T]):
 
 
 def page_size(first: int | None, last: int | None, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
-    """The page size asked for, capped; negative sizes are a VALIDATION error."""
+    """The page size asked for; one outside 0..``maximum`` is VALIDATION naming the argument (never silently
+    capped: a client asking for 1000 must not take 100 rows for all of them), as ``numbered`` does."""
     for name, value in (("first", first), ("last", last)):
-        if value is not None and value < 0:
-            raise Invalid(f"'{name}' must not be negative", field=name)
+        if value is not None and not 0 <= value <= maximum:
+            raise Invalid(f"{name} must be between 0 and {maximum}", field=name)
     if first is not None and last is not None:
         raise Invalid("Pass either 'first' or 'last', not both")
     size = first if first is not None else last if last is not None else default
-    return min(size, maximum)
+    return min(size, maximum)  # the default may exceed a server's lower cap
 
 
 def encode_cursor(key: Any, rid: str) -> str:

@@ -6,24 +6,24 @@ resolvers/patient_import.py. Records and their FHIR mapping: resolvers/model/pat
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import strawberry
 
 from resolvers import catalog as catalog_r
+from resolvers import duplicate
 from resolvers import practitioner as practitioner_r
 from resolvers.context import Info, Scope
+from resolvers.duplicate import phone_key
 from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
 from resolvers.model.common import EntityRef, camel, check_date, check_dates
 from resolvers.model.practitioner import Practitioner
 from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, NumberedPage, numbered, store_connection
-from store.errors import NotFound
+from store.errors import Invalid, NotFound
 from store.fhirjson import code_of, ref_id
-from store.keys import digits, fold, phone_forms
-from store.naming import CS, SNOMED, SSN_SYSTEM
+from store.naming import CS, SNOMED
 from store.types import Page
 
 Resource = dict[str, Any]
@@ -34,9 +34,6 @@ SORTS = {"LAST_NAME": "family,given", "FIRST_NAME": "given,family", "DATE_OF_BIR
          "STATUS": "lifecycle-status"}
 TYPEAHEAD_FIELDS = ["name", "preferred-name", "chart-number"]
 TOBACCO = "72166-2"  # LOINC tobacco smoking status (social history)
-# A search text made only of phone punctuation and at least seven digits is one phone number, however written.
-_PHONE_TEXT = re.compile(r"^\+?[0-9\s().-]+$")
-_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 # ---------------------------------------------------------------------------------------------- finding patients
@@ -54,19 +51,6 @@ def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:
     if not pid:
         return None
     return when_loaded(ctx.loaders.patients_by_id, str(pid), lambda res: node(ctx, res) if res else None)
-
-
-def phone_key(text: str) -> str | None:
-    """The search key of ``text`` when it is a phone number (store/keys.py ``phone_forms``): its national
-    digits ('+1 (614) 555-9012' → '6145559012'), or the seven-digit local number; else None."""
-    text = text.strip()
-    if not _PHONE_TEXT.match(text) or _DATE_TEXT.match(text):
-        return None
-    forms = phone_forms(text)
-    if not forms:
-        return None
-    d = digits(text)
-    return d[1:] if len(d) == 11 and d.startswith("1") else forms[0]
 
 
 def search_terms(text: str) -> list[str]:
@@ -134,8 +118,8 @@ def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
     return params
 
 
-def _sort_spec(sort_field: str | None, descending: bool) -> str:
-    spec = SORTS.get(sort_field or "LAST_NAME", SORTS["LAST_NAME"])
+def _sort_spec(sort_field: str | None, descending: bool, default: str) -> str:
+    spec = SORTS.get(sort_field or default, SORTS[default])
     return ",".join(f"-{p}" for p in spec.split(",")) if descending else spec
 
 
@@ -150,7 +134,9 @@ async def list_patients(ctx: Scope, *, flt: dict[str, Any] | None = None, sort_f
     async def search(**kw: Any) -> Page:
         return await ctx.repo.search(ctx.who, "Patient", params, total=want_total, **kw)
 
-    return await store_connection(search, sort=_sort_spec(sort_field, descending), node=lambda r: node(ctx, r),
+    # seed 003: the cursor list "defaults to first_name when not specified", the numbered one to last_name
+    return await store_connection(search, sort=_sort_spec(sort_field, descending, "FIRST_NAME"),
+                                  node=lambda r: node(ctx, r),
                                   first=first, after=after, last=last, before=before,
                                   default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
 
@@ -164,7 +150,8 @@ async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_P
     if flt:
         await check_filter(ctx, flt)
     found = await ctx.repo.search(ctx.who, "Patient", filter_params(flt), count=paging.page_size,
-                                  offset=paging.offset, sort=_sort_spec(sort_field, descending), total=True)
+                                  offset=paging.offset, sort=_sort_spec(sort_field, descending, "LAST_NAME"),
+                                  total=True)
     return NumberedPage(items=[node(ctx, r) for r in found.resources], page=paging.page,
                         page_size=paging.page_size, total=found.total or 0)
 
@@ -181,7 +168,8 @@ async def search_patients_page(ctx: Scope, query: str, limit: int, *, want_total
     words = query.replace(",", " ").split()
     if not words:
         return model.PatientSearchPage(items=[], total=0)
-    limit = max(0, min(limit, ctx.settings.max_page_size))
+    if not 0 <= limit <= ctx.settings.max_page_size:
+        raise Invalid(f"limit must be between 0 and {ctx.settings.max_page_size}", field="limit")
     page = await ctx.repo.typeahead(ctx.who, "Patient", words, TYPEAHEAD_FIELDS, [("lifecycle-status:not", "archived")],
                                     count=limit, sort="family,given", total=want_total)
     return model.PatientSearchPage(items=[model.summary_from_fhir(r) for r in page.resources],
@@ -216,30 +204,18 @@ async def patient_counts_by_location(ctx: Scope, date_from: str | None, date_to:
 async def check_duplicates(ctx: Scope, *, last_name: str, date_of_birth: str | None = None,
                            email: str | None = None, mobile_phone: str | None = None, ssn: str | None = None,
                            exclude: str | None = None, prefix: str = "") -> list[model.PatientSummary]:
-    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient. Emails
-    match whatever their case, phones and SSNs whatever their punctuation (the normalized keys of
-    store/keys.py)."""
+    """Seed 003 check-duplicates: any one signal (last name + DOB, email, mobile, SSN) flags a patient
+    (resolvers/duplicate.py)."""
     check_date(date_of_birth, "date_of_birth", prefix)
-    searches: list[list[tuple[str, str]]] = []
-    if last_name and date_of_birth:
-        searches.append([("family", last_name), ("birthdate", date_of_birth)])
-    if email and email.strip():
-        searches.append([("email", fold(email))])
-    phone = phone_key(mobile_phone or "")
-    if phone:
-        searches.append([("phone", phone)])
-    if ssn and len(digits(ssn)) == 9:
-        searches.append([("identifier", f"{SSN_SYSTEM}|{digits(ssn)}")])
-    pages = await asyncio.gather(*(ctx.repo.search(ctx.who, "Patient", p, count=50) for p in searches))
-    seen: dict[str, Resource] = {}
-    folded = fold(last_name)
-    for params, found in zip(searches, pages, strict=True):
-        for r in found.resources:
-            if params[0][0] == "family" and fold(model.names(r)[0].get("family") or "") != folded:
-                continue  # FHIR string search is starts-with; the signal is the exact last name
-            if r["id"] != exclude:
-                seen.setdefault(r["id"], r)
-    return [model.summary_from_fhir(r) for r in seen.values()]
+    wanted = duplicate.Signals(last_name=last_name, date_of_birth=date_of_birth, email=email,
+                               mobile_phone=mobile_phone, ssn=ssn, exclude=exclude)
+    return duplicate.summaries((await duplicate.find(ctx.repo, ctx.who, [wanted]))[0])
+
+
+def potential_duplicates(root: model.Patient, info: Info) -> Soon[list[model.PatientSummary]]:
+    """The other patients this one may duplicate (as createPatient answers them), one batch of searches for
+    every patient of the query."""
+    return when_loaded(info.context.loaders.duplicates_by_signals, duplicate.signals_of(root), duplicate.summaries)
 
 
 # ---------------------------------------------------------------------------------------------- relations

@@ -12,7 +12,7 @@ from resolvers import idempotency
 from resolvers import patient as find
 from resolvers.context import Scope
 from resolvers.model import patient as model
-from resolvers.model.patient_input import apply_fields, validate
+from resolvers.model.patient_input import NAME_MAX, apply_fields, validate
 from store.clock import utc_now
 from store.errors import Conflict, DuplicateIdentifier, Invalid, InvalidTransition, NotFound
 from store.fhirjson import ref_id, set_ext
@@ -38,6 +38,7 @@ async def prepare_new(ctx: Scope, f: dict[str, Any], prefix: str = "input") -> R
         raise Invalid("A patient cannot be created archived", field=f"{prefix}.status")
     await find.require(ctx, {k: f.get(k) for k in find.REFERENCES}, prefix)
     await catalog_r.check_tags(ctx, f.get("tags"), f"{prefix}.tags")  # tags are tag definition ids
+    await check_billing_account(ctx, f, prefix)
     res: Resource = {"resourceType": "Patient", "id": str(uuid.uuid4())}
     apply_fields(res, f)
     model.set_status(res, status)
@@ -51,9 +52,40 @@ async def write_new(ctx: Scope, res: Resource, f: dict[str, Any], prefix: str = 
         written = await ctx.repo.create(ctx.who, res, keep_id=True)
     except DuplicateIdentifier:
         raise _duplicate_chart(prefix) from None
-    if f.get("responsible_party_id"):
+    account = f.get("billing_account")
+    if account:
+        own = account["choice"] == "own"
+        await assign_responsible_party(ctx, res["id"], res["id"] if own else str(account["guarantor_id"]),
+                                       name=account.get("name"))
+    elif f.get("responsible_party_id"):
         await assign_responsible_party(ctx, res["id"], str(f["responsible_party_id"]))
     return written.resource
+
+
+async def check_billing_account(ctx: Scope, f: dict[str, Any], prefix: str) -> None:
+    """createPatient's billingAccount: JOIN names an existing patient (NOT_FOUND) and no name, OWN no
+    guarantorId; never beside responsiblePartyId, which decides the same thing."""
+    account = f.get("billing_account")
+    if not account:
+        return
+    where = f"{prefix}.billingAccount"
+    if f.get("responsible_party_id"):
+        raise Invalid("Send billingAccount or responsiblePartyId, not both", field=where)
+    if account["choice"] == "own":
+        if account.get("guarantor_id"):
+            raise Invalid("guarantorId is for JOIN; an OWN account's guarantor is the patient",
+                          field=f"{where}.guarantorId")
+        name = account.get("name")
+        if name is not None and (not name.strip() or len(name) > NAME_MAX):
+            raise Invalid(f"name must be 1 to {NAME_MAX} characters", field=f"{where}.name")
+        return
+    if account.get("name") is not None:
+        raise Invalid("name is for OWN: a joined account keeps its own", field=f"{where}.name")
+    gid = account.get("guarantor_id")
+    if not gid:
+        raise Invalid("JOIN needs guarantorId", field=f"{where}.guarantorId")
+    if await ctx.loaders.patients_by_id.load(str(gid)) is None:
+        raise NotFound(f"Patient {str(gid)[:64]} not found", field=f"{where}.guarantorId")
 
 
 async def create_patient(ctx: Scope, f: dict[str, Any], idempotency_key: str | None = None
@@ -107,10 +139,12 @@ async def save(ctx: Scope, res: Resource, base_version: int | None, prefix: str 
 
 
 async def current(ctx: Scope, pid: str) -> Resource:
+    """The patient ``pid`` to change; NOT_FOUND in the words of every other patient lookup (not the store's
+    ``Patient/<id>``), naming the mutation's ``id`` argument."""
     try:
         return await ctx.repo.read(ctx.who, "Patient", str(pid))
-    except Invalid as exc:  # not even a FHIR id: no such patient
-        raise NotFound("Patient not found", field="id") from exc
+    except (Invalid, NotFound) as exc:  # Invalid: not even a FHIR id, so no such patient
+        raise NotFound(f"Patient {str(pid)[:64]} not found", field="id") from exc
 
 
 async def prepare_update(ctx: Scope, res: Resource, f: dict[str, Any], prefix: str = "input") -> Resource:
@@ -180,10 +214,11 @@ async def restore_patient(ctx: Scope, pid: str, base_version: int | None) -> mod
 # ---------------------------------------------------------------------------------------------- responsible party
 
 
-async def assign_responsible_party(ctx: Scope, pid: str, party: str | None) -> None:
+async def assign_responsible_party(ctx: Scope, pid: str, party: str | None, *, name: str | None = None) -> None:
     """Make ``party`` (a patient; None: nobody) the guarantor of ``pid``: ``pid`` leaves the Accounts of other
     guarantors and joins ``party``'s Account (one is opened when ``party`` guarantees none yet). The family
-    (resolvers/family.py) is the patients sharing a guarantor, so this is also how a patient changes family."""
+    (resolvers/family.py) is the patients sharing a guarantor, so this is also how a patient changes family.
+    ``name``: the name of the Account opened, if one is (default '<surname> household')."""
     mine = await ctx.repo.search(ctx.who, "Account", [("subject", f"Patient/{pid}")], count=100)
     target: Resource | None = None
     if party:
@@ -204,7 +239,7 @@ async def assign_responsible_party(ctx: Scope, pid: str, party: str | None) -> N
         head = await ctx.loaders.patients_by_id.load(party)
         surname = (model.names(head)[0].get("family") if head else None) or "Patient"
         await ctx.repo.create(ctx.who, {
-            "resourceType": "Account", "status": "active", "name": f"{surname} household",
+            "resourceType": "Account", "status": "active", "name": name or f"{surname} household",
             "subject": [{"reference": f"Patient/{pid}"}], "guarantor": [{"party": {"reference": f"Patient/{party}"}}]})
     elif not any(ref_id(s, "Patient") == pid for s in target.get("subject") or ()):
         target["subject"] = [*(target.get("subject") or []), {"reference": f"Patient/{pid}"}]

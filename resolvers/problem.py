@@ -96,7 +96,7 @@ async def record_problem(ctx: Scope, pid: str, f: dict[str, Any], idempotency_ke
 
 async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: dict[str, Any]) -> model.Problem:
     """PATCH a problem: only the fields sent change; ``base_version`` must be the current version. A status
-    change follows the lifecycle (``model.TRANSITIONS``); going back to active clears the stop date."""
+    change follows the lifecycle (``model.TRANSITIONS``), forward only."""
     if "name" in f and not (f["name"] or "").strip():
         raise Invalid("name cannot be cleared", field="input.name")
     if "status" in f and f["status"] is None:
@@ -106,10 +106,9 @@ async def update_problem(ctx: Scope, pid: str, rid: str, base_version: int, f: d
     f = await catalog.with_definition(ctx, DISEASE_KIND, f, model.from_fhir(res).disease_definition_id)
     was, target = model.status_of(res), f.get("status")
     if target is not None and target is not was and was is not None and target not in model.TRANSITIONS[was]:
-        raise InvalidTransition(f"A problem cannot go from {was.value} to {target.value}", current=was.value,
-                                target=target.value)
-    if target is model.ProblemStatus.ACTIVE and was is not model.ProblemStatus.ACTIVE and "date_stop" not in f:
-        f = {**f, "date_stop": None}
+        again = "; record it again with recordProblem" if target is model.ProblemStatus.ACTIVE else ""
+        raise InvalidTransition(f"A problem cannot go from {was.value} to {target.value}{again}",
+                                current=was.value, target=target.value)
     status = target or was
     _check_dates(status, f.get("date_start", res.get("onsetDateTime")),
                  f.get("date_stop", res.get("abatementDateTime")))

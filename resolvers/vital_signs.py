@@ -29,6 +29,7 @@ from resolvers.pagination import (
     numbered,
 )
 from store.errors import Invalid, NotFound
+from store.fhirjson import extension
 from store.naming import VITAL_CODES
 
 RT = "Observation"
@@ -121,7 +122,8 @@ async def record_vital_signs(ctx: Scope, pid: str, f: dict[str, Any], idempotenc
     async def create() -> model.VitalSigns:
         subject, _ = await asyncio.gather(chart.patient_reference(ctx, pid),
                                           chart.provider_exists(ctx, f.get("provider_id")))
-        res = model.apply_fields({"resourceType": RT, "status": "final", "subject": subject}, f)
+        who = extension("vitals-recorder", "valueReference", chart.recorder(ctx))
+        res = model.apply_fields({"resourceType": RT, "status": "final", "subject": subject, "extension": [who]}, f)
         return model.from_fhir(await chart.create(ctx, res))
 
     return await chart.once(ctx, "recordVitalSigns", RT, pid, idempotency_key, f, create, model.from_fhir)

@@ -21,6 +21,8 @@ Patient
   seed genders            gender male|female|other|unknown; non_binary → other, prefer_not_to_say → unknown,
                           the seed's word kept in EXT["gender-detail"] valueCode
   responsible party       the guarantor of the patient's Account (see Family)
+  billing account (create) createPatient billingAccount: OWN = an Account of its own (guarantor = the patient,
+                          name as given), JOIN = the Account guaranteed by guarantorId (as responsible party)
   smoking status          Observation social-history 72166-2, valueCodeableConcept SNOMED
 Family      Account(subject=[patients], guarantor[0].party=Patient/RelatedPerson) — same guarantor = same family
 Relations   RelatedPerson(patient=P, EXT["related-patient"]=Patient/Q, relationship=v3 RoleCode,
@@ -112,7 +114,8 @@ Value types and codes (as app/demo.py writes them; the other doors read the same
   Allergies               severity without a reaction: EXT["allergy-severity"] valueCode mild|moderate|severe
                           (FHIR keeps severity on a reaction, which needs a manifestation)
   Problems                EXT["problem-function-status"] valueCode problem|cognitive_result|...
-  Vitals                  EXT["vitals-followup-plan"] valueBoolean (an abnormal-vitals follow-up plan exists)
+  Vitals                  EXT["vitals-followup-plan"] valueBoolean (an abnormal-vitals follow-up plan exists);
+                          EXT["vitals-recorder"] valueReference who recorded it (as EXT["communication-recorder"])
   Medications             MedicationStatement status active|completed|stopped (basedOn the MedicationRequest
                           when prescribed here); MedicationRequest intent order, status
                           active|completed|stopped|on-hold; dosage[0] text (dosage), timing.code.text
@@ -221,6 +224,7 @@ EXT = {
         "relationship-note",
         "problem-function-status",
         "vitals-followup-plan",
+        "vitals-recorder",
         "vitals-weight-code",
         "medication-cpoe",
         "name-alias",

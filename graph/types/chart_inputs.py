@@ -18,7 +18,8 @@ class AllergyPatch:
         default=UNSET, description="Another active allergy definition (unknown or archived → NOT_FOUND): the "
                                    "allergen, its code and (unless sent) category become its own. Null unlinks the "
                                    "allergy, keeping its allergen; only then (or for a free-text allergy) may "
-                                   "allergen, code and codeSystem change (else VALIDATION).")
+                                   "allergen, code and codeSystem change: sent while linked, each must be the "
+                                   "definition's own or one it lacks (else VALIDATION).")
     allergen: str | None = strawberry.field(default=UNSET, description="What the patient is allergic to; "
                                                                        "cannot be cleared.")
     code: str | None = strawberry.field(default=UNSET, description="The allergen's code in codeSystem.")
@@ -41,7 +42,8 @@ class MedicationPatch:
     medication_definition_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="Another active medication definition (unknown or archived → NOT_FOUND): name "
                                    "and rxCui become its own. Null unlinks the medication, keeping them; only then "
-                                   "(or for a free-text entry) may name and rxCui change (else VALIDATION).")
+                                   "(or for a free-text entry) may name and rxCui change: sent while linked, each "
+                                   "must be the definition's own or one it lacks (else VALIDATION).")
     name: str | None = strawberry.field(default=UNSET, description="The medication as it should be shown "
                                                                    "(free text when no RxNorm code applies).")
     rx_cui: str | None = strawberry.field(default=UNSET, description="RxNorm concept id (RXCUI).")
@@ -62,15 +64,15 @@ class MedicationPatch:
 
 
 @strawberry.input(description="Changes to a problem: only the fields sent are modified. A status change follows "
-                              "the lifecycle active → resolved → inactive; a resolved or inactive problem that "
-                              "comes back may become active again (its stop date is then cleared). "
-                              "inactive → resolved is refused with INVALID_TRANSITION.")
+                              "the lifecycle active → resolved → inactive (active → inactive too), forward only: "
+                              "any other change (back to active, inactive → resolved) is INVALID_TRANSITION; a "
+                              "problem that comes back is recorded again with recordProblem.")
 class ProblemPatch:
     disease_definition_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="Another active disease definition (unknown or archived → NOT_FOUND): name and "
                                    "codes become its own. Null unlinks the problem, keeping them; only then (or for "
-                                   "a free-text problem) may name, snomedCode and icd10Code change (else "
-                                   "VALIDATION).")
+                                   "a free-text problem) may name, snomedCode and icd10Code change: sent while "
+                                   "linked, each must be the definition's own or one it lacks (else VALIDATION).")
     name: str | None = strawberry.field(default=UNSET, description="The problem, in words; cannot be cleared. "
                                                                    "A new name without codes clears the old codes.")
     snomed_code: str | None = strawberry.field(default=UNSET, description="The problem's SNOMED CT code.")

@@ -15,11 +15,17 @@ from graph.types.episode import EpisodeStatus
 from graph.types.patient import AllergyReviewStatus, ContactMethod, Gender, MaritalStatus, PatientStatus, Pronoun
 from graph.types.problem import FunctionStatus, ProblemStatus
 from resolvers.model.common import enum_type, provided
+from resolvers.model.patient_input import NAME_MAX
 
 
 def fields_of(value: object) -> dict[str, object]:
-    """An input object as a dict of the fields the client sent (PATCH semantics for UNSET defaults)."""
-    return provided(vars(value))
+    """An input object as a dict of the fields the client sent (PATCH semantics for UNSET defaults); a nested
+    input object (createPatient's billingAccount) becomes a dict too, its enums their values."""
+    out = provided(vars(value))
+    for key, v in out.items():
+        if isinstance(v, BillingAccountInput):
+            out[key] = {k: getattr(x, "value", x) for k, x in fields_of(v).items()}
+    return out
 
 
 def _in(description: str, default: object = UNSET) -> Any:
@@ -54,7 +60,9 @@ enum_type(SortDirection, "Sort direction.", {"ASC": "Ascending: A→Z, oldest fi
 
 @strawberry.input(description="How to sort a patient list.")
 class PatientSort:
-    field: PatientSortField = _in("What to sort by (default LAST_NAME).", PatientSortField.LAST_NAME)
+    field: PatientSortField | None = _in(
+        "What to sort by; left out or null: the list's default (FIRST_NAME for patients, LAST_NAME for patientPage).",
+        None)
     direction: SortDirection = _in("Sort direction (default ASC).", SortDirection.ASC)
 
 
@@ -75,14 +83,17 @@ class PatientFilter:
     tag: str | None = _in("A tag definition's id: only patients with that tag; an unknown id is NOT_FOUND.", None)
 
 
+_NAME_MAX = f"; at most {NAME_MAX} characters (longer: VALIDATION)."
+
+
 @strawberry.input(description="Patient fields shared by create and update (only the fields sent are written; "
                               "null clears a field).")
 class PatientFields:
-    middle_name: str | None = _in("Middle name(s).")
-    preferred_name: str | None = _in("The name the patient likes to be called.")
-    title: str | None = _in("Name prefix, e.g. 'Dr.'.")
-    salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'.")
-    date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD.")
+    middle_name: str | None = _in("Middle name(s)" + _NAME_MAX)
+    preferred_name: str | None = _in("The name the patient likes to be called" + _NAME_MAX)
+    title: str | None = _in("Name prefix, e.g. 'Dr.'" + _NAME_MAX)
+    salutation: str | None = _in("How letters address the patient, e.g. 'Dear Maria'" + _NAME_MAX)
+    date_of_birth: str | None = _in("Date of birth, YYYY-MM-DD; a date in the future is VALIDATION.")
     gender: Gender | None = _in("Administrative gender.")
     pronoun: Pronoun | None = _in("Pronouns the patient uses.")
     marital_status: MaritalStatus | None = _in("Marital status.")
@@ -128,22 +139,51 @@ class PatientFields:
                                     "8 telehealth.")
     date_first_visit: str | None = _in("Date of the first visit, YYYY-MM-DD.")
     date_time_deceased: str | None = _in("Date and time of death, ISO 8601 with a time zone.")
-    emergency_contact_name: str | None = _in("Emergency contact's name.")
+    emergency_contact_name: str | None = _in("Emergency contact's name" + _NAME_MAX)
     emergency_contact_phone: str | None = _in("Emergency contact's phone.")
     tags: list[str] | None = _in("Tag codes; replaces the patient's tags.")
 
 
+class BillingAccountChoice(Enum):
+    OWN = "own"
+    JOIN = "join"
+
+
+enum_type(BillingAccountChoice, "The billing-account decision taken at registration.", {
+    "OWN": "Open a billing account of the patient's own, the patient its guarantor (who pays).",
+    "JOIN": "Join the billing account of another patient, its guarantor (guarantorId), and so that patient's "
+            "family; that patient's account is opened when they have none yet.",
+})
+
+
+@strawberry.input(description="Which billing account a new patient is assigned to (a FHIR Account: the patient "
+                              "is one of its subjects, its guarantor pays). The family of a patient is everyone "
+                              "sharing its guarantor.")
+class BillingAccountInput:
+    choice: BillingAccountChoice = strawberry.field(description="Own account, or join another patient's.")
+    guarantor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="With JOIN (required there, refused with OWN: VALIDATION): the patient "
+                                  "whose account to join; unknown is NOT_FOUND.")
+    name: str | None = strawberry.field(
+        default=None, description="With OWN: the new account's name (default '<last name> household'), at "
+                                  "most 100 characters; refused with JOIN (VALIDATION).")
+
+
 @strawberry.input(description="A new patient: firstName and lastName are required.")
 class PatientInput(PatientFields):
-    first_name: str = _in("Legal first name (not blank).", strawberry.UNSET)
-    last_name: str = _in("Legal last name (not blank).", strawberry.UNSET)
+    first_name: str = _in("Legal first name (not blank)" + _NAME_MAX, strawberry.UNSET)
+    last_name: str = _in("Legal last name (not blank)" + _NAME_MAX, strawberry.UNSET)
     status: PatientStatus | None = _in("Initial status (default ACTIVE; not ARCHIVED).")
+    billing_account: BillingAccountInput | None = _in(
+        "The billing-account decision taken at registration: an account of the patient's own or another "
+        "patient's. Not with responsiblePartyId, which takes the same decision (both: VALIDATION). Left out: "
+        "no account is assigned.")
 
 
 @strawberry.input(description="Changes to a patient: only the fields sent are modified; null clears a field.")
 class PatientPatch(PatientFields):
-    first_name: str | None = _in("Legal first name (cannot be cleared).")
-    last_name: str | None = _in("Legal last name (cannot be cleared).")
+    first_name: str | None = _in("Legal first name (cannot be cleared)" + _NAME_MAX)
+    last_name: str | None = _in("Legal last name (cannot be cleared)" + _NAME_MAX)
 
 
 @strawberry.input(description="An episode of care: name, type, from and status are required to create one; "
@@ -220,7 +260,8 @@ class VitalSignsInput:
         default=None, description="Id of the practitioner who took the reading.")
 
 
-_FROM_DEFINITION = "; left out when a definition is named (it supplies it: sending both → VALIDATION)."
+_FROM_DEFINITION = ("; a named definition supplies it: sent too, it must be the definition's own (else VALIDATION), "
+                    "or it fills in one the definition lacks.")
 
 
 @strawberry.input(description="An allergy or intolerance to record: an org allergy definition (allergyDefinitionId, "
@@ -254,7 +295,8 @@ class MedicationInput:
         default=None, description="Id of an active medication definition (unknown or archived → NOT_FOUND): the "
                                   "medication gets its name and RXCUI.")
     name: str | None = strawberry.field(
-        default=None, description="Medication name (without a definition, name or rxCui is required)"
+        default=None, description="Medication name, free text when no definition applies (without a definition, "
+                                  "required: an RxNorm code alone is not a name)"
                                   + _FROM_DEFINITION)
     rx_cui: str | None = strawberry.field(default=None, description="RxNorm concept id (RXCUI)" + _FROM_DEFINITION)
     status: str | None = strawberry.field(default=None, description="active, discontinued, on_hold, completed.")

@@ -98,6 +98,12 @@ class Patient(patient.Patient, Entity):
                                         description="The patient's primary provider.")
     secondary_provider = strawberry.field(resolver=patient_r.secondary_provider, graphql_type=_Practitioner | None,
                                           description="The patient's secondary provider.")
+    potential_duplicates = strawberry.field(
+        resolver=patient_r.potential_duplicates, graphql_type=list[PatientSummary],
+        description="Other patients this one may duplicate, by the checkDuplicatePatients signals (same last name "
+                    "and date of birth, same email whatever its case, same mobile phone whatever its punctuation, "
+                    "same SSN with or without dashes), never the patient itself; empty when none. The same list "
+                    "createPatient and updatePatient answer, here on every read.")
     location = _ref(patient_r.location, "The practice location the patient belongs to, with its name.")
     billing_type = _ref(patient_r.billing_type, "The patient's billing type (a practice catalog entry).")
     fee_schedule = _ref(patient_r.fee_schedule, "The fee schedule applied to the patient (a practice catalog entry).")

@@ -17,6 +17,7 @@ from store.naming import EXT
 
 E = TypeVar("E", bound=EnumMeta)
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # fromisoformat alone also takes 20240501 and 2024-W01-1
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
 
 # The descriptions every record's id and version share.
 ID_DESCRIPTION = "Opaque id; stable for the life of the record."
@@ -134,6 +135,43 @@ def check_dates(prefix: str = "", **dates: str | None) -> None:
     """``check_date`` for each of a filter's dates (by default: arguments), named by their snake_case names."""
     for field, value in dates.items():
         check_date(value, field, prefix)
+
+
+def date_or_instant(value: str | None, field: str, prefix: str = "") -> date | datetime | None:
+    """A filter bound that is either a date (YYYY-MM-DD: the whole day) or an ISO 8601 date-time with a time
+    zone (that instant); VALIDATION naming ``prefix.field`` otherwise."""
+    if value is None:
+        return None
+    if DATE.fullmatch(value):
+        check_date(value, field, prefix)
+        return date.fromisoformat(value)
+    if DATETIME.fullmatch(value):
+        check_datetime(value, field, prefix)
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    raise invalid(field, f"{camel(field)} must be a date written YYYY-MM-DD or an ISO 8601 date-time with a time "
+                         "zone, e.g. 2024-05-01T14:30:00Z", prefix)
+
+
+def within(value: str | None, start: date | datetime | None, end: date | datetime | None) -> bool:
+    """Whether the date-time ``value`` (ISO 8601 with its offset) lies in [start, end], both inclusive: a date
+    bound is the whole day of ``value`` as written (its own offset), a date-time bound an instant."""
+    if start is None and end is None:
+        return True
+    if not value:
+        return False
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    for bound, after in ((start, True), (end, False)):
+        if bound is None:
+            continue
+        if isinstance(bound, datetime):
+            if when.tzinfo is None or (when < bound if after else when > bound):
+                return False
+        elif when.date() < bound if after else when.date() > bound:
+            return False
+    return True
 
 
 def check_datetime(value: Any, field: str, prefix: str = "input") -> None:

@@ -269,6 +269,8 @@ class PatientCountsByLocation:
     statuses: list[PatientStatus] = _f("The statuses counted.")
     date_from: str | None = _f("First-visit dates from this date (inclusive), YYYY-MM-DD.")
     date_to: str | None = _f("First-visit dates before this date (exclusive), YYYY-MM-DD.")
+    group_by: str = strawberry.field(
+        default="location", description="What the counts are grouped by: always `location` (one item per location).")
 
 
 @dataclass(eq=False, kw_only=True)

@@ -8,10 +8,12 @@ the GraphQL names, never FHIR element or search-parameter names.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from resolvers.model.common import camel, check_date, check_datetime, invalid
 from resolvers.model.patient import GENDERS, MEDICAID_SYSTEM
+from store.clock import utc_now
 from store.fhirjson import ref_id, set_ext
 from store.naming import BCP47, CS, MARITAL_CODE, SID, SSN_SYSTEM, marital_status
 
@@ -21,6 +23,10 @@ V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the mail server's question.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 ARRIVE_EARLY_MAX = 120
+# The seed gives no lengths; a name longer than this is a mistake or an attack, never a person's name.
+NAME_MAX = 100
+NAME_FIELDS = ("first_name", "last_name", "middle_name", "preferred_name", "title", "salutation",
+               "emergency_contact_name")
 
 
 def _check_range(f: dict[str, Any], field: str, low: int, high: int, prefix: str) -> None:
@@ -38,8 +44,14 @@ def validate(f: dict[str, Any], *, creating: bool, prefix: str = "input") -> Non
     for required in ("first_name", "last_name"):
         if (creating or required in f) and not (f.get(required) or "").strip():
             raise invalid(required, f"{camel(required)} is required and cannot be blank", prefix)
+    for field in NAME_FIELDS:
+        if isinstance(f.get(field), str) and len(f[field]) > NAME_MAX:
+            raise invalid(field, f"{camel(field)} must be at most {NAME_MAX} characters", prefix)
     for field in ("date_of_birth", "date_first_visit"):
         check_date(f.get(field), field, prefix)
+    # "Today" where it is latest (UTC+14): a baby born today anywhere is not in the future.
+    if f.get("date_of_birth") and f["date_of_birth"] > (utc_now() + timedelta(hours=14)).date().isoformat():
+        raise invalid("date_of_birth", "dateOfBirth cannot be in the future", prefix)
     check_datetime(f.get("date_time_deceased"), "date_time_deceased", prefix)
     gender = _enum(f.get("gender"))
     if gender is not None and gender not in GENDERS:

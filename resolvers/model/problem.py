@@ -57,12 +57,12 @@ _STATUS = {s.value: s for s in ProblemStatus}
 _FUNCTION = {s.value: s for s in FunctionStatus}
 # Condition clinical statuses shown as active problems.
 ACTIVE_STATUSES = ("active", "recurrence", "relapse")
-# The lifecycle (seed 003: active -> resolved -> inactive), and a problem that comes back (recurrence,
-# relapse) is active again. Only inactive -> resolved goes against it.
+# The lifecycle of seed 003, forward only: active -> resolved -> inactive (active -> inactive skips a step).
+# A problem that comes back is recorded again as a new active problem, keeping the resolved one's history.
 TRANSITIONS = {
     ProblemStatus.ACTIVE: {ProblemStatus.RESOLVED, ProblemStatus.INACTIVE},
-    ProblemStatus.RESOLVED: {ProblemStatus.INACTIVE, ProblemStatus.ACTIVE},
-    ProblemStatus.INACTIVE: {ProblemStatus.ACTIVE},
+    ProblemStatus.RESOLVED: {ProblemStatus.INACTIVE},
+    ProblemStatus.INACTIVE: set(),
 }
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 

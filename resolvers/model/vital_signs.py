@@ -86,6 +86,9 @@ class VitalSigns:
         description="When this version was written (ISO 8601 instant, UTC).")
     deleted_at: str | None = strawberry.field(
         description="When the record was archived (ISO 8601 date-time); null while it is on the chart.")
+    # Who recorded it (EXT["vitals-recorder"], resolvers/chart.py ``recorder``); the GraphQL type resolves it
+    # to ``createdBy { id name }`` (resolvers/chart.py ``created_by``).
+    recorded_by: strawberry.Private[dict[str, Any] | None] = None
 
 
 def is_vitals(res: dict[str, Any]) -> bool:
@@ -131,6 +134,7 @@ def from_fhir(res: dict[str, Any]) -> VitalSigns:
             f.severity is FlagSeverity.CRITICAL for f in flags),
         provider_id=opt_id(next((ref_id(p, "Practitioner") for p in res.get("performer") or ()
                                  if ref_id(p, "Practitioner")), None)),
+        recorded_by=recorder if isinstance(recorder := ext(res, "vitals-recorder"), dict) else None,
     )
 
 

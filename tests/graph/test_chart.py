@@ -224,5 +224,17 @@ async def test_encounters_documents_and_communication_logs(gql: GQL, fhir_a, tag
                                                              "note": "Asked for refill"}
     assert data["sent"]["edges"] == [{"node": {"note": "Reminder sent"}}]
     assert data["searched"]["edges"] == [{"node": {"mode": "phone"}}]
+    # seed 003 filters by date-time: an instant bounds it, a date is its whole day (both ends inclusive)
+    window = """query($id: ID!, $from: String, $to: String) { patient(id: $id) {
+      communicationLogs(dateFrom: $from, dateTo: $to) { edges { node { note } } } } }"""
+    for bounds, notes in ((("2026-10-01T08:00:01Z", None), ["Asked for refill"]),
+                          (("2026-10-01T10:00:00+02:00", "2026-10-02T07:59:59Z"), ["Reminder sent"]),
+                          ((None, "2026-10-01"), ["Reminder sent"]),
+                          (("2026-10-01", "2026-10-02"), ["Asked for refill", "Reminder sent"])):
+        got = (await gql.run(window, {"id": pid, "from": bounds[0], "to": bounds[1]}))["patient"]
+        assert [e["node"]["note"] for e in got["communicationLogs"]["edges"]] == notes, bounds
+    for bad in ("2026-10-01T08:00:00", "yesterday"):
+        err = await gql.error(window, {"id": pid, "from": bad})
+        assert err["extensions"] == {"code": "VALIDATION", "field": "dateFrom"}
     one = (await gql.run('query($e: ID!) { encounter(id: $e) { id patient { lastName } } }', {"e": enc}))
     assert one["encounter"] == {"id": enc, "patient": {"lastName": f"Lists{tag}"}}

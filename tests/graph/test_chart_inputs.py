@@ -77,7 +77,10 @@ async def test_a_malformed_date_filter_is_refused_not_an_empty_list(gql: GQL, fh
             query = f'query($p: ID!) {{ patient(id: $p) {{ {field}({arg}: "bogus") {{ totalCount }} }} }}'
             err = await gql.error(query, {"p": pid})
             assert err["extensions"] == {"code": "VALIDATION", "field": arg}, (field, err)
-            assert err["message"] == f"{arg} must be a date written YYYY-MM-DD"
+            # communication logs filter by date-time (seed 003), a date standing for its whole day
+            also = " or an ISO 8601 date-time with a time zone, e.g. 2024-05-01T14:30:00Z"
+            wanted = f"{arg} must be a date written YYYY-MM-DD" + (also if field == "communicationLogs" else "")
+            assert err["message"] == wanted
     for arg in ("dateFrom", "dateTo"):
         err = await gql.error(f'{{ appointments(filter: {{{arg}: "2026-13-01"}}) {{ totalCount }} }}')
         assert err["extensions"] == {"code": "VALIDATION", "field": f"filter.{arg}"}

@@ -163,16 +163,34 @@ async def test_problem_status_lifecycle(gql: GQL, fhir_a, tag: str) -> None:
     assert inactive["updateProblem"]["status"] == "INACTIVE"
     backwards = await gql.error(upd, {"p": pid, "id": made["id"], "v": 3, "i": {"status": "RESOLVED"}})
     assert backwards["extensions"] == {"code": "INVALID_TRANSITION", "current": "inactive", "target": "resolved"}
-    # it came back: active again, its stop date cleared
-    relapse = (await gql.run(upd, {"p": pid, "id": made["id"], "v": 3, "i": {"status": "ACTIVE"}}))["updateProblem"]
-    assert relapse["status"] == "ACTIVE" and relapse["dateStop"] is None
+    # seed 003's lifecycle goes forward only: no way back to active (a problem that comes back is recorded again)
+    relapse = await gql.error(upd, {"p": pid, "id": made["id"], "v": 3, "i": {"status": "ACTIVE"}})
+    assert relapse["extensions"] == {"code": "INVALID_TRANSITION", "current": "inactive", "target": "active"}
     rest = (await fhir_a.get(f"/Condition/{made['id']}")).json()
-    assert rest["clinicalStatus"]["coding"][0]["code"] == "active" and "abatementDateTime" not in rest
+    assert rest["clinicalStatus"]["coding"][0]["code"] == "inactive" and rest["abatementDateTime"] == "2026-02-01"
     await gql.run("mutation($p: ID!, $id: ID!) { archiveProblem(patientId: $p, id: $id) { deletedAt } }",
                   {"p": pid, "id": made["id"]})
     assert (await gql.run(listed, {"p": pid}))["patient"]["medicalSummary"]["activeProblems"] == []
-    gone = await gql.error(upd, {"p": pid, "id": made["id"], "v": 5, "i": {"note": "x"}})
+    gone = await gql.error(upd, {"p": pid, "id": made["id"], "v": 4, "i": {"note": "x"}})
     assert gone["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_resolved_problem_does_not_become_active_again(gql: GQL, fhir_a, tag: str) -> None:
+    """Seen by a review: RESOLVED → ACTIVE was accepted and cleared dateStop."""
+    pid = await patient(fhir_a, tag)
+    made = (await gql.run("""mutation($p: ID!) { recordProblem(patientId: $p, input: {name: "Gout",
+        dateStart: "2026-01-05"}) { id } }""", {"p": pid}))["recordProblem"]
+    upd = """mutation($p: ID!, $id: ID!, $v: Int!, $i: ProblemPatch!) {
+        updateProblem(patientId: $p, id: $id, baseVersion: $v, input: $i) { status dateStop version } }"""
+    done = await gql.run(upd, {"p": pid, "id": made["id"], "v": 1, "i": {"status": "RESOLVED",
+                                                                         "dateStop": "2026-02-01"}})
+    assert done["updateProblem"] == {"status": "RESOLVED", "dateStop": "2026-02-01", "version": 2}
+    err = await gql.error(upd, {"p": pid, "id": made["id"], "v": 2, "i": {"status": "ACTIVE"}})
+    assert err["extensions"] == {"code": "INVALID_TRANSITION", "current": "resolved", "target": "active"}
+    assert "recordProblem" in err["message"]
+    kept = (await gql.run("""query($p: ID!) { patient(id: $p) { problems { nodes { status dateStop version } } } }""",
+                          {"p": pid}))["patient"]["problems"]["nodes"]
+    assert kept == [{"status": "RESOLVED", "dateStop": "2026-02-01", "version": 2}]
 
 
 async def test_a_free_text_problem_carries_an_icd10_code(gql: GQL, fhir_a, tag: str) -> None:

@@ -115,6 +115,42 @@ async def test_communication_log_created_by_is_the_practitioner_read_in_one_batc
     assert by[1] == [{"id": docs[1], "name": f"Wei Doc1{tag}"}] and by[2] == [{"id": docs[2], "name": f"Wei Doc2{tag}"}]
 
 
+async def test_vital_signs_created_by_on_every_answer_read_in_one_batch(gql: GQL, fhir_a, tag: str) -> None:
+    """Seed 003 gives vital signs a created_by: {id, name} as communication logs have it, on the list, the
+    one-by-id read and every write's answer; the practitioners named are read in one batch."""
+    pid = await patient(fhir_a, tag, "Vit")
+    by_key = {"id": "api-key:graph-a", "name": "api-key:graph-a"}
+    made = (await gql.run("""mutation($p: ID!) { recordVitalSigns(patientId: $p, input: {
+        dateTaken: "2026-10-01", pulse: 72 }) { id createdBy { id name } } }""", {"p": pid}))["recordVitalSigns"]
+    assert made["createdBy"] == by_key
+    upd = (await gql.run("""mutation($p: ID!, $id: ID!) { updateVitalSigns(patientId: $p, id: $id, baseVersion: 1,
+        input: {pulse: 75}) { createdBy { id } } }""", {"p": pid, "id": made["id"]}))["updateVitalSigns"]
+    assert upd["createdBy"] == {"id": "api-key:graph-a"}  # who recorded it, not who changed it
+    one = (await gql.run("query($p: ID!, $id: ID!) { vitalSigns(patientId: $p, id: $id) { createdBy { name } } }",
+                         {"p": pid, "id": made["id"]}))["vitalSigns"]
+    assert one["createdBy"] == {"name": "api-key:graph-a"}
+    docs = [await post(fhir_a, make_practitioner(family=f"Vit{i}{tag}", tag=tag)) for i in range(2)]
+    for i, doc in enumerate(docs):
+        await post(fhir_a, {"resourceType": "Observation", "status": "final", "subject": {"reference":
+                   f"Patient/{pid}"}, "effectiveDateTime": f"2026-10-0{i + 2}T08:00:00Z",
+                   "category": [cc("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")],
+                   "code": cc("http://loinc.org", "85353-1"),
+                   "component": [{"code": cc("http://loinc.org", "8867-4"),
+                                  "valueQuantity": {"value": 70 + i, "unit": "/min"}}],
+                   "extension": [{"url": EXT["vitals-recorder"], "valueReference": {
+                       "reference": f"Practitioner/{doc}", "display": "staff-login"}}]})
+    before = fhir_calls()
+    rows = (await gql.run("""query($p: ID!) { patient(id: $p) {
+        vitalSigns { nodes { pulse createdBy { id name } } } } }""", {"p": pid}))["patient"]["vitalSigns"]["nodes"]
+    after = fhir_calls()
+    assert after.get(("find", "Practitioner"), 0) - before.get(("find", "Practitioner"), 0) == 1
+    assert [r["createdBy"] for r in rows] == [{"id": docs[1], "name": f"Wei Vit1{tag}"},
+                                              {"id": docs[0], "name": f"Wei Vit0{tag}"}, by_key]
+    archived = (await gql.run("""mutation($p: ID!, $id: ID!) { archiveVitalSigns(patientId: $p, id: $id) {
+        createdBy { id } } }""", {"p": pid, "id": made["id"]}))["archiveVitalSigns"]
+    assert archived["createdBy"] == {"id": "api-key:graph-a"}
+
+
 async def test_create_communication_log_and_filters(gql: GQL, fhir_a, tag: str) -> None:
     pid = await patient(fhir_a, tag)
     made = (await gql.run(LOG, {"p": pid, "i": {"communicationDatetime": "2026-10-03T09:00Z", "mode": "phone",

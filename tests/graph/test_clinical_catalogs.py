@@ -214,6 +214,36 @@ async def test_an_allergy_recorded_from_a_definition_carries_its_code(gql: GQL, 
     assert archived["extensions"] == {"code": "NOT_FOUND", "field": "input.allergyDefinitionId"}
 
 
+async def test_rx_cui_beside_a_medication_definition(gql: GQL, fhir_a: Any, tag: str) -> None:
+    """Seed 003's medication body takes rx_cui beside medication_definition_uuid: the definition's own code (or
+    one it lacks) is accepted, another is refused; an RXCUI alone is no medication name (free text is)."""
+    pid = await patient(fhir_a, tag)
+    coded = await create(gql, "Medication", name=f"Ibuprofen 400 MG {tag}", rxCui="310965")
+    bare = await create(gql, "Medication", name=f"House remedy {tag}")
+    record = """mutation($p: ID!, $i: MedicationInput!) { recordMedication(patientId: $p, input: $i) {
+        id version name rxCui medicationDefinition { id } } }"""
+    same = (await gql.run(record, {"p": pid, "i": {"medicationDefinitionId": coded["id"], "rxCui": "310965"}}))
+    assert same["recordMedication"] | {"id": None} == {"id": None, "version": 1, "name": f"Ibuprofen 400 MG {tag}",
+                                                       "rxCui": "310965", "medicationDefinition": {"id": coded["id"]}}
+    filled = (await gql.run(record, {"p": pid, "i": {"medicationDefinitionId": bare["id"], "rxCui": "243670"}}))
+    assert (filled["recordMedication"]["name"], filled["recordMedication"]["rxCui"]) == (f"House remedy {tag}",
+                                                                                        "243670")
+    other = await gql.error(record, {"p": pid, "i": {"medicationDefinitionId": coded["id"], "rxCui": "197806"}})
+    assert other["extensions"] == {"code": "VALIDATION", "field": "input.rxCui"} and "310965" in other["message"]
+    alone = await gql.error(record, {"p": pid, "i": {"rxCui": "243670"}})
+    assert alone["extensions"] == {"code": "VALIDATION", "field": "input.name"}
+    update = """mutation($p: ID!, $id: ID!, $v: Int!, $i: MedicationPatch!) { updateMedication(patientId: $p,
+        id: $id, baseVersion: $v, input: $i) { version rxCui medicationDefinition { id } } }"""
+    med = same["recordMedication"]
+    again = (await gql.run(update, {"p": pid, "id": med["id"], "v": 1, "i": {"rxCui": "310965", "dosage": "1"}}))
+    assert again["updateMedication"] == {"version": 2, "rxCui": "310965", "medicationDefinition": {"id": coded["id"]}}
+    changed = await gql.error(update, {"p": pid, "id": med["id"], "v": 2, "i": {"rxCui": "197806"}})
+    assert changed["extensions"] == {"code": "VALIDATION", "field": "input.rxCui"}
+    unlinked = (await gql.run(update, {"p": pid, "id": med["id"], "v": 2,
+                                       "i": {"medicationDefinitionId": None, "rxCui": "197806"}}))["updateMedication"]
+    assert unlinked == {"version": 3, "rxCui": "197806", "medicationDefinition": None}
+
+
 async def test_medications_problems_and_communications_from_definitions(gql: GQL, fhir_a: Any, tag: str) -> None:
     pid = await patient(fhir_a, tag)
     med_def = await create(gql, "Medication", name=f"Amoxicillin 250 MG {tag}", rxCui="308182")

@@ -64,3 +64,18 @@ async def test_graphql_http_audit_has_no_failures(graph_url: str) -> None:
     assert out["error"] == [], out["error"]
     assert out["warn"] == [], out["warn"]
     assert code == 0
+
+
+async def test_unreadable_requests_get_a_graphql_error_body(http: httpx.AsyncClient, graph_url: str) -> None:
+    """Seen by a review: a body that is not JSON, has no query or variables that are not an object was
+    answered 400 text/plain, with no errors list to read an extensions.code from."""
+    json_type = {**H, "Content-Type": "application/json"}
+    bodies = [b"not json", b'{"nope": 1}', b'{"query": "{ __typename }", "variables": "oops"}']
+    for body in bodies:
+        for accept in ("application/json", "application/graphql-response+json"):
+            r = await http.post(graph_url, content=body, headers={**json_type, "Accept": accept})
+            assert r.status_code == 400, body
+            assert r.headers["content-type"].startswith(accept)
+            errors = r.json()["errors"]
+            assert len(errors) == 1 and errors[0]["message"]
+            assert errors[0]["extensions"] == {"code": "BAD_REQUEST"}

@@ -42,11 +42,20 @@ async def test_cost_limit(gql: GQL) -> None:
     assert err["extensions"]["cost"] > err["extensions"]["maxCost"]
 
 
-async def test_page_size_is_capped_and_checked(gql: GQL) -> None:
-    data = await gql.run("{ patients(first: 1000) { pageInfo { hasNextPage } edges { cursor } } }")
+async def test_page_size_is_checked_like_numbered_pages(gql: GQL) -> None:
+    """Seen by a review: patients(first: 1000) answered 100 edges without a word while
+    alertDefinitionPage(pageSize: 200) was VALIDATION. Both refuse a size past the cap, naming the argument."""
+    for q, field in (("{ patients(first: 1000) { edges { cursor } } }", "first"),
+                     ("{ patients(last: 101) { edges { cursor } } }", "last"),
+                     ("{ patients(first: -1) { edges { cursor } } }", "first"),
+                     ("{ alertDefinitions(first: 200) { edges { cursor } } }", "first"),
+                     ("{ alertDefinitionPage(pageSize: 200) { total } }", "pageSize"),
+                     ('{ searchPatients(query: "a", limit: 500) { id } }', "limit")):
+        err = await gql.error(q)
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, q
+        assert "between" in err["message"] and "100" in err["message"]
+    data = await gql.run("{ patients(first: 100) { edges { cursor } } }")
     assert len(data["patients"]["edges"]) <= 100
-    err = await gql.error("{ patients(first: -1) { edges { cursor } } }")
-    assert err["extensions"]["code"] == "VALIDATION"
     body = await gql.raw("{ patients(first: " + "9" * 5000 + ") { edges { cursor } } }")
     assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]  # no crash
 

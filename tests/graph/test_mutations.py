@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from store.naming import EXT
+from tests.conftest import fhir_calls
 from tests.factories import make_patient, make_practitioner
 from tests.graph.conftest import GQL
 
@@ -56,6 +57,22 @@ async def test_create_patient_validation(gql: GQL) -> None:
     assert err["extensions"]["code"] == "VALIDATION"  # FHIR validation at the store's one gate
 
 
+async def test_future_birth_dates_and_overlong_names_are_refused(gql: GQL) -> None:
+    """Seen by a review: dateOfBirth 2999-01-01 and a 100,000-character firstName were accepted."""
+    for fields, field in (({"dateOfBirth": "2999-01-01"}, "input.dateOfBirth"),
+                          ({"firstName": "A" * 100_000}, "input.firstName"),
+                          ({"lastName": "B" * 101}, "input.lastName"),
+                          ({"preferredName": "C" * 101}, "input.preferredName")):
+        err = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", **fields}})
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, fields
+    p = (await create(gql, firstName="A" * 100, dateOfBirth="2020-02-29"))["patient"]
+    assert len(p["firstName"]) == 100
+    for fields, field in (({"dateOfBirth": "2999-01-01"}, "input.dateOfBirth"),
+                          ({"firstName": "A" * 101}, "input.firstName")):
+        err = await gql.error(UPDATE, {"id": p["id"], "v": 1, "i": fields})
+        assert err["extensions"] == {"code": "VALIDATION", "field": field}, fields
+
+
 async def test_update_patient_is_a_patch_with_optimistic_locking(gql: GQL, fhir_a, tag: str) -> None:
     p = (await create(gql, lastName=f"Patch{tag}", email="a@example.com", mobilePhone="614-555-0101"))["patient"]
     out = (await gql.run(UPDATE, {"id": p["id"], "v": 1, "i": {"city": "Dublin", "email": None,
@@ -98,6 +115,66 @@ async def test_update_patient_warns_of_potential_duplicates_but_never_itself(gql
     assert await update(b["id"], 5, lastName=f"Other{tag}") == []
     # the write happened: the warning does not refuse it
     assert await update(a["id"], 2, email=None, mobilePhone=None, socialSecurityNumber=None) == []
+
+
+async def test_every_patient_read_carries_its_potential_duplicates_in_one_batch(gql: GQL, tag: str) -> None:
+    """Seed 003's get-patient (and archive, restore, transition) answer potential_duplicates: Patient has them,
+    by the same signals as createPatient's, never the patient itself, and a list of patients asks the store
+    once per signal kind, not once per patient."""
+    n = uuid.uuid4().int
+    phone = f"{n % 9000 + 1000}"
+    a = (await create(gql, lastName=f"Twin{tag}", dateOfBirth="1970-01-02", email=f"twin.{tag}@example.com"))
+    b = (await create(gql, lastName=f"TWIN{tag}", dateOfBirth="1970-01-02", mobilePhone=f"614-555-{phone}"))
+    c = (await create(gql, lastName=f"Phone{tag}", mobilePhone=f"(614) 555 {phone}",
+                      email=f"TWIN.{tag}@Example.com"))
+    d = (await create(gql, lastName=f"Alone{tag}"))
+    ids = [x["patient"]["id"] for x in (a, b, c, d)]
+    q = "query { " + " ".join(f'p{i}: patient(id: "{pid}") {{ potentialDuplicates {{ id }} }}'
+                              for i, pid in enumerate(ids)) + " }"
+    before = fhir_calls()
+    data = await gql.run(q)
+    after = fhir_calls()
+    assert after.get(("find", "Patient"), 0) - before.get(("find", "Patient"), 0) <= 4 + 1  # + the reads by id
+    got = [sorted(x["id"] for x in data[f"p{i}"]["potentialDuplicates"]) for i in range(4)]
+    assert got == [sorted([ids[1], ids[2]]), sorted([ids[0], ids[2]]), sorted([ids[0], ids[1]]), []]
+    arch = (await gql.run('mutation($id: ID!) { archivePatient(id: $id) { potentialDuplicates { id } } }',
+                          {"id": ids[0]}))["archivePatient"]
+    assert sorted(x["id"] for x in arch["potentialDuplicates"]) == sorted([ids[1], ids[2]])
+    back = (await gql.run('mutation($id: ID!) { restorePatient(id: $id) { status potentialDuplicates { id } } }',
+                          {"id": ids[0]}))["restorePatient"]
+    assert back["status"] == "INACTIVE" and len(back["potentialDuplicates"]) == 2
+    moved = (await gql.run("""mutation($id: ID!) { transitionPatientStatus(id: $id, baseVersion: 3,
+        newStatus: ACTIVE) { status potentialDuplicates { id } } }""", {"id": ids[0]}))["transitionPatientStatus"]
+    assert moved["status"] == "ACTIVE" and len(moved["potentialDuplicates"]) == 2
+
+
+async def test_create_patient_takes_the_billing_account_decision(gql: GQL, fhir_a, tag: str) -> None:
+    """Seed 003's createPatient takes billing_account (the billing-account decision at registration): an
+    account of the patient's own (a FHIR Account, the patient its guarantor) or another patient's."""
+    family = 'query($id: ID!) { patient(id: $id) { family { guarantor { id } members { id } } } }'
+    own = (await create(gql, lastName=f"Own{tag}",
+                        billingAccount={"choice": "OWN", "name": f"Own {tag} account"}))["patient"]["id"]
+    got = (await gql.run(family, {"id": own}))["patient"]["family"]
+    assert got == {"guarantor": {"id": own}, "members": [{"id": own}]}
+    accounts = (await fhir_a.get("/Account", params={"guarantor": f"Patient/{own}"})).json()["entry"]
+    assert [e["resource"]["name"] for e in accounts] == [f"Own {tag} account"]
+    kid = (await create(gql, lastName=f"Own{tag}",
+                        billingAccount={"choice": "JOIN", "guarantorId": own}))["patient"]["id"]
+    got = (await gql.run(family, {"id": kid}))["patient"]["family"]
+    assert got["guarantor"] == {"id": own} and sorted(m["id"] for m in got["members"]) == sorted([own, kid])
+    for account, field, code in (({"choice": "JOIN"}, "input.billingAccount.guarantorId", "VALIDATION"),
+                                 ({"choice": "JOIN", "guarantorId": "nobody"}, "input.billingAccount.guarantorId",
+                                  "NOT_FOUND"),
+                                 ({"choice": "OWN", "guarantorId": own}, "input.billingAccount.guarantorId",
+                                  "VALIDATION"),
+                                 ({"choice": "JOIN", "guarantorId": own, "name": "x"}, "input.billingAccount.name",
+                                  "VALIDATION"),
+                                 ({"choice": "OWN", "name": "x" * 101}, "input.billingAccount.name", "VALIDATION")):
+        err = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", "billingAccount": account}})
+        assert err["extensions"] == {"code": code, "field": field}, account
+    both = await gql.error(CREATE, {"i": {"firstName": "Ana", "lastName": "Lima", "responsiblePartyId": own,
+                                          "billingAccount": {"choice": "OWN"}}})
+    assert both["extensions"] == {"code": "VALIDATION", "field": "input.billingAccount"}
 
 
 async def test_status_transitions(gql: GQL) -> None:
@@ -315,6 +392,18 @@ async def test_tenant_isolation_on_writes(gql: GQL, gql_b: GQL) -> None:
     err = await gql_b.error(UPDATE, {"id": pid, "v": 1, "i": {"city": "X"}})
     assert err["extensions"]["code"] == "NOT_FOUND"
     assert (await gql.run('query($id: ID!) { patient(id: $id) { city } }', {"id": pid}))["patient"]["city"] is None
+
+
+async def test_patient_mutations_on_an_unknown_id_say_not_found_like_every_other_lookup(gql: GQL) -> None:
+    """Seen by a review: these four answered the store's "Patient/pat-nope not found" with no field."""
+    mutations = [(UPDATE, {"id": "pat-nope", "v": 1, "i": {"city": "x"}}),
+                 (TRANSITION, {"id": "pat-nope", "v": 1, "s": "INACTIVE"}),
+                 ('mutation { archivePatient(id: "pat-nope") { id } }', None),
+                 ('mutation { restorePatient(id: "pat-nope") { id } }', None)]
+    for query, variables in mutations:
+        err = await gql.error(query, variables)
+        assert err["message"] == "Patient pat-nope not found"
+        assert err["extensions"] == {"code": "NOT_FOUND", "field": "id"}
 
 
 async def test_fhir_rest_and_graphql_agree(gql: GQL, fhir_a, tag: str) -> None:

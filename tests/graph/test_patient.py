@@ -114,10 +114,11 @@ LIST = """query($f: PatientFilter, $s: PatientSort, $first: Int, $after: String,
 async def test_patients_keyset_pagination_both_ways(gql: GQL, fhir_a, tag: str) -> None:
     await _make_family_of_names(fhir_a, tag)
     f = {"search": tag}
+    by_last = {"field": "LAST_NAME"}
     seen: list[str] = []
     after = None
     while True:
-        page = (await gql.run(LIST, {"f": f, "first": 2, "after": after}))["patients"]
+        page = (await gql.run(LIST, {"f": f, "s": by_last, "first": 2, "after": after}))["patients"]
         assert page["totalCount"] == 5
         seen += [e["node"]["lastName"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -125,18 +126,19 @@ async def test_patients_keyset_pagination_both_ways(gql: GQL, fhir_a, tag: str) 
         after = page["pageInfo"]["endCursor"]
     assert seen == [f"{tag}{n}" for n in ("Adams", "Baker", "Clark", "Davis", "Evans")]
     # backwards from the end
-    back = (await gql.run(LIST, {"f": f, "last": 2, "before": after}))["patients"]
+    back = (await gql.run(LIST, {"f": f, "s": by_last, "last": 2, "before": after}))["patients"]
     assert [e["node"]["lastName"] for e in back["edges"]] == [f"{tag}Baker", f"{tag}Clark"]
     # the end of the list, without a cursor
-    tail = (await gql.run(LIST, {"f": f, "last": 2}))["patients"]
+    tail = (await gql.run(LIST, {"f": f, "s": by_last, "last": 2}))["patients"]
     assert [e["node"]["lastName"] for e in tail["edges"]] == [f"{tag}Davis", f"{tag}Evans"]
     assert tail["pageInfo"]["hasPreviousPage"] is True and tail["pageInfo"]["hasNextPage"] is False
-    before_tail = (await gql.run(LIST, {"f": f, "last": 5, "before": tail["pageInfo"]["startCursor"]}))["patients"]
+    before_tail = (await gql.run(LIST, {"f": f, "s": by_last, "last": 5,
+                                        "before": tail["pageInfo"]["startCursor"]}))["patients"]
     assert [e["node"]["lastName"] for e in before_tail["edges"]] == [f"{tag}{n}" for n in ("Adams", "Baker", "Clark")]
     # every edge cursor resumes right after its row
-    page = (await gql.run(LIST, {"f": f, "first": 5}))["patients"]
+    page = (await gql.run(LIST, {"f": f, "s": by_last, "first": 5}))["patients"]
     mid = page["edges"][1]["cursor"]
-    rest = (await gql.run(LIST, {"f": f, "first": 5, "after": mid}))["patients"]
+    rest = (await gql.run(LIST, {"f": f, "s": by_last, "first": 5, "after": mid}))["patients"]
     assert [e["node"]["lastName"] for e in rest["edges"]] == [f"{tag}{n}" for n in ("Clark", "Davis", "Evans")]
 
 
@@ -170,6 +172,16 @@ async def test_patients_sorts_and_filters(gql: GQL, fhir_a, tag: str) -> None:
                                                                     "1985-06-01", "1979-03-30"]
     by_first = (await gql.run(LIST, {"f": f, "s": {"field": "FIRST_NAME"}}))["patients"]
     assert [e["node"]["firstName"] for e in by_first["edges"]] == ["Vera", "Will", "Xena", "Yann", "Zoe"]
+    # seed 003's cursor list "defaults to first_name when not specified" (a sort without a field too), while
+    # the numbered patientPage keeps last_name
+    for sort in (None, {"direction": "ASC"}):
+        plain = (await gql.run(LIST, {"f": f, "s": sort}))["patients"]
+        assert [e["node"]["firstName"] for e in plain["edges"]] == ["Vera", "Will", "Xena", "Yann", "Zoe"]
+    desc = (await gql.run(LIST, {"f": f, "s": {"direction": "DESC"}}))["patients"]
+    assert [e["node"]["firstName"] for e in desc["edges"]] == ["Zoe", "Yann", "Xena", "Will", "Vera"]
+    numbered = (await gql.run("""query($f: PatientFilter) { patientPage(filter: $f) { items { lastName } } }""",
+                              {"f": f}))["patientPage"]["items"]
+    assert [i["lastName"] for i in numbered] == [f"{tag}{n}" for n in ("Adams", "Baker", "Clark", "Davis", "Evans")]
     ranged = (await gql.run(LIST, {"f": {**f, "dobFrom": "1985-01-01", "dobTo": "1996-01-01"}}))["patients"]
     assert {e["node"]["firstName"] for e in ranged["edges"]} == {"Yann", "Zoe", "Vera"}
     words = (await gql.run(LIST, {"f": {"search": f"{tag}Clark Xena"}}))["patients"]
@@ -282,9 +294,9 @@ async def test_check_duplicate_patients(gql: GQL, fhir_a, tag: str) -> None:
 async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     q = """query($from: String, $to: String, $st: [PatientStatus!]) {
       patientCountsByLocation(dateFrom: $from, dateTo: $to, statuses: $st) {
-        total excludedCount statuses items { location { id } count } } }"""
+        total excludedCount statuses groupBy items { location { id } count } } }"""
     before = (await gql.run(q, {"from": "2031-01-01", "to": "2031-02-01"}))["patientCountsByLocation"]
-    assert before["total"] == 0 and before["statuses"] == ["ACTIVE"]
+    assert before["total"] == 0 and before["statuses"] == ["ACTIVE"] and before["groupBy"] == "location"
     loc = (await fhir_a.post("/Location", json={"resourceType": "Location", "status": "active",
                                                 "name": f"Clinic {tag}"})).json()["id"]
     for i, status in enumerate(("active", "active", "inactive")):
@@ -299,7 +311,9 @@ async def test_patient_counts_by_location(gql: GQL, fhir_a, tag: str) -> None:
     both = (await gql.run(q, {"from": "2031-01-01", "to": "2031-02-01", "st": ["ACTIVE", "INACTIVE"]}))
     assert both["patientCountsByLocation"]["total"] == 3
     excl = (await gql.run(q, {"from": "2031-01-10", "to": "2031-01-10"}))["patientCountsByLocation"]
-    assert excl["total"] == 0  # dateTo is exclusive
+    assert excl["total"] == 0  # dateTo is exclusive (seed 003: "Exclusive first-visit end date")
+    day = (await gql.run(q, {"from": "2031-01-10", "to": "2031-01-11"}))["patientCountsByLocation"]
+    assert day["total"] == 2  # dateFrom is inclusive
 
 
 ONE_BY_ID = {  # root field → (its arguments, the argument a NOT_FOUND names)
