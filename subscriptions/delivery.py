@@ -103,8 +103,10 @@ async def build_body(webhook: Webhook, event: LiveEvent, name: str) -> tuple[byt
     """(body bytes, content type) of a delivery."""
     resource = await event.resource()
     if webhook.flavour == "qapi":
-        plain = orjson.dumps({"event": {"type": name, "id": event.id, "occurredAt": event.occurred_at},
-                              "data": qapi_data(event, resource)})
+        # Seed 002's payload schema: ``"event": {"type": "string"}`` (the event's name) and ``"data"``; the event id
+        # (also the ``webhook-id`` header, stable across retries) and its time ride beside them.
+        plain = orjson.dumps({"event": name, "data": qapi_data(event, resource), "id": event.id,
+                              "occurredAt": event.occurred_at})
         return signing.qapi_encrypt(webhook.secret, plain).encode(), "text/plain; charset=utf-8"
     body = orjson.dumps({
         "id": event.id,

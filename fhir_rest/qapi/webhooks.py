@@ -196,7 +196,9 @@ def ops() -> list[Op]:
     return [
         Op("POST", base, create_webhook, "Add Webhook", tag, ok=201, body=s.WEBHOOK_INPUT, reply=s.WEBHOOK_KEYED,
            errors=(400, 415), description="Answers the encryptionKey that decrypts the payloads sent to the "
-           "endpoint (AES-256-CBC, key SHA-256(encryptionKey + salt))."),
+           "endpoint (AES-256-CBC, key SHA-256(encryptionKey + salt)). A decrypted payload is "
+           '`{"event": "patient:created", "data": {"patientId": 201}, "id": "<event id, as the webhook-id header>", '
+           '"occurredAt": "<ISO 8601>"}` (`data` names `patientId`, `appointmentId` or `episodeId`).'),
         Op("GET", base, list_webhooks, "Webhooks Collection", tag, reply=s.array(s.WEBHOOK), errors=()),
         Op("GET", one, get_webhook, "Get Webhook", tag, reply=s.WEBHOOK_KEYED, errors=(404,)),
         Op("PUT", one, update_webhook, "Update Webhook", tag, body=s.WEBHOOK_INPUT, reply=s.WEBHOOK,
