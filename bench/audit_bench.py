@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +27,7 @@ from pymongo import AsyncMongoClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from auth.balp import Access, audit_event  # noqa: E402
 from auth.principal import Principal  # noqa: E402
-from bench.common import free_port, wait_port  # noqa: E402
+from bench.common import store_uri  # noqa: E402
 from store.audit import audit_keys  # noqa: E402
 from store.clock import now_instant  # noqa: E402
 from store.layout import document  # noqa: E402
@@ -81,31 +79,17 @@ def main() -> None:
                                                             "(default: 500)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the best of each stage is printed (default: 3)")
     args = ap.parse_args()
-    devdb = None
-    uri = os.environ.get("MONGODB_URI")
-    try:
-        if not uri:
-            port = free_port()
-            devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)], cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_port(port)
-            uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    with store_uri(ROOT) as (uri, engine):
         best = dict.fromkeys(STAGES, float("inf"))
         for _ in range(args.rounds):
             got = asyncio.run(one_round(uri, f"fhirgraph_auditbench_{uuid.uuid4().hex[:8]}", args.records,
                                         args.batch))
             best = {stage: min(best[stage], got[stage]) for stage in STAGES}
-        print(f"{args.records} AuditEvents in batches of {args.batch}, best of {args.rounds} rounds; "
-              f"engine: {'devdb' if devdb else 'mongodb'}\n")
-        print("CPU µs per record, this process:")
-        for stage in STAGES:
-            print(f"  {stage:<10}{best[stage]:8.1f}")
-        print(f"  {'total':<10}{sum(best.values()) - best['bson']:8.1f}  (bson is inside insert: counted once)")
-    finally:
-        if devdb is not None:
-            devdb.terminate()
-            devdb.wait(timeout=10)
-
+    print(f"{args.records} AuditEvents in batches of {args.batch}, best of {args.rounds} rounds; engine: {engine}\n")
+    print("CPU µs per record, this process:")
+    for stage in STAGES:
+        print(f"  {stage:<10}{best[stage]:8.1f}")
+    print(f"  {'total':<10}{sum(best.values()) - best['bson']:8.1f}  (bson is inside insert: counted once)")
 
 if __name__ == "__main__":
     main()

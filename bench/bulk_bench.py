@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import free_port, wait_http, wait_port  # noqa: E402
+from bench.common import free_port, store_uri, wait_http  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key"
@@ -114,26 +114,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100)
     parser.add_argument("--app-log", help="append the app's log to this file (default: discarded)")
     args = parser.parse_args()
-    uri = os.environ.get("MONGODB_URI")
-    devdb = None
-    if not uri:
-        port = free_port()
-        devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)], cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(port)
-        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    try:
+    with store_uri(ROOT) as (uri, _):
         for n in (int(x) for x in args.patients.split(",")):
             run(n, args.entries, uri, args.app_log)
-    finally:
-        if devdb is not None:
-            devdb.terminate()
-            try:
-                devdb.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                devdb.kill()
-                devdb.wait(timeout=30)
-
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,19 @@
-"""What the benchmarks share: free ports, waiting for the processes they start, and the load (wrk or httpx)."""
+"""What the benchmarks share: free ports, the store they run on, waiting for the processes they start, and the
+load (wrk or httpx)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -17,6 +22,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def store_uri(root: Path) -> Iterator[tuple[str, str]]:
+    """(uri, engine): ``MONGODB_URI`` when set, else a ``fhirgraph devdb`` of ``root``'s checkout started as its
+    own process for the block and stopped after it."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri, "mongodb"
+        return
+    port = free_port()
+    devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)], cwd=root,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true", "devdb"
+    finally:
+        devdb.terminate()
+        try:
+            devdb.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            devdb.kill()
+            devdb.wait(timeout=30)
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

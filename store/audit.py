@@ -106,7 +106,7 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
     memo = {} if memo is None else memo
 
     def kept(name: str, value: Any, keys: Callable[[Any], list[Any]]) -> list[Any]:
-        sig = (name, value if isinstance(value, str) else id(value))
+        sig = (name, _code_or_id(value))
         found = memo.get(sig)
         if found is None:
             found = memo[sig] = keys(value)
