@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from resolvers import catalog as catalog_r
-from resolvers import idempotency
+from resolvers import duplicate, idempotency
 from resolvers import patient as find
 from resolvers.context import Scope
 from resolvers.model import patient as model
@@ -123,9 +123,7 @@ async def _create(ctx: Scope, f: dict[str, Any]) -> model.CreatePatientPayload:
 async def possible_duplicates(ctx: Scope, patient: model.Patient) -> list[model.PatientSummary]:
     """The other patients ``patient`` (as it is, or is about to be, written) may duplicate: seed 003's
     ``potential_duplicates`` of a create or an update, by the check-duplicates signals."""
-    return await find.check_duplicates(ctx, last_name=patient.last_name or "", date_of_birth=patient.date_of_birth,
-                                       email=patient.email, mobile_phone=patient.mobile_phone,
-                                       ssn=patient.social_security_number, exclude=str(patient.id), prefix="input")
+    return duplicate.summaries((await duplicate.find(ctx.repo, ctx.who, [duplicate.signals_of(patient)]))[0])
 
 
 async def save(ctx: Scope, res: Resource, base_version: int | None, prefix: str = "input") -> model.Patient:
