@@ -108,7 +108,9 @@ async def test_any_other_error_fails_the_job_and_so_do_too_many_claims(store: St
 
 
 async def test_export_jobs_of_the_previous_version_are_moved_in_and_resume(store: StoreHandle) -> None:
-    db, tenant = store.repo.db, f"t-up-{uuid.uuid4().hex[:6]}"
+    # A database of its own: the suite's running app works export jobs of the shared one, and would claim the
+    # moved job before this test's worker does.
+    db, tenant = store.client[f"fhirgraph_upgrade_{uuid.uuid4().hex[:8]}"], f"t-up-{uuid.uuid4().hex[:6]}"
     later = datetime.now(UTC) + timedelta(hours=1)
     # As the previous version stored them: one export in progress (one chunk written past its checkpoint by a
     # worker that then died), one completed.
@@ -129,7 +131,7 @@ async def test_export_jobs_of_the_previous_version_are_moved_in_and_resume(store
     # Another instance starting at the same time already moved one chunk (and a worker rewrote it since).
     await db["job_chunks"].insert_one({"_id": "f1/0", "file": "f1", "n": 0, "job": running["_id"],
                                        "data": b"kept\n", "expires": later})
-    jobs = store.repo.jobs
+    jobs = Jobs(db)
     await jobs.ensure_indexes()  # start-up
     await jobs.ensure_indexes()  # a second instance starting: nothing left to move
     assert await db["export_jobs"].count_documents({}) == 0 and await db["export_chunks"].count_documents({}) == 0
@@ -150,6 +152,7 @@ async def test_export_jobs_of_the_previous_version_are_moved_in_and_resume(store
     assert seen == [running["progress"]]
     assert (await jobs.get(tenant, running["_id"], "export") or {})["status"] == "completed"
     assert b"".join([c async for c in jobs.chunks("f1", timeout_s=5)]) == b"kept\nagain\n"
+    await store.client.drop_database(db.name)
 
 
 async def test_stopping_a_worker_gives_its_job_up_at_once(store: StoreHandle) -> None:
