@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from app.audit_writer import WriterProcess
 from app.cors import CorsMiddleware, parse_origins
 from app.errors import error_reply
 from app.logs import flush as flush_logs
@@ -33,7 +34,7 @@ from app.settings import Settings, get_settings
 from app.telemetry import RequestTelemetry
 from app.tracing import wanted as otel_wanted
 from auth.api_keys import ApiKeys
-from auth.audit import AuditTrail
+from auth.audit import AuditSink, AuditTrail, StoreSink
 from auth.audit_doors import AuditMiddleware
 from auth.authenticator import Authenticator
 from auth.middleware import OPEN_PATHS, AuthMiddleware
@@ -112,6 +113,19 @@ async def routing_error(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=code, headers=headers)
 
 
+async def _audit_sink(settings: Settings, handle: StoreHandle, observer: str) -> AuditSink:
+    """Where the audit trail's batches go (``settings.audit_writer``): a writer process, or this process."""
+    if not settings.audit or settings.audit_writer == "inline":
+        return StoreSink(handle.repo.audit_log)
+    writer = WriterProcess({"uri": handle.devdb.uri if handle.devdb is not None else settings.mongodb_uri,
+                            "password": settings.mongo_password, "db": settings.db_name,
+                            "timeout_s": settings.db_timeout_s, "observer": observer,
+                            "log_level": settings.log_level, "log_format": settings.log_format},
+                           answer_s=settings.db_timeout_s * 2 + 5)
+    await writer.start()
+    return writer
+
+
 def create_app(settings: Settings | None = None, *, demo_patients: int = 0, access_log: bool = False) -> Starlette:
     settings = settings or get_settings()
     default = (Principal(settings.default_tenant, settings.default_subject, scopes=frozenset({"system/*.*"}))
@@ -144,7 +158,7 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                 await limiter.start()
             if demo_patients:
                 await _load_demo_if_empty(handle, settings, demo_patients)
-            await trail.start(handle.repo.audit_log)
+            await trail.start(await _audit_sink(settings, handle, trail.observer))
             services.oauth = await start_oauth(handle.repo, services.authenticator, settings)
             services.events = await events_startup(handle.repo, settings, change_stream=handle.replica_set)
             services.exports = ExportWorker(handle.repo, lease_s=settings.export_lease_s,

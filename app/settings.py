@@ -126,7 +126,10 @@ class Settings(BaseSettings):
     # polls revocations, and sign-in throttling (failures per user within the lockout window).
     # The PHI audit trail (auth/audit.py): on by default; batches of at most audit_batch_size records written
     # every audit_interval_s; past audit_max_pending records held (the store away), PHI requests wait, then 503.
+    # audit_writer: where the AuditEvents are built and stored — "process": a child process of each app process
+    # (app/audit_writer.py), off the event loop that serves the reads; "inline": in the app's own process.
     audit: bool = True
+    audit_writer: Literal["process", "inline"] = "process"
     audit_batch_size: int = Field(default=500, ge=1, le=10_000)
     audit_interval_s: float = Field(default=0.2, gt=0, le=10)
     audit_max_pending: int = Field(default=100_000, ge=100)

@@ -32,7 +32,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
@@ -41,6 +41,9 @@ from store.driver import deadline
 from store.errors import DomainError, Unavailable
 from store.logs import described
 from store.types import PrincipalLike, Resource
+
+if TYPE_CHECKING:
+    from store.audit import AuditLog
 
 log = logging.getLogger("fhirgraph.audit")
 BUILD_CHUNK = 100  # AuditEvents built between two turns of the event loop
@@ -53,9 +56,31 @@ PENDING = Gauge("fhirgraph_audit_pending", "Audit records held in memory, not ye
 
 
 class AuditSink(Protocol):
-    """Where batches go: the store's ``AuditLog`` (store/audit.py)."""
+    """Where batches go. ``prepare`` turns an access into what ``append`` stores, with its id fixed (so that a
+    batch retried stores each record once): the AuditEvent itself (``StoreSink``), or a compact row that the
+    audit writer process builds the AuditEvent from (app/audit_writer.py)."""
 
-    async def append(self, tenant: str, events: list[Resource]) -> int: ...
+    def prepare(self, access: Access, observer: str) -> Any: ...
+
+    async def append(self, tenant: str, items: list[Any]) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class StoreSink:
+    """AuditEvents built and written in this process, into the store's ``AuditLog`` (store/audit.py)."""
+
+    def __init__(self, log: AuditLog):
+        self.log = log
+
+    def prepare(self, access: Access, observer: str) -> Resource:
+        return audit_event(access, observer)
+
+    async def append(self, tenant: str, items: list[Any]) -> int:
+        return await self.log.append(tenant, items)
+
+    async def close(self) -> None:
+        return None
 
 
 class AuditTrail:
@@ -74,8 +99,8 @@ class AuditTrail:
         self.write_timeout_s, self.shutdown_s = write_timeout_s, shutdown_s
         self.sink: AuditSink | None = None
         self._queue: deque[Access] = deque()
-        # Built, not yet stored: tenant → AuditEvents (kept as built, so that a retry writes the same ids).
-        self._unsent: dict[str, list[Resource]] = {}
+        # Prepared, not yet stored: tenant → the sink's items (kept as prepared, so a retry writes the same ids).
+        self._unsent: dict[str, list[Any]] = {}
         self._unsent_count = 0
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -162,8 +187,14 @@ class AuditTrail:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
-        if not self.pending or self.sink is None:
+        if self.sink is None:
             return
+        try:
+            await self._drain()
+        finally:
+            await self.sink.close()
+
+    async def _drain(self) -> None:
         until = time.monotonic() + self.shutdown_s
         delay = self.retry_base_s
         while self.pending:
@@ -239,10 +270,12 @@ class AuditTrail:
     def _build(self, limit: int) -> None:
         """Move up to ``limit`` queued accesses into the unsent AuditEvents, by tenant."""
         queue, unsent = self._queue, self._unsent
+        assert self.sink is not None
+        prepare = self.sink.prepare
         for _ in range(min(limit, len(queue))):
             access = queue.popleft()
             tenant = access.principal.tenant if access.principal is not None else self.default_tenant
-            unsent.setdefault(tenant, []).append(audit_event(access, self.observer))
+            unsent.setdefault(tenant, []).append(prepare(access, self.observer))
             self._unsent_count += 1
         PENDING.set(self.pending)
 

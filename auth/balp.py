@@ -91,15 +91,15 @@ class Access(NamedTuple):
     description: str | None = None  # what was asked, free of ids and values (a route template, an operation kind)
 
 
-def audit_event(access: Access, observer: str) -> Resource:
-    """The BALP AuditEvent of ``access``, with a fresh id (module docstring)."""
+def audit_event(access: Access, observer: str, event_id: str | None = None) -> Resource:
+    """The BALP AuditEvent of ``access``, with ``event_id`` or a fresh id (module docstring)."""
     principal = access.principal
     refused = access.status in (401, 403)
     # What records share (their type, subtype, agents, source) is built once and shared between them, never
     # changed: the store encodes it per record, and keys it once per batch (store/audit.py).
     event: Resource = {
         "resourceType": "AuditEvent",
-        "id": fresh_id(),
+        "id": event_id or fresh_id(),
         "type": LOGIN_TYPE if access.interaction == TOKEN_ISSUED else REST_TYPE,
         "subtype": _subtype(access.interaction, refused),
         "action": access.action or INTERACTIONS.get(access.interaction) or SUBTYPES.get(access.interaction, "E"),

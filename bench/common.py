@@ -90,10 +90,20 @@ def wrk(url: str, seconds: int, connections: int, *, threads: int = 1, script: s
 
 
 def cpu_seconds(pid: int) -> float:
-    """The CPU time (user + system) process ``pid`` has used so far, from /proc (Linux)."""
+    """The CPU time (user + system) process ``pid`` and its live children (the app's audit writer process,
+    app/audit_writer.py) have used so far, from /proc (Linux)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    for child in children:
+        with contextlib.suppress(OSError):
+            own += cpu_seconds(child)
+    return own
 
 
 def wait_idle(*pids: int, timeout: float = 30.0) -> None:

@@ -2,7 +2,7 @@
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
                                [--ops read,bearer,search,create,graphql,stack] [--observability off,on]
-                               [--audit off,on] [--trees BEFORE,AFTER] [--rounds 3] [--server-log FILE]
+                               [--audit off,on,inline] [--trees BEFORE,AFTER] [--rounds 3] [--server-log FILE]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
@@ -215,7 +215,8 @@ def variant_env(env: dict[str, str], observability: str, audit: str, level: str 
     """The server's environment for one variant (``--observability`` × ``--audit``); ``level``: an observed
     variant's log level (FHIRGRAPH_LOG_LEVEL as the bench was started with, else INFO as shipped)."""
     observed = observability != "off"
-    return {**env, "FHIRGRAPH_AUDIT": "true" if audit == "on" else "false",
+    return {**env, "FHIRGRAPH_AUDIT": "false" if audit == "off" else "true",
+            "FHIRGRAPH_AUDIT_WRITER": "inline" if audit == "inline" else "process",
             "FHIRGRAPH_METRICS": "true" if observed else "false",
             "FHIRGRAPH_LOG_LEVEL": level if observed else "WARNING"}
 
@@ -251,8 +252,9 @@ def main() -> int:
                     help="append the observed servers' log lines to this file (default: a temporary file, "
                          "dropped at the end), e.g. to check what an operator's collector would receive")
     ap.add_argument("--audit", default="on",
-                    help="the PHI audit trail (FHIRGRAPH_AUDIT), on or off; both (off,on): one server each, "
-                         "measured in alternation")
+                    help="the PHI audit trail (FHIRGRAPH_AUDIT): on (its writer process, as shipped), inline (built "
+                         "and stored in the app's process: FHIRGRAPH_AUDIT_WRITER=inline) or off; several (off,on): "
+                         "one server each, measured in alternation")
     ap.add_argument("--trees", default="",
                     help="checkouts to serve from, comma-separated (default: this one): e.g. before and after a "
                          "change, served side by side against one devdb and measured in alternation")
@@ -264,7 +266,7 @@ def main() -> int:
     trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
     variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
     for _, o, a in variants:
-        if o not in ("on", "access-log", "off") or a not in ("on", "off"):
+        if o not in ("on", "access-log", "off") or a not in ("on", "inline", "off"):
             ap.error(f"no such variant: observability {o}, audit {a}")
     procs: list[subprocess.Popen[bytes]] = []
     level = os.environ.get("FHIRGRAPH_LOG_LEVEL", "INFO")
@@ -292,7 +294,7 @@ def main() -> int:
               f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{args.rounds} round(s); {os.cpu_count()} cores\n")
-        print("CPU µs/req: the server process's user+system time per request (app; and devdb)\n")
+        print("CPU µs/req: the server's user+system time per request (app, with its audit writer process; and devdb)\n")
         print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
               f"{'errors':>7}{'app µs':>8}{'db µs':>7}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
