@@ -215,14 +215,23 @@ def _mutations(name: str) -> tuple[Any, Any, Any]:
 # ---------------------------------------------------------------------------------------------- query
 
 
+FIELD_VALUES_PAGE_SIZE = 100  # seed 003: a patient's field values come 100 to a page unless asked otherwise
+
+
 async def patient_field_values(info: Info, patient_id: PatientId, first: Annotated[int | None, strawberry.argument(
-        description="Page size (default and maximum 100).")] = None,
+        description="Page size (default and maximum: the page cap, 100 unless the server sets another).")] = None,
         after: After = None) -> ConnectionRecord[field_value_m.FieldValue]:
     return await field_value_r.field_values(info.context, patient_id, Relay(first, after))
 
 
-async def patient_field_value_page(info: Info, patient_id: PatientId, page: PageNumber = 1,
-                                   page_size: PageSize = DEFAULT_PAGE_SIZE) -> NumberedPage[field_value_m.FieldValue]:
+async def patient_field_value_page(
+        info: Info, patient_id: PatientId, page: PageNumber = 1,
+        page_size: Annotated[int | None, strawberry.argument(description=(
+            f"Items per page (default {FIELD_VALUES_PAGE_SIZE}, or the page cap when the server sets a lower one), 1 "
+            "up to the page cap (100 unless the server sets another); outside that → VALIDATION."))] = None,
+) -> NumberedPage[field_value_m.FieldValue]:
+    if page_size is None:
+        page_size = min(FIELD_VALUES_PAGE_SIZE, info.context.settings.max_page_size)
     return await field_value_r.field_values(info.context, patient_id, numbered(info.context, page, page_size))
 
 

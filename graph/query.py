@@ -54,9 +54,13 @@ async def get_patient(
 
 async def list_patients(
     info: Info,
-    first: First = None,
+    first: Annotated[int | None, strawberry.argument(description=(
+        f"Page forward: at most this many patients (default {DEFAULT_PAGE_SIZE}, as the numbered patientPage); 0 up "
+        "to the page cap (100 unless the server sets another); outside that → VALIDATION."))] = None,
     after: After = None,
-    last: Last = None,
+    last: Annotated[int | None, strawberry.argument(description=(
+        f"Page backward: at most this many patients (default {DEFAULT_PAGE_SIZE}); 0 up to the page cap (100 unless "
+        "the server sets another); outside that → VALIDATION."))] = None,
     before: Before = None,
     filter: Annotated[PatientFilter | None, strawberry.argument(
         description="Which patients (default: all but archived).")] = None,

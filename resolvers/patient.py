@@ -19,7 +19,7 @@ from resolvers.loaders import MISSING, Soon, node_of, ready, settle, when_loaded
 from resolvers.model import patient as model
 from resolvers.model.catalog import TAG_KIND
 from resolvers.model.common import EntityRef, camel, check_date, check_dates
-from resolvers.model.practitioner import Practitioner
+from resolvers.model.practitioner import Practitioner, full_name
 from resolvers.pagination import DEFAULT_PAGE_SIZE, Connection, NumberedPage, numbered, store_connection
 from store.errors import Invalid, NotFound
 from store.fhirjson import code_of, ref_id
@@ -67,7 +67,7 @@ async def check_filter(ctx: Scope, flt: dict[str, Any], prefix: str = "filter") 
     await require(ctx, {k: flt.get(k) for k in ("primary_provider_id", "location_id")}, prefix)
     if flt.get("tag") and str(flt["tag"]) not in await catalog_r.definitions(ctx, TAG_KIND, [str(flt["tag"])]):
         # an archived definition still filters: patients keep the tags they were given
-        raise NotFound(f"No tag definition with id '{str(flt['tag'])[:64]}'", field=f"{prefix}.tag")
+        raise NotFound(f"Tag definition {str(flt['tag'])[:64]} not found", field=f"{prefix}.tag")
 
 
 # What an id input refers to: its loader and what the error calls it.
@@ -91,7 +91,7 @@ async def require(ctx: Scope, ids: dict[str, Any], prefix: str = "input") -> Non
     found = await asyncio.gather(*(getattr(ctx.loaders, REFERENCES[k][0]).load(v) for k, v in wanted))
     for (key, value), res in zip(wanted, found, strict=True):
         if res is None:
-            raise NotFound(f"No {REFERENCES[key][1]} with id '{value[:64]}'", field=f"{prefix}.{camel(key)}")
+            raise NotFound(f"{REFERENCES[key][1].capitalize()} {value[:64]} not found", field=f"{prefix}.{camel(key)}")
 
 
 def filter_params(flt: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -138,7 +138,8 @@ async def list_patients(ctx: Scope, *, flt: dict[str, Any] | None = None, sort_f
     return await store_connection(search, sort=_sort_spec(sort_field, descending, "FIRST_NAME"),
                                   node=lambda r: node(ctx, r),
                                   first=first, after=after, last=last, before=before,
-                                  default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+                                  default=min(DEFAULT_PAGE_SIZE, ctx.settings.max_page_size),  # seed 003: 50
+                                  maximum=ctx.settings.max_page_size)
 
 
 async def page_patients(ctx: Scope, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
@@ -234,6 +235,8 @@ def entity_name(res: Resource) -> str | None:
     name = res.get("name")
     if isinstance(name, str):
         return name
+    if isinstance(name, list) and res.get("resourceType") == "Practitioner":
+        return full_name(res) or None  # as Practitioner.name shows it
     if isinstance(name, list):  # a Patient's HumanNames
         official = model.names(res)[0]
         full = " ".join([*(official.get("given") or [])[:1], official.get("family") or ""]).strip()

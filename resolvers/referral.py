@@ -107,7 +107,7 @@ async def _source(ctx: Scope, kind: model.SourceKind, sid: str) -> dict[str, str
     rt = model.SOURCE_TYPES[kind]
     found = (await ctx.repo.read_many(ctx.who, rt, [sid])).get(sid)
     if found is None:
-        raise NotFound(f"No {_LABEL[kind]} with id '{sid}'", field=f"input.{SOURCE_FIELDS[kind]}")
+        raise NotFound(f"{_LABEL[kind].capitalize()} {sid} not found", field=f"input.{SOURCE_FIELDS[kind]}")
     return reference(rt, sid, _name(rt, found))
 
 

@@ -28,12 +28,22 @@ class Practitioner:
     active: bool = strawberry.field(description="The practitioner is active (can be booked).")
 
 
-def from_fhir(res: dict[str, Any]) -> Practitioner:
+def _parts(res: dict[str, Any]) -> tuple[str | None, str | None, str | None, str]:
+    """Prefix, first and last name, and the full name as the practice shows it (its text, else the parts)."""
     name = (res.get("name") or [{}])[0]
     given = name.get("given") or []
     prefix = (name.get("prefix") or [None])[0]
     first, last = (given[0] if given else None), name.get("family")
-    full = name.get("text") or " ".join(x for x in (prefix, first, last) if x)
+    return prefix, first, last, name.get("text") or " ".join(x for x in (prefix, first, last) if x)
+
+
+def full_name(res: dict[str, Any]) -> str:
+    """A practitioner's name wherever it is shown: ``Practitioner.name``, and every ``provider {name}``."""
+    return _parts(res)[3]
+
+
+def from_fhir(res: dict[str, Any]) -> Practitioner:
+    prefix, first, last, full = _parts(res)
     tel = {t.get("system"): t.get("value") for t in reversed(res.get("telecom") or [])}
     return Practitioner(
         id=res["id"], name=full, first_name=first, last_name=last, prefix=prefix, npi=ident(res, NPI),

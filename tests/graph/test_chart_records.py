@@ -330,3 +330,22 @@ async def test_bmi_is_computed_from_height_and_weight(gql: GQL, fhir_a, tag: str
     given = (await gql.run("""mutation($p: ID!) { recordVitalSigns(patientId: $p, input: {dateTaken: "2026-10-02",
         heightInches: 70, weightLbs: 154, bmi: 25}) { bmi } }""", {"p": pid}))["recordVitalSigns"]
     assert given["bmi"] == 25
+
+
+async def test_a_provider_is_named_alike_on_the_patient_and_on_chart_records(gql: GQL, fhir_a, tag: str) -> None:
+    doc_res = make_practitioner(family=f"Doc{tag}", tag=tag)
+    doc_res["name"][0].update({"text": f"Dr. Ada Doc{tag}, DDS", "given": ["Ada"], "prefix": ["Dr."]})
+    doc = await post(fhir_a, doc_res)
+    pid = (await gql.run("mutation($d: ID!, $n: String!) { createPatient(input: {firstName: \"Ana\", lastName: $n, "
+                         "dateOfBirth: \"1990-01-01\", primaryProviderId: $d}) { patient { id } } }",
+                         {"d": doc, "n": f"Chart{tag}"}))["createPatient"]["patient"]["id"]
+    await gql.run("mutation($p: ID!, $d: ID!) { recordMedication(patientId: $p, input: {name: \"Amoxicillin\", "
+                  "dateStart: \"2026-01-01\", providerId: $d}) { id } "
+                  "recordVitalSigns(patientId: $p, input: {dateTaken: \"2026-01-02\", pulse: 70, providerId: $d}) "
+                  "{ id } }", {"p": pid, "d": doc})
+    got = (await gql.run("query($p: ID!) { patient(id: $p) { primaryProvider { name } medications { edges { node { "
+                         "provider { name } } } } vitalSigns { edges { node { provider { name } } } } } }",
+                         {"p": pid}))["patient"]
+    names = {got["primaryProvider"]["name"], got["medications"]["edges"][0]["node"]["provider"]["name"],
+             got["vitalSigns"]["edges"][0]["node"]["provider"]["name"]}
+    assert names == {f"Dr. Ada Doc{tag}, DDS"}

@@ -111,8 +111,9 @@ async def test_communication_log_created_by_is_the_practitioner_read_in_one_batc
     after = fhir_calls()
     assert after.get(("find", "Practitioner"), 0) - before.get(("find", "Practitioner"), 0) == 1
     by = [[n["createdBy"] for n in data[f"p{i}"]["communicationLogs"]["nodes"]] for i in range(3)]
-    assert by[0] == [None, {"id": docs[1], "name": f"Wei Doc1{tag}"}, {"id": docs[0], "name": f"Wei Doc0{tag}"}]
-    assert by[1] == [{"id": docs[1], "name": f"Wei Doc1{tag}"}] and by[2] == [{"id": docs[2], "name": f"Wei Doc2{tag}"}]
+    assert by[0] == [None, {"id": docs[1], "name": f"Dr. Wei Doc1{tag}"}, {"id": docs[0], "name": f"Dr. Wei Doc0{tag}"}]
+    assert by[1] == [{"id": docs[1], "name": f"Dr. Wei Doc1{tag}"}]
+    assert by[2] == [{"id": docs[2], "name": f"Dr. Wei Doc2{tag}"}]
 
 
 async def test_vital_signs_created_by_on_every_answer_read_in_one_batch(gql: GQL, fhir_a, tag: str) -> None:
@@ -144,8 +145,8 @@ async def test_vital_signs_created_by_on_every_answer_read_in_one_batch(gql: GQL
         vitalSigns { nodes { pulse createdBy { id name } } } } }""", {"p": pid}))["patient"]["vitalSigns"]["nodes"]
     after = fhir_calls()
     assert after.get(("find", "Practitioner"), 0) - before.get(("find", "Practitioner"), 0) == 1
-    assert [r["createdBy"] for r in rows] == [{"id": docs[1], "name": f"Wei Vit1{tag}"},
-                                              {"id": docs[0], "name": f"Wei Vit0{tag}"}, by_key]
+    assert [r["createdBy"] for r in rows] == [{"id": docs[1], "name": f"Dr. Wei Vit1{tag}"},
+                                              {"id": docs[0], "name": f"Dr. Wei Vit0{tag}"}, by_key]
     archived = (await gql.run("""mutation($p: ID!, $id: ID!) { archiveVitalSigns(patientId: $p, id: $id) {
         createdBy { id } } }""", {"p": pid, "id": made["id"]}))["archiveVitalSigns"]
     assert archived["createdBy"] == {"id": "api-key:graph-a"}

@@ -59,5 +59,5 @@ async def test_an_unknown_referral_source_is_named_as_the_api_calls_it(gql: GQL,
     pid = await new_patient(gql, f"Src{tag}")
     err = await gql.error('mutation($p: ID!) { createReferralAttribution(patientId: $p, input: '
                           '{referralSourceId: "rs-nope"}) { id } }', {"p": pid})
-    assert err["message"] == "No referral source with id 'rs-nope'"
+    assert err["message"] == "Referral source rs-nope not found"
     assert err["extensions"]["code"] == "NOT_FOUND"

@@ -130,3 +130,16 @@ async def test_a_page_past_the_end_is_empty_and_the_patient_must_exist(gql: GQL,
     assert page == {"page": 7, "pageSize": 50, "total": 0, "items": []}
     err = await gql.error("query { patientFieldValuePage(patientId: \"nobody\") { total } }")
     assert err["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_default_page_sizes_are_the_seeds(gql: GQL, fhir_a: Any, tag: str) -> None:
+    # seed 003: a patient's field values come 100 to a page; the patients' cursor list 50 (as the numbered list)
+    pid = await patient(fhir_a, tag)
+    page = (await gql.run("query($p: ID!) { patientFieldValuePage(patientId: $p) { page pageSize } }",
+                          {"p": pid}))["patientFieldValuePage"]
+    assert page == {"page": 1, "pageSize": 100}
+    for _ in range(51 - len((await gql.run("query { patients(first: 51) { edges { cursor } } }"))["patients"]
+                                ["edges"])):
+        await patient(fhir_a, tag)
+    edges = (await gql.run("query { patients { edges { cursor } } }"))["patients"]["edges"]
+    assert len(edges) == 50

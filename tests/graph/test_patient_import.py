@@ -56,7 +56,7 @@ async def test_skip_mode_is_idempotent_and_update_mode_changes_only_what_differs
     # unknown references fail their row only
     bad = await run(gql, [*rows(tag, 1), {"firstName": "X", "lastName": f"Bulk{tag}", "locationId": "nope"}])
     assert [r["status"] for r in bad["results"]] == ["SKIPPED", "FAILED"]
-    assert bad["results"][1]["error"] == {"code": "NOT_FOUND", "message": "No location with id 'nope'",
+    assert bad["results"][1]["error"] == {"code": "NOT_FOUND", "message": "Location nope not found",
                                           "field": "rows.1.locationId"}
 
 
