@@ -4,7 +4,8 @@ uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but gives a 
 connection, or started a request, as long as it likes to finish the request head: a few thousand connections
 trickling header bytes hold the server's sockets for good. ``HeadTimeoutProtocol`` closes a connection whose
 request head is not complete ``head_timeout_s`` after it opened, or after the request's first byte.
-httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``).
+httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``). It also
+writes each response's head and its body's first bytes in one system call (``OneWrite``).
 
 ``WebSocketProtocol`` is uvicorn's sans-I/O websocket protocol offering the app one more thing: a synchronous
 send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), with which the relay's fan-out writes
@@ -22,7 +23,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -67,6 +68,16 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._disarm_head_timer()
         self._head_bytes = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # the new request's (not an upgrade)
+            cycle.transport = OneWrite(self.transport, cycle, self.loop)  # type: ignore[assignment]
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        held: Any = cycle.transport if cycle is not None else None
+        if type(held) is OneWrite:  # a head without a body write (HEAD)
+            held.flush()
+        super().on_response_complete()
 
     def _awaiting_head(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -86,6 +97,48 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         if self._head_bytes:  # a request had begun: say why it ends (RFC 9110 §15.5.9)
             self.transport.write(STATUS_LINE[408] + b"content-length: 0\r\nconnection: close\r\n\r\n")
         self.transport.close()
+
+
+class OneWrite:
+    """The connection's transport as one response's cycle sees it. uvicorn writes a response's head, then its body:
+    two system calls, and two wake-ups of the client (over loopback each send also runs the receiver's TCP work).
+    The head is held back and goes with the body's first bytes in one ``writelines``
+    (one ``writev``); a head whose body does not follow within this turn of the loop (a stream that computes its
+    first chunk, a HEAD) is written on the next turn, or when the response completes or the connection closes."""
+
+    __slots__ = ("transport", "cycle", "loop", "head", "seen")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop):
+        self.transport = transport
+        self.cycle = cycle
+        self.loop = loop  # asyncio.get_running_loop() is a getpid() system call on Python 3.11
+        self.head: bytes | None = None
+        self.seen = False  # the head has been written (or is held)
+
+    def write(self, data: bytes) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.writelines((head, data))
+        elif not self.seen and self.cycle.response_started:  # the cycle's first write once started is the head
+            self.seen = True
+            self.head = data
+            self.loop.call_soon(self.flush)
+        else:  # "100 Continue" before the head; body chunks after the first
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info …: the transport's own
+        return getattr(self.transport, name)
 
 
 def http_protocol(head_timeout_s: float) -> type[HeadTimeoutProtocol]:
