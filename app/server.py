@@ -41,7 +41,11 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # One timer per connection, not one per request: a request's head only moves the deadline, and the timer,
+        # when it fires early (the deadline moved on), waits again until it (call_later and cancel per keep-alive
+        # request were a few µs of each small request).
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_deadline: float | None = None  # None: no request head awaited
         self._head_bytes = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -50,18 +54,21 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # A keep-alive connection's next request begins (uvicorn then stops its keep-alive timer).
-        if self._head_timer is None and self._awaiting_head():
+        if self._head_deadline is None and self._awaiting_head():
             self._arm_head_timer()
         super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = True
-        if self._head_timer is None:  # a pipelined request, begun while the one before it is answered
+        if self._head_deadline is None:  # a pipelined request, begun while the one before it is answered
             self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
@@ -83,15 +90,25 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         return self.cycle is None or self.cycle.response_complete
 
     def _arm_head_timer(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+        self._head_deadline = deadline = self.loop.time() + self.head_timeout_s
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(deadline, self._head_timer_fired)
 
     def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_deadline = None
+
+    def _head_timer_fired(self) -> None:
+        self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # no head awaited now
+            return
+        if self.loop.time() < deadline - 0.005:  # re-armed since it was set (timers are ms-rounded): wait again
+            self._head_timer = self.loop.call_at(deadline, self._head_timer_fired)
+            return
+        self._head_deadline = None
+        self._head_timed_out()
 
     def _head_timed_out(self) -> None:
-        self._head_timer = None
         if self.transport.is_closing():
             return
         if self._head_bytes:  # a request had begun: say why it ends (RFC 9110 §15.5.9)

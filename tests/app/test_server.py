@@ -101,6 +101,18 @@ async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline
     assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
 
 
+async def test_requests_on_a_kept_alive_connection_past_the_first_deadline_are_served(app: Served) -> None:
+    """The connection's one head timer, set for the first request, waits on for the heads that came since."""
+    reader, writer = await connect(app)
+    for _ in range(4):  # 4 × 0.6 s: past the first request's head deadline, each head whole in time
+        writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert (await response(reader))[0] == 200
+        await asyncio.sleep(HEAD_S * 0.6)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await response(reader))[0] == 200
+    writer.close()
+
+
 async def test_a_pipelined_request_has_the_same_deadline(app: Served) -> None:
     reader, writer = await connect(app)
     started = time.perf_counter()
