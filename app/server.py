@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -34,6 +34,8 @@ from graph.fanout import SEND_NOWAIT
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
 # docker-compose.yml), or it may send a request on a connection the app is just closing.
 KEEP_ALIVE_S = 5
+# The interim response uvicorn's cycle writes when a request expects it (RFC 9110 §10.1.1), before any head.
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
@@ -77,7 +79,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:  # the new request's (not an upgrade)
-            cycle.transport = OneWrite(self.transport, cycle, self.loop)  # type: ignore[assignment]
+            cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
@@ -119,15 +121,17 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 class OneWrite:
     """The connection's transport as one response's cycle sees it. uvicorn writes a response's head, then its body:
     two system calls, and two wake-ups of the client (over loopback each send also runs the receiver's TCP work).
-    The head is held back and goes with the body's first bytes in one ``writelines``
-    (one ``writev``); a head whose body does not follow within this turn of the loop (a stream that computes its
-    first chunk, a HEAD) is written on the next turn, or when the response completes or the connection closes."""
+    The head is held back and goes with the body's first bytes in one ``writelines`` (one ``writev``); a head
+    whose body does not follow within this turn of the loop (a stream that computes its first chunk, a HEAD) is
+    written on the next turn, or when the response completes or the connection closes.
 
-    __slots__ = ("transport", "cycle", "loop", "head", "seen")
+    It keeps no reference to the cycle (the cycle holds it): a request's objects are freed by reference counting
+    as soon as it is answered, never left to the garbage collector."""
 
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop):
+    __slots__ = ("transport", "loop", "head", "seen")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
         self.transport = transport
-        self.cycle = cycle
         self.loop = loop  # asyncio.get_running_loop() is a getpid() system call on Python 3.11
         self.head: bytes | None = None
         self.seen = False  # the head has been written (or is held)
@@ -137,7 +141,7 @@ class OneWrite:
         if head is not None:
             self.head = None
             self.transport.writelines((head, data))
-        elif not self.seen and self.cycle.response_started:  # the cycle's first write once started is the head
+        elif not self.seen and data != CONTINUE:  # before its head a cycle writes nothing but "100 Continue"
             self.seen = True
             self.head = data
             self.loop.call_soon(self.flush)

@@ -292,17 +292,12 @@ class _Transport:
         return self.closed
 
 
-class _Cycle:
-    response_started = False
-
-
 async def test_a_response_head_goes_out_with_the_first_body_bytes_in_one_write() -> None:
     from app.server import OneWrite
 
-    transport, cycle = _Transport(), _Cycle()
-    one = OneWrite(transport, cycle, asyncio.get_running_loop())  # type: ignore[arg-type]
-    one.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response starts: at once
-    cycle.response_started = True
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+    one.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response starts (uvicorn's bytes): at once
     one.write(b"HEAD\r\n\r\n")
     assert transport.sent == [b"HTTP/1.1 100 Continue\r\n\r\n"]
     one.write(b"first")
@@ -314,18 +309,16 @@ async def test_a_response_head_goes_out_with_the_first_body_bytes_in_one_write()
 async def test_a_head_whose_body_is_late_goes_out_on_the_next_loop_turn_or_at_close() -> None:
     from app.server import OneWrite
 
-    transport, cycle = _Transport(), _Cycle()
-    cycle.response_started = True
-    one = OneWrite(transport, cycle, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
     one.write(b"HEAD\r\n\r\n")
     await asyncio.sleep(0)
     assert transport.sent == [b"HEAD\r\n\r\n"]
     one.write(b"chunk")
     assert transport.sent == [b"HEAD\r\n\r\n", b"chunk"]
 
-    transport, cycle = _Transport(), _Cycle()
-    cycle.response_started = True
-    one = OneWrite(transport, cycle, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
     one.write(b"HEAD\r\n\r\n")
     one.close()
     assert transport.sent == [b"HEAD\r\n\r\n"] and transport.closed
