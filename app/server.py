@@ -4,7 +4,8 @@ uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but gives a 
 connection, or started a request, as long as it likes to finish the request head: a few thousand connections
 trickling header bytes hold the server's sockets for good. ``HeadTimeoutProtocol`` closes a connection whose
 request head is not complete ``head_timeout_s`` after it opened, or after the request's first byte.
-httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``).
+httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``). It also
+writes each response's head and its body's first bytes in one system call (``OneWrite``).
 
 ``WebSocketProtocol`` is uvicorn's sans-I/O websocket protocol offering the app one more thing: a synchronous
 send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), with which the relay's fan-out writes
@@ -33,6 +34,8 @@ from graph.fanout import SEND_NOWAIT
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
 # docker-compose.yml), or it may send a request on a connection the app is just closing.
 KEEP_ALIVE_S = 5
+# The interim response uvicorn's cycle writes when a request expects it (RFC 9110 §10.1.1), before any head.
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
@@ -40,7 +43,11 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # One timer per connection, not one per request: a request's head only moves the deadline, and the timer,
+        # when it fires early (the deadline moved on), waits again until it (call_later and cancel per keep-alive
+        # request were a few µs of each small request).
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_deadline: float | None = None  # None: no request head awaited
         self._head_bytes = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -49,43 +56,110 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # A keep-alive connection's next request begins (uvicorn then stops its keep-alive timer).
-        if self._head_timer is None and self._awaiting_head():
+        if self._head_deadline is None and self._awaiting_head():
             self._arm_head_timer()
         super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = True
-        if self._head_timer is None:  # a pipelined request, begun while the one before it is answered
+        if self._head_deadline is None:  # a pipelined request, begun while the one before it is answered
             self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
         self._disarm_head_timer()
         self._head_bytes = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # the new request's (not an upgrade)
+            cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        held: Any = cycle.transport if cycle is not None else None
+        if type(held) is OneWrite:  # a head without a body write (HEAD)
+            held.flush()
+        super().on_response_complete()
 
     def _awaiting_head(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
 
     def _arm_head_timer(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+        self._head_deadline = deadline = self.loop.time() + self.head_timeout_s
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(deadline, self._head_timer_fired)
 
     def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_deadline = None
+
+    def _head_timer_fired(self) -> None:
+        self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # no head awaited now
+            return
+        if self.loop.time() < deadline - 0.005:  # re-armed since it was set (timers are ms-rounded): wait again
+            self._head_timer = self.loop.call_at(deadline, self._head_timer_fired)
+            return
+        self._head_deadline = None
+        self._head_timed_out()
 
     def _head_timed_out(self) -> None:
-        self._head_timer = None
         if self.transport.is_closing():
             return
         if self._head_bytes:  # a request had begun: say why it ends (RFC 9110 §15.5.9)
             self.transport.write(STATUS_LINE[408] + b"content-length: 0\r\nconnection: close\r\n\r\n")
         self.transport.close()
+
+
+class OneWrite:
+    """The connection's transport as one response's cycle sees it. uvicorn writes a response's head, then its body:
+    two system calls, and two wake-ups of the client (over loopback each send also runs the receiver's TCP work).
+    The head is held back and goes with the body's first bytes in one ``writelines`` (one ``writev``); a head
+    whose body does not follow within this turn of the loop (a stream that computes its first chunk, a HEAD) is
+    written on the next turn, or when the response completes or the connection closes.
+
+    It keeps no reference to the cycle (the cycle holds it): a request's objects are freed by reference counting
+    as soon as it is answered, never left to the garbage collector."""
+
+    __slots__ = ("transport", "loop", "head", "seen")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self.transport = transport
+        self.loop = loop  # asyncio.get_running_loop() is a getpid() system call on Python 3.11
+        self.head: bytes | None = None
+        self.seen = False  # the head has been written (or is held)
+
+    def write(self, data: bytes) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.writelines((head, data))
+        elif not self.seen and data != CONTINUE:  # before its head a cycle writes nothing but "100 Continue"
+            self.seen = True
+            self.head = data
+            self.loop.call_soon(self.flush)
+        else:  # "100 Continue" before the head; body chunks after the first
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info …: the transport's own
+        return getattr(self.transport, name)
 
 
 def http_protocol(head_timeout_s: float) -> type[HeadTimeoutProtocol]:

@@ -49,6 +49,15 @@ class Coalescer:
         self.scheduled: set[Hashable] = set()
         self.in_flight: dict[Hashable, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        # asyncio.get_running_loop() is a getpid() system call on Python 3.11, once per read: the loop the lane
+        # was last used on is kept while it runs (the driver's client is bound to one loop anyway).
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The stored document answering each of ``keys`` in ``lane`` (absent: none), in as few commands as the
@@ -58,7 +67,7 @@ class Coalescer:
     def want(self, lane: Hashable, key: str) -> asyncio.Future[dict[str, Any] | None]:
         """A future of the stored document answering ``key`` in ``lane`` (None when there is none); driver
         errors arrive as ``Unavailable``."""
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         fut: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         batch = self.pending.get(lane)
         if batch is None:
@@ -83,7 +92,7 @@ class Coalescer:
         if not batch:
             return
         until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         now = time.monotonic()
         for fut, own in waiters:
             if own is not None and (until is None or own < until - LATE_S):

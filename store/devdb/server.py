@@ -11,6 +11,7 @@ import struct
 import threading
 from typing import cast
 
+import uvloop
 from bson.errors import BSONError
 
 from store.devdb import wire
@@ -173,7 +174,9 @@ def main_devdb(host: str, port: int, data_dir: str | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     devdb = DevDB(host, port, data_dir)
     devdb.engine.heap = HeapKeeper()  # this process is devdb's alone (store/devdb/heap.py)
-    asyncio.run(_serve_until_signalled(devdb))
+    # uvloop, as serve runs: its transports and streams take a sixth less of devdb's CPU per read (bench/README.md).
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve_until_signalled(devdb))
 
 
 async def _serve_until_signalled(devdb: DevDB) -> None:

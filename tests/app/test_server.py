@@ -101,6 +101,18 @@ async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline
     assert HEAD_S - 0.05 <= seconds < HEAD_S + MARGIN_S
 
 
+async def test_requests_on_a_kept_alive_connection_past_the_first_deadline_are_served(app: Served) -> None:
+    """The connection's one head timer, set for the first request, waits on for the heads that came since."""
+    reader, writer = await connect(app)
+    for _ in range(4):  # 4 × 0.6 s: past the first request's head deadline, each head whole in time
+        writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert (await response(reader))[0] == 200
+        await asyncio.sleep(HEAD_S * 0.6)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await response(reader))[0] == 200
+    writer.close()
+
+
 async def test_a_pipelined_request_has_the_same_deadline(app: Served) -> None:
     reader, writer = await connect(app)
     started = time.perf_counter()
@@ -243,3 +255,70 @@ def test_a_text_frame_written_directly_is_the_frame_websockets_writes(length: in
 
     text = b"x" * length
     assert text_frame_head(length) + text == Frame(Opcode.TEXT, text).serialize(mask=False, extensions=[])
+
+
+async def test_pipelined_reads_and_a_head_request_are_each_answered_whole(app: Served) -> None:
+    """Heads are written with their bodies (app/server.py ``OneWrite``); a HEAD has no body and its head still
+    goes out, before the next pipelined request's answer."""
+    reader, writer = await connect(app)
+    key = API_KEYS["tenant-a"]
+    get = f"GET /fhir/r4/Patient/nobody HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n".encode()
+    head = f"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n".encode()
+    writer.write(get + head + get)
+    first = await response(reader)
+    head_only = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    last = await response(reader)
+    writer.close()
+    assert first[0] == last[0] == 404 and json.loads(first[2])["resourceType"] == "OperationOutcome"
+    assert first[2] == last[2]
+    assert head_only.startswith(b"HTTP/1.1 ")
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+    def writelines(self, parts: tuple[bytes, ...]) -> None:
+        self.sent.append(b"".join(parts))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+async def test_a_response_head_goes_out_with_the_first_body_bytes_in_one_write() -> None:
+    from app.server import OneWrite
+
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+    one.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response starts (uvicorn's bytes): at once
+    one.write(b"HEAD\r\n\r\n")
+    assert transport.sent == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    one.write(b"first")
+    one.write(b"second")
+    assert transport.sent[1:] == [b"HEAD\r\n\r\nfirst", b"second"]
+    assert one.is_closing() is False  # the rest is the transport's own
+
+
+async def test_a_head_whose_body_is_late_goes_out_on_the_next_loop_turn_or_at_close() -> None:
+    from app.server import OneWrite
+
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+    one.write(b"HEAD\r\n\r\n")
+    await asyncio.sleep(0)
+    assert transport.sent == [b"HEAD\r\n\r\n"]
+    one.write(b"chunk")
+    assert transport.sent == [b"HEAD\r\n\r\n", b"chunk"]
+
+    transport = _Transport()
+    one = OneWrite(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+    one.write(b"HEAD\r\n\r\n")
+    one.close()
+    assert transport.sent == [b"HEAD\r\n\r\n"] and transport.closed
