@@ -160,6 +160,24 @@ def rows(coll: MockCollection, filter: Doc) -> Iterator[Match]:
     return _filtered(filter, list(planner.candidates(found, documents.raw)))
 
 
+def count(coll: MockCollection, filter: Doc) -> int:
+    """How many documents match ``filter``: from an index alone when its ranges say all the filter says
+    (``planner.counted``: the store's counts of a tenant's live resources), or so less the documents of its one
+    negated equality (``planner.negation``: patients not archived); else by testing each candidate."""
+    documents: Documents = coll._store._documents
+    if id_lookup(filter) is None:
+        filtering.filter_applies(filter, {})  # a bad filter is refused as the scan would refuse it
+        indexes = index.indexes_of(coll._store)
+        n = planner.counted(indexes, filter)
+        if n is not None:
+            return n
+        split = planner.negation(filter)
+        if split is not None and (n := planner.counted(indexes, split[0])) is not None:
+            rest, positive = split
+            return n - sum(1 for _ in rows(coll, {"$and": [rest, positive]}))
+    return sum(1 for _ in rows(coll, filter))
+
+
 def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int) -> list[Row]:
     """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
     keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""

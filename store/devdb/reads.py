@@ -14,6 +14,7 @@ from store.devdb.context import Context
 from store.devdb.cursor import Cursor
 from store.devdb.errors import CommandError, reject
 from store.devdb.query import explain as explain_query
+from store.devdb.query import count as count_matching
 from store.devdb.query import matching, rows
 
 
@@ -45,7 +46,7 @@ def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
     counted = _counting(pipeline)
     if counted is not None:  # count_documents: nothing to group
         key, fields = counted
-        n = sum(1 for _ in rows(coll, match))
+        n = count_matching(coll, match)
         result = [{"_id": key, **dict.fromkeys(fields, n)}] if n else []
         return ctx.cursors.reply(Cursor(coll.full_name, result), (cmd.get("cursor") or {}).get("batchSize"))
     docs = [doc for _, doc in rows(coll, match)]  # each decoded afresh: the stages may change them
@@ -71,7 +72,7 @@ def _counting(pipeline: list[Doc]) -> tuple[Any, list[str]] | None:
 
 def count(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["count"])
-    n = sum(1 for _ in rows(coll, cmd.get("query") or {}))
+    n = count_matching(coll, cmd.get("query") or {})
     n = max(0, n - (cmd.get("skip") or 0))
     limit = abs(cmd.get("limit") or 0)
     return {"n": min(n, limit) if limit else n}
