@@ -14,7 +14,6 @@ from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
-
 # Types whose live resources are counted per tenant on a hot path: the patients connection's totalCount (every
 # patient list, the chart query). An index on what ``live()`` filters by (store/layout.py) answers that count from
 # the index alone — MongoDB's COUNT_SCAN, devdb's count of entries — where any other index leaves every one of the

@@ -416,15 +416,46 @@ def negation(filter: Mapping[str, Any]) -> tuple[Doc, Doc] | None:
     return {"$and": rest}, {key: {"$eq": cond["$ne"]}}
 
 
-def settled(a: Access, filter: Mapping[str, Any]) -> bool:
-    """Whether the entries in the ranges of ``a`` are exactly the documents matching ``filter``, one entry each:
-    the filter is equalities (``$eq``, ``$in``, also inside ``$and``) on the fields the ranges pin and nothing else,
-    of strings or booleans, which the index holds as mongomock compares them (strings apart from ObjectIds, whose
-    string form mongomock also matches; booleans where the field holds nothing else that ``==`` could equate), and
-    no document of the index is odd or holds an array in an indexed field (several entries)."""
+def keys(indexes: Indexes, filter: Mapping[str, Any]) -> set[Any] | None:
+    """The store keys of the documents matching ``filter``, read from an index alone when its ranges say all the
+    filter says (``settled``; a document holding an array has several entries, one key); else None."""
+    best = _best(indexes, conjunction(filter))
+    if best is None or not settled(best, filter, once=False):
+        return None
+    return {entry[-1] for lo, hi in best.ranges for entry in best.index.scan(lo, hi)}
+
+
+def both(indexes: Indexes, rest: Mapping[str, Any], positive: Mapping[str, Any]) -> int | None:
+    """How many documents match ``rest`` and ``positive`` (``negation``'s parts), from two indexes alone: the
+    keys ``rest`` settles, intersected with those of ``positive`` and the equalities of ``rest`` that an index
+    holding ``positive``'s path leads with (the tenant); None when no such pair of indexes settles them."""
+    eqs = _equalities(rest)
+    (path,) = positive
+    if eqs is None:
+        return None
+    for ix in indexes.by_name.values():
+        if not ix.usable or path not in ix.fields:
+            continue
+        lead = ix.fields[:ix.fields.index(path)]
+        if not set(lead) <= set(eqs):
+            continue
+        narrow = keys(indexes, {"$and": [*({f: {"$in": eqs[f]}} for f in lead), positive]})
+        if narrow is None:
+            continue
+        wide = keys(indexes, rest)
+        return None if wide is None else len(narrow & wide)
+    return None
+
+
+def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
+    """Whether the entries in the ranges of ``a`` are exactly the documents matching ``filter`` (``once``: one entry
+    each): the filter is equalities (``$eq``, ``$in``, also inside ``$and``) on the fields the ranges pin and
+    nothing else, of strings or booleans, which the index holds as mongomock compares them (strings apart from
+    ObjectIds, whose string form mongomock also matches; booleans where the field holds nothing else that ``==``
+    could equate), and no document of the index is odd (or, ``once``, holds an array in an indexed field)."""
     ix = a.index
     eqs = _equalities(filter)
-    if eqs is None or ix.odd or any(ix.multikey) or set(eqs) != set(ix.fields[:a.pinned]):
+    if eqs is None or ix.odd or (once and any(ix.multikey)) or set(eqs) != set(ix.fields[:a.pinned]):
         return False
     for name, values in eqs.items():
         kinds = ix.kinds[ix.fields.index(name)]

@@ -13,8 +13,8 @@ from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
 from store.devdb.errors import CommandError, reject
-from store.devdb.query import explain as explain_query
 from store.devdb.query import count as count_matching
+from store.devdb.query import explain as explain_query
 from store.devdb.query import matching, rows
 
 

@@ -234,3 +234,34 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert stages["IXSCAN/index"] > 200 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
     assert stages["IXSCAN/groups"] > 30, stages
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_counts_of_a_negated_token_match_a_scan(seed: int) -> None:
+    """The store's count of a tenant's patients not archived: from tenant_live, less the intersection of its keys
+    with those of the status index (arrays of statuses included), through writes that change both."""
+    rng = random.Random(seed)
+    engine = Engine()
+    indexes = [{"key": {"_sys.tenant": 1, "_sys.deleted": 1}, "name": "tenant_live"},
+               {"key": {"_sys.tenant": 1, "_sys.k.status": 1}, "name": "k_status"}]
+    assert engine.run("d", {"createIndexes": "c", "indexes": indexes})["ok"] == 1.0
+    statuses = ("active", "archived", "inactive", "sys|archived")
+
+    def doc(n: int) -> dict[str, Any]:
+        k = {"status": rng.sample(statuses, rng.randint(0, 2))} if rng.random() < 0.9 else {}
+        return {"_id": f"{n:04d}", "_sys": {"tenant": rng.choice(TENANTS), "deleted": rng.random() < 0.2, "k": k}}
+
+    assert engine.run("d", {"insert": "c", "documents": [doc(i) for i in range(300)]})["ok"] == 1.0
+    coll = engine.context.coll("d", "c")
+    for round_ in range(60):
+        target = f"{rng.randrange(300):04d}"
+        replacement = doc(int(target))
+        replacement.pop("_id")
+        assert engine.run("d", {"update": "c", "updates": [{"q": {"_id": target}, "u": replacement}]})["ok"] == 1.0
+        filt = {"$and": [{"_sys.tenant": rng.choice(TENANTS), "_sys.deleted": False},
+                         {"_sys.k.status": {"$ne": rng.choice(statuses)}}]}
+        split = planner.negation(filt)
+        assert split is not None
+        assert planner.both(index.indexes_of(coll._store), *split) is not None  # the path under test
+        docs = list(coll._store._documents.values())
+        assert engine.run("d", {"count": "c", "query": filt})["n"] == len(scan(docs, filt)), (round_, filt)
