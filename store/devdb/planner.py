@@ -391,21 +391,9 @@ def negation(filter: Mapping[str, Any]) -> tuple[Doc, Doc] | None:
     """``(rest, positive)`` when ``filter`` is ``rest`` and one ``{path: {"$ne": <string>}}``: then what matches it
     is what matches ``rest`` less what matches ``rest`` and ``positive`` (``{path: {"$eq": <string>}}``), which
     mongomock's ``$ne`` is the negation of — a count of the store's ``:not`` searches (patients not archived)
-    from an index and the few documents the equality narrows to. None for any other filter."""
-    parts: list[tuple[str, Any]] = []
-
-    def read(part: Any) -> bool:
-        if not isinstance(part, Mapping):
-            return False
-        for key, cond in part.items():
-            if key == "$and":
-                if not isinstance(cond, list) or not cond or not all(read(c) for c in cond):
-                    return False
-            else:
-                parts.append((key, cond))
-        return True
-
-    if not read(filter):
+    from an index less the matches of an equality (``both``: from indexes too). None for any other filter."""
+    parts = _conjuncts(filter)
+    if parts is None:
         return None
     negated = [i for i, (key, cond) in enumerate(parts) if not key.startswith("$") and isinstance(cond, Mapping)
                and list(cond) == ["$ne"] and type(cond["$ne"]) is str]
@@ -471,7 +459,27 @@ def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
 def _equalities(filter: Mapping[str, Any]) -> dict[str, list[Any]] | None:
     """The values each path of ``filter`` must equal, when the filter is nothing but one equality (or ``$in``)
     per path, directly or inside ``$and``; else None."""
+    parts = _conjuncts(filter)
     out: dict[str, list[Any]] = {}
+    for key, cond in parts or ():
+        if not isinstance(key, str) or key.startswith("$") or key in out:
+            return None
+        if isinstance(cond, Mapping):
+            if list(cond) == ["$eq"]:
+                out[key] = [cond["$eq"]]
+            elif list(cond) == ["$in"] and isinstance(cond["$in"], list) and cond["$in"]:
+                out[key] = list(cond["$in"])
+            else:
+                return None
+        else:
+            out[key] = [cond]
+    return out or None
+
+
+def _conjuncts(filter: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+    """Every ``(key, condition)`` of ``filter``'s conjunction, those inside ``$and`` included; None when an
+    ``$and`` is not a list of documents."""
+    parts: list[tuple[str, Any]] = []
 
     def read(part: Any) -> bool:
         if not isinstance(part, Mapping):
@@ -480,22 +488,11 @@ def _equalities(filter: Mapping[str, Any]) -> dict[str, list[Any]] | None:
             if key == "$and":
                 if not isinstance(cond, list) or not cond or not all(read(c) for c in cond):
                     return False
-                continue
-            if not isinstance(key, str) or key.startswith("$") or key in out:
-                return False
-            if isinstance(cond, Mapping):
-                if list(cond) == ["$eq"]:
-                    values = [cond["$eq"]]
-                elif list(cond) == ["$in"] and isinstance(cond["$in"], list) and cond["$in"]:
-                    values = list(cond["$in"])
-                else:
-                    return False
             else:
-                values = [cond]
-            out[key] = values
+                parts.append((key, cond))
         return True
 
-    return out if read(filter) and out else None
+    return parts if read(filter) else None
 
 
 def candidates(p: Plan, fetch: Fetch) -> Iterator[bytes]:
