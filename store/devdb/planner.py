@@ -381,10 +381,14 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
 def counted(indexes: Indexes, filter: Mapping[str, Any]) -> int | None:
     """How many documents match ``filter``, counted from an index without reading one of them — when the ranges
     of an index say all the filter says (``settled``); else None (the caller counts the matching documents)."""
+    found = count_access(indexes, filter)
+    return None if found is None else sum(found.index.count(lo, hi, exact=True) for lo, hi in found.ranges)
+
+
+def count_access(indexes: Indexes, filter: Mapping[str, Any]) -> Access | None:
+    """The index ranges ``counted`` counts ``filter``'s matches from (None: it cannot)."""
     best = _best(indexes, conjunction(filter))
-    if best is None or not settled(best, filter):
-        return None
-    return sum(best.index.count(lo, hi, exact=True) for lo, hi in best.ranges)
+    return best if best is not None and settled(best, filter) else None
 
 
 def negation(filter: Mapping[str, Any]) -> tuple[Doc, Doc] | None:

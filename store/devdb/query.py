@@ -20,8 +20,8 @@ indexed (IXSCAN; the index the store creates for them in store/indexes.py and it
   ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
 - counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered —
   but for a filter an index settles (``planner.settled``: a tenant's live resources on ``tenant_live``), counted
-  from the index alone, and for that and one ``:not`` token (patients not archived) the same count less the
-  intersection of two indexes' keys (``count``);
+  from the index alone (``explain``: COUNT_SCAN), and for that and one ``:not`` token (patients not archived)
+  the same count less the intersection of two indexes' keys (``count``);
 - history: ``_sys.tenant`` + ``_sys.id`` (``tenant_id_lu``), ``_sys.tenant`` alone with ``_since`` (``tenant_lu``),
   both walked by ``_sys.lu`` descending + ``_id``;
 - the outbox, store/outbox.py: ``tenant`` + ``seq`` ranges sorted by ``seq`` (``tenant_seq``, both directions);

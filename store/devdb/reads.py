@@ -9,6 +9,7 @@ from typing import Any
 
 from mongomock import aggregate as mm_aggregate
 
+from store.devdb import index, planner
 from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
@@ -85,7 +86,7 @@ def distinct(ctx: Context, db: str, cmd: Doc) -> Doc:
 
 def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
     """Which access path answers a find, count, findAndModify or aggregate's first ``$match``: IDHACK, IXSCAN
-    (with the index's name) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
+    (with the index's name), COUNT_SCAN (a count from an index alone) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
     inner = cmd["explain"]
     name = next(iter(inner), "") if isinstance(inner, dict) else ""
     if name == "find":
@@ -100,6 +101,8 @@ def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
     else:
         raise CommandError(59, f"devdb explains find, count, findAndModify and aggregate, not '{name}'")
     coll = ctx.coll(db, inner[name])
-    plan = explain_query(coll, filt, sort, limit)
+    counting = planner.count_access(index.indexes_of(coll._store), filt) if name == "count" else None
+    plan = ({"stage": "COUNT_SCAN", "indexName": counting.index.name} if counting is not None
+            else explain_query(coll, filt, sort, limit))
     return {"queryPlanner": {"namespace": coll.full_name, "parsedQuery": filt, "winningPlan": plan},
             "explainVersion": "1"}

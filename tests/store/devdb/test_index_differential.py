@@ -265,3 +265,7 @@ def test_counts_of_a_negated_token_match_a_scan(seed: int) -> None:
         assert planner.both(index.indexes_of(coll._store), *split) is not None  # the path under test
         docs = list(coll._store._documents.values())
         assert engine.run("d", {"count": "c", "query": filt})["n"] == len(scan(docs, filt)), (round_, filt)
+        live = filt["$and"][0]
+        assert engine.run("d", {"count": "c", "query": live})["n"] == len(scan(docs, live))
+        plan = engine.run("d", {"explain": {"count": "c", "query": live}})["queryPlanner"]["winningPlan"]
+        assert plan == {"stage": "COUNT_SCAN", "indexName": "tenant_live"}
