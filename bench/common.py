@@ -89,6 +89,18 @@ def wrk(url: str, seconds: int, connections: int, *, threads: int = 1, script: s
             "requests": float(count.group(1)) if count else rps * seconds}
 
 
+def stop(*procs: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Terminate these processes (all at once, so their shutdowns overlap), killing any still there after
+    ``timeout``."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user + system) process ``pid`` and its live children (the app's audit writer process,
     app/audit_writer.py) have used so far, from /proc (Linux)."""

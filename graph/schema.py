@@ -228,6 +228,8 @@ def _negotiate(accept: str) -> str:
     return best
 
 
+# Where GraphQLView keeps a request's context until its response is built (then it drops the DataLoaders).
+_CONTEXT_KEY = "fhirgraph.graphql_context"
 # extensions.code of a request refused before it is read as GraphQL (any other status: BAD_REQUEST).
 _HTTP_CODES = {404: "NOT_FOUND"}
 
@@ -266,6 +268,19 @@ class GraphQLView(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await self._run(request, context, root_value)
+        finally:
+            # graphql-core's executor is a reference cycle (it holds bound methods of itself) that holds the
+            # context: left to the cyclic collector, every resource and record the operation's DataLoaders
+            # loaded (tens of thousands of objects for a 50-patient chart) would wait for a collection, and
+            # each young collection would walk them first. Dropping the loaders once the response is built
+            # frees them now.
+            held = request.scope.pop(_CONTEXT_KEY, None) if hasattr(request, "scope") else None
+            if held is not None:
+                held.reset_loaders()
+
+    async def _run(self, request: Any, context: Any, root_value: Any) -> Any:
         # strawberry answers a request it cannot read (not JSON, no query, variables not an object) with a
         # plain-text body: GraphQL over HTTP wants a JSON errors list there too, with the same status.
         try:
@@ -288,8 +303,10 @@ class GraphQLView(GraphQL[Context, None]):
             return decided
 
         # The store as this caller may use it: every resolver's and loader's call asks the one policy first.
-        return Context(principal=request.scope.get("auth"), repo=Guarded(door.repo, authorize_noted),
-                       settings=self.settings, relay=door.relay, request=request, response=response)
+        context = Context(principal=request.scope.get("auth"), repo=Guarded(door.repo, authorize_noted),
+                          settings=self.settings, relay=door.relay, request=request, response=response)
+        scope[_CONTEXT_KEY] = context
+        return context
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends websocket messages as what this returns, and graphql-transport-ws

@@ -14,11 +14,19 @@ from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
+# Types whose live resources are counted per tenant on a hot path: the patients connection's totalCount (every
+# patient list, the chart query). An index on what ``live()`` filters by (store/layout.py) answers that count from
+# the index alone — MongoDB's COUNT_SCAN, devdb's count of entries — where any other index leaves every one of the
+# tenant's documents to fetch and test for the deleted flag.
+COUNTED = frozenset({"Patient"})
+
 
 def models_for(rt: str) -> list[IndexModel]:
     models = [
         IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
     ]
+    if rt in COUNTED:
+        models.append(IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING)], name="tenant_live"))
     for p in param_table(rt).values():
         if p.name in ("_id",):
             continue

@@ -78,11 +78,12 @@ class Entries:
             return
         self.size -= 1
 
-    def count(self, lo: Bound, hi: Bound) -> int:
+    def count(self, lo: Bound, hi: Bound, exact: bool = False) -> int:
         """How many entries there are from ``lo`` up to (not including) ``hi``: exactly, or for a range of many
-        values an estimate from their average group size (the planner compares costs; it never needs more)."""
+        values an estimate from their average group size (the planner compares costs; it never needs more) unless
+        ``exact`` (a count the reply gives)."""
         distinct: int = self.values.bisect_right(hi[0]) - self.values.bisect_left(lo[0])
-        if distinct > EXACT_COUNT:
+        if distinct > EXACT_COUNT and not exact:
             return distinct * self.size // max(len(self.values), 1)
         first, last = lo[0], hi[0]
         total = 0

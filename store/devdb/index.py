@@ -242,9 +242,10 @@ class Index:
             parts.append(pack(rank, flat[at + 1]))
         return (b"".join(parts),)
 
-    def count(self, lo: Entry, hi: Entry) -> int:
-        """How many entries lie from ``lo`` up to (not including) ``hi`` (for many values, an estimate)."""
-        return self.entries.count(self.bound(lo), self.bound(hi))
+    def count(self, lo: Entry, hi: Entry, exact: bool = False) -> int:
+        """How many entries lie from ``lo`` up to (not including) ``hi`` (for many values an estimate, unless
+        ``exact``)."""
+        return self.entries.count(self.bound(lo), self.bound(hi), exact)
 
     def scan(self, lo: Entry, hi: Entry, reverse: bool = False) -> Iterator[Entry]:
         """The entries from ``lo`` up to (not including) ``hi``."""

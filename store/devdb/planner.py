@@ -32,7 +32,7 @@ from typing import Any
 from bson.regex import Regex
 
 from store.devdb.codec import Doc
-from store.devdb.index import AFTER, MAX_EXACT_INT, STRING, Entry, Index, Indexes, encode
+from store.devdb.index import AFTER, MAX_EXACT_INT, NULL, OBJECT_ID, STRING, Entry, Index, Indexes, encode
 
 MAX_RANGES = 1000  # an $in product beyond this stops narrowing at the previous field
 _RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
@@ -376,6 +376,127 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
         return None
     chosen = min(options, key=lambda p: (p.cost, not p.walk))
     return chosen if chosen.cost < total or chosen.walk else None
+
+
+def counted(indexes: Indexes, filter: Mapping[str, Any]) -> int | None:
+    """How many documents match ``filter``, counted from an index without reading one of them — when the ranges
+    of an index say all the filter says (``settled``); else None (the caller counts the matching documents)."""
+    found = count_access(indexes, filter)
+    return None if found is None else sum(found.index.count(lo, hi, exact=True) for lo, hi in found.ranges)
+
+
+def count_access(indexes: Indexes, filter: Mapping[str, Any]) -> Access | None:
+    """The index ranges ``counted`` counts ``filter``'s matches from (None: it cannot)."""
+    best = _best(indexes, conjunction(filter))
+    return best if best is not None and settled(best, filter) else None
+
+
+def negation(filter: Mapping[str, Any]) -> tuple[Doc, Doc] | None:
+    """``(rest, positive)`` when ``filter`` is ``rest`` and one ``{path: {"$ne": <string>}}``: then what matches it
+    is what matches ``rest`` less what matches ``rest`` and ``positive`` (``{path: {"$eq": <string>}}``), which
+    mongomock's ``$ne`` is the negation of — a count of the store's ``:not`` searches (patients not archived)
+    from an index less the matches of an equality (``both``: from indexes too). None for any other filter."""
+    parts = _conjuncts(filter)
+    if parts is None:
+        return None
+    negated = [i for i, (key, cond) in enumerate(parts) if not key.startswith("$") and isinstance(cond, Mapping)
+               and list(cond) == ["$ne"] and type(cond["$ne"]) is str]
+    if len(negated) != 1 or len(parts) < 2:
+        return None
+    key, cond = parts[negated[0]]
+    rest = [{k: c} for i, (k, c) in enumerate(parts) if i != negated[0]]
+    return {"$and": rest}, {key: {"$eq": cond["$ne"]}}
+
+
+def keys(indexes: Indexes, filter: Mapping[str, Any]) -> set[Any] | None:
+    """The store keys of the documents matching ``filter``, read from an index alone when its ranges say all the
+    filter says (``settled``; a document holding an array has several entries, one key); else None."""
+    best = _best(indexes, conjunction(filter))
+    if best is None or not settled(best, filter, once=False):
+        return None
+    return {entry[-1] for lo, hi in best.ranges for entry in best.index.scan(lo, hi)}
+
+
+def both(indexes: Indexes, rest: Mapping[str, Any], positive: Mapping[str, Any]) -> int | None:
+    """How many documents match ``rest`` and ``positive`` (``negation``'s parts), from two indexes alone: the
+    keys ``rest`` settles, intersected with those of ``positive`` and the equalities of ``rest`` that an index
+    holding ``positive``'s path leads with (the tenant); None when no such pair of indexes settles them."""
+    eqs = _equalities(rest)
+    (path,) = positive
+    if eqs is None:
+        return None
+    for ix in indexes.by_name.values():
+        if not ix.usable or path not in ix.fields:
+            continue
+        lead = ix.fields[:ix.fields.index(path)]
+        if not set(lead) <= set(eqs):
+            continue
+        narrow = keys(indexes, {"$and": [*({f: {"$in": eqs[f]}} for f in lead), positive]})
+        if narrow is None:
+            continue
+        wide = keys(indexes, rest)
+        return None if wide is None else len(narrow & wide)
+    return None
+
+
+def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
+    """Whether the entries in the ranges of ``a`` are exactly the documents matching ``filter`` (``once``: one entry
+    each): the filter is equalities (``$eq``, ``$in``, also inside ``$and``) on the fields the ranges pin and
+    nothing else, of strings or booleans, which the index holds as mongomock compares them (strings apart from
+    ObjectIds, whose string form mongomock also matches; booleans where the field holds nothing else that ``==``
+    could equate), and no document of the index is odd (or, ``once``, holds an array in an indexed field)."""
+    ix = a.index
+    eqs = _equalities(filter)
+    if eqs is None or ix.odd or (once and any(ix.multikey)) or set(eqs) != set(ix.fields[:a.pinned]):
+        return False
+    for name, values in eqs.items():
+        kinds = ix.kinds[ix.fields.index(name)]
+        for v in values:
+            if type(v) is str and OBJECT_ID not in kinds:
+                continue
+            if type(v) is bool and kinds <= {-1, NULL}:  # -1: index.kind of a boolean
+                continue
+            return False
+    return True
+
+
+def _equalities(filter: Mapping[str, Any]) -> dict[str, list[Any]] | None:
+    """The values each path of ``filter`` must equal, when the filter is nothing but one equality (or ``$in``)
+    per path, directly or inside ``$and``; else None."""
+    parts = _conjuncts(filter)
+    out: dict[str, list[Any]] = {}
+    for key, cond in parts or ():
+        if not isinstance(key, str) or key.startswith("$") or key in out:
+            return None
+        if isinstance(cond, Mapping):
+            if list(cond) == ["$eq"]:
+                out[key] = [cond["$eq"]]
+            elif list(cond) == ["$in"] and isinstance(cond["$in"], list) and cond["$in"]:
+                out[key] = list(cond["$in"])
+            else:
+                return None
+        else:
+            out[key] = [cond]
+    return out or None
+
+
+def _conjuncts(filter: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+    """Every ``(key, condition)`` of ``filter``'s conjunction, those inside ``$and`` included; None when an
+    ``$and`` is not a list of documents."""
+    parts: list[tuple[str, Any]] = []
+
+    def read(part: Any) -> bool:
+        if not isinstance(part, Mapping):
+            return False
+        for key, cond in part.items():
+            if key == "$and":
+                if not isinstance(cond, list) or not cond or not all(read(c) for c in cond):
+                    return False
+            else:
+                parts.append((key, cond))
+        return True
+
+    return parts if read(filter) else None
 
 
 def candidates(p: Plan, fetch: Fetch) -> Iterator[bytes]:

@@ -18,7 +18,10 @@ indexed (IXSCAN; the index the store creates for them in store/indexes.py and it
   (``_sys.k.<p>`` equalities, ``$or`` across parameters) alike;
 - reverse references and includes, ``_referencing``: ``$in`` on ``_sys.k.<p>`` sorted by ``_id`` (the ranges of
   ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
-- counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered;
+- counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered —
+  but for a filter an index settles (``planner.settled``: a tenant's live resources on ``tenant_live``), counted
+  from the index alone (``explain``: COUNT_SCAN), and for that and one ``:not`` token (patients not archived)
+  the same count less the intersection of two indexes' keys (``count``);
 - history: ``_sys.tenant`` + ``_sys.id`` (``tenant_id_lu``), ``_sys.tenant`` alone with ``_since`` (``tenant_lu``),
   both walked by ``_sys.lu`` descending + ``_id``;
 - the outbox, store/outbox.py: ``tenant`` + ``seq`` ranges sorted by ``seq`` (``tenant_seq``, both directions);
@@ -158,6 +161,26 @@ def rows(coll: MockCollection, filter: Doc) -> Iterator[Match]:
     if found is None:
         return scanned(coll, filter)
     return _filtered(filter, list(planner.candidates(found, documents.raw)))
+
+
+def count(coll: MockCollection, filter: Doc) -> int:
+    """How many documents match ``filter``: from an index alone when its ranges say all the filter says
+    (``planner.counted``: the store's counts of a tenant's live resources), or so less the documents of its one
+    negated equality (``planner.negation``: patients not archived); else by testing each candidate."""
+    if id_lookup(filter) is None:
+        filtering.filter_applies(filter, {})  # a bad filter is refused as the scan would refuse it
+        indexes = index.indexes_of(coll._store)
+        n = planner.counted(indexes, filter)
+        if n is not None:
+            return n
+        split = planner.negation(filter)
+        if split is not None and (n := planner.counted(indexes, split[0])) is not None:
+            rest, positive = split
+            negated = planner.both(indexes, rest, positive)
+            if negated is None:
+                negated = sum(1 for _ in rows(coll, {"$and": [rest, positive]}))
+            return n - negated
+    return sum(1 for _ in rows(coll, filter))
 
 
 def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int) -> list[Row]:

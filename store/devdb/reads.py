@@ -9,10 +9,12 @@ from typing import Any
 
 from mongomock import aggregate as mm_aggregate
 
+from store.devdb import index, planner
 from store.devdb.codec import Doc
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
 from store.devdb.errors import CommandError, reject
+from store.devdb.query import count as count_matching
 from store.devdb.query import explain as explain_query
 from store.devdb.query import matching, rows
 
@@ -45,7 +47,7 @@ def aggregate(ctx: Context, db: str, cmd: Doc) -> Doc:
     counted = _counting(pipeline)
     if counted is not None:  # count_documents: nothing to group
         key, fields = counted
-        n = sum(1 for _ in rows(coll, match))
+        n = count_matching(coll, match)
         result = [{"_id": key, **dict.fromkeys(fields, n)}] if n else []
         return ctx.cursors.reply(Cursor(coll.full_name, result), (cmd.get("cursor") or {}).get("batchSize"))
     docs = [doc for _, doc in rows(coll, match)]  # each decoded afresh: the stages may change them
@@ -71,7 +73,7 @@ def _counting(pipeline: list[Doc]) -> tuple[Any, list[str]] | None:
 
 def count(ctx: Context, db: str, cmd: Doc) -> Doc:
     coll = ctx.coll(db, cmd["count"])
-    n = sum(1 for _ in rows(coll, cmd.get("query") or {}))
+    n = count_matching(coll, cmd.get("query") or {})
     n = max(0, n - (cmd.get("skip") or 0))
     limit = abs(cmd.get("limit") or 0)
     return {"n": min(n, limit) if limit else n}
@@ -84,7 +86,7 @@ def distinct(ctx: Context, db: str, cmd: Doc) -> Doc:
 
 def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
     """Which access path answers a find, count, findAndModify or aggregate's first ``$match``: IDHACK, IXSCAN
-    (with the index's name) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
+    (with the index's name), COUNT_SCAN (a count from an index alone) or COLLSCAN (https://www.mongodb.com/docs/manual/reference/command/explain/)."""
     inner = cmd["explain"]
     name = next(iter(inner), "") if isinstance(inner, dict) else ""
     if name == "find":
@@ -99,6 +101,8 @@ def explain(ctx: Context, db: str, cmd: Doc) -> Doc:
     else:
         raise CommandError(59, f"devdb explains find, count, findAndModify and aggregate, not '{name}'")
     coll = ctx.coll(db, inner[name])
-    plan = explain_query(coll, filt, sort, limit)
+    counting = planner.count_access(index.indexes_of(coll._store), filt) if name == "count" else None
+    plan = ({"stage": "COUNT_SCAN", "indexName": counting.index.name} if counting is not None
+            else explain_query(coll, filt, sort, limit))
     return {"queryPlanner": {"namespace": coll.full_name, "parsedQuery": filt, "winningPlan": plan},
             "explainVersion": "1"}

@@ -13,7 +13,7 @@ import bson
 import pytest
 from mongomock import filtering
 
-from store.devdb import query
+from store.devdb import index, planner, query
 from store.devdb.engine import Engine
 
 TENANTS = ("t1", "t2", "t3")
@@ -21,6 +21,7 @@ CODES = ("a", "b", "c", "sys|a", "sys|b", "|c", "d")
 WORDS = ("smith", "smythe", "jones", "jo", "renée", "zed", "", "smith jr")
 INDEXES = [
     {"key": {"_sys.tenant": 1, "_sys.lu": -1}, "name": "tenant_lu"},
+    {"key": {"_sys.tenant": 1, "_sys.deleted": 1}, "name": "tenant_live"},
     {"key": {"_sys.tenant": 1, "_sys.k.code": 1}, "name": "k_code"},
     {"key": {"_sys.tenant": 1, "_sys.k.name": 1}, "name": "k_name"},
     {"key": {"_sys.tenant": 1, "_sys.k.date.lo": 1}, "name": "k_date"},
@@ -132,6 +133,12 @@ SORTS: list[list[tuple[str, int]] | None] = [
 def generated_query(rng: random.Random, docs: list[dict[str, Any]]) -> tuple[dict[str, Any], Any, int]:
     sort = rng.choice(SORTS)
     parts: list[dict[str, Any]] = []
+    if rng.random() < 0.12:  # equalities alone, as the store's counts of a tenant's resources (and mixed values)
+        x = rng.choice([mixed(rng), {"$in": [rng.choice(WORDS), rng.choice([True, 1, "jo"])]}, {"$eq": "zed"}])
+        parts = [{"_sys.tenant": rng.choice(TENANTS)}, {"x": x}]
+        if rng.random() < 0.5:  # and a negated token, as a ``:not`` search (patients not archived)
+            parts.append({rng.choice(["_sys.k.code", "x"]): {"$ne": rng.choice(CODES + WORDS)}})
+        return {"$and": parts}, sort, 0
     if rng.random() < 0.85:
         parts.append({"_sys.tenant": rng.choice(TENANTS), "_sys.deleted": False} if rng.random() < 0.8
                      else {"tenant": rng.choice(TENANTS)})
@@ -196,6 +203,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert engine.run("d", {"insert": "c", "documents": [document(rng, i) for i in range(n)]})["ok"] == 1.0
     coll = engine.context.coll("d", "c")
     stages: Counter[str] = Counter()
+    from_index = by_negation = 0  # counts answered from the index alone, or so less a negated equality
     for round_ in range(1500):
         if round_ % 10 == 0:
             write(engine, rng, n)
@@ -213,6 +221,10 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
             assert sorted(got) == sorted(expected), context
         else:
             assert got == expected, context
+        indexes = index.indexes_of(coll._store)
+        from_index += planner.counted(indexes, filt) is not None
+        split = planner.negation(filt)
+        by_negation += split is not None and planner.counted(indexes, split[0]) is not None
         count = engine.run("d", {"count": "c", "query": filt})
         assert count["n"] == len(matches), context
         pipeline = [{"$match": filt}, {"$group": {"_id": 1, "n": {"$sum": 1}}}]  # count_documents
@@ -221,3 +233,39 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     # The index path really answered most of them, walks included (else this test proves nothing).
     assert stages["IXSCAN/index"] > 200 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
     assert stages["IXSCAN/groups"] > 30, stages
+    assert from_index > 100 and by_negation > 10, (from_index, by_negation)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_counts_of_a_negated_token_match_a_scan(seed: int) -> None:
+    """The store's count of a tenant's patients not archived: from tenant_live, less the intersection of its keys
+    with those of the status index (arrays of statuses included), through writes that change both."""
+    rng = random.Random(seed)
+    engine = Engine()
+    indexes = [{"key": {"_sys.tenant": 1, "_sys.deleted": 1}, "name": "tenant_live"},
+               {"key": {"_sys.tenant": 1, "_sys.k.status": 1}, "name": "k_status"}]
+    assert engine.run("d", {"createIndexes": "c", "indexes": indexes})["ok"] == 1.0
+    statuses = ("active", "archived", "inactive", "sys|archived")
+
+    def doc(n: int) -> dict[str, Any]:
+        k = {"status": rng.sample(statuses, rng.randint(0, 2))} if rng.random() < 0.9 else {}
+        return {"_id": f"{n:04d}", "_sys": {"tenant": rng.choice(TENANTS), "deleted": rng.random() < 0.2, "k": k}}
+
+    assert engine.run("d", {"insert": "c", "documents": [doc(i) for i in range(300)]})["ok"] == 1.0
+    coll = engine.context.coll("d", "c")
+    for round_ in range(60):
+        target = f"{rng.randrange(300):04d}"
+        replacement = doc(int(target))
+        replacement.pop("_id")
+        assert engine.run("d", {"update": "c", "updates": [{"q": {"_id": target}, "u": replacement}]})["ok"] == 1.0
+        filt = {"$and": [{"_sys.tenant": rng.choice(TENANTS), "_sys.deleted": False},
+                         {"_sys.k.status": {"$ne": rng.choice(statuses)}}]}
+        split = planner.negation(filt)
+        assert split is not None
+        assert planner.both(index.indexes_of(coll._store), *split) is not None  # the path under test
+        docs = list(coll._store._documents.values())
+        assert engine.run("d", {"count": "c", "query": filt})["n"] == len(scan(docs, filt)), (round_, filt)
+        live = filt["$and"][0]
+        assert engine.run("d", {"count": "c", "query": live})["n"] == len(scan(docs, live))
+        plan = engine.run("d", {"explain": {"count": "c", "query": live}})["queryPlanner"]["winningPlan"]
+        assert plan == {"stage": "COUNT_SCAN", "indexName": "tenant_live"}
