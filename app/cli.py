@@ -139,7 +139,7 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
     from app.demo import load_demo
     from app.progress import Progress
     from auth.principal import Principal
-    from store.client import open_store
+    from store.client import build_indexes_now, open_store
 
     tenant = args.tenant or s.default_tenant
     principal = Principal(tenant, "demo-loader")
@@ -169,6 +169,7 @@ async def _demo_data(args: argparse.Namespace, s: Settings) -> int:
             counts = await load_demo(handle.repo, principal, args.patients, seed=args.seed, progress=progress)
         finally:
             progress.end()  # end the progress line, also before an error's line
+        await build_indexes_now(handle)  # on devdb: before the first query (store/client.py)
     finally:
         await handle.close()
     elapsed = time.perf_counter() - started

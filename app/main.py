@@ -54,7 +54,7 @@ from graph.errors import code_of as graph_code_of
 from graph.schema import routes as graph_routes
 from graph.services import GraphServices
 from resolvers.patient_import import ImportWorker
-from store.client import StoreHandle, deadline, open_store
+from store.client import StoreHandle, build_indexes_now, deadline, open_store
 from store.errors import DomainError, NotAllowed, NotFound
 from store.params import SUPPORTED_TYPES
 from store.validation import warm_models
@@ -266,6 +266,7 @@ async def _load_demo_if_empty(handle: StoreHandle, settings: Settings, patients:
                                              progress=lambda phase, done, total: log.info(
                                                  "demo data: %s %s/%s", phase, done, total))
     log.info("demo clinic loaded: %s resources", sum(counts.values()))
+    await build_indexes_now(handle)  # the embedded store's, before the first request needs them
     await _demo_logins(handle, principal)
 
 

@@ -21,6 +21,7 @@ from store.devdb.collection import Collection
 from store.devdb.context import Context
 from store.devdb.cursor import Cursor
 from store.devdb.errors import CommandError
+from store.devdb.index import indexes_of
 from store.devdb.wire import MAX_MESSAGE_SIZE
 
 VERSION = "6.0.0-devdb"
@@ -33,6 +34,23 @@ NO_TXN = "Transaction numbers are only allowed on a replica set member or mongos
 
 def _index_count(coll: Collection) -> int:
     return 1 + len(coll._store.indexes) if coll._store.is_created else 0
+
+
+def build_indexes(ctx: Context, db: str, cmd: Doc) -> Doc:
+    """``{fhirgraphBuildIndexes: 1}``, devdb's own command: bring the indexes of every collection of ``db`` up to
+    date now. They are otherwise built by a collection's first query after a bulk load or a recovery
+    (store/devdb/index.py), which at clinic scale takes longer than a request may wait; the demo loader and the
+    start-up after a recovery build them before anyone queries."""
+    started = time.monotonic()
+    names = ctx.client.get_database(db).list_collection_names()
+    for name in names:
+        indexes_of(ctx.coll(db, name)._store)
+    return {"collections": len(names), "seconds": round(time.monotonic() - started, 3)}
+
+
+def build_all_indexes(ctx: Context) -> int:
+    """``build_indexes`` for every database; returns how many collections."""
+    return sum(int(build_indexes(ctx, db, {})["collections"]) for db in ctx.client.list_database_names())
 
 
 def create_indexes(ctx: Context, db: str, cmd: Doc) -> Doc:

@@ -30,6 +30,7 @@ COMMANDS: dict[str, Command] = {
     "update": writes.update, "delete": writes.delete, "findAndModify": writes.find_and_modify,
     "aggregate": reads.aggregate, "count": reads.count, "distinct": reads.distinct, "explain": reads.explain,
     "createIndexes": admin.create_indexes, "listIndexes": admin.list_indexes,
+    "fhirgraphBuildIndexes": admin.build_indexes,
     "dropIndexes": admin.drop_indexes,
     "listCollections": admin.list_collections, "create": admin.create, "drop": admin.drop,
     "dropDatabase": admin.drop_database,

@@ -9,12 +9,13 @@ import logging
 import signal
 import struct
 import threading
+import time
 from typing import cast
 
 import uvloop
 from bson.errors import BSONError
 
-from store.devdb import wire
+from store.devdb import admin, wire
 from store.devdb.engine import Engine
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
@@ -50,6 +51,13 @@ class DevDB:
             journal = Journal(self.data_dir)
             try:
                 self.recovered = journal.recover(self.engine)
+                started = time.monotonic()
+                # before the first query: at clinic scale the first query of each collection would otherwise
+                # build its indexes while requests time out (admin.build_indexes)
+                built = admin.build_all_indexes(self.engine.context)
+                if built:
+                    log.info("devdb: the indexes of %d collections built in %.1f s", built,
+                             time.monotonic() - started)
             except BaseException:
                 journal.close()
                 raise

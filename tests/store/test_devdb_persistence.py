@@ -306,3 +306,15 @@ def test_writes_while_a_snapshot_is_written_are_served_and_survive_a_crash_at_an
     assert "snapshot and 6 logged commands read" in devdb.where()
     with _client(devdb.uri) as client:
         assert _state(client) == acknowledged
+
+
+def test_a_recovered_store_has_its_indexes_built_before_it_listens(tmp_path: Path, in_thread: list[DevDB]) -> None:
+    started = in_thread
+    devdb = _start(started, tmp_path)
+    with _client(devdb.uri) as client:
+        _writes(client)
+    devdb = _restart(started, devdb, tmp_path)
+    store = devdb.engine.context.coll("clinic", "patients")._store
+    state = store.__dict__.get("_devdb_indexes")  # built from the recovered documents, none left to file
+    assert state is not None and not state.documents.changes
+    assert {"_id_", "mrn", "name_id"} <= set(state.by_name)

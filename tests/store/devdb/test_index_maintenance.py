@@ -155,3 +155,21 @@ def test_the_explain_command_names_the_index(engine: Engine) -> None:
     assert winning({"find": "c", "filter": {"_id": "t/001"}}) == {"stage": "IDHACK", "indexName": "_id_"}
     assert winning({"aggregate": "c", "pipeline": [{"$match": {"other": 1}}], "cursor": {}}) == {"stage": "COLLSCAN"}
     assert engine.run("d", {"explain": {"insert": "c"}})["code"] == 59
+
+
+def _pending(engine: Engine) -> bool:
+    """Whether the collection's indexes still have writes to file (or were never built)."""
+    state = engine.context.coll("d", "c")._store.__dict__.get("_devdb_indexes")
+    return state is None or bool(state.documents.changes) or len(state.by_name) < 3
+
+
+def test_build_indexes_files_a_bulk_load_before_the_first_query() -> None:
+    # the demo loader and a recovery send it: the first request then finds the indexes ready
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(50)]})
+    assert _pending(engine)  # writes are filed by the next query, not as they come
+    reply = run(engine, {"fhirgraphBuildIndexes": 1})
+    assert reply["collections"] == 1 and reply["seconds"] >= 0
+    assert not _pending(engine)
+    assert len(ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"})) == 50
