@@ -260,3 +260,69 @@ async def test_a_failing_direct_leaves_the_event_to_the_stream(relay: Relay) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_streams_with_one_key_are_checked_once_per_event_and_leave_on_their_own(relay: Relay) -> None:
+    """Streams that give the same ``key`` share one ``match`` and one ``gate`` call per event; each still gets
+    every event (direct or streamed, by its own state); a stream that ends leaves the others their group, and
+    a stream with another key is checked on its own."""
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    checks = {"match": 0, "gate": 0, "other": 0}
+    direct_seqs: list[list[int]] = [[], []]
+    streamed: list[list[int]] = [[], [], []]
+
+    def match(e: LiveEvent) -> bool:
+        checks["match"] += 1
+        return e.seq % 2 == 1  # odd sequences only
+
+    def gate(e: LiveEvent) -> bool:
+        checks["gate"] += 1
+        return e.seq != 3  # 3 may not go direct: the streams deliver it
+
+    def other(e: LiveEvent) -> bool:
+        checks["other"] += 1
+        return True
+
+    def direct_of(i: int) -> Any:
+        def direct(e: LiveEvent) -> bool:
+            direct_seqs[i].append(e.seq)
+            return True
+        return direct
+
+    async def consume(i: int, m: Any, key: Any, direct: Any) -> None:
+        async for event in relay.stream(tenant, m, None, direct, gate=gate if key else None, key=key):
+            streamed[i].append(event.seq)
+
+    tasks = [asyncio.create_task(consume(0, match, "odd", direct_of(0))),
+             asyncio.create_task(consume(1, match, "odd", direct_of(1))),
+             asyncio.create_task(consume(2, other, None, None))]
+    await asyncio.sleep(0.05)
+
+    async def write(seqs: range) -> None:
+        events = [_event(tenant, s) for s in seqs]
+        await relay.repo.db.events.insert_many(events)
+        for e in events:
+            relay.notify(e)
+
+    async def until(done: Any) -> None:
+        for _ in range(300):
+            if done():
+                return
+            await asyncio.sleep(0.01)
+
+    await write(range(1, 5))
+    await until(lambda: len(streamed[2]) == 4 and all(len(d) + len(s) == 2 for d, s in zip(direct_seqs, streamed)))
+    assert direct_seqs == [[1], [1]] and streamed[:2] == [[3], [3]] and streamed[2] == [1, 2, 3, 4]
+    assert checks == {"match": 4, "gate": 2, "other": 4}  # once per event for the group, not per stream
+    tasks[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    await write(range(5, 6))
+    await until(lambda: direct_seqs[1] == [1, 5])
+    assert direct_seqs == [[1], [1, 5]] and checks["match"] == 5
+    for task in tasks[1:]:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await asyncio.sleep(0.2)
+    assert tenant not in relay.tenants  # its groups left with their streams
