@@ -311,7 +311,7 @@ async def test_streams_with_one_key_are_checked_once_per_event_and_leave_on_thei
             await asyncio.sleep(0.01)
 
     await write(range(1, 5))
-    await until(lambda: len(streamed[2]) == 4 and all(len(d) + len(s) == 2 for d, s in zip(direct_seqs, streamed)))
+    await until(lambda: len(streamed[2]) == 4 and all(len(direct_seqs[i]) + len(streamed[i]) == 2 for i in (0, 1)))
     assert direct_seqs == [[1], [1]] and streamed[:2] == [[3], [3]] and streamed[2] == [1, 2, 3, 4]
     assert checks == {"match": 4, "gate": 2, "other": 4}  # once per event for the group, not per stream
     tasks[0].cancel()
