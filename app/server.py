@@ -7,8 +7,9 @@ request head is not complete ``head_timeout_s`` after it opened, or after the re
 httptools still does all the parsing. Slow bodies are cut in the app (``BodyTimeoutMiddleware``).
 
 ``WebSocketProtocol`` is uvicorn's sans-I/O websocket protocol offering the app one more thing: a synchronous
-send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), with which the relay's fan-out writes
-a live event to a thousand sockets without waking a thousand tasks.
+send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), and of a frame already encoded
+(``SEND_FRAME_NOWAIT``), with which the relay's fan-out writes a live event to a thousand sockets without waking
+a thousand tasks, encoding its frame once.
 """
 
 from __future__ import annotations

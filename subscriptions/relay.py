@@ -16,6 +16,9 @@ graph/fanout.py): while the stream's consumer is idle, the fan-out offers it eac
 takes it, the stream is not woken at all — a thousand subscribers cost a thousand socket writes per event,
 not a thousand task wake-ups. Whatever it refuses goes through the queue, and so does everything after it
 until the stream is idle again: no event overtakes another, none is delivered twice (``Subscriber.last``).
+
+Streams that give the same ``key`` (resolvers/event.py: the same caller with the same filter) form one group:
+the fan-out asks the group's ``match`` and ``gate`` once per event for all of them, then walks its members.
 """
 
 from __future__ import annotations
