@@ -271,8 +271,11 @@ class Lane:
                 return False
         if not (self._frame is not None and self._frame(found[1]) or self._write(found[2])):
             return False
-        if self.delivered is not None:
-            _tally.add(self.delivered)
+        if (counter := self.delivered) is not None:  # into _tally, flushed once after the fan-out
+            pending = _tally.pending
+            if not pending:
+                asyncio.get_running_loop().call_soon(_tally.flush)
+            pending[counter] = pending.get(counter, 0) + 1
         return True
 
     def _encode(self, executor: SharedEventExecutor, live: Any) -> tuple[Any, bytes, bytes] | None:
@@ -296,12 +299,6 @@ class _Tally(threading.local):
 
     def __init__(self) -> None:
         self.pending: dict[Any, int] = {}
-
-    def add(self, counter: Any) -> None:
-        pending = self.pending
-        if not pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        pending[counter] = pending.get(counter, 0) + 1
 
     def flush(self) -> None:
         pending, self.pending = self.pending, {}
