@@ -8,8 +8,9 @@ httptools still does all the parsing. Slow bodies are cut in the app (``BodyTime
 writes each response's head and its body's first bytes in one system call (``OneWrite``).
 
 ``WebSocketProtocol`` is uvicorn's sans-I/O websocket protocol offering the app one more thing: a synchronous
-send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), with which the relay's fan-out writes
-a live event to a thousand sockets without waking a thousand tasks.
+send of a text frame (the ``graph.fanout.SEND_NOWAIT`` scope extension), and of a frame already encoded
+(``SEND_FRAME_NOWAIT``), with which the relay's fan-out writes a live event to a thousand sockets without waking
+a thousand tasks, encoding its frame once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from websockets.protocol import State
 
 from app.logs import flush as flush_logs
 from app.settings import Settings
-from graph.fanout import SEND_NOWAIT
+from graph.fanout import SEND_FRAME_NOWAIT, SEND_NOWAIT, text_frame
 
 # uvicorn's default. A proxy in front that keeps upstream connections must drop them sooner (see
 # docker-compose.yml), or it may send a request on a connection the app is just closing.
@@ -173,6 +174,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope["extensions"]
         extensions[SEND_NOWAIT] = self.send_text_nowait
+        extensions[SEND_FRAME_NOWAIT] = self.send_frame_nowait
         await super().run_asgi()
 
     def pause_writing(self) -> None:
@@ -183,31 +185,40 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.paused = False
         super().resume_writing()
 
-    def send_text_nowait(self, text: bytes) -> bool:
-        """Write one text frame now; False where the ASGI ``websocket.send`` would wait (the transport's buffer
-        is over its high-water mark: the caller's slow path waits, and the relay's queue bounds what waits) or
-        fail (not accepted, closing, closed)."""
+    def _writable_now(self) -> bool:
+        """Whether a text frame may be written at once: where the ASGI ``websocket.send`` would not wait (the
+        transport's buffer is over its high-water mark: the caller's slow path waits, and the relay's queue
+        bounds what waits) nor fail (not accepted, closing, closed)."""
         if (self.paused or self.close_sent or self.disconnected or not self.handshake_complete
                 or self.initial_response is not None or self.transport.is_closing()):
             return False
         conn = self.conn
-        if conn.state is not State.OPEN or conn.expect_continuation_frame:
+        return conn.state is State.OPEN and not conn.expect_continuation_frame
+
+    def send_text_nowait(self, text: bytes) -> bool:
+        """Write one text frame now; False where ``_writable_now`` says no."""
+        if not self._writable_now():
             return False
+        conn = self.conn
         if conn.extensions:  # permessage-deflate: websockets compresses (and keeps its context)
             conn.send_text(text)
             self.transport.write(b"".join(conn.data_to_send()))
-        else:  # what websockets' Frame.serialize writes for an unmasked final text frame (RFC 6455 §5.2)
-            self.transport.write(text_frame_head(len(text)) + text)
+        else:
+            self.transport.write(text_frame(text))
         return True
 
-
-def text_frame_head(length: int) -> bytes:
-    """FIN + text opcode, then the payload length, unmasked (a server's frame)."""
-    if length < 126:
-        return bytes((0x81, length))
-    if length < 0x10000:
-        return b"\x81\x7e" + length.to_bytes(2, "big")
-    return b"\x81\x7f" + length.to_bytes(8, "big")
+    def send_frame_nowait(self, frame: bytes) -> bool:
+        """Write ``frame`` (a whole text frame, ``graph.fanout.text_frame``) now; False on a connection with an
+        extension (its frames are compressed), and where ``_writable_now`` says no."""
+        # ``_writable_now`` spelled out, and the cheapest checks first: once per subscriber of every fan-out.
+        if (self.paused or self.close_sent or self.disconnected or not self.handshake_complete
+                or self.initial_response is not None):
+            return False
+        conn, transport = self.conn, self.transport
+        if conn.extensions or conn.expect_continuation_frame or conn.state is not State.OPEN or transport.is_closing():
+            return False
+        transport.write(frame)
+        return True
 
 
 def server_config(app: Starlette, settings: Settings, *, host: str, port: int, log_level: str) -> uvicorn.Config:

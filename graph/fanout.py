@@ -28,6 +28,7 @@ import asyncio
 import contextvars
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from typing import Any, cast
 
@@ -188,6 +189,33 @@ SEND_NOWAIT = "fhirgraph.websocket.send_nowait"
 """The ASGI scope extension a server may offer on a websocket: ``send(text: bytes) -> bool`` writes one text
 frame now, or answers False when an ordinary send would have to wait or fail (app/server.py offers it)."""
 
+SEND_FRAME_NOWAIT = "fhirgraph.websocket.send_frame_nowait"
+"""Beside ``SEND_NOWAIT``: ``send(frame: bytes) -> bool`` writes ``frame`` — a whole final text frame, unmasked,
+header included (``text_frame``) — now; False where ``SEND_NOWAIT`` would answer False, and on a connection
+with an extension (permessage-deflate), whose frames are not these bytes."""
+
+
+def text_frame(text: bytes) -> bytes:
+    """``text`` as one final, unmasked text frame (RFC 6455 §5.2: FIN + opcode, the payload length, the payload):
+    the bytes websockets' ``Frame.serialize`` writes for a server."""
+    length = len(text)
+    if length < 126:
+        return bytes((0x81, length)) + text
+    if length < 0x10000:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + text
+    return b"\x81\x7f" + length.to_bytes(8, "big") + text
+
+
+class _Shape:
+    """A memo key on a ``LiveEvent`` for one (rendering group, ``next`` head): the lanes of that shape share
+    the frame, encoded once per event. Hashed by identity (no tuple to hash per subscriber); interned while a
+    lane holds it."""
+
+    __slots__ = ("__weakref__",)
+
+
+_SHAPES: weakref.WeakValueDictionary[tuple[Any, ...], _Shape] = weakref.WeakValueDictionary()
+
 
 class Lane:
     """One graphql-transport-ws subscription operation, to which its resolver sends ``next`` frames itself.
@@ -195,9 +223,11 @@ class Lane:
     Where the server offers ``SEND_NOWAIT``, a frame is written synchronously: by the relay's fan-out for an
     event whose group rendering is ready (``send_nowait``: no wake-up of the subscriber's task, no await), and
     by the task otherwise. Only ``next`` frames take that way, past the ASGI middleware: none of them looks at
-    a ``websocket.send`` (they watch the handshake and the close, which stay on the ASGI path)."""
+    a ``websocket.send`` (they watch the handshake and the close, which stay on the ASGI path). The fan-out
+    encodes each event's frame once per shape (``_Shape``) and writes those bytes to every socket of it
+    (``SEND_FRAME_NOWAIT``)."""
 
-    __slots__ = ("_head", "_write", "delivered", "executor", "operation", "ws")
+    __slots__ = ("_frame", "_head", "_shape", "_write", "delivered", "executor", "operation", "ws")
 
     def __init__(self, operation: Any, ws: Any):
         self.operation, self.ws = operation, ws
@@ -206,6 +236,8 @@ class Lane:
         self._head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":'
         extensions = getattr(ws, "scope", {}).get("extensions") or {}
         self._write: Any = extensions.get(SEND_NOWAIT)
+        self._frame: Any = extensions.get(SEND_FRAME_NOWAIT) if self._write is not None else None
+        self._shape: _Shape | None = None
 
     async def send(self, payload: bytes) -> bool:
         """Send one event; False once the operation is complete (the client said so), when nothing may follow."""
@@ -225,20 +257,40 @@ class Lane:
         """Send the live event ``live`` now, if its group's rendering is ready or renders without an await and
         the connection takes the frame without waiting; False: the subscriber's task must deliver it. Called
         once per subscriber and event by the relay's fan-out: kept flat."""
-        write, executor, operation = self._write, self.executor, self.operation
-        if write is None or executor is None or operation.completed:
+        executor, operation = self.executor, self.operation
+        if executor is None or operation.completed or self._write is None:
             return False
         # The client may have completed the operation: Strawberry then cancels its task (not yet run).
         task = operation.task
         if task is None or task.done() or task.cancelling():
             return False
-        found = live.memo.get(executor._group)
-        rendered = found[1] if found is not None and found[0] is operation else ready(executor, live)
-        if rendered is None or not write(self._head + rendered + b"}"):
+        found = live.memo.get(self._shape) if self._shape is not None else None
+        if found is None or found[0] is not executor.operation:
+            found = self._encode(executor, live)
+            if found is None:
+                return False
+        if not (self._frame is not None and self._frame(found[1]) or self._write(found[2])):
             return False
-        if self.delivered is not None:
-            _tally.add(self.delivered)
+        if (counter := self.delivered) is not None:  # into _tally, flushed once after the fan-out
+            pending = _tally.pending
+            if not pending:
+                asyncio.get_running_loop().call_soon(_tally.flush)
+            pending[counter] = pending.get(counter, 0) + 1
         return True
+
+    def _encode(self, executor: SharedEventExecutor, live: Any) -> tuple[Any, bytes, bytes] | None:
+        """The event's ``next`` frame for this lane's shape (rendered if need be, without an await), kept on the
+        event for the other lanes of the shape: (the operation node, the frame, its text)."""
+        rendered = ready(executor, live)
+        group = executor._group
+        if rendered is None or group is None:
+            return None
+        if self._shape is None:
+            self._shape = _SHAPES.setdefault((group, self._head), _Shape())
+        text = self._head + rendered + b"}"
+        found = (executor.operation, text_frame(text), text)
+        live.memo[self._shape] = found  # the node: the group's id() part is only unique while it lives
+        return found
 
 
 class _Tally(threading.local):
@@ -247,12 +299,6 @@ class _Tally(threading.local):
 
     def __init__(self) -> None:
         self.pending: dict[Any, int] = {}
-
-    def add(self, counter: Any) -> None:
-        pending = self.pending
-        if not pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        pending[counter] = pending.get(counter, 0) + 1
 
     def flush(self) -> None:
         pending, self.pending = self.pending, {}
@@ -336,4 +382,5 @@ def lane_handler(base: type[Any]) -> type[Any]:
     return LaneHandler
 
 
-__all__ = ["RENDERS", "SEND_NOWAIT", "Lane", "SharedEventExecutor", "lane", "lane_handler", "payload", "ready"]
+__all__ = ["RENDERS", "SEND_FRAME_NOWAIT", "SEND_NOWAIT", "Lane", "SharedEventExecutor", "lane", "lane_handler",
+           "payload", "ready", "text_frame"]

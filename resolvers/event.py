@@ -8,6 +8,7 @@ live, with no gap and no duplicate.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from resolvers.access import Decided
@@ -38,7 +39,10 @@ async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None 
     """The clinic's events accepted by ``match`` (cheap, synchronous) and then ``post`` (may read the resource),
     in sequence order, as records — only those about what the caller may read (``visible``). Related records
     are resolved afresh for each event. ``direct`` (the transport's synchronous send, graph/fanout.py) is
-    offered the live events it may take without an ``await``: visible by the type alone, with no ``post``."""
+    offered the live events it may take without an ``await``: visible by the type alone, with no ``post``.
+
+    A ``match`` that compares by value (``Matching``) lets the relay check each event once for every stream of
+    the same caller with the same filter."""
     if ctx.relay is None:
         raise Unavailable("Live events are not available")
     start = _after(ctx, after)
@@ -47,12 +51,15 @@ async def stream(ctx: Scope, match: Match, after: str | None, post: Post | None 
     def accepted(e: LiveEvent) -> bool:
         return readable(e) and match(e)
 
-    offer: Direct | None = None
-    if direct is not None and post is None:
-        def offer(e: LiveEvent) -> bool:
-            return unconfined(e) and direct(e)
-
-    async for event in ctx.relay.stream(ctx.who.tenant, accepted, start, offer):
+    offer = direct if post is None else None
+    # Same principal (every field: scopes, launch patient, token), same filter: the same ``accepted`` and gate.
+    key: tuple[Any, ...] | None = ("events", ctx.who, match) if isinstance(match, Matching) else None
+    if key is not None:
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+    async for event in ctx.relay.stream(ctx.who.tenant, accepted, start, offer, gate=unconfined, key=key):
         if not await admitted(event) or (post is not None and not await post(event)):
             continue
         # The websocket's context lives as long as the connection: related records resolved for one event must
@@ -96,22 +103,27 @@ def visible(ctx: Scope) -> tuple[Match, Post, Match]:
     return readable, admitted, unconfined
 
 
-def events_matching(types: list[str] | None, patient_id: str | None) -> Match:
+@dataclass(frozen=True)
+class Matching:
+    """A filter on the event's type (one of ``types``; any when None), patient reference and resource type —
+    compared by value, so that equal filters are one for the relay."""
+
+    types: frozenset[str] | None = None
+    patient: str | None = None
+    resource_type: str | None = None
+
+    def __call__(self, e: LiveEvent) -> bool:
+        return ((self.types is None or e.type in self.types) and (self.patient is None or e.patient == self.patient)
+                and (self.resource_type is None or e.resource_type == self.resource_type))
+
+
+def events_matching(types: list[str] | None, patient_id: str | None) -> Matching:
     """Every event, or only those of some (internal) types, or one patient's."""
-    wanted = frozenset(types) if types else None
-    patient_ref = f"Patient/{patient_id}" if patient_id else None
-
-    def match(e: LiveEvent) -> bool:
-        return (wanted is None or e.type in wanted) and (patient_ref is None or e.patient == patient_ref)
-
-    return match
+    return Matching(frozenset(types) if types else None, f"Patient/{patient_id}" if patient_id else None)
 
 
-def appointment_events() -> Match:
-    def match(e: LiveEvent) -> bool:
-        return e.resource_type == "Appointment" and e.type in APPOINTMENT_EVENTS
-
-    return match
+def appointment_events() -> Matching:
+    return Matching(APPOINTMENT_EVENTS, resource_type="Appointment")
 
 
 def appointment_participants(practitioner_id: str | None, location_id: str | None) -> Post | None:

@@ -16,6 +16,9 @@ graph/fanout.py): while the stream's consumer is idle, the fan-out offers it eac
 takes it, the stream is not woken at all — a thousand subscribers cost a thousand socket writes per event,
 not a thousand task wake-ups. Whatever it refuses goes through the queue, and so does everything after it
 until the stream is idle again: no event overtakes another, none is delivered twice (``Subscriber.last``).
+
+Streams that give the same ``key`` (resolvers/event.py: the same caller with the same filter) form one group:
+the fan-out asks the group's ``match`` and ``gate`` once per event for all of them, then walks its members.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any
 
 from store.errors import DomainError
@@ -142,10 +145,12 @@ class Subscriber:
         self.parked = False
         self.last = 0
 
-    def push(self, event: LiveEvent) -> None:
-        if self.overflowed or not self.match(event):
+    def take(self, event: LiveEvent, direct_ok: bool) -> None:
+        """A matched event: to ``direct`` when the stream is idle and ``direct_ok`` (the group's gate), else to
+        the queue."""
+        if self.overflowed:
             return
-        if self.parked and self.direct is not None and event.seq > self.last:
+        if direct_ok and self.parked and self.direct is not None and event.seq > self.last:
             try:
                 done = self.direct(event)
             except Exception:  # noqa: BLE001 - the stream delivers it, and reports what fails there
@@ -161,16 +166,64 @@ class Subscriber:
         self.ready.set()
 
 
+class _Group:
+    """Subscribers whose streams gave the same ``key``: the same filter for the same caller, so one ``match``
+    and one ``gate`` per event serve them all (a thousand dashboards of one clinic are a handful of groups)."""
+
+    __slots__ = ("gate", "match", "members")
+
+    def __init__(self, match: Match, gate: Match | None):
+        self.match, self.gate = match, gate
+        self.members: dict[Subscriber, None] = {}  # a set in insertion order
+
+    def fan_out(self, event: LiveEvent) -> None:
+        if not self.match(event):
+            return
+        gate = self.gate
+        try:
+            direct_ok = gate is None or gate(event)
+        except Exception:  # noqa: BLE001 - the streams deliver it, and report what fails there
+            direct_ok = False
+        seq = event.seq
+        for sub in list(self.members):
+            # Subscriber.take, inlined for the usual case: an idle stream whose direct delivery takes it.
+            if direct_ok and sub.parked and not sub.overflowed and seq > sub.last and (direct := sub.direct):
+                try:
+                    done = direct(event)
+                except Exception:  # noqa: BLE001 - as in Subscriber.take
+                    done = False
+                if done:
+                    sub.last = seq
+                    continue
+            sub.take(event, False)
+
+
 class _Tenant:
-    __slots__ = ("events", "subscribers")
+    __slots__ = ("events", "groups")
 
     def __init__(self, events: OrderedEvents):
         self.events = events
-        self.subscribers: set[Subscriber] = set()
+        self.groups: dict[Hashable, _Group] = {}
 
     @property
     def head(self) -> int:
         return self.events.head
+
+    def join(self, sub: Subscriber, key: Hashable | None, gate: Match | None) -> Hashable:
+        if key is None:
+            key = sub  # a group of its own
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(sub.match, gate)
+        group.members[sub] = None
+        return key
+
+    def leave(self, sub: Subscriber, key: Hashable) -> None:
+        group = self.groups.get(key)
+        if group is not None:
+            group.members.pop(sub, None)
+            if not group.members:
+                del self.groups[key]
 
 
 class Relay:
@@ -217,15 +270,19 @@ class Relay:
     # ------------------------------------------------------------------ subscribers
 
     async def stream(self, tenant: str, match: Match, after: int | None = None,
-                     direct: Direct | None = None) -> AsyncIterator[LiveEvent]:
+                     direct: Direct | None = None, *, gate: Match | None = None,
+                     key: Hashable | None = None) -> AsyncIterator[LiveEvent]:
         """Events of ``tenant`` accepted by ``match`` (a cheap, synchronous pre-filter), in sequence order:
         those after ``after`` (replayed from the outbox), then live ones. While the consumer waits for the next
         event, ``direct`` is offered each live one first (synchronously, in the fan-out: no wake-up of this
-        stream); the events it takes are not yielded."""
+        stream) — those ``gate`` admits, when given; the events it takes are not yielded.
+
+        ``key``: streams that give the same key promise the same ``match`` and ``gate`` (the same filter for the
+        same caller); the fan-out then asks them once per event for all of those streams."""
         t = await self._tenant(tenant)
         sub = Subscriber(match, direct)
         # No await between registering and reading the head: replay covers (after, head], live (head, ∞).
-        t.subscribers.add(sub)
+        joined = t.join(sub, key, gate)
         sub.last = t.head
         try:
             if after is not None and after < sub.last:
@@ -254,7 +311,7 @@ class Relay:
                 await sub.ready.wait()
                 sub.parked = False
         finally:
-            t.subscribers.discard(sub)
+            t.leave(sub, joined)
 
     async def replay(self, tenant: str, after: int, upto: int) -> AsyncIterator[LiveEvent]:
         async for doc in self.outbox.between(tenant, after, upto, page=REPLAY_PAGE):
@@ -301,7 +358,7 @@ class Relay:
                 except Exception as exc:  # noqa: BLE001 - the next turn of the loop retries
                     log.error("relay: cannot advance tenant events: %s", described(exc))
             # Drop idle tenants so a later subscriber starts from a fresh head.
-            for name in [n for n, t in self.tenants.items() if not t.subscribers and not t.events.waiting]:
+            for name in [n for n, t in self.tenants.items() if not t.groups and not t.events.waiting]:
                 del self.tenants[name]
 
     async def _advance(self, name: str, t: _Tenant, *, poll: bool) -> None:
@@ -322,8 +379,8 @@ class Relay:
             RELAY_LAG.observe(max(0.0, event_age(docs[-1])))  # a batch's newest: the lag the relay still has
         for doc in docs:
             event = LiveEvent(doc, self.repo)
-            for sub in list(t.subscribers):
-                sub.push(event)
+            for group in list(t.groups.values()):
+                group.fan_out(event)
             self.delivered += 1
 
     async def _watch(self) -> None:

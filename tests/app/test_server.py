@@ -248,13 +248,14 @@ async def test_a_stop_drains_websockets_and_finishes_an_upload_in_flight() -> No
 
 @pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
 def test_a_text_frame_written_directly_is_the_frame_websockets_writes(length: int) -> None:
-    """The relay's direct send (app/server.py ``WebSocketProtocol``) frames a text message as websockets does."""
+    """The relay's direct send (graph/fanout.py ``text_frame``, written by app/server.py ``WebSocketProtocol``)
+    frames a text message as websockets does."""
     from websockets.frames import Frame, Opcode
 
-    from app.server import text_frame_head
+    from graph.fanout import text_frame
 
     text = b"x" * length
-    assert text_frame_head(length) + text == Frame(Opcode.TEXT, text).serialize(mask=False, extensions=[])
+    assert text_frame(text) == Frame(Opcode.TEXT, text).serialize(mask=False, extensions=[])
 
 
 async def test_pipelined_reads_and_a_head_request_are_each_answered_whole(app: Served) -> None:

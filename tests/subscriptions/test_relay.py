@@ -34,6 +34,14 @@ def _event(tenant: str, seq: int) -> dict[str, Any]:
             "occurredAt": "2026-11-21T10:00:00.000Z"}
 
 
+async def _write(relay: Relay, tenant: str, seqs: range) -> None:
+    """Events ``seqs`` of ``tenant`` inserted, then offered as a local write offers them."""
+    events = [_event(tenant, s) for s in seqs]
+    await relay.repo.db.events.insert_many(events)
+    for e in events:
+        relay.notify(e)
+
+
 class Collector:
     def __init__(self, relay: Relay, tenant: str, after: int | None = None, match: Any = None):
         self.seqs: list[int] = []
@@ -199,23 +207,17 @@ async def test_direct_takes_events_only_while_the_stream_is_idle_and_never_twice
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.05)
 
-    async def write(seqs: range) -> None:
-        events = [_event(tenant, s) for s in seqs]
-        await relay.repo.db.events.insert_many(events)
-        for e in events:
-            relay.notify(e)
-
-    await write(range(1, 3))  # idle: both go direct
+    await _write(relay, tenant, range(1, 3))  # idle: both go direct
     for _ in range(100):
         if len(direct_seqs) == 2:
             break
         await asyncio.sleep(0.01)
     assert direct_seqs == [1, 2] and streamed == []
     gate.clear()
-    await write(range(3, 5))  # 3 refused: the stream takes it, and 4 queues behind it (the stream is busy)
+    await _write(relay, tenant, range(3, 5))  # 3 refused: the stream takes it, 4 queues behind it (the stream is busy)
     await asyncio.sleep(0.1)
     assert streamed == [3] and direct_seqs == [1, 2]
-    await write(range(5, 12))  # the busy stream's queue overflows: it re-reads the outbox after 3
+    await _write(relay, tenant, range(5, 12))  # the busy stream's queue overflows: it re-reads the outbox after 3
     await asyncio.sleep(0.1)
     gate.set()
     for _ in range(300):
@@ -225,7 +227,7 @@ async def test_direct_takes_events_only_while_the_stream_is_idle_and_never_twice
     await asyncio.sleep(0.1)
     assert streamed == list(range(3, 12))  # in order, after the refused one; nothing direct-delivered again
     assert direct_seqs == [1, 2]
-    await write(range(12, 14))  # idle again: direct once more
+    await _write(relay, tenant, range(12, 14))  # idle again: direct once more
     for _ in range(100):
         if len(direct_seqs) == 4:
             break
@@ -260,3 +262,63 @@ async def test_a_failing_direct_leaves_the_event_to_the_stream(relay: Relay) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_streams_with_one_key_are_checked_once_per_event_and_leave_on_their_own(relay: Relay) -> None:
+    """Streams that give the same ``key`` share one ``match`` and one ``gate`` call per event; each still gets
+    every event (direct or streamed, by its own state); a stream that ends leaves the others their group, and
+    a stream with another key is checked on its own."""
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    checks = {"match": 0, "gate": 0, "other": 0}
+    direct_seqs: list[list[int]] = [[], []]
+    streamed: list[list[int]] = [[], [], []]
+
+    def match(e: LiveEvent) -> bool:
+        checks["match"] += 1
+        return e.seq % 2 == 1  # odd sequences only
+
+    def gate(e: LiveEvent) -> bool:
+        checks["gate"] += 1
+        return e.seq != 3  # 3 may not go direct: the streams deliver it
+
+    def other(e: LiveEvent) -> bool:
+        checks["other"] += 1
+        return True
+
+    def direct_of(i: int) -> Any:
+        def direct(e: LiveEvent) -> bool:
+            direct_seqs[i].append(e.seq)
+            return True
+        return direct
+
+    async def consume(i: int, m: Any, key: Any, direct: Any) -> None:
+        async for event in relay.stream(tenant, m, None, direct, gate=gate if key else None, key=key):
+            streamed[i].append(event.seq)
+
+    tasks = [asyncio.create_task(consume(0, match, "odd", direct_of(0))),
+             asyncio.create_task(consume(1, match, "odd", direct_of(1))),
+             asyncio.create_task(consume(2, other, None, None))]
+    await asyncio.sleep(0.05)
+
+    async def until(done: Any) -> None:
+        for _ in range(300):
+            if done():
+                return
+            await asyncio.sleep(0.01)
+
+    await _write(relay, tenant, range(1, 5))
+    await until(lambda: len(streamed[2]) == 4 and all(len(direct_seqs[i]) + len(streamed[i]) == 2 for i in (0, 1)))
+    assert direct_seqs == [[1], [1]] and streamed[:2] == [[3], [3]] and streamed[2] == [1, 2, 3, 4]
+    assert checks == {"match": 4, "gate": 2, "other": 4}  # once per event for the group, not per stream
+    tasks[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    await _write(relay, tenant, range(5, 6))
+    await until(lambda: direct_seqs[1] == [1, 5])
+    assert direct_seqs == [[1], [1, 5]] and checks["match"] == 5
+    for task in tasks[1:]:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await asyncio.sleep(0.2)
+    assert tenant not in relay.tenants  # its groups left with their streams
