@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         return await add_user(identity, username=args.username, password=password, fhir_user=args.fhir_user,
                               tenant=args.tenant or s.default_tenant)
 
-    return _with_store("users add", run)
+    kind, _, rid = str(args.fhir_user).partition("/")
+    return _with_store("users add", run, exists=[(kind, rid)] if kind and rid else [], tenant=args.tenant)
 
 
 def cmd_launch_add(args: argparse.Namespace) -> int:
@@ -55,7 +56,8 @@ def cmd_launch_add(args: argparse.Namespace) -> int:
         return await add_launch(identity, tenant=args.tenant or s.default_tenant, patient=args.patient,
                                 encounter=args.encounter, client_id=args.client_id)
 
-    return _with_store("launch add", run)
+    return _with_store("launch add", run, tenant=args.tenant,
+                       exists=[("Patient", args.patient), *([("Encounter", args.encounter)] if args.encounter else [])])
 
 
 def cmd_clients_disable(args: argparse.Namespace) -> int:
@@ -81,7 +83,10 @@ def cmd_users_revoke(args: argparse.Namespace) -> int:
     return _with_store("users revoke", run)
 
 
-def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, Any]]]) -> int:
+def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, Any]]], *,
+                exists: Sequence[tuple[str, str]] = (), tenant: str | None = None) -> int:
+    """Run ``work`` against the store at MONGODB_URI; ``exists``: resources of ``tenant`` the work names (a
+    launch's patient, a user's fhirUser), refused in one line when the store has no such resource."""
     from pymongo.errors import PyMongoError
 
     from store.errors import DomainError
@@ -99,6 +104,14 @@ def _with_store(name: str, work: Callable[[Any, Settings], Awaitable[dict[str, A
         handle = await open_store(settings.mongodb_uri, settings.db_name, timeout_s=settings.db_timeout_s,
                                   password=settings.mongo_password)
         try:
+            if exists:
+                from store.types import SystemPrincipal
+
+                reader = SystemPrincipal(tenant or settings.default_tenant, "cli")
+                for rt, rid in exists:
+                    if rt not in ("Patient", "Practitioner", "RelatedPerson", "Encounter"):
+                        continue  # add_user names what it accepts
+                    await handle.repo.read(reader, rt, rid)  # NotFound / Gone: no such resource
             return await work(handle.repo.identity, settings)
         finally:
             await handle.close()

@@ -37,14 +37,21 @@ NOTES = "fhirgraph.audit"  # the scope's entry through which a door tells the mi
 
 
 def tell(scope: MutableMapping[str, Any], *, resource: Resource | None = None, query: str | None = None,
-         principal: PrincipalLike | None = None, touched: str | None = None, wrote: bool = False) -> None:
+         principal: PrincipalLike | None = None, touched: str | None = None, wrote: bool = False,
+         operation: str | None = None, outcome: int | None = None) -> None:
     """A door's word about the request it serves, for its AuditEvent (module docstring); nothing when the request
     is not audited. ``resource``: read or written (the first one that names a Patient gives the record its
     Patient); ``query``: search parameters that came in the body, urlencoded; ``touched``: a FHIR type a GraphQL
-    operation read (``wrote``: or wrote)."""
+    operation read (``wrote``: or wrote); ``operation``: a GraphQL operation's type (``mutation`` is recorded as
+    one whether or not it wrote); ``outcome``: the HTTP status its errors amount to when the response's own is 200
+    (a GraphQL operation refused with FORBIDDEN is a 403 to the trail)."""
     notes = scope.get(NOTES)
     if notes is None:
         return
+    if operation is not None:
+        notes["operation"] = operation
+    if outcome is not None:
+        notes["outcome"] = outcome
     if resource is not None and "patient" not in notes:
         ref = patient_ref(resource)
         if ref is not None:
@@ -167,8 +174,10 @@ class AuditMiddleware:
             if "query" in notes:
                 query = f"{query}&{notes['query']}" if query else notes["query"]
         types: tuple[str, ...] = tuple(sorted(notes.get("types", ())))
-        if interaction == "graphql-query" and notes.get("wrote"):
+        if interaction == "graphql-query" and (notes.get("wrote") or notes.get("operation") == "mutation"):
             interaction = "graphql-mutation"
+        if status < 400 and notes.get("outcome"):
+            status = notes["outcome"]  # what the operation's errors amount to, under a 200
         description = None
         if interaction == "operation":  # the operation's name, or what a Bulk Data file is
             path: str = scope["path"]

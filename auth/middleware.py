@@ -41,6 +41,8 @@ class AuthMiddleware:
                 raise
             principal = None
         if principal is None and not open_path and scope["type"] == "http":
-            raise Unauthorized("Missing or invalid credentials")
+            # RFC 6750 §3.1 would leave the error code out when nothing was presented (a SHOULD NOT); seed 000 and
+            # the SMART clients we serve expect invalid_token on every 401, so every 401 names it.
+            raise Unauthorized("Missing or invalid credentials", challenge="invalid_token")
         scope["auth"] = principal
         await self.app(scope, receive, send)

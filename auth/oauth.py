@@ -159,7 +159,8 @@ class OAuth:
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384", "RS256", "ES256"],
             "scopes_supported": [*sorted(CONTEXT_SCOPES), "patient/*.rs", "patient/*.cruds", "user/*.rs",
                                  "user/*.cruds", "system/*.rs", "system/*.cruds", "patient/*.read",
-                                 "user/*.read", "user/*.write", "system/*.read", "system/*.*"],
+                                 "patient/*.write", "user/*.read", "user/*.write", "system/*.read",
+                                 "system/*.write", "system/*.*"],
             "capabilities": CAPABILITIES,
         }
 

@@ -25,6 +25,7 @@ from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
 from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, UnsupportedMediaType
 from store.includes import ITERATE_MODIFIERS
+from store.params import APPEND_ONLY, READ_ONLY
 from store.repository import Repository
 from store.types import Confinement, PrincipalLike, Resource, WriteResult
 from store.validation import is_resource_type
@@ -57,6 +58,15 @@ def _type(request: Request) -> str:
     rt: str = request.path_params["type"]
     if not is_resource_type(rt):
         raise NotFound(f"Unknown resource type '{rt[:64]}'")
+    return rt
+
+
+def _changeable_type(request: Request) -> str:
+    """``_type`` of an update, patch or delete: an append-only type (AuditEvent …) answers 405 before anything
+    else, whoever asks (its records are never changed once written: store/layout.py)."""
+    rt = _type(request)
+    if rt in APPEND_ONLY:
+        raise NotAllowed(f"{rt} is append-only: its records are never changed or deleted", allow=READ_ONLY)
     return rt
 
 
@@ -267,7 +277,7 @@ async def system(request: Request) -> Response:
 
 async def conditional_update(request: Request) -> Response:
     """FHIR R4 §3.1.0.9.2 ``PUT [type]?[search parameters]``."""
-    rt = _type(request)
+    rt = _changeable_type(request)
     conditions = list(request.query_params.multi_items())
     if not conditions:
         raise NotAllowed("PUT needs [type]/[id], or search parameters for a conditional update", allow=("GET", "POST"))
@@ -282,7 +292,7 @@ async def conditional_update(request: Request) -> Response:
 
 async def conditional_delete(request: Request) -> Response:
     """FHIR R4 §3.1.0.12.1 ``DELETE [type]?[search parameters]`` (single: 412 when several match)."""
-    rt = _type(request)
+    rt = _changeable_type(request)
     conditions = list(request.query_params.multi_items())
     if not conditions:
         raise NotAllowed("DELETE needs [type]/[id], or search parameters for a conditional delete",
@@ -294,7 +304,7 @@ async def conditional_delete(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    rt = _type(request)
+    rt = _changeable_type(request)
     body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if "id" not in body:
@@ -309,7 +319,7 @@ async def update(request: Request) -> Response:
 
 
 async def patch(request: Request) -> Response:
-    rt = _type(request)
+    rt = _changeable_type(request)
     ops = await read_body(request, patch=True)
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
@@ -319,7 +329,7 @@ async def patch(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    rt = _type(request)
+    rt = _changeable_type(request)
     principal = _principal(request)
     await _repo(request).delete(principal, rt, request.path_params["id"],
                                 within=authorize(principal, "delete", rt).within)

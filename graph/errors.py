@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from graphql import FieldNode, GraphQLError, GraphQLSchema, get_named_type
 from strawberry.extensions import MaskErrors
 
+from auth.audit_doors import tell
 from resolvers.model.common import graphql_path
 from store import errors
 from store.errors import DomainError, mapped
@@ -138,11 +140,37 @@ def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
                         path=error.path, original_error=None, extensions=extensions)
 
 
+# What an operation's errors amount to as an HTTP status, for the audit trail's outcome (the response is a 200
+# either way): a refusal first, then the worst; a code not listed is the client's request (400).
+AUDIT_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409, "SLOT_TAKEN": 409,
+                "VERSION_CONFLICT": 412, "PAYLOAD_TOO_LARGE": 413, "TOO_MANY_REQUESTS": 429, "INTERNAL": 500,
+                "UNAVAILABLE": 503, "TIMEOUT": 504}
+
+
+def audit_status(errors: list[GraphQLError]) -> int:
+    statuses = [AUDIT_STATUS.get(str((e.extensions or {}).get("code")), 400) for e in errors]
+    return next((s for s in (401, 403) if s in statuses), None) or max(statuses)
+
+
 class ErrorCodes(MaskErrors):
-    """Strawberry's MaskErrors, mapping instead of blanket masking: see ``convert``."""
+    """Strawberry's MaskErrors, mapping instead of blanket masking: see ``convert``. Also tells the audit trail
+    (auth/audit_doors.py) an HTTP operation's type and what its errors amount to."""
 
     def __init__(self) -> None:
         super().__init__(error_message=MASKED_MESSAGE)
+
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        ec = self.execution_context
+        scope = getattr(getattr(ec.context, "request", None), "scope", None)
+        if scope is None or scope.get("type") != "http":  # a subscription's connection is recorded as a whole
+            return
+        try:
+            operation = ec.operation_type.value
+        except Exception:  # noqa: BLE001 - no operation (a document that did not parse): nothing to tell
+            operation = None
+        errors = getattr(ec.result, "errors", None)
+        tell(scope, operation=operation, outcome=audit_status(errors) if errors else None)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         schema = self.execution_context.schema._schema

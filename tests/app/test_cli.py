@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import os
 import re
@@ -184,8 +185,18 @@ def test_the_progress_bar_shows_rate_and_eta() -> None:
     assert lines[1].endswith("100/100 100%      100/s  ETA 0:00")
 
 
+async def _practitioner_1(mongo_uri: str, db_name: str) -> None:
+    handle = await open_store(mongo_uri, db_name)
+    try:
+        await handle.repo.update(Principal("default", "test"), "Practitioner", "1",
+                                 {"resourceType": "Practitioner", "id": "1"})
+    finally:
+        await handle.close()
+
+
 def test_a_duplicate_is_one_line_and_exit_1(mongo_uri: str, db_name: str) -> None:
     env = {**os.environ, "MONGODB_URI": mongo_uri, "FHIRGRAPH_DB_NAME": db_name}
+    asyncio.run(_practitioner_1(mongo_uri, db_name))  # the user's fhirUser must exist
     add = [sys.executable, "-m", "app.cli", "users", "add", "--username", "dr-who", "--fhir-user", "Practitioner/1"]
     first = subprocess.run(add, cwd=ROOT, env=env, input="a long password\n", capture_output=True, text=True,
                            timeout=60)

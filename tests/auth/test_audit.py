@@ -125,7 +125,33 @@ async def test_the_trail_is_append_only(fhir_b: httpx.AsyncClient) -> None:
         answer = await fhir.request(method, f"/AuditEvent/{rid}", json=mine[0] if method == "PUT" else [],
                                     headers={"Content-Type": "application/json-patch+json"} if method == "PATCH"
                                     else {})
-        assert answer.status_code in (405, 403), (method, answer.text)
+        # 405 whoever asks, before any scope is looked at: the type is never changed (FHIR: not allowed)
+        assert answer.status_code == 405 and answer.json()["resourceType"] == "OperationOutcome", (method, answer.text)
+        assert answer.headers["allow"] == "GET, HEAD"
+    conditional = await fhir.delete("/AuditEvent", params={"outcome": "4"})
+    assert conditional.status_code == 405, conditional.text
+
+
+async def test_a_graphql_operation_refused_is_recorded_as_refused(settings: Settings) -> None:
+    # GraphQL answers 200 with errors: the trail records what the errors amount to (FORBIDDEN → 403, outcome 4)
+    # and a mutation as a mutation, whether it wrote or not
+    from tests.scoped import scoped_app
+
+    with scoped_app(settings) as app:
+        reader = app.key("tenant-a", "patient/Observation.rs", patient="p-1", subject="narrow-reader")
+        admin = app.key("tenant-a", "system/*.*", subject="auditor")
+        async with httpx.AsyncClient(base_url=f"{app.url}/fhir/r4", headers={"X-API-Key": admin}) as fhir:
+            assert (await fhir.put("/Patient/p-1", json={"resourceType": "Patient", "id": "p-1"})).status_code == 201
+        async with httpx.AsyncClient(base_url=app.url, headers={"X-API-Key": reader}) as http:
+            for op in ('mutation M1 { archivePatient(id: "p-1") { id } }', 'query Q1 { patient(id: "p-1") { id } }'):
+                answer = (await http.post("/graphql", json={"query": op})).json()
+                assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", answer
+        async with httpx.AsyncClient(base_url=f"{app.url}/fhir/r4", headers={"X-API-Key": admin}) as fhir:
+            events = await _trail(fhir, {"altid": "narrow-reader", "subtype": "graphql-query,graphql-mutation"},
+                                  want=2)
+    found = sorted((e["subtype"][0]["code"], e["outcome"]) for e in events)
+    assert found == [("graphql-mutation", "4"), ("graphql-query", "4")], events
+    assert all(e["outcomeDesc"] == "HTTP 403 Forbidden" for e in events)
 
 
 async def test_token_issuance_is_audited(base_url: str, settings: Settings) -> None:

@@ -39,7 +39,16 @@ async def test_register_then_use(base_url: str, settings: Settings) -> None:
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
 
 
-def test_users_read_the_password_from_stdin_and_never_print_it(settings: Settings) -> None:
+async def _patient_p1(fhir: httpx.AsyncClient) -> None:
+    """Patient/p-1 of tenant-a, whom the users and launches below name (the commands refuse a patient the store
+    does not have)."""
+    put = await fhir.put("/Patient/p-1", json={"resourceType": "Patient", "id": "p-1"})
+    assert put.status_code in (200, 201), put.text
+
+
+async def test_users_read_the_password_from_stdin_and_never_print_it(settings: Settings,
+                                                                     fhir: httpx.AsyncClient) -> None:
+    await _patient_p1(fhir)
     done = fhirgraph(settings, "users", "add", "--username", "cli-user", "--fhir-user", "Patient/p-1",
                      "--tenant", "tenant-a", stdin="a secret long enough\n")
     assert done.returncode == 0, done.stderr
@@ -48,15 +57,23 @@ def test_users_read_the_password_from_stdin_and_never_print_it(settings: Setting
     again = fhirgraph(settings, "users", "add", "--username", "cli-user", "--fhir-user", "Patient/p-1",
                       "--tenant", "tenant-a", stdin="a secret long enough\n")
     assert again.returncode == 1 and again.stderr.count("\n") == 1 and "already" in again.stderr
-    short = fhirgraph(settings, "users", "add", "--username", "x", "--fhir-user", "Patient/p-1", stdin="short\n")
+    short = fhirgraph(settings, "users", "add", "--username", "x", "--fhir-user", "Patient/p-1",
+                      "--tenant", "tenant-a", stdin="short\n")
     assert short.returncode == 1 and "at least" in short.stderr and "short" not in short.stderr.split(":", 1)[0]
     bad = fhirgraph(settings, "users", "add", "--username", "y", "--fhir-user", "Device/1", stdin="long enough pw\n")
     assert bad.returncode == 1 and "fhirUser" in bad.stderr
 
 
-def test_launch_add_and_bad_registrations(settings: Settings) -> None:
+async def test_launch_add_and_bad_registrations(settings: Settings, fhir: httpx.AsyncClient) -> None:
+    await _patient_p1(fhir)
     launch = fhirgraph(settings, "launch", "add", "--patient", "p-1", "--tenant", "tenant-a")
     assert launch.returncode == 0 and orjson.loads(launch.stdout)["launch"]
+    for args in (["--patient", "no-such-patient"], ["--patient", "p-1", "--encounter", "no-such-encounter"]):
+        nobody = fhirgraph(settings, "launch", "add", *args, "--tenant", "tenant-a")
+        assert nobody.returncode == 1 and nobody.stderr.startswith("launch add: ") and "not" in nobody.stderr
+    stranger = fhirgraph(settings, "users", "add", "--username", "ghost", "--fhir-user", "Practitioner/nobody-here",
+                         "--tenant", "tenant-a", stdin="a secret long enough\n")
+    assert stranger.returncode == 1 and stranger.stderr.count("\n") == 1
     for args in (["--name", "x"],  # authorization_code without a redirect URI
                  ["--name", "x", "--redirect-uri", "ftp://x/cb"],
                  ["--name", "x", "--redirect-uri", "https://x/cb", "--scope", "patient/*.bogus"],
