@@ -1,8 +1,8 @@
 """Loading the demo clinic into a store, batch by batch, as it is generated.
 
-For a large clinic the store's CPU-heavy half of a bulk load — validating and keying each batch
-(``store.bulk.prepare``) — runs in a worker process, for the next batch while this one is written
-(``Repository.write_bulk``): on two cores the load takes about half the time. The documents are the same as
+For a large clinic the store's CPU-heavy half of a bulk load — validating, keying and encoding each batch
+(``store.bulk.prepare``) — runs in worker processes, for the next batches while this one is written
+(``Repository.write_bulk``), so that a load uses every core. The documents are the same as
 ``bulk_load`` would write, batch by batch, in the same order.
 
 A batch the store could not take (``Unavailable`` or ``TimedOut``: a timeout, a lost connection — the embedded
@@ -20,6 +20,7 @@ import functools
 import inspect
 import logging
 import multiprocessing
+import os
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -35,8 +36,10 @@ from store.writes import SEQUENCED as SEQUENCES  # the qapi's SPID, SAID: the de
 log = logging.getLogger("fhirgraph.demo")
 
 RETRY_PAUSES_S = (1.0, 2.0, 4.0, 8.0)  # after each failed try of a batch: five tries over 15 s
-# From this many patients on, batches are prepared in a worker process (its start, about a second, pays off).
+# From this many patients on, batches are prepared in worker processes (their start, about a second, pays off),
+# as many as there are cores, up to two: with this process and the store, two keep a 2-core machine busy.
 WORKER_FROM_PATIENTS = 500
+WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 async def load_demo(
@@ -56,7 +59,7 @@ async def load_demo(
     ``progress(phase, done, total)`` is called when each phase starts and after each of its batches (it may be a
     coroutine function): ``practice`` and ``free slots`` count resources, ``patients`` patients. A batch the
     store is unavailable for is tried again after each of ``retry_pauses_s`` (module docstring). ``worker``:
-    prepare the batches in a worker process and store them with ``store.write_bulk`` (default: from
+    prepare the batches in worker processes and store them with ``store.write_bulk`` (default: from
     ``WORKER_FROM_PATIENTS`` patients on, for a store that has ``write_bulk``).
     """
     if batch_size < 1:
@@ -73,7 +76,7 @@ async def load_demo(
                 await result
 
     with _preparer(worker) as pool:
-        ahead = 1 if pool is not None else 0  # batches being prepared while the one before is written
+        ahead = WORKERS if pool is not None else 0  # batches being prepared while the one before is written
         for phase in clinic_phases(patients, seed=seed, anchor=anchor):
             done = 0
             batch: list[Resource] = []
@@ -143,12 +146,12 @@ def _prepared(principal: Any, batch: list[Resource], stamp: str) -> bulk.Bulk | 
 
 @contextlib.contextmanager
 def _preparer(wanted: bool) -> Iterator[Executor | None]:
-    """The worker process batches are prepared in (None: not ``wanted``). Spawned, not forked: the caller may
+    """The worker processes batches are prepared in (None: not ``wanted``). Spawned, not forked: the caller may
     be a server with threads (``serve --demo``, its embedded store)."""
     if not wanted:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"))
     try:
         yield pool
     finally:
