@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import cpu_seconds, free_port, wait_port  # noqa: E402
+from bench.common import cpu_seconds, free_port, stop, wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,12 +81,7 @@ def run(tree: Path, patients: int, profile: Path | None) -> dict[str, float]:
         for s in spies:
             s.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT (the loader's ends on its own)
             s.wait(timeout=60)
-        devdb.terminate()
-        try:
-            devdb.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            devdb.kill()
-            devdb.wait(timeout=30)
+        stop(devdb, timeout=60)
 
 
 def main() -> None:
