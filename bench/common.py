@@ -39,12 +39,17 @@ def store_uri(root: Path) -> Iterator[tuple[str, str]]:
         wait_port(port)
         yield f"mongodb://127.0.0.1:{port}/?directConnection=true", "devdb"
     finally:
-        devdb.terminate()
-        try:
-            devdb.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            devdb.kill()
-            devdb.wait(timeout=30)
+        stop(devdb)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Terminate ``process`` and wait for it; killed if it has not ended within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

@@ -21,8 +21,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from store import referencing, transactions
+from store import bulk, referencing, transactions
 from store.audit import AuditLog
+from store.clock import now_instant
 from store.confinement import admits
 from store.deliveries import Deliveries
 from store.driver import call, unavailable
@@ -414,7 +415,12 @@ class Repository:
         ``stamp`` (a FHIR instant: their ``meta.lastUpdated``; default now) makes the call repeatable: after a
         failure, the same call with the same stamp writes what the first did not and the same documents as it
         did (what the first stored is not a conflict)."""
-        await self._writer.bulk_load(principal, resources, stamp)
+        await bulk.write(self._writer, principal, bulk.prepare(principal, resources, stamp or now_instant()))
+
+    async def write_bulk(self, principal: PrincipalLike, prepared: bulk.Bulk) -> None:
+        """The second half of ``bulk_load``: store what ``store.bulk.prepare`` made of a batch (perhaps in
+        another process) for ``principal``'s tenant. As repeatable as ``bulk_load`` with that stamp."""
+        await bulk.write(self._writer, principal, prepared)
 
     async def erase_tenant(self, principal: PrincipalLike,
                            progress: Callable[[int, int], object] | None = None) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store import panels
 from store.clock import now_instant
@@ -35,9 +35,9 @@ from store.layout import EVENTS, doc_id, document, history, history_doc, kept_tw
 from store.logs import described
 from store.metrics import EVENTS_WRITTEN
 from store.naming import EXT, SID
-from store.params import CLINICAL_TYPES, type_of
+from store.params import CLINICAL_TYPES
 from store.types import PrincipalLike, Resource, WriteResult
-from store.validation import check_shape, validate
+from store.validation import validate
 
 log = logging.getLogger("fhirgraph.store")
 
@@ -205,56 +205,6 @@ class Writer:
                                               upsert=True)
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-
-    async def bulk_load(self, principal: PrincipalLike, resources: list[Resource], stamp: str | None = None) -> None:
-        """Repository.bulk_load: every resource validated and keyed as a write would, no events. Given the same
-        ``stamp`` again, a repeat writes the very same documents, and those already stored with that stamp (by
-        an earlier try that failed part-way) are taken as written, not as a conflict."""
-        stamp = stamp or now_instant()
-        by_type: dict[str, list[dict[str, Any]]] = {}
-        for res in resources:
-            check_shape(res)
-            rt = type_of(res)
-            if not isinstance(res.get("id"), str):
-                raise Invalid("bulk_load needs resources with ids", paths=["id"])
-            res = {"resourceType": rt, "id": res["id"], "meta": server_meta(meta_of(res), 1, stamp, stamp),
-                   **{k: v for k, v in res.items() if k not in ("resourceType", "id", "meta")}}
-            validate(res)
-            by_type.setdefault(rt, []).append(document(principal.tenant, res, 1, stamp))
-            if rt in CLINICAL_TYPES:
-                prov = provenance(principal, res, "create")
-                prov["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.tenant}/{rt}/{res['id']}/{stamp}"))
-                by_type.setdefault("Provenance", []).append(document(principal.tenant, prov, 1, stamp))
-        panel_adds: dict[str, list[str]] = {}
-        for res in resources:
-            for practitioner, (patient, _add) in panels.changes(res["resourceType"], "create", None, res).items():
-                panel_adds.setdefault(practitioner, []).extend([patient] if patient else [])
-        for rt, docs in by_type.items():
-            batches = [(rt, docs)] + ([(history(rt), [history_doc(d) for d in docs])] if kept_twice(rt) else [])
-            for collection, batch in batches:
-                try:
-                    await self.db[collection].insert_many(batch, ordered=False)
-                except PyMongoError as exc:
-                    errors = exc.details.get("writeErrors", []) if isinstance(exc, BulkWriteError) else []
-                    if not errors or any(e.get("code") != 11000 for e in errors):
-                        raise unavailable(exc) from exc
-                    if not await self._loaded_before(collection, [batch[e["index"]]["_id"] for e in errors], stamp):
-                        raise Conflict(f"{len(errors)} {rt} resource(s) already exist") from None
-        for practitioner, patients in panel_adds.items():  # the panels these resources join (store/panels.py)
-            try:
-                await self.set_panel(principal, None, practitioner, patients, [])
-            except PyMongoError as exc:
-                raise unavailable(exc) from exc
-
-
-    async def _loaded_before(self, collection: str, ids: list[Any], stamp: str) -> bool:
-        """Whether every one of ``ids`` is stored in ``collection`` stamped ``stamp``: the same bulk load, tried
-        before, wrote them."""
-        try:
-            found = await self.db[collection].find({"_id": {"$in": ids}}, {"meta.lastUpdated": 1}).to_list(None)
-        except PyMongoError as exc:
-            raise unavailable(exc) from exc
-        return len(found) == len(set(ids)) and all((d.get("meta") or {}).get("lastUpdated") == stamp for d in found)
 
 
 class _Writes:

@@ -14,7 +14,7 @@ The modules, in the order the data is written:
 - ``household`` households and their accounts and relations; ``patient`` each member's plan and Patient
 - ``chart`` conditions, allergies, social history, alerts, episodes; ``visit`` appointments, encounters, notes;
   ``vitals``, ``medication``, ``communication``
-- ``loader`` streams it into a store (``load_demo``)
+- ``loader`` streams it into a store (``load_demo``), a large clinic's batches prepared in worker processes
 
 The same seed gives the same data, draw for draw: a change that moves one random draw changes every resource
 after it.

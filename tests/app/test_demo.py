@@ -8,10 +8,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import bson
 import pytest
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from fhir.resources.R4B import get_fhir_model_class
 
-from app.demo import generate_clinic, load_demo
+from app.demo import generate_clinic, load_demo, loader
+from app.settings import Settings
+from store.client import open_store
 from store.errors import Unavailable
 from store.naming import CS, EXT, GAD7, PHQ9, SID, SSN_SYSTEM, V3_INTERPRETATION, VITAL_CODES, VITALS_PANEL
 from store.types import SystemPrincipal
@@ -448,3 +453,41 @@ async def test_a_store_that_stays_unavailable_fails_the_load_in_one_line() -> No
         await load_demo(store, PRINCIPAL, 3, anchor=ANCHOR, batch_size=10_000, retry_pauses_s=(0, 0))
     assert len(store.tries) == 3 and not store.batches
     assert str(failed.value) == "The database did not take a batch of demo data in 3 tries over 0s; retry later"
+
+
+async def test_batches_prepared_in_the_worker_store_the_very_documents_bulk_load_stores(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "now_instant", lambda: "2025-03-12T12:00:00.000Z")  # one stamp for both loads
+    principal = SystemPrincipal("demo-worker", "demo-loader")
+    raw = CodecOptions(document_class=RawBSONDocument)
+    stored: list[dict[str, list[bytes]]] = []
+    for worker in (True, False):
+        name = f"{settings.db_name}_{'wk' if worker else 'in'}"
+        handle = await open_store(settings.mongodb_uri, name)
+        db = handle.client[name]
+        try:
+            counts = await load_demo(handle.repo, principal, 5, anchor=ANCHOR, batch_size=40, worker=worker)
+            assert counts["Patient"] == 5
+            stored.append({c: [d.raw for d in await db.get_collection(c, codec_options=raw).find().sort(
+                "_id", 1).to_list(None)] for c in sorted(await db.list_collection_names()) if c != "events"})
+        finally:
+            await handle.client.drop_database(name)
+            await handle.close()
+    worker_load, inline_load = stored
+    assert worker_load.keys() == inline_load.keys() and worker_load["Patient"] and worker_load["Provenance"]
+    for name in inline_load:
+        if name.startswith("Group"):  # the practitioners' panels: written as a write is, stamped with its time
+            assert list(map(_timeless, worker_load[name])) == list(map(_timeless, inline_load[name])), name
+        else:
+            assert worker_load[name] == inline_load[name], name  # byte for byte (Provenance ids included)
+
+
+STAMPED = ("lastUpdated", "_lastUpdated", "valueInstant", "lu", "created")  # where a write's time is kept
+
+
+def _timeless(raw: bytes) -> Any:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in STAMPED}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+    return strip(bson.decode(raw))
