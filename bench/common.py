@@ -42,16 +42,6 @@ def store_uri(root: Path) -> Iterator[tuple[str, str]]:
         stop(devdb)
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Terminate ``process`` and wait for it; killed if it has not ended within ``timeout`` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
-
-
 def wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,6 +94,7 @@ def stop(*procs: subprocess.Popen[bytes], timeout: float = 120) -> None:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=30)
 
 
 def cpu_seconds(pid: int) -> float:
