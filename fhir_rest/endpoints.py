@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auth.audit_doors import tell
-from auth.policy import authorize
+from auth.policy import Decision, authorize
 from fhir_rest import batches, bundles, negotiation
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
 from fhir_rest.services import services
-from store.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, UnsupportedMediaType
+from store.errors import Conflict, DomainError, Forbidden, Invalid, NotAllowed, NotFound, UnsupportedMediaType
 from store.includes import ITERATE_MODIFIERS
 from store.params import APPEND_ONLY, READ_ONLY
 from store.repository import Repository
@@ -61,13 +61,28 @@ def _type(request: Request) -> str:
     return rt
 
 
+def _append_only(rt: str) -> NotAllowed:
+    return NotAllowed(f"{rt} is append-only: its records are never changed or deleted", allow=READ_ONLY)
+
+
 def _changeable_type(request: Request) -> str:
-    """``_type`` of an update, patch or delete: an append-only type (AuditEvent …) answers 405 before anything
-    else, whoever asks (its records are never changed once written: store/layout.py)."""
+    """``_type`` of a patch or delete: an append-only type (AuditEvent …) answers 405 before anything else,
+    whoever asks (its records are never changed once written: store/layout.py)."""
     rt = _type(request)
     if rt in APPEND_ONLY:
-        raise NotAllowed(f"{rt} is append-only: its records are never changed or deleted", allow=READ_ONLY)
+        raise _append_only(rt)
     return rt
+
+
+def _authorize_put(principal: PrincipalLike, rt: str) -> Decision:
+    """A PUT's authorization. Of an append-only type a PUT only creates (an importer holding its create scope
+    gives the records their own ids; the store refuses changing one): to anyone else it is a 405, not a 403."""
+    try:
+        return authorize(principal, "update", rt)
+    except Forbidden:
+        if rt in APPEND_ONLY:
+            raise _append_only(rt) from None
+        raise
 
 
 async def read_body(request: Request, *, patch: bool = False, rt: str | None = None) -> Any:
@@ -277,7 +292,7 @@ async def system(request: Request) -> Response:
 
 async def conditional_update(request: Request) -> Response:
     """FHIR R4 §3.1.0.9.2 ``PUT [type]?[search parameters]``."""
-    rt = _changeable_type(request)
+    rt = _type(request)
     conditions = list(request.query_params.multi_items())
     if not conditions:
         raise NotAllowed("PUT needs [type]/[id], or search parameters for a conditional update", allow=("GET", "POST"))
@@ -286,7 +301,7 @@ async def conditional_update(request: Request) -> Response:
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
     result = await _repo(request).conditional_update(principal, rt, conditions, body, if_match=if_match,
-                                                     within=authorize(principal, "update", rt).within)
+                                                     within=_authorize_put(principal, rt).within)
     return _write_response(request, result, status=201 if result.created else 200)
 
 
@@ -304,7 +319,7 @@ async def conditional_delete(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    rt = _changeable_type(request)
+    rt = _type(request)
     body = await read_body(request, rt=rt)
     _check_body_type(body, rt)
     if "id" not in body:
@@ -314,7 +329,7 @@ async def update(request: Request) -> Response:
     if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
     result = await _repo(request).update(principal, rt, request.path_params["id"], body, if_match=if_match,
-                                         within=authorize(principal, "update", rt).within)
+                                         within=_authorize_put(principal, rt).within)
     return _write_response(request, result, status=201 if result.created else 200)
 
 
