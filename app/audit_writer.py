@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from auth.balp import Access, audit_event, fresh_id
+from store.audit import AuditLog
 from store.errors import DomainError, Invalid, Unavailable
 from store.types import PrincipalLike
 
@@ -88,6 +89,15 @@ def access_of(item: list[Any]) -> tuple[str, Access]:
     principal = RowPrincipal(*who) if who is not None else None
     return event_id, Access(at, principal, interaction, status, rt, rid, vid, query, patient, tuple(types), action,
                             description)
+
+
+async def store_rows(audit_log: AuditLog, tenant: str, rows: list[list[Any]], observer: str) -> int:
+    """A batch's rows stored as their AuditEvents in ``tenant``'s trail; how many were new (``AuditLog.append``)."""
+    events = []
+    for item in rows:
+        event_id, access = access_of(item)
+        events.append(audit_event(access, observer, event_id))
+    return await audit_log.append(tenant, events)
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -235,12 +245,8 @@ async def _child() -> int:
         while (batch := await read_frame(reader)) is not None:
             answer: dict[str, Any] = {"seq": batch["seq"]}
             try:
-                events = []
-                for item in batch["rows"]:
-                    event_id, access = access_of(item)
-                    events.append(audit_event(access, observer, event_id))
                 with deadline(config["timeout_s"]):
-                    answer["written"] = await audit_log.append(batch["tenant"], events)
+                    answer["written"] = await store_rows(audit_log, batch["tenant"], batch["rows"], observer)
             except Unavailable as exc:
                 answer["unavailable"] = type(exc).__name__
             except DomainError as exc:

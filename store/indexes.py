@@ -20,6 +20,19 @@ from store.ratelimits import RATELIMITS
 # tenant's documents to fetch and test for the deleted flag.
 COUNTED = frozenset({"Patient"})
 
+# Search parameters of a type left without an index of their own: an index only narrows (every search still
+# applies its whole filter), so a search on one of these scans what its other parameters (or the tenant's
+# ``_lastUpdated`` order) narrow down. AuditEvent is the busiest writer (one record per audited access: every
+# index is paid on every read of PHI) and its search (who touched this patient, this resource, by this client,
+# in this span, refused) goes by ``patient``, ``entity``, ``agent``, ``altid``, ``date``, ``subtype`` and
+# ``outcome``; what is left out holds values the recorder never writes (``_tag``, ``_profile``, ``_security``),
+# duplicates an indexed one (``_lastUpdated``: the batch's instant, within ``audit_interval_s`` of ``date``;
+# ``tenant_lu`` orders by it) or has a handful of values that ``subtype`` refines (``type``: rest or login;
+# ``action``: C/R/U/D/E). ``ensure_indexes`` drops such an index where an earlier version created it.
+UNINDEXED: dict[str, frozenset[str]] = {
+    "AuditEvent": frozenset({"_lastUpdated", "_tag", "_profile", "_security", "type", "action"}),
+}
+
 
 def models_for(rt: str) -> list[IndexModel]:
     models = [
@@ -27,8 +40,9 @@ def models_for(rt: str) -> list[IndexModel]:
     ]
     if rt in COUNTED:
         models.append(IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING)], name="tenant_live"))
+    unindexed = UNINDEXED.get(rt, frozenset())
     for p in param_table(rt).values():
-        if p.name in ("_id",):
+        if p.name in ("_id",) or p.name in unindexed:
             continue
         field = f"_sys.k.{p.name}.lo" if p.type == "date" else f"_sys.k.{p.name}"
         models.append(IndexModel([("_sys.tenant", ASCENDING), (field, ASCENDING)], name=f"k_{p.name}"))
@@ -48,6 +62,8 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     created = 0
     for rt in PARAMS:
         await db[rt].create_indexes(models_for(rt))
+        if rt in UNINDEXED:
+            await _drop_unindexed(db, rt)
         await db[history(rt)].create_indexes([
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.id", ASCENDING), ("_sys.lu", DESCENDING)],
@@ -74,3 +90,11 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     await IdentityStore(db).ensure_indexes()
     await Jobs(db).ensure_indexes()  # and moves the export jobs of an older version there
     return created
+
+
+async def _drop_unindexed(db: AsyncDatabase[Any], rt: str) -> None:
+    """Drop the indexes an earlier version made for ``rt``'s ``UNINDEXED`` parameters (each costs every write)."""
+    names = {f"k_{name}" for name in UNINDEXED[rt]} | {f"s_{name}" for name in UNINDEXED[rt]}
+    async for index in await db[rt].list_indexes():
+        if index["name"] in names:
+            await db[rt].drop_index(index["name"])
