@@ -103,7 +103,7 @@ def audit_event(access: Access, observer: str, event_id: str | None = None) -> R
         "type": LOGIN_TYPE if access.interaction == TOKEN_ISSUED else REST_TYPE,
         "subtype": _subtype(access.interaction, refused),
         "action": access.action or INTERACTIONS.get(access.interaction) or SUBTYPES.get(access.interaction, "E"),
-        "recorded": _instant(access.at),
+        "recorded": instant(access.at),
         "outcome": outcome_of(access.status),
         "agent": _agents(principal),
         "source": _source(observer),
@@ -282,7 +282,7 @@ def fresh_id() -> str:
 _SECOND: list[Any] = [None, ""]  # the last second formatted, and its text
 
 
-def _instant(at: float) -> str:
+def instant(at: float) -> str:
     """``2026-12-02T07:35:43.123Z`` (UTC, milliseconds): the records of a batch share their second's text."""
     second = int(at // 1)
     if second != _SECOND[0]:

@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+import bson
+from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Invalid
-from store.keys import date_keys, extract, reference_keys, token_keys
+from store.keys import date_keys, date_range, extract, reference_keys, token_keys
 from store.layout import document
 from store.types import Resource
 from store.validation import check_id
@@ -43,36 +46,62 @@ AUDIT = "AuditEvent"
 CHUNK = 100  # records keyed between two turns of the event loop
 
 
+class Batch:
+    """One batch's stored documents: they share its instant (``meta.lastUpdated``, the creation time) and the keys
+    of what their records share (``audit_keys``' memo)."""
+
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+        self.stamp = now_instant()
+        self.meta = server_meta({}, 1, self.stamp, self.stamp)  # one batch, one instant: shared, never changed
+        self._memo: dict[tuple[str, object], list[Any]] = {}
+        self._held: list[Resource] = []  # what the memo knows by identity lives as long as the batch
+
+    def document(self, event: Resource) -> dict[str, Any]:
+        """The stored document of ``event`` (an AuditEvent with its id) as version 1."""
+        if not isinstance(event, dict) or event.get("resourceType") != AUDIT:
+            raise Invalid("The audit trail takes AuditEvents only")
+        check_id(str(event.get("id")))
+        resource = {"resourceType": AUDIT, "id": event["id"], "meta": self.meta, **event}  # the order of FHIR's JSON
+        resource["meta"] = self.meta  # the server's, whatever the event held
+        self._held.append(resource)
+        return document(self.tenant, resource, 1, self.stamp, keys=audit_keys(resource, self._memo))
+
+    def encoded(self, event: Resource) -> bytes:
+        """``document(event)`` as the BSON the driver sends (``append_encoded``)."""
+        return bson.encode(self.document(event))
+
+
 class AuditLog:
     def __init__(self, db: AsyncDatabase[Any]):
         self.db = db
+
+    def batch(self, tenant: str) -> Batch:
+        return Batch(tenant)
 
     async def append(self, tenant: str, events: list[Resource]) -> int:
         """Store ``events`` (AuditEvents with ids) in ``tenant``'s trail as version 1 each; returns how many were
         new. ``Unavailable`` when the database cannot take them now (the caller keeps them and retries)."""
         if not events:
             return 0
-        stamp = now_instant()
-        meta = server_meta({}, 1, stamp, stamp)  # one batch, one instant: shared by its records, never changed
-        resources = []
-        for event in events:
-            if not isinstance(event, dict) or event.get("resourceType") != AUDIT:
-                raise Invalid("The audit trail takes AuditEvents only")
-            check_id(str(event.get("id")))
-            resource = {"resourceType": AUDIT, "id": event["id"], "meta": meta, **event}  # the order of FHIR's JSON
-            resource["meta"] = meta  # the server's, whatever the event held
-            resources.append(resource)
-        memo: dict[tuple[str, object], list[Any]] = {}
+        batch = self.batch(tenant)
         docs: list[dict[str, Any]] = []
-        for start in range(0, len(resources), CHUNK):
+        for start in range(0, len(events), CHUNK):
             if start:
                 await asyncio.sleep(0)  # let requests run between chunks: a batch is milliseconds of CPU
-            docs += [document(tenant, r, 1, stamp, keys=audit_keys(r, memo)) for r in resources[start:start + CHUNK]]
+            docs += [batch.document(e) for e in events[start:start + CHUNK]]
         return await self._insert(AUDIT, docs)
 
-    async def _insert(self, collection: str, docs: list[dict[str, Any]]) -> int:
+    async def append_encoded(self, tenant: str, encoded: list[bytes]) -> int:
+        """``append`` of documents already encoded, each ``Batch.encoded`` of an AuditEvent of ``tenant`` (or
+        bytes equal to it: app/audit_template.py) — stored as they are."""
+        if not encoded:
+            return 0
+        return await self._insert(AUDIT, [RawBSONDocument(raw) for raw in encoded])
+
+    async def _insert(self, collection: str, docs: list[Any]) -> int:
         try:
-            result = await self.db[collection].insert_many(docs, ordered=False)
+            await self.db[collection].insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if errors and all(e.get("code") == 11000 for e in errors):
@@ -80,7 +109,7 @@ class AuditLog:
             raise unavailable(exc) from exc
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        return len(result.inserted_ids)
+        return len(docs)  # unordered and no error: every one (the driver lists no ids for raw documents)
 
 
 # What the recorder's AuditEvents hold (auth/balp.py): ``audit_keys`` knows where each search parameter of
@@ -129,12 +158,13 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
             kept("outcome", outcome, lambda v: token_keys(_each(v))),
         ]
     last_updated, agents, altids, kinds, subtypes, actions, outcomes = shared
+    recorded = event.get("recorded")
     lineup: tuple[tuple[str, list[Any]], ...] = (
         ("_lastUpdated", last_updated),
-        ("date", date_keys(_each(event.get("recorded")))),
+        ("date", _instant_keys(recorded) if isinstance(recorded, str) else date_keys(_each(recorded))),
         ("agent", agents),
         ("altid", altids),
-        ("entity", reference_keys(whats)),
+        ("entity", _entity_keys(whats)),
         ("type", kinds),
         ("subtype", subtypes),
         ("action", actions),
@@ -145,6 +175,31 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         k["patient"] = k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
     return {"k": k, "e": {}, "s": sort}
+
+
+def _instant_keys(text: str) -> list[dict[str, str]]:
+    """``date_keys([text])``; for the recorder's instants (``2026-12-02T07:35:43.123Z``, auth/balp.py) from the
+    range of their second, which a batch's records share (``date_range`` is cached), and their milliseconds."""
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[20:23].isdigit():
+        second = date_range(text[:19] + "Z")
+        if second is not None:
+            at = f"{second[0][:20]}{text[20:23]}000"
+            return [{"lo": at, "hi": at}]
+    return date_keys([text])
+
+
+@lru_cache(maxsize=8192)
+def _reference_keys(ref: str) -> tuple[str, ...]:
+    return tuple(reference_keys([{"reference": ref}]))
+
+
+def _entity_keys(whats: list[Any]) -> list[Any]:
+    """``reference_keys(whats)``, each plain reference's keys computed once (the same patients recur)."""
+    if not all(type(w) is dict and len(w) == 1 and type(w.get("reference")) is str for w in whats):
+        return reference_keys(whats)
+    if len(whats) == 1:
+        return list(_reference_keys(whats[0]["reference"]))
+    return list(dict.fromkeys(k for w in whats for k in _reference_keys(w["reference"])))
 
 
 def _code_or_id(value: Any) -> object:

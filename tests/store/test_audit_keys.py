@@ -10,8 +10,8 @@ import pytest
 
 from auth.balp import TOKEN_ISSUED, Access, audit_event
 from auth.principal import Principal
-from store.audit import audit_keys
-from store.keys import extract
+from store.audit import _entity_keys, _instant_keys, audit_keys
+from store.keys import date_keys, extract, reference_keys
 from store.writes import server_meta
 
 PRINCIPALS = [
@@ -68,3 +68,22 @@ def test_audit_keys_hand_anything_unusual_to_the_general_extraction() -> None:
     assert audit_keys(odd) == extract(odd)
     bad_dates = {**event, "meta": {"lastUpdated": "not a date"}, "recorded": "nor this"}
     assert audit_keys(bad_dates) == extract(bad_dates)
+
+
+@pytest.mark.parametrize("text", ["2026-12-02T07:35:43.123Z", "2024-02-29T23:59:59.999Z", "1999-12-31T00:00:00.000Z",
+                                  "2026-12-02T07:35:43Z", "2026-12-02T07:35:43.123+02:00", "2026-12-02",
+                                  "2026-13-02T07:35:43.123Z", "2026-12-02T07:35:43.12xZ"])
+def test_the_recorded_instant_keys_as_the_general_date_keys(text: str) -> None:
+    assert _instant_keys(text) == date_keys([text])
+
+
+@pytest.mark.parametrize("whats", [
+    [{"reference": "Patient/p-1"}],
+    [{"reference": "Patient/p-1"}, {"reference": "Patient/p-1"}],
+    [{"reference": "Patient/p-1"}, {"reference": "Observation/o-1/_history/2"}],
+    [{"reference": "https://example.org/fhir/Patient/p-1"}, {"reference": "#contained"}, {"reference": "p-7"}],
+    [{"identifier": {"system": "s", "value": "v"}}, {"reference": "Patient/p-2", "display": "x"}, "Patient/p-3"],
+    [],
+])
+def test_the_entity_keys_as_the_general_reference_keys(whats: list[object]) -> None:
+    assert _entity_keys(whats) == reference_keys(whats)
