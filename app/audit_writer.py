@@ -6,8 +6,9 @@ unaudited ones (bench/README.md, "The PHI audit trail"). The trail (auth/audit.p
 the request and batches, retries, holds back requests when full and drains at shutdown exactly as before; only
 its sink differs. The app ships each batch as compact rows — the access's plain values and the record's id,
 fixed in the app so that a batch retried after a failure stores each record once — over a pipe to a child
-process, which builds the AuditEvents, appends them to the store (store/audit.py, the same code as in-process)
-and answers how many it stored. ``FHIRGRAPH_AUDIT_WRITER=inline`` keeps the work in the app's process.
+process, which builds the AuditEvents' stored documents (store/audit.py ``Batch``, the same code as in-process;
+most of them copied from a per-batch template: app/audit_template.py), appends them to the store and answers how
+many it stored. ``FHIRGRAPH_AUDIT_WRITER=inline`` keeps the work in the app's process.
 
 The protocol, on the child's stdin and stdout: frames of a 4-byte big-endian length and an orjson body.
 

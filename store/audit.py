@@ -4,7 +4,9 @@ The recorder (auth/audit.py) builds the AuditEvents (IHE BALP shape, auth/balp.p
 to ``AuditLog.append``: one bulk insert into ``AuditEvent`` (an append-only type: its one version is its history,
 store/layout.py, so ``vread`` and ``_history`` answer as for any resource), each document keyed for search like
 any write (store/keys.py), so the trail is searched through the normal FHIR search (``date``, ``agent``,
-``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py).
+``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py; the ones with an index
+of their own: store/indexes.py ``UNINDEXED``). The audit writer process (app/audit_writer.py) hands it documents
+already encoded (``append_encoded``: each equal to ``Batch.encoded`` of its AuditEvent).
 
 What this write does not do, on purpose:
 
