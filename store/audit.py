@@ -33,7 +33,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Invalid
-from store.keys import date_keys, extract, reference_keys, token_keys
+from store.keys import audit_agent_ids, date_keys, extract, fold, reference_keys, token_keys
 from store.layout import document
 from store.types import Resource
 from store.validation import check_id
@@ -93,7 +93,8 @@ _META = frozenset({"versionId", "lastUpdated", "extension"})
 def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None = None) -> dict[str, Any]:
     """The search keys of an AuditEvent, as ``store.keys.extract`` computes them, at a fraction of its cost: every
     audited request pays for one. Read straight from the elements each parameter's path names (``date`` =
-    ``recorded``, ``agent`` = ``agent.who``, ``entity`` and ``patient`` = ``entity.what`` …) instead of walking the
+    ``recorded``, ``agent`` = ``agent.who`` (and the bare ids of agents known by identifier), ``agent-name`` =
+    ``agent.name``, ``entity`` and ``patient`` = ``entity.what`` …) instead of walking the
     paths of the parameter table; an AuditEvent with anything else in it (meta.tag, say) takes the general
     ``extract``. tests/store/test_audit_keys.py holds the two equal over every shape the recorder makes.
 
@@ -121,18 +122,21 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
     if shared is None:
         shared = memo[sig] = [
             kept("_lastUpdated", meta, lambda m: date_keys(_each(m.get("lastUpdated")))),
-            kept("agent", agent, lambda a: reference_keys([w for x in _agents(a) for w in _each(x.get("who"))])),
+            kept("agent", agent, _agent_keys),
+            kept("agent-name", agent, lambda a: [n for x in _agents(a) for n in _each(x.get("name"))
+                                                 if isinstance(n, str)]),
             kept("altid", agent, lambda a: token_keys([i for x in _agents(a) for i in _each(x.get("altId"))])),
             kept("type", kind, lambda v: token_keys(_each(v))),
             kept("subtype", subtype, lambda v: token_keys(_each(v))),
             kept("action", action, lambda v: token_keys(_each(v))),
             kept("outcome", outcome, lambda v: token_keys(_each(v))),
         ]
-    last_updated, agents, altids, kinds, subtypes, actions, outcomes = shared
+    last_updated, agents, names, altids, kinds, subtypes, actions, outcomes = shared
     lineup: tuple[tuple[str, list[Any]], ...] = (
         ("_lastUpdated", last_updated),
         ("date", date_keys(_each(event.get("recorded")))),
         ("agent", agents),
+        ("agent-name", _folded(names, memo)),
         ("altid", altids),
         ("entity", reference_keys(whats)),
         ("type", kinds),
@@ -144,7 +148,22 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
     if "entity" in k:
         k["patient"] = k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
-    return {"k": k, "e": {}, "s": sort}
+    return {"k": k, "e": {"agent-name": list(dict.fromkeys(names))} if names else {}, "s": sort}
+
+
+def _agent_keys(agents: Any) -> list[str]:
+    """``agent``: the agents' references and identifiers (``reference_keys``), then the ids of those known by an
+    identifier only (``audit_agent_ids``), as ``extract`` keys them."""
+    found = reference_keys([w for x in _agents(agents) for w in _each(x.get("who"))])
+    return list(dict.fromkeys([*found, *audit_agent_ids(agents)]))
+
+
+def _folded(names: list[str], memo: dict[tuple[str, object], list[Any]]) -> list[str]:
+    sig = ("agent-name folded", tuple(names))
+    found = memo.get(sig)
+    if found is None:
+        found = memo[sig] = list(dict.fromkeys(fold(n) for n in names))
+    return found
 
 
 def _code_or_id(value: Any) -> object:

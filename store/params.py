@@ -323,6 +323,7 @@ PARAMS: dict[str, tuple[P, ...]] = {
     "AuditEvent": (
         _p("date", "date", "recorded", sortable=True),
         _p("agent", "reference", "agent.who", targets=()),
+        _p("agent-name", "string", "agent.name"),
         _p("altid", "token", "agent.altId"),
         _p("entity", "reference", "entity.what", targets=()),
         _p("patient", "reference", "entity.what", targets=PAT),
