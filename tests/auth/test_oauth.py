@@ -169,6 +169,7 @@ async def test_a_replayed_code_revokes_what_it_yielded(base_url: str, settings: 
     async with httpx.AsyncClient(base_url=base_url) as http:
         first = await http.post("/auth/token", data=form)
         assert first.status_code == 200, first.text
+        assert first.headers["cache-control"] == "no-store" and first.headers["pragma"] == "no-cache"
         tokens = first.json()
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert (await http.get(f"/fhir/r4/Patient/{pid}", headers=bearer)).status_code == 200
@@ -179,6 +180,7 @@ async def test_a_replayed_code_revokes_what_it_yielded(base_url: str, settings: 
         refreshed = await http.post("/auth/token", data={"grant_type": "refresh_token", "client_id": app.client_id,
                                                          "refresh_token": tokens["refresh_token"]})
         assert refreshed.status_code == 200, refreshed.text
+        assert refreshed.headers["cache-control"] == "no-store"
         again = jwt.decode(refreshed.json()["id_token"], keys, algorithms=["RS256"]).claims
         assert again["auth_time"] == claims["auth_time"] and again["iat"] > claims["iat"]
         replay = await http.post("/auth/token", data=form)
