@@ -4,7 +4,7 @@ The recorder (auth/audit.py) builds the AuditEvents (IHE BALP shape, auth/balp.p
 to ``AuditLog.append``: one bulk insert into ``AuditEvent`` (an append-only type: its one version is its history,
 store/layout.py, so ``vread`` and ``_history`` answer as for any resource), each document keyed for search like
 any write (store/keys.py), so the trail is searched through the normal FHIR search (``date``, ``agent``,
-``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py).
+``agent-name``, ``altid``, ``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py).
 
 What this write does not do, on purpose:
 
@@ -93,10 +93,11 @@ _META = frozenset({"versionId", "lastUpdated", "extension"})
 def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None = None) -> dict[str, Any]:
     """The search keys of an AuditEvent, as ``store.keys.extract`` computes them, at a fraction of its cost: every
     audited request pays for one. Read straight from the elements each parameter's path names (``date`` =
-    ``recorded``, ``agent`` = ``agent.who`` (and the bare ids of agents known by identifier), ``agent-name`` =
-    ``agent.name``, ``entity`` and ``patient`` = ``entity.what`` …) instead of walking the
-    paths of the parameter table; an AuditEvent with anything else in it (meta.tag, say) takes the general
-    ``extract``. tests/store/test_audit_keys.py holds the two equal over every shape the recorder makes.
+    ``recorded``, ``agent`` = ``agent.who`` and the bare ids of agents known by identifier, ``agent-name`` =
+    ``agent.name``, ``entity`` = ``entity.what``, ``patient`` = ``entity.what`` and ``agent.who`` when a Patient …)
+    instead of walking the paths of the parameter table; an AuditEvent with anything else in it (meta.tag, say)
+    takes the general ``extract``. tests/store/test_audit_keys.py holds the two equal over every shape the recorder
+    makes.
 
     ``memo`` (one per batch): the keys of an element by the element itself — the same object (the recorder
     shares a batch's ``meta``, each client's agents, each interaction's type and subtype) or the same code — so a
@@ -145,8 +146,9 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         ("outcome", outcomes),
     )
     k = {name: vals for name, vals in lineup if vals}
-    if "entity" in k:
-        k["patient"] = k["entity"]
+    patients = kept("patient agents", agent, _patient_agent_keys)
+    if "entity" in k or patients:
+        k["patient"] = list(dict.fromkeys([*k.get("entity", ()), *patients])) if patients else k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
     return {"k": k, "e": {"agent-name": list(dict.fromkeys(names))} if names else {}, "s": sort}
 
@@ -156,6 +158,13 @@ def _agent_keys(agents: Any) -> list[str]:
     identifier only (``audit_agent_ids``), as ``extract`` keys them."""
     found = reference_keys([w for x in _agents(agents) for w in _each(x.get("who"))])
     return list(dict.fromkeys([*found, *audit_agent_ids(agents)]))
+
+
+def _patient_agent_keys(agents: Any) -> list[str]:
+    """``patient``'s keys from the agents: those that are a Patient (``agent.who[Patient]``)."""
+    whos = [w for x in _agents(agents) for w in _each(x.get("who"))
+            if isinstance(w, dict) and str(w.get("reference", "")).startswith("Patient/")]
+    return reference_keys(whos)
 
 
 def _folded(names: list[str], memo: dict[tuple[str, object], list[Any]]) -> list[str]:
