@@ -124,20 +124,21 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         shared = memo[sig] = [
             kept("_lastUpdated", meta, lambda m: date_keys(_each(m.get("lastUpdated")))),
             kept("agent", agent, _agent_keys),
-            kept("agent-name", agent, lambda a: [n for x in _agents(a) for n in _each(x.get("name"))
-                                                 if isinstance(n, str)]),
+            kept("agent-name", agent, _agent_names),
+            kept("agent-name folded", agent, lambda a: list(dict.fromkeys(fold(n) for n in _agent_names(a)))),
+            kept("patient agents", agent, _patient_agent_keys),
             kept("altid", agent, lambda a: token_keys([i for x in _agents(a) for i in _each(x.get("altId"))])),
             kept("type", kind, lambda v: token_keys(_each(v))),
             kept("subtype", subtype, lambda v: token_keys(_each(v))),
             kept("action", action, lambda v: token_keys(_each(v))),
             kept("outcome", outcome, lambda v: token_keys(_each(v))),
         ]
-    last_updated, agents, names, altids, kinds, subtypes, actions, outcomes = shared
+    last_updated, agents, names, folded, patients, altids, kinds, subtypes, actions, outcomes = shared
     lineup: tuple[tuple[str, list[Any]], ...] = (
         ("_lastUpdated", last_updated),
         ("date", date_keys(_each(event.get("recorded")))),
         ("agent", agents),
-        ("agent-name", _folded(names, memo)),
+        ("agent-name", folded),
         ("altid", altids),
         ("entity", reference_keys(whats)),
         ("type", kinds),
@@ -146,11 +147,10 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         ("outcome", outcomes),
     )
     k = {name: vals for name, vals in lineup if vals}
-    patients = kept("patient agents", agent, _patient_agent_keys)
     if "entity" in k or patients:
         k["patient"] = list(dict.fromkeys([*k.get("entity", ()), *patients])) if patients else k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
-    return {"k": k, "e": {"agent-name": list(dict.fromkeys(names))} if names else {}, "s": sort}
+    return {"k": k, "e": {"agent-name": names} if names else {}, "s": sort}
 
 
 def _agent_keys(agents: Any) -> list[str]:
@@ -167,12 +167,8 @@ def _patient_agent_keys(agents: Any) -> list[str]:
     return reference_keys(whos)
 
 
-def _folded(names: list[str], memo: dict[tuple[str, object], list[Any]]) -> list[str]:
-    sig = ("agent-name folded", tuple(names))
-    found = memo.get(sig)
-    if found is None:
-        found = memo[sig] = list(dict.fromkeys(fold(n) for n in names))
-    return found
+def _agent_names(agents: Any) -> list[str]:
+    return list(dict.fromkeys(n for x in _agents(agents) for n in _each(x.get("name")) if isinstance(n, str)))
 
 
 def _code_or_id(value: Any) -> object:
