@@ -145,7 +145,9 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
                      help="api_key: a vendor-API integrator; prints its Api-Key once")
     add.add_argument("--scope", default=None,
                      help='the scopes it may ever be granted, e.g. "patient/*.rs launch" (default: system/*.rs for '
-                          "client_credentials and api_key, the SMART app launch scopes otherwise)")
+                          "client_credentials and api_key, the SMART app launch scopes otherwise); "
+                          '"introspect" (never granted in a token) lets it introspect every token of its tenant '
+                          "(a protected resource), else a client introspects only its own tokens")
     add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt (default: none)")
     add.add_argument("--jwks-url", default=None,
                      help="where its public keys are published: private_key_jwt (default: none)")

@@ -284,7 +284,9 @@ async def _demo_logins(handle: StoreHandle, principal: Principal) -> None:
     """The demo's SMART client and logins, printed once on the console (never through logging: passwords)."""
     from auth.registry import add_demo
 
-    first = {rt: (await handle.repo.search(principal, rt, [], count=1)).resources for rt in ("Practitioner", "Patient")}
+    # An active patient for the patient login: an archived one is in no patient list (GraphQL ``patients``).
+    first = {rt: (await handle.repo.search(principal, rt, [("active", "true")], count=1)).resources
+             or (await handle.repo.search(principal, rt, [], count=1)).resources for rt in ("Practitioner", "Patient")}
     shown = await add_demo(handle.repo.identity, tenant=principal.tenant,
                            practitioner=first["Practitioner"][0]["id"] if first["Practitioner"] else None,
                            patient=first["Patient"][0]["id"] if first["Patient"] else None)

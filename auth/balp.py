@@ -11,9 +11,12 @@ A door notes an access as an ``Access`` (a small tuple: made on the request, not
   ``token-issued``); a refusal (401/403) carries DICOM 110113 *Security Alert* beside the interaction refused;
 - ``action`` C/R/U/D/E; ``outcome`` 0 (success), 4 (the request was refused or failed on the client's side),
   8 (the server failed); ``outcomeDesc`` is the HTTP status and its phrase — never data of the request;
-- ``agent`` — the user (its ``fhirUser`` reference when known, else its subject) as the requestor, and the client
-  (OAuth ``client_id``, or the API key's subject); ``altId`` holds each one's subject / client id (search
-  ``altid``). Never a credential;
+- ``agent`` — the user (its ``fhirUser`` reference when known, else its subject as an identifier) as the
+  requestor, and the client (OAuth ``client_id``, or the API key's subject, as an identifier); ``altId`` holds each
+  one's subject / client id (search ``altid``), ``name`` the user's name (its subject without the tenant) or the
+  client id (search ``agent-name``). Search ``agent`` finds the user by its reference (``agent=Practitioner/1``),
+  a client by its id (``agent=<client id>``) or either by identifier (``agent:identifier=<system>|<value>``,
+  store/keys.py). Never a credential;
 - ``source.observer`` — this server;
 - ``entity`` — the Patient the access is about (when one is known), the resource (``what`` = its reference) or the
   query (``query`` = base64 of the query string, the values of parameters that can identify a person replaced by
@@ -156,7 +159,7 @@ def agents(principal: PrincipalLike | None) -> list[Resource]:
         return [_client(subject, requestor=True)]
     found = [{"type": _role(SECURITY_ROLE, "humanuser", "human user"),
               "who": {"reference": user} if user else _identified(SUBJECT_SID, subject),
-              "altId": subject, "requestor": True}]
+              "altId": subject, "name": subject.removeprefix(f"{principal.tenant}/"), "requestor": True}]
     if client_id and client_id != subject:
         found.append(_client(client_id, requestor=False))
     return found
@@ -177,7 +180,7 @@ def _agents(principal: PrincipalLike | None) -> list[Resource]:
 
 def _client(name: str, *, requestor: bool) -> Resource:
     return {"type": _role(DCM, "110153", "Source Role ID"), "who": _identified(CLIENT_SID, name), "altId": name,
-            "requestor": requestor}
+            "name": name, "requestor": requestor}
 
 
 def _identified(system: str, value: str) -> Resource:

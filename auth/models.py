@@ -17,6 +17,9 @@ from store.identity import digest
 PUBLIC_AUTH = "none"
 SECRET_AUTHS = ("client_secret_basic", "client_secret_post")
 JWT_AUTH = "private_key_jwt"
+# A registration scope, never granted in a token: its client may introspect every token of its own tenant (RFC
+# 7662 §2.1, a protected resource of the clinic); any other client only the tokens issued to itself.
+INTROSPECT_SCOPE = "introspect"
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Client(ClientMixin):  # type: ignore[misc]
         return list(self.doc.get("scope", []))
 
     @property
+    def introspects_tenant(self) -> bool:
+        return INTROSPECT_SCOPE in self.scopes
+
+    @property
     def disabled(self) -> bool:
         return bool(self.doc.get("disabled"))
 
@@ -55,8 +62,9 @@ class Client(ClientMixin):  # type: ignore[misc]
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """The requested scopes this client is registered for (others are dropped: narrowed, not refused);
-        its whole registration when none is asked for. None when nothing asked is allowed (invalid_scope)."""
-        registered = self.scopes
+        its whole registration when none is asked for. None when nothing asked is allowed (invalid_scope).
+        ``introspect`` is a permission of the registration, never a token's scope."""
+        registered = [s for s in self.scopes if s != INTROSPECT_SCOPE]
         if not scope:
             return " ".join(registered)
         allowed = " ".join(s for s in dict.fromkeys(scope.split()) if covered(s, registered))

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from starlette.requests import Request as HttpRequest
 
 from auth.authenticator import Authenticator
-from auth.models import Client, GrantUser
+from auth.models import INTROSPECT_SCOPE, Client, GrantUser
 from auth.registry import ADMIN_SCOPE
 from auth.scopes import CONTEXT_SCOPES
 from auth.server import Lifetimes, Request, SmartServer
@@ -110,12 +110,13 @@ class OAuth:
 
     @staticmethod
     def offered(checked: Checked, user: dict[str, Any]) -> list[str]:
-        """The scopes a user may grant this request: never ``system/`` (backend services) nor the admin scope in
-        a sign-in, and ``user/`` — the whole clinic — only for a Practitioner; a Patient or RelatedPerson grants
-        at most their patient's compartment."""
+        """The scopes a user may grant this request: never ``system/`` (backend services), the admin scope or
+        ``introspect`` (a registration's permission, never a token's) in a sign-in, and ``user/`` — the whole
+        clinic — only for a Practitioner; a Patient or RelatedPerson grants at most their patient's compartment."""
         practitioner = str(user.get("fhir_user", "")).startswith("Practitioner/")
         return [s for s in checked.scopes
-                if not s.startswith("system/") and s != ADMIN_SCOPE and (practitioner or not s.startswith("user/"))]
+                if not s.startswith("system/") and s not in (ADMIN_SCOPE, INTROSPECT_SCOPE)
+                and (practitioner or not s.startswith("user/"))]
 
     async def context(self, checked: Checked, user: dict[str, Any], approved: list[str],
                       picked: str | None) -> GrantUser | None:

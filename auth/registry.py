@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 
-from auth.models import key_set
+from auth.models import INTROSPECT_SCOPE, key_set
 from auth.passwords import MIN_LENGTH, hash_password
 from auth.scopes import is_valid as smart_scope
 from store.errors import Conflict, Invalid
@@ -27,7 +27,7 @@ ADMIN_SCOPE = "fhirgraph/admin"
 
 
 def is_valid(scope: str) -> bool:
-    return scope == ADMIN_SCOPE or smart_scope(scope)
+    return scope in (ADMIN_SCOPE, INTROSPECT_SCOPE) or smart_scope(scope)
 
 
 DEFAULT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access",

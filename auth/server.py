@@ -448,7 +448,12 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return _server(self).token_of(token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Request) -> bool:
-        return token.tenant == client.tenant
+        """A client may introspect the tokens issued to it; one registered with ``introspect`` (a protected
+        resource of the clinic) every token of its tenant. Anything else is answered ``{"active": false}``, as
+        for a token that does not exist (RFC 7662 §2.2: nothing says it does)."""
+        if token.client_id == client.client_id:
+            return True
+        return client.introspects_tenant and token.tenant == client.tenant
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
         body: dict[str, Any] = {"active": True, "scope": token.scope, "client_id": token.client_id,

@@ -4,9 +4,10 @@ The recorder (auth/audit.py) builds the AuditEvents (IHE BALP shape, auth/balp.p
 to ``AuditLog.append``: one bulk insert into ``AuditEvent`` (an append-only type: its one version is its history,
 store/layout.py, so ``vread`` and ``_history`` answer as for any resource), each document keyed for search like
 any write (store/keys.py), so the trail is searched through the normal FHIR search (``date``, ``agent``,
-``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py; the ones with an index
-of their own: store/indexes.py ``UNINDEXED``). The audit writer process (app/audit_writer.py) hands it documents
-already encoded (``append_encoded``: each equal to ``Batch.encoded`` of its AuditEvent).
+``agent-name``, ``altid``, ``patient``, ``entity``, ``type``, ``subtype``, ``action``, ``outcome``: store/params.py;
+the ones without an index of their own: store/indexes.py ``UNINDEXED``). The audit writer process
+(app/audit_writer.py) hands it documents already encoded (``append_encoded``: each equal to ``Batch.encoded`` of
+its AuditEvent).
 
 What this write does not do, on purpose:
 
@@ -38,7 +39,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Invalid
-from store.keys import date_keys, date_range, extract, reference_keys, token_keys
+from store.keys import audit_agent_ids, date_keys, date_range, extract, fold, reference_keys, token_keys
 from store.layout import document
 from store.types import Resource
 from store.validation import check_id
@@ -124,9 +125,11 @@ _META = frozenset({"versionId", "lastUpdated", "extension"})
 def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None = None) -> dict[str, Any]:
     """The search keys of an AuditEvent, as ``store.keys.extract`` computes them, at a fraction of its cost: every
     audited request pays for one. Read straight from the elements each parameter's path names (``date`` =
-    ``recorded``, ``agent`` = ``agent.who``, ``entity`` and ``patient`` = ``entity.what`` …) instead of walking the
-    paths of the parameter table; an AuditEvent with anything else in it (meta.tag, say) takes the general
-    ``extract``. tests/store/test_audit_keys.py holds the two equal over every shape the recorder makes.
+    ``recorded``, ``agent`` = ``agent.who`` and the bare ids of agents known by identifier, ``agent-name`` =
+    ``agent.name``, ``entity`` = ``entity.what``, ``patient`` = ``entity.what`` and ``agent.who`` when a Patient …)
+    instead of walking the paths of the parameter table; an AuditEvent with anything else in it (meta.tag, say)
+    takes the general ``extract``. tests/store/test_audit_keys.py holds the two equal over every shape the recorder
+    makes.
 
     ``memo`` (one per batch): the keys of an element by the element itself — the same object (the recorder
     shares a batch's ``meta``, each client's agents, each interaction's type and subtype) or the same code — so a
@@ -152,19 +155,23 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
     if shared is None:
         shared = memo[sig] = [
             kept("_lastUpdated", meta, lambda m: date_keys(_each(m.get("lastUpdated")))),
-            kept("agent", agent, lambda a: reference_keys([w for x in _agents(a) for w in _each(x.get("who"))])),
+            kept("agent", agent, _agent_keys),
+            kept("agent-name", agent, _agent_names),
+            kept("agent-name folded", agent, lambda a: list(dict.fromkeys(fold(n) for n in _agent_names(a)))),
+            kept("patient agents", agent, _patient_agent_keys),
             kept("altid", agent, lambda a: token_keys([i for x in _agents(a) for i in _each(x.get("altId"))])),
             kept("type", kind, lambda v: token_keys(_each(v))),
             kept("subtype", subtype, lambda v: token_keys(_each(v))),
             kept("action", action, lambda v: token_keys(_each(v))),
             kept("outcome", outcome, lambda v: token_keys(_each(v))),
         ]
-    last_updated, agents, altids, kinds, subtypes, actions, outcomes = shared
+    last_updated, agents, names, folded, patients, altids, kinds, subtypes, actions, outcomes = shared
     recorded = event.get("recorded")
     lineup: tuple[tuple[str, list[Any]], ...] = (
         ("_lastUpdated", last_updated),
         ("date", _instant_keys(recorded) if isinstance(recorded, str) else date_keys(_each(recorded))),
         ("agent", agents),
+        ("agent-name", folded),
         ("altid", altids),
         ("entity", _entity_keys(whats)),
         ("type", kinds),
@@ -173,10 +180,28 @@ def audit_keys(event: Resource, memo: dict[tuple[str, object], list[Any]] | None
         ("outcome", outcomes),
     )
     k = {name: vals for name, vals in lineup if vals}
-    if "entity" in k:
-        k["patient"] = k["entity"]
+    if "entity" in k or patients:
+        k["patient"] = list(dict.fromkeys([*k.get("entity", ()), *patients])) if patients else k["entity"]
     sort = {"_id": str(event["id"]), "_lastUpdated": _earliest(k.get("_lastUpdated")), "date": _earliest(k.get("date"))}
-    return {"k": k, "e": {}, "s": sort}
+    return {"k": k, "e": {"agent-name": names} if names else {}, "s": sort}
+
+
+def _agent_keys(agents: Any) -> list[str]:
+    """``agent``: the agents' references and identifiers (``reference_keys``), then the ids of those known by an
+    identifier only (``audit_agent_ids``), as ``extract`` keys them."""
+    found = reference_keys([w for x in _agents(agents) for w in _each(x.get("who"))])
+    return list(dict.fromkeys([*found, *audit_agent_ids(agents)]))
+
+
+def _patient_agent_keys(agents: Any) -> list[str]:
+    """``patient``'s keys from the agents: those that are a Patient (``agent.who[Patient]``)."""
+    whos = [w for x in _agents(agents) for w in _each(x.get("who"))
+            if isinstance(w, dict) and str(w.get("reference", "")).startswith("Patient/")]
+    return reference_keys(whos)
+
+
+def _agent_names(agents: Any) -> list[str]:
+    return list(dict.fromkeys(n for x in _agents(agents) for n in _each(x.get("name")) if isinstance(n, str)))
 
 
 def _instant_keys(text: str) -> list[dict[str, str]]:

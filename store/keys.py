@@ -169,10 +169,23 @@ def _references(value: Any) -> Iterator[str]:
     if parsed is not None:
         yield f"{parsed[0]}/{parsed[1]}"
         yield parsed[1]
-        return
-    ref = value.get("reference") if isinstance(value, dict) else None
-    if isinstance(ref, str) and ref and not ref.startswith("#"):
-        yield ref  # a bare id
+    else:
+        ref = value.get("reference") if isinstance(value, dict) else None
+        if isinstance(ref, str) and ref and not ref.startswith("#"):
+            yield ref  # a bare id
+    identifier = identifier_key(value.get("identifier") if isinstance(value, dict) else None)
+    if identifier is not None:
+        yield identifier
+
+
+def identifier_key(identifier: Any) -> str | None:
+    """The key of a Reference's ``identifier`` (a logical reference, searched ``:identifier=system|value``):
+    ``system|value``, or ``|value`` without a system. Never a key a literal reference has (an id has no ``|``), so
+    it can put nothing in a compartment."""
+    if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str) or not identifier["value"]:
+        return None
+    system = identifier.get("system")
+    return f"{system if isinstance(system, str) else ''}|{identifier['value']}"
 
 
 def _ranges(value: Any) -> Iterator[dict[str, str]]:
@@ -232,7 +245,25 @@ def _patient_keys(resource: dict[str, Any], k: dict[str, Any]) -> None:
     _add(k, "identifier", ssns)
 
 
-NORMALIZED = {"Patient": _patient_keys}
+def audit_agent_ids(agents: Any) -> list[str]:
+    """The ids an AuditEvent's agents are known by that are no reference (a client id, an API key's subject, a
+    user without ``fhirUser``: ``agent.who.identifier.value``), kept as bare ids in ``agent``: ``agent=<client id>``
+    finds what that client did (auth/balp.py). Only ids without a ``/``: never a ``Type/id`` key."""
+    found = []
+    for agent in agents if isinstance(agents, list) else ():
+        who = agent.get("who") if isinstance(agent, dict) else None
+        identifier = who.get("identifier") if isinstance(who, dict) and "reference" not in who else None
+        value = identifier.get("value") if isinstance(identifier, dict) else None
+        if isinstance(value, str) and value and "/" not in value:
+            found.append(value)
+    return found
+
+
+def _audit_event_keys(resource: dict[str, Any], k: dict[str, Any]) -> None:
+    _add(k, "agent", audit_agent_ids(resource.get("agent")))
+
+
+NORMALIZED = {"Patient": _patient_keys, "AuditEvent": _audit_event_keys}
 
 
 def extract(resource: dict[str, Any]) -> dict[str, Any]:

@@ -323,9 +323,11 @@ PARAMS: dict[str, tuple[P, ...]] = {
     "AuditEvent": (
         _p("date", "date", "recorded", sortable=True),
         _p("agent", "reference", "agent.who", targets=()),
+        _p("agent-name", "string", "agent.name"),
         _p("altid", "token", "agent.altId"),
         _p("entity", "reference", "entity.what", targets=()),
-        _p("patient", "reference", "entity.what", targets=PAT),
+        # R4: agent.who or entity.what that is a Patient (a patient's own accesses name them as the agent)
+        _p("patient", "reference", "entity.what", "agent.who[Patient]", targets=PAT),
         _p("type", "token", "type"),
         _p("subtype", "token", "subtype"),
         _p("action", "token", "action"),

@@ -191,8 +191,9 @@ class Queries:
             value = row["_id"]
             if value is None:
                 missing = int(row["n"])
-            elif isinstance(value, str) and (p.type != "reference" or "/" in value):
-                counts[value] = int(row["n"])  # a reference is keyed as Type/id and as bare id: the first only
+            elif isinstance(value, str) and (p.type != "reference" or "/" in value and "|" not in value):
+                # a reference is keyed as Type/id, as bare id and by its identifier (system|value): the first only
+                counts[value] = int(row["n"])
         return counts, missing
 
     async def find_by_reference(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,

@@ -2,8 +2,8 @@
 
 Implements FHIR R4 §3.1.1 (search): AND across repeated parameters, OR across comma-separated values,
 prefixes on dates (eq ne gt lt ge le sa eb), ``:exact``/``:contains`` on strings, ``system|code`` tokens,
-``Type/id`` or bare-id references, ``:missing`` on everything. Chained parameters and ``_has`` need queries of
-their own: store/search_chains.py resolves them into clauses first.
+``Type/id`` or bare-id references (``:identifier`` by system|value), ``:missing`` on everything. Chained
+parameters and ``_has`` need queries of their own: store/search_chains.py resolves them into clauses first.
 """
 
 from __future__ import annotations
@@ -123,7 +123,13 @@ def _one(p: P, modifier: str, v: str, tenant: str) -> dict[str, Any]:
     if p.type == "reference":
         if modifier and modifier not in p.targets and modifier != "identifier":
             raise Invalid(f"Modifier ':{modifier[:32]}' is not supported on reference parameter '{p.name}'")
-        if modifier and modifier != "identifier":
+        if modifier == "identifier":
+            # A logical reference by its identifier (store/keys.py ``identifier_key``): system|value or |value.
+            if "|" not in v:
+                raise Invalid(f"'{p.name}:identifier' takes system|value (or |value for an identifier without a "
+                              "system)", paths=[p.name])
+            return {key: v}
+        if modifier:
             v = f"{modifier}/{v}"
         parsed = parse_reference(v)
         ref = f"{parsed[0]}/{parsed[1]}" if parsed else v.strip("/")

@@ -4,6 +4,7 @@ import base64
 import datetime as dt
 import itertools
 import re
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -491,3 +492,27 @@ def _timeless(raw: bytes) -> Any:
             return {k: strip(v) for k, v in value.items() if k not in STAMPED}
         return [strip(v) for v in value] if isinstance(value, list) else value
     return strip(bson.decode(raw))
+
+
+async def test_serve_demo_logs_in_an_active_patient(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """``serve --demo``'s patient login names a patient the patient lists show (not an archived one)."""
+    import httpx
+
+    from app.main import create_app
+    from tests.conftest import API_KEYS, ServerThread, drop_test_database, free_port
+
+    own = settings.model_copy(update={"db_name": f"fhirgraph_demo_{uuid.uuid4().hex[:8]}",
+                                      "default_tenant": "tenant-a"})
+    srv = ServerThread(create_app(own, demo_patients=20), free_port())
+    srv.start()
+    try:
+        printed = capsys.readouterr().out
+        found = re.search(r"demo login: demo-patient / \S+ {2}\(Patient/([^)]+)\)", printed)
+        assert found, printed
+        async with httpx.AsyncClient(base_url=f"{srv.url}/fhir/r4", headers={"X-API-Key": API_KEYS["tenant-a"]}
+                                     ) as fhir:
+            patient = (await fhir.get(f"/Patient/{found.group(1)}")).json()
+        assert patient.get("active") is True, patient
+    finally:
+        srv.stop()
+        drop_test_database(own)

@@ -43,6 +43,9 @@ async def test_admin_registers_lists_and_disables(base_url: str, settings: Setti
         bad = await http.post("/auth/admin/clients", json={"name": "X", "scope": "fhirgraph/admin", "grant":
                                                            "client_credentials"})
         assert bad.status_code == 403
+        resource = await http.post("/auth/admin/clients", json={"name": "Resource", "scope": "introspect",
+                                                                "grant": "client_credentials"})
+        assert resource.status_code == 201 and resource.json()["scope"] == "introspect", resource.text
         junk = await http.post("/auth/admin/clients", content=b"[1]")
         assert junk.status_code == 400 and "error" in junk.json()
         listed = (await http.get("/auth/admin/clients")).json()

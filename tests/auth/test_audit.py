@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from fhir.resources.R4B.auditevent import AuditEvent
 from pymongo import AsyncMongoClient
 
@@ -270,3 +272,52 @@ async def test_a_subscription_authenticated_in_connection_init_names_its_agent(b
         waiting.cancel()
     events = await _trail(fhir, {"subtype": "graphql-subscribe", "altid": "api-key:tenant-a"}, want=1)
     assert events and all(e["agent"][0]["who"].get("display") != "unauthenticated client" for e in events)
+
+
+@pytest.mark.parametrize("writer", ["process", "inline"])
+async def test_an_administrator_finds_a_token_s_read_by_every_search_parameter(
+        base_url: str, settings: Settings, writer: str) -> None:
+    """A practitioner's app reads a patient with its token; the clinic's administrator finds that record by agent
+    (the user's fhirUser, the client's id, its identifier), agent-name, altid, a date range, patient, entity,
+    outcome, action and subtype, and not by the same parameters naming something else — whichever writer stored
+    it (the audit writer process, the session's, or the app's own process)."""
+    from auth.balp import CLIENT_SID
+    from tests.auth.oauth_helpers import authorize, register_app, register_user
+
+    own = settings.model_copy(update={"audit_writer": writer}) if writer == "inline" else None
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(running_app(own)).url if own is not None else base_url
+        async with httpx.AsyncClient(base_url=f"{base}/fhir/r4", headers={"X-API-Key": API_KEYS["tenant-a"]}) as fhir:
+            made = await fhir.post("/Patient", json={"resourceType": "Patient", "name": [{"family": "Trail"}]})
+            pid = made.json()["id"]
+            practitioner = (await fhir.post("/Practitioner", json={"resourceType": "Practitioner"})).json()["id"]
+            app = await register_app(settings, scope="launch/patient openid fhirUser user/*.rs")
+            user = await register_user(settings, f"Practitioner/{practitioner}")
+            start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            token, _ = await authorize(app, base, user, "openid fhirUser user/*.rs")
+            async with httpx.AsyncClient(base_url=f"{base}/fhir/r4") as http:
+                read = await http.get(f"/Patient/{pid}", headers={"Authorization": f"Bearer {token['access_token']}"})
+            assert read.status_code == 200, read.text
+            end = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            found = await _trail(fhir, {"altid": app.client_id, "subtype": "read"}, want=1)
+            assert len(found) == 1, found
+            event_id = found[0]["id"]
+            matching: list[dict[str, str]] = [
+                {"agent": f"Practitioner/{practitioner}"}, {"agent": app.client_id},
+                {"agent:identifier": f"{CLIENT_SID}|{app.client_id}"}, {"agent-name": user},
+                {"agent-name": user[:6]}, {"altid": app.client_id},
+                {"date": f"ge{start[:16]}", "date:": f"le{end}Z"}, {"date": start[:10]},
+                {"patient": pid}, {"patient": f"Patient/{pid}"}, {"entity": f"Patient/{pid}"},
+                {"outcome": "0"}, {"action": "R"}, {"subtype": "read"}]
+            others: list[dict[str, str]] = [
+                {"agent": "Practitioner/someone-else"}, {"agent": "another-client"}, {"agent-name": "nobody"},
+                {"date": "lt2020-01-01"}, {"patient": "another"}, {"entity": "Patient/another"},
+                {"outcome": "4"}, {"action": "C"}]
+            for params in matching + others:
+                query = [(k.rstrip(":"), v) for k, v in params.items()] + [("_id", event_id)]
+                answer = await fhir.get("/AuditEvent", params=query)
+                assert answer.status_code == 200, (params, answer.text)
+                ids = [e["resource"]["id"] for e in answer.json().get("entry", [])]
+                assert ids == ([event_id] if params in matching else []), params
+            vague = await fhir.get("/AuditEvent", params={"agent:identifier": app.client_id})
+            assert vague.status_code == 400 and "system|value" in vague.text

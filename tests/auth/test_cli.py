@@ -23,14 +23,18 @@ def fhirgraph(settings: Settings, *args: str, stdin: str | None = None) -> subpr
 
 async def test_register_then_use(base_url: str, settings: Settings) -> None:
     made = fhirgraph(settings, "clients", "add", "--name", "Ops backend", "--grant", "client_credentials",
-                     "--scope", "system/*.rs", "--tenant", "tenant-a")
+                     "--scope", "system/*.rs introspect", "--tenant", "tenant-a")
     assert made.returncode == 0, made.stderr
     shown = orjson.loads(made.stdout)
-    assert shown["client_secret"] and shown["scope"] == "system/*.rs" and shown["tenant"] == "tenant-a"
+    assert shown["client_secret"] and shown["scope"] == "system/*.rs introspect" and shown["tenant"] == "tenant-a"
     async with httpx.AsyncClient(base_url=base_url) as http:
         token = await http.post("/auth/token", data={"grant_type": "client_credentials"},
                                 auth=(shown["client_id"], shown["client_secret"]))
         assert token.status_code == 200, token.text
+        assert token.json()["scope"] == "system/*.rs"  # ``introspect`` is the registration's, not the token's
+        seen = await http.post("/auth/introspect", data={"token": token.json()["access_token"]},
+                               auth=(shown["client_id"], shown["client_secret"]))
+        assert seen.json()["active"] is True
     off = fhirgraph(settings, "clients", "disable", "--client-id", shown["client_id"], "--tenant", "tenant-a")
     assert off.returncode == 0 and orjson.loads(off.stdout)["disabled"] is True
     async with httpx.AsyncClient(base_url=base_url) as http:

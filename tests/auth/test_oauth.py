@@ -169,6 +169,7 @@ async def test_a_replayed_code_revokes_what_it_yielded(base_url: str, settings: 
     async with httpx.AsyncClient(base_url=base_url) as http:
         first = await http.post("/auth/token", data=form)
         assert first.status_code == 200, first.text
+        assert first.headers["cache-control"] == "no-store" and first.headers["pragma"] == "no-cache"
         tokens = first.json()
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert (await http.get(f"/fhir/r4/Patient/{pid}", headers=bearer)).status_code == 200
@@ -179,6 +180,7 @@ async def test_a_replayed_code_revokes_what_it_yielded(base_url: str, settings: 
         refreshed = await http.post("/auth/token", data={"grant_type": "refresh_token", "client_id": app.client_id,
                                                          "refresh_token": tokens["refresh_token"]})
         assert refreshed.status_code == 200, refreshed.text
+        assert refreshed.headers["cache-control"] == "no-store"
         again = jwt.decode(refreshed.json()["id_token"], keys, algorithms=["RS256"]).claims
         assert again["auth_time"] == claims["auth_time"] and again["iat"] > claims["iat"]
         replay = await http.post("/auth/token", data=form)
@@ -330,7 +332,8 @@ async def test_two_sign_ins_in_one_browser_both_keep_valid_forms(base_url: str, 
 async def test_introspection_and_revocation(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
     pid, app, user = await _patient_user(settings, fhir)
     token, _ = await authorize(app, base_url, user, SCOPE)
-    resource = await register_app(settings, public=False)  # a protected resource of the clinic introspects
+    # a protected resource of the clinic, registered with ``introspect``: it may introspect every token of its clinic
+    resource = await register_app(settings, public=False, scope="introspect patient/*.rs")
     creds = (resource.client_id, str(resource.client_secret))
     async with httpx.AsyncClient(base_url=base_url) as http:
         public = await http.post("/auth/introspect", data={"token": token["access_token"], "client_id": app.client_id})
@@ -345,6 +348,43 @@ async def test_introspection_and_revocation(base_url: str, settings: Settings, f
         assert after == {"active": False}
     refused = await _refused_soon(base_url, token["access_token"], f"/fhir/r4/Patient/{pid}")
     assert refused.status_code == 401
+
+
+async def test_a_client_introspects_its_own_tokens_and_only_an_introspect_client_the_clinic_s(
+        base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:
+    from tests.auth.oauth_helpers import backend_client
+
+    pid = await _patient(fhir)
+    user = await register_user(settings, f"Patient/{pid}")
+    app = await register_app(settings, public=False)  # confidential, without ``introspect``
+    other = await register_app(settings, public=False)
+    # protected resources, registered as `fhirgraph clients add --grant client_credentials --scope "introspect ..."`
+    resource = await backend_client(settings, scopes=("introspect", "system/Patient.rs"), name="Resource")
+    elsewhere = await backend_client(settings, scopes=("introspect",), tenant="tenant-b", name="Elsewhere")
+    token, _ = await authorize(app, base_url, user, SCOPE)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        async def seen_by(client_id: str, secret: str | None, value: str) -> dict[str, Any]:
+            answer = await http.post("/auth/introspect", data={"token": value}, auth=(client_id, str(secret)))
+            assert answer.status_code == 200, answer.text
+            found: dict[str, Any] = answer.json()
+            return found
+
+        for value in (token["access_token"], token["refresh_token"]):
+            own = await seen_by(app.client_id, app.client_secret, value)
+            assert own["active"] is True and own["client_id"] == app.client_id
+            # another client of the clinic, an introspecting resource of another clinic: nothing, not even that
+            # the token exists
+            assert await seen_by(other.client_id, other.client_secret, value) == {"active": False}
+            assert await seen_by(elsewhere["client_id"], elsewhere["client_secret"], value) == {"active": False}
+            clinic = await seen_by(resource["client_id"], resource["client_secret"], value)
+            assert clinic["active"] is True and clinic["client_id"] == app.client_id
+        # ``introspect`` is the registration's, never a token's: not granted by default, refused when asked for
+        auth = (resource["client_id"], resource["client_secret"])
+        granted = await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=auth)
+        assert granted.status_code == 200 and granted.json()["scope"] == "system/Patient.rs"
+        asked = await http.post("/auth/token", data={"grant_type": "client_credentials", "scope": "introspect"},
+                                auth=auth)
+        assert asked.status_code == 400 and asked.json()["error"] == "invalid_scope"
 
 
 async def test_bad_tokens_are_401_invalid_token(base_url: str, settings: Settings, fhir: httpx.AsyncClient) -> None:

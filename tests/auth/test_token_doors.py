@@ -1,5 +1,5 @@
 """Access tokens at the GraphQL door: over HTTP, and on a graphql-transport-ws socket that is closed when its
-token is revoked."""
+token is revoked or expires."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gql.transport.websockets import WebsocketsTransport
 
 from app.settings import Settings
 from tests.auth.oauth_helpers import backend_client, backend_token
+from tests.conftest import ServerThread
 
 EVENTS = "subscription { events { id type } }"
 
@@ -72,6 +73,33 @@ async def test_a_revoked_token_closes_its_socket(base_url: str, settings: Settin
     except Exception:  # noqa: BLE001 - refused at connection_init (4403)
         refused = True
     assert refused
+
+
+async def test_a_socket_is_closed_when_its_token_expires(server: ServerThread, base_url: str) -> None:
+    # A token of two seconds (configured lifetimes are at least a minute), signed by the running server's issuer.
+    oauth = server.server.config.app.state.services.oauth
+    token = oauth.tokens.issue(issuer=f"{base_url}/auth", audience=f"{base_url}/fhir/r4", tenant="tenant-a",
+                               subject="short-lived", client_id="short-lived", scope="system/*.rs",
+                               lifetime_s=2).token
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    transport = WebsocketsTransport(url=url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                                    init_payload={"Authorization": f"Bearer {token}"})
+    ended: list[BaseException] = []
+    opened = asyncio.Event()
+
+    async def listen() -> None:
+        try:
+            async with Client(transport=transport) as session:
+                opened.set()
+                async for _ in session.subscribe(GraphQLRequest(EVENTS)):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - how the client reports the server's close
+            ended.append(exc)
+
+    task = asyncio.create_task(listen())
+    await asyncio.wait_for(opened.wait(), 5)  # accepted: the token was good
+    await asyncio.wait_for(task, 10)  # then closed by the server, not by us
+    assert ended and "4403" in repr(ended[0]) + repr(ended[0].__cause__), repr(ended)
 
 
 async def test_browser_apps_get_cors(base_url: str) -> None:

@@ -22,6 +22,10 @@ PRINCIPALS = [
     Principal(tenant="t", subject="u-2", scopes=frozenset({"patient/*.rs"}), via="token", client_id="app-2",
               patient="pat-9"),
     Principal(tenant="t", subject="svc", scopes=frozenset({"system/*.rs"}), via="token", client_id="svc"),
+    Principal(tenant="t", subject="t/pat-user", scopes=frozenset({"patient/*.rs"}), via="token", client_id="app-3",
+              user="Patient/pat-5", patient="pat-5"),
+    Principal(tenant="t", subject="t/relative", scopes=frozenset({"patient/*.rs"}), via="token", client_id="app-3",
+              user="RelatedPerson/rp-1", patient="pat-5"),
 ]
 ACCESSES = [
     dict(interaction="read", rt="Patient", rid="p-1"),
@@ -68,6 +72,18 @@ def test_audit_keys_hand_anything_unusual_to_the_general_extraction() -> None:
     assert audit_keys(odd) == extract(odd)
     bad_dates = {**event, "meta": {"lastUpdated": "not a date"}, "recorded": "nor this"}
     assert audit_keys(bad_dates) == extract(bad_dates)
+
+
+def test_a_patient_agent_puts_the_record_under_patient_and_a_client_under_its_id() -> None:
+    """R4's AuditEvent ``patient`` is ``agent.who`` or ``entity.what`` that is a Patient; ``agent`` finds a client
+    (known by identifier only) by its id and by ``system|value``; ``agent-name`` by the user's name."""
+    principal = Principal(tenant="t", subject="t/jane", scopes=frozenset({"openid"}), via="token", client_id="app-9",
+                          user="Patient/pat-7")
+    event = audit_event(Access(time.time(), principal, TOKEN_ISSUED, 200), "fhirgraph")
+    keys = audit_keys({**event, "meta": server_meta({}, 1, "2026-12-02T03:00:00Z", "2026-12-02T03:00:00Z")})
+    assert "Patient/pat-7" in keys["k"]["patient"] and "entity" not in keys["k"]
+    assert {"app-9", "https://fhirgraph.dev/fhir/sid/client-id|app-9", "Patient/pat-7"} <= set(keys["k"]["agent"])
+    assert keys["k"]["agent-name"] == ["jane", "app-9"] and keys["e"]["agent-name"] == ["jane", "app-9"]
 
 
 @pytest.mark.parametrize("text", ["2026-12-02T07:35:43.123Z", "2024-02-29T23:59:59.999Z", "1999-12-31T00:00:00.000Z",
