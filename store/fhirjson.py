@@ -22,6 +22,9 @@ def parse_reference(ref: Any) -> tuple[str, str] | None:
     value = ref.get("reference") if isinstance(ref, dict) else ref
     if not isinstance(value, str) or not value or value.startswith("#"):
         return None
+    rt, sep, rid = value.partition("/")
+    if rt and rid and "/" not in rid and rt != "_history" and rid != "_history":  # the common Type/id, unsplit
+        return rt, rid
     parts = value.rstrip("/").split("/")
     if "_history" in parts:
         parts = parts[: parts.index("_history")]

@@ -18,7 +18,7 @@ from store.driver import call
 from store.errors import Forbidden, Invalid, NotFound
 from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
-from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, doc_id, history, keys_of, live, strip
+from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
 from store.params import param_table
 from store.reads import ReadCoalescer
 from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
@@ -201,7 +201,11 @@ class Queries:
                                 within: Confinement | None = None) -> list[tuple[Resource, list[str]]]:
         docs = await self._referencing(tenant, rt, param, refs, params, sort=sort, limit=limit, within=within)
         wanted = set(refs)
-        return [(strip(d), [r for r in d["_sys"]["k"].get(param, []) if r in wanted]) for d in docs]
+        found: list[tuple[Resource, list[str]]] = []
+        for d in docs:  # fresh from the cursor, held by no one else: detached in place
+            resource, server = detach(d)
+            found.append((resource, [r for r in server["k"].get(param, []) if r in wanted]))
+        return found
 
     async def _referencing(self, tenant: str, rt: str, param: str, refs: list[str], params: Params | None = None,
                            *, sort: str | None = None, limit: int = 10_000,
