@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from store.driver import deadline as deadline  # re-exported: the doors set the request's deadline
 from store.errors import Unavailable
@@ -93,19 +93,34 @@ async def open_store(uri: str | None, db_name: str, *, create_indexes: bool = Tr
 
 
 BUILD_INDEXES_S = 1800.0  # a clinic of 10,000 patients builds in about a minute on a laptop
+BUILD_INDEXES_ATTEMPTS = 5
 
 
 async def build_indexes_now(handle: StoreHandle) -> None:
     """After a bulk load: on the embedded devdb, build every index of the store's database now, before anyone
-    queries (store/devdb/admin.py ``build_indexes``); MongoDB keeps its indexes as it writes: nothing to do."""
+    queries (store/devdb/admin.py ``build_indexes``); MongoDB keeps its indexes as it writes: nothing to do.
+
+    devdb answers the command in one go, during which it answers nothing else, heartbeats included: on a loaded
+    machine the driver may give the server up as unreachable and cancel the command's connection
+    (``_OperationCancelled``, an ``AutoReconnect``) while devdb goes on building. What it built stays built, so
+    the command is sent again (it finds less to do each time) until it answers or the deadline passes."""
     db = handle.repo.db
-    try:
-        with deadline(BUILD_INDEXES_S):
-            reply = await db.command("fhirgraphBuildIndexes", 1)
-    except OperationFailure as exc:
-        if exc.code == 59:  # CommandNotFound: a real MongoDB
-            return
-        raise Unavailable(f"Cannot build the indexes: {type(exc).__name__}") from exc
-    except PyMongoError as exc:
-        raise Unavailable(f"Cannot build the indexes: {type(exc).__name__}") from exc
+    attempts = 0
+    with deadline(BUILD_INDEXES_S):
+        while True:
+            attempts += 1
+            try:
+                reply = await db.command("fhirgraphBuildIndexes", 1)
+                break
+            except OperationFailure as exc:
+                if exc.code == 59:  # CommandNotFound: a real MongoDB
+                    return
+                raise Unavailable(f"Cannot build the indexes: {type(exc).__name__}") from exc
+            except ConnectionFailure as exc:
+                if attempts >= BUILD_INDEXES_ATTEMPTS:
+                    raise Unavailable(f"Cannot build the indexes: {type(exc).__name__}") from exc
+                log.info("devdb: building the indexes took the connection down (%s); asking again",
+                         type(exc).__name__)
+            except PyMongoError as exc:
+                raise Unavailable(f"Cannot build the indexes: {type(exc).__name__}") from exc
     log.info("devdb: the indexes of %s collections built in %s s", reply.get("collections"), reply.get("seconds"))
