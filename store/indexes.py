@@ -14,19 +14,20 @@ from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
-# Types whose live resources are counted per tenant on a hot path: the patients connection's totalCount (every
-# patient list, the chart query). An index on what ``live()`` filters by (store/layout.py) answers that count from
-# the index alone — MongoDB's COUNT_SCAN, devdb's count of entries — where any other index leaves every one of the
-# tenant's documents to fetch and test for the deleted flag.
-COUNTED = frozenset({"Patient"})
+# Every type's search page without parameters — a tenant's live resources (``live()``, store/layout.py) in ``_id``
+# order, the default sort — is a walk of ``tenant_live_id`` that stops at the page: no fetch-and-test of other
+# tenants' or deleted documents, no sort. The same index answers the count of a tenant's live resources (the
+# patients connection's totalCount, ``_total``) from its entries alone: MongoDB's COUNT_SCAN, devdb's count.
+# (It replaces Patient's ``tenant_live`` on (tenant, deleted), which a store created before keeps, unused.)
+LIVE_ID = IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING), ("_id", ASCENDING)],
+                     name="tenant_live_id")
 
 
 def models_for(rt: str) -> list[IndexModel]:
     models = [
         IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
+        LIVE_ID,
     ]
-    if rt in COUNTED:
-        models.append(IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING)], name="tenant_live"))
     for p in param_table(rt).values():
         if p.name in ("_id",):
             continue
