@@ -68,3 +68,6 @@ def test_the_cache_is_bounded_by_bytes() -> None:
     assert cache.misses == 11
     assert orjson.loads(orjson.dumps(cache.of(raws[3]).json)) == {"resourceType": "Patient", "id": "3",
                                                                    "text": "x" * 400}
+    changed = bson.encode({"_id": "t/9", "resourceType": "Patient", "id": "9", "text": "y", "_sys": {"s": {}}})
+    assert orjson.loads(orjson.dumps(cache.of(memoryview(changed)).json))["text"] == "y"  # same _id, other bytes
+    assert cache.of(raws[9]).sort_keys == {"name": "a"}
