@@ -5,9 +5,9 @@ A page of 50 Patients is ~240 KB of BSON; decoding it to dicts and dumping them 
 CPU per search page (bench/README.md, "The search page of 50"). The JSON of a stored document is a function of its
 bytes alone — the same bytes always give the same resource — so it is kept with those bytes, under the document's
 ``_id`` (a short key to hash): a document whose bytes equal the ones kept (one comparison) is a hit, any other
-(another version, or a document rewritten in place) is decoded and replaces them. Nothing here can be stale: the database is
-asked every time, and only what it answers is looked up. The store's codec options (``tz_aware``) are one per
-process, so one cache per process is one function.
+(another version, or a document rewritten in place) is decoded and replaces them. Nothing here can be stale: the
+database is asked every time, and only what it answers is looked up. The store's codec options (``tz_aware``) are
+one per process, so one cache per process is one function.
 
 Bounded by bytes (the documents' and their JSON's, ``MAX_BYTES``), least recently used out first.
 """
