@@ -66,7 +66,7 @@ from mongomock import filtering
 from mongomock import helpers as mm_helpers
 from mongomock.collection import Collection as MockCollection
 
-from store.devdb import index, matcher, planner
+from store.devdb import index, matcher, planner, rawbson
 from store.devdb.codec import Doc
 from store.devdb.documents import Documents, decode
 
@@ -147,6 +147,10 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
                 # the index ranges say all the filter says: the first ``needed`` entries are the answer as stored
                 return [(raw, None) for raw in itertools.islice(planner.candidates(found, documents.raw),
                                                                 needed or None)]
+            residue = planner.walk_residue(found, filter) if found.order == "index" else None
+            if residue is not None:  # the rest tested on the stored bytes, decoded only where they do not say
+                return list(itertools.islice(_residue_filtered(filter, residue, planner.candidates(
+                    found, documents.raw)), needed or None))
             rows = _filtered(filter, planner.candidates(found, documents.raw))
             if found.order != "sort":  # walked in the sort's order, or not sorted: stop at the limit
                 return list(itertools.islice(rows, needed or None))
@@ -224,6 +228,20 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
         return ((raw, decode(raw)) for raw in raws)
     applies = matcher.applies(filter)
     return (row for row in ((raw, decode(raw)) for raw in raws) if applies(row[1]))
+
+
+def _residue_filtered(filter: Doc, residue: list[tuple[list[bytes], Any]], raws: Iterable[bytes]) -> Iterator[Row]:
+    """Each of ``raws`` whose elements equal the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
+    settled by the walk), tested on its bytes; one those do not settle is decoded and tested on the whole filter."""
+    applies = matcher.applies(filter)
+    for raw in raws:
+        verdicts = [rawbson.equals(raw, path, value) for path, value in residue]
+        if all(verdicts):
+            yield raw, None
+        elif None in verdicts and False not in verdicts:
+            doc = decode(raw)
+            if applies(doc):
+                yield raw, doc
 
 
 def scanned(coll: MockCollection, filter: Doc) -> Iterator[Match]:
