@@ -168,18 +168,10 @@ def _element(raw: bytes, start: int, name: bytes) -> tuple[int, int] | None:
     """(type, value position) of the element ``name`` of the (embedded) document at ``start``; None: none."""
     end = start + _unpack_int32(raw, start)[0] - 1
     pos = start + 4
-    index, fixed = raw.index, _FIXED
     while pos < end:
         kind = raw[pos]
-        name_end = index(0, pos + 1)
-        value_at = name_end + 1
+        name_end = raw.index(0, pos + 1)
         if raw[pos + 1:name_end] == name:
-            return kind, value_at
-        if kind in (0x02, EMBEDDED, ARRAY):
-            size = _unpack_int32(raw, value_at)[0]
-            pos = value_at + size + (4 if kind == 0x02 else 0)
-        elif (known := fixed.get(kind)) is not None:
-            pos = value_at + known
-        else:
-            pos = value_end(raw, kind, value_at)
+            return kind, name_end + 1
+        pos = value_end(raw, kind, name_end + 1)
     return None
