@@ -67,6 +67,8 @@ def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], 
         {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": subset(r, elements, summary),
          "search": {"mode": "match"}}
         for r in page.resources
+    ] if page.json is None else [  # as stored (store/fragments.py): no subset asked for
+        {"fullUrl": f"{base}/{t}/{i}", "resource": json, "search": {"mode": "match"}} for t, i, json in page.json
     ]
     entries += [
         {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "include"}}

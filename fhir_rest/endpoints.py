@@ -490,19 +490,21 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
     def readable(t: str) -> Confinement | None:  # included types: only those the caller may read, within that
         return authorize(principal, "read", t).within
 
+    elements = _elements(request, get("_elements"))
+    whole = not elements and summary in (None, "false")  # each resource as stored: spliced in as its JSON
     page = await _repo(request).search(
         principal, rt, params, count=0 if summary == "count" else count,
         after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=strict,
         lenient=lenient,
         include=include, revinclude=revinclude, include_iterate=include_iterate,
-        revinclude_iterate=revinclude_iterate, within=within, within_of=readable)
+        revinclude_iterate=revinclude_iterate, within=within, within_of=readable, as_json=whole)
     echo: list[tuple[str, str]] = [("_count", str(count))]
     for name in ("_sort", "_summary", "_elements", "_total"):
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
     echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
     return FhirResponse(bundles.searchset(base_url(request), rt, page, params=echo, count=count,
-                                          elements=_elements(request, get("_elements")), summary=summary))
+                                          elements=elements, summary=summary))
 
 
 def _include_specs(params: list[tuple[str, str]]) -> tuple[list[str], list[str], list[str], list[str]]:

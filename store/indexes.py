@@ -14,11 +14,13 @@ from store.layout import EVENTS, UNIQUE_IDENTIFIERS, history
 from store.params import PARAMS, param_table
 from store.ratelimits import RATELIMITS
 
-# Types whose live resources are counted per tenant on a hot path: the patients connection's totalCount (every
-# patient list, the chart query). An index on what ``live()`` filters by (store/layout.py) answers that count from
-# the index alone — MongoDB's COUNT_SCAN, devdb's count of entries — where any other index leaves every one of the
-# tenant's documents to fetch and test for the deleted flag.
-COUNTED = frozenset({"Patient"})
+# Every type's search page without parameters — a tenant's live resources (``live()``, store/layout.py) in ``_id``
+# order, the default sort — is a walk of ``tenant_live_id`` that stops at the page: no fetch-and-test of other
+# tenants' or deleted documents, no sort. The same index answers the count of a tenant's live resources (the
+# patients connection's totalCount, ``_total``) from its entries alone: MongoDB's COUNT_SCAN, devdb's count.
+# (It replaces Patient's ``tenant_live`` on (tenant, deleted), which a store created before keeps, unused.)
+LIVE_ID = IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING), ("_id", ASCENDING)],
+                     name="tenant_live_id")
 
 # Search parameters of a type left without an index of their own: an index only narrows (every search still
 # applies its whole filter), so a search on one of these scans what its other parameters (or the tenant's
@@ -29,6 +31,9 @@ COUNTED = frozenset({"Patient"})
 # duplicates an indexed one (``_lastUpdated``: the batch's instant, within ``audit_interval_s`` of ``date``;
 # ``tenant_lu`` orders by it) or has a handful of values that ``subtype`` refines (``type``: rest or login;
 # ``action``: C/R/U/D/E). ``ensure_indexes`` drops such an index where an earlier version created it.
+# AuditEvent is never deleted and never listed without parameters on a hot path: ``tenant_live_id`` would be one
+# more index paid on every audited read, for a walk ``tenant_lu`` (newest first) answers as well.
+APPEND_ONLY_UNWALKED = frozenset({"AuditEvent"})
 UNINDEXED: dict[str, frozenset[str]] = {
     "AuditEvent": frozenset({"_lastUpdated", "_tag", "_profile", "_security", "type", "action"}),
 }
@@ -37,9 +42,10 @@ UNINDEXED: dict[str, frozenset[str]] = {
 def models_for(rt: str) -> list[IndexModel]:
     models = [
         IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
+        LIVE_ID,
     ]
-    if rt in COUNTED:
-        models.append(IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING)], name="tenant_live"))
+    if rt in APPEND_ONLY_UNWALKED:
+        models.remove(LIVE_ID)
     unindexed = UNINDEXED.get(rt, frozenset())
     for p in param_table(rt).values():
         if p.name in ("_id",) or p.name in unindexed:

@@ -10,12 +10,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+from bson.raw_bson import RawBSONDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store import confinement, includes, search_chains
 from store.confinement import admits
 from store.driver import call
 from store.errors import Forbidden, Invalid, NotFound
+from store.fragments import Fragments
 from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
 from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
@@ -37,6 +40,16 @@ class Queries:
     def __init__(self, db: AsyncDatabase[Any], reads: ReadCoalescer):
         self.db = db
         self._reads = reads
+        self._fragments = Fragments(db.codec_options)
+        self._raw_collections: dict[str, AsyncCollection[RawBSONDocument]] = {}
+
+    def _raw(self, rt: str) -> AsyncCollection[RawBSONDocument]:
+        """``rt``'s collection read as raw BSON (the driver decodes no document)."""
+        found = self._raw_collections.get(rt)
+        if found is None:
+            options = self.db.codec_options.with_options(document_class=RawBSONDocument)
+            found = self._raw_collections[rt] = self.db.get_collection(rt, codec_options=options)
+        return found
 
     async def read_many(self, tenant: str, rt: str, ids: Iterable[str],
                         within: Confinement | None = None) -> dict[str, Resource]:
@@ -71,9 +84,11 @@ class Queries:
                    include: list[str] | None = None, revinclude: list[str] | None = None,
                    include_iterate: list[str] | None = None, revinclude_iterate: list[str] | None = None,
                    extra: dict[str, Any] | None = None, from_end: bool = False, offset: int = 0,
-                   within: Confinement | None = None, within_of: WithinOf | None = None) -> Page:
+                   within: Confinement | None = None, within_of: WithinOf | None = None,
+                   as_json: bool = False) -> Page:
         """One keyset page (Repository.search); ``extra`` is one more filter clause, ``offset`` rows skipped
-        first (numbered pages only)."""
+        first (numbered pages only); ``as_json``: the rows in ``Page.json`` (store/fragments.py), unless includes
+        are asked for (they read the page's documents)."""
         # Chains first (store/search_chains.py): each intermediate type inside the caller's confinement for it
         # (without ``within_of``, inside this search's own: nothing wider than the caller's).
         chains = await search_chains.resolve(self.db, tenant, rt, params or [], strict=strict,
@@ -99,7 +114,8 @@ class Queries:
             filt = {"$and": [base, keyset_filter(sort_keys, values, last_id, backward=backward)]}
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if specs else SEARCH_PROJECTION
-        found = self.db[rt].find(filt, projection).sort(direction)
+        raw = as_json and not specs
+        found = (self._raw(rt) if raw else self.db[rt]).find(filt, projection).sort(direction)
         if offset > 0:
             found = found.skip(offset)
         docs = await call(found.limit(count + 1).batch_size(count + 1).to_list(None))
@@ -107,14 +123,20 @@ class Queries:
         docs = docs[:count]
         if backward:
             docs.reverse()
-        page.cursors = [encode_cursor(d, sort_keys, rt) for d in docs]
+        if raw:
+            rows = [self._fragments.of(d.raw) for d in docs]
+            page.json = [(r.rt, r.id, r.json) for r in rows]
+            page.cursors = [encode_cursor({"_id": r.doc_id, "_sys": {"s": r.sort_keys}}, sort_keys, rt) for r in rows]
+        else:
+            page.cursors = [encode_cursor(d, sort_keys, rt) for d in docs]
         if docs:
             first, last = page.cursors[0], page.cursors[-1]
             if backward:
                 page.next_cursor, page.prev_cursor = (None if from_end else last), (first if more else None)
             else:
                 page.next_cursor, page.prev_cursor = (last if more else None), (first if after else None)
-        page.resources = [strip(d) for d in docs]
+        if not raw:
+            page.resources = [strip(d) for d in docs]
         if specs:
             page.included = [strip(d) for d in await self._included(tenant, rt, docs, specs, within_of)]
         return page

@@ -137,6 +137,7 @@ class Repository:
         offset: int = 0,
         within: Confinement | None = None,
         within_of: WithinOf | None = None,
+        as_json: bool = False,
     ) -> Page:
         """FHIR R4 §3.1.1 search, one keyset page (decision 5). ``count=0`` returns only the total. Each row
         carries its own cursor (``Page.cursors``): paging may resume after any of them. ``from_end``: the last
@@ -148,13 +149,14 @@ class Repository:
         chained parameter or ``_has`` searches (search.html#chaining, store/search_chains.py: there its
         ``Forbidden`` refuses the search). ``offset``: rows skipped before the page, for the numbered pages of
         a classic list (seed 003 ``page``/``page_size``) — the database still walks them, so keep it off hot
-        paths (decision 5)."""
+        paths (decision 5). ``as_json``: the rows as their JSON, in ``Page.json`` (``resources`` left empty; not
+        with includes), for a door that only writes them out (store/fragments.py)."""
         check_type(rt)
         return await self._queries.page(principal.tenant, rt, params, count=count, after=after, before=before,
                                         sort=sort, total=total, strict=strict, lenient=lenient, include=include,
                                         revinclude=revinclude, include_iterate=include_iterate,
                                         revinclude_iterate=revinclude_iterate, from_end=from_end, offset=offset,
-                                        within=within, within_of=within_of)
+                                        within=within, within_of=within_of, as_json=as_json)
 
     async def compartment(self, principal: PrincipalLike, patient: str, types: list[str], *,
                           params: list[tuple[str, str]] | None = None, count: int = 20, cursor: str | None = None,

@@ -6,6 +6,8 @@ indexes, inserts that keep the bytes they were sent, and updates written back as
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,9 +77,54 @@ class Collection(MockCollection):
     def project(self, raw: bytes, projection: Doc) -> bytes:
         """Document ``raw`` as ``projection`` shows it."""
         tree = _exclusion_tree(projection)
-        if tree is not None and (cut := rawbson.without(raw, tree)) is not None:
-            return cut
+        if tree is not None:
+            cut = _CUTS.get(raw, tree)
+            if cut is not None:
+                return cut
+            if (cut := rawbson.without(raw, tree)) is not None:
+                _CUTS.put(raw, tree, cut)
+                return cut
         return encode(self._copy_only_fields(decode(raw), dict(projection), dict))
+
+
+class _Cuts:
+    """The documents last cut by an exclusion projection, by the identity of the stored bytes and of the tree:
+    a search page reads the same stored documents with the same projection again and again, and walking each
+    one's elements in Python was most of devdb's time per page (bench/README.md). Stored bytes never change
+    (a write stores new ones), and each entry holds the bytes and tree it was made from, so an identity is never
+    taken for another's. Bounded by bytes, the least recently used out first; one per process (the engines of
+    several in-process servers share it: a lock)."""
+
+    MAX_BYTES = 32 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._held: OrderedDict[tuple[int, int], tuple[bytes, rawbson.Tree, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, raw: bytes, tree: rawbson.Tree) -> bytes | None:
+        key = (id(raw), id(tree))
+        with self._lock:
+            found = self._held.get(key)
+            if found is None or found[0] is not raw or found[1] is not tree:
+                return None
+            self._held.move_to_end(key)
+            return found[2]
+
+    def put(self, raw: bytes, tree: rawbson.Tree, cut: bytes) -> None:
+        key = (id(raw), id(tree))
+        with self._lock:
+            old = self._held.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0]) + len(old[2])
+            self._held[key] = (raw, tree, cut)
+            self._bytes += len(raw) + len(cut)
+            while self._bytes > self.MAX_BYTES:
+                _, (r, _t, c) = self._held.popitem(last=False)
+                self._bytes -= len(r) + len(c)
+
+
+_CUTS = _Cuts()
 
 
 _TREES: dict[Any, rawbson.Tree | None] = {}

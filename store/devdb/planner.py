@@ -374,7 +374,8 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
             p.order = "none"
     if not options:
         return None
-    chosen = min(options, key=lambda p: (p.cost, not p.walk))
+    # at equal cost, a walk, then the plan pinning more fields (its candidates more often settled: walk_settled)
+    chosen = min(options, key=lambda p: (p.cost, not p.walk, -sum(a.pinned for a in p.accesses)))
     return chosen if chosen.cost < total or chosen.walk else None
 
 
@@ -458,6 +459,61 @@ def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
                 continue
             return False
     return True
+
+
+def walk_residue(p: Plan, filter: Mapping[str, Any]) -> list[tuple[list[bytes], Any]] | None:
+    """The equalities of ``filter`` that walk ``p`` leaves to test — each ``(path parts, value)``, of a string or a
+    boolean, which can be tested on a candidate's stored bytes (store/devdb/rawbson.py ``equals``) — when the rest
+    of the filter is ``walk_settled``: a tenant's live resources on ``k_<p>`` (the index holds no deleted flag).
+    None when any other condition is left, or none is."""
+    if not p.walk or len(p.accesses) != 1:
+        return None
+    parts = _conjuncts(filter)
+    if parts is None:
+        return None
+    (a,) = p.accesses
+    held = set(a.index.fields)
+    residue: list[tuple[list[bytes], Any]] = []
+    rest: list[tuple[str, Any]] = []
+    for key, cond in parts:
+        if key not in held and not key.startswith("$") and type(cond) in (str, bool):
+            residue.append(([part.encode() for part in key.split(".")], cond))
+        else:
+            rest.append((key, cond))
+    if not residue or not rest or not walk_settled(p, {"$and": [{k: c} for k, c in rest]}):
+        return None
+    return residue
+
+
+def walk_settled(p: Plan, filter: Mapping[str, Any]) -> bool:
+    """Whether every candidate of walk ``p`` matches ``filter``, so that none needs decoding to be tested: one
+    access whose pinned fields are ``settled`` by the filter's equalities, plus at most a range of strings
+    (``$gt``/``$gte``/``$lt``/``$lte``: the keyset bound of a page after the first) on the field walked right after
+    them, which holds one string per document everywhere in the index — its bounds are the walk's ranges."""
+    if not p.walk or len(p.accesses) != 1:
+        return False
+    (a,) = p.accesses
+    ix = a.index
+    parts = _conjuncts(filter)
+    if parts is None:
+        return False
+    bound = ix.fields[a.pinned] if a.pinned < len(ix.fields) else None
+    equal: list[tuple[str, Any]] = []
+    ranged = False
+    for key, cond in parts:
+        if key == bound and isinstance(cond, Mapping) and cond and set(cond) <= set(_RANGE_OPS) \
+                and all(type(v) is str for v in cond.values()):
+            if ranged:
+                return False
+            ranged = True
+        else:
+            equal.append((key, cond))
+    if ranged:
+        i = a.pinned
+        if ix.multikey[i] or ix.kinds[i] != {STRING}:
+            return False
+    # (a walk reads each document once however many entries it has: ``once`` is the counts' concern)
+    return bool(equal) and settled(a, {"$and": [{k: c} for k, c in equal]}, once=False)
 
 
 def _equalities(filter: Mapping[str, Any]) -> dict[str, list[Any]] | None:

@@ -15,11 +15,13 @@ indexed (IXSCAN; the index the store creates for them in store/indexes.py and it
   limit — token and reference equalities and their ``$or`` of values, string prefixes (anchored regex),
   numbers (ranges), date ``eq``/``lt``/``le``/``sa`` (``$elemMatch`` bounds on ``lo``) on ``k_<p>``; the sort
   walked on ``s_<p>``, on a ``k_<p>`` pinned by an equality, or on ``_id_``; compartment and confinement clauses
-  (``_sys.k.<p>`` equalities, ``$or`` across parameters) alike;
+  (``_sys.k.<p>`` equalities, ``$or`` across parameters) alike; a page of a tenant's live resources in ``_id``
+  order (no parameters, or after a keyset cursor) walks ``tenant_live_id``, whose ranges settle the whole filter
+  (``planner.walk_settled``): its entries are the page, sent as stored with no document decoded or tested;
 - reverse references and includes, ``_referencing``: ``$in`` on ``_sys.k.<p>`` sorted by ``_id`` (the ranges of
   ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
 - counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered —
-  but for a filter an index settles (``planner.settled``: a tenant's live resources on ``tenant_live``), counted
+  but for a filter an index settles (``planner.settled``: a tenant's live resources on ``tenant_live_id``), counted
   from the index alone (``explain``: COUNT_SCAN), and for that and one ``:not`` token (patients not archived)
   the same count less the intersection of two indexes' keys (``count``);
 - history: ``_sys.tenant`` + ``_sys.id`` (``tenant_id_lu``), ``_sys.tenant`` alone with ``_since`` (``tenant_lu``),
@@ -64,7 +66,7 @@ from mongomock import filtering
 from mongomock import helpers as mm_helpers
 from mongomock.collection import Collection as MockCollection
 
-from store.devdb import index, matcher, planner
+from store.devdb import index, matcher, planner, rawbson
 from store.devdb.codec import Doc
 from store.devdb.documents import Documents, decode
 
@@ -141,6 +143,14 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         if found is not None:
             if found.order == "groups":
                 return sort_rows(_in_groups(found, documents.raw, filter, needed), sort)[:needed]
+            if found.order == "index" and planner.walk_settled(found, filter):
+                # the index ranges say all the filter says: the first ``needed`` entries are the answer as stored
+                return [(raw, None) for raw in itertools.islice(planner.candidates(found, documents.raw),
+                                                                needed or None)]
+            residue = planner.walk_residue(found, filter) if found.order == "index" else None
+            if residue is not None:  # the rest tested on the stored bytes, decoded only where they do not say
+                return list(itertools.islice(_residue_filtered(filter, residue, planner.candidates(
+                    found, documents.raw)), needed or None))
             rows = _filtered(filter, planner.candidates(found, documents.raw))
             if found.order != "sort":  # walked in the sort's order, or not sorted: stop at the limit
                 return list(itertools.islice(rows, needed or None))
@@ -218,6 +228,20 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
         return ((raw, decode(raw)) for raw in raws)
     applies = matcher.applies(filter)
     return (row for row in ((raw, decode(raw)) for raw in raws) if applies(row[1]))
+
+
+def _residue_filtered(filter: Doc, residue: list[tuple[list[bytes], Any]], raws: Iterable[bytes]) -> Iterator[Row]:
+    """Each of ``raws`` whose elements equal the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
+    settled by the walk), tested on its bytes; one those do not settle is decoded and tested on the whole filter."""
+    applies = matcher.applies(filter)
+    for raw in raws:
+        verdicts = [rawbson.equals(raw, path, value) for path, value in residue]
+        if all(verdicts):
+            yield raw, None
+        elif None in verdicts and False not in verdicts:
+            doc = decode(raw)
+            if applies(doc):
+                yield raw, doc
 
 
 def scanned(coll: MockCollection, filter: Doc) -> Iterator[Match]:

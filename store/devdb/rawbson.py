@@ -135,3 +135,43 @@ def _without(raw: bytes, start: int, tree: Tree) -> bytes | None:
 
 
 _KEEP: Any = object()
+
+
+def equals(raw: bytes, path: list[bytes], value: str | bool) -> bool | None:
+    """Whether the element at ``path`` of document ``raw`` equals ``value`` (a string or a boolean) as a MongoDB
+    equality would decide: True, False (another value of the same type; the path missing or running into a scalar),
+    or None when the bytes alone do not say (an array on the way or at the end, another type): the caller decodes."""
+    want = 0x08 if type(value) is bool else 0x02
+    start = 0
+    for depth, name in enumerate(path):
+        found = _element(raw, start, name)
+        if found is None:
+            return False
+        kind, at = found
+        if kind == ARRAY:
+            return None
+        if depth < len(path) - 1:
+            if kind != EMBEDDED:
+                return False
+            start = at
+            continue
+        if kind != want:
+            return None
+        if want == 0x08:
+            return (raw[at] == 1) is value
+        size = _unpack_int32(raw, at)[0]
+        return raw[at + 4:at + 3 + size] == value.encode()  # type: ignore[union-attr]
+    return None
+
+
+def _element(raw: bytes, start: int, name: bytes) -> tuple[int, int] | None:
+    """(type, value position) of the element ``name`` of the (embedded) document at ``start``; None: none."""
+    end = start + _unpack_int32(raw, start)[0] - 1
+    pos = start + 4
+    while pos < end:
+        kind = raw[pos]
+        name_end = raw.index(0, pos + 1)
+        if raw[pos + 1:name_end] == name:
+            return kind, name_end + 1
+        pos = value_end(raw, kind, name_end + 1)
+    return None

@@ -22,6 +22,7 @@ WORDS = ("smith", "smythe", "jones", "jo", "renée", "zed", "", "smith jr")
 INDEXES = [
     {"key": {"_sys.tenant": 1, "_sys.lu": -1}, "name": "tenant_lu"},
     {"key": {"_sys.tenant": 1, "_sys.deleted": 1}, "name": "tenant_live"},
+    {"key": {"_sys.tenant": 1, "_sys.deleted": 1, "_id": 1}, "name": "tenant_live_id"},
     {"key": {"_sys.tenant": 1, "_sys.k.code": 1}, "name": "k_code"},
     {"key": {"_sys.tenant": 1, "_sys.k.name": 1}, "name": "k_name"},
     {"key": {"_sys.tenant": 1, "_sys.k.date.lo": 1}, "name": "k_date"},
@@ -204,6 +205,8 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     coll = engine.context.coll("d", "c")
     stages: Counter[str] = Counter()
     from_index = by_negation = 0  # counts answered from the index alone, or so less a negated equality
+    settled = 0  # pages taken from a walk's entries with no document tested (planner.walk_settled)
+    residues = 0  # walks whose documents had only equalities left, tested on their bytes (planner.walk_residue)
     for round_ in range(1500):
         if round_ % 10 == 0:
             write(engine, rng, n)
@@ -222,6 +225,9 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
         else:
             assert got == expected, context
         indexes = index.indexes_of(coll._store)
+        walked = planner.plan(indexes, filt, sort, limit, len(docs)) if sort else None
+        settled += walked is not None and walked.order == "index" and planner.walk_settled(walked, filt)
+        residues += walked is not None and walked.order == "index" and planner.walk_residue(walked, filt) is not None
         from_index += planner.counted(indexes, filt) is not None
         split = planner.negation(filt)
         by_negation += split is not None and planner.counted(indexes, split[0]) is not None
@@ -234,6 +240,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert stages["IXSCAN/index"] > 200 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
     assert stages["IXSCAN/groups"] > 30, stages
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
+    assert settled > 20 and residues > 10, (settled, residues)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

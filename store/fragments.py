@@ -1,0 +1,86 @@
+"""The FHIR JSON of stored documents, remembered by their bytes: a search page spliced into its Bundle without
+decoding each document to Python and encoding it again.
+
+A page of 50 Patients is ~240 KB of BSON; decoding it to dicts and dumping them back as JSON was most of the app's
+CPU per search page (bench/README.md, "The search page of 50"). The JSON of a stored document is a function of its
+bytes alone — the same bytes always give the same resource — so it is kept with those bytes, under the document's
+``_id`` (a short key to hash): a document whose bytes equal the ones kept (one comparison) is a hit, any other
+(another version, or a document rewritten in place) is decoded and replaces them. Nothing here can be stale: the
+database is asked every time, and only what it answers is looked up. The store's codec options (``tz_aware``) are
+one per process, so one cache per process is one function.
+
+Bounded by bytes (the documents' and their JSON's, ``MAX_BYTES``), least recently used out first.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import bson
+import orjson
+from bson.codec_options import CodecOptions
+
+from store.layout import strip
+
+MAX_BYTES = 64 * 1024 * 1024  # e.g. ~7,000 demo Patients (~4.7 KB stored + ~3.9 KB of JSON each)
+MAX_DOCUMENT = 1024 * 1024  # larger ones are encoded each time: few, and they would push out many
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a search page needs of one stored document: its resource as JSON, its ``_id`` and its sort keys."""
+
+    json: orjson.Fragment
+    rt: str
+    id: str
+    doc_id: str
+    sort_keys: dict[str, Any]  # _sys.s, for the page's cursors
+    size: int  # the stored bytes' and the JSON's, as the bound counts them
+
+
+class Fragments:
+    def __init__(self, codec_options: CodecOptions[Any], max_bytes: int = MAX_BYTES):
+        self._codec = codec_options
+        self._max = max_bytes
+        # by the bytes of the document's _id element (the encoder writes it first): its last bytes and Stored —
+        # hashing a short key and comparing the whole document is much cheaper than hashing the whole document
+        self._held: OrderedDict[bytes, tuple[bytes, Stored]] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def of(self, raw: bytes | memoryview) -> Stored:
+        """The ``Stored`` of a stored document's (projected) BSON bytes."""
+        data = raw if isinstance(raw, bytes) else raw.tobytes()  # (memoryviews compare element by element)
+        key = _id_element(data)
+        found = self._held.get(key)
+        if found is not None and found[0] == data:
+            self._held.move_to_end(key)
+            self.hits += 1
+            return found[1]
+        self.misses += 1
+        doc = bson.decode(data, self._codec)
+        resource = strip(doc)
+        json = orjson.dumps(resource)
+        stored = Stored(orjson.Fragment(json), str(resource.get("resourceType")), str(resource.get("id")),
+                        doc["_id"], dict((doc.get("_sys") or {}).get("s") or {}), len(data) + len(json))
+        if found is not None:  # another version of it: this one replaces it
+            del self._held[key]
+            self._bytes -= found[1].size
+        if stored.size <= MAX_DOCUMENT:
+            self._held[key] = (data, stored)
+            self._bytes += stored.size
+            while self._bytes > self._max:
+                self._bytes -= self._held.popitem(last=False)[1][1].size
+        return stored
+
+
+def _id_element(data: bytes) -> bytes:
+    """The bytes of a document's first element when it is a string ``_id`` (as the store writes them); else the
+    whole document's (a key all the same, only dearer to hash)."""
+    if len(data) > 13 and data[4] == 0x02 and data[5:9] == b"_id\x00":
+        end = 13 + int.from_bytes(data[9:13], "little")
+        if end <= len(data):
+            return data[4:end]
+    return data
