@@ -147,7 +147,9 @@ def add_parsers(sub: Any, tenant: Callable[[str], str]) -> None:
                      help='the scopes it may ever be granted, e.g. "patient/*.rs launch" (default: system/*.rs for '
                           "client_credentials and api_key, the SMART app launch scopes otherwise); "
                           '"introspect" (never granted in a token) lets it introspect every token of its tenant '
-                          "(a protected resource), else a client introspects only its own tokens")
+                          "(a protected resource), else a client introspects only its own tokens; the audit trail "
+                          "needs a scope naming it (user/AuditEvent.rs) or a system/ one: patient/* and user/* "
+                          "wildcards do not cover AuditEvent")
     add.add_argument("--jwks-file", default=None, help="its public keys (JWKS JSON): private_key_jwt (default: none)")
     add.add_argument("--jwks-url", default=None,
                      help="where its public keys are published: private_key_jwt (default: none)")

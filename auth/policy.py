@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from auth.scopes import INTERACTIONS, LETTERS, Grants, grants_for, grants_operation
+from auth.scopes import INTERACTIONS, LETTERS, NAMED_ONLY, Grants, grants_for, grants_operation
 from store.confinement import has_compartment
 from store.errors import Forbidden
 from store.params import SUPPORTED_TYPES
@@ -103,7 +103,9 @@ def _refusal(grants: Grants, interaction: str, rt: str) -> str:
     levels = tuple(sorted(levels, key=lambda level: level not in held))
     message = f"insufficient_scope: {interaction} of {rt} requires " + " or ".join(
         f"{level}/{rt}.{letter}" for level in levels)
-    if grants.would_need_compartment(interaction, rt):
+    if rt in NAMED_ONLY:
+        message += f" (a patient/* or user/* scope does not grant {rt}: only one naming it, or system/*)"
+    elif grants.would_need_compartment(interaction, rt):
         if grants.patient is None:
             message += " (a patient/ scope needs a launch patient)"
         elif not has_compartment(rt):

@@ -11,6 +11,10 @@ Resource scopes are ``<level>/<type>.<permissions>[?<param>=<value>&...]``:
 - a v2 scope may narrow itself with search parameters (granular scopes), e.g.
   ``patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory``.
 
+The audit trail (``AuditEvent``, ``NAMED_ONLY``) is the clinic administrators' (seed 000): a ``patient/*`` or
+``user/*`` wildcard does not cover it, only a scope naming it (``user/AuditEvent.rs``, ``system/AuditEvent.read``…)
+or a ``system/*`` one (a clinic's own backend service or API key acts for the clinic).
+
 ``launch``, ``launch/patient``, ``launch/encounter``, ``openid``, ``fhirUser``, ``profile``, ``offline_access`` and
 ``online_access`` are valid and grant no data access. Anything else is invalid: ignored for grants (the
 authorization server refuses it when asked, with ``is_valid``).
@@ -41,6 +45,8 @@ CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "ope
 _OPERATION = re.compile(r"(system|user)/(\*|[A-Z][A-Za-z]{0,63})\.\$(export|bulkdata-status|docref)", re.ASCII)
 _SCOPE = re.compile(r"(patient|user|system)/(\*|[A-Z][A-Za-z]{0,63})\.([a-z*]{1,5})(?:\?(.{1,1000}))?", re.ASCII)
 _V2 = re.compile(r"c?r?u?d?s?")
+# Types a patient/ or user/ wildcard does not cover (module docstring): only a scope naming them, or system/*.
+NAMED_ONLY = frozenset({"AuditEvent"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,11 @@ class ResourceScope:
     v2: bool = True
 
     def allows(self, interaction: str, rt: str) -> bool:
-        return LETTERS[interaction] in self.letters and self.type in ("*", rt)
+        return LETTERS[interaction] in self.letters and self.covers(rt)
+
+    def covers(self, rt: str) -> bool:
+        """Whether this scope's type covers ``rt``: its own, or ``*`` (but ``NAMED_ONLY`` types below system/)."""
+        return self.type == rt or (self.type == "*" and (rt not in NAMED_ONLY or self.level == "system"))
 
 
 def parse(scope: str) -> ResourceScope | str | None:
@@ -102,7 +112,7 @@ def covered(scope: str, registered: list[str]) -> bool:
     """Whether ``scope`` asks for no more than ``registered`` grants (seed 004: never beyond the registration):
     the same scope, or a resource scope of the same level whose type, permissions and granular parameters a
     registered one covers (``patient/*.rs`` covers ``patient/Observation.r``; ``patient/*.read`` covers
-    ``patient/Observation.rs``)."""
+    ``patient/Observation.rs``; ``user/*.rs`` does not cover ``user/AuditEvent.rs``: ``NAMED_ONLY``)."""
     if scope in registered:
         return True
     asked = parse(scope)
@@ -110,7 +120,7 @@ def covered(scope: str, registered: list[str]) -> bool:
         return False
     for item in registered:
         have = parse(item)
-        if (isinstance(have, ResourceScope) and have.level == asked.level and have.type in ("*", asked.type)
+        if (isinstance(have, ResourceScope) and have.level == asked.level and have.covers(asked.type)
                 and asked.letters <= have.letters and set(have.params) <= set(asked.params)):
             return True
     return False

@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from auth.policy import AUDIT_WRITERS
+from auth.scopes import NAMED_ONLY
 from store.params import APPEND_ONLY, PARAMS, param_table
 
 SOFTWARE_VERSION = "0.1.0"
@@ -18,6 +20,18 @@ SPEC_URLS = {
     "_tag": "http://hl7.org/fhir/SearchParameter/Resource-tag",
     "_profile": "http://hl7.org/fhir/SearchParameter/Resource-profile",
     "_security": "http://hl7.org/fhir/SearchParameter/Resource-security",
+}
+
+
+# rest.resource.documentation of the types with scope rules of their own (auth/scopes.py ``NAMED_ONLY``, the
+# audit trail's writers in auth/policy.py).
+RESOURCE_DOCUMENTATION = {
+    "AuditEvent": "The clinic's PHI audit trail (IHE BALP), append-only. Reading and searching it (and _include, "
+                  "_revinclude, $everything's _type and Bulk export of it) needs a scope naming AuditEvent "
+                  "(user/AuditEvent.rs, system/AuditEvent.rs, or their v1 .read) or a system/ wildcard "
+                  "(system/*.rs: the clinic's own backend services and API keys); patient/* and user/* wildcards "
+                  "do not grant it. Appending to it (an import) needs "
+                  + " or ".join(sorted(AUDIT_WRITERS)) + ".",
 }
 
 
@@ -85,7 +99,9 @@ def security(origin: str) -> dict[str, Any]:
         "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                                  "code": "SMART-on-FHIR"}], "text": "OAuth2 using SMART-on-FHIR profile"}],
         "description": "OAuth 2.0 bearer tokens (SMART App Launch and Backend Services) or an API key in "
-                       "X-API-Key; discovery at .well-known/smart-configuration",
+                       "X-API-Key; discovery at .well-known/smart-configuration. SMART v1 and v2 scopes; the "
+                       "audit trail (" + ", ".join(sorted(NAMED_ONLY)) + ") only for a scope naming it or a "
+                       "system/ one, never for a patient/* or user/* wildcard",
         "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                        "extension": [{"url": name, "valueUri": f"{auth}/{path}"} for name, path in uris]}],
     }
@@ -118,6 +134,7 @@ def _statement() -> dict[str, Any]:
                 for p in table.values()
             ],
             "operation": [*TYPE_OPERATIONS.get(rt, ()), VALIDATE],
+            **({"documentation": RESOURCE_DOCUMENTATION[rt]} if rt in RESOURCE_DOCUMENTATION else {}),
         })
     return {
         "resourceType": "CapabilityStatement",

@@ -76,3 +76,19 @@ def make_allergy(patient_id: str, *, tag: str | None = None, **overrides: Any) -
     }
     a.update(overrides)
     return tagged(a, tag)
+
+
+def make_audit_event(patient_id: str, *, tag: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A read of ``patient_id``'s record, as an imported audit trail entry (``system/AuditEvent.c``) would say it."""
+    e: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "action": "R",
+        "recorded": "2026-04-13T08:30:00Z",
+        "outcome": "0",
+        "agent": [{"requestor": True, "who": {"display": "imported"}}],
+        "source": {"observer": {"display": "another system"}},
+        "entity": [{"what": {"reference": f"Patient/{patient_id}"}}],
+    }
+    e.update(overrides)
+    return tagged(e, tag)

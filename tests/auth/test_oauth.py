@@ -477,10 +477,38 @@ async def test_a_patient_token_sees_only_its_compartment(base_url: str, settings
         assert write.status_code == 403  # patient/*.rs reads only
         assert 'error="insufficient_scope"' in write.headers["www-authenticate"]
         assert write.json()["resourceType"] == "OperationOutcome"
+        # not even its own compartment's audit trail: that is the clinic administrators' (issue 11)
+        trail = await http.get("/AuditEvent", params={"patient": pid})
+        assert trail.status_code == 403 and 'error="insufficient_scope"' in trail.headers["www-authenticate"]
+        assert "does not grant AuditEvent" in trail.json()["issue"][0]["diagnostics"]
     async with httpx.AsyncClient(base_url=base_url, headers=bearer) as http:
         graph = await http.post("/graphql", json={"query": f'{{ patient(id: "{other}") {{ id }} }}'})
         assert graph.status_code == 200
         assert (graph.json()["data"] or {}).get("patient") is None
+
+
+async def test_the_audit_trail_needs_a_scope_naming_it(base_url: str, settings: Settings,
+                                                       fhir: httpx.AsyncClient) -> None:
+    # Issue 11: a practitioner's user/*.rs reads the clinic's records, not who accessed them.
+    made = await fhir.post("/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "Audit"}]})
+    user = await register_user(settings, f"Practitioner/{made.json()['id']}")
+    wide = await register_app(settings, scope="openid fhirUser user/*.rs")
+    token, _ = await authorize(wide, base_url, user, "openid fhirUser user/*.rs user/AuditEvent.rs")
+    assert "user/AuditEvent.rs" not in token["scope"].split()  # a wildcard registration does not cover it
+    admin = await register_app(settings, scope="openid fhirUser user/*.rs user/AuditEvent.rs")
+    named, _ = await authorize(admin, base_url, user, "openid fhirUser user/*.rs user/AuditEvent.rs")
+    assert "user/AuditEvent.rs" in named["scope"].split()
+    async with httpx.AsyncClient(base_url=f"{base_url}/fhir/r4") as http:
+        refused = await http.get("/AuditEvent", params={"outcome": "0"},
+                                 headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert refused.status_code == 403, refused.text
+        assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        assert "requires user/AuditEvent.s" in refused.json()["issue"][0]["diagnostics"]
+        allowed = await http.get("/AuditEvent", params={"outcome": "0"},
+                                 headers={"Authorization": f"Bearer {named['access_token']}"})
+        assert allowed.status_code == 200 and allowed.json()["type"] == "searchset", allowed.text
+    # the clinic's API key (system/*.*) acts for the clinic: it reads the trail
+    assert (await fhir.get("/AuditEvent", params={"outcome": "0"})).status_code == 200
 
 
 async def test_consent_narrows_even_without_a_scope_parameter(base_url: str, settings: Settings,

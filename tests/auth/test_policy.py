@@ -45,6 +45,11 @@ def test_granular_filters_are_carried() -> None:
     (who("system/*.rs"), "create", "Patient", "requires system/Patient.c or user/Patient.c"),
     (who("user/*.rs", "system/Patient.r"), "create", "Patient", "requires user/Patient.c or system/Patient.c"),
     (who("openid", "fhirUser", "not a scope"), "search", "Patient", "requires user/Patient.s"),
+    # the audit trail: wildcards below system/ do not grant it (issue 11)
+    (who("user/*.rs"), "search", "AuditEvent",
+     "requires user/AuditEvent.s or system/AuditEvent.s (a patient/* or user/* scope does not grant AuditEvent"),
+    (who("patient/*.rs", patient="p1"), "read", "AuditEvent", "requires patient/AuditEvent.r or user/AuditEvent.r"),
+    (who("user/*.*"), "read", "AuditEvent", "does not grant AuditEvent"),
 ])
 def test_refusals_name_the_scope_that_would_grant(principal: Principal, interaction: str, rt: str,
                                                   needed: str) -> None:

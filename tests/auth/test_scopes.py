@@ -101,3 +101,23 @@ def test_granular_scopes_restrict_and_a_plain_one_subsumes_them() -> None:
 
 def test_grants_are_cached_per_scope_set() -> None:
     assert grants_for(frozenset({"user/*.rs"}), None) is grants_for(frozenset({"user/*.rs"}), None)
+
+
+def test_patient_and_user_wildcards_do_not_cover_the_audit_trail() -> None:
+    # Issue 11: AuditEvent only for a scope naming it, or a system/ one (the clinic's own services, API keys).
+    for wildcard in ("user/*.rs", "user/*.read", "user/*.*", "patient/*.rs", "patient/*.read"):
+        grants = grants_for(frozenset({wildcard}), "p1")
+        assert grants.slices("search", "AuditEvent") == grants.slices("read", "AuditEvent") == ()
+        assert grants.slices("search", "Observation") != ()
+    for named in ("user/AuditEvent.rs", "user/AuditEvent.read", "system/AuditEvent.rs", "system/AuditEvent.read",
+                  "system/*.rs", "system/*.*"):
+        assert grants_for(frozenset({named}), None).slices("search", "AuditEvent") == (Slice(),)
+    assert grants_for(frozenset({"patient/AuditEvent.rs"}), "p1").slices("search", "AuditEvent") == (Slice("p1"),)
+
+
+def test_a_wildcard_registration_does_not_cover_an_audit_scope() -> None:
+    assert not scopes.covered("user/AuditEvent.rs", ["user/*.rs"])
+    assert not scopes.covered("patient/AuditEvent.r", ["patient/*.read"])
+    assert scopes.covered("user/AuditEvent.s", ["user/AuditEvent.rs"])
+    assert scopes.covered("system/AuditEvent.rs", ["system/*.rs"])
+    assert scopes.covered("user/*.r", ["user/*.rs"]) and scopes.covered("user/Observation.rs", ["user/*.rs"])

@@ -15,7 +15,7 @@ from store.errors import Unavailable
 from store.jobs import Jobs
 from store.metrics import JOBS
 from store.validation import validate
-from tests.factories import make_observation, make_patient, make_practitioner
+from tests.factories import make_audit_event, make_observation, make_patient, make_practitioner
 from tests.fhir_rest.bulk_client import BulkClient, BulkError
 from tests.scoped import Scoped
 
@@ -176,6 +176,15 @@ async def test_scopes(clinic: Clinic, scoped: Scoped) -> None:
         with pytest.raises(BulkError) as refused:
             await BulkClient(narrow).kickoff(params={"_type": "Observation"})
         assert refused.value.response.status_code == 403
+    # the audit trail (issue 11): a user/ wildcard exports the clinic's records, not who accessed them
+    async with http(scoped, scoped.key(clinic.tenant, "user/*.rs")) as user:
+        with pytest.raises(BulkError) as refused:
+            await BulkClient(user).kickoff(params={"_type": "Patient,AuditEvent"})
+        assert refused.value.response.status_code == 403 and "AuditEvent" in refused.value.response.text
+    async with http(scoped, scoped.key(clinic.tenant, "system/AuditEvent.rs", "system/AuditEvent.c")) as auditor:
+        imported = (await auditor.post("/AuditEvent", json=make_audit_event(clinic.p1["id"]))).json()["id"]
+        _, found = await BulkClient(auditor).export(params={"_type": "AuditEvent"})
+        assert set(found) == {"AuditEvent"} and imported in ids(found, "AuditEvent")
     async with http(scoped, scoped.key(clinic.tenant, "patient/*.rs", patient=clinic.p1["id"])) as confined:
         with pytest.raises(BulkError) as refused:
             await BulkClient(confined).kickoff()

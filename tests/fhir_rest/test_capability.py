@@ -133,3 +133,11 @@ async def test_what_is_not_listed_is_not_served(fhir: httpx.AsyncClient) -> None
         assert not codes_of & {"update", "patch", "delete"}
     assert statement()["format"] == ["application/fhir+json", "json"]
     assert (await fhir.get("/metadata", params={"_format": "xml"})).status_code == 406
+
+
+def test_the_audit_trail_says_which_scopes_read_it() -> None:
+    rest = statement()["rest"][0]
+    audit = next(r for r in rest["resource"] if r["type"] == "AuditEvent")
+    assert "user/AuditEvent.rs" in audit["documentation"] and "system/AuditEvent.c" in audit["documentation"]
+    assert "patient/* and user/* wildcards do not grant it" in audit["documentation"]
+    assert "AuditEvent" in rest["security"]["description"]

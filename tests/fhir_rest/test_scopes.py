@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import make_appointment, make_observation, make_patient, make_practitioner
+from tests.factories import make_appointment, make_audit_event, make_observation, make_patient, make_practitioner
 
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
@@ -132,6 +132,47 @@ async def test_includes_never_leave_the_compartment_or_the_readable_types(clinic
     bundle = (await c.get("/Patient", params={"_id": i["p2"], "_revinclude": "Observation:subject"},
                           headers=admin)).json()
     assert ids(bundle, "include") == {i["o2"]}
+
+
+async def test_the_audit_trail_needs_a_scope_naming_it_or_a_system_one(clinic: Clinic) -> None:
+    # Issue 11: the trail is the clinic administrators'; a practitioner's or a patient's wildcard does not reach it.
+    c, i = clinic.client, clinic.ids
+    made = await c.post("/AuditEvent", json=make_audit_event(i["p1"]), headers=clinic.key("system/AuditEvent.c"))
+    assert made.status_code == 201, made.text
+    ae = made.json()["id"]
+    reads = [("/AuditEvent", {"patient": i["p1"]}), (f"/AuditEvent/{ae}", {}), (f"/AuditEvent/{ae}/_history/1", {}),
+             (f"/AuditEvent/{ae}/_history", {}), ("/AuditEvent/_history", {})]
+    wildcards = [clinic.key("user/*.rs"), clinic.key("user/*.read"), clinic.key("user/*.cruds"),
+                 clinic.key("patient/*.rs", "launch/patient", patient=i["p1"]), clinic.key("patient/*.read",
+                                                                                      patient=i["p1"])]
+    for who in wildcards:
+        for path, params in reads:
+            assert_forbidden(await c.get(path, params=params, headers=who), "AuditEvent")
+        search = await c.get("/AuditEvent", headers=who)
+        assert_forbidden(search, "does not grant AuditEvent")
+        # an include of the trail is left out, as of any type the caller may not read; the search still answers
+        bundle = (await c.get("/Patient", params={"_id": i["p1"], "_revinclude": "AuditEvent:entity"},
+                              headers=who)).json()
+        assert ids(bundle) == {i["p1"]} and ids(bundle, "include") == set()
+        # $everything leaves it out, and refuses it by name
+        assert ae not in ids((await c.get(f"/Patient/{i['p1']}/$everything", headers=who)).json())
+        assert_forbidden(await c.get(f"/Patient/{i['p1']}/$everything", params={"_type": "AuditEvent"},
+                                     headers=who), "AuditEvent")
+    named = [clinic.key("user/AuditEvent.rs"), clinic.key("user/AuditEvent.read"),
+             clinic.key("system/AuditEvent.rs"), clinic.key("system/AuditEvent.read"), clinic.key("system/*.rs"),
+             clinic.as_(clinic.admin)]
+    for who in named:
+        found = await c.get("/AuditEvent", params={"patient": i["p1"], "_id": ae}, headers=who)
+        assert ids(found.json()) == {ae}, found.text
+        assert (await c.get(f"/AuditEvent/{ae}", headers=who)).status_code == 200
+    for who in (clinic.key("user/Patient.rs", "user/AuditEvent.rs"), clinic.as_(clinic.admin)):
+        bundle = (await c.get("/Patient", params={"_id": i["p1"], "_revinclude": "AuditEvent:entity"},
+                              headers=who)).json()
+        assert ae in ids(bundle, "include")
+    # reading the trail is not writing it: that still needs system/AuditEvent.c (wildcards never grant it)
+    for who in (clinic.key("user/AuditEvent.cruds"), clinic.as_(clinic.admin)):
+        assert_forbidden(await c.post("/AuditEvent", json=make_audit_event(i["p1"]), headers=who),
+                         "system/AuditEvent.c")
 
 
 async def test_patient_context_writes_must_target_its_compartment(clinic: Clinic) -> None:
