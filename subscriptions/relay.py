@@ -34,7 +34,7 @@ from typing import Any
 
 from store.errors import DomainError
 from store.logs import described
-from store.metrics import EVENTS_RELAYED, RELAY_LAG
+from store.metrics import EVENTS_RELAYED, RELAY_FANOUT, RELAY_LAG, RELAY_WAKE
 from store.outbox import OrderedEvents, event_age
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -199,11 +199,12 @@ class _Group:
 
 
 class _Tenant:
-    __slots__ = ("events", "groups")
+    __slots__ = ("events", "groups", "offered")
 
     def __init__(self, events: OrderedEvents):
         self.events = events
         self.groups: dict[Hashable, _Group] = {}
+        self.offered: dict[int, float] = {}  # sequence → when a local write's hook offered it (RELAY_WAKE)
 
     @property
     def head(self) -> int:
@@ -256,16 +257,20 @@ class Relay:
 
     def notify(self, event: dict[str, Any]) -> None:
         """``Repository.on_event`` hook: a local write committed this event."""
-        self._offer(event)
+        t = self._offer(event)
+        if t is not None and len(t.offered) < QUEUE_LIMIT:
+            t.offered[int(event["seq"])] = time.perf_counter()
         for listener in self.listeners:
             listener(event["tenant"], event)
 
-    def _offer(self, event: dict[str, Any]) -> None:
+    def _offer(self, event: dict[str, Any]) -> _Tenant | None:
+        """Buffer ``event`` for its tenant's fan-out; its tenant, when it took the event."""
         t = self.tenants.get(event["tenant"])
         if t is None or not t.events.offer(event):
-            return
+            return None
         self._dirty.add(event["tenant"])
         self._wake.set()
+        return t
 
     # ------------------------------------------------------------------ subscribers
 
@@ -377,11 +382,21 @@ class Relay:
         if docs:
             EVENTS_RELAYED.inc(len(docs))
             RELAY_LAG.observe(max(0.0, event_age(docs[-1])))  # a batch's newest: the lag the relay still has
+        offered = t.offered
         for doc in docs:
+            started = time.perf_counter()
+            if (woken := offered.pop(int(doc["seq"]), None)) is not None:
+                RELAY_WAKE.observe(started - woken)
             event = LiveEvent(doc, self.repo)
-            for group in list(t.groups.values()):
-                group.fan_out(event)
+            if groups := list(t.groups.values()):
+                for group in groups:
+                    group.fan_out(event)
+                RELAY_FANOUT.observe(time.perf_counter() - started)
             self.delivered += 1
+        if offered and docs:  # offered, then skipped or pulled past: nothing will pop them
+            head = t.events.head
+            for seq in [s for s in offered if s <= head]:
+                del offered[seq]
 
     async def _watch(self) -> None:
         """Change stream on the outbox (replica sets): other instances' events without waiting for a poll."""
