@@ -43,8 +43,10 @@ def patient(i: int) -> dict[str, Any]:
 
 class Subscriber(asyncio.Protocol):
     """One graphql-transport-ws connection with one subscription, kept lean so that 1,000 of them in this process
-    do not become the latency being measured: frames are parsed by websockets' sans-I/O protocol straight from
-    the socket callback, and the arrival time is taken there, before any decoding of the message."""
+    do not become the latency being measured: the arrival time is taken in the socket callback and, once the
+    subscription is live, the bytes are only queued there (``Inbox``) — parsed by websockets' sans-I/O protocol
+    after the loop's turn has read every socket that was ready, so that one subscriber's read does not wait for
+    the decoding of the others' frames (in the field each subscriber decodes on its own device)."""
 
     def __init__(self, url: str, sent: dict[str, float], latencies: list[float],
                  arrivals: dict[str, list[float]] | None = None):
@@ -59,6 +61,7 @@ class Subscriber(asyncio.Protocol):
         self.acked: asyncio.Future[None] | None = None
         self.opened: asyncio.Future[None] | None = None
         self.transport: asyncio.Transport | None = None
+        self.inbox: Inbox | None = None  # set once subscribed: arrivals queue there
 
     async def connect(self) -> None:
         from urllib.parse import urlsplit
@@ -77,12 +80,19 @@ class Subscriber(asyncio.Protocol):
         await asyncio.wait_for(self.acked, 30)
         self.ws.send_text(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}))
         self._flush()
+        self.inbox = Inbox.of(loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
+        if (inbox := self.inbox) is not None:
+            inbox.put(self, now, data)
+        else:
+            self.receive(now, data)
+
+    def receive(self, now: float, data: bytes) -> None:
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if self.opened is not None and not self.opened.done():
@@ -131,6 +141,34 @@ class Subscriber(asyncio.Protocol):
             self.transport.close()
 
 
+class Inbox:
+    """Bytes read from the subscribers' sockets, with their arrival times, decoded in one callback after the
+    loop's turn of reads (asyncio runs callbacks made ready by I/O after that turn's I/O)."""
+
+    _loops: dict[asyncio.AbstractEventLoop, Inbox] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.queued: list[tuple[Subscriber, float, bytes]] = []
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Inbox:
+        inbox = cls._loops.get(loop)
+        if inbox is None:
+            inbox = cls._loops[loop] = cls(loop)
+        return inbox
+
+    def put(self, sub: Subscriber, now: float, data: bytes) -> None:
+        if not self.queued:
+            self.loop.call_soon(self.drain)
+        self.queued.append((sub, now, data))
+
+    def drain(self) -> None:
+        queued, self.queued = self.queued, []
+        for sub, now, data in queued:
+            sub.receive(now, data)
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of process ``pid`` (Linux /proc), in seconds."""
     return sum(cpu_split(pid))
@@ -141,6 +179,18 @@ def cpu_split(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of process ``pid`` so far (Linux /proc), all its threads."""
+    total = [0, 0]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total[0] += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                total[1] += int(line.split()[1])
+    return total[0], total[1]
 
 
 STAGES = ("fhirgraph_relay_wake_seconds", "fhirgraph_relay_fanout_seconds")
@@ -209,6 +259,7 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float, server_
         await asyncio.sleep(0.5)
         stages = await server_stages(c, base)
         server_cpu, client_cpu, wall = cpu_split(server_pid), cpu_seconds(os.getpid()), time.perf_counter()
+        server_switches = switches(server_pid)
         for i in range(writes):
             tick = time.perf_counter()
             body = patient(i)
@@ -227,6 +278,7 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float, server_
         await asyncio.sleep(0.05)
     user, system = (now - then for now, then in zip(cpu_split(server_pid), server_cpu, strict=True))
     client_cpu = cpu_seconds(os.getpid()) - client_cpu
+    woke, preempted = (now - then for now, then in zip(switches(server_pid), server_switches, strict=True))
     client_share = client_cpu / (time.perf_counter() - wall)
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": KEY}, timeout=30) as c:
         stages_after = await server_stages(c, base)
@@ -247,7 +299,8 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float, server_
             "p99_ms": _pct(lat, 99) * 1000, "max_ms": (lat[-1] if lat else 0) * 1000,
             "cpu_us": (user + system) * per_delivery, "user_us": user * per_delivery,
             "sys_us": system * per_delivery, "client_us": client_cpu * per_delivery,
-            "client_cpu": client_share * 100, "stages": stage_ms, "gc": gc_runs}
+            "client_cpu": client_share * 100, "stages": stage_ms, "gc": gc_runs,
+            "switches": (woke / writes, preempted / writes)}
 
 
 def _ms(values: list[float], p: float) -> str:
@@ -346,7 +399,8 @@ async def main_async(args: argparse.Namespace, base: str, server_pid: int) -> No
     if args.stages:
         print("\nstages, p50/p99 ms per event (write: the PUT's round trip; wake: server, commit → fan-out start;"
               " fan-out: server, to the last socket write;\n first: PUT sent → first subscriber's arrival; spread:"
-              " first → last arrival) and CPU us per delivery (server user/sys, this client):")
+              " first → last arrival), CPU us per delivery (server user/sys, this client), the server's collections"
+              " by generation, and its context switches per event (voluntary/involuntary):")
         for r in rounds:
             st = r["stages"]
             wake, fanout = (f"{st[k][0] * 1000:.1f}/{st[k][1] * 1000:.1f}" for k in ("wake", "fanout"))
@@ -355,7 +409,8 @@ async def main_async(args: argparse.Namespace, base: str, server_pid: int) -> No
                   f"fan-out {fanout}  first {_ms(st['first'], 50)}/{_ms(st['first'], 99)}  "
                   f"spread {_ms(st['spread'], 50)}/{_ms(st['spread'], 99)}  "
                   f"cpu {r['user_us']:.1f}/{r['sys_us']:.1f} client {r['client_us']:.1f}  "
-                  f"server gc 0/1/2 {gc_runs}", flush=True)
+                  f"server gc 0/1/2 {gc_runs}  server switches/event {r['switches'][0]:.0f}/"
+                  f"{r['switches'][1]:.0f}", flush=True)
     if args.webhook_events:
         print()
         for hooks in (1, 4):
