@@ -209,6 +209,8 @@ async def server_stages(c: httpx.AsyncClient, base: str) -> dict[str, Any]:
             name = sample.name.removesuffix("_bucket")
             if name in STAGES and sample.name.endswith("_bucket"):
                 out[name][float(sample.labels["le"])] = sample.value
+            elif sample.name == "fhirgraph_relay_fanout_cpu_seconds_total":
+                out["fanout_cpu"] = sample.value
             elif sample.name == "python_gc_collections_total":
                 out["gc"][sample.labels["generation"]] = sample.value
     return out
@@ -293,12 +295,14 @@ async def subscribers_round(base: str, n: int, writes: int, rate: float, server_
     stage_ms = {"write": [e[0] for e in events], "first": [e[1] for e in events], "spread": [e[2] for e in events]}
     for name, short in zip(STAGES, ("wake", "fanout"), strict=True):
         stage_ms[short] = [histogram_pct(stages[name], stages_after[name], p) for p in (50, 99)]
+    fanout_cpu = stages_after.get("fanout_cpu", float("nan")) - stages.get("fanout_cpu", float("nan"))
     gc_runs = {gen: stages_after["gc"].get(gen, 0) - stages["gc"].get(gen, 0) for gen in ("0", "1", "2")}
     return {"subscribers": n, "written": writes, "received": len(lat),
             "ratio": len(lat) / (n * writes), "p50_ms": _pct(lat, 50) * 1000, "p95_ms": _pct(lat, 95) * 1000,
             "p99_ms": _pct(lat, 99) * 1000, "max_ms": (lat[-1] if lat else 0) * 1000,
             "cpu_us": (user + system) * per_delivery, "user_us": user * per_delivery,
-            "sys_us": system * per_delivery, "client_us": client_cpu * per_delivery,
+            "sys_us": system * per_delivery, "fanout_us": fanout_cpu * per_delivery,
+            "client_us": client_cpu * per_delivery,
             "client_cpu": client_share * 100, "stages": stage_ms, "gc": gc_runs,
             "switches": (woke / writes, preempted / writes)}
 
@@ -399,7 +403,8 @@ async def main_async(args: argparse.Namespace, base: str, server_pid: int) -> No
     if args.stages:
         print("\nstages, p50/p99 ms per event (write: the PUT's round trip; wake: server, commit → fan-out start;"
               " fan-out: server, to the last socket write;\n first: PUT sent → first subscriber's arrival; spread:"
-              " first → last arrival), CPU us per delivery (server user/sys, this client), the server's collections"
+              " first → last arrival), CPU us per delivery (server user/sys, of which its fan-outs; this client), the"
+              " server's collections"
               " by generation, and its context switches per event (voluntary/involuntary):")
         for r in rounds:
             st = r["stages"]
@@ -408,7 +413,8 @@ async def main_async(args: argparse.Namespace, base: str, server_pid: int) -> No
             print(f"{r['subscribers']:>6}: write {_ms(st['write'], 50)}/{_ms(st['write'], 99)}  wake {wake}  "
                   f"fan-out {fanout}  first {_ms(st['first'], 50)}/{_ms(st['first'], 99)}  "
                   f"spread {_ms(st['spread'], 50)}/{_ms(st['spread'], 99)}  "
-                  f"cpu {r['user_us']:.1f}/{r['sys_us']:.1f} client {r['client_us']:.1f}  "
+                  f"cpu {r['user_us']:.1f}/{r['sys_us']:.1f} (fan-out {r['fanout_us']:.1f}) client "
+                  f"{r['client_us']:.1f}  "
                   f"server gc 0/1/2 {gc_runs}  server switches/event {r['switches'][0]:.0f}/"
                   f"{r['switches'][1]:.0f}", flush=True)
     if args.webhook_events:

@@ -54,6 +54,8 @@ RELAY_LAG = Histogram("fhirgraph_relay_lag_seconds", "From an event's write to i
 RELAY_WAKE = Histogram("fhirgraph_relay_wake_seconds",
                        "From a local write's commit (its event hook) to the start of that event's fan-out",
                        buckets=STAGE_BUCKETS)
+RELAY_FANOUT_CPU = Counter("fhirgraph_relay_fanout_cpu_seconds",
+                           "CPU time (the relay thread's, user and system) spent in fan-outs: socket writes included")
 RELAY_FANOUT = Histogram("fhirgraph_relay_fanout_seconds",
                          "One event's fan-out to this process's subscribers, to the last socket write",
                          buckets=STAGE_BUCKETS)

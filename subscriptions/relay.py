@@ -5,7 +5,13 @@ repository's ``on_event`` hook (local writes, no round trip), a change stream on
 sequence (the only source on devdb for writes made by other processes). Events leave the buffer strictly in
 sequence order. A sequence is allocated just before its event is inserted, so N+1 can be visible before N: a
 missing sequence is awaited for ``relay_gap_grace_s`` and then skipped (a writer that died between the two
-steps leaves a permanent gap).
+steps leaves a permanent gap). A local write's events that follow the head go out from a loop callback the
+hook schedules (``notify``); the relay's task polls, reads the change stream's events and mends gaps.
+
+Each fan-out is timed (``fhirgraph_relay_wake_seconds``: a local write's hook to its fan-out's start;
+``fhirgraph_relay_fanout_seconds``: to the last socket write; ``fhirgraph_relay_fanout_cpu_seconds``: the CPU
+time they took, which unlike their length does not grow when the process waits for a core);
+bench/events_bench.py ``--stages`` reads them.
 
 Subscribers resume from an opaque cursor: events up to the relay's head at registration are replayed from
 the outbox, later ones come live; the boundary is taken without an ``await`` in between, so there is no gap
@@ -34,7 +40,7 @@ from typing import Any
 
 from store.errors import DomainError
 from store.logs import described
-from store.metrics import EVENTS_RELAYED, RELAY_FANOUT, RELAY_LAG, RELAY_WAKE
+from store.metrics import EVENTS_RELAYED, RELAY_FANOUT, RELAY_FANOUT_CPU, RELAY_LAG, RELAY_WAKE
 from store.outbox import OrderedEvents, event_age
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -404,7 +410,7 @@ class Relay:
         if docs:
             EVENTS_RELAYED.inc(len(docs))
             RELAY_LAG.observe(max(0.0, event_age(docs[-1])))  # a batch's newest: the lag the relay still has
-        offered = t.offered
+        offered, cpu = t.offered, time.thread_time()
         for doc in docs:
             started = time.perf_counter()
             if (woken := offered.pop(int(doc["seq"]), None)) is not None:
@@ -415,6 +421,8 @@ class Relay:
                     group.fan_out(event)
                 RELAY_FANOUT.observe(time.perf_counter() - started)
             self.delivered += 1
+        if docs and t.groups:
+            RELAY_FANOUT_CPU.inc(time.thread_time() - cpu)
         if offered and docs:  # offered, then skipped or pulled past: nothing will pop them
             head = t.events.head
             for seq in [s for s in offered if s <= head]:
