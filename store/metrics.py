@@ -21,6 +21,9 @@ from pymongo import monitoring
 # Request latencies: from a read lane answer (~1 ms) to a page of a slow search or a bulk write (seconds).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+# The relay's own stages, well under the lag's: a wake-up is µs to ms, a thousand-socket fan-out some ms.
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05,
+                 0.075, 0.1, 0.25, 0.5, 1.0)
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 # ---------------------------------------------------------------------------------------------------- HTTP
@@ -48,6 +51,14 @@ EVENTS_RELAYED = Counter("fhirgraph_events_relayed", "Outbox events the relay fa
 EVENTS_DELIVERED = Counter("fhirgraph_events_delivered", "Events sent to a consumer", ["channel"])
 RELAY_LAG = Histogram("fhirgraph_relay_lag_seconds", "From an event's write to its fan-out by the relay",
                       buckets=LAG_BUCKETS)
+RELAY_WAKE = Histogram("fhirgraph_relay_wake_seconds",
+                       "From a local write's commit (its event hook) to the start of that event's fan-out",
+                       buckets=STAGE_BUCKETS)
+RELAY_FANOUT_CPU = Counter("fhirgraph_relay_fanout_cpu_seconds",
+                           "CPU time (the relay thread's, user and system) spent in fan-outs: socket writes included")
+RELAY_FANOUT = Histogram("fhirgraph_relay_fanout_seconds",
+                         "One event's fan-out to this process's subscribers, to the last socket write",
+                         buckets=STAGE_BUCKETS)
 WEBHOOK_DELIVERIES = Counter("fhirgraph_webhook_deliveries",
                              "Webhook delivery attempts by outcome (ok, retry, gone, fail)", ["outcome"])
 WEBHOOK_RETRYING = Gauge("fhirgraph_webhook_retry_queue", "Webhooks waiting out a backoff before a retry")

@@ -5,7 +5,13 @@ repository's ``on_event`` hook (local writes, no round trip), a change stream on
 sequence (the only source on devdb for writes made by other processes). Events leave the buffer strictly in
 sequence order. A sequence is allocated just before its event is inserted, so N+1 can be visible before N: a
 missing sequence is awaited for ``relay_gap_grace_s`` and then skipped (a writer that died between the two
-steps leaves a permanent gap).
+steps leaves a permanent gap). A local write's events that follow the head go out from a loop callback the
+hook schedules (``notify``); the relay's task polls, reads the change stream's events and mends gaps.
+
+Each fan-out is timed (``fhirgraph_relay_wake_seconds``: a local write's hook to its fan-out's start;
+``fhirgraph_relay_fanout_seconds``: to the last socket write; ``fhirgraph_relay_fanout_cpu_seconds``: the CPU
+time they took, which unlike their length does not grow when the process waits for a core);
+bench/events_bench.py ``--stages`` reads them.
 
 Subscribers resume from an opaque cursor: events up to the relay's head at registration are replayed from
 the outbox, later ones come live; the boundary is taken without an ``await`` in between, so there is no gap
@@ -34,7 +40,7 @@ from typing import Any
 
 from store.errors import DomainError
 from store.logs import described
-from store.metrics import EVENTS_RELAYED, RELAY_LAG
+from store.metrics import EVENTS_RELAYED, RELAY_FANOUT, RELAY_FANOUT_CPU, RELAY_LAG, RELAY_WAKE
 from store.outbox import OrderedEvents, event_age
 from store.repository import Repository
 from store.types import SystemPrincipal
@@ -199,11 +205,12 @@ class _Group:
 
 
 class _Tenant:
-    __slots__ = ("events", "groups")
+    __slots__ = ("events", "groups", "offered")
 
     def __init__(self, events: OrderedEvents):
         self.events = events
         self.groups: dict[Hashable, _Group] = {}
+        self.offered: dict[int, float] = {}  # sequence → when a local write's hook offered it (RELAY_WAKE)
 
     @property
     def head(self) -> int:
@@ -235,6 +242,7 @@ class Relay:
         self._init_locks: dict[str, asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
+        self._soon: set[str] = set()  # tenants whose ``_fan_out_ready`` is scheduled
         self._tasks: list[asyncio.Task[None]] = []
         # Called with the tenant of every event seen (webhook workers wake on it).
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -255,17 +263,43 @@ class Relay:
         self._tasks.clear()
 
     def notify(self, event: dict[str, Any]) -> None:
-        """``Repository.on_event`` hook: a local write committed this event."""
-        self._offer(event)
+        """``Repository.on_event`` hook: a local write committed this event. Its fan-out is a callback of the
+        loop's next turn (``_fan_out_ready``), not a wake-up of the relay's task: that took two or three turns
+        of a loop busy with a thousand sockets (a task woken by an event, inside ``wait_for``'s own task)."""
+        tenant = event["tenant"]
+        t = self._offer(event)
+        if t is not None:
+            if len(t.offered) < QUEUE_LIMIT:
+                t.offered[int(event["seq"])] = time.perf_counter()
+            if tenant not in self._soon:
+                self._soon.add(tenant)
+                asyncio.get_running_loop().call_soon(self._fan_out_ready, tenant)
         for listener in self.listeners:
-            listener(event["tenant"], event)
+            listener(tenant, event)
 
-    def _offer(self, event: dict[str, Any]) -> None:
+    def _offer(self, event: dict[str, Any]) -> _Tenant | None:
+        """Buffer ``event`` for its tenant's fan-out; its tenant, when it took the event."""
         t = self.tenants.get(event["tenant"])
         if t is None or not t.events.offer(event):
-            return
-        self._dirty.add(event["tenant"])
+            return None
+        return t
+
+    def _wake_for(self, tenant: str) -> None:
+        self._dirty.add(tenant)
         self._wake.set()
+
+    def _fan_out_ready(self, tenant: str) -> None:
+        """What local writes offered that follows the head without a gap goes out now; a gap is the loop's."""
+        self._soon.discard(tenant)
+        t = self.tenants.get(tenant)
+        if t is None:
+            return
+        try:
+            self._fan_out(t, t.events.ready())
+        except Exception as exc:  # noqa: BLE001 - the events are handed out: the loop cannot resend them either
+            log.error("relay: cannot fan out tenant events: %s", described(exc))
+        if t.events.waiting:
+            self._wake_for(tenant)
 
     # ------------------------------------------------------------------ subscribers
 
@@ -329,8 +363,7 @@ class Relay:
                 t = _Tenant(await self.outbox.ordered_from_now(tenant, gap_grace=self.gap_grace))
                 self.tenants[tenant] = t
                 if t.events.waiting:
-                    self._dirty.add(tenant)
-                    self._wake.set()
+                    self._wake_for(tenant)
         return t
 
     # ------------------------------------------------------------------ the loop
@@ -377,18 +410,31 @@ class Relay:
         if docs:
             EVENTS_RELAYED.inc(len(docs))
             RELAY_LAG.observe(max(0.0, event_age(docs[-1])))  # a batch's newest: the lag the relay still has
+        offered, cpu = t.offered, time.thread_time()
         for doc in docs:
+            started = time.perf_counter()
+            if (woken := offered.pop(int(doc["seq"]), None)) is not None:
+                RELAY_WAKE.observe(started - woken)
             event = LiveEvent(doc, self.repo)
-            for group in list(t.groups.values()):
-                group.fan_out(event)
+            if groups := list(t.groups.values()):
+                for group in groups:
+                    group.fan_out(event)
+                RELAY_FANOUT.observe(time.perf_counter() - started)
             self.delivered += 1
+        if docs and t.groups:
+            RELAY_FANOUT_CPU.inc(time.thread_time() - cpu)
+        if offered and docs:  # offered, then skipped or pulled past: nothing will pop them
+            head = t.events.head
+            for seq in [s for s in offered if s <= head]:
+                del offered[seq]
 
     async def _watch(self) -> None:
         """Change stream on the outbox (replica sets): other instances' events without waiting for a poll."""
         while True:
             try:
                 async for doc in self.outbox.inserted():
-                    self._offer(doc)
+                    if self._offer(doc) is not None:
+                        self._wake_for(doc["tenant"])
                     for listener in self.listeners:
                         listener(doc["tenant"], doc)
             except asyncio.CancelledError:

@@ -322,3 +322,30 @@ async def test_streams_with_one_key_are_checked_once_per_event_and_leave_on_thei
             await task
     await asyncio.sleep(0.2)
     assert tenant not in relay.tenants  # its groups left with their streams
+
+
+async def test_a_local_write_fans_out_without_the_relay_loop(mongo_uri: str) -> None:
+    """The hook's own callback hands a contiguous local event out (the loop task only polls and mends gaps),
+    and the relay times the wake-up and the fan-out, and counts the fan-out's CPU time."""
+    from store.metrics import RELAY_FANOUT, RELAY_FANOUT_CPU, RELAY_WAKE
+
+    def count(histogram: Any) -> float:
+        return next(s.value for m in histogram.collect() for s in m.samples if s.name.endswith("_count"))
+
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
+    db = client[f"relay_{uuid.uuid4().hex[:8]}"]
+    relay = Relay(Repository(db), poll_interval=60.0, gap_grace=0.3)  # not started: no loop task
+    try:
+        tenant = f"t{uuid.uuid4().hex[:6]}"
+        sub = Collector(relay, tenant)
+        await asyncio.sleep(0.05)
+        woken, fanned, cpu = count(RELAY_WAKE), count(RELAY_FANOUT), RELAY_FANOUT_CPU._value.get()
+        await _write(relay, tenant, range(1, 3))
+        assert await sub.until(2, within=0.5) == [1, 2]
+        assert count(RELAY_WAKE) == woken + 2
+        assert count(RELAY_FANOUT) == fanned + 2
+        assert RELAY_FANOUT_CPU._value.get() > cpu
+        await sub.close()
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
