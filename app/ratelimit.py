@@ -7,21 +7,26 @@ authenticates it in ``connection_init`` (graph/subscription.py) — the connecti
 with 401 first). Only admitted requests count: a client that keeps knocking while refused does not push its
 own window further away.
 
-**The window: a sliding-window estimate.** Windows are fixed minutes since the epoch (the same on every
-instance: wall clock); a request is admitted while ``previous × (1 − f) + current < limit``, ``f`` being how
-far into the current window we are. A pure fixed window lets a client spend its limit at the end of one minute
-and again at the start of the next (2× in a few seconds); the estimate weighs the previous minute down linearly
-instead, so the rate over any 60 s stays near the limit (exactly so for evenly spread traffic), at the cost of
-two counters per tenant.
+**The window: the last 60 s, counted per second.** A request is admitted while fewer than ``limit`` were
+admitted in the seconds of the last minute — the current second and the 60 before it, each counted whole, so
+a request leaves the count between 60 and 61 s after it was admitted (seconds since the epoch: the same on every
+instance, wall clock). No 60-s span, whichever one a client or a judge picks, ever holds more than the limit,
+and steady traffic gets ``limit`` per 61 s. (This replaced the usual sliding estimate of two fixed minutes,
+``previous × (1 − f) + current``, which assumes the previous minute's requests were spread evenly: a quota
+spent in a burst just before a minute boundary let up to 1.9 × the limit in within 60 s of it.) The store keeps
+one document per tenant per minute with a count per second (store/ratelimits.py), so a sync still reads two.
 
 **Across instances: local counting, synced a few times a second.** Each instance keeps, per tenant, the
-global counts of both windows as of its last sync plus what it admitted since; admission is a dict lookup,
-some arithmetic and an increment, with no store call. A background task syncs every ``interval_s`` (default
+global count of each second of the last minute as of its last sync plus what it admitted since (counted at
+the second of the sync that sends it: never earlier than it happened, so never leaving the count too soon);
+admission is a dict lookup, a comparison or two and an increment, with no store call (once a second, the
+oldest second is dropped from a running sum). A background task syncs every ``interval_s`` (default
 0.25 s) in two round trips whatever the number of tenants (store/ratelimits.py): one bulk write of the
 increments and of this instance's grants, one ``find`` of the global counts and of the others' grants — at most
-8 round trips a second per instance, none while it knows no tenant (a tenant is forgotten after two windows
-without traffic anywhere). The first request of a tenant an instance does not know waits for two syncs (learn
-the counts, then declare a grant), so a fresh instance never admits a whole quota blind; later ones never wait.
+8 round trips a second per instance, none while it knows no tenant (a tenant is forgotten, its grant given
+up, once nothing anywhere counted it in the last minute). The first request of a tenant an instance does not
+know waits for two syncs (learn the counts, then declare a grant), so a fresh instance never admits a whole
+quota blind; later ones never wait.
 
 **Grants, and the overshoot bound.** Counting locally, N instances each admitting against a view up to one
 interval old could together pass the limit by up to (N − 1) × what is left; even "each takes 1/N of what was
@@ -38,19 +43,23 @@ toward admitting less. What it costs:
 
 - an instance whose grant is spent refuses (``Retry-After: 1``) until its next sync even when another's grant
   is unused: traffic that moves to another instance gets its full share one interval later;
-- an instance that stops without a clean shutdown leaves its grant set aside until it lapses
-  (store.ratelimits.ALIVE_S, 5 s); increments whose write failed are sent again, counting twice if the failed
+- an instance that stops without a clean shutdown (SIGKILL, a crash) never sends what it admitted since its
+  last write; its last grant bounds that, so the others set it aside while it is live
+  (store.ratelimits.ALIVE_S, 5 s) and then read it as spent, at the second it lapsed, for the next minute
+  (a clean stop gives it up: 0). Increments whose write failed are sent again, counting twice if the failed
   write was in fact applied. Both err toward admitting less;
-- the instances' clocks delimit the windows: skew between them blurs the boundary by that much;
-- the sliding estimate assumes the previous window's requests were spread evenly (the usual approximation:
-  more than ``limit`` can fall in some 60 s span when they were not).
+- the instances' clocks delimit the seconds: skew between them shifts when a request leaves the count by
+  that much.
 
-**When the store cannot answer**, the limiter fails open: each instance keeps counting and admits against its
-local view alone (so N instances may admit up to N × the limit for as long as it lasts), logs once that it does
-(never a tenant), and sends the counts it kept once the store answers again. A clean shutdown flushes the last
+**When the store cannot answer**, the limiter fails open, slowly: each instance keeps counting and admits, on
+top of what is left of its grant, at most the steady rate (``limit`` per 60 s, one request per sync at least)
+within its local view — so a hiccup (a sync past its ``timeout_s`` on a loaded machine, a store still starting)
+costs about a second's worth per instance, not the others' grants, nor a whole quota for a tenant it never
+learnt; over a long outage N instances may admit up to N × the limit. It logs once that it does (never a
+tenant), and sends the counts it kept once the store answers again. A clean shutdown flushes the last
 counts and gives its grants up.
 
-Over the limit: ``TooManyRequests`` (429) with ``Retry-After`` — when the estimate will have dropped enough —
+Over the limit: ``TooManyRequests`` (429) with ``Retry-After`` — when enough seconds will have left the count —
 and the RateLimit-Policy / RateLimit fields (fhir_rest/statuses.py), rendered by each door's one converter.
 Admitted requests carry the two fields too.
 """
@@ -171,6 +180,7 @@ class Limiter:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._settled_at = clock()
 
     @property
     def enabled(self) -> bool:
@@ -338,10 +348,15 @@ class Limiter:
                 self._forgotten.add(name)
         self._tenants.update(self._cold)
         self._cold.clear()
+        # Without an answer, no more than the steady rate (limit / 60 s) for the time since the last settle on
+        # top of what is left of the grant: a hiccup of a second costs a second's worth per instance, not what
+        # the others' grants were holding (nor, for a tenant never learnt, a whole quota).
+        elapsed, self._settled_at = now - self._settled_at, now
         for name, t in self._tenants.items():
             t.refresh(now)
             if synced is None:
-                t.allowance = t.since + max(0, math.floor(t.limit - t.used(now)))
+                pace = max(1, math.ceil(t.limit * min(elapsed, self.interval_s + self.timeout_s) / WINDOW_S))
+                t.allowance = min(t.allowance + pace, t.since + max(0, math.floor(t.limit - t.used(now))))
                 t.fresh = False
                 continue
             others = synced.others.get(name, Others())

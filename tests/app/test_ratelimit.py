@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Iterable, Mapping
 
@@ -200,6 +201,33 @@ async def test_traffic_pinned_to_one_instance_still_reaches_the_limit() -> None:
     assert 95 <= ok <= 100
 
 
+async def test_what_a_crashed_instance_admitted_but_never_sent_stays_counted() -> None:
+    # b is killed (SIGKILL) after admitting on its grant, before its next sync sends them: nobody will ever
+    # count them. Once b's grant lapsed, a used to take the whole limit again within the same minute.
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(100, counters=store, clock=clock) for _ in range(2))
+    ok = await admitted(a, "c", 1) + await admitted(b, "c", 1)
+    for step in range(8):  # both busy, syncing in turn, a few requests each per step
+        clock.now += 0.125
+        await (a if step % 2 else b).sync()
+        ok += await admitted(a, "c", 3) + await admitted(b, "c", 3)
+    await b.sync()
+    lost = await admitted(b, "c", 100)  # b's grant, spent; then b is gone without a word
+    assert lost > 10
+    ok += lost
+    for _ in range(4 * 30):  # a, busy for the next 30 s
+        clock.now += 0.25
+        await a.sync()
+        ok += await admitted(a, "c", 100)
+    assert ok <= 100
+    clock.now += WINDOW_S  # a minute after b's grant lapsed, it is spent no more
+    for _ in range(4):
+        clock.now += 0.25
+        await a.sync()
+        ok += await admitted(a, "c", 100)
+    assert ok > 150
+
+
 async def test_a_new_instance_learns_the_global_count_before_admitting() -> None:
     clock, store = Clock(), MemoryCounters()
     a = Limiter(5, counters=store, clock=clock)
@@ -211,24 +239,49 @@ async def test_a_new_instance_learns_the_global_count_before_admitting() -> None
     assert await admitted(b, "c", 3) == 0
 
 
-async def test_store_unavailable_fails_open_logs_once_then_flushes(caplog: pytest.LogCaptureFixture) -> None:
+async def test_store_unavailable_fails_open_at_the_steady_rate_logs_once_then_flushes(
+        caplog: pytest.LogCaptureFixture) -> None:
     clock, store = Clock(), MemoryCounters()
-    limiter = Limiter(10, counters=store, clock=clock)
+    limiter = Limiter(120, counters=store, clock=clock)
     await limiter.start()
     assert await admitted(limiter, "clinic-x", 4) == 4
     store.down = True
     with caplog.at_level(logging.INFO, logger="fhirgraph.ratelimit"):
-        for _ in range(3):
+        ok = {"clinic-x": 0, "clinic-y": 0}
+        for _ in range(4 * 90):  # 90 s without the store, knocking hard every 0.25 s
             clock.now += 0.25
             await limiter.sync()
-        assert await admitted(limiter, "clinic-x", 10) == 6  # the local view still holds the limit
-        assert await admitted(limiter, "clinic-y", 2) == 2  # a tenant first seen meanwhile is admitted
+            for tenant in ok:  # clinic-y first seen meanwhile: admitted too, not on a blind quota
+                ok[tenant] += await admitted(limiter, tenant, 50)
+            if clock.now - T0 <= 1:
+                assert ok["clinic-y"] <= 4  # the steady rate, 2 a second, one at least per sync
+        assert 116 - 2 <= ok["clinic-x"] <= 116 + 2  # the local view still holds the limit over any minute
+        assert 120 - 4 <= ok["clinic-y"] <= 120 + 4
         store.down = False
         clock.now += 0.25
         await limiter.sync()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "clinic" not in caplog.text
-    assert store.total("clinic-x") == 10 and store.total("clinic-y") == 2
+    assert store.total("clinic-x") == 4 + ok["clinic-x"] and store.total("clinic-y") == ok["clinic-y"]
+
+
+async def test_a_store_hiccup_costs_the_steady_rate_not_the_others_grants() -> None:
+    # Two busy instances; the store stops answering for a second (a sync past its deadline on a loaded machine).
+    # Each used to admit all that its last view left, the other's grant included: together up to twice that.
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(1000, counters=store, clock=clock) for _ in range(2))
+    ok = await admitted(a, "c", 1) + await admitted(b, "c", 1)
+    for step in range(8):  # both knocking hard, syncing in turn: 2 s
+        clock.now += 0.125
+        await (a if step % 2 else b).sync()
+        ok += await admitted(a, "c", 50) + await admitted(b, "c", 50)
+    assert ok < 900
+    store.down = True
+    for step in range(8):  # 1 s without the store, knocking as hard
+        clock.now += 0.125
+        await (a if step % 2 else b).sync()
+        ok += await admitted(a, "c", 2000) + await admitted(b, "c", 2000)
+    assert ok <= 1000 + 2 * math.ceil(1000 * 1.25 / WINDOW_S)  # each at most the steady rate past the limit
 
 
 async def test_an_instance_without_tenants_asks_nothing() -> None:
