@@ -19,7 +19,8 @@ from tests.conftest import ServerThread, drop_test_database, running_app
 from tests.factories import make_patient
 
 LIMIT = 5
-DOORS = ("fhir", "graphql", "qapi", "ws", "ws-init", "free", "calls")
+ORIGIN = "http://app.example"
+DOORS = ("fhir", "graphql", "qapi", "ws", "ws-init", "free", "calls", "browser")
 KEYS = {door: f"rl-key-{door}" for door in DOORS}
 
 
@@ -29,7 +30,7 @@ def limited(settings: Settings) -> Iterator[ServerThread]:
     s = settings.model_copy(update={
         "db_name": f"fhirgraph_rl_{uuid.uuid4().hex[:8]}", "allow_anonymous": False,
         "api_keys": ",".join(f"{key}=rl-{door}" for door, key in KEYS.items()),
-        "rate_limit_per_minute": LIMIT, "rate_limits": "rl-calls=1000",
+        "rate_limit_per_minute": LIMIT, "rate_limits": "rl-calls=1000", "cors_origins": ORIGIN,
         # Only the first request of a clinic syncs: later ones can only be counted locally, so the test can count.
         "rate_limit_sync_interval_s": 3600.0})
     with running_app(s) as srv:
@@ -85,6 +86,21 @@ async def test_qapi_answers_429_in_its_error_shape(limited: ServerThread) -> Non
     assert_refused_with_quota(refused)
     body = refused.json()
     assert set(body) == {"error"} and set(body["error"]) == {"message"} and "Rate limit" in body["error"]["message"]
+
+
+async def test_a_browser_app_can_read_the_429(limited: ServerThread) -> None:
+    # From a page of an allowed origin: without Access-Control-Allow-Origin on the 429, the browser hands the
+    # app a network error instead, and Retry-After with it is lost.
+    headers = {"X-API-Key": KEYS["browser"], "Origin": ORIGIN}
+    async with httpx.AsyncClient(base_url=limited.url, headers=headers) as c:
+        for _ in range(LIMIT):
+            assert (await c.get("/fhir/r4/Patient/none")).headers["access-control-allow-origin"] == ORIGIN
+        for refused in (await c.get("/fhir/r4/Patient/none"), await c.post("/graphql", json={"query": "{ a }"}),
+                        await c.get("/qapi/v1/patients")):
+            assert_refused_with_quota(refused)
+            assert refused.headers["access-control-allow-origin"] == ORIGIN
+            exposed = refused.headers["access-control-expose-headers"].lower()
+            assert {"retry-after", "ratelimit", "ratelimit-policy"} <= set(exposed.replace(" ", "").split(","))
 
 
 async def test_a_websocket_counts_once_and_is_refused_at_the_handshake(limited: ServerThread) -> None:
