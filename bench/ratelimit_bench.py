@@ -10,6 +10,8 @@ instance ask ``GET /fhir/r4/Patient/none`` at full speed (404: admitted; 429: re
 - ``cold``: both processes started together, hammered from the first second each answers;
 - ``boundary``: the same, timed so that the load starts 10 s before a minute boundary (the windows' edge);
 - ``late``: the second instance started 20 s after the first, which is busy meanwhile;
+- ``stall``: both started and answering, then the store frozen (SIGSTOP) for 3 s just as the load starts (the
+  instances' first sync of the clinic cannot be answered), then thawed;
 - ``restart``: both busy; the second killed (SIGKILL) while it admits (0.2 s after its first admission, before
   its next sync can send them all) and started again, the first stopped cleanly (SIGTERM) at 30 s and started
   again.
@@ -37,7 +39,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, stop, store_uri  # noqa: E402
+from common import free_port, stop, wait_http, wait_port  # noqa: E402
 
 KEY = "bench-ratelimit-key"
 TENANT = "clinic-rl"
@@ -107,20 +109,36 @@ def most_in_span(times: list[float]) -> int:
     return max((bisect.bisect_right(times, t + SPAN_S) - i for i, t in enumerate(times)), default=0)
 
 
+def start_devdb(root: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def one_run(root: Path, scenario: str, limit: int, seconds: float, clients: int) -> dict[str, object]:
-    with store_uri(root) as (uri, _engine):
+    port = free_port()
+    devdb = start_devdb(root, port)  # its own, not common.store_uri's: the stall scenario freezes it
+    try:
+        wait_port(port)
+        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         a, b = Instance(root, uri, limit), Instance(root, uri, limit)
         if scenario == "boundary":  # the load starts ~10 s before a minute boundary (start-up takes ~2 s)
             await asyncio.sleep((48 - time.time() % 60) % 60)
         limits = httpx.Limits(max_connections=clients * 2)
         async with httpx.AsyncClient(limits=limits) as client:
             a.start()
+            if scenario == "stall":
+                b.start()
+                for inst in (a, b):
+                    await asyncio.to_thread(wait_http, f"{inst.url}/health")
+                devdb.send_signal(signal.SIGSTOP)
+                asyncio.get_running_loop().call_later(3, devdb.send_signal, signal.SIGCONT)
             t0 = time.time()
             until = t0 + seconds
             tasks = [asyncio.create_task(hammer(a, client, until)) for _ in range(clients)]
             if scenario == "late":
                 await asyncio.sleep(20)
-            b.start()
+            if scenario != "stall":
+                b.start()
             tasks += [asyncio.create_task(hammer(b, client, until)) for _ in range(clients)]
             if scenario == "restart":
                 while not b.admitted and time.time() < until:  # noqa: ASYNC110 - polling a list, no event
@@ -135,6 +153,9 @@ async def one_run(root: Path, scenario: str, limit: int, seconds: float, clients
             for inst in (a, b):
                 await inst.scrape(client)
         stop(*(p for p in (a.proc, b.proc) if p is not None))
+    finally:
+        devdb.send_signal(signal.SIGCONT)
+        stop(devdb)
     start = min([*a.admitted, *b.admitted], default=t0)
     windows = {name: [sum(1 for t in inst.admitted if start + k * SPAN_S <= t < start + (k + 1) * SPAN_S)
                       for k in range(int(seconds // SPAN_S) + 1)] for name, inst in (("A", a), ("B", b))}
@@ -146,7 +167,7 @@ async def one_run(root: Path, scenario: str, limit: int, seconds: float, clients
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trees", default=str(ROOT))
-    parser.add_argument("--scenarios", default="cold,boundary,late,restart")
+    parser.add_argument("--scenarios", default="cold,boundary,late,stall,restart")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=65)
