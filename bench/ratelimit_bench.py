@@ -8,7 +8,8 @@ clinic's API key and ``FHIRGRAPH_RATE_LIMIT_PER_MINUTE=--limit``, then ``--clien
 instance ask ``GET /fhir/r4/Patient/none`` at full speed (404: admitted; 429: refused) for ``--seconds``:
 
 - ``cold``: both processes started together, hammered from the first second each answers;
-- ``boundary``: the same, timed so that the load starts 10 s before a minute boundary (the windows' edge);
+- ``boundary``: both started and answering, then the load from 10 s before a minute boundary (the fixed
+  windows' edge: a quota spent there, then the next minute's);
 - ``late``: the second instance started 20 s after the first, which is busy meanwhile;
 - ``stall``: both started and answering, then the store frozen (SIGSTOP) for 3 s just as the load starts (the
   instances' first sync of the clinic cannot be answered), then thawed;
@@ -121,15 +122,16 @@ async def one_run(root: Path, scenario: str, limit: int, seconds: float, clients
         wait_port(port)
         uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         a, b = Instance(root, uri, limit), Instance(root, uri, limit)
-        if scenario == "boundary":  # the load starts ~10 s before a minute boundary (start-up takes ~2 s)
-            await asyncio.sleep((48 - time.time() % 60) % 60)
         limits = httpx.Limits(max_connections=clients * 2)
         async with httpx.AsyncClient(limits=limits) as client:
             a.start()
-            if scenario == "stall":
+            if scenario in ("stall", "boundary"):
                 b.start()
                 for inst in (a, b):
                     await asyncio.to_thread(wait_http, f"{inst.url}/health")
+            if scenario == "boundary":  # the load starts 10 s before a minute boundary, both answering already
+                await asyncio.sleep((50 - time.time() % 60) % 60)
+            if scenario == "stall":
                 devdb.send_signal(signal.SIGSTOP)
                 asyncio.get_running_loop().call_later(3, devdb.send_signal, signal.SIGCONT)
             t0 = time.time()
@@ -137,7 +139,7 @@ async def one_run(root: Path, scenario: str, limit: int, seconds: float, clients
             tasks = [asyncio.create_task(hammer(a, client, until)) for _ in range(clients)]
             if scenario == "late":
                 await asyncio.sleep(20)
-            if scenario != "stall":
+            if scenario not in ("stall", "boundary"):
                 b.start()
             tasks += [asyncio.create_task(hammer(b, client, until)) for _ in range(clients)]
             if scenario == "restart":
