@@ -236,6 +236,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
             # authentication, and websocket handshakes from pages of other origins refused (app/cors.py).
             Middleware(CorsMiddleware, origins=cors_origins, credentials=settings.cors_credentials,
                        max_age=settings.cors_max_age_s),
+            # The same net again, inside CORS: a refusal raised below (401, 403, the rate limit's 429) leaves
+            # with the CORS headers, so a browser app can read its status, Retry-After and RateLimit fields.
+            Middleware(SafeErrorsMiddleware),
             # The PHI audit trail: outside authentication, so that refusals are recorded too.
             Middleware(AuditMiddleware, trail=trail, status_of=status_of),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),

@@ -43,7 +43,7 @@ from graph.metrics import OperationMetrics
 from graph.mutation import Mutation
 from graph.query import Query
 from graph.services import GraphSettings, services
-from graph.subscription import Subscription
+from graph.subscription import Subscription, refusing_handler
 from graph.subscription import on_ws_connect as subscription_on_ws_connect
 from graph.subscription import view_options as subscription_view_options
 from resolvers.access import Guarded
@@ -239,8 +239,10 @@ _HTTP_CODES = {404: "NOT_FOUND"}
 
 
 class GraphQLView(GraphQL[Context, None]):
-    # Subscription events leave as ready frames, rendered once per group (graph/fanout.py).
-    graphql_transport_ws_handler_class = lane_handler(GraphQL.graphql_transport_ws_handler_class)  # type: ignore[misc]
+    # Subscription events leave as ready frames, rendered once per group (graph/fanout.py); a connection_init
+    # over the rate limit is closed with 1013 Try Again Later (graph/subscription.py).
+    graphql_transport_ws_handler_class = refusing_handler(
+        lane_handler(GraphQL.graphql_transport_ws_handler_class))  # type: ignore[misc]
 
     def __init__(self, schema: strawberry.federation.Schema, settings: GraphSettings,
                  allows_origin: Callable[[str], bool] | None = None):

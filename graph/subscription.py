@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -106,9 +107,10 @@ class Subscription:
 async def on_ws_connect(context: Any) -> None:
     """For the GraphQL view's ``on_ws_connect``: credentials in the ``connection_init`` payload override the
     handshake's (auth/credentials.py reads both); a connection with neither, or with a wrong one, is refused
-    (the protocol closes it with 4403 Forbidden) — as is one over its clinic's rate limit, counted here when
-    the handshake carried no credentials (app/ratelimit.py counts the others at the handshake). A connection on
-    an access token is closed (4403) once the token expires or is revoked (``_watch``)."""
+    (the protocol closes it with 4403 Forbidden). One over its clinic's rate limit, counted here when the
+    handshake carried no credentials (app/ratelimit.py counts the others at the handshake), raises
+    ``TooManyRequests`` for ``refusing_handler`` to close. A connection on an access token is closed (4403) once
+    the token expires or is revoked (``_watch``)."""
     door = services(context.request.app)
     authenticator = door.authenticator
     scope = context.request.scope
@@ -122,7 +124,7 @@ async def on_ws_connect(context: Any) -> None:
                 await door.admit(context.principal.tenant)
         else:
             credential = credentials.from_headers(scope.get("headers", ()))
-    except (Unauthorized, TooManyRequests):
+    except Unauthorized:
         raise ConnectionRejectionError() from None
     principal = getattr(context, "principal", None)
     if principal is None:
@@ -130,6 +132,26 @@ async def on_ws_connect(context: Any) -> None:
     tell(scope, principal=principal)  # the connection's AuditEvent names who opened it
     if principal.expires_at is not None and credential is not None:
         context.credential_watch = asyncio.create_task(_watch(context.request, authenticator, credential, origin))
+
+
+# RFC 6455 §7.4.2 (IANA registry): "Try Again Later". 4403 would say the credentials are refused, and clients
+# of graphql-transport-ws do not reconnect after it (nor after 4429, which means a second connection_init).
+TRY_AGAIN_LATER = 1013
+
+
+def refusing_handler(base: type[Any]) -> type[Any]:
+    """``base`` (the view's graphql-transport-ws handler class), closing a connection refused by its clinic's
+    rate limit in ``connection_init`` with 1013 Try Again Later and the wait in the reason."""
+
+    class RefusingHandler(base):  # type: ignore[misc]
+        async def handle_connection_init(self, message: Any) -> None:
+            try:
+                await super().handle_connection_init(message)
+            except TooManyRequests as exc:
+                wait = max(1, math.ceil(exc.retry_after or 1))
+                await self.websocket.close(code=TRY_AGAIN_LATER, reason=f"Rate limit exceeded; retry after {wait} s")
+
+    return RefusingHandler
 
 
 WATCH_S = 0.5  # how soon a revoked token's socket is closed (revocations reach the instance within ~0.25 s)
