@@ -95,6 +95,9 @@ class Page:
         return path
 
 
+STARTUP_S = 90
+
+
 @contextlib.asynccontextmanager
 async def browser_page(width: int = 1280, height: int = 800) -> AsyncIterator[Page]:
     """A fresh headless Chromium (its own profile) with the network off, and its one tab."""
@@ -107,10 +110,15 @@ async def browser_page(width: int = 1280, height: int = 800) -> AsyncIterator[Pa
             start_new_session=True)  # its own process group: its helpers (renderer, crashpad) end with it
         try:
             port_file = Path(profile) / "DevToolsActivePort"
-            for _ in range(150):
+            # Chromium writes the port once it listens: a second on a quiet machine, far longer on a loaded one.
+            for _ in range(STARTUP_S * 10):
                 if port_file.exists() and port_file.read_text().strip():
                     break
+                if proc.returncode is not None:
+                    raise RuntimeError(f"chromium exited with {proc.returncode} before it listened")
                 await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"chromium did not listen within {STARTUP_S} s")
             port = int(port_file.read_text().split()[0])
             async with httpx.AsyncClient() as http:
                 targets = (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
