@@ -18,9 +18,11 @@ from store.ratelimits import RATELIMITS
 # order, the default sort — is a walk of ``tenant_live_id`` that stops at the page: no fetch-and-test of other
 # tenants' or deleted documents, no sort. The same index answers the count of a tenant's live resources (the
 # patients connection's totalCount, ``_total``) from its entries alone: MongoDB's COUNT_SCAN, devdb's count.
-# (It replaces Patient's ``tenant_live`` on (tenant, deleted), which a store created before keeps, unused.)
+# AuditEvent goes without it: never deleted and never listed without parameters on a hot path, it would pay one
+# more index on every audited read for a walk ``tenant_lu`` (newest first) answers as well.
 LIVE_ID = IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING), ("_id", ASCENDING)],
                      name="tenant_live_id")
+UNWALKED = frozenset({"AuditEvent"})
 
 # Search parameters of a type left without an index of their own: an index only narrows (every search still
 # applies its whole filter), so a search on one of these scans what its other parameters (or the tenant's
@@ -30,22 +32,24 @@ LIVE_ID = IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING), (
 # ``outcome``; what is left out holds values the recorder never writes (``_tag``, ``_profile``, ``_security``),
 # duplicates an indexed one (``_lastUpdated``: the batch's instant, within ``audit_interval_s`` of ``date``;
 # ``tenant_lu`` orders by it) or has a handful of values that ``subtype`` refines (``type``: rest or login;
-# ``action``: C/R/U/D/E). ``ensure_indexes`` drops such an index where an earlier version created it.
-# AuditEvent is never deleted and never listed without parameters on a hot path: ``tenant_live_id`` would be one
-# more index paid on every audited read, for a walk ``tenant_lu`` (newest first) answers as well.
-APPEND_ONLY_UNWALKED = frozenset({"AuditEvent"})
+# ``action``: C/R/U/D/E).
 UNINDEXED: dict[str, frozenset[str]] = {
     "AuditEvent": frozenset({"_lastUpdated", "_tag", "_profile", "_security", "type", "action"}),
 }
 
+# Indexes an earlier version created that no query uses any more (each costs every write): ``ensure_indexes``
+# drops them — those of the UNINDEXED parameters, and Patient's ``tenant_live`` on (tenant, deleted), which
+# ``tenant_live_id`` replaced.
+RETIRED: dict[str, frozenset[str]] = {
+    "AuditEvent": frozenset(f"{kind}_{name}" for name in UNINDEXED["AuditEvent"] for kind in ("k", "s")),
+    "Patient": frozenset({"tenant_live"}),
+}
+
 
 def models_for(rt: str) -> list[IndexModel]:
-    models = [
-        IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
-        LIVE_ID,
-    ]
-    if rt in APPEND_ONLY_UNWALKED:
-        models.remove(LIVE_ID)
+    models = [IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu")]
+    if rt not in UNWALKED:
+        models.append(LIVE_ID)
     unindexed = UNINDEXED.get(rt, frozenset())
     for p in param_table(rt).values():
         if p.name in ("_id",) or p.name in unindexed:
@@ -68,8 +72,8 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     created = 0
     for rt in PARAMS:
         await db[rt].create_indexes(models_for(rt))
-        if rt in UNINDEXED:
-            await _drop_unindexed(db, rt)
+        if rt in RETIRED:
+            await _drop_retired(db, rt)
         await db[history(rt)].create_indexes([
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.lu", DESCENDING)], name="tenant_lu"),
             IndexModel([("_sys.tenant", ASCENDING), ("_sys.id", ASCENDING), ("_sys.lu", DESCENDING)],
@@ -83,7 +87,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     # Idempotency records expire on real MongoDB (TTL monitor); devdb keeps them for its short life.
     await db.idempotency.create_indexes([IndexModel([("created", ASCENDING)], name="ttl",
                                                     expireAfterSeconds=24 * 3600)])
-    # Rate-limit windows expire once no sliding estimate weighs them (store/ratelimits.py).
+    # Rate-limit minutes expire once none of their seconds is counted any more (store/ratelimits.py).
     await db[RATELIMITS].create_indexes([IndexModel([("expires", ASCENDING)], name="ttl", expireAfterSeconds=0)])
     # Lease collections (webhook_state) are read by _id only.
     await db[LOG].create_indexes([
@@ -98,9 +102,8 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> int:
     return created
 
 
-async def _drop_unindexed(db: AsyncDatabase[Any], rt: str) -> None:
-    """Drop the indexes an earlier version made for ``rt``'s ``UNINDEXED`` parameters (each costs every write)."""
-    names = {f"k_{name}" for name in UNINDEXED[rt]} | {f"s_{name}" for name in UNINDEXED[rt]}
+async def _drop_retired(db: AsyncDatabase[Any], rt: str) -> None:
+    """Drop the ``RETIRED`` indexes an earlier version made for ``rt``."""
     async for index in await db[rt].list_indexes():
-        if index["name"] in names:
+        if index["name"] in RETIRED[rt]:
             await db[rt].drop_index(index["name"])

@@ -51,3 +51,14 @@ async def test_start_up_drops_the_index_of_an_unindexed_parameter(store: StoreHa
     await ensure_indexes(db)
     names = {index["name"] async for index in await db["AuditEvent"].list_indexes()}
     assert "k_type" not in names and {"k_patient", "k_date", "k_outcome"} <= names
+
+
+async def test_start_up_drops_patients_tenant_live_which_tenant_live_id_replaced(store: StoreHandle) -> None:
+    db = store.repo.audit_log.db
+    await db["Patient"].create_indexes([IndexModel([("_sys.tenant", ASCENDING), ("_sys.deleted", ASCENDING)],
+                                                   name="tenant_live")])
+    await ensure_indexes(db)
+    names = {index["name"] async for index in await db["Patient"].list_indexes()}
+    assert "tenant_live" not in names and {"tenant_live_id", "tenant_lu"} <= names
+    audit = {index["name"] async for index in await db["AuditEvent"].list_indexes()}
+    assert "tenant_live_id" not in audit and "tenant_lu" in audit
