@@ -28,6 +28,7 @@ def graph_settings(mongo_uri: str) -> Iterator[Settings]:
         allow_anonymous=False,
         relay_poll_interval_s=0.5,
         rate_limit_per_minute=0,
+        db_timeout_s=30.0,  # the 100-patient dashboards of test_limits.py on a loaded 2-core CI machine
         graphiql=True,  # production defaults (MONGODB_URI is set) switch both off
         introspection=True,
         cors_origins=FRONT_END,  # the browser app of tests/graph/test_cross_origin.py
