@@ -443,7 +443,7 @@ class RateLimitMiddleware:
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})
             return
-        status, headers, body = error_reply(scope["path"], error)
+        status, headers, body = error_reply(scope, error)
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw.append((b"content-length", b"%d" % len(body)))
         await send({"type": "websocket.http.response.start", "status": status, "headers": raw})

@@ -81,15 +81,23 @@ async def test_fhir_rest_answers_429_as_an_operation_outcome(limited: ServerThre
         assert (await c.get(f"{limited.url}/health")).status_code == 200
 
 
-async def test_graphql_answers_429_with_too_many_requests(limited: ServerThread) -> None:
+async def test_graphql_answers_429_with_too_many_requests_in_the_negotiated_media_type(
+        limited: ServerThread) -> None:
     async with httpx.AsyncClient(base_url=limited.url, headers={"X-API-Key": KEYS["graphql"]}) as c:
         for _ in range(LIMIT):
             r = await admitted(lambda: c.post("/graphql", json={"query": "{ __typename }"}))
             assert r.status_code == 200 and "ratelimit" in r.headers
-        refused = await c.post("/graphql", json={"query": "{ __typename }"})
-    assert_refused_with_quota(refused)
-    errors = refused.json()["errors"]
-    assert len(errors) == 1 and errors[0]["extensions"]["code"] == "TOO_MANY_REQUESTS"
+        # GraphQL over HTTP: the refusal in the media type the request asked for, as an answer would be.
+        for accept, media in ((None, "application/json"), ("application/json", "application/json"),
+                              ("application/graphql-response+json", "application/graphql-response+json"),
+                              ("application/graphql-response+json, application/json;q=0.9",
+                               "application/graphql-response+json")):
+            headers = {"Accept": accept} if accept else {}
+            refused = await c.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+            assert_refused_with_quota(refused)
+            assert refused.headers["content-type"].split(";")[0] == media, accept
+            errors = refused.json()["errors"]
+            assert len(errors) == 1 and errors[0]["extensions"]["code"] == "TOO_MANY_REQUESTS"
 
 
 async def test_qapi_answers_429_in_its_error_shape(limited: ServerThread) -> None:
