@@ -224,7 +224,7 @@ async def test_traffic_pinned_to_one_instance_still_reaches_the_limit() -> None:
         clock.now += 0.25
         await a.sync()
         await b.sync()
-    assert 95 <= ok <= 100
+    assert ok == 100  # the idle one gave its burst's worth up to the busy one at the minute's end
 
 
 async def test_what_a_crashed_instance_admitted_but_never_sent_stays_counted() -> None:
