@@ -109,7 +109,7 @@ async def routing_error(request: Request, exc: Exception) -> Response:
                            allow=tuple(m.strip() for m in allowed.split(",") if m.strip()))
     else:
         error = NotFound("No such endpoint")
-    code, headers, body = error_reply(request.url.path, error)
+    code, headers, body = error_reply(request.scope, error)
     return Response(body, status_code=code, headers=headers)
 
 

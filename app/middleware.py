@@ -130,7 +130,7 @@ class BodyTimeoutMiddleware:
                 raise
             # what the app made of a client that seemed to leave (e.g. Starlette's ClientDisconnect)
         if stalled and not tracked.started:
-            status, headers, body = error_reply(scope["path"], TimedOut(
+            status, headers, body = error_reply(scope, TimedOut(
                 f"The request body did not arrive within {self.seconds:g} s"))
             await send_reply(send, status, {**headers, "Connection": "close"}, body)
 
@@ -196,11 +196,11 @@ class SafeErrorsMiddleware:
             await self.app(scope, receive, tracked)
         except DomainError as exc:
             if not tracked.started:
-                await send_reply(send, *error_reply(scope["path"], exc))
+                await send_reply(send, *error_reply(scope, exc))
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
             log.error("unhandled exception on %s %s: %s", scope.get("method"), route_of(scope), described(exc))
             if not tracked.started:
-                await send_reply(send, *internal_reply(scope["path"]))
+                await send_reply(send, *internal_reply(scope))
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})

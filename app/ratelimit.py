@@ -32,22 +32,29 @@ quota blind; later ones never wait.
 interval old could together pass the limit by up to (N − 1) × what is left; even "each takes 1/N of what was
 left when it synced" overshoots (by 25 % with two instances that sync out of phase and spend their shares at
 once: each computes its share blind to the other's newest one). So an instance admits only within a *grant*
-it has declared in the store beforehand: at each sync it writes its increments and its new grant (its share
-``ceil(room / k)`` of what its last view left, k = itself plus the other instances with traffic of the tenant;
-1 when it had none), then reads the counts and the others' grants, and trims its grant to what is left once
-those are set aside. Of two instances that sync at about the same time, at least one reads after the other's
-write (each writes before it reads) and trims to leave room for it; until its answer comes, an instance uses
-only what is left of its previous grant, which every earlier reader already set aside. So while the store
-answers, all instances together stay within the limit — no overshoot beyond it, whatever N, only rounding
-toward admitting less. What it costs:
+it has declared in the store beforehand: at each sync it writes its increments and its new grant, then reads
+the counts and the others' grants, and trims its grant to what is left once those are set aside. The grant
+is what it may admit until its next sync: its share ``ceil(room / k)`` of what its last view left (k = itself
+plus the other instances with traffic of the tenant), **never more than a fifth of the limit**
+(``GRANT_DIVISOR``). An instance without traffic keeps a burst's worth (a twentieth of the limit), none of
+the last of the minute while others have traffic; one that refused for want of a grant has traffic for the
+next ``WANTING_S`` (its clients were told to retry in a second). Of two instances that sync at about the
+same time, at least one reads after the other's write (each writes before it reads) and trims to leave room
+for it; until its answer comes, an instance uses only what is left of its previous grant, which every earlier
+reader already set aside. So while the store answers, all instances together stay within the limit — no
+overshoot beyond it, whatever N, only rounding toward admitting less. What it costs:
 
-- an instance whose grant is spent refuses (``Retry-After: 1``) until its next sync even when another's grant
-  is unused: traffic that moves to another instance gets its full share one interval later;
+- an instance whose grant is spent refuses (``Retry-After: 1``) until its next sync, while the minute has
+  room: a burst beyond a fifth of the limit per sync (0.8 × the limit a second at the default 0.25 s) waits
+  for the next grants — 1,000 requests arriving within 0.5 s at the default limit are all admitted within
+  about 2 s of retries; traffic that moves to another instance gets its full share one interval later;
 - an instance that stops without a clean shutdown (SIGKILL, a crash) never sends what it admitted since its
   last write; its last grant bounds that, so the others set it aside while it is live
   (store.ratelimits.ALIVE_S, 5 s) and then read it as spent, at the second it lapsed, for the next minute
-  (a clean stop gives it up: 0). Increments whose write failed are sent again, counting twice if the failed
-  write was in fact applied. Both err toward admitting less;
+  (a clean stop gives it up: 0): a crash costs its clinic at most a fifth of the limit for that minute (an
+  uncapped grant, all the room an instance alone had, cost it the whole minute). Increments whose write
+  failed are sent again, counting twice if the failed write was in fact applied. Both err toward admitting
+  less;
 - the instances' clocks delimit the seconds: skew between them shifts when a request leaves the count by
   that much.
 
@@ -89,6 +96,13 @@ from store.types import check_tenant
 log = logging.getLogger("fhirgraph.ratelimit")
 
 WINDOW_S = 60
+# A grant is at most a fifth of the limit: what an instance that crashes may have admitted unsent (and the others
+# then hold as spent for a minute) is bounded by it, while a burst of 0.8 × the limit a second still passes
+# one instance (a grant per sync, every 0.25 s).
+GRANT_DIVISOR = 5
+# An instance that refused for want of a grant counts as having traffic for this long: its refused clients,
+# told Retry-After: 1, are waiting for their retry, and the others leave it its share meanwhile.
+WANTING_S = 2.0
 MESSAGE = "Rate limit exceeded: {limit} requests per minute per clinic"
 
 # (limit, remaining, seconds until the current window ends) of an admitted request; () when it has no limit.
@@ -124,18 +138,21 @@ class _Tenant:
     (``pending``); both of those are counted until the store has them, at the second they are sent in — never
     earlier than they happened, so they leave the window no sooner than they should."""
 
-    __slots__ = ("limit", "seconds", "inflight", "pending", "base", "stale_at", "reset_at", "others",
-                 "others_active", "since", "allowance", "fresh", "wanting")
+    __slots__ = ("limit", "cap", "seconds", "inflight", "pending", "base", "stale_at", "reset_at", "others",
+                 "others_active", "since", "allowance", "fresh", "wanted_at")
 
     def __init__(self, limit: int, now: float):
         self.limit = limit
+        self.cap = max(1, -(-limit // GRANT_DIVISOR))  # the largest grant (GRANT_DIVISOR)
         self.seconds: dict[int, int] = {}
         self.inflight = self.pending = 0
         self.others = self.others_active = 0  # the other instances' live grants, and how many have traffic
         self.since = 0  # admitted since the last sync began
         self.allowance = 0  # how many of those this instance may admit (its grant, trimmed)
         self.fresh = True  # no grant declared yet
-        self.wanting = False  # refused for want of a grant since the last sync: it has traffic all the same
+        # Last refused for want of a grant: it has traffic all the same, until its clients, told to retry in a
+        # second, have had the time to (WANTING_S).
+        self.wanted_at = -math.inf
         self.refresh(now)
 
     def refresh(self, now: float) -> None:
@@ -205,7 +222,7 @@ class Limiter:
             RATE_LIMITED.inc()
             raise self._refused(t, now, used)
         if t.since >= t.allowance:  # this instance's grant is spent: until the next sync
-            t.wanting = True
+            t.wanted_at = now
             RATE_LIMITED.inc()
             raise TooManyRequests(MESSAGE.format(limit=t.limit), retry_after=self.interval_s, limit=t.limit,
                                   window_s=WINDOW_S)
@@ -296,13 +313,19 @@ class Limiter:
             t.refresh(now)
             # The grant is declared before it is used: what it leaves for the others' next grants is known to
             # every instance that reads after this write (app/ratelimit.py's docstring has the argument).
-            active = t.since > 0 or t.wanting or t.fresh
-            t.wanting = False
-            room = t.room(now)
-            share = math.ceil(room / (1 + (t.others_active if active else 0))) if room >= 1 else 0
-            # An idle tenant keeps a burst's worth (a twentieth of its limit): a page that fires a dozen requests
-            # after a quiet spell is not refused while the next sync comes round.
-            granted = 0 if final or name in self._cold else (share if active else min(share, max(1, t.limit // 20)))
+            active = t.since > 0 or t.fresh or now - t.wanted_at < WANTING_S
+            room, others = max(0, math.floor(t.room(now))), 1 + t.others_active
+            if final or name in self._cold:
+                granted = 0
+            elif active:  # its share of what is left, never more than ``cap``: a crash costs the others that
+                granted = min(t.cap, -(-room // others))
+            else:
+                # An idle tenant keeps a burst's worth (a twentieth of its limit): a page that fires a dozen
+                # requests after a quiet spell is not refused while the next sync comes round. But the last of
+                # the minute (two bursts' worth per instance) goes to the instances with traffic: they would be
+                # refused while this one sits on it, and Retry-After: 1 would not hold.
+                burst = min(t.cap, max(1, t.limit // 20))
+                granted = min(burst, room) if not t.others_active else burst if room >= 2 * others * burst else 0
             # Until the answer, the rest of the previous grant (within the new one) may still be used.
             t.allowance = min(granted, max(0, t.allowance - t.since))
             t.since = 0
@@ -420,7 +443,7 @@ class RateLimitMiddleware:
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})
             return
-        status, headers, body = error_reply(scope["path"], error)
+        status, headers, body = error_reply(scope, error)
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw.append((b"content-length", b"%d" % len(body)))
         await send({"type": "websocket.http.response.start", "status": status, "headers": raw})

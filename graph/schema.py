@@ -39,6 +39,7 @@ from graph.errors import ErrorCodes, convert
 from graph.execution import Executor, leaf_of
 from graph.fanout import lane_handler
 from graph.limits import extensions as limit_extensions
+from graph.media import GRAPHQL_RESPONSE, JSON, content_type, negotiated
 from graph.metrics import OperationMetrics
 from graph.mutation import Mutation
 from graph.query import Query
@@ -51,7 +52,6 @@ from store.types import PrincipalLike
 
 READS = frozenset({"read", "search"})  # the interactions resolvers ask the policy for that only read
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 ENTITY_TYPES: tuple[str, ...] = ("Patient", "Practitioner", "Appointment", "Encounter", "Episode")
 
 
@@ -209,27 +209,8 @@ def _attribute(name: str) -> Callable[..., Any]:
 
 
 # The media type chosen for the response of the current request (GraphQL over HTTP, "Accept").
-_accept: contextvars.ContextVar[str] = contextvars.ContextVar("graphql_accept", default="application/json")
+_accept: contextvars.ContextVar[str] = contextvars.ContextVar("graphql_accept", default=JSON)
 _request_error: contextvars.ContextVar[bool] = contextvars.ContextVar("graphql_request_error", default=False)
-
-
-def _negotiate(accept: str) -> str:
-    best, best_q = "application/json", -1.0
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        mt = fields[0].lower()
-        q = 1.0
-        for f in fields[1:]:
-            if f.startswith("q="):
-                try:
-                    q = float(f[2:])
-                except ValueError:
-                    q = 0.0
-        if mt == GRAPHQL_RESPONSE and q > best_q:
-            best, best_q = GRAPHQL_RESPONSE, q + 0.001  # preferred on ties, as the spec recommends
-        elif mt in ("application/json", "application/*", "*/*") and q > best_q:
-            best, best_q = "application/json", q
-    return best
 
 
 # Where GraphQLView keeps a request's context until its response is built (then it drops the DataLoaders).
@@ -268,8 +249,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            headers = dict(scope.get("headers") or ())
-            _accept.set(_negotiate(headers.get(b"accept", b"").decode("latin-1")))
+            _accept.set(negotiated(scope.get("headers") or ()))
             _request_error.set(False)
         await super().__call__(scope, receive, send)
 
@@ -297,9 +277,8 @@ class GraphQLView(GraphQL[Context, None]):
             if isinstance(request, WebSocket):
                 raise
             code = _HTTP_CODES.get(e.status_code, "BAD_REQUEST")
-            media = GRAPHQL_RESPONSE if _accept.get() == GRAPHQL_RESPONSE else "application/json"
             return Response(orjson.dumps({"errors": [{"message": e.reason, "extensions": {"code": code}}]}),
-                            status_code=e.status_code, media_type=media)
+                            status_code=e.status_code, media_type=_accept.get())
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         door = services(request.app)
@@ -335,12 +314,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
-        if _accept.get() == GRAPHQL_RESPONSE:
-            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
-            if _request_error.get() and not sub_response.status_code:
-                response.status_code = 400
-        else:
-            response.headers["content-type"] = "application/json; charset=utf-8"
+        response.headers["content-type"] = content_type(_accept.get())
+        if _accept.get() == GRAPHQL_RESPONSE and _request_error.get() and not sub_response.status_code:
+            response.status_code = 400
         return response
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 import pytest
 from pydantic import ValidationError
 
-from app.ratelimit import UNLIMITED, WINDOW_S, Limiter, parse_limits
+from app.ratelimit import GRANT_DIVISOR, UNLIMITED, WINDOW_S, Limiter, parse_limits
 from app.settings import Settings, problems
 from store.errors import TooManyRequests, Unavailable
 from store.ratelimits import ALIVE_S, Grant, Others, Slot, Synced, Window
@@ -76,11 +76,28 @@ async def admitted(limiter: Limiter, tenant: str, n: int) -> int:
     return ok
 
 
+async def admitted_over(limiter: Limiter, tenant: str, n: int, *, syncs: int) -> int:
+    """How many are admitted of ``n`` requests of ``tenant`` knocking before each of ``syncs`` syncs and after the
+    last (a grant is at most a fifth of the limit: a whole quota takes five syncs)."""
+    ok = await admitted(limiter, tenant, n)
+    for _ in range(syncs):
+        await limiter.sync()
+        ok += await admitted(limiter, tenant, n)
+    return ok
+
+
 async def test_a_single_instance_admits_the_limit_then_refuses_with_the_quota() -> None:
     clock, store = Clock(), MemoryCounters()
     limiter = Limiter(5, counters=store, clock=clock)
     await limiter.start()
-    quotas = [await limiter.first("clinic-a") if i == 0 else limiter.take("clinic-a") for i in range(5)]
+    quotas = [await limiter.first("clinic-a")]
+    for _ in range(4):
+        # A grant is a fifth of the limit (one here): the next waits for the next sync, the minute has room.
+        with pytest.raises(TooManyRequests) as spent:
+            limiter.take("clinic-a")
+        assert spent.value.retry_after == limiter.interval_s
+        await limiter.sync()
+        quotas.append(limiter.take("clinic-a"))
     assert [q[1] for q in quotas if q] == [4, 3, 2, 1, 0]  # remaining after each
     # Reset: when the oldest of them leaves the last 60 s (each second is counted whole, until its end).
     assert all(q[0] == 5 and q[2] == WINDOW_S + 1 for q in quotas if q)
@@ -96,8 +113,8 @@ async def test_a_single_instance_admits_the_limit_then_refuses_with_the_quota() 
 
 async def test_tenants_have_their_own_limits_and_zero_is_none() -> None:
     limiter = Limiter(2, {"big": 4, "free": 0}, counters=MemoryCounters(), clock=Clock())
-    assert await admitted(limiter, "small", 10) == 2
-    assert await admitted(limiter, "big", 10) == 4
+    assert await admitted_over(limiter, "small", 10, syncs=6) == 2
+    assert await admitted_over(limiter, "big", 10, syncs=6) == 4
     assert limiter.take("free") == UNLIMITED
     assert Limiter(0).enabled is False and Limiter(0, {"x": 3}).enabled is True
 
@@ -105,7 +122,7 @@ async def test_tenants_have_their_own_limits_and_zero_is_none() -> None:
 async def test_requests_leave_the_count_a_minute_after_their_second() -> None:
     clock, store = Clock(T0 + 50), MemoryCounters()
     limiter = Limiter(10, counters=store, clock=clock)
-    assert await admitted(limiter, "c", 12) == 10
+    assert await admitted_over(limiter, "c", 12, syncs=6) == 10
     await limiter.sync()  # they are counted at this second, T0 + 50
     clock.now = T0 + WINDOW_S + 6  # in the next minute, but within 60 s of them: nothing
     await limiter.sync()
@@ -116,7 +133,8 @@ async def test_requests_leave_the_count_a_minute_after_their_second() -> None:
     await limiter.sync()
     assert await admitted(limiter, "c", 12) == 1  # all room again, but idle meanwhile: a burst's worth (1)
     await limiter.sync()
-    assert await admitted(limiter, "c", 12) == 9
+    assert await admitted(limiter, "c", 12) == 10 // GRANT_DIVISOR  # busy again: a whole grant
+    assert await admitted_over(limiter, "c", 12, syncs=6) == 10 - 1 - 10 // GRANT_DIVISOR
 
 
 async def test_no_60_s_span_holds_more_than_the_limit_whatever_the_minute() -> None:
@@ -177,14 +195,22 @@ async def test_saturating_instances_out_of_phase_never_pass_the_limit(n: int) ->
 async def test_a_spent_grant_refuses_until_the_next_sync() -> None:
     clock, store = Clock(), MemoryCounters()
     a, b = (Limiter(100, counters=store, clock=clock) for _ in range(2))
-    assert await admitted(a, "c", 1) == 1
+    cap = 100 // GRANT_DIVISOR
+    assert await admitted(a, "c", 100) == cap  # one grant: a fifth of the limit, not all that is left
     with pytest.raises(TooManyRequests) as refused:
-        await b.first("c")  # a's grant holds all that is left, until a's next sync
-    assert refused.value.retry_after == b.interval_s
-    await a.sync()  # a sees b wanting and keeps half
-    await b.sync()
-    assert await admitted(a, "c", 100) + await admitted(b, "c", 100) == 99
-    assert await admitted(a, "c", 1) + await admitted(b, "c", 1) == 0
+        a.take("c")
+    assert refused.value.retry_after == a.interval_s  # the next sync's grant, not the minute's end
+    assert await admitted(b, "c", 100) == cap  # a's grant did not hold the rest of the minute
+    ok = 2 * cap
+    for _ in range(8):  # both busy, syncing in turn: each gets its share of what is left, never past it
+        await a.sync()
+        await b.sync()
+        ok += await admitted(a, "c", 100) + await admitted(b, "c", 100)
+    assert ok == 100
+    for limiter in (a, b):
+        with pytest.raises(TooManyRequests) as refused:
+            limiter.take("c")
+        assert refused.value.retry_after == WINDOW_S + 1  # the minute is spent: when its requests leave it
 
 
 async def test_traffic_pinned_to_one_instance_still_reaches_the_limit() -> None:
@@ -198,7 +224,7 @@ async def test_traffic_pinned_to_one_instance_still_reaches_the_limit() -> None:
         clock.now += 0.25
         await a.sync()
         await b.sync()
-    assert 95 <= ok <= 100
+    assert ok == 100  # the idle one gave its burst's worth up to the busy one at the minute's end
 
 
 async def test_what_a_crashed_instance_admitted_but_never_sent_stays_counted() -> None:
@@ -228,15 +254,105 @@ async def test_what_a_crashed_instance_admitted_but_never_sent_stays_counted() -
     assert ok > 150
 
 
+async def test_after_its_only_busy_instance_crashed_a_clinic_still_gets_all_but_a_grant() -> None:
+    # b alone has the clinic's traffic; it crashes right after a sync that sent its counts and declared its next
+    # grant. That grant is read as spent for a minute: when it could be all the room left (the whole quota for
+    # an instance alone), the clinic got almost nothing from a for the next minute. Capped, it costs a fifth.
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(1000, counters=store, clock=clock) for _ in range(2))
+    cap = 1000 // GRANT_DIVISOR
+    before = await admitted(a, "c", 1)  # a knows the clinic, then has no traffic
+    before += await admitted(b, "c", 1)
+    for _ in range(4):
+        clock.now += 0.25
+        await a.sync()
+        await b.sync()
+        before += await admitted(b, "c", 75)
+    await b.sync()  # b's last word: its counts, and a grant it will never spend nor give up
+    after = 0
+    for _ in range(4 * 55):  # a, busy for the next 55 s (within the minute of b's admissions)
+        clock.now += 0.25
+        await a.sync()
+        after += await admitted(a, "c", 50)
+    assert before == 2 + 4 * 75
+    assert 1000 - cap - before <= after <= 1000 - before
+
+
+@pytest.mark.parametrize("burst_s", [2.0, 0.5])
+async def test_one_busy_instance_admits_a_burst_of_the_whole_limit_within_seconds(burst_s: float) -> None:
+    # A grant is a fifth of the limit per sync: 1,000 requests arriving on one instance within burst_s, each
+    # refused one retried after its Retry-After (whole seconds, as the header says), are all admitted soon after.
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(1000, counters=store, clock=clock) for _ in range(2))
+    assert await admitted(b, "c", 1) == 1  # another instance, alive and idle
+    await b.sync()
+    due: list[float] = []  # when each refused request is knocked again
+    arriving, ok, refused, last = 1000 - 1, 1, 0, 0.0
+    steps = int(burst_s / 0.25)
+    for step in range(4 * 8):
+        if step:
+            clock.now += 0.25
+            await a.sync()
+            await b.sync()
+        knocks = [t for t in due if t <= clock.now]
+        due = [t for t in due if t > clock.now]
+        fresh = min(arriving, math.ceil(999 / steps)) if step < steps else 0
+        arriving -= fresh
+        for _ in range(len(knocks) + fresh):
+            try:
+                if a.take("c") is None:
+                    await a.first("c")
+            except TooManyRequests as exc:
+                refused += 1
+                assert exc.retry_after is not None and exc.retry_after <= 1  # the next grant, not the minute's end
+                due.append(clock.now + max(1, math.ceil(exc.retry_after)))
+                continue
+            ok, last = ok + 1, clock.now - T0
+    assert ok == 1000 and not due
+    assert last <= burst_s + 2  # the last of them admitted within two seconds of the burst's end
+    # 125 per sync fit in a grant (but for the idle instance's burst's worth, given up at the minute's end);
+    # 500 do not, and wait for the next grants.
+    assert refused <= 1000 // 20 if burst_s == 2.0 else refused >= 500
+
+
+async def test_a_client_honouring_retry_after_is_admitted_on_its_retry() -> None:
+    # One client knocking at a, b alive and idle (holding a burst's worth): every refusal's Retry-After, waited
+    # out, leads to an admission — the next grant's second when the grant is spent, the minute's requests
+    # leaving it when the rest of the minute is spent or held by b.
+    clock, store = Clock(), MemoryCounters()
+    a, b = (Limiter(100, counters=store, clock=clock) for _ in range(2))
+    ok = await admitted(b, "c", 1) + await admitted(a, "c", 1)
+    waits: list[int] = []
+    retrying = False
+    while clock.now < T0 + 130:
+        try:
+            a.take("c")
+        except TooManyRequests as exc:
+            assert not retrying, (waits, ok)  # refused again right after waiting what it was told
+            assert exc.retry_after is not None
+            wait = max(1, math.ceil(exc.retry_after))
+            waits.append(wait)
+            for _ in range(4 * wait):
+                clock.now += 0.25
+                await a.sync()
+                await b.sync()
+            retrying = True
+            continue
+        ok += 1
+        retrying = False
+    assert {w for w in waits if w > 1}  # the minute was spent (or held by b) at least once: told the real wait
+    assert all(w == 1 or w >= 50 for w in waits)
+    assert ok >= 2 * (100 - 5)  # two minutes' worth, about (b's idle share may stay unused)
+
+
 async def test_a_new_instance_learns_the_global_count_before_admitting() -> None:
     clock, store = Clock(), MemoryCounters()
     a = Limiter(5, counters=store, clock=clock)
     await a.start()
-    assert await admitted(a, "c", 5) == 5
-    await a.sync()
+    assert await admitted_over(a, "c", 5, syncs=6) == 5
     b = Limiter(5, counters=store, clock=clock)
     await b.start()
-    assert await admitted(b, "c", 3) == 0
+    assert await admitted_over(b, "c", 3, syncs=6) == 0
 
 
 async def test_store_unavailable_fails_open_at_the_steady_rate_logs_once_then_flushes(

@@ -48,9 +48,15 @@ async def test_graphql_response_media_type(http: httpx.AsyncClient, graph_url: s
     assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
 
 
-async def test_unauthenticated_is_refused(http: httpx.AsyncClient, graph_url: str) -> None:
-    r = await http.post(graph_url, json={"query": "{ __typename }"}, headers={"X-API-Key": "wrong"})
-    assert r.status_code == 401
+async def test_unauthenticated_is_refused_in_the_negotiated_media_type(http: httpx.AsyncClient,
+                                                                      graph_url: str) -> None:
+    # Refused before the view runs (auth middleware): answered in the media type the view would have chosen.
+    for accept in (None, "application/json", "application/graphql-response+json"):
+        headers = {"X-API-Key": "wrong", **({"Accept": accept} if accept else {})}
+        r = await http.post(graph_url, json={"query": "{ __typename }"}, headers=headers)
+        assert r.status_code == 401
+        assert r.headers["content-type"].split(";")[0] == (accept or "application/json")
+        assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_graphiql_is_served(http: httpx.AsyncClient, graph_url: str) -> None:
