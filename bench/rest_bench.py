@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,15 @@ from typing import IO, Any
 
 import httpx
 import orjson
-from common import cpu_seconds, free_port, wait_http, wait_idle, wait_port, wrk  # bench/ is the script's folder
+from common import (  # bench/ is the script's folder
+    cpu_seconds,
+    free_port,
+    own_cpu_seconds,
+    wait_http,
+    wait_idle,
+    wait_port,
+    wrk,
+)
 from common import httpx_load as common_httpx_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,10 +208,18 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
         load(args.warmup)
         wait_idle(*pids)
     before = [cpu_seconds(p) for p in pids]
+    own = own_cpu_seconds(pids[0]) if pids else 0.0
+    load_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child that ends meanwhile
     result = load(args.duration)
+    load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wait_idle(*pids)
+    count = max(result["requests"], 1.0)
     for i, (pid, then) in enumerate(zip(pids, before, strict=True)):
-        result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / max(result["requests"], 1.0)
+        result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / count
+    if pids:  # the app's children: its audit writer process (app/audit_writer.py)
+        result["writer"] = result["cpu0"] - 1e6 * (own_cpu_seconds(pids[0]) - own) / count
+    result["wrk"] = 1e6 * (load_after.ru_utime + load_after.ru_stime - load_before.ru_utime
+                           - load_before.ru_stime) / count
     if expect_errors:
         result["errors"] = 0.0  # the row measures an error answer on purpose (checked to be a 404 beforehand)
     return result
@@ -224,7 +241,8 @@ def variant_env(env: dict[str, str], observability: str, audit: str, level: str 
 def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
     ratio = f"{100 * r['rps'] / ceil:5.1f}%" if name != CEILING else ""
     print(f"{size:>8}  {name:<22}{variant:<26}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
-          f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('cpu1', 0):>7.0f}  {ratio}", flush=True)
+          f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('writer', 0):>7.0f}{r.get('cpu1', 0):>7.0f}"
+          f"{r.get('wrk', 0):>7.0f}  {ratio}", flush=True)
 
 
 def median(values: list[float]) -> float:
@@ -294,9 +312,10 @@ def main() -> int:
               f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{args.rounds} round(s); {os.cpu_count()} cores\n")
-        print("CPU µs/req: the server's user+system time per request (app, with its audit writer process; and devdb)\n")
+        print("CPU µs/req: user+system time per request of the app (with its audit writer process), of the writer "
+              "alone (wr), of devdb and of wrk\n")
         print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
-              f"{'errors':>7}{'app µs':>8}{'db µs':>7}  vs ceiling")
+              f"{'errors':>7}{'app µs':>8}{'wr µs':>7}{'db µs':>7}{'wrk µs':>7}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()
             asyncio.run(load(uri, "fhirgraph_bench", size))
