@@ -97,12 +97,17 @@ def stop(*procs: subprocess.Popen[bytes], timeout: float = 120) -> None:
             proc.wait(timeout=30)
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` itself has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user + system) process ``pid`` and its live children (the app's audit writer process,
     app/audit_writer.py) have used so far, from /proc (Linux)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = own_cpu_seconds(pid)
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]

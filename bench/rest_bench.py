@@ -2,7 +2,7 @@
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
                                [--ops read,bearer,search,create,graphql,stack] [--observability off,on]
-                               [--audit off,on,inline] [--trees BEFORE,AFTER] [--rounds 3] [--server-log FILE]
+                               [--audit off,on,inline] [--trees BEFORE,AFTER] [--rounds 3] [--pin] [--server-log FILE]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
 slices with the same event loop): the embedded devdb (unless MONGODB_URI is set), one `fhirgraph serve`,
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,15 @@ from typing import IO, Any
 
 import httpx
 import orjson
-from common import cpu_seconds, free_port, wait_http, wait_idle, wait_port, wrk  # bench/ is the script's folder
+from common import (  # bench/ is the script's folder
+    cpu_seconds,
+    free_port,
+    own_cpu_seconds,
+    wait_http,
+    wait_idle,
+    wait_port,
+    wrk,
+)
 from common import httpx_load as common_httpx_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,9 +128,19 @@ def graphql_body(rid: str, size: int) -> bytes:
     return body
 
 
+# --pin: the servers (the app with its audit writer child, which inherits the affinity, and the ceiling) on one
+# core, devdb and wrk on the other — the production shape, where the store and the load generator are not on the
+# app's cores. Unpinned, all of them share both cores.
+APP_CORE, LOAD_CORE = 0, 1
+
+
+def pinned(cmd: list[str], core: int | None) -> list[str]:
+    return ["taskset", "-c", str(core), *cmd] if core is not None else cmd
+
+
 def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
-            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY)) -> dict[str, float]:
-    return wrk(url, duration, connections, threads=2, script=script, headers={auth[0]: auth[1]})
+            auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), cpu: int | None = None) -> dict[str, float]:
+    return wrk(url, duration, connections, threads=2, script=script, headers={auth[0]: auth[1]}, cpu=cpu)
 
 
 async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
@@ -190,7 +209,7 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             script = lua(READ_LUA % (random_ids[0], random_ids[1], auth[0], auth[1]))
 
         def load(seconds: int) -> dict[str, float]:
-            return run_wrk(url, seconds, args.connections, script, auth)
+            return run_wrk(url, seconds, args.connections, script, auth, LOAD_CORE if args.pin else None)
     else:
         def load(seconds: int) -> dict[str, float]:
             return asyncio.run(httpx_load(url, seconds, args.connections, body,
@@ -199,10 +218,18 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
         load(args.warmup)
         wait_idle(*pids)
     before = [cpu_seconds(p) for p in pids]
+    own = own_cpu_seconds(pids[0]) if pids else 0.0
+    load_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child that ends meanwhile
     result = load(args.duration)
+    load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wait_idle(*pids)
+    count = max(result["requests"], 1.0)
     for i, (pid, then) in enumerate(zip(pids, before, strict=True)):
-        result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / max(result["requests"], 1.0)
+        result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / count
+    if pids:  # the app's children: its audit writer process (app/audit_writer.py)
+        result["writer"] = result["cpu0"] - 1e6 * (own_cpu_seconds(pids[0]) - own) / count
+    result["wrk"] = 1e6 * (load_after.ru_utime + load_after.ru_stime - load_before.ru_utime
+                           - load_before.ru_stime) / count
     if expect_errors:
         result["errors"] = 0.0  # the row measures an error answer on purpose (checked to be a 404 beforehand)
     return result
@@ -224,7 +251,8 @@ def variant_env(env: dict[str, str], observability: str, audit: str, level: str 
 def show(size: int, name: str, variant: str, r: dict[str, float], ceil: float) -> None:
     ratio = f"{100 * r['rps'] / ceil:5.1f}%" if name != CEILING else ""
     print(f"{size:>8}  {name:<22}{variant:<26}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
-          f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('cpu1', 0):>7.0f}  {ratio}", flush=True)
+          f"{r['errors']:>7.0f}{r.get('cpu0', 0):>8.0f}{r.get('writer', 0):>7.0f}{r.get('cpu1', 0):>7.0f}"
+          f"{r.get('wrk', 0):>7.0f}  {ratio}", flush=True)
 
 
 def median(values: list[float]) -> float:
@@ -261,7 +289,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1,
                     help="rounds of every row; with several, the medians are printed last (a shared machine moves "
                          "req/s by ±20 %% from one run to the next: CPU per request moves far less)")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin (taskset) the app servers, their audit writer processes and the ceiling to core 0, "
+                         "devdb and wrk to core 1: what the app costs on cores of its own, as deployed beside a "
+                         "MongoDB on its own machine (unpinned, all share every core)")
     args = ap.parse_args()
+    if args.pin and (not shutil.which("taskset") or (os.cpu_count() or 1) < 2):
+        ap.error("--pin needs taskset and two cores")
+    app_core, load_core = (APP_CORE, LOAD_CORE) if args.pin else (None, None)
     ops = [op for op in ("read", "bearer", "search", "create", "graphql", "stack") if op in args.ops.split(",")]
     trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
     variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
@@ -282,7 +317,7 @@ def main() -> int:
         db_pids: tuple[int, ...] = ()
         if not uri:
             port = free_port()
-            devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)],
+            devdb = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "devdb", "--port", str(port)], load_core),
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(devdb)
             db_pids = (devdb.pid,)
@@ -293,10 +328,12 @@ def main() -> int:
         print(f"observability: {args.observability}; audit trail: {args.audit}; engine: {engine}; "
               f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
-              f"{args.rounds} round(s); {os.cpu_count()} cores\n")
-        print("CPU µs/req: the server's user+system time per request (app, with its audit writer process; and devdb)\n")
+              f"{args.rounds} round(s); {os.cpu_count()} cores"
+              f"{f'; pinned: servers on core {APP_CORE}, devdb and wrk on core {LOAD_CORE}' if args.pin else ''}\n")
+        print("CPU µs/req: user+system time per request of the app (with its audit writer process), of the writer "
+              "alone (wr), of devdb and of wrk\n")
         print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
-              f"{'errors':>7}{'app µs':>8}{'db µs':>7}  vs ceiling")
+              f"{'errors':>7}{'app µs':>8}{'wr µs':>7}{'db µs':>7}{'wrk µs':>7}  vs ceiling")
         for size in [int(s) for s in args.sizes.split(",")]:
             t = time.perf_counter()
             asyncio.run(load(uri, "fhirgraph_bench", size))
@@ -309,8 +346,8 @@ def main() -> int:
                 if o != "off":
                     log = args.server_log.open("ab") if args.server_log else tempfile.TemporaryFile()  # noqa: SIM115
                 logs.append(log)
-                app = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
-                                        *(["--access-log"] if o == "access-log" else [])], cwd=tree,
+                app = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(app_port),
+                                               *(["--access-log"] if o == "access-log" else [])], app_core), cwd=tree,
                                        env=variant_env(env, o, a, level), stdout=subprocess.DEVNULL,
                                        stderr=log or subprocess.DEVNULL)
                 procs.append(app)
@@ -327,7 +364,7 @@ def main() -> int:
             os.write(fd, sample)
             os.close(fd)
             ceil_port = free_port()
-            ceiling = subprocess.Popen([sys.executable, "-c", CEILING_APP, str(ceil_port), body_file],
+            ceiling = subprocess.Popen(pinned([sys.executable, "-c", CEILING_APP, str(ceil_port), body_file], app_core),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(ceiling)
             wait_http(f"http://127.0.0.1:{ceil_port}/x")
