@@ -24,7 +24,17 @@ from store.keys import date_range
 from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
 from store.params import param_table
 from store.reads import ReadCoalescer
-from store.search import compile_params, decode_cursor, encode_cursor, full_sort, keyset_filter, parse_sort, prefix_any
+from store.search import (
+    RowCursors,
+    compile_params,
+    decode_cursor,
+    encode_cursor,
+    full_sort,
+    keyset_filter,
+    parse_sort,
+    prefix_any,
+    sort_keys_of,
+)
 from store.types import Confinement, Page, Resource, TenantResource
 from store.validation import is_resource_type
 
@@ -126,9 +136,9 @@ class Queries:
         if raw:
             rows = [self._fragments.of(d.raw) for d in docs]
             page.json = [(r.rt, r.id, r.json) for r in rows]
-            page.cursors = [encode_cursor({"_id": r.doc_id, "_sys": {"s": r.sort_keys}}, sort_keys, rt) for r in rows]
+            page.cursors = RowCursors([(r.doc_id, r.sort_keys) for r in rows], sort_keys, rt)
         else:
-            page.cursors = [encode_cursor(d, sort_keys, rt) for d in docs]
+            page.cursors = RowCursors([(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
         if docs:
             first, last = page.cursors[0], page.cursors[-1]
             if backward:

@@ -12,9 +12,10 @@ import base64
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -223,9 +224,51 @@ def _spec_tag(collection: str, spec: str) -> str:
 
 
 def encode_cursor(doc: dict[str, Any], sort: list[tuple[str, int]], collection: str) -> str:
-    values = [_get(doc, path) for path, _ in sort]
-    raw = orjson.dumps({"v": values, "id": doc["_id"], "t": _tag(collection, sort)})
+    return _encode([_get(doc, path) for path, _ in sort], doc["_id"], _tag(collection, sort))
+
+
+def _encode(values: list[str], doc_id: str, tag: str) -> str:
+    raw = orjson.dumps({"v": values, "id": doc_id, "t": tag})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class RowCursors(Sequence[str]):
+    """A page's cursor after each of its rows (``Page.cursors``), each encoded when first read: a REST page reads
+    two of them (its links), a GraphQL connection those of the edges it lists. ``rows``: each row's ``_id`` and
+    its sort keys (``_sys.s``)."""
+
+    __slots__ = ("_rows", "_sort", "_tag", "_done")
+
+    def __init__(self, rows: list[tuple[str, Any]], sort: list[tuple[str, int]], collection: str):
+        self._rows = rows
+        self._sort = sort
+        self._tag = _tag(collection, sort)
+        self._done: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._rows)))]
+        i = index + len(self._rows) if index < 0 else index
+        found = self._done.get(i)
+        if found is None:
+            doc_id, keys = self._rows[index]  # (IndexError out of range, as a list's)
+            doc = {"_sys": {"s": keys}}
+            found = self._done[i] = _encode([_get(doc, path) for path, _ in self._sort], doc_id, self._tag)
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def decode_cursor(cursor: str, sort: list[tuple[str, int]], collection: str, tenant: str) -> tuple[list[str], str]:
@@ -261,6 +304,12 @@ def keyset_filter(sort: list[tuple[str, int]], values: list[Any], last_id: str, 
 
 def full_sort(sort: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [*sort, ("_id", sort[-1][1] if sort else 1)]
+
+
+def sort_keys_of(doc: dict[str, Any]) -> Any:
+    """A stored document's sort keys (``_sys.s``), as ``RowCursors`` takes them."""
+    sys_ = doc.get("_sys")
+    return sys_.get("s") if isinstance(sys_, dict) else None
 
 
 def _get(doc: dict[str, Any], path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,7 +68,7 @@ class Page:
     ``resources[i]``."""
 
     resources: list[Resource]
-    cursors: list[str] = field(default_factory=list)
+    cursors: Sequence[str] = field(default_factory=list)  # store/search.py RowCursors: encoded when read
     next_cursor: str | None = None
     prev_cursor: str | None = None
     total: int | None = None
