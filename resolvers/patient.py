@@ -41,9 +41,10 @@ TOBACCO = "72166-2"  # LOINC tobacco smoking status (social history)
 
 def node(ctx: Scope, res: Resource) -> model.Patient:
     """The record of ``res``, built once per request however many times the patient appears; a patient read
-    by a search is also what later loads of it by id answer (a chart record's ``patient``, say)."""
+    by a search is also what later loads of it by id answer (a chart record's ``patient``, say). Its fields are
+    read from the resource as they are selected (``model.LazyPatient``)."""
     ctx.loaders.patients_by_id.prime(str(res["id"]), res)  # no-op when the request already has it
-    return node_of(ctx.loaders, res, model.from_fhir)
+    return node_of(ctx.loaders, res, model.lazy_from_fhir)
 
 
 def get_patient(ctx: Scope, pid: str | None) -> Soon[model.Patient | None]:

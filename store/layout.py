@@ -39,6 +39,8 @@ NO_KEYS = {"_sys.k": 0, "_sys.e": 0, "_sys.s": 0}
 SEARCH_PROJECTION = {"_sys.k": 0, "_sys.e": 0}
 # Reads that follow references on (includes with :iterate) keep the reference keys only.
 KEYS_ONLY = {"_sys.e": 0, "_sys.s": 0}
+# Every field of ``_sys`` but the search keys (the module's docstring lists them).
+SERVER_FIELDS = ("tenant", "id", "v", "deleted", "created", "lu", "e", "s", "sealed", "slot", "uid")
 
 
 @functools.cache
@@ -46,8 +48,10 @@ def keys_of(rt: str, param: str) -> dict[str, int]:
     """The projection of reverse-reference reads (DataLoaders): ``rt``'s resources with the keys of ``param``
     only — every other search key left behind, which is most of what the database would send and the driver
     decode. (An exclusion per other parameter: MongoDB projections cannot exclude ``_sys.k`` and keep one of its
-    fields. A key outside the parameter table, if any, is merely sent along.) One dict per pair, never changed."""
-    return {"_sys.e": 0, "_sys.s": 0, **{f"_sys.k.{name}": 0 for name in param_table(rt) if name != param}}
+    fields. A key outside the parameter table, if any, is merely sent along.) The rest of ``_sys`` and ``_id`` are
+    left behind too: the caller reads the resource and those keys only. One dict per pair, never changed."""
+    return {"_id": 0, **{f"_sys.{name}": 0 for name in SERVER_FIELDS},
+            **{f"_sys.k.{name}": 0 for name in param_table(rt) if name != param}}
 
 
 # Identifier systems whose values one resource of the type may hold per tenant (a deleted one frees its value):

@@ -4,8 +4,10 @@ on FHIR); mutation inputs are written back to FHIR by resolvers/model/patient_in
 # Annotations are evaluated (no `from __future__ import annotations`): graph/types/ declares GraphQL types
 # over these records in other modules, where strawberry could not resolve them as strings.
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 import strawberry
@@ -374,95 +376,190 @@ def _ref(value: Any, rt: str) -> str | None:
     return ref_id(value, rt) if isinstance(value, dict) else None
 
 
+class _Reading:
+    """One FHIR Patient read for its record: what several fields share, each computed on first use."""
+
+    def __init__(self, res: Resource):
+        self.res = res
+
+    @cached_property
+    def x(self) -> Callable[..., Any]:
+        return ext_map(self.res).get
+
+    @cached_property
+    def named(self) -> tuple[Resource, Resource | None]:
+        return names(self.res)
+
+    @cached_property
+    def given(self) -> list[str]:
+        return self.named[0].get("given") or []
+
+    @cached_property
+    def first(self) -> str | None:
+        return self.given[0] if self.given else None
+
+    @cached_property
+    def tel(self) -> dict[str, str]:
+        return _telecom(self.res)
+
+    @cached_property
+    def addr(self) -> Resource:
+        found: Resource = (self.res.get("address") or [{}])[0]
+        return found
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.addr.get("line") or []
+
+    @cached_property
+    def status(self) -> Any:
+        return self.x(EXT["patient-status"]) or lifecycle(self.res)
+
+    @cached_property
+    def balance(self) -> float:
+        return _money(self.x(EXT["balance-total"])) or 0.0
+
+    @cached_property
+    def gp(self) -> list[Any]:
+        return self.res.get("generalPractitioner") or []
+
+    @cached_property
+    def loc(self) -> Any:
+        return self.x(EXT["patient-location"])
+
+    @cached_property
+    def emergency(self) -> tuple[str | None, str | None]:
+        return _emergency(self.res)
+
+    @cached_property
+    def meta(self) -> Resource:
+        found: Resource = self.res.get("meta") or {}
+        return found
+
+
+def _created_at(r: _Reading) -> str | None:
+    return next((e.get("valueInstant") for e in r.meta.get("extension") or () if e.get("url") == EXT["created"]),
+                r.meta.get("lastUpdated") if r.meta.get("versionId") == "1" else None)
+
+
+def _extension(name: str, default: Any = None) -> Callable[[_Reading], Any]:
+    url = EXT[name]
+    return lambda r: r.x(url, default)
+
+
+def _money_of(name: str) -> Callable[[_Reading], float | None]:
+    url = EXT[name]
+    return lambda r: _money(r.x(url))
+
+
+def _identifier(system: str) -> Callable[[_Reading], str | None]:
+    return lambda r: ident(r.res, system)
+
+
+# Each field of the record from the FHIR Patient: ``from_fhir`` reads them all, ``LazyPatient`` each when first asked.
+FIELDS: dict[str, Callable[[_Reading], Any]] = {
+    "id": lambda r: r.res["id"],
+    "version": lambda r: version(r.res),
+    "created_at": _created_at,
+    "updated_at": lambda r: r.meta.get("lastUpdated"),
+    "deleted_at": lambda r: r.x(EXT["deleted-at"]) if r.status == "archived" else None,
+    "status": lambda r: _STATUS.get(r.status, PatientStatus.ACTIVE),
+    "first_name": lambda r: r.first,
+    "middle_name": lambda r: " ".join(r.given[1:]) or None,
+    "last_name": lambda r: r.named[0].get("family"),
+    "preferred_name": lambda r: (r.named[1].get("given") or [None])[0] if r.named[1] else None,
+    "title": lambda r: (r.named[0].get("prefix") or [None])[0],
+    "salutation": _extension("salutation"),
+    "full_name": lambda r: " ".join(x for x in (r.first, r.named[0].get("family")) if x) or r.named[0].get("text")
+    or "",
+    "date_of_birth": lambda r: r.res.get("birthDate"),
+    "gender": lambda r: _GENDER.get(gender_of(r.res) or ""),
+    "pronoun": lambda r: _PRONOUN.get(r.x(EXT["pronouns"]) or ""),
+    "marital_status": lambda r: _MARITAL.get(_marital(r.res) or ""),
+    "preferred_language": lambda r: _language(r.res),
+    "email": lambda r: r.tel.get("email"),
+    "mobile_phone": lambda r: r.tel.get("mobile"),
+    "home_phone": lambda r: r.tel.get("home"),
+    "work_phone": lambda r: r.tel.get("work"),
+    "address_line1": lambda r: r.lines[0] if r.lines else None,
+    "address_line2": lambda r: r.lines[1] if len(r.lines) > 1 else None,
+    "city": lambda r: r.addr.get("city"),
+    "state": lambda r: r.addr.get("state"),
+    "postal_code": lambda r: r.addr.get("postalCode"),
+    "country": lambda r: r.addr.get("country"),
+    "address_note": _extension("address-note"),
+    "chart_number": _identifier(SID["chart-number"]),
+    "mrn": _identifier(SID["mrn"]),
+    "social_security_number": _identifier(SSN_SYSTEM),
+    "medicaid_id": _identifier(MEDICAID_SYSTEM),
+    "spid": _identifier(SID["spid"]),
+    "hsid": _identifier(SID["hsid"]),
+    "account_number": _identifier(SID["account-number"]),
+    "premedication_required": lambda r: bool(r.x(EXT["premedication-required"], False)),
+    "medical_urgent_note": _extension("medical-urgent-note"),
+    "medical_summary_text": _extension("medical-summary"),
+    "treatment_notes": _extension("treatment-notes"),
+    "appointment_module_note": _extension("appointment-module-note"),
+    "ask_to_arrive_early_mins": lambda r: _int(r.x(EXT["arrive-early-minutes"])),
+    "allergy_review_status": lambda r: _REVIEW.get(r.x(EXT["allergy-review-status"]) or "",
+                                                   AllergyReviewStatus.NOT_REVIEWED),
+    "preferred_contact_method": lambda r: _CONTACT.get(r.x(EXT["preferred-contact-method"]) or ""),
+    "preferred_confirmation_method": lambda r: _CONTACT.get(r.x(EXT["preferred-confirmation-method"]) or ""),
+    "receives_email": lambda r: bool(r.x(EXT["receives-email"], False)),
+    "receives_sms": lambda r: bool(r.x(EXT["receives-sms"], False)),
+    "consent_flags": lambda r: int(r.x(EXT["consent-flags"], 0) or 0),
+    "date_first_visit": _extension("date-first-visit"),
+    "balance_total": lambda r: r.balance,
+    "balance_0_30": lambda r: _money(r.x(EXT["balance-0-30"])) or 0.0,
+    "balance_31_60": lambda r: _money(r.x(EXT["balance-31-60"])) or 0.0,
+    "balance_61_90": lambda r: _money(r.x(EXT["balance-61-90"])) or 0.0,
+    "balance_over_90": lambda r: _money(r.x(EXT["balance-over-90"])) or 0.0,
+    "estimated_balance": _money_of("estimated-balance"),
+    "insurance_estimate": _money_of("insurance-estimate"),
+    "payment_plan_due": _money_of("payment-plan-due"),
+    "billing_cycle_day": lambda r: _int(r.x(EXT["billing-cycle-day"])),
+    "scheduling_restricted": lambda r: r.status == "inactive" or r.balance > BALANCE_HOLD,
+    "date_time_deceased": lambda r: r.res.get("deceasedDateTime"),
+    "emergency_contact_name": lambda r: r.emergency[0],
+    "emergency_contact_phone": lambda r: r.emergency[1],
+    "tags": lambda r: [Tag(code=t["code"], display=t.get("display")) for t in r.meta.get("tag") or ()
+                       if t.get("system") == CS["patient-tag"] and t.get("code")],
+    "primary_provider_id": lambda r: ref_id(r.gp[0], "Practitioner") if r.gp else None,
+    "secondary_provider_id": lambda r: ref_id(r.gp[1], "Practitioner") if len(r.gp) > 1 else None,
+    "location_id": lambda r: _ref(r.loc, "Location"),
+    "location_display": lambda r: r.loc.get("display") if isinstance(r.loc, dict) else None,
+    "billing_type_id": lambda r: _ref(r.x(EXT["billing-type"]), "Basic"),
+    "fee_schedule_id": lambda r: _ref(r.x(EXT["fee-schedule"]), "Basic"),
+    "employer_id": lambda r: _ref(r.x(EXT["employer"]), "Organization"),
+}
+
+
 def from_fhir(res: Resource) -> Patient:
-    x = ext_map(res).get
-    official, nickname = names(res)
-    given = official.get("given") or []
-    tel = _telecom(res)
-    addr = (res.get("address") or [{}])[0]
-    lines = addr.get("line") or []
-    status = x(EXT["patient-status"]) or lifecycle(res)
-    balance = _money(x(EXT["balance-total"])) or 0.0
-    gp = res.get("generalPractitioner") or []
-    loc = x(EXT["patient-location"])
-    emergency_name, emergency_phone = _emergency(res)
-    meta = res.get("meta") or {}
-    first = given[0] if given else None
-    last = official.get("family")
-    return Patient(
-        id=res["id"],
-        version=version(res),
-        created_at=next((e.get("valueInstant") for e in meta.get("extension") or () if e.get("url") == EXT["created"]),
-                        meta.get("lastUpdated") if meta.get("versionId") == "1" else None),
-        updated_at=meta.get("lastUpdated"),
-        deleted_at=x(EXT["deleted-at"]) if status == "archived" else None,
-        status=_STATUS.get(status, PatientStatus.ACTIVE),
-        first_name=first,
-        middle_name=" ".join(given[1:]) or None,
-        last_name=last,
-        preferred_name=(nickname.get("given") or [None])[0] if nickname else None,
-        title=(official.get("prefix") or [None])[0],
-        salutation=x(EXT["salutation"]),
-        full_name=" ".join(x for x in (first, last) if x) or official.get("text") or "",
-        date_of_birth=res.get("birthDate"),
-        gender=_GENDER.get(gender_of(res) or ""),
-        pronoun=_PRONOUN.get(x(EXT["pronouns"]) or ""),
-        marital_status=_MARITAL.get(_marital(res) or ""),
-        preferred_language=_language(res),
-        email=tel.get("email"),
-        mobile_phone=tel.get("mobile"),
-        home_phone=tel.get("home"),
-        work_phone=tel.get("work"),
-        address_line1=lines[0] if lines else None,
-        address_line2=lines[1] if len(lines) > 1 else None,
-        city=addr.get("city"),
-        state=addr.get("state"),
-        postal_code=addr.get("postalCode"),
-        country=addr.get("country"),
-        address_note=x(EXT["address-note"]),
-        chart_number=ident(res, SID["chart-number"]),
-        mrn=ident(res, SID["mrn"]),
-        social_security_number=ident(res, SSN_SYSTEM),
-        medicaid_id=ident(res, MEDICAID_SYSTEM),
-        spid=ident(res, SID["spid"]),
-        hsid=ident(res, SID["hsid"]),
-        account_number=ident(res, SID["account-number"]),
-        premedication_required=bool(x(EXT["premedication-required"], False)),
-        medical_urgent_note=x(EXT["medical-urgent-note"]),
-        medical_summary_text=x(EXT["medical-summary"]),
-        treatment_notes=x(EXT["treatment-notes"]),
-        appointment_module_note=x(EXT["appointment-module-note"]),
-        ask_to_arrive_early_mins=_int(x(EXT["arrive-early-minutes"])),
-        allergy_review_status=_REVIEW.get(x(EXT["allergy-review-status"]) or "", AllergyReviewStatus.NOT_REVIEWED),
-        preferred_contact_method=_CONTACT.get(x(EXT["preferred-contact-method"]) or ""),
-        preferred_confirmation_method=_CONTACT.get(x(EXT["preferred-confirmation-method"]) or ""),
-        receives_email=bool(x(EXT["receives-email"], False)),
-        receives_sms=bool(x(EXT["receives-sms"], False)),
-        consent_flags=int(x(EXT["consent-flags"], 0) or 0),
-        date_first_visit=x(EXT["date-first-visit"]),
-        balance_total=balance,
-        balance_0_30=_money(x(EXT["balance-0-30"])) or 0.0,
-        balance_31_60=_money(x(EXT["balance-31-60"])) or 0.0,
-        balance_61_90=_money(x(EXT["balance-61-90"])) or 0.0,
-        balance_over_90=_money(x(EXT["balance-over-90"])) or 0.0,
-        estimated_balance=_money(x(EXT["estimated-balance"])),
-        insurance_estimate=_money(x(EXT["insurance-estimate"])),
-        payment_plan_due=_money(x(EXT["payment-plan-due"])),
-        billing_cycle_day=_int(x(EXT["billing-cycle-day"])),
-        scheduling_restricted=status == "inactive" or balance > BALANCE_HOLD,
-        date_time_deceased=res.get("deceasedDateTime"),
-        emergency_contact_name=emergency_name,
-        emergency_contact_phone=emergency_phone,
-        tags=[Tag(code=t["code"], display=t.get("display")) for t in meta.get("tag") or ()
-              if t.get("system") == CS["patient-tag"] and t.get("code")],
-        primary_provider_id=ref_id(gp[0], "Practitioner") if gp else None,
-        secondary_provider_id=ref_id(gp[1], "Practitioner") if len(gp) > 1 else None,
-        location_id=_ref(loc, "Location"),
-        location_display=loc.get("display") if isinstance(loc, dict) else None,
-        billing_type_id=_ref(x(EXT["billing-type"]), "Basic"),
-        fee_schedule_id=_ref(x(EXT["fee-schedule"]), "Basic"),
-        employer_id=_ref(x(EXT["employer"]), "Organization"),
-    )
+    """The whole record, every field read now (``lazy_from_fhir``: each when first asked for)."""
+    reading = _Reading(res)
+    return Patient(**{name: field(reading) for name, field in FIELDS.items()})
+
+
+class LazyPatient(Patient):
+    """A patient record whose fields are read from its FHIR Patient when first asked for: a list or a chart
+    selects a handful of the record's ~70 fields (names, date of birth, status), and a patient mapped whole
+    costs more than the rest of its row. Equal field by field to ``from_fhir``'s (tests/graph/test_patient_lazy.py);
+    the resource must not change meanwhile (the loaders' resources never do: a write primes a new version)."""
+
+    def __init__(self, res: Resource):  # not the dataclass's: no field is read yet
+        self.__dict__["_reading"] = _Reading(res)
+        self.__dict__["id"] = res["id"]
+
+    def __getattr__(self, name: str) -> Any:
+        field = FIELDS.get(name)
+        if field is None:
+            raise AttributeError(name)
+        value = self.__dict__[name] = field(self.__dict__["_reading"])
+        return value
+
+
+def lazy_from_fhir(res: Resource) -> Patient:
+    return LazyPatient(res)
 
 
 def summary_from_fhir(res: Resource) -> PatientSummary:

@@ -45,6 +45,7 @@ from store.devdb.entries import Entries
 NULL, NUMBER, STRING, OBJECT_ID, DATE = 1, 2, 3, 7, 9
 AFTER = 0xFF  # greater than any rank: (..., rank, value, AFTER) bounds every entry holding that value
 MAX_ENTRIES = 256  # a document with more combinations than this in one compound index is kept as odd
+MAX_BOUNDS = 4096  # bounds remembered per index (Index.bound)
 MAX_EXACT_INT = 2**53  # integers up to this are exact as doubles, the form numbers are packed in
 
 Entry = tuple[Any, ...]
@@ -170,6 +171,9 @@ class Index:
         self.lead: int | None = None if self.fields[lead] == "_id" else lead
         self.complete = True  # no document left out so far
         self.entries = Entries()
+        # bound() of the planner's keys, remembered: a page of 50 parents' references plans the same 50 ranges
+        # several times per query (choosing, walking, bounding), and again on every request
+        self._bounds: dict[Entry, Entry] = {}
         self.odd: set[Any] = set()
         self.multikey = [False] * len(self.fields)  # an array met on the way: no ordered walk on the field
         self.kinds: list[set[int]] = [set() for _ in self.fields]
@@ -229,6 +233,17 @@ class Index:
 
     def bound(self, flat: Entry) -> Entry:
         """A planner's key ``(rank0, value0, ..., [AFTER])`` as a bound among the entries."""
+        try:
+            found = self._bounds.get(flat)
+        except TypeError:  # a value that does not hash: not remembered
+            return self._bound(flat)
+        if found is None:
+            if len(self._bounds) >= MAX_BOUNDS:
+                self._bounds.clear()
+            found = self._bounds[flat] = self._bound(flat)
+        return found
+
+    def _bound(self, flat: Entry) -> Entry:
         parts: list[bytes] = []
         last = len(self.fields) - 1
         for field, at in enumerate(range(0, len(flat), 2)):

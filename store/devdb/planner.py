@@ -461,11 +461,17 @@ def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
     return True
 
 
-def walk_residue(p: Plan, filter: Mapping[str, Any]) -> list[tuple[list[bytes], Any]] | None:
-    """The equalities of ``filter`` that walk ``p`` leaves to test — each ``(path parts, value)``, of a string or a
-    boolean, which can be tested on a candidate's stored bytes (store/devdb/rawbson.py ``equals``) — when the rest
-    of the filter is ``walk_settled``: a tenant's live resources on ``k_<p>`` (the index holds no deleted flag).
-    None when any other condition is left, or none is."""
+# What a walk leaves to test on a candidate's bytes: a conjunction of disjunctions of equalities, each equality as
+# (path parts, a string or a boolean).
+Residue = list[list[tuple[list[bytes], Any]]]
+
+
+def walk_residue(p: Plan, filter: Mapping[str, Any]) -> Residue | None:
+    """The equalities of ``filter`` that walk ``p`` leaves to test — each a string or a boolean, which can be
+    tested on a candidate's stored bytes (store/devdb/rawbson.py ``equals``), alone or as the branches of one
+    ``$or`` (a token search of several codes: ``category=vital-signs,social-history``) — when the rest of the
+    filter is ``walk_settled``: a tenant's live resources on ``k_<p>`` (the index holds no deleted flag). None when
+    any other condition is left, or none is."""
     if not p.walk or len(p.accesses) != 1:
         return None
     parts = _conjuncts(filter)
@@ -473,11 +479,24 @@ def walk_residue(p: Plan, filter: Mapping[str, Any]) -> list[tuple[list[bytes], 
         return None
     (a,) = p.accesses
     held = set(a.index.fields)
-    residue: list[tuple[list[bytes], Any]] = []
+
+    def equality(key: str, cond: Any) -> tuple[list[bytes], Any] | None:
+        if key not in held and not key.startswith("$") and type(cond) in (str, bool):
+            return [part.encode() for part in key.split(".")], cond
+        return None
+
+    residue: Residue = []
     rest: list[tuple[str, Any]] = []
     for key, cond in parts:
-        if key not in held and not key.startswith("$") and type(cond) in (str, bool):
-            residue.append(([part.encode() for part in key.split(".")], cond))
+        if key == "$or" and isinstance(cond, list) and cond and all(isinstance(c, Mapping) and len(c) == 1
+                                                                     for c in cond):
+            branches = [equality(k, v) for c in cond for k, v in c.items()]
+            if all(b is not None for b in branches):
+                residue.append([b for b in branches if b is not None])
+                continue
+        found = equality(key, cond)
+        if found is not None:
+            residue.append([found])
         else:
             rest.append((key, cond))
     if not residue or not rest or not walk_settled(p, {"$and": [{k: c} for k, c in rest]}):

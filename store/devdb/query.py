@@ -19,7 +19,9 @@ indexed (IXSCAN; the index the store creates for them in store/indexes.py and it
   order (no parameters, or after a keyset cursor) walks ``tenant_live_id``, whose ranges settle the whole filter
   (``planner.walk_settled``): its entries are the page, sent as stored with no document decoded or tested;
 - reverse references and includes, ``_referencing``: ``$in`` on ``_sys.k.<p>`` sorted by ``_id`` (the ranges of
-  ``k_<p>`` merged in ``_id`` order); chained searches (store/search_chains.py) the same way, with a limit;
+  ``k_<p>`` merged in ``_id`` order), the deleted flag and a token's ``$or`` of codes (the chart's observations by
+  category) tested on each candidate's bytes (``planner.walk_residue``, rawbson ``equals``: a key's list of strings
+  included); chained searches (store/search_chains.py) the same way, with a limit;
 - counts (``count_documents``, ``_total``, ``count_by``'s ``$match``): the same candidates, each still filtered —
   but for a filter an index settles (``planner.settled``: a tenant's live resources on ``tenant_live_id``), counted
   from the index alone (``explain``: COUNT_SCAN), and for that and one ``:not`` token (patients not archived)
@@ -230,18 +232,32 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
     return (row for row in ((raw, decode(raw)) for raw in raws) if applies(row[1]))
 
 
-def _residue_filtered(filter: Doc, residue: list[tuple[list[bytes], Any]], raws: Iterable[bytes]) -> Iterator[Row]:
-    """Each of ``raws`` whose elements equal the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
-    settled by the walk), tested on its bytes; one those do not settle is decoded and tested on the whole filter."""
+def _residue_filtered(filter: Doc, residue: planner.Residue, raws: Iterable[bytes]) -> Iterator[Row]:
+    """Each of ``raws`` whose elements meet the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
+    settled by the walk: each entry met when one of its equalities holds), tested on its bytes; one those do not
+    settle is decoded and tested on the whole filter."""
     applies = matcher.applies(filter)
     for raw in raws:
-        verdicts = [rawbson.equals(raw, path, value) for path, value in residue]
+        found: dict[tuple[bytes, ...], Any] = {}  # the embedded documents walked to, for the next equality
+        verdicts = [_met(raw, alternatives, found) for alternatives in residue]
         if all(verdicts):
             yield raw, None
         elif None in verdicts and False not in verdicts:
             doc = decode(raw)
             if applies(doc):
                 yield raw, doc
+
+
+def _met(raw: bytes, alternatives: list[tuple[list[bytes], Any]], found: dict[tuple[bytes, ...], Any]) -> bool | None:
+    """True when one of the equalities holds on ``raw``'s bytes, False when none does, None when the bytes do not
+    say for one that may."""
+    undecided = False
+    for path, value in alternatives:
+        verdict = rawbson.equals(raw, path, value, found)
+        if verdict:
+            return True
+        undecided = undecided or verdict is None
+    return None if undecided else False
 
 
 def scanned(coll: MockCollection, filter: Doc) -> Iterator[Match]:

@@ -137,31 +137,69 @@ def _without(raw: bytes, start: int, tree: Tree) -> bytes | None:
 _KEEP: Any = object()
 
 
-def equals(raw: bytes, path: list[bytes], value: str | bool) -> bool | None:
+def equals(raw: bytes, path: list[bytes] | tuple[bytes, ...], value: str | bool,
+           found: dict[tuple[bytes, ...], int | bool | None] | None = None) -> bool | None:
     """Whether the element at ``path`` of document ``raw`` equals ``value`` (a string or a boolean) as a MongoDB
     equality would decide: True, False (another value of the same type; the path missing or running into a scalar),
-    or None when the bytes alone do not say (an array on the way or at the end, another type): the caller decodes."""
+    or None when the bytes alone do not say (an array on the way, another type): the caller decodes. An array at
+    the end equals ``value`` when one of its elements does (MongoDB's equality on an array field): decided when it
+    holds such an element, or holds only values of ``value``'s type (a search key's list of strings).
+    ``found``: where the embedded documents on the way start, remembered between the calls for one document."""
     want = 0x08 if type(value) is bool else 0x02
-    start = 0
-    for depth, name in enumerate(path):
-        found = _element(raw, start, name)
-        if found is None:
-            return False
-        kind, at = found
-        if kind == ARRAY:
-            return None
-        if depth < len(path) - 1:
-            if kind != EMBEDDED:
-                return False
-            start = at
-            continue
+    start = _embedded(raw, tuple(path[:-1]), {} if found is None else found)
+    if start is None or start is False:
+        return start
+    element = _element(raw, start, path[-1])
+    if element is None:
+        return False
+    kind, at = element
+    if kind == ARRAY:
+        return _any_equal(raw, at, want, value)
+    if kind != want:
+        return None
+    return _scalar_equal(raw, at, want, value)
+
+
+def _embedded(raw: bytes, path: tuple[bytes, ...], found: dict[tuple[bytes, ...], int | bool | None]
+              ) -> int | bool | None:
+    """Where the embedded document at ``path`` starts; False when there is none (missing, or a scalar on the
+    way), None when an array is on the way."""
+    if not path:
+        return 0
+    if path in found:
+        return found[path]
+    outer = _embedded(raw, path[:-1], found)
+    at: int | bool | None = outer
+    if isinstance(outer, int) and outer is not False:
+        element = _element(raw, outer, path[-1])
+        at = False if element is None else None if element[0] == ARRAY else element[1] if element[0] == EMBEDDED \
+            else False
+    found[path] = at
+    return at
+
+
+def _scalar_equal(raw: bytes, at: int, want: int, value: str | bool) -> bool:
+    if want == 0x08:
+        return (raw[at] == 1) is value
+    size = _unpack_int32(raw, at)[0]
+    return raw[at + 4:at + 3 + size] == value.encode()  # type: ignore[union-attr]
+
+
+def _any_equal(raw: bytes, start: int, want: int, value: str | bool) -> bool | None:
+    """Whether an element of the array at ``start`` equals ``value``; None when none does and one is of another
+    type (a nested array, a number: the decoder says)."""
+    end = start + _unpack_int32(raw, start)[0] - 1
+    pos = start + 4
+    undecided = False
+    while pos < end:
+        kind = raw[pos]
+        at = raw.index(0, pos + 1) + 1
         if kind != want:
-            return None
-        if want == 0x08:
-            return (raw[at] == 1) is value
-        size = _unpack_int32(raw, at)[0]
-        return raw[at + 4:at + 3 + size] == value.encode()  # type: ignore[union-attr]
-    return None
+            undecided = True
+        elif _scalar_equal(raw, at, want, value):
+            return True
+        pos = value_end(raw, kind, at)
+    return None if undecided else False
 
 
 def _element(raw: bytes, start: int, name: bytes) -> tuple[int, int] | None:

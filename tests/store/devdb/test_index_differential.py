@@ -207,6 +207,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     from_index = by_negation = 0  # counts answered from the index alone, or so less a negated equality
     settled = 0  # pages taken from a walk's entries with no document tested (planner.walk_settled)
     residues = 0  # walks whose documents had only equalities left, tested on their bytes (planner.walk_residue)
+    either = 0  # ... one of them an $or of equalities (a token search of several codes)
     for round_ in range(1500):
         if round_ % 10 == 0:
             write(engine, rng, n)
@@ -227,7 +228,9 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
         indexes = index.indexes_of(coll._store)
         walked = planner.plan(indexes, filt, sort, limit, len(docs)) if sort else None
         settled += walked is not None and walked.order == "index" and planner.walk_settled(walked, filt)
-        residues += walked is not None and walked.order == "index" and planner.walk_residue(walked, filt) is not None
+        residue = planner.walk_residue(walked, filt) if walked is not None and walked.order == "index" else None
+        residues += residue is not None
+        either += residue is not None and any(len(alternatives) > 1 for alternatives in residue)
         from_index += planner.counted(indexes, filt) is not None
         split = planner.negation(filt)
         by_negation += split is not None and planner.counted(indexes, split[0]) is not None
@@ -240,7 +243,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert stages["IXSCAN/index"] > 200 and stages["IXSCAN/sort"] + stages["IXSCAN/none"] > 300, stages
     assert stages["IXSCAN/groups"] > 30, stages
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
-    assert settled > 20 and residues > 10, (settled, residues)
+    assert settled > 20 and residues > 10 and either > 3, (settled, residues, either)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

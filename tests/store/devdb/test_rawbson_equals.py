@@ -20,6 +20,13 @@ DOCS: list[dict[str, Any]] = [
     {"_id": 7, "_sys": {"deleted": [False]}},
     {"_id": 8, "_sys": {"deleted": 0, "tenant": 5}},
     {"_id": 9, "_sys": {"tenant": "té", "deleted": None}},
+    # arrays at the end of the path: a search key's list of strings, and the shapes the bytes leave undecided
+    {"_id": 10, "_sys": {"tenant": ["u", "t"], "deleted": [True, False]}},
+    {"_id": 11, "_sys": {"tenant": ["u", "v"], "deleted": [True]}},
+    {"_id": 12, "_sys": {"tenant": [], "deleted": []}},
+    {"_id": 13, "_sys": {"tenant": ["u", 5, ["t"]], "deleted": [0, None]}},
+    {"_id": 14, "_sys": {"tenant": [["t"], "t"], "deleted": [[False]]}},
+    {"_id": 15, "_sys": [{"tenant": "t"}, {"tenant": ["t"]}]},
 ]
 
 
@@ -38,3 +45,11 @@ def test_the_store_shapes_are_decided() -> None:
     assert rawbson.equals(raw, [b"_sys", b"deleted"], True) is False
     assert rawbson.equals(raw, [b"_sys", b"tenant"], "t") is True
     assert rawbson.equals(raw, [b"_sys", b"missing"], "t") is False
+
+
+def test_a_list_of_strings_is_decided() -> None:
+    raw = bson.encode({"_id": "t/1", "_sys": {"k": {"category": ["vital-signs", "http://x|vital-signs"]}}})
+    assert rawbson.equals(raw, [b"_sys", b"k", b"category"], "vital-signs") is True
+    assert rawbson.equals(raw, [b"_sys", b"k", b"category"], "survey") is False
+    assert rawbson.equals(bson.encode({"a": ["x", 1]}), [b"a"], "y") is None
+    assert rawbson.equals(bson.encode({"a": ["x", 1]}), [b"a"], "x") is True
