@@ -104,16 +104,20 @@ def own_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (the app's: its audit writer process), from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user + system) process ``pid`` and its live children (the app's audit writer process,
     app/audit_writer.py) have used so far, from /proc (Linux)."""
     own = own_cpu_seconds(pid)
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = [int(c) for c in f.read().split()]
-    except OSError:
-        children = []
-    for child in children:
+    for child in children(pid):
         with contextlib.suppress(OSError):
             own += cpu_seconds(child)
     return own

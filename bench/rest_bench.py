@@ -34,6 +34,7 @@ from typing import IO, Any
 import httpx
 import orjson
 from common import (  # bench/ is the script's folder
+    children,
     cpu_seconds,
     free_port,
     own_cpu_seconds,
@@ -129,8 +130,10 @@ def graphql_body(rid: str, size: int) -> bytes:
 
 
 # --pin: the servers (the app with its audit writer child, which inherits the affinity, and the ceiling) on one
-# core, devdb and wrk on the other — the production shape, where the store and the load generator are not on the
-# app's cores. Unpinned, all of them share both cores.
+# core, devdb and wrk on the other — the store and the load generator are not on the app's core. ``--pin apart``:
+# the same, but each app's audit writer process moved to the other core once it has started — the app's event
+# loop alone on its core, as on a host with a core for the app's process and another for its helper process
+# (the writer is a process of its own so that it can run beside the loop). Unpinned, all of them share both cores.
 APP_CORE, LOAD_CORE = 0, 1
 
 
@@ -289,10 +292,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1,
                     help="rounds of every row; with several, the medians are printed last (a shared machine moves "
                          "req/s by ±20 %% from one run to the next: CPU per request moves far less)")
-    ap.add_argument("--pin", action="store_true",
+    ap.add_argument("--pin", nargs="?", const="together", choices=("together", "apart"),
                     help="pin (taskset) the app servers, their audit writer processes and the ceiling to core 0, "
-                         "devdb and wrk to core 1: what the app costs on cores of its own, as deployed beside a "
-                         "MongoDB on its own machine (unpinned, all share every core)")
+                         "devdb and wrk to core 1: what the app costs on a core of its own, as deployed beside a "
+                         "MongoDB on its own machine (unpinned, all share every core); --pin apart: the audit "
+                         "writers on core 1 too, the app's event loop alone on core 0")
     args = ap.parse_args()
     if args.pin and (not shutil.which("taskset") or (os.cpu_count() or 1) < 2):
         ap.error("--pin needs taskset and two cores")
@@ -329,7 +333,8 @@ def main() -> int:
               f"load: {'wrk' if shutil.which('wrk') else 'httpx'} "
               f"-c{args.connections} {args.duration}s per row after {args.warmup}s of warm-up; "
               f"{args.rounds} round(s); {os.cpu_count()} cores"
-              f"{f'; pinned: servers on core {APP_CORE}, devdb and wrk on core {LOAD_CORE}' if args.pin else ''}\n")
+              f"{f'; pinned: servers on core {APP_CORE}, devdb and wrk on core {LOAD_CORE}' if args.pin else ''}"
+              f"{f', audit writers on core {LOAD_CORE}' if args.pin == 'apart' else ''}\n")
         print("CPU µs/req: user+system time per request of the app (with its audit writer process), of the writer "
               "alone (wr), of devdb and of wrk\n")
         print(f"{'stored':>8}  {'operation':<22}{'variant':<26}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
@@ -355,8 +360,11 @@ def main() -> int:
                                   *([f"obs {o}"] if "," in args.observability else []),
                                   *([f"audit {a}"] if "," in args.audit else [])])
                 servers[label] = (app, f"http://127.0.0.1:{app_port}")
-            for _, origin in servers.values():
+            for app, origin in servers.values():
                 wait_http(f"{origin}/health")
+                if args.pin == "apart":
+                    for child in children(app.pid):  # the audit writer, started by the app's lifespan
+                        os.sched_setaffinity(child, {LOAD_CORE})
             rid = f"bench-{size // 2:07d}"
             first = next(iter(servers.values()))[1]
             sample = httpx.get(f"{first}/fhir/r4/Patient/{rid}", headers=HEADERS).content

@@ -141,17 +141,30 @@ class Documents(MutableMapping[Any, Doc]):
 
 
 class CollectionStore(mm_store.CollectionStore):
-    def __init__(self, name: str, bodies: Bodies):
+    def __init__(self, name: str, bodies: Bodies | None):
         super().__init__(name)
         self.bodies = bodies
         self._documents = Documents(bodies)  # type: ignore[assignment]
+
+    def share(self, bodies: Bodies) -> None:
+        """Share bodies with the other collections that do (its ``_history`` sibling has come to exist)."""
+        self.bodies = bodies
+        documents: Documents = self._documents  # type: ignore[assignment]
+        documents.bodies = bodies
 
     def drop(self) -> None:
         super().drop()
         self._documents = Documents(self.bodies)  # type: ignore[assignment]
 
 
+HISTORY = "_history"
+
+
 class DatabaseStore(mm_store.DatabaseStore):
+    """Only a collection and its ``<name>_history`` sibling share bodies (``Bodies``): they are what the store
+    writes twice. Any other collection — the append-only ones (AuditEvent: a document per audited access),
+    the store's own — would only hash every insert and push the pairs' bodies out of the recent ones."""
+
     def __init__(self, bodies: Bodies):
         super().__init__()
         self.bodies = bodies
@@ -159,7 +172,11 @@ class DatabaseStore(mm_store.DatabaseStore):
     def __getitem__(self, name: str) -> CollectionStore:
         col = self._collections.get(name)
         if col is None:
-            col = self._collections[name] = CollectionStore(name, self.bodies)
+            paired = name.endswith(HISTORY) or name + HISTORY in self._collections
+            col = self._collections[name] = CollectionStore(name, self.bodies if paired else None)
+            base = self._collections.get(name.removesuffix(HISTORY)) if name.endswith(HISTORY) else None
+            if isinstance(base, CollectionStore) and base.bodies is None:
+                base.share(self.bodies)
         return col
 
     def rename(self, name: str, new_name: str) -> None:

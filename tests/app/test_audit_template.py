@@ -21,6 +21,7 @@ PRINCIPALS = [
     RowPrincipal("t", "u-2", "app-2", None, "token", "pat-9"),
     RowPrincipal("t", "svc", "svc", None, "token", None),
     RowPrincipal("t", "QQQQ", "QQQQ", None, "token", None),  # a subject that looks like a sentinel
+    RowPrincipal("t%b", "50%s%%off", "app%d", None, "token", None),  # what a template's format would read as a slot
 ]
 ACCESSES = [
     dict(interaction="read", rt="Patient", rid="p-1"),

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 
 from store.devdb import DevDB, rawbson
 from store.devdb.codec import CODEC
-from store.devdb.documents import Bodies, Documents, Shared, encode
+from store.devdb.documents import Bodies, DatabaseStore, Documents, Shared, encode
 from store.devdb.engine import Engine
 
 NAMES = ("_sys", "_sy", "_sysx", "k", "e", "s", "a", "é", "k2")
@@ -109,6 +109,25 @@ def test_a_document_stored_with_the_same_body_shares_its_bytes() -> None:
     small["a"] = {"_id": "a", "v": 1}
     small["b"] = {"_id": "b", "v": 1}
     assert isinstance(small.held["b"], bytes)  # too small to be worth sharing
+
+
+@pytest.mark.parametrize("first", ["Patient", "Patient_history"])
+def test_only_a_collection_and_its_history_share_bodies(first: str) -> None:
+    # What the store writes twice (a version, current and in the history) shares its bytes whichever collection
+    # came first; an append-only collection (AuditEvent: one document per access, written once) does not enter
+    # the recent bodies at all, so its inserts neither hash nor push the pairs' bodies out.
+    db = DatabaseStore(Bodies())
+    second = "Patient" if first == "Patient_history" else "Patient_history"
+    audit, one, other = db["AuditEvent"], db[first], db[second]
+    doc = {"_id": "t/a1", "resourceType": "AuditEvent", "entity": [{"what": "x" * 300}]}
+    audit._documents["t/a1"] = doc
+    assert audit.bodies is None and isinstance(audit._documents.held["t/a1"], bytes)
+    assert db["AuditEvent"]._documents["t/a1"] == doc
+    assert one.bodies is other.bodies is db.bodies
+    patient = {"_id": "t/p1", "resourceType": "Patient", "name": [{"family": "x" * 300}]}
+    db["Patient"]._documents["t/p1"] = patient
+    db["Patient_history"]._documents["t/p1/1"] = {**patient, "_id": "t/p1/1"}
+    assert isinstance(db["Patient_history"]._documents.held["t/p1/1"], Shared)
 
 
 def raw_insert(engine: Engine, *docs: bytes) -> dict[str, Any]:
