@@ -8,12 +8,11 @@ is put together from them as bytes, once (a page of 50 is ~240 KB: encoding it t
 from __future__ import annotations
 
 import itertools
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import struct
 
 import bson
 from bson.raw_bson import RawBSONDocument
