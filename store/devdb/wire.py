@@ -69,8 +69,8 @@ def parse_op_query(payload: bytes) -> tuple[str, Doc]:
 
 
 def op_msg(request_id: int, response_to: int, doc: Doc) -> bytes:
-    body = b"\x00\x00\x00\x00\x00" + bson.encode(doc, codec_options=CODEC)  # flagBits 0, one kind-0 section
-    return HEADER.pack(16 + len(body), request_id, response_to, OP_MSG) + body
+    body = bson.encode(doc, codec_options=CODEC)  # after flagBits 0 and the kind byte of its one section
+    return b"".join((HEADER.pack(21 + len(body), request_id, response_to, OP_MSG), b"\x00\x00\x00\x00\x00", body))
 
 
 def op_reply(request_id: int, response_to: int, doc: Doc) -> bytes:
