@@ -543,7 +543,7 @@ def from_fhir(res: Resource) -> Patient:
 class LazyPatient(Patient):
     """A patient record whose fields are read from its FHIR Patient when first asked for: a list or a chart
     selects a handful of the record's ~70 fields (names, date of birth, status), and a patient mapped whole
-    costs more than the rest of its row. Equal field by field to ``from_fhir``'s (tests/graph/test_patient_lazy.py);
+    costs more than the rest of its row. Equal field by field to ``from_fhir``'s (tests/resolvers/test_patient_lazy.py);
     the resource must not change meanwhile (the loaders' resources never do: a write primes a new version)."""
 
     def __init__(self, res: Resource):  # not the dataclass's: no field is read yet

@@ -153,11 +153,12 @@ def equals(raw: bytes, path: list[bytes] | tuple[bytes, ...], value: str | bool,
     if element is None:
         return False
     kind, at = element
+    expected = value if type(value) is bool else value.encode()
     if kind == ARRAY:
-        return _any_equal(raw, at, want, value)
+        return _any_equal(raw, at, want, expected)
     if kind != want:
         return None
-    return _scalar_equal(raw, at, want, value)
+    return _scalar_equal(raw, at, want, expected)
 
 
 def _embedded(raw: bytes, path: tuple[bytes, ...], found: dict[tuple[bytes, ...], int | bool | None]
@@ -170,23 +171,30 @@ def _embedded(raw: bytes, path: tuple[bytes, ...], found: dict[tuple[bytes, ...]
         return found[path]
     outer = _embedded(raw, path[:-1], found)
     at: int | bool | None = outer
-    if isinstance(outer, int) and outer is not False:
+    if outer is not None and outer is not False:
         element = _element(raw, outer, path[-1])
-        at = False if element is None else None if element[0] == ARRAY else element[1] if element[0] == EMBEDDED \
-            else False
+        if element is None:
+            at = False
+        elif element[0] == ARRAY:
+            at = None
+        elif element[0] == EMBEDDED:
+            at = element[1]
+        else:
+            at = False  # a scalar on the way
     found[path] = at
     return at
 
 
-def _scalar_equal(raw: bytes, at: int, want: int, value: str | bool) -> bool:
+def _scalar_equal(raw: bytes, at: int, want: int, expected: bytes | bool) -> bool:
+    """``expected``: a boolean, or a string's UTF-8 bytes."""
     if want == 0x08:
-        return (raw[at] == 1) is value
+        return (raw[at] == 1) is expected
     size = _unpack_int32(raw, at)[0]
-    return raw[at + 4:at + 3 + size] == value.encode()  # type: ignore[union-attr]
+    return raw[at + 4:at + 3 + size] == expected
 
 
-def _any_equal(raw: bytes, start: int, want: int, value: str | bool) -> bool | None:
-    """Whether an element of the array at ``start`` equals ``value``; None when none does and one is of another
+def _any_equal(raw: bytes, start: int, want: int, expected: bytes | bool) -> bool | None:
+    """Whether an element of the array at ``start`` equals ``expected``; None when none does and one is of another
     type (a nested array, a number: the decoder says)."""
     end = start + _unpack_int32(raw, start)[0] - 1
     pos = start + 4
@@ -196,7 +204,7 @@ def _any_equal(raw: bytes, start: int, want: int, value: str | bool) -> bool | N
         at = raw.index(0, pos + 1) + 1
         if kind != want:
             undecided = True
-        elif _scalar_equal(raw, at, want, value):
+        elif _scalar_equal(raw, at, want, expected):
             return True
         pos = value_end(raw, kind, at)
     return None if undecided else False
