@@ -23,7 +23,7 @@ from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
 from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
 from store.params import param_table
-from store.reads import ReadCoalescer
+from store.reads import ReadCoalescer, close_cursor, find_reply, raw_first_batch
 from store.search import (
     RowCursors,
     compile_params,
@@ -125,16 +125,20 @@ class Queries:
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if specs else SEARCH_PROJECTION
         raw = as_json and not specs
-        found = (self._raw(rt) if raw else self.db[rt]).find(filt, projection).sort(direction)
-        if offset > 0:
-            found = found.skip(offset)
-        docs = await call(found.limit(count + 1).batch_size(count + 1).to_list(None))
+        docs: list[Any]  # raw: the rows' BSON
+        if raw:
+            docs = await call(self._raw_page(rt, filt, direction, offset, count + 1))
+        else:
+            found = self.db[rt].find(filt, projection).sort(direction)
+            if offset > 0:
+                found = found.skip(offset)
+            docs = await call(found.limit(count + 1).batch_size(count + 1).to_list(None))
         more = len(docs) > count
         docs = docs[:count]
         if backward:
             docs.reverse()
         if raw:
-            rows = [self._fragments.of(d.raw) for d in docs]
+            rows = [self._fragments.of(d) for d in docs]
             page.json = [(r.rt, r.id, r.json) for r in rows]
             page.cursors = RowCursors([(r.doc_id, r.sort_keys) for r in rows], sort_keys, rt)
         else:
@@ -150,6 +154,22 @@ class Queries:
         if specs:
             page.included = [strip(d) for d in await self._included(tenant, rt, docs, specs, within_of)]
         return page
+
+    async def _raw_page(self, rt: str, filt: dict[str, Any], direction: list[tuple[str, int]], offset: int,
+                        limit: int) -> list[bytes]:
+        """The BSON of up to ``limit`` rows of a search page (``SEARCH_PROJECTION``), in one ``find`` command whose
+        reply's bytes are cut into rows (store/reads.py ``find_reply``): no driver cursor, no document decoded.
+        Past the 16 MB reply limit, the page is read again through a raw driver cursor."""
+        find: dict[str, Any] = {"find": rt, "filter": filt, "sort": dict(direction), "projection": SEARCH_PROJECTION}
+        if offset > 0:
+            find["skip"] = offset
+        find["limit"] = find["batchSize"] = limit
+        raw = self._raw(rt)
+        datas, cursor_id = raw_first_batch(await find_reply(self.db, find, raw.codec_options))
+        if await close_cursor(self.db, rt, cursor_id):
+            found = raw.find(filt, SEARCH_PROJECTION).sort(direction).skip(offset).limit(limit).batch_size(limit)
+            datas = [bytes(d.raw) for d in await found.to_list(None)]
+        return datas
 
     async def _included(self, tenant: str, rt: str, docs: list[dict[str, Any]], specs: list[Spec],
                         within_of: WithinOf | None) -> list[dict[str, Any]]:

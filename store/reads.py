@@ -12,6 +12,8 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
@@ -41,8 +43,6 @@ class Coalescer:
     def __init__(self, db: AsyncDatabase[Any], *, max_in_flight: int = 2):
         self.db = db
         self.max_in_flight = max_in_flight
-        # A command sent as such does not take the database's read concern the way a driver cursor would.
-        self.read_concern = {"readConcern": db.read_concern.document} if db.read_concern.document else {}
         self.pending: dict[Hashable, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
         # Per pending batch: the deadline of each waiter (None: it has none), in asking order.
         self.deadlines: dict[Hashable, list[tuple[asyncio.Future[dict[str, Any] | None], float | None]]] = {}
@@ -110,33 +110,12 @@ class Coalescer:
         if self.pending.get(lane) and lane not in self.scheduled:
             self._flush(lane)
 
-    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
-        # As a cursor would: the database's read preference and codec options (a command's default is primary
-        # and the driver's default codec options).
-        return await self.db.command(command, read_preference=self.db.read_preference,
-                                     codec_options=self.db.codec_options)
-
     async def _find_command(self, find: dict[str, Any]) -> dict[str, Any]:
-        """The reply to a ``find`` command sent as such (with the database's read concern), retried once as the
-        driver retries a cursor's find."""
-        find = {**find, **self.read_concern}
-        try:
-            return await self._command(find)
-        except (AutoReconnect, OperationFailure) as exc:
-            # A cursor's find is retried once by the driver after a network error or a primary's step-down
-            # (retryable reads); a command sent as such is not, so the same single retry is made here.
-            if not retryable_read_error(exc) or not self.db.client.options.retry_reads:
-                raise
-            return await self._command(find)
+        reply: dict[str, Any] = await find_reply(self.db, find)
+        return reply
 
     async def _close(self, collection: str, reply: dict[str, Any]) -> bool:
-        """Close the cursor ``reply`` left open (its documents passed the 16 MB reply limit); whether it had one.
-        (Else the server closes it when it has been idle a while.)"""
-        cursor_id = reply["cursor"]["id"]
-        if cursor_id:
-            with contextlib.suppress(PyMongoError):
-                await self._command({"killCursors": collection, "cursors": [cursor_id]})
-        return bool(cursor_id)
+        return await close_cursor(self.db, collection, reply["cursor"]["id"])
 
     async def _fetch(self, lane: Hashable, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]],
                      seconds: float | None) -> None:
@@ -228,3 +207,77 @@ def retryable_read_error(exc: PyMongoError) -> bool:
     if isinstance(exc, AutoReconnect):
         return True
     return isinstance(exc, OperationFailure) and exc.code in RETRYABLE_READ_CODES
+
+
+async def _command(db: AsyncDatabase[Any], command: dict[str, Any], codec_options: CodecOptions[Any] | None) -> Any:
+    # As a cursor would: the database's read preference and codec options (a command's default is primary
+    # and the driver's default codec options).
+    return await db.command(command, read_preference=db.read_preference,
+                            codec_options=db.codec_options if codec_options is None else codec_options)
+
+
+async def find_reply(db: AsyncDatabase[Any], find: dict[str, Any], codec_options: CodecOptions[Any] | None = None,
+                     ) -> Any:
+    """The reply to a ``find`` command sent as such (with the database's read concern, decoded with
+    ``codec_options``, by default the database's), retried once as the driver retries a cursor's find.
+
+    For a query answered in one reply, a driver cursor's bookkeeping is a sixth of the driver's CPU time per round
+    trip (reads by id, search pages); a reply that leaves a cursor open (its documents passed the 16 MB reply
+    limit) is closed by ``close_cursor``, and its rest read through a driver cursor (a getMore must reuse the
+    find's session and server, which only a cursor keeps)."""
+    # A command sent as such does not take the database's read concern the way a driver cursor would.
+    read_concern = db.read_concern.document
+    if read_concern:
+        find = {**find, "readConcern": read_concern}
+    try:
+        return await _command(db, find, codec_options)
+    except (AutoReconnect, OperationFailure) as exc:
+        # A cursor's find is retried once by the driver after a network error or a primary's step-down
+        # (retryable reads); a command sent as such is not, so the same single retry is made here.
+        if not retryable_read_error(exc) or not db.client.options.retry_reads:
+            raise
+        return await _command(db, find, codec_options)
+
+
+async def close_cursor(db: AsyncDatabase[Any], collection: str, cursor_id: int) -> bool:
+    """Close the cursor a ``find_reply`` left open (``cursor_id`` 0: it left none); whether it had one. (Else the
+    server closes it when it has been idle a while.)"""
+    if cursor_id:
+        with contextlib.suppress(PyMongoError):
+            await _command(db, {"killCursors": collection, "cursors": [cursor_id]}, None)
+    return bool(cursor_id)
+
+
+def raw_first_batch(reply: RawBSONDocument) -> tuple[list[bytes], int]:
+    """The bytes of each document of a raw ``find`` reply's first batch, and its cursor id, read off the reply's
+    bytes: no ``RawBSONDocument`` per row (a search page's rows go to store/fragments.py as bytes anyway)."""
+    cursor: RawBSONDocument = reply["cursor"]
+    data = bytes(cursor.raw)  # (already bytes: the same object)
+    docs: list[bytes] = []
+    cursor_id = 0
+    at, end = 4, len(data) - 1
+    while at < end:
+        kind = data[at]
+        key_end = data.index(0, at + 1)
+        key, at = data[at + 1:key_end], key_end + 1
+        if kind == 0x04 and key == b"firstBatch":  # an array: elements of documents keyed "0", "1", ...
+            stop = at + int.from_bytes(data[at:at + 4], "little") - 1
+            at += 4
+            while at < stop:
+                if data[at] != 0x03:
+                    raise ValueError("a find reply's firstBatch holds a non-document")
+                at = data.index(0, at + 1) + 1
+                size = int.from_bytes(data[at:at + 4], "little")
+                docs.append(data[at:at + size])
+                at += size
+            at = stop + 1
+        elif kind == 0x12:  # int64: the cursor id
+            if key == b"id":
+                cursor_id = int.from_bytes(data[at:at + 8], "little", signed=True)
+            at += 8
+        elif kind in (0x02, 0x03, 0x04):  # a string (ns) or another document: length-prefixed
+            size = int.from_bytes(data[at:at + 4], "little")
+            at += size + 4 if kind == 0x02 else size
+        else:
+            raise ValueError(f"a find reply's cursor holds an element of BSON type {kind:#x}")
+    return docs, cursor_id

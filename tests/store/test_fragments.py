@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import os
+
 import bson
 import orjson
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 
 from store.client import StoreHandle
 from store.fragments import Fragments
+from store.reads import raw_first_batch
 from store.types import SystemPrincipal
+from tests.conftest import fhir_calls
 from tests.factories import make_patient
 
 
@@ -71,3 +77,51 @@ def test_the_cache_is_bounded_by_bytes() -> None:
     changed = bson.encode({"_id": "t/9", "resourceType": "Patient", "id": "9", "text": "y", "_sys": {"s": {}}})
     assert orjson.loads(orjson.dumps(cache.of(memoryview(changed)).json))["text"] == "y"  # same _id, other bytes
     assert cache.of(raws[9]).sort_keys == {"name": "a"}
+
+
+async def test_a_json_page_is_the_decoded_page_backwards_and_with_an_offset(store: StoreHandle,
+                                                                              principal: SystemPrincipal) -> None:
+    """The raw page's own ``find`` command (store/queries.py ``_raw_page``) pages as the driver cursor does."""
+    repo = store.repo
+    for n in range(6):
+        await repo.create(principal, make_patient(family=f"Off{n}"))
+    params = [("family", "Off")]
+    first = await repo.search(principal, "Patient", params, count=4, sort="family")
+    for kwargs in ({"before": first.next_cursor}, {"from_end": True}, {"offset": 2}, {"offset": 5}):
+        decoded = await repo.search(principal, "Patient", params, count=2, sort="family", **kwargs)  # type: ignore[arg-type]
+        as_json = await repo.search(principal, "Patient", params, count=2, sort="family", as_json=True,
+                                    **kwargs)  # type: ignore[arg-type]
+        assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
+        assert (as_json.cursors, as_json.next_cursor, as_json.prev_cursor) == (
+            decoded.cursors, decoded.next_cursor, decoded.prev_cursor)
+
+
+async def test_a_json_page_past_the_16_mb_reply_limit_is_whole(store: StoreHandle,
+                                                              principal: SystemPrincipal) -> None:
+    """Four ~4.4 MB Binaries pass what one reply carries: the command's cursor is closed and the page read whole
+    through a driver cursor."""
+    data = base64.b64encode(os.urandom(3_300_000)).decode()
+    for _ in range(4):
+        await repo_create_binary(store, principal, data)
+    decoded = await store.repo.search(principal, "Binary", None, count=10)
+    before = fhir_calls()
+    as_json = await store.repo.search(principal, "Binary", None, count=10, as_json=True)
+    after = fhir_calls()
+    assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
+    assert len(decoded.resources) == 4 and as_json.next_cursor is None
+    sent = {op: after.get((op, "Binary"), 0) - before.get((op, "Binary"), 0) for op in ("find", "killCursors")}
+    assert sent == {"find": 2, "killCursors": 1}
+
+
+async def repo_create_binary(store: StoreHandle, principal: SystemPrincipal, data: str) -> None:
+    await store.repo.create(principal, {"resourceType": "Binary", "contentType": "application/pdf", "data": data})
+
+
+def test_a_raw_find_reply_is_cut_into_its_documents() -> None:
+    docs = [{"_id": f"t/{i}", "n": i, "a": [1, {"b": "c"}]} for i in range(3)]
+    for cursor_id in (0, 42, -7):
+        reply = RawBSONDocument(bson.encode({"cursor": {"firstBatch": docs, "id": bson.Int64(cursor_id),
+                                                        "ns": "db.Patient"}, "ok": 1.0}))
+        assert raw_first_batch(reply) == ([bson.encode(d) for d in docs], cursor_id)
+    empty = RawBSONDocument(bson.encode({"cursor": {"id": bson.Int64(0), "ns": "db.P", "firstBatch": []}, "ok": 1}))
+    assert raw_first_batch(empty) == ([], 0)
