@@ -29,6 +29,12 @@ ROUTES = [
     Route(f"/Group/{ID}/$export", bulk.kickoff, methods=["GET", "POST"]),
     Route("/$bulkdata-status", bulk.status, methods=["GET"]),
     Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
+    # The type's own routes (search: the most asked for of them) after the other one-segment paths, ahead of the
+    # longer paths, which no one-segment path can match: the same routing, a search not tried on those first.
+    Route(f"/{TYPE}", ep.search, methods=["GET"]),
+    Route(f"/{TYPE}", ep.create, methods=["POST"]),
+    Route(f"/{TYPE}", ep.conditional_update, methods=["PUT"]),
+    Route(f"/{TYPE}", ep.conditional_delete, methods=["DELETE"]),
     Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     # Operations (fhir_rest/operations.py): before the type routes too.
     Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET", "POST"]),
@@ -43,10 +49,6 @@ ROUTES = [
     Route(f"/{TYPE}/{ID}", ep.update, methods=["PUT"]),
     Route(f"/{TYPE}/{ID}", ep.patch, methods=["PATCH"]),
     Route(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
-    Route(f"/{TYPE}", ep.search, methods=["GET"]),
-    Route(f"/{TYPE}", ep.create, methods=["POST"]),
-    Route(f"/{TYPE}", ep.conditional_update, methods=["PUT"]),
-    Route(f"/{TYPE}", ep.conditional_delete, methods=["DELETE"]),
     Route("/", ep.system, methods=["POST"]),
 ]
 

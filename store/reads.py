@@ -10,6 +10,7 @@ import copy
 import functools
 import time
 from collections.abc import Hashable
+from struct import unpack_from
 from typing import Any
 
 from bson.codec_options import CodecOptions
@@ -261,22 +262,22 @@ def raw_first_batch(reply: RawBSONDocument) -> tuple[list[bytes], int]:
         key_end = data.index(0, at + 1)
         key, at = data[at + 1:key_end], key_end + 1
         if kind == 0x04 and key == b"firstBatch":  # an array: elements of documents keyed "0", "1", ...
-            stop = at + int.from_bytes(data[at:at + 4], "little") - 1
+            stop = at + unpack_from("<i", data, at)[0] - 1
             at += 4
             while at < stop:
                 if data[at] != 0x03:
                     raise ValueError("a find reply's firstBatch holds a non-document")
                 at = data.index(0, at + 1) + 1
-                size = int.from_bytes(data[at:at + 4], "little")
+                size = unpack_from("<i", data, at)[0]
                 docs.append(data[at:at + size])
                 at += size
             at = stop + 1
         elif kind == 0x12:  # int64: the cursor id
             if key == b"id":
-                cursor_id = int.from_bytes(data[at:at + 8], "little", signed=True)
+                cursor_id = unpack_from("<q", data, at)[0]
             at += 8
         elif kind in (0x02, 0x03, 0x04):  # a string (ns) or another document: length-prefixed
-            size = int.from_bytes(data[at:at + 4], "little")
+            size = unpack_from("<i", data, at)[0]
             at += size + 4 if kind == 0x02 else size
         else:
             raise ValueError(f"a find reply's cursor holds an element of BSON type {kind:#x}")
