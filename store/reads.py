@@ -163,13 +163,9 @@ class ReadCoalescer(Coalescer):
         return {d["_id"]: d for d in await self._find(lane, keys)}
 
     async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
-        """The documents with these ``_id``s, as one ``find`` command.
-
-        The command is sent as such rather than through a driver cursor: for a query answered in one reply, the
-        cursor's bookkeeping is a sixth of the driver's CPU time per round trip. FHIR resources are small, so
-        the whole batch almost always fits the first reply; when its documents pass the 16 MB reply limit, the
-        rest come through a driver cursor (a getMore must reuse the find's session and server, which only a
-        cursor keeps)."""
+        """The documents with these ``_id``s, as one ``find`` command (``find_reply``). FHIR resources are small,
+        so the whole batch almost always fits the first reply; past the 16 MB reply limit, the rest come through a
+        driver cursor."""
         # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
         # for a getMore that finds nothing: there is at most one document per _id).
         reply = await self._find_command({"find": collection, "filter": {"_id": {"$in": keys}},
