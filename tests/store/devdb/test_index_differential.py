@@ -208,6 +208,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     settled = 0  # pages taken from a walk's entries with no document tested (planner.walk_settled)
     residues = 0  # walks whose documents had only equalities left, tested on their bytes (planner.walk_residue)
     either = 0  # ... one of them an $or of equalities (a token search of several codes)
+    refused = 0  # index walks refused before the whole check (planner._walks_none)
     for round_ in range(1500):
         if round_ % 10 == 0:
             write(engine, rng, n)
@@ -226,6 +227,13 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
         else:
             assert got == expected, context
         indexes = index.indexes_of(coll._store)
+        if sort:  # the planner's quick refusal of an index's walk is what the whole check would find
+            con = planner.conjunction(filt)
+            for ix in indexes.by_name.values():
+                pinned_at = planner._depth(ix, con)[0]
+                if not ix.odd and planner._walks_none(ix.fields, pinned_at, sort):
+                    refused += 1
+                    assert planner._walk_at(ix, con, sort, limit, pinned_at) is None, (ix.name, context)
         walked = planner.plan(indexes, filt, sort, limit, len(docs)) if sort else None
         settled += walked is not None and walked.order == "index" and planner.walk_settled(walked, filt)
         residue = planner.walk_residue(walked, filt) if walked is not None and walked.order == "index" else None
@@ -244,6 +252,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert stages["IXSCAN/groups"] > 30, stages
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
     assert settled > 20 and residues > 10 and either > 3, (settled, residues, either)
+    assert refused > 1000, refused
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
