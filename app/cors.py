@@ -20,7 +20,7 @@ preflights and decorates the responses; this module adds what it leaves open:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -110,10 +110,10 @@ class CorsMiddleware(CORSMiddleware):
                     await self.app(scope, receive, send)
                     return
 
-                async def send_with_vary(message: Message) -> None:
+                def send_with_vary(message: Message) -> Awaitable[None]:  # no coroutine of its own (app/middleware.py)
                     if message["type"] == "http.response.start":
                         message["headers"] = vary_origin(message.get("headers", ()))
-                    await send(message)
+                    return send(message)
 
                 await self.app(scope, receive, send_with_vary)
                 return

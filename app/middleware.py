@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,16 +27,22 @@ async def send_reply(send: Send, status: int, headers: dict[str, str], body: byt
 
 
 class _TrackedSend:
-    """Wraps ``send`` and remembers whether the response has started (after that, no error page can be sent)."""
+    """Wraps ``send`` and remembers whether the response has started (after that, no error page can be sent).
+
+    Like every ``send`` wrapper of the app's middleware that only acts before passing a message on, it is a plain
+    callable returning the inner ``send``'s awaitable: the caller awaits that one directly, without a coroutine of
+    the wrapper's own (a response's messages pass six such wrappers, twice per response)."""
+
+    __slots__ = ("send", "started")
 
     def __init__(self, send: Send):
         self.send = send
         self.started = False
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.started = True
-        await self.send(message)
+        return self.send(message)
 
 
 def has_body(scope: Scope) -> bool:

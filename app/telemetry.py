@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -111,7 +112,7 @@ class RequestTelemetry:
             in_flight = self._in_flight[door_of(scope["path"])]
             in_flight.inc()
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:  # no coroutine of its own (app/middleware.py)
             nonlocal status
             mtype = message["type"]
             if mtype == "http.response.start" or mtype == "websocket.http.response.start":
@@ -128,7 +129,7 @@ class RequestTelemetry:
                     WEBSOCKETS_OPEN.labels(door_of(route_of(scope))).inc()
             elif mtype == "websocket.close" and not status:
                 status = 403  # refused before the handshake
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_id)

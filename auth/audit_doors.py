@@ -15,7 +15,7 @@ authorization server's pages (its token endpoint notes issuance itself), unknown
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -138,7 +138,7 @@ class AuditMiddleware:
         status = 0
         created: str | None = None
 
-        async def tracked(message: Message) -> None:
+        def tracked(message: Message) -> Awaitable[None]:  # no coroutine of its own (app/middleware.py _TrackedSend)
             nonlocal status, created
             kind_of = message["type"]
             if kind_of == "http.response.start":
@@ -150,7 +150,7 @@ class AuditMiddleware:
                 status = 101
             elif kind_of == "websocket.close" and (not status or message.get("code") in (4401, 4403)):
                 status = 403  # refused: before it was accepted, or at connection_init (graphql-transport-ws)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracked)

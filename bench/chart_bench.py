@@ -9,6 +9,10 @@ runs its own engine code on the same data. Two queries, one request at a time: t
 (tests/graph/queries.py NESTED at 50) and 50 patients with their observations (bench/peer_bench.py's). Blocks of
 ``--requests`` requests alternate between the trees; per block, the CPU time each process used (/proc) divided by
 the requests: robust to a shared machine's load, unlike the latencies also printed (medians over the blocks).
+
+``--embedded``: each tree runs as README command 1 and peer_bench run it instead — one ``fhirgraph serve
+--data-dir`` on its copy, the embedded devdb a thread of the same process, pinned to CPU 0 (taskset, when
+installed) with this script on CPU 1; the app column is then the whole process's CPU.
 """
 
 from __future__ import annotations
@@ -60,6 +64,19 @@ def load_clinic(tree: Path, patients: int, data: Path, log: Any) -> None:
     print(f"demo clinic of {patients:,} patients loaded in {time.perf_counter() - t:.0f}s", file=sys.stderr)
 
 
+def pinned(cmd: list[str], cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
+
+
+def start_embedded(tree: Path, data: Path, log: Any) -> tuple[str, subprocess.Popen[bytes], None]:
+    port = free_port()
+    app = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir",
+                                   str(data)], 0), cwd=tree, env=env(), stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/health", timeout=600)
+    return base, app, None
+
+
 def start(tree: Path, data: Path, log: Any) -> tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     db_port, port = free_port(), free_port()
     devdb = subprocess.Popen([sys.executable, "-m", "app.cli", "devdb", "--port", str(db_port), "--data-dir",
@@ -97,12 +114,14 @@ def main() -> int:
     ap.add_argument("--trees", default=".", help="comma-separated checkouts to compare (default: this one)")
     ap.add_argument("--blocks", type=int, default=6, help="alternating blocks per query and tree")
     ap.add_argument("--requests", type=int, default=8, help="sequential requests per block")
+    ap.add_argument("--embedded", action="store_true", help="one serve process per tree, devdb in a thread of it")
+    ap.add_argument("--queries", default=",".join(QUERIES), help="comma-separated, of: " + ", ".join(QUERIES))
     args = ap.parse_args()
     trees = [(ROOT / t).resolve() for t in args.trees.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / f"chart-{args.patients}"
     client = httpx.Client(timeout=300)
-    running: list[tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes]]] = []
+    running: list[tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes] | None]] = []
     copies = [OUT / f"chart-{args.patients}-tree{i}" for i in range(len(trees))]
     with (OUT / "chart_bench.log").open("ab") as log:
         try:
@@ -110,14 +129,18 @@ def main() -> int:
             for tree, copy in zip(trees, copies, strict=True):
                 shutil.rmtree(copy, ignore_errors=True)
                 shutil.copytree(data, copy)
-                running.append(start(tree, copy, log))
+                running.append(start_embedded(tree, copy, log) if args.embedded else start(tree, copy, log))
+            if args.embedded and shutil.which("taskset"):
+                os.sched_setaffinity(0, {1})
             for base, _, _ in running:
                 warm(client, base)
-            print(f"{args.patients:,} patients; {args.blocks} blocks of {args.requests} sequential requests per query "
-                  f"and tree, alternating; load average {os.getloadavg()[0]:.1f} at the start\n")
+            mode = "embedded, one process per tree" if args.embedded else "devdb its own process"
+            print(f"{args.patients:,} patients ({mode}); {args.blocks} blocks of {args.requests} sequential requests "
+                  f"per query and tree, alternating; load average {os.getloadavg()[0]:.1f} at the start\n")
             print("| query | tree | app CPU ms/req | devdb CPU ms/req | p50 ms | req/s (one at a time) |\n"
                   "|---|---|---:|---:|---:|---:|")
-            for name, query in QUERIES.items():
+            for name in args.queries.split(","):
+                query = QUERIES[name]
                 cpu: dict[int, tuple[list[float], list[float], list[float]]] = {i: ([], [], []) for i in
                                                                                 range(len(trees))}
                 for b in range(args.blocks):
@@ -125,21 +148,21 @@ def main() -> int:
                     for i in order:
                         base, app, devdb = running[i]
                         app_cpu, db_cpu, lat = cpu[i]
-                        a0, d0 = cpu_seconds(app.pid), cpu_seconds(devdb.pid)
+                        a0, d0 = cpu_seconds(app.pid), cpu_seconds(devdb.pid) if devdb else 0.0
                         for _ in range(args.requests):
                             t = time.perf_counter()
                             client.post(base + "/graphql", json={"query": query}).raise_for_status()
                             lat.append((time.perf_counter() - t) * 1000)
                         time.sleep(0.2)  # the app's after-response work (audit batches) lands in its block
                         app_cpu.append((cpu_seconds(app.pid) - a0) * 1000 / args.requests)
-                        db_cpu.append((cpu_seconds(devdb.pid) - d0) * 1000 / args.requests)
+                        db_cpu.append(((cpu_seconds(devdb.pid) if devdb else 0.0) - d0) * 1000 / args.requests)
                 for i, tree in enumerate(trees):
                     app_cpu, db_cpu, lat = cpu[i]
                     print(f"| {name} | {tree.name} | {statistics.median(app_cpu):.0f} | "
                           f"{statistics.median(db_cpu):.0f} | {statistics.median(lat):.0f} | "
                           f"{len(lat) / (sum(lat) / 1000):.2f} |")
         finally:
-            stop(*(p for _, app, devdb in running for p in (app, devdb)))
+            stop(*(p for _, app, devdb in running for p in (app, devdb) if p is not None))
             for copy in copies:
                 shutil.rmtree(copy, ignore_errors=True)
     return 0

@@ -12,7 +12,8 @@ scope shaped like uvicorn's, for
 - ``read``: ``GET /fhir/r4/Patient/<id>``, 32 at a time (the coalescer batches them), random stored ids.
 
 Variants: ``off`` — request metrics off, audit off; ``on`` — metrics on (what ships), audit off; ``audit`` —
-metrics off, audit on; ``all`` — metrics, audit and the access log on. Rounds alternate the variants.
+metrics off, audit on; ``all`` — metrics, audit and the access log on; ``nolimit`` — ``on`` without the rate limit
+(its middleware left out). Rounds alternate the variants.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ PATIENTS = 2000
 VARIANTS = {"off": dict(metrics=False, audit=False, access_log=False),
             "on": dict(metrics=True, audit=False, access_log=False),
             "audit": dict(metrics=False, audit=True, access_log=False),
-            "all": dict(metrics=True, audit=True, access_log=True)}
+            "all": dict(metrics=True, audit=True, access_log=True),
+            "nolimit": dict(metrics=True, audit=False, access_log=False, rate_limit=False)}
 
 
 def scope_of(path: str) -> dict[str, Any]:
@@ -66,7 +68,8 @@ async def run_variant(name: str, requests: int, rounds: int, out: dict[tuple[str
 
     flags = VARIANTS[name]
     settings = Settings(api_keys=f"{KEY}=bench", allow_anonymous=False, metrics=flags["metrics"],
-                        audit=flags["audit"], rate_limit_per_minute=1_000_000_000, db_name=f"stack_{name}")
+                        audit=flags["audit"], db_name=f"stack_{name}",
+                        rate_limit_per_minute=1_000_000_000 if flags.get("rate_limit", True) else 0)
     app = create_app(settings, access_log=bool(flags["access_log"]))
     async with app.router.lifespan_context(app):
         repo = app.state.services.repo

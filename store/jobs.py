@@ -59,6 +59,8 @@ CHUNKS = "job_chunks"
 MAX_ATTEMPTS = 8
 # The longest pause after a transient store error (the pause doubles with each attempt up to it).
 MAX_PAUSE_S = 60.0
+# How long a stopping worker waits for its cancelled task before it cancels it again (JobWorker.stop).
+STOP_RETRY_S = 1.0
 # What a job that failed tells its client (a kind may say more).
 FAILED = "The job could not be completed; retry it"
 # Where export jobs were kept before they joined the others (moved at start-up: module docstring).
@@ -319,6 +321,7 @@ class JobWorker:
         self.owner = f"{kind}-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """A job was just created here: look now rather than at the next poll."""
@@ -326,15 +329,24 @@ class JobWorker:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"jobs-{self.kind}")
 
     async def stop(self) -> None:
-        """Stop; the job being worked gives its lease up (``run``) so that another instance resumes it at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        """Stop; the job being worked gives its lease up (``run``) so that another instance resumes it at once.
+
+        The task is cancelled again each second until it has ended, and the loop ends at its next turn: a
+        cancellation absorbed on its way (a library's wait on an unreachable store that ends in its own error
+        instead) would otherwise leave the worker polling forever and the shutdown waiting for it."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_RETRY_S)
+        if not task.cancelled():
+            task.exception()  # retrieved: its end is the stop, not an error to report
 
     async def take(self, job_id: str) -> None:
         """Claim ``job_id`` and work it (the instance that created it, at once); nothing when another holds it."""
@@ -343,7 +355,7 @@ class JobWorker:
             await self.run(job)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 job = await self.jobs.claim(self.kind, self.owner, self.lease_s)
                 if job is not None:

@@ -74,9 +74,9 @@ class Collection(MockCollection):
         """Delete the document filed under store key ``key``."""
         del self._store[key]
 
-    def project(self, raw: bytes, projection: Doc) -> bytes:
-        """Document ``raw`` as ``projection`` shows it."""
-        tree = _exclusion_tree(projection)
+    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | None) -> bytes:
+        """Document ``raw`` as ``projection`` shows it (``tree``: its ``exclusion_tree``, found once by the caller
+        for all the documents it projects)."""
         if tree is not None:
             cut = _CUTS.get(raw, tree)
             if cut is not None:
@@ -130,7 +130,7 @@ _CUTS = _Cuts()
 _TREES: dict[Any, rawbson.Tree | None] = {}
 
 
-def _exclusion_tree(projection: Doc) -> rawbson.Tree | None:
+def exclusion_tree(projection: Doc) -> rawbson.Tree | None:
     """``rawbson.exclusion_tree``, remembered: a cursor's every document, every read, has the same projection."""
     try:
         key = tuple(projection.items())

@@ -18,7 +18,7 @@ import bson
 from bson.raw_bson import RawBSONDocument
 
 from store.devdb.codec import CODEC, MAX_BSON_SIZE, Doc
-from store.devdb.collection import Collection
+from store.devdb.collection import Collection, exclusion_tree
 from store.devdb.errors import CommandError
 
 BATCH_BYTES = MAX_BSON_SIZE - 64 * 1024  # a batch must fit in one reply document, envelope included
@@ -86,11 +86,13 @@ def _next_batch(cursor: Cursor, size: int, first: bool = False) -> list[bytes]:
     """Up to ``size`` documents (0: no count limit; the byte budget always applies), as BSON."""
     batch: list[bytes] = []
     used = 0
+    coll, projection = cursor.coll, cursor.projection
+    tree = exclusion_tree(projection) if projection and coll is not None else None  # once per batch, not per doc
     while cursor.pos < len(cursor.docs) and (len(batch) < size or (size <= 0 and not first)):
         doc = cursor.docs[cursor.pos]
         raw = doc if isinstance(doc, bytes) else bson.encode(doc, codec_options=CODEC)
-        if cursor.projection and cursor.coll is not None:
-            raw = cursor.coll.project(raw, cursor.projection)
+        if projection and coll is not None:
+            raw = coll.project(raw, projection, tree)
         if batch and used + len(raw) > BATCH_BYTES:
             break
         batch.append(raw)

@@ -366,6 +366,8 @@ def _hull(found: Access, con: Conjunction, name: str, at: int) -> Access:
         else:
             lo, hi = min(los), max(his)
             ranges = [(max(a, a[:2 * at] + lo), min(b, b[:2 * at] + hi)) for a, b in ranges]
+    if ranges is found.ranges:  # no $or bounds the field: the same ranges, counted already (an index walked has no odd)
+        return found
     count = sum(found.index.count(lo, hi) for lo, hi in ranges)
     return Access(found.index, ranges, count, found.pinned, found.single)
 

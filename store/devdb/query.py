@@ -238,7 +238,7 @@ def _residue_filtered(filter: Doc, residue: planner.Residue, raws: Iterable[byte
     settle is decoded and tested on the whole filter."""
     applies = matcher.applies(filter)
     for raw in raws:
-        found: dict[tuple[bytes, ...], Any] = {}  # the embedded documents walked to, for the next equality
+        found = rawbson.walked(raw)  # the embedded documents walked to, for the next equality and query
         verdicts = [_met(raw, alternatives, found) for alternatives in residue]
         if all(verdicts):
             yield raw, None
@@ -248,7 +248,8 @@ def _residue_filtered(filter: Doc, residue: planner.Residue, raws: Iterable[byte
                 yield raw, doc
 
 
-def _met(raw: bytes, alternatives: list[tuple[list[bytes], Any]], found: dict[tuple[bytes, ...], Any]) -> bool | None:
+def _met(raw: bytes, alternatives: list[tuple[list[bytes], Any]], found: dict[tuple[bytes, ...], int | bool | None]
+         ) -> bool | None:
     """True when one of the equalities holds on ``raw``'s bytes, False when none does, None when the bytes do not
     say for one that may."""
     undecided = False

@@ -30,15 +30,24 @@ Tree = dict[bytes, "Tree | None"]
 
 def value_end(raw: bytes, kind: int, at: int) -> int:
     """Where the value of type ``kind`` starting at ``at`` ends."""
+    # the kinds of stored resources first (strings, documents, arrays): every walk over a document's elements
+    # asks this of each element it passes
+    size: int
+    if kind == 0x02:
+        size = _unpack_int32(raw, at)[0]
+        return at + 4 + size
+    if kind in (EMBEDDED, ARRAY):
+        size = _unpack_int32(raw, at)[0]
+        return at + size
     fixed = _FIXED.get(kind)
     if fixed is not None:
         return at + fixed
     if kind == 0x0B:  # regex: two cstrings
         return raw.index(0, raw.index(0, at) + 1) + 1
-    size: int = _unpack_int32(raw, at)[0]
+    size = _unpack_int32(raw, at)[0]
     if kind in _LENGTH_PREFIXED:
         return at + 4 + size
-    if kind in (EMBEDDED, ARRAY, 0x0F):  # documents, arrays and code with scope start with their own size
+    if kind == 0x0F:  # code with scope starts with its own size
         return at + size
     if kind == 0x05:  # binary: size, subtype, bytes
         return at + 5 + size
@@ -161,6 +170,23 @@ def equals(raw: bytes, path: list[bytes] | tuple[bytes, ...], value: str | bool,
     return _scalar_equal(raw, at, want, expected)
 
 
+# Where the embedded documents of a stored document start, by the document's bytes (``walked``): a pure function of
+# them, so never stale; the same stored bytes objects come back as candidates query after query (their hash is
+# kept by the bytes object, an equal copy compares equal). At most ``MAX_WALKED`` documents, then forgotten at once.
+MAX_WALKED = 16_384
+_walked: dict[bytes, dict[tuple[bytes, ...], int | bool | None]] = {}
+
+
+def walked(raw: bytes) -> dict[tuple[bytes, ...], int | bool | None]:
+    """The ``found`` of ``equals`` for document ``raw``, kept between calls: where its embedded documents start."""
+    found = _walked.get(raw)
+    if found is None:
+        if len(_walked) >= MAX_WALKED:
+            _walked.clear()
+        found = _walked[raw] = {}
+    return found
+
+
 def _embedded(raw: bytes, path: tuple[bytes, ...], found: dict[tuple[bytes, ...], int | bool | None]
               ) -> int | bool | None:
     """Where the embedded document at ``path`` starts; False when there is none (missing, or a scalar on the
@@ -214,10 +240,11 @@ def _element(raw: bytes, start: int, name: bytes) -> tuple[int, int] | None:
     """(type, value position) of the element ``name`` of the (embedded) document at ``start``; None: none."""
     end = start + _unpack_int32(raw, start)[0] - 1
     pos = start + 4
+    size = len(name)
     while pos < end:
         kind = raw[pos]
         name_end = raw.index(0, pos + 1)
-        if raw[pos + 1:name_end] == name:
+        if name_end - pos - 1 == size and raw.startswith(name, pos + 1):
             return kind, name_end + 1
         pos = value_end(raw, kind, name_end + 1)
     return None

@@ -101,7 +101,9 @@ class DevDB:
         ready, failure = threading.Event(), []
 
         def run() -> None:
-            loop = self._loop = asyncio.new_event_loop()
+            # uvloop, as in its own process (main_devdb): asyncio's own loop spends more of the shared GIL on the
+            # same transports and streams
+            loop = self._loop = uvloop.new_event_loop()
             try:
                 loop.run_until_complete(self.start())
             except BaseException as exc:

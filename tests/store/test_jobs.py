@@ -170,3 +170,30 @@ async def test_stopping_a_worker_gives_its_job_up_at_once(store: StoreHandle) ->
     await worker.stop()
     assert await jobs.claim(k, "next-instance", ttl=10) is not None  # not after the 300 s lease
     assert (await jobs.get("t-jobs", job["_id"], k) or {})["attempts"] == 2
+
+
+async def test_a_worker_stops_even_when_a_cancellation_is_absorbed_on_its_way(store: StoreHandle) -> None:
+    """A library waiting on an unreachable store may end the wait in its own error instead of letting the
+    cancellation through: the worker, which takes such errors for a passing outage and looks again, still stops
+    (the shutdown waited for it for ever before)."""
+    claims: list[str] = []
+    claimed = asyncio.Event()
+
+    class Absorbing(Jobs):
+        async def claim(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+            claims.append("claim")
+            claimed.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise Unavailable("the store went away") from None  # the cancellation absorbed
+            return None
+
+    worker = JobWorker(Absorbing(store.repo.jobs.db), kind(), lambda lease: asyncio.sleep(0), lease_s=30,
+                       poll_s=0.01)
+    worker.start()
+    await asyncio.wait_for(claimed.wait(), 10)
+    stopping = asyncio.ensure_future(worker.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert stopping in done  # before: polling for ever, and the shutdown waiting for it
+    assert claims == ["claim"]  # the loop ended at its next turn, not polling again

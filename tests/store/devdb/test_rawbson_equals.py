@@ -53,3 +53,33 @@ def test_a_list_of_strings_is_decided() -> None:
     assert rawbson.equals(raw, [b"_sys", b"k", b"category"], "survey") is False
     assert rawbson.equals(bson.encode({"a": ["x", 1]}), [b"a"], "y") is None
     assert rawbson.equals(bson.encode({"a": ["x", 1]}), [b"a"], "x") is True
+
+
+PATHS = [("_sys.deleted", False), ("_sys.deleted", True), ("_sys.tenant", "t"), ("_sys.tenant", "té"),
+         ("_sys.k.category", "vital-signs"), ("name.family", "x")]
+
+
+def test_the_walks_kept_between_queries_give_the_fresh_walks_verdicts() -> None:
+    # the documents twice over (as the same bytes objects, then as equal copies), and each path asked twice: the
+    # kept walks (``walked``) answer every later question as a fresh walk does
+    docs = [*DOCS, {"_id": "t/1", "name": [{"family": "x"}], "_sys": {"tenant": "t", "deleted": False,
+                                                                     "k": {"category": ["vital-signs"]}}},
+            {"_id": "t/2", "name": {"family": "x"}, "_sys": {"k": "flat", "deleted": True}}]
+    raws = [bson.encode(d) for d in docs]
+    for raw in [*raws, *(bytes(bytearray(r)) for r in raws), *raws]:
+        for path, value in PATHS * 2:
+            parts = [p.encode() for p in path.split(".")]
+            assert rawbson.equals(raw, parts, value, rawbson.walked(raw)) == rawbson.equals(raw, parts, value)
+
+
+def test_the_walks_kept_are_per_document_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rawbson, "MAX_WALKED", 3)
+    monkeypatch.setattr(rawbson, "_walked", {})
+    live = bson.encode({"_id": 1, "pad": "x" * 40, "_sys": {"deleted": False}})
+    gone = bson.encode({"_id": 1, "_sys": {"deleted": True}})  # another document of the same _id: no walk shared
+    assert rawbson.equals(live, [b"_sys", b"deleted"], False, rawbson.walked(live)) is True
+    assert rawbson.equals(gone, [b"_sys", b"deleted"], False, rawbson.walked(gone)) is False
+    for i in range(5):
+        rawbson.walked(bson.encode({"_id": i}))
+    assert len(rawbson._walked) <= 3
+    assert rawbson.equals(live, [b"_sys", b"deleted"], False, rawbson.walked(live)) is True
