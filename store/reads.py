@@ -275,6 +275,6 @@ def raw_first_batch(reply: RawBSONDocument) -> tuple[list[bytes], int]:
         elif kind in (0x02, 0x03, 0x04):  # a string (ns) or another document: length-prefixed
             size = unpack_from("<i", data, at)[0]
             at += size + 4 if kind == 0x02 else size
-        else:
-            raise ValueError(f"a find reply's cursor holds an element of BSON type {kind:#x}")
+        else:  # another kind (a server may add a timestamp, a boolean): the reply read the generic way
+            return [bytes(d.raw) for d in cursor["firstBatch"]], int(cursor["id"])
     return docs, cursor_id

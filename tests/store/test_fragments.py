@@ -125,3 +125,10 @@ def test_a_raw_find_reply_is_cut_into_its_documents() -> None:
         assert raw_first_batch(reply) == ([bson.encode(d) for d in docs], cursor_id)
     empty = RawBSONDocument(bson.encode({"cursor": {"id": bson.Int64(0), "ns": "db.P", "firstBatch": []}, "ok": 1}))
     assert raw_first_batch(empty) == ([], 0)
+    # What else a server may put in the cursor document (MongoDB: atClusterTime for snapshot reads,
+    # partialResultsReturned on a sharded cluster, a resume token) does not keep the rows from being read.
+    for extra in ({"atClusterTime": bson.Timestamp(1_700_000_000, 3)}, {"partialResultsReturned": False},
+                  {"postBatchResumeToken": {"$recordId": bson.Int64(9)}}):
+        reply = RawBSONDocument(bson.encode({"cursor": {"firstBatch": docs, **extra, "id": bson.Int64(5),
+                                                        "ns": "db.Patient"}, "ok": 1.0}))
+        assert raw_first_batch(reply) == ([bson.encode(d) for d in docs], 5)
