@@ -35,7 +35,7 @@ REVERSE_LIMIT = 50_000
 def load_by_id(repo: Guarded, principal: PrincipalLike, rt: str, elements: tuple[str, ...] | None = None
                ) -> Callable[[list[str]], Awaitable[list[Resource | None]]]:
     async def batch(ids: list[str]) -> list[Resource | None]:
-        found = await repo.read_many(principal, rt, ids, elements)
+        found = await repo.read_many(principal, rt, ids, elements=elements)
         return [found.get(i) for i in ids]
 
     return batch
