@@ -74,9 +74,11 @@ class Collection(MockCollection):
         """Delete the document filed under store key ``key``."""
         del self._store[key]
 
-    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | None) -> bytes:
+    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | frozenset[bytes] | None) -> bytes:
         """Document ``raw`` as ``projection`` shows it (``tree``: its ``exclusion_tree``, found once by the caller
-        for all the documents it projects)."""
+        for all the documents it projects: the excluded paths, or the top-level names it keeps)."""
+        if isinstance(tree, frozenset):
+            return rawbson.only(raw, tree)
         if tree is not None:
             cut = _CUTS.get(raw, tree)
             if cut is not None:
@@ -127,11 +129,12 @@ class _Cuts:
 _CUTS = _Cuts()
 
 
-_TREES: dict[Any, rawbson.Tree | None] = {}
+_TREES: dict[Any, rawbson.Tree | frozenset[bytes] | None] = {}
 
 
-def exclusion_tree(projection: Doc) -> rawbson.Tree | None:
-    """``rawbson.exclusion_tree``, remembered: a cursor's every document, every read, has the same projection."""
+def exclusion_tree(projection: Doc) -> rawbson.Tree | frozenset[bytes] | None:
+    """``rawbson.exclusion_tree`` (or, for an inclusion of top-level fields, ``rawbson.inclusion``: a read of
+    some elements of a resource), remembered: a cursor's every document, every read, has the same projection."""
     try:
         key = tuple(projection.items())
         return _TREES[key]
@@ -140,7 +143,8 @@ def exclusion_tree(projection: Doc) -> rawbson.Tree | None:
     except KeyError:
         if len(_TREES) >= 256:
             _TREES.clear()
-        tree = _TREES[key] = rawbson.exclusion_tree(projection)
+        found = rawbson.exclusion_tree(projection)
+        tree = _TREES[key] = rawbson.inclusion(projection) if found is None else found
         return tree
 
 
