@@ -107,18 +107,9 @@ def only(raw: bytes, names: frozenset[bytes]) -> bytes:
     end = _unpack_int32(raw, 0)[0] - 1
     pos = 4
     parts: list[bytes] = []
-    index, fixed = raw.index, _FIXED
-    while pos < end:
-        kind = raw[pos]
-        name_end = index(0, pos + 1)
-        value_at = name_end + 1
-        if kind in (0x02, EMBEDDED, ARRAY):
-            size = _unpack_int32(raw, value_at)[0]
-            next_pos = value_at + size + (4 if kind == 0x02 else 0)
-        elif (known := fixed.get(kind)) is not None:
-            next_pos = value_at + known
-        else:
-            next_pos = value_end(raw, kind, value_at)
+    while pos < end:  # (kept in _CUTS by the caller: not the read path's loop, so value_end as it is)
+        name_end = raw.index(0, pos + 1)
+        next_pos = value_end(raw, raw[pos], name_end + 1)
         if raw[pos + 1:name_end] in names:
             parts.append(raw[pos:next_pos])
         pos = next_pos
