@@ -55,8 +55,10 @@ class Guarded:
     async def read(self, principal: PrincipalLike, rt: str, rid: str) -> Resource:
         return await self.repo.read(principal, rt, rid, within=self._within(principal, "read", rt))
 
-    async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str]) -> dict[str, Resource]:
-        return await self.repo.read_many(principal, rt, ids, within=self._within(principal, "read", rt))
+    async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str],
+                        elements: tuple[str, ...] | None = None) -> dict[str, Resource]:
+        return await self.repo.read_many(principal, rt, ids, within=self._within(principal, "read", rt),
+                                         elements=elements)
 
     async def search(self, principal: PrincipalLike, rt: str, params: list[tuple[str, str]] | None = None,
                      **kw: Any) -> Page:

@@ -13,6 +13,8 @@ import asyncio
 import uuid
 from typing import Any
 
+from graphql import FieldNode
+
 from resolvers import chart
 from resolvers import patient as patient_r
 from resolvers.context import Info, Scope
@@ -46,11 +48,56 @@ def _listed(rows: list[Resource]) -> list[model.Relationship]:
 
 
 def relationship_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:
-    return patient_r.get_patient(info.context, root.patient_id)
+    return _person(info.context, root.patient_id, _names_only(_field_nodes(info)))
 
 
 def related_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:
-    return patient_r.get_patient(info.context, root.related_patient_id)
+    return _person(info.context, root.related_patient_id, _names_only(_field_nodes(info)))
+
+
+# The fields of a patient that a family's lists of names select: read from the Patient's id and names alone
+# (``loaders.patient_names_by_id``, ~a tenth of a demo Patient's bytes; a chart reads ~90 family members).
+NAME_FIELDS = frozenset({"id", "firstName", "lastName", "__typename"})
+
+
+def _field_nodes(info: Info) -> Any:
+    """The resolved field's nodes in the query: graphql-core's info carries them (graph/schema.py gives relation
+    resolvers graphql-core's, not strawberry's); none (so: not known) on another."""
+    return getattr(info, "field_nodes", None)
+
+
+def _selected(node: FieldNode) -> Any:
+    return node.selection_set.selections if node.selection_set else ()
+
+
+def _names_only(nodes: Any) -> bool:
+    """Whether these patient-valued fields select names only (a fragment, or no nodes: not known, so no)."""
+    return nodes is not None and all(isinstance(s, FieldNode) and s.name.value in NAME_FIELDS
+                                     for n in nodes for s in _selected(n))
+
+
+def _member_ready(ctx: Scope, pid: str, names: bool) -> Any:
+    """The record of patient ``pid`` (None when absent) when its batch is loaded, else ``MISSING``: the whole
+    patient when the request has it, else — ``names`` — the one read for its names."""
+    res = ready(ctx.loaders.patients_by_id, pid)
+    if res is MISSING and names:
+        return _named(ready(ctx.loaders.patient_names_by_id, pid))
+    return res if res is MISSING or res is None else patient_r.node(ctx, res)
+
+
+def _named(res: Any) -> Any:
+    return res if res is MISSING or res is None else patient_model.NamedPatient(res)
+
+
+def _person(ctx: Scope, pid: str | None, names: bool) -> Soon[Patient | None]:
+    if not pid:
+        return None
+    found = _member_ready(ctx, str(pid), names)
+    if found is not MISSING:
+        return found  # type: ignore[no-any-return]
+    if names:
+        return when_loaded(ctx.loaders.patient_names_by_id, str(pid), _named)
+    return patient_r.get_patient(ctx, pid)
 
 
 def display_name(res: Resource | None) -> str | None:
@@ -74,7 +121,11 @@ def _name(info: Info, pid: str | None, written: str | None) -> Soon[str | None]:
     # the name written on the relationship when the patient cannot be read.
     if not pid:
         return written
-    return when_loaded(info.context.loaders.patients_by_id, str(pid), lambda res: display_name(res) or written)
+    loaders = info.context.loaders
+    res = ready(loaders.patients_by_id, str(pid))
+    if res is not MISSING:
+        return display_name(res) or written
+    return when_loaded(loaders.patient_names_by_id, str(pid), lambda res: display_name(res) or written)
 
 
 def _ordered(guarantor: str | None, members: set[str], pid: str) -> list[str]:
@@ -136,30 +187,44 @@ def family(root: Patient, info: Info) -> Soon[model.Family]:
     ctx = info.context
     pid = str(root.id)
     loaders = ctx.loaders
+    names = _family_names_only(info)
     fam = _family_ready(ctx, pid)
     as_target = ready(loaders.relations_by_patient, pid)
     as_source = ready(loaders.relations_by_related_patient, pid)
     if fam is MISSING or as_target is MISSING or as_source is MISSING:
-        return _load_family(ctx, pid)
+        return _load_family(ctx, pid, names)
     ordered = sorted(fam[1])
-    found = [ready(loaders.patients_by_id, m) for m in ordered]
+    found = [_member_ready(ctx, m, names) for m in ordered]
     if any(f is MISSING for f in found):
-        return _load_family(ctx, pid)
-    return _build_family(ctx, fam[0], ordered, found, as_target, as_source)
+        return _load_family(ctx, pid, names)
+    return _build_family(fam[0], ordered, found, as_target, as_source)
 
 
-async def _load_family(ctx: Scope, pid: str) -> model.Family:
+def _family_names_only(info: Info) -> bool:
+    """Whether the family's patients (guarantor, members) are selected for their names only."""
+    nodes = _field_nodes(info)
+    return nodes is not None and all(
+        isinstance(s, FieldNode) and (s.name.value not in ("guarantor", "members") or _names_only([s]))
+        for n in nodes for s in _selected(n))
+
+
+async def _load_family(ctx: Scope, pid: str, names: bool) -> model.Family:
     loaders = ctx.loaders
     (guarantor, members), as_target, as_source = await asyncio.gather(
         _family(ctx, pid), loaders.relations_by_patient.load(pid), loaders.relations_by_related_patient.load(pid))
     ordered = sorted(members)
-    found = await loaders.patients_by_id.load_many(ordered)
-    return _build_family(ctx, guarantor, ordered, found, as_target, as_source)
+    if names:  # the patients the request has whole as they are, the others for their names
+        await loaders.patient_names_by_id.load_many([m for m in ordered if ready(loaders.patients_by_id, m)
+                                                     is MISSING])
+    else:
+        await loaders.patients_by_id.load_many(ordered)
+    found = [_member_ready(ctx, m, names) for m in ordered]
+    return _build_family(guarantor, ordered, found, as_target, as_source)
 
 
-def _build_family(ctx: Scope, guarantor: str | None, ordered: list[str], found: list[Any], as_target: list[Resource],
+def _build_family(guarantor: str | None, ordered: list[str], found: list[Any], as_target: list[Resource],
                   as_source: list[Resource]) -> model.Family:
-    nodes = {m: patient_r.node(ctx, r) for m, r in zip(ordered, found, strict=True) if r is not None}
+    nodes = {m: r for m, r in zip(ordered, found, strict=True) if r is not None}
     rels = _listed(as_source)
     return model.Family(
         guarantor=nodes.get(guarantor) if guarantor else None,

@@ -61,10 +61,14 @@ class Queries:
             found = self._raw_collections[rt] = self.db.get_collection(rt, codec_options=options)
         return found
 
-    async def read_many(self, tenant: str, rt: str, ids: Iterable[str],
-                        within: Confinement | None = None) -> dict[str, Resource]:
+    async def read_many(self, tenant: str, rt: str, ids: Iterable[str], within: Confinement | None = None,
+                        elements: tuple[str, ...] | None = None) -> dict[str, Resource]:
         """The current resources of these ids by id, in one round trip; missing and deleted ones are absent, and
-        so are those ``within`` does not admit."""
+        so are those ``within`` does not admit. ``elements``: only these top-level elements of each (with its
+        ``resourceType`` and ``id``), as FHIR's ``_elements`` shows a resource."""
+        if elements is not None:
+            shown = {"resourceType": 1, "id": 1, **dict.fromkeys(elements, 1)}
+            return {d["id"]: strip(d) for d in await self._docs(tenant, rt, ids, within, projection=shown)}
         if within is None and is_resource_type(rt):
             # Through the read coalescer: concurrent requests' reads of the type share its command (reads.py).
             wanted = list(dict.fromkeys(ids))
@@ -74,7 +78,7 @@ class Queries:
         return {d["id"]: strip(d) for d in await self._docs(tenant, rt, ids, within, keys=False)}
 
     async def _docs(self, tenant: str, rt: str, ids: Iterable[str], within: Confinement | None = None, *,
-                    keys: bool = True) -> list[dict[str, Any]]:
+                    keys: bool = True, projection: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """``read_many``'s stored documents (with their reference keys when ``keys``)."""
         wanted = [doc_id(tenant, i) for i in dict.fromkeys(ids)]
         if not wanted or not is_resource_type(rt):
@@ -84,7 +88,8 @@ class Queries:
         if confined:
             filt = {"$and": [filt, *confined]}
         # The whole result in the first batch: one round trip, no getMore (the server caps a batch at 16 MB).
-        cursor = (self.db[rt].find(filt, KEYS_ONLY if keys else NO_KEYS).limit(len(wanted)).batch_size(len(wanted)))
+        shown = projection or (KEYS_ONLY if keys else NO_KEYS)
+        cursor = self.db[rt].find(filt, shown).limit(len(wanted)).batch_size(len(wanted))
         docs: list[dict[str, Any]] = await call(cursor.to_list(None))
         return docs
 

@@ -104,9 +104,12 @@ class Repository:
         return strip(doc)
 
     async def read_many(self, principal: PrincipalLike, rt: str, ids: Iterable[str], *,
-                        within: Confinement | None = None) -> dict[str, Resource]:
-        """Batch read by id for DataLoaders: one round trip; missing, deleted and foreign ids are absent."""
-        return await self._queries.read_many(principal.tenant, rt, ids, within)
+                        within: Confinement | None = None, elements: tuple[str, ...] | None = None
+                        ) -> dict[str, Resource]:
+        """Batch read by id for DataLoaders: one round trip; missing, deleted and foreign ids are absent.
+        ``elements``: only these top-level elements of each, with ``resourceType`` and ``id``, as FHIR R4 search's
+        ``_elements`` shows them (partial resources, for a reader that needs no more)."""
+        return await self._queries.read_many(principal.tenant, rt, ids, within, elements)
 
     def _current(self, principal: PrincipalLike, rt: str, rid: str) -> asyncio.Future[dict[str, Any] | None]:
         """The stored document of ``rt/rid`` (None when absent), to be awaited; the hottest path, so a future

@@ -558,6 +558,18 @@ class LazyPatient(Patient):
         return value
 
 
+class NamedPatient(LazyPatient):
+    """A ``LazyPatient`` of a Patient read for its names alone (its ``id`` and ``name`` elements: a list of a
+    family's names): a field read from anything else is an error, never a wrong null."""
+
+    NAMED = frozenset({"first_name", "last_name"})
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.NAMED:
+            raise AttributeError(f"{name} is not read for a patient's names")
+        return super().__getattr__(name)
+
+
 def lazy_from_fhir(res: Resource) -> Patient:
     return LazyPatient(res)
 

@@ -74,21 +74,22 @@ class Collection(MockCollection):
         """Delete the document filed under store key ``key``."""
         del self._store[key]
 
-    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | None) -> bytes:
+    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | frozenset[bytes] | None) -> bytes:
         """Document ``raw`` as ``projection`` shows it (``tree``: its ``exclusion_tree``, found once by the caller
-        for all the documents it projects)."""
+        for all the documents it projects: the excluded paths, or the top-level names it keeps)."""
         if tree is not None:
             cut = _CUTS.get(raw, tree)
             if cut is not None:
                 return cut
-            if (cut := rawbson.without(raw, tree)) is not None:
+            if (cut := rawbson.only(raw, tree) if isinstance(tree, frozenset) else rawbson.without(raw, tree)
+                ) is not None:
                 _CUTS.put(raw, tree, cut)
                 return cut
         return encode(self._copy_only_fields(decode(raw), dict(projection), dict))
 
 
 class _Cuts:
-    """The documents last cut by an exclusion projection, by the identity of the stored bytes and of the tree:
+    """The documents last cut by a projection (its tree or names), by the identity of the stored bytes and of it:
     a search page reads the same stored documents with the same projection again and again, and walking each
     one's elements in Python was most of devdb's time per page (bench/README.md). Stored bytes never change
     (a write stores new ones), and each entry holds the bytes and tree it was made from, so an identity is never
@@ -98,11 +99,11 @@ class _Cuts:
     MAX_BYTES = 32 * 1024 * 1024
 
     def __init__(self) -> None:
-        self._held: OrderedDict[tuple[int, int], tuple[bytes, rawbson.Tree, bytes]] = OrderedDict()
+        self._held: OrderedDict[tuple[int, int], tuple[bytes, rawbson.Tree | frozenset[bytes], bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, raw: bytes, tree: rawbson.Tree) -> bytes | None:
+    def get(self, raw: bytes, tree: rawbson.Tree | frozenset[bytes]) -> bytes | None:
         key = (id(raw), id(tree))
         with self._lock:
             found = self._held.get(key)
@@ -111,7 +112,7 @@ class _Cuts:
             self._held.move_to_end(key)
             return found[2]
 
-    def put(self, raw: bytes, tree: rawbson.Tree, cut: bytes) -> None:
+    def put(self, raw: bytes, tree: rawbson.Tree | frozenset[bytes], cut: bytes) -> None:
         key = (id(raw), id(tree))
         with self._lock:
             old = self._held.pop(key, None)
@@ -127,11 +128,12 @@ class _Cuts:
 _CUTS = _Cuts()
 
 
-_TREES: dict[Any, rawbson.Tree | None] = {}
+_TREES: dict[Any, rawbson.Tree | frozenset[bytes] | None] = {}
 
 
-def exclusion_tree(projection: Doc) -> rawbson.Tree | None:
-    """``rawbson.exclusion_tree``, remembered: a cursor's every document, every read, has the same projection."""
+def exclusion_tree(projection: Doc) -> rawbson.Tree | frozenset[bytes] | None:
+    """``rawbson.exclusion_tree`` (or, for an inclusion of top-level fields, ``rawbson.inclusion``: a read of
+    some elements of a resource), remembered: a cursor's every document, every read, has the same projection."""
     try:
         key = tuple(projection.items())
         return _TREES[key]
@@ -140,7 +142,8 @@ def exclusion_tree(projection: Doc) -> rawbson.Tree | None:
     except KeyError:
         if len(_TREES) >= 256:
             _TREES.clear()
-        tree = _TREES[key] = rawbson.exclusion_tree(projection)
+        found = rawbson.exclusion_tree(projection)
+        tree = _TREES[key] = rawbson.inclusion(projection) if found is None else found
         return tree
 
 

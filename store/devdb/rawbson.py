@@ -87,6 +87,35 @@ def exclusion_tree(projection: Mapping[str, Any]) -> Tree | None:
     return tree
 
 
+def inclusion(projection: Mapping[str, Any]) -> frozenset[bytes] | None:
+    """The top-level names an inclusion-only projection of top-level fields keeps (``{"id": 1, "name": True}``,
+    ``_id`` too unless it says ``"_id": 0``); None for any other."""
+    keep = {b"_id"}
+    for path, flag in projection.items():
+        if path == "_id" and flag in (0, False):
+            keep.discard(b"_id")
+        elif flag not in (1, True) or type(flag) not in (int, bool) or not isinstance(path, str) or not path \
+                or "." in path or path.startswith("$"):
+            return None
+        else:
+            keep.add(path.encode())
+    return frozenset(keep) if len(keep) > (b"_id" in keep) else None
+
+
+def only(raw: bytes, names: frozenset[bytes]) -> bytes:
+    """Document ``raw`` with its top-level elements of ``names`` alone, in its order (MongoDB's inclusion)."""
+    end = _unpack_int32(raw, 0)[0] - 1
+    pos = 4
+    parts: list[bytes] = []
+    while pos < end:  # (kept in _CUTS by the caller: not the read path's loop, so value_end as it is)
+        name_end = raw.index(0, pos + 1)
+        next_pos = value_end(raw, raw[pos], name_end + 1)
+        if raw[pos + 1:name_end] in names:
+            parts.append(raw[pos:next_pos])
+        pos = next_pos
+    return document(b"".join(parts))
+
+
 def without(raw: bytes, tree: Tree) -> bytes | None:
     """Document ``raw`` with the paths of ``tree`` left out (the same bytes when none is there); None when an
     excluded path runs through an array (MongoDB applies it to each element: the caller decodes)."""

@@ -13,8 +13,9 @@ class FakeRepo:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    async def read_many(self, principal: Any, rt: str, ids: list[str]) -> dict[str, Any]:
-        self.calls.append(("read_many", (rt, list(ids))))
+    async def read_many(self, principal: Any, rt: str, ids: list[str], elements: Any = None) -> dict[str, Any]:
+        self.calls.append(("read_many", (rt, list(ids))) if elements is None else
+                          ("read_many", (rt, list(ids), elements)))
         return {i: {"resourceType": rt, "id": i} for i in ids if not i.startswith("missing")}
 
     async def find_by_reference(self, principal: Any, rt: str, param: str, refs: list[str],
@@ -48,6 +49,14 @@ async def test_id_loader_returns_none_for_missing_in_key_order() -> None:
     got = await loaders.patients_by_id.load_many(["b", "missing-1", "a"])
     assert [g and g["id"] for g in got] == ["b", None, "a"]
     assert repo.calls == [("read_many", ("Patient", ["b", "missing-1", "a"]))]
+
+
+async def test_patient_names_loader_reads_the_names_only_in_one_call() -> None:
+    repo = FakeRepo()
+    loaders = Loaders(repo, SystemPrincipal("t"))  # type: ignore[arg-type]
+    got = await loaders.patient_names_by_id.load_many(["b", "missing-1", "a"])
+    assert [g and g["id"] for g in got] == ["b", None, "a"]
+    assert repo.calls == [("read_many", ("Patient", ["b", "missing-1", "a"], ("name",)))]
 
 
 async def test_observations_loader_keeps_its_category_filter() -> None:

@@ -206,3 +206,19 @@ async def test_active_rest_hooks_of_every_tenant_with_their_secrets(store: Store
     hook = next(h for h in found if h.tenant == other.tenant)
     assert hook.sealed == secret and EXT["webhook-secret"] in secret
     assert "_sys" not in hook.resource and "_id" not in hook.resource
+
+
+async def test_read_many_of_some_elements_shows_them_as_the_whole_has_them(store: StoreHandle,
+                                                                           principal: SystemPrincipal) -> None:
+    pats = [(await store.repo.create(principal, make_patient())).resource for _ in range(3)]
+    gone = pats.pop()
+    await store.repo.delete(principal, "Patient", gone["id"])
+    ids = [p["id"] for p in pats] + [gone["id"], "missing"]
+    whole = await store.repo.read_many(principal, "Patient", ids)
+    named = await store.repo.read_many(principal, "Patient", ids, elements=("name",))
+    assert set(named) == set(whole) == {p["id"] for p in pats}
+    for pid, res in named.items():
+        assert res == {k: v for k, v in whole[pid].items() if k in ("resourceType", "id", "name")}
+        assert list(res) == ["resourceType", "id", "name"]
+    other = SystemPrincipal(tenant=principal.tenant + "-other")
+    assert await store.repo.read_many(other, "Patient", ids, elements=("name",)) == {}

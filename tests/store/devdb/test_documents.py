@@ -93,6 +93,25 @@ def test_only_exclusions_are_cut_as_bytes() -> None:
     assert rawbson.exclusion_tree({"a.b": 0, "a.c": 0}) == {b"a": {b"b": None, b"c": None}}
 
 
+def test_inclusions_of_top_level_fields_are_cut_as_bytes() -> None:
+    rng = random.Random(11)
+    projections = [{"k": 1, "e": 1}, {"_sys": True}, {"_id": 0, "é": 1, "a": 1}, {"k2": 1, "_id": 1}]
+    for _ in range(2000):
+        doc = {"_id": rng.randint(0, 9), **document(rng)}
+        raw = encode(doc)
+        projection = rng.choice(projections)
+        names = rawbson.inclusion(projection)
+        assert names is not None
+        kept = {p for p, flag in projection.items() if flag} | ({"_id"} - {p for p, f in projection.items() if not f})
+        assert rawbson.only(raw, names) == encode({k: v for k, v in doc.items() if k in kept}), (doc, projection)
+
+
+def test_only_inclusions_of_top_level_fields_are_cut_as_bytes() -> None:
+    for projection in ({"a.b": 1}, {"a": 1, "b": 0}, {"_id": 1}, {"$meta": 1}, {"a": 2}, {"a": 1.0}, {"a": "x"}):
+        assert rawbson.inclusion(projection) is None, projection
+    assert rawbson.inclusion({"a": 1, "_id": False}) == frozenset({b"a"})
+
+
 def test_a_document_stored_with_the_same_body_shares_its_bytes() -> None:
     bodies = Bodies()
     current, history = Documents(bodies), Documents(bodies)
@@ -189,6 +208,9 @@ def test_bulk_inserts_through_the_driver_keep_each_document_apart(tmp_path: Path
     ({"_sys.k": 0, "list.k": 0}, [{"_id": "p", "_sys": {"v": 1}, "list": [{"j": 2}], "a": 1},  # (mongomock's)
                                   {"_id": "q", "_sys": "scalar", "a": {"k": 1}}]),
     ({"a": 1}, [{"_id": "p", "a": 1}, {"_id": "q", "a": {"k": 1}}]),
+    ({"list": 1, "_id": 0, "_sys": 1}, [{"_sys": {"k": [1], "v": 1}, "list": [{"k": 1, "j": 2}]},
+                                        {"_sys": "scalar"}]),
+    ({"a.k": 1}, [{"_id": "p"}, {"_id": "q", "a": {"k": 1}}]),
 ])
 def test_finds_project_the_stored_bytes(projection: dict[str, int], expected: list[dict[str, Any]]) -> None:
     engine = Engine()
