@@ -13,7 +13,7 @@ error middleware as any route's.
 A search of a type the store keeps, without ``_format`` and with an ``Accept`` that admits FHIR JSON, is answered
 with ``endpoints.search_page`` — the routed search's code — under the same deadline; its domain errors (bad
 parameters) are raised to the same error middleware the route's reach. Anything else (HEAD, ``_format``, an
-Accept refused, an unknown type, a root path set by a proxy) goes to the route table, which answers as before.
+Accept refused, an unknown type, a root path set by a proxy, a body) goes to the route table, which answers as before.
 """
 
 from __future__ import annotations
@@ -112,6 +112,8 @@ class ReadLane:
                 accept = value.decode("latin-1")
             elif name == b"prefer" and prefer is None:
                 prefer = value.decode("latin-1")
+            elif name == b"content-length" or name == b"transfer-encoding":
+                return False  # a GET with a body: the body limit and timeout in front of the route have a say
         if accept is not None and not admits_json(accept):
             return False
         if self.services is None:

@@ -83,6 +83,7 @@ async def test_search_lane_and_routed_search_answer_alike(fhir: httpx.AsyncClien
         (fhir, f"/Unicorn?_tag={tag}", {}, False),  # 404
         (fhir, "/patient?x=1", {}, False),
         (fhir_b, f"/Patient?_tag={tag}", {}, True),  # another tenant: nothing of tenant-a's
+        (fhir, f"/Patient?_tag={tag}", {"Content-Length": "0"}, False),  # a body: the body limit's
     ]
     answered: list[bool] = []
     search = ReadLane._search
