@@ -18,13 +18,14 @@ import orjson
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from auth.audit_doors import tell
 from auth.policy import Decision, authorize
 from fhir_rest import batches, bundles, negotiation
 from fhir_rest.capability import capability_statement
 from fhir_rest.outcomes import FHIR_JSON, FhirResponse, error_reply
-from fhir_rest.services import services
+from fhir_rest.services import RestServices, services
 from store.errors import Conflict, DomainError, Forbidden, Invalid, NotAllowed, NotFound, UnsupportedMediaType
 from store.includes import ITERATE_MODIFIERS
 from store.params import APPEND_ONLY, READ_ONLY
@@ -49,11 +50,15 @@ def _principal(request: Request) -> PrincipalLike:
 
 
 def base_url(request: Request) -> str:
-    configured = services(request).settings.base_url
-    prefix: str = request.scope.get("fhir_prefix", "/fhir/r4")
+    return scope_base_url(services(request), request.scope)
+
+
+def scope_base_url(rest: RestServices, scope: Scope) -> str:
+    """``base_url`` from the ASGI scope (the read lane answers in front of the route table)."""
+    configured = rest.settings.base_url
+    prefix: str = scope.get("fhir_prefix", "/fhir/r4")
     if configured:
         return configured.rstrip("/") + prefix
-    scope = request.scope
     host = next((v for k, v in scope["headers"] if k == b"host"), None)
     server = scope.get("server")
     return _origin(scope.get("scheme", "http"), host, tuple(server) if server else None) + prefix
@@ -483,12 +488,19 @@ async def search(request: Request) -> Response:
 
 
 async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> Response:
+    return FhirResponse(await search_page(services(request), request.scope, _principal(request), rt, params,
+                                          request.headers.get("prefer", "")))
+
+
+async def search_page(rest: RestServices, scope: Scope, principal: PrincipalLike, rt: str,
+                      params: list[tuple[str, str]], prefer: str) -> bytes:
+    """FHIR R4 §3.1.1 search of ``rt``: the searchset Bundle's JSON; a domain error raised for bad parameters.
+    The routed search and the read lane's (fhir_rest/read_lane.py) both answer with it."""
     # FHIR R4 §3.1.1.2: unknown parameters are ignored (the self link shows what was applied) unless the client
     # asks for strict handling; lenient handling ignores invalid values of known parameters too.
-    prefer = request.headers.get("prefer", "")
     strict, lenient = "handling=strict" in prefer, "handling=lenient" in prefer
     get = dict(params).get
-    count = page_count(request, get("_count"))
+    count = _page_count(rest.settings.default_page_size, get("_count"))
     summary = get("_summary")
     if summary is not None and summary not in bundles.SUMMARY_MODES:
         raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.SUMMARY_MODES)}",
@@ -498,15 +510,14 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
         raise Invalid("_total takes none, estimate or accurate", paths=["_total"])
     want_total = summary == "count" or total_param in ("accurate", "estimate")
     include, revinclude, include_iterate, revinclude_iterate = _include_specs(params)
-    principal = _principal(request)
     within = authorize(principal, "search", rt).within
 
     def readable(t: str) -> Confinement | None:  # included types: only those the caller may read, within that
         return authorize(principal, "read", t).within
 
-    elements = _elements(request, get("_elements"))
+    elements = _elements(None, get("_elements"))
     whole = not elements and summary in (None, "false")  # each resource as stored: spliced in as its JSON
-    page = await _repo(request).search(
+    page = await rest.repo.search(
         principal, rt, params, count=0 if summary == "count" else count,
         after=get("_cursor"), before=get("_before"), sort=get("_sort"), total=want_total, strict=strict,
         lenient=lenient,
@@ -517,7 +528,7 @@ async def _search(request: Request, rt: str, params: list[tuple[str, str]]) -> R
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
     echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
-    return FhirResponse(bundles.searchset(base_url(request), rt, page, params=echo, count=count,
+    return orjson.dumps(bundles.searchset(scope_base_url(rest, scope), rt, page, params=echo, count=count,
                                           elements=elements, summary=summary))
 
 
@@ -536,7 +547,10 @@ def _include_specs(params: list[tuple[str, str]]) -> tuple[list[str], list[str],
 
 def page_count(request: Request, raw: str | None = None) -> int:
     raw = raw if raw is not None else request.query_params.get("_count")
-    default = services(request).settings.default_page_size
+    return _page_count(services(request).settings.default_page_size, raw)
+
+
+def _page_count(default: int, raw: str | None) -> int:
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()):  # str.isdigit alone takes "²", which int() refuses

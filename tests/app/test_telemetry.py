@@ -81,6 +81,7 @@ async def test_metrics_after_a_mixed_load_have_histograms_with_sane_labels(base_
     pid = await mixed_load(base_url, receiver)
     async with httpx.AsyncClient(base_url=base_url, headers=KEY, timeout=30) as c:
         assert (await c.get(f"/r4/Patient/{pid}")).status_code == 200  # the read lane, under the other base
+        assert (await c.get("/r4/Patient", params={"_id": pid})).status_code == 200  # its search, there too
         r = await c.get("/metrics")
     assert r.status_code == 200
     metrics = scrape(r.text)
@@ -96,6 +97,8 @@ async def test_metrics_after_a_mixed_load_have_histograms_with_sane_labels(base_
     count = "fhirgraph_http_request_duration_seconds_count"
     assert value(http, count, door="fhir", route="/fhir/r4/{type}/{id}", method="GET", status="2xx") >= 1
     assert value(http, count, door="fhir", route="/r4/{type}/{id}", method="GET", status="2xx") >= 1
+    assert value(http, count, door="fhir", route="/fhir/r4/{type}", method="GET", status="2xx") >= 1  # searches
+    assert value(http, count, door="fhir", route="/r4/{type}", method="GET", status="2xx") >= 1
     assert value(http, count, door="fhir", route="/fhir/r4/{type}/{id}/_history", status="2xx") >= 1
     assert value(http, count, door="fhir", route="/fhir/r4/{type}", method="POST", status="2xx") >= 1
     assert value(http, count, door="graphql", route="/graphql", method="POST", status="2xx") >= 2
