@@ -15,6 +15,7 @@ Bounded by bytes (the documents' and their JSON's, ``MAX_BYTES``), least recentl
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,13 +53,28 @@ class Fragments:
 
     def of(self, raw: bytes | memoryview) -> Stored:
         """The ``Stored`` of a stored document's (projected) BSON bytes."""
-        data = raw if isinstance(raw, bytes) else raw.tobytes()  # (memoryviews compare element by element)
-        key = _id_element(data)
-        found = self._held.get(key)
-        if found is not None and found[0] == data:
-            self._held.move_to_end(key)
-            self.hits += 1
-            return found[1]
+        return self.all([raw])[0]
+
+    def all(self, raws: Iterable[bytes | memoryview]) -> list[Stored]:
+        """``of`` each of ``raws`` (a page's rows), in one loop."""
+        held = self._held
+        get, to_end = held.get, held.move_to_end
+        out: list[Stored] = []
+        hits = 0
+        for raw in raws:
+            data = raw if isinstance(raw, bytes) else raw.tobytes()  # (memoryviews compare element by element)
+            key = _id_element(data)
+            found = get(key)
+            if found is not None and found[0] == data:
+                to_end(key)
+                hits += 1
+                out.append(found[1])
+            else:
+                out.append(self._decoded(data, key, found))
+        self.hits += hits
+        return out
+
+    def _decoded(self, data: bytes, key: bytes, found: tuple[bytes, Stored] | None) -> Stored:
         self.misses += 1
         doc = bson.decode(data, self._codec)
         resource = strip(doc)

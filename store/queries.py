@@ -143,9 +143,11 @@ class Queries:
         if backward:
             docs.reverse()
         if raw:
-            rows = [self._fragments.of(d) for d in docs]
-            page.json = [(r.rt, r.id, r.json) for r in rows]
-            page.cursors = RowCursors([(r.doc_id, r.sort_keys) for r in rows], sort_keys, rt)
+            page.json, keys = [], []
+            for r in self._fragments.all(docs):
+                page.json.append((r.rt, r.id, r.json))
+                keys.append((r.doc_id, r.sort_keys))
+            page.cursors = RowCursors(keys, sort_keys, rt)
         else:
             page.cursors = RowCursors([(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
         if docs:

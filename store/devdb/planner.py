@@ -288,24 +288,32 @@ def _depth(ix: Index, con: Conjunction) -> tuple[int, int]:
     return pinned, pinned
 
 
-def _best(indexes: Indexes, con: Conjunction) -> Access | None:
+def _depths(indexes: Indexes, con: Conjunction) -> dict[str, tuple[int, int]]:
+    """``_depth`` of each usable index under ``con``: once per plan, for ``_best`` and the walks alike."""
+    return {name: _depth(ix, con) for name, ix in indexes.by_name.items() if ix.usable}
+
+
+def _best(indexes: Indexes, con: Conjunction, depths: dict[str, tuple[int, int]] | None = None) -> Access | None:
     # Only the indexes that constrain the most leading fields are counted: a shorter prefix of the same
     # equalities never holds fewer entries, and planning stays cheap with the store's forty indexes a type.
-    depths = {name: _depth(ix, con)[1] for name, ix in indexes.by_name.items() if ix.usable}
-    deepest = max(depths.values(), default=0)
+    # (``depths``: ``_depths(indexes, con)``, when the caller has them already.)
+    if depths is None:
+        depths = _depths(indexes, con)
+    deepest = max((d[1] for d in depths.values()), default=0)
     if deepest == 0:
         return None
-    found = [a for name, d in depths.items() if d == deepest
+    found = [a for name, d in depths.items() if d[1] == deepest
              and (a := access(indexes.by_name[name], con)) is not None]
     return min(found, key=lambda a: a.count) if found else None
 
 
-def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]], limit: int) -> tuple[Access, bool, bool] | None:
+def _walk(ix: Index, con: Conjunction, sort: list[tuple[str, int]], limit: int,
+          pinned_at: int) -> tuple[Access, bool, bool] | None:
     """The access of ``ix`` walked in ``sort`` order, whether backwards and whether in the whole sort's order (else
-    in the order of its first keys: ``groups``), if the index's order is the sort's."""
+    in the order of its first keys: ``groups``), if the index's order is the sort's (``pinned_at``: its
+    ``_depth(ix, con)[0]``)."""
     if ix.odd:
         return None
-    pinned_at, _ = _depth(ix, con)
     return None if _walks_none(ix.fields, pinned_at, sort) else _walk_at(ix, con, sort, limit, pinned_at)
 
 
@@ -376,7 +384,8 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
          total: int) -> Plan | None:
     """The cheapest plan for ``filter`` (``total`` documents stored); None: scan."""
     con = conjunction(filter)
-    best = _best(indexes, con)
+    depths = _depths(indexes, con)
+    best = _best(indexes, con, depths)
     options: list[Plan] = []
     if best is not None:
         options.append(Plan([best], cost=best.count))
@@ -387,8 +396,8 @@ def plan(indexes: Indexes, filter: Mapping[str, Any], sort: list[tuple[str, int]
             options.append(Plan(union, cost=sum(a.count for a in union)))
     floor = min((p.cost for p in options), default=total)
     if sort:
-        for ix in indexes.by_name.values():
-            walked = _walk(ix, con, sort, limit) if ix.usable else None
+        for name, ix in indexes.by_name.items():
+            walked = _walk(ix, con, sort, limit, depths[name][0]) if ix.usable else None
             if walked is not None:
                 found, reverse, whole = walked
                 cost = found.count if not limit else min(found.count, -(-limit * found.count // max(floor, 1)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from typing import Any
 
 import bson
 import orjson
@@ -11,7 +12,8 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
 from store.client import StoreHandle
-from store.fragments import Fragments
+from store.fragments import Fragments, Stored
+from store.layout import strip
 from store.reads import raw_first_batch
 from store.types import SystemPrincipal
 from tests.conftest import fhir_calls
@@ -77,6 +79,30 @@ def test_the_cache_is_bounded_by_bytes() -> None:
     changed = bson.encode({"_id": "t/9", "resourceType": "Patient", "id": "9", "text": "y", "_sys": {"s": {}}})
     assert orjson.loads(orjson.dumps(cache.of(memoryview(changed)).json))["text"] == "y"  # same _id, other bytes
     assert cache.of(raws[9]).sort_keys == {"name": "a"}
+
+
+def test_a_page_of_rows_at_once_is_each_row_alone() -> None:
+    # Fragments.all (the search page's loop) against Fragments.of row by row on a second cache: the same Stored
+    # values, hits, misses and held bytes, through misses, hits, another version of a row and evictions.
+    raws = [bson.encode({"_id": f"t/{i}", "resourceType": "Patient", "id": str(i), "text": "x" * (100 + 50 * i),
+                         "_sys": {"s": {"name": str(i)}}}) for i in range(8)]
+    changed = bson.encode({"_id": "t/2", "resourceType": "Patient", "id": "2", "text": "y", "_sys": {"s": {}}})
+    pages = [raws[:4], raws[2:6], [raws[0], memoryview(changed), raws[3]], raws, raws[::-1], [raws[2], changed]]
+    together, alone = Fragments(CodecOptions(), max_bytes=4000), Fragments(CodecOptions(), max_bytes=4000)
+    for page in pages:
+        rows = together.all(page)
+        assert [_fields(r) for r in rows] == [_fields(alone.of(raw)) for raw in page]
+        for row, raw in zip(rows, page, strict=True):  # and what decoding each row gives
+            doc = bson.decode(bytes(raw))
+            assert orjson.dumps(row.json) == orjson.dumps(strip(doc))
+            assert (row.rt, row.id, row.doc_id, row.sort_keys) == ("Patient", doc["id"], doc["_id"], doc["_sys"]["s"])
+        assert (together.hits, together.misses, together._bytes) == (alone.hits, alone.misses, alone._bytes)
+        assert list(together._held) == list(alone._held)
+    assert together.hits and together.misses
+
+
+def _fields(stored: Stored) -> tuple[Any, ...]:
+    return orjson.dumps(stored.json), stored.rt, stored.id, stored.doc_id, stored.sort_keys, stored.size
 
 
 async def test_a_json_page_is_the_decoded_page_backwards_and_with_an_offset(store: StoreHandle,
