@@ -280,7 +280,7 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
             if summary is not None and summary not in bundles.READ_SUMMARY_MODES:
                 raise Invalid(f"_summary={summary[:20]} is not one of {', '.join(bundles.READ_SUMMARY_MODES)} "
                               "on a read", paths=["_summary"])
-            resource = bundles.subset(resource, _elements(None, params.get("_elements")), summary)
+            resource = bundles.subset(resource, _elements(params.get("_elements")), summary)
     except DomainError as exc:
         return error_reply(exc)
     headers["Content-Type"] = FHIR_JSON
@@ -515,7 +515,7 @@ async def search_page(rest: RestServices, scope: Scope, principal: PrincipalLike
     def readable(t: str) -> Confinement | None:  # included types: only those the caller may read, within that
         return authorize(principal, "read", t).within
 
-    elements = _elements(None, get("_elements"))
+    elements = _elements(get("_elements"))
     whole = not elements and summary in (None, "false")  # each resource as stored: spliced in as its JSON
     page = await rest.repo.search(
         principal, rt, params, count=0 if summary == "count" else count,
@@ -558,9 +558,7 @@ def _page_count(default: int, raw: str | None) -> int:
     return min(int(raw), MAX_COUNT) if len(raw) <= 9 else MAX_COUNT
 
 
-def _elements(request: Request | None, raw: str | None = None) -> list[str] | None:
-    if raw is None and request is not None:
-        raw = request.query_params.get("_elements")
+def _elements(raw: str | None) -> list[str] | None:
     if not raw:
         return None
     return [e.strip().split(".")[-1] for e in raw.split(",") if e.strip()]

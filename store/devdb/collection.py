@@ -74,16 +74,16 @@ class Collection(MockCollection):
         """Delete the document filed under store key ``key``."""
         del self._store[key]
 
-    def project(self, raw: bytes, projection: Doc, tree: rawbson.Tree | frozenset[bytes] | None) -> bytes:
-        """Document ``raw`` as ``projection`` shows it (``tree``: its ``exclusion_tree``, found once by the caller
+    def project(self, raw: bytes, projection: Doc, how: rawbson.Tree | frozenset[bytes] | None) -> bytes:
+        """Document ``raw`` as ``projection`` shows it (``how``: its ``projection_cut``, found once by the caller
         for all the documents it projects: the excluded paths, or the top-level names it keeps)."""
-        if tree is not None:
-            cut = _CUTS.get(raw, tree)
+        if how is not None:
+            cut = _CUTS.get(raw, how)
             if cut is not None:
                 return cut
-            if (cut := rawbson.only(raw, tree) if isinstance(tree, frozenset) else rawbson.without(raw, tree)
+            if (cut := rawbson.only(raw, how) if isinstance(how, frozenset) else rawbson.without(raw, how)
                 ) is not None:
-                _CUTS.put(raw, tree, cut)
+                _CUTS.put(raw, how, cut)
                 return cut
         return encode(self._copy_only_fields(decode(raw), dict(projection), dict))
 
@@ -131,13 +131,14 @@ _CUTS = _Cuts()
 _TREES: dict[Any, rawbson.Tree | frozenset[bytes] | None] = {}
 
 
-def exclusion_tree(projection: Doc) -> rawbson.Tree | frozenset[bytes] | None:
-    """``rawbson.exclusion_tree`` (or, for an inclusion of top-level fields, ``rawbson.inclusion``: a read of
-    some elements of a resource), remembered: a cursor's every document, every read, has the same projection."""
+def projection_cut(projection: Doc) -> rawbson.Tree | frozenset[bytes] | None:
+    """How ``projection`` is cut from stored bytes: ``rawbson.exclusion_tree`` (or, for an inclusion of top-level
+    fields, ``rawbson.inclusion``: a read of some elements of a resource); None: decoded and projected. Remembered:
+    a cursor's every document, every read, has the same projection."""
     try:
         key = tuple(projection.items())
         return _TREES[key]
-    except TypeError:  # unhashable values: not an exclusion anyway
+    except TypeError:  # unhashable values: neither an exclusion nor a plain inclusion
         return None
     except KeyError:
         if len(_TREES) >= 256:

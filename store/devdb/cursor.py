@@ -18,7 +18,7 @@ import bson
 from bson.raw_bson import RawBSONDocument
 
 from store.devdb.codec import CODEC, MAX_BSON_SIZE, Doc
-from store.devdb.collection import Collection, exclusion_tree
+from store.devdb.collection import Collection, projection_cut
 from store.devdb.errors import CommandError
 
 BATCH_BYTES = MAX_BSON_SIZE - 64 * 1024  # a batch must fit in one reply document, envelope included
@@ -87,12 +87,12 @@ def _next_batch(cursor: Cursor, size: int, first: bool = False) -> list[bytes]:
     batch: list[bytes] = []
     used = 0
     coll, projection = cursor.coll, cursor.projection
-    tree = exclusion_tree(projection) if projection and coll is not None else None  # once per batch, not per doc
+    how = projection_cut(projection) if projection and coll is not None else None  # once per batch, not per doc
     while cursor.pos < len(cursor.docs) and (len(batch) < size or (size <= 0 and not first)):
         doc = cursor.docs[cursor.pos]
         raw = doc if isinstance(doc, bytes) else bson.encode(doc, codec_options=CODEC)
         if projection and coll is not None:
-            raw = coll.project(raw, projection, tree)
+            raw = coll.project(raw, projection, how)
         if batch and used + len(raw) > BATCH_BYTES:
             break
         batch.append(raw)
