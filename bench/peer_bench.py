@@ -14,9 +14,10 @@ Then runs the same work against each, one server at a time (after each run it wa
 use stops): a FHIR read by id, the read's request path alone (fhirgraph answering an unknown type's 404 without a
 store call, beside Medplum's and the ceiling's read: what the read goal leaves to the store) and a search page
 of 50 (16 connections), GraphQL 50 patients with their observations (1 connection; fhirgraph: each patient's
-``vitalSigns``, from all its Observations; Medplum: ``ObservationList(_reference: subject)``), and fhirgraph's 50-patient chart query (summary, family, episodes →
-appointments, appointments: tests/graph/queries.py's NESTED; Medplum has no such API). Load: wrk -t1 when
-installed (apt-get install wrk), else an httpx loop (slower: a floor). Prints medians over ``--rounds``.
+``vitalSigns``, from all its Observations; Medplum: ``ObservationList(_reference: subject)``), and fhirgraph's
+50-patient chart query (summary, family, episodes → appointments, appointments: tests/graph/queries.py's NESTED;
+Medplum has no such API). Load: wrk -t1 when installed (apt-get install wrk), else an httpx loop (slower: a
+floor). Prints medians over ``--rounds``.
 """
 
 from __future__ import annotations
