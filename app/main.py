@@ -247,8 +247,9 @@ def create_app(settings: Settings | None = None, *, demo_patients: int = 0, acce
                                   if settings.metrics or access_log or tracing else None),
                        allowed_hosts=settings.allowed_hosts, base_url=settings.base_url, origins=cors_origins,
                        credentials=settings.cors_credentials, max_age=settings.cors_max_age_s),
-            # The PHI audit trail: outside authentication, so that refusals are recorded too.
-            Middleware(AuditMiddleware, trail=trail, status_of=status_of),
+            # The PHI audit trail: outside authentication, so that refusals are recorded too (off: nothing to note,
+            # and the doors' ``tell`` finds no notes in the scope).
+            *([Middleware(AuditMiddleware, trail=trail, status_of=status_of)] if trail.enabled else []),
             Middleware(AuthMiddleware, authenticator=services.authenticator, open_paths=open_paths),
             # Per-clinic rate limit: before anything answers (the read lane too); discovery and probes are free.
             *([Middleware(RateLimitMiddleware, limiter=limiter, exempt=(*OPEN_PATHS, "/metrics"))]
