@@ -31,7 +31,7 @@ class _TrackedSend:
 
     Like every ``send`` wrapper of the app's middleware that only acts before passing a message on, it is a plain
     callable returning the inner ``send``'s awaitable: the caller awaits that one directly, without a coroutine of
-    the wrapper's own (a response's messages pass six such wrappers, twice per response)."""
+    the wrapper's own (a response's messages pass several such wrappers, twice per response)."""
 
     __slots__ = ("send", "started")
 
