@@ -31,7 +31,7 @@ class _TrackedSend:
 
     Like every ``send`` wrapper of the app's middleware that only acts before passing a message on, it is a plain
     callable returning the inner ``send``'s awaitable: the caller awaits that one directly, without a coroutine of
-    the wrapper's own (a response's messages pass six such wrappers, twice per response)."""
+    the wrapper's own (a response's messages pass several such wrappers, twice per response)."""
 
     __slots__ = ("send", "started")
 
@@ -201,13 +201,21 @@ class SafeErrorsMiddleware:
         tracked = _TrackedSend(send)
         try:
             await self.app(scope, receive, tracked)
-        except DomainError as exc:
-            if not tracked.started:
-                await send_reply(send, *error_reply(scope, exc))
         except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
-            log.error("unhandled exception on %s %s: %s", scope.get("method"), route_of(scope), described(exc))
-            if not tracked.started:
-                await send_reply(send, *internal_reply(scope))
+            await caught(scope, send, exc, started=tracked.started)
+
+
+async def caught(scope: Scope, send: Send, exc: Exception, *, started: bool) -> None:
+    """What the error net does with an exception raised below it: a domain error answered in the door's shape, any
+    other logged (its type and frames, never its message) and answered with the door's 500 — nothing sent once the
+    response has ``started``."""
+    if isinstance(exc, DomainError):
+        if not started:
+            await send_reply(send, *error_reply(scope, exc))
+        return
+    log.error("unhandled exception on %s %s: %s", scope.get("method"), route_of(scope), described(exc))
+    if not started:
+        await send_reply(send, *internal_reply(scope))
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -248,7 +256,7 @@ class AllowedHostsMiddleware:
         parsed = split_host(host.strip().lower())
         return parsed is not None and (parsed[0] in self.names or parsed in self.pairs)
 
-    def _allows(self, host: bytes) -> bool:
+    def allows_value(self, host: bytes) -> bool:
         # Every request asks, with the same few Host values: the answers are remembered (a bounded table, so
         # that a client sending ever new hosts only costs itself the parsing).
         known = self._seen.get(host)
@@ -265,12 +273,15 @@ class AllowedHostsMiddleware:
                 if name == b"host":
                     host = value
                     break
-            if host is not None and not self._allows(host):
+            if host is not None and not self.allows_value(host):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})  # before accept: a 403 handshake
                     return
-                raise Invalid("The Host header does not name a host this server answers to", paths=["Host"])
+                raise self.refusal()
         await self.app(scope, receive, send)
+
+    def refusal(self) -> Invalid:
+        return Invalid("The Host header does not name a host this server answers to", paths=["Host"])
 
 
 HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\]")

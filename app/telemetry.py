@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +42,24 @@ _OPERATIONS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"}
 _DOOR_ROUTES = tuple((p, f"{p}/", f"{p}/…", f"{p}/{{type}}/{{id}}" if p in FHIR_PREFIXES else None)
                      for p in _FALLBACK_DOORS)
 _TEMPLATES: dict[str, str] = {}  # route path → label
+
+
+class InFlight:
+    """The requests of a door being answered, as the in-flight gauge reads it at each scrape: a plain count, only
+    changed by the event loop's thread (``Gauge.inc`` and ``dec`` each take a lock, twice per request)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> float:
+        return self.n
+
+
+_IN_FLIGHT = {door: InFlight() for door in ("fhir", "graphql", "qapi", "auth", "ops", "other")}
+for _door, _count in _IN_FLIGHT.items():
+    HTTP_IN_FLIGHT.labels(_door).set_function(_count)
 
 
 def route_of(scope: Scope) -> str:
@@ -93,8 +111,6 @@ class RequestTelemetry:
         # Labelled children, found once per (route, method, status) (``labels()`` costs more than the observation
         # itself, and so do the door and status class it is labelled by).
         self._histograms: dict[tuple[str, str, int], Histogram] = {}
-        self._in_flight = {door: HTTP_IN_FLIGHT.labels(door) for door in ("fhir", "graphql", "qapi", "auth",
-                                                                           "ops", "other")}
         self._refusals: dict[str, Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,10 +123,7 @@ class RequestTelemetry:
         header = (b"x-request-id", rid.encode("ascii"))
         started = time.perf_counter()
         status = 0
-        in_flight: Gauge | None = None
-        if self.metrics and kind == "http":
-            in_flight = self._in_flight[door_of(scope["path"])]
-            in_flight.inc()
+        in_flight = self.entered(scope) if kind == "http" else None
 
         def send_with_id(message: Message) -> Awaitable[None]:  # no coroutine of its own (app/middleware.py)
             nonlocal status
@@ -135,15 +148,26 @@ class RequestTelemetry:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
-            seconds = time.perf_counter() - started
-            route = route_of(scope)
-            if self.metrics:
-                if in_flight is not None:
-                    in_flight.dec()
-                self._record(scope, route, status, seconds)
-            if self.access_log:
-                _log(scope, route, status, seconds, rid)
+            self.left(scope, status, started, in_flight, rid)
 
+    def entered(self, scope: Scope) -> InFlight | None:
+        """An HTTP request begins: its door's in-flight count, raised (None without metrics)."""
+        if not self.metrics:
+            return None
+        in_flight = _IN_FLIGHT[door_of(scope["path"])]
+        in_flight.n += 1
+        return in_flight
+
+    def left(self, scope: Scope, status: int, started: float, in_flight: InFlight | None, rid: str) -> None:
+        """A request has ended (``status`` 0: without an answer): its metrics and access log line."""
+        seconds = time.perf_counter() - started
+        route = route_of(scope)
+        if self.metrics:
+            if in_flight is not None:
+                in_flight.n -= 1
+            self._record(scope, route, status, seconds)
+        if self.access_log:
+            _log(scope, route, status, seconds, rid)
 
     def _record(self, scope: Scope, route: str, status: int, seconds: float) -> None:
         if scope["type"] == "websocket":
@@ -175,9 +199,14 @@ _NEXT = itertools.count(1)
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            if REQUEST_ID.fullmatch(value):
-                return str(value.decode("ascii"))
-            break
+            return request_id_of(value)
+    return request_id_of(None)
+
+
+def request_id_of(given: bytes | None) -> str:
+    """The request's id: ``given`` (its first ``X-Request-ID``) when well-formed, else a fresh one."""
+    if given is not None and REQUEST_ID.fullmatch(given):
+        return str(given.decode("ascii"))
     return f"{_PREFIX}{next(_NEXT) & 0xFFFFFFFFFFFF:012x}"
 
 

@@ -14,6 +14,10 @@ scope shaped like uvicorn's, for
 Variants: ``off`` — request metrics off, audit off; ``on`` — metrics on (what ships), audit off; ``audit`` —
 metrics off, audit on; ``all`` — metrics, audit and the access log on; ``nolimit`` — ``on`` without the rate limit
 (its middleware left out). Rounds alternate the variants.
+
+``--layers``: the ``stack`` row entered at each layer in turn, from uvicorn's ``ProxyHeadersMiddleware`` (as
+``serve`` wraps the app) down to the read lane (below authentication the scope gets its principal beforehand):
+the difference between two entries is what the layer between them costs.
 """
 
 from __future__ import annotations
@@ -61,7 +65,52 @@ class Sink:
             self.status = message["status"]
 
 
-async def run_variant(name: str, requests: int, rounds: int, out: dict[tuple[str, str], list[float]]) -> None:
+def chain_of(app: Any) -> list[Any]:
+    """The app's layers, outermost first (uvicorn's proxy-headers middleware, as ``serve`` runs it, in front),
+    down to the read lane."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from fhir_rest.read_lane import ReadLane
+
+    if app.middleware_stack is None:
+        app.middleware_stack = app.build_middleware_stack()
+    chain: list[Any] = [ProxyHeadersMiddleware(app.middleware_stack)]
+    layer = app.middleware_stack
+    while True:
+        chain.append(layer)
+        if isinstance(layer, ReadLane):
+            return chain
+        layer = layer.app
+
+
+async def measure_layers(app: Any, requests: int, rounds: int, out: dict[str, list[float]]) -> None:
+    chain = chain_of(app)
+    names = [type(layer).__name__ for layer in chain]
+    auth_at = names.index("AuthMiddleware")
+    sink = Sink()
+    first = scope_of("/fhir/r4/Unicorn/x")
+    await app(first, _receive, sink)
+    principal = first["auth"]  # the API key's, as authentication sets it
+    for _ in range(rounds):
+        for i, layer in enumerate(chain):
+            def scope(i: int = i) -> dict[str, Any]:
+                s = scope_of("/fhir/r4/Unicorn/x")
+                s["app"] = app
+                if i > auth_at:
+                    s["auth"] = principal
+                return s
+            for _ in range(requests // 10):
+                await layer(scope(), _receive, sink)
+            t = time.thread_time()
+            for _ in range(requests):
+                await layer(scope(), _receive, sink)
+            spent = time.thread_time() - t
+            assert sink.status == 404, (names[i], sink.status)
+            out.setdefault(f"{i:02d} {names[i]}", []).append(1e6 * spent / requests)
+
+
+async def run_variant(name: str, requests: int, rounds: int, out: dict[tuple[str, str], list[float]],
+                      layers: dict[str, list[float]] | None = None) -> None:
     from app.main import create_app
     from app.settings import Settings
     from auth.principal import Principal
@@ -92,6 +141,9 @@ async def run_variant(name: str, requests: int, rounds: int, out: dict[tuple[str
                 await asyncio.gather(*(one() for _ in range(32)))
             assert sink.status == 200, sink.status
 
+        if layers is not None:
+            await measure_layers(app, requests, rounds, layers)
+            return
         for label, work in (("stack", stack), ("read", reads)):
             await work(requests // 10)  # warm-up
             for _ in range(rounds):
@@ -107,6 +159,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5, help="measured rounds per variant and row")
     ap.add_argument("--variants", default="off,on,audit,all")
+    ap.add_argument("--layers", action="store_true", help="the stack row entered at each layer (module docstring)")
     args = ap.parse_args()
     os.environ.pop("MONGODB_URI", None)  # the embedded devdb, in a thread of its own
     from app.logs import configure
@@ -114,6 +167,18 @@ def main() -> int:
     configure("INFO", "json")  # as serve logs in production (JSON lines at INFO): send standard error to a file
     out: dict[tuple[str, str], list[float]] = {}
     names = args.variants.split(",")
+    if args.layers:
+        for name in names:
+            layers: dict[str, list[float]] = {}
+            asyncio.run(run_variant(name, args.requests, args.rounds, out, layers))
+            print(f"{name}: CPU µs per request of the stack row entered at each layer (median of {args.rounds} "
+                  f"rounds of {args.requests}; the layer's own cost: its entry minus the next)")
+            rows = sorted(layers.items())
+            for j, (label, values) in enumerate(rows):
+                here = statistics.median(values)
+                below = statistics.median(rows[j + 1][1]) if j + 1 < len(rows) else 0.0
+                print(f"  {label:<28} {here:7.1f}   own {here - below:5.1f}   ({min(values):.1f}–{max(values):.1f})")
+        return 0
     for _ in range(2):  # two passes over the variants, alternating, each with rounds // 2 (at least 1)
         for name in names:
             asyncio.run(run_variant(name, args.requests, max(1, args.rounds // 2), out))
