@@ -63,11 +63,18 @@ class Fragments:
         get, to_end = held.get, held.move_to_end
         out: list[Stored] = []
         hits = 0
+        i32, starts_with = _INT32, data.startswith
         for at in starts:
-            size = _INT32(data, at)[0]
-            key = _id_element(data, at, size)
+            size = i32(data, at)[0]
+            # the key: the bytes of the row's first element when it is a string _id (as the store writes them),
+            # else the whole row's (a key all the same, only dearer to hash)
+            if size > 13 and data[at + 4] == 0x02 and starts_with(b"_id\x00", at + 5) \
+                    and (end := at + 13 + i32(data, at + 9)[0]) <= at + size:
+                key = data[at + 4:end]
+            else:
+                key = data[at:at + size]
             found = get(key)
-            if found is not None and len(found[0]) == size and data.startswith(found[0], at):
+            if found is not None and len(found[0]) == size and starts_with(found[0], at):
                 to_end(key)
                 hits += 1
                 out.append(found[1])
@@ -92,16 +99,6 @@ class Fragments:
             while self._bytes > self._max:
                 self._bytes -= self._held.popitem(last=False)[1][1].size
         return stored
-
-
-def _id_element(data: bytes, at: int, size: int) -> bytes:
-    """The bytes of the first element of the document at ``at`` (``size`` bytes long) when it is a string ``_id``
-    (as the store writes them); else the whole document's (a key all the same, only dearer to hash)."""
-    if size > 13 and data[at + 4] == 0x02 and data.startswith(b"_id\x00", at + 5):
-        end = at + 13 + _INT32(data, at + 9)[0]
-        if end <= at + size:
-            return data[at + 4:end]
-    return data[at:at + size]
 
 
 _INT32 = struct.Struct("<i").unpack_from
