@@ -266,7 +266,8 @@ async def read_reply(repo: Repository, principal: PrincipalLike, rt: str, rid: s
             negotiation.negotiate(accept, query)
         # Refused: 403; outside the caller's compartment or granular scope: the store's 404.
         within = authorize(principal, "read", rt).within
-        resource = await repo.read(principal, rt, rid, within=within)  # an unknown type is the store's NotFound
+        # An unknown type is the store's NotFound. Shared: nothing below changes the resource (subset copies).
+        resource = await repo.read(principal, rt, rid, within=within, shared=True)
         if scope is not None:
             tell(scope, resource=resource)  # the audit trail records the Patient it is about
         headers = _headers(resource)

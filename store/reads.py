@@ -13,6 +13,7 @@ from collections.abc import Hashable
 from struct import Struct, unpack_from
 from typing import Any
 
+from bson import decode
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -50,6 +51,8 @@ class Coalescer:
         self.scheduled: set[Hashable] = set()
         self.in_flight: dict[Hashable, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # Per pending batch: the waiters that will only read what they get (``want(shared=True)``).
+        self.sharing: dict[Hashable, set[asyncio.Future[dict[str, Any] | None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -60,20 +63,23 @@ class Coalescer:
             loop = self._loop = asyncio.get_running_loop()
         return loop
 
-    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, Any]:
         """The stored document answering each of ``keys`` in ``lane`` (absent: none), in as few commands as the
-        lane can; a document may answer several keys."""
+        lane can, as ``_own`` takes it; a document may answer several keys."""
         raise NotImplementedError
 
-    def want(self, lane: Hashable, key: str) -> asyncio.Future[dict[str, Any] | None]:
+    def want(self, lane: Hashable, key: str, *, shared: bool = False) -> asyncio.Future[dict[str, Any] | None]:
         """A future of the stored document answering ``key`` in ``lane`` (None when there is none); driver
-        errors arrive as ``Unavailable``."""
+        errors arrive as ``Unavailable``. Each waiter gets a document of its own, except that the ``shared``
+        waiters of one batch get one document between them, which none of them may change."""
         loop = self._running_loop()
         fut: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         batch = self.pending.get(lane)
         if batch is None:
             batch = self.pending[lane] = {}
         batch.setdefault(key, []).append(fut)
+        if shared:
+            self.sharing.setdefault(lane, set()).add(fut)
         self.deadlines.setdefault(lane, []).append((fut, current_deadline()))
         busy = self.in_flight.get(lane, 0)
         if lane not in self.scheduled and busy < self.max_in_flight:
@@ -90,6 +96,7 @@ class Coalescer:
         self.scheduled.discard(lane)
         batch = self.pending.pop(lane, None)
         waiters = self.deadlines.pop(lane, [])
+        sharing = self.sharing.pop(lane, set())
         if not batch:
             return
         until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
@@ -101,7 +108,7 @@ class Coalescer:
                 fut.add_done_callback(functools.partial(_cancel, timer))
         self.in_flight[lane] = self.in_flight.get(lane, 0) + 1
         # A fresh context: the batch's deadline, not the context (and deadline) of the caller that opened it.
-        task = loop.create_task(self._fetch(lane, batch, None if until is None else until - now),
+        task = loop.create_task(self._fetch(lane, batch, sharing, None if until is None else until - now),
                                 context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -119,7 +126,7 @@ class Coalescer:
         return await close_cursor(self.db, collection, reply["cursor"]["id"])
 
     async def _fetch(self, lane: Hashable, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]],
-                     seconds: float | None) -> None:
+                     sharing: set[asyncio.Future[dict[str, Any] | None]], seconds: float | None) -> None:
         try:
             with deadline(None if seconds is None else max(seconds, 0.001)):
                 found = await self._lookup(lane, list(batch))
@@ -136,46 +143,78 @@ class Coalescer:
             return
         self._landed(lane)
         handed: set[int] = set()
+        shared: dict[int, dict[str, Any]] = {}  # per document found: the one its shared waiters get
         for key, futures in batch.items():
             doc = found.get(key)
             for f in futures:
                 if f.done():
                     continue
-                # Waiters each get their own document (a caller may change what it read): the first to get one
-                # gets it, the others a copy.
-                if doc is not None and id(doc) in handed:
-                    f.set_result(copy.deepcopy(doc))
+                # Waiters each get their own document (a caller may change what it read), but shared ones.
+                if doc is None:
+                    f.set_result(None)
+                elif f in sharing and id(doc) in shared:
+                    f.set_result(shared[id(doc)])
                 else:
-                    f.set_result(doc)
-                    if doc is not None:
-                        handed.add(id(doc))
+                    own = self._own(doc, id(doc) in handed)
+                    handed.add(id(doc))
+                    if f in sharing:
+                        shared[id(doc)] = own
+                    f.set_result(own)
+
+    def _own(self, found: Any, again: bool) -> dict[str, Any]:
+        """A waiter's own document from what ``_lookup`` found: the first to get it gets it, the others a copy."""
+        return copy.deepcopy(found) if again else found
 
 
 class ReadCoalescer(Coalescer):
     """Reads by ``_id``, one lane per collection: concurrent reads of a collection share one ``$in`` command."""
 
-    def get(self, collection: str, key: str) -> asyncio.Future[dict[str, Any] | None]:
+    def get(self, collection: str, key: str, *, shared: bool = False) -> asyncio.Future[dict[str, Any] | None]:
         """A future of the stored document with ``_id`` ``key`` (None when absent); driver errors arrive as
-        ``Unavailable``."""
-        return self.want(collection, key)
+        ``Unavailable``; ``shared``: as ``want``'s."""
+        return self.want(collection, key, shared=shared)
 
-    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d for d in await self._find(lane, keys)}
+    # What ``_lookup`` finds is each document's BSON bytes, decoded for each of its waiters: when several
+    # requests read one resource at once (a hot Patient, Practitioner or Location), each gets its own dict from
+    # the C decoder, not from copy.deepcopy (pure Python, several times the cost of the decoding).
 
-    async def _find(self, collection: str, keys: list[str]) -> list[dict[str, Any]]:
-        """The documents with these ``_id``s, as one ``find`` command (``find_reply``). FHIR resources are small,
-        so the whole batch almost always fits the first reply; past the 16 MB reply limit, the rest come through a
-        driver cursor."""
+    async def _lookup(self, lane: Any, keys: list[str]) -> dict[str, bytes]:
+        return {_id_of(d): d for d in await self._find(lane, keys)}
+
+    def _own(self, found: bytes, again: bool) -> dict[str, Any]:
+        return decode(found, self.db.codec_options)
+
+    async def _find(self, collection: str, keys: list[str]) -> list[bytes]:
+        """The documents with these ``_id``s, as BSON, as one ``find`` command (``find_reply``). FHIR resources are
+        small, so the whole batch almost always fits the first reply; past the 16 MB reply limit, the rest come
+        through a driver cursor."""
         # The limit lets the server close the cursor with the first reply (a full batch alone would leave it open
         # for a getMore that finds nothing: there is at most one document per _id).
         reply = await self._find_command({"find": collection, "filter": {"_id": {"$in": keys}},
                                           "projection": NO_KEYS, "limit": len(keys), "batchSize": len(keys)})
-        docs: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
-        if await self._close(collection, reply):
-            have = {d["_id"] for d in docs}
+        docs, cursor_id = raw_first_batch(reply)
+        if cursor_id:
+            await self._close(collection, reply)
+            have = {_id_of(d) for d in docs}
             rest = [k for k in keys if k not in have]
-            docs.extend(await self.db[collection].find({"_id": {"$in": rest}}, NO_KEYS).to_list(None))
+            raw = self.db[collection].with_options(codec_options=self._raw_codec())
+            docs.extend(bytes(d.raw) for d in await raw.find({"_id": {"$in": rest}}, NO_KEYS).to_list(None))
         return docs
+
+    async def _find_command(self, find: dict[str, Any]) -> Any:
+        return await find_reply(self.db, find, self._raw_codec())
+
+    def _raw_codec(self) -> CodecOptions[Any]:
+        return self.db.codec_options.with_options(document_class=RawBSONDocument)
+
+
+def _id_of(data: bytes) -> Any:
+    """The ``_id`` of a stored document's BSON: its first element (as the server returns a stored document) when
+    that is a string, else found by decoding it."""
+    if data[4] == 0x02 and data[5:9] == b"_id\x00":
+        size = unpack_from("<i", data, 9)[0]
+        return data[13:12 + size].decode()
+    return decode(data)["_id"]
 
 
 # A waiter's own deadline this much before its batch's gets a timer of its own; closer ones ride with the batch.

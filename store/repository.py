@@ -81,11 +81,17 @@ class Repository:
     # admit is absent to the caller, like another tenant's (404, never 403: its existence is not revealed).
 
     async def read(self, principal: PrincipalLike, rt: str, rid: str, *,
-                   within: Confinement | None = None) -> Resource:
-        """FHIR R4 §3.1.0.4 read: the current version; 410 if deleted, 404 if absent or another tenant's."""
-        doc = await self._current(principal, rt, rid)
+                   within: Confinement | None = None, shared: bool = False) -> Resource:
+        """FHIR R4 §3.1.0.4 read: the current version; 410 if deleted, 404 if absent or another tenant's.
+        ``shared``: the caller will not change the resource or anything in it (it serializes it), so concurrent
+        such reads of one resource share what the store returned: only the resource's top level is the caller's."""
+        doc = await self._current(principal, rt, rid, shared)
         if doc is None or (within is not None and not admits(rt, doc, within)):
             raise NotFound(f"{rt}/{rid} not found")
+        if shared:
+            if doc["_sys"].get("deleted"):
+                raise Gone(f"{rt}/{rid} was deleted")
+            return {k: v for k, v in doc.items() if k != "_sys" and k != "_id"}
         if doc.pop("_sys").get("deleted"):
             raise Gone(f"{rt}/{rid} was deleted")
         del doc["_id"]  # the document is this caller's own (the coalescer never hands one out twice)
@@ -111,11 +117,12 @@ class Repository:
         ``_elements`` shows them (partial resources, for a reader that needs no more)."""
         return await self._queries.read_many(principal.tenant, rt, ids, within, elements)
 
-    def _current(self, principal: PrincipalLike, rt: str, rid: str) -> asyncio.Future[dict[str, Any] | None]:
+    def _current(self, principal: PrincipalLike, rt: str, rid: str, shared: bool = False
+                 ) -> asyncio.Future[dict[str, Any] | None]:
         """The stored document of ``rt/rid`` (None when absent), to be awaited; the hottest path, so a future
         rather than one more coroutine frame."""
         check_type(rt)
-        return self._reads.get(rt, doc_id(principal.tenant, rid))
+        return self._reads.get(rt, doc_id(principal.tenant, rid), shared=shared)
 
     # ------------------------------------------------------------------ search
 

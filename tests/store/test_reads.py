@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 import pytest
+from bson import decode, encode
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo import ReadPreference
 from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError
 from pymongo.read_concern import ReadConcern
@@ -45,9 +47,16 @@ class FakeDatabase:
         self.client = SimpleNamespace(options=SimpleNamespace(retry_reads=retry_reads))
         self.collections: dict[str, object] = {}
 
-    async def command(self, cmd: dict, *, read_preference: object, codec_options: object) -> dict:
-        assert read_preference is self.read_preference and codec_options is self.codec_options
-        return await self.answer(cmd)
+    async def command(self, cmd: dict, *, read_preference: object, codec_options: CodecOptions) -> object:
+        """The answer, as the driver decodes it: ``find`` with the database's options but raw documents (the
+        coalescer decodes each row for each waiter), other commands with the database's options."""
+        assert read_preference is self.read_preference
+        answer = await self.answer(cmd)
+        if "find" in cmd:
+            assert codec_options == self.codec_options.with_options(document_class=RawBSONDocument)
+            return decode(encode(answer), codec_options)
+        assert codec_options is self.codec_options
+        return answer
 
     def __getitem__(self, name: str) -> object:
         return self.collections[name]
@@ -116,10 +125,14 @@ async def test_a_batch_past_the_first_reply_is_finished_by_a_driver_cursor() -> 
         return {"cursorsKilled": [7]}
 
     class Cursor:
-        async def to_list(self, length: None) -> list[dict]:
-            return [{"_id": "t/b"}]
+        async def to_list(self, length: None) -> list[RawBSONDocument]:
+            return [RawBSONDocument(encode({"_id": "t/b"}))]
 
     class Collection:
+        def with_options(self, codec_options: CodecOptions) -> Collection:
+            assert codec_options.document_class is RawBSONDocument
+            return self
+
         def find(self, filt: dict, projection: dict) -> Cursor:
             rest.append(filt)
             return Cursor()
@@ -249,3 +262,62 @@ async def test_read_many_of_concurrent_callers_share_one_command(store: StoreHan
     assert sorted(first) == sorted(pats[:2]) and sorted(second) == sorted(pats[1:3])
     first[pats[1]]["name"][0]["family"] = "Changed"
     assert second[pats[1]]["name"][0]["family"] == "Reyes"  # each caller its own copy
+
+
+def test_a_rows_id_is_read_off_its_bytes_or_found_by_decoding() -> None:
+    """A stored document's ``_id`` comes first and is a string; any other shape is still found."""
+    from store.reads import _id_of
+
+    assert _id_of(encode({"_id": "t/é-1", "resourceType": "Patient"})) == "t/é-1"
+    assert _id_of(encode({"resourceType": "Patient", "_id": "t/b"})) == "t/b"
+    assert _id_of(encode({"_id": 7})) == 7
+
+
+async def test_each_waiter_decodes_with_the_databases_codec_options() -> None:
+    """Rows decoded for each waiter keep the database's options (here tz-aware datetimes)."""
+    import datetime
+
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+
+    async def answer(cmd: dict) -> dict:
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": "t/a", "at": when}]}}
+
+    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+    a, b = await asyncio.gather(reads.get("Patient", "t/a"), reads.get("Patient", "t/a"))
+    assert a is not b and a == b and a["at"].tzinfo is not None
+
+
+async def test_shared_reads_of_one_id_share_one_document_and_others_get_their_own() -> None:
+    """Waiters that only read (``shared``) get one decoded document between them; every other waiter of the
+    same batch still gets one of its own."""
+
+    async def answer(cmd: dict) -> dict:
+        return {"cursor": {"id": 0, "firstBatch": [{"_id": "t/a", "name": [{"family": "Reyes"}]}]}}
+
+    reads = ReadCoalescer(FakeDatabase(answer))  # type: ignore[arg-type]
+    s1, own1, s2, own2 = await asyncio.gather(
+        reads.get("Patient", "t/a", shared=True), reads.get("Patient", "t/a"),
+        reads.get("Patient", "t/a", shared=True), reads.get("Patient", "t/a"))
+    assert s1 is s2 and own1 is not s1 and own2 is not s1 and own1 is not own2
+    assert s1 == own1 == own2
+    own1["name"][0]["family"] = "Changed"
+    assert s1["name"][0]["family"] == own2["name"][0]["family"] == "Reyes"
+    assert not reads.sharing  # nothing kept once the batch is answered
+
+
+async def test_a_shared_read_is_the_resource_a_plain_read_returns(store: StoreHandle,
+                                                                  principal: SystemPrincipal) -> None:
+    """The read lane's reads are shared: the same resource as a plain read, its top level the caller's own;
+    a deleted one is still Gone and an absent one NotFound."""
+    from store.errors import Gone
+
+    p = (await store.repo.create(principal, make_patient())).resource
+    a, b, plain = await asyncio.gather(store.repo.read(principal, "Patient", p["id"], shared=True),
+                                       store.repo.read(principal, "Patient", p["id"], shared=True),
+                                       store.repo.read(principal, "Patient", p["id"]))
+    assert a == b == plain and a is not b and "_sys" not in a and "_id" not in a
+    await store.repo.delete(principal, "Patient", p["id"])
+    with pytest.raises(Gone):
+        await store.repo.read(principal, "Patient", p["id"], shared=True)
+    with pytest.raises(NotFound):
+        await store.repo.read(principal, "Patient", "nope", shared=True)
