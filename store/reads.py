@@ -192,7 +192,8 @@ class ReadCoalescer(Coalescer):
         # for a getMore that finds nothing: there is at most one document per _id).
         reply = await self._find_command({"find": collection, "filter": {"_id": {"$in": keys}},
                                           "projection": NO_KEYS, "limit": len(keys), "batchSize": len(keys)})
-        docs, cursor_id = raw_first_batch(reply)
+        data, starts, cursor_id = raw_first_batch(reply)
+        docs = rows_at(data, starts)  # (each decoded for its waiters)
         if cursor_id:
             await self._close(collection, reply)
             have = {_id_of(d) for d in docs}
