@@ -14,6 +14,7 @@ Bounded by bytes (the documents' and their JSON's, ``MAX_BYTES``), least recentl
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,24 +54,32 @@ class Fragments:
 
     def of(self, raw: bytes | memoryview) -> Stored:
         """The ``Stored`` of a stored document's (projected) BSON bytes."""
-        return self.all([raw])[0]
+        return self.all(raw if isinstance(raw, bytes) else raw.tobytes(), [0])[0]
 
-    def all(self, raws: Iterable[bytes | memoryview]) -> list[Stored]:
-        """``of`` each of ``raws`` (a page's rows), in one loop."""
+    def all(self, data: bytes, starts: Iterable[int]) -> list[Stored]:
+        """``of`` each document of a batch (a page's rows): ``data`` holds them, each starting at one of ``starts``
+        (store/reads.py ``raw_first_batch``); in one loop, a hit compared where it lies (no copy of the row)."""
         held = self._held
         get, to_end = held.get, held.move_to_end
         out: list[Stored] = []
         hits = 0
-        for raw in raws:
-            data = raw if isinstance(raw, bytes) else raw.tobytes()  # (memoryviews compare element by element)
-            key = _id_element(data)
+        i32, starts_with = _INT32, data.startswith
+        for at in starts:
+            size = i32(data, at)[0]
+            # the key: the bytes of the row's first element when it is a string _id (as the store writes them),
+            # else the whole row's (a key all the same, only dearer to hash)
+            if size > 13 and data[at + 4] == 0x02 and starts_with(b"_id\x00", at + 5) \
+                    and (end := at + 13 + i32(data, at + 9)[0]) <= at + size:
+                key = data[at + 4:end]
+            else:
+                key = data[at:at + size]
             found = get(key)
-            if found is not None and found[0] == data:
+            if found is not None and len(found[0]) == size and starts_with(found[0], at):
                 to_end(key)
                 hits += 1
                 out.append(found[1])
             else:
-                out.append(self._decoded(data, key, found))
+                out.append(self._decoded(data[at:at + size], key, found))
         self.hits += hits
         return out
 
@@ -92,11 +101,4 @@ class Fragments:
         return stored
 
 
-def _id_element(data: bytes) -> bytes:
-    """The bytes of a document's first element when it is a string ``_id`` (as the store writes them); else the
-    whole document's (a key all the same, only dearer to hash)."""
-    if len(data) > 13 and data[4] == 0x02 and data[5:9] == b"_id\x00":
-        end = 13 + int.from_bytes(data[9:13], "little")
-        if end <= len(data):
-            return data[4:end]
-    return data
+_INT32 = struct.Struct("<i").unpack_from

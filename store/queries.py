@@ -23,7 +23,7 @@ from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
 from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
 from store.params import param_table
-from store.reads import ReadCoalescer, close_cursor, find_reply, raw_first_batch
+from store.reads import ReadCoalescer, close_cursor, find_reply, joined, raw_first_batch
 from store.search import (
     RowCursors,
     compile_params,
@@ -130,9 +130,10 @@ class Queries:
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if specs else SEARCH_PROJECTION
         raw = as_json and not specs
-        docs: list[Any]  # raw: the rows' BSON
+        docs: list[Any]  # raw: where each row's BSON starts in ``data``
+        data = b""
         if raw:
-            docs = await call(self._raw_page(rt, filt, direction, offset, count + 1))
+            data, docs = await call(self._raw_page(rt, filt, direction, offset, count + 1))
         else:
             found = self.db[rt].find(filt, projection).sort(direction)
             if offset > 0:
@@ -144,7 +145,7 @@ class Queries:
             docs.reverse()
         if raw:
             page.json, keys = [], []
-            for r in self._fragments.all(docs):
+            for r in self._fragments.all(data, docs):
                 page.json.append((r.rt, r.id, r.json))
                 keys.append((r.doc_id, r.sort_keys))
             page.cursors = RowCursors(keys, sort_keys, rt)
@@ -163,20 +164,21 @@ class Queries:
         return page
 
     async def _raw_page(self, rt: str, filt: dict[str, Any], direction: list[tuple[str, int]], offset: int,
-                        limit: int) -> list[bytes]:
-        """The BSON of up to ``limit`` rows of a search page (``SEARCH_PROJECTION``), in one ``find`` command whose
-        reply's bytes are cut into rows (store/reads.py ``find_reply``): no driver cursor, no document decoded.
-        Past the 16 MB reply limit, the page is read again through a raw driver cursor."""
+                        limit: int) -> tuple[bytes, list[int]]:
+        """The BSON of up to ``limit`` rows of a search page (``SEARCH_PROJECTION``), in one ``find`` command: the
+        reply's bytes and where each row starts in them (store/reads.py ``find_reply``, ``raw_first_batch``), no
+        driver cursor, no document decoded. Past the 16 MB reply limit, the page is read again through a raw
+        driver cursor."""
         find: dict[str, Any] = {"find": rt, "filter": filt, "sort": dict(direction), "projection": SEARCH_PROJECTION}
         if offset > 0:
             find["skip"] = offset
         find["limit"] = find["batchSize"] = limit
         raw = self._raw(rt)
-        datas, cursor_id = raw_first_batch(await find_reply(self.db, find, raw.codec_options))
+        data, starts, cursor_id = raw_first_batch(await find_reply(self.db, find, raw.codec_options))
         if await close_cursor(self.db, rt, cursor_id):
             found = raw.find(filt, SEARCH_PROJECTION).sort(direction).skip(offset).limit(limit).batch_size(limit)
-            datas = [bytes(d.raw) for d in await found.to_list(None)]
-        return datas
+            data, starts = joined([bytes(d.raw) for d in await found.to_list(None)])
+        return data, starts
 
     async def _included(self, tenant: str, rt: str, docs: list[dict[str, Any]], specs: list[Spec],
                         within_of: WithinOf | None) -> list[dict[str, Any]]:

@@ -31,6 +31,8 @@ Fast paths over mongomock, which otherwise scans the whole collection for every 
   ``_id``), kept by every write: equality, ``$in``, ranges, prefixes, compound prefixes; a limited query sorted
   in an index's order (the store's keyset pages) walks it and stops at the limit (store/devdb/query.py lists
   each shape the store sends and how it is answered; ``explain`` tells);
+- a find's plan is remembered, keyed by the query's BSON, until the collection's indexes next change (any write
+  to it, an index created or dropped): a search page asked again is not planned again (store/devdb/query.py);
 - unique indexes keep a hash of their keys, so inserts and updates check uniqueness without a scan;
 - TTL indexes are swept at most once a second (MongoDB: every 60 s) instead of on every access.
 

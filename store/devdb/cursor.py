@@ -3,7 +3,8 @@
 A find's results are the stored bytes of its documents as they were when it ran (store/devdb/documents.py):
 they go into the reply as they are, less what an exclusion projection leaves out. The reply's ``cursor`` document
 is put together from them as bytes, once (a page of 50 is ~240 KB: encoding it through a list of one
-``RawBSONDocument`` per document was a sixth of devdb's time per search page, bench/README.md)."""
+``RawBSONDocument`` per document was a sixth of devdb's time per search page, bench/README.md), and the reply's
+message is framed around those bytes (store/devdb/wire.py ``op_msg_parts``), not copied again."""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ AFTER = 0xFF  # greater than any rank: (..., rank, value, AFTER) bounds every en
 MAX_ENTRIES = 256  # a document with more combinations than this in one compound index is kept as odd
 MAX_BOUNDS = 4096  # bounds remembered per index (Index.bound)
 MAX_EXACT_INT = 2**53  # integers up to this are exact as doubles, the form numbers are packed in
+MAX_PLANS = 512  # plans remembered per collection between two writes (store/devdb/query.py ``planned``)
 
 Entry = tuple[Any, ...]
 ID_SPEC: Doc = {"key": [("_id", 1)], "unique": True}  # implicit in every collection (mongomock lists it not)
@@ -322,9 +323,13 @@ class Indexes:
         self.documents = documents
         self.by_name: dict[str, Index] = {}
         documents.changes = {}
+        # The plans of the queries asked since the indexes last changed (store/devdb/query.py ``planned``): a plan
+        # is a function of the indexes as they are and of the query, so it is forgotten whenever they change.
+        self.plans: dict[bytes, Any] = {}
 
     def sync(self, specs: dict[str, Doc]) -> None:
         """Build what is missing, drop what was dropped, rebuild what was re-created."""
+        self.plans.clear()
         for name in [n for n, ix in self.by_name.items() if specs.get(n) is not ix.spec]:
             del self.by_name[name]
         fresh = [Index(name, spec) for name, spec in specs.items() if name not in self.by_name]
@@ -339,6 +344,7 @@ class Indexes:
 
     def flush(self) -> None:
         """File the documents written since the last query (their current state), drop the deleted ones."""
+        self.plans.clear()
         changes = self.documents.changes or {}
         self.documents.changes = {}
         usable = [ix for ix in self.by_name.values() if ix.usable]

@@ -61,15 +61,17 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import bson
 from bson.regex import Regex
 from mongomock import filtering
 from mongomock import helpers as mm_helpers
 from mongomock.collection import Collection as MockCollection
 
 from store.devdb import index, matcher, planner, rawbson
-from store.devdb.codec import Doc
+from store.devdb.codec import CODEC, Doc
 from store.devdb.documents import Documents, decode
 
 # A result: the stored bytes, and the decoded document when something had to look into it (None: nothing did).
@@ -141,15 +143,16 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         return sort_rows(found_by_id, sort)[: needed or None]
     spec = list((sort or {}).items())
     if all(isinstance(k, str) and not k.startswith("$") and d in (1, -1) for k, d in spec):
-        found = planner.plan(index.indexes_of(coll._store), filter, spec or None, needed, len(documents))
+        chosen = planned(index.indexes_of(coll._store), filter, spec, needed, len(documents))
+        found = chosen.plan
         if found is not None:
             if found.order == "groups":
                 return sort_rows(_in_groups(found, documents.raw, filter, needed), sort)[:needed]
-            if found.order == "index" and planner.walk_settled(found, filter):
+            if chosen.settled:
                 # the index ranges say all the filter says: the first ``needed`` entries are the answer as stored
                 return [(raw, None) for raw in itertools.islice(planner.candidates(found, documents.raw),
                                                                 needed or None)]
-            residue = planner.walk_residue(found, filter) if found.order == "index" else None
+            residue = chosen.residue
             if residue is not None:  # the rest tested on the stored bytes, decoded only where they do not say
                 return list(itertools.islice(_residue_filtered(filter, residue, planner.candidates(
                     found, documents.raw)), needed or None))
@@ -160,6 +163,43 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         if needed > 0 and not spec:
             return list(itertools.islice(_filtered(filter, documents.raws()), needed))
     return sort_rows(list(scanned(coll, filter)), sort)[: needed or None]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A find's plan (None: scan) and what ``matching`` asks of it."""
+
+    plan: planner.Plan | None
+    settled: bool  # planner.walk_settled: an index walk whose entries are the answer
+    residue: planner.Residue | None  # planner.walk_residue of a walk not settled
+
+
+def planned(indexes: index.Indexes, filter: Doc, spec: list[tuple[str, int]], needed: int, total: int) -> Planned:
+    """``planner.plan`` of a find, with ``walk_settled`` and ``walk_residue`` of it, remembered in ``indexes.plans``
+    until the indexes next change (any write to the collection, an index created or dropped): all three are
+    functions of the indexes' entries and of the query alone, and planning was a quarter of devdb's time per search
+    page, asked again with the same filter on every request (bench/README.md). The key is the query as BSON (its
+    values' types included: ``True`` is not ``1``); a hit also needs the filter ``==`` the one planned, so that
+    values alike in BSON but not to the planner (a tz-aware datetime, a compiled pattern) are planned apart."""
+    try:
+        key = bson.encode({"f": filter, "s": spec, "n": needed, "t": total}, codec_options=CODEC)
+    except Exception:  # a value BSON cannot hold (an in-process caller's): planned each time
+        key = None
+    memo = indexes.plans
+    held = memo.get(key) if key is not None else None
+    if held is not None and held[0] == filter:
+        chosen: Planned = held[1]
+        return chosen
+    found = planner.plan(indexes, filter, spec or None, needed, total)
+    walked = found if found is not None and found.order == "index" else None
+    settled = walked is not None and planner.walk_settled(walked, filter)
+    chosen = Planned(found, settled, planner.walk_residue(walked, filter) if walked is not None and not settled
+                     else None)
+    if key is not None and index.MAX_PLANS > 0:
+        if len(memo) >= index.MAX_PLANS:
+            memo.clear()
+        memo[key] = (filter, chosen)
+    return chosen
 
 
 def rows(coll: MockCollection, filter: Doc) -> Iterator[Match]:

@@ -148,7 +148,7 @@ class DevDB:
                 if reply is not None and journal is not None and journal.dirty and not await journal.flush():
                     break  # the log cannot be written: no acknowledgement at all
                 if reply is not None:
-                    writer.write(reply)
+                    writer.writelines(reply)  # (uvloop: one writev of the pieces, nothing joined)
                     await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away
@@ -161,20 +161,20 @@ class DevDB:
                 await writer.wait_closed()
             del self._connections[task]  # only now: aclose() waits for the close above
 
-    def _respond(self, op_code: int, request_id: int, payload: bytes, conn_id: int) -> bytes | None:
+    def _respond(self, op_code: int, request_id: int, payload: bytes, conn_id: int) -> list[bytes] | None:
         if op_code == wire.OP_MSG:
             flags, cmd = wire.parse_op_msg(payload)
             reply = self.engine.run(str(cmd.get("$db", "test")), cmd, conn_id)
             if flags & wire.MORE_TO_COME:
                 return None  # unacknowledged write: the client reads no reply
-            return wire.op_msg(next(self._reply_ids), request_id, reply)
+            return wire.op_msg_parts(next(self._reply_ids), request_id, reply)
         if op_code == wire.OP_QUERY:
             ns, query = wire.parse_op_query(payload)
             if ns.endswith(".$cmd"):
                 reply = self.engine.run(ns[: -len(".$cmd")], query, conn_id)
             else:
                 reply = error_reply(CommandError(238, f"OP_QUERY on {ns}: only commands are supported"))
-            return wire.op_reply(next(self._reply_ids), request_id, reply)
+            return [wire.op_reply(next(self._reply_ids), request_id, reply)]
         raise ValueError(f"unsupported opCode {op_code}")
 
 

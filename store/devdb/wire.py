@@ -73,6 +73,26 @@ def op_msg(request_id: int, response_to: int, doc: Doc) -> bytes:
     return b"".join((HEADER.pack(21 + len(body), request_id, response_to, OP_MSG), b"\x00\x00\x00\x00\x00", body))
 
 
+def op_msg_parts(request_id: int, response_to: int, doc: Doc) -> list[bytes]:
+    """``op_msg`` as the pieces a vectored write sends one after the other. A find's reply (``{cursor, ok}``, its
+    cursor document already bytes: store/devdb/cursor.py) is framed around those bytes, not copied into a new
+    document and then into the message (a search page's reply is ~240 KB)."""
+    cursor, ok = doc.get("cursor"), doc.get("ok")
+    if len(doc) != 2 or type(cursor) is not RawBSONDocument or type(ok) is not float or list(doc) != ["cursor", "ok"]:
+        return [op_msg(request_id, response_to, doc)]
+    raw = cursor.raw
+    if not isinstance(raw, bytes):
+        return [op_msg(request_id, response_to, doc)]
+    size = 4 + len(_CURSOR) + len(raw) + len(_OK) + 8 + 1
+    head = b"".join((HEADER.pack(21 + size, request_id, response_to, OP_MSG), b"\x00\x00\x00\x00\x00",
+                     _INT32.pack(size), _CURSOR))
+    return [head, raw, _OK + _DOUBLE.pack(ok) + b"\x00"]
+
+
+_CURSOR, _OK = b"\x03cursor\x00", b"\x01ok\x00"
+_INT32, _DOUBLE = struct.Struct("<i"), struct.Struct("<d")
+
+
 def op_reply(request_id: int, response_to: int, doc: Doc) -> bytes:
     body = struct.pack("<iqii", 0, 0, 0, 1) + bson.encode(doc, codec_options=CODEC)
     return HEADER.pack(16 + len(body), request_id, response_to, OP_REPLY) + body

@@ -14,7 +14,7 @@ from bson.raw_bson import RawBSONDocument
 from store.client import StoreHandle
 from store.fragments import Fragments, Stored
 from store.layout import strip
-from store.reads import raw_first_batch
+from store.reads import joined, raw_first_batch, rows_at
 from store.types import SystemPrincipal
 from tests.conftest import fhir_calls
 from tests.factories import make_patient
@@ -90,7 +90,7 @@ def test_a_page_of_rows_at_once_is_each_row_alone() -> None:
     pages = [raws[:4], raws[2:6], [raws[0], memoryview(changed), raws[3]], raws, raws[::-1], [raws[2], changed]]
     together, alone = Fragments(CodecOptions(), max_bytes=4000), Fragments(CodecOptions(), max_bytes=4000)
     for page in pages:
-        rows = together.all(page)
+        rows = together.all(*joined([bytes(raw) for raw in page]))
         assert [_fields(r) for r in rows] == [_fields(alone.of(raw)) for raw in page]
         for row, raw in zip(rows, page, strict=True):  # and what decoding each row gives
             doc = bson.decode(bytes(raw))
@@ -143,18 +143,27 @@ async def repo_create_binary(store: StoreHandle, principal: SystemPrincipal, dat
     await store.repo.create(principal, {"resourceType": "Binary", "contentType": "application/pdf", "data": data})
 
 
+def cut(reply: RawBSONDocument) -> tuple[list[bytes], int]:
+    data, starts, cursor_id = raw_first_batch(reply)
+    return rows_at(data, starts), cursor_id
+
+
 def test_a_raw_find_reply_is_cut_into_its_documents() -> None:
     docs = [{"_id": f"t/{i}", "n": i, "a": [1, {"b": "c"}]} for i in range(3)]
     for cursor_id in (0, 42, -7):
         reply = RawBSONDocument(bson.encode({"cursor": {"firstBatch": docs, "id": bson.Int64(cursor_id),
                                                         "ns": "db.Patient"}, "ok": 1.0}))
-        assert raw_first_batch(reply) == ([bson.encode(d) for d in docs], cursor_id)
+        assert cut(reply) == ([bson.encode(d) for d in docs], cursor_id)
     empty = RawBSONDocument(bson.encode({"cursor": {"id": bson.Int64(0), "ns": "db.P", "firstBatch": []}, "ok": 1}))
-    assert raw_first_batch(empty) == ([], 0)
+    assert cut(empty) == ([], 0)
     # What else a server may put in the cursor document (MongoDB: atClusterTime for snapshot reads,
-    # partialResultsReturned on a sharded cluster, a resume token) does not keep the rows from being read.
+    # partialResultsReturned on a sharded cluster, a resume token) does not keep the rows from being read; nor a
+    # reply whose cursor is not its first element.
     for extra in ({"atClusterTime": bson.Timestamp(1_700_000_000, 3)}, {"partialResultsReturned": False},
                   {"postBatchResumeToken": {"$recordId": bson.Int64(9)}}):
         reply = RawBSONDocument(bson.encode({"cursor": {"firstBatch": docs, **extra, "id": bson.Int64(5),
                                                         "ns": "db.Patient"}, "ok": 1.0}))
-        assert raw_first_batch(reply) == ([bson.encode(d) for d in docs], 5)
+        assert cut(reply) == ([bson.encode(d) for d in docs], 5)
+    later = RawBSONDocument(bson.encode({"ok": 1.0, "cursor": {"firstBatch": docs, "id": bson.Int64(3), "ns": "d.P"},
+                                         "$clusterTime": {"clusterTime": bson.Timestamp(1, 1)}}))
+    assert cut(later) == ([bson.encode(d) for d in docs], 3)

@@ -196,7 +196,7 @@ def write(engine: Engine, rng: random.Random, n: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
+def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     engine = Engine()
     n = 400
@@ -209,14 +209,37 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     residues = 0  # walks whose documents had only equalities left, tested on their bytes (planner.walk_residue)
     either = 0  # ... one of them an $or of equalities (a token search of several codes)
     refused = 0  # index walks refused before the whole check (planner._walks_none)
+    remembered = 0  # finds answered with a plan remembered (query.planned)
+    last: tuple[dict[str, Any], Any, int] | None = None
     for round_ in range(1500):
         if round_ % 10 == 0:
             write(engine, rng, n)
+            if last is not None:  # the query before the write again: its remembered plan must not outlive it
+                docs = list(coll._store._documents.values())
+                assert found_by_engine(engine, *last) == found_by_engine(engine, *last)
+                if last[1] is not None:
+                    assert found_by_engine(engine, *last) == ids(scan(docs, last[0]), *last[1:]), last
         docs = list(coll._store._documents.values())
         filt, sort, limit = generated_query(rng, docs)
+        last = filt, sort, limit
         matches = scan(docs, filt)
         expected = ids(matches, sort, limit)
         got = found_by_engine(engine, filt, sort, limit)
+        # The same find again (its plan remembered) and with no plan remembered: the same answer, the same plan.
+        indexes = index.indexes_of(coll._store)
+        held = dict(indexes.plans)
+        assert found_by_engine(engine, filt, sort, limit) == got
+        remembered += len(indexes.plans) == len(held) > 0
+        with monkeypatch.context() as m:
+            m.setattr(index, "MAX_PLANS", 0)
+            indexes.plans.clear()
+            assert found_by_engine(engine, filt, sort, limit) == got
+            spec = list(sort or [])
+            fresh = query.planned(indexes, filt, spec, limit, len(docs))
+            assert not indexes.plans
+        indexes.plans.update(held)
+        assert query.planned(indexes, filt, spec, limit, len(docs)) == fresh
+        assert len(indexes.plans) == len(held), (filt, sort, limit)  # (that was the remembered plan)
         plan = query.explain(coll, filt, dict(sort) if sort else None, limit)
         stages[f"{plan['stage']}/{plan.get('order', '')}"] += 1
         context = f"filter={filt} sort={sort} limit={limit} plan={plan}"
@@ -253,6 +276,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int) -> None:
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
     assert settled > 20 and residues > 10 and either > 3, (settled, residues, either)
     assert refused > 1000, refused
+    assert remembered > 1000, remembered
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
