@@ -25,6 +25,7 @@ import orjson
 from bson.codec_options import CodecOptions
 
 from store.layout import strip
+from store.reads import id_end
 
 MAX_BYTES = 64 * 1024 * 1024  # e.g. ~7,000 demo Patients (~4.7 KB stored + ~3.9 KB of JSON each)
 MAX_DOCUMENT = 1024 * 1024  # larger ones are encoded each time: few, and they would push out many
@@ -68,11 +69,8 @@ class Fragments:
             size = i32(data, at)[0]
             # the key: the bytes of the row's first element when it is a string _id (as the store writes them),
             # else the whole row's (a key all the same, only dearer to hash)
-            if size > 13 and data[at + 4] == 0x02 and starts_with(b"_id\x00", at + 5) \
-                    and (end := at + 13 + i32(data, at + 9)[0]) <= at + size:
-                key = data[at + 4:end]
-            else:
-                key = data[at:at + size]
+            end = id_end(data, at, size)
+            key = data[at + 4:end] if end else data[at:at + size]
             found = get(key)
             if found is not None and len(found[0]) == size and starts_with(found[0], at):
                 to_end(key)

@@ -194,8 +194,7 @@ class ReadCoalescer(Coalescer):
                                           "projection": NO_KEYS, "limit": len(keys), "batchSize": len(keys)})
         data, starts, cursor_id = raw_first_batch(reply)
         docs = rows_at(data, starts)  # (each decoded for its waiters)
-        if cursor_id:
-            await self._close(collection, reply)
+        if await close_cursor(self.db, collection, cursor_id):
             have = {_id_of(d) for d in docs}
             rest = [k for k in keys if k not in have]
             raw = self.db[collection].with_options(codec_options=self._raw_codec())
@@ -209,13 +208,22 @@ class ReadCoalescer(Coalescer):
         return self.db.codec_options.with_options(document_class=RawBSONDocument)
 
 
+def id_end(data: bytes, at: int = 0, size: int | None = None) -> int:
+    """Where the first element of the BSON document at ``at`` (``size`` bytes, by default as it says) ends when it
+    is a string ``_id``, as the store writes and the server returns stored documents; 0 when it is not one."""
+    if size is None:
+        size = _INT32(data, at)[0]
+    if size > 13 and data[at + 4] == 0x02 and data.startswith(b"_id\x00", at + 5):
+        end: int = at + 13 + _INT32(data, at + 9)[0]
+        if end <= at + size:
+            return end
+    return 0
+
+
 def _id_of(data: bytes) -> Any:
-    """The ``_id`` of a stored document's BSON: its first element (as the server returns a stored document) when
-    that is a string, else found by decoding it."""
-    if data[4] == 0x02 and data[5:9] == b"_id\x00":
-        size = unpack_from("<i", data, 9)[0]
-        return data[13:12 + size].decode()
-    return decode(data)["_id"]
+    """The ``_id`` of a stored document's BSON: read off its first element (``id_end``), else found by decoding."""
+    end = id_end(data)
+    return data[13:end - 1].decode() if end else decode(data)["_id"]
 
 
 # A waiter's own deadline this much before its batch's gets a timer of its own; closer ones ride with the batch.
