@@ -70,9 +70,10 @@ class Templates:
         """``batch.encoded(audit_event(access, observer, event_id))``, from a template when one fits."""
         values = _values(event_id, access)
         if values is not None:
+            rid, vid, patient = values["rid"], values["vid"], values["patient"]
             key = (access.principal, access.interaction, access.status, access.rt, access.action,
-                   access.patient is not None and access.patient == access.rid,
-                   *(len(v) if v is not None else None for v in values.values()))
+                   access.patient is not None and access.patient == access.rid, len(event_id),
+                   rid and len(rid), vid and len(vid), patient and len(patient), len(values["at"]))
             try:
                 found = self._found[key]
             except KeyError:
