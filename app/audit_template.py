@@ -73,7 +73,7 @@ class Templates:
             rid, vid, patient = values["rid"], values["vid"], values["patient"]
             key = (access.principal, access.interaction, access.status, access.rt, access.action,
                    access.patient is not None and access.patient == access.rid, len(event_id),
-                   rid and len(rid), vid and len(vid), patient and len(patient), len(values["at"]))
+                   rid and len(rid), vid and len(vid), patient and len(patient), len(values["at"] or ""))
             try:
                 found = self._found[key]
             except KeyError:
