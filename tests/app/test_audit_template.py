@@ -61,3 +61,21 @@ def test_reads_are_encoded_from_templates() -> None:
     for i in range(100):
         templates.encoded(fresh_id(), Access(time.time(), reader, "read", 200, "Patient", f"p-{i % 7}"))
     assert templates.used == 100
+
+
+def test_one_caller_s_reads_of_ids_of_every_length_share_no_wrong_template() -> None:
+    # A template is keyed by its values' lengths (one slot a byte): ids, versions and Patient ids of many lengths
+    # interleaved in one batch each take the template of their own lengths, or the general path.
+    batch = Batch("t")
+    templates = Templates(batch, "fhirgraph")
+    reader = RowPrincipal("t", "api-key:ops", None, None, "api-key", None)
+    now = time.time()
+    for n in range(300):
+        rid = "r" * (1 + n % 13)
+        vid = None if n % 3 == 0 else str(10 ** (n % 4))
+        patient = None if n % 2 else "p" * (1 + n % 5)
+        access = Access(now + n * 0.011, reader, "vread" if vid else "read", 200, "Observation", rid, vid,
+                        patient=patient)
+        event_id = fresh_id() if n % 4 else f"e-{n}"
+        assert templates.encoded(event_id, access) == batch.encoded(audit_event(access, "fhirgraph", event_id))
+    assert templates.used > 200
