@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pymongo
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo import load_demo  # noqa: E402
@@ -55,8 +57,11 @@ async def run(patients: int) -> None:
     counts = await load_demo(handle.repo, principal, patients, seed=11, anchor=dt.date(2026, 11, 2))
     # Read every collection once, so that indexes built on first use exist (on a fresh devdb they are built at
     # the store's createIndexes and kept by every write).
-    for name in await handle.repo.db.list_collection_names():
-        await handle.repo.db[name].find_one({"_sys.tenant": "bench", "_sys.deleted": False})
+    # devdb files a collection's index entries for bulk-inserted documents on its first query after them (for
+    # 300,000 resources, well past the driver's 5 s socket timeout): this step's own, longer deadline.
+    with pymongo.timeout(600):
+        for name in await handle.repo.db.list_collection_names():
+            await handle.repo.db[name].find_one({"_sys.tenant": "bench", "_sys.deleted": False})
     after = rss_bytes()
     documents, entries = held(devdb)
     print(f"demo clinic: {counts['Patient']} patients, {sum(counts.values())} resources; "
