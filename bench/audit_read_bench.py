@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,26 +22,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import children, free_port, own_cpu_seconds, stop, wait_http, wait_idle, wrk  # noqa: E402
+from common import children, own_cpu_seconds, serve_demo, stop, wait_idle, wrk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start(tree: Path, patients: int, log: object) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"} | {
-        "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(tree)}
-    cmd = ["taskset", "-c", "0", sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-           "--demo", str(patients)]
-    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log, stderr=log)  # type: ignore[arg-type]
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/health", timeout=1800)
-    return proc, base
-
-
 def one_run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryFile() as log:
-        proc, base = start(tree, args.demo, log)
+        proc, base = serve_demo(tree, args.demo, log)
         try:
             first = httpx.get(f"{base}/fhir/r4/Patient?_count=1", timeout=60).json()
             url = f"{base}/fhir/r4/Patient/{first['entry'][0]['resource']['id']}"

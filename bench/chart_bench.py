@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import cpu_seconds, free_port, stop, wait_http, wait_port  # bench/ is the script's folder
+from common import cpu_seconds, free_port, pinned, stop, wait_http, wait_port  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,10 +62,6 @@ def load_clinic(tree: Path, patients: int, data: Path, log: Any) -> None:
         stop(proc)
     marker.write_text(f"{patients}\n")
     print(f"demo clinic of {patients:,} patients loaded in {time.perf_counter() - t:.0f}s", file=sys.stderr)
-
-
-def pinned(cmd: list[str], cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
 
 
 def start_embedded(tree: Path, data: Path, log: Any) -> tuple[str, subprocess.Popen[bytes], None]:

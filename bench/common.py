@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,6 +41,24 @@ def store_uri(root: Path) -> Iterator[tuple[str, str]]:
         yield f"mongodb://127.0.0.1:{port}/?directConnection=true", "devdb"
     finally:
         stop(devdb)
+
+
+def pinned(cmd: list[str], cpu: int) -> list[str]:
+    """``cmd`` pinned to ``cpu`` (taskset), when taskset is installed and there is more than one core."""
+    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
+
+
+def serve_demo(tree: Path, patients: int, log: Any) -> tuple[subprocess.Popen[bytes], str]:
+    """README command 1's server from ``tree`` (``fhirgraph serve --demo N``: the embedded devdb a thread of it, the
+    rate limit off) pinned to CPU 0, once it answers: the process and its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"} | {
+        "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                                    "--demo", str(patients)], 0), cwd=tree, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/health", timeout=1800)  # it listens once the demo clinic is loaded
+    return proc, base
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

@@ -55,10 +55,9 @@ async def run(patients: int) -> None:
     principal = SystemPrincipal("bench", "bench")
     before = rss_bytes()
     counts = await load_demo(handle.repo, principal, patients, seed=11, anchor=dt.date(2026, 11, 2))
-    # Read every collection once, so that indexes built on first use exist (on a fresh devdb they are built at
-    # the store's createIndexes and kept by every write).
-    # devdb files a collection's index entries for bulk-inserted documents on its first query after them (for
-    # 300,000 resources, well past the driver's 5 s socket timeout): this step's own, longer deadline.
+    # Read every collection once, so that what devdb's indexes hold is counted: it files the entries of
+    # bulk-inserted documents on a collection's first query after them (for 300,000 resources well past the
+    # driver's 5 s socket timeout, hence this step's own deadline).
     with pymongo.timeout(600):
         for name in await handle.repo.db.list_collection_names():
             await handle.repo.db[name].find_one({"_sys.tenant": "bench", "_sys.deleted": False})

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, httpx_load, wait_http, wait_idle, wrk  # bench/ is the script's folder
+from common import free_port, httpx_load, pinned, serve_demo, wait_http, wait_idle, wrk  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,10 +65,6 @@ class Work:
     connections: int
     targets: dict[str, tuple[str, str | None]]  # server name -> (path, GraphQL query to POST, or None: a GET)
     status: dict[str, int] | None = None  # server name -> the status its answers have, when not 200
-
-
-def pinned(cmd: list[str], cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
 
 
 def start_medplum(peer: Path, patients: int, log: Any) -> Server:
@@ -99,12 +95,8 @@ def start_ceiling(peer: Path, read_bytes: bytes, log: Any) -> Server:
 
 
 def start_fhirgraph(patients: int, log: Any) -> Server:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"} | {"FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0"}
-    proc = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                    "--demo", str(patients)], 0), cwd=ROOT, env=env, stdout=log, stderr=log)
-    wait_http(f"http://127.0.0.1:{port}/health", timeout=1800)  # it listens once the demo clinic is loaded
-    return Server("fhirgraph", f"http://127.0.0.1:{port}", proc)
+    proc, base = serve_demo(ROOT, patients, log)
+    return Server("fhirgraph", base, proc)
 
 
 def check(server: Server, path: str, query: str | None, status: int = 200) -> bytes:
