@@ -56,6 +56,9 @@ _DOUBLE, _BITS = struct.Struct(">d"), struct.Struct(">Q")
 _EPOCH = dt.datetime(1970, 1, 1)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _RANK_BYTES = [bytes([r]) for r in range(256)]
+_PARTS: dict[str, tuple[str, ...]] = {}  # an index's field path, split (empty: it has a numeric part)
+_MISSING: Any = object()
+_NULL_KIND, _STRING_KIND = frozenset({NULL}), frozenset({STRING})
 
 
 class Odd(Exception):
@@ -120,11 +123,29 @@ def kind(rank: int, value: Any) -> int:
 def path_values(doc: Doc, path: str) -> tuple[list[Any], bool]:
     """(every value an index on ``path`` holds for ``doc``, whether an array was met on the way); ``Odd`` for an
     array in an array (mongomock and MongoDB traverse those differently) or a numeric path part."""
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        parts = _PARTS[path] = () if any(part.isdigit() for part in parts) else parts
+    if not parts:
+        raise Odd
+    node: Any = doc
+    for part in parts:  # the usual case first: embedded documents all the way down
+        if type(node) is not dict:
+            return _path_values(doc, parts)
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return [], False
+    if type(node) is dict or type(node) is list:
+        return _path_values(doc, parts)
+    return [node], False
+
+
+def _path_values(doc: Doc, parts: tuple[str, ...]) -> tuple[list[Any], bool]:
+    """``path_values`` through arrays."""
     nodes: list[Any] = [doc]
     through_array = False
-    for part in path.split("."):
-        if part.isdigit():
-            raise Odd
+    for part in parts:
         found: list[Any] = []
         for node in nodes:
             if isinstance(node, dict):
@@ -154,6 +175,30 @@ def path_values(doc: Doc, path: str) -> tuple[list[Any], bool]:
     return values, through_array
 
 
+def _field(doc: Doc, field: str) -> list[Any]:
+    """What the indexes on ``field`` file of ``doc``: [its values encoded, whether they make the index multikey (an
+    array on the way, or several values), their kinds, whether there were none, their packed bytes (``_packed``,
+    when first needed)]; empty when odd."""
+    try:
+        values, through = path_values(doc, field)
+        if not values:
+            return [[(NULL, 0)], through, _NULL_KIND, True, None]
+        if all(type(v) is str for v in values):  # the usual case (ids, codes, references, dates as text)
+            encoded = [(STRING, v) for v in dict.fromkeys(values)]
+            return [encoded, through or len(encoded) > 1, _STRING_KIND, False, None]
+        encoded = list(dict.fromkeys(encode(v) for v in values))
+    except Odd:
+        return []
+    return [encoded, through or len(encoded) > 1, {kind(r, v) for r, v in encoded}, False, None]
+
+
+def _packed(got: list[Any]) -> list[bytes]:
+    """The packed values of a ``_field`` (kept in it: the indexes of a document share one field's)."""
+    packed: list[bytes] = [pack(*v) for v in got[0]]
+    got[4] = packed
+    return packed
+
+
 class Index:
     """One index's entries, sorted."""
 
@@ -179,57 +224,60 @@ class Index:
         self.multikey = [False] * len(self.fields)  # an array met on the way: no ordered walk on the field
         self.kinds: list[set[int]] = [set() for _ in self.fields]
 
-    def entries_of(self, key: Any, doc: Doc, cache: dict[str, Any]) -> list[Entry] | None:
-        """The entries of ``doc``, filed under store key ``key`` (None: it is odd; none: it is left out);
-        ``cache`` shares path values between the indexes of one document."""
-        per_field: list[list[tuple[int, Any]]] = []
+    def filed(self, doc: Doc, cache: dict[str, Any]) -> list[bytes] | None:
+        """The entries' values of ``doc`` (None: it is odd; none: it is left out); ``cache`` shares each field's
+        values, encoded and packed, between the indexes of one document."""
+        packed: list[list[bytes]] = []
+        combinations = 1
+        multikey_of, kinds_of, lead, last = self.multikey, self.kinds, self.lead, len(self.fields) - 1
         for i, field in enumerate(self.fields):
             got = cache.get(field)
             if got is None:
-                try:
-                    values, through = path_values(doc, field)
-                    encoded = list(dict.fromkeys(encode(v) for v in values)) or [(NULL, 0)]
-                    got = cache[field] = (encoded, through, {kind(r, v) for r, v in encoded}, not values)
-                except Odd:
-                    got = cache[field] = ()
+                got = cache[field] = _field(doc, field)
             if not got:
                 return None
-            encoded, through, kinds, missing = got
-            if missing and i == self.lead:
+            encoded, multikey, kinds, missing, field_packed = got
+            if missing and i == lead:
                 return []
-            if through or len(encoded) > 1:
-                self.multikey[i] = True
-            if not kinds <= self.kinds[i]:
-                self.kinds[i] |= kinds
-            per_field.append(encoded)
-        *values, ids = per_field
-        if ids[0][0] == NULL or len(ids) > 1:
-            return None  # no _id (never stored so): nothing to file it under
-        id_rank = _RANK_BYTES[ids[0][0]]
-        if all(len(v) == 1 for v in values):  # the usual case: one entry
-            return [(b"".join([*(pack(*v[0]) for v in values), id_rank]), key)]
-        if math.prod(len(v) for v in values) > MAX_ENTRIES:
+            if multikey:
+                multikey_of[i] = True
+            if not kinds <= kinds_of[i]:
+                kinds_of[i] |= kinds
+            if i == last:  # the _id: its rank closes the entry's bytes (the store key follows them)
+                if encoded[0][0] == NULL or len(encoded) > 1:
+                    return None  # no _id (never stored so): nothing to file it under
+                packed.append([_RANK_BYTES[encoded[0][0]]])
+            else:
+                packed.append(field_packed or _packed(got))
+                combinations *= len(encoded)
+        if combinations == 1:  # the usual case: one entry
+            return [b"".join([p[0] for p in packed])]
+        if combinations > MAX_ENTRIES:
             return None
-        packed = [[pack(*v) for v in field_values] for field_values in values]
-        return [(b"".join([*combo, id_rank]), key) for combo in itertools.product(*packed)]
+        return [b"".join(combo) for combo in itertools.product(*packed)]
 
-    def add(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
-        entries = self.entries_of(key, doc, cache)
-        if entries is None:
+    def add(self, key: Any, doc: Doc, cache: dict[str, Any], pending: dict[bytes, list[Any]]) -> None:
+        """File ``doc`` under store key ``key``: its entries go to ``pending`` (value -> store keys), which
+        ``Entries.extend`` files."""
+        values = self.filed(doc, cache)
+        if values is None:
             self.odd.add(key)
-            return
-        if not entries:
+        elif not values:
             self.complete = False
-            return
-        for value, _ in entries:
-            self.entries.add(value, key)
+        else:
+            for value in values:
+                keys = pending.get(value)
+                if keys is None:
+                    pending[value] = [key]
+                else:
+                    keys.append(key)
 
     def remove(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
         """Take out what ``doc`` (the version filed under ``key``) put in."""
         if key in self.odd:
             self.odd.discard(key)
             return
-        for value, _ in self.entries_of(key, doc, cache) or ():
+        for value in self.filed(doc, cache) or ():
             self.entries.remove(value, key)
 
     def bound(self, flat: Entry) -> Entry:
@@ -336,11 +384,14 @@ class Indexes:
         self.by_name.update((ix.name, ix) for ix in fresh)  # an unusable one too: it is not re-examined
         fresh = [ix for ix in fresh if ix.usable]
         if fresh:
+            pending: list[dict[bytes, list[Any]]] = [{} for _ in fresh]
             for key, held in self.documents.held.items():
                 doc = bson.decode(full(held), CODEC)
                 cache: dict[str, Any] = {}
-                for ix in fresh:
-                    ix.add(key, doc, cache)
+                for ix, into in zip(fresh, pending, strict=True):
+                    ix.add(key, doc, cache, into)
+            for ix, into in zip(fresh, pending, strict=True):
+                ix.entries.extend(into)
 
     def flush(self) -> None:
         """File the documents written since the last query (their current state), drop the deleted ones."""
@@ -348,21 +399,25 @@ class Indexes:
         changes = self.documents.changes or {}
         self.documents.changes = {}
         usable = [ix for ix in self.by_name.values() if ix.usable]
+        pending: list[dict[bytes, list[Any]]] = [{} for _ in usable]
         current = self.documents.held
         for key, old in changes.items():
             new = current.get(key)
             if new is old:
                 continue
             cache: dict[str, Any] = {}
-            if old is not None:
+            if old is not None:  # taken out at once, so that the same entry filed again below is new to the index
                 before = bson.decode(full(old), CODEC)
                 for ix in usable:
                     ix.remove(key, before, cache)
             if new is not None:
                 doc = bson.decode(full(new), CODEC)
                 cache = {}
-                for ix in usable:
-                    ix.add(key, doc, cache)
+                for ix, into in zip(usable, pending, strict=True):
+                    ix.add(key, doc, cache, into)
+        for ix, into in zip(usable, pending, strict=True):
+            if into:
+                ix.entries.extend(into)
 
 
 def indexes_of(store: Any) -> Indexes:
