@@ -183,7 +183,9 @@ def _field(doc: Doc, field: str) -> list[Any]:
         values, through = path_values(doc, field)
         if not values:
             return [[(NULL, 0)], through, _NULL_KIND, True, None]
-        if all(type(v) is str for v in values):  # the usual case (ids, codes, references, dates as text)
+        if len(values) == 1 and type(values[0]) is str:  # the usual case (ids, codes, references, dates as text)
+            return [[(STRING, values[0])], through, _STRING_KIND, False, None]
+        if all(type(v) is str for v in values):
             encoded = [(STRING, v) for v in dict.fromkeys(values)]
             return [encoded, through or len(encoded) > 1, _STRING_KIND, False, None]
         encoded = list(dict.fromkeys(encode(v) for v in values))
