@@ -395,11 +395,18 @@ class Indexes:
             for ix, into in zip(fresh, pending, strict=True):
                 ix.entries.extend(into)
 
-    def flush(self) -> None:
-        """File the documents written since the last query (their current state), drop the deleted ones."""
+    def flush(self, most: int | None = None) -> int:
+        """File the documents written since the last query (their current state), drop the deleted ones — or only
+        the ``most`` written first (idle filing: store/devdb/engine.py ``file_idle``). Returns how many it filed."""
         self.plans.clear()
         changes = self.documents.changes or {}
-        self.documents.changes = {}
+        if most is None or len(changes) <= most:
+            self.documents.changes = {}
+        else:  # the rest stay noted, for the next flush
+            taken = dict(itertools.islice(changes.items(), most))
+            for key in taken:
+                del changes[key]
+            changes = taken
         usable = [ix for ix in self.by_name.values() if ix.usable]
         pending: list[dict[bytes, list[Any]]] = [{} for _ in usable]
         current = self.documents.held
@@ -420,6 +427,7 @@ class Indexes:
         for ix, into in zip(usable, pending, strict=True):
             if into:
                 ix.entries.extend(into)
+        return len(changes)
 
 
 def indexes_of(store: Any) -> Indexes:

@@ -173,3 +173,50 @@ def test_build_indexes_files_a_bulk_load_before_the_first_query() -> None:
     assert reply["collections"] == 1 and reply["seconds"] >= 0
     assert not _pending(engine)
     assert len(ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"})) == 50
+
+
+def _backlog(engine: Engine) -> int:
+    """How many written documents the collection's indexes have yet to file."""
+    return len(engine.context.coll("d", "c")._store.__dict__["_devdb_indexes"].documents.changes or {})
+
+
+def test_idle_filing_files_a_backlog_a_slice_at_a_time(engine: Engine) -> None:
+    # the audit trail is written far more often than it is queried: devdb files its backlog when idle, in
+    # slices, so that the next query has little left to file — and what each slice leaves stays correct
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "c"})  # the indexes built, the backlog empty
+    run(engine, {"insert": "c", "documents": [doc(i, ["d"]) for i in range(100, 150)]})
+    assert engine.file_idle(idle_s=3600) == 0  # a command just ran: not idle
+    assert _backlog(engine) == 50
+    assert engine.file_idle(idle_s=0, most=7) == 7
+    assert _backlog(engine) == 43
+    # writes between slices: of a document filed already, of one still waiting, a delete of each
+    run(engine, {"update": "c", "updates": [{"q": {"_id": "t/100"}, "u": {"$set": {"_sys.k.code": ["e"]}}},
+                                            {"q": {"_id": "t/140"}, "u": {"$set": {"_sys.k.code": ["e"]}}}]})
+    run(engine, {"delete": "c", "deletes": [{"q": {"_id": "t/101"}, "limit": 1}, {"q": {"_id": "t/141"}, "limit": 1}]})
+    while engine.file_idle(idle_s=0, most=7):
+        pass
+    assert _backlog(engine) == 0
+    assert held(engine, "k_code", "t/100") == held(engine, "k_code", "t/140") == {"e"}
+    assert held(engine, "k_code", "t/101") == held(engine, "k_code", "t/141") == set()
+    expected = [f"t/{i}" for i in range(102, 150) if i not in (140, 141)]
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "d"}) == expected
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "d"})["candidates"] == len(expected)
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "e"}) == ["t/100", "t/140"]
+
+
+def test_idle_filing_builds_the_indexes_of_a_small_collection_never_queried() -> None:
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(20)]})
+    assert engine.file_idle(idle_s=0, most=10) == 0  # larger than a slice: left to its first query
+    assert _pending(engine)
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    while engine.file_idle(idle_s=0, most=10):
+        pass
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(20)]})
+    assert _backlog(engine) == 20  # built while empty: its writes are noted since, and filed a slice at a time
+    while engine.file_idle(idle_s=0, most=10):
+        pass
+    assert not _pending(engine)
+    assert len(ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"})) == 20
