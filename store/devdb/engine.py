@@ -13,7 +13,7 @@ from store.devdb.codec import Doc
 from store.devdb.context import Command, Context
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
-from store.devdb.index import Indexes, indexes_of
+from store.devdb.index import file_some
 
 if TYPE_CHECKING:
     from store.devdb.journal import Journal
@@ -84,21 +84,15 @@ class Engine:
         collection's indexes last looked (store/devdb/index.py files them lazily, on a collection's next query),
         so that a collection written far more often than it is queried — the audit trail — leaves its next query
         little to file, instead of every document written since the last one (at ~60 µs an AuditEvent, seconds
-        after a busy hour). Indexes not built yet are built here for a collection of at most ``most`` documents
-        (one never queried, since start-up); a larger one is built by its first query, or by
-        ``fhirgraphBuildIndexes``. Returns how many documents it filed (0: none was waiting, or not idle)."""
+        after a busy hour); the indexes of a collection never queried are built so, a slice at a time. Returns how
+        many documents it filed (0: none was waiting, or not idle)."""
         if time.monotonic() - self.last_command < idle_s:
             return 0
         with self._lock:
             for db_store in list(self.context.client._store._databases.values()):
                 for coll_store in list(db_store._collections.values()):
-                    state: Indexes | None = coll_store.__dict__.get("_devdb_indexes")
-                    if state is not None and state.documents is coll_store._documents:
-                        if state.documents.changes:
-                            return state.flush(most)
-                    elif len(coll_store._documents) <= most:
-                        indexes_of(coll_store)
-                        return max(len(coll_store._documents), 1)
+                    if filed := file_some(coll_store, most):
+                        return filed
         return 0
 
     def replay(self, db: str, cmd: Doc) -> Doc:

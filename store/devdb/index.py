@@ -378,7 +378,8 @@ class Indexes:
         self.plans: dict[bytes, Any] = {}
 
     def sync(self, specs: dict[str, Doc]) -> None:
-        """Build what is missing, drop what was dropped, rebuild what was re-created."""
+        """Build what is missing, drop what was dropped, rebuild what was re-created (from the documents, less those
+        still to be filed: ``flush`` files them in every index)."""
         self.plans.clear()
         for name in [n for n, ix in self.by_name.items() if specs.get(n) is not ix.spec]:
             del self.by_name[name]
@@ -387,7 +388,10 @@ class Indexes:
         fresh = [ix for ix in fresh if ix.usable]
         if fresh:
             pending: list[dict[bytes, list[Any]]] = [{} for _ in fresh]
+            unfiled = self.documents.changes or {}
             for key, held in self.documents.held.items():
+                if key in unfiled:
+                    continue
                 doc = bson.decode(full(held), CODEC)
                 cache: dict[str, Any] = {}
                 for ix, into in zip(fresh, pending, strict=True):
@@ -437,8 +441,24 @@ def indexes_of(store: Any) -> Indexes:
         state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
     if state.documents.changes:
         state.flush()  # before any index is built afresh from the documents as they are now
+    _sync(state, store)
+    return state
+
+
+def file_some(store: Any, most: int) -> int:
+    """File up to ``most`` of the documents that the indexes of mongomock's collection ``store`` have yet to file
+    (devdb's idle filing, store/devdb/engine.py ``file_idle``); returns how many. Indexes not built yet start empty,
+    with every document to file: a large collection is built a slice at a time too."""
+    state: Indexes | None = store.__dict__.get("_devdb_indexes")
+    if state is None or state.documents is not store._documents:
+        state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
+        state.documents.changes = dict.fromkeys(state.documents.held)  # each was absent when they last looked
+    _sync(state, store)
+    return state.flush(most) if state.documents.changes else 0
+
+
+def _sync(state: Indexes, store: Any) -> None:
     specs = {"_id_": ID_SPEC, **store.indexes}
     if len(state.by_name) != len(specs) or any(
             state.by_name.get(n) is None or state.by_name[n].spec is not s for n, s in specs.items()):
         state.sync(specs)
-    return state

@@ -204,19 +204,19 @@ def test_idle_filing_files_a_backlog_a_slice_at_a_time(engine: Engine) -> None:
     assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "e"}) == ["t/100", "t/140"]
 
 
-def test_idle_filing_builds_the_indexes_of_a_small_collection_never_queried() -> None:
+def test_idle_filing_builds_the_indexes_of_a_collection_never_queried_a_slice_at_a_time() -> None:
     engine = Engine()
     run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
-    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(20)]})
-    assert engine.file_idle(idle_s=0, most=10) == 0  # larger than a slice: left to its first query
-    assert _pending(engine)
-    engine = Engine()
-    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
-    while engine.file_idle(idle_s=0, most=10):
-        pass
-    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(20)]})
-    assert _backlog(engine) == 20  # built while empty: its writes are noted since, and filed a slice at a time
-    while engine.file_idle(idle_s=0, most=10):
-        pass
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"] if i % 3 else ["b"]) for i in range(25)]})
+    assert engine.file_idle(idle_s=0, most=10) == 10
+    assert _backlog(engine) == 15
+    run(engine, {"insert": "c", "documents": [doc(i, ["b"]) for i in range(25, 30)]})
+    run(engine, {"delete": "c", "deletes": [{"q": {"_id": "t/001"}, "limit": 1}, {"q": {"_id": "t/024"}, "limit": 1}]})
+    # 15 left, 5 inserted, t/001 deleted after it was filed (t/024 before: already waiting)
+    assert [engine.file_idle(idle_s=0, most=10) for _ in range(4)] == [10, 10, 1, 0]
     assert not _pending(engine)
-    assert len(ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"})) == 20
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == [
+        f"t/{i:03d}" for i in range(25) if i % 3 and i not in (1, 24)]
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "b"}) == [
+        f"t/{i:03d}" for i in range(30) if (i >= 25 or not i % 3) and i not in (1, 24)]
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 13
