@@ -1,4 +1,5 @@
-"""In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily.
+"""In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily (by a
+collection's next query, or while devdb is idle: ``Indexes``).
 
 An ``Index`` holds, for each stored document, one entry per combination of the values its key paths hold (a
 multikey index: arrays along a path are expanded, as MongoDB does), in order (store/devdb/entries.py: grouped by
@@ -367,7 +368,9 @@ class Indexes:
     indexes last looked, store/devdb/documents.py), and the next query of the collection takes out what those
     versions put in and files every changed document as it is then. A write costs a dict insertion, and a
     collection that is written far more than it is queried (the audit trail, the outbox) pays for its indexes
-    only when it is queried — the same work, done once per key however often the document changed meanwhile."""
+    only when it is queried — the same work, done once per key however often the document changed meanwhile —
+    or when devdb is idle (``file_some``, a slice at a time: its next query then has little left to file).
+    What is filed together goes in together (``Entries.extend``)."""
 
     def __init__(self, documents: Documents):
         self.documents = documents
