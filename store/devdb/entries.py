@@ -56,7 +56,7 @@ class Entries:
 
     def extend(self, pending: dict[bytes, list[Any]]) -> None:
         """``add`` of many entries (none of them held already), as value -> the store keys to add under it (in any
-        order; the lists are reused): each value's keys are merged into its group at once and the new values
+        order): each value's keys are merged into its group at once and the new values
         inserted together — what filing a bulk load or a collection's backlog of writes costs, instead of a sorted
         insertion per entry."""
         groups, fresh, added = self.groups, [], 0
@@ -65,7 +65,7 @@ class Entries:
             group = groups.get(value, _NONE)
             if group is _NONE:
                 fresh.append(value)
-                keys.sort()
+                keys = sorted(keys)  # (a copy: no room left over from the appends)
             elif isinstance(group, SortedList):
                 group.update(keys)
                 continue
