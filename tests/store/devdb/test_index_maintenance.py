@@ -220,3 +220,17 @@ def test_idle_filing_builds_the_indexes_of_a_collection_never_queried_a_slice_at
     assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "b"}) == [
         f"t/{i:03d}" for i in range(30) if (i >= 25 or not i % 3) and i not in (1, 24)]
     assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 13
+
+
+def test_documents_filed_in_several_batches_are_all_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "FILED_TOGETHER", 3)  # a bulk load's entries go in 3 documents at a time
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a", "b"] if i % 2 else ["c"], f"n{i % 4}") for i in range(40)]})
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == [f"t/{i:03d}" for i in range(1, 40, 2)]
+    run(engine, {"update": "c", "updates": [{"q": {"_sys.tenant": "t", "_sys.k.code": "c"},
+                                             "u": {"$set": {"_sys.s.name": "z"}}, "multi": True}]})
+    assert ids(engine, {"_sys.tenant": "t", "_sys.s.name": "z"}, sort={"_sys.s.name": 1, "_id": 1}) == [
+        f"t/{i:03d}" for i in range(0, 40, 2)]
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 20
+    assert held(engine, "s_name", "t/002") == {"z"}
