@@ -55,6 +55,8 @@ class Engine:
         # Set with --data-dir (store/devdb/journal.py): every write command is logged as it runs.
         self.journal: Journal | None = None
         self.last_command = time.monotonic()
+        # (db, collection) written since idle filing last found nothing left to file there (``file_idle``)
+        self.unfiled: dict[tuple[str, str], None] = {}
 
     def run(self, db: str, cmd: Doc, conn_id: int = 0) -> Doc:
         """Execute one command and return its reply; every failure becomes an error reply."""
@@ -69,6 +71,8 @@ class Engine:
                 if "txnNumber" in cmd or "startTransaction" in cmd:
                     raise CommandError(20, admin.NO_TXN)
                 self._sweep_ttl()
+                if name in WRITES:  # (before: a write that fails may have changed documents all the same)
+                    self.unfiled[(db, str(cmd[name]))] = None
                 reply = self._execute(handler, db, name, cmd)
                 if self.heap is not None and name in WRITES:
                     self.heap.wrote()
@@ -84,15 +88,21 @@ class Engine:
         collection's indexes last looked (store/devdb/index.py files them lazily, on a collection's next query),
         so that a collection written far more often than it is queried — the audit trail — leaves its next query
         little to file, instead of every document written since the last one (at ~60 µs an AuditEvent, seconds
-        after a busy hour); the indexes of a collection never queried are built so, a slice at a time. Returns how
-        many documents it filed (0: none was waiting, or not idle)."""
+        after a busy hour); the indexes of a collection never queried are built so, a slice at a time. Only the
+        collections written since it last found nothing to file are looked at. Returns how many documents it filed
+        (0: none was waiting, or not idle)."""
         if time.monotonic() - self.last_command < idle_s:
             return 0
         with self._lock:
-            for db_store in list(self.context.client._store._databases.values()):
-                for coll_store in list(db_store._collections.values()):
-                    if filed := file_some(coll_store, most):
-                        return filed
+            databases = self.context.client._store._databases
+            while self.unfiled:
+                db, name = where = next(iter(self.unfiled))
+                store = getattr(databases.get(db), "_collections", {}).get(name)
+                filed = 0 if store is None else file_some(store, most)
+                if store is None or not store._documents.changes:
+                    del self.unfiled[where]
+                if filed:
+                    return filed
         return 0
 
     def replay(self, db: str, cmd: Doc) -> Doc:

@@ -234,3 +234,16 @@ def test_documents_filed_in_several_batches_are_all_found(monkeypatch: pytest.Mo
         f"t/{i:03d}" for i in range(0, 40, 2)]
     assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 20
     assert held(engine, "s_name", "t/002") == {"z"}
+
+
+def test_idle_filing_looks_only_at_collections_written_since_and_forgets_them_once_filed() -> None:
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(3)]})
+    run(engine, {"insert": "gone", "documents": [{"_id": 1}]})
+    run(engine, {"drop": "gone"})
+    assert list(engine.unfiled) == [("d", "c"), ("d", "gone")]
+    assert engine.file_idle(idle_s=0) == 3
+    assert engine.file_idle(idle_s=0) == 0  # the dropped one: nothing there to file
+    assert engine.unfiled == {}
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == ["t/000", "t/001", "t/002"]
