@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from store.devdb.journal import Journal
 
 TTL_SWEEP_S = 1.0
-IDLE_S = 0.5  # no command for this long: devdb is idle, and files index entries (``file_idle``)
-IDLE_SLICE = 200  # documents filed per slice of idle filing (~15 ms of AuditEvents: a command waits at most that)
+# devdb is idle when at most QUIET commands came in the last IDLE_TICK_S — the store's own polls (token
+# revocations, jobs, subscriptions: ~2 a tick) are a quiet store; a served load is thousands — and it then files
+# index entries (``file_idle``), IDLE_SLICE documents at a time (~15 ms of AuditEvents: a command waits at most that).
+IDLE_TICK_S, QUIET, IDLE_SLICE = 0.25, 8, 200
 
 COMMANDS: dict[str, Command] = {
     "hello": admin.hello, "isMaster": admin.hello, "ismaster": admin.hello, "ping": admin.empty,
@@ -54,7 +56,8 @@ class Engine:
         self.heap: HeapKeeper | None = None
         # Set with --data-dir (store/devdb/journal.py): every write command is logged as it runs.
         self.journal: Journal | None = None
-        self.last_command = time.monotonic()
+        self.commands = 0  # run so far
+        self._commands_seen = 0  # by the last ``file_idle``
         # (db, collection) written since idle filing last found nothing left to file there (``file_idle``)
         self.unfiled: dict[tuple[str, str], None] = {}
 
@@ -62,6 +65,7 @@ class Engine:
         """Execute one command and return its reply; every failure becomes an error reply."""
         name = next(iter(cmd), "")
         with self._lock:
+            self.commands += 1
             self.context.conn_id = conn_id
             try:
                 handler = COMMANDS.get(name)
@@ -78,20 +82,20 @@ class Engine:
                     self.heap.wrote()
             except Exception as exc:  # the protocol boundary: a failure is a reply, never a lost connection
                 return error_reply(exc)
-            finally:
-                self.last_command = time.monotonic()
         reply.setdefault("ok", 1.0)
         return reply
 
-    def file_idle(self, idle_s: float = IDLE_S, most: int = IDLE_SLICE) -> int:
-        """When no command has run for ``idle_s``: file up to ``most`` of the documents written since their
+    def file_idle(self, most: int = IDLE_SLICE, quiet: int = QUIET) -> int:
+        """When at most ``quiet`` commands ran since its last call (store/devdb/server.py calls it every
+        ``IDLE_TICK_S``, and at once again after a slice): file up to ``most`` of the documents written since their
         collection's indexes last looked (store/devdb/index.py files them lazily, on a collection's next query),
         so that a collection written far more often than it is queried — the audit trail — leaves its next query
         little to file, instead of every document written since the last one (at ~60 µs an AuditEvent, seconds
         after a busy hour); the indexes of a collection never queried are built so, a slice at a time. Only the
         collections written since it last found nothing to file are looked at. Returns how many documents it filed
         (0: none was waiting, or not idle)."""
-        if time.monotonic() - self.last_command < idle_s:
+        ran, self._commands_seen = self.commands - self._commands_seen, self.commands
+        if ran > quiet:
             return 0
         with self._lock:
             databases = self.context.client._store._databases

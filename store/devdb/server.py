@@ -16,7 +16,7 @@ import uvloop
 from bson.errors import BSONError
 
 from store.devdb import admin, wire
-from store.devdb.engine import IDLE_S, Engine
+from store.devdb.engine import IDLE_TICK_S, Engine
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
 from store.devdb.journal import Journal
@@ -69,10 +69,10 @@ class DevDB:
         return self.port
 
     async def _file_when_idle(self) -> None:
-        """Engine.file_idle, a slice at a time, whenever no command has run for a while."""
+        """Engine.file_idle, a slice at a time, whenever the store is quiet."""
         while True:
             filed = self.engine.file_idle()
-            await asyncio.sleep(0 if filed else IDLE_S / 2)  # (between slices: commands that came meanwhile)
+            await asyncio.sleep(0 if filed else IDLE_TICK_S)  # (between slices: the commands that came meanwhile)
 
     async def serve_forever(self) -> None:
         if self._server is None:
