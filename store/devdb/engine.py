@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from store.devdb.journal import Journal
 
 TTL_SWEEP_S = 1.0
-# devdb is idle when at most QUIET commands came in the last IDLE_TICK_S — the store's own polls (token
-# revocations, jobs, subscriptions: ~2 a tick) are a quiet store; a served load is thousands — and it then files
-# index entries (``file_idle``), IDLE_SLICE documents at a time (~15 ms of AuditEvents: a command waits at most that).
-IDLE_TICK_S, QUIET, IDLE_SLICE = 0.25, 8, 200
+# devdb is idle when at most QUIET commands came in each of the last QUIET_TICKS ticks of IDLE_TICK_S — the store's
+# own polls (token revocations, jobs, subscriptions: ~2 a tick) are a quiet store; a served load is thousands, and
+# what a load leaves in flight lands within a tick or two of its end — and it then files index entries
+# (``file_idle``), IDLE_SLICE documents at a time (~15 ms of AuditEvents: a command waits at most that).
+IDLE_TICK_S, QUIET, QUIET_TICKS, IDLE_SLICE = 0.25, 8, 2, 200
 
 COMMANDS: dict[str, Command] = {
     "hello": admin.hello, "isMaster": admin.hello, "ismaster": admin.hello, "ping": admin.empty,
@@ -58,6 +59,7 @@ class Engine:
         self.journal: Journal | None = None
         self.commands = 0  # run so far
         self._commands_seen = 0  # by the last ``file_idle``
+        self._quiet_calls = 0  # calls of ``file_idle`` in a row that found it quiet
         # (db, collection) written since idle filing last found nothing left to file there (``file_idle``)
         self.unfiled: dict[tuple[str, str], None] = {}
 
@@ -85,17 +87,18 @@ class Engine:
         reply.setdefault("ok", 1.0)
         return reply
 
-    def file_idle(self, most: int = IDLE_SLICE, quiet: int = QUIET) -> int:
-        """When at most ``quiet`` commands ran since its last call (store/devdb/server.py calls it every
-        ``IDLE_TICK_S``, and at once again after a slice): file up to ``most`` of the documents written since their
-        collection's indexes last looked (store/devdb/index.py files them lazily, on a collection's next query),
-        so that a collection written far more often than it is queried — the audit trail — leaves its next query
-        little to file, instead of every document written since the last one (at ~60 µs an AuditEvent, seconds
-        after a busy hour); the indexes of a collection never queried are built so, a slice at a time. Only the
-        collections written since it last found nothing to file are looked at. Returns how many documents it filed
-        (0: none was waiting, or not idle)."""
+    def file_idle(self, most: int = IDLE_SLICE, quiet: int = QUIET, calls: int = QUIET_TICKS) -> int:
+        """When at most ``quiet`` commands ran since each of its last ``calls`` calls (store/devdb/server.py calls
+        it every ``IDLE_TICK_S``, and at once again after a slice): file up to ``most`` of the documents written
+        since their collection's indexes last looked (store/devdb/index.py files them lazily, on a collection's
+        next query), so that a collection written far more often than it is queried — the audit trail — leaves its
+        next query little to file, instead of every document written since the last one (at ~60 µs an AuditEvent,
+        seconds after a busy hour); the indexes of a collection never queried are built so, a slice at a time.
+        Only the collections written since it last found nothing to file are looked at. Returns how many
+        documents it filed (0: none was waiting, or not idle)."""
         ran, self._commands_seen = self.commands - self._commands_seen, self.commands
-        if ran > quiet:
+        self._quiet_calls = self._quiet_calls + 1 if ran <= quiet else 0
+        if self._quiet_calls < calls:
             return 0
         with self._lock:
             databases = self.context.client._store._databases
