@@ -54,6 +54,27 @@ class Entries:
             self.groups[value] = [group, key] if group < key else [key, group]
         self.size += 1
 
+    def extend(self, pending: dict[bytes, list[Any]]) -> None:
+        """``add`` of many entries (none of them held already), as value -> the store keys to add under it (in any
+        order): each value's keys are merged into its group at once and the new values
+        inserted together — what filing a bulk load or a collection's backlog of writes costs, instead of a sorted
+        insertion per entry."""
+        groups, fresh, added = self.groups, [], 0
+        for value, keys in pending.items():
+            added += len(keys)
+            group = groups.get(value, _NONE)
+            if group is _NONE:
+                fresh.append(value)
+                keys = sorted(keys)  # (a copy: no room left over from the appends)
+            elif isinstance(group, SortedList):
+                group.update(keys)
+                continue
+            else:
+                keys = sorted([*_keys(group), *keys])
+            groups[value] = keys[0] if len(keys) == 1 else keys if len(keys) <= LARGE else SortedList(keys)
+        self.values.update(fresh)
+        self.size += added
+
     def remove(self, value: bytes, key: Any) -> None:
         group = self.groups.get(value, _NONE)
         if group is _NONE:

@@ -1,4 +1,5 @@
-"""In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily.
+"""In-memory index structures for the indexes a collection declares (createIndexes), kept up to date lazily (by a
+collection's next query, or while devdb is idle: ``Indexes``).
 
 An ``Index`` holds, for each stored document, one entry per combination of the values its key paths hold (a
 multikey index: arrays along a path are expanded, as MongoDB does), in order (store/devdb/entries.py: grouped by
@@ -48,6 +49,7 @@ MAX_ENTRIES = 256  # a document with more combinations than this in one compound
 MAX_BOUNDS = 4096  # bounds remembered per index (Index.bound)
 MAX_EXACT_INT = 2**53  # integers up to this are exact as doubles, the form numbers are packed in
 MAX_PLANS = 512  # plans remembered per collection between two writes (store/devdb/query.py ``planned``)
+FILED_TOGETHER = 16384  # documents whose entries go in together (``Filing``): fewer insertions, a bounded peak
 
 Entry = tuple[Any, ...]
 ID_SPEC: Doc = {"key": [("_id", 1)], "unique": True}  # implicit in every collection (mongomock lists it not)
@@ -56,6 +58,9 @@ _DOUBLE, _BITS = struct.Struct(">d"), struct.Struct(">Q")
 _EPOCH = dt.datetime(1970, 1, 1)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _RANK_BYTES = [bytes([r]) for r in range(256)]
+_PARTS: dict[str, tuple[str, ...]] = {}  # an index's field path, split (empty: it has a numeric part)
+_MISSING: Any = object()
+_NULL_KIND, _STRING_KIND = frozenset({NULL}), frozenset({STRING})
 
 
 class Odd(Exception):
@@ -120,11 +125,29 @@ def kind(rank: int, value: Any) -> int:
 def path_values(doc: Doc, path: str) -> tuple[list[Any], bool]:
     """(every value an index on ``path`` holds for ``doc``, whether an array was met on the way); ``Odd`` for an
     array in an array (mongomock and MongoDB traverse those differently) or a numeric path part."""
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        parts = _PARTS[path] = () if any(part.isdigit() for part in parts) else parts
+    if not parts:
+        raise Odd
+    node: Any = doc
+    for part in parts:  # the usual case first: embedded documents all the way down
+        if type(node) is not dict:
+            return _path_values(doc, parts)
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return [], False
+    if type(node) is dict or type(node) is list:
+        return _path_values(doc, parts)
+    return [node], False
+
+
+def _path_values(doc: Doc, parts: tuple[str, ...]) -> tuple[list[Any], bool]:
+    """``path_values`` through arrays."""
     nodes: list[Any] = [doc]
     through_array = False
-    for part in path.split("."):
-        if part.isdigit():
-            raise Odd
+    for part in parts:
         found: list[Any] = []
         for node in nodes:
             if isinstance(node, dict):
@@ -154,6 +177,32 @@ def path_values(doc: Doc, path: str) -> tuple[list[Any], bool]:
     return values, through_array
 
 
+def _field(doc: Doc, field: str) -> list[Any]:
+    """What the indexes on ``field`` file of ``doc``: [its values encoded, whether they make the index multikey (an
+    array on the way, or several values), their kinds, whether there were none, their packed bytes (``_packed``,
+    when first needed)]; empty when odd."""
+    try:
+        values, through = path_values(doc, field)
+        if not values:
+            return [[(NULL, 0)], through, _NULL_KIND, True, None]
+        if len(values) == 1 and type(values[0]) is str:  # the usual case (ids, codes, references, dates as text)
+            return [[(STRING, values[0])], through, _STRING_KIND, False, None]
+        if all(type(v) is str for v in values):
+            encoded = [(STRING, v) for v in dict.fromkeys(values)]
+            return [encoded, through or len(encoded) > 1, _STRING_KIND, False, None]
+        encoded = list(dict.fromkeys(encode(v) for v in values))
+    except Odd:
+        return []
+    return [encoded, through or len(encoded) > 1, {kind(r, v) for r, v in encoded}, False, None]
+
+
+def _packed(got: list[Any]) -> list[bytes]:
+    """The packed values of a ``_field`` (kept in it: the indexes of a document share one field's)."""
+    packed: list[bytes] = [pack(*v) for v in got[0]]
+    got[4] = packed
+    return packed
+
+
 class Index:
     """One index's entries, sorted."""
 
@@ -179,57 +228,60 @@ class Index:
         self.multikey = [False] * len(self.fields)  # an array met on the way: no ordered walk on the field
         self.kinds: list[set[int]] = [set() for _ in self.fields]
 
-    def entries_of(self, key: Any, doc: Doc, cache: dict[str, Any]) -> list[Entry] | None:
-        """The entries of ``doc``, filed under store key ``key`` (None: it is odd; none: it is left out);
-        ``cache`` shares path values between the indexes of one document."""
-        per_field: list[list[tuple[int, Any]]] = []
+    def filed(self, doc: Doc, cache: dict[str, Any]) -> list[bytes] | None:
+        """The entries' values of ``doc`` (None: it is odd; none: it is left out); ``cache`` shares each field's
+        values, encoded and packed, between the indexes of one document."""
+        packed: list[list[bytes]] = []
+        combinations = 1
+        multikey_of, kinds_of, lead, last = self.multikey, self.kinds, self.lead, len(self.fields) - 1
         for i, field in enumerate(self.fields):
             got = cache.get(field)
             if got is None:
-                try:
-                    values, through = path_values(doc, field)
-                    encoded = list(dict.fromkeys(encode(v) for v in values)) or [(NULL, 0)]
-                    got = cache[field] = (encoded, through, {kind(r, v) for r, v in encoded}, not values)
-                except Odd:
-                    got = cache[field] = ()
+                got = cache[field] = _field(doc, field)
             if not got:
                 return None
-            encoded, through, kinds, missing = got
-            if missing and i == self.lead:
+            encoded, multikey, kinds, missing, field_packed = got
+            if missing and i == lead:
                 return []
-            if through or len(encoded) > 1:
-                self.multikey[i] = True
-            if not kinds <= self.kinds[i]:
-                self.kinds[i] |= kinds
-            per_field.append(encoded)
-        *values, ids = per_field
-        if ids[0][0] == NULL or len(ids) > 1:
-            return None  # no _id (never stored so): nothing to file it under
-        id_rank = _RANK_BYTES[ids[0][0]]
-        if all(len(v) == 1 for v in values):  # the usual case: one entry
-            return [(b"".join([*(pack(*v[0]) for v in values), id_rank]), key)]
-        if math.prod(len(v) for v in values) > MAX_ENTRIES:
+            if multikey:
+                multikey_of[i] = True
+            if not kinds <= kinds_of[i]:
+                kinds_of[i] |= kinds
+            if i == last:  # the _id: its rank closes the entry's bytes (the store key follows them)
+                if encoded[0][0] == NULL or len(encoded) > 1:
+                    return None  # no _id (never stored so): nothing to file it under
+                packed.append([_RANK_BYTES[encoded[0][0]]])
+            else:
+                packed.append(field_packed or _packed(got))
+                combinations *= len(encoded)
+        if combinations == 1:  # the usual case: one entry
+            return [b"".join([p[0] for p in packed])]
+        if combinations > MAX_ENTRIES:
             return None
-        packed = [[pack(*v) for v in field_values] for field_values in values]
-        return [(b"".join([*combo, id_rank]), key) for combo in itertools.product(*packed)]
+        return [b"".join(combo) for combo in itertools.product(*packed)]
 
-    def add(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
-        entries = self.entries_of(key, doc, cache)
-        if entries is None:
+    def add(self, key: Any, doc: Doc, cache: dict[str, Any], pending: dict[bytes, list[Any]]) -> None:
+        """File ``doc`` under store key ``key``: its entries go to ``pending`` (value -> store keys), which
+        ``Entries.extend`` files."""
+        values = self.filed(doc, cache)
+        if values is None:
             self.odd.add(key)
-            return
-        if not entries:
+        elif not values:
             self.complete = False
-            return
-        for value, _ in entries:
-            self.entries.add(value, key)
+        else:
+            for value in values:
+                keys = pending.get(value)
+                if keys is None:
+                    pending[value] = [key]
+                else:
+                    keys.append(key)
 
     def remove(self, key: Any, doc: Doc, cache: dict[str, Any]) -> None:
         """Take out what ``doc`` (the version filed under ``key``) put in."""
         if key in self.odd:
             self.odd.discard(key)
             return
-        for value, _ in self.entries_of(key, doc, cache) or ():
+        for value in self.filed(doc, cache) or ():
             self.entries.remove(value, key)
 
     def bound(self, flat: Entry) -> Entry:
@@ -317,7 +369,9 @@ class Indexes:
     indexes last looked, store/devdb/documents.py), and the next query of the collection takes out what those
     versions put in and files every changed document as it is then. A write costs a dict insertion, and a
     collection that is written far more than it is queried (the audit trail, the outbox) pays for its indexes
-    only when it is queried — the same work, done once per key however often the document changed meanwhile."""
+    only when it is queried — the same work, done once per key however often the document changed meanwhile —
+    or when devdb is idle (``file_some``, a slice at a time: its next query then has little left to file).
+    What is filed together goes in together (``Entries.extend``)."""
 
     def __init__(self, documents: Documents):
         self.documents = documents
@@ -328,7 +382,8 @@ class Indexes:
         self.plans: dict[bytes, Any] = {}
 
     def sync(self, specs: dict[str, Doc]) -> None:
-        """Build what is missing, drop what was dropped, rebuild what was re-created."""
+        """Build what is missing, drop what was dropped, rebuild what was re-created (from the documents, less those
+        still to be filed: ``flush`` files them in every index)."""
         self.plans.clear()
         for name in [n for n, ix in self.by_name.items() if specs.get(n) is not ix.spec]:
             del self.by_name[name]
@@ -336,33 +391,66 @@ class Indexes:
         self.by_name.update((ix.name, ix) for ix in fresh)  # an unusable one too: it is not re-examined
         fresh = [ix for ix in fresh if ix.usable]
         if fresh:
+            filing = Filing(fresh)
+            unfiled = self.documents.changes or {}
             for key, held in self.documents.held.items():
-                doc = bson.decode(full(held), CODEC)
-                cache: dict[str, Any] = {}
-                for ix in fresh:
-                    ix.add(key, doc, cache)
+                if key not in unfiled:
+                    filing.add(key, bson.decode(full(held), CODEC))
+            filing.done()
 
-    def flush(self) -> None:
-        """File the documents written since the last query (their current state), drop the deleted ones."""
+    def flush(self, most: int | None = None) -> int:
+        """File the documents written since the last query (their current state), drop the deleted ones — or only
+        the ``most`` written first (idle filing: store/devdb/engine.py ``file_idle``). Returns how many it filed."""
         self.plans.clear()
         changes = self.documents.changes or {}
-        self.documents.changes = {}
+        if most is None or len(changes) <= most:
+            self.documents.changes = {}
+        else:  # the rest stay noted, for the next flush
+            taken = dict(itertools.islice(changes.items(), most))
+            for key in taken:
+                del changes[key]
+            changes = taken
         usable = [ix for ix in self.by_name.values() if ix.usable]
+        filing = Filing(usable)
         current = self.documents.held
         for key, old in changes.items():
             new = current.get(key)
             if new is old:
                 continue
             cache: dict[str, Any] = {}
-            if old is not None:
+            if old is not None:  # taken out at once, so that the same entry filed again below is new to the index
                 before = bson.decode(full(old), CODEC)
                 for ix in usable:
                     ix.remove(key, before, cache)
             if new is not None:
-                doc = bson.decode(full(new), CODEC)
-                cache = {}
-                for ix in usable:
-                    ix.add(key, doc, cache)
+                filing.add(key, bson.decode(full(new), CODEC))
+        filing.done()
+        return len(changes)
+
+
+class Filing:
+    """Documents filed in some indexes together: their entries gathered per index, and put in at once
+    (``Entries.extend``) every ``FILED_TOGETHER`` documents and at the end."""
+
+    def __init__(self, indexes: list[Index]):
+        self.indexes = indexes
+        self.pending: list[dict[bytes, list[Any]]] = [{} for _ in indexes]
+        self.gathered = 0
+
+    def add(self, key: Any, doc: Doc) -> None:
+        cache: dict[str, Any] = {}
+        for ix, into in zip(self.indexes, self.pending, strict=True):
+            ix.add(key, doc, cache, into)
+        self.gathered += 1
+        if self.gathered >= FILED_TOGETHER:
+            self.done()
+
+    def done(self) -> None:
+        for ix, into in zip(self.indexes, self.pending, strict=True):
+            if into:
+                ix.entries.extend(into)
+        self.pending = [{} for _ in self.indexes]
+        self.gathered = 0
 
 
 def indexes_of(store: Any) -> Indexes:
@@ -372,8 +460,24 @@ def indexes_of(store: Any) -> Indexes:
         state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
     if state.documents.changes:
         state.flush()  # before any index is built afresh from the documents as they are now
+    _sync(state, store)
+    return state
+
+
+def file_some(store: Any, most: int) -> int:
+    """File up to ``most`` of the documents that the indexes of mongomock's collection ``store`` have yet to file
+    (devdb's idle filing, store/devdb/engine.py ``file_idle``); returns how many. Indexes not built yet start empty,
+    with every document to file: a large collection is built a slice at a time too."""
+    state: Indexes | None = store.__dict__.get("_devdb_indexes")
+    if state is None or state.documents is not store._documents:
+        state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
+        state.documents.changes = dict.fromkeys(state.documents.held)  # each was absent when they last looked
+    _sync(state, store)
+    return state.flush(most) if state.documents.changes else 0
+
+
+def _sync(state: Indexes, store: Any) -> None:
     specs = {"_id_": ID_SPEC, **store.indexes}
     if len(state.by_name) != len(specs) or any(
             state.by_name.get(n) is None or state.by_name[n].spec is not s for n, s in specs.items()):
         state.sync(specs)
-    return state

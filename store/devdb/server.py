@@ -16,7 +16,7 @@ import uvloop
 from bson.errors import BSONError
 
 from store.devdb import admin, wire
-from store.devdb.engine import Engine
+from store.devdb.engine import IDLE_TICK_S, Engine
 from store.devdb.errors import CommandError, error_reply
 from store.devdb.heap import HeapKeeper
 from store.devdb.journal import Journal
@@ -37,6 +37,7 @@ class DevDB:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._filer: asyncio.Task[None] | None = None
         self._conn_ids = itertools.count(1)
         self._reply_ids = itertools.count(1)
 
@@ -64,7 +65,14 @@ class DevDB:
             self.engine.journal = journal
         self._server = await asyncio.start_server(self._serve_connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._filer = asyncio.get_running_loop().create_task(self._file_when_idle())
         return self.port
+
+    async def _file_when_idle(self) -> None:
+        """Engine.file_idle, a slice at a time, whenever the store is quiet."""
+        while True:
+            filed = self.engine.file_idle()
+            await asyncio.sleep(0 if filed else IDLE_TICK_S)  # (between slices: the commands that came meanwhile)
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -77,6 +85,10 @@ class DevDB:
 
     async def aclose(self) -> None:
         """Stop listening and drop every open connection."""
+        if self._filer is not None:
+            self._filer.cancel()
+            await asyncio.gather(self._filer, return_exceptions=True)
+            self._filer = None
         if self._server is not None:
             self._server.close()
         # Close rather than cancel: each handler then sees EOF and returns normally (on Python 3.11 a

@@ -327,6 +327,28 @@ def test_read_by_id_does_not_depend_on_collection_size(db: Database[dict[str, An
     assert db.big.count_documents({"_id": {"$in": ["p1", "p2", "nope"]}}) == 2
 
 
+def test_writes_are_filed_in_the_indexes_while_devdb_is_idle(devdb: DevDB, db: Database[dict[str, Any]]) -> None:
+    # a collection written far more often than it is queried (the audit trail): its backlog is filed when no
+    # command comes for a while, in slices (store/devdb/engine.py file_idle), not all by its next query
+    coll = db["audit"]
+    coll.create_index([("_sys.tenant", 1), ("_sys.k.patient", 1)])
+    assert coll.find_one({"_sys.tenant": "t", "_sys.k.patient": "p"}) is None  # the indexes built
+    coll.insert_many([{"_id": f"t/{i}", "_sys": {"tenant": "t", "k": {"patient": f"p{i % 7}"}}} for i in range(450)])
+
+    def backlog() -> int:
+        left: list[int] = []
+        devdb.engine.locked(lambda ctx: left.append(len(
+            ctx.coll(db.name, "audit")._store.__dict__["_devdb_indexes"].documents.changes or {})))
+        return left[0]
+
+    deadline = time.monotonic() + 30
+    while backlog() and time.monotonic() < deadline:
+        time.sleep(0.05)  # (no command meanwhile: devdb is idle)
+    assert backlog() == 0  # filed with no query since the inserts
+    assert sorted(d["_id"] for d in coll.find({"_sys.tenant": "t", "_sys.k.patient": "p3"})) == sorted(
+        f"t/{i}" for i in range(450) if i % 7 == 3)
+
+
 def test_two_clients_racing_a_conditional_replace_one_wins(devdb: DevDB) -> None:
     clients: list[MongoClient[dict[str, Any]]] = [MongoClient(devdb.uri) for _ in range(2)]
     colls = [c["race"]["docs"] for c in clients]

@@ -53,3 +53,30 @@ def test_a_range_of_many_values_is_counted_by_their_average_group() -> None:
             grouped.add(b"\x03v%04d\x00\x01\x03" % i, key)
     assert grouped.count((b"\x03",), (b"\x04",)) == 2000
     assert grouped.count((b"\x03v0010",), (b"\x03v0020",)) == 20  # few values: counted
+
+
+@pytest.mark.parametrize("large", [3, 512])
+def test_entries_filed_together_read_as_those_filed_one_by_one(monkeypatch: pytest.MonkeyPatch, large: int) -> None:
+    """``extend`` (a backlog of writes, a bulk load) into groups that are absent, single keys, lists and large ones
+    leaves what ``add`` of each entry would, and later adds and removes find it so."""
+    monkeypatch.setattr(entries, "LARGE", large)
+    rng = random.Random(large)
+    together, one_by_one = Entries(), Entries()
+    held: set[tuple[bytes, str]] = set()
+    for _ in range(40):
+        pending: dict[bytes, list[Any]] = {}
+        for _ in range(rng.randrange(1, 60)):
+            value, key = rng.choice(VALUES), f"k{rng.randrange(400):03d}"
+            if (value, key) not in held:
+                held.add((value, key))
+                pending.setdefault(value, []).append(key)
+                one_by_one.add(value, key)
+        together.extend(pending)
+        for value, key in rng.sample(sorted(held), min(len(held), 5)):
+            held.discard((value, key))
+            together.remove(value, key)
+            one_by_one.remove(value, key)
+        assert list(together) == list(one_by_one) == sorted(held)
+        assert len(together) == len(held)
+        lo, hi = bound(rng), bound(rng)
+        assert together.count(lo, hi, exact=True) == one_by_one.count(lo, hi, exact=True)

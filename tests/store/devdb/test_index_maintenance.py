@@ -173,3 +173,80 @@ def test_build_indexes_files_a_bulk_load_before_the_first_query() -> None:
     assert reply["collections"] == 1 and reply["seconds"] >= 0
     assert not _pending(engine)
     assert len(ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"})) == 50
+
+
+def _backlog(engine: Engine) -> int:
+    """How many written documents the collection's indexes have yet to file."""
+    return len(engine.context.coll("d", "c")._store.__dict__["_devdb_indexes"].documents.changes or {})
+
+
+def test_idle_filing_files_a_backlog_a_slice_at_a_time(engine: Engine) -> None:
+    # the audit trail is written far more often than it is queried: devdb files its backlog when idle, in
+    # slices, so that the next query has little left to file — and what each slice leaves stays correct
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "c"})  # the indexes built, the backlog empty
+    run(engine, {"insert": "c", "documents": [doc(i, ["d"]) for i in range(100, 150)]})
+    assert engine.file_idle(quiet=3) == 0  # more commands than that ran since the engine started: not idle
+    assert engine.file_idle(quiet=3, calls=2) == 0  # none since: quiet, but not for two calls in a row
+    run(engine, {"ping": 1})
+    assert engine.file_idle(quiet=0, calls=1) == 0  # one ran since the last look
+    assert _backlog(engine) == 50
+    assert engine.file_idle(most=7, quiet=10**9, calls=0) == 7
+    assert _backlog(engine) == 43
+    # writes between slices: of a document filed already, of one still waiting, a delete of each
+    run(engine, {"update": "c", "updates": [{"q": {"_id": "t/100"}, "u": {"$set": {"_sys.k.code": ["e"]}}},
+                                            {"q": {"_id": "t/140"}, "u": {"$set": {"_sys.k.code": ["e"]}}}]})
+    run(engine, {"delete": "c", "deletes": [{"q": {"_id": "t/101"}, "limit": 1}, {"q": {"_id": "t/141"}, "limit": 1}]})
+    while engine.file_idle(most=7, quiet=10**9, calls=0):
+        pass
+    assert _backlog(engine) == 0
+    assert held(engine, "k_code", "t/100") == held(engine, "k_code", "t/140") == {"e"}
+    assert held(engine, "k_code", "t/101") == held(engine, "k_code", "t/141") == set()
+    expected = [f"t/{i}" for i in range(102, 150) if i not in (140, 141)]
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "d"}) == expected
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "d"})["candidates"] == len(expected)
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "e"}) == ["t/100", "t/140"]
+
+
+def test_idle_filing_builds_the_indexes_of_a_collection_never_queried_a_slice_at_a_time() -> None:
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"] if i % 3 else ["b"]) for i in range(25)]})
+    assert engine.file_idle(most=10, quiet=10**9, calls=0) == 10
+    assert _backlog(engine) == 15
+    run(engine, {"insert": "c", "documents": [doc(i, ["b"]) for i in range(25, 30)]})
+    run(engine, {"delete": "c", "deletes": [{"q": {"_id": "t/001"}, "limit": 1}, {"q": {"_id": "t/024"}, "limit": 1}]})
+    # 15 left, 5 inserted, t/001 deleted after it was filed (t/024 before: already waiting)
+    assert [engine.file_idle(most=10, quiet=10**9, calls=0) for _ in range(4)] == [10, 10, 1, 0]
+    assert not _pending(engine)
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == [
+        f"t/{i:03d}" for i in range(25) if i % 3 and i not in (1, 24)]
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "b"}) == [
+        f"t/{i:03d}" for i in range(30) if (i >= 25 or not i % 3) and i not in (1, 24)]
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 13
+
+
+def test_documents_filed_in_several_batches_are_all_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "FILED_TOGETHER", 3)  # a bulk load's entries go in 3 documents at a time
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE, S_NAME]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a", "b"] if i % 2 else ["c"], f"n{i % 4}") for i in range(40)]})
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == [f"t/{i:03d}" for i in range(1, 40, 2)]
+    run(engine, {"update": "c", "updates": [{"q": {"_sys.tenant": "t", "_sys.k.code": "c"},
+                                             "u": {"$set": {"_sys.s.name": "z"}}, "multi": True}]})
+    assert ids(engine, {"_sys.tenant": "t", "_sys.s.name": "z"}, sort={"_sys.s.name": 1, "_id": 1}) == [
+        f"t/{i:03d}" for i in range(0, 40, 2)]
+    assert explain(engine, {"_sys.tenant": "t", "_sys.k.code": "b"})["candidates"] == 20
+    assert held(engine, "s_name", "t/002") == {"z"}
+
+
+def test_idle_filing_looks_only_at_collections_written_since_and_forgets_them_once_filed() -> None:
+    engine = Engine()
+    run(engine, {"createIndexes": "c", "indexes": [K_CODE]})
+    run(engine, {"insert": "c", "documents": [doc(i, ["a"]) for i in range(3)]})
+    run(engine, {"insert": "gone", "documents": [{"_id": 1}]})
+    run(engine, {"drop": "gone"})
+    assert list(engine.unfiled) == [("d", "c"), ("d", "gone")]
+    assert engine.file_idle(quiet=10**9, calls=0) == 3
+    assert engine.file_idle(quiet=10**9, calls=0) == 0  # the dropped one: nothing there to file
+    assert engine.unfiled == {}
+    assert ids(engine, {"_sys.tenant": "t", "_sys.k.code": "a"}) == ["t/000", "t/001", "t/002"]
