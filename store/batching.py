@@ -25,7 +25,10 @@ import contextvars
 from collections.abc import Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
+from bson import encode
+from bson.raw_bson import RawBSONDocument
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteConcernError, WriteError
 
@@ -119,16 +122,26 @@ def _settle(batch: list[tuple[Any, asyncio.Future[Any], float | None]], outcomes
             fut.set_result(outcome)
 
 
-class Inserts(Batcher[dict[str, Any], None]):
+class Inserts(Batcher[RawBSONDocument, None]):
     """Inserts, one lane per collection."""
+
+    def __init__(self, db: AsyncDatabase[Any]):
+        super().__init__(db)
+        self.collections: dict[str, AsyncCollection[Any]] = {}  # one object per collection, not one per command
 
     def insert(self, collection: str, doc: dict[str, Any]) -> asyncio.Future[None]:
         """Insert ``doc`` (with its ``_id``) into ``collection``, raising what ``insert_one`` would."""
-        return self.submit(collection, doc)
+        target = self.collections.get(collection)
+        if target is None:
+            target = self.collections[collection] = self.db[collection]
+        # Encoded here, so that a document BSON cannot hold fails its own write (as insert_one would: InvalidDocument,
+        # OverflowError), never its batch; the driver sends the bytes as they are.
+        return self.submit(collection, RawBSONDocument(encode(doc, codec_options=target.codec_options)))
 
-    async def _send(self, lane: Any, items: list[dict[str, Any]]) -> list[None | BaseException]:
+    async def _send(self, lane: Any, items: list[RawBSONDocument]) -> list[None | BaseException]:
+        collection = self.collections[lane]
         try:
-            await self.db[lane].insert_many(items, ordered=False)
+            await collection.insert_many(items, ordered=False)
         except BulkWriteError as exc:
             return per_document(exc.details, len(items))
         return [None] * len(items)
@@ -150,12 +163,16 @@ def per_document(details: Mapping[str, Any], n: int) -> list[None | BaseExceptio
 class Sequences(Batcher[None, int]):
     """Numbers from the ``counters`` collection, one lane per counter: a batch of k moves it by k at once."""
 
+    def __init__(self, db: AsyncDatabase[Any]):
+        super().__init__(db)
+        self.counters = db.counters
+
     def next(self, counter: str) -> asyncio.Future[int]:
         """The next number of ``counter`` (a ``counters`` document's ``_id``), from 1."""
         return self.submit(counter, None)
 
     async def _send(self, lane: Any, items: list[None]) -> list[int | BaseException]:
-        doc = await self.db.counters.find_one_and_update(
+        doc = await self.counters.find_one_and_update(
             {"_id": lane}, {"$inc": {"seq": len(items)}}, upsert=True, return_document=ReturnDocument.AFTER)
         last = int((doc or {})["seq"])
         return list(range(last - len(items) + 1, last + 1))

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from bson import DEFAULT_CODEC_OPTIONS
+from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect, DuplicateKeyError, WriteConcernError, WriteError
 
@@ -166,8 +168,25 @@ def test_each_document_of_an_unordered_insert_gets_what_insert_one_would_raise()
     assert isinstance(outcomes[1], DuplicateKeyError)
 
 
+async def test_a_document_bson_cannot_hold_fails_alone(counted: tuple[Repository, Commands]) -> None:
+    repo, commands = counted
+    inserts = Inserts(repo.db)
+    ids = [f"batch-{uuid.uuid4().hex}" for _ in range(3)]
+    docs: list[dict[str, Any]] = [{"_id": ids[0]}, {"_id": ids[1], "bad\x00key": 1}, {"_id": ids[2], "n": 2**64}]
+
+    async def insert(doc: dict[str, Any]) -> None:
+        await inserts.insert("scratch", doc)
+
+    outcomes = await asyncio.gather(*(insert(d) for d in [*docs, {"_id": ids[1]}]), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [type(None), InvalidDocument, OverflowError, type(None)]
+    assert commands.sent[("insert", "scratch")] == 1
+    assert {d["_id"] for d in await repo.db.scratch.find({"_id": {"$in": ids}}).to_list(None)} == {ids[0], ids[1]}
+
+
 class Down:
     """A database whose every command fails as a dropped connection does."""
+
+    codec_options = DEFAULT_CODEC_OPTIONS
 
     def __init__(self) -> None:
         self.calls = 0
