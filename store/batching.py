@@ -5,10 +5,14 @@ server; in a transaction each write is its own session's).
 A create is six commands one after another (its number, the resource, its history version, its provenance, the
 event's sequence, the event), and under concurrent load most of a command's cost is the driver's per-command work
 in this process and the server's, not the document. The writes of requests in flight together share it: as with
-the reads (store/reads.py ``Coalescer``), what is asked for while the lane is idle goes out after two event-loop
-turns — those of the requests the loop is running now, and of those it reads from its sockets on the next turn,
-join it (an idle loop turns in microseconds) — and what is asked for while its command is out goes in the next
-one, sent as soon as that one lands; so batches grow with the load, not with a timer.
+the reads (store/reads.py ``Coalescer``), what is asked for while its lane's command is out goes in the next one,
+sent as soon as that one lands. What is asked for while the lane is idle goes out after two event-loop turns (the
+writes of the requests the loop is running now, and of those it reads from its sockets on the next turn, join it;
+an idle loop turns in microseconds) — unless other writes of this process are under way (``under_way``: the
+writer counts them) and have not joined: then it waits for them, at most ``HOLD_S``. Concurrent requests arrive
+spread out (a few milliseconds apart at four connections), and a write that waits for the others once travels
+with them from then on: each of its commands carries theirs. One write alone never waits; a few waiting a
+millisecond cost less than each sending its own six commands while the process is busy (bench/README.md).
 
 Each waiter gets the outcome its own command would have had: an insert is unordered (``ordered=False``), so one
 document's failure (a duplicate key) is that document's alone — its waiter gets the ``DuplicateKeyError`` or
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
 from bson import encode
@@ -40,24 +44,29 @@ R = TypeVar("R")
 
 # At most this many writes per command: a waiter arriving behind a long batch waits for it once, not for ever.
 MAX_BATCH = 500
+# How long an idle lane's command waits for the other writes under way to join it (module docstring).
+HOLD_S = 0.0015
 # The codes of a duplicate key (pymongo raises ``DuplicateKeyError`` for a single insert's 11000).
 DUPLICATE_KEY = 11000
 
 
 class _Lane(Generic[T, R]):
-    __slots__ = ("busy", "pending", "scheduled")
+    __slots__ = ("busy", "held", "pending", "scheduled")
 
     def __init__(self) -> None:
         self.pending: list[tuple[T, asyncio.Future[R], float | None]] = []
         self.scheduled = False
         self.busy = False
+        self.held: asyncio.TimerHandle | None = None  # while it waits for the writes under way
 
 
 class Batcher(Generic[T, R]):
-    """One command in flight per lane at a time, carrying every write asked for in the lane since the last."""
+    """One command in flight per lane at a time, carrying every write asked for in the lane since the last.
+    ``under_way``: how many writes of this process are in progress (module docstring), the asking one included."""
 
-    def __init__(self, db: AsyncDatabase[Any]):
+    def __init__(self, db: AsyncDatabase[Any], under_way: Callable[[], int] = lambda: 0):
         self.db = db
+        self.under_way = under_way
         self.lanes: dict[Hashable, _Lane[T, R]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -74,10 +83,30 @@ class Batcher(Generic[T, R]):
         state.pending.append((item, fut, current_deadline()))
         if not state.busy and not state.scheduled:
             state.scheduled = True
-            loop.call_soon(loop.call_soon, self._flush, lane, state)  # two turns (module docstring)
+            if len(state.pending) < self.under_way():
+                state.held = loop.call_later(HOLD_S, self._flush, lane, state)
+            else:
+                loop.call_soon(loop.call_soon, self._flush, lane, state)  # two turns (module docstring)
+        elif state.held is not None and len(state.pending) >= self.under_way():
+            self._release(lane, state)
         return fut
 
+    def joined(self) -> None:
+        """A write finished: the lanes waiting for it wait no longer than for those still under way."""
+        for lane, state in list(self.lanes.items()):
+            if state.held is not None and len(state.pending) >= self.under_way():
+                self._release(lane, state)
+
+    def _release(self, lane: Hashable, state: _Lane[T, R]) -> None:
+        if state.held is not None:
+            state.held.cancel()
+            state.held = None
+            asyncio.get_running_loop().call_soon(self._flush, lane, state)
+
     def _flush(self, lane: Hashable, state: _Lane[T, R]) -> None:
+        if state.held is not None:
+            state.held.cancel()
+            state.held = None
         state.scheduled = False
         batch, state.pending = state.pending[:MAX_BATCH], state.pending[MAX_BATCH:]
         if not batch:
@@ -125,8 +154,8 @@ def _settle(batch: list[tuple[Any, asyncio.Future[Any], float | None]], outcomes
 class Inserts(Batcher[RawBSONDocument, None]):
     """Inserts, one lane per collection."""
 
-    def __init__(self, db: AsyncDatabase[Any]):
-        super().__init__(db)
+    def __init__(self, db: AsyncDatabase[Any], under_way: Callable[[], int] = lambda: 0):
+        super().__init__(db, under_way)
         self.collections: dict[str, AsyncCollection[Any]] = {}  # one object per collection, not one per command
 
     def insert(self, collection: str, doc: dict[str, Any]) -> asyncio.Future[None]:
@@ -163,8 +192,8 @@ def per_document(details: Mapping[str, Any], n: int) -> list[None | BaseExceptio
 class Sequences(Batcher[None, int]):
     """Numbers from the ``counters`` collection, one lane per counter: a batch of k moves it by k at once."""
 
-    def __init__(self, db: AsyncDatabase[Any]):
-        super().__init__(db)
+    def __init__(self, db: AsyncDatabase[Any], under_way: Callable[[], int] = lambda: 0):
+        super().__init__(db, under_way)
         self.counters = db.counters
 
     def next(self, counter: str) -> asyncio.Future[int]:

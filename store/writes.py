@@ -76,15 +76,31 @@ class Writer:
         self.guards = guards  # Repository.guards, the same table
         # Outside a transaction, the inserts and sequence numbers of concurrent writes share commands
         # (store/batching.py); in one, each write's commands are its session's.
-        self.inserts = Inserts(db)
-        self.sequences = Sequences(db)
+        self.under_way = 0  # writes in progress (``write``, ``numbered``), for the batches to wait for
+        self.inserts = Inserts(db, self._under_way)
+        self.sequences = Sequences(db, self._under_way)
+
+    def _under_way(self) -> int:
+        return self.under_way
+
+    def _began(self) -> None:
+        self.under_way += 1
+
+    def _ended(self) -> None:
+        self.under_way -= 1
+        self.inserts.joined()
+        self.sequences.joined()
 
     async def write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
-        writes = await self.staged(principal, rt, resource, old=old, action=action)
-        await self.commit([writes])
+        self._began()
+        try:
+            writes = await self.staged(principal, rt, resource, old=old, action=action)
+            await self.commit([writes])
+        finally:
+            self._ended()
         return writes.result()
 
     async def staged(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
@@ -206,12 +222,18 @@ class Writer:
         if isinstance(identifiers, list) and any(isinstance(i, dict) and i.get("system") == system
                                                  for i in identifiers):
             return resource
+        kept = identifiers if isinstance(identifiers, list) else []
+        number = await self._numbered(tenant, name)
+        return {**resource, "identifier": [*kept, {"system": system, "value": str(number)}]}
+
+    async def _numbered(self, tenant: str, name: str) -> int:
+        self._began()
         try:
-            number = await self.next_seq(tenant, name)
+            return await self.next_seq(tenant, name)
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        kept = identifiers if isinstance(identifiers, list) else []
-        return {**resource, "identifier": [*kept, {"system": system, "value": str(number)}]}
+        finally:
+            self._ended()
 
     async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
         try:

@@ -214,6 +214,61 @@ async def test_a_failed_command_reaches_every_waiter_of_its_batch() -> None:
     assert not inserts.lanes and not sequences.lanes  # nothing left waiting
 
 
+class Recorded:
+    """A database that records each insert command's documents."""
+
+    codec_options = DEFAULT_CODEC_OPTIONS
+
+    def __init__(self) -> None:
+        self.commands: list[list[Any]] = []
+
+    def __getitem__(self, name: str) -> Recorded:
+        return self
+
+    async def insert_many(self, docs: list[Any], ordered: bool) -> None:
+        self.commands.append([d["_id"] for d in docs])
+
+
+async def test_an_idle_lane_waits_for_the_writes_under_way_and_no_longer() -> None:
+    db: Any = Recorded()
+    under_way = [3]
+    inserts = Inserts(db, lambda: under_way[0])
+    first = inserts.insert("c", {"_id": 1})
+    assert inserts.lanes["c"].held is not None  # two other writes under way: it waits for them
+    await asyncio.sleep(0)
+    second = inserts.insert("c", {"_id": 2})
+    await asyncio.sleep(0)
+    assert not db.commands
+    under_way[0] = 2  # the third one finished without coming here
+    inserts.joined()
+    await asyncio.gather(first, second)
+    assert db.commands == [[1, 2]]
+
+    under_way[0] = 1  # a write alone does not wait
+    third = inserts.insert("c", {"_id": 3})
+    assert inserts.lanes["c"].held is None
+    await third
+    under_way[0] = 4  # nor for ever: the others never come
+    await inserts.insert("c", {"_id": 4})
+    assert db.commands == [[1, 2], [3], [4]]
+
+
+async def test_the_writes_under_way_are_counted_by_the_writer(counted: tuple[Repository, Commands]) -> None:
+    repo, _ = counted
+    writer = repo._writer
+    principal = tenant()
+    seen: list[int] = []
+    original = writer.inserts.insert
+
+    def insert(collection: str, doc: dict[str, Any]) -> asyncio.Future[None]:
+        seen.append(writer.under_way)
+        return original(collection, doc)
+
+    writer.inserts.insert = insert  # type: ignore[method-assign]
+    await asyncio.gather(*(repo.create(principal, make_patient()) for _ in range(3)))
+    assert seen[:3] == [3, 3, 3] and writer.under_way == 0
+
+
 async def test_numbers_are_handed_out_in_asking_order(counted: tuple[Repository, Commands]) -> None:
     repo, commands = counted
     sequences = Sequences(repo.db)
