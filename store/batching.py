@@ -108,8 +108,13 @@ class Batcher(Generic[T, R]):
             state.held.cancel()
             state.held = None
         state.scheduled = False
-        batch, state.pending = state.pending[:MAX_BATCH], state.pending[MAX_BATCH:]
+        # A waiter already answered (its deadline passed, its task was cancelled) is not written for: alone, its
+        # command would not have been sent either.
+        waiting = [entry for entry in state.pending if not entry[1].done()]
+        batch, state.pending = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
         if not batch:
+            if self.lanes.get(lane) is state and not state.busy:
+                del self.lanes[lane]
             return
         state.busy = True
         loop = asyncio.get_running_loop()

@@ -253,6 +253,17 @@ async def test_an_idle_lane_waits_for_the_writes_under_way_and_no_longer() -> No
     assert db.commands == [[1, 2], [3], [4]]
 
 
+async def test_a_write_whose_waiter_has_gone_is_not_sent() -> None:
+    db: Any = Recorded()
+    inserts = Inserts(db, lambda: 3)
+    gone = inserts.insert("c", {"_id": 1})
+    kept = inserts.insert("c", {"_id": 2})
+    gone.cancel()  # its request was cancelled (or its deadline passed) before the batch went out
+    inserts.insert("c", {"_id": 3})
+    await kept
+    assert db.commands == [[2, 3]]
+
+
 async def test_the_writes_under_way_are_counted_by_the_writer(counted: tuple[Repository, Commands]) -> None:
     repo, _ = counted
     writer = repo._writer
