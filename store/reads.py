@@ -99,17 +99,11 @@ class Coalescer:
         sharing = self.sharing.pop(lane, set())
         if not batch:
             return
-        until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
         loop = self._running_loop()
-        now = time.monotonic()
-        for fut, own in waiters:
-            if own is not None and (until is None or own < until - LATE_S):
-                timer = loop.call_later(max(0.0, own - now), _expire, fut)
-                fut.add_done_callback(functools.partial(_cancel, timer))
+        seconds = batch_deadline(loop, waiters)
         self.in_flight[lane] = self.in_flight.get(lane, 0) + 1
         # A fresh context: the batch's deadline, not the context (and deadline) of the caller that opened it.
-        task = loop.create_task(self._fetch(lane, batch, sharing, None if until is None else until - now),
-                                context=contextvars.Context())
+        task = loop.create_task(self._fetch(lane, batch, sharing, seconds), context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -230,11 +224,25 @@ def _id_of(data: bytes) -> Any:
 LATE_S = 0.1
 
 
-def _cancel(timer: asyncio.TimerHandle, _done: asyncio.Future[dict[str, Any] | None]) -> None:
+def batch_deadline(loop: asyncio.AbstractEventLoop, waiters: list[tuple[asyncio.Future[Any], float | None]]
+                   ) -> float | None:
+    """The seconds a batch's command may take: until the latest of its ``waiters``' deadlines (``time.monotonic()``
+    instants), None when one of them has none. A waiter whose own deadline ends well before that is failed with
+    ``Unavailable`` at its deadline, by a timer armed here."""
+    until = None if any(d is None for _, d in waiters) else max(d for _, d in waiters if d is not None)
+    now = time.monotonic()
+    for fut, own in waiters:
+        if own is not None and (until is None or own < until - LATE_S):
+            timer = loop.call_later(max(0.0, own - now), _expire, fut)
+            fut.add_done_callback(functools.partial(_cancel, timer))
+    return None if until is None else until - now
+
+
+def _cancel(timer: asyncio.TimerHandle, _done: asyncio.Future[Any]) -> None:
     timer.cancel()
 
 
-def _expire(fut: asyncio.Future[dict[str, Any] | None]) -> None:
+def _expire(fut: asyncio.Future[Any]) -> None:
     if not fut.done():
         fut.set_exception(Unavailable())
 

@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store import panels
+from store.batching import Inserts, Sequences
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, DomainError, DuplicateIdentifier, Invalid, PreconditionFailed, SlotTaken
@@ -73,13 +74,33 @@ class Writer:
         self.transactions = transactions
         self.hooks = hooks  # Repository.on_event, the same list
         self.guards = guards  # Repository.guards, the same table
+        # Outside a transaction, the inserts and sequence numbers of concurrent writes share commands
+        # (store/batching.py); in one, each write's commands are its session's.
+        self.under_way = 0  # writes in progress (``write``, ``numbered``), for the batches to wait for
+        self.inserts = Inserts(db, self._under_way)
+        self.sequences = Sequences(db, self._under_way)
+
+    def _under_way(self) -> int:
+        return self.under_way
+
+    def _began(self) -> None:
+        self.under_way += 1
+
+    def _ended(self) -> None:
+        self.under_way -= 1
+        self.inserts.joined()
+        self.sequences.joined()
 
     async def write(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
                     action: str) -> WriteResult:
         """Write a new version of ``resource`` over the stored document ``old`` (None: a create). A concurrent
         change of ``old`` raises ``PreconditionFailed``; so does a create of an id that exists."""
-        writes = await self.staged(principal, rt, resource, old=old, action=action)
-        await self.commit([writes])
+        self._began()
+        try:
+            writes = await self.staged(principal, rt, resource, old=old, action=action)
+            await self.commit([writes])
+        finally:
+            self._ended()
         return writes.result()
 
     async def staged(self, principal: PrincipalLike, rt: str, resource: Resource, *, old: dict[str, Any] | None,
@@ -178,8 +199,17 @@ class Writer:
             return
         raise PreconditionFailed(f"Group/{practitioner} is being changed concurrently; retry")
 
+    async def insert(self, collection: str, doc: dict[str, Any], session: AsyncClientSession | None) -> None:
+        """Insert ``doc`` into ``collection``: in ``session``'s transaction, else batched with concurrent writes'."""
+        if session is None:
+            await self.inserts.insert(collection, doc)
+        else:
+            await self.db[collection].insert_one(doc, session=session)
+
     async def next_seq(self, tenant: str, name: str = "events", session: AsyncClientSession | None = None) -> int:
         # Driver errors propagate untranslated: inside a transaction with_transaction must see them.
+        if session is None:
+            return await self.sequences.next(f"{name}/{tenant}")
         doc = await self.db.counters.find_one_and_update(
             {"_id": f"{name}/{tenant}"}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=ReturnDocument.AFTER, session=session)
@@ -192,12 +222,18 @@ class Writer:
         if isinstance(identifiers, list) and any(isinstance(i, dict) and i.get("system") == system
                                                  for i in identifiers):
             return resource
+        kept = identifiers if isinstance(identifiers, list) else []
+        number = await self._numbered(tenant, name)
+        return {**resource, "identifier": [*kept, {"system": system, "value": str(number)}]}
+
+    async def _numbered(self, tenant: str, name: str) -> int:
+        self._began()
         try:
-            number = await self.next_seq(tenant, name)
+            return await self.next_seq(tenant, name)
         except PyMongoError as exc:
             raise unavailable(exc) from exc
-        kept = identifiers if isinstance(identifiers, list) else []
-        return {**resource, "identifier": [*kept, {"system": system, "value": str(number)}]}
+        finally:
+            self._ended()
 
     async def raise_seq(self, tenant: str, name: str, at_least: int) -> None:
         try:
@@ -252,7 +288,7 @@ class _Writes:
         booked = self._booked
         # The event goes last, so whoever reads it finds the version it names in the history.
         if kept_twice(self.rt):
-            await self.writer.db[history(self.rt)].insert_one(history_doc(self.doc), session=session)
+            await self.writer.insert(history(self.rt), history_doc(self.doc), session)
         await self._provenance(session)
         await self._event(session)
         for slot, status in changes.items():
@@ -302,7 +338,7 @@ class _Writes:
         db = self.writer.db
         try:
             if self.old is None:
-                await db[self.rt].insert_one(self.doc, session=session)
+                await self.writer.insert(self.rt, self.doc, session)
             else:
                 res = await db[self.rt].replace_one(
                     {"_id": self.doc["_id"], "_sys.v": self.old["_sys"]["v"]}, self.doc, session=session)
@@ -324,7 +360,7 @@ class _Writes:
             return
         prov = provenance(self.principal, self.resource, self.action)
         pdoc = document(self.principal.tenant, prov, 1, prov["meta"]["lastUpdated"])
-        await self.writer.db.Provenance.insert_one(pdoc, session=session)  # append-only: its history too
+        await self.writer.insert("Provenance", pdoc, session)  # append-only: its history too
 
     async def _event(self, session: AsyncClientSession | None) -> None:
         if self.rt in SILENT_TYPES:
@@ -333,7 +369,7 @@ class _Writes:
         seq = await self.writer.next_seq(tenant, session=session)
         event = make_event(tenant, seq, self.action, self.event_type, self.resource,
                            self.resource["meta"]["lastUpdated"])
-        await self.writer.db[EVENTS].insert_one(dict(event), session=session)
+        await self.writer.insert(EVENTS, dict(event), session)
         self.events.append(event)
 
     async def _set_slot(self, session: AsyncClientSession | None, rid: str, status: str,
