@@ -48,6 +48,10 @@ MAX_BATCH = 500
 HOLD_S = 0.0015
 # The codes of a duplicate key (pymongo raises ``DuplicateKeyError`` for a single insert's 11000).
 DUPLICATE_KEY = 11000
+# Set for the writes of a FHIR transaction bundle on a standalone server (store/writes.py ``_staged_commit``): a
+# bundle's many commands, one after another, each join what is pending but never wait for the writes under way
+# — at up to HOLD_S a command, a 100-entry bundle beside concurrent writes would wait out most of a second.
+NO_HOLD: contextvars.ContextVar[bool] = contextvars.ContextVar("fhirgraph_batching_no_hold", default=False)
 
 
 class _Lane(Generic[T, R]):
@@ -83,7 +87,7 @@ class Batcher(Generic[T, R]):
         state.pending.append((item, fut, current_deadline()))
         if not state.busy and not state.scheduled:
             state.scheduled = True
-            if len(state.pending) < self.under_way():
+            if len(state.pending) < self.under_way() and not NO_HOLD.get():
                 state.held = loop.call_later(HOLD_S, self._flush, lane, state)
             else:
                 loop.call_soon(loop.call_soon, self._flush, lane, state)  # two turns (module docstring)

@@ -27,7 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store import panels
-from store.batching import Inserts, Sequences
+from store.batching import NO_HOLD, Inserts, Sequences
 from store.clock import now_instant
 from store.driver import unavailable
 from store.errors import Conflict, DomainError, DuplicateIdentifier, Invalid, PreconditionFailed, SlotTaken
@@ -141,6 +141,13 @@ class Writer:
                         await maybe
 
     async def _staged_commit(self, batch: list[_Writes]) -> None:
+        hold = NO_HOLD.set(True)  # (store/batching.py: a bundle's commands never wait for other writes)
+        try:
+            await self._stage_all(batch)
+        finally:
+            NO_HOLD.reset(hold)
+
+    async def _stage_all(self, batch: list[_Writes]) -> None:
         done: list[_Writes] = []
         try:
             for writes in batch:

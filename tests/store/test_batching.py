@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect, DuplicateKeyError, WriteConcernError, WriteError
 
 from app.settings import Settings
+from store import batching
 from store.batching import Inserts, Sequences, per_document
 from store.errors import DuplicateIdentifier, Unavailable
 from store.indexes import ensure_indexes
@@ -251,6 +252,20 @@ async def test_an_idle_lane_waits_for_the_writes_under_way_and_no_longer() -> No
     under_way[0] = 4  # nor for ever: the others never come
     await inserts.insert("c", {"_id": 4})
     assert db.commands == [[1, 2], [3], [4]]
+
+
+async def test_a_bundles_commands_join_what_is_pending_but_never_wait() -> None:
+    db: Any = Recorded()
+    inserts = Inserts(db, lambda: 3)  # other writes under way
+    hold = batching.NO_HOLD.set(True)  # as store/writes.py sets it for a transaction bundle's writes
+    try:
+        first = inserts.insert("c", {"_id": 1})
+        assert inserts.lanes["c"].held is None
+        second = inserts.insert("c", {"_id": 2})
+    finally:
+        batching.NO_HOLD.reset(hold)
+    await asyncio.gather(first, second)
+    assert db.commands == [[1, 2]]
 
 
 async def test_a_write_whose_waiter_has_gone_is_not_sent() -> None:
