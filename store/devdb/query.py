@@ -1,6 +1,8 @@
 """How a query reaches its documents without scanning them all, as mongomock otherwise does for every query.
 
-- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK);
+- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK),
+  the rest of it tested on each document's bytes when that is equalities (``planner.id_residue``: ``read_many``'s
+  deleted flag), else on the decoded document;
 - otherwise the planner (store/devdb/planner.py) picks an index built from the collection's createIndexes
   (store/devdb/index.py) and reads candidates from it (IXSCAN), walking it in the sort's order up to the limit
   when it can; every candidate still passes mongomock's full filter;
@@ -121,6 +123,9 @@ def lookup(documents: Documents, filter: Doc) -> list[Row] | None:
         keys.sort()
         if _only_pins_id(filter):  # string _ids found by key are exact matches: nothing to decode
             return [(found, None) for key in keys if (found := raw(key)) is not None]
+        residue = planner.id_residue(filter)
+        if residue is not None:  # and the rest equalities (read_many's deleted flag): tested on the bytes
+            return list(_residue_filtered(filter, residue, (found for key in keys if (found := raw(key)) is not None)))
     rows: list[Row] = list(_filtered(filter, (found for key in keys if (found := raw(key)) is not None)))
     if len(rows) > 1 and not strings:
         rows.sort(key=lambda row: filtering.resolve_sort_key("_id", row[1]))
@@ -274,7 +279,8 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
 
 def _residue_filtered(filter: Doc, residue: planner.Residue, raws: Iterable[bytes]) -> Iterator[Row]:
     """Each of ``raws`` whose elements meet the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
-    settled by the walk: each entry met when one of its equalities holds), tested on its bytes; one those do not
+    settled by the walk; ``id_residue``: by the key found; each entry met when one of its equalities holds), tested
+    on its bytes; one those do not
     settle is decoded and tested on the whole filter."""
     applies = matcher.applies(filter)
     for raw in raws:
