@@ -84,8 +84,9 @@ class _Reading:
         self.res = res
 
     @cached_property
-    def actors(self) -> tuple[str | None, str | None, EntityRef | None]:
-        """The first patient, practitioner and location among the participants."""
+    def actors(self) -> tuple[str | None, str | None, tuple[str, Any] | None]:
+        """The first patient's and practitioner's ids among the participants, and the first location's (with its
+        display)."""
         patient = practitioner = location = None
         for p in self.res.get("participant") or ():
             actor = p.get("actor") or {}
@@ -95,8 +96,13 @@ class _Reading:
             elif rt == "Practitioner" and practitioner is None:
                 practitioner = rid
             elif rt == "Location" and location is None:
-                location = EntityRef(id=strawberry.ID(rid), name=actor.get("display"))
+                location = rid, actor.get("display")
         return patient, practitioner, location
+
+
+def _location(r: _Reading) -> EntityRef | None:
+    found = r.actors[2]
+    return None if found is None else EntityRef(id=strawberry.ID(found[0]), name=found[1])
 
 
 # Each field of the record from the FHIR Appointment: ``from_fhir`` reads them all, ``LazyAppointment`` each when
@@ -117,7 +123,7 @@ FIELDS: dict[str, Callable[[_Reading], Any]] = {
     "said": lambda r: ident(r.res, SID["said"]),
     "external_id": lambda r: ident(r.res, SID["external-id"]),
     "created": lambda r: r.res.get("created"),
-    "location": lambda r: r.actors[2],
+    "location": _location,
     "slot_id": lambda r: opt_id(next((ref_id(s, "Slot") for s in r.res.get("slot") or ()), None)),
     "patient_id": lambda r: opt_id(r.actors[0]),
     "practitioner_id": lambda r: opt_id(r.actors[1]),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.demo.clinic import generate_clinic
-from resolvers.model import appointment
+from resolvers.model import appointment, family
 from resolvers.model import patient as model
 from resolvers.model.patient import FIELDS, LazyPatient
 from store.naming import EXT, SID
@@ -70,11 +70,36 @@ def _appointments() -> list[dict[str, Any]]:
 
 
 APPOINTMENTS = _appointments()
+
+
+def _relationships() -> list[dict[str, Any]]:
+    demo = [r for r in generate_clinic(40) if r["resourceType"] == "RelatedPerson"]
+    source = {"url": EXT["related-patient"], "valueReference": {"reference": "Patient/p1"}}
+    odd = [
+        {"resourceType": "RelatedPerson", "id": "bare"},
+        {"resourceType": "RelatedPerson", "id": "named", "name": [{"given": ["Ana", "Li"], "family": "Ruiz"}],
+         "patient": {"reference": "Patient/p2", "display": "Bo Ruiz"}, "extension": [source],
+         "relationship": [{"coding": [{"code": "MTH"}, {"code": "GUARD"}]}]},
+        {"resourceType": "RelatedPerson", "id": "archived", "meta": {"versionId": "2", "lastUpdated": "2026-01-02"},
+         "relationship": [{"coding": [{"code": "NOT-A-CODE"}]}, {}],
+         "extension": [{"url": EXT["is-guardian"], "valueBoolean": True},
+                       {"url": EXT["relationship-note"], "valueString": "weekends"},
+                       {"url": EXT["archived-at"], "valueDateTime": "2026-02-01T00:00:00Z"},
+                       {"url": EXT["related-patient"], "valueReference": {"reference": "Practitioner/x",
+                                                                          "display": "Dr X"}}]},
+    ]
+    return demo + odd
+
+
+RELATIONSHIPS = _relationships()
 # (the eager and the lazy mapping of a resource, the record type, the field table)
 KINDS = {"patient": (model.from_fhir, model.lazy_from_fhir, model.Patient, FIELDS),
          "appointment": (appointment.from_fhir, appointment.lazy_from_fhir, appointment.Appointment,
-                         appointment.FIELDS)}
-CASES = [("patient", r) for r in PATIENTS] + [("appointment", r) for r in APPOINTMENTS]
+                         appointment.FIELDS),
+         "relationship": (family.relationship_from_fhir, family.lazy_relationship, family.Relationship,
+                          family.FIELDS)}
+CASES = [("patient", r) for r in PATIENTS] + [("appointment", r) for r in APPOINTMENTS] + [
+    ("relationship", r) for r in RELATIONSHIPS]
 
 
 @pytest.mark.parametrize(("kind", "res"), CASES, ids=[f"{k}-{r['id']}" for k, r in CASES])
