@@ -494,8 +494,15 @@ def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Not:
+    """A residue's ``$ne``: met where the equality with ``value`` is not."""
+
+    value: str | bool
+
+
 # What a walk leaves to test on a candidate's bytes: a conjunction of disjunctions of equalities, each equality as
-# (path parts, a string or a boolean).
+# (path parts, a string or a boolean, or ``Not`` of one: a ``$ne``).
 Residue = list[list[tuple[list[bytes], Any]]]
 
 
@@ -544,11 +551,15 @@ def _string_pin(cond: Any) -> bool:
 
 def _residue(parts: list[tuple[str, Any]], held: set[str]) -> tuple[Residue, list[tuple[str, Any]]]:
     """The conjuncts of ``parts`` testable on a document's bytes (equalities of a string or a boolean on a path
-    not in ``held``, or one ``$or`` of such), and the rest."""
+    not in ``held``, their ``$ne``, or one ``$or`` of such), and the rest."""
 
     def equality(key: str, cond: Any) -> tuple[list[bytes], Any] | None:
-        if key not in held and not key.startswith("$") and type(cond) in (str, bool):
+        if key in held or key.startswith("$"):
+            return None
+        if type(cond) in (str, bool):
             return [part.encode() for part in key.split(".")], cond
+        if isinstance(cond, Mapping) and list(cond) == ["$ne"] and type(cond["$ne"]) in (str, bool):
+            return [part.encode() for part in key.split(".")], Not(cond["$ne"])
         return None
 
     residue: Residue = []

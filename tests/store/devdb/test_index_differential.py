@@ -220,6 +220,16 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
     refused = 0  # index walks refused before the whole check (planner._walks_none)
     remembered = 0  # finds answered with a plan remembered (query.planned)
     by_key = 0  # reads by _id whose other clauses were tested on the documents' bytes (planner.id_residue)
+    in_groups = 0  # walks in groups whose candidates were tested on their bytes
+    by_bytes: Counter[bool] = Counter()  # walks in groups sorted on their bytes (True), or decoded (False)
+    sorted_by_bytes = query._sorted_by_bytes
+
+    def counted_sort(rows: list[Any], spec: list[tuple[str, int]]) -> Any:
+        found = sorted_by_bytes(rows, spec)
+        by_bytes[found is not None] += 1
+        return found
+
+    monkeypatch.setattr(query, "_sorted_by_bytes", counted_sort)
     last: tuple[dict[str, Any], Any, int] | None = None
     for round_ in range(1500):
         if round_ % 10 == 0:
@@ -276,6 +286,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
         residue = planner.walk_residue(walked, filt) if walked is not None and walked.order == "index" else None
         residues += residue is not None
         by_key += planner.id_residue(filt) is not None
+        in_groups += walked is not None and walked.order == "groups" and planner.walk_residue(walked, filt) is not None
         either += residue is not None and any(len(alternatives) > 1 for alternatives in residue)
         from_index += planner.counted(indexes, filt) is not None
         split = planner.negation(filt)
@@ -291,6 +302,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
     assert settled > 20 and residues > 10 and either > 3, (settled, residues, either)
     assert by_key > 20, by_key
+    assert in_groups > 10 and by_bytes[True] > 20 and by_bytes[False] > 5, (in_groups, by_bytes)
     assert refused > 1000, refused
     assert remembered > 1000, remembered
 
