@@ -33,9 +33,14 @@ class Wanted:
     episodes: bool = False
     appointments: bool = False  # appointments, or an episode's
     practitioners: bool = False  # an appointment's practitioner
+    observations: bool = False  # the vital signs' lists
 
     def __bool__(self) -> bool:
-        return self.summary or self.family or self.episodes or self.appointments
+        return self.summary or self.family or self.episodes or self.appointments or self.observations
+
+
+# The patient fields read from the patient's observations alone (resolvers/vital_signs.py).
+OBSERVED = frozenset({"vitalSigns", "vitalSignsPage", "latestVitalsDate"})
 
 
 def wanted(selections: Iterable[Any]) -> Wanted:
@@ -51,7 +56,8 @@ def wanted(selections: Iterable[Any]) -> Wanted:
     episode_appointments = _fields(_deep(episode.get("appointments"), "edges", "node")) or {}
     return Wanted(summary="medicalSummary" in found, family="family" in found, names=names,
                   episodes="episodes" in found, appointments="appointments" in found or "appointments" in episode,
-                  practitioners="practitioner" in appointments or "practitioner" in episode_appointments)
+                  practitioners="practitioner" in appointments or "practitioner" in episode_appointments,
+                  observations=not OBSERVED.isdisjoint(found))
 
 
 def _fields(selections: Iterable[Any]) -> dict[str, SelectedField] | None:
@@ -89,7 +95,9 @@ async def prefetch(ctx: Scope, pids: list[str], want: Wanted) -> None:
     first: list[Awaitable[Any]] = []
     if want.summary:
         first += [loaders.allergies_by_patient.load_many(pids), loaders.medications_by_patient.load_many(pids),
-                  loaders.conditions_by_patient.load_many(pids), loaders.observations_by_patient.load_many(pids)]
+                  loaders.conditions_by_patient.load_many(pids)]
+    if want.summary or want.observations:
+        first.append(loaders.observations_by_patient.load_many(pids))
     if want.summary or want.family:
         first.append(loaders.accounts_by_subject.load_many(pids))
     if want.family:

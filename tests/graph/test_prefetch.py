@@ -23,6 +23,8 @@ VARIANTS = {
     "appointments": "{ patients(first: 30) { edges { node { id appointments(first: 2) { totalCount edges { node { id "
                     "practitioner { id name } } } } episodes(first: 2) { edges { node { id appointments(first: 1) { "
                     "edges { node { id start practitioner { id } } } } } } } } } } }",
+    "observations": "{ patients(first: 50) { edges { node { id lastName vitalSigns { edges { node { id dateTaken "
+                    "pulse } } } latestVitalsDate } } } }",
     "episodes only": "{ patients(first: 30, after: null) { edges { node { id episodes(first: 3) { totalCount "
                      "edges { node { id status } } } } } } }",
     "fragment": "{ patients(first: 30) { edges { node { ...P } } } } "
@@ -84,6 +86,7 @@ async def test_a_prefetched_page_answers_what_its_resolvers_load(demo: GQL, plai
     ("family whole", prefetch.Wanted(family=True)),
     ("summary", prefetch.Wanted(summary=True, names=True)),
     ("episodes only", prefetch.Wanted(episodes=True, names=True)),
+    ("observations", prefetch.Wanted(names=True, observations=True)),
     ("fragment", prefetch.Wanted()),
     ("inline fragment", prefetch.Wanted()),
 ])
