@@ -29,6 +29,7 @@ from resolvers import episode as episode_r
 from resolvers import patient as patient_r
 from resolvers import patient_import as patient_import_r
 from resolvers import practitioner as practitioner_r
+from resolvers import prefetch
 from resolvers.loaders import settle_found
 from resolvers.model import appointment as appointment_m
 from resolvers.model import encounter as encounter_m
@@ -67,11 +68,15 @@ async def list_patients(
     sort: Annotated[PatientSort | None, strawberry.argument(
         description="Order of the list (default: first name, then last name, ascending).")] = None,
 ) -> ConnectionRecord[patient_m.Patient]:
-    return await patient_r.list_patients(
+    found = await patient_r.list_patients(
         info.context, flt=fields_of(filter) if filter is not None else None,
         sort_field=sort.field.value if sort is not None and sort.field is not None else None,
         descending=sort is not None and sort.direction.value == "desc",
         first=first, after=after, last=last, before=before, want_total=_selected(info, "totalCount"))
+    # the page's relations loaded before graphql-core walks it: its resolvers then answer synchronously
+    await prefetch.prefetch(info.context, [str(e.node.id) for e in found.edges], prefetch.wanted(
+        prefetch.selections(info.selected_fields, "edges", "node")))
+    return found
 
 
 async def patient_page(

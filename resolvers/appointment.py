@@ -32,7 +32,7 @@ Resource = dict[str, Any]
 def get_appointment(ctx: Scope, aid: str | None) -> Soon[model.Appointment | None]:
     if not aid:
         return None
-    return when_loaded(ctx.loaders.appointments_by_id, str(aid), lambda res: model.from_fhir(res) if res else None)
+    return when_loaded(ctx.loaders.appointments_by_id, str(aid), lambda res: model.lazy_from_fhir(res) if res else None)
 
 
 def _start(r: Resource) -> str:
@@ -63,7 +63,7 @@ def patient_appointments(
                     and (not date_from or _start(r) >= date_from)
                     and (not date_to or _start(r)[:len(date_to)] <= date_to)]
         return resolve_connection(rows, key=_start, rid=lambda r: r["id"],
-                                  node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after,
+                                  node=lambda r: node_of(loaders, r, model.lazy_from_fhir), first=first, after=after,
                                   last=last, before=before, descending=True)
 
     return when_loaded(loaders.appointments_by_patient, str(root.id), page)
@@ -85,7 +85,7 @@ def episode_appointments(
     def page(rows: list[Resource]) -> Connection[model.Appointment]:
         mine = [r for r in rows if (ext(r, "episode-of-care") or {}).get("reference") == ref]
         return resolve_connection(mine, key=_start, rid=lambda r: r["id"],
-                                  node=lambda r: node_of(loaders, r, model.from_fhir), first=first, after=after)
+                                  node=lambda r: node_of(loaders, r, model.lazy_from_fhir), first=first, after=after)
 
     return when_loaded(loaders.appointments_by_patient, str(root.patient_id), page)
 
@@ -110,7 +110,7 @@ async def list_appointments(ctx: Scope, flt: dict[str, Any] | None, first: int |
     async def search(**kw: Any) -> Page:
         return await ctx.repo.search(ctx.who, "Appointment", params, total=True, **kw)
 
-    return await store_connection(search, sort="date", node=model.from_fhir, first=first, after=after, last=last,
+    return await store_connection(search, sort="date", node=model.lazy_from_fhir, first=first, after=after, last=last,
                                   before=before, default=ctx.settings.default_page_size,
                                   maximum=ctx.settings.max_page_size)
 

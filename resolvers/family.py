@@ -40,11 +40,11 @@ def relationship_page(root: Patient, info: Info, page: PageNumber = 1, page_size
     paging = numbered(info.context, page, page_size)
     return when_loaded(info.context.loaders.relations_by_related_patient, str(root.id), lambda rows: paging(
         [r for r in rows if model.is_current(r)], key=lambda r: "", rid=lambda r: r["id"],
-        node=model.relationship_from_fhir))
+        node=model.lazy_relationship))
 
 
 def _listed(rows: list[Resource]) -> list[model.Relationship]:
-    return [model.relationship_from_fhir(r) for r in sorted(rows, key=lambda r: r["id"]) if model.is_current(r)]
+    return [model.lazy_relationship(r) for r in sorted(rows, key=lambda r: r["id"]) if model.is_current(r)]
 
 
 def relationship_patient(root: model.Relationship, info: Info) -> Soon[Patient | None]:

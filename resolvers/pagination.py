@@ -162,9 +162,7 @@ def resolve_connection(
     edges: list[Any] = [LazyEdge(k, i, node(it)) for k, i, it in chosen]
     return Connection(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, has_previous_page=has_prev,
-                           start_cursor=edges[0].cursor if edges else None,
-                           end_cursor=edges[-1].cursor if edges else None),
+        page_info=LazyPageInfo(has_next, has_prev, edges[0] if edges else None, edges[-1] if edges else None),
         total_count=total,
     )
 
@@ -233,6 +231,24 @@ class LazyEdge:
     @property
     def cursor(self) -> str:
         return encode_cursor(list(self._key) if isinstance(self._key, tuple) else self._key, self._rid)
+
+
+class LazyPageInfo(PageInfo):
+    """A ``PageInfo`` whose cursors are its first and last edges', encoded only when read (a chart's ~100 lists
+    select none)."""
+
+    def __init__(self, has_next_page: bool, has_previous_page: bool, first: LazyEdge | None,
+                 last: LazyEdge | None):  # not the dataclass's: the cursors are read from the edges
+        self.has_next_page, self.has_previous_page = has_next_page, has_previous_page
+        self._first, self._last = first, last
+
+    @property
+    def start_cursor(self) -> str | None:  # type: ignore[override]
+        return self._first.cursor if self._first is not None else None
+
+    @property
+    def end_cursor(self) -> str | None:  # type: ignore[override]
+        return self._last.cursor if self._last is not None else None
 
 
 def _beyond(row: tuple[Any, str], mark: tuple[Any, str], descending: bool) -> bool:

@@ -4,10 +4,11 @@
 # over these records in other modules, where strawberry could not resolve them as strings.
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import EnumMeta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import strawberry
 
@@ -35,6 +36,28 @@ class EntityRef:
 class Tag:
     code: str = strawberry.field(description="The tag definition's id (older tags: a free code such as \"vip\").")
     display: str | None = strawberry.field(default=None, description="The tag's name when it was assigned.")
+
+
+class Lazy:
+    """A record whose fields are read from its FHIR resource when first asked for, and kept (mix it in before the
+    record's dataclass): a list or a chart selects a handful of a record's fields, and a record mapped whole costs
+    more than the rest of its row. ``FIELDS``: each field from the ``READING`` of the resource (what fields share,
+    computed once), the table the record's eager ``from_fhir`` reads whole. The resource must not change meanwhile
+    (the loaders' resources never do: a write primes a new version)."""
+
+    READING: ClassVar[type]
+    FIELDS: ClassVar[dict[str, Callable[[Any], Any]]]
+
+    def __init__(self, res: dict[str, Any]):  # not the dataclass's: no field is read yet
+        self.__dict__["_reading"] = type(self).READING(res)
+        self.__dict__["id"] = res["id"]
+
+    def __getattr__(self, name: str) -> Any:
+        field = self.FIELDS.get(name)
+        if field is None:
+            raise AttributeError(name)
+        value = self.__dict__[name] = field(self.__dict__["_reading"])
+        return value
 
 
 def provided(fields: dict[str, object]) -> dict[str, object]:

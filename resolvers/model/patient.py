@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.model.common import EntityRef, Tag, enum_type
+from resolvers.model.common import EntityRef, Lazy, Tag, enum_type
 from store.events import patient_status
 from store.fhirjson import ext, ext_map, ident, ref_id, set_ext, version
 from store.naming import CS, EXT, MARITAL, SID, SSN_SYSTEM, sid
@@ -540,22 +540,13 @@ def from_fhir(res: Resource) -> Patient:
     return Patient(**{name: field(reading) for name, field in FIELDS.items()})
 
 
-class LazyPatient(Patient):
-    """A patient record whose fields are read from its FHIR Patient when first asked for: a list or a chart
-    selects a handful of the record's ~70 fields (names, date of birth, status), and a patient mapped whole
-    costs more than the rest of its row. Equal field by field to ``from_fhir``'s (tests/resolvers/test_patient_lazy.py);
-    the resource must not change meanwhile (the loaders' resources never do: a write primes a new version)."""
+class LazyPatient(Lazy, Patient):
+    """A patient record whose fields are read from its FHIR Patient when first asked for (a list or a chart reads a
+    handful of the record's ~70 fields: names, date of birth, status). Equal field by field to ``from_fhir``'s
+    (tests/resolvers/test_patient_lazy.py)."""
 
-    def __init__(self, res: Resource):  # not the dataclass's: no field is read yet
-        self.__dict__["_reading"] = _Reading(res)
-        self.__dict__["id"] = res["id"]
-
-    def __getattr__(self, name: str) -> Any:
-        field = FIELDS.get(name)
-        if field is None:
-            raise AttributeError(name)
-        value = self.__dict__[name] = field(self.__dict__["_reading"])
-        return value
+    READING = _Reading
+    FIELDS = FIELDS
 
 
 class NamedPatient(LazyPatient):

@@ -494,8 +494,15 @@ def settled(a: Access, filter: Mapping[str, Any], once: bool = True) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Not:
+    """A residue's ``$ne``: met where the equality with ``value`` is not."""
+
+    value: str | bool
+
+
 # What a walk leaves to test on a candidate's bytes: a conjunction of disjunctions of equalities, each equality as
-# (path parts, a string or a boolean).
+# (path parts, a string or a boolean, or ``Not`` of one: a ``$ne``).
 Residue = list[list[tuple[list[bytes], Any]]]
 
 
@@ -511,11 +518,48 @@ def walk_residue(p: Plan, filter: Mapping[str, Any]) -> Residue | None:
     if parts is None:
         return None
     (a,) = p.accesses
-    held = set(a.index.fields)
+    residue, rest = _residue(parts, set(a.index.fields))
+    if not residue or not rest or not walk_settled(p, {"$and": [{k: c} for k, c in rest]}):
+        return None
+    return residue
+
+
+def id_residue(filter: Mapping[str, Any]) -> Residue | None:
+    """What a filter pinning ``_id`` to strings (one ``_id`` conjunct: a string, its ``$eq`` or ``$in``) leaves to
+    test on each document found by key, when that is equalities alone as ``walk_residue`` reads them (the deleted
+    flag of ``read_many``); None when anything else is left, or nothing is."""
+    parts = _conjuncts(filter)
+    if parts is None:
+        return None
+    pins = [cond for key, cond in parts if key == "_id"]
+    if len(pins) != 1 or not _string_pin(pins[0]):
+        return None
+    residue, rest = _residue([(k, c) for k, c in parts if k != "_id"], set())
+    return residue if residue and not rest else None
+
+
+def _string_pin(cond: Any) -> bool:
+    if type(cond) is str:
+        return True
+    if not isinstance(cond, Mapping) or len(cond) != 1:
+        return False
+    ((op, value),) = cond.items()
+    if op == "$eq":
+        return type(value) is str
+    return op == "$in" and isinstance(value, list) and all(type(v) is str for v in value)
+
+
+def _residue(parts: list[tuple[str, Any]], held: set[str]) -> tuple[Residue, list[tuple[str, Any]]]:
+    """The conjuncts of ``parts`` testable on a document's bytes (equalities of a string or a boolean on a path
+    not in ``held``, their ``$ne``, or one ``$or`` of such), and the rest."""
 
     def equality(key: str, cond: Any) -> tuple[list[bytes], Any] | None:
-        if key not in held and not key.startswith("$") and type(cond) in (str, bool):
+        if key in held or key.startswith("$"):
+            return None
+        if type(cond) in (str, bool):
             return [part.encode() for part in key.split(".")], cond
+        if isinstance(cond, Mapping) and list(cond) == ["$ne"] and type(cond["$ne"]) in (str, bool):
+            return [part.encode() for part in key.split(".")], Not(cond["$ne"])
         return None
 
     residue: Residue = []
@@ -532,9 +576,7 @@ def walk_residue(p: Plan, filter: Mapping[str, Any]) -> Residue | None:
             residue.append([found])
         else:
             rest.append((key, cond))
-    if not residue or not rest or not walk_settled(p, {"$and": [{k: c} for k, c in rest]}):
-        return None
-    return residue
+    return residue, rest
 
 
 def walk_settled(p: Plan, filter: Mapping[str, Any]) -> bool:

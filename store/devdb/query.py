@@ -1,6 +1,8 @@
 """How a query reaches its documents without scanning them all, as mongomock otherwise does for every query.
 
-- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK);
+- a filter pinning ``_id`` (equality, ``$eq``, ``$in``, also inside ``$and``) fetches by key (``lookup``: IDHACK),
+  the rest of it tested on each document's bytes when that is equalities (``planner.id_residue``: ``read_many``'s
+  deleted flag), else on the decoded document;
 - otherwise the planner (store/devdb/planner.py) picks an index built from the collection's createIndexes
   (store/devdb/index.py) and reads candidates from it (IXSCAN), walking it in the sort's order up to the limit
   when it can; every candidate still passes mongomock's full filter;
@@ -60,7 +62,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +123,9 @@ def lookup(documents: Documents, filter: Doc) -> list[Row] | None:
         keys.sort()
         if _only_pins_id(filter):  # string _ids found by key are exact matches: nothing to decode
             return [(found, None) for key in keys if (found := raw(key)) is not None]
+        residue = planner.id_residue(filter)
+        if residue is not None:  # and the rest equalities (read_many's deleted flag): tested on the bytes
+            return list(_residue_filtered(filter, residue, (found for key in keys if (found := raw(key)) is not None)))
     rows: list[Row] = list(_filtered(filter, (found for key in keys if (found := raw(key)) is not None)))
     if len(rows) > 1 and not strings:
         rows.sort(key=lambda row: filtering.resolve_sort_key("_id", row[1]))
@@ -147,7 +152,9 @@ def matching(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None, 
         found = chosen.plan
         if found is not None:
             if found.order == "groups":
-                return sort_rows(_in_groups(found, documents.raw, filter, needed), sort)[:needed]
+                grouped = _in_groups(found, documents.raw, filter, needed, chosen.settled, chosen.residue)
+                by_bytes = _sorted_by_bytes(grouped, spec)
+                return (by_bytes if by_bytes is not None else sort_rows(grouped, sort))[:needed]
             if chosen.settled:
                 # the index ranges say all the filter says: the first ``needed`` entries are the answer as stored
                 return [(raw, None) for raw in itertools.islice(planner.candidates(found, documents.raw),
@@ -191,7 +198,7 @@ def planned(indexes: index.Indexes, filter: Doc, spec: list[tuple[str, int]], ne
         chosen: Planned = held[1]
         return chosen
     found = planner.plan(indexes, filter, spec or None, needed, total)
-    walked = found if found is not None and found.order == "index" else None
+    walked = found if found is not None and found.walk else None
     settled = walked is not None and planner.walk_settled(walked, filter)
     chosen = Planned(found, settled, planner.walk_residue(walked, filter) if walked is not None and not settled
                      else None)
@@ -235,9 +242,11 @@ def count(coll: MockCollection, filter: Doc) -> int:
     return sum(1 for _ in rows(coll, filter))
 
 
-def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int) -> list[Row]:
+def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: int, settled: bool = False,
+               residue: planner.Residue | None = None) -> list[Row]:
     """The matches of a walk in the order of the sort's first key, up to the end of the group of equal first
-    keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them."""
+    keys that holds the ``needed``-th: the first ``needed`` in the whole sort's order are among them. Each
+    candidate matches (``settled``), or is tested on its bytes (``residue``), else decoded and tested."""
     filtering.filter_applies(filter, {})
     applies = matcher.applies(filter)
     out: list[Row] = []
@@ -245,12 +254,45 @@ def _in_groups(found: planner.Plan, fetch: planner.Fetch, filter: Doc, needed: i
     for group, raw in planner.grouped(found, fetch):
         if boundary is not None and group != boundary:
             break
-        doc = decode(raw)
-        if applies(doc):
-            out.append((raw, doc))
+        row = _match(raw, filter, applies, settled, residue)
+        if row is not None:
+            out.append(row)
             if len(out) >= needed and boundary is None:
                 boundary = group
     return out
+
+
+def _match(raw: bytes, filter: Doc, applies: Callable[[Doc], bool], settled: bool,
+           residue: planner.Residue | None) -> Row | None:
+    if settled:
+        return raw, None
+    if residue is not None:
+        found = rawbson.walked(raw)
+        verdicts = [_met(raw, alternatives, found) for alternatives in residue]
+        if all(verdicts):
+            return raw, None
+        if False in verdicts:
+            return None
+    doc = decode(raw)
+    return (raw, doc) if applies(doc) else None
+
+
+def _sorted_by_bytes(rows: list[Row], spec: list[tuple[str, int]]) -> list[Row] | None:
+    """``rows`` in ``spec``'s order with nothing decoded, when every row holds a string at every sort path (read
+    from its bytes: strings sort alike in BSON and Python, UTF-8 byte order being code point order); None when one
+    does not (the caller sorts the decoded documents)."""
+    paths = [[part.encode() for part in key.split(".")] for key, _ in spec]
+    keys: list[list[str]] = []
+    for raw, _ in rows:
+        found = rawbson.walked(raw)
+        values = [rawbson.string_at(raw, path, found) for path in paths]
+        if None in values:
+            return None
+        keys.append(values)  # type: ignore[arg-type]
+    order = list(range(len(rows)))
+    for i in reversed(range(len(spec))):  # stable, last key first, as sort_rows
+        order.sort(key=lambda j: keys[j][i], reverse=spec[i][1] < 0)
+    return [rows[j] for j in order]
 
 
 def explain(coll: MockCollection, filter: Doc, sort: Mapping[str, Any] | None = None, limit: int = 0) -> Doc:
@@ -274,27 +316,26 @@ def _filtered(filter: Doc, raws: Iterable[bytes]) -> Iterator[Match]:
 
 def _residue_filtered(filter: Doc, residue: planner.Residue, raws: Iterable[bytes]) -> Iterator[Row]:
     """Each of ``raws`` whose elements meet the ``residue`` (``planner.walk_residue``: the rest of ``filter`` is
-    settled by the walk: each entry met when one of its equalities holds), tested on its bytes; one those do not
-    settle is decoded and tested on the whole filter."""
+    settled by the walk; ``id_residue``: by the key found; each entry met when one of its equalities holds), tested
+    on its bytes; one those do not settle is decoded and tested on the whole filter."""
     applies = matcher.applies(filter)
     for raw in raws:
-        found = rawbson.walked(raw)  # the embedded documents walked to, for the next equality and query
-        verdicts = [_met(raw, alternatives, found) for alternatives in residue]
-        if all(verdicts):
-            yield raw, None
-        elif None in verdicts and False not in verdicts:
-            doc = decode(raw)
-            if applies(doc):
-                yield raw, doc
+        row = _match(raw, filter, applies, False, residue)
+        if row is not None:
+            yield row
 
 
 def _met(raw: bytes, alternatives: list[tuple[list[bytes], Any]], found: dict[tuple[bytes, ...], int | bool | None]
          ) -> bool | None:
-    """True when one of the equalities holds on ``raw``'s bytes, False when none does, None when the bytes do not
-    say for one that may."""
+    """True when one of the equalities (or ``$ne``) holds on ``raw``'s bytes, False when none does, None when the
+    bytes do not say for one that may."""
     undecided = False
     for path, value in alternatives:
-        verdict = rawbson.equals(raw, path, value, found)
+        if type(value) is planner.Not:  # a $ne: met where the equality is not (undecided alike)
+            equal = rawbson.equals(raw, path, value.value, found)
+            verdict = None if equal is None else not equal
+        else:
+            verdict = rawbson.equals(raw, path, value, found)
         if verdict:
             return True
         undecided = undecided or verdict is None

@@ -199,6 +199,20 @@ def equals(raw: bytes, path: list[bytes] | tuple[bytes, ...], value: str | bool,
     return _scalar_equal(raw, at, want, expected)
 
 
+def string_at(raw: bytes, path: list[bytes] | tuple[bytes, ...],
+              found: dict[tuple[bytes, ...], int | bool | None] | None = None) -> str | None:
+    """The string at ``path`` of document ``raw``; None when the element there is missing or anything else (an
+    array, another type, an array on the way). ``found``: as ``equals``'."""
+    start = _embedded(raw, tuple(path[:-1]), {} if found is None else found)
+    if start is None or start is False:
+        return None
+    element = _element(raw, start, path[-1])
+    if element is None or element[0] != 0x02:
+        return None
+    at = element[1]
+    return raw[at + 4:at + 3 + _unpack_int32(raw, at)[0]].decode()
+
+
 # Where the embedded documents of a stored document start, by the document's bytes (``walked``): a pure function of
 # them, so never stale; the same stored bytes objects come back as candidates query after query (their hash is
 # kept by the bytes object, an equal copy compares equal). At most ``MAX_WALKED`` documents, then forgotten at once.

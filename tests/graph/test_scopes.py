@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from store.naming import EXT
 from tests.factories import make_allergy, make_appointment, make_patient, make_practitioner
 from tests.graph.conftest import GQL
 
@@ -93,3 +94,42 @@ async def test_a_patient_context_sees_only_its_compartment(clinic: Clinic) -> No
     assert (await me_write.run(RECORD_ALLERGY, {"p": i["p1"]}))["recordAllergy"]["allergen"] == "Penicillin"
     other = await me_write.raw(RECORD_ALLERGY, {"p": i["p2"]})
     assert other["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "NOT_FOUND")
+
+
+CHART = ("{ patients(first: 20) { edges { node { id medicalSummary { allergies { allergen } alerts { name } } "
+         "family { guarantor { id lastName } members { id firstName } relationships { relatedPatientName } "
+         "guardians { relatedPatient { id } } } appointments(first: 5) { edges { node { id practitioner { id } } } } "
+         "} } } }")
+
+
+async def test_a_patient_context_sees_the_same_with_its_page_prefetched(clinic: Clinic,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's relations loaded ahead (resolvers/prefetch.py) go through the caller's own loaders: a
+    patient-context caller sees its compartment's family, and the same errors, as when each relation loads itself."""
+    from resolvers import prefetch
+
+    i = clinic.ids
+    await clinic.put("acc", {"resourceType": "Account", "status": "active", "subject": [
+        {"reference": f"Patient/{i['p1']}"}, {"reference": f"Patient/{i['p2']}"}],
+        "guarantor": [{"party": {"reference": f"Patient/{i['p2']}"}}]})
+    await clinic.put("rel", {"resourceType": "RelatedPerson", "active": True, "patient": {
+        "reference": f"Patient/{i['p1']}"}, "extension": [{"url": EXT["related-patient"], "valueReference": {
+            "reference": f"Patient/{i['p2']}"}}], "relationship": [{"coding": [{"code": "GUARD"}]}]})
+    real = prefetch.prefetch
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    for who in (clinic.gql("patient/*.rs", "launch/patient", patient=i["p1"]), clinic.gql("user/Patient.rs"),
+                clinic.gql("user/*.rs")):
+        ahead = await who.post(CHART)
+        monkeypatch.setattr(prefetch, "prefetch", nothing)
+        plain = await who.post(CHART)
+        monkeypatch.setattr(prefetch, "prefetch", real)
+        assert ahead.status_code == plain.status_code == 200
+        assert ahead.content == plain.content
+    me = (await clinic.gql("patient/*.rs", "launch/patient", patient=i["p1"]).post(CHART)).json()
+    assert node_ids(me["data"]) == {i["p1"]}
+    family = me["data"]["patients"]["edges"][0]["node"]["family"]
+    assert family["members"] == [{"id": i["p1"], "firstName": "Maria"}] and family["guarantor"] is None  # not p2
+    assert [e["extensions"]["code"] for e in me["errors"]] == ["FORBIDDEN"]  # the practitioner, as ever

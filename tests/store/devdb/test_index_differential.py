@@ -134,6 +134,15 @@ SORTS: list[list[tuple[str, int]] | None] = [
 def generated_query(rng: random.Random, docs: list[dict[str, Any]]) -> tuple[dict[str, Any], Any, int]:
     sort = rng.choice(SORTS)
     parts: list[dict[str, Any]] = []
+    if rng.random() < 0.08:  # reads by id, as read_many's: _id pinned, equalities beside it (and other clauses)
+        pool = [d["_id"] for d in docs] + ["t1/99999"]
+        pin = rng.choice([{"$in": rng.sample(pool, rng.randint(1, 8))}, rng.choice(pool), {"$eq": rng.choice(pool)}])
+        beside = rng.sample([{"_sys.deleted": rng.choice([False, True])}, {"x": rng.choice([*WORDS, True, False])},
+                             {"$or": [{"_sys.k.code": c} for c in rng.sample(CODES, 2)]},
+                             {"_sys.tenant": rng.choice(TENANTS)}, clause(rng)], rng.randint(1, 3))
+        if rng.random() < 0.5:
+            return {"$and": [{"_id": pin}, *beside]}, sort, rng.choice([0, 1, 5])
+        return {"_id": pin, **{k: v for part in beside for k, v in part.items()}}, sort, rng.choice([0, 1, 5])
     if rng.random() < 0.12:  # equalities alone, as the store's counts of a tenant's resources (and mixed values)
         x = rng.choice([mixed(rng), {"$in": [rng.choice(WORDS), rng.choice([True, 1, "jo"])]}, {"$eq": "zed"}])
         parts = [{"_sys.tenant": rng.choice(TENANTS)}, {"x": x}]
@@ -210,6 +219,17 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
     either = 0  # ... one of them an $or of equalities (a token search of several codes)
     refused = 0  # index walks refused before the whole check (planner._walks_none)
     remembered = 0  # finds answered with a plan remembered (query.planned)
+    by_key = 0  # reads by _id whose other clauses were tested on the documents' bytes (planner.id_residue)
+    in_groups = 0  # walks in groups whose candidates were tested on their bytes
+    by_bytes: Counter[bool] = Counter()  # walks in groups sorted on their bytes (True), or decoded (False)
+    sorted_by_bytes = query._sorted_by_bytes
+
+    def counted_sort(rows: list[Any], spec: list[tuple[str, int]]) -> Any:
+        found = sorted_by_bytes(rows, spec)
+        by_bytes[found is not None] += 1
+        return found
+
+    monkeypatch.setattr(query, "_sorted_by_bytes", counted_sort)
     last: tuple[dict[str, Any], Any, int] | None = None
     for round_ in range(1500):
         if round_ % 10 == 0:
@@ -239,7 +259,11 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
             assert not indexes.plans
         indexes.plans.update(held)
         assert query.planned(indexes, filt, spec, limit, len(docs)) == fresh
-        assert len(indexes.plans) == len(held), (filt, sort, limit)  # (that was the remembered plan)
+        if query.id_lookup(filt) is None:  # (a read by _id is planned by no one: nothing remembered)
+            assert len(indexes.plans) == len(held), (filt, sort, limit)  # (that was the remembered plan)
+        else:
+            indexes.plans.clear()
+            indexes.plans.update(held)
         plan = query.explain(coll, filt, dict(sort) if sort else None, limit)
         stages[f"{plan['stage']}/{plan.get('order', '')}"] += 1
         context = f"filter={filt} sort={sort} limit={limit} plan={plan}"
@@ -261,6 +285,8 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
         settled += walked is not None and walked.order == "index" and planner.walk_settled(walked, filt)
         residue = planner.walk_residue(walked, filt) if walked is not None and walked.order == "index" else None
         residues += residue is not None
+        by_key += planner.id_residue(filt) is not None
+        in_groups += walked is not None and walked.order == "groups" and planner.walk_residue(walked, filt) is not None
         either += residue is not None and any(len(alternatives) > 1 for alternatives in residue)
         from_index += planner.counted(indexes, filt) is not None
         split = planner.negation(filt)
@@ -275,6 +301,8 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
     assert stages["IXSCAN/groups"] > 30, stages
     assert from_index > 100 and by_negation > 10, (from_index, by_negation)
     assert settled > 20 and residues > 10 and either > 3, (settled, residues, either)
+    assert by_key > 20, by_key
+    assert in_groups > 10 and by_bytes[True] > 20 and by_bytes[False] > 5, (in_groups, by_bytes)
     assert refused > 1000, refused
     assert remembered > 1000, remembered
 

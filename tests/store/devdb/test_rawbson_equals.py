@@ -39,6 +39,17 @@ def test_a_verdict_is_the_matchers_or_none(doc: dict[str, Any], path: str, value
         assert verdict == filtering.filter_applies({path: value}, doc)
 
 
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d["_id"]) for d in DOCS])
+@pytest.mark.parametrize("path", ["_sys.tenant", "_sys.deleted", "_sys", "_id", "_sys.tenant.x"])
+def test_a_string_read_is_the_documents_or_none(doc: dict[str, Any], path: str) -> None:
+    """rawbson.string_at (a sort key read from the bytes): the string the decoded document holds there, else None."""
+    found = rawbson.string_at(bson.encode(doc), [p.encode() for p in path.split(".")])
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    assert found == (value if isinstance(value, str) else None)
+
+
 def test_the_store_shapes_are_decided() -> None:
     raw = bson.encode({"_id": "t/1", "name": [{"family": "x"}], "_sys": {"tenant": "t", "deleted": False, "s": {}}})
     assert rawbson.equals(raw, [b"_sys", b"deleted"], False) is True
