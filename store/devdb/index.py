@@ -455,9 +455,7 @@ class Filing:
 
 def indexes_of(store: Any) -> Indexes:
     """The up-to-date indexes of mongomock's collection ``store`` (built on first use)."""
-    state: Indexes | None = store.__dict__.get("_devdb_indexes")
-    if state is None or state.documents is not store._documents:
-        state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
+    state = _state(store, unfiled=False)
     if state.documents.changes:
         state.flush()  # before any index is built afresh from the documents as they are now
     _sync(state, store)
@@ -468,12 +466,20 @@ def file_some(store: Any, most: int) -> int:
     """File up to ``most`` of the documents that the indexes of mongomock's collection ``store`` have yet to file
     (devdb's idle filing, store/devdb/engine.py ``file_idle``); returns how many. Indexes not built yet start empty,
     with every document to file: a large collection is built a slice at a time too."""
+    state = _state(store, unfiled=True)
+    _sync(state, store)
+    return state.flush(most) if state.documents.changes else 0
+
+
+def _state(store: Any, *, unfiled: bool) -> Indexes:
+    """The ``Indexes`` kept on ``store``, made anew when there are none for its documents: built from them by the
+    next ``_sync``, or (``unfiled``) empty, with every document noted as yet to file."""
     state: Indexes | None = store.__dict__.get("_devdb_indexes")
     if state is None or state.documents is not store._documents:
         state = store.__dict__["_devdb_indexes"] = Indexes(store._documents)
-        state.documents.changes = dict.fromkeys(state.documents.held)  # each was absent when they last looked
-    _sync(state, store)
-    return state.flush(most) if state.documents.changes else 0
+        if unfiled:
+            state.documents.changes = dict.fromkeys(state.documents.held)  # each was absent when they last looked
+    return state
 
 
 def _sync(state: Indexes, store: Any) -> None:
