@@ -11,46 +11,47 @@ from fhir_rest import endpoints as ep
 from fhir_rest import operations as ops
 from fhir_rest.bulk import endpoints as bulk
 from fhir_rest.negotiation import Negotiated
+from fhir_rest.routing import PathRoute, table
 
 PREFIXES = ("/fhir/r4", "/r4")
 TYPE = "{type:str}"
 ID = "{id:str}"
 
 
-ROUTES = [
-    Route("/metadata", ep.metadata, methods=["GET"]),
+ROUTES = table([
+    PathRoute("/metadata", ep.metadata, methods=["GET"]),
     # The OpenAPI description of this API and its page (fhir_rest/openapi.py): before the type routes.
-    Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
-    Route("/docs", openapi.docs_page, methods=["GET"]),
-    Route("/docs/assets/{name:str}", openapi.docs_asset, methods=["GET"]),
+    PathRoute("/openapi.json", openapi.openapi_json, methods=["GET"]),
+    PathRoute("/docs", openapi.docs_page, methods=["GET"]),
+    PathRoute("/docs/assets/{name:str}", openapi.docs_asset, methods=["GET"]),
     # Bulk Data (fhir_rest/bulk/): before the type routes, which would take "$export" for a type or an id.
-    Route("/$export", bulk.kickoff, methods=["GET", "POST"]),
-    Route("/Patient/$export", bulk.kickoff, methods=["GET", "POST"]),
-    Route(f"/Group/{ID}/$export", bulk.kickoff, methods=["GET", "POST"]),
-    Route("/$bulkdata-status", bulk.status, methods=["GET"]),
-    Route("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
+    PathRoute("/$export", bulk.kickoff, methods=["GET", "POST"]),
+    PathRoute("/Patient/$export", bulk.kickoff, methods=["GET", "POST"]),
+    PathRoute(f"/Group/{ID}/$export", bulk.kickoff, methods=["GET", "POST"]),
+    PathRoute("/$bulkdata-status", bulk.status, methods=["GET"]),
+    PathRoute("/$bulkdata-status", bulk.cancel, methods=["DELETE"]),
     # The type's own routes (search: the most asked for of them) after the other one-segment paths, ahead of the
     # longer paths, which no one-segment path can match: the same routing, a search not tried on those first.
-    Route(f"/{TYPE}", ep.search, methods=["GET"]),
-    Route(f"/{TYPE}", ep.create, methods=["POST"]),
-    Route(f"/{TYPE}", ep.conditional_update, methods=["PUT"]),
-    Route(f"/{TYPE}", ep.conditional_delete, methods=["DELETE"]),
-    Route(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
+    PathRoute(f"/{TYPE}", ep.search, methods=["GET"]),
+    PathRoute(f"/{TYPE}", ep.create, methods=["POST"]),
+    PathRoute(f"/{TYPE}", ep.conditional_update, methods=["PUT"]),
+    PathRoute(f"/{TYPE}", ep.conditional_delete, methods=["DELETE"]),
+    PathRoute(f"/Document/{ID}/Binary", bulk.download, methods=["GET"]),
     # Operations (fhir_rest/operations.py): before the type routes too.
-    Route(f"/Patient/{ID}/$everything", ops.everything, methods=["GET", "POST"]),
-    Route("/DocumentReference/$docref", docref.docref, methods=["GET", "POST"]),
-    Route(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
-    Route(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),
-    Route(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
-    Route(f"/{TYPE}/_search", ep.search, methods=["POST"]),
-    Route(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),
-    Route(f"/{TYPE}/{ID}/_history", ep.instance_history, methods=["GET"]),
-    Route(f"/{TYPE}/{ID}", ep.read, methods=["GET"]),
-    Route(f"/{TYPE}/{ID}", ep.update, methods=["PUT"]),
-    Route(f"/{TYPE}/{ID}", ep.patch, methods=["PATCH"]),
-    Route(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
-    Route("/", ep.system, methods=["POST"]),
-]
+    PathRoute(f"/Patient/{ID}/$everything", ops.everything, methods=["GET", "POST"]),
+    PathRoute("/DocumentReference/$docref", docref.docref, methods=["GET", "POST"]),
+    PathRoute(f"/{TYPE}/$validate", ops.validate, methods=["POST"]),
+    PathRoute(f"/{TYPE}/{ID}/$validate", ops.validate, methods=["POST"]),
+    PathRoute(f"/{TYPE}/_history", ep.type_history, methods=["GET"]),
+    PathRoute(f"/{TYPE}/_search", ep.search, methods=["POST"]),
+    PathRoute(f"/{TYPE}/{ID}/_history/{{vid:str}}", ep.vread, methods=["GET"]),
+    PathRoute(f"/{TYPE}/{ID}/_history", ep.instance_history, methods=["GET"]),
+    PathRoute(f"/{TYPE}/{ID}", ep.read, methods=["GET"]),
+    PathRoute(f"/{TYPE}/{ID}", ep.update, methods=["PUT"]),
+    PathRoute(f"/{TYPE}/{ID}", ep.patch, methods=["PATCH"]),
+    PathRoute(f"/{TYPE}/{ID}", ep.delete, methods=["DELETE"]),
+    PathRoute("/", ep.system, methods=["POST"]),
+])
 
 
 class _Prefixed:

@@ -21,6 +21,7 @@ from fhir_rest.qapi import (
     webhooks,
 )
 from fhir_rest.qapi.table import Op
+from fhir_rest.routing import PathRoute, table
 
 PREFIX = "/qapi/v1"
 
@@ -48,12 +49,12 @@ DOCS = ("/openapi.json", "/docs")
 def routes() -> list[BaseRoute]:
     from fhir_rest.qapi import openapi
 
-    return [
-        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
-        Route("/docs", openapi.docs_page, methods=["GET"]),
-        Route("/docs/assets/{name}", openapi.docs_asset, methods=["GET"]),
-        *(Route(op.path, op.endpoint, methods=[op.method]) for op in operations()),
-    ]
+    return table([
+        PathRoute("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        PathRoute("/docs", openapi.docs_page, methods=["GET"]),
+        PathRoute("/docs/assets/{name}", openapi.docs_asset, methods=["GET"]),
+        *(PathRoute(op.path, op.endpoint, methods=[op.method]) for op in operations()),
+    ])
 
 
 def mount() -> Mount:

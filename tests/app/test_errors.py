@@ -42,6 +42,26 @@ async def test_unknown_fhir_endpoint_and_method_are_operation_outcomes(fhir: htt
     assert r.status_code == 404 and r.json()["issue"][0]["code"] == "not-found"
 
 
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("OPTIONS", "/fhir/r4/Patient", "DELETE, GET, HEAD, POST, PUT"),
+    ("PATCH", "/fhir/r4/Patient", "DELETE, GET, HEAD, POST, PUT"),
+    ("POST", "/fhir/r4/Patient/x", "DELETE, GET, HEAD, PATCH, PUT"),
+    ("PATCH", "/fhir/r4/$bulkdata-status", "DELETE, GET, HEAD"),
+    ("PATCH", "/fhir/r4/metadata", "GET, HEAD"),
+    ("DELETE", "/qapi/v1/patients/1", "GET, HEAD, PUT"),
+    ("OPTIONS", "/qapi/v1/appointments/1", "GET, HEAD, PUT"),
+    ("DELETE", "/qapi/v1/appointments/1/attachments", "GET, HEAD, POST"),
+    ("PATCH", "/qapi/v1/webhooks", "GET, HEAD, POST"),
+])
+async def test_a_405_names_every_method_of_the_path(client: httpx.AsyncClient, method: str, path: str,
+                                                    allow: str) -> None:
+    # RFC 9110 §15.5.6: the Allow of a 405 lists the target resource's methods, not those of the one route
+    # (of several on the same path, one per method) the router happened to try first.
+    r = await client.request(method, path, headers={"X-API-Key": API_KEYS["tenant-a"]})
+    assert r.status_code == 405 and r.headers["allow"] == allow, r.text
+    assert f"(allowed: {allow})" in r.text
+
+
 async def test_missing_credentials_in_each_door_shape(closed: ServerThread) -> None:
     async with httpx.AsyncClient(base_url=closed.url) as c:
         fhir = await c.get("/fhir/r4/Patient")
