@@ -79,11 +79,12 @@ def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], 
     return bundle
 
 
-def history(base: str, path: str, page: Page, *, count: int) -> dict[str, Any]:
-    links = [{"relation": "self", "url": f"{base}/{path}?{urlencode([('_count', count)])}"}]
+def history(base: str, path: str, page: Page, *, count: int, since: str | None = None) -> dict[str, Any]:
+    query: list[tuple[str, Any]] = [("_since", since)] if since else []  # every page of the same history
+    query.append(("_count", count))
+    links = [{"relation": "self", "url": f"{base}/{path}?{urlencode(query)}"}]
     if page.next_cursor:
-        links.append({"relation": "next",
-                      "url": f"{base}/{path}?{urlencode([('_count', count), ('_cursor', page.next_cursor)])}"})
+        links.append({"relation": "next", "url": f"{base}/{path}?{urlencode([*query, ('_cursor', page.next_cursor)])}"})
     entries = []
     for r in page.resources:
         url = f"{r['resourceType']}/{r['id']}"

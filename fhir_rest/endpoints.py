@@ -376,22 +376,22 @@ async def instance_history(request: Request) -> Response:
     rid = request.path_params["id"]
     count = page_count(request)
     principal = _principal(request)
+    since = request.query_params.get("_since")
     page = await _repo(request).history(principal, rt, rid, count=count,
-                                        after=request.query_params.get("_cursor"),
-                                        since=request.query_params.get("_since"),
+                                        after=request.query_params.get("_cursor"), since=since,
                                         within=authorize(principal, "read", rt).within)
-    return FhirResponse(bundles.history(base_url(request), f"{rt}/{rid}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/{rid}/_history", page, count=count, since=since))
 
 
 async def type_history(request: Request) -> Response:
     rt = _type(request)
     count = page_count(request)
     principal = _principal(request)
+    since = request.query_params.get("_since")
     page = await _repo(request).history(principal, rt, None, count=count,
-                                        after=request.query_params.get("_cursor"),
-                                        since=request.query_params.get("_since"),
+                                        after=request.query_params.get("_cursor"), since=since,
                                         within=authorize(principal, "search", rt).within)
-    return FhirResponse(bundles.history(base_url(request), f"{rt}/_history", page, count=count))
+    return FhirResponse(bundles.history(base_url(request), f"{rt}/_history", page, count=count, since=since))
 
 
 # ---------------------------------------------------------------------- type level

@@ -151,6 +151,34 @@ async def test_type_history_lists_new_versions(fhir: httpx.AsyncClient) -> None:
     assert hist["entry"][0]["resource"]["id"] == pid
 
 
+async def _walk_history(fhir: httpx.AsyncClient, path: str, since: str) -> list[dict[str, object]]:
+    """Every entry of a ``_since`` history, one per page, following the Bundles' next links."""
+    page = (await fhir.get(path, params={"_since": since, "_count": 1})).json()
+    self_link = next(link["url"] for link in page["link"] if link["relation"] == "self")
+    assert "_since=" in self_link, self_link
+    entries = list(page["entry"])
+    while nxt := next((link["url"] for link in page["link"] if link["relation"] == "next"), None):
+        assert "_since=" in nxt, nxt
+        page = (await fhir.get(nxt)).json()
+        entries += page["entry"]
+    return entries
+
+
+async def test_history_pages_keep_since(fhir: httpx.AsyncClient) -> None:
+    # The next link of a `_since` history carried only `_count` and the cursor: the second page went on past
+    # `_since`, to the first version ever written.
+    made = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = made["id"]
+    v2 = (await fhir.put(f"/Patient/{pid}", json={**made, "gender": "male"})).json()
+    await fhir.put(f"/Patient/{pid}", json={**v2, "gender": "female"})
+    since = v2["meta"]["lastUpdated"]
+    versions = await _walk_history(fhir, f"/Patient/{pid}/_history", since)
+    assert [e["resource"]["meta"]["versionId"] for e in versions] == ["3", "2"]  # type: ignore[index]
+    typed = await _walk_history(fhir, "/Patient/_history", since)
+    assert len(typed) >= 2
+    assert all(e["response"]["lastModified"] >= since for e in typed), typed  # type: ignore[index,operator]
+
+
 async def test_prefer_return_minimal(fhir: httpx.AsyncClient) -> None:
     r = await fhir.post("/Patient", json=make_patient(), headers={"Prefer": "return=minimal"})
     assert r.status_code == 201 and r.content == b""
