@@ -365,8 +365,9 @@ async def patch(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     rt = _changeable_type(request)
+    if_match = _version_header(request.headers.get("if-match"), "If-Match")
     principal = _principal(request)
-    await _repo(request).delete(principal, rt, request.path_params["id"],
+    await _repo(request).delete(principal, rt, request.path_params["id"], if_match=if_match,
                                 within=authorize(principal, "delete", rt).within)
     return Response(status_code=204)
 

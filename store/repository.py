@@ -41,7 +41,7 @@ from store.queries import Queries, WithinOf
 from store.ratelimits import RateCounters
 from store.reads import ReadCoalescer
 from store.referencing import ReferenceCoalescer
-from store.transactions import Entry, Outcome, apply_patch, check_update, check_within
+from store.transactions import Entry, Outcome, apply_patch, check_update, check_version, check_within
 from store.types import Confinement, Page, PrincipalLike, Resource, TenantResource, WriteResult
 from store.validation import check_id, check_shape
 from store.writes import SEQUENCED, WRITE_RETRIES, EventHook, WriteGuard, Writer
@@ -318,10 +318,10 @@ class Repository:
         patched = apply_patch(current, operations, rt, rid)
         return await self.update(principal, rt, rid, patched, if_match=version, within=within)
 
-    async def delete(self, principal: PrincipalLike, rt: str, rid: str, *,
+    async def delete(self, principal: PrincipalLike, rt: str, rid: str, *, if_match: str | None = None,
                      within: Confinement | None = None) -> WriteResult | None:
-        """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone). Deleting nothing — also what ``within``
-        does not admit — is not an error."""
+        """FHIR R4 §3.1.0.12 delete (soft: later reads answer 410 Gone), ``If-Match`` version locking. Deleting
+        nothing — also what ``within`` does not admit — is not an error."""
         check_type(rt)
         if rt in APPEND_ONLY:
             raise NotAllowed(f"{rt} is append-only", allow=READ_ONLY)
@@ -329,9 +329,12 @@ class Repository:
             old = await self._current(principal, rt, rid)
             if old is None or old["_sys"].get("deleted") or (within is not None and not admits(rt, old, within)):
                 return None
+            check_version(rt, rid, old, if_match)
             try:
                 return await self._writer.write(principal, rt, strip(old), old=old, action="delete")
             except PreconditionFailed:
+                if if_match is not None:
+                    raise  # the version it named is no longer the stored one
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise PreconditionFailed(f"{rt}/{rid} is being updated concurrently; retry")
 

@@ -202,6 +202,7 @@ async def _prepare(repo: Repository, principal: PrincipalLike, plan: _Plan, ids:
             raise NotAllowed(f"{rt} is append-only", allow=READ_ONLY)
         if old is None or old["_sys"].get("deleted"):
             return  # deleting nothing is not an error
+        check_version(rt, rid, old, entry.if_match)
         plan.writes = await repo._writer.staged(principal, rt, strip(old), old=old, action="delete")
         return
     resource = entry.resource
@@ -248,6 +249,11 @@ def check_update(rt: str, rid: str, old: dict[str, Any] | None, if_match: str | 
         # Append-only logs (AuditEvent, Communication, Provenance) may be created with a client id but never
         # changed afterwards.
         raise NotAllowed(f"{rt} is append-only: {rt}/{rid} cannot be changed", allow=READ_ONLY)
+    check_version(rt, rid, old, if_match)
+
+
+def check_version(rt: str, rid: str, old: dict[str, Any], if_match: str | None) -> None:
+    """``If-Match`` (a version) must name the stored one: RFC 9110 §13.1.1, a write it does not match is not made."""
     if if_match is not None and str(old["_sys"]["v"]) != if_match:
         raise PreconditionFailed(f"{rt}/{rid} is at version {old['_sys']['v']}, not {if_match}",
                                  current=str(old["_sys"]["v"]))

@@ -145,6 +145,24 @@ async def test_delete_then_read_is_410_and_history_keeps_versions(fhir: httpx.As
     assert again.status_code == 204
 
 
+async def test_delete_honours_if_match(fhir: httpx.AsyncClient) -> None:
+    # RFC 9110 §13.1.1: a method whose If-Match is false is not performed. The delete ignored it: a client
+    # deleting the version it had read removed a newer one it had never seen.
+    made = (await fhir.post("/Patient", json=make_patient())).json()
+    pid = made["id"]
+    await fhir.put(f"/Patient/{pid}", json={**made, "gender": "male"})
+    stale = await fhir.delete(f"/Patient/{pid}", headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412 and stale.json()["resourceType"] == "OperationOutcome", stale.text
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": f"Patient/{pid}", "ifMatch": 'W/"1"'}}]}
+    in_bundle = await fhir.post("", json=bundle)
+    assert in_bundle.status_code == 412, in_bundle.text
+    assert (await fhir.get(f"/Patient/{pid}")).json()["meta"]["versionId"] == "2"
+    assert (await fhir.delete(f"/Patient/{pid}", headers={"If-Match": 'W/"2"'})).status_code == 204
+    assert (await fhir.get(f"/Patient/{pid}")).status_code == 410
+    assert (await fhir.delete(f"/Patient/{pid}", headers={"If-Match": 'W/"2"'})).status_code == 204  # already gone
+
+
 async def test_type_history_lists_new_versions(fhir: httpx.AsyncClient) -> None:
     pid = (await fhir.post("/Patient", json=make_patient())).json()["id"]
     hist = (await fhir.get("/Patient/_history", params={"_count": 5})).json()
