@@ -34,6 +34,14 @@ DEFAULT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "offline_acc
                   "patient/*.rs", "user/*.rs", "patient/*.read", "user/*.read")
 
 
+def _new_client_id() -> str:
+    """A random client id that does not begin with "-", which a command line would take for an option
+    (``fhirgraph clients disable --client-id -Xy…``)."""
+    while (client_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return client_id
+
+
 async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirect_uris: list[str],
                      public: bool = False, grant: str = "authorization_code", scopes: list[str] | None = None,
                      jwks: dict[str, Any] | None = None, jwks_url: str | None = None,
@@ -64,7 +72,7 @@ async def add_client(identity: IdentityStore, *, name: str, tenant: str, redirec
     bad = [s for s in scopes if not is_valid(s)]
     if bad:
         raise Invalid(f"not a SMART scope: {bad[0][:64]}")
-    client_id = client_id or secrets.token_urlsafe(16)
+    client_id = client_id or _new_client_id()
     secret = None if public or jwks is not None or jwks_url is not None or grant == "api_key" \
         else secrets.token_urlsafe(32)
     api_key = "fgk_" + secrets.token_urlsafe(32) if grant == "api_key" else None

@@ -9,8 +9,10 @@ import sys
 
 import httpx
 import orjson
+import pytest
 
 from app.settings import Settings
+from tests.auth.oauth_helpers import identity_store
 from tests.processes import ROOT
 
 
@@ -85,3 +87,20 @@ async def test_launch_add_and_bad_registrations(settings: Settings, fhir: httpx.
         done = fhirgraph(settings, "clients", "add", *args)
         assert done.returncode == 1, (args, done.stdout)
         assert done.stderr.startswith("clients add: ") and done.stderr.count("\n") == 1
+
+
+async def test_a_generated_client_id_can_be_passed_to_the_cli(settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # A random client id beginning with "-" (1 in 64 of token_urlsafe's) was read by argparse as an option:
+    # `fhirgraph clients disable --client-id -Xy…` failed with "expected one argument" (this file's first
+    # test failed so, now and then).
+    from auth import registry
+
+    made = iter(["-starts-with-a-dash", "Fine-id"])
+    monkeypatch.setattr(registry.secrets, "token_urlsafe", lambda n=None: next(made, "unused-secret"))
+    async with identity_store(settings) as identity:
+        shown = await registry.add_client(identity, name="Dash", tenant="tenant-a", redirect_uris=[],
+                                          grant="client_credentials")
+    assert shown["client_id"] == "Fine-id"
+    off = fhirgraph(settings, "clients", "disable", "--client-id", shown["client_id"], "--tenant", "tenant-a")
+    assert off.returncode == 0 and orjson.loads(off.stdout)["disabled"] is True, off.stderr
