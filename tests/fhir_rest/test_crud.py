@@ -157,6 +157,8 @@ async def test_delete_honours_if_match(fhir: httpx.AsyncClient) -> None:
         {"request": {"method": "DELETE", "url": f"Patient/{pid}", "ifMatch": 'W/"1"'}}]}
     in_bundle = await fhir.post("", json=bundle)
     assert in_bundle.status_code == 412, in_bundle.text
+    in_batch = await fhir.post("", json={**bundle, "type": "batch"})
+    assert in_batch.json()["entry"][0]["response"]["status"].startswith("412"), in_batch.text
     assert (await fhir.get(f"/Patient/{pid}")).json()["meta"]["versionId"] == "2"
     assert (await fhir.delete(f"/Patient/{pid}", headers={"If-Match": 'W/"2"'})).status_code == 204
     assert (await fhir.get(f"/Patient/{pid}")).status_code == 410
