@@ -35,7 +35,8 @@ MAX_DOCUMENT = 1024 * 1024  # larger ones are encoded each time: few, and they w
 class Stored:
     """What a search page needs of one stored document: its resource as JSON, its ``_id`` and its sort keys."""
 
-    json: orjson.Fragment
+    json: bytes
+    url: bytes  # "/{rt}/{id}" as a JSON string's inside (fhir_rest/bundles.py splices it after the base URL)
     rt: str
     id: str
     doc_id: str
@@ -86,8 +87,9 @@ class Fragments:
         doc = bson.decode(data, self._codec)
         resource = strip(doc)
         json = orjson.dumps(resource)
-        stored = Stored(orjson.Fragment(json), str(resource.get("resourceType")), str(resource.get("id")),
-                        doc["_id"], dict((doc.get("_sys") or {}).get("s") or {}), len(data) + len(json))
+        rt, rid = str(resource.get("resourceType")), str(resource.get("id"))
+        stored = Stored(json, orjson.dumps(f"/{rt}/{rid}")[1:-1], rt, rid, doc["_id"],
+                        dict((doc.get("_sys") or {}).get("s") or {}), len(data) + len(json))
         if found is not None:  # another version of it: this one replaces it
             del self._held[key]
             self._bytes -= found[1].size

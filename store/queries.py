@@ -25,6 +25,7 @@ from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, 
 from store.params import param_table
 from store.reads import ReadCoalescer, close_cursor, find_reply, joined, raw_first_batch
 from store.search import (
+    Row,
     RowCursors,
     compile_params,
     decode_cursor,
@@ -144,13 +145,10 @@ class Queries:
         if backward:
             docs.reverse()
         if raw:
-            page.json, keys = [], []
-            for r in self._fragments.all(data, docs):
-                page.json.append((r.rt, r.id, r.json))
-                keys.append((r.doc_id, r.sort_keys))
-            page.cursors = RowCursors(keys, sort_keys, rt)
+            page.json = self._fragments.all(data, docs)
+            page.cursors = RowCursors(page.json, sort_keys, rt)
         else:
-            page.cursors = RowCursors([(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
+            page.cursors = RowCursors([Row(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
         if docs:
             first, last = page.cursors[0], page.cursors[-1]
             if backward:
