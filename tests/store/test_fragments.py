@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import bson
@@ -169,3 +170,42 @@ def test_a_raw_find_reply_is_cut_into_its_documents() -> None:
     later = RawBSONDocument(bson.encode({"ok": 1.0, "cursor": {"firstBatch": docs, "id": bson.Int64(3), "ns": "d.P"},
                                          "$clusterTime": {"clusterTime": bson.Timestamp(1, 1)}}))
     assert cut(later) == ([bson.encode(d) for d in docs], 3)
+
+
+def _reply(docs: list[dict[str, Any]], cursor_id: int = 0, first: bool = True) -> RawBSONDocument:
+    cursor = {"firstBatch": docs, "id": bson.Int64(cursor_id), "ns": "db.Patient"}
+    return RawBSONDocument(bson.encode({"cursor": cursor, "ok": 1.0} if first else {"ok": 1.0, "cursor": cursor}))
+
+
+class _Counting(Fragments):
+    reads = 0
+
+    def all(self, data: bytes, starts: Iterable[int]) -> list[Stored]:
+        self.reads += 1
+        return super().all(data, starts)
+
+
+def test_a_reply_read_again_is_its_rows() -> None:
+    # Fragments.replied (a page's rows, a whole reply remembered) against raw_first_batch and Fragments.all on a
+    # second cache: the same rows, cursor id and hit count, through replies alike but for a byte of a row in the
+    # middle (the same length, the same first bytes), another order, more rows, a cursor left open, a reply
+    # whose cursor is not first, and evictions.
+    docs = [{"_id": f"t/{i}", "resourceType": "Patient", "id": str(i), "text": "x" * 300, "_sys": {"s": {"n": i}}}
+            for i in range(6)]
+    changed = [*docs[:3], {**docs[3], "text": "y" * 300}, *docs[4:]]
+    replies = [_reply(docs), _reply(docs), _reply(changed), _reply(docs), _reply(docs[::-1]), _reply(docs[:5]),
+               _reply(docs, cursor_id=9), _reply(docs, cursor_id=9), _reply(docs, first=False), _reply(changed),
+               _reply([]), _reply([]), _reply(docs), _reply(docs[::-1])]
+    for max_pages in (16 * 1024 * 1024, 4000, 0):
+        whole, rowwise = _Counting(CodecOptions(), max_page_bytes=max_pages), Fragments(CodecOptions())
+        for reply in replies:
+            rows, cursor_id = whole.replied(reply)
+            data, starts, expected_id = raw_first_batch(reply)
+            assert ([_fields(r) for r in rows], cursor_id) == ([_fields(r) for r in rowwise.all(data, starts)],
+                                                               expected_id)
+            assert [orjson.loads(r.json) for r in rows] == [strip(bson.decode(d)) for d in rows_at(data, starts)]
+            assert whole.hits + whole.misses == rowwise.hits + rowwise.misses
+            assert whole._page_bytes <= max_pages
+        # rows read one by one: all but the replies held (one cursor document held per first bytes: the
+        # second of each pair, the empty one, and at 16 MB the reversed one read again)
+        assert whole.reads == {16 * 1024 * 1024: 11, 4000: 12, 0: 14}[max_pages], max_pages
