@@ -118,11 +118,12 @@ async def test_a_json_page_is_the_decoded_page_backwards_and_with_an_offset(stor
     first = await repo.search(principal, "Patient", params, count=4, sort="family")
     for kwargs in ({"before": first.next_cursor}, {"from_end": True}, {"offset": 2}, {"offset": 5}):
         decoded = await repo.search(principal, "Patient", params, count=2, sort="family", **kwargs)  # type: ignore[arg-type]
-        as_json = await repo.search(principal, "Patient", params, count=2, sort="family", as_json=True,
-                                    **kwargs)  # type: ignore[arg-type]
-        assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
-        assert (as_json.cursors, as_json.next_cursor, as_json.prev_cursor) == (
-            decoded.cursors, decoded.next_cursor, decoded.prev_cursor)
+        for _ in range(2):  # the second: the same reply, its rows held (Fragments.replied) and not reordered
+            as_json = await repo.search(principal, "Patient", params, count=2, sort="family", as_json=True,
+                                        **kwargs)  # type: ignore[arg-type]
+            assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
+            assert (as_json.cursors, as_json.next_cursor, as_json.prev_cursor) == (
+                decoded.cursors, decoded.next_cursor, decoded.prev_cursor)
 
 
 async def test_a_json_page_past_the_16_mb_reply_limit_is_whole(store: StoreHandle,
