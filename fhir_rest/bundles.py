@@ -6,6 +6,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
+
 from store.types import Page, Resource
 from store.validation import required_elements, summary_elements
 
@@ -53,6 +55,47 @@ def _elements_kept(resource_type: str, elements: tuple[str, ...]) -> frozenset[s
 
 def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], count: int,
               elements: list[str] | None = None, summary: str | None = None, total: bool = False) -> dict[str, Any]:
+    bundle = _searchset_head(base, rt, page, params)
+    entries = [
+        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": subset(r, elements, summary),
+         "search": {"mode": "match"}}
+        for r in page.resources
+    ] if page.json is None else [  # as stored (store/fragments.py): no subset asked for
+        {"fullUrl": f"{base}/{r.rt}/{r.id}", "resource": orjson.Fragment(r.json), "search": {"mode": "match"}}
+        for r in page.json
+    ]
+    entries += [
+        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "include"}}
+        for r in page.included
+    ]
+    if entries or summary != "count":
+        bundle["entry"] = entries
+    return bundle
+
+
+def searchset_json(base: str, rt: str, page: Page, *, params: list[tuple[str, str]]) -> bytes:
+    """``orjson.dumps(searchset(...))`` of a page read as JSON (``Page.json``, store/fragments.py; nothing
+    included, no subset): the Bundle's head dumped, then its entries joined as bytes around each row's JSON, with
+    no dict per entry and no walk of them by the encoder (tests/fhir_rest/test_bundles.py holds it to that)."""
+    rows = page.json
+    if rows is None or page.included:
+        return orjson.dumps(searchset(base, rt, page, params=params, count=0))
+    head = orjson.dumps(_searchset_head(base, rt, page, params))
+    if not rows:
+        return head[:-1] + b',"entry":[]}'
+    # The entry keys in searchset's order; "fullUrl" is the JSON string of base + row.url (the escapes of a
+    # string are those of its characters, so the base's are dumped once).
+    start = b'{"fullUrl":' + orjson.dumps(base)[:-1]
+    parts = [head[:-1], b',"entry":[']
+    extend = parts.extend
+    for r in rows:
+        extend((start, r.url, b'","resource":', r.json, b',"search":{"mode":"match"}},'))
+    parts[-1] = b',"search":{"mode":"match"}}]}'
+    return b"".join(parts)
+
+
+def _searchset_head(base: str, rt: str, page: Page, params: list[tuple[str, str]]) -> dict[str, Any]:
+    """A searchset Bundle without its entries (they come last): type, total, links."""
     self_q = [*page.applied, *params]
     links = [{"relation": "self", "url": _url(base, rt, self_q)}]
     if page.next_cursor:
@@ -63,19 +106,6 @@ def searchset(base: str, rt: str, page: Page, *, params: list[tuple[str, str]], 
     if page.total is not None:
         bundle["total"] = page.total
     bundle["link"] = links
-    entries = [
-        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": subset(r, elements, summary),
-         "search": {"mode": "match"}}
-        for r in page.resources
-    ] if page.json is None else [  # as stored (store/fragments.py): no subset asked for
-        {"fullUrl": f"{base}/{t}/{i}", "resource": json, "search": {"mode": "match"}} for t, i, json in page.json
-    ]
-    entries += [
-        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "include"}}
-        for r in page.included
-    ]
-    if entries or summary != "count":
-        bundle["entry"] = entries
     return bundle
 
 

@@ -530,6 +530,8 @@ async def search_page(rest: RestServices, scope: Scope, principal: PrincipalLike
         if get(name):
             echo.append((name, get(name)))  # type: ignore[arg-type]
     echo += [(k, v) for k, v in params if k.partition(":")[0] in ("_include", "_revinclude")]
+    if page.json is not None:  # as stored: spliced in as their JSON
+        return bundles.searchset_json(scope_base_url(rest, scope), rt, page, params=echo)
     return orjson.dumps(bundles.searchset(scope_base_url(rest, scope), rt, page, params=echo, count=count,
                                           elements=elements, summary=summary))
 

@@ -18,13 +18,14 @@ from store import confinement, includes, search_chains
 from store.confinement import admits
 from store.driver import call
 from store.errors import Forbidden, Invalid, NotFound
-from store.fragments import Fragments
+from store.fragments import Fragments, Stored
 from store.includes import MAX_INCLUDES, Spec
 from store.keys import date_range
 from store.layout import KEYS_ONLY, NO_KEYS, SEARCH_PROJECTION, detach, doc_id, history, keys_of, live, strip
 from store.params import param_table
-from store.reads import ReadCoalescer, close_cursor, find_reply, joined, raw_first_batch
+from store.reads import ReadCoalescer, close_cursor, find_reply, joined
 from store.search import (
+    Row,
     RowCursors,
     compile_params,
     decode_cursor,
@@ -130,10 +131,9 @@ class Queries:
         direction = [(k, -d if backward else d) for k, d in order]
         projection = None if specs else SEARCH_PROJECTION
         raw = as_json and not specs
-        docs: list[Any]  # raw: where each row's BSON starts in ``data``
-        data = b""
+        docs: list[Any]  # raw: the rows' Stored (store/fragments.py)
         if raw:
-            data, docs = await call(self._raw_page(rt, filt, direction, offset, count + 1))
+            docs = await call(self._raw_page(rt, filt, direction, offset, count + 1))
         else:
             found = self.db[rt].find(filt, projection).sort(direction)
             if offset > 0:
@@ -144,13 +144,10 @@ class Queries:
         if backward:
             docs.reverse()
         if raw:
-            page.json, keys = [], []
-            for r in self._fragments.all(data, docs):
-                page.json.append((r.rt, r.id, r.json))
-                keys.append((r.doc_id, r.sort_keys))
-            page.cursors = RowCursors(keys, sort_keys, rt)
+            page.json = docs
+            page.cursors = RowCursors(docs, sort_keys, rt)
         else:
-            page.cursors = RowCursors([(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
+            page.cursors = RowCursors([Row(d["_id"], sort_keys_of(d)) for d in docs], sort_keys, rt)
         if docs:
             first, last = page.cursors[0], page.cursors[-1]
             if backward:
@@ -164,9 +161,9 @@ class Queries:
         return page
 
     async def _raw_page(self, rt: str, filt: dict[str, Any], direction: list[tuple[str, int]], offset: int,
-                        limit: int) -> tuple[bytes, list[int]]:
-        """The BSON of up to ``limit`` rows of a search page (``SEARCH_PROJECTION``), in one ``find`` command: the
-        reply's bytes and where each row starts in them (store/reads.py ``find_reply``, ``raw_first_batch``), no
+                        limit: int) -> list[Stored]:
+        """Up to ``limit`` rows of a search page (``SEARCH_PROJECTION``) as their JSON, in one ``find`` command:
+        the reply's rows read where they lie (store/reads.py ``find_reply``, store/fragments.py ``replied``), no
         driver cursor, no document decoded. Past the 16 MB reply limit, the page is read again through a raw
         driver cursor."""
         find: dict[str, Any] = {"find": rt, "filter": filt, "sort": dict(direction), "projection": SEARCH_PROJECTION}
@@ -174,11 +171,11 @@ class Queries:
             find["skip"] = offset
         find["limit"] = find["batchSize"] = limit
         raw = self._raw(rt)
-        data, starts, cursor_id = raw_first_batch(await find_reply(self.db, find, raw.codec_options))
+        rows, cursor_id = self._fragments.replied(await find_reply(self.db, find, raw.codec_options))
         if await close_cursor(self.db, rt, cursor_id):
             found = raw.find(filt, SEARCH_PROJECTION).sort(direction).skip(offset).limit(limit).batch_size(limit)
-            data, starts = joined([bytes(d.raw) for d in await found.to_list(None)])
-        return data, starts
+            rows = self._fragments.all(*joined([bytes(d.raw) for d in await found.to_list(None)]))
+        return rows
 
     async def _included(self, tenant: str, rt: str, docs: list[dict[str, Any]], specs: list[Spec],
                         within_of: WithinOf | None) -> list[dict[str, Any]]:

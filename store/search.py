@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 import orjson
 
@@ -232,14 +232,29 @@ def _encode(values: list[str], doc_id: str, tag: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+class Keyed(Protocol):
+    """A page's row as ``RowCursors`` reads it: its ``_id`` and its sort keys (``_sys.s``)."""
+
+    @property
+    def doc_id(self) -> str: ...
+
+    @property
+    def sort_keys(self) -> Any: ...
+
+
+class Row(NamedTuple):
+    doc_id: str
+    sort_keys: Any
+
+
 class RowCursors(Sequence[str]):
     """A page's cursor after each of its rows (``Page.cursors``), each encoded when first read: a REST page reads
-    two of them (its links), a GraphQL connection those of the edges it lists. ``rows``: each row's ``_id`` and
-    its sort keys (``_sys.s``)."""
+    two of them (its links), a GraphQL connection those of the edges it lists. ``rows``: a ``Row`` each, or a
+    page's ``Stored`` rows (store/fragments.py), read as they are."""
 
     __slots__ = ("_rows", "_sort", "_tag", "_done")
 
-    def __init__(self, rows: list[tuple[str, Any]], sort: list[tuple[str, int]], collection: str):
+    def __init__(self, rows: Sequence[Keyed], sort: list[tuple[str, int]], collection: str):
         self._rows = rows
         self._sort = sort
         self._tag = _tag(collection, sort)
@@ -260,9 +275,9 @@ class RowCursors(Sequence[str]):
         i = index + len(self._rows) if index < 0 else index
         found = self._done.get(i)
         if found is None:
-            doc_id, keys = self._rows[index]  # (IndexError out of range, as a list's)
-            doc = {"_sys": {"s": keys}}
-            found = self._done[i] = _encode([_get(doc, path) for path, _ in self._sort], doc_id, self._tag)
+            row = self._rows[index]  # (IndexError out of range, as a list's)
+            doc = {"_sys": {"s": row.sort_keys}}
+            found = self._done[i] = _encode([_get(doc, path) for path, _ in self._sort], row.doc_id, self._tag)
         return found
 
     def __eq__(self, other: object) -> bool:

@@ -75,9 +75,9 @@ class Page:
     included: list[Resource] = field(default_factory=list)
     # Search parameters actually applied (for the Bundle's self link).
     applied: list[tuple[str, str]] = field(default_factory=list)
-    # Asked for as JSON (Repository.search ``as_json``): each row as (resourceType, id, its resource's JSON as an
-    # ``orjson.Fragment``) instead of ``resources`` (left empty).
-    json: list[tuple[str, str, Any]] | None = None
+    # Asked for as JSON (Repository.search ``as_json``): each row as a store/fragments.py ``Stored`` (its resource's
+    # JSON, resourceType and id) instead of ``resources`` (left empty).
+    json: list[Any] | None = None
 
 
 @dataclass

@@ -652,7 +652,24 @@ def _conjuncts(filter: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
 def candidates(p: Plan, fetch: Fetch) -> Iterator[bytes]:
     """The candidate documents of a plan (``fetch``: the stored bytes by store key), once each, in index order
     for a walk."""
+    if p.walk and len(p.accesses[0].ranges) == 1:  # one range walked (a search page): its entries as they are
+        return _walked(p, fetch)
     return (raw for _, raw in grouped(p, fetch))
+
+
+def _walked(p: Plan, fetch: Fetch) -> Iterator[bytes]:
+    """``grouped``'s documents of a walk of one range, read off its entries with no group cut from each."""
+    (a,) = p.accesses
+    ((lo, hi),) = a.ranges
+    seen: set[Any] = set()  # (a multikey index has an entry per value)
+    for entry in a.index.scan(lo, hi, p.reverse):
+        key = entry[-1]
+        if key in seen:
+            continue
+        seen.add(key)
+        raw = fetch(key)
+        if raw is not None:
+            yield raw
 
 
 def grouped(p: Plan, fetch: Fetch) -> Iterator[tuple[Any, bytes]]:

@@ -3,14 +3,21 @@ checked body shapes (a null or a lone object as ``meta.tag``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import bson
 import httpx
+import orjson
 import pytest
+from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 
 from app.settings import Settings
-from fhir_rest.bundles import SUBSETTED, subset
+from fhir_rest.bundles import SUBSETTED, searchset, searchset_json, subset
+from store.fragments import Fragments
+from store.reads import joined
+from store.types import Page
 from tests.factories import make_patient
 
 
@@ -47,3 +54,31 @@ async def test_a_stored_null_meta_tag_is_served_subsetted(fhir: httpx.AsyncClien
         r = await fhir.get(f"/Patient?family={tag}&{query}")
         assert r.status_code == 200, (query, r.text[:200])
         assert [e["resource"]["meta"]["tag"] for e in r.json()["entry"]] == [[SUBSETTED]]
+
+
+def _stored_page(ids: list[str], **page: Any) -> Page:
+    cache = Fragments(CodecOptions())
+    docs = [bson.encode({"_id": f"t/{i}", "resourceType": "Patient", "id": i,
+                         "name": [{"family": f"Fam\u00e9 \"{i}\""}], "_sys": {"s": {"family": i}}}) for i in ids]
+    return Page(resources=[], json=cache.all(*joined(docs)), **page)
+
+
+@pytest.mark.parametrize("base", ["http://h:8080/fhir/r4", 'https://we"ird\\host/\u00fcber/\u2028x', ""])
+@pytest.mark.parametrize("page", [
+    {}, {"total": 3}, {"next_cursor": "abc"}, {"prev_cursor": "p=q", "next_cursor": "n&x", "total": 0},
+    {"applied": [("family", "Fam"), ("gender", "a b")]}])
+@pytest.mark.parametrize("ids", [[], ["1"], ["p-1", "x.y", "odd\"id\\", "\u00e9\u0001"]])
+def test_a_json_searchset_is_the_dumped_bundle(base: str, page: dict[str, Any], ids: list[str]) -> None:
+    stored = _stored_page(ids, **page)
+    params = [("_count", "50"), ("_sort", "-family")]
+    dumped = orjson.dumps(searchset(base, "Patient", stored, params=params, count=50))
+    assert searchset_json(base, "Patient", stored, params=params) == dumped
+    # and the page's rows decoded, as a page not read as JSON renders them
+    decoded = dataclasses.replace(stored, json=None, resources=[orjson.loads(r.json) for r in stored.json or []])
+    assert dumped == orjson.dumps(searchset(base, "Patient", decoded, params=params, count=50))
+
+
+def test_a_json_searchset_with_included_rows_is_the_dumped_bundle() -> None:
+    stored = _stored_page(["1", "2"], included=[make_patient(id="inc")])
+    assert searchset_json("http://h", "Patient", stored, params=[]) == \
+        orjson.dumps(searchset("http://h", "Patient", stored, params=[], count=50))

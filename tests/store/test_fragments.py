@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import bson
@@ -20,9 +21,11 @@ from tests.conftest import fhir_calls
 from tests.factories import make_patient
 
 
-def rows(page_json: list[tuple[str, str, orjson.Fragment]] | None) -> list[dict[str, object]]:
+def rows(page_json: list[Stored] | None) -> list[dict[str, object]]:
     assert page_json is not None
-    return [orjson.loads(orjson.dumps(json)) | {"_as": (t, i)} for t, i, json in page_json]
+    for r in page_json:
+        assert r.url == orjson.dumps(f"/{r.rt}/{r.id}")[1:-1]
+    return [orjson.loads(r.json) | {"_as": (r.rt, r.id)} for r in page_json]
 
 
 async def test_a_json_page_is_the_decoded_page(store: StoreHandle, principal: SystemPrincipal) -> None:
@@ -74,10 +77,10 @@ def test_the_cache_is_bounded_by_bytes() -> None:
     assert cache.hits == 1
     cache.of(raws[0])  # long evicted: encoded again
     assert cache.misses == 11
-    assert orjson.loads(orjson.dumps(cache.of(raws[3]).json)) == {"resourceType": "Patient", "id": "3",
+    assert orjson.loads(cache.of(raws[3]).json) == {"resourceType": "Patient", "id": "3",
                                                                    "text": "x" * 400}
     changed = bson.encode({"_id": "t/9", "resourceType": "Patient", "id": "9", "text": "y", "_sys": {"s": {}}})
-    assert orjson.loads(orjson.dumps(cache.of(memoryview(changed)).json))["text"] == "y"  # same _id, other bytes
+    assert orjson.loads(cache.of(memoryview(changed)).json)["text"] == "y"  # same _id, other bytes
     assert cache.of(raws[9]).sort_keys == {"name": "a"}
 
 
@@ -94,7 +97,7 @@ def test_a_page_of_rows_at_once_is_each_row_alone() -> None:
         assert [_fields(r) for r in rows] == [_fields(alone.of(raw)) for raw in page]
         for row, raw in zip(rows, page, strict=True):  # and what decoding each row gives
             doc = bson.decode(bytes(raw))
-            assert orjson.dumps(row.json) == orjson.dumps(strip(doc))
+            assert row.json == orjson.dumps(strip(doc))
             assert (row.rt, row.id, row.doc_id, row.sort_keys) == ("Patient", doc["id"], doc["_id"], doc["_sys"]["s"])
         assert (together.hits, together.misses, together._bytes) == (alone.hits, alone.misses, alone._bytes)
         assert list(together._held) == list(alone._held)
@@ -102,7 +105,7 @@ def test_a_page_of_rows_at_once_is_each_row_alone() -> None:
 
 
 def _fields(stored: Stored) -> tuple[Any, ...]:
-    return orjson.dumps(stored.json), stored.rt, stored.id, stored.doc_id, stored.sort_keys, stored.size
+    return stored.json, stored.url, stored.rt, stored.id, stored.doc_id, stored.sort_keys, stored.size
 
 
 async def test_a_json_page_is_the_decoded_page_backwards_and_with_an_offset(store: StoreHandle,
@@ -115,11 +118,12 @@ async def test_a_json_page_is_the_decoded_page_backwards_and_with_an_offset(stor
     first = await repo.search(principal, "Patient", params, count=4, sort="family")
     for kwargs in ({"before": first.next_cursor}, {"from_end": True}, {"offset": 2}, {"offset": 5}):
         decoded = await repo.search(principal, "Patient", params, count=2, sort="family", **kwargs)  # type: ignore[arg-type]
-        as_json = await repo.search(principal, "Patient", params, count=2, sort="family", as_json=True,
-                                    **kwargs)  # type: ignore[arg-type]
-        assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
-        assert (as_json.cursors, as_json.next_cursor, as_json.prev_cursor) == (
-            decoded.cursors, decoded.next_cursor, decoded.prev_cursor)
+        for _ in range(2):  # the second: the same reply, its rows held (Fragments.replied) and not reordered
+            as_json = await repo.search(principal, "Patient", params, count=2, sort="family", as_json=True,
+                                        **kwargs)  # type: ignore[arg-type]
+            assert [{k: v for k, v in r.items() if k != "_as"} for r in rows(as_json.json)] == decoded.resources
+            assert (as_json.cursors, as_json.next_cursor, as_json.prev_cursor) == (
+                decoded.cursors, decoded.next_cursor, decoded.prev_cursor)
 
 
 async def test_a_json_page_past_the_16_mb_reply_limit_is_whole(store: StoreHandle,
@@ -167,3 +171,42 @@ def test_a_raw_find_reply_is_cut_into_its_documents() -> None:
     later = RawBSONDocument(bson.encode({"ok": 1.0, "cursor": {"firstBatch": docs, "id": bson.Int64(3), "ns": "d.P"},
                                          "$clusterTime": {"clusterTime": bson.Timestamp(1, 1)}}))
     assert cut(later) == ([bson.encode(d) for d in docs], 3)
+
+
+def _reply(docs: list[dict[str, Any]], cursor_id: int = 0, first: bool = True) -> RawBSONDocument:
+    cursor = {"firstBatch": docs, "id": bson.Int64(cursor_id), "ns": "db.Patient"}
+    return RawBSONDocument(bson.encode({"cursor": cursor, "ok": 1.0} if first else {"ok": 1.0, "cursor": cursor}))
+
+
+class _Counting(Fragments):
+    reads = 0
+
+    def all(self, data: bytes, starts: Iterable[int]) -> list[Stored]:
+        self.reads += 1
+        return super().all(data, starts)
+
+
+def test_a_reply_read_again_is_its_rows() -> None:
+    # Fragments.replied (a page's rows, a whole reply remembered) against raw_first_batch and Fragments.all on a
+    # second cache: the same rows, cursor id and hit count, through replies alike but for a byte of a row in the
+    # middle (the same length, the same first bytes), another order, more rows, a cursor left open, a reply
+    # whose cursor is not first, and evictions.
+    docs = [{"_id": f"t/{i}", "resourceType": "Patient", "id": str(i), "text": "x" * 300, "_sys": {"s": {"n": i}}}
+            for i in range(6)]
+    changed = [*docs[:3], {**docs[3], "text": "y" * 300}, *docs[4:]]
+    replies = [_reply(docs), _reply(docs), _reply(changed), _reply(docs), _reply(docs[::-1]), _reply(docs[:5]),
+               _reply(docs, cursor_id=9), _reply(docs, cursor_id=9), _reply(docs, first=False), _reply(changed),
+               _reply([]), _reply([]), _reply(docs), _reply(docs[::-1])]
+    for max_pages in (16 * 1024 * 1024, 4000, 0):
+        whole, rowwise = _Counting(CodecOptions(), max_page_bytes=max_pages), Fragments(CodecOptions())
+        for reply in replies:
+            rows, cursor_id = whole.replied(reply)
+            data, starts, expected_id = raw_first_batch(reply)
+            assert ([_fields(r) for r in rows], cursor_id) == ([_fields(r) for r in rowwise.all(data, starts)],
+                                                               expected_id)
+            assert [orjson.loads(r.json) for r in rows] == [strip(bson.decode(d)) for d in rows_at(data, starts)]
+            assert whole.hits + whole.misses == rowwise.hits + rowwise.misses
+            assert whole._page_bytes <= max_pages
+        # rows read one by one: all but the replies held (one cursor document held per first bytes: the
+        # second of each pair, the empty one, and at 16 MB the reversed one read again)
+        assert whole.reads == {16 * 1024 * 1024: 11, 4000: 12, 0: 14}[max_pages], max_pages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store.search import RowCursors, decode_cursor, encode_cursor, parse_sort, sort_keys_of
+from store.search import Row, RowCursors, decode_cursor, encode_cursor, parse_sort, sort_keys_of
 
 
 def _docs() -> list[dict[str, object]]:
@@ -16,7 +16,7 @@ def _docs() -> list[dict[str, object]]:
 def test_row_cursors_are_each_rows_encode_cursor(spec: str | None) -> None:
     sort = parse_sort("Patient", spec)
     docs = _docs()
-    lazy = RowCursors([(d["_id"], sort_keys_of(d)) for d in docs], sort, "Patient")  # type: ignore[misc]
+    lazy = RowCursors([Row(d["_id"], sort_keys_of(d)) for d in docs], sort, "Patient")
     eager = [encode_cursor(d, sort, "Patient") for d in docs]
     assert lazy[-1] == eager[-1] and lazy[0] == eager[0]  # read out of order first, as a REST page does
     assert len(lazy) == len(eager) and list(lazy) == eager and lazy[1:3] == eager[1:3] and lazy == eager

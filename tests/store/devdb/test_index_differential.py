@@ -230,6 +230,17 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
         return found
 
     monkeypatch.setattr(query, "_sorted_by_bytes", counted_sort)
+    one_range = 0  # walks of one range, read off its entries (planner._walked)
+    candidates = planner.candidates
+
+    def checked_candidates(p: planner.Plan, fetch: Any) -> Any:  # each as grouped's documents of the plan
+        nonlocal one_range
+        found = list(candidates(p, fetch))
+        assert found == [raw for _, raw in planner.grouped(p, fetch)]
+        one_range += p.walk and len(p.accesses[0].ranges) == 1
+        return iter(found)
+
+    monkeypatch.setattr(planner, "candidates", checked_candidates)
     last: tuple[dict[str, Any], Any, int] | None = None
     for round_ in range(1500):
         if round_ % 10 == 0:
@@ -305,6 +316,7 @@ def test_generated_queries_find_what_a_scan_finds(seed: int, monkeypatch: pytest
     assert in_groups > 10 and by_bytes[True] > 20 and by_bytes[False] > 5, (in_groups, by_bytes)
     assert refused > 1000, refused
     assert remembered > 1000, remembered
+    assert one_range > 200, one_range
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
