@@ -178,7 +178,13 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 
 def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
             auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), cpu: int | None = None) -> dict[str, float]:
-    return wrk(url, duration, connections, threads=2, script=script, headers={auth[0]: auth[1]}, cpu=cpu)
+    return wrk(url, duration, connections, threads=threads(connections), script=script, headers={auth[0]: auth[1]},
+               cpu=cpu)
+
+
+def threads(connections: int) -> int:
+    """wrk's threads: two, but never more than connections (wrk refuses that)."""
+    return min(2, connections)
 
 
 async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
@@ -281,7 +287,6 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
 
 
 CEILING = "ceiling (same bytes)"
-THREADS = 2  # run_wrk's
 # An update row's ids per wrk thread, cycled through (both phases): a few hundred requests go by before one is
 # changed again, so no PUT meets another of the same id still under way.
 UPDATE_POOL = 200
@@ -309,17 +314,18 @@ def write_row(op: str, base: str, args: argparse.Namespace, pids: tuple[int, ...
     live patient each), measured as ``measure`` does. The patients are bulk-loaded first, under ids of the row's
     own (``tag``); afterwards the store must show one new version per answered request, else the shortfall is
     counted in ``errors`` (a delete of what is gone answers 204 too, and costs less)."""
+    per = threads(args.connections)
     if op == "update":
         phases = {phase: UPDATE_POOL for phase in ("warmup", "measured")}
         prefix = {phase: tag for phase in phases}  # the same ids
         index = f"n % {UPDATE_POOL}"
     else:
         # A delete takes each id once: enough for --write-rate deletes a second, each phase its own.
-        phases = {"warmup": -(-args.write_rate * args.warmup // THREADS),
-                  "measured": -(-args.write_rate * args.duration // THREADS)}
+        phases = {"warmup": -(-args.write_rate * args.warmup // per),
+                  "measured": -(-args.write_rate * args.duration // per)}
         prefix = {phase: f"{tag}{phase[0]}" for phase in phases}
         index = "n"
-    ids = {phase: [f"{prefix[phase]}-{t}-{n:07d}" for t in range(1, THREADS + 1) for n in range(count)]
+    ids = {phase: [f"{prefix[phase]}-{t}-{n:07d}" for t in range(1, per + 1) for n in range(count)]
            for phase, count in phases.items()}
     every = list(dict.fromkeys(rid for phase_ids in ids.values() for rid in phase_ids))
     asyncio.run(prepare(uri, "fhirgraph_bench", every))
