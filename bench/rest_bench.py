@@ -113,14 +113,17 @@ CEILING_APP = textwrap.dedent("""
 # Reads pick a random stored id per request: repeating one id would let concurrent identical reads share one
 # store round trip and flatter the number. Each wrk thread seeds its own generator (the same seed would make
 # the threads ask for the same ids at the same moments).
-READ_LUA = """
+# Each wrk thread gets a number of its own, ``t``, from 1.
+THREAD_LUA = """
 local counter = 0
 function setup(thread)
   counter = counter + 1
-  thread:set("id", counter)
+  thread:set("t", counter)
 end
+"""
+READ_LUA = THREAD_LUA + """
 function init(args)
-  math.randomseed(os.time() * 1000 + id)
+  math.randomseed(os.time() * 1000 + t)
 end
 request = function()
   local path = string.format("%s/Patient/bench-%%07d", math.random(0, %d - 1))
@@ -128,16 +131,10 @@ request = function()
 end
 """
 
-# Updates and deletes: each wrk thread (``threads`` of them) takes ids of its own, ``<prefix>-<thread>-<n>``, n
-# counting up from 0 per request: an update cycles through ``pool`` ids per thread (a PUT of an id another request
-# still changes would be refused: 412 changed concurrently), a delete takes each id once (bench/rest_bench.py
-# ``write_rows`` prepares enough of them for its load).
-WRITE_LUA = """
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("t", counter)
-end
+# Updates and deletes: each wrk thread takes ids of its own, ``<prefix>-<thread>-<n>``, n counting up from 0 per
+# request: an update cycles through ``UPDATE_POOL`` ids per thread (a PUT of an id another request still changes
+# would be refused: 412 changed concurrently), a delete takes each id once (``write_row`` prepares enough of them).
+WRITE_LUA = THREAD_LUA + """
 local n = -1
 request = function()
   n = n + 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import bson
@@ -88,14 +87,6 @@ def test_picked_decodes_only_the_paths_asked_for() -> None:
                                                                               "z": 2}
     assert rawbson.picked(raw, ["_sys.s.x", "_sys"]) == {"_sys": doc["_sys"]}  # a shorter path: the whole value
     assert rawbson.picked(raw, ["_sys", "_sys.s.x"]) == {"_sys": doc["_sys"]}
-
-
-@pytest.fixture(scope="module")
-def devdb() -> Iterator[DevDB]:
-    server = DevDB()
-    server.start_in_thread()
-    yield server
-    server.stop()
 
 
 def inserts(devdb: DevDB, name: str) -> list[Any]:
