@@ -1,7 +1,7 @@
-"""FHIR REST benchmark: read by id, a search page of 50 and a create, beside the ceiling.
+"""FHIR REST benchmark: read by id, a search page of 50, a create, an update and a delete, beside the ceiling.
 
     python bench/rest_bench.py [--sizes 100,10000,100000] [--duration 10] [--connections 32] [--warmup 2]
-                               [--ops read,bearer,search,create,graphql,stack] [--observability off,on]
+                               [--ops read,bearer,search,create,update,delete,graphql,stack] [--observability off,on]
                                [--audit off,on,inline] [--trees BEFORE,AFTER] [--rounds 3] [--pin] [--server-log FILE]
 
 For each store size it starts (as separate processes, so the load generator does not share their CPU time
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,8 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TENANT_KEY = "bench-key"
-# Creates go to a tenant of their own, so they never change what the read and search rows see.
+TENANT = "bench"
+# Creates, updates and deletes go to a tenant of their own, so they never change what the read and search rows see.
 WRITER_KEY = "bench-writer-key"
+WRITER = "bench-writes"
 HEADERS = {"X-API-Key": TENANT_KEY, "Content-Type": "application/fhir+json"}
 
 
@@ -67,7 +70,7 @@ async def load(uri: str, db: str, n: int) -> None:
     from store.client import open_store
 
     handle = await open_store(uri, db)
-    principal = Principal("bench", "bench")
+    principal = Principal(TENANT, "bench")
     have = await handle.repo.count(principal, "Patient")
     batch: list[dict[str, Any]] = []
     for i in range(have, n):
@@ -77,6 +80,19 @@ async def load(uri: str, db: str, n: int) -> None:
             batch = []
     if batch:
         await handle.repo.bulk_load(principal, batch)
+    await handle.close()
+
+
+async def prepare(uri: str, db: str, ids: list[str]) -> None:
+    """Patients with these ids in the writer tenant, for the update and delete rows to change (before the load)."""
+    from auth.principal import Principal
+    from store.client import open_store
+
+    handle = await open_store(uri, db)
+    principal = Principal(WRITER, "bench")
+    for start in range(0, len(ids), 2000):
+        await handle.repo.bulk_load(principal, [{**patient(i), "id": rid}
+                                                for i, rid in enumerate(ids[start:start + 2000], start)])
     await handle.close()
 
 
@@ -97,18 +113,34 @@ CEILING_APP = textwrap.dedent("""
 # Reads pick a random stored id per request: repeating one id would let concurrent identical reads share one
 # store round trip and flatter the number. Each wrk thread seeds its own generator (the same seed would make
 # the threads ask for the same ids at the same moments).
-READ_LUA = """
+# Each wrk thread gets a number of its own, ``t``, from 1.
+THREAD_LUA = """
 local counter = 0
 function setup(thread)
   counter = counter + 1
-  thread:set("id", counter)
+  thread:set("t", counter)
 end
+"""
+READ_LUA = THREAD_LUA + """
 function init(args)
-  math.randomseed(os.time() * 1000 + id)
+  math.randomseed(os.time() * 1000 + t)
 end
 request = function()
   local path = string.format("%s/Patient/bench-%%07d", math.random(0, %d - 1))
   return wrk.format("GET", path, {["%s"] = "%s"})
+end
+"""
+
+# Updates and deletes: each wrk thread takes ids of its own, ``<prefix>-<thread>-<n>``, n counting up from 0 per
+# request: an update cycles through ``UPDATE_POOL`` ids per thread (a PUT of an id another request still changes
+# would be refused: 412 changed concurrently), a delete takes each id once (``write_row`` prepares enough of them).
+WRITE_LUA = THREAD_LUA + """
+local n = -1
+request = function()
+  n = n + 1
+  local id = string.format("%s-%%d-%%07d", t, %s)
+  local headers = {["Content-Type"] = "%s", ["X-API-Key"] = "%s"}
+  return wrk.format("%s", "/fhir/r4/Patient/" .. id, headers, %s)
 end
 """
 
@@ -143,7 +175,13 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 
 def run_wrk(url: str, duration: int, connections: int, script: str | None = None,
             auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), cpu: int | None = None) -> dict[str, float]:
-    return wrk(url, duration, connections, threads=2, script=script, headers={auth[0]: auth[1]}, cpu=cpu)
+    return wrk(url, duration, connections, threads=threads(connections), script=script, headers={auth[0]: auth[1]},
+               cpu=cpu)
+
+
+def threads(connections: int) -> int:
+    """wrk's threads: two, but never more than connections (wrk refuses that)."""
+    return min(2, connections)
 
 
 async def httpx_load(url: str, duration: int, connections: int, body: bytes | None,
@@ -198,10 +236,12 @@ def settle(health_url: str, timeout: float = 60.0) -> None:
 def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
             random_ids: tuple[str, int] | None = None, expect_errors: bool = False,
             auth: tuple[str, str] = ("X-API-Key", TENANT_KEY), pids: tuple[int, ...] = (),
-            poster: tuple[str, str] = (WRITER_KEY, HEADERS["Content-Type"])) -> dict[str, float]:
+            poster: tuple[str, str] = (WRITER_KEY, HEADERS["Content-Type"]),
+            scripts: Callable[[str], str] | None = None) -> dict[str, float]:
     """One row: ``--warmup`` seconds of load, then ``--duration`` seconds measured, with the credential
     ``auth`` (header, value); a ``body`` is POSTed with ``poster`` (API key, content type). Random ids need wrk
-    (the httpx loop reads ``url`` itself). ``pids``: the server's processes (the app first, then its store), whose
+    (the httpx loop reads ``url`` itself); so do ``scripts``: the wrk script of each phase ("warmup", "measured").
+    ``pids``: the server's processes (the app first, then its store), whose
     CPU time per request is added as ``cpu0``, ``cpu1`` … (µs), counted from the measured load's start until they
     are idle again, so that work a request leaves behind (the audit trail's batches) counts too."""
     if shutil.which("wrk"):
@@ -211,22 +251,27 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
         elif random_ids is not None:
             script = lua(READ_LUA % (random_ids[0], random_ids[1], auth[0], auth[1]))
 
-        def load(seconds: int) -> dict[str, float]:
-            return run_wrk(url, seconds, args.connections, script, auth, LOAD_CORE if args.pin else None)
+        def load(seconds: int, phase: str) -> dict[str, float]:
+            return run_wrk(url, seconds, args.connections, scripts(phase) if scripts else script, auth,
+                           LOAD_CORE if args.pin else None)
+    elif scripts is not None:
+        raise SystemExit("the update and delete rows need wrk")
     else:
-        def load(seconds: int) -> dict[str, float]:
+        def load(seconds: int, phase: str) -> dict[str, float]:
             return asyncio.run(httpx_load(url, seconds, args.connections, body,
                                           ("X-API-Key", poster[0]) if body is not None else auth, poster[1]))
+    warm = 0.0
     if args.warmup:  # connections, pools and the interpreter's specialisations settle first
-        load(args.warmup)
+        warm = load(args.warmup, "warmup")["requests"]
         wait_idle(*pids)
     before = [cpu_seconds(p) for p in pids]
     own = own_cpu_seconds(pids[0]) if pids else 0.0
     load_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child that ends meanwhile
-    result = load(args.duration)
+    result = load(args.duration, "measured")
     load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wait_idle(*pids)
     count = max(result["requests"], 1.0)
+    result["warmup_requests"] = warm
     for i, (pid, then) in enumerate(zip(pids, before, strict=True)):
         result[f"cpu{i}"] = 1e6 * (cpu_seconds(pid) - then) / count
     if pids:  # the app's children: its audit writer process (app/audit_writer.py)
@@ -239,6 +284,62 @@ def measure(url: str, args: argparse.Namespace, body: bytes | None = None,
 
 
 CEILING = "ceiling (same bytes)"
+# An update row's ids per wrk thread, cycled through (both phases): a few hundred requests go by before one is
+# changed again, so no PUT meets another of the same id still under way.
+UPDATE_POOL = 200
+
+
+async def versions(uri: str, db: str, ids: list[str]) -> tuple[int, int]:
+    """(the sum of these writer-tenant patients' version numbers, how many of them are deleted)."""
+    from pymongo import AsyncMongoClient
+
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(uri)
+    try:
+        total = deleted = 0
+        async for doc in mongo[db].Patient.find({"_id": {"$in": [f"{WRITER}/{rid}" for rid in ids]}},
+                                                {"_sys.v": 1, "_sys.deleted": 1}):
+            total += int(doc["_sys"]["v"])
+            deleted += bool(doc["_sys"]["deleted"])
+    finally:
+        await mongo.close()
+    return total, deleted
+
+
+def write_row(op: str, base: str, args: argparse.Namespace, pids: tuple[int, ...], uri: str,
+              tag: str) -> dict[str, float]:
+    """The update row (a PUT of a stored patient: each a new version) or the delete row (a DELETE of a stored,
+    live patient each), measured as ``measure`` does. The patients are bulk-loaded first, under ids of the row's
+    own (``tag``); afterwards the store must show one new version per answered request, else the shortfall is
+    counted in ``errors`` (a delete of what is gone answers 204 too, and costs less)."""
+    per = threads(args.connections)
+    if op == "update":
+        phases = {phase: UPDATE_POOL for phase in ("warmup", "measured")}
+        prefix = {phase: tag for phase in phases}  # the same ids
+        index = f"n % {UPDATE_POOL}"
+    else:
+        # A delete takes each id once: enough for --write-rate deletes a second, each phase its own.
+        phases = {"warmup": -(-args.write_rate * args.warmup // per),
+                  "measured": -(-args.write_rate * args.duration // per)}
+        prefix = {phase: f"{tag}{phase[0]}" for phase in phases}
+        index = "n"
+    ids = {phase: [f"{prefix[phase]}-{t}-{n:07d}" for t in range(1, per + 1) for n in range(count)]
+           for phase, count in phases.items()}
+    every = list(dict.fromkeys(rid for phase_ids in ids.values() for rid in phase_ids))
+    asyncio.run(prepare(uri, "fhirgraph_bench", every))
+    rest = orjson.dumps({k: v for k, v in patient(0).items() if k not in ("id", "resourceType")}).decode()
+    body = f'[[{{"resourceType":"Patient","id":"]] .. id .. [[",{rest[1:]}]]' if op == "update" else "nil"
+    method = "PUT" if op == "update" else "DELETE"
+    scripts = {phase: lua(WRITE_LUA % (prefix[phase], index, HEADERS["Content-Type"], WRITER_KEY, method, body))
+               for phase in phases}
+    before = asyncio.run(versions(uri, "fhirgraph_bench", every))
+    r = measure(f"{base}/Patient", args, pids=pids, scripts=scripts.__getitem__)
+    after = asyncio.run(versions(uri, "fhirgraph_bench", every))
+    answered = r["requests"] + r["warmup_requests"]
+    made = after[0] - before[0] if op == "update" else after[1] - before[1]
+    r["errors"] += max(0.0, answered - made)
+    if op == "delete" and after[1] == len(every):
+        print(f"(delete row {tag}: every prepared patient was deleted; raise --write-rate)", flush=True)
+    return r
 
 
 def variant_env(env: dict[str, str], observability: str, audit: str, level: str = "INFO") -> dict[str, str]:
@@ -272,8 +373,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2, help="seconds of the same load before each measured row")
     ap.add_argument("--ops", default="read,bearer,search,create,stack",
                     help="rows to measure besides the ceiling (bearer: the read with an OAuth access token instead "
-                         "of an API key; graphql: a named GraphQL query over HTTP, one patient by id and a search "
-                         "by family name; stack: the app's HTTP stack without a store call)")
+                         "of an API key; update: a PUT of a stored patient, a new version each; delete: a DELETE of "
+                         "a stored patient, each once; graphql: a named GraphQL query over HTTP, one patient by id "
+                         "and a search by family name; stack: the app's HTTP stack without a store call)")
     ap.add_argument("--observability", default="on",
                     help="on: metrics and logging as shipped (request metrics, JSON lines at INFO, or at "
                          "FHIRGRAPH_LOG_LEVEL when set, to a file); access-log: the same with serve --access-log; "
@@ -297,11 +399,14 @@ def main() -> int:
                          "devdb and wrk to core 1: what the app costs on a core of its own, as deployed beside a "
                          "MongoDB on its own machine (unpinned, all share every core); --pin apart: the audit "
                          "writers on core 1 too, the app's event loop alone on core 0")
+    ap.add_argument("--write-rate", type=int, default=2500,
+                    help="the delete row prepares this many patients per second of its load (each is deleted once)")
     args = ap.parse_args()
     if args.pin and (not shutil.which("taskset") or (os.cpu_count() or 1) < 2):
         ap.error("--pin needs taskset and two cores")
     app_core, load_core = (APP_CORE, LOAD_CORE) if args.pin else (None, None)
-    ops = [op for op in ("read", "bearer", "search", "create", "graphql", "stack") if op in args.ops.split(",")]
+    ops = [op for op in ("read", "bearer", "search", "create", "update", "delete", "graphql", "stack")
+           if op in args.ops.split(",")]
     trees = [Path(t).resolve() for t in args.trees.split(",")] if args.trees else [ROOT]
     variants = [(t, o, a) for t in trees for o in args.observability.split(",") for a in args.audit.split(",")]
     for _, o, a in variants:
@@ -400,6 +505,9 @@ def main() -> int:
                         elif op == "create":
                             name, r = "create", measure(f"{base}/Patient", args, pids=pids, body=orjson.dumps(
                                 {k: v for k, v in patient(0).items() if k != "id"}))
+                        elif op in ("update", "delete"):
+                            tag = f"{op[0]}{len(table.get((op, variant), []))}v{list(servers).index(variant)}"
+                            name, r = op, write_row(op, base, args, pids, uri, f"{tag}s{size}")
                         elif op == "graphql":
                             body = graphql_body(rid, size)
                             answer = httpx.post(f"{origin}/graphql", content=body, headers={

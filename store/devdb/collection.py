@@ -59,7 +59,7 @@ class Collection(MockCollection):
         documents.put(key, raw)  # mongomock's own lock is moot: the engine runs one command at a time
         if unique.has_unique(self._store):
             try:
-                unique.ensure_unique(self._store, self.full_name, doc if doc is not None else decode(raw))
+                unique.ensure_unique(self._store, self.full_name, doc if doc is not None else raw, _id)
             except DuplicateKeyError:
                 del documents[key]
                 raise

@@ -10,8 +10,13 @@ elements, and nothing is decoded or encoded again.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import bson
+from bson.int64 import Int64
+
+from store.devdb.codec import CODEC
 
 _INT32 = struct.Struct("<i")
 _unpack_int32 = _INT32.unpack_from
@@ -277,6 +282,71 @@ def _any_equal(raw: bytes, start: int, want: int, expected: bytes | bool) -> boo
             return True
         pos = value_end(raw, kind, at)
     return None if undecided else False
+
+
+MISSING: Any = object()  # ``scalar_at``: nothing at the path
+UNDECIDED: Any = object()  # ``scalar_at``: an array on the way, or a value of another kind: decode
+_unpack_double = struct.Struct("<d").unpack_from
+_unpack_int64 = struct.Struct("<q").unpack_from
+
+
+def scalar_at(raw: bytes, path: tuple[bytes, ...]) -> Any:
+    """The value at ``path`` of document ``raw`` as decoding would give it, when it is a string, a number, a
+    boolean or null; ``MISSING`` when the path is missing or runs into a scalar, else ``UNDECIDED``."""
+    start = _embedded(raw, path[:-1], {})
+    if start is None:
+        return UNDECIDED
+    if start is False:
+        return MISSING
+    element = _element(raw, start, path[-1])
+    if element is None:
+        return MISSING
+    kind, at = element
+    if kind == 0x02:
+        return raw[at + 4:at + 3 + _unpack_int32(raw, at)[0]].decode()
+    if kind == 0x10:
+        return _unpack_int32(raw, at)[0]
+    if kind == 0x12:
+        return Int64(_unpack_int64(raw, at)[0])
+    if kind == 0x01:
+        return _unpack_double(raw, at)[0]
+    if kind == 0x08:
+        return raw[at] == 1
+    if kind == 0x0A:
+        return None
+    return UNDECIDED
+
+
+def picked(raw: bytes, paths: Iterable[str]) -> dict[str, Any]:
+    """Document ``raw`` with only what lies at ``paths`` (dotted), decoded: the embedded documents on the way, each
+    with the elements on those paths only, and at each path's end, or at the first array on the way, the whole
+    value. Whatever reads nothing but those paths (an index's fields, a filter on them) finds in it what it would
+    find in the whole decoded document, with the same values; the rest is never decoded."""
+    out: dict[str, Any] = {}
+    opened: set[int] = set()  # the embedded documents made here (the others are whole values)
+    for path in paths:
+        _pick(raw, 0, path.split("."), out, opened)
+    return out
+
+
+def _pick(raw: bytes, start: int, parts: list[str], out: dict[str, Any], opened: set[int]) -> None:
+    name = parts[0]
+    if name in out and id(out[name]) not in opened:
+        return  # decoded whole already, for a shorter path
+    element = _element(raw, start, name.encode())
+    if element is None:
+        return
+    kind, at = element
+    if kind == EMBEDDED and len(parts) > 1:
+        inner = out.get(name)
+        if inner is None:
+            inner = out[name] = {}
+            opened.add(id(inner))
+        _pick(raw, at, parts[1:], inner, opened)
+        return
+    encoded = name.encode()
+    value = raw[at:value_end(raw, kind, at)]
+    out[name] = bson.decode(document(bytes((kind,)) + encoded + b"\x00" + value), CODEC)[name]
 
 
 def _element(raw: bytes, start: int, name: bytes) -> tuple[int, int] | None:

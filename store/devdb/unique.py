@@ -10,7 +10,9 @@ from typing import Any
 
 from mongomock import filtering
 
+from store.devdb import rawbson
 from store.devdb.codec import Doc
+from store.devdb.documents import decode
 from store.devdb.errors import duplicate_key
 from store.devdb.query import store_key
 
@@ -20,22 +22,60 @@ def has_unique(store: Any) -> bool:
     return any(index.get("unique") for index in store.indexes.values())
 
 
-def ensure_unique(store: Any, namespace: str, new_data: Doc) -> None:
+def ensure_unique(store: Any, namespace: str, new_data: Doc | bytes, new_id: Any = None) -> None:
     """Raise DuplicateKeyError if a unique index of mongomock's collection ``store`` already holds an entry of
-    ``new_data`` (just stored, inserted or updated) for another document."""
-    new_key = store_key(new_data["_id"])
+    ``new_data`` (just stored, inserted or updated) for another document. ``new_data`` may be the document's BSON
+    (an insert as it came, with its ``new_id``): only the indexes' fields are read from it (``entries``)."""
+    new_key = store_key(new_data["_id"] if isinstance(new_data, dict) else new_id)
     for name, index in store.indexes.items():
         if not index.get("unique"):
             continue
         buckets = _unique_hash(store, name, index)
-        for entry, key_value in _index_entries(new_data, index).items():
+        for entry, key_value in entries(new_data, index).items():
             holders = buckets.setdefault(entry, set())
             for other_key in list(holders - {new_key}):
-                other = store._documents.get(other_key)
-                if other is not None and entry in _index_entries(other, index):
+                other = store._documents.raw(other_key)
+                if other is not None and entry in entries(other, index):
                     raise duplicate_key(namespace, name, dict(index["key"]), key_value)
                 holders.discard(other_key)  # stale: deleted or changed since
             holders.add(new_key)
+
+
+def entries(doc: Doc | bytes, index: Doc) -> dict[Any, Doc]:
+    """``_index_entries`` of ``doc``, a document or its BSON: of BSON, only what lies at the index's fields and
+    its partial filter's is decoded (the rest of a stored resource, its search keys most of all, never is),
+    unless the filter reads more than fields (``$expr``): then all of it."""
+    if isinstance(doc, dict):
+        return _index_entries(doc, index)
+    if "partialFilterExpression" not in index:
+        fields = [name for name, _ in index["key"]]
+        values = [rawbson.scalar_at(doc, tuple(name.encode().split(b"."))) for name in fields]
+        if not any(value is rawbson.UNDECIDED for value in values):
+            if all(value is rawbson.MISSING for value in values) and index.get("sparse"):
+                return {}
+            combo = [None if value is rawbson.MISSING else value for value in values]
+            return {tuple(map(_hashable, combo)): dict(zip(fields, combo, strict=True))}
+    paths = _paths(index)
+    return _index_entries(decode(doc) if paths is None else rawbson.picked(doc, paths), index)
+
+
+def _paths(index: Doc) -> list[str] | None:
+    """The fields a unique index reads of a document (its keys, its partial filter's fields); None when its
+    partial filter reads more than fields."""
+    return _filter_paths(index.get("partialFilterExpression") or {}, [name for name, _ in index["key"]])
+
+
+def _filter_paths(expression: Doc, into: list[str]) -> list[str] | None:
+    for key, value in expression.items():
+        if key in ("$and", "$or", "$nor"):
+            for part in value:
+                if _filter_paths(part, into) is None:
+                    return None
+        elif key.startswith("$"):
+            return None
+        else:
+            into.append(key)
+    return into
 
 
 def _unique_hash(store: Any, name: str, index: Doc) -> dict[Any, set[Any]]:
@@ -47,8 +87,9 @@ def _unique_hash(store: Any, name: str, index: Doc) -> dict[Any, set[Any]]:
     hashes = store.__dict__.setdefault("_devdb_unique", {})
     if name not in hashes or hashes[name][0] is not index:
         buckets: dict[Any, set[Any]] = {}
-        for key, doc in store._documents.items():
-            for entry in _index_entries(doc, index):
+        documents = store._documents
+        for key in documents:
+            for entry in entries(documents.raw(key), index):
                 buckets.setdefault(entry, set()).add(key)
         hashes[name] = (index, buckets)
     return hashes[name][1]  # type: ignore[no-any-return]

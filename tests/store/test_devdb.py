@@ -30,14 +30,6 @@ from store.devdb import DevDB
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def devdb() -> Iterator[DevDB]:
-    server = DevDB()
-    server.start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def db(devdb: DevDB) -> Iterator[Database[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]]
