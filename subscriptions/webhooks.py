@@ -50,6 +50,8 @@ class WebhookService:
         self._rescan = asyncio.Event()
         self._checked: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._newest: dict[str, int] = {}  # per tenant with workers here: its newest sequence at the last probe
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
                                         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
 
@@ -57,9 +59,10 @@ class WebhookService:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._scan_loop(), name="webhooks")
+        self._probe = asyncio.create_task(self._probe_loop(), name="webhooks-probe")
 
     async def stop(self) -> None:
-        await cancel_and_wait([t for t in (self._task, *self.workers.values()) if t is not None])
+        await cancel_and_wait([t for t in (self._task, self._probe, *self.workers.values()) if t is not None])
         for key in list(self.workers):
             with contextlib.suppress(Exception):
                 await self.leases.release(key, self.owner)
@@ -69,9 +72,38 @@ class WebhookService:
         """Relay listener: wake this tenant's workers; a Subscription write may add or change a webhook."""
         if event.get("resourceType") == "Subscription":
             self._rescan.set()
+        self._wake_tenant(tenant)
+
+    def _wake_tenant(self, tenant: str) -> None:
         for key, wake in self.wakes.items():
             if key.startswith(f"{tenant}/"):
                 wake.set()
+
+    async def _probe_loop(self) -> None:
+        """What wakes idle workers for the events no local write announced (another instance's) and for replays
+        queued (perhaps through another instance): per poll interval, one look at each tenant's newest sequence
+        and at its queued replays, for all of the tenant's workers here — not a pull and a replay query by each
+        worker. A worker also looks by itself every third of its lease (when it renews it), so a probe that
+        fails delays deliveries but loses none."""
+        while True:
+            await asyncio.sleep(self.settings.relay_poll_interval_s)
+            try:
+                await self._probe_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next tick probes again
+                log.warning("webhooks: probe failed: %s", described(exc))
+
+    async def _probe_once(self) -> None:
+        tenants = {w.tenant for key, w in self.webhooks.items() if key in self.wakes}
+        for gone in set(self._newest) - tenants:
+            del self._newest[gone]
+        for tenant in tenants:
+            newest = await self.repo.outbox.last_seq(tenant)
+            replays = await self.deliveries.replays_queued(tenant)
+            if replays or newest != self._newest.get(tenant):
+                self._newest[tenant] = newest
+                self._wake_tenant(tenant)
 
     # ------------------------------------------------------------------ registry and leases
 
@@ -171,7 +203,8 @@ class WebhookService:
                 wake = self.wakes.get(key)
                 if wake is None:
                     return
-                timeout = 0.02 if ordered.waiting else min(self.settings.relay_poll_interval_s, lease_s / 3)
+                # Woken by a local write (on_event), by the probe (another instance's events, replays), or to renew.
+                timeout = 0.02 if ordered.waiting else lease_s / 3
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
                 wake.clear()

@@ -257,3 +257,35 @@ async def test_private_endpoints_refused_at_registration(strict_url: str) -> Non
         r = await c.post("/fhir/r4/Subscription", json=unresolvable)
         assert r.status_code == 201
         assert (await c.delete(f"/fhir/r4/Subscription/{r.json()['id']}")).status_code == 204
+
+def _store_finds(collection: str) -> float:
+    from store.metrics import STORE_CALLS
+
+    return sum(s.value for metric in STORE_CALLS.collect() for s in metric.samples
+               if s.name.endswith("_total") and s.labels.get("collection") == collection
+               and s.labels.get("operation") == "find")
+
+
+async def test_idle_webhooks_are_probed_per_tenant_not_polled_each(fhir_a: httpx.AsyncClient,
+                                                                   receiver: Receiver) -> None:
+    """With nothing happening, a tenant's webhook workers wait for a wake (a local write, or the service's probe
+    of the tenant's newest event and queued replays): their outbox and dead-letter reads do not grow with the
+    number of webhooks. Each polled by itself every relay interval (0.05 s here) before: 20 webhooks made 400+
+    dead-letter reads a second."""
+    made = [await _register(fhir_a, receiver.endpoint(), "patient.created") for _ in range(20)]
+    try:
+        await asyncio.sleep(1.0)  # scanned, leased, and each worker past its first pull
+        before = _store_finds("webhook_dead_letters"), _store_finds("events")
+        await asyncio.sleep(1.0)
+        replays, events = (_store_finds("webhook_dead_letters") - before[0], _store_finds("events") - before[1])
+        # the probe: one of each per tenant with workers per 0.05 s tick (~40 a second here)
+        assert replays < 100, replays
+        assert events < 100, events
+        # and a write still reaches every webhook
+        await _patient(fhir_a)
+        for sub in made:
+            endpoint = sub["channel"]["endpoint"]
+            assert len(await receiver.wait(endpoint, 1)) == 1
+    finally:
+        for sub in made:
+            await fhir_a.delete(f"/Subscription/{sub['id']}")
