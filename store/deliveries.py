@@ -70,9 +70,10 @@ class Deliveries:
         res = await call(self._dead.update_many(filt, {"$set": {"state": "replay"}}))
         return int(res.modified_count)
 
-    async def replays_queued(self, tenant: str) -> bool:
-        """Whether any webhook of ``tenant`` has dead letters queued for replay (the webhook workers' probe)."""
-        return await call(self._dead.find_one({"tenant": tenant, "state": "replay"}, projection={"_id": 1})) is not None
+    async def replays_queued(self, tenant: str) -> set[str]:
+        """The webhooks of ``tenant`` with dead letters queued for replay (the webhook workers' probe)."""
+        found: list[Any] = await call(self._dead.distinct("webhook", {"tenant": tenant, "state": "replay"}))
+        return {str(w) for w in found}
 
     async def queued_replays(self, tenant: str, webhook: str) -> list[dict[str, Any]]:
         """Up to 100 dead letters queued for replay, in outbox order: ``_id`` (for ``resolve``), ``event`` (the

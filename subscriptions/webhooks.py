@@ -100,10 +100,12 @@ class WebhookService:
             del self._newest[gone]
         for tenant in tenants:
             newest = await self.repo.outbox.last_seq(tenant)
-            replays = await self.deliveries.replays_queued(tenant)
-            if replays or newest != self._newest.get(tenant):
+            if newest != self._newest.get(tenant):
                 self._newest[tenant] = newest
                 self._wake_tenant(tenant)
+            for webhook in await self.deliveries.replays_queued(tenant):  # only the workers they are for
+                if (wake := self.wakes.get(f"{tenant}/{webhook}")) is not None:
+                    wake.set()
 
     # ------------------------------------------------------------------ registry and leases
 

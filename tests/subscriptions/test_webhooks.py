@@ -270,17 +270,24 @@ async def test_idle_webhooks_are_probed_per_tenant_not_polled_each(fhir_a: httpx
                                                                    receiver: Receiver) -> None:
     """With nothing happening, a tenant's webhook workers wait for a wake (a local write, or the service's probe
     of the tenant's newest event and queued replays): their outbox and dead-letter reads do not grow with the
-    number of webhooks. Each polled by itself every relay interval (0.05 s here) before: 20 webhooks made 400+
-    dead-letter reads a second."""
+    number of webhooks. Each polled by itself every relay interval (0.05 s here) before: 20 more webhooks made
+    ~340 more dead-letter reads a second."""
+
+    async def reads_in_a_second() -> tuple[float, float]:
+        before = _store_finds("webhook_dead_letters"), _store_finds("events")
+        await asyncio.sleep(1.0)
+        return _store_finds("webhook_dead_letters") - before[0], _store_finds("events") - before[1]
+
+    await asyncio.sleep(0.5)
+    base = await reads_in_a_second()  # the servers' background as it is (earlier tests' webhooks included)
     made = [await _register(fhir_a, receiver.endpoint(), "patient.created") for _ in range(20)]
     try:
         await asyncio.sleep(1.0)  # scanned, leased, and each worker past its first pull
-        before = _store_finds("webhook_dead_letters"), _store_finds("events")
-        await asyncio.sleep(1.0)
-        replays, events = (_store_finds("webhook_dead_letters") - before[0], _store_finds("events") - before[1])
-        # the probe: one of each per tenant with workers per 0.05 s tick (~40 a second here)
-        assert replays < 100, replays
-        assert events < 100, events
+        replays, events = await reads_in_a_second()
+        # the probe's reads are per tenant, not per webhook: at most a tick's worth more (tenant-a may have had no
+        # webhook before)
+        assert replays - base[0] < 50, (base, replays)
+        assert events - base[1] < 50, (base, events)
         # and a write still reaches every webhook
         await _patient(fhir_a)
         for sub in made:
