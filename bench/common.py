@@ -48,12 +48,13 @@ def pinned(cmd: list[str], cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
 
 
-def serve_demo(tree: Path, patients: int, log: Any) -> tuple[subprocess.Popen[bytes], str]:
+def serve_demo(tree: Path, patients: int, log: Any, env: dict[str, str] | None = None
+               ) -> tuple[subprocess.Popen[bytes], str]:
     """README command 1's server from ``tree`` (``fhirgraph serve --demo N``: the embedded devdb a thread of it, the
-    rate limit off) pinned to CPU 0, once it answers: the process and its base URL."""
+    rate limit off, and ``env``'s settings) pinned to CPU 0, once it answers: the process and its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"} | {
-        "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(tree)}
+        "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(tree)} | (env or {})
     proc = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                                     "--demo", str(patients)], 0), cwd=tree, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"

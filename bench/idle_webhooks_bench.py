@@ -10,7 +10,6 @@ system, /proc) over ``--seconds``, as a share of one core; the server pinned to 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -19,25 +18,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, pinned, wait_http  # noqa: E402
+from common import own_cpu_seconds, serve_demo, stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def idle_share(tree: Path, webhooks: int, seconds: float) -> float:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"} | {
-        "PYTHONPATH": str(tree), "FHIRGRAPH_RATE_LIMIT_PER_MINUTE": "0", "FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true"}
-    proc = subprocess.Popen(pinned([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--demo", "50"], 0),
-                            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = serve_demo(tree, 50, subprocess.DEVNULL, env={"FHIRGRAPH_WEBHOOK_ALLOW_PRIVATE": "true"})
     try:
-        wait_http(f"{base}/health", timeout=300)
         for i in range(webhooks):
             channel = {"type": "rest-hook", "endpoint": f"http://127.0.0.1:9/h{i}", "payload": "application/json"}
             r = httpx.post(f"{base}/fhir/r4/Subscription", json={
@@ -45,12 +33,11 @@ def idle_share(tree: Path, webhooks: int, seconds: float) -> float:
                 "criteria": "patient.created", "channel": channel})
             r.raise_for_status()
         time.sleep(5)
-        before = cpu_seconds(proc.pid)
+        before = own_cpu_seconds(proc.pid)
         time.sleep(seconds)
-        return 100 * (cpu_seconds(proc.pid) - before) / seconds
+        return 100 * (own_cpu_seconds(proc.pid) - before) / seconds
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def main() -> int:
