@@ -103,9 +103,10 @@ class WebhookService:
             if newest != self._newest.get(tenant):
                 self._newest[tenant] = newest
                 self._wake_tenant(tenant)
-            for webhook in await self.deliveries.replays_queued(tenant):  # only the workers they are for
-                if (wake := self.wakes.get(f"{tenant}/{webhook}")) is not None:
-                    wake.set()
+            if queued := await self.deliveries.replays_queued(tenant):  # only the workers they are for
+                for key, webhook in self.webhooks.items():
+                    if webhook.tenant == tenant and webhook.id in queued and (wake := self.wakes.get(key)) is not None:
+                        wake.set()
 
     # ------------------------------------------------------------------ registry and leases
 
