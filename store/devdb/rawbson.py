@@ -208,14 +208,8 @@ def string_at(raw: bytes, path: list[bytes] | tuple[bytes, ...],
               found: dict[tuple[bytes, ...], int | bool | None] | None = None) -> str | None:
     """The string at ``path`` of document ``raw``; None when the element there is missing or anything else (an
     array, another type, an array on the way). ``found``: as ``equals``'."""
-    start = _embedded(raw, tuple(path[:-1]), {} if found is None else found)
-    if start is None or start is False:
-        return None
-    element = _element(raw, start, path[-1])
-    if element is None or element[0] != 0x02:
-        return None
-    at = element[1]
-    return raw[at + 4:at + 3 + _unpack_int32(raw, at)[0]].decode()
+    value = scalar_at(raw, path, found)
+    return value if type(value) is str else None
 
 
 # Where the embedded documents of a stored document start, by the document's bytes (``walked``): a pure function of
@@ -290,10 +284,12 @@ _unpack_double = struct.Struct("<d").unpack_from
 _unpack_int64 = struct.Struct("<q").unpack_from
 
 
-def scalar_at(raw: bytes, path: tuple[bytes, ...]) -> Any:
+def scalar_at(raw: bytes, path: list[bytes] | tuple[bytes, ...],
+              found: dict[tuple[bytes, ...], int | bool | None] | None = None) -> Any:
     """The value at ``path`` of document ``raw`` as decoding would give it, when it is a string, a number, a
-    boolean or null; ``MISSING`` when the path is missing or runs into a scalar, else ``UNDECIDED``."""
-    start = _embedded(raw, path[:-1], {})
+    boolean or null; ``MISSING`` when the path is missing or runs into a scalar, else ``UNDECIDED``. ``found``: as
+    ``equals``'."""
+    start = _embedded(raw, tuple(path[:-1]), {} if found is None else found)
     if start is None:
         return UNDECIDED
     if start is False:
